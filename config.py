@@ -1,0 +1,155 @@
+"""Settings for WEST Advocacy CRM.
+
+Every setting can be overridden from the environment. `CRM_CONFIG` picks the class
+(development, test, production); the production class refuses to start without the secrets it
+needs, instead of running on an unsafe default.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+
+BASE_DIR = Path(__file__).resolve().parent
+INSTANCE_PATH = Path(os.environ.get("CRM_INSTANCE_DIR") or BASE_DIR / "instance")
+
+
+class ConfigError(RuntimeError):
+    """A setting is missing or unsafe; the message says which and how to fix it."""
+
+
+def _env_int(name: str, default: int) -> int:
+    value = os.environ.get(name)
+    return int(value) if value not in (None, "") else default
+
+
+def _env_bool(name: str, default: bool) -> bool:
+    value = os.environ.get(name)
+    if value in (None, ""):
+        return default
+    return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+def _normalize_db_url(url: str) -> str:
+    # Hosting platforms hand out postgres:// URLs; SQLAlchemy wants a driver name (psycopg 3).
+    if url.startswith("postgres://"):
+        url = "postgresql://" + url[len("postgres://") :]
+    if url.startswith("postgresql://"):
+        url = "postgresql+psycopg://" + url[len("postgresql://") :]
+    return url
+
+
+class BaseConfig:
+    INSTANCE_DIR = str(INSTANCE_PATH)
+    SECRET_KEY: str | None = os.environ.get("SECRET_KEY")
+    SQLALCHEMY_DATABASE_URI = _normalize_db_url(
+        os.environ.get("DATABASE_URL", f"sqlite:///{INSTANCE_PATH / 'crm.sqlite3'}")
+    )
+    SQLALCHEMY_ENGINE_OPTIONS: dict = {"pool_pre_ping": True}
+    MAX_CONTENT_LENGTH = _env_int("CRM_MAX_UPLOAD_BYTES", 20 * 1024 * 1024)
+
+    WTF_CSRF_ENABLED = True
+    WTF_CSRF_TIME_LIMIT = (
+        None  # token lives as long as the session; forms left open all day still work
+    )
+    SESSION_COOKIE_HTTPONLY = True
+    SESSION_COOKIE_SAMESITE = "Lax"
+    REMEMBER_COOKIE_HTTPONLY = True
+    REMEMBER_COOKIE_SAMESITE = "Lax"
+
+    # Mail: "file" writes .eml files under instance/mail (works offline); "sendgrid" sends.
+    MAIL_PROVIDER = os.environ.get("CRM_MAIL_PROVIDER", "file")
+    MAIL_FILE_DIR = os.environ.get("CRM_MAIL_FILE_DIR", str(INSTANCE_PATH / "mail"))
+    MAIL_DEFAULT_SENDER = os.environ.get("CRM_MAIL_SENDER", "WEST Advocacy <advocacy@example.org>")
+    SENDGRID_API_KEY = os.environ.get("SENDGRID_API_KEY")
+    SENDGRID_API_HOST = os.environ.get("SENDGRID_API_HOST", "https://api.sendgrid.com")
+
+    # Accounts
+    INVITATION_MAX_AGE_SECONDS = _env_int("CRM_INVITATION_MAX_AGE", 7 * 24 * 3600)
+    LOGIN_THROTTLE_WINDOW_SECONDS = _env_int("CRM_LOGIN_THROTTLE_WINDOW", 15 * 60)
+    LOGIN_MAX_FAILURES_PER_ACCOUNT = _env_int("CRM_LOGIN_MAX_FAILURES_ACCOUNT", 5)
+    LOGIN_MAX_FAILURES_PER_ADDRESS = _env_int("CRM_LOGIN_MAX_FAILURES_ADDRESS", 20)
+    PASSWORD_MIN_LENGTH = _env_int("CRM_PASSWORD_MIN_LENGTH", 10)
+
+    # Lists
+    PAGE_SIZE = _env_int("CRM_PAGE_SIZE", 50)
+    # Counting every match of a broad filter over a million rows costs more than the page itself;
+    # above this the list says "more than N".
+    COUNT_CAP = _env_int("CRM_COUNT_CAP", 10_000)
+
+    SERVER_NAME_FOR_LINKS = os.environ.get("CRM_BASE_URL")  # absolute links in emails
+
+    TESTING = False
+    DEBUG = False
+
+
+class DevelopmentConfig(BaseConfig):
+    """`make run`: SQLite under instance/, a secret kept in instance/secret_key."""
+
+    DEBUG = False
+
+
+class TestConfig(BaseConfig):
+    TESTING = True
+    SECRET_KEY = "test-secret-key-not-for-production"  # noqa: S105
+    SQLALCHEMY_DATABASE_URI = _normalize_db_url(
+        os.environ.get("CRM_TEST_DATABASE_URL", "sqlite:///:memory:")
+    )
+    WTF_CSRF_ENABLED = False  # tests that exercise CSRF switch it back on
+    MAIL_PROVIDER = "file"
+    PASSWORD_MIN_LENGTH = 8
+    SERVER_NAME_FOR_LINKS = "http://localhost"
+
+
+class ProductionConfig(BaseConfig):
+    SESSION_COOKIE_SECURE = _env_bool("CRM_SECURE_COOKIES", True)
+    REMEMBER_COOKIE_SECURE = _env_bool("CRM_SECURE_COOKIES", True)
+    SESSION_COOKIE_SAMESITE = "Lax"
+    PREFERRED_URL_SCHEME = "https"
+
+    @classmethod
+    def validate(cls) -> None:
+        missing = [name for name in ("SECRET_KEY", "DATABASE_URL") if not os.environ.get(name)]
+        if missing:
+            raise ConfigError(
+                "Production configuration needs these environment variables: "
+                + ", ".join(missing)
+                + ". Set SECRET_KEY to a long random string and DATABASE_URL to the "
+                "PostgreSQL URL (postgresql://user:password@host/dbname)."
+            )
+        if len(os.environ["SECRET_KEY"]) < 32:
+            raise ConfigError("SECRET_KEY must be at least 32 characters long in production.")
+
+
+CONFIGS = {
+    "development": DevelopmentConfig,
+    "test": TestConfig,
+    "production": ProductionConfig,
+}
+
+
+def load_config(name: str | None = None) -> type[BaseConfig]:
+    name = name or os.environ.get("CRM_CONFIG", "development")
+    try:
+        config = CONFIGS[name]
+    except KeyError:
+        raise ConfigError(
+            f"Unknown CRM_CONFIG {name!r}; use one of {', '.join(CONFIGS)}."
+        ) from None
+    validate = getattr(config, "validate", None)
+    if validate:
+        validate()
+    return config
+
+
+def development_secret_key(instance_dir: Path) -> str:
+    """A random key kept in instance/ so sessions survive restarts of `make run`."""
+    instance_dir.mkdir(parents=True, exist_ok=True)
+    path = instance_dir / "secret_key"
+    if path.exists():
+        return path.read_text().strip()
+    key = secrets.token_urlsafe(48)
+    path.write_text(key)
+    path.chmod(0o600)
+    return key

@@ -1,0 +1,146 @@
+"""WEST Advocacy CRM: the application factory."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import sqlalchemy as sa
+from flask import Flask
+
+from config import BaseConfig, development_secret_key, load_config
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def create_app(config: type[BaseConfig] | str | None = None, **overrides) -> Flask:
+    config_cls = config if isinstance(config, type) else load_config(config)
+    app = Flask(
+        __name__,
+        template_folder=str(ROOT / "templates"),
+        static_folder=str(ROOT / "static"),
+        instance_path=config_cls.INSTANCE_DIR,
+    )
+    app.config.from_object(config_cls)
+    app.config.update(overrides)
+    if not app.config.get("SECRET_KEY"):
+        app.config["SECRET_KEY"] = development_secret_key(Path(app.instance_path))
+
+    register_extensions(app)
+    register_models()
+    register_blueprints(app)
+    register_errorhandlers(app)
+    register_template_helpers(app)
+    register_security_headers(app)
+    register_cli(app)
+    logging.basicConfig(level=logging.INFO)
+    return app
+
+
+def register_extensions(app: Flask) -> None:
+    from crm.extensions import csrf, db, login_manager, migrate
+
+    db.init_app(app)
+    migrate.init_app(app, db, directory=str(ROOT / "migrations"))
+    csrf.init_app(app)
+    login_manager.init_app(app)
+    login_manager.login_view = "auth.login"
+    login_manager.login_message = "Please log in to see that page."
+    login_manager.login_message_category = "info"
+    login_manager.session_protection = "basic"
+
+    @login_manager.user_loader
+    def load_user(session_token: str):
+        from crm.auth.models import User
+
+        return db.session.scalar(sa.select(User).where(User.session_token == session_token))
+
+    with app.app_context():
+        if db.engine.dialect.name == "sqlite":
+            _configure_sqlite(db.engine)
+
+
+def _configure_sqlite(engine: sa.Engine) -> None:
+    """Foreign keys on, WAL for concurrent readers, and transactions SQLAlchemy fully controls.
+
+    pysqlite's own transaction handling defers BEGIN and breaks SAVEPOINTs; the documented fix
+    is to turn it off and emit BEGIN ourselves.
+    """
+
+    @sa.event.listens_for(engine, "connect")
+    def on_connect(dbapi_connection, _record):
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.execute("PRAGMA busy_timeout=10000")
+        cursor.execute("PRAGMA cache_size=-65536")
+        cursor.close()
+
+    @sa.event.listens_for(engine, "begin")
+    def on_begin(connection):
+        connection.exec_driver_sql("BEGIN")
+
+
+def register_models() -> None:
+    """Import every model module so the metadata (and Alembic) sees all tables."""
+    import crm.audit.models  # noqa: F401
+    import crm.auth.models  # noqa: F401
+    import crm.contacts.models  # noqa: F401
+    import crm.engagements.models  # noqa: F401
+    import crm.organizations.models  # noqa: F401
+    import crm.tags.models  # noqa: F401
+
+
+def register_blueprints(app: Flask) -> None:
+    from crm.audit.views import bp as audit_bp
+    from crm.auth.views import bp as auth_bp
+    from crm.contacts.views import bp as contacts_bp
+    from crm.core.views import bp as core_bp
+    from crm.engagements.views import bp as engagements_bp
+    from crm.organizations.views import bp as organizations_bp
+    from crm.users.views import bp as users_bp
+
+    for bp in (
+        core_bp,
+        auth_bp,
+        users_bp,
+        organizations_bp,
+        contacts_bp,
+        engagements_bp,
+        audit_bp,
+    ):
+        app.register_blueprint(bp)
+
+
+def register_errorhandlers(app: Flask) -> None:
+    from crm.core.errors import register
+
+    register(app)
+
+
+def register_template_helpers(app: Flask) -> None:
+    from crm.core.templating import register
+
+    register(app)
+
+
+def register_security_headers(app: Flask) -> None:
+    @app.after_request
+    def set_headers(response):
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        response.headers.setdefault("X-Frame-Options", "DENY")
+        response.headers.setdefault("Referrer-Policy", "same-origin")
+        response.headers.setdefault(
+            "Content-Security-Policy",
+            "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; "
+            "script-src 'self'; frame-ancestors 'none'; form-action 'self'",
+        )
+        return response
+
+
+def register_cli(app: Flask) -> None:
+    from crm.cli import crm_cli
+
+    app.cli.add_command(crm_cli)

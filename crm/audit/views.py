@@ -1,0 +1,32 @@
+"""The audit trail across all records, newest first."""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from flask import Blueprint, current_app, render_template, request
+
+from crm.audit.models import AuditEntry
+from crm.core.access import Permission, requires
+from crm.core.pagination import SortOption, paginate
+
+bp = Blueprint("audit", __name__, url_prefix="/audit")
+
+NEWEST = SortOption("Newest first", (AuditEntry.id,), descending=True)
+
+
+@bp.route("/")
+@requires(Permission.USERS_MANAGE)
+def index():
+    stmt = sa.select(AuditEntry)
+    object_type = request.args.get("type", "")
+    if object_type:
+        stmt = stmt.where(AuditEntry.object_type == object_type)
+    page = paginate(
+        stmt,
+        NEWEST,
+        after=request.args.get("after"),
+        before=request.args.get("before"),
+        page_size=current_app.config["PAGE_SIZE"],
+        count_cap=current_app.config["COUNT_CAP"],
+    )
+    return render_template("audit/index.html", page=page, object_type=object_type)

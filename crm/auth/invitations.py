@@ -1,0 +1,52 @@
+"""Invitation links: signed, expiring, and dead once the password is set."""
+
+from __future__ import annotations
+
+from flask import current_app, url_for
+
+from crm.auth.models import User
+from crm.core.mail import MailMessage, send_mail
+from crm.core.tokens import TokenError, make_token, read_token
+from crm.extensions import db
+
+PURPOSE = "invitation"
+
+
+def invitation_token(user: User) -> str:
+    # The session token changes when a password is set, which voids the link.
+    return make_token(PURPOSE, {"uid": user.id, "st": user.session_token[:12]})
+
+
+def user_from_invitation(token: str) -> User:
+    data = read_token(PURPOSE, token, current_app.config["INVITATION_MAX_AGE_SECONDS"])
+    user = db.session.get(User, data.get("uid")) if isinstance(data, dict) else None
+    if user is None or not user.active:
+        raise TokenError("This invitation is no longer valid. Ask an administrator for a new one.")
+    if user.session_token[:12] != data.get("st") and not user.has_password:
+        raise TokenError("This invitation was replaced by a newer one. Use the latest email.")
+    return user
+
+
+def invitation_url(user: User) -> str:
+    base = current_app.config.get("SERVER_NAME_FOR_LINKS")
+    path = url_for("auth.accept_invitation", token=invitation_token(user))
+    return (
+        f"{base.rstrip('/')}{path}"
+        if base
+        else url_for("auth.accept_invitation", token=invitation_token(user), _external=True)
+    )
+
+
+def send_invitation(user: User, inviter: User) -> str:
+    days = current_app.config["INVITATION_MAX_AGE_SECONDS"] // 86400
+    link = invitation_url(user)
+    text = (
+        f"Hello {user.name},\n\n"
+        f"{inviter.name} has invited you to WEST Advocacy CRM as {user.role.label.lower()}.\n\n"
+        f"Choose your password here (the link works for {days} days, once):\n{link}\n\n"
+        "If you did not expect this email you can ignore it.\n\n"
+        "— WEST Principles community\n"
+    )
+    return send_mail(
+        MailMessage(to=user.email, subject="Your WEST Advocacy CRM account", text=text)
+    )

@@ -1,0 +1,110 @@
+"""User accounts, roles and login attempts."""
+
+from __future__ import annotations
+
+import secrets
+from datetime import datetime
+from enum import StrEnum
+from typing import TYPE_CHECKING
+
+import sqlalchemy as sa
+from flask_login import UserMixin
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+from werkzeug.security import check_password_hash, generate_password_hash
+
+from crm.core.db import enum_type, utcnow
+from crm.extensions import db
+
+if TYPE_CHECKING:
+    from crm.contacts.models import Contact
+    from crm.organizations.models import Organization
+
+
+class Role(StrEnum):
+    ADMIN = "admin"
+    LEAD = "lead"
+    VOLUNTEER = "volunteer"
+    CHAMPION = "champion"
+    ORG_REP = "org_rep"
+    VIEWER = "viewer"
+
+    @property
+    def label(self) -> str:
+        return ROLE_LABELS[self]
+
+
+ROLE_LABELS = {
+    Role.ADMIN: "Administrator",
+    Role.LEAD: "Advocacy lead",
+    Role.VOLUNTEER: "Working-group volunteer",
+    Role.CHAMPION: "Champion",
+    Role.ORG_REP: "Organization representative",
+    Role.VIEWER: "Viewer (reports)",
+}
+
+
+def new_session_token() -> str:
+    return secrets.token_urlsafe(24)
+
+
+class User(UserMixin, db.Model):
+    id: Mapped[int] = mapped_column(primary_key=True)
+    email: Mapped[str] = mapped_column(sa.String(254), unique=True)
+    name: Mapped[str] = mapped_column(sa.String(200))
+    role: Mapped[Role] = mapped_column(enum_type(Role, 20))
+    password_hash: Mapped[str | None] = mapped_column(sa.String(255))
+    active: Mapped[bool] = mapped_column(default=True)
+    # Part of the login cookie; replacing it signs the user out everywhere (password change).
+    session_token: Mapped[str] = mapped_column(
+        sa.String(64), default=new_session_token, unique=True
+    )
+    contact_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("contact.id", ondelete="SET NULL", use_alter=True)
+    )
+    organization_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("organization.id", ondelete="SET NULL", use_alter=True)
+    )
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    invited_at: Mapped[datetime | None]
+    last_login_at: Mapped[datetime | None]
+    password_changed_at: Mapped[datetime | None]
+
+    contact: Mapped[Contact | None] = relationship(foreign_keys=[contact_id])
+    organization: Mapped[Organization | None] = relationship(foreign_keys=[organization_id])
+
+    def get_id(self) -> str:
+        return self.session_token
+
+    @property
+    def is_active(self) -> bool:  # Flask-Login refuses inactive users
+        return self.active
+
+    @property
+    def has_password(self) -> bool:
+        return self.password_hash is not None
+
+    def set_password(self, password: str) -> None:
+        self.password_hash = generate_password_hash(password)
+        self.password_changed_at = utcnow()
+        self.session_token = new_session_token()
+
+    def check_password(self, password: str) -> bool:
+        return self.password_hash is not None and check_password_hash(self.password_hash, password)
+
+    def __repr__(self) -> str:
+        return f"<User {self.email} {self.role}>"
+
+
+class LoginAttempt(db.Model):
+    """Failed and successful logins, kept to throttle guessing per account and per address."""
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    email: Mapped[str] = mapped_column(sa.String(254))
+    address: Mapped[str] = mapped_column(sa.String(64))
+    succeeded: Mapped[bool] = mapped_column(default=False)
+    at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    __table_args__ = (
+        sa.Index("ix_login_attempt_email_at", "email", "at"),
+        sa.Index("ix_login_attempt_address_at", "address", "at"),
+    )

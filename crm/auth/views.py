@@ -1,0 +1,106 @@
+"""Logging in and out, changing one's password, accepting an invitation."""
+
+from __future__ import annotations
+
+from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
+from flask_login import current_user, login_user, logout_user
+
+from crm.auth import operations
+from crm.auth.forms import AcceptInvitationForm, ChangePasswordForm, LoginForm
+from crm.auth.invitations import user_from_invitation
+from crm.core.access import Permission, public, requires
+from crm.core.errors import OperationError
+from crm.core.http import safe_next
+from crm.core.tokens import TokenError
+from crm.extensions import db
+
+bp = Blueprint("auth", __name__)
+
+
+def _client_address() -> str:
+    return request.remote_addr or "unknown"
+
+
+@bp.route("/login", methods=["GET", "POST"])
+@public
+def login():
+    if current_user.is_authenticated:
+        return redirect(url_for("core.home"))
+    form = LoginForm()
+    if form.validate_on_submit():
+        config = current_app.config
+        try:
+            user = operations.authenticate(
+                form.email.data,
+                form.password.data,
+                _client_address(),
+                window_seconds=config["LOGIN_THROTTLE_WINDOW_SECONDS"],
+                max_per_account=config["LOGIN_MAX_FAILURES_PER_ACCOUNT"],
+                max_per_address=config["LOGIN_MAX_FAILURES_PER_ADDRESS"],
+            )
+        except operations.LoginThrottled as exc:
+            flash(exc.message, "danger")
+            return render_template("auth/login.html", form=form), 429
+        db.session.commit()  # the attempt is recorded whatever the outcome
+        if user is None:
+            flash("That email and password do not match an active account.", "danger")
+            return render_template("auth/login.html", form=form), 200
+        login_user(user, remember=form.remember.data)
+        return redirect(safe_next(request.args.get("next")) or url_for("core.home"))
+    return render_template("auth/login.html", form=form)
+
+
+@bp.route("/logout", methods=["POST"])
+@public
+def logout():
+    logout_user()
+    flash("You are logged out.", "info")
+    return redirect(url_for("auth.login"))
+
+
+@bp.route("/account/password", methods=["GET", "POST"])
+@requires(Permission.ACCOUNT)
+def change_password():
+    form = ChangePasswordForm()
+    if form.validate_on_submit():
+        try:
+            operations.change_password(
+                current_user,
+                form.current_password.data,
+                form.password.data,
+                min_length=current_app.config["PASSWORD_MIN_LENGTH"],
+            )
+        except OperationError as exc:
+            getattr(form, exc.field or "password").errors.append(exc.message)
+        else:
+            db.session.commit()
+            login_user(current_user)  # the session token changed; keep this browser signed in
+            flash("Your password is changed. Other browsers have been signed out.", "success")
+            return redirect(url_for("core.home"))
+    return render_template("auth/change_password.html", form=form)
+
+
+@bp.route("/invitation/<token>", methods=["GET", "POST"])
+@public
+def accept_invitation(token: str):
+    try:
+        user = user_from_invitation(token)
+    except TokenError as exc:
+        return render_template("auth/invitation_invalid.html", message=str(exc)), 400
+    if user.has_password:
+        flash("This invitation has already been used. Log in with your password.", "info")
+        return redirect(url_for("auth.login"))
+    form = AcceptInvitationForm()
+    if form.validate_on_submit():
+        try:
+            operations.accept_invitation(
+                user, form.password.data, min_length=current_app.config["PASSWORD_MIN_LENGTH"]
+            )
+        except OperationError as exc:
+            form.password.errors.append(exc.message)
+        else:
+            db.session.commit()
+            login_user(user)
+            flash(f"Welcome, {user.name}. Your account is ready.", "success")
+            return redirect(url_for("core.home"))
+    return render_template("auth/accept_invitation.html", form=form, user=user)

@@ -1,0 +1,118 @@
+"""`flask crm ...` commands. Each one commits once at its end, like a request."""
+
+from __future__ import annotations
+
+import secrets
+import sys
+
+import click
+import sqlalchemy as sa
+from flask import current_app
+from flask.cli import AppGroup
+
+from crm.extensions import db
+
+crm_cli = AppGroup("crm", help="WEST Advocacy CRM commands.")
+
+
+@crm_cli.command("create-user")
+@click.option("--email", required=True)
+@click.option("--name", required=True)
+@click.option(
+    "--role",
+    type=click.Choice(["admin", "lead", "volunteer", "champion", "org_rep", "viewer"]),
+    default="lead",
+    show_default=True,
+)
+@click.option("--password", help="Leave out to be asked (hidden), or use --invite.")
+@click.option("--invite", is_flag=True, help="Email an invitation link instead of a password.")
+def create_user_command(email: str, name: str, role: str, password: str | None, invite: bool):
+    """Create an account."""
+    from crm.auth import operations
+    from crm.auth.invitations import send_invitation
+    from crm.auth.models import Role
+    from crm.core.errors import OperationError
+
+    if not invite and password is None:
+        password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
+    try:
+        user = operations.create_user(
+            None,
+            email=email,
+            name=name,
+            role=Role(role),
+            password=None if invite else password,
+            min_password_length=current_app.config["PASSWORD_MIN_LENGTH"],
+        )
+        if invite:
+            operations.mark_invited(None, user)
+    except OperationError as exc:
+        db.session.rollback()
+        raise click.ClickException(exc.message) from None
+    db.session.commit()
+    if invite:
+        send_invitation(user, user)
+        click.echo(f"Created {user.email} ({role}); invitation sent.")
+    else:
+        click.echo(f"Created {user.email} ({role}).")
+
+
+@crm_cli.command("demo")
+@click.option("--contacts", type=int, default=None, help="Generate this many contacts in bulk.")
+@click.option("--organizations", type=int, default=None, help="Generate this many organizations.")
+@click.option("--seed", type=int, default=2017, show_default=True)
+def demo_command(contacts: int | None, organizations: int | None, seed: int):
+    """Load realistic demo data; with --contacts/--organizations, bulk scale data."""
+    from crm.demo import bulk, sample
+
+    if contacts is None and organizations is None:
+        summary = sample.load_demo(seed=seed)
+        db.session.commit()
+        click.echo(summary)
+        return
+    result = bulk.generate(
+        contacts=contacts or 0,
+        organizations=organizations or max(1, (contacts or 0) // 10),
+        seed=seed,
+        progress=lambda msg: click.echo(msg, err=True),
+    )
+    click.echo(result)
+
+
+@crm_cli.command("bootstrap")
+def bootstrap_command():
+    """First start: demo data and an admin account when the database has no users yet."""
+    from crm.auth import operations
+    from crm.auth.models import Role, User
+    from crm.demo import sample
+
+    if db.session.scalar(sa.select(sa.func.count()).select_from(User)):
+        click.echo("Database already set up; nothing to do.")
+        return
+    import os
+
+    email = os.environ.get("CRM_ADMIN_EMAIL", "admin@example.org")
+    password = os.environ.get("CRM_ADMIN_PASSWORD")
+    generated = password is None
+    if generated:
+        password = secrets.token_urlsafe(12)
+    admin = operations.create_user(
+        None,
+        email=email,
+        name="Administrator",
+        role=Role.ADMIN,
+        password=password,
+        min_password_length=current_app.config["PASSWORD_MIN_LENGTH"],
+    )
+    summary = sample.load_demo(seed=2017, admin=admin)
+    db.session.commit()
+    click.echo(summary)
+    bar = "=" * 64
+    click.echo(f"\n{bar}\n  Admin login: {email}")
+    if generated:
+        click.echo(
+            f"  Password:    {password}\n  (shown once; set CRM_ADMIN_PASSWORD to choose it)"
+        )
+    click.echo(f"  Demo users for each role share the password: {sample.DEMO_PASSWORD}")
+    click.echo(f"{bar}\n")
+    sys.stdout.flush()

@@ -1,0 +1,226 @@
+"""Creating, changing, deleting contacts; their consent; exporting and erasing personal data."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+import sqlalchemy as sa
+
+from crm.audit import operations as audit
+from crm.audit.models import AuditAction
+from crm.auth.operations import normalize_email
+from crm.contacts.models import ConsentStatus, Contact
+from crm.core.countries import language_name
+from crm.core.db import utcnow
+from crm.core.errors import OperationError, check_version
+from crm.core.validation import clean_country, clean_text
+from crm.extensions import db
+from crm.tags.operations import tags_from_names
+
+
+@dataclass
+class ContactFields:
+    first_name: str
+    last_name: str = ""
+    email: str | None = None
+    phone: str | None = None
+    title: str | None = None
+    organization_id: int | None = None
+    country: str | None = None
+    languages: list[str] = field(default_factory=list)
+    tags: list[str] = field(default_factory=list)
+    owner_id: int | None = None
+    notes: str | None = None
+    consent_status: ConsentStatus | str = ConsentStatus.UNKNOWN
+    consent_source: str | None = None
+
+
+def clean_languages(codes: list[str]) -> str | None:
+    cleaned = []
+    for code in codes:
+        code = code.strip().lower()
+        if not code:
+            continue
+        if language_name(code) == code:
+            raise OperationError(f"“{code}” is not a language code (ISO 639-1).", field="languages")
+        if code not in cleaned:
+            cleaned.append(code)
+    return ",".join(cleaned) or None
+
+
+def _apply(contact: Contact, fields: ContactFields) -> None:
+    from crm.organizations.models import Organization
+
+    contact.first_name = clean_text(
+        fields.first_name, "first_name", "First name", 100, required=True
+    )
+    contact.last_name = clean_text(fields.last_name, "last_name", "Last name", 100) or ""
+    email = clean_text(fields.email, "email", "Email", 254)
+    contact.email = normalize_email(email) if email else None
+    contact.phone = clean_text(fields.phone, "phone", "Phone", 50)
+    contact.title = clean_text(fields.title, "title", "Title", 150)
+    contact.country = clean_country(fields.country)
+    contact.languages = clean_languages(fields.languages)
+    contact.notes = clean_text(fields.notes, "notes", "Notes", 10_000)
+    if (
+        fields.organization_id is not None
+        and db.session.get(Organization, fields.organization_id) is None
+    ):
+        raise OperationError("That organization does not exist.", field="organization")
+    contact.organization_id = fields.organization_id
+    contact.owner_id = fields.owner_id
+    contact.set_search_fields()
+    if contact.email:
+        taken = db.session.scalar(
+            sa.select(Contact.id).where(
+                Contact.email == contact.email, Contact.id != (contact.id or 0)
+            )
+        )
+        if taken:
+            raise OperationError(
+                f"Another contact already has the email {contact.email}.", field="email"
+            )
+
+
+def _apply_consent(contact: Contact, status: ConsentStatus | str, source: str | None) -> None:
+    try:
+        status = ConsentStatus(status)
+    except ValueError:
+        raise OperationError(
+            f"“{status}” is not a consent status.", field="consent_status"
+        ) from None
+    if status != contact.consent_status:
+        contact.consent_status = status
+        contact.consent_source = (
+            clean_text(source, "consent_source", "Consent source", 100) or "staff"
+        )
+        contact.consent_at = utcnow()
+
+
+def create_contact(actor, fields: ContactFields) -> Contact:
+    contact = Contact(consent_status=ConsentStatus.UNKNOWN)
+    _apply(contact, fields)
+    _apply_consent(contact, fields.consent_status, fields.consent_source)
+    contact.tags = tags_from_names(fields.tags)
+    contact.touch(actor)
+    db.session.add(contact)
+    db.session.flush()
+    audit.record(
+        actor, AuditAction.CREATE, "contact", contact.id, summary=f"Created {contact.full_name}"
+    )
+    return contact
+
+
+def update_contact(
+    actor, contact: Contact, fields: ContactFields, *, expected_version: int | None = None
+) -> Contact:
+    check_version(contact, expected_version)
+    if contact.erased_at is not None:
+        raise OperationError("This contact was erased and can no longer be edited.")
+    old_tags = contact.tag_names
+    _apply(contact, fields)
+    _apply_consent(contact, fields.consent_status, fields.consent_source)
+    contact.tags = tags_from_names(fields.tags)
+    changes = audit.pending_changes(contact)
+    for derived in ("sort_name", "search_text"):
+        changes.pop(derived, None)
+    if contact.tag_names != old_tags:
+        changes["tags"] = [old_tags, contact.tag_names]
+    if changes:
+        contact.touch(actor)
+        audit.record(actor, AuditAction.UPDATE, "contact", contact.id, changes=changes)
+    db.session.flush()
+    return contact
+
+
+def delete_contact(actor, contact: Contact) -> None:
+    audit.record(
+        actor, AuditAction.DELETE, "contact", contact.id, summary=f"Deleted {contact.full_name}"
+    )
+    db.session.delete(contact)
+    db.session.flush()
+
+
+def export_personal_data(actor, contact: Contact) -> dict:
+    """Everything held about a person, for a subject access request."""
+    from crm.audit.operations import trail_for
+    from crm.core.timeline import timeline_for
+
+    def iso(value: datetime | None) -> str | None:
+        return value.isoformat() if value else None
+
+    data = {
+        "exported_at": utcnow().isoformat(),
+        "contact": {
+            "id": contact.id,
+            "first_name": contact.first_name,
+            "last_name": contact.last_name,
+            "email": contact.email,
+            "phone": contact.phone,
+            "title": contact.title,
+            "organization": contact.organization.name if contact.organization else None,
+            "country": contact.country,
+            "languages": contact.language_list,
+            "tags": [t.name for t in contact.tags],
+            "notes": contact.notes,
+            "email_consent": {
+                "status": contact.consent_status.value,
+                "source": contact.consent_source,
+                "at": iso(contact.consent_at),
+            },
+            "owner": contact.owner.email if contact.owner else None,
+            "created_at": iso(contact.created_at),
+            "updated_at": iso(contact.updated_at),
+        },
+        "activity": [
+            {
+                "date": item.when.isoformat(),
+                "kind": item.kind,
+                "title": item.title,
+                "details": item.body,
+            }
+            for item in timeline_for("contact", contact.id, limit=10_000)
+        ],
+        "changes": [
+            {"at": iso(e.at), "by": e.actor_label, "action": e.action.value, "changes": e.changes}
+            for e in trail_for("contact", contact.id, limit=10_000)
+        ],
+    }
+    audit.record(actor, AuditAction.EXPORT, "contact", contact.id, summary="Personal data exported")
+    db.session.flush()
+    return data
+
+
+def erase_contact(actor, contact: Contact) -> None:
+    """Anonymize a person: personal fields go, the record and aggregate history stay.
+
+    Engagements, participations and the like keep counting (so reports do not change), but
+    nothing in them identifies the person any more. The audit trail keeps only that an erasure
+    happened; earlier field-level changes, which hold old values, are emptied.
+    """
+    from crm.audit.models import AuditEntry
+
+    if contact.erased_at is not None:
+        raise OperationError("This contact has already been erased.")
+    contact.first_name = "Erased"
+    contact.last_name = f"contact #{contact.id}"
+    contact.email = None
+    contact.phone = None
+    contact.title = None
+    contact.languages = None
+    contact.notes = None
+    contact.tags = []
+    contact.consent_status = ConsentStatus.WITHDRAWN
+    contact.consent_source = "erasure"
+    contact.consent_at = utcnow()
+    contact.erased_at = utcnow()
+    contact.set_search_fields()
+    contact.touch(actor)
+    db.session.execute(
+        sa.update(AuditEntry)
+        .where(AuditEntry.object_type == "contact", AuditEntry.object_id == contact.id)
+        .values(changes=None, summary="(erased)")
+    )
+    audit.record(actor, AuditAction.ERASE, "contact", contact.id, summary="Personal data erased")
+    db.session.flush()

@@ -1,0 +1,243 @@
+"""Contact pages: the list, a contact's record and timeline, editing, export and erasure."""
+
+from __future__ import annotations
+
+import json
+
+from flask import (
+    Blueprint,
+    Response,
+    abort,
+    current_app,
+    flash,
+    jsonify,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
+from flask_login import current_user
+
+from crm.audit.operations import trail_for
+from crm.auth.operations import staff_choices
+from crm.contacts import operations, queries
+from crm.contacts.forms import ContactForm
+from crm.contacts.models import Contact
+from crm.core.access import Permission, requires
+from crm.core.countries import country_choices
+from crm.core.errors import ConflictError, OperationError
+from crm.core.pagination import paginate
+from crm.core.timeline import timeline_for
+from crm.extensions import db
+from crm.organizations import queries as org_queries
+from crm.organizations.models import OrganizationKind
+from crm.tags.operations import all_tag_names, parse_tags
+
+bp = Blueprint("contacts", __name__, url_prefix="/contacts")
+
+
+def _load(contact_id: int) -> Contact:
+    return db.session.get(Contact, contact_id) or abort(404)
+
+
+def _fields_from(form: ContactForm) -> operations.ContactFields:
+    org_id = None
+    if form.organization.data and form.organization.data.strip():
+        org = org_queries.by_name(form.organization.data)
+        if org is None:
+            raise OperationError(
+                f"There is no organization named “{form.organization.data.strip()}”. "
+                "Pick one from the suggestions or create it first.",
+                field="organization",
+            )
+        org_id = org.id
+    return operations.ContactFields(
+        first_name=form.first_name.data,
+        last_name=form.last_name.data or "",
+        email=form.email.data,
+        phone=form.phone.data,
+        title=form.title.data,
+        organization_id=org_id,
+        country=form.country.data,
+        languages=form.languages.data or [],
+        tags=parse_tags(form.tags.data),
+        owner_id=int(form.owner_id.data) if form.owner_id.data else None,
+        notes=form.notes.data,
+        consent_status=form.consent_status.data,
+        consent_source=form.consent_source.data,
+    )
+
+
+def _field_error(form: ContactForm, exc: OperationError) -> None:
+    field = getattr(form, exc.field, None) if exc.field else None
+    if field is not None:
+        field.errors = [*field.errors, exc.message]
+    else:
+        flash(exc.message, "danger")
+
+
+@bp.route("/")
+@requires(Permission.CONTACTS_VIEW)
+def index():
+    args = request.args
+    owner = args.get("owner", "")
+    filters = queries.ContactFilters(
+        q=args.get("q", "").strip(),
+        kind=args.get("kind", ""),
+        country=args.get("country", ""),
+        tag=args.get("tag", ""),
+        owner=str(current_user.id) if owner == "me" else owner,
+    )
+    sort_key = args.get("sort", "name")
+    sort = queries.SORTS.get(sort_key, queries.SORTS["name"])
+    page = paginate(
+        queries.filtered(filters),
+        sort,
+        after=args.get("after"),
+        before=args.get("before"),
+        page_size=current_app.config["PAGE_SIZE"],
+        count_cap=current_app.config["COUNT_CAP"],
+    )
+    return render_template(
+        "contacts/index.html",
+        page=page,
+        filters=filters,
+        owner_arg=owner,
+        sort_key=sort_key,
+        sorts=queries.SORTS,
+        kinds=OrganizationKind,
+        countries=country_choices(),
+        tags=all_tag_names(),
+        owners=staff_choices(),
+    )
+
+
+@bp.route("/lookup")
+@requires(Permission.CONTACTS_VIEW)
+def lookup():
+    results = queries.lookup(request.args.get("q", ""))
+    return jsonify(
+        [
+            {
+                "id": c.id,
+                "label": f"{c.full_name}"
+                + (f" <{c.email}>" if c.email else "")
+                + (f" — {c.organization.name}" if c.organization else ""),
+            }
+            for c in results
+        ]
+    )
+
+
+@bp.route("/new", methods=["GET", "POST"])
+@requires(Permission.CONTACTS_EDIT)
+def new():
+    form = ContactForm(owner_choices=staff_choices())
+    if request.method == "GET":
+        form.owner_id.data = str(current_user.id)
+        if request.args.get("organization"):
+            form.organization.data = request.args["organization"]
+    if form.validate_on_submit():
+        try:
+            contact = operations.create_contact(current_user, _fields_from(form))
+        except OperationError as exc:
+            db.session.rollback()
+            _field_error(form, exc)
+        else:
+            db.session.commit()
+            flash(f"{contact.full_name} is saved.", "success")
+            return redirect(url_for("contacts.detail", contact_id=contact.id))
+    return render_template("contacts/form.html", form=form, contact=None), (
+        422 if form.errors else 200
+    )
+
+
+@bp.route("/<int:contact_id>")
+@requires(Permission.CONTACTS_VIEW)
+def detail(contact_id: int):
+    contact = _load(contact_id)
+    return render_template(
+        "contacts/detail.html",
+        contact=contact,
+        timeline=timeline_for("contact", contact.id),
+        trail=trail_for("contact", contact.id),
+    )
+
+
+@bp.route("/<int:contact_id>/edit", methods=["GET", "POST"])
+@requires(Permission.CONTACTS_EDIT)
+def edit(contact_id: int):
+    contact = _load(contact_id)
+    if contact.erased_at is not None:
+        flash("This contact was erased and can no longer be edited.", "warning")
+        return redirect(url_for("contacts.detail", contact_id=contact.id))
+    form = ContactForm(obj=contact, owner_choices=staff_choices())
+    if request.method == "GET":
+        form.organization.data = contact.organization.name if contact.organization else ""
+        form.tags.data = contact.tag_names
+        form.languages.data = contact.language_list
+        form.owner_id.data = str(contact.owner_id or "")
+        form.consent_source.data = ""
+    if form.validate_on_submit():
+        try:
+            operations.update_contact(
+                current_user, contact, _fields_from(form), expected_version=form.loaded_version()
+            )
+        except ConflictError as exc:
+            db.session.rollback()
+            flash(exc.message, "danger")
+            form.version.data = str(contact.version)  # a deliberate second save wins
+            return render_template("contacts/form.html", form=form, contact=contact), 409
+        except OperationError as exc:
+            db.session.rollback()
+            _field_error(form, exc)
+        else:
+            db.session.commit()
+            flash(f"{contact.full_name} is saved.", "success")
+            return redirect(url_for("contacts.detail", contact_id=contact.id))
+    if not form.version.data:
+        form.version.data = str(contact.version)
+    return render_template("contacts/form.html", form=form, contact=contact), (
+        422 if form.errors else 200
+    )
+
+
+@bp.route("/<int:contact_id>/delete", methods=["POST"])
+@requires(Permission.CONTACTS_DELETE)
+def delete(contact_id: int):
+    contact = _load(contact_id)
+    name = contact.full_name
+    operations.delete_contact(current_user, contact)
+    db.session.commit()
+    flash(f"{name} is deleted.", "success")
+    return redirect(url_for("contacts.index"))
+
+
+@bp.route("/<int:contact_id>/export.json", methods=["POST"])
+@requires(Permission.PERSONAL_DATA)
+def export(contact_id: int):
+    contact = _load(contact_id)
+    data = operations.export_personal_data(current_user, contact)
+    db.session.commit()
+    return Response(
+        json.dumps(data, indent=2, ensure_ascii=False),
+        mimetype="application/json",
+        headers={"Content-Disposition": f"attachment; filename=contact-{contact.id}.json"},
+    )
+
+
+@bp.route("/<int:contact_id>/erase", methods=["POST"])
+@requires(Permission.PERSONAL_DATA)
+def erase(contact_id: int):
+    contact = _load(contact_id)
+    if request.form.get("confirm") != "ERASE":
+        flash("Type ERASE in the box to confirm the erasure; nothing was changed.", "warning")
+        return redirect(url_for("contacts.detail", contact_id=contact.id))
+    try:
+        operations.erase_contact(current_user, contact)
+    except OperationError as exc:
+        flash(exc.message, "warning")
+    else:
+        db.session.commit()
+        flash("The contact's personal data is erased. Aggregate history is kept.", "success")
+    return redirect(url_for("contacts.detail", contact_id=contact.id))

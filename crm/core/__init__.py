@@ -1,0 +1,1 @@
+"""Pieces every domain shares: the model base, access rules, audit trail, mail, pagination."""

@@ -1,0 +1,104 @@
+"""Who may do what: the one place that maps roles to permissions.
+
+Every view declares what it needs with `@requires(...)` (or `@public`); a test walks the URL map
+and fails for any view that declares neither, and checks each role against each declaration.
+Object-level rules (a representative sees only their organization) live next to the domain
+that owns the object, in functions named `can_*`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from enum import StrEnum
+from functools import wraps
+from typing import TypeVar
+
+from flask import abort
+from flask_login import current_user
+
+from crm.auth.models import Role
+
+F = TypeVar("F", bound=Callable)
+
+
+class Permission(StrEnum):
+    DASHBOARD = "dashboard"
+    ORGANIZATIONS_VIEW = "organizations.view"
+    ORGANIZATIONS_EDIT = "organizations.edit"
+    ORGANIZATIONS_DELETE = "organizations.delete"
+    CONTACTS_VIEW = "contacts.view"
+    CONTACTS_EDIT = "contacts.edit"
+    CONTACTS_DELETE = "contacts.delete"
+    PERSONAL_DATA = "contacts.personal_data"  # export everything held, erase
+    ENGAGEMENTS_VIEW = "engagements.view"
+    ENGAGEMENTS_EDIT = "engagements.edit"
+    AUDIT_VIEW = "audit.view"
+    USERS_MANAGE = "users.manage"
+    ACCOUNT = "account"  # own password and profile
+
+
+_STAFF_READ = {
+    Permission.DASHBOARD,
+    Permission.ORGANIZATIONS_VIEW,
+    Permission.CONTACTS_VIEW,
+    Permission.ENGAGEMENTS_VIEW,
+    Permission.AUDIT_VIEW,
+    Permission.ACCOUNT,
+}
+
+ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
+    Role.ADMIN: frozenset(Permission),
+    Role.LEAD: frozenset(set(Permission) - {Permission.USERS_MANAGE}),
+    Role.VOLUNTEER: frozenset(
+        _STAFF_READ
+        | {Permission.ORGANIZATIONS_EDIT, Permission.CONTACTS_EDIT, Permission.ENGAGEMENTS_EDIT}
+    ),
+    # Board members and funders read figures and the organization directory, not personal data.
+    Role.VIEWER: frozenset(
+        {Permission.DASHBOARD, Permission.ORGANIZATIONS_VIEW, Permission.ACCOUNT}
+    ),
+    # Champions and representatives see only their own records (object-level checks in their
+    # domains); in the staff area they have their account page.
+    Role.CHAMPION: frozenset({Permission.ACCOUNT}),
+    Role.ORG_REP: frozenset({Permission.ACCOUNT}),
+}
+
+
+def has_permission(user, permission: Permission) -> bool:
+    if user is None or not getattr(user, "is_authenticated", False):
+        return False
+    return permission in ROLE_PERMISSIONS.get(user.role, frozenset())
+
+
+def requires(permission: Permission) -> Callable[[F], F]:
+    """Login plus a role permission; anonymous users go to login, others without it get 403."""
+
+    def decorator(view: F) -> F:
+        @wraps(view)
+        def wrapped(*args, **kwargs):
+            if not current_user.is_authenticated:
+                from crm.extensions import login_manager
+
+                return login_manager.unauthorized()
+            if not has_permission(current_user, permission):
+                abort(403)
+            return view(*args, **kwargs)
+
+        wrapped.required_permission = permission  # type: ignore[attr-defined]
+        return wrapped  # type: ignore[return-value]
+
+    return decorator
+
+
+def public(view: F) -> F:
+    """Mark a view as open to anyone; the access test lists these as the public pages."""
+    view.is_public = True  # type: ignore[attr-defined]
+    return view
+
+
+def permission_of(view: Callable) -> Permission | None:
+    return getattr(view, "required_permission", None)
+
+
+def is_public(view: Callable) -> bool:
+    return getattr(view, "is_public", False)

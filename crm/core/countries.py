@@ -1,0 +1,49 @@
+"""Countries (ISO 3166-1 alpha-2) and languages (ISO 639) from pycountry."""
+
+from __future__ import annotations
+
+from functools import cache
+
+import pycountry
+
+
+@cache
+def country_choices() -> list[tuple[str, str]]:
+    return sorted(((c.alpha_2, c.name) for c in pycountry.countries), key=lambda pair: pair[1])
+
+
+@cache
+def _country_names() -> dict[str, str]:
+    return dict(country_choices())
+
+
+def country_name(code: str | None) -> str:
+    if not code:
+        return ""
+    return _country_names().get(code.upper(), code)
+
+
+def normalize_country(value: str | None) -> str | None:
+    """A code ('KE', 'ken') or a name ('Kenya') as the alpha-2 code; None if unknown."""
+    if not value or not value.strip():
+        return None
+    value = value.strip()
+    try:
+        return pycountry.countries.lookup(value).alpha_2
+    except LookupError:
+        return None
+
+
+@cache
+def language_choices() -> list[tuple[str, str]]:
+    langs = [(lang.alpha_2, lang.name) for lang in pycountry.languages if hasattr(lang, "alpha_2")]
+    return sorted(langs, key=lambda pair: pair[1])
+
+
+@cache
+def _language_names() -> dict[str, str]:
+    return dict(language_choices())
+
+
+def language_name(code: str) -> str:
+    return _language_names().get(code, code)

@@ -1,0 +1,56 @@
+"""Form pieces shared by every domain."""
+
+from __future__ import annotations
+
+from flask_wtf import FlaskForm
+from wtforms import HiddenField, SelectField, StringField
+from wtforms.validators import Optional, ValidationError
+
+from crm.core.countries import country_choices, normalize_country
+
+
+class VersionedForm(FlaskForm):
+    """Carries the record version it was loaded with, so a later save can detect a conflict."""
+
+    version = HiddenField()
+
+    def loaded_version(self) -> int | None:
+        try:
+            return int(self.version.data) if self.version.data else None
+        except ValueError:
+            return None
+
+
+class CountryField(SelectField):
+    def __init__(self, label: str = "Country", **kwargs):
+        kwargs.setdefault("validators", [Optional()])
+        super().__init__(label, choices=[], validate_choice=False, **kwargs)
+
+    def iter_choices(self):
+        # Choices are built per render so every form shares one cached list.
+        yield ("", "—", self.data in (None, ""), {})
+        for code, name in country_choices():
+            yield (code, name, code == self.data, {})
+
+    def pre_validate(self, form) -> None:
+        if self.data in (None, ""):
+            self.data = None
+            return
+        code = normalize_country(self.data)
+        if code is None:
+            raise ValidationError(f"“{self.data}” is not a country we know (ISO 3166-1).")
+        self.data = code
+
+
+class TagsField(StringField):
+    """Comma-separated tags."""
+
+    def _value(self) -> str:
+        if isinstance(self.data, list):
+            return ", ".join(self.data)
+        return self.data or ""
+
+
+def enum_choices(enum_cls, blank: str | None = None) -> list[tuple[str, str]]:
+    choices = [(member.value, member.label) for member in enum_cls]
+    return ([("", blank)] if blank is not None else []) + choices

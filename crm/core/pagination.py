@@ -1,0 +1,118 @@
+"""Keyset pagination: every page costs the same, the first or the ten-thousandth.
+
+OFFSET pagination reads and throws away every earlier row, which is what makes deep pages slow on
+a million contacts. Here a page is "the next N rows after this sort key", found by an index seek.
+The cursor is the sort key of the boundary row, encoded in the URL.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any
+
+import sqlalchemy as sa
+
+from crm.extensions import db
+
+
+@dataclass(frozen=True)
+class SortOption:
+    label: str
+    columns: tuple  # mapped columns, the last one unique (the id)
+    descending: bool = False
+
+
+@dataclass
+class Page:
+    items: list
+    next_cursor: str | None
+    prev_cursor: str | None
+    total: int
+    total_is_capped: bool
+    is_first: bool
+
+    @property
+    def total_label(self) -> str:
+        return f"more than {self.total - 1:,}" if self.total_is_capped else f"{self.total:,}"
+
+
+def _encode(values: list[Any]) -> str:
+    plain = [v.isoformat() if isinstance(v, date) else v for v in values]
+    return base64.urlsafe_b64encode(json.dumps(plain).encode()).decode().rstrip("=")
+
+
+def _decode(cursor: str, columns: tuple) -> list[Any] | None:
+    try:
+        raw = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+        if not isinstance(raw, list) or len(raw) != len(columns):
+            return None
+        values = []
+        for value, column in zip(raw, columns, strict=True):
+            if value is not None and isinstance(column.type, sa.DateTime | sa.types.TypeDecorator):
+                value = datetime.fromisoformat(value)
+            elif value is not None and isinstance(column.type, sa.Date):
+                value = date.fromisoformat(value)
+            values.append(value)
+        return values
+    except (ValueError, TypeError, json.JSONDecodeError):
+        return None  # a mangled cursor just shows the first page
+
+
+def _row_key(row: Any, columns: tuple) -> list[Any]:
+    return [getattr(row, column.key) for column in columns]
+
+
+def paginate(
+    stmt: sa.Select,
+    sort: SortOption,
+    *,
+    after: str | None = None,
+    before: str | None = None,
+    page_size: int = 50,
+    count_cap: int = 10_000,
+) -> Page:
+    columns = sort.columns
+    forward = before is None
+    cursor = after if forward else before
+    values = _decode(cursor, columns) if cursor else None
+
+    # Reading backwards (the previous page) flips the order and the comparison.
+    descending = sort.descending if forward else not sort.descending
+    page_stmt = stmt
+    if values is not None:
+        key = sa.tuple_(*columns)
+        bound = sa.tuple_(
+            *(sa.literal(v, type_=c.type) for v, c in zip(values, columns, strict=True))
+        )
+        page_stmt = page_stmt.where(key < bound if descending else key > bound)
+    order = [c.desc() if descending else c.asc() for c in columns]
+    rows = list(db.session.scalars(page_stmt.order_by(*order).limit(page_size + 1)))
+
+    has_more = len(rows) > page_size
+    rows = rows[:page_size]
+    if not forward:
+        rows.reverse()
+
+    if forward:
+        next_cursor = _encode(_row_key(rows[-1], columns)) if has_more and rows else None
+        prev_cursor = _encode(_row_key(rows[0], columns)) if values is not None and rows else None
+    else:
+        next_cursor = _encode(_row_key(rows[-1], columns)) if rows else None
+        prev_cursor = _encode(_row_key(rows[0], columns)) if has_more and rows else None
+
+    total = db.session.scalar(
+        sa.select(sa.func.count()).select_from(
+            stmt.with_only_columns(columns[-1]).order_by(None).limit(count_cap + 1).subquery()
+        )
+    )
+    return Page(
+        items=rows,
+        next_cursor=next_cursor,
+        prev_cursor=prev_cursor,
+        total=total,
+        total_is_capped=total > count_cap,
+        is_first=prev_cursor is None,
+    )

@@ -1,0 +1,48 @@
+"""Checks shared by operations, so imports and the API refuse exactly what forms refuse."""
+
+from __future__ import annotations
+
+import re
+from urllib.parse import urlsplit
+
+from crm.core.countries import normalize_country
+from crm.core.errors import OperationError
+
+
+def clean_text(value: str | None, field: str, label: str, max_length: int, *, required=False):
+    value = (value or "").strip()
+    if required and not value:
+        raise OperationError(f"{label} is required.", field=field)
+    if len(value) > max_length:
+        raise OperationError(
+            f"{label} is too long ({len(value)} characters; at most {max_length}).", field=field
+        )
+    return value or None
+
+
+def clean_country(value: str | None, field: str = "country") -> str | None:
+    if not value or not value.strip():
+        return None
+    code = normalize_country(value)
+    if code is None:
+        raise OperationError(f"“{value}” is not a country we know (ISO 3166-1).", field=field)
+    return code
+
+
+_HOST = re.compile(r"^[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)+$", re.I)
+
+
+def clean_website(value: str | None, field: str = "website") -> str | None:
+    value = (value or "").strip()
+    if not value:
+        return None
+    if "://" not in value:
+        value = "https://" + value
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not _HOST.match(parts.hostname or ""):
+        raise OperationError(f"“{value}” is not a website address.", field=field)
+    if len(value) > 300:
+        raise OperationError(
+            "The website address is too long (at most 300 characters).", field=field
+        )
+    return value

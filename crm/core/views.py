@@ -1,0 +1,78 @@
+"""The home page (a dashboard for staff) and a health check."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+import sqlalchemy as sa
+from flask import Blueprint, render_template
+from flask_login import current_user
+from sqlalchemy.orm import selectinload
+
+from crm.core.access import Permission, has_permission, public, requires
+from crm.extensions import db
+
+bp = Blueprint("core", __name__)
+
+
+@bp.route("/healthz")
+@public
+def healthz():
+    return {"status": "ok"}
+
+
+@bp.route("/")
+@requires(Permission.ACCOUNT)  # every signed-in role has it
+def home():
+    # Every role lands here; what it shows depends on the role.
+    if not has_permission(current_user, Permission.CONTACTS_VIEW):
+        return render_template("core/welcome.html", stats=_public_stats())
+    return render_template("core/dashboard.html", **_dashboard())
+
+
+def _public_stats() -> dict:
+    from crm.organizations.models import Organization
+
+    return {
+        "organizations": db.session.scalar(sa.select(sa.func.count()).select_from(Organization)),
+    }
+
+
+def _dashboard() -> dict:
+    from crm.contacts.models import ConsentStatus, Contact
+    from crm.engagements.models import Engagement
+    from crm.engagements.queries import follow_ups_for
+    from crm.organizations.models import Organization
+
+    today = date.today()
+    count = lambda stmt: db.session.scalar(stmt)  # noqa: E731
+    recent = db.session.scalars(
+        sa.select(Engagement)
+        .options(selectinload(Engagement.contacts), selectinload(Engagement.organization))
+        .order_by(Engagement.occurred_on.desc(), Engagement.id.desc())
+        .limit(8)
+    ).all()
+    by_kind = db.session.execute(
+        sa.select(Organization.kind, sa.func.count())
+        .group_by(Organization.kind)
+        .order_by(sa.func.count().desc())
+    ).all()
+    return {
+        "stats": {
+            "contacts": count(sa.select(sa.func.count()).select_from(Contact)),
+            "organizations": count(sa.select(sa.func.count()).select_from(Organization)),
+            "consented": count(
+                sa.select(sa.func.count())
+                .select_from(Contact)
+                .where(Contact.consent_status == ConsentStatus.GRANTED)
+            ),
+            "engagements_30d": count(
+                sa.select(sa.func.count())
+                .select_from(Engagement)
+                .where(Engagement.occurred_on >= today - timedelta(days=30))
+            ),
+        },
+        "follow_ups": follow_ups_for(current_user.id, today),
+        "recent": recent,
+        "by_kind": by_kind,
+    }

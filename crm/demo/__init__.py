@@ -1,0 +1,1 @@
+"""Demo data: a realistic small dataset (sample) and bulk scale data (bulk)."""

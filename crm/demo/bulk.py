@@ -1,0 +1,5 @@
+"""Bulk scale data (placeholder until implemented)."""
+
+
+def generate(**kwargs):
+    raise NotImplementedError

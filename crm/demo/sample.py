@@ -1,0 +1,187 @@
+"""`flask crm demo`: a realistic small dataset for trying the app (a few hundred records)."""
+
+from __future__ import annotations
+
+import random
+import unicodedata
+from datetime import date, timedelta
+
+import sqlalchemy as sa
+
+from crm.auth.models import Role, User
+from crm.contacts.models import ConsentStatus, Contact
+from crm.core.db import utcnow
+from crm.demo import names
+from crm.engagements.models import Engagement, EngagementKind
+from crm.extensions import db
+from crm.organizations.models import Organization, OrganizationKind
+from crm.organizations.operations import name_key
+from crm.tags.operations import tags_from_names
+
+DEMO_PASSWORD = "west-demo-2017"  # noqa: S105 -- demo accounts only; printed by make run
+
+DEMO_USERS = [
+    ("lead@example.org", "Lena Okafor", Role.LEAD),
+    ("volunteer@example.org", "Victor Santos", Role.VOLUNTEER),
+    ("champion@example.org", "Chipo Moyo", Role.CHAMPION),
+    ("rep@example.org", "Ravi Iyer", Role.ORG_REP),
+    ("viewer@example.org", "Vera Lindqvist", Role.VIEWER),
+]
+
+
+def ascii_slug(text: str) -> str:
+    plain = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
+    return "".join(ch for ch in plain.lower() if ch.isalnum() or ch in ".-")
+
+
+def _org_name(rng: random.Random, kind: str, country: str, used: set[str]) -> str:
+    firsts, seconds = names.ORG_WORDS[kind]
+    for _ in range(50):
+        name = f"{rng.choice(firsts)} {rng.choice(seconds)}".strip()
+        if kind in ("government", "worker_organization", "academic"):
+            from crm.core.countries import country_name
+
+            name = f"{name} ({country_name(country)})" if kind == "government" else name
+        if name_key(name) not in used:
+            used.add(name_key(name))
+            return name
+    name = f"{name} {len(used)}"
+    used.add(name_key(name))
+    return name
+
+
+def load_demo(seed: int = 2017, admin: User | None = None) -> str:
+    """Adds demo users, ~200 organizations, ~450 contacts and ~600 engagements. Does not commit."""
+    if db.session.scalar(sa.select(sa.func.count()).select_from(Organization)):
+        return "The database already has organizations; demo data not loaded."
+    rng = random.Random(seed)
+    regions = list(names.COUNTRIES)
+    now = utcnow()
+
+    users = []
+    for email, full_name, role in DEMO_USERS:
+        existing = db.session.scalar(sa.select(User).where(User.email == email))
+        if existing:
+            users.append(existing)
+            continue
+        user = User(email=email, name=full_name, role=role)
+        user.set_password(DEMO_PASSWORD)
+        db.session.add(user)
+        users.append(user)
+    db.session.flush()
+    staff = [u for u in users if u.role in (Role.LEAD, Role.VOLUNTEER)]
+    if admin is not None:
+        staff.append(admin)
+
+    used: set[str] = set()
+    orgs: list[tuple[Organization, str]] = []
+    kinds = list(OrganizationKind)
+    weights = [18, 22, 10, 12, 10, 5, 4, 5, 6, 3]
+    for _ in range(200):
+        region = rng.choice(regions)
+        country = rng.choice(names.COUNTRIES[region])
+        kind = rng.choices(kinds, weights)[0]
+        name = _org_name(rng, kind.value, country, used)
+        org = Organization(
+            name=name,
+            name_key=name_key(name),
+            kind=kind,
+            sector=rng.choice(names.SECTORS) if kind in ("brand", "supplier") else None,
+            country=country,
+            website=f"https://www.{ascii_slug(name.split(' (')[0]).replace('.', '')}.example",
+            created_by_id=rng.choice(staff).id,
+            created_at=now - timedelta(days=rng.randint(30, 700)),
+        )
+        org.tags = tags_from_names(rng.sample(names.TAGS, rng.randint(0, 2)))
+        db.session.add(org)
+        orgs.append((org, region))
+    db.session.flush()
+
+    contacts: list[Contact] = []
+    emails: set[str] = set()
+    for i in range(450):
+        org, region = rng.choice(orgs)
+        if rng.random() < 0.25:  # people work across regions too
+            region = rng.choice(regions)
+        first = rng.choice(names.FIRST_NAMES[region])
+        last = rng.choice(names.LAST_NAMES[region])
+        domain = org.website.split("www.")[-1]
+        email = f"{ascii_slug(first)}.{ascii_slug(last)}@{domain}".replace("..", ".")
+        if email in emails:
+            email = email.replace("@", f"{i}@")
+        emails.add(email)
+        consent = rng.choices(list(ConsentStatus), [30, 60, 10])[0]
+        contact = Contact(
+            first_name=first,
+            last_name=last,
+            email=email if rng.random() > 0.05 else None,
+            phone=f"+{rng.randint(1, 99)} {rng.randint(100, 999)} {rng.randint(1000, 9999)}",
+            title=rng.choice(
+                [
+                    "Head of Sustainability",
+                    "CSR Manager",
+                    "Programme Officer",
+                    "Director",
+                    "Researcher",
+                    "General Secretary",
+                    "HR Manager",
+                    "Product Lead",
+                    "Compliance Officer",
+                    "Organizer",
+                ]
+            ),
+            organization_id=org.id,
+            country=org.country if rng.random() > 0.2 else rng.choice(names.COUNTRIES[region]),
+            languages=",".join(rng.sample(names.LANGUAGES[region], 2)),
+            consent_status=consent,
+            consent_source=None
+            if consent == ConsentStatus.UNKNOWN
+            else rng.choice(["event sign-up", "web form", "business card", "pledge form"]),
+            consent_at=None
+            if consent == ConsentStatus.UNKNOWN
+            else now - timedelta(days=rng.randint(1, 400)),
+            owner_id=rng.choice(staff).id,
+            created_by_id=rng.choice(staff).id,
+            created_at=now - timedelta(days=rng.randint(1, 600)),
+        )
+        contact.set_search_fields()
+        contact.tags = tags_from_names(rng.sample(names.TAGS, rng.randint(0, 2)))
+        db.session.add(contact)
+        contacts.append(contact)
+    db.session.flush()
+
+    # Link demo champion and representative accounts to records.
+    by_email = {u.email: u for u in users}
+    by_email["champion@example.org"].contact_id = contacts[0].id
+    by_email["rep@example.org"].organization_id = contacts[1].organization_id
+
+    today = date.today()
+    engagements = 0
+    for _ in range(600):
+        contact = rng.choice(contacts)
+        topic, heard = rng.choice(names.ENGAGEMENT_TOPICS)
+        occurred = today - timedelta(days=rng.randint(0, 365))
+        owner = rng.choice(staff)
+        follow = rng.random() < 0.3
+        follow_on = occurred + timedelta(days=rng.randint(3, 30)) if follow else None
+        e = Engagement(
+            kind=rng.choice(list(EngagementKind)),
+            occurred_on=occurred,
+            summary=topic,
+            heard=heard,
+            organization_id=contact.organization_id,
+            follow_up_on=follow_on,
+            follow_up_owner_id=owner.id if follow else None,
+            follow_up_note="Send the principles one-pager" if follow else None,
+            follow_up_done_at=now if follow and follow_on < today - timedelta(days=20) else None,
+            created_by_id=owner.id,
+        )
+        others = [c for c in contacts if c.organization_id == contact.organization_id][:2]
+        e.contacts = list({c.id: c for c in [contact, *others]}.values())
+        db.session.add(e)
+        engagements += 1
+    db.session.flush()
+    return (
+        f"Demo data: {len(users)} users (one per role), {len(orgs)} organizations, "
+        f"{len(contacts)} contacts, {engagements} engagements."
+    )

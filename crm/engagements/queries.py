@@ -1,0 +1,75 @@
+"""Reading engagements: follow-ups due, and the timelines of contacts and organizations."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, timedelta
+
+import sqlalchemy as sa
+from flask import url_for
+from sqlalchemy.orm import selectinload
+
+from crm.core.timeline import TimelineItem, timeline_source
+from crm.engagements.models import Engagement, engagement_contact
+from crm.extensions import db
+
+
+@dataclass
+class FollowUps:
+    overdue: list[Engagement]
+    due: list[Engagement]  # today and the coming week
+    later: list[Engagement]
+
+
+def follow_ups_for(user_id: int, today: date, horizon_days: int = 7) -> FollowUps:
+    stmt = (
+        sa.select(Engagement)
+        .where(
+            Engagement.follow_up_owner_id == user_id,
+            Engagement.follow_up_done_at.is_(None),
+            Engagement.follow_up_on.is_not(None),
+        )
+        .options(selectinload(Engagement.contacts), selectinload(Engagement.organization))
+        .order_by(Engagement.follow_up_on, Engagement.id)
+    )
+    items = list(db.session.scalars(stmt))
+    horizon = today + timedelta(days=horizon_days)
+    return FollowUps(
+        overdue=[e for e in items if e.follow_up_on < today],
+        due=[e for e in items if today <= e.follow_up_on <= horizon],
+        later=[e for e in items if e.follow_up_on > horizon],
+    )
+
+
+def _item(e: Engagement) -> TimelineItem:
+    return TimelineItem(
+        when=e.occurred_on,
+        kind=e.kind.label,
+        title=e.summary,
+        url=url_for("engagements.detail", engagement_id=e.id),
+        body=e.heard,
+        icon="chat-square-text",
+    )
+
+
+@timeline_source("contact")
+def contact_engagements(contact_id: int, limit: int) -> list[TimelineItem]:
+    stmt = (
+        sa.select(Engagement)
+        .join(engagement_contact, engagement_contact.c.engagement_id == Engagement.id)
+        .where(engagement_contact.c.contact_id == contact_id)
+        .order_by(Engagement.occurred_on.desc(), Engagement.id.desc())
+        .limit(limit)
+    )
+    return [_item(e) for e in db.session.scalars(stmt)]
+
+
+@timeline_source("organization")
+def organization_engagements(organization_id: int, limit: int) -> list[TimelineItem]:
+    stmt = (
+        sa.select(Engagement)
+        .where(Engagement.organization_id == organization_id)
+        .order_by(Engagement.occurred_on.desc(), Engagement.id.desc())
+        .limit(limit)
+    )
+    return [_item(e) for e in db.session.scalars(stmt)]

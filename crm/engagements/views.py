@@ -1,0 +1,207 @@
+"""Engagement pages: log, read, edit, the list, and "my follow-ups"."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import sqlalchemy as sa
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
+from flask_login import current_user
+from sqlalchemy.orm import selectinload
+
+from crm.audit.operations import trail_for
+from crm.auth.operations import staff_choices
+from crm.contacts.models import Contact
+from crm.core.access import Permission, requires
+from crm.core.errors import ConflictError, OperationError
+from crm.core.http import safe_next
+from crm.core.pagination import SortOption, paginate
+from crm.engagements import operations, queries
+from crm.engagements.forms import EngagementForm
+from crm.engagements.models import Engagement, EngagementKind
+from crm.extensions import db
+from crm.organizations import queries as org_queries
+from crm.organizations.models import Organization
+
+bp = Blueprint("engagements", __name__, url_prefix="/engagements")
+
+NEWEST = SortOption("Newest first", (Engagement.occurred_on, Engagement.id), descending=True)
+
+
+def _load(engagement_id: int) -> Engagement:
+    return db.session.get(Engagement, engagement_id) or abort(404)
+
+
+def _fields_from(form: EngagementForm) -> operations.EngagementFields:
+    org_id = None
+    if form.organization.data and form.organization.data.strip():
+        org = org_queries.by_name(form.organization.data)
+        if org is None:
+            raise OperationError(
+                f"There is no organization named “{form.organization.data.strip()}”.",
+                field="organization",
+            )
+        org_id = org.id
+    return operations.EngagementFields(
+        kind=form.kind.data,
+        occurred_on=form.occurred_on.data,
+        summary=form.summary.data,
+        heard=form.heard.data,
+        organization_id=org_id,
+        contact_ids=list(form.contact_ids.data or []),
+        follow_up_on=form.follow_up_on.data,
+        follow_up_owner_id=int(form.follow_up_owner_id.data)
+        if form.follow_up_owner_id.data
+        else None,
+        follow_up_note=form.follow_up_note.data,
+    )
+
+
+def _selected_contacts(form: EngagementForm) -> list[Contact]:
+    ids = [i for i in (form.contact_ids.data or []) if isinstance(i, int)]
+    if not ids:
+        return []
+    return list(db.session.scalars(sa.select(Contact).where(Contact.id.in_(ids))))
+
+
+def _render_form(form: EngagementForm, engagement: Engagement | None, status: int = 200):
+    return (
+        render_template(
+            "engagements/form.html",
+            form=form,
+            engagement=engagement,
+            selected_contacts=_selected_contacts(form),
+        ),
+        status,
+    )
+
+
+def _field_error(form: EngagementForm, exc: OperationError) -> None:
+    field = getattr(form, exc.field, None) if exc.field else None
+    if field is not None:
+        field.errors = [*field.errors, exc.message]
+    else:
+        flash(exc.message, "danger")
+
+
+@bp.route("/")
+@requires(Permission.ENGAGEMENTS_VIEW)
+def index():
+    kind = request.args.get("kind", "")
+    stmt = sa.select(Engagement).options(
+        selectinload(Engagement.contacts), selectinload(Engagement.organization)
+    )
+    if kind:
+        stmt = stmt.where(Engagement.kind == kind)
+    page = paginate(
+        stmt,
+        NEWEST,
+        after=request.args.get("after"),
+        before=request.args.get("before"),
+        page_size=current_app.config["PAGE_SIZE"],
+        count_cap=current_app.config["COUNT_CAP"],
+    )
+    return render_template("engagements/index.html", page=page, kind=kind, kinds=EngagementKind)
+
+
+@bp.route("/follow-ups")
+@requires(Permission.ENGAGEMENTS_VIEW)
+def my_follow_ups():
+    follow_ups = queries.follow_ups_for(current_user.id, date.today())
+    return render_template("engagements/follow_ups.html", follow_ups=follow_ups, today=date.today())
+
+
+@bp.route("/new", methods=["GET", "POST"])
+@requires(Permission.ENGAGEMENTS_EDIT)
+def new():
+    form = EngagementForm(owner_choices=staff_choices())
+    if request.method == "GET":
+        form.occurred_on.data = date.today()
+        form.follow_up_owner_id.data = str(current_user.id)
+        contact = db.session.get(Contact, request.args.get("contact", type=int) or 0)
+        if contact is not None:
+            form.contact_ids.data = [contact.id]
+            if contact.organization:
+                form.organization.data = contact.organization.name
+        org_id = request.args.get("organization", type=int)
+        if org_id:
+            org = db.session.get(Organization, org_id)
+            if org is not None:
+                form.organization.data = org.name
+    if form.validate_on_submit():
+        try:
+            engagement = operations.log_engagement(current_user, _fields_from(form))
+        except OperationError as exc:
+            db.session.rollback()
+            _field_error(form, exc)
+        else:
+            db.session.commit()
+            flash("The engagement is logged.", "success")
+            return redirect(url_for("engagements.detail", engagement_id=engagement.id))
+    return _render_form(form, None, 422 if form.errors else 200)
+
+
+@bp.route("/<int:engagement_id>")
+@requires(Permission.ENGAGEMENTS_VIEW)
+def detail(engagement_id: int):
+    engagement = _load(engagement_id)
+    return render_template(
+        "engagements/detail.html",
+        engagement=engagement,
+        trail=trail_for("engagement", engagement.id),
+    )
+
+
+@bp.route("/<int:engagement_id>/edit", methods=["GET", "POST"])
+@requires(Permission.ENGAGEMENTS_EDIT)
+def edit(engagement_id: int):
+    engagement = _load(engagement_id)
+    form = EngagementForm(obj=engagement, owner_choices=staff_choices())
+    if request.method == "GET":
+        form.organization.data = engagement.organization.name if engagement.organization else ""
+        form.contact_ids.data = [c.id for c in engagement.contacts]
+        form.follow_up_owner_id.data = str(engagement.follow_up_owner_id or "")
+    if form.validate_on_submit():
+        try:
+            operations.update_engagement(
+                current_user, engagement, _fields_from(form), expected_version=form.loaded_version()
+            )
+        except ConflictError as exc:
+            db.session.rollback()
+            flash(exc.message, "danger")
+            form.version.data = str(engagement.version)
+            return _render_form(form, engagement, 409)
+        except OperationError as exc:
+            db.session.rollback()
+            _field_error(form, exc)
+        else:
+            db.session.commit()
+            flash("The engagement is saved.", "success")
+            return redirect(url_for("engagements.detail", engagement_id=engagement.id))
+    if not form.version.data:
+        form.version.data = str(engagement.version)
+    return _render_form(form, engagement, 422 if form.errors else 200)
+
+
+@bp.route("/<int:engagement_id>/follow-up-done", methods=["POST"])
+@requires(Permission.ENGAGEMENTS_EDIT)
+def follow_up_done(engagement_id: int):
+    engagement = _load(engagement_id)
+    try:
+        operations.complete_follow_up(current_user, engagement)
+    except OperationError as exc:
+        flash(exc.message, "info")
+    else:
+        db.session.commit()
+        flash("Follow-up marked done.", "success")
+    return redirect(safe_next(request.form.get("next")) or url_for("engagements.my_follow_ups"))
+
+
+@bp.route("/<int:engagement_id>/delete", methods=["POST"])
+@requires(Permission.CONTACTS_DELETE)
+def delete(engagement_id: int):
+    engagement = _load(engagement_id)
+    operations.delete_engagement(current_user, engagement)
+    db.session.commit()
+    flash("The engagement is deleted.", "success")
+    return redirect(url_for("engagements.index"))

@@ -1,0 +1,17 @@
+from __future__ import annotations
+
+from wtforms import SelectField, StringField, TextAreaField
+from wtforms.validators import DataRequired, Length, Optional
+
+from crm.core.forms import CountryField, TagsField, VersionedForm, enum_choices
+from crm.organizations.models import OrganizationKind
+
+
+class OrganizationForm(VersionedForm):
+    name = StringField("Name", validators=[DataRequired(), Length(max=200)])
+    kind = SelectField("Kind", choices=enum_choices(OrganizationKind))
+    sector = StringField("Sector", validators=[Optional(), Length(max=100)])
+    country = CountryField()
+    website = StringField("Website", validators=[Optional(), Length(max=300)])
+    tags = TagsField("Tags", description="Separate tags with commas.", validators=[Length(max=500)])
+    notes = TextAreaField("Notes", validators=[Optional(), Length(max=10_000)])

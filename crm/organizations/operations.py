@@ -1,0 +1,97 @@
+"""Creating, changing and deleting organizations."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import sqlalchemy as sa
+
+from crm.audit import operations as audit
+from crm.audit.models import AuditAction
+from crm.core.errors import OperationError, check_version
+from crm.core.validation import clean_country, clean_text, clean_website
+from crm.extensions import db
+from crm.organizations.models import Organization, OrganizationKind
+from crm.tags.operations import tags_from_names
+
+
+@dataclass
+class OrganizationFields:
+    name: str
+    kind: OrganizationKind | str
+    sector: str | None = None
+    country: str | None = None
+    website: str | None = None
+    notes: str | None = None
+    tags: list[str] = field(default_factory=list)
+
+
+def name_key(name: str) -> str:
+    return " ".join(name.lower().split())
+
+
+def _apply(org: Organization, fields: OrganizationFields) -> None:
+    org.name = clean_text(fields.name, "name", "Name", 200, required=True)
+    try:
+        org.kind = OrganizationKind(fields.kind)
+    except ValueError:
+        raise OperationError(
+            f"“{fields.kind}” is not an organization kind.", field="kind"
+        ) from None
+    org.name_key = name_key(org.name)
+    org.sector = clean_text(fields.sector, "sector", "Sector", 100)
+    org.country = clean_country(fields.country)
+    org.website = clean_website(fields.website)
+    org.notes = clean_text(fields.notes, "notes", "Notes", 10_000)
+    duplicate = db.session.scalar(
+        sa.select(Organization.id).where(
+            Organization.name_key == org.name_key, Organization.id != (org.id or 0)
+        )
+    )
+    if duplicate:
+        raise OperationError(f"An organization named “{org.name}” already exists.", field="name")
+
+
+def create_organization(actor, fields: OrganizationFields) -> Organization:
+    org = Organization()
+    _apply(org, fields)
+    org.tags = tags_from_names(fields.tags)
+    org.touch(actor)
+    db.session.add(org)
+    db.session.flush()
+    audit.record(actor, AuditAction.CREATE, "organization", org.id, summary=f"Created {org.name}")
+    return org
+
+
+def update_organization(
+    actor, org: Organization, fields: OrganizationFields, *, expected_version: int | None = None
+) -> Organization:
+    check_version(org, expected_version)
+    old_tags = org.tag_names
+    _apply(org, fields)
+    org.tags = tags_from_names(fields.tags)
+    changes = audit.pending_changes(org)
+    if org.tag_names != old_tags:
+        changes["tags"] = [old_tags, org.tag_names]
+    if changes:
+        org.touch(actor)
+        audit.record(actor, AuditAction.UPDATE, "organization", org.id, changes=changes)
+    db.session.flush()
+    return org
+
+
+def delete_organization(actor, org: Organization) -> None:
+    from crm.contacts.models import Contact
+
+    count = db.session.scalar(
+        sa.select(sa.func.count()).select_from(Contact).where(Contact.organization_id == org.id)
+    )
+    if count:
+        raise OperationError(
+            f"{org.name} still has {count} contact{'s' if count != 1 else ''}. "
+            "Move them to another "
+            "organization or delete them first; nothing was deleted."
+        )
+    audit.record(actor, AuditAction.DELETE, "organization", org.id, summary=f"Deleted {org.name}")
+    db.session.delete(org)
+    db.session.flush()

@@ -1,0 +1,171 @@
+"""Organization pages: list, record with its people and timeline, editing, deletion."""
+
+from __future__ import annotations
+
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    flash,
+    jsonify,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
+from flask_login import current_user
+
+from crm.audit.operations import trail_for
+from crm.contacts import queries as contact_queries
+from crm.core.access import Permission, has_permission, requires
+from crm.core.countries import country_choices
+from crm.core.errors import ConflictError, OperationError
+from crm.core.pagination import paginate
+from crm.core.timeline import timeline_for
+from crm.extensions import db
+from crm.organizations import operations, queries
+from crm.organizations.forms import OrganizationForm
+from crm.organizations.models import Organization, OrganizationKind
+from crm.tags.operations import all_tag_names, parse_tags
+
+bp = Blueprint("organizations", __name__, url_prefix="/organizations")
+
+
+def _load(organization_id: int) -> Organization:
+    return db.session.get(Organization, organization_id) or abort(404)
+
+
+def _fields_from(form: OrganizationForm) -> operations.OrganizationFields:
+    return operations.OrganizationFields(
+        name=form.name.data,
+        kind=form.kind.data,
+        sector=form.sector.data,
+        country=form.country.data,
+        website=form.website.data,
+        notes=form.notes.data,
+        tags=parse_tags(form.tags.data),
+    )
+
+
+def _field_error(form: OrganizationForm, exc: OperationError) -> None:
+    field = getattr(form, exc.field, None) if exc.field else None
+    if field is not None:
+        field.errors = [*field.errors, exc.message]
+    else:
+        flash(exc.message, "danger")
+
+
+@bp.route("/")
+@requires(Permission.ORGANIZATIONS_VIEW)
+def index():
+    args = request.args
+    sort_key = args.get("sort", "name")
+    sort = queries.SORTS.get(sort_key, queries.SORTS["name"])
+    q = args.get("q", "").strip()
+    page = paginate(
+        queries.filtered(q, args.get("kind", ""), args.get("country", ""), args.get("tag", "")),
+        sort,
+        after=args.get("after"),
+        before=args.get("before"),
+        page_size=current_app.config["PAGE_SIZE"],
+        count_cap=current_app.config["COUNT_CAP"],
+    )
+    return render_template(
+        "organizations/index.html",
+        page=page,
+        q=q,
+        sort_key=sort_key,
+        sorts=queries.SORTS,
+        kinds=OrganizationKind,
+        countries=country_choices(),
+        tags=all_tag_names(),
+    )
+
+
+@bp.route("/lookup")
+@requires(Permission.ORGANIZATIONS_VIEW)
+def lookup():
+    return jsonify(
+        [{"id": o.id, "label": o.name} for o in queries.lookup(request.args.get("q", ""))]
+    )
+
+
+@bp.route("/new", methods=["GET", "POST"])
+@requires(Permission.ORGANIZATIONS_EDIT)
+def new():
+    form = OrganizationForm()
+    if form.validate_on_submit():
+        try:
+            org = operations.create_organization(current_user, _fields_from(form))
+        except OperationError as exc:
+            db.session.rollback()
+            _field_error(form, exc)
+        else:
+            db.session.commit()
+            flash(f"{org.name} is saved.", "success")
+            return redirect(url_for("organizations.detail", organization_id=org.id))
+    return render_template("organizations/form.html", form=form, organization=None), (
+        422 if form.errors else 200
+    )
+
+
+@bp.route("/<int:organization_id>")
+@requires(Permission.ORGANIZATIONS_VIEW)
+def detail(organization_id: int):
+    org = _load(organization_id)
+    show_people = has_permission(current_user, Permission.CONTACTS_VIEW)
+    return render_template(
+        "organizations/detail.html",
+        organization=org,
+        contacts=contact_queries.contacts_of_organization(org.id) if show_people else [],
+        contact_count=contact_queries.count_of_organization(org.id) if show_people else 0,
+        timeline=timeline_for("organization", org.id) if show_people else [],
+        trail=trail_for("organization", org.id),
+    )
+
+
+@bp.route("/<int:organization_id>/edit", methods=["GET", "POST"])
+@requires(Permission.ORGANIZATIONS_EDIT)
+def edit(organization_id: int):
+    org = _load(organization_id)
+    form = OrganizationForm(obj=org)
+    if request.method == "GET":
+        form.tags.data = org.tag_names
+    if form.validate_on_submit():
+        try:
+            operations.update_organization(
+                current_user, org, _fields_from(form), expected_version=form.loaded_version()
+            )
+        except ConflictError as exc:
+            db.session.rollback()
+            flash(exc.message, "danger")
+            form.version.data = str(org.version)
+            return render_template("organizations/form.html", form=form, organization=org), 409
+        except OperationError as exc:
+            db.session.rollback()
+            _field_error(form, exc)
+        else:
+            db.session.commit()
+            flash(f"{org.name} is saved.", "success")
+            return redirect(url_for("organizations.detail", organization_id=org.id))
+    if not form.version.data:
+        form.version.data = str(org.version)
+    return render_template("organizations/form.html", form=form, organization=org), (
+        422 if form.errors else 200
+    )
+
+
+@bp.route("/<int:organization_id>/delete", methods=["POST"])
+@requires(Permission.ORGANIZATIONS_DELETE)
+def delete(organization_id: int):
+    org = _load(organization_id)
+    name = org.name
+    try:
+        operations.delete_organization(current_user, org)
+    except OperationError as exc:
+        db.session.rollback()
+        flash(exc.message, "danger")
+        return redirect(url_for("organizations.detail", organization_id=organization_id))
+    db.session.commit()
+    flash(f"{name} is deleted.", "success")
+    return redirect(url_for("organizations.index"))
