@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from flask import current_app, url_for
+from flask import current_app
 
 from crm.auth.models import User
+from crm.core.http import external_url
 from crm.core.mail import MailMessage, send_mail
 from crm.core.tokens import TokenError, make_token, read_token
 from crm.extensions import db
@@ -28,13 +29,7 @@ def user_from_invitation(token: str) -> User:
 
 
 def invitation_url(user: User) -> str:
-    base = current_app.config.get("SERVER_NAME_FOR_LINKS")
-    path = url_for("auth.accept_invitation", token=invitation_token(user))
-    return (
-        f"{base.rstrip('/')}{path}"
-        if base
-        else url_for("auth.accept_invitation", token=invitation_token(user), _external=True)
-    )
+    return external_url("auth.accept_invitation", token=invitation_token(user))
 
 
 def send_invitation(user: User, inviter: User) -> str:

@@ -1,0 +1,135 @@
+from __future__ import annotations
+
+from urllib.parse import urlsplit
+
+import sqlalchemy as sa
+
+from crm.auth.models import User
+from tests.conftest import first_link
+
+
+def invite(client, **data):
+    payload = {"email": "new.person@example.org", "name": "New Person", "role": "volunteer"}
+    payload.update(data)
+    return client.post("/admin/users/new", data=payload)
+
+
+def test_admin_invites_and_the_person_sets_a_password(client, as_role, outbox, db, app):
+    as_role("admin")
+    response = invite(client)
+    assert response.status_code == 302
+    user = db.session.scalar(sa.select(User).where(User.email == "new.person@example.org"))
+    assert user is not None and not user.has_password
+
+    [message] = outbox()
+    assert message["To"] == "new.person@example.org"
+    link = urlsplit(first_link(message, "/invitation/"))
+
+    fresh = app.test_client()
+    page = fresh.get(link.path)
+    assert "Choose a password" in page.get_data(as_text=True)
+    done = fresh.post(link.path, data={"password": "a good password", "confirm": "a good password"})
+    assert done.status_code == 302
+    assert fresh.get("/").status_code == 200
+    assert user.check_password("a good password")
+
+    # The link works once.
+    again = app.test_client().get(link.path)
+    assert again.status_code in (302, 400)
+
+
+def test_tampered_and_expired_invitations_are_refused(client, as_role, outbox, app):
+    as_role("admin")
+    invite(client)
+    link = urlsplit(first_link(outbox()[0], "/invitation/")).path
+    tampered = app.test_client().get(link[:-3] + "abc")
+    assert tampered.status_code == 400
+    assert "not valid" in tampered.get_data(as_text=True)
+
+    app.config["INVITATION_MAX_AGE_SECONDS"] = -1
+    try:
+        expired = app.test_client().get(link)
+        assert expired.status_code == 400
+        assert "expired" in expired.get_data(as_text=True)
+    finally:
+        app.config["INVITATION_MAX_AGE_SECONDS"] = 7 * 24 * 3600
+
+
+def test_resending_an_invitation_voids_the_old_link(client, as_role, outbox, db, app):
+    as_role("admin")
+    invite(client)
+    old = urlsplit(first_link(outbox()[0], "/invitation/")).path
+    user = db.session.scalar(sa.select(User).where(User.email == "new.person@example.org"))
+    assert client.post(f"/admin/users/{user.id}/invite").status_code == 302
+    new = [m for m in outbox()]
+    assert len(new) == 2
+    assert app.test_client().get(old).status_code == 400
+    newest = urlsplit(first_link(new[-1], "/invitation/")).path
+    assert app.test_client().get(newest).status_code == 200
+
+
+def test_invitation_form_errors_keep_input_and_save_nothing(client, as_role, make_user, db):
+    as_role("admin")
+    make_user(email="taken@example.org")
+    before = db.session.scalar(sa.select(sa.func.count()).select_from(User))
+    for data, message in [
+        ({"email": "not-an-email"}, "email address"),
+        ({"email": "Taken@Example.org"}, "already an account"),
+        ({"role": "champion"}, "must be linked to their contact"),
+        ({"role": "org_rep", "organization_id": "999999"}, "no organization with this id"),
+    ]:
+        response = invite(client, **data)
+        text = response.get_data(as_text=True)
+        assert message in text, (data, text[:2000])
+        assert 'value="New Person"' in text
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(User)) == before
+
+
+def test_admin_cannot_demote_or_deactivate_themselves(client, as_role):
+    admin = as_role("admin")
+    response = client.post(
+        f"/admin/users/{admin.id}/edit",
+        data={"name": admin.name, "role": "viewer", "active": "y", "email": admin.email},
+        follow_redirects=True,
+    )
+    assert "cannot change your own role" in response.get_data(as_text=True)
+    assert admin.role == "admin"
+
+
+def test_deactivating_a_user_signs_them_out(client, as_role, make_user, app):
+    victim = make_user("volunteer")
+    other = app.test_client()
+    with other.session_transaction() as s:
+        s["_user_id"] = victim.get_id()
+    assert other.get("/").status_code == 200
+    as_role("admin")
+    response = client.post(
+        f"/admin/users/{victim.id}/edit",
+        data={"name": victim.name, "role": "volunteer", "email": victim.email},
+    )
+    assert response.status_code == 302
+    assert not victim.active
+    assert other.get("/").status_code == 302
+
+
+def test_create_user_cli(runner, db):
+    result = runner.invoke(
+        args=["crm", "create-user", "--email", "Cli@Example.org", "--name", "Cli User",
+              "--role", "lead", "--password", "long enough pw"]
+    )
+    assert result.exit_code == 0, result.output
+    user = db.session.scalar(sa.select(User).where(User.email == "cli@example.org"))
+    assert user.check_password("long enough pw") and user.role == "lead"
+    dup = runner.invoke(
+        args=["crm", "create-user", "--email", "cli@example.org", "--name", "X",
+              "--password", "long enough pw"]
+    )
+    assert dup.exit_code != 0 and "already an account" in dup.output
+
+
+def test_create_user_cli_invite(runner, db, outbox):
+    result = runner.invoke(
+        args=["crm", "create-user", "--email", "inv@example.org", "--name", "Inv", "--invite"]
+    )
+    assert result.exit_code == 0, result.output
+    assert outbox()[0]["To"] == "inv@example.org"

@@ -1,0 +1,155 @@
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+from crm.auth.models import LoginAttempt, User
+
+PASSWORD = "correct horse battery"
+
+
+def post_login(client, email, password=PASSWORD, **kw):
+    return client.post("/login", data={"email": email, "password": password}, **kw)
+
+
+def test_login_then_home_then_logout(client, make_user):
+    user = make_user("lead", email="lena@example.org", name="Lena Okafor")
+    response = post_login(client, "Lena@Example.org ")
+    assert response.status_code == 302 and response.headers["Location"] == "/"
+    assert "Good to see you, Lena" in client.get("/").get_data(as_text=True)
+    assert client.post("/logout").status_code == 302
+    assert client.get("/").status_code == 302
+    assert user.last_login_at is not None
+
+
+def test_wrong_password_is_refused_with_a_message(client, make_user):
+    make_user(email="a@example.org")
+    response = post_login(client, "a@example.org", "wrong password")
+    assert response.status_code == 200
+    assert "do not match an active account" in response.get_data(as_text=True)
+    assert client.get("/").status_code == 302  # still anonymous
+
+
+def test_inactive_account_cannot_log_in(client, make_user):
+    make_user(email="gone@example.org", active=False)
+    assert "do not match" in post_login(client, "gone@example.org").get_data(as_text=True)
+
+
+def test_logout_only_by_post(client, as_role):
+    as_role("lead")
+    assert client.get("/logout").status_code == 405
+    assert client.get("/").status_code == 200
+
+
+def test_failed_logins_for_an_account_are_throttled(client, make_user, app):
+    make_user(email="target@example.org")
+    limit = app.config["LOGIN_MAX_FAILURES_PER_ACCOUNT"]
+    for _ in range(limit):
+        assert post_login(client, "target@example.org", "guess").status_code == 200
+    # Even the right password is refused now, with a clear message.
+    response = post_login(client, "target@example.org")
+    assert response.status_code == 429
+    assert "Too many failed logins for this account" in response.get_data(as_text=True)
+
+
+def test_failed_logins_from_an_address_are_throttled(client, make_user, app, db):
+    make_user(email="someone@example.org")
+    limit = app.config["LOGIN_MAX_FAILURES_PER_ADDRESS"]
+    for i in range(limit):
+        post_login(client, f"nobody{i}@example.org", "guess")
+    response = post_login(client, "someone@example.org")
+    assert response.status_code == 429
+    assert "from your network address" in response.get_data(as_text=True)
+    # Another address is not affected.
+    ok = post_login(client, "someone@example.org", environ_base={"REMOTE_ADDR": "10.9.8.7"})
+    assert ok.status_code == 302
+
+
+def test_attempts_are_recorded(client, make_user, db):
+    make_user(email="rec@example.org")
+    post_login(client, "rec@example.org", "nope")
+    post_login(client, "rec@example.org")
+    rows = db.session.scalars(
+        sa.select(LoginAttempt.succeeded).where(LoginAttempt.email == "rec@example.org")
+    ).all()
+    assert sorted(rows) == [False, True]
+
+
+def test_next_parameter_cannot_redirect_off_site(client, make_user):
+    make_user(email="n@example.org")
+    response = post_login(client, "n@example.org", query_string={"next": "https://evil.example/x"})
+    assert response.headers["Location"] == "/"
+    client.post("/logout")
+    response = post_login(client, "n@example.org", query_string={"next": "//evil.example"})
+    assert response.headers["Location"] == "/"
+    client.post("/logout")
+    response = post_login(client, "n@example.org", query_string={"next": "/contacts/"})
+    assert response.headers["Location"] == "/contacts/"
+
+
+def test_anonymous_is_sent_to_login_with_next(client):
+    response = client.get("/contacts/?q=abc")
+    assert response.status_code == 302
+    assert response.headers["Location"].startswith("/login?next=")
+
+
+def test_passwords_are_hashed(make_user, db):
+    user = make_user(email="h@example.org")
+    stored = db.session.scalar(sa.select(User.password_hash).where(User.id == user.id))
+    assert PASSWORD not in stored and stored.startswith(("scrypt:", "pbkdf2:"))
+
+
+def test_change_password(client, make_user, login, app):
+    user = make_user(email="c@example.org")
+    login(user)
+    other_browser = app.test_client()
+    with other_browser.session_transaction() as s:
+        s["_user_id"] = user.get_id()
+
+    bad = client.post(
+        "/account/password",
+        data={"current_password": "wrong", "password": "new password 1", "confirm": "new password 1"},
+    )
+    assert "current password is not right" in bad.get_data(as_text=True)
+    short = client.post(
+        "/account/password",
+        data={"current_password": PASSWORD, "password": "short", "confirm": "short"},
+    )
+    assert "at least" in short.get_data(as_text=True)
+    mismatch = client.post(
+        "/account/password",
+        data={"current_password": PASSWORD, "password": "new password 1", "confirm": "other one"},
+    )
+    assert "The two passwords differ" in mismatch.get_data(as_text=True)
+    assert user.check_password(PASSWORD)
+
+    ok = client.post(
+        "/account/password",
+        data={"current_password": PASSWORD, "password": "new password 1", "confirm": "new password 1"},
+    )
+    assert ok.status_code == 302
+    assert user.check_password("new password 1")
+    assert client.get("/").status_code == 200  # this browser stays signed in
+    assert other_browser.get("/").status_code == 302  # the other one is signed out
+
+
+def test_csrf_is_enforced_on_forms(app, client, make_user):
+    make_user(email="csrf@example.org")
+    app.config["WTF_CSRF_ENABLED"] = True
+    try:
+        response = post_login(client, "csrf@example.org")
+        assert response.status_code == 400
+        assert "The form has expired" in response.get_data(as_text=True)
+        page = client.get("/login").get_data(as_text=True)
+        assert 'name="csrf_token"' in page
+    finally:
+        app.config["WTF_CSRF_ENABLED"] = False
+
+
+def test_csrf_protects_logout_and_other_posts(app, client, as_role):
+    as_role("lead")
+    app.config["WTF_CSRF_ENABLED"] = True
+    try:
+        assert client.post("/logout").status_code == 400
+        assert client.post("/contacts/1/delete").status_code == 400
+    finally:
+        app.config["WTF_CSRF_ENABLED"] = False

@@ -1,0 +1,398 @@
+"""Browser tests: the real app served by gunicorn, driven by Playwright in Debian's Chromium.
+
+One server per test session, on a free port of 127.0.0.1, with its own instance folder (a fresh
+SQLite database migrated with `flask db upgrade` and filled by `flask crm bootstrap`). The server
+always uses SQLite: DATABASE_URL and CRM_TEST_DATABASE_URL are removed from its environment, so
+`make test` with a PostgreSQL URL set still runs these tests against their own throwaway database.
+
+Chromium is /usr/bin/chromium (`apt-get install chromium`); Playwright's own browser download is
+not used. Without it the tests are skipped, unless CRM_REQUIRE_BROWSER=1, where they fail.
+
+Screenshots of each test's final state (and of any failure) and the server log go to
+test-artifacts/ at the repository root.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import secrets
+import signal
+import socket
+import string
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+ARTIFACTS = REPO_ROOT / "test-artifacts"
+SERVER_LOG = ARTIFACTS / "e2e-server.log"
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+
+ADMIN_EMAIL = "e2e-admin@example.org"
+ADMIN_PASSWORD = "e2e-admin-password-" + secrets.token_hex(4)
+ADMIN_NAME = "Administrator"
+DEMO_PASSWORD = "west-demo-2017"  # crm.demo.sample.DEMO_PASSWORD, shared by the demo users
+VIEWER_EMAIL = "viewer@example.org"
+
+STARTUP_TIMEOUT = 30  # seconds for /healthz to answer
+DEFAULT_TIMEOUT_MS = 10_000  # Playwright actions and navigations
+EXPECT_TIMEOUT_MS = 5_000
+
+# Settings from the caller's environment the server must not inherit: the database (always the
+# SQLite file in its own instance folder), the config class, and anything that would send mail.
+_SCRUBBED_ENV = (
+    "DATABASE_URL",
+    "CRM_TEST_DATABASE_URL",
+    "CRM_CONFIG",
+    "CRM_INSTANCE_DIR",
+    "CRM_MAIL_PROVIDER",
+    "CRM_MAIL_FILE_DIR",
+    "SENDGRID_API_KEY",
+    "CRM_BASE_URL",
+    "FLASK_APP",
+    "FLASK_DEBUG",
+)
+
+
+def unique(prefix: str = "") -> str:
+    """A random lower-case suffix (letters only, so search sees a single word)."""
+    return prefix + "".join(secrets.choice(string.ascii_lowercase) for _ in range(8))
+
+
+def _browser_required() -> bool:
+    return os.environ.get("CRM_REQUIRE_BROWSER", "").strip().lower() in {"1", "true", "yes"}
+
+
+def _no_browser(reason: str):
+    if _browser_required():
+        pytest.fail(f"{reason} (CRM_REQUIRE_BROWSER=1, so this is a failure)", pytrace=False)
+    pytest.skip(reason)
+
+
+# --------------------------------------------------------------------------- the app server
+
+
+@dataclass
+class LiveServer:
+    url: str
+    instance_dir: Path
+    log_path: Path
+
+    def log_tail(self, chars: int = 6000) -> str:
+        try:
+            return self.log_path.read_text(errors="replace")[-chars:]
+        except OSError:
+            return "(no server log)"
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _server_env(instance_dir: Path) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if k not in _SCRUBBED_ENV}
+    env.update(
+        CRM_CONFIG="development",
+        CRM_INSTANCE_DIR=str(instance_dir),
+        CRM_MAIL_PROVIDER="file",
+        CRM_ADMIN_EMAIL=ADMIN_EMAIL,
+        CRM_ADMIN_PASSWORD=ADMIN_PASSWORD,
+        PYTHONUNBUFFERED="1",
+    )
+    return env
+
+
+def _startup_failure(log_path: Path, what: str) -> None:
+    log = log_path.read_text(errors="replace") if log_path.exists() else "(empty)"
+    message = f"{what}\n--- server log ({log_path}) ---\n{log[-8000:]}"
+    print(message, file=sys.stderr)
+    pytest.fail(message, pytrace=False)
+
+
+def _run_step(args: list[str], env: dict[str, str], log, log_path: Path) -> None:
+    log.write(f"\n$ {' '.join(args)}\n")
+    log.flush()
+    try:
+        result = subprocess.run(
+            args,
+            cwd=REPO_ROOT,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            timeout=120,
+        )
+    except subprocess.TimeoutExpired:
+        _startup_failure(log_path, f"`{' '.join(args[2:])}` took more than 120 s")
+    if result.returncode != 0:
+        _startup_failure(log_path, f"`{' '.join(args[2:])}` exited with {result.returncode}")
+
+
+def _wait_until_healthy(proc: subprocess.Popen, url: str, log_path: Path) -> None:
+    deadline = time.monotonic() + STARTUP_TIMEOUT
+    last_error = "no answer yet"
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            _startup_failure(log_path, f"The server exited with {proc.returncode} while starting")
+        try:
+            with urllib.request.urlopen(url + "/healthz", timeout=2) as response:  # noqa: S310
+                if response.status == 200 and b"ok" in response.read():
+                    return
+                last_error = f"HTTP {response.status}"
+        except (urllib.error.URLError, OSError) as exc:
+            last_error = str(exc)
+        time.sleep(0.2)
+    _startup_failure(
+        log_path, f"{url}/healthz did not answer within {STARTUP_TIMEOUT} s ({last_error})"
+    )
+
+
+def _stop(proc: subprocess.Popen) -> None:
+    if proc.poll() is not None:
+        return
+    proc.send_signal(signal.SIGTERM)  # gunicorn: graceful shutdown of the master and its worker
+    try:
+        proc.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)  # its own process group (start_new_session)
+        proc.wait(timeout=5)
+
+
+@pytest.fixture(scope="session")
+def chromium_path() -> str:
+    """Checked before anything else, so a missing browser does not start the server for nothing."""
+    if not os.path.exists(CHROMIUM):
+        _no_browser(
+            f"Chromium is not installed at {CHROMIUM}; install it with `apt-get install chromium`"
+        )
+    try:
+        import playwright.sync_api  # noqa: F401
+    except ImportError:
+        _no_browser("The playwright Python package is not installed (pip install -e '.[dev]')")
+    return CHROMIUM
+
+
+@pytest.fixture(scope="session")
+def live_server(chromium_path, tmp_path_factory) -> LiveServer:
+    ARTIFACTS.mkdir(exist_ok=True)
+    instance_dir = tmp_path_factory.mktemp("crm-instance")
+    env = _server_env(instance_dir)
+    python = sys.executable  # the venv's interpreter running pytest
+    port = _free_port()
+    url = f"http://127.0.0.1:{port}"
+    SERVER_LOG.write_text("")
+    # Append mode: this process and the commands it starts share the file without overwriting.
+    with SERVER_LOG.open("a") as log:
+        _run_step([python, "-m", "flask", "--app", "wsgi", "db", "upgrade"], env, log, SERVER_LOG)
+        _run_step([python, "-m", "flask", "--app", "wsgi", "crm", "bootstrap"], env, log, SERVER_LOG)
+        if not (instance_dir / "crm.sqlite3").is_file():
+            _startup_failure(SERVER_LOG, f"No SQLite database was created in {instance_dir}")
+        args = [
+            python, "-m", "gunicorn",
+            "--bind", f"127.0.0.1:{port}",
+            "--workers", "1", "--worker-class", "gthread", "--threads", "8",
+            "--timeout", "60", "--graceful-timeout", "5",
+            "--access-logfile", "-", "--error-logfile", "-",
+            "wsgi:app",
+        ]  # fmt: skip
+        log.write(f"\n$ {' '.join(args)}\n")
+        log.flush()
+        proc = subprocess.Popen(
+            args,
+            cwd=REPO_ROOT,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    try:
+        _wait_until_healthy(proc, url, SERVER_LOG)
+        yield LiveServer(url=url, instance_dir=instance_dir, log_path=SERVER_LOG)
+    finally:
+        _stop(proc)
+
+
+# --------------------------------------------------------------------------- the browser
+
+
+@pytest.fixture(scope="session")
+def browser(chromium_path, live_server):
+    from playwright.sync_api import expect, sync_playwright
+
+    expect.set_options(timeout=EXPECT_TIMEOUT_MS)
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=chromium_path, args=CHROMIUM_ARGS, headless=True
+        )
+        try:
+            yield browser
+        finally:
+            browser.close()
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item, call):
+    report = yield
+    setattr(item, f"rep_{report.when}", report)
+    return report
+
+
+def _artifact_name(nodeid: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_.-]+", "_", nodeid.split("::")[-1])
+
+
+class BrowserProblems:
+    """Uncaught JavaScript errors and console errors (CSP violations show up there)."""
+
+    def __init__(self) -> None:
+        self.messages: list[str] = []
+
+    def watch(self, page) -> None:
+        page.on("pageerror", lambda exc: self.messages.append(f"page error: {exc}"))
+        page.on(
+            "console",
+            lambda msg: self.messages.append(f"console {msg.type}: {msg.text} ({page.url})")
+            if msg.type == "error"
+            else None,
+        )
+
+
+@pytest.fixture
+def page(browser, live_server, request):
+    context = browser.new_context(
+        base_url=live_server.url, viewport={"width": 1280, "height": 900}, locale="en-GB"
+    )
+    context.set_default_timeout(DEFAULT_TIMEOUT_MS)
+    page = context.new_page()
+    problems = BrowserProblems()
+    problems.watch(page)
+    try:
+        yield page
+    finally:
+        failed = getattr(request.node, "rep_call", None)
+        if failed is not None and failed.failed:
+            try:
+                page.screenshot(
+                    path=ARTIFACTS / f"FAILED-{_artifact_name(request.node.nodeid)}.png",
+                    full_page=True,
+                )
+            except Exception as exc:  # noqa: BLE001 -- a missing screenshot must not hide the failure
+                print(f"Could not save the failure screenshot: {exc}", file=sys.stderr)
+            print(f"--- end of the server log ---\n{live_server.log_tail()}", file=sys.stderr)
+        context.close()
+    if problems.messages and not (failed is not None and failed.failed):
+        pytest.fail("The browser reported errors:\n" + "\n".join(problems.messages))
+
+
+@pytest.fixture
+def screenshot(page, request):
+    """screenshot() saves the page as test-artifacts/<test name>[-<label>].png."""
+
+    def save(label: str = "") -> Path:
+        name = _artifact_name(request.node.nodeid) + (f"-{label}" if label else "")
+        path = ARTIFACTS / f"{name}.png"
+        page.screenshot(path=path, full_page=True)
+        return path
+
+    return save
+
+
+# --------------------------------------------------------------------------- app steps
+
+
+class CRM:
+    """What a user does in the app, step by step, through the browser."""
+
+    def __init__(self, page) -> None:
+        self.page = page
+
+    def log_in(self, email: str = ADMIN_EMAIL, password: str = ADMIN_PASSWORD) -> None:
+        from playwright.sync_api import expect
+
+        page = self.page
+        if "/login" not in page.url:
+            page.goto("/login")
+        page.get_by_label("Email").fill(email)
+        page.get_by_label("Password", exact=True).fill(password)
+        page.get_by_role("button", name="Log in").click()
+        expect(page.get_by_role("button", name="Log in")).to_have_count(0)
+
+    def create_organization(self, name: str, kind: str = "Brand") -> None:
+        from playwright.sync_api import expect
+
+        page = self.page
+        page.goto("/organizations/new")
+        page.get_by_label("Name", exact=True).fill(name)
+        page.get_by_label("Kind").select_option(label=kind)
+        page.get_by_role("button", name="Save organization").click()
+        expect(page.get_by_role("heading", level=1)).to_have_text(name)
+        expect(page.get_by_role("alert")).to_contain_text(f"{name} is saved.")
+
+    def create_contact(
+        self, first: str, last: str, email: str | None = None, organization: str | None = None
+    ) -> int:
+        """Fills in the new-contact form and saves it; returns the new contact's id."""
+        from playwright.sync_api import expect
+
+        page = self.page
+        page.goto("/contacts/new")
+        page.get_by_label("First name").fill(first)
+        page.get_by_label("Last name").fill(last)
+        if email:
+            page.get_by_label("Email", exact=True).fill(email)
+        if organization:
+            field = page.get_by_label("Organization")
+            field.fill(organization)
+            # The suggestions come from /organizations/lookup as the user types.
+            expect(
+                page.locator(f'#organization-options > option[value="{organization}"]')
+            ).to_have_count(1)
+        page.get_by_role("button", name="Save contact").click()
+        expect(page.get_by_role("heading", level=1)).to_have_text(f"{first} {last}")
+        match = re.search(r"/contacts/(\d+)$", page.url)
+        assert match, f"not on a contact's page after saving: {page.url}"
+        return int(match.group(1))
+
+
+@pytest.fixture
+def crm(page) -> CRM:
+    return CRM(page)
+
+
+@dataclass(frozen=True)
+class Accounts:
+    admin_email: str = ADMIN_EMAIL
+    admin_password: str = ADMIN_PASSWORD
+    admin_name: str = ADMIN_NAME
+    viewer_email: str = VIEWER_EMAIL
+    demo_password: str = DEMO_PASSWORD
+
+
+@pytest.fixture(scope="session")
+def accounts() -> Accounts:
+    """The logins `flask crm bootstrap` created (tests do not import conftest)."""
+    return Accounts()
+
+
+@pytest.fixture(name="unique")
+def unique_fixture():
+    """unique("prefix") gives a new random name each call."""
+    return unique

@@ -1,0 +1,97 @@
+"""Every endpoint: anonymous users go to login (public pages excepted) and each role gets 403
+exactly where its permissions say so. New views are covered automatically."""
+
+from __future__ import annotations
+
+import pytest
+
+from crm.auth.models import Role
+from crm.core.access import ROLE_PERMISSIONS, is_public, permission_of
+
+# The public pages, in one place. Adding a public view means adding it here, on purpose.
+PUBLIC_ENDPOINTS = {
+    "static",
+    "core.healthz",
+    "auth.login",
+    "auth.logout",
+    "auth.accept_invitation",
+}
+
+
+def _endpoints(app):
+    for rule in app.url_map.iter_rules():
+        method = "GET" if "GET" in rule.methods else "POST"
+        values = {}
+        for arg in rule.arguments:
+            converter = rule._converters[arg].__class__.__name__
+            values[arg] = 987654 if converter == "IntegerConverter" else "no-such-thing"
+        with app.test_request_context():
+            from flask import url_for
+
+            url = url_for(rule.endpoint, **values)
+        yield rule.endpoint, method, url
+
+
+def _call(client, method, url):
+    return client.get(url) if method == "GET" else client.post(url, data={})
+
+
+def test_every_view_declares_its_access(app):
+    undeclared = [
+        endpoint
+        for endpoint, view in app.view_functions.items()
+        if endpoint != "static" and not is_public(view) and permission_of(view) is None
+    ]
+    assert undeclared == [], f"views without @requires or @public: {undeclared}"
+
+
+def test_public_pages_are_exactly_the_listed_ones(app):
+    public = {e for e, v in app.view_functions.items() if e == "static" or is_public(v)}
+    assert public == PUBLIC_ENDPOINTS
+
+
+def test_anonymous_users_are_sent_to_login(app, client):
+    checked = 0
+    for endpoint, method, url in _endpoints(app):
+        if endpoint in PUBLIC_ENDPOINTS:
+            continue
+        response = _call(client, method, url)
+        assert response.status_code == 302, (endpoint, response.status_code)
+        assert "/login" in response.headers["Location"], endpoint
+        checked += 1
+    assert checked >= 20
+
+
+@pytest.mark.parametrize("role", list(Role))
+def test_each_role_gets_403_exactly_where_it_lacks_permission(app, client, make_user, login, role):
+    user = make_user(role)
+    allowed = ROLE_PERMISSIONS[role]
+    for endpoint, method, url in _endpoints(app):
+        if endpoint in PUBLIC_ENDPOINTS:
+            continue
+        login(user)  # again each time: a POST may have logged out or changed the session
+        response = _call(client, method, url)
+        needed = permission_of(app.view_functions[endpoint])
+        if needed in allowed:
+            assert response.status_code != 403, (role, endpoint)
+            assert response.status_code < 500, (role, endpoint, response.status_code)
+        else:
+            assert response.status_code == 403, (role, endpoint, response.status_code)
+            assert b"Not allowed" in response.data
+
+
+def test_viewer_cannot_see_personal_data_but_can_see_organizations(client, as_role, make_org):
+    org = make_org("Visible Org")
+    as_role("viewer")
+    assert client.get("/contacts/").status_code == 403
+    assert client.get(f"/organizations/{org.id}").status_code == 200
+    page = client.get(f"/organizations/{org.id}").get_data(as_text=True)
+    assert "People" not in page  # the list of people at the organization is hidden
+
+
+def test_champion_and_representative_cannot_browse_stakeholders(client, as_role):
+    for role in ("champion", "org_rep"):
+        as_role(role)
+        assert client.get("/contacts/").status_code == 403
+        assert client.get("/organizations/").status_code == 403
+        assert client.get("/").status_code == 200
