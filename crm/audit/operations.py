@@ -25,21 +25,28 @@ def _display(value: Any) -> Any:
     return str(value)
 
 
-def pending_changes(obj: Any) -> dict[str, list]:
-    """Column changes of `obj` not yet flushed, as {field: [old, new]}."""
-    state = sa.inspect(obj)
-    changes: dict[str, list] = {}
-    for attr in state.mapper.column_attrs:
-        if attr.key in _SECRET_FIELDS:
-            continue
-        history = state.attrs[attr.key].history
-        if not history.has_changes():
-            continue
-        old = history.deleted[0] if history.deleted else None
-        new = history.added[0] if history.added else None
-        if old != new:
-            changes[attr.key] = [_display(old), _display(new)]
-    return changes
+def snapshot(obj: Any) -> dict[str, Any]:
+    """Column values of `obj` now, to diff against after a change.
+
+    A snapshot, not SQLAlchemy's attribute history: queries made while validating a change
+    autoflush, which would reset the history before the audit is written.
+    """
+    mapper = sa.inspect(obj).mapper
+    return {
+        attr.key: getattr(obj, attr.key)
+        for attr in mapper.column_attrs
+        if attr.key not in _SECRET_FIELDS
+    }
+
+
+def changes_since(obj: Any, before: dict[str, Any]) -> dict[str, list]:
+    """{field: [old, new]} for every column that differs from the snapshot."""
+    after = snapshot(obj)
+    return {
+        key: [_display(before.get(key)), _display(value)]
+        for key, value in after.items()
+        if before.get(key) != value
+    }
 
 
 def record(

@@ -71,6 +71,7 @@ def update_user(
 ) -> User:
     if user.id == actor.id and (role != user.role or not active):
         raise OperationError("You cannot change your own role or deactivate yourself.")
+    before = audit.snapshot(user)
     was_active = user.active
     user.name = name.strip()
     user.role = role
@@ -79,7 +80,7 @@ def update_user(
     user.organization_id = organization_id
     if was_active and not active:
         user.session_token = new_session_token()  # sign out everywhere
-    changes = audit.pending_changes(user)
+    changes = audit.changes_since(user, before)
     if changes:
         audit.record(actor, AuditAction.UPDATE, "user", user.id, changes=changes)
     db.session.flush()

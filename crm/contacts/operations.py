@@ -116,13 +116,14 @@ def update_contact(
     actor, contact: Contact, fields: ContactFields, *, expected_version: int | None = None
 ) -> Contact:
     check_version(contact, expected_version)
+    before = audit.snapshot(contact)
     if contact.erased_at is not None:
         raise OperationError("This contact was erased and can no longer be edited.")
     old_tags = contact.tag_names
     _apply(contact, fields)
     _apply_consent(contact, fields.consent_status, fields.consent_source)
     contact.tags = tags_from_names(fields.tags)
-    changes = audit.pending_changes(contact)
+    changes = audit.changes_since(contact, before)
     for derived in ("sort_name", "search_text"):
         changes.pop(derived, None)
     if contact.tag_names != old_tags:

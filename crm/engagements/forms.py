@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 from wtforms import DateField, SelectField, SelectMultipleField, StringField, TextAreaField
-from wtforms.validators import DataRequired, Length, Optional
+from wtforms.validators import DataRequired, InputRequired, Length, Optional
 
 from crm.core.forms import VersionedForm, enum_choices
 from crm.engagements.models import EngagementKind
@@ -9,7 +9,7 @@ from crm.engagements.models import EngagementKind
 
 class EngagementForm(VersionedForm):
     kind = SelectField("Kind", choices=enum_choices(EngagementKind))
-    occurred_on = DateField("Date", validators=[DataRequired(message="Give the date.")])
+    occurred_on = DateField("Date", validators=[InputRequired(message="Give the date.")])
     summary = StringField("Summary", validators=[DataRequired(), Length(max=300)])
     heard = TextAreaField("What we heard", validators=[Optional(), Length(max=20_000)])
     organization = StringField(

@@ -91,9 +91,10 @@ def update_engagement(
     actor, engagement: Engagement, fields: EngagementFields, *, expected_version: int | None = None
 ) -> Engagement:
     check_version(engagement, expected_version)
+    before = audit.snapshot(engagement)
     old_contacts = [c.id for c in engagement.contacts]
     _apply(engagement, fields)
-    changes = audit.pending_changes(engagement)
+    changes = audit.changes_since(engagement, before)
     new_contacts = [c.id for c in engagement.contacts]
     if sorted(old_contacts) != sorted(new_contacts):
         changes["contacts"] = [old_contacts, new_contacts]

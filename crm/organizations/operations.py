@@ -67,10 +67,11 @@ def update_organization(
     actor, org: Organization, fields: OrganizationFields, *, expected_version: int | None = None
 ) -> Organization:
     check_version(org, expected_version)
+    before = audit.snapshot(org)
     old_tags = org.tag_names
     _apply(org, fields)
     org.tags = tags_from_names(fields.tags)
-    changes = audit.pending_changes(org)
+    changes = audit.changes_since(org, before)
     if org.tag_names != old_tags:
         changes["tags"] = [old_tags, org.tag_names]
     if changes:

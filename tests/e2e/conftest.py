@@ -8,15 +8,19 @@ always uses SQLite: DATABASE_URL and CRM_TEST_DATABASE_URL are removed from its 
 Chromium is /usr/bin/chromium (`apt-get install chromium`); Playwright's own browser download is
 not used. Without it the tests are skipped, unless CRM_REQUIRE_BROWSER=1, where they fail.
 
-Screenshots of each test's final state (and of any failure) and the server log go to
-test-artifacts/ at the repository root.
+Screenshots of each test's final state (and of any failure) go to test-artifacts/ at the
+repository root. The server log is written in the session's temporary folder (so two sessions
+running at once do not mix their logs), printed if the server does not start, and copied to
+test-artifacts/e2e-server.log at the end.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import secrets
+import shutil
 import signal
 import socket
 import string
@@ -32,7 +36,7 @@ import pytest
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = REPO_ROOT / "test-artifacts"
-SERVER_LOG = ARTIFACTS / "e2e-server.log"
+SERVER_LOG_COPY = ARTIFACTS / "e2e-server.log"  # the last session's log, copied at its end
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
     "--no-sandbox",
@@ -93,11 +97,12 @@ class LiveServer:
     instance_dir: Path
     log_path: Path
 
-    def log_tail(self, chars: int = 6000) -> str:
+    def log_tail(self, lines: int = 30) -> str:
         try:
-            return self.log_path.read_text(errors="replace")[-chars:]
+            text = self.log_path.read_text(errors="replace")
         except OSError:
             return "(no server log)"
+        return "\n".join(text.splitlines()[-lines:])
 
 
 def _free_port() -> int:
@@ -121,6 +126,8 @@ def _server_env(instance_dir: Path) -> dict[str, str]:
 
 def _startup_failure(log_path: Path, what: str) -> None:
     log = log_path.read_text(errors="replace") if log_path.exists() else "(empty)"
+    with contextlib.suppress(OSError):
+        shutil.copyfile(log_path, SERVER_LOG_COPY)
     message = f"{what}\n--- server log ({log_path}) ---\n{log[-8000:]}"
     print(message, file=sys.stderr)
     pytest.fail(message, pytrace=False)
@@ -193,17 +200,17 @@ def chromium_path() -> str:
 def live_server(chromium_path, tmp_path_factory) -> LiveServer:
     ARTIFACTS.mkdir(exist_ok=True)
     instance_dir = tmp_path_factory.mktemp("crm-instance")
+    log_path = instance_dir.parent / "e2e-server.log"
     env = _server_env(instance_dir)
     python = sys.executable  # the venv's interpreter running pytest
     port = _free_port()
     url = f"http://127.0.0.1:{port}"
-    SERVER_LOG.write_text("")
     # Append mode: this process and the commands it starts share the file without overwriting.
-    with SERVER_LOG.open("a") as log:
-        _run_step([python, "-m", "flask", "--app", "wsgi", "db", "upgrade"], env, log, SERVER_LOG)
-        _run_step([python, "-m", "flask", "--app", "wsgi", "crm", "bootstrap"], env, log, SERVER_LOG)
+    with log_path.open("a") as log:
+        _run_step([python, "-m", "flask", "--app", "wsgi", "db", "upgrade"], env, log, log_path)
+        _run_step([python, "-m", "flask", "--app", "wsgi", "crm", "bootstrap"], env, log, log_path)
         if not (instance_dir / "crm.sqlite3").is_file():
-            _startup_failure(SERVER_LOG, f"No SQLite database was created in {instance_dir}")
+            _startup_failure(log_path, f"No SQLite database was created in {instance_dir}")
         args = [
             python, "-m", "gunicorn",
             "--bind", f"127.0.0.1:{port}",
@@ -224,10 +231,11 @@ def live_server(chromium_path, tmp_path_factory) -> LiveServer:
             start_new_session=True,
         )
     try:
-        _wait_until_healthy(proc, url, SERVER_LOG)
-        yield LiveServer(url=url, instance_dir=instance_dir, log_path=SERVER_LOG)
+        _wait_until_healthy(proc, url, log_path)
+        yield LiveServer(url=url, instance_dir=instance_dir, log_path=log_path)
     finally:
         _stop(proc)
+        shutil.copyfile(log_path, SERVER_LOG_COPY)
 
 
 # --------------------------------------------------------------------------- the browser
@@ -260,19 +268,35 @@ def _artifact_name(nodeid: str) -> str:
 
 
 class BrowserProblems:
-    """Uncaught JavaScript errors and console errors (CSP violations show up there)."""
+    """Uncaught JavaScript errors, console errors (CSP violations show up there) and stylesheets,
+    scripts, fonts or images that fail to load. Pages themselves may answer 403 or 422 on purpose;
+    tests check those statuses where they expect them."""
 
     def __init__(self) -> None:
         self.messages: list[str] = []
 
     def watch(self, page) -> None:
         page.on("pageerror", lambda exc: self.messages.append(f"page error: {exc}"))
-        page.on(
-            "console",
-            lambda msg: self.messages.append(f"console {msg.type}: {msg.text} ({page.url})")
-            if msg.type == "error"
-            else None,
-        )
+        page.on("console", self._console)
+        page.on("response", self._response)
+        page.on("requestfailed", self._request_failed)
+
+    def _console(self, msg) -> None:
+        # "Failed to load resource" is also logged for a page answering 403 or 422; failed
+        # resources are reported by _response instead.
+        if msg.type == "error" and not msg.text.startswith("Failed to load resource"):
+            self.messages.append(f"console error: {msg.text} ({msg.location.get('url')})")
+
+    def _response(self, response) -> None:
+        if response.status >= 400 and response.request.resource_type != "document":
+            self.messages.append(
+                f"{response.request.resource_type} failed: {response.status} {response.url}"
+            )
+
+    def _request_failed(self, request) -> None:
+        # ERR_ABORTED: the page navigated away before the resource arrived, which is harmless.
+        if request.resource_type != "document" and "ERR_ABORTED" not in (request.failure or ""):
+            self.messages.append(f"{request.resource_type} failed: {request.failure} {request.url}")
 
 
 @pytest.fixture
@@ -299,7 +323,9 @@ def page(browser, live_server, request):
             print(f"--- end of the server log ---\n{live_server.log_tail()}", file=sys.stderr)
         context.close()
     if problems.messages and not (failed is not None and failed.failed):
-        pytest.fail("The browser reported errors:\n" + "\n".join(problems.messages))
+        pytest.fail(
+            "The browser reported errors:\n" + "\n".join(problems.messages), pytrace=False
+        )
 
 
 @pytest.fixture
@@ -335,7 +361,7 @@ class CRM:
         page.get_by_role("button", name="Log in").click()
         expect(page.get_by_role("button", name="Log in")).to_have_count(0)
 
-    def create_organization(self, name: str, kind: str = "Brand") -> None:
+    def create_organization(self, name: str, kind: str = "Brand / retailer") -> None:
         from playwright.sync_api import expect
 
         page = self.page
