@@ -242,7 +242,7 @@ def live_server(chromium_path, tmp_path_factory) -> LiveServer:
 
 
 @pytest.fixture(scope="session")
-def browser(chromium_path, live_server):
+def browser(chromium_path):
     from playwright.sync_api import expect, sync_playwright
 
     expect.set_options(timeout=EXPECT_TIMEOUT_MS)
@@ -301,6 +301,9 @@ class BrowserProblems:
 
 @pytest.fixture
 def page(browser, live_server, request):
+    """A new browser context (no cookies) and page per test, watched for browser errors."""
+    failure_shot = ARTIFACTS / f"FAILED-{_artifact_name(request.node.nodeid)}.png"
+    failure_shot.unlink(missing_ok=True)  # from an earlier run
     context = browser.new_context(
         base_url=live_server.url, viewport={"width": 1280, "height": 900}, locale="en-GB"
     )
@@ -311,21 +314,20 @@ def page(browser, live_server, request):
     try:
         yield page
     finally:
-        failed = getattr(request.node, "rep_call", None)
-        if failed is not None and failed.failed:
+        call_report = getattr(request.node, "rep_call", None)
+        test_failed = call_report is not None and call_report.failed
+        if test_failed:
             try:
-                page.screenshot(
-                    path=ARTIFACTS / f"FAILED-{_artifact_name(request.node.nodeid)}.png",
-                    full_page=True,
-                )
+                page.screenshot(path=failure_shot, full_page=True)
+                print(f"Screenshot of the failure: {failure_shot}", file=sys.stderr)
             except Exception as exc:  # noqa: BLE001 -- a missing screenshot must not hide the failure
                 print(f"Could not save the failure screenshot: {exc}", file=sys.stderr)
+            if problems.messages:
+                print("Browser errors:\n" + "\n".join(problems.messages), file=sys.stderr)
             print(f"--- end of the server log ---\n{live_server.log_tail()}", file=sys.stderr)
         context.close()
-    if problems.messages and not (failed is not None and failed.failed):
-        pytest.fail(
-            "The browser reported errors:\n" + "\n".join(problems.messages), pytrace=False
-        )
+    if problems.messages and not test_failed:
+        pytest.fail("The browser reported errors:\n" + "\n".join(problems.messages), pytrace=False)
 
 
 @pytest.fixture

@@ -115,12 +115,15 @@ def test_my_follow_ups_groups_overdue_due_and_later(client, as_role, make_contac
     assert "already done" in again.get_data(as_text=True)
 
 
-def test_follow_up_done_never_redirects_off_site(client, as_role, make_contact):
+def test_follow_up_done_never_redirects_off_site(client, as_role, make_contact, db):
     me = as_role("lead")
     contact = make_contact()
     client.post("/engagements/new", data=engagement_form(
         contact_ids=[contact.id], follow_up_on=TODAY.isoformat(), follow_up_owner_id=str(me.id)))
-    response = client.post("/engagements/1/follow-up-done", data={"next": "https://evil.example"})
+    engagement_id = db.session.scalar(sa.select(Engagement.id))
+    response = client.post(
+        f"/engagements/{engagement_id}/follow-up-done", data={"next": "https://evil.example"}
+    )
     assert response.headers["Location"] == "/engagements/follow-ups"
 
 
