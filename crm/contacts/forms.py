@@ -5,18 +5,25 @@ from wtforms.validators import DataRequired, Length, Optional
 
 from crm.contacts.models import ConsentStatus
 from crm.core.countries import language_choices
-from crm.core.forms import CountryField, TagsField, VersionedForm, enum_choices
+from crm.core.forms import (
+    CountryField,
+    TagsField,
+    VersionedForm,
+    check_email,
+    check_organization_name,
+    enum_choices,
+)
 
 
 class ContactForm(VersionedForm):
     first_name = StringField("First name", validators=[DataRequired(), Length(max=100)])
     last_name = StringField("Last name", validators=[Optional(), Length(max=100)])
-    email = StringField("Email", validators=[Optional(), Length(max=254)])
+    email = StringField("Email", validators=[Optional(), Length(max=254), check_email])
     phone = StringField("Phone", validators=[Optional(), Length(max=50)])
     title = StringField("Job title", validators=[Optional(), Length(max=150)])
     organization = StringField(
         "Organization",
-        validators=[Optional(), Length(max=200)],
+        validators=[Optional(), Length(max=200), check_organization_name],
         description="Type to find an existing organization.",
         render_kw={
             "list": "organization-options",

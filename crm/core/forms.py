@@ -54,3 +54,26 @@ class TagsField(StringField):
 def enum_choices(enum_cls, blank: str | None = None) -> list[tuple[str, str]]:
     choices = [(member.value, member.label) for member in enum_cls]
     return ([("", blank)] if blank is not None else []) + choices
+
+
+def check_email(form, field) -> None:
+    """Inline validator: the same check the operations make, shown next to the field."""
+    from crm.auth.operations import normalize_email
+    from crm.core.errors import OperationError
+
+    if field.data and field.data.strip():
+        try:
+            normalize_email(field.data)
+        except OperationError as exc:
+            raise ValidationError(exc.message) from None
+
+
+def check_organization_name(form, field) -> None:
+    """Inline validator for organization name fields: it must name an existing organization."""
+    from crm.organizations.queries import by_name
+
+    if field.data and field.data.strip() and by_name(field.data) is None:
+        raise ValidationError(
+            f"There is no organization named “{field.data.strip()}”. "
+            "Pick one from the suggestions or create it first."
+        )

@@ -35,17 +35,21 @@ def ascii_slug(text: str) -> str:
 
 
 def _org_name(rng: random.Random, kind: str, country: str, used: set[str]) -> str:
-    firsts, seconds = names.ORG_WORDS[kind]
-    for _ in range(50):
-        name = f"{rng.choice(firsts)} {rng.choice(seconds)}".strip()
-        if kind in ("government", "worker_organization", "academic"):
-            from crm.core.countries import country_name
+    """A plausible unique name; national bodies carry their country, as real ones do."""
+    from crm.core.countries import country_name
 
-            name = f"{name} ({country_name(country)})" if kind == "government" else name
+    firsts, seconds = names.ORG_WORDS[kind]
+    national = kind in ("government", "worker_organization")
+    candidates = []
+    for _ in range(30):
+        name = f"{rng.choice(firsts)} {rng.choice(seconds)}".strip()
+        candidates.append(f"{name} ({country_name(country)})" if national else name)
+    candidates += [f"{c} {country_name(country)}" for c in candidates if not national]
+    for name in candidates:
         if name_key(name) not in used:
             used.add(name_key(name))
             return name
-    name = f"{name} {len(used)}"
+    name = f"{candidates[0]} {len(used)}"
     used.add(name_key(name))
     return name
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 from wtforms import DateField, SelectField, SelectMultipleField, StringField, TextAreaField
 from wtforms.validators import DataRequired, InputRequired, Length, Optional
 
-from crm.core.forms import VersionedForm, enum_choices
+from crm.core.forms import VersionedForm, check_organization_name, enum_choices
 from crm.engagements.models import EngagementKind
 
 
@@ -14,7 +14,7 @@ class EngagementForm(VersionedForm):
     heard = TextAreaField("What we heard", validators=[Optional(), Length(max=20_000)])
     organization = StringField(
         "Organization",
-        validators=[Optional(), Length(max=200)],
+        validators=[Optional(), Length(max=200), check_organization_name],
         render_kw={
             "list": "organization-options",
             "autocomplete": "off",

@@ -301,3 +301,16 @@ def test_missing_contact_is_404(client, as_role):
     as_role("lead")
     response = client.get("/contacts/999999")
     assert response.status_code == 404 and "Not found" in response.get_data(as_text=True)
+
+
+def test_several_errors_are_shown_together(client, as_role):
+    as_role("lead")
+    response = client.post(
+        "/contacts/new",
+        data=contact_form(email="bad-email", organization="Nowhere Ltd", country="Mordor"),
+    )
+    text = response.get_data(as_text=True)
+    assert response.status_code == 422
+    assert "email address" in text
+    assert "There is no organization named “Nowhere Ltd”" in text
+    assert "not a country we know" in text
