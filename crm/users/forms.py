@@ -1,25 +1,30 @@
 from __future__ import annotations
 
 from flask_wtf import FlaskForm
-from wtforms import BooleanField, IntegerField, SelectField, StringField
+from wtforms import BooleanField, SelectField, StringField
 from wtforms.validators import DataRequired, Length, Optional
 
 from crm.auth.models import Role
-from crm.core.forms import enum_choices
+from crm.core.forms import check_organization_name, enum_choices
 
 
 class UserForm(FlaskForm):
     email = StringField("Email", validators=[DataRequired(), Length(max=254)])
     name = StringField("Name", validators=[DataRequired(), Length(max=200)])
     role = SelectField("Role", choices=enum_choices(Role))
-    contact_id = IntegerField(
-        "Linked contact (id)",
-        validators=[Optional()],
-        description="For a champion: the contact record that is this person.",
+    contact_email = StringField(
+        "Linked contact",
+        validators=[Optional(), Length(max=254)],
+        description="For a champion: the email of the contact record that is this person.",
     )
-    organization_id = IntegerField(
-        "Linked organization (id)",
-        validators=[Optional()],
+    organization = StringField(
+        "Linked organization",
+        validators=[Optional(), Length(max=200), check_organization_name],
         description="For an organization representative: the organization they speak for.",
+        render_kw={
+            "list": "organization-options",
+            "autocomplete": "off",
+            "data-lookup": "/organizations/lookup",
+        },
     )
     active = BooleanField("Active", default=True)

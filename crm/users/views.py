@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import sqlalchemy as sa
-from flask import Blueprint, abort, flash, redirect, render_template, url_for
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
 from crm.auth import operations
@@ -14,31 +14,33 @@ from crm.core.access import Permission, requires
 from crm.core.errors import OperationError
 from crm.core.mail import MailError
 from crm.extensions import db
-from crm.organizations.models import Organization
+from crm.organizations import queries as org_queries
 from crm.users.forms import UserForm
 
 bp = Blueprint("users", __name__, url_prefix="/admin/users")
 
 
-def _check_links(form: UserForm) -> bool:
+def _links(form: UserForm) -> tuple[int | None, int | None] | None:
+    """The contact and organization ids the form names, or None after adding field errors."""
+    contact_id = organization_id = None
     ok = True
-    if form.contact_id.data and db.session.get(Contact, form.contact_id.data) is None:
-        form.contact_id.errors.append("There is no contact with this id.")
-        ok = False
-    if (
-        form.organization_id.data
-        and db.session.get(Organization, form.organization_id.data) is None
-    ):
-        form.organization_id.errors.append("There is no organization with this id.")
-        ok = False
+    if form.contact_email.data and form.contact_email.data.strip():
+        email = form.contact_email.data.strip().lower()
+        contact_id = db.session.scalar(sa.select(Contact.id).where(Contact.email == email))
+        if contact_id is None:
+            form.contact_email.errors.append("There is no contact with this email.")
+            ok = False
+    if form.organization.data and form.organization.data.strip():
+        org = org_queries.by_name(form.organization.data)
+        organization_id = org.id if org else None
     role = form.role.data
-    if role == Role.CHAMPION and not form.contact_id.data:
-        form.contact_id.errors.append("A champion's account must be linked to their contact.")
+    if role == Role.CHAMPION and contact_id is None and ok:
+        form.contact_email.errors.append("A champion's account must be linked to their contact.")
         ok = False
-    if role == Role.ORG_REP and not form.organization_id.data:
-        form.organization_id.errors.append("A representative must be linked to an organization.")
+    if role == Role.ORG_REP and organization_id is None and not form.organization.errors:
+        form.organization.errors.append("A representative must be linked to an organization.")
         ok = False
-    return ok
+    return (contact_id, organization_id) if ok and not form.organization.errors else None
 
 
 def _deliver_invitation(user: User) -> None:
@@ -61,15 +63,17 @@ def index():
 @requires(Permission.USERS_MANAGE)
 def new():
     form = UserForm()
-    if form.validate_on_submit() and _check_links(form):
+    links = _links(form) if form.validate_on_submit() else None
+    if links is not None:
+        contact_id, organization_id = links
         try:
             user = operations.create_user(
                 current_user,
                 email=form.email.data,
                 name=form.name.data,
                 role=Role(form.role.data),
-                contact_id=form.contact_id.data,
-                organization_id=form.organization_id.data,
+                contact_id=contact_id,
+                organization_id=organization_id,
             )
             operations.mark_invited(current_user, user)
         except OperationError as exc:
@@ -87,7 +91,12 @@ def edit(user_id: int):
     user = db.session.get(User, user_id) or abort(404)
     form = UserForm(obj=user)
     form.email.render_kw = {"readonly": True}
-    if form.validate_on_submit() and _check_links(form):
+    if request.method == "GET":
+        form.contact_email.data = user.contact.email if user.contact else ""
+        form.organization.data = user.organization.name if user.organization else ""
+    links = _links(form) if form.validate_on_submit() else None
+    if links is not None:
+        contact_id, organization_id = links
         try:
             operations.update_user(
                 current_user,
@@ -95,8 +104,8 @@ def edit(user_id: int):
                 name=form.name.data,
                 role=Role(form.role.data),
                 active=form.active.data,
-                contact_id=form.contact_id.data,
-                organization_id=form.organization_id.data,
+                contact_id=contact_id,
+                organization_id=organization_id,
             )
         except OperationError as exc:
             flash(exc.message, "danger")

@@ -76,7 +76,9 @@ def test_invitation_form_errors_keep_input_and_save_nothing(client, as_role, mak
         ({"email": "not-an-email"}, "email address"),
         ({"email": "Taken@Example.org"}, "already an account"),
         ({"role": "champion"}, "must be linked to their contact"),
-        ({"role": "org_rep", "organization_id": "999999"}, "no organization with this id"),
+        ({"role": "org_rep", "organization": "Nowhere Org"}, "There is no organization named"),
+        ({"role": "org_rep"}, "must be linked to an organization"),
+        ({"role": "champion", "contact_email": "nobody@example.org"}, "no contact with this email"),
     ]:
         response = invite(client, **data)
         text = response.get_data(as_text=True)
@@ -133,3 +135,18 @@ def test_create_user_cli_invite(runner, db, outbox):
     )
     assert result.exit_code == 0, result.output
     assert outbox()[0]["To"] == "inv@example.org"
+
+
+def test_linking_a_champion_and_a_representative(client, as_role, make_contact, make_org, db):
+    as_role("admin")
+    contact = make_contact("Chipo", "Moyo", email="chipo@example.org")
+    org = make_org("Bluebird Apparel")
+    assert invite(client, email="c@example.org", role="champion",
+                  contact_email="Chipo@Example.org").status_code == 302
+    assert invite(client, email="r@example.org", role="org_rep",
+                  organization="bluebird apparel").status_code == 302
+    champion = db.session.scalar(sa.select(User).where(User.email == "c@example.org"))
+    rep = db.session.scalar(sa.select(User).where(User.email == "r@example.org"))
+    assert champion.contact_id == contact.id and rep.organization_id == org.id
+    page = client.get(f"/admin/users/{rep.id}/edit").get_data(as_text=True)
+    assert 'value="Bluebird Apparel"' in page
