@@ -243,3 +243,25 @@ def first_link(message, path_fragment: str) -> str:
     match = re.search(r"https?://\S*" + re.escape(path_fragment) + r"\S*", body)
     assert match, f"no link containing {path_fragment!r} in:\n{body}"
     return match.group(0)
+
+
+@pytest.fixture
+def count_queries(app, db_session):
+    """Counts the SQL statements run inside a `with count_queries() as n:` block."""
+    from contextlib import contextmanager
+
+    @contextmanager
+    def counting():
+        counter = {"n": 0}
+        bind = db_session.session_factory.kw["bind"]  # the test's connection, shared by requests
+
+        def before(*args, **kwargs):
+            counter["n"] += 1
+
+        sa.event.listen(bind, "before_cursor_execute", before)
+        try:
+            yield counter
+        finally:
+            sa.event.remove(bind, "before_cursor_execute", before)
+
+    return counting

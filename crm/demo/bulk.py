@@ -12,14 +12,14 @@ name_key) and contact emails stay unique against the rows already there.
 
 from __future__ import annotations
 
-import random
+import itertools
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import sqlalchemy as sa
+import numpy as np
 
 from crm.auth.operations import STAFF_ROLES
 from crm.contacts.models import search_text_for, sort_name_for
@@ -105,33 +105,42 @@ class _Plan:
 
 
 class _Clock:
-    """Timestamps as the strings each engine stores, built without datetime objects per row."""
+    """Timestamps as the strings each engine stores, formatted from precomputed pieces."""
 
-    def __init__(self, rng: random.Random, dialect: str) -> None:
-        self.random = rng.random
+    def __init__(self, rng: np.random.Generator, dialect: str) -> None:
+        self.rng = rng
         now = datetime.now(UTC).replace(microsecond=0)
-        self.start = now - timedelta(days=HISTORY_DAYS)
-        self.span = int((now - self.start).total_seconds())
-        start_day = self.start.replace(hour=0, minute=0, second=0)
-        self.offset = int((self.start - start_day).total_seconds())
+        start = now - timedelta(days=HISTORY_DAYS)
+        self.span = int((now - start).total_seconds())
+        start_day = start.replace(hour=0, minute=0, second=0)
+        self.offset = int((start - start_day).total_seconds())
         self.days = [
             (start_day + timedelta(days=d)).strftime("%Y-%m-%d") for d in range(HISTORY_DAYS + 2)
         ]
-        # SQLAlchemy stores naive UTC on SQLite with microseconds always written; PostgreSQL
-        # parses the zone suffix (the session time zone may not be UTC).
+        self.times = [f"{s // 3600:02d}:{s // 60 % 60:02d}:{s % 60:02d}" for s in range(86400)]
+        # SQLAlchemy writes naive UTC with microseconds on SQLite; PostgreSQL gets the zone
+        # spelled out, as the session time zone may not be UTC.
         self.suffix = "" if dialect == "sqlite" else "+00"
 
-    def seconds(self, low: float = 0.0) -> int:
-        """Seconds since `start`, uniformly after the fraction `low` of the span."""
-        return int(self.span * (low + (1.0 - low) * self.random()))
+    def seconds(self, n: int) -> np.ndarray:
+        """`n` moments (seconds after the start of the history), uniformly spread."""
+        return (self.rng.random(n) * self.span).astype(np.int64)
 
-    def format(self, seconds: int) -> str:
-        s = seconds + self.offset
-        day, s = divmod(s, 86400)
-        return (
-            f"{self.days[day]} {s // 3600:02d}:{s // 60 % 60:02d}:{s % 60:02d}."
-            f"{int(self.random() * 1_000_000):06d}{self.suffix}"
-        )
+    def later(self, seconds: np.ndarray) -> np.ndarray:
+        """A moment between each of `seconds` and now."""
+        return seconds + (self.rng.random(len(seconds)) * (self.span - seconds)).astype(np.int64)
+
+    def format(self, seconds: np.ndarray, where: np.ndarray | None = None) -> list[str | None]:
+        day, second = np.divmod(seconds + self.offset, 86400)
+        micro = self.rng.integers(0, 1_000_000, len(seconds))
+        days, times, suffix = self.days, self.times, self.suffix
+        text = [
+            f"{days[d]} {times[s]}.{u:06d}{suffix}"
+            for d, s, u in zip(day.tolist(), second.tolist(), micro.tolist(), strict=True)
+        ]
+        if where is None:
+            return text
+        return [t if w else None for t, w in zip(text, where.tolist(), strict=True)]
 
 
 def generate(
@@ -153,7 +162,7 @@ def generate(
         existing = loader.existing()
         if organizations == 0 and contacts and existing.max_organization_id == 0:
             raise ValueError("Contacts need organizations: pass --organizations.")
-        rng = random.Random(seed)
+        rng = np.random.default_rng(seed)
         clock = _Clock(rng, dialect)
         say(f"Generating {organizations:,} organizations…")
         plan = _plan_organizations(rng, clock, organizations, existing)
@@ -183,164 +192,248 @@ def generate(
 
 
 def _plan_organizations(
-    rng: random.Random, clock: _Clock, count: int, existing: _Existing
+    rng: np.random.Generator, clock: _Clock, count: int, existing: _Existing
 ) -> _Plan:
     kinds = [k.value for k in KIND_WEIGHTS]
-    weights = list(KIND_WEIGHTS.values())
+    weights = np.array(list(KIND_WEIGHTS.values()), dtype=float)
     regions = list(names.COUNTRIES)
     staff = existing.staff_ids or [None]
     used = existing.org_keys
     repeats: dict[str, int] = {}
+    slugs: dict[str, str] = {}
     plan = _Plan(organizations=[], orgs=[])
     next_id = existing.max_organization_id + 1
-    for org_id, kind in zip(
-        range(next_id, next_id + count), rng.choices(kinds, weights, k=count), strict=True
-    ):
-        region = rng.choice(regions)
-        country = rng.choice(names.COUNTRIES[region])
-        name = _unique(_org_name(rng, kind, region, country), used, repeats)
-        slug = ascii_slug(name.split(" (")[0]).replace(".", "")
-        created = clock.seconds()
-        creator = rng.choice(staff)
+    kind_picks = rng.choice(len(kinds), size=count, p=weights / weights.sum()).tolist()
+    uniform = iter(rng.random(count * 8).tolist())
+    created = clock.seconds(count)
+    changed = clock.later(created)
+    created_at, updated_at = clock.format(created), clock.format(changed)
+    for i, org_id in enumerate(range(next_id, next_id + count)):
+        kind = kinds[kind_picks[i]]
+        region = _pick(regions, next(uniform))
+        country = _pick(names.COUNTRIES[region], next(uniform))
+        base = _org_name(kind, region, country, uniform)
+        name, key, number = _unique(base, used, repeats)
+        stem = base.split(" (")[0]
+        if stem not in slugs:
+            slugs[stem] = ascii_slug(stem).replace(".", "")
+        domain = f"{slugs[stem]}{number or ''}.example"
+        creator = _pick(staff, next(uniform))
         plan.organizations.append(
             (
                 org_id,
                 name,
-                name_key(name),
+                key,
                 kind,
-                rng.choice(names.SECTORS) if kind in ("brand", "supplier") else None,
+                _pick(names.SECTORS, next(uniform)) if kind in ("brand", "supplier") else None,
                 country,
-                f"https://www.{slug}.example",
-                clock.format(created),
-                clock.format(created + int((clock.span - created) * rng.random())),
+                f"https://www.{domain}",
+                created_at[i],
+                updated_at[i],
                 1,
                 creator,
                 creator,
             )
         )
-        plan.orgs.append(_Org(org_id, country, region, f"{slug}.example"))
-        if existing.tag_ids and rng.random() < 0.2:
-            plan.organization_tags.append((org_id, rng.choice(existing.tag_ids)))
+        plan.orgs.append(_Org(org_id, country, region, domain))
+        if existing.tag_ids and next(uniform) < 0.2:
+            plan.organization_tags.append((org_id, _pick(existing.tag_ids, next(uniform))))
     return plan
 
 
-def _org_name(rng: random.Random, kind: str, region: str, country: str) -> str:
+def _pick(options: Sequence[Any], u: float) -> Any:
+    """The option a uniform draw in [0, 1) falls on."""
+    return options[int(u * len(options))]
+
+
+def _org_name(kind: str, region: str, country: str, uniform: Iterator[float]) -> str:
     firsts, seconds = names.ORG_WORDS[kind]
-    first, second = rng.choice(firsts), rng.choice(seconds)
+    first, second = _pick(firsts, next(uniform)), _pick(seconds, next(uniform))
     if kind == "government":
         return f"{first} ({country_name(country)})"
-    style = rng.random()
+    style = next(uniform)
     if kind in FAMILY_NAMED_KINDS and style < 0.5:
-        first = rng.choice(names.LAST_NAMES[region])
+        first = _pick(names.LAST_NAMES[region], next(uniform))
     name = f"{first} {second}"
     if style > 0.75:
         name = f"{name} {country_name(country)}"
     return name
 
 
-def _unique(name: str, used: set[str], repeats: dict[str, int]) -> str:
-    """`name`, or `name 2`, `name 3`… : the first whose name_key is not taken yet."""
+def _unique(name: str, used: set[str], repeats: dict[str, int]) -> tuple[str, str, int]:
+    """(`name`, or `name 2`, `name 3`…: the first whose name_key is free; that key; the number)."""
     key = name_key(name)
-    candidate = name
+    candidate, number = name, 0
     while key in used:
-        n = repeats[name] = repeats.get(name, 1) + 1
-        candidate = f"{name} {n}"
+        number = repeats[name] = repeats.get(name, 1) + 1
+        candidate = f"{name} {number}"
         key = name_key(candidate)
     used.add(key)
-    return candidate
+    return candidate, key, number
+
+
+class _People:
+    """Name, country and language tables for drawing whole columns of contacts at once."""
+
+    def __init__(self) -> None:
+        regions = list(names.COUNTRIES)
+        self.region_index = {region: i for i, region in enumerate(regions)}
+        firsts: list[str] = []
+        lasts: list[str] = []
+        countries: list[str] = []
+        languages: list[str] = []
+        spans: dict[str, list[list[int]]] = {"first": [], "last": [], "country": [], "lang": []}
+        for region in regions:
+            pairs = [
+                f"{a},{b}"
+                for a in names.LANGUAGES[region]
+                for b in names.LANGUAGES[region]
+                if a != b
+            ]
+            for kind, flat, items in (
+                ("first", firsts, names.FIRST_NAMES[region]),
+                ("last", lasts, names.LAST_NAMES[region]),
+                ("country", countries, names.COUNTRIES[region]),
+                ("lang", languages, pairs),
+            ):
+                spans[kind].append([len(flat), len(items)])
+                flat.extend(items)
+        self.spans = {kind: np.array(rows) for kind, rows in spans.items()}
+        self.first = np.array(firsts, dtype=object)
+        self.last = np.array(lasts, dtype=object)
+        self.country = np.array(countries, dtype=object)
+        self.languages = np.array(languages, dtype=object)
+        # Per (first, last) pair: the sort key and the email's local part.
+        self.sort_name = np.array(
+            [sort_name_for(f, last) for f in firsts for last in lasts], dtype=object
+        )
+        self.local = np.array(
+            [
+                f"{ascii_slug(f)}.{ascii_slug(last)}".replace("..", ".")
+                for f in firsts
+                for last in lasts
+            ],
+            dtype=object,
+        )
+
+    def draw(self, kind: str, region: np.ndarray, u: np.ndarray) -> np.ndarray:
+        """Indexes into the flat `kind` table, one per row, within each row's region."""
+        start, size = self.spans[kind][region].T
+        return start + (u * size).astype(np.int64)
 
 
 def _contact_chunks(
-    rng: random.Random,
+    rng: np.random.Generator,
     clock: _Clock,
     count: int,
     orgs: Sequence[_Org],
     existing: _Existing,
 ) -> Iterator[tuple[list[tuple], list[tuple[int, int]]]]:
-    """Contact rows and their contact_tag rows, CHUNK contacts at a time."""
-    # Hot loop: bound methods and precomputed tables, indexing by random() instead of choice().
-    random_ = rng.random
-    regions = list(names.COUNTRIES)
-    people = {
-        region: (
-            [(n, ascii_slug(n)) for n in names.FIRST_NAMES[region]],
-            [(n, ascii_slug(n)) for n in names.LAST_NAMES[region]],
-            names.COUNTRIES[region],
-            [
-                f"{a},{b}"
-                for a in names.LANGUAGES[region]
-                for b in names.LANGUAGES[region]
-                if a != b
-            ],
-        )
-        for region in regions
-    }
-    staff: list[int | None] = [*existing.staff_ids, None] if existing.staff_ids else [None]
-    tag_ids = existing.tag_ids
+    """Contact rows and their contact_tag rows, CHUNK contacts at a time.
+
+    Random choices are drawn a column at a time with numpy; Python only formats strings and
+    keeps emails unique.
+    """
+    people = _People()
+    org_ids = np.array([o.id for o in orgs])
+    org_region = np.array([people.region_index.get(o.region, 0) for o in orgs])
+    org_country = np.array([o.country for o in orgs], dtype=object)
+    org_domain = np.array(["@" + o.domain for o in orgs], dtype=object)
+    staff = np.array([*existing.staff_ids, None], dtype=object)
+    titles = np.array(TITLES, dtype=object)
+    statuses = np.array(["unknown", "granted", "withdrawn"], dtype=object)
+    sources = np.array(CONSENT_SOURCES, dtype=object)
+    tag_ids = np.array(existing.tag_ids)
     used = existing.emails
     repeats: dict[str, int] = {}
-    n_orgs = len(orgs)
-    fmt = clock.format
-    span = clock.span
+    n_last = len(people.last)
     next_id = existing.max_contact_id + 1
-    for chunk_start in range(next_id, next_id + count, CHUNK):
-        rows: list[tuple] = []
-        tags: list[tuple[int, int]] = []
-        for contact_id in range(chunk_start, min(chunk_start + CHUNK, next_id + count)):
-            # A few big organizations and a long tail of small ones.
-            org = orgs[int(n_orgs * random_() * random_())]
-            region = org.region if random_() < 0.75 else regions[int(random_() * 8)]
-            firsts, lasts, countries, language_pairs = people[region]
-            first, first_slug = firsts[int(random_() * len(firsts))]
-            last, last_slug = lasts[int(random_() * len(lasts))]
-            email = None
-            if random_() < 0.94:
-                local = f"{first_slug}.{last_slug}".replace("..", ".")
-                email = f"{local}@{org.domain}"
-                while email in used:
-                    n = repeats[local + org.domain] = repeats.get(local + org.domain, 1) + 1
-                    email = f"{local}{n}@{org.domain}"
-                used.add(email)
-            created = int(span * random_())
-            changed = created + int((span - created) * random_())
-            consent = random_()
-            if consent < 0.3:
-                consent_status, consent_source, consent_at = "unknown", None, None
-            else:
-                consent_status = "granted" if consent < 0.9 else "withdrawn"
-                consent_source = CONSENT_SOURCES[int(random_() * 4)]
-                consent_at = fmt(created + int((span - created) * random_()))
-            owner = staff[int(random_() * len(staff))]
-            rows.append(
-                (
-                    contact_id,
-                    first,
-                    last,
-                    email,
-                    f"+{int(random_() * 98) + 1} {int(random_() * 9e8) + 100_000_000}",
-                    TITLES[int(random_() * len(TITLES))],
-                    org.id,
-                    org.country if random_() < 0.8 else countries[int(random_() * len(countries))],
-                    language_pairs[int(random_() * len(language_pairs))],
-                    consent_status,
-                    consent_source,
-                    consent_at,
-                    owner,
-                    sort_name_for(first, last),
-                    search_text_for(first, last, email),
-                    fmt(created),
-                    fmt(changed),
-                    1,
-                    owner,
-                    owner,
-                )
+
+    for start in range(next_id, next_id + count, CHUNK):
+        n = min(CHUNK, next_id + count - start)
+        ids = np.arange(start, start + n)
+        # A few big organizations and a long tail of small ones.
+        org = (len(orgs) * rng.random(n) * rng.random(n)).astype(np.int64)
+        # Most people come from their organization's region; a quarter from anywhere.
+        region = np.where(
+            rng.random(n) < 0.75, org_region[org], rng.integers(0, len(people.spans["first"]), n)
+        )
+        first = people.draw("first", region, rng.random(n))
+        last = people.draw("last", region, rng.random(n))
+        pair = first * n_last + last
+        first_names = people.first[first].tolist()
+        last_names = people.last[last].tolist()
+
+        emails: list[str | None] = []
+        has_email = (rng.random(n) < 0.94).tolist()
+        for has, local, domain in zip(
+            has_email, people.local[pair].tolist(), org_domain[org].tolist(), strict=True
+        ):
+            if not has:
+                emails.append(None)
+                continue
+            email = local + domain
+            while email in used:
+                number = repeats[local + domain] = repeats.get(local + domain, 1) + 1
+                email = f"{local}{number}{domain}"
+            used.add(email)
+            emails.append(email)
+
+        country = np.where(
+            rng.random(n) < 0.8, org_country[org], people.country[people.draw("country", region, rng.random(n))]
+        )
+        consent = np.searchsorted([0.3, 0.9], rng.random(n), side="right")
+        asked = consent > 0
+        consent_at = clock.format(clock.later(clock.seconds(n)), where=asked)
+        source = np.where(asked, sources[(rng.random(n) * len(sources)).astype(np.int64)], None)
+        owner = staff[(rng.random(n) * len(staff)).astype(np.int64)].tolist()
+        created = clock.seconds(n)
+        phone = [
+            f"+{a} {b}"
+            for a, b in zip(
+                rng.integers(1, 99, n).tolist(),
+                rng.integers(100_000_000, 999_999_999, n).tolist(),
+                strict=True,
             )
-            if tag_ids and random_() < 0.15:
-                first_tag = tag_ids[int(random_() * len(tag_ids))]
-                tags.append((contact_id, first_tag))
-                second_tag = tag_ids[int(random_() * len(tag_ids))]
-                if random_() < 0.3 and second_tag != first_tag:
-                    tags.append((contact_id, second_tag))
+        ]
+        rows = list(
+            zip(
+                ids.tolist(),
+                first_names,
+                last_names,
+                emails,
+                phone,
+                titles[(rng.random(n) * len(titles)).astype(np.int64)].tolist(),
+                org_ids[org].tolist(),
+                country.tolist(),
+                people.languages[people.draw("lang", region, rng.random(n))].tolist(),
+                statuses[consent].tolist(),
+                source.tolist(),
+                consent_at,
+                owner,
+                people.sort_name[pair].tolist(),
+                list(map(search_text_for, first_names, last_names, emails)),
+                clock.format(created),
+                clock.format(clock.later(created)),
+                itertools.repeat(1),
+                owner,
+                owner,
+                strict=False,  # the repeat() column is endless
+            )
+        )
+        tagged = ids[rng.random(n) < 0.15]
+        tags: list[tuple[int, int]] = []
+        if len(tag_ids) and len(tagged):
+            tags = list(zip(tagged.tolist(), rng.choice(tag_ids, len(tagged)).tolist(), strict=True))
+            # About a third of those get a second, different tag.
+            again = tagged[rng.random(len(tagged)) < 0.3]
+            first_tag = dict(tags)
+            seconds = rng.choice(tag_ids, len(again)).tolist()
+            tags += [
+                (cid, tid)
+                for cid, tid in zip(again.tolist(), seconds, strict=True)
+                if tid != first_tag[cid]
+            ]
         yield rows, tags
 
 

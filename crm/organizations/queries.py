@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sqlalchemy as sa
+from sqlalchemy.orm import selectinload
 
 from crm.core.pagination import SortOption
 from crm.core.search import substring_ids
@@ -28,7 +29,7 @@ def organization_ids_matching(text: str) -> sa.Select | None:
 
 
 def filtered(q: str = "", kind: str = "", country: str = "", tag: str = "") -> sa.Select:
-    stmt = sa.select(Organization)
+    stmt = sa.select(Organization).options(selectinload(Organization.tags))
     if q:
         stmt = stmt.where(Organization.id.in_(organization_ids_matching(q)))
     if kind:

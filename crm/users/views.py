@@ -5,6 +5,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
+from sqlalchemy.orm import selectinload
 
 from crm.auth import operations
 from crm.auth.invitations import send_invitation
@@ -55,7 +56,11 @@ def _deliver_invitation(user: User) -> None:
 @bp.route("/")
 @requires(Permission.USERS_MANAGE)
 def index():
-    users = db.session.scalars(sa.select(User).order_by(User.role, User.name)).all()
+    users = db.session.scalars(
+        sa.select(User)
+        .options(selectinload(User.contact), selectinload(User.organization))
+        .order_by(User.role, User.name)
+    ).all()
     return render_template("users/index.html", users=users)
 
 
