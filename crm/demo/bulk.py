@@ -380,7 +380,9 @@ def _contact_chunks(
             emails.append(email)
 
         country = np.where(
-            rng.random(n) < 0.8, org_country[org], people.country[people.draw("country", region, rng.random(n))]
+            rng.random(n) < 0.8,
+            org_country[org],
+            people.country[people.draw("country", region, rng.random(n))],
         )
         consent = np.searchsorted([0.3, 0.9], rng.random(n), side="right")
         asked = consent > 0
@@ -424,7 +426,9 @@ def _contact_chunks(
         tagged = ids[rng.random(n) < 0.15]
         tags: list[tuple[int, int]] = []
         if len(tag_ids) and len(tagged):
-            tags = list(zip(tagged.tolist(), rng.choice(tag_ids, len(tagged)).tolist(), strict=True))
+            tags = list(
+                zip(tagged.tolist(), rng.choice(tag_ids, len(tagged)).tolist(), strict=True)
+            )
             # About a third of those get a second, different tag.
             again = tagged[rng.random(len(tagged)) < 0.3]
             first_tag = dict(tags)

@@ -153,3 +153,23 @@ def test_csrf_protects_logout_and_other_posts(app, client, as_role):
         assert client.post("/contacts/1/delete").status_code == 400
     finally:
         app.config["WTF_CSRF_ENABLED"] = False
+
+
+def test_forms_carry_a_working_csrf_token(app, client, as_role, db):
+    import re
+
+    as_role("lead")
+    app.config["WTF_CSRF_ENABLED"] = True
+    try:
+        page = client.get("/organizations/new").get_data(as_text=True)
+        token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page).group(1)
+        ok = client.post("/organizations/new", data={
+            "csrf_token": token, "name": "Token Org", "kind": "ngo",
+        })
+        assert ok.status_code == 302
+        forged = client.post("/organizations/new", data={
+            "csrf_token": "forged", "name": "Forged Org", "kind": "ngo",
+        })
+        assert forged.status_code == 400
+    finally:
+        app.config["WTF_CSRF_ENABLED"] = False

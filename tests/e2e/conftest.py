@@ -217,7 +217,7 @@ def live_server(chromium_path, tmp_path_factory) -> LiveServer:
             "--workers", "1", "--worker-class", "gthread", "--threads", "8",
             "--timeout", "60", "--graceful-timeout", "5",
             "--access-logfile", "-", "--error-logfile", "-",
-            "wsgi:nope",
+            "wsgi:app",
         ]  # fmt: skip
         log.write(f"\n$ {' '.join(args)}\n")
         log.flush()
