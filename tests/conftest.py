@@ -66,7 +66,7 @@ def _scope() -> object:
 
 
 @pytest.fixture(autouse=True)
-def db_session(request, app) -> Iterator:
+def db_session(request) -> Iterator:
     """Each test inside one outer transaction, rolled back at the end.
 
     The test body runs outside an app context on purpose: Flask reuses an active app context for
@@ -77,6 +77,7 @@ def db_session(request, app) -> Iterator:
         return
     from flask import request_tearing_down
 
+    app = request.getfixturevalue("app")
     from crm.extensions import db
 
     with app.app_context():

@@ -7,6 +7,7 @@ from enum import Enum
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.orm import selectinload
 
 from crm.audit.models import AuditAction, AuditEntry
 from crm.extensions import db
@@ -75,6 +76,7 @@ def trail_for(object_type: str, object_id: int, limit: int = 100) -> list[AuditE
     stmt = (
         sa.select(AuditEntry)
         .where(AuditEntry.object_type == object_type, AuditEntry.object_id == object_id)
+        .options(selectinload(AuditEntry.actor))
         .order_by(AuditEntry.at.desc(), AuditEntry.id.desc())
         .limit(limit)
     )

@@ -12,11 +12,12 @@ name_key) and contact emails stay unique against the rows already there.
 
 from __future__ import annotations
 
+import gc
 import itertools
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 import numpy as np
@@ -35,6 +36,8 @@ Progress = Callable[[str], None]
 
 CHUNK = 50_000  # contact rows per executemany / progress report
 HISTORY_DAYS = 6 * 365  # created_at spreads over this many days before now
+TIMESTAMP_POOL = 1 << 18  # distinct timestamps to draw from
+PHONE_POOL = 1 << 16
 
 ORGANIZATION_COLUMNS = (
     "id", "name", "name_key", "kind", "sector", "country", "website",
@@ -105,42 +108,40 @@ class _Plan:
 
 
 class _Clock:
-    """Timestamps as the strings each engine stores, formatted from precomputed pieces."""
+    """Timestamps as the strings each engine stores, drawn from a sorted pool.
 
-    def __init__(self, rng: np.random.Generator, dialect: str) -> None:
+    Formatting a million timestamps costs seconds; formatting a pool once and picking from it
+    costs nothing per row. A moment is an index into the pool, so "later" is a larger index.
+    """
+
+    def __init__(self, rng: np.random.Generator, dialect: str, size: int = TIMESTAMP_POOL) -> None:
         self.rng = rng
-        now = datetime.now(UTC).replace(microsecond=0)
-        start = now - timedelta(days=HISTORY_DAYS)
-        self.span = int((now - start).total_seconds())
-        start_day = start.replace(hour=0, minute=0, second=0)
-        self.offset = int((start - start_day).total_seconds())
-        self.days = [
-            (start_day + timedelta(days=d)).strftime("%Y-%m-%d") for d in range(HISTORY_DAYS + 2)
-        ]
-        self.times = [f"{s // 3600:02d}:{s // 60 % 60:02d}:{s % 60:02d}" for s in range(86400)]
+        self.size = size
+        now = datetime.now(UTC).replace(tzinfo=None)
+        seconds = np.sort(rng.random(size)) * HISTORY_DAYS * 86400
+        micro = (seconds * 1_000_000).astype(np.int64)
+        moments = np.datetime64(now, "us") - np.timedelta64(HISTORY_DAYS, "D") + micro
         # SQLAlchemy writes naive UTC with microseconds on SQLite; PostgreSQL gets the zone
         # spelled out, as the session time zone may not be UTC.
-        self.suffix = "" if dialect == "sqlite" else "+00"
+        suffix = "" if dialect == "sqlite" else "+00"
+        self.pool = np.array(
+            [m.replace("T", " ") + suffix for m in np.datetime_as_string(moments).tolist()],
+            dtype=object,
+        )
 
-    def seconds(self, n: int) -> np.ndarray:
-        """`n` moments (seconds after the start of the history), uniformly spread."""
-        return (self.rng.random(n) * self.span).astype(np.int64)
+    def moments(self, n: int) -> np.ndarray:
+        """`n` moments, uniformly spread over the history."""
+        return self.rng.integers(0, self.size, n)
 
-    def later(self, seconds: np.ndarray) -> np.ndarray:
-        """A moment between each of `seconds` and now."""
-        return seconds + (self.rng.random(len(seconds)) * (self.span - seconds)).astype(np.int64)
+    def later(self, moments: np.ndarray) -> np.ndarray:
+        """A moment between each of `moments` and now."""
+        return moments + (self.rng.random(len(moments)) * (self.size - moments)).astype(np.int64)
 
-    def format(self, seconds: np.ndarray, where: np.ndarray | None = None) -> list[str | None]:
-        day, second = np.divmod(seconds + self.offset, 86400)
-        micro = self.rng.integers(0, 1_000_000, len(seconds))
-        days, times, suffix = self.days, self.times, self.suffix
-        text = [
-            f"{days[d]} {times[s]}.{u:06d}{suffix}"
-            for d, s, u in zip(day.tolist(), second.tolist(), micro.tolist(), strict=True)
-        ]
-        if where is None:
-            return text
-        return [t if w else None for t, w in zip(text, where.tolist(), strict=True)]
+    def format(self, moments: np.ndarray, where: np.ndarray | None = None) -> list[str | None]:
+        text = self.pool[moments]
+        if where is not None:
+            text = np.where(where, text, None)
+        return text.tolist()
 
 
 def generate(
@@ -151,40 +152,53 @@ def generate(
     progress: Progress | None = None,
 ) -> str:
     """Append `organizations` organizations and `contacts` contacts; commits; returns a summary."""
-    say = progress or (lambda _message: None)
     started = time.perf_counter()
+
+    def say(message: str) -> None:
+        if progress is not None:
+            progress(f"[{time.perf_counter() - started:5.1f} s] {message}")
+
     engine = db.engine
     dialect = engine.dialect.name
-    db.session.commit()  # nothing of the CLI's session may hold locks during the load
-    with engine.connect() as connection:
-        raw = connection.connection.driver_connection
-        loader: _Loader = _SQLiteLoader(raw) if dialect == "sqlite" else _PostgresLoader(raw)
-        existing = loader.existing()
-        if organizations == 0 and contacts and existing.max_organization_id == 0:
-            raise ValueError("Contacts need organizations: pass --organizations.")
-        rng = np.random.default_rng(seed)
-        clock = _Clock(rng, dialect)
-        say(f"Generating {organizations:,} organizations…")
-        plan = _plan_organizations(rng, clock, organizations, existing)
-        if not plan.orgs and contacts:
-            plan.orgs = loader.existing_organizations()
-        tag_count = 0
-        with loader.bulk(replace_indexes=contacts >= existing.contact_count, say=say):
-            loader.insert("organization", ORGANIZATION_COLUMNS, plan.organizations)
-            loader.insert("organization_tag", ("organization_id", "tag_id"), plan.organization_tags)
-            done = 0
-            for rows, tags in _contact_chunks(rng, clock, contacts, plan.orgs, existing):
-                loader.insert("contact", CONTACT_COLUMNS, rows)
-                loader.insert("contact_tag", ("contact_id", "tag_id"), tags)
-                done += len(rows)
-                tag_count += len(tags)
-                say(f"  contacts {done:,}/{contacts:,} ({time.perf_counter() - started:.1f} s)")
-        say("Updating planner statistics…")
-        loader.analyze()
-    elapsed = time.perf_counter() - started
+    db.session.commit()  # the CLI's session must hold no lock during the load
+    # Millions of short-lived tuples make the cyclic GC run often, for nothing: none are cycles.
+    gc_was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        with engine.connect() as connection:
+            raw = connection.connection.driver_connection
+            loader = _SQLiteLoader(raw) if dialect == "sqlite" else _PostgresLoader(raw)
+            existing = loader.existing()
+            rng = np.random.default_rng(seed)
+            clock = _Clock(rng, dialect)
+            say(f"Generating {organizations:,} organizations…")
+            plan = _plan_organizations(rng, clock, organizations, existing)
+            if not plan.orgs and contacts:
+                plan.orgs = loader.existing_organizations()
+                if not plan.orgs:
+                    raise ValueError("Contacts need organizations: pass --organizations.")
+            tag_links = len(plan.organization_tags)
+            with loader.bulk(replace_indexes=contacts >= existing.contact_count, say=say):
+                loader.insert("organization", ORGANIZATION_COLUMNS, plan.organizations)
+                loader.insert(
+                    "organization_tag", ("organization_id", "tag_id"), plan.organization_tags
+                )
+                done = 0
+                for rows, tags in _contact_chunks(rng, clock, contacts, plan.orgs, existing):
+                    loader.insert("contact", CONTACT_COLUMNS, rows)
+                    loader.insert("contact_tag", ("contact_id", "tag_id"), tags)
+                    done += len(rows)
+                    tag_links += len(tags)
+                    if done % (4 * CHUNK) == 0 or done == contacts:
+                        say(f"Contacts: {done:,} of {contacts:,}")
+            say("Updating planner statistics…")
+            loader.analyze()
+    finally:
+        if gc_was_enabled:
+            gc.enable()
     return (
-        f"Bulk demo data: {len(plan.organizations):,} organizations, {contacts:,} contacts, "
-        f"{tag_count + len(plan.organization_tags):,} tag links in {elapsed:.1f} s ({dialect})."
+        f"Bulk demo data ({dialect}): {len(plan.organizations):,} organizations, "
+        f"{contacts:,} contacts, {tag_links:,} tag links in {time.perf_counter() - started:.1f} s."
     )
 
 
@@ -205,7 +219,7 @@ def _plan_organizations(
     next_id = existing.max_organization_id + 1
     kind_picks = rng.choice(len(kinds), size=count, p=weights / weights.sum()).tolist()
     uniform = iter(rng.random(count * 8).tolist())
-    created = clock.seconds(count)
+    created = clock.moments(count)
     changed = clock.later(created)
     created_at, updated_at = clock.format(created), clock.format(changed)
     for i, org_id in enumerate(range(next_id, next_id + count)):
@@ -347,6 +361,17 @@ def _contact_chunks(
     used = existing.emails
     repeats: dict[str, int] = {}
     n_last = len(people.last)
+    phones = np.array(
+        [
+            f"+{a} {b}"
+            for a, b in zip(
+                rng.integers(1, 99, PHONE_POOL).tolist(),
+                rng.integers(100_000_000, 999_999_999, PHONE_POOL).tolist(),
+                strict=True,
+            )
+        ],
+        dtype=object,
+    )
     next_id = existing.max_contact_id + 1
 
     for start in range(next_id, next_id + count, CHUNK):
@@ -384,27 +409,19 @@ def _contact_chunks(
             org_country[org],
             people.country[people.draw("country", region, rng.random(n))],
         )
+        created = clock.moments(n)
         consent = np.searchsorted([0.3, 0.9], rng.random(n), side="right")
         asked = consent > 0
-        consent_at = clock.format(clock.later(clock.seconds(n)), where=asked)
+        consent_at = clock.format(clock.later(created), where=asked)
         source = np.where(asked, sources[(rng.random(n) * len(sources)).astype(np.int64)], None)
         owner = staff[(rng.random(n) * len(staff)).astype(np.int64)].tolist()
-        created = clock.seconds(n)
-        phone = [
-            f"+{a} {b}"
-            for a, b in zip(
-                rng.integers(1, 99, n).tolist(),
-                rng.integers(100_000_000, 999_999_999, n).tolist(),
-                strict=True,
-            )
-        ]
         rows = list(
             zip(
                 ids.tolist(),
                 first_names,
                 last_names,
                 emails,
-                phone,
+                phones[rng.integers(0, len(phones), n)].tolist(),
                 titles[(rng.random(n) * len(titles)).astype(np.int64)].tolist(),
                 org_ids[org].tolist(),
                 country.tolist(),
@@ -535,19 +552,29 @@ class _SQLiteLoader(_Loader):
         self.raw.execute("ANALYZE")
 
 
+import os  # EXPERIMENT
+
+X = {k[5:].lower(): v for k, v in os.environ.items() if k.startswith("BULK_")}  # EXPERIMENT
+
+
 class _SQLiteBulk:
     """One transaction around the load; triggers and indexes come back before it commits."""
 
     def __init__(self, loader: _SQLiteLoader, replace_indexes: bool, say: Progress) -> None:
         self.raw = loader.raw
-        self.replace_indexes = replace_indexes
+        self.replace_indexes = replace_indexes and X.get("indexes", "drop") == "drop"
         self.say = say
+        self.fts = X.get("fts", "insert")
 
     def __enter__(self) -> None:
         raw = self.raw
+        self.say(f"EXPERIMENT {X}")
+        if X.get("journal"):
+            self.say("journal " + str(raw.execute(f"PRAGMA journal_mode={X['journal']}").fetchone()))
         # Outside a transaction these pragmas are honoured; restored in __exit__.
-        raw.execute("PRAGMA foreign_keys=OFF")  # every reference is generated valid
-        raw.execute("PRAGMA cache_size=-1048576")  # 1 GiB: index builds sort in memory
+        if X.get("fk", "off") == "off":
+            raw.execute("PRAGMA foreign_keys=OFF")  # every reference is generated valid
+        raw.execute(f"PRAGMA cache_size=-{int(X.get('cache_mb', 1024)) * 1024}")
         raw.execute("PRAGMA temp_store=MEMORY")
         raw.execute("PRAGMA threads=2")
         raw.execute("BEGIN IMMEDIATE")
@@ -555,12 +582,38 @@ class _SQLiteBulk:
             t: raw.execute(f"SELECT coalesce(max(id), 0) FROM {t}").fetchone()[0]  # noqa: S608
             for t in ("contact", "organization")
         }
-        for table in ("contact", "organization"):
-            for suffix in ("ai", "ad", "au"):
-                raw.execute(f"DROP TRIGGER {table}_fts_{suffix}")
+        if self.fts != "triggers":
+            for table in ("contact", "organization"):
+                for suffix in ("ai", "ad", "au"):
+                    raw.execute(f"DROP TRIGGER {table}_fts_{suffix}")
         if self.replace_indexes:
             for index, _table, _columns in SQLITE_INDEXES:
                 raw.execute(f"DROP INDEX {index}")
+
+    def _indexes(self) -> None:
+        raw = self.raw
+        if self.replace_indexes:
+            self.say("Building indexes…")
+            for index, table, columns in SQLITE_INDEXES:
+                raw.execute(f"CREATE INDEX {index} ON {table} ({columns})")
+
+    def _fts(self) -> None:
+        raw = self.raw
+        if self.fts == "triggers":
+            return
+        self.say("Building the search index…")
+        for table in ("contact", "organization"):
+            text_column = "search_text" if table == "contact" else "name_key"
+            if self.fts == "rebuild":
+                raw.execute(f"INSERT INTO {table}_fts({table}_fts) VALUES ('rebuild')")
+            else:
+                raw.execute(
+                    f"INSERT INTO {table}_fts (rowid, {text_column}) "  # noqa: S608
+                    f"SELECT id, {text_column} FROM {table} WHERE id > ?",
+                    (self.start_ids[table],),
+                )
+            for statement in SQLITE_FTS_DDL[table][1:]:  # the triggers
+                raw.execute(statement)
 
     def __exit__(self, exc_type, exc, tb) -> None:
         raw = self.raw
@@ -569,21 +622,13 @@ class _SQLiteBulk:
                 raw.execute("ROLLBACK")  # triggers and indexes come back with it
                 return
             try:
-                if self.replace_indexes:
-                    self.say("Building indexes…")
-                    for index, table, columns in SQLITE_INDEXES:
-                        raw.execute(f"CREATE INDEX {index} ON {table} ({columns})")
-                self.say("Building the search index…")
-                for table in ("contact", "organization"):
-                    text_column = "search_text" if table == "contact" else "name_key"
-                    # Only the new rows: the older ones are indexed already.
-                    raw.execute(
-                        f"INSERT INTO {table}_fts (rowid, {text_column}) "  # noqa: S608
-                        f"SELECT id, {text_column} FROM {table} WHERE id > ?",
-                        (self.start_ids[table],),
-                    )
-                    for statement in SQLITE_FTS_DDL[table][1:]:  # the triggers
-                        raw.execute(statement)
+                if X.get("fts_first"):
+                    self._fts()
+                    self._indexes()
+                else:
+                    self._indexes()
+                    self._fts()
+                self.say("Committing…")
                 raw.execute("COMMIT")
             except BaseException:
                 raw.execute("ROLLBACK")
@@ -591,6 +636,8 @@ class _SQLiteBulk:
         finally:
             raw.execute("PRAGMA foreign_keys=ON")
             raw.execute("PRAGMA cache_size=-65536")
+            if X.get("journal"):
+                self.say("journal " + str(raw.execute("PRAGMA journal_mode=WAL").fetchone()))
 
 
 class _PostgresLoader(_Loader):

@@ -2,6 +2,10 @@
 (function () {
   "use strict";
 
+  // After a refused save, put the cursor on the first field that needs fixing.
+  var firstInvalid = document.querySelector("form .is-invalid");
+  if (firstInvalid) firstInvalid.focus();
+
   // Forms that need a second thought: <form data-confirm="...">
   document.querySelectorAll("form[data-confirm]").forEach(function (form) {
     form.addEventListener("submit", function (event) {

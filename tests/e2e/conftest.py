@@ -128,9 +128,17 @@ def _startup_failure(log_path: Path, what: str) -> None:
     log = log_path.read_text(errors="replace") if log_path.exists() else "(empty)"
     with contextlib.suppress(OSError):
         shutil.copyfile(log_path, SERVER_LOG_COPY)
-    message = f"{what}\n--- server log ({log_path}) ---\n{log[-8000:]}"
-    print(message, file=sys.stderr)
-    pytest.fail(message, pytrace=False)
+    tail = "\n".join(log.splitlines()[-80:])
+    pytest.fail(f"{what}\n--- server log ({log_path}) ---\n{tail}", pytrace=False)
+
+
+def _gunicorn_extra_args() -> list[str]:
+    """Gunicorn 24+ opens a control socket in ~/.gunicorn, shared by every server of the user."""
+    try:
+        from gunicorn.config import Config
+    except ImportError:
+        return []
+    return ["--no-control-socket"] if "control_socket_disable" in Config().settings else []
 
 
 def _run_step(args: list[str], env: dict[str, str], log, log_path: Path) -> None:
@@ -217,6 +225,7 @@ def live_server(chromium_path, tmp_path_factory) -> LiveServer:
             "--workers", "1", "--worker-class", "gthread", "--threads", "8",
             "--timeout", "60", "--graceful-timeout", "5",
             "--access-logfile", "-", "--error-logfile", "-",
+            *_gunicorn_extra_args(),
             "wsgi:app",
         ]  # fmt: skip
         log.write(f"\n$ {' '.join(args)}\n")
