@@ -18,8 +18,8 @@ install: $(VENV)/.installed
 run: install  ## set up (venv, migrations, demo data and admin on first start) and serve
 	$(FLASK) db upgrade
 	$(FLASK) crm bootstrap
-	@echo "Serving on http://127.0.0.1:$(PORT)"
-	$(FLASK) run --host 127.0.0.1 --port $(PORT)
+	@echo "Serving on http://127.0.0.1:$(PORT)  (Ctrl+C to stop)"
+	$(VENV)/bin/gunicorn --bind 127.0.0.1:$(PORT) --workers 2 --threads 4 --access-logfile - wsgi:app
 
 test: install  ## the whole suite on SQLite (browser tests included when Chromium is installed)
 	$(PYTEST) -q
