@@ -84,6 +84,7 @@ def bootstrap_command():
     """First start: demo data and an admin account when the database has no users yet."""
     from crm.auth import operations
     from crm.auth.models import Role, User
+    from crm.core.errors import OperationError
     from crm.demo import sample
 
     if db.session.scalar(sa.select(sa.func.count()).select_from(User)):
@@ -96,14 +97,18 @@ def bootstrap_command():
     generated = password is None
     if generated:
         password = secrets.token_urlsafe(12)
-    admin = operations.create_user(
-        None,
-        email=email,
-        name="Administrator",
-        role=Role.ADMIN,
-        password=password,
-        min_password_length=current_app.config["PASSWORD_MIN_LENGTH"],
-    )
+    try:
+        admin = operations.create_user(
+            None,
+            email=email,
+            name="Administrator",
+            role=Role.ADMIN,
+            password=password,
+            min_password_length=current_app.config["PASSWORD_MIN_LENGTH"],
+        )
+    except OperationError as exc:
+        db.session.rollback()
+        raise click.ClickException(f"CRM_ADMIN_EMAIL / CRM_ADMIN_PASSWORD: {exc.message}") from None
     summary = sample.load_demo(seed=2017, admin=admin)
     db.session.commit()
     click.echo(summary)

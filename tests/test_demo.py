@@ -39,12 +39,12 @@ def test_bootstrap_creates_admin_and_demo_data_once(runner, db, monkeypatch):
 
 def test_bootstrap_uses_the_given_admin_login(runner, db, monkeypatch):
     monkeypatch.setenv("CRM_ADMIN_EMAIL", "boss@example.org")
-    monkeypatch.setenv("CRM_ADMIN_PASSWORD", "a chosen password")
+    monkeypatch.setenv("CRM_ADMIN_PASSWORD", "a chosen kettle tune")
     result = runner.invoke(args=["crm", "bootstrap"])
     assert result.exit_code == 0
     assert "Password:" not in result.output
     admin = db.session.scalar(sa.select(User).where(User.email == "boss@example.org"))
-    assert admin.check_password("a chosen password")
+    assert admin.check_password("a chosen kettle tune")
 
 
 def test_demo_data_pages_render(runner, db, client, login):
@@ -56,3 +56,11 @@ def test_demo_data_pages_render(runner, db, client, login):
     for url in ("/", "/contacts/", f"/contacts/{contact_id}", "/organizations/",
                 f"/organizations/{org_id}", "/engagements/", "/engagements/follow-ups"):
         assert client.get(url).status_code == 200, url
+
+
+def test_bootstrap_refuses_a_weak_admin_password_clearly(runner, db, monkeypatch):
+    monkeypatch.setenv("CRM_ADMIN_PASSWORD", "short")
+    result = runner.invoke(args=["crm", "bootstrap"])
+    assert result.exit_code != 0
+    assert "CRM_ADMIN_PASSWORD" in result.output and "at least" in result.output
+    assert count(db, User) == 0

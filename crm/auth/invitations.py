@@ -1,4 +1,8 @@
-"""Invitation links: signed, expiring, and dead once the password is set."""
+"""Password links — invitations and resets: signed, expiring, and dead once used.
+
+The link carries the start of the user's session token, which changes whenever a password is
+set or a newer link is sent; so a link works once, and only the newest one works.
+"""
 
 from __future__ import annotations
 
@@ -23,13 +27,28 @@ def user_from_invitation(token: str) -> User:
     user = db.session.get(User, data.get("uid")) if isinstance(data, dict) else None
     if user is None or not user.active:
         raise TokenError("This invitation is no longer valid. Ask an administrator for a new one.")
-    if user.session_token[:12] != data.get("st") and not user.has_password:
-        raise TokenError("This invitation was replaced by a newer one. Use the latest email.")
+    if user.session_token[:12] != data.get("st"):
+        raise TokenError(
+            "This link has already been used, or a newer one was sent. Use the latest email, "
+            "or log in if you have set your password."
+        )
     return user
 
 
 def invitation_url(user: User) -> str:
     return external_url("auth.accept_invitation", token=invitation_token(user))
+
+
+def send_password_reset(user: User, admin: User) -> str:
+    hours = current_app.config["INVITATION_MAX_AGE_SECONDS"] // 3600
+    text = (
+        f"Hello {user.name},\n\n"
+        f"{admin.name} has sent you a link to choose a new password for WEST Advocacy CRM "
+        f"(it works for {hours} hours, once):\n{invitation_url(user)}\n\n"
+        "Until you use it, you are signed out everywhere; your old password still works.\n\n"
+        "— WEST Principles community\n"
+    )
+    return send_mail(MailMessage(to=user.email, subject="Choose a new password", text=text))
 
 
 def send_invitation(user: User, inviter: User) -> str:

@@ -87,13 +87,24 @@ def update_user(
     return user
 
 
+COMMON_PASSWORD_WORDS = ("password", "123456", "qwerty", "letmein", "welcome", "admin", "west")
+
+
 def check_password_strength(password: str, min_length: int) -> None:
     if len(password) < min_length:
         raise OperationError(
             f"Choose a password of at least {min_length} characters.", field="password"
         )
-    if password.isdigit() or len(set(password)) < 4:
-        raise OperationError("That password is too easy to guess.", field="password")
+    lowered = password.lower()
+    if (
+        password.isdigit()
+        or len(set(password)) < 5
+        or any(word in lowered for word in COMMON_PASSWORD_WORDS)
+    ):
+        raise OperationError(
+            "That password is too easy to guess; a few unrelated words make a strong one.",
+            field="password",
+        )
 
 
 def change_password(
@@ -101,6 +112,8 @@ def change_password(
 ) -> None:
     if current is not None and not user.check_password(current):
         raise OperationError("Your current password is not right.", field="current_password")
+    if current is not None and current == new:
+        raise OperationError("The new password is the same as the current one.", field="password")
     check_password_strength(new, min_length)
     user.set_password(new)
     audit.record(actor or user, AuditAction.PASSWORD, "user", user.id, summary="Password changed")
@@ -140,7 +153,7 @@ def authenticate(
     if _recent_failures(LoginAttempt.email, email, since) >= max_per_account:
         raise LoginThrottled(
             f"Too many failed logins for this account. Wait {minutes} minutes and try again, "
-            "or ask an administrator to reset your password."
+            "or ask an administrator to send you a password reset link."
         )
     if _recent_failures(LoginAttempt.address, address, since) >= max_per_address:
         raise LoginThrottled(
@@ -168,10 +181,24 @@ def mark_invited(actor: User, user: User) -> None:
     )
 
 
-def accept_invitation(user: User, password: str, *, min_length: int) -> None:
-    if user.has_password:
-        raise OperationError("This invitation has already been used. Log in instead.")
+def mark_password_reset(actor: User, user: User) -> None:
+    """Before a reset link is sent: earlier links die and the user is signed out everywhere."""
+    if not user.active:
+        raise OperationError(f"{user.email} is deactivated; activate the account first.")
+    user.session_token = new_session_token()
+    audit.record(actor, AuditAction.PASSWORD, "user", user.id, summary="Password reset link sent")
+
+
+def set_password_from_link(user: User, password: str, *, min_length: int) -> None:
+    """An invitation or reset link was used: set the password and lift any login lockout."""
+    if user.check_password(password):
+        raise OperationError("Choose a password different from your old one.", field="password")
     change_password(user, None, password, min_length=min_length, actor=user)
+    db.session.execute(
+        sa.delete(LoginAttempt).where(
+            LoginAttempt.email == user.email, LoginAttempt.succeeded.is_(False)
+        )
+    )
 
 
 STAFF_ROLES = (Role.ADMIN, Role.LEAD, Role.VOLUNTEER)

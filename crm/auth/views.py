@@ -87,13 +87,10 @@ def accept_invitation(token: str):
         user = user_from_invitation(token)
     except TokenError as exc:
         return render_template("auth/invitation_invalid.html", message=str(exc)), 400
-    if user.has_password:
-        flash("This invitation has already been used. Log in with your password.", "info")
-        return redirect(url_for("auth.login"))
     form = AcceptInvitationForm()
     if form.validate_on_submit():
         try:
-            operations.accept_invitation(
+            operations.set_password_from_link(
                 user, form.password.data, min_length=current_app.config["PASSWORD_MIN_LENGTH"]
             )
         except OperationError as exc:
@@ -101,6 +98,6 @@ def accept_invitation(token: str):
         else:
             db.session.commit()
             login_user(user)
-            flash(f"Welcome, {user.name}. Your account is ready.", "success")
+            flash(f"Welcome, {user.name}. Your password is set.", "success")
             return redirect(url_for("core.home"))
     return render_template("auth/accept_invitation.html", form=form, user=user)

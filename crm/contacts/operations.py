@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -84,17 +85,22 @@ def _apply(contact: Contact, fields: ContactFields) -> None:
 
 
 def _apply_consent(contact: Contact, status: ConsentStatus | str, source: str | None) -> None:
+    """Record a consent change, or a new source for the same consent, with the time."""
     try:
         status = ConsentStatus(status)
     except ValueError:
         raise OperationError(
             f"“{status}” is not a consent status.", field="consent_status"
         ) from None
+    source = clean_text(source, "consent_source", "Consent source", 100)
     if status != contact.consent_status:
+        if source == contact.consent_source:
+            source = None  # the old source does not explain the new status
         contact.consent_status = status
-        contact.consent_source = (
-            clean_text(source, "consent_source", "Consent source", 100) or "staff"
-        )
+        contact.consent_source = source or "changed by staff"
+        contact.consent_at = utcnow()
+    elif source and source != contact.consent_source:
+        contact.consent_source = source
         contact.consent_at = utcnow()
 
 
@@ -196,14 +202,33 @@ def export_personal_data(actor, contact: Contact) -> dict:
 def erase_contact(actor, contact: Contact) -> None:
     """Anonymize a person: personal fields go, the record and aggregate history stay.
 
-    Engagements, participations and the like keep counting (so reports do not change), but
-    nothing in them identifies the person any more. The audit trail keeps only that an erasure
-    happened; earlier field-level changes, which hold old values, are emptied.
+    Engagements and the like keep counting (so reports do not change), but nothing in them
+    identifies the person any more: their name, email and phone are struck from the free text of
+    every engagement they took part in. The audit trail keeps only that an erasure happened;
+    earlier field-level changes, which hold old values, are emptied.
     """
     from crm.audit.models import AuditEntry
+    from crm.engagements.models import Engagement, engagement_contact
 
     if contact.erased_at is not None:
         raise OperationError("This contact has already been erased.")
+    identifying = [
+        value
+        for value in (contact.full_name, contact.email, contact.phone, contact.first_name,
+                      contact.last_name)
+        if value and len(value) >= 3
+    ]
+    engagements = db.session.scalars(
+        sa.select(Engagement)
+        .join(engagement_contact, engagement_contact.c.engagement_id == Engagement.id)
+        .where(engagement_contact.c.contact_id == contact.id)
+    )
+    for engagement in engagements:
+        for attr in ("summary", "heard", "follow_up_note"):
+            text = getattr(engagement, attr)
+            if text:
+                setattr(engagement, attr, strike(text, identifying))
+
     contact.first_name = "Erased"
     contact.last_name = f"contact #{contact.id}"
     contact.email = None
@@ -225,3 +250,10 @@ def erase_contact(actor, contact: Contact) -> None:
     )
     audit.record(actor, AuditAction.ERASE, "contact", contact.id, summary="Personal data erased")
     db.session.flush()
+
+
+def strike(text: str, identifying: list[str]) -> str:
+    """Replace every mention of the given values (any case) with “[erased]”; longest first."""
+    for value in sorted(identifying, key=len, reverse=True):
+        text = re.sub(re.escape(value), "[erased]", text, flags=re.IGNORECASE)
+    return text

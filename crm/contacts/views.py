@@ -177,7 +177,6 @@ def edit(contact_id: int):
         form.tags.data = contact.tag_names
         form.languages.data = contact.language_list
         form.owner_id.data = str(contact.owner_id or "")
-        form.consent_source.data = ""
     if form.validate_on_submit():
         try:
             operations.update_contact(

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, timedelta
 
 import sqlalchemy as sa
 
@@ -17,6 +17,9 @@ from crm.core.validation import clean_text
 from crm.engagements.models import Engagement, EngagementKind
 from crm.extensions import db
 from crm.organizations.models import Organization
+
+
+EARLIEST = date(1990, 1, 1)
 
 
 @dataclass
@@ -41,6 +44,13 @@ def _apply(engagement: Engagement, fields: EngagementFields) -> None:
         ) from None
     if fields.occurred_on is None:
         raise OperationError("The date is required.", field="occurred_on")
+    today = date.today()
+    if not (EARLIEST <= fields.occurred_on <= today + timedelta(days=366)):
+        raise OperationError(
+            f"{fields.occurred_on:%d %b %Y} looks mistyped: give a date between "
+            f"{EARLIEST:%Y} and a year from now.",
+            field="occurred_on",
+        )
     engagement.occurred_on = fields.occurred_on
     engagement.summary = clean_text(fields.summary, "summary", "Summary", 300, required=True)
     engagement.heard = clean_text(fields.heard, "heard", "What we heard", 20_000)
@@ -62,7 +72,15 @@ def _apply(engagement: Engagement, fields: EngagementFields) -> None:
             field="contact_ids",
         )
     engagement.contacts = contacts
+    if fields.follow_up_on is None and (fields.follow_up_note or "").strip():
+        raise OperationError(
+            "Give a date for this follow-up, or clear the note.", field="follow_up_on"
+        )
     if fields.follow_up_on is not None:
+        if fields.follow_up_on < fields.occurred_on:
+            raise OperationError(
+                "The follow-up date is before the engagement itself.", field="follow_up_on"
+            )
         if fields.follow_up_owner_id is None:
             raise OperationError("A follow-up needs an owner.", field="follow_up_owner_id")
         owner = db.session.get(User, fields.follow_up_owner_id)

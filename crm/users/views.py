@@ -8,7 +8,7 @@ from flask_login import current_user
 from sqlalchemy.orm import selectinload
 
 from crm.auth import operations
-from crm.auth.invitations import send_invitation
+from crm.auth.invitations import send_invitation, send_password_reset
 from crm.auth.models import Role, User
 from crm.contacts.models import Contact
 from crm.core.access import Permission, requires
@@ -68,6 +68,8 @@ def index():
 @requires(Permission.USERS_MANAGE)
 def new():
     form = UserForm()
+    if request.method == "GET":
+        form.role.data = Role.VOLUNTEER.value  # least surprise: never an admin by default
     links = _links(form) if form.validate_on_submit() else None
     if links is not None:
         contact_id, organization_id = links
@@ -132,4 +134,23 @@ def reinvite(user_id: int):
     else:
         db.session.commit()
         _deliver_invitation(user)
+    return redirect(url_for("users.index"))
+
+
+@bp.route("/<int:user_id>/reset-password", methods=["POST"])
+@requires(Permission.USERS_MANAGE)
+def reset_password(user_id: int):
+    user = db.session.get(User, user_id) or abort(404)
+    try:
+        operations.mark_password_reset(current_user, user)
+    except OperationError as exc:
+        flash(exc.message, "warning")
+        return redirect(url_for("users.index"))
+    db.session.commit()
+    try:
+        send_password_reset(user, current_user)
+    except MailError as exc:
+        flash(f"The reset link could not be sent: {exc}", "warning")
+    else:
+        flash(f"A password reset link is on its way to {user.email}.", "success")
     return redirect(url_for("users.index"))

@@ -64,9 +64,9 @@
     attachLookup(search, function (items) {
       items.forEach(function (item) { known[item.label] = item; });
     });
-    search.addEventListener("change", function () {
+    function addChosen() {
       var item = known[search.value];
-      if (!item) return;
+      if (!item) return false;
       var chips = document.getElementById("contact-chips");
       if (!chips.querySelector("input[value='" + item.id + "']")) {
         var label = document.createElement("label");
@@ -78,6 +78,27 @@
         chips.appendChild(label);
       }
       search.value = "";
+      search.classList.remove("is-invalid");
+      return true;
+    }
+    search.addEventListener("change", addChosen);
+    // Enter in the picker picks a contact; it must not submit the whole engagement.
+    search.addEventListener("keydown", function (event) {
+      if (event.key === "Enter") {
+        event.preventDefault();
+        addChosen();
+      }
     });
+    // A name typed but never picked would be silently dropped: stop and say so.
+    search.form.addEventListener("submit", function (event) {
+      if (search.value.trim() && !addChosen()) {
+        event.preventDefault();
+        event.stopImmediatePropagation();
+        search.classList.add("is-invalid");
+        var hint = document.getElementById("contact-search-hint");
+        if (hint) hint.classList.remove("d-none");
+        search.focus();
+      }
+    }, true);
   }
 })();

@@ -28,10 +28,10 @@ def test_admin_invites_and_the_person_sets_a_password(client, as_role, outbox, d
     fresh = app.test_client()
     page = fresh.get(link.path)
     assert "Choose a password" in page.get_data(as_text=True)
-    done = fresh.post(link.path, data={"password": "a good password", "confirm": "a good password"})
+    done = fresh.post(link.path, data={"password": "a fine kettle tune", "confirm": "a fine kettle tune"})
     assert done.status_code == 302
     assert fresh.get("/").status_code == 200
-    assert user.check_password("a good password")
+    assert user.check_password("a fine kettle tune")
 
     # The link works once.
     again = app.test_client().get(link.path)
@@ -150,3 +150,39 @@ def test_linking_a_champion_and_a_representative(client, as_role, make_contact, 
     assert champion.contact_id == contact.id and rep.organization_id == org.id
     page = client.get(f"/admin/users/{rep.id}/edit").get_data(as_text=True)
     assert 'value="Bluebird Apparel"' in page
+
+
+def test_admin_sends_a_password_reset_that_lifts_a_lockout(client, as_role, make_user, outbox, app):
+    locked = make_user("volunteer", email="locked@example.org")
+    anonymous = app.test_client()
+    for _ in range(app.config["LOGIN_MAX_FAILURES_PER_ACCOUNT"]):
+        anonymous.post("/login", data={"email": "locked@example.org", "password": "nope"})
+    assert anonymous.post(
+        "/login", data={"email": "locked@example.org", "password": "correct horse battery"}
+    ).status_code == 429
+
+    as_role("admin")
+    assert client.post(f"/admin/users/{locked.id}/reset-password").status_code == 302
+    [message] = outbox()
+    assert message["Subject"] == "Choose a new password"
+    link = urlsplit(first_link(message, "/invitation/")).path
+
+    fresh = app.test_client()
+    same = fresh.post(link, data={"password": "correct horse battery",
+                                  "confirm": "correct horse battery"})
+    assert "different from your old one" in same.get_data(as_text=True)
+    weak = fresh.post(link, data={"password": "password123456", "confirm": "password123456"})
+    assert "too easy to guess" in weak.get_data(as_text=True)
+    done = fresh.post(link, data={"password": "blue kettle morning", "confirm": "blue kettle morning"})
+    assert done.status_code == 302
+    # The lockout is lifted and the new password works; the link is spent.
+    again = app.test_client()
+    assert again.post("/login", data={"email": "locked@example.org",
+                                      "password": "blue kettle morning"}).status_code == 302
+    assert app.test_client().get(link).status_code == 400
+
+
+def test_invite_form_defaults_to_the_least_powerful_staff_role(client, as_role):
+    as_role("admin")
+    page = client.get("/admin/users/new").get_data(as_text=True)
+    assert '<option selected value="volunteer">' in page

@@ -107,7 +107,7 @@ def test_change_password(client, make_user, login, app):
 
     bad = client.post(
         "/account/password",
-        data={"current_password": "wrong", "password": "new password 1", "confirm": "new password 1"},
+        data={"current_password": "wrong", "password": "new kettle tune 1", "confirm": "new kettle tune 1"},
     )
     assert "current password is not right" in bad.get_data(as_text=True)
     short = client.post(
@@ -117,17 +117,17 @@ def test_change_password(client, make_user, login, app):
     assert "at least" in short.get_data(as_text=True)
     mismatch = client.post(
         "/account/password",
-        data={"current_password": PASSWORD, "password": "new password 1", "confirm": "other one"},
+        data={"current_password": PASSWORD, "password": "new kettle tune 1", "confirm": "other one"},
     )
     assert "The two passwords differ" in mismatch.get_data(as_text=True)
     assert user.check_password(PASSWORD)
 
     ok = client.post(
         "/account/password",
-        data={"current_password": PASSWORD, "password": "new password 1", "confirm": "new password 1"},
+        data={"current_password": PASSWORD, "password": "new kettle tune 1", "confirm": "new kettle tune 1"},
     )
     assert ok.status_code == 302
-    assert user.check_password("new password 1")
+    assert user.check_password("new kettle tune 1")
     assert client.get("/").status_code == 200  # this browser stays signed in
     assert other_browser.get("/").status_code == 302  # the other one is signed out
 

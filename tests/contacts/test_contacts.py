@@ -314,3 +314,46 @@ def test_several_errors_are_shown_together(client, as_role):
     assert "email address" in text
     assert "There is no organization named “Nowhere Ltd”" in text
     assert "not a country we know" in text
+
+
+def test_consent_source_is_kept_updated_and_not_misattributed(client, as_role, make_contact, db):
+    as_role("lead")
+    contact = make_contact("Rumana", "Akter", consent_status="granted",
+                           consent_source="signed up at Dhaka workshop")
+    page = client.get(f"/contacts/{contact.id}/edit").get_data(as_text=True)
+    assert 'value="signed up at Dhaka workshop"' in page  # the edit form shows it
+
+    def save(**kw):
+        current = db.session.get(Contact, contact.id)
+        data = contact_form(first_name="Rumana", last_name="Akter", email="",
+                            version=current.version, **kw)
+        assert client.post(f"/contacts/{contact.id}/edit", data=data).status_code == 302
+        return db.session.get(Contact, contact.id)
+
+    # Same status, a new source: recorded, with a new time.
+    updated = save(consent_status="granted", consent_source="confirmed by phone")
+    assert updated.consent_source == "confirmed by phone" and updated.consent_at is not None
+    # A new status with the old source left in the box: the old source is not carried over.
+    withdrawn = save(consent_status="withdrawn", consent_source="confirmed by phone")
+    assert withdrawn.consent_status == "withdrawn"
+    assert withdrawn.consent_source == "changed by staff"
+
+
+def test_erasure_strikes_the_person_from_engagement_text(client, as_role, make_contact, db):
+    from datetime import date
+
+    from crm.engagements.models import Engagement
+
+    lead = as_role("lead")
+    contact = make_contact("Tanvir", "Hossain", email="tanvir@example.org", phone="+880 1711")
+    client.post("/engagements/new", data={
+        "kind": "call", "occurred_on": date.today().isoformat(),
+        "summary": "Call with Tanvir Hossain",
+        "heard": "TANVIR said to write to tanvir@example.org or call +880 1711.",
+        "contact_ids": [contact.id], "follow_up_owner_id": str(lead.id),
+    })
+    client.post(f"/contacts/{contact.id}/erase", data={"confirm": "ERASE"})
+    engagement = db.session.scalar(sa.select(Engagement))
+    assert engagement.summary == "Call with [erased]"
+    assert "tanvir" not in engagement.heard.lower() and "1711" not in engagement.heard
+    assert "[erased]" in engagement.heard

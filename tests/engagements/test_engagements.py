@@ -70,6 +70,20 @@ def test_bad_engagement_input_is_refused(client, as_role, make_contact, db, make
             "A follow-up needs an owner",
         ),
         (
+            engagement_form(contact_ids=[contact.id], follow_up_note="Call back"),
+            "Give a date for this follow-up",
+        ),
+        (
+            engagement_form(contact_ids=[contact.id], occurred_on="2030-01-01"),
+            "looks mistyped",
+        ),
+        (
+            engagement_form(contact_ids=[contact.id],
+                            follow_up_on=(TODAY - timedelta(days=1)).isoformat(),
+                            follow_up_owner_id=str(inactive.id)),
+            "before the engagement itself",
+        ),
+        (
             engagement_form(contact_ids=[contact.id], follow_up_on=TODAY.isoformat(),
                             follow_up_owner_id=str(inactive.id)),
             "not an active user",
@@ -97,6 +111,7 @@ def test_my_follow_ups_groups_overdue_due_and_later(client, as_role, make_contac
     for note, when, owner in plans:
         client.post("/engagements/new", data=engagement_form(
             contact_ids=[contact.id], follow_up_on=when.isoformat(),
+            occurred_on=(TODAY - timedelta(days=10)).isoformat(),
             follow_up_owner_id=str(owner.id), follow_up_note=note,
         ))
     text = client.get("/engagements/follow-ups").get_data(as_text=True)
