@@ -14,11 +14,13 @@ from __future__ import annotations
 
 import gc
 import itertools
+import queue
+import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 
@@ -33,6 +35,7 @@ from crm.organizations.models import OrganizationKind
 from crm.organizations.operations import name_key
 
 Progress = Callable[[str], None]
+T = TypeVar("T")
 
 CHUNK = 50_000  # contact rows per executemany / progress report
 HISTORY_DAYS = 6 * 365  # created_at spreads over this many days before now
@@ -156,7 +159,7 @@ def generate(
 
     def say(message: str) -> None:
         if progress is not None:
-            progress(f"[{time.perf_counter() - started:5.1f} s] {message}")
+            progress(f"[{time.perf_counter() - started:5.1f} s cpu {time.process_time():5.1f}] {message}")
 
     engine = db.engine
     dialect = engine.dialect.name
@@ -178,14 +181,19 @@ def generate(
                 if not plan.orgs:
                     raise ValueError("Contacts need organizations: pass --organizations.")
             tag_links = len(plan.organization_tags)
-            with loader.bulk(replace_indexes=contacts >= existing.contact_count, say=say):
+            with loader.bulk(replace_indexes=contacts >= existing.contact_count, say=say) as bulk:
                 loader.insert("organization", ORGANIZATION_COLUMNS, plan.organizations)
                 loader.insert(
                     "organization_tag", ("organization_id", "tag_id"), plan.organization_tags
                 )
                 done = 0
-                for rows, tags in _contact_chunks(rng, clock, contacts, plan.orgs, existing):
+                chunks = _contact_chunks(rng, clock, contacts, plan.orgs, existing)
+                if X.get("prefetch", "0") == "1":
+                    chunks = _prefetch(chunks)
+                for rows, tags in chunks:
                     loader.insert("contact", CONTACT_COLUMNS, rows)
+                    if bulk is not None:
+                        bulk.on_contacts(rows)
                     loader.insert("contact_tag", ("contact_id", "tag_id"), tags)
                     done += len(rows)
                     tag_links += len(tags)
@@ -193,6 +201,8 @@ def generate(
                         say(f"Contacts: {done:,} of {contacts:,}")
             say("Updating planner statistics…")
             loader.analyze()
+            if dialect == "sqlite":
+                connection.invalidate()  # FTS5 caches index structure per connection
     finally:
         if gc_was_enabled:
             gc.enable()
@@ -200,6 +210,43 @@ def generate(
         f"Bulk demo data ({dialect}): {len(plan.organizations):,} organizations, "
         f"{contacts:,} contacts, {tag_links:,} tag links in {time.perf_counter() - started:.1f} s."
     )
+
+
+def _prefetch(items: Iterator[T], depth: int = 2) -> Iterator[T]:
+    """Iterate `items` in a background thread, `depth` ahead of the consumer.
+
+    The drivers release the GIL while the database works, so generating the next chunk in
+    Python overlaps with writing the current one.
+    """
+    buffer: queue.Queue = queue.Queue(maxsize=depth)
+    stop = threading.Event()
+    done = object()
+
+    def produce() -> None:
+        try:
+            for item in items:
+                while not stop.is_set():
+                    try:
+                        buffer.put(item, timeout=0.1)
+                        break
+                    except queue.Full:
+                        continue
+                if stop.is_set():
+                    return
+            buffer.put(done)
+        except BaseException as exc:  # handed to the consumer, raised there
+            buffer.put(exc)
+
+    worker = threading.Thread(target=produce, name="bulk-generate", daemon=True)
+    worker.start()
+    try:
+        while (item := buffer.get()) is not done:
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+    finally:
+        stop.set()
+        worker.join()
 
 
 # --- Row generation ---------------------------------------------------------------------------
@@ -549,12 +596,54 @@ class _SQLiteLoader(_Loader):
         return _SQLiteBulk(self, replace_indexes, say)
 
     def analyze(self) -> None:
+        if X.get("alimit"):
+            self.raw.execute(f"PRAGMA analysis_limit={X['alimit']}")
         self.raw.execute("ANALYZE")
 
 
 import os  # EXPERIMENT
 
 X = {k[5:].lower(): v for k, v in os.environ.items() if k.startswith("BULK_")}  # EXPERIMENT
+
+
+class _FtsWorker:
+    def __init__(self, ddl: str) -> None:
+        import tempfile
+        self.dir = tempfile.TemporaryDirectory(prefix="crm-bulk-")
+        self.path = os.path.join(self.dir.name, "fts.sqlite3")
+        self.queue: queue.Queue = queue.Queue(maxsize=4)
+        self.error: BaseException | None = None
+        self.ddl = ddl
+        self.thread = threading.Thread(target=self.run, daemon=True)
+        self.thread.start()
+
+    def run(self) -> None:
+        import sqlite3
+        try:
+            conn = sqlite3.connect(self.path, isolation_level=None)
+            conn.execute("PRAGMA journal_mode=OFF")
+            conn.execute("PRAGMA synchronous=OFF")
+            conn.execute("PRAGMA cache_size=-1048576")
+            conn.execute(self.ddl)
+            conn.execute("BEGIN")
+            while (rows := self.queue.get()) is not None:
+                conn.executemany("INSERT INTO contact_fts(rowid, search_text) VALUES (?, ?)", rows)
+            conn.execute("COMMIT")
+            conn.close()
+        except BaseException as exc:
+            self.error = exc
+            while self.queue.get() is not None:
+                pass
+
+    def add(self, rows):
+        self.queue.put([(r[0], r[14]) for r in rows])
+
+    def finish(self) -> str:
+        self.queue.put(None)
+        self.thread.join()
+        if self.error:
+            raise self.error
+        return self.path
 
 
 class _SQLiteBulk:
@@ -578,6 +667,12 @@ class _SQLiteBulk:
         raw.execute("PRAGMA temp_store=MEMORY")
         raw.execute("PRAGMA threads=2")
         raw.execute("BEGIN IMMEDIATE")
+        self.worker = None
+        if self.fts == "parallel":
+            empty = raw.execute("SELECT NOT EXISTS (SELECT 1 FROM contact_fts_docsize)").fetchone()[0]
+            self.say(f"fts empty {empty}")
+            if empty:
+                self.worker = _FtsWorker(SQLITE_FTS_DDL["contact"][0])
         self.start_ids = {
             t: raw.execute(f"SELECT coalesce(max(id), 0) FROM {t}").fetchone()[0]  # noqa: S608
             for t in ("contact", "organization")
@@ -589,6 +684,11 @@ class _SQLiteBulk:
         if self.replace_indexes:
             for index, _table, _columns in SQLITE_INDEXES:
                 raw.execute(f"DROP INDEX {index}")
+        return self
+
+    def on_contacts(self, rows) -> None:
+        if self.worker is not None:
+            self.worker.add(rows)
 
     def _indexes(self) -> None:
         raw = self.raw
@@ -604,7 +704,14 @@ class _SQLiteBulk:
         self.say("Building the search index…")
         for table in ("contact", "organization"):
             text_column = "search_text" if table == "contact" else "name_key"
-            if self.fts == "rebuild":
+            if table == "contact" and self.worker is not None:
+                path = self.worker.finish()
+                self.say("copying fts")
+                raw.execute("ATTACH DATABASE ? AS bulk_fts", (path,))
+                for shadow in ("data", "idx", "docsize", "config"):
+                    raw.execute(f"DELETE FROM contact_fts_{shadow}")
+                    raw.execute(f"INSERT INTO contact_fts_{shadow} SELECT * FROM bulk_fts.contact_fts_{shadow}")
+            elif self.fts == "rebuild":
                 raw.execute(f"INSERT INTO {table}_fts({table}_fts) VALUES ('rebuild')")
             else:
                 raw.execute(
@@ -634,6 +741,12 @@ class _SQLiteBulk:
                 raw.execute("ROLLBACK")
                 raise
         finally:
+            if self.worker is not None:
+                try:
+                    raw.execute("DETACH DATABASE bulk_fts")
+                except Exception as e:
+                    self.say(f"detach: {e}")
+                self.worker.dir.cleanup()
             raw.execute("PRAGMA foreign_keys=ON")
             raw.execute("PRAGMA cache_size=-65536")
             if X.get("journal"):

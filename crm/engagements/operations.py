@@ -18,7 +18,6 @@ from crm.engagements.models import Engagement, EngagementKind
 from crm.extensions import db
 from crm.organizations.models import Organization
 
-
 EARLIEST = date(1990, 1, 1)
 
 
