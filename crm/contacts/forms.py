@@ -1,10 +1,9 @@
 from __future__ import annotations
 
-from wtforms import SelectField, SelectMultipleField, StringField, TextAreaField
+from wtforms import SelectField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Length, Optional
 
 from crm.contacts.models import ConsentStatus
-from crm.core.countries import language_choices
 from crm.core.forms import (
     CountryField,
     TagsField,
@@ -32,7 +31,11 @@ class ContactForm(VersionedForm):
         },
     )
     country = CountryField()
-    languages = SelectMultipleField("Languages", choices=[], validate_choice=False)
+    languages = StringField(
+        "Languages",
+        validators=[Optional(), Length(max=200)],
+        description="Names or codes, separated by commas: “Bengali, English”.",
+    )
     tags = TagsField("Tags", description="Separate tags with commas.", validators=[Length(max=500)])
     owner_id = SelectField("Owner", choices=[], validate_choice=False)
     consent_status = SelectField("Email consent", choices=enum_choices(ConsentStatus))
@@ -46,4 +49,3 @@ class ContactForm(VersionedForm):
     def __init__(self, *args, owner_choices: list[tuple[str, str]], **kwargs):
         super().__init__(*args, **kwargs)
         self.owner_id.choices = [("", "— nobody —"), *owner_choices]
-        self.languages.choices = language_choices()

@@ -12,7 +12,7 @@ from crm.audit import operations as audit
 from crm.audit.models import AuditAction
 from crm.auth.operations import normalize_email
 from crm.contacts.models import ConsentStatus, Contact
-from crm.core.countries import language_name
+from crm.core.countries import normalize_language
 from crm.core.db import utcnow
 from crm.core.errors import OperationError, check_version
 from crm.core.validation import clean_country, clean_text
@@ -37,14 +37,19 @@ class ContactFields:
     consent_source: str | None = None
 
 
-def clean_languages(codes: list[str]) -> str | None:
-    cleaned = []
-    for code in codes:
-        code = code.strip().lower()
-        if not code:
+def clean_languages(values: list[str]) -> str | None:
+    """Language names or codes ('English', 'bn') as ISO 639-1 codes, comma separated."""
+    cleaned: list[str] = []
+    for value in values:
+        if not value.strip():
             continue
-        if language_name(code) == code:
-            raise OperationError(f"“{code}” is not a language code (ISO 639-1).", field="languages")
+        code = normalize_language(value)
+        if code is None:
+            raise OperationError(
+                f"“{value.strip()}” is not a language we know (a name like Bengali or a code "
+                "like bn).",
+                field="languages",
+            )
         if code not in cleaned:
             cleaned.append(code)
     return ",".join(cleaned) or None

@@ -24,7 +24,7 @@ from crm.contacts import operations, queries
 from crm.contacts.forms import ContactForm
 from crm.contacts.models import Contact
 from crm.core.access import Permission, requires
-from crm.core.countries import country_choices
+from crm.core.countries import country_choices, language_name
 from crm.core.errors import ConflictError, OperationError
 from crm.core.pagination import paginate
 from crm.core.timeline import timeline_for
@@ -59,7 +59,7 @@ def _fields_from(form: ContactForm) -> operations.ContactFields:
         title=form.title.data,
         organization_id=org_id,
         country=form.country.data,
-        languages=form.languages.data or [],
+        languages=(form.languages.data or "").split(","),
         tags=parse_tags(form.tags.data),
         owner_id=int(form.owner_id.data) if form.owner_id.data else None,
         notes=form.notes.data,
@@ -135,8 +135,10 @@ def new():
     form = ContactForm(owner_choices=staff_choices())
     if request.method == "GET":
         form.owner_id.data = str(current_user.id)
-        if request.args.get("organization"):
-            form.organization.data = request.args["organization"]
+        org = org_queries.by_name(request.args.get("organization", ""))
+        if org is not None:
+            form.organization.data = org.name
+            form.country.data = org.country  # most people work where their organization is
     if form.validate_on_submit():
         try:
             contact = operations.create_contact(current_user, _fields_from(form))
@@ -175,18 +177,19 @@ def edit(contact_id: int):
     if request.method == "GET":
         form.organization.data = contact.organization.name if contact.organization else ""
         form.tags.data = contact.tag_names
-        form.languages.data = contact.language_list
+        form.languages.data = ", ".join(language_name(c) for c in contact.language_list)
         form.owner_id.data = str(contact.owner_id or "")
     if form.validate_on_submit():
         try:
             operations.update_contact(
                 current_user, contact, _fields_from(form), expected_version=form.loaded_version()
             )
-        except ConflictError as exc:
+        except ConflictError:
             db.session.rollback()
-            flash(exc.message, "danger")
             form.version.data = str(contact.version)  # a deliberate second save wins
-            return render_template("contacts/form.html", form=form, contact=contact), 409
+            return render_template(
+                "contacts/form.html", form=form, contact=contact, conflict=True
+            ), 409
         except OperationError as exc:
             db.session.rollback()
             _field_error(form, exc)

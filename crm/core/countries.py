@@ -2,14 +2,22 @@
 
 from __future__ import annotations
 
+import unicodedata
 from functools import cache
 
 import pycountry
 
 
+def _sort_key(name: str) -> str:
+    # Côte d'Ivoire sorts with C, Réunion with R: compare without accents.
+    return unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode().lower()
+
+
 @cache
 def country_choices() -> list[tuple[str, str]]:
-    return sorted(((c.alpha_2, c.name) for c in pycountry.countries), key=lambda pair: pair[1])
+    return sorted(
+        ((c.alpha_2, c.name) for c in pycountry.countries), key=lambda pair: _sort_key(pair[1])
+    )
 
 
 @cache
@@ -37,7 +45,7 @@ def normalize_country(value: str | None) -> str | None:
 @cache
 def language_choices() -> list[tuple[str, str]]:
     langs = [(lang.alpha_2, lang.name) for lang in pycountry.languages if hasattr(lang, "alpha_2")]
-    return sorted(langs, key=lambda pair: pair[1])
+    return sorted(langs, key=lambda pair: _sort_key(pair[1]))
 
 
 @cache
@@ -47,3 +55,17 @@ def _language_names() -> dict[str, str]:
 
 def language_name(code: str) -> str:
     return _language_names().get(code, code)
+
+
+def normalize_language(value: str) -> str | None:
+    """'English', 'en' or 'eng' -> 'en'; None if unknown or without a two-letter code."""
+    value = value.strip()
+    if not value:
+        return None
+    if len(value) == 2 and value.lower() in _language_names():
+        return value.lower()  # a code first: "en" is also the name of a language in Vietnam
+    try:
+        language = pycountry.languages.lookup(value)
+    except LookupError:
+        return None
+    return getattr(language, "alpha_2", None)

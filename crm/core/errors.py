@@ -21,9 +21,7 @@ class ConflictError(OperationError):
 
 
 CONFLICT_MESSAGE = (
-    "Someone else saved this record while you were editing it, so your changes were not saved. "
-    "The form still shows what you typed: check the current record (it opens in a new tab), "
-    "then save again to keep your version."
+    "Someone else saved this record while you were editing it, so your changes were not saved."
 )
 
 

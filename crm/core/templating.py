@@ -7,6 +7,7 @@ from datetime import UTC, date, datetime
 from flask import Flask, request, url_for
 from flask_login import current_user
 
+from crm.audit.display import action_label, change_rows
 from crm.core.access import Permission, has_permission
 from crm.core.countries import country_name, language_name
 
@@ -18,6 +19,8 @@ def register(app: Flask) -> None:
     app.jinja_env.filters["d"] = format_date
     app.jinja_env.filters["ago"] = time_ago
     app.jinja_env.globals["Permission"] = Permission
+    app.jinja_env.filters["change_rows"] = change_rows
+    app.jinja_env.filters["action_label"] = action_label
     app.jinja_env.globals["url_with"] = url_with
 
     @app.context_processor

@@ -59,7 +59,9 @@ def _dashboard() -> dict:
     ).all()
     return {
         "stats": {
-            "contacts": count(sa.select(sa.func.count()).select_from(Contact)),
+            "contacts": count(
+                sa.select(sa.func.count()).select_from(Contact).where(Contact.erased_at.is_(None))
+            ),
             "organizations": count(sa.select(sa.func.count()).select_from(Organization)),
             "consented": count(
                 sa.select(sa.func.count())
@@ -73,6 +75,7 @@ def _dashboard() -> dict:
             ),
         },
         "follow_ups": follow_ups_for(current_user.id, today),
+        "today": today,
         "recent": recent,
         "by_kind": by_kind,
     }

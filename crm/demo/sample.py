@@ -29,8 +29,11 @@ DEMO_USERS = [
 ]
 
 
+_FOLD = str.maketrans({"ı": "i", "ø": "o", "ł": "l", "đ": "d", "ß": "ss", "æ": "ae"})
+
+
 def ascii_slug(text: str) -> str:
-    plain = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
+    plain = unicodedata.normalize("NFKD", text.translate(_FOLD)).encode("ascii", "ignore").decode()
     return "".join(ch for ch in plain.lower() if ch.isalnum() or ch in ".-")
 
 
@@ -52,6 +55,25 @@ def _org_name(rng: random.Random, kind: str, country: str, used: set[str]) -> st
     name = f"{candidates[0]} {len(used)}"
     used.add(name_key(name))
     return name
+
+
+_KIND_WORDS = [
+    ("listening", EngagementKind.LISTENING_SESSION),
+    ("workshop", EngagementKind.WORKSHOP),
+    ("survey", EngagementKind.SURVEY),
+    ("call", EngagementKind.CALL),
+    ("email", EngagementKind.EMAIL),
+    ("meeting", EngagementKind.MEETING),
+]
+
+
+def _kind_for(topic: str, rng: random.Random) -> EngagementKind:
+    """The kind a topic names ("Survey results review" is a survey); otherwise a likely one."""
+    lowered = topic.lower()
+    for word, kind in _KIND_WORDS:
+        if word in lowered:
+            return kind
+    return rng.choice([EngagementKind.MEETING, EngagementKind.CALL, EngagementKind.EMAIL])
 
 
 def load_demo(seed: int = 2017, admin: User | None = None) -> str:
@@ -94,8 +116,8 @@ def load_demo(seed: int = 2017, admin: User | None = None) -> str:
             country=country,
             website=f"https://www.{ascii_slug(name.split(' (')[0]).replace('.', '')}.example",
             created_by_id=rng.choice(staff).id,
-            created_at=now - timedelta(days=rng.randint(30, 700)),
         )
+        org.created_at = org.updated_at = now - timedelta(days=rng.randint(30, 700))
         org.tags = tags_from_names(rng.sample(names.TAGS, rng.randint(0, 2)))
         db.session.add(org)
         orgs.append((org, region))
@@ -114,11 +136,15 @@ def load_demo(seed: int = 2017, admin: User | None = None) -> str:
         if email in emails:
             email = email.replace("@", f"{i}@")
         emails.add(email)
-        consent = rng.choices(list(ConsentStatus), [30, 60, 10])[0]
+        has_email = rng.random() > 0.05
+        # Nobody agrees to email without an address to send to.
+        consent = rng.choices(list(ConsentStatus), [30, 60, 10])[0] if has_email else (
+            ConsentStatus.UNKNOWN
+        )
         contact = Contact(
             first_name=first,
             last_name=last,
-            email=email if rng.random() > 0.05 else None,
+            email=email if has_email else None,
             phone=f"+{rng.randint(1, 99)} {rng.randint(100, 999)} {rng.randint(1000, 9999)}",
             title=rng.choice(
                 [
@@ -146,8 +172,8 @@ def load_demo(seed: int = 2017, admin: User | None = None) -> str:
             else now - timedelta(days=rng.randint(1, 400)),
             owner_id=rng.choice(staff).id,
             created_by_id=rng.choice(staff).id,
-            created_at=now - timedelta(days=rng.randint(1, 600)),
         )
+        contact.created_at = contact.updated_at = now - timedelta(days=rng.randint(1, 600))
         contact.set_search_fields()
         contact.tags = tags_from_names(rng.sample(names.TAGS, rng.randint(0, 2)))
         db.session.add(contact)
@@ -169,7 +195,7 @@ def load_demo(seed: int = 2017, admin: User | None = None) -> str:
         follow = rng.random() < 0.3
         follow_on = occurred + timedelta(days=rng.randint(3, 30)) if follow else None
         e = Engagement(
-            kind=rng.choice(list(EngagementKind)),
+            kind=_kind_for(topic, rng),
             occurred_on=occurred,
             summary=topic,
             heard=heard,

@@ -64,13 +64,16 @@ def _selected_contacts(form: EngagementForm) -> list[Contact]:
     return list(db.session.scalars(sa.select(Contact).where(Contact.id.in_(ids))))
 
 
-def _render_form(form: EngagementForm, engagement: Engagement | None, status: int = 200):
+def _render_form(
+    form: EngagementForm, engagement: Engagement | None, status: int = 200, conflict=False
+):
     return (
         render_template(
             "engagements/form.html",
             form=form,
             engagement=engagement,
             selected_contacts=_selected_contacts(form),
+            conflict=conflict,
         ),
         status,
     )
@@ -166,11 +169,10 @@ def edit(engagement_id: int):
             operations.update_engagement(
                 current_user, engagement, _fields_from(form), expected_version=form.loaded_version()
             )
-        except ConflictError as exc:
+        except ConflictError:
             db.session.rollback()
-            flash(exc.message, "danger")
             form.version.data = str(engagement.version)
-            return _render_form(form, engagement, 409)
+            return _render_form(form, engagement, 409, conflict=True)
         except OperationError as exc:
             db.session.rollback()
             _field_error(form, exc)

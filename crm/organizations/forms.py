@@ -9,7 +9,11 @@ from crm.organizations.models import OrganizationKind
 
 class OrganizationForm(VersionedForm):
     name = StringField("Name", validators=[DataRequired(), Length(max=200)])
-    kind = SelectField("Kind", choices=enum_choices(OrganizationKind))
+    kind = SelectField(
+        "Kind",
+        choices=enum_choices(OrganizationKind, blank="— choose —"),
+        validators=[DataRequired(message="Choose what kind of organization this is.")],
+    )
     sector = StringField("Sector", validators=[Optional(), Length(max=100)])
     country = CountryField()
     website = StringField("Website", validators=[Optional(), Length(max=300)])

@@ -136,11 +136,12 @@ def edit(organization_id: int):
             operations.update_organization(
                 current_user, org, _fields_from(form), expected_version=form.loaded_version()
             )
-        except ConflictError as exc:
+        except ConflictError:
             db.session.rollback()
-            flash(exc.message, "danger")
             form.version.data = str(org.version)
-            return render_template("organizations/form.html", form=form, organization=org), 409
+            return render_template(
+                "organizations/form.html", form=form, organization=org, conflict=True
+            ), 409
         except OperationError as exc:
             db.session.rollback()
             _field_error(form, exc)

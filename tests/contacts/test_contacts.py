@@ -17,7 +17,7 @@ def contact_form(**overrides):
         "title": "Compliance Officer",
         "organization": "",
         "country": "BD",
-        "languages": ["bn", "en"],
+        "languages": "Bengali, en",
         "tags": "pilot",
         "owner_id": "",
         "consent_status": "granted",
@@ -63,7 +63,7 @@ def test_bad_input_is_refused_field_by_field_and_nothing_is_saved(
         (contact_form(first_name="x" * 101), "cannot be longer than 100"),
         (contact_form(first_name=""), "This field is required"),
         (contact_form(organization="No Such Org"), "There is no organization named"),
-        (contact_form(languages=["xx"]), "not a language code"),
+        (contact_form(languages="Klingonese"), "not a language we know"),
         (contact_form(consent_status="maybe"), "Not a valid choice"),
     ]
     for data, message in cases:
@@ -357,3 +357,21 @@ def test_erasure_strikes_the_person_from_engagement_text(client, as_role, make_c
     assert engagement.summary == "Call with [erased]"
     assert "tanvir" not in engagement.heard.lower() and "1711" not in engagement.heard
     assert "[erased]" in engagement.heard
+
+
+def test_changes_panel_speaks_in_names_not_codes(client, as_role, make_contact, make_org, make_user):
+    lead = as_role("lead")
+    other = make_user("volunteer", name="Victor Santos")
+    org = make_org("Bluebird Apparel")
+    contact = make_contact("Priya", "Iyer", owner_id=lead.id, country="IN", languages="bn,en")
+    client.post(f"/contacts/{contact.id}/edit", data=contact_form(
+        first_name="Priya", last_name="Iyer", email="", organization="Bluebird Apparel",
+        owner_id=str(other.id), country="BD", languages="bn", consent_status="withdrawn",
+        version=contact.version,
+    ))
+    page = client.get(f"/contacts/{contact.id}").get_data(as_text=True)
+    for shown in ("Victor Santos", "Bluebird Apparel", "Bangladesh", "India", "Bengali",
+                  "Withdrawn", "email consent", "Changed"):
+        assert shown in page, shown
+    assert "owner id" not in page and "organization id" not in page
+    assert f"#{org.id}" not in page
