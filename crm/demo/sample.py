@@ -57,6 +57,17 @@ def _org_name(rng: random.Random, kind: str, country: str, used: set[str]) -> st
     return name
 
 
+FOLLOW_UP_NOTES = [
+    "Send the principles one-pager",
+    "Share the listening-session summary",
+    "Introduce to a champion in the region",
+    "Send the pledge form and FAQ",
+    "Ask for the survey results",
+    "Invite to the next community call",
+    "Follow up on the helpline data question",
+    "Send the P5 security checklist",
+]
+
 _KIND_WORDS = [
     ("listening", EngagementKind.LISTENING_SESSION),
     ("workshop", EngagementKind.WORKSHOP),
@@ -202,7 +213,7 @@ def load_demo(seed: int = 2017, admin: User | None = None) -> str:
             organization_id=contact.organization_id,
             follow_up_on=follow_on,
             follow_up_owner_id=owner.id if follow else None,
-            follow_up_note="Send the principles one-pager" if follow else None,
+            follow_up_note=rng.choice(FOLLOW_UP_NOTES) if follow else None,
             follow_up_done_at=now if follow and follow_on < today - timedelta(days=20) else None,
             created_by_id=owner.id,
         )
