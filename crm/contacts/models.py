@@ -10,6 +10,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from crm.auth.models import User
 from crm.core.db import TrackedMixin, enum_type
+from crm.core.text import fold
 from crm.extensions import db
 from crm.organizations.models import Organization
 from crm.tags.models import Tag, contact_tag
@@ -45,9 +46,9 @@ class Contact(TrackedMixin, db.Model):
     owner_id: Mapped[int | None] = mapped_column(sa.ForeignKey("user.id", ondelete="SET NULL"))
     notes: Mapped[str | None] = mapped_column(sa.Text)
     erased_at: Mapped[datetime | None]
-    # Derived by set_search_fields(): "last first" lower-cased, the list's default order.
+    # Derived by set_search_fields(): "last first" folded (see core/text.py), the list's order.
     sort_name: Mapped[str] = mapped_column(sa.String(201), default="")
-    # Derived: lower-cased "first last email", indexed for substring search (FTS5 trigram on
+    # Derived: folded "first last email", indexed for substring search (FTS5 trigram on
     # SQLite, pg_trgm GIN on PostgreSQL; both created in the migration).
     search_text: Mapped[str] = mapped_column(sa.String(460), default="")
 
@@ -84,8 +85,9 @@ class Contact(TrackedMixin, db.Model):
 
 
 def sort_name_for(first_name: str, last_name: str) -> str:
-    return f"{last_name or ''} {first_name or ''}".strip().lower()[:201]
+    # Folded so Álvarez sorts with the A's and Yılmaz with the Y's.
+    return fold(f"{last_name or ''} {first_name or ''}")[:201]
 
 
 def search_text_for(first_name: str, last_name: str, email: str | None) -> str:
-    return f"{first_name or ''} {last_name or ''} {email or ''}".strip().lower()[:460]
+    return fold(f"{first_name or ''} {last_name or ''} {email or ''}")[:460]

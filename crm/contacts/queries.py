@@ -42,10 +42,17 @@ def _search_ids(text: str) -> sa.Select | None:
     text = normalize_query(text)
     if not text:
         return None
+    by_person = substring_ids("contact", text)  # names and email addresses
     if "@" in text:
-        # An address (or the start of one): the unique email index answers directly.
-        return sa.select(Contact.id).where(Contact.email >= text, Contact.email < text + "\uffff")
-    by_person = substring_ids("contact", text)
+        if " " not in text:
+            # An address or its start: the unique email index answers in one probe, where the
+            # trigrams of ".example.org" would each list most of the table.
+            prefix = sa.select(Contact.id).where(
+                Contact.email >= text, Contact.email < text + "\uffff"
+            )
+            if db.session.scalar(prefix.limit(1)) is not None:
+                return prefix
+        return by_person
     org_ids = substring_ids("organization", text)
     by_org = sa.select(Contact.id).where(Contact.organization_id.in_(org_ids))
     return sa.union(by_person, by_org)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
+from crm.core.text import fold
 from crm.extensions import db
 
 # record type -> (table, searched column, prefix column, FTS table on SQLite)
@@ -22,7 +23,7 @@ MIN_TRIGRAM = 3
 
 
 def normalize_query(text: str) -> str:
-    return " ".join((text or "").lower().split())[:200]
+    return fold(text)[:200]
 
 
 def _escape_like(text: str) -> str:
@@ -30,26 +31,36 @@ def _escape_like(text: str) -> str:
 
 
 def substring_ids(record_type: str, text: str) -> sa.Select | None:
-    """A SELECT of the ids whose searched column contains `text`; None when `text` is empty."""
+    """A SELECT of the ids whose searched column contains every word of `text`.
+
+    None when `text` is empty. Case and accents are ignored (the columns hold folded text).
+    """
     text = normalize_query(text)
     if not text:
         return None
     table_name, column, prefix_column, fts_table = _TARGETS[record_type]
     table = sa.table(table_name, sa.column("id"), sa.column(column), sa.column(prefix_column))
+    words = text.split()
+    long_words = [w for w in words if len(w) >= MIN_TRIGRAM]
+    short_words = [w for w in words if len(w) < MIN_TRIGRAM]
 
-    if len(text) < MIN_TRIGRAM:
+    if not long_words:
         # Too short for trigrams: names starting with it (range scan on the sort index).
         return sa.select(table.c.id).where(
             table.c[prefix_column] >= text, table.c[prefix_column] < text + "\uffff"
         )
 
+    def contains(word: str):
+        return table.c[column].like(f"%{_escape_like(word)}%", escape="\\")
+
     if db.engine.dialect.name == "sqlite":
         fts = sa.table(fts_table, sa.column("rowid"))
-        phrase = '"' + text.replace('"', '""') + '"'  # an FTS5 phrase: the exact substring
-        return (
-            sa.select(fts.c.rowid)
-            .where(sa.text(f"{fts_table} MATCH :phrase"))
-            .params(phrase=phrase)
+        # FTS5 phrases, one per word, all required: each is an exact substring match.
+        query = " ".join('"' + w.replace('"', '""') + '"' for w in long_words)
+        ids = sa.select(fts.c.rowid).where(sa.text(f"{fts_table} MATCH :q")).params(q=query)
+        if not short_words:
+            return ids
+        return sa.select(table.c.id).where(
+            table.c.id.in_(ids), *(contains(w) for w in short_words)
         )
-    pattern = f"%{_escape_like(text)}%"
-    return sa.select(table.c.id).where(table.c[column].like(pattern, escape="\\"))
+    return sa.select(table.c.id).where(*(contains(w) for w in words))

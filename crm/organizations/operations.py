@@ -9,6 +9,7 @@ import sqlalchemy as sa
 from crm.audit import operations as audit
 from crm.audit.models import AuditAction
 from crm.core.errors import OperationError, check_version
+from crm.core.text import fold
 from crm.core.validation import clean_country, clean_text, clean_website
 from crm.extensions import db
 from crm.organizations.models import Organization, OrganizationKind
@@ -27,7 +28,8 @@ class OrganizationFields:
 
 
 def name_key(name: str) -> str:
-    return " ".join(name.lower().split())
+    """Folded name: sorting, search and duplicate checks ignore case, accents and spacing."""
+    return fold(name)
 
 
 def _apply(org: Organization, fields: OrganizationFields) -> None:

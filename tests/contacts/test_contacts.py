@@ -375,3 +375,31 @@ def test_changes_panel_speaks_in_names_not_codes(client, as_role, make_contact, 
         assert shown in page, shown
     assert "owner id" not in page and "organization id" not in page
     assert f"#{org.id}" not in page
+
+
+def test_search_ignores_accents_case_and_word_order(client, as_role, make_org, make_contact):
+    as_role("lead")
+    org = make_org("National Garment Workers' Union (Jordan)")
+    make_contact("Mehmet", "Yılmaz", email="mehmet.yilmaz@ngwu.example", organization_id=org.id)
+    make_contact("Lucía", "Ramírez", email="lucia@example.org")
+
+    def found(q):
+        text = client.get("/contacts/", query_string={"q": q}).get_data(as_text=True)
+        return sorted(n for n in ("Mehmet", "Lucía") if n in text)
+
+    assert found("yilmaz") == ["Mehmet"]
+    assert found("YILMAZ mehmet") == ["Mehmet"]
+    assert found("ramirez") == ["Lucía"]
+    assert found("garment jordan") == ["Mehmet"]  # organization words in any order
+    assert found("yilmaz@ngwu") == ["Mehmet"]  # part of an address across the @
+    assert found("@ngwu.example") == ["Mehmet"]
+    assert found("ramirez lu") == ["Lucía"]  # short words narrow a longer match
+    assert found("ramirez zq") == []
+    assert found("ramirez xyz") == []
+
+
+def test_organization_names_fold_accents_for_duplicates(client, as_role, make_org):
+    as_role("lead")
+    make_org("Café Cooperative")
+    response = client.post("/organizations/new", data={"name": "CAFE  cooperative", "kind": "ngo"})
+    assert "already exists" in response.get_data(as_text=True)
