@@ -91,11 +91,23 @@ def _field_error(form: EngagementForm, exc: OperationError) -> None:
 @requires(Permission.ENGAGEMENTS_VIEW)
 def index():
     kind = request.args.get("kind", "")
+    q = request.args.get("q", "").strip()
+    open_only = request.args.get("open") == "1"
     stmt = sa.select(Engagement).options(
         selectinload(Engagement.contacts), selectinload(Engagement.organization)
     )
     if kind:
         stmt = stmt.where(Engagement.kind == kind)
+    if q:
+        # The log is thousands of rows, not millions: a plain contains-match is enough here.
+        pattern = "%" + q.replace("\\", "").replace("%", "").replace("_", "") + "%"
+        stmt = stmt.where(
+            sa.or_(Engagement.summary.ilike(pattern), Engagement.heard.ilike(pattern))
+        )
+    if open_only:
+        stmt = stmt.where(
+            Engagement.follow_up_on.is_not(None), Engagement.follow_up_done_at.is_(None)
+        )
     page = paginate(
         stmt,
         NEWEST,
@@ -104,7 +116,14 @@ def index():
         page_size=current_app.config["PAGE_SIZE"],
         count_cap=current_app.config["COUNT_CAP"],
     )
-    return render_template("engagements/index.html", page=page, kind=kind, kinds=EngagementKind)
+    return render_template(
+        "engagements/index.html",
+        page=page,
+        kind=kind,
+        kinds=EngagementKind,
+        q=q,
+        open_only=open_only,
+    )
 
 
 @bp.route("/follow-ups")

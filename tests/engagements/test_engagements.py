@@ -175,3 +175,19 @@ def test_engagement_list_filters_by_kind(client, as_role, make_contact):
                                                           kind="survey"))
     text = client.get("/engagements/?kind=call").get_data(as_text=True)
     assert "A call" in text and "A survey" not in text
+
+
+def test_engagement_log_search_and_open_follow_ups(client, as_role, make_contact):
+    me = as_role("lead")
+    c = make_contact()
+    client.post("/engagements/new", data=engagement_form(
+        contact_ids=[c.id], summary="Payslip pilot review", heard="Workers like the SMS payslips."))
+    client.post("/engagements/new", data=engagement_form(
+        contact_ids=[c.id], summary="Grievance line call", follow_up_on=TODAY.isoformat(),
+        follow_up_owner_id=str(me.id)))
+    text = client.get("/engagements/?q=payslip").get_data(as_text=True)
+    assert "Payslip pilot review" in text and "Grievance line call" not in text
+    text = client.get("/engagements/?q=sms+payslips").get_data(as_text=True)
+    assert "Payslip pilot review" in text
+    text = client.get("/engagements/?open=1").get_data(as_text=True)
+    assert "Grievance line call" in text and "Payslip pilot review" not in text
