@@ -48,7 +48,7 @@ CHROMIUM_ARGS = [
 ]
 
 ADMIN_EMAIL = "e2e-admin@example.org"
-ADMIN_PASSWORD = "e2e-admin-password-" + secrets.token_hex(4)
+ADMIN_PASSWORD = "e2e-blue-kettle-" + secrets.token_hex(4)
 ADMIN_NAME = "Administrator"
 DEMO_PASSWORD = "west-demo-2017"  # crm.demo.sample.DEMO_PASSWORD, shared by the demo users
 VIEWER_EMAIL = "viewer@example.org"
