@@ -9,7 +9,7 @@ from flask_login import current_user
 
 from crm.audit.display import action_label, change_rows
 from crm.core.access import Permission, has_permission
-from crm.core.countries import country_name, language_name
+from crm.core.countries import country_name, country_options, language_name
 
 
 def register(app: Flask) -> None:
@@ -19,6 +19,7 @@ def register(app: Flask) -> None:
     app.jinja_env.filters["d"] = format_date
     app.jinja_env.filters["ago"] = time_ago
     app.jinja_env.globals["Permission"] = Permission
+    app.jinja_env.globals["country_options"] = country_options
     app.jinja_env.filters["change_rows"] = change_rows
     app.jinja_env.filters["action_label"] = action_label
     app.jinja_env.globals["url_with"] = url_with
