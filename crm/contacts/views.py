@@ -90,14 +90,23 @@ def index():
     )
     sort_key = args.get("sort", "name")
     sort = queries.SORTS.get(sort_key, queries.SORTS["name"])
+    plan = queries.plan_search(filters.q)
+    other_filters = filters.kind or filters.country or filters.tag or filters.owner
+    search_only = bool(filters.q) and not other_filters
     page = paginate(
-        queries.filtered(filters),
+        queries.filtered(filters, plan),
         sort,
         after=args.get("after"),
         before=args.get("before"),
         page_size=current_app.config["PAGE_SIZE"],
         count_cap=current_app.config["COUNT_CAP"],
+        # A search already knows how many it found (or that it is a great many): counting
+        # again through a dense match would read most of the table.
+        known_total=plan.known_total if plan and search_only else None,
+        count=not (plan and plan.known_total is None),
     )
+    if plan and plan.known_total is None and search_only:
+        page.total, page.total_is_capped = queries.dense_floor() + 1, True
     return render_template(
         "contacts/index.html",
         page=page,

@@ -30,12 +30,14 @@ class Page:
     items: list
     next_cursor: str | None
     prev_cursor: str | None
-    total: int
+    total: int | None  # None: not counted (too costly to count exactly)
     total_is_capped: bool
     is_first: bool
 
     @property
     def total_label(self) -> str:
+        if self.total is None:
+            return "many"
         return f"more than {self.total - 1:,}" if self.total_is_capped else f"{self.total:,}"
 
 
@@ -73,7 +75,14 @@ def paginate(
     before: str | None = None,
     page_size: int = 50,
     count_cap: int = 10_000,
+    known_total: int | None = None,
+    count: bool = True,
 ) -> Page:
+    """One page of `stmt` in `sort` order after (or before) a cursor.
+
+    The total is counted up to `count_cap`, unless the caller already knows it (`known_total`)
+    or knows counting would cost more than the page (`count=False`).
+    """
     columns = sort.columns
     forward = before is None
     cursor = after if forward else before
@@ -103,16 +112,21 @@ def paginate(
         next_cursor = _encode(_row_key(rows[-1], columns)) if rows else None
         prev_cursor = _encode(_row_key(rows[0], columns)) if has_more and rows else None
 
-    total = db.session.scalar(
-        sa.select(sa.func.count()).select_from(
-            stmt.with_only_columns(columns[-1]).order_by(None).limit(count_cap + 1).subquery()
+    if known_total is not None:
+        total: int | None = known_total
+    elif count:
+        total = db.session.scalar(
+            sa.select(sa.func.count()).select_from(
+                stmt.with_only_columns(columns[-1]).order_by(None).limit(count_cap + 1).subquery()
+            )
         )
-    )
+    else:
+        total = None
     return Page(
         items=rows,
         next_cursor=next_cursor,
         prev_cursor=prev_cursor,
         total=total,
-        total_is_capped=total > count_cap,
+        total_is_capped=known_total is None and total is not None and total > count_cap,
         is_first=prev_cursor is None,
     )

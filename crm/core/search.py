@@ -30,37 +30,49 @@ def _escape_like(text: str) -> str:
     return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
-def substring_ids(record_type: str, text: str) -> sa.Select | None:
-    """A SELECT of the ids whose searched column contains every word of `text`.
+def _parts(record_type: str, text: str):
+    table_name, column, prefix_column, fts_table = _TARGETS[record_type]
+    table = db.metadata.tables[table_name]  # the mapped table, so conditions join no new FROM
+    words = text.split()
+    return table, column, prefix_column, fts_table, words
 
-    None when `text` is empty. Case and accents are ignored (the columns hold folded text).
+
+def substring_condition(record_type: str, text: str) -> sa.ColumnElement[bool] | None:
+    """A condition on the record's own row: its searched column contains every word of `text`.
+
+    Cheap per row, so it suits walking the list in sort order when most rows match; with only
+    short words it is a prefix match on the sort key instead. None for an empty query.
     """
     text = normalize_query(text)
     if not text:
         return None
-    table_name, column, prefix_column, fts_table = _TARGETS[record_type]
-    table = sa.table(table_name, sa.column("id"), sa.column(column), sa.column(prefix_column))
-    words = text.split()
+    table, column, prefix_column, _fts, words = _parts(record_type, text)
+    if all(len(w) < MIN_TRIGRAM for w in words):
+        return sa.and_(table.c[prefix_column] >= text, table.c[prefix_column] < text + "\uffff")
+    return sa.and_(
+        *(table.c[column].like(f"%{_escape_like(w)}%", escape="\\") for w in words)
+    )
+
+
+def substring_ids(record_type: str, text: str) -> sa.Select | None:
+    """A SELECT of the ids whose searched column contains every word of `text`, by index.
+
+    Suits few matches. None when `text` is empty. Case and accents are ignored (the columns
+    hold folded text).
+    """
+    text = normalize_query(text)
+    if not text:
+        return None
+    table, _column, _prefix, fts_table, words = _parts(record_type, text)
+    condition = substring_condition(record_type, text)
     long_words = [w for w in words if len(w) >= MIN_TRIGRAM]
-    short_words = [w for w in words if len(w) < MIN_TRIGRAM]
-
-    if not long_words:
-        # Too short for trigrams: names starting with it (range scan on the sort index).
-        return sa.select(table.c.id).where(
-            table.c[prefix_column] >= text, table.c[prefix_column] < text + "\uffff"
-        )
-
-    def contains(word: str):
-        return table.c[column].like(f"%{_escape_like(word)}%", escape="\\")
-
-    if db.engine.dialect.name == "sqlite":
-        fts = sa.table(fts_table, sa.column("rowid"))
-        # FTS5 phrases, one per word, all required: each is an exact substring match.
-        query = " ".join('"' + w.replace('"', '""') + '"' for w in long_words)
-        ids = sa.select(fts.c.rowid).where(sa.text(f"{fts_table} MATCH :q")).params(q=query)
-        if not short_words:
-            return ids
-        return sa.select(table.c.id).where(
-            table.c.id.in_(ids), *(contains(w) for w in short_words)
-        )
-    return sa.select(table.c.id).where(*(contains(w) for w in words))
+    if not long_words or db.engine.dialect.name != "sqlite":
+        # PostgreSQL's planner uses the trigram GIN index for the LIKEs by itself.
+        return sa.select(table.c.id).where(condition)
+    fts = sa.table(fts_table, sa.column("rowid"))
+    # FTS5 phrases, one per word, all required: each is an exact substring match.
+    query = " ".join('"' + w.replace('"', '""') + '"' for w in long_words)
+    ids = sa.select(fts.c.rowid).where(sa.text(f"{fts_table} MATCH :q")).params(q=query)
+    if len(long_words) == len(words):
+        return ids
+    return sa.select(table.c.id).where(table.c.id.in_(ids), condition)

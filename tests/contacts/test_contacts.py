@@ -403,3 +403,31 @@ def test_organization_names_fold_accents_for_duplicates(client, as_role, make_or
     make_org("Café Cooperative")
     response = client.post("/organizations/new", data={"name": "CAFE  cooperative", "kind": "ngo"})
     assert "already exists" in response.get_data(as_text=True)
+
+
+def test_dense_and_sparse_searches_find_the_same_contacts(client, as_role, make_contact, make_org, monkeypatch):
+    """Many matches switch to walking the name index; the results must not change."""
+    from crm.contacts import queries
+
+    as_role("lead")
+    org = make_org("Silva Textiles")
+    for i in range(6):
+        make_contact(f"Ana{i}", "Silva")
+    make_contact("Marta", "Lopes", organization_id=org.id)
+    make_contact("Unrelated", "Person")
+
+    def names(q):
+        text = client.get("/contacts/", query_string={"q": q}).get_data(as_text=True)
+        import re
+
+        return re.findall(r'fw-medium" href="/contacts/\d+">([^<]+)<', text), text
+
+    sparse, sparse_text = names("silva")
+    assert "7 contacts" in sparse_text
+    monkeypatch.setattr(queries, "SPARSE_LIMIT", {"sqlite": 3, "postgresql": 3})
+    dense, dense_text = names("silva")
+    assert dense == sparse and len(dense) == 7 and "Marta Lopes" in dense
+    assert "more than 3 contacts" in dense_text
+    # With another filter the count of a dense search is not attempted.
+    text = client.get("/contacts/", query_string={"q": "silva", "country": "KE"}).get_data(as_text=True)
+    assert "many contacts" in text
