@@ -6,6 +6,7 @@ import contextlib
 from dataclasses import dataclass
 
 import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import selectinload
 
 from crm.contacts.models import Contact
@@ -74,7 +75,9 @@ def plan_search(text: str) -> SearchPlan | None:
         prefix = sa.and_(Contact.email >= text, Contact.email < text + "\uffff")
         found = _count_upto(sa.select(Contact.id).where(prefix), limit)
         if found:
-            return SearchPlan(prefix, found if found <= limit else None)
+            if found > limit:
+                return SearchPlan(prefix, None)
+            return _sparse(sa.select(Contact.id).where(prefix), found)
     person_ids = substring_ids("contact", text)
     person_condition = substring_condition("contact", text).self_group()
     org_ids = substring_ids("organization", text) if "@" not in text else None
@@ -87,12 +90,26 @@ def plan_search(text: str) -> SearchPlan | None:
     if persons > limit or orgs > ORGANIZATION_LIMIT:
         return SearchPlan(dense, None)
     if org_condition is None:
-        return SearchPlan(Contact.id.in_(person_ids), persons)
+        return _sparse(person_ids, persons)
     by_org = sa.select(Contact.id).where(org_condition)
     if persons + _count_upto(by_org, limit) > limit:
         return SearchPlan(dense, None)
-    ids = sa.union(person_ids, by_org)
-    total = db.session.scalar(sa.select(sa.func.count()).select_from(ids.subquery()))
+    return _sparse(sa.union(person_ids, by_org), None)
+
+
+def _sparse(ids: sa.Select | sa.CompoundSelect, total: int | None) -> SearchPlan:
+    """A plan over a few thousand ids at most.
+
+    PostgreSQL plans `id IN (subquery) ORDER BY name LIMIT n` as a walk of the name index,
+    which is slow for few matches; handing it the ids as one array makes it fetch and sort
+    them. SQLite plans the subquery well and reads it once.
+    """
+    if db.engine.dialect.name == "postgresql":
+        found = list(db.session.scalars(ids))
+        array = sa.bindparam("search_ids", found, type_=ARRAY(sa.Integer))
+        return SearchPlan(Contact.id == sa.any_(array), len(found))
+    if total is None:
+        total = db.session.scalar(sa.select(sa.func.count()).select_from(ids.subquery()))
     return SearchPlan(Contact.id.in_(ids), total)
 
 
