@@ -26,6 +26,7 @@ from crm.contacts.models import Contact
 from crm.core.access import Permission, requires
 from crm.core.countries import country_choices, language_name
 from crm.core.errors import ConflictError, OperationError
+from crm.core.forms import show_operation_error
 from crm.core.pagination import paginate
 from crm.core.timeline import timeline_for
 from crm.extensions import db
@@ -68,12 +69,6 @@ def _fields_from(form: ContactForm) -> operations.ContactFields:
     )
 
 
-def _field_error(form: ContactForm, exc: OperationError) -> None:
-    field = getattr(form, exc.field, None) if exc.field else None
-    if field is not None:
-        field.errors = [*field.errors, exc.message]
-    else:
-        flash(exc.message, "danger")
 
 
 @bp.route("/")
@@ -153,7 +148,7 @@ def new():
             contact = operations.create_contact(current_user, _fields_from(form))
         except OperationError as exc:
             db.session.rollback()
-            _field_error(form, exc)
+            show_operation_error(form, exc)
         else:
             db.session.commit()
             flash(f"{contact.full_name} is saved.", "success")
@@ -201,7 +196,7 @@ def edit(contact_id: int):
             ), 409
         except OperationError as exc:
             db.session.rollback()
-            _field_error(form, exc)
+            show_operation_error(form, exc)
         else:
             db.session.commit()
             flash(f"{contact.full_name} is saved.", "success")

@@ -77,3 +77,14 @@ def check_organization_name(form, field) -> None:
             f"There is no organization named “{field.data.strip()}”. "
             "Pick one from the suggestions or create it first."
         )
+
+
+def show_operation_error(form, exc) -> None:
+    """An operation's refusal next to the field it names, or as a message at the top."""
+    from flask import flash
+
+    field = getattr(form, exc.field, None) if exc.field else None
+    if field is not None:
+        field.errors = [*field.errors, exc.message]
+    else:
+        flash(exc.message, "danger")

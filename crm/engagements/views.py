@@ -14,6 +14,7 @@ from crm.auth.operations import staff_choices
 from crm.contacts.models import Contact
 from crm.core.access import Permission, requires
 from crm.core.errors import ConflictError, OperationError
+from crm.core.forms import show_operation_error
 from crm.core.http import safe_next
 from crm.core.pagination import SortOption, paginate
 from crm.engagements import operations, queries
@@ -79,12 +80,6 @@ def _render_form(
     )
 
 
-def _field_error(form: EngagementForm, exc: OperationError) -> None:
-    field = getattr(form, exc.field, None) if exc.field else None
-    if field is not None:
-        field.errors = [*field.errors, exc.message]
-    else:
-        flash(exc.message, "danger")
 
 
 @bp.route("/")
@@ -155,7 +150,7 @@ def new():
             engagement = operations.log_engagement(current_user, _fields_from(form))
         except OperationError as exc:
             db.session.rollback()
-            _field_error(form, exc)
+            show_operation_error(form, exc)
         else:
             db.session.commit()
             flash("The engagement is logged.", "success")
@@ -194,7 +189,7 @@ def edit(engagement_id: int):
             return _render_form(form, engagement, 409, conflict=True)
         except OperationError as exc:
             db.session.rollback()
-            _field_error(form, exc)
+            show_operation_error(form, exc)
         else:
             db.session.commit()
             flash("The engagement is saved.", "success")

@@ -20,6 +20,7 @@ from crm.contacts import queries as contact_queries
 from crm.core.access import Permission, has_permission, requires
 from crm.core.countries import country_choices
 from crm.core.errors import ConflictError, OperationError
+from crm.core.forms import show_operation_error
 from crm.core.pagination import paginate
 from crm.core.timeline import timeline_for
 from crm.extensions import db
@@ -47,12 +48,6 @@ def _fields_from(form: OrganizationForm) -> operations.OrganizationFields:
     )
 
 
-def _field_error(form: OrganizationForm, exc: OperationError) -> None:
-    field = getattr(form, exc.field, None) if exc.field else None
-    if field is not None:
-        field.errors = [*field.errors, exc.message]
-    else:
-        flash(exc.message, "danger")
 
 
 @bp.route("/")
@@ -99,7 +94,7 @@ def new():
             org = operations.create_organization(current_user, _fields_from(form))
         except OperationError as exc:
             db.session.rollback()
-            _field_error(form, exc)
+            show_operation_error(form, exc)
         else:
             db.session.commit()
             flash(f"{org.name} is saved.", "success")
@@ -144,7 +139,7 @@ def edit(organization_id: int):
             ), 409
         except OperationError as exc:
             db.session.rollback()
-            _field_error(form, exc)
+            show_operation_error(form, exc)
         else:
             db.session.commit()
             flash(f"{org.name} is saved.", "success")
