@@ -21,7 +21,10 @@ SORTS = {
     "name_desc": SortOption("Name Z–A", (Contact.sort_name, Contact.id), descending=True),
     "newest": SortOption("Newest first", (Contact.created_at, Contact.id), descending=True),
     "updated": SortOption("Recently changed", (Contact.updated_at, Contact.id), descending=True),
+    # The default for searches: any search costs about one page, however many match.
+    "recent": SortOption("Recently added", (Contact.id,), descending=True),
 }
+SEARCH_SORT = "recent"
 
 
 @dataclass
@@ -60,7 +63,7 @@ def _count_upto(stmt: sa.Select, cap: int) -> int:
     return db.session.scalar(sa.select(sa.func.count()).select_from(stmt.limit(cap + 1).subquery()))
 
 
-def plan_search(text: str) -> SearchPlan | None:
+def plan_search(text: str, *, by_id: bool = False) -> SearchPlan | None:
     """How to find contacts whose name or email contains `text`, or whose organization's does.
 
     Counting the matches through the trigram indexes (capped, so cheap) decides the strategy,
@@ -81,20 +84,42 @@ def plan_search(text: str) -> SearchPlan | None:
     person_ids = substring_ids("contact", text)
     person_condition = substring_condition("contact", text).self_group()
     org_ids = substring_ids("organization", text) if "@" not in text else None
-    persons = _count_upto(person_ids, limit)
+    person_list: list[int] | None = None
+    if db.engine.dialect.name == "postgresql":
+        # One trigram scan both counts and finds the few: fetch up to the limit.
+        person_list = list(db.session.scalars(person_ids.limit(limit + 1)))
+        persons = len(person_list)
+    else:
+        persons = _count_upto(person_ids, limit)
     orgs = _count_upto(org_ids, ORGANIZATION_LIMIT) if org_ids is not None else 0
     org_condition = Contact.organization_id.in_(org_ids) if orgs else None
     dense = (
         person_condition if org_condition is None else sa.or_(person_condition, org_condition)
     )
+    by_org = sa.select(Contact.id).where(org_condition) if org_condition is not None else None
+    all_ids = person_ids if by_org is None else sa.union(person_ids, by_org)
+    if by_id and db.engine.dialect.name == "sqlite" and (
+        persons > limit or orgs > ORGANIZATION_LIMIT
+    ):
+        # Ordered by id, SQLite walks the primary key and checks each row against the set the
+        # FTS index found once: one page's worth of rows, however many match.
+        return SearchPlan(Contact.id.in_(all_ids), None)
     if persons > limit or orgs > ORGANIZATION_LIMIT:
         return SearchPlan(dense, None)
-    if org_condition is None:
+    if by_org is None:
+        if person_list is not None:
+            return _id_array_plan(person_list)
         return _sparse(person_ids, persons)
-    by_org = sa.select(Contact.id).where(org_condition)
     if persons + _count_upto(by_org, limit) > limit:
+        if by_id and db.engine.dialect.name == "sqlite":
+            return SearchPlan(Contact.id.in_(all_ids), None)
         return SearchPlan(dense, None)
-    return _sparse(sa.union(person_ids, by_org), None)
+    return _sparse(all_ids, None)
+
+
+def _id_array_plan(ids: list[int]) -> SearchPlan:
+    array = sa.bindparam("search_ids", ids, type_=ARRAY(sa.Integer))
+    return SearchPlan(Contact.id == sa.any_(array), len(ids))
 
 
 def _sparse(ids: sa.Select | sa.CompoundSelect, total: int | None) -> SearchPlan:
@@ -105,9 +130,7 @@ def _sparse(ids: sa.Select | sa.CompoundSelect, total: int | None) -> SearchPlan
     them. SQLite plans the subquery well and reads it once.
     """
     if db.engine.dialect.name == "postgresql":
-        found = list(db.session.scalars(ids))
-        array = sa.bindparam("search_ids", found, type_=ARRAY(sa.Integer))
-        return SearchPlan(Contact.id == sa.any_(array), len(found))
+        return _id_array_plan(list(db.session.scalars(ids)))
     if total is None:
         total = db.session.scalar(sa.select(sa.func.count()).select_from(ids.subquery()))
     return SearchPlan(Contact.id.in_(ids), total)

@@ -83,9 +83,10 @@ def index():
         tag=args.get("tag", ""),
         owner=str(current_user.id) if owner == "me" else owner,
     )
-    sort_key = args.get("sort", "name")
-    sort = queries.SORTS.get(sort_key, queries.SORTS["name"])
-    plan = queries.plan_search(filters.q)
+    default_sort = queries.SEARCH_SORT if filters.q else "name"
+    sort_key = args.get("sort") if args.get("sort") in queries.SORTS else default_sort
+    sort = queries.SORTS[sort_key]
+    plan = queries.plan_search(filters.q, by_id=sort_key == queries.SEARCH_SORT)
     other_filters = filters.kind or filters.country or filters.tag or filters.owner
     search_only = bool(filters.q) and not other_filters
     page = paginate(
