@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import sqlalchemy as sa
 
@@ -431,3 +432,17 @@ def test_dense_and_sparse_searches_find_the_same_contacts(client, as_role, make_
     # With another filter the count of a dense search is not attempted.
     text = client.get("/contacts/", query_string={"q": "silva", "country": "KE"}).get_data(as_text=True)
     assert "many contacts" in text
+
+
+def test_search_lists_recently_added_first_unless_sorted_by_name(client, as_role, make_contact):
+    as_role("lead")
+    for first in ("Zara", "Anna", "Mia"):
+        make_contact(first, "Okafor")
+
+    def order(**params):
+        text = client.get("/contacts/", query_string={"q": "okafor", **params}).get_data(as_text=True)
+        return [n for n in re.findall(r'fw-medium" href="/contacts/\d+">(\w+) Okafor<', text)]
+
+    assert order() == ["Mia", "Anna", "Zara"]  # newest first
+    assert order(sort="name") == ["Anna", "Mia", "Zara"]
+    assert "Recently added" in client.get("/contacts/?q=okafor").get_data(as_text=True)
