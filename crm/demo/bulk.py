@@ -724,10 +724,18 @@ class _PostgresLoader(_Loader):
         return _PostgresLoad(self, rebuild_indexes)
 
     def analyze(self) -> None:
-        with self.raw.cursor() as cursor:
-            for table in ("organization", "organization_tag", "contact", "contact_tag", "tag"):
-                cursor.execute(f"ANALYZE {table}")
+        # VACUUM too, not just ANALYZE: it sets the visibility map, without which no scan can
+        # be index-only, and the hint bits, which the first readers would otherwise write.
+        # Autovacuum would get there eventually (when it is on: it is off on some servers).
         self.raw.commit()
+        self.raw.autocommit = True  # VACUUM refuses to run inside a transaction
+        try:
+            with self.raw.cursor() as cursor:
+                cursor.execute(
+                    "VACUUM (ANALYZE) organization, organization_tag, contact, contact_tag, tag"
+                )
+        finally:
+            self.raw.autocommit = False
 
 
 class _PostgresLoad:
