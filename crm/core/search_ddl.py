@@ -53,12 +53,6 @@ UNMODELLED_NAMES = (
 )
 
 
-def rebuild_sqlite_fts(connection: sa.Connection) -> None:
-    """Re-index after a bulk load that bypassed the triggers."""
-    for fts in ("contact_fts", "organization_fts"):
-        connection.exec_driver_sql(f"INSERT INTO {fts}({fts}) VALUES ('rebuild')")
-
-
 def include_in_migrations(obj, name, type_, reflected, compare_to) -> bool:
     """Alembic filter: leave the search indexes (made by hand in the migration) alone."""
     return not (name and any(name == n or name.startswith(n + "_") for n in UNMODELLED_NAMES))
