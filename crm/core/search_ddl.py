@@ -6,8 +6,6 @@ PostgreSQL gets pg_trgm GIN indexes. See crm/core/search.py for the queries that
 
 from __future__ import annotations
 
-import sqlalchemy as sa
-
 # DDL used by the migrations and by tests that build the schema.
 SQLITE_FTS_DDL = {
     "contact": [
