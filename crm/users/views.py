@@ -44,13 +44,23 @@ def _links(form: UserForm) -> tuple[int | None, int | None] | None:
     return (contact_id, organization_id) if ok and not form.organization.errors else None
 
 
-def _deliver_invitation(user: User) -> None:
+def _deliver(send, user: User, sent: str, failed: str) -> None:
+    """Send a password link after the commit; a mail failure is reported, not raised."""
     try:
-        send_invitation(user, current_user)
+        send(user, current_user)
     except MailError as exc:
-        flash(f"The account is saved but the invitation could not be sent: {exc}", "warning")
+        flash(f"{failed}: {exc}", "warning")
     else:
-        flash(f"Invitation sent to {user.email}.", "success")
+        flash(sent, "success")
+
+
+def _deliver_invitation(user: User) -> None:
+    _deliver(
+        send_invitation,
+        user,
+        f"Invitation sent to {user.email}.",
+        "The account is saved but the invitation could not be sent",
+    )
 
 
 @bp.route("/")
@@ -147,10 +157,10 @@ def reset_password(user_id: int):
         flash(exc.message, "warning")
         return redirect(url_for("users.index"))
     db.session.commit()
-    try:
-        send_password_reset(user, current_user)
-    except MailError as exc:
-        flash(f"The reset link could not be sent: {exc}", "warning")
-    else:
-        flash(f"A password reset link is on its way to {user.email}.", "success")
+    _deliver(
+        send_password_reset,
+        user,
+        f"A password reset link is on its way to {user.email}.",
+        "The reset link could not be sent",
+    )
     return redirect(url_for("users.index"))
