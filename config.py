@@ -78,6 +78,11 @@ class BaseConfig:
     # above this the list says "more than N".
     COUNT_CAP = _env_int("CRM_COUNT_CAP", 10_000)
 
+    # Champions: an active or committed champion with no endorsement for this long is lapsing.
+    CHAMPION_LAPSING_MONTHS = _env_int("CRM_CHAMPION_LAPSING_MONTHS", 6)
+    # Public forms: accepted submissions per network address per hour (floods are refused).
+    PUBLIC_FORM_HOURLY_LIMIT = _env_int("CRM_PUBLIC_FORM_HOURLY_LIMIT", 20)
+
     SERVER_NAME_FOR_LINKS = os.environ.get("CRM_BASE_URL")  # absolute links in emails
 
     TESTING = False

@@ -28,6 +28,7 @@ def create_app(config: type[BaseConfig] | str | None = None, **overrides) -> Fla
 
     register_extensions(app)
     register_models()
+    register_personal_data_hooks()
     register_blueprints(app)
     register_errorhandlers(app)
     register_template_helpers(app)
@@ -87,18 +88,32 @@ def register_models() -> None:
     """Import every model module so the metadata (and Alembic) sees all tables."""
     import crm.audit.models  # noqa: F401
     import crm.auth.models  # noqa: F401
+    import crm.champions.models  # noqa: F401
     import crm.contacts.models  # noqa: F401
+    import crm.core.flood  # noqa: F401
     import crm.engagements.models  # noqa: F401
+    import crm.events.models  # noqa: F401
     import crm.organizations.models  # noqa: F401
+    import crm.standards.models  # noqa: F401
     import crm.tags.models  # noqa: F401
+
+
+def register_personal_data_hooks() -> None:
+    """Domains that hold more about a person add it to exports and erasures."""
+    import crm.champions.personal_data  # noqa: F401
+    import crm.events.personal_data  # noqa: F401
 
 
 def register_blueprints(app: Flask) -> None:
     from crm.audit.views import bp as audit_bp
     from crm.auth.views import bp as auth_bp
+    from crm.champions.self_service import bp as my_champion_bp
+    from crm.champions.views import bp as champions_bp
     from crm.contacts.views import bp as contacts_bp
     from crm.core.views import bp as core_bp
     from crm.engagements.views import bp as engagements_bp
+    from crm.events.public import bp as public_events_bp
+    from crm.events.views import bp as events_bp
     from crm.organizations.views import bp as organizations_bp
     from crm.users.views import bp as users_bp
 
@@ -109,6 +124,10 @@ def register_blueprints(app: Flask) -> None:
         organizations_bp,
         contacts_bp,
         engagements_bp,
+        champions_bp,
+        my_champion_bp,
+        events_bp,
+        public_events_bp,
         audit_bp,
     ):
         app.register_blueprint(bp)

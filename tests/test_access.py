@@ -15,6 +15,10 @@ PUBLIC_ENDPOINTS = {
     "auth.login",
     "auth.logout",
     "auth.accept_invitation",
+    # A public event's page: details, registration, its calendar file.
+    "public_events.register",
+    "public_events.done",
+    "public_events.calendar",
 }
 
 
@@ -94,4 +98,11 @@ def test_champion_and_representative_cannot_browse_stakeholders(client, as_role)
         as_role(role)
         assert client.get("/contacts/").status_code == 403
         assert client.get("/organizations/").status_code == 403
-        assert client.get("/").status_code == 200
+        assert client.get("/champions/").status_code == 403
+        assert client.get("/events/").status_code == 403
+        home = client.get("/")
+        if role == "champion":  # their home is their own champion page
+            assert home.status_code == 302
+            assert home.headers["Location"].endswith("/me/champion/")
+        else:
+            assert home.status_code == 200

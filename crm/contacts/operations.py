@@ -15,6 +15,7 @@ from crm.contacts.models import ConsentStatus, Contact
 from crm.core.countries import normalize_language
 from crm.core.db import utcnow
 from crm.core.errors import OperationError, check_version
+from crm.core.personal_data import erase_everywhere, export_sections
 from crm.core.validation import clean_country, clean_text
 from crm.extensions import db
 from crm.tags.operations import tags_from_names
@@ -198,6 +199,7 @@ def export_personal_data(actor, contact: Contact) -> dict:
             {"at": iso(e.at), "by": e.actor_label, "action": e.action.value, "changes": e.changes}
             for e in trail_for("contact", contact.id, limit=10_000)
         ],
+        **export_sections(contact),
     }
     audit.record(actor, AuditAction.EXPORT, "contact", contact.id, summary="Personal data exported")
     db.session.flush()
@@ -234,6 +236,7 @@ def erase_contact(actor, contact: Contact) -> None:
             if text:
                 setattr(engagement, attr, strike(text, identifying))
 
+    erase_everywhere(contact, identifying)
     contact.first_name = "Erased"
     contact.last_name = f"contact #{contact.id}"
     contact.email = None
@@ -262,3 +265,31 @@ def strike(text: str, identifying: list[str]) -> str:
     for value in sorted(identifying, key=len, reverse=True):
         text = re.sub(re.escape(value), "[erased]", text, flags=re.IGNORECASE)
     return text
+
+
+def grant_consent(actor, contact: Contact, source: str) -> bool:
+    """The person said yes to email themselves (a public form). True when it changed anything."""
+    if contact.erased_at is not None or contact.consent_status is ConsentStatus.GRANTED:
+        return False
+    old = contact.consent_status.value
+    _apply_consent(contact, ConsentStatus.GRANTED, source)
+    contact.touch(actor)
+    audit.record(
+        actor,
+        AuditAction.UPDATE,
+        "contact",
+        contact.id,
+        summary=f"Consent given: {source}",
+        changes={"consent_status": [old, ConsentStatus.GRANTED.value]},
+    )
+    db.session.flush()
+    return True
+
+
+def find_by_email(email: str) -> Contact | None:
+    """The contact with this address (normalized first), if any."""
+    try:
+        address = normalize_email(email)
+    except OperationError:
+        return None
+    return db.session.scalar(sa.select(Contact).where(Contact.email == address))

@@ -32,6 +32,13 @@ class Permission(StrEnum):
     PERSONAL_DATA = "contacts.personal_data"  # export everything held, erase
     ENGAGEMENTS_VIEW = "engagements.view"
     ENGAGEMENTS_EDIT = "engagements.edit"
+    CHAMPIONS_VIEW = "champions.view"
+    CHAMPIONS_EDIT = "champions.edit"  # the pipeline: enter, move, profile, add endorsements
+    ENDORSEMENTS_VERIFY = "endorsements.verify"
+    OWN_CHAMPION_PROFILE = "champions.own"  # a champion's own profile and endorsements
+    EVENTS_VIEW = "events.view"
+    EVENTS_EDIT = "events.edit"  # events, participants, attendee exports
+    EVENTS_CHECK_IN = "events.check_in"  # the door on the day
     AUDIT_VIEW = "audit.view"
     USERS_MANAGE = "users.manage"
     ACCOUNT = "account"  # own password and profile
@@ -42,16 +49,26 @@ _STAFF_READ = {
     Permission.ORGANIZATIONS_VIEW,
     Permission.CONTACTS_VIEW,
     Permission.ENGAGEMENTS_VIEW,
+    Permission.CHAMPIONS_VIEW,
+    Permission.EVENTS_VIEW,
     Permission.AUDIT_VIEW,
     Permission.ACCOUNT,
 }
 
+# Only a champion has a champion profile of their own to keep.
+_CHAMPION_SELF = {Permission.OWN_CHAMPION_PROFILE}
+
 ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
-    Role.ADMIN: frozenset(Permission),
-    Role.LEAD: frozenset(set(Permission) - {Permission.USERS_MANAGE}),
+    Role.ADMIN: frozenset(set(Permission) - _CHAMPION_SELF),
+    Role.LEAD: frozenset(set(Permission) - {Permission.USERS_MANAGE} - _CHAMPION_SELF),
     Role.VOLUNTEER: frozenset(
         _STAFF_READ
-        | {Permission.ORGANIZATIONS_EDIT, Permission.CONTACTS_EDIT, Permission.ENGAGEMENTS_EDIT}
+        | {
+            Permission.ORGANIZATIONS_EDIT,
+            Permission.CONTACTS_EDIT,
+            Permission.ENGAGEMENTS_EDIT,
+            Permission.EVENTS_CHECK_IN,
+        }
     ),
     # Board members and funders read figures and the organization directory, not personal data.
     Role.VIEWER: frozenset(
@@ -59,7 +76,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
     ),
     # Champions and representatives see only their own records (object-level checks in their
     # domains); in the staff area they have their account page.
-    Role.CHAMPION: frozenset({Permission.ACCOUNT}),
+    Role.CHAMPION: frozenset({Permission.ACCOUNT, Permission.OWN_CHAMPION_PROFILE}),
     Role.ORG_REP: frozenset({Permission.ACCOUNT}),
 }
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date, timedelta
 
 import sqlalchemy as sa
-from flask import Blueprint, render_template
+from flask import Blueprint, redirect, render_template, url_for
 from flask_login import current_user
 from sqlalchemy.orm import selectinload
 
@@ -25,6 +25,8 @@ def healthz():
 @requires(Permission.ACCOUNT)  # every signed-in role has it
 def home():
     # Every role lands here; what it shows depends on the role.
+    if has_permission(current_user, Permission.OWN_CHAMPION_PROFILE):
+        return redirect(url_for("my_champion.home"))
     if not has_permission(current_user, Permission.CONTACTS_VIEW):
         return render_template("core/welcome.html", stats=_public_stats())
     return render_template("core/dashboard.html", **_dashboard())

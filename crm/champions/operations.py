@@ -1,0 +1,478 @@
+"""The champion pipeline and endorsements: every change, with the rules that refuse nonsense.
+
+Callers check who may act (a lead moves champions; a champion edits only their own endorsements,
+see `crm.champions.access`); these functions check what may happen.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+
+import sqlalchemy as sa
+
+from crm.audit import operations as audit
+from crm.audit.models import AuditAction
+from crm.auth.models import User
+from crm.auth.operations import STAFF_ROLES
+from crm.champions.models import (
+    Champion,
+    Endorsement,
+    EndorsementKind,
+    Region,
+    Stage,
+    StageChange,
+    Verification,
+)
+from crm.contacts.models import Contact
+from crm.core.db import utcnow
+from crm.core.errors import OperationError, check_version
+from crm.core.validation import clean_text, clean_website
+from crm.extensions import db
+from crm.organizations.models import Organization
+from crm.standards.models import Principle
+
+EARLIEST = date(1990, 1, 1)
+MAX_REACH = 2_000_000_000  # a column of 32-bit integers; more than any real audience
+
+# Where a champion can go from each stage. Forward one or two steps (people do commit on the
+# first call), back one step, lapse once engaged, and come back from lapsed.
+ALLOWED_MOVES: dict[Stage, set[Stage]] = {
+    Stage.IDENTIFIED: {Stage.APPROACHED, Stage.ENGAGED},
+    Stage.APPROACHED: {Stage.IDENTIFIED, Stage.ENGAGED, Stage.COMMITTED},
+    Stage.ENGAGED: {Stage.APPROACHED, Stage.COMMITTED, Stage.LAPSED},
+    Stage.COMMITTED: {Stage.ENGAGED, Stage.ACTIVE, Stage.LAPSED},
+    Stage.ACTIVE: {Stage.COMMITTED, Stage.LAPSED},
+    Stage.LAPSED: {Stage.APPROACHED, Stage.ENGAGED, Stage.COMMITTED, Stage.ACTIVE},
+}
+# Stages at which someone on the team must own the relationship.
+OWNED_STAGES = {Stage.COMMITTED, Stage.ACTIVE}
+
+
+@dataclass
+class ChampionFields:
+    owner_id: int | None = None
+    region: Region | str | None = None
+    audience_reach: int | None = None
+    channels: list[str] = field(default_factory=list)
+    bio: str | None = None
+    next_step: str | None = None
+    next_step_due: date | None = None
+
+
+def clean_channels(values: list[str]) -> str | None:
+    """'LinkedIn, podcast ,linkedin' -> 'LinkedIn, podcast': trimmed, unique (any case)."""
+    seen: dict[str, str] = {}
+    for value in values:
+        value = " ".join(value.split())
+        if value and value.lower() not in seen:
+            if len(value) > 40:
+                raise OperationError(
+                    f"The channel “{value[:40]}…” is too long (at most 40 characters each).",
+                    field="channels",
+                )
+            seen[value.lower()] = value
+    text = ", ".join(seen.values())
+    if len(text) > 300:
+        raise OperationError("Too many channels (at most 300 characters).", field="channels")
+    return text or None
+
+
+def clean_reach(value: int | None, field_name: str = "audience_reach") -> int | None:
+    if value is None:
+        return None
+    if value < 0 or value > MAX_REACH:
+        raise OperationError(
+            "Give the audience reach as a number of people (0 or more).", field=field_name
+        )
+    return value
+
+
+def _check_owner(owner_id: int | None) -> None:
+    if owner_id is None:
+        return
+    owner = db.session.get(User, owner_id)
+    if owner is None or not owner.active or owner.role not in STAFF_ROLES:
+        raise OperationError("The owner must be an active staff member.", field="owner_id")
+
+
+def _apply(champion: Champion, fields: ChampionFields) -> None:
+    _check_owner(fields.owner_id)
+    champion.owner_id = fields.owner_id
+    if fields.region in (None, ""):
+        champion.region = None
+    else:
+        try:
+            champion.region = Region(fields.region)
+        except ValueError:
+            raise OperationError(f"“{fields.region}” is not a region.", field="region") from None
+    champion.audience_reach = clean_reach(fields.audience_reach)
+    champion.channels = clean_channels(fields.channels)
+    champion.bio = clean_text(fields.bio, "bio", "About", 5_000)
+    champion.next_step = clean_text(fields.next_step, "next_step", "Next step", 300)
+    if fields.next_step_due is not None and champion.next_step is None:
+        raise OperationError("Say what the next step is, or clear its date.", field="next_step")
+    if fields.next_step_due is not None and fields.next_step_due < EARLIEST:
+        raise OperationError("That due date looks mistyped.", field="next_step_due")
+    champion.next_step_due = fields.next_step_due
+    if champion.stage in OWNED_STAGES and champion.owner_id is None:
+        raise OperationError(
+            f"A {champion.stage.label.lower()} champion needs an owner on the team.",
+            field="owner_id",
+        )
+
+
+def enter_pipeline(
+    actor: User | None,
+    contact: Contact,
+    fields: ChampionFields,
+    *,
+    stage: Stage | str = Stage.IDENTIFIED,
+    note: str | None = None,
+) -> Champion:
+    """Put a contact in the champion pipeline at `stage` (identified, unless known further)."""
+    if contact.erased_at is not None:
+        raise OperationError("An erased contact cannot become a champion.")
+    existing = db.session.scalar(sa.select(Champion).where(Champion.contact_id == contact.id))
+    if existing is not None:
+        raise OperationError(
+            f"{contact.full_name} is already in the pipeline ({existing.stage.label.lower()})."
+        )
+    try:
+        stage = Stage(stage)
+    except ValueError:
+        raise OperationError(f"“{stage}” is not a pipeline stage.", field="stage") from None
+    if stage is Stage.LAPSED:
+        raise OperationError("A new champion cannot start as lapsed.", field="stage")
+    champion = Champion(contact=contact, stage=stage, stage_since=utcnow())
+    _apply(champion, fields)
+    champion.touch(actor)
+    db.session.add(champion)
+    db.session.flush()
+    db.session.add(
+        StageChange(
+            champion_id=champion.id,
+            from_stage=None,
+            to_stage=stage,
+            at=champion.stage_since,
+            by_id=getattr(actor, "id", None),
+            note=clean_text(note, "note", "Note", 500),
+        )
+    )
+    audit.record(
+        actor,
+        AuditAction.CREATE,
+        "champion",
+        champion.id,
+        summary=f"{contact.full_name} entered the pipeline as {stage.label.lower()}",
+    )
+    db.session.flush()
+    return champion
+
+
+def update_champion(
+    actor: User | None,
+    champion: Champion,
+    fields: ChampionFields,
+    *,
+    expected_version: int | None = None,
+) -> Champion:
+    check_version(champion, expected_version)
+    before = audit.snapshot(champion)
+    _apply(champion, fields)
+    changes = audit.changes_since(champion, before)
+    if changes:
+        champion.touch(actor)
+        audit.record(actor, AuditAction.UPDATE, "champion", champion.id, changes=changes)
+    db.session.flush()
+    return champion
+
+
+def update_own_profile(
+    champion_user: User,
+    champion: Champion,
+    *,
+    audience_reach: int | None,
+    channels: list[str],
+    bio: str | None,
+    expected_version: int | None = None,
+) -> Champion:
+    """What a champion keeps up to date themselves; stage, owner and next step are the team's."""
+    fields = ChampionFields(
+        owner_id=champion.owner_id,
+        region=champion.region,
+        audience_reach=audience_reach,
+        channels=channels,
+        bio=bio,
+        next_step=champion.next_step,
+        next_step_due=champion.next_step_due,
+    )
+    return update_champion(champion_user, champion, fields, expected_version=expected_version)
+
+
+def move(
+    actor: User | None,
+    champion: Champion,
+    to_stage: Stage | str,
+    *,
+    note: str | None = None,
+    at: datetime | None = None,
+    expected_version: int | None = None,
+) -> StageChange:
+    """Move a champion to another stage, recording who, when and why."""
+    check_version(champion, expected_version)
+    try:
+        target = Stage(to_stage)
+    except ValueError:
+        raise OperationError(f"“{to_stage}” is not a pipeline stage.", field="stage") from None
+    current = champion.stage
+    note = clean_text(note, "note", "Note", 500)
+    if target is current:
+        raise OperationError(f"{champion.name} is already {current.label.lower()}.", field="stage")
+    if target not in ALLOWED_MOVES[current]:
+        raise OperationError(_refusal(current, target), field="stage")
+    if target in OWNED_STAGES and champion.owner_id is None:
+        raise OperationError(
+            f"Give {champion.name} an owner on the team before marking them "
+            f"{target.label.lower()}.",
+            field="stage",
+        )
+    backwards = target is Stage.LAPSED or (
+        current is not Stage.LAPSED and target.rank < current.rank
+    )
+    if backwards and not note:
+        raise OperationError(
+            f"Say why {champion.name} moves back to {target.label.lower()} (a short note).",
+            field="note",
+        )
+    when = at or utcnow()
+    if when < champion.stage_since:
+        raise OperationError("A move cannot be dated before the previous one.", field="stage")
+    change = StageChange(
+        champion_id=champion.id,
+        from_stage=current,
+        to_stage=target,
+        at=when,
+        by_id=getattr(actor, "id", None),
+        note=note,
+    )
+    db.session.add(change)
+    champion.stage = target
+    champion.stage_since = when
+    champion.touch(actor)
+    audit.record(
+        actor,
+        AuditAction.UPDATE,
+        "champion",
+        champion.id,
+        summary=f"Moved from {current.label.lower()} to {target.label.lower()}",
+        changes={"stage": [current.value, target.value]},
+    )
+    db.session.flush()
+    return change
+
+
+def _refusal(current: Stage, target: Stage) -> str:
+    if current is Stage.IDENTIFIED and target is Stage.LAPSED:
+        return "Someone only identified cannot lapse: remove them from the pipeline instead."
+    if target is Stage.LAPSED:
+        return (
+            f"Only engaged, committed or active champions can lapse, not {current.label.lower()}."
+        )
+    if target.rank > current.rank:
+        return (
+            f"A champion cannot go from {current.label.lower()} straight to "
+            f"{target.label.lower()}: move them through "
+            f"{' → '.join(s.label.lower() for s in list(Stage)[current.rank + 1 : target.rank])}"
+            " first."
+        )
+    return (
+        f"A champion cannot go back from {current.label.lower()} to {target.label.lower()}; "
+        "move back one stage at a time."
+    )
+
+
+def remove_from_pipeline(actor: User | None, champion: Champion) -> None:
+    """Only for someone added by mistake: a champion with endorsements stays (lapse them)."""
+    if champion.endorsements:
+        raise OperationError(
+            f"{champion.name} has endorsements on record; mark them lapsed instead of removing "
+            "them."
+        )
+    audit.record(
+        actor, AuditAction.DELETE, "champion", champion.id, summary=f"Removed {champion.name}"
+    )
+    db.session.delete(champion)
+    db.session.flush()
+
+
+# --- endorsements -------------------------------------------------------------------------------
+
+
+@dataclass
+class EndorsementFields:
+    kind: EndorsementKind | str
+    made_on: date | None
+    title: str
+    link: str | None = None
+    audience_reach: int | None = None
+    principle_ids: list[int] = field(default_factory=list)
+    notes: str | None = None
+    referred_organization_id: int | None = None
+    # Typed by a champion when the organization is not one we know yet.
+    referred_organization_name: str | None = None
+
+
+def _apply_endorsement(endorsement: Endorsement, fields: EndorsementFields) -> None:
+    try:
+        endorsement.kind = EndorsementKind(fields.kind)
+    except ValueError:
+        raise OperationError(
+            f"“{fields.kind}” is not a kind of endorsement.", field="kind"
+        ) from None
+    if fields.made_on is None:
+        raise OperationError("Give the date of the endorsement.", field="made_on")
+    if fields.made_on > date.today() + timedelta(days=1):
+        raise OperationError(
+            "The date is in the future: record an endorsement once it has happened.",
+            field="made_on",
+        )
+    if fields.made_on < EARLIEST:
+        raise OperationError(f"{fields.made_on:%d %b %Y} looks mistyped.", field="made_on")
+    endorsement.made_on = fields.made_on
+    endorsement.title = clean_text(fields.title, "title", "What it was", 300, required=True)
+    try:
+        endorsement.link = clean_website(fields.link, field="link")
+    except OperationError:
+        raise OperationError("The link must be a web address (https://…).", field="link") from None
+    endorsement.audience_reach = clean_reach(fields.audience_reach)
+    endorsement.notes = clean_text(fields.notes, "notes", "Notes", 5_000)
+    ids = sorted(set(fields.principle_ids))
+    principles = (
+        list(db.session.scalars(sa.select(Principle).where(Principle.id.in_(ids)))) if ids else []
+    )
+    if len(principles) != len(ids):
+        raise OperationError("One of the principles does not exist.", field="principle_ids")
+    endorsement.principles = principles
+    referred = fields.referred_organization_id
+    referred_name = clean_text(
+        fields.referred_organization_name, "referred_organization", "Organization referred", 200
+    )
+    if referred is not None or referred_name:
+        if endorsement.kind is not EndorsementKind.REFERRAL:
+            raise OperationError(
+                "Only a referral names an organization referred; choose the kind “Referral”, "
+                "or clear the organization.",
+                field="referred_organization",
+            )
+        if referred is not None and db.session.get(Organization, referred) is None:
+            raise OperationError("That organization does not exist.", field="referred_organization")
+    endorsement.referred_organization_id = referred
+    endorsement.referred_organization_name = None if referred is not None else referred_name
+
+
+def record_endorsement(
+    actor: User | None, champion: Champion, fields: EndorsementFields, *, verified: bool
+) -> Endorsement:
+    """A new endorsement. Champions' own go to review; a lead's are verified as recorded."""
+    endorsement = Endorsement(champion=champion)
+    _apply_endorsement(endorsement, fields)
+    if verified:
+        endorsement.status = Verification.VERIFIED
+        endorsement.reviewed_by_id = getattr(actor, "id", None)
+        endorsement.reviewed_at = utcnow()
+    else:
+        endorsement.status = Verification.PENDING
+    endorsement.touch(actor)
+    db.session.add(endorsement)
+    db.session.flush()
+    audit.record(
+        actor,
+        AuditAction.CREATE,
+        "endorsement",
+        endorsement.id,
+        summary=f"{endorsement.kind.label}: {endorsement.title}",
+    )
+    return endorsement
+
+
+def update_endorsement(
+    actor: User | None,
+    endorsement: Endorsement,
+    fields: EndorsementFields,
+    *,
+    by_champion: bool,
+    expected_version: int | None = None,
+) -> Endorsement:
+    """Change an endorsement. A champion's change to a reviewed one sends it back to review."""
+    check_version(endorsement, expected_version)
+    before = audit.snapshot(endorsement)
+    old_principles = [p.code for p in endorsement.principles]
+    _apply_endorsement(endorsement, fields)
+    changes = audit.changes_since(endorsement, before)
+    new_principles = [p.code for p in endorsement.principles]
+    if old_principles != new_principles:
+        changes["principles"] = [", ".join(old_principles), ", ".join(new_principles)]
+    if not changes:
+        return endorsement
+    if by_champion and endorsement.status is not Verification.PENDING:
+        changes["status"] = [endorsement.status.value, Verification.PENDING.value]
+        endorsement.status = Verification.PENDING
+        endorsement.reviewed_by_id = None
+        endorsement.reviewed_at = None
+        endorsement.rejection_reason = None
+    endorsement.touch(actor)
+    audit.record(actor, AuditAction.UPDATE, "endorsement", endorsement.id, changes=changes)
+    db.session.flush()
+    return endorsement
+
+
+def verify(actor: User, endorsement: Endorsement, *, expected_version: int | None = None) -> None:
+    check_version(endorsement, expected_version)
+    if endorsement.status is Verification.VERIFIED:
+        raise OperationError("This endorsement is already verified.")
+    _review(actor, endorsement, Verification.VERIFIED, None)
+
+
+def reject(
+    actor: User, endorsement: Endorsement, reason: str, *, expected_version: int | None = None
+) -> None:
+    check_version(endorsement, expected_version)
+    reason = clean_text(reason, "reason", "The reason", 500, required=True)
+    if endorsement.status is Verification.REJECTED:
+        raise OperationError("This endorsement is already marked as not accepted.")
+    _review(actor, endorsement, Verification.REJECTED, reason)
+
+
+def _review(actor: User, endorsement: Endorsement, status: Verification, reason: str | None):
+    old = endorsement.status
+    endorsement.status = status
+    endorsement.rejection_reason = reason
+    endorsement.reviewed_by_id = actor.id
+    endorsement.reviewed_at = utcnow()
+    endorsement.touch(actor)
+    audit.record(
+        actor,
+        AuditAction.UPDATE,
+        "endorsement",
+        endorsement.id,
+        summary=f"{status.label}" + (f": {reason}" if reason else ""),
+        changes={"status": [old.value, status.value]},
+    )
+    db.session.flush()
+
+
+def delete_endorsement(actor: User | None, endorsement: Endorsement, *, by_champion: bool) -> None:
+    if by_champion and endorsement.status is Verification.VERIFIED:
+        raise OperationError(
+            "A verified endorsement stays on record; ask your contact on the team to remove it."
+        )
+    audit.record(
+        actor,
+        AuditAction.DELETE,
+        "endorsement",
+        endorsement.id,
+        summary=f"Deleted {endorsement.kind.label.lower()}: {endorsement.title}",
+    )
+    db.session.delete(endorsement)
+    db.session.flush()

@@ -1,0 +1,161 @@
+"""A champion's own pages: their profile and endorsements, nothing of anyone else's."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask_login import current_user
+
+from crm.champions import operations
+from crm.champions.access import own_champion
+from crm.champions.forms import EndorsementForm, ProfileForm
+from crm.champions.models import Champion, Endorsement
+from crm.champions.views import endorsement_fields, fill_endorsement_form
+from crm.core.access import Permission, requires
+from crm.core.errors import ConflictError, OperationError
+from crm.core.forms import show_operation_error
+from crm.extensions import db
+from crm.standards.queries import principle_choices
+
+bp = Blueprint("my_champion", __name__, url_prefix="/me/champion")
+
+
+def _mine() -> Champion | None:
+    return own_champion(current_user)
+
+
+def _my_endorsement(endorsement_id: int) -> Endorsement:
+    """Another champion's endorsement is answered exactly like a missing one."""
+    champion = _mine()
+    endorsement = db.session.get(Endorsement, endorsement_id)
+    if champion is None or endorsement is None or endorsement.champion_id != champion.id:
+        abort(404)
+    return endorsement
+
+
+@bp.route("/")
+@requires(Permission.OWN_CHAMPION_PROFILE)
+def home():
+    champion = _mine()
+    if champion is None:
+        return render_template("champions/me_unlinked.html")
+    return render_template("champions/me.html", champion=champion)
+
+
+@bp.route("/profile", methods=["GET", "POST"])
+@requires(Permission.OWN_CHAMPION_PROFILE)
+def profile():
+    champion = _mine() or abort(404)
+    form = ProfileForm(obj=champion)
+    if request.method == "GET":
+        form.version.data = str(champion.version)
+    conflict = False
+    if form.validate_on_submit():
+        try:
+            operations.update_own_profile(
+                current_user,
+                champion,
+                audience_reach=form.audience_reach.data,
+                channels=(form.channels.data or "").split(","),
+                bio=form.bio.data,
+                expected_version=form.loaded_version(),
+            )
+        except ConflictError:
+            db.session.rollback()
+            conflict = True
+            form.version.data = str(champion.version)
+        except OperationError as exc:
+            db.session.rollback()
+            show_operation_error(form, exc)
+        else:
+            db.session.commit()
+            flash("Your profile is saved.", "success")
+            return redirect(url_for("my_champion.home"))
+    status = 409 if conflict else 422 if form.errors else 200
+    return render_template(
+        "champions/me_profile.html", form=form, champion=champion, conflict=conflict
+    ), status
+
+
+@bp.route("/endorsements/new", methods=["GET", "POST"])
+@requires(Permission.OWN_CHAMPION_PROFILE)
+def new_endorsement():
+    champion = _mine() or abort(404)
+    form = EndorsementForm(principle_choices=principle_choices())
+    if request.method == "GET":
+        form.made_on.data = date.today()
+    if form.validate_on_submit():
+        try:
+            operations.record_endorsement(
+                current_user, champion, endorsement_fields(form, staff=False), verified=False
+            )
+        except OperationError as exc:
+            db.session.rollback()
+            show_operation_error(form, exc)
+        else:
+            db.session.commit()
+            flash("Thank you! Your endorsement is recorded; the team will review it.", "success")
+            return redirect(url_for("my_champion.home"))
+    return render_template(
+        "champions/endorsement_form.html",
+        form=form,
+        champion=champion,
+        endorsement=None,
+        staff=False,
+        cancel_url=url_for("my_champion.home"),
+    ), 422 if form.errors else 200
+
+
+@bp.route("/endorsements/<int:endorsement_id>/edit", methods=["GET", "POST"])
+@requires(Permission.OWN_CHAMPION_PROFILE)
+def edit_endorsement(endorsement_id: int):
+    endorsement = _my_endorsement(endorsement_id)
+    form = EndorsementForm(obj=endorsement, principle_choices=principle_choices())
+    if request.method == "GET":
+        fill_endorsement_form(form, endorsement)
+    conflict = False
+    if form.validate_on_submit():
+        try:
+            operations.update_endorsement(
+                current_user,
+                endorsement,
+                endorsement_fields(form, staff=False),
+                by_champion=True,
+                expected_version=form.loaded_version(),
+            )
+        except ConflictError:
+            db.session.rollback()
+            conflict = True
+            form.version.data = str(endorsement.version)
+        except OperationError as exc:
+            db.session.rollback()
+            show_operation_error(form, exc)
+        else:
+            db.session.commit()
+            flash("Your endorsement is saved.", "success")
+            return redirect(url_for("my_champion.home"))
+    return render_template(
+        "champions/endorsement_form.html",
+        form=form,
+        champion=endorsement.champion,
+        endorsement=endorsement,
+        staff=False,
+        conflict=conflict,
+        cancel_url=url_for("my_champion.home"),
+    ), 409 if conflict else 422 if form.errors else 200
+
+
+@bp.route("/endorsements/<int:endorsement_id>/delete", methods=["POST"])
+@requires(Permission.OWN_CHAMPION_PROFILE)
+def delete_endorsement(endorsement_id: int):
+    endorsement = _my_endorsement(endorsement_id)
+    try:
+        operations.delete_endorsement(current_user, endorsement, by_champion=True)
+    except OperationError as exc:
+        db.session.rollback()
+        flash(exc.message, "danger")
+    else:
+        db.session.commit()
+        flash("The endorsement is deleted.", "success")
+    return redirect(url_for("my_champion.home"))

@@ -1,0 +1,65 @@
+"""Spreadsheet downloads (CSV and XLSX) that cannot run formulas when opened.
+
+A cell starting with = + - @ (or a tab or carriage return) is read by Excel, LibreOffice and
+Google Sheets as a formula: a name like `=HYPERLINK(...)` typed into a public form would run on
+staff machines. Such cells get a leading apostrophe, the spreadsheet's own "this is text" mark.
+"""
+
+from __future__ import annotations
+
+import io
+import re
+from typing import Any
+
+import pandas as pd
+from flask import Response
+
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+_UNSAFE_FILENAME = re.compile(r"[^A-Za-z0-9._-]+")
+
+
+def safe_cell(value: Any) -> Any:
+    if isinstance(value, str) and value.startswith(FORMULA_START):
+        return "'" + value
+    return value
+
+
+def safe_frame(frame: pd.DataFrame) -> pd.DataFrame:
+    return frame.apply(lambda column: column.map(safe_cell)) if not frame.empty else frame
+
+
+def filename_for(text: str, extension: str) -> str:
+    stem = _UNSAFE_FILENAME.sub("-", text).strip("-")[:80] or "export"
+    return f"{stem}.{extension}"
+
+
+def csv_response(frame: pd.DataFrame, name: str) -> Response:
+    # UTF-8 with a byte-order mark, so Excel shows accented names correctly.
+    body = safe_frame(frame).to_csv(index=False).encode("utf-8-sig")
+    return _download(body, "text/csv; charset=utf-8", filename_for(name, "csv"))
+
+
+def xlsx_response(frame: pd.DataFrame, name: str, sheet: str = "Export") -> Response:
+    buffer = io.BytesIO()
+    with pd.ExcelWriter(buffer, engine="openpyxl") as writer:
+        safe_frame(frame).to_excel(writer, index=False, sheet_name=sheet[:31])
+        worksheet = writer.sheets[sheet[:31]]
+        for column in worksheet.columns:
+            width = max((len(str(cell.value or "")) for cell in column), default=8)
+            worksheet.column_dimensions[column[0].column_letter].width = min(50, width + 2)
+            for cell in column:
+                # Stored as text: openpyxl would otherwise treat a leading "=" as a formula.
+                if isinstance(cell.value, str):
+                    cell.data_type = "s"
+    return _download(
+        buffer.getvalue(),
+        "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        filename_for(name, "xlsx"),
+    )
+
+
+def _download(body: bytes, mimetype: str, filename: str) -> Response:
+    response = Response(body, mimetype=mimetype)
+    response.headers["Content-Disposition"] = f'attachment; filename="{filename}"'
+    response.headers["Cache-Control"] = "no-store"
+    return response

@@ -1,0 +1,50 @@
+"""Flood protection for the public forms: a cap on submissions per network address.
+
+Each accepted public submission (an event registration, later a pledge or a consultation
+answer) leaves a row; a form refuses an address that has sent too many in the last hour. The
+rows hold no personal data beyond the address and are pruned as they age.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Mapped, mapped_column
+
+from crm.core.db import utcnow
+from crm.core.errors import OperationError
+from crm.extensions import db
+
+WINDOW = timedelta(hours=1)
+
+
+class PublicSubmission(db.Model):
+    id: Mapped[int] = mapped_column(primary_key=True)
+    form: Mapped[str] = mapped_column(sa.String(40))  # "event-registration"
+    address: Mapped[str] = mapped_column(sa.String(64))
+    at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    __table_args__ = (sa.Index("ix_public_submission_address", "address", "form", "at"),)
+
+
+def check_and_record(form: str, address: str, limit: int) -> None:
+    """Refuse when `address` already sent `limit` submissions of `form` within the hour."""
+    now = utcnow()
+    since = now - WINDOW
+    recent = db.session.scalar(
+        sa.select(sa.func.count())
+        .select_from(PublicSubmission)
+        .where(
+            PublicSubmission.address == address,
+            PublicSubmission.form == form,
+            PublicSubmission.at >= since,
+        )
+    )
+    if recent >= limit:
+        raise OperationError(
+            "Too many submissions from your network in the last hour. Please try again later."
+        )
+    db.session.execute(sa.delete(PublicSubmission).where(PublicSubmission.at < now - 24 * WINDOW))
+    db.session.add(PublicSubmission(form=form, address=address[:64], at=now))
+    db.session.flush()

@@ -1,0 +1,1 @@
+"""Events the community hosts or attends, and who takes part."""

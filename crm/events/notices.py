@@ -1,0 +1,83 @@
+"""Emails to participants: registration received, waitlisted, a place freed up.
+
+Sent after the commit that made the change; a mail failure is logged and reported to staff,
+never undoes the registration.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from crm.core.http import external_url
+from crm.core.mail import MailError, MailMessage, send_mail
+from crm.events.models import Event, Participation, ParticipationStatus
+
+log = logging.getLogger(__name__)
+
+
+def _when(event: Event) -> str:
+    start = event.local_start
+    return f"{start:%A %d %B %Y, %H:%M} ({event.timezone})"
+
+
+def _where(event: Event) -> str:
+    return ", ".join(part for part in (event.venue, event.online_url) if part) or "to be announced"
+
+
+def message_for(participation: Participation) -> MailMessage | None:
+    event = participation.event
+    contact = participation.contact
+    if not contact.email:
+        return None
+    status = participation.status
+    if status is ParticipationStatus.REGISTERED:
+        subject = f"You are registered: {event.name}"
+        opening = "Your place is confirmed."
+    elif status is ParticipationStatus.WAITLISTED:
+        subject = f"You are on the waitlist: {event.name}"
+        opening = (
+            "The event is full, so you are on the waitlist. If a place frees up, it is yours "
+            "in the order people registered, and we will email you straight away."
+        )
+    else:
+        return None
+    calendar = external_url("public_events.calendar", event_id=event.id) if event.is_public else ""
+    lines = [
+        f"Dear {contact.first_name},",
+        "",
+        opening,
+        "",
+        f"{event.name}",
+        f"When: {_when(event)}",
+        f"Where: {_where(event)}",
+    ]
+    if calendar and status is ParticipationStatus.REGISTERED:
+        lines += ["", f"Add it to your calendar: {calendar}"]
+    lines += ["", "The WEST Principles community"]
+    return MailMessage(to=contact.email, subject=subject, text="\n".join(lines))
+
+
+def promotion_message(participation: Participation) -> MailMessage | None:
+    message = message_for(participation)
+    if message is not None:
+        message.subject = f"A place is yours: {participation.event.name}"
+        message.text = message.text.replace(
+            "Your place is confirmed.",
+            "Good news: a place freed up and it is now yours. We look forward to seeing you.",
+        )
+    return message
+
+
+def notify(participations: list[Participation], *, promoted: bool = False) -> list[str]:
+    """Send each their email; returns the addresses that failed."""
+    failed = []
+    for participation in participations:
+        message = promotion_message(participation) if promoted else message_for(participation)
+        if message is None:
+            continue
+        try:
+            send_mail(message)
+        except MailError:
+            log.exception("Could not email %s about %s", message.to, participation.event.name)
+            failed.append(message.to)
+    return failed

@@ -1,0 +1,40 @@
+"""Event registrations in a contact's data export, and wiped on erasure."""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+from crm.core.personal_data import eraser, exporter
+from crm.events.models import Participation
+from crm.extensions import db
+
+
+def _of(contact) -> list[Participation]:
+    return list(
+        db.session.scalars(sa.select(Participation).where(Participation.contact_id == contact.id))
+    )
+
+
+@exporter
+def participation_export(contact) -> dict:
+    return {
+        "events": [
+            {
+                "event": p.event.name,
+                "starts_at": p.event.starts_at.isoformat(),
+                "role": p.role.value,
+                "status": p.status.value,
+                "registered_via": p.source,
+                "organization_as_typed": p.organization_text,
+                "checked_in_at": p.checked_in_at.isoformat() if p.checked_in_at else None,
+            }
+            for p in _of(contact)
+        ]
+    }
+
+
+@eraser
+def participation_erase(contact, identifying: list[str]) -> None:
+    """Attendance still counts in event figures; what they typed about themselves goes."""
+    for participation in _of(contact):
+        participation.organization_text = None

@@ -1,0 +1,113 @@
+"""The public page of an event: details, registration without an account, the calendar file.
+
+Open to anyone, so it trusts nothing: CSRF token, a honeypot field, a cap per network address
+per hour, and a registration that never overwrites what the team knows about a person.
+"""
+
+from __future__ import annotations
+
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
+
+from crm.core.access import public
+from crm.core.errors import OperationError
+from crm.core.flood import check_and_record
+from crm.core.forms import show_operation_error
+from crm.core.http import external_url
+from crm.events import notices, operations
+from crm.events.forms import PublicRegistrationForm
+from crm.events.models import Event
+from crm.events.views import ics_response
+from crm.extensions import db
+
+bp = Blueprint("public_events", __name__, url_prefix="/e")
+
+OUTCOME_MESSAGES = {
+    operations.Outcome.REGISTERED: (
+        "registered",
+        "You are registered. A confirmation is on its way to your email address.",
+    ),
+    operations.Outcome.WAITLISTED: (
+        "waitlisted",
+        "The event is full, so you are on the waitlist. If a place frees up it is yours in "
+        "the order people registered, and we will email you.",
+    ),
+    operations.Outcome.ALREADY: (
+        "already",
+        "This email address is already on the list for this event, so nothing was changed: "
+        "your earlier registration (or place on the waitlist) still stands.",
+    ),
+}
+
+
+def _public_event(event_id: int) -> Event:
+    event = db.session.get(Event, event_id)
+    if event is None or not event.is_public:
+        abort(404)
+    return event
+
+
+def _address() -> str:
+    # Behind a proxy, configure ProxyFix so remote_addr is the client's address.
+    return request.remote_addr or "unknown"
+
+
+@bp.route("/<int:event_id>", methods=["GET", "POST"])
+@public
+def register(event_id: int):
+    event = _public_event(event_id)
+    form = PublicRegistrationForm()
+    if request.method == "POST" and not event.accepts_registrations:
+        flash(
+            "This event has already taken place." if event.is_past else "Registration is closed.",
+            "warning",
+        )
+        return render_template("events/public.html", event=event, form=form), 409
+    if form.validate_on_submit():
+        if form.website.data:
+            # A bot filled the hidden field: look successful, store nothing.
+            return redirect(url_for("public_events.done", event_id=event.id, result="registered"))
+        try:
+            check_and_record(
+                "event-registration", _address(), current_app.config["PUBLIC_FORM_HOURLY_LIMIT"]
+            )
+            participation, outcome = operations.public_register(
+                event,
+                operations.Person(
+                    first_name=form.first_name.data,
+                    last_name=form.last_name.data,
+                    email=form.email.data,
+                    organization=form.organization.data,
+                ),
+                consent=form.consent.data,
+            )
+        except OperationError as exc:
+            db.session.rollback()
+            show_operation_error(form, exc)
+            return render_template("events/public.html", event=event, form=form), 422
+        db.session.commit()
+        if outcome is not operations.Outcome.ALREADY:
+            notices.notify([participation])
+        key, _message = OUTCOME_MESSAGES[outcome]
+        return redirect(url_for("public_events.done", event_id=event.id, result=key))
+    status = 422 if form.errors else 200
+    return render_template("events/public.html", event=event, form=form), status
+
+
+@bp.route("/<int:event_id>/done")
+@public
+def done(event_id: int):
+    event = _public_event(event_id)
+    result = request.args.get("result", "")
+    messages = {key: message for key, message in OUTCOME_MESSAGES.values()}
+    if result not in messages:
+        return redirect(url_for("public_events.register", event_id=event.id))
+    return render_template(
+        "events/public_done.html", event=event, result=result, message=messages[result]
+    )
+
+
+@bp.route("/<int:event_id>/event.ics")
+@public
+def calendar(event_id: int):
+    event = _public_event(event_id)
+    return ics_response(event, external_url("public_events.register", event_id=event.id))

@@ -1,0 +1,381 @@
+"""Event pages for the team: the list, an event with its participants and figures, editing,
+adding people, the check-in page, the calendar file and attendee exports."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from zoneinfo import available_timezones
+
+import sqlalchemy as sa
+from flask import (
+    Blueprint,
+    Response,
+    abort,
+    flash,
+    jsonify,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
+from flask_login import current_user
+
+from crm.audit.operations import trail_for
+from crm.contacts.models import Contact
+from crm.core.access import Permission, requires
+from crm.core.errors import ConflictError, OperationError
+from crm.core.export import csv_response, xlsx_response
+from crm.core.forms import show_operation_error
+from crm.core.http import external_url
+from crm.events import notices, operations, queries
+from crm.events.calendar import ics_for
+from crm.events.forms import AddParticipantForm, EventForm, WalkInForm
+from crm.events.models import Event, ParticipantRole, Participation, ParticipationStatus
+from crm.extensions import db
+
+bp = Blueprint("events", __name__, url_prefix="/events")
+
+
+def _load(event_id: int) -> Event:
+    return db.session.get(Event, event_id) or abort(404)
+
+
+def _load_participation(participation_id: int) -> Participation:
+    return db.session.get(Participation, participation_id) or abort(404)
+
+
+def _fields_from(form: EventForm) -> operations.EventFields:
+    return operations.EventFields(
+        name=form.name.data,
+        kind=form.kind.data,
+        hosting=form.hosting.data,
+        starts_local=form.starts_local.data,
+        ends_local=form.ends_local.data,
+        timezone=form.timezone.data,
+        venue=form.venue.data,
+        online_url=form.online_url.data,
+        country=form.country.data,
+        capacity=form.capacity.data,
+        description=form.description.data,
+        is_public=form.is_public.data,
+        registration_open=form.registration_open.data,
+    )
+
+
+def _timezones() -> list[str]:
+    return sorted(available_timezones())
+
+
+def _render_form(form: EventForm, event: Event | None, status: int, conflict: bool = False):
+    return render_template(
+        "events/form.html", form=form, event=event, timezones=_timezones(), conflict=conflict
+    ), status
+
+
+def _tell_promoted(promoted: list[Participation]) -> None:
+    if not promoted:
+        return
+    names = ", ".join(p.contact.full_name for p in promoted)
+    flash(f"Promoted from the waitlist: {names}. They have been emailed.", "info")
+    failed = notices.notify(promoted, promoted=True)
+    if failed:
+        flash(f"The email to {', '.join(failed)} could not be sent; please tell them.", "warning")
+
+
+@bp.route("/")
+@requires(Permission.EVENTS_VIEW)
+def index():
+    upcoming, past = queries.upcoming_and_past()
+    return render_template(
+        "events/index.html",
+        upcoming=upcoming,
+        past=past,
+        counts=queries.status_counts([e.id for e in upcoming + past]),
+    )
+
+
+@bp.route("/new", methods=["GET", "POST"])
+@requires(Permission.EVENTS_EDIT)
+def new():
+    form = EventForm()
+    if request.method == "GET":
+        start = (datetime.now() + timedelta(days=14)).replace(hour=10, minute=0, second=0)
+        form.starts_local.data = start.replace(microsecond=0)
+        form.ends_local.data = (start + timedelta(hours=2)).replace(microsecond=0)
+    if form.validate_on_submit():
+        try:
+            event = operations.create_event(current_user, _fields_from(form))
+        except OperationError as exc:
+            db.session.rollback()
+            show_operation_error(form, exc)
+        else:
+            db.session.commit()
+            flash(f"{event.name} is created.", "success")
+            return redirect(url_for("events.detail", event_id=event.id))
+    return _render_form(form, None, 422 if form.errors else 200)
+
+
+@bp.route("/<int:event_id>")
+@requires(Permission.EVENTS_VIEW)
+def detail(event_id: int):
+    event = _load(event_id)
+    status = request.args.get("status", "")
+    if status and status not in {s.value for s in ParticipationStatus}:
+        status = ""
+    add_form = AddParticipantForm()
+    return render_template(
+        "events/detail.html",
+        event=event,
+        figures=queries.figures(event),
+        participants=queries.participants(event, status),
+        waitlist=queries.waitlist(event),
+        places_left=operations.places_left(event),
+        status_filter=status,
+        statuses=list(ParticipationStatus),
+        roles=list(ParticipantRole),
+        add_form=add_form,
+        public_url=external_url("public_events.register", event_id=event.id)
+        if event.is_public
+        else None,
+        trail=trail_for("event", event.id),
+    )
+
+
+@bp.route("/<int:event_id>/edit", methods=["GET", "POST"])
+@requires(Permission.EVENTS_EDIT)
+def edit(event_id: int):
+    event = _load(event_id)
+    form = EventForm(obj=event)
+    if request.method == "GET":
+        form.starts_local.data = event.local_start.replace(tzinfo=None)
+        form.ends_local.data = event.local_end.replace(tzinfo=None)
+        form.version.data = str(event.version)
+    if form.validate_on_submit():
+        try:
+            promoted = operations.update_event(
+                current_user, event, _fields_from(form), expected_version=form.loaded_version()
+            )
+        except ConflictError:
+            db.session.rollback()
+            form.version.data = str(event.version)
+            return _render_form(form, event, 409, conflict=True)
+        except OperationError as exc:
+            db.session.rollback()
+            show_operation_error(form, exc)
+        else:
+            db.session.commit()
+            flash("The event is saved.", "success")
+            _tell_promoted(promoted)
+            return redirect(url_for("events.detail", event_id=event.id))
+    return _render_form(form, event, 422 if form.errors else 200)
+
+
+@bp.route("/<int:event_id>/delete", methods=["POST"])
+@requires(Permission.EVENTS_EDIT)
+def delete(event_id: int):
+    event = _load(event_id)
+    try:
+        operations.delete_event(current_user, event)
+    except OperationError as exc:
+        db.session.rollback()
+        flash(exc.message, "danger")
+        return redirect(url_for("events.detail", event_id=event_id))
+    db.session.commit()
+    flash("The event is deleted.", "success")
+    return redirect(url_for("events.index"))
+
+
+@bp.route("/<int:event_id>/participants", methods=["POST"])
+@requires(Permission.EVENTS_EDIT)
+def add_participants(event_id: int):
+    event = _load(event_id)
+    form = AddParticipantForm()
+    ids = [i for i in (form.contact_ids.data or []) if isinstance(i, int)]
+    if not form.validate() or not ids:
+        flash("Pick at least one contact from the suggestions to add.", "danger")
+        return redirect(url_for("events.detail", event_id=event.id))
+    contacts = list(db.session.scalars(sa.select(Contact).where(Contact.id.in_(ids))))
+    outcomes: dict[str, list[str]] = {}
+    try:
+        if len(contacts) != len(set(ids)):
+            raise OperationError("One of the contacts no longer exists; nobody was added.")
+        for contact in contacts:
+            if form.action.data == "invite":
+                operations.invite(current_user, event, contact, role=form.role.data)
+                outcomes.setdefault("invited", []).append(contact.full_name)
+            else:
+                _p, outcome = operations.register(current_user, event, contact, role=form.role.data)
+                outcomes.setdefault(outcome.value, []).append(contact.full_name)
+    except OperationError as exc:
+        db.session.rollback()
+        flash(f"{exc.message} Nobody was added.", "danger")
+        return redirect(url_for("events.detail", event_id=event.id))
+    db.session.commit()
+    labels = {
+        "registered": "Registered",
+        "waitlisted": "On the waitlist (the event is full)",
+        "invited": "Invited",
+        "already": "Already on the list, unchanged",
+    }
+    for key, names in outcomes.items():
+        flash(f"{labels[key]}: {', '.join(names)}.", "info" if key == "already" else "success")
+    return redirect(url_for("events.detail", event_id=event.id))
+
+
+@bp.route("/participations/<int:participation_id>", methods=["POST"])
+@requires(Permission.EVENTS_EDIT)
+def change_participation(participation_id: int):
+    """One button per action on the participant list: cancel, no-show, register, role."""
+    participation = _load_participation(participation_id)
+    event = participation.event
+    action = request.form.get("action", "")
+    promoted: list[Participation] = []
+    try:
+        if action == "cancel":
+            promoted = operations.cancel(current_user, participation)
+        elif action == "no_show":
+            operations.mark_no_show(current_user, participation)
+        elif action == "register":
+            _p, outcome = operations.register(
+                current_user, event, participation.contact, role=participation.role
+            )
+            if outcome is operations.Outcome.WAITLISTED:
+                flash("The event is full, so they are on the waitlist.", "info")
+        elif action == "role":
+            operations.change_role(current_user, participation, request.form.get("role", ""))
+        elif action == "check_in":
+            operations.check_in(current_user, participation)
+        else:
+            raise OperationError("Unknown action.")
+    except OperationError as exc:
+        db.session.rollback()
+        flash(exc.message, "danger")
+    else:
+        db.session.commit()
+        flash(
+            f"{participation.contact.full_name}: {participation.status.label.lower()}.", "success"
+        )
+        _tell_promoted(promoted)
+    return redirect(url_for("events.detail", event_id=event.id) + "#participants")
+
+
+# --- the door ---------------------------------------------------------------------------------
+
+
+@bp.route("/<int:event_id>/check-in")
+@requires(Permission.EVENTS_CHECK_IN)
+def check_in_page(event_id: int):
+    event = _load(event_id)
+    people = [
+        p for p in queries.participants(event) if p.status is not ParticipationStatus.CANCELLED
+    ]
+    return render_template(
+        "events/check_in.html",
+        event=event,
+        people=people,
+        attended=sum(1 for p in people if p.status is ParticipationStatus.ATTENDED),
+        walk_in_form=WalkInForm(),
+    )
+
+
+def _wants_json() -> bool:
+    return request.accept_mimetypes.best == "application/json"
+
+
+@bp.route("/participations/<int:participation_id>/check-in", methods=["POST"])
+@requires(Permission.EVENTS_CHECK_IN)
+def check_in(participation_id: int):
+    participation = _load_participation(participation_id)
+    undo = request.form.get("undo") == "1"
+    try:
+        if undo:
+            operations.undo_check_in(current_user, participation)
+        else:
+            operations.check_in(current_user, participation)
+    except OperationError as exc:
+        db.session.rollback()
+        if _wants_json():
+            return jsonify(ok=False, message=exc.message, status=participation.status.value), 409
+        flash(exc.message, "info")
+    else:
+        db.session.commit()
+        if _wants_json():
+            return jsonify(ok=True, status=participation.status.value)
+        flash(
+            f"{participation.contact.full_name} "
+            + ("is no longer checked in." if undo else "is checked in."),
+            "success",
+        )
+    return redirect(url_for("events.check_in_page", event_id=participation.event_id))
+
+
+@bp.route("/<int:event_id>/walk-in", methods=["POST"])
+@requires(Permission.EVENTS_CHECK_IN)
+def walk_in(event_id: int):
+    event = _load(event_id)
+    form = WalkInForm()
+    if form.validate():
+        try:
+            participation = operations.walk_in(
+                current_user,
+                event,
+                operations.Person(
+                    first_name=form.first_name.data,
+                    last_name=form.last_name.data or "",
+                    email=form.email.data or None,
+                    organization=form.organization.data,
+                ),
+            )
+        except OperationError as exc:
+            db.session.rollback()
+            show_operation_error(form, exc)
+        else:
+            db.session.commit()
+            flash(f"{participation.contact.full_name} is checked in as a walk-in.", "success")
+            return redirect(url_for("events.check_in_page", event_id=event.id))
+    people = [
+        p for p in queries.participants(event) if p.status is not ParticipationStatus.CANCELLED
+    ]
+    return render_template(
+        "events/check_in.html",
+        event=event,
+        people=people,
+        attended=sum(1 for p in people if p.status is ParticipationStatus.ATTENDED),
+        walk_in_form=form,
+        walk_in_open=True,
+    ), 422
+
+
+# --- files ------------------------------------------------------------------------------------
+
+
+@bp.route("/<int:event_id>/event.ics")
+@requires(Permission.EVENTS_VIEW)
+def calendar(event_id: int):
+    event = _load(event_id)
+    return ics_response(event, external_url("events.detail", event_id=event.id))
+
+
+def ics_response(event: Event, url: str) -> Response:
+    response = Response(ics_for(event, url), mimetype="text/calendar")
+    response.headers["Content-Disposition"] = f'attachment; filename="event-{event.id}.ics"'
+    return response
+
+
+def _attendees(event_id: int):
+    event = _load(event_id)
+    return queries.attendee_frame(event), f"{event.name} participants"
+
+
+@bp.route("/<int:event_id>/attendees.csv")
+@requires(Permission.EVENTS_EDIT)
+def export_csv(event_id: int):
+    frame, name = _attendees(event_id)
+    return csv_response(frame, name)
+
+
+@bp.route("/<int:event_id>/attendees.xlsx")
+@requires(Permission.EVENTS_EDIT)
+def export_xlsx(event_id: int):
+    frame, name = _attendees(event_id)
+    return xlsx_response(frame, name, "Participants")

@@ -1,0 +1,1 @@
+"""The WEST Principles standard, by version, and its principles."""
