@@ -35,7 +35,8 @@ class ProfileForm(VersionedForm):
 
 class ChampionForm(ProfileForm):
     owner_id = SelectField("Owner", choices=[], validate_choice=False)
-    region = SelectField("Region", choices=enum_choices(Region, blank="—"))
+    # Checked by the operation, which names the bad value.
+    region = SelectField("Region", choices=enum_choices(Region, blank="—"), validate_choice=False)
     next_step = StringField("Next step", validators=[Optional(), Length(max=300)])
     next_step_due = DateField("Due", validators=[Optional()])
 
@@ -49,12 +50,13 @@ class NewChampionForm(ChampionForm):
     stage = SelectField(
         "Starting stage",
         choices=[(s.value, s.label) for s in Stage if s is not Stage.LAPSED],
+        validate_choice=False,
     )
     note = StringField("Note", validators=[Optional(), Length(max=500)])
 
 
 class MoveForm(VersionedForm):
-    stage = SelectField("Move to", choices=enum_choices(Stage))
+    stage = SelectField("Move to", choices=enum_choices(Stage), validate_choice=False)
     note = StringField("Note", validators=[Optional(), Length(max=500)])
 
 
@@ -64,7 +66,7 @@ class MultiCheckboxField(SelectMultipleField):
 
 
 class EndorsementForm(VersionedForm):
-    kind = SelectField("Kind", choices=enum_choices(EndorsementKind))
+    kind = SelectField("Kind", choices=enum_choices(EndorsementKind), validate_choice=False)
     made_on = DateField("Date", validators=[InputRequired(message="Give the date.")])
     title = StringField(
         "What it was",

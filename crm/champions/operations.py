@@ -375,8 +375,11 @@ def record_endorsement(
     actor: User | None, champion: Champion, fields: EndorsementFields, *, verified: bool
 ) -> Endorsement:
     """A new endorsement. Champions' own go to review; a lead's are verified as recorded."""
-    endorsement = Endorsement(champion=champion)
+    endorsement = Endorsement()
     _apply_endorsement(endorsement, fields)
+    # Linked only now: the checks' queries would otherwise flush it half-made.
+    endorsement.champion = champion
+    db.session.add(endorsement)
     if verified:
         endorsement.status = Verification.VERIFIED
         endorsement.reviewed_by_id = getattr(actor, "id", None)
@@ -384,7 +387,6 @@ def record_endorsement(
     else:
         endorsement.status = Verification.PENDING
     endorsement.touch(actor)
-    db.session.add(endorsement)
     db.session.flush()
     audit.record(
         actor,

@@ -198,6 +198,7 @@ def new():
         if contact_id:
             form.contact_ids.data = [contact_id]
     ids = [i for i in (form.contact_ids.data or []) if isinstance(i, int)]
+    refused = False
     if form.validate_on_submit():
         try:
             if len(ids) != 1:
@@ -214,6 +215,7 @@ def new():
             )
         except OperationError as exc:
             db.session.rollback()
+            refused = True
             show_operation_error(form, exc)
         else:
             db.session.commit()
@@ -224,7 +226,7 @@ def new():
     )
     return render_template(
         "champions/new.html", form=form, selected_contacts=selected
-    ), 422 if form.errors else 200
+    ), 422 if form.errors or refused else 200
 
 
 @bp.route("/<int:champion_id>")
