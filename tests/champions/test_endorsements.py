@@ -76,8 +76,9 @@ def test_a_champion_records_an_endorsement_and_sees_the_outcome(
     # Fixing it sends it back to review; the lead verifies.
     client.post(
         f"/me/champion/endorsements/{endorsement.id}/edit",
-        data=endorsement_form(link="https://forum.example.org/keynote-video",
-                              version=endorsement.version),
+        data=endorsement_form(
+            link="https://forum.example.org/keynote-video", version=endorsement.version
+        ),
     )
     db.session.refresh(endorsement)
     assert endorsement.status is Verification.PENDING and endorsement.rejection_reason is None

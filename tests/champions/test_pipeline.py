@@ -69,7 +69,11 @@ def test_each_move_is_recorded_with_who_when_and_a_note(client, as_role, make_ch
     champion = make_champion("approached", owner=lead)
     response = client.post(
         f"/champions/{champion.id}/move",
-        data={"stage": "engaged", "note": "Agreed to review the draft", "version": champion.version},
+        data={
+            "stage": "engaged",
+            "note": "Agreed to review the draft",
+            "version": champion.version,
+        },
     )
     assert response.status_code == 302
     db.session.refresh(champion)
@@ -198,7 +202,7 @@ def test_list_filters_stage_owner_region_and_overdue(client, as_role, make_champ
 
     def names(query: str) -> set[int]:
         page = client.get("/champions/list?" + query).get_data(as_text=True)
-        return {c.id for c in (mine, theirs, identified) if f"/champions/{c.id}\"" in page}
+        return {c.id for c in (mine, theirs, identified) if f'/champions/{c.id}"' in page}
 
     assert names("stage=engaged") == {mine.id, theirs.id}
     assert names("owner=me") == {mine.id, identified.id}
@@ -238,7 +242,7 @@ def test_a_champion_without_recent_endorsements_is_flagged_lapsing(
     flagged = queries.lapsing_ids([quiet.id, busy.id, new.id], date.today(), months)
     assert flagged == {quiet.id}
     page = client.get("/champions/list?lapsing=1").get_data(as_text=True)
-    assert f"/champions/{quiet.id}\"" in page and f"/champions/{busy.id}\"" not in page
+    assert f'/champions/{quiet.id}"' in page and f'/champions/{busy.id}"' not in page
     assert "No endorsement from" in client.get(f"/champions/{quiet.id}").get_data(as_text=True)
     # The number of months is configurable.
     assert queries.lapsing_ids([quiet.id], date.today(), 24) == set()
@@ -317,8 +321,11 @@ def test_remove_from_pipeline_only_without_endorsements(make_champion, make_user
     fresh = make_champion("identified")
     operations.remove_from_pipeline(None, fresh)
     assert db.session.get(Champion, fresh.id) is None
-    assert db.session.scalar(
-        sa.select(sa.func.count()).select_from(StageChange).where(
-            StageChange.champion_id == fresh.id
+    assert (
+        db.session.scalar(
+            sa.select(sa.func.count())
+            .select_from(StageChange)
+            .where(StageChange.champion_id == fresh.id)
         )
-    ) == 0
+        == 0
+    )
