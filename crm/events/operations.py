@@ -175,7 +175,7 @@ def delete_event(actor: User | None, event: Event) -> None:
 
 def _lock(event: Event) -> None:
     """Hold the event row until commit, so capacity checks do not race."""
-    if db.engine.dialect.name == "postgresql":
+    if db.session.get_bind().dialect.name == "postgresql":
         db.session.execute(sa.select(Event.id).where(Event.id == event.id).with_for_update())
 
 
