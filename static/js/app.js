@@ -13,6 +13,11 @@
     });
   });
 
+  // Filters that apply as soon as a choice is made: <select data-autosubmit>
+  document.querySelectorAll("select[data-autosubmit]").forEach(function (select) {
+    select.addEventListener("change", function () { select.form.submit(); });
+  });
+
   // Disable submit buttons after the first click so a double click cannot submit twice.
   document.querySelectorAll("form[method='post']:not([data-allow-resubmit])").forEach(function (form) {
     form.addEventListener("submit", function (event) {
