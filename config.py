@@ -82,6 +82,10 @@ class BaseConfig:
     CHAMPION_LAPSING_MONTHS = _env_int("CRM_CHAMPION_LAPSING_MONTHS", 6)
     # Public forms: accepted submissions per network address per hour (floods are refused).
     PUBLIC_FORM_HOURLY_LIMIT = _env_int("CRM_PUBLIC_FORM_HOURLY_LIMIT", 20)
+    # Reverse proxies in front of the app (nginx, a load balancer): their X-Forwarded-For and
+    # -Proto headers are trusted, so login throttling and public-form limits see the client's
+    # address. 0 (the default) trusts no header: set it only when such a proxy exists.
+    TRUSTED_PROXIES = _env_int("CRM_TRUSTED_PROXIES", 0)
 
     SERVER_NAME_FOR_LINKS = os.environ.get("CRM_BASE_URL")  # absolute links in emails
 

@@ -34,8 +34,17 @@ def create_app(config: type[BaseConfig] | str | None = None, **overrides) -> Fla
     register_template_helpers(app)
     register_security_headers(app)
     register_cli(app)
+    trust_proxies(app)
     logging.basicConfig(level=logging.INFO)
     return app
+
+
+def trust_proxies(app: Flask) -> None:
+    proxies = app.config.get("TRUSTED_PROXIES", 0)
+    if proxies:
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=proxies, x_proto=proxies, x_host=proxies)
 
 
 def register_extensions(app: Flask) -> None:

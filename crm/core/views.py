@@ -80,4 +80,36 @@ def _dashboard() -> dict:
         "today": today,
         "recent": recent,
         "by_kind": by_kind,
+        **_advocacy(today),
+    }
+
+
+def _advocacy(today: date) -> dict:
+    """The champion pipeline at a glance and the next events."""
+    from flask import current_app
+
+    from crm.champions.models import Champion, Endorsement, Stage, Verification
+    from crm.champions.queries import lapsing_condition
+    from crm.core.db import utcnow
+    from crm.events.models import Event
+    from crm.events.queries import status_counts
+
+    by_stage = sa.select(Champion.stage, sa.func.count()).group_by(Champion.stage)
+    stages = dict(db.session.execute(by_stage).all())
+    months = current_app.config["CHAMPION_LAPSING_MONTHS"]
+    events = db.session.scalars(
+        sa.select(Event).where(Event.ends_at >= utcnow()).order_by(Event.starts_at).limit(4)
+    ).all()
+    return {
+        "pipeline": [(stage, stages.get(stage, 0)) for stage in Stage],
+        "lapsing": db.session.scalar(
+            sa.select(sa.func.count()).select_from(Champion).where(lapsing_condition(today, months))
+        ),
+        "to_review": db.session.scalar(
+            sa.select(sa.func.count())
+            .select_from(Endorsement)
+            .where(Endorsement.status == Verification.PENDING)
+        ),
+        "events": events,
+        "event_counts": status_counts([e.id for e in events]),
     }

@@ -193,7 +193,11 @@ def load_demo(seed: int = 2017, admin: User | None = None) -> str:
 
     # Link demo champion and representative accounts to records.
     by_email = {u.email: u for u in users}
-    by_email["champion@example.org"].contact_id = contacts[0].id
+    champion_contact = contacts[0]  # the demo champion's own record: same name and address
+    champion_contact.first_name, champion_contact.last_name = "Chipo", "Moyo"
+    champion_contact.email = "champion@example.org"
+    champion_contact.set_search_fields()
+    by_email["champion@example.org"].contact_id = champion_contact.id
     by_email["rep@example.org"].organization_id = contacts[1].organization_id
 
     today = date.today()

@@ -47,7 +47,7 @@ def _public_event(event_id: int) -> Event:
 
 
 def _address() -> str:
-    # Behind a proxy, configure ProxyFix so remote_addr is the client's address.
+    # Behind a reverse proxy, CRM_TRUSTED_PROXIES makes this the client's address.
     return request.remote_addr or "unknown"
 
 

@@ -188,3 +188,33 @@ def test_public_calendar_file(client, make_event):
     response = client.get(f"/e/{event.id}/event.ics")
     assert response.status_code == 200
     assert f"/e/{event.id}" in response.get_data(as_text=True)
+
+
+def test_behind_a_trusted_proxy_the_client_address_counts(app, make_event, registration, db):
+    """With CRM_TRUSTED_PROXIES set, each client behind the proxy has a limit of its own."""
+    from crm import trust_proxies
+
+    event = make_event()
+    original = app.wsgi_app
+    app.config["TRUSTED_PROXIES"] = 1
+    app.config["PUBLIC_FORM_HOURLY_LIMIT"] = 1
+    try:
+        trust_proxies(app)
+        client = app.test_client()
+        for n, address in enumerate(["203.0.113.1", "203.0.113.2"]):
+            response = client.post(
+                f"/e/{event.id}",
+                data=registration(email=f"p{n}@example.org"),
+                headers={"X-Forwarded-For": address},
+            )
+            assert response.status_code == 302, address
+        again = client.post(
+            f"/e/{event.id}",
+            data=registration(email="p9@example.org"),
+            headers={"X-Forwarded-For": "203.0.113.1"},
+        )
+        assert again.status_code == 422
+    finally:
+        app.wsgi_app = original
+        app.config["TRUSTED_PROXIES"] = 0
+        app.config["PUBLIC_FORM_HOURLY_LIMIT"] = 20
