@@ -16,6 +16,12 @@ benchmarks/results/, which git ignores).
     .venv/bin/python benchmarks/contact_list.py [--sizes 100000,1000000]
         [--engines sqlite,postgresql] [--requests 200]
         [--pg-url postgresql://postgres@127.0.0.1/crm_bench]
+        [--keep DIR] [--reuse] [--only TEXT]
+
+--keep DIR keeps the databases after the run (SQLite: DIR/bench-N.sqlite3; PostgreSQL: the
+database of --pg-url with "_N" appended, one per size); --reuse measures such kept databases
+again instead of building them (the migrations are applied first, so a new migration is
+measured too; the load is not timed). --only keeps the request cases whose name contains TEXT.
 """
 
 from __future__ import annotations
@@ -109,35 +115,85 @@ def fresh_postgres(url: str) -> None:
     admin.dispose()
 
 
-def build_app(engine: str, size: int, pg_url: str, workdir: Path) -> tuple[Flask, str, Load]:
+BENCH_EMAIL = "bench@example.org"
+
+
+def database_url(engine: str, size: int, pg_url: str, workdir: Path, *, per_size: bool) -> str:
+    if engine == "sqlite":
+        return f"sqlite:///{workdir / f'bench-{size}.sqlite3'}"
+    url = sa.engine.make_url(sqlalchemy_url(pg_url))
+    if per_size:  # kept databases: one per size, so both sizes can be reused
+        url = url.set(database=f"{url.database}_{size}")
+    return url.render_as_string(hide_password=False)
+
+
+def make_app(url: str) -> Flask:
+    from config import DevelopmentConfig
+    from crm import create_app
+
+    return create_app(
+        DevelopmentConfig,
+        SQLALCHEMY_DATABASE_URI=url,
+        SECRET_KEY="benchmark-secret-key-benchmark-secret",
+        WTF_CSRF_ENABLED=False,
+    )
+
+
+def reuse_app(url: str, size: int) -> tuple[Flask, str] | None:
+    """A database kept by an earlier run (--keep) with `size` contacts, migrated to the head
+    revision; None when there is none or it is not complete."""
+    from flask_migrate import upgrade
+
+    from crm.auth.models import User
+    from crm.contacts.models import Contact
+    from crm.extensions import db
+
+    if url.startswith("sqlite:///") and not Path(url.removeprefix("sqlite:///")).exists():
+        return None
+    app = make_app(url)
+    with app.app_context():
+        try:
+            contacts = db.session.scalar(sa.select(sa.func.count()).select_from(Contact))
+            lead = db.session.scalar(sa.select(User).where(User.email == BENCH_EMAIL))
+        except sa.exc.SQLAlchemyError:
+            db.session.rollback()
+            db.engine.dispose()
+            return None
+        if contacts != size or lead is None:
+            db.engine.dispose()
+            return None
+        token = lead.get_id()
+        db.session.rollback()
+        try:
+            upgrade()
+        except SystemExit:  # Flask-Migrate's answer to a revision this checkout does not have
+            db.engine.dispose()
+            return None
+    return app, token
+
+
+def build_app(engine: str, size: int, url: str) -> tuple[Flask, str, Load]:
     """A fresh database of `size` contacts: migrations, a lead to sign in as, the bulk load."""
     from flask_migrate import upgrade
 
-    from config import DevelopmentConfig
-    from crm import create_app
     from crm.auth import operations
     from crm.auth.models import Role
     from crm.demo import bulk
     from crm.extensions import db
 
     if engine == "sqlite":
-        url = f"sqlite:///{workdir / f'bench-{size}.sqlite3'}"
+        for leftover in Path(url.removeprefix("sqlite:///")).parent.glob(f"bench-{size}.sqlite3*"):
+            leftover.unlink()
     else:
-        url = sqlalchemy_url(pg_url)
         fresh_postgres(url)
-    app = create_app(
-        DevelopmentConfig,
-        SQLALCHEMY_DATABASE_URI=url,
-        SECRET_KEY="benchmark-secret-key-benchmark-secret",
-        WTF_CSRF_ENABLED=False,
-    )
+    app = make_app(url)
     load = Load()
     with app.app_context():
         upgrade()
         # Created first, so the generated contacts get owners among the staff.
         lead = operations.create_user(
             None,
-            email="bench@example.org",
+            email=BENCH_EMAIL,
             name="Bench Lead",
             role=Role.LEAD,
             password="bench kettle tune 42",
@@ -253,7 +309,9 @@ def cursor_urls(app: Flask, client) -> tuple[str, str]:
     return url, f"/contacts/?after={_encode(list(middle))}"
 
 
-def measure(app: Flask, token: str, requests: int, seed: int) -> dict[str, list[float]]:
+def measure(
+    app: Flask, token: str, requests: int, seed: int, only: str = ""
+) -> dict[str, list[float]]:
     rng = random.Random(seed)
     client = app.test_client()
     with client.session_transaction() as session:
@@ -278,6 +336,8 @@ def measure(app: Flask, token: str, requests: int, seed: int) -> dict[str, list[
     }
     samples: dict[str, list[float]] = {}
     for name, make_url in cases.items():
+        if only and only not in name and not name.startswith("/healthz"):
+            continue
         for i in range(WARM_UP):  # caches, compiled statements
             timed_get(client, make_url(i % requests))
         samples[name] = [timed_get(client, make_url(i)) for i in range(requests)]
@@ -305,7 +365,16 @@ def main() -> None:
     parser.add_argument("--engines", default="sqlite,postgresql")
     parser.add_argument("--requests", type=int, default=200)
     parser.add_argument("--pg-url", default="postgresql://postgres@127.0.0.1:5432/crm_bench")
+    parser.add_argument(
+        "--keep", metavar="DIR", help="keep the databases (SQLite files in DIR) for --reuse"
+    )
+    parser.add_argument(
+        "--reuse", action="store_true", help="measure the databases kept by --keep DIR again"
+    )
+    parser.add_argument("--only", default="", help="only the request cases containing this")
     args = parser.parse_args()
+    if args.reuse and not args.keep:
+        parser.error("--reuse needs --keep DIR (where the kept databases are)")
 
     started = datetime.now(UTC)
     header = [
@@ -326,17 +395,27 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="crm-bench-") as tmp:
         # The app's instance folder (mail files and the like), read when config is imported.
         os.environ.setdefault("CRM_INSTANCE_DIR", str(Path(tmp) / "instance"))
+        workdir = Path(args.keep) if args.keep else Path(tmp)
+        workdir.mkdir(parents=True, exist_ok=True)
         for engine in args.engines.split(","):
             for size in (int(s) for s in args.sizes.split(",")):
-                print(f"building {engine} with {size:,} contacts…", file=sys.stderr)
-                app, token, load = build_app(engine, size, args.pg_url, Path(tmp))
-                phases = load.phase_summary()
-                loads.append(
-                    f"| {engine} | {size:,} | {load.seconds:.1f} | "
-                    f"{load.bare_insert_seconds:.1f} | {phases} |"
-                )
+                url = database_url(engine, size, args.pg_url, workdir, per_size=bool(args.keep))
+                reused = reuse_app(url, size) if args.reuse else None
+                if reused:
+                    print(f"reusing {engine} with {size:,} contacts…", file=sys.stderr)
+                    app, token = reused
+                    loads.append(f"| {engine} | {size:,} | (reused) | | |")
+                else:
+                    print(f"building {engine} with {size:,} contacts…", file=sys.stderr)
+                    app, token, load = build_app(engine, size, url)
+                    phases = load.phase_summary()
+                    loads.append(
+                        f"| {engine} | {size:,} | {load.seconds:.1f} | "
+                        f"{load.bare_insert_seconds:.1f} | {phases} |"
+                    )
                 print(f"  {loads[-1]}\n  measuring…", file=sys.stderr)
-                for name, samples in measure(app, token, args.requests, seed=1).items():
+                samples_by_case = measure(app, token, args.requests, seed=1, only=args.only)
+                for name, samples in samples_by_case.items():
                     p95 = percentile(samples, 95)
                     flag = "over" if size >= 1_000_000 and p95 > TARGET_P95_MS else ""
                     table.append(
@@ -348,8 +427,9 @@ def main() -> None:
                     from crm.extensions import db
 
                     db.engine.dispose()
-                for leftover in Path(tmp).glob(f"bench-{size}.sqlite3*"):
-                    leftover.unlink()  # a million contacts take 0.7 GB
+                if not args.keep:
+                    for leftover in Path(tmp).glob(f"bench-{size}.sqlite3*"):
+                        leftover.unlink()  # a million contacts take 0.7 GB
     report = "\n".join([*header, *table, "", *loads]) + "\n"
     print(report)
     out = ROOT / "benchmarks" / "results"

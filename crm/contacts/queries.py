@@ -7,8 +7,9 @@ from dataclasses import dataclass
 
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import ARRAY
-from sqlalchemy.orm import selectinload
+from sqlalchemy.orm import joinedload, load_only, selectinload
 
+from crm.auth.models import User
 from crm.contacts.models import Contact
 from crm.core.pagination import SortOption
 from crm.core.search import normalize_query, substring_condition, substring_ids
@@ -25,6 +26,12 @@ SORTS = {
     "recent": SortOption("Recently added", (Contact.id,), descending=True),
 }
 SEARCH_SORT = "recent"
+# What the list page reads of each contact: what it shows, and every sort's key for the cursors.
+LIST_COLUMNS = (
+    Contact.first_name, Contact.last_name, Contact.title, Contact.email, Contact.country,
+    Contact.consent_status, Contact.organization_id, Contact.owner_id,
+    Contact.sort_name, Contact.created_at, Contact.updated_at,
+)  # fmt: skip
 
 
 @dataclass
@@ -41,104 +48,102 @@ class ContactFilters:
         return any((self.q, self.kind, self.country, self.tag, self.owner, self.organization_id))
 
 
-# Up to this many matches a search is "sparse": read them all through the trigram index and
-# sort them (a few milliseconds per thousand). Past it, matches are dense enough that walking
-# the name index and testing each row finds a page sooner. Measured in benchmarks/.
-SPARSE_LIMIT = {"sqlite": 20_000, "postgresql": 5_000}
-ORGANIZATION_LIMIT = 500
+# A search counts its matches up to this many, the same on every engine; past it the list says
+# "more than 1,000" and finds its page by walking the list's own order (one page's worth of rows
+# when matches are that common). Finding this many ids through the trigram indexes costs a few
+# milliseconds at a million contacts; measured in benchmarks/.
+SEARCH_COUNT_CAP = 1_000
 
 
 @dataclass
 class SearchPlan:
     condition: sa.ColumnElement[bool]
-    known_total: int | None  # exact count when sparse; None when dense (a great many)
+    known_total: int | None  # exact count up to SEARCH_COUNT_CAP; None: more than that
+    # Every match, newest first, when they were few enough to count (known_total is set).
+    ids: list[int] | None = None
 
 
 def dense_floor() -> int:
-    """A dense search has more matches than this."""
-    return SPARSE_LIMIT.get(db.engine.dialect.name, 5_000)
+    """A search whose count is not known has more matches than this."""
+    return SEARCH_COUNT_CAP
 
 
-def _count_upto(stmt: sa.Select, cap: int) -> int:
-    return db.session.scalar(sa.select(sa.func.count()).select_from(stmt.limit(cap + 1).subquery()))
-
-
-def plan_search(text: str, *, by_id: bool = False) -> SearchPlan | None:
+def plan_search(text: str) -> SearchPlan | None:
     """How to find contacts whose name or email contains `text`, or whose organization's does.
 
-    Counting the matches through the trigram indexes (capped, so cheap) decides the strategy,
-    so both a rare name and a common fragment come back fast from a million contacts.
+    One statement asks the trigram indexes for up to SEARCH_COUNT_CAP + 1 ids of each kind of
+    match (by the person, by their organization): few matches are then known by id (counted,
+    and a page is a few look-ups by primary key), many are found by walking the list's order and
+    testing each row, which costs about a page's worth of rows when they are that common.
     """
     text = normalize_query(text)
     if not text:
         return None
-    limit = SPARSE_LIMIT.get(db.engine.dialect.name, 5_000)
+    cap = SEARCH_COUNT_CAP
     if "@" in text and " " not in text:
         # An address or its start: the unique email index answers directly.
         prefix = sa.and_(Contact.email >= text, Contact.email < text + "\uffff")
-        found = _count_upto(sa.select(Contact.id).where(prefix), limit)
+        found = _ids_upto([sa.select(Contact.id).where(prefix)], cap)
         if found:
-            if found > limit:
-                return SearchPlan(prefix, None)
-            return _sparse(sa.select(Contact.id).where(prefix), found)
+            return _plan(found, cap, dense=prefix)
     person_ids = substring_ids("contact", text)
     person_condition = substring_condition("contact", text).self_group()
-    org_ids = substring_ids("organization", text) if "@" not in text else None
-    person_list: list[int] | None = None
-    if db.engine.dialect.name == "postgresql":
-        # One trigram scan both counts and finds the few: fetch up to the limit.
-        person_list = list(db.session.scalars(person_ids.limit(limit + 1)))
-        persons = len(person_list)
-    else:
-        persons = _count_upto(person_ids, limit)
-    orgs = _count_upto(org_ids, ORGANIZATION_LIMIT) if org_ids is not None else 0
-    org_condition = Contact.organization_id.in_(org_ids) if orgs else None
-    dense = (
-        person_condition if org_condition is None else sa.or_(person_condition, org_condition)
+    if "@" in text:  # no organization name has an @
+        return _plan(_ids_upto([person_ids], cap), cap, dense=person_condition)
+    org_ids = substring_ids("organization", text)
+    staff_ids = sa.select(Contact.id).where(Contact.organization_id.in_(org_ids))
+    return _plan(
+        _ids_upto([person_ids, staff_ids], cap),
+        cap,
+        dense=sa.or_(person_condition, Contact.organization_id.in_(org_ids)),
     )
-    by_org = sa.select(Contact.id).where(org_condition) if org_condition is not None else None
-    all_ids = person_ids if by_org is None else sa.union(person_ids, by_org)
-    if by_id and db.engine.dialect.name == "sqlite" and (
-        persons > limit or orgs > ORGANIZATION_LIMIT
-    ):
-        # Ordered by id, SQLite walks the primary key and checks each row against the set the
-        # FTS index found once: one page's worth of rows, however many match.
-        return SearchPlan(Contact.id.in_(all_ids), None)
-    if persons > limit or orgs > ORGANIZATION_LIMIT:
-        return SearchPlan(dense, None)
-    if by_org is None:
-        if person_list is not None:
-            return _id_array_plan(person_list)
-        return _sparse(person_ids, persons)
-    if persons + _count_upto(by_org, limit) > limit:
-        if by_id and db.engine.dialect.name == "sqlite":
-            return SearchPlan(Contact.id.in_(all_ids), None)
-        return SearchPlan(dense, None)
-    return _sparse(all_ids, None)
 
 
-def _id_array_plan(ids: list[int]) -> SearchPlan:
-    array = sa.bindparam("search_ids", ids, type_=ARRAY(sa.Integer))
-    return SearchPlan(Contact.id == sa.any_(array), len(ids))
+def _ids_upto(selects: list[sa.Select], cap: int) -> list[int]:
+    """The ids the SELECTs find together, up to `cap` + 1 of them, in one statement.
 
-
-def _sparse(ids: sa.Select | sa.CompoundSelect, total: int | None) -> SearchPlan:
-    """A plan over a few thousand ids at most.
-
-    PostgreSQL plans `id IN (subquery) ORDER BY name LIMIT n` as a walk of the name index,
-    which is slow for few matches; handing it the ids as one array makes it fetch and sort
-    them. SQLite plans the subquery well and reads it once.
+    Each SELECT is cut at `cap` + 1 rows before the union, so a common fragment costs no more
+    than a rare one. On PostgreSQL each runs as a materialized CTE: planned as if every row
+    were wanted (a trigram bitmap scan, never a walk of the whole table hoping to meet the
+    first matches soon) and run only until its LIMIT has its rows. SQLite's FTS5 scans stop at
+    the LIMIT by themselves.
     """
+    postgres = db.engine.dialect.name == "postgresql"
+    members = []
+    for n, ids in enumerate(selects):
+        if postgres:
+            source = ids.cte(f"search_{n}").prefix_with("MATERIALIZED")
+        else:
+            source = ids.subquery(f"search_{n}")
+        members.append(sa.select(sa.select(source.c[0].label("id")).limit(cap + 1).subquery()))
+    if len(members) == 1:
+        return list(db.session.scalars(members[0]).all())
+    union = sa.union(*members).subquery()
+    return list(db.session.scalars(sa.select(union.c.id).limit(cap + 1)).all())
+
+
+def _plan(ids: list[int], cap: int, *, dense: sa.ColumnElement[bool]) -> SearchPlan:
+    if len(ids) > cap:
+        return SearchPlan(dense, None)
+    return plan_for_ids(sorted(ids, reverse=True), total=len(ids))
+
+
+def plan_for_ids(ids: list[int], *, total: int | None) -> SearchPlan:
+    """A plan over contacts known by id (`total`: how many the whole search found)."""
     if db.engine.dialect.name == "postgresql":
-        return _id_array_plan(list(db.session.scalars(ids)))
-    if total is None:
-        total = db.session.scalar(sa.select(sa.func.count()).select_from(ids.subquery()))
-    return SearchPlan(Contact.id.in_(ids), total)
+        # One array parameter, whatever the number of ids.
+        array = sa.bindparam("search_ids", ids, type_=ARRAY(sa.Integer))
+        return SearchPlan(Contact.id == sa.any_(array), total, ids)
+    return SearchPlan(Contact.id.in_(ids), total, ids)
 
 
 def filtered(filters: ContactFilters, plan: SearchPlan | None = None) -> sa.Select:
+    # The columns the list shows and sorts by; each row's organization and owner come with it
+    # (LEFT JOINs on primary keys, after the page's rows are found), not in further queries.
     stmt = sa.select(Contact).options(
-        selectinload(Contact.organization), selectinload(Contact.owner)
+        load_only(*LIST_COLUMNS),
+        joinedload(Contact.organization).load_only(Organization.name),
+        joinedload(Contact.owner).load_only(User.name),
     )
     plan = plan or plan_search(filters.q)
     if plan is not None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
@@ -57,6 +58,12 @@ def _decode(cursor: str, columns: tuple) -> list[Any] | None:
                 value = datetime.fromisoformat(value)
             elif value is not None and isinstance(column.type, sa.Date):
                 value = date.fromisoformat(value)
+            elif isinstance(column.type, sa.Integer) and (
+                not isinstance(value, int) or isinstance(value, bool)
+            ):
+                return None  # the database would refuse to compare it
+            elif isinstance(column.type, sa.String) and not isinstance(value, str | None):
+                return None
             values.append(value)
         return values
     except (ValueError, TypeError, json.JSONDecodeError):
@@ -65,6 +72,27 @@ def _decode(cursor: str, columns: tuple) -> list[Any] | None:
 
 def _row_key(row: Any, columns: tuple) -> list[Any]:
     return [getattr(row, column.key) for column in columns]
+
+
+def ids_of_page(
+    ids: Sequence[int],
+    sort: SortOption,
+    *,
+    after: str | None = None,
+    before: str | None = None,
+    page_size: int = 50,
+) -> list[int]:
+    """Among ids known to be every row of a list sorted by id alone, those `paginate` can show
+    for this cursor: handing it just these makes the page a few primary-key look-ups."""
+    forward = before is None
+    cursor = after if forward else before
+    values = _decode(cursor, sort.columns) if cursor else None
+    descending = sort.descending if forward else not sort.descending
+    ordered = sorted(ids, reverse=descending)
+    if values is not None:
+        (bound,) = values
+        ordered = [i for i in ordered if (i < bound if descending else i > bound)]
+    return ordered[: page_size + 1]
 
 
 def paginate(

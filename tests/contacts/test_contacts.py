@@ -425,7 +425,7 @@ def test_dense_and_sparse_searches_find_the_same_contacts(client, as_role, make_
 
     sparse, sparse_text = names("silva")
     assert "7 contacts" in sparse_text
-    monkeypatch.setattr(queries, "SPARSE_LIMIT", {"sqlite": 3, "postgresql": 3})
+    monkeypatch.setattr(queries, "SEARCH_COUNT_CAP", 3)
     dense, dense_text = names("silva")
     assert dense == sparse and len(dense) == 7 and "Marta Lopes" in dense
     assert "more than 3 contacts" in dense_text
