@@ -21,7 +21,10 @@
     });
     if (none) none.classList.toggle("d-none", shown > 0 || rows.length === 0);
   }
-  if (search) search.addEventListener("input", filter);
+  if (search) {
+    search.addEventListener("input", filter);
+    if (search.value) filter();  // typed before this script ran
+  }
 
   function render(row, here) {
     var form = row.querySelector(".check-in-form");

@@ -119,6 +119,7 @@ def test_check_in_an_attendee_at_the_door(page, crm, unique, screenshot):
     crm.log_in()
     page.goto(staff_url)
     page.get_by_role("link", name="Check-in").click()
+    page.wait_for_load_state()  # the page's script filters as you type
     expect(page.locator("#attended-count")).to_have_text("0")
     page.get_by_label("Find a participant").fill(f"nusrat akter{suffix}")
     expect(page.locator(".check-in-row:visible")).to_have_count(1)
