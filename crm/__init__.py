@@ -103,6 +103,7 @@ def register_models() -> None:
     import crm.engagements.models  # noqa: F401
     import crm.events.models  # noqa: F401
     import crm.organizations.models  # noqa: F401
+    import crm.pledges.models  # noqa: F401
     import crm.standards.models  # noqa: F401
     import crm.tags.models  # noqa: F401
 
@@ -124,6 +125,7 @@ def register_blueprints(app: Flask) -> None:
     from crm.events.public import bp as public_events_bp
     from crm.events.views import bp as events_bp
     from crm.organizations.views import bp as organizations_bp
+    from crm.standards.views import bp as standards_bp
     from crm.users.views import bp as users_bp
 
     for bp in (
@@ -137,6 +139,7 @@ def register_blueprints(app: Flask) -> None:
         my_champion_bp,
         events_bp,
         public_events_bp,
+        standards_bp,
         audit_bp,
     ):
         app.register_blueprint(bp)

@@ -39,6 +39,10 @@ class Permission(StrEnum):
     EVENTS_VIEW = "events.view"
     EVENTS_EDIT = "events.edit"  # events, participants, attendee exports
     EVENTS_CHECK_IN = "events.check_in"  # the door on the day
+    STANDARDS_MANAGE = "standards.manage"  # versions and principle texts
+    PLEDGES_VIEW = "pledges.view"
+    PLEDGES_EDIT = "pledges.edit"  # confirm, withdraw, move to a new version, accept reports
+    OWN_PLEDGE = "pledges.own"  # a representative's own organization's pledge and reports
     AUDIT_VIEW = "audit.view"
     USERS_MANAGE = "users.manage"
     ACCOUNT = "account"  # own password and profile
@@ -51,16 +55,19 @@ _STAFF_READ = {
     Permission.ENGAGEMENTS_VIEW,
     Permission.CHAMPIONS_VIEW,
     Permission.EVENTS_VIEW,
+    Permission.PLEDGES_VIEW,
     Permission.AUDIT_VIEW,
     Permission.ACCOUNT,
 }
 
-# Only a champion has a champion profile of their own to keep.
-_CHAMPION_SELF = {Permission.OWN_CHAMPION_PROFILE}
+# Only a champion has a profile of their own to keep, only a representative a pledge.
+_OWN_RECORDS = {Permission.OWN_CHAMPION_PROFILE, Permission.OWN_PLEDGE}
 
 ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
-    Role.ADMIN: frozenset(set(Permission) - _CHAMPION_SELF),
-    Role.LEAD: frozenset(set(Permission) - {Permission.USERS_MANAGE} - _CHAMPION_SELF),
+    Role.ADMIN: frozenset(set(Permission) - _OWN_RECORDS),
+    Role.LEAD: frozenset(
+        set(Permission) - {Permission.USERS_MANAGE, Permission.STANDARDS_MANAGE} - _OWN_RECORDS
+    ),
     Role.VOLUNTEER: frozenset(
         _STAFF_READ
         | {
@@ -77,7 +84,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
     # Champions and representatives see only their own records (object-level checks in their
     # domains); in the staff area they have their account page.
     Role.CHAMPION: frozenset({Permission.ACCOUNT, Permission.OWN_CHAMPION_PROFILE}),
-    Role.ORG_REP: frozenset({Permission.ACCOUNT}),
+    Role.ORG_REP: frozenset({Permission.ACCOUNT, Permission.OWN_PLEDGE}),
 }
 
 

@@ -1,0 +1,1 @@
+"""Adoption pledges: organizations committing to a version of the standard and reporting on it."""
