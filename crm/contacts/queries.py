@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import contextlib
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import ARRAY
@@ -61,6 +61,17 @@ class SearchPlan:
     known_total: int | None  # exact count up to SEARCH_COUNT_CAP; None: more than that
     # Every match, newest first, when they were few enough to count (known_total is set).
     ids: list[int] | None = None
+    # For a great many matches listed in another order than the id (by name, say): the
+    # condition to walk that order with. Matches of a name fragment bunch up where that name
+    # sorts, so the walk can be long; SQLite tests each entry of the sort index against the set
+    # its FTS index found (no row read), PostgreSQL tests the searched text the index includes.
+    sorted_condition: sa.ColumnElement[bool] | None = None
+
+    def for_sort(self, sort: SortOption) -> SearchPlan:
+        """The plan for a list in `sort` order."""
+        if self.sorted_condition is None or len(sort.columns) == 1:
+            return self
+        return replace(self, condition=self.sorted_condition)
 
 
 def dense_floor() -> int:
@@ -85,17 +96,20 @@ def plan_search(text: str) -> SearchPlan | None:
         prefix = sa.and_(Contact.email >= text, Contact.email < text + "\uffff")
         found = _ids_upto([sa.select(Contact.id).where(prefix)], cap)
         if found:
-            return _plan(found, cap, dense=prefix)
+            return _plan(found, cap, dense=prefix, members=None)
     person_ids = substring_ids("contact", text)
     person_condition = substring_condition("contact", text).self_group()
     if "@" in text:  # no organization name has an @
-        return _plan(_ids_upto([person_ids], cap), cap, dense=person_condition)
+        return _plan(
+            _ids_upto([person_ids], cap), cap, dense=person_condition, members=person_ids
+        )
     org_ids = substring_ids("organization", text)
     staff_ids = sa.select(Contact.id).where(Contact.organization_id.in_(org_ids))
     return _plan(
         _ids_upto([person_ids, staff_ids], cap),
         cap,
         dense=sa.or_(person_condition, Contact.organization_id.in_(org_ids)),
+        members=sa.union_all(person_ids, staff_ids),
     )
 
 
@@ -122,10 +136,21 @@ def _ids_upto(selects: list[sa.Select], cap: int) -> list[int]:
     return list(db.session.scalars(sa.select(union.c.id).limit(cap + 1)).all())
 
 
-def _plan(ids: list[int], cap: int, *, dense: sa.ColumnElement[bool]) -> SearchPlan:
-    if len(ids) > cap:
-        return SearchPlan(dense, None)
-    return plan_for_ids(sorted(ids, reverse=True), total=len(ids))
+def _plan(
+    ids: list[int],
+    cap: int,
+    *,
+    dense: sa.ColumnElement[bool],
+    members: sa.Select | sa.CompoundSelect | None,
+) -> SearchPlan:
+    if len(ids) <= cap:
+        return plan_for_ids(sorted(ids, reverse=True), total=len(ids))
+    if members is not None and db.engine.dialect.name == "sqlite":
+        # `id + 0`: not a look-up of each member by primary key and a sort of them all (tens of
+        # thousands for a common fragment), but a walk of the sort index, which holds the id,
+        # testing each entry against the set the FTS index found, up to the page.
+        return SearchPlan(dense, None, sorted_condition=(Contact.id + 0).in_(members))
+    return SearchPlan(dense, None)
 
 
 def plan_for_ids(ids: list[int], *, total: int | None) -> SearchPlan:
@@ -137,27 +162,41 @@ def plan_for_ids(ids: list[int], *, total: int | None) -> SearchPlan:
     return SearchPlan(Contact.id.in_(ids), total, ids)
 
 
-def filtered(filters: ContactFilters, plan: SearchPlan | None = None) -> sa.Select:
-    # The columns the list shows and sorts by; each row's organization and owner come with it
-    # (LEFT JOINs on primary keys, after the page's rows are found), not in further queries.
-    stmt = sa.select(Contact).options(
+def list_rows() -> sa.Select:
+    """The list's rows: the columns it shows and sorts by, each row's organization and owner
+    with it (LEFT JOINs on primary keys, after the page's rows are found), not in further
+    queries."""
+    return sa.select(Contact).options(
         load_only(*LIST_COLUMNS),
         joinedload(Contact.organization).load_only(Organization.name),
         joinedload(Contact.owner).load_only(User.name),
     )
+
+
+def filtered(filters: ContactFilters, plan: SearchPlan | None = None) -> sa.Select:
+    return list_rows().where(*_conditions(filters, plan))
+
+
+def filtered_ids(filters: ContactFilters, plan: SearchPlan | None = None) -> sa.Select:
+    """The ids of `filtered`: what an index alone can answer."""
+    return sa.select(Contact.id).where(*_conditions(filters, plan))
+
+
+def _conditions(filters: ContactFilters, plan: SearchPlan | None) -> list[sa.ColumnElement]:
+    conditions = []
     plan = plan or plan_search(filters.q)
     if plan is not None:
-        stmt = stmt.where(plan.condition)
+        conditions.append(plan.condition)
     if filters.kind:
-        stmt = stmt.where(
+        conditions.append(
             Contact.organization_id.in_(
                 sa.select(Organization.id).where(Organization.kind == filters.kind)
             )
         )
     if filters.country:
-        stmt = stmt.where(Contact.country == filters.country.upper())
+        conditions.append(Contact.country == filters.country.upper())
     if filters.tag:
-        stmt = stmt.where(
+        conditions.append(
             Contact.id.in_(
                 sa.select(contact_tag.c.contact_id)
                 .join(Tag, Tag.id == contact_tag.c.tag_id)
@@ -165,13 +204,13 @@ def filtered(filters: ContactFilters, plan: SearchPlan | None = None) -> sa.Sele
             )
         )
     if filters.owner == "none":
-        stmt = stmt.where(Contact.owner_id.is_(None))
+        conditions.append(Contact.owner_id.is_(None))
     elif filters.owner:
         with contextlib.suppress(ValueError):
-            stmt = stmt.where(Contact.owner_id == int(filters.owner))
+            conditions.append(Contact.owner_id == int(filters.owner))
     if filters.organization_id:
-        stmt = stmt.where(Contact.organization_id == filters.organization_id)
-    return stmt
+        conditions.append(Contact.organization_id == filters.organization_id)
+    return conditions
 
 
 def lookup(text: str, limit: int = 10) -> list[Contact]:

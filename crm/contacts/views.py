@@ -102,8 +102,14 @@ def index():
             ids_of_page(plan.ids, sort, after=after, before=before, page_size=page_size),
             total=plan.known_total,
         )
+    stmt, rows = queries.filtered(filters, plan), None
+    if plan and plan.known_total is None and len(sort.columns) > 1:
+        # A great many matches listed by name (or date): find the page's ids walking that
+        # order, reading the index alone where it can, then load those rows.
+        plan = plan.for_sort(sort)
+        stmt, rows = queries.filtered_ids(filters, plan), queries.list_rows()
     page = paginate(
-        queries.filtered(filters, plan),
+        stmt,
         sort,
         after=after,
         before=before,
@@ -113,6 +119,7 @@ def index():
         # again through a dense match would read most of the table.
         known_total=plan.known_total if plan and search_only else None,
         count=not (plan and plan.known_total is None),
+        rows=rows,
     )
     if plan and plan.known_total is None and search_only:
         page.total, page.total_is_capped = queries.dense_floor() + 1, True
