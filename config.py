@@ -80,6 +80,12 @@ class BaseConfig:
 
     # Champions: an active or committed champion with no endorsement for this long is lapsing.
     CHAMPION_LAPSING_MONTHS = _env_int("CRM_CHAMPION_LAPSING_MONTHS", 6)
+    # Pledges: a quarter's progress report is due this many days after the quarter ends; a
+    # pledge overdue for longer than the grace period is lapsed; reminders go out this many days
+    # before the due date (and once when a report becomes overdue).
+    PLEDGE_REPORT_DUE_DAYS = _env_int("CRM_PLEDGE_REPORT_DUE_DAYS", 30)
+    PLEDGE_LAPSE_GRACE_DAYS = _env_int("CRM_PLEDGE_LAPSE_GRACE_DAYS", 90)
+    PLEDGE_REMIND_DAYS_BEFORE = _env_int("CRM_PLEDGE_REMIND_DAYS_BEFORE", 14)
     # Public forms: accepted submissions per network address per hour (floods are refused).
     PUBLIC_FORM_HOURLY_LIMIT = _env_int("CRM_PUBLIC_FORM_HOURLY_LIMIT", 20)
     # Reverse proxies in front of the app (nginx, a load balancer): their X-Forwarded-For and

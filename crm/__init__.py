@@ -125,6 +125,9 @@ def register_blueprints(app: Flask) -> None:
     from crm.events.public import bp as public_events_bp
     from crm.events.views import bp as events_bp
     from crm.organizations.views import bp as organizations_bp
+    from crm.pledges.public import bp as public_pledges_bp
+    from crm.pledges.self_service import bp as my_pledge_bp
+    from crm.pledges.views import bp as pledges_bp
     from crm.standards.views import bp as standards_bp
     from crm.users.views import bp as users_bp
 
@@ -140,6 +143,9 @@ def register_blueprints(app: Flask) -> None:
         events_bp,
         public_events_bp,
         standards_bp,
+        pledges_bp,
+        my_pledge_bp,
+        public_pledges_bp,
         audit_bp,
     ):
         app.register_blueprint(bp)

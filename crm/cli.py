@@ -121,3 +121,12 @@ def bootstrap_command():
     click.echo(f"  Demo users for each role share the password: {sample.DEMO_PASSWORD}")
     click.echo(f"{bar}\n")
     sys.stdout.flush()
+
+
+def _register_domain_commands() -> None:
+    from crm.pledges.cli import pledges_cli
+
+    crm_cli.add_command(pledges_cli)
+
+
+_register_domain_commands()

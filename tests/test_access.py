@@ -19,6 +19,11 @@ PUBLIC_ENDPOINTS = {
     "public_events.register",
     "public_events.done",
     "public_events.calendar",
+    # The public pledge form and the directory of signatories.
+    "public_pledges.sign",
+    "public_pledges.thanks",
+    "public_pledges.directory",
+    "public_pledges.directory_json",
 }
 
 
@@ -104,5 +109,8 @@ def test_champion_and_representative_cannot_browse_stakeholders(client, as_role)
         if role == "champion":  # their home is their own champion page
             assert home.status_code == 302
             assert home.headers["Location"].endswith("/me/champion/")
+        elif role == "org_rep":  # and a representative's, their organization's pledge
+            assert home.status_code == 302
+            assert home.headers["Location"].endswith("/me/pledge/")
         else:
             assert home.status_code == 200

@@ -27,6 +27,8 @@ def home():
     # Every role lands here; what it shows depends on the role.
     if has_permission(current_user, Permission.OWN_CHAMPION_PROFILE):
         return redirect(url_for("my_champion.home"))
+    if has_permission(current_user, Permission.OWN_PLEDGE):
+        return redirect(url_for("my_pledge.home"))
     if not has_permission(current_user, Permission.CONTACTS_VIEW):
         return render_template("core/welcome.html", stats=_public_stats())
     return render_template("core/dashboard.html", **_dashboard())

@@ -189,9 +189,7 @@ class Assessment(db.Model):
     """One principle in one report: its maturity, evidence and a comment."""
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    report_id: Mapped[int] = mapped_column(
-        sa.ForeignKey("progress_report.id", ondelete="CASCADE")
-    )
+    report_id: Mapped[int] = mapped_column(sa.ForeignKey("progress_report.id", ondelete="CASCADE"))
     principle_id: Mapped[int] = mapped_column(sa.ForeignKey("principle.id"))
     position: Mapped[int] = mapped_column(default=0)
     level: Mapped[Maturity] = mapped_column(enum_type(Maturity, 20))
@@ -227,7 +225,5 @@ class PledgeReminder(db.Model):
     sent_to: Mapped[str] = mapped_column(sa.String(500))
 
     __table_args__ = (
-        sa.UniqueConstraint(
-            "pledge_id", "year", "quarter", "kind", name="uq_pledge_reminder_once"
-        ),
+        sa.UniqueConstraint("pledge_id", "year", "quarter", "kind", name="uq_pledge_reminder_once"),
     )

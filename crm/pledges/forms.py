@@ -1,0 +1,71 @@
+from __future__ import annotations
+
+from wtforms import BooleanField, DateField, SelectField, SelectMultipleField, StringField
+from wtforms.validators import DataRequired, Email, Length, Optional
+
+from crm.core.forms import (
+    CountryField,
+    VersionedForm,
+    check_email,
+    check_organization_name,
+    enum_choices,
+)
+from crm.organizations.models import OrganizationKind
+
+
+class PledgeForm(VersionedForm):
+    organization = StringField(
+        "Organization",
+        validators=[DataRequired(), Length(max=200), check_organization_name],
+        render_kw={
+            "list": "organization-options",
+            "autocomplete": "off",
+            "data-lookup": "/organizations/lookup",
+        },
+    )
+    contact_ids = SelectMultipleField("Signatory", coerce=int, validate_choice=False)
+    signed_on = DateField("Signed on", validators=[Optional()])
+    listed = BooleanField("Listed in the public directory (the organization agreed)")
+
+
+class DetailsForm(VersionedForm):
+    contact_ids = SelectMultipleField("Signatory", coerce=int, validate_choice=False)
+    signed_on = DateField("Signed on", validators=[Optional()])
+    listed = BooleanField("Listed in the public directory (the organization agreed)")
+
+
+class ReasonForm(VersionedForm):
+    reason = StringField("Reason", validators=[Optional(), Length(max=500)])
+
+
+class MoveForm(VersionedForm):
+    standard_id = SelectField("Move to version", choices=[], validate_choice=False)
+
+
+class QuarterForm(VersionedForm):
+    quarter = SelectField("Quarter", choices=[], validate_choice=False)
+
+
+class PublicPledgeForm(VersionedForm):
+    organization = StringField("Organization", validators=[DataRequired(), Length(max=200)])
+    kind = SelectField("Kind of organization", choices=enum_choices(OrganizationKind))
+    country = CountryField("Country (headquarters)")
+    website = StringField("Website", validators=[Optional(), Length(max=300)])
+    first_name = StringField("First name", validators=[DataRequired(), Length(max=100)])
+    last_name = StringField("Last name", validators=[DataRequired(), Length(max=100)])
+    title = StringField("Your role", validators=[Optional(), Length(max=150)])
+    email = StringField(
+        "Work email",
+        validators=[
+            DataRequired(message="Give your email address."),
+            Length(max=254),
+            Email(message="That is not an email address."),
+            check_email,
+        ],
+    )
+    listed = BooleanField("List our organization in the public directory of signatories")
+    confirm = BooleanField(
+        "I am authorized to commit my organization to the WEST Principles",
+        validators=[DataRequired(message="Please confirm you can sign for the organization.")],
+    )
+    website_url = StringField("Leave this empty", validators=[Optional(), Length(max=200)])

@@ -1,0 +1,111 @@
+"""Public pledge pages: the pledge form (no account) and the directory of signatories.
+
+The form is open to anyone, so it is guarded like the event pages: CSRF token, a honeypot
+field, a cap per network address per hour; a duplicate changes nothing and says so, and what
+the team recorded about the organization or the signatory is never overwritten.
+"""
+
+from __future__ import annotations
+
+from flask import Blueprint, current_app, jsonify, redirect, render_template, request, url_for
+
+from crm.core.access import public
+from crm.core.errors import OperationError
+from crm.core.flood import check_and_record
+from crm.core.forms import show_operation_error
+from crm.extensions import db
+from crm.organizations.models import OrganizationKind
+from crm.pledges import operations, queries
+from crm.pledges.forms import PublicPledgeForm
+from crm.standards.queries import current_standard
+
+bp = Blueprint("public_pledges", __name__, url_prefix="/pledge")
+
+RESULTS = {
+    "received": (
+        "Thank you: your pledge is received",
+        "Your organization's pledge is signed. The WEST team will confirm it shortly and invite "
+        "you to an account where you report your progress each quarter.",
+    ),
+    "already": (
+        "Your organization has already pledged",
+        "There is already a pledge from your organization to this version of the principles, "
+        "so nothing was changed. The WEST team will be in touch if anything is needed.",
+    ),
+}
+
+
+@bp.route("/", methods=["GET", "POST"])
+@public
+def sign():
+    standard = current_standard()
+    form = PublicPledgeForm()
+    if standard is None:
+        return render_template("pledges/public.html", form=None, standard=None), 503
+    if form.validate_on_submit():
+        if form.website_url.data:  # the honeypot: look successful, store nothing
+            return redirect(url_for("public_pledges.thanks", result="received"))
+        try:
+            check_and_record(
+                "pledge", request.remote_addr or "unknown",
+                current_app.config["PUBLIC_FORM_HOURLY_LIMIT"],
+            )  # fmt: skip
+            _pledge, outcome = operations.public_pledge(
+                operations.PublicPledge(
+                    organization=form.organization.data,
+                    kind=form.kind.data,
+                    country=form.country.data,
+                    website=form.website.data,
+                    first_name=form.first_name.data,
+                    last_name=form.last_name.data,
+                    email=form.email.data,
+                    title=form.title.data,
+                    listed=form.listed.data,
+                ),
+                standard,
+            )
+        except OperationError as exc:
+            db.session.rollback()
+            show_operation_error(form, exc)
+            return render_template("pledges/public.html", form=form, standard=standard), 422
+        db.session.commit()
+        return redirect(url_for("public_pledges.thanks", result=outcome.value))
+    status = 422 if form.errors else 200
+    return render_template("pledges/public.html", form=form, standard=standard), status
+
+
+@bp.route("/thanks")
+@public
+def thanks():
+    result = request.args.get("result", "")
+    if result not in RESULTS:
+        return redirect(url_for("public_pledges.sign"))
+    title, message = RESULTS[result]
+    return render_template("pledges/public_done.html", title=title, message=message)
+
+
+def _filters() -> tuple[str, str]:
+    kind = request.args.get("kind", "")
+    if kind not in {k.value for k in OrganizationKind}:
+        kind = ""
+    return request.args.get("country", "")[:2], kind
+
+
+@bp.route("/directory")
+@public
+def directory():
+    country, kind = _filters()
+    return render_template(
+        "pledges/directory.html",
+        entries=queries.directory(country, kind),
+        country=country,
+        kind=kind,
+        kinds=list(OrganizationKind),
+    )
+
+
+@bp.route("/directory.json")
+@public
+def directory_json():
+    country, kind = _filters()
+    return jsonify(signatories=[e.as_json() for e in queries.directory(country, kind)])
