@@ -95,32 +95,31 @@ def plan_search(text: str) -> SearchPlan | None:
         # An address or its start: the unique email index answers directly.
         prefix = sa.and_(Contact.email >= text, Contact.email < text + "\uffff")
         found = _ids_upto([sa.select(Contact.id).where(prefix)], cap)
-        if found:
-            return _plan(found, cap, dense=prefix, members=None)
+        if found[0]:
+            return _plan(found, dense=prefix, members=None)
     person_ids = substring_ids("contact", text)
     person_condition = substring_condition("contact", text).self_group()
     if "@" in text:  # no organization name has an @
-        return _plan(
-            _ids_upto([person_ids], cap), cap, dense=person_condition, members=person_ids
-        )
+        return _plan(_ids_upto([person_ids], cap), dense=person_condition, members=person_ids)
     org_ids = substring_ids("organization", text)
     staff_ids = sa.select(Contact.id).where(Contact.organization_id.in_(org_ids))
     return _plan(
         _ids_upto([person_ids, staff_ids], cap),
-        cap,
         dense=sa.or_(person_condition, Contact.organization_id.in_(org_ids)),
         members=sa.union_all(person_ids, staff_ids),
     )
 
 
-def _ids_upto(selects: list[sa.Select], cap: int) -> list[int]:
-    """The ids the SELECTs find together, up to `cap` + 1 of them, in one statement.
+def _ids_upto(selects: list[sa.Select], cap: int) -> tuple[int, list[int] | None]:
+    """How many ids the SELECTs find together, up to `cap` + 1, and the ids themselves when
+    there are no more than `cap` (None otherwise), in one statement and one row.
 
     Each SELECT is cut at `cap` + 1 rows before the union, so a common fragment costs no more
     than a rare one. On PostgreSQL each runs as a materialized CTE: planned as if every row
     were wanted (a trigram bitmap scan, never a walk of the whole table hoping to meet the
     first matches soon) and run only until its LIMIT has its rows. SQLite's FTS5 scans stop at
-    the LIMIT by themselves.
+    the LIMIT by themselves. The ids come back aggregated (an array; a comma-separated list on
+    SQLite), not as a thousand rows.
     """
     postgres = db.engine.dialect.name == "postgresql"
     members = []
@@ -131,20 +130,28 @@ def _ids_upto(selects: list[sa.Select], cap: int) -> list[int]:
             source = ids.subquery(f"search_{n}")
         members.append(sa.select(sa.select(source.c[0].label("id")).limit(cap + 1).subquery()))
     if len(members) == 1:
-        return list(db.session.scalars(members[0]).all())
-    union = sa.union(*members).subquery()
-    return list(db.session.scalars(sa.select(union.c.id).limit(cap + 1)).all())
+        found = members[0].subquery()
+    else:
+        union = sa.union(*members).subquery()
+        found = sa.select(union.c.id).limit(cap + 1).subquery()
+    every = sa.func.array_agg(found.c.id) if postgres else sa.func.group_concat(found.c.id)
+    count = sa.func.count()
+    stmt = sa.select(count, sa.case((count > cap, None), else_=every))
+    total, ids = db.session.execute(stmt).one()
+    if isinstance(ids, str):
+        ids = [int(i) for i in ids.split(",")]
+    return total, ids if ids is not None or total > cap else []
 
 
 def _plan(
-    ids: list[int],
-    cap: int,
+    found: tuple[int, list[int] | None],
     *,
     dense: sa.ColumnElement[bool],
     members: sa.Select | sa.CompoundSelect | None,
 ) -> SearchPlan:
-    if len(ids) <= cap:
-        return plan_for_ids(sorted(ids, reverse=True), total=len(ids))
+    total, ids = found
+    if ids is not None:
+        return plan_for_ids(sorted(ids, reverse=True), total=total)
     if members is not None and db.engine.dialect.name == "sqlite":
         # `id + 0`: not a look-up of each member by primary key and a sort of them all (tens of
         # thousands for a common fragment), but a walk of the sort index, which holds the id,
