@@ -59,9 +59,9 @@ def live_pledge(organization_id: int, standard_id: int) -> Pledge | None:
 
 
 def _record(actor: User | None, pledge: Pledge, old, new, note: str | None) -> None:
-    db.session.add(
+    # Through the collection, so the pledge in hand sees its own history at once.
+    pledge.history.append(
         PledgeChange(
-            pledge_id=pledge.id,
             from_status=old,
             to_status=new,
             at=utcnow(),
@@ -268,7 +268,7 @@ def move_to_version(
             field="standard",
         )
     pledge.first_standard_id = pledge.first_standard_id or old.id
-    pledge.standard_id = standard.id
+    pledge.standard = standard
     current = pledge.status
     if current is PledgeStatus.ADOPTED:
         # Adoption was of the old principles; the new ones start afresh.

@@ -1,0 +1,270 @@
+"""Every legal and illegal move of a pledge, one live pledge per version, version moves."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import pytest
+import sqlalchemy as sa
+from sqlalchemy.exc import IntegrityError
+
+from crm.core.errors import OperationError
+from crm.pledges import operations
+from crm.pledges.models import Maturity, Pledge, PledgeChange, PledgeStatus, ReportStatus
+from crm.pledges.schedule import Quarter
+
+STORED = [s.value for s in PledgeStatus]
+LEGAL = {(a.value, b.value) for a, targets in operations.TRANSITIONS.items() for b in targets}
+
+
+def verify_everything(db, pledge, lead):
+    """File and accept a report with every principle verified."""
+    report = operations.start_report(None, pledge, Quarter.of(pledge.activated_on))
+    answers = {a.principle_id: operations.Answer(level="verified") for a in report.answers}
+    operations.submit_report(None, report, answers)
+    return operations.accept_report(lead, report)
+
+
+@pytest.mark.parametrize("start", ["draft", "signed", "active", "adopted", "withdrawn"])
+@pytest.mark.parametrize("target", STORED)
+def test_every_move_from_a_stored_status(make_pledge, make_user, make_contact, db, start, target):
+    lead = make_user("lead")
+    pledge = make_pledge("active" if start == "adopted" else start)
+    if start == "adopted":
+        assert verify_everything(db, pledge, lead)
+        db.session.commit()
+    if start == "draft" and target == "signed":  # what signing needs
+        pledge.signatory_id = make_contact().id
+        pledge.signed_on = date.today()
+    moves_before = len(pledge.history)
+    if (start, target) in LEGAL and target != "adopted":
+        operations.transition(lead, pledge, target, reason="Because")
+        assert pledge.status.value == target
+        assert len(pledge.history) == moves_before + 1
+    else:
+        with pytest.raises(OperationError):
+            operations.transition(None, pledge, target, reason="Because")
+        db.session.rollback()
+        db.session.refresh(pledge)
+        assert pledge.status.value == start
+        assert len(pledge.history) == moves_before
+
+
+def test_the_legal_table_is_what_the_lifecycle_says():
+    assert LEGAL == {
+        ("draft", "signed"),
+        ("draft", "withdrawn"),
+        ("signed", "active"),
+        ("signed", "withdrawn"),
+        ("active", "adopted"),
+        ("active", "withdrawn"),
+        ("adopted", "withdrawn"),
+    }
+
+
+@pytest.mark.parametrize(
+    ("start", "target", "message"),
+    [
+        ("draft", "active", "A draft must be signed before the team confirms it."),
+        ("active", "signed", "cannot go from active to signed"),
+        ("active", "draft", "cannot go back to draft"),
+        ("withdrawn", "active", "stays withdrawn; the organization can make a new pledge"),
+        ("active", "active", "already active"),
+        ("active", "non_reporting", "follow from the report dates"),
+        ("active", "lapsed", "follow from the report dates"),
+        ("active", "finished", "is not a pledge status"),
+        ("active", "adopted", "every principle has reached “verified”"),
+        ("active", "withdrawn", "The reason is required."),
+    ],
+)
+def test_illegal_moves_say_why(make_pledge, db, start, target, message):
+    pledge = make_pledge(start)
+    with pytest.raises(OperationError, match=message):
+        operations.transition(None, pledge, target)
+
+
+def test_signing_needs_a_signatory_and_date(make_pledge, db):
+    draft = make_pledge("draft")
+    with pytest.raises(OperationError, match="Name the signatory"):
+        operations.transition(None, draft, "signed")
+
+
+def test_changes_are_recorded_with_who_and_when(make_pledge, make_user, db):
+    lead = make_user("lead")
+    pledge = make_pledge("signed")
+    operations.transition(lead, pledge, "active")
+    change = db.session.scalar(
+        sa.select(PledgeChange)
+        .where(PledgeChange.pledge_id == pledge.id)
+        .order_by(PledgeChange.id.desc())
+    )
+    assert (change.from_status, change.to_status, change.by_id) == (
+        PledgeStatus.SIGNED,
+        PledgeStatus.ACTIVE,
+        lead.id,
+    )
+    assert change.at is not None and pledge.activated_on == date.today()
+
+
+def test_adopted_when_every_principle_is_verified_in_an_accepted_report(make_pledge, make_user, db):
+    lead = make_user("lead")
+    pledge = make_pledge("active")
+    # Submitted but not accepted: not yet.
+    report = operations.start_report(None, pledge, Quarter.of(pledge.activated_on))
+    answers = {a.principle_id: operations.Answer(level="verified") for a in report.answers}
+    operations.submit_report(None, report, answers)
+    assert not operations.fully_verified(pledge)
+    assert operations.accept_report(lead, report) is True
+    assert pledge.status is PledgeStatus.ADOPTED and pledge.adopted_on == date.today()
+
+
+def test_one_short_of_verified_is_not_adopted(make_pledge, make_user, db):
+    lead = make_user("lead")
+    pledge = make_pledge("active")
+    report = operations.start_report(None, pledge, Quarter.of(pledge.activated_on))
+    answers = {a.principle_id: operations.Answer(level="verified") for a in report.answers}
+    answers[report.answers[-1].principle_id] = operations.Answer(level="implemented")
+    operations.submit_report(None, report, answers)
+    assert operations.accept_report(lead, report) is False
+    assert pledge.status is PledgeStatus.ACTIVE
+
+
+def test_one_live_pledge_per_organization_and_version(make_pledge, make_org, standard, db):
+    org = make_org("Atlas Apparel")
+    make_pledge("active", org=org)
+    with pytest.raises(OperationError, match="already has a pledge to version 1.0"):
+        operations.create_pledge(None, org, standard)
+    # The database refuses it too, whatever the code path.
+    db.session.add(Pledge(organization_id=org.id, standard_id=standard.id, status="draft"))
+    with pytest.raises(IntegrityError):
+        db.session.flush()
+    db.session.rollback()
+
+
+def test_pledging_again_after_withdrawal_keeps_the_old_history(make_pledge, make_org, standard, db):
+    org = make_org("Atlas Apparel")
+    old = make_pledge("withdrawn", org=org)
+    new = operations.create_pledge(None, org, standard)
+    assert new.id != old.id and new.previous_id == old.id
+    assert new.status is PledgeStatus.DRAFT
+    db.session.refresh(old)
+    assert old.status is PledgeStatus.WITHDRAWN and old.withdrawal_reason == "Changed plans"
+    assert "(again)" in new.history[-1].note
+
+
+def _second_version(db, standard):
+    from crm.standards.models import Principle, Standard, StandardStatus
+
+    standard.status = StandardStatus.RETIRED
+    v2 = Standard(version="2.0", title="WEST Principles", status=StandardStatus.CURRENT)
+    db.session.add(v2)
+    db.session.flush()
+    for n, principle in enumerate(standard.principles, start=1):
+        db.session.add(Principle(standard_id=v2.id, code=principle.code, title=principle.title,
+                                 position=n))  # fmt: skip
+    db.session.add(Principle(standard_id=v2.id, code="P9", title="Share data back", position=9))
+    db.session.flush()
+    db.session.refresh(v2)
+    return v2
+
+
+def test_moving_to_the_next_version_keeps_earlier_reports_readable(
+    make_pledge, make_user, standard, db
+):
+    lead = make_user("lead")
+    pledge = make_pledge("active")
+    assert verify_everything(db, pledge, lead) is True  # adopted on 1.0
+    old_report = pledge.reports[0]
+    v2 = _second_version(db, standard)
+    operations.move_to_version(lead, pledge, v2)
+    assert pledge.standard_id == v2.id and pledge.first_standard_id == standard.id
+    assert pledge.status is PledgeStatus.ACTIVE  # 2.0's principles start afresh
+    assert "Moved from version 1.0 to 2.0" in pledge.history[-1].note
+    # The old report still reads against 1.0's eight principles.
+    assert old_report.standard_id == standard.id
+    assert [a.principle.code for a in old_report.answers] == [f"P{n}" for n in range(1, 9)]
+    assert all(a.level is Maturity.VERIFIED for a in old_report.answers)
+    # A new report covers 2.0's nine.
+    report = operations.start_report(None, pledge, Quarter.of(date.today()))
+    assert len(report.answers) == 9 and report.standard_id == v2.id
+    operations.delete_draft(None, report)
+    # Correcting the old report is refused: it answered another version.
+    with pytest.raises(OperationError, match="earlier version"):
+        operations.correct_report(None, old_report)
+
+
+def test_moves_to_a_version_not_in_force_are_refused(make_pledge, standard, db):
+    from crm.standards.models import Standard, StandardStatus
+
+    pledge = make_pledge("active")
+    draft = Standard(version="2.0", title="Draft", status=StandardStatus.CONSULTATION)
+    db.session.add(draft)
+    db.session.flush()
+    with pytest.raises(OperationError, match="consultation"):
+        operations.move_to_version(None, pledge, draft)
+    with pytest.raises(OperationError, match="already to version 1.0"):
+        operations.move_to_version(None, pledge, standard)
+    withdrawn = make_pledge("withdrawn")
+    with pytest.raises(OperationError, match="not a withdrawn one"):
+        operations.move_to_version(None, withdrawn, draft)
+
+
+def test_pledges_are_made_to_the_version_in_force(make_org, db):
+    from crm.standards.models import Standard, StandardStatus
+
+    draft = Standard(version="3.0", title="Draft", status=StandardStatus.DRAFT)
+    db.session.add(draft)
+    db.session.flush()
+    with pytest.raises(OperationError, match="version in force"):
+        operations.create_pledge(None, make_org(), draft)
+
+
+def test_reports_draft_then_submitted_is_read_only_and_corrected_by_a_new_one(make_pledge, db):
+    pledge = make_pledge("active")
+    quarter = Quarter.of(pledge.activated_on)
+    report = operations.start_report(None, pledge, quarter)
+    first = report.answers[0]
+    operations.save_report(
+        None,
+        report,
+        {first.principle_id: operations.Answer("planning", "https://a.example.org/x", "Soon")},
+    )
+    assert report.status is ReportStatus.DRAFT and first.level is Maturity.PLANNING
+    with pytest.raises(OperationError, match="already a draft"):
+        operations.start_report(None, pledge, quarter)
+    operations.submit_report(None, report, {})
+    assert report.status is ReportStatus.SUBMITTED and report.submitted_at is not None
+    with pytest.raises(OperationError, match="cannot be changed; start a correction"):
+        operations.save_report(None, report, {first.principle_id: operations.Answer("verified")})
+    with pytest.raises(OperationError, match="Only a draft can be deleted"):
+        operations.delete_draft(None, report)
+    correction = operations.correct_report(None, report)
+    assert correction.id != report.id and correction.corrects_id == report.id
+    assert correction.answers[0].level is Maturity.PLANNING  # starts from the report
+    assert correction.answers[0].evidence == "https://a.example.org/x"
+
+
+@pytest.mark.parametrize(
+    ("answer", "message"),
+    [
+        (operations.Answer("excellent"), "is not a maturity level"),
+        (operations.Answer("planning", "see our intranet"), "is not a web address"),
+        (operations.Answer("planning", None, "x" * 5001), "too long"),
+    ],
+)
+def test_bad_answers_are_refused(make_pledge, db, answer, message):
+    pledge = make_pledge("active")
+    report = operations.start_report(None, pledge, Quarter.of(pledge.activated_on))
+    with pytest.raises(OperationError, match=message):
+        operations.save_report(None, report, {report.answers[0].principle_id: answer})
+
+
+def test_reports_only_for_quarters_the_pledge_covers(make_pledge, db):
+    pledge = make_pledge("active", activated_on=date(2026, 5, 10))
+    with pytest.raises(OperationError, match="not a quarter this pledge reports on"):
+        operations.start_report(None, pledge, Quarter(2026, 1))  # before confirmation
+    with pytest.raises(OperationError, match="not a quarter this pledge reports on"):
+        operations.start_report(None, pledge, Quarter.of(date.today()).next())  # the future
+    signed = make_pledge("signed")
+    with pytest.raises(OperationError, match="once the team has confirmed"):
+        operations.start_report(None, signed, Quarter.of(date.today()))
