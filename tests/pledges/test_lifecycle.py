@@ -51,7 +51,7 @@ def test_every_move_from_a_stored_status(make_pledge, make_user, make_contact, d
 
 
 def test_the_legal_table_is_what_the_lifecycle_says():
-    assert LEGAL == {
+    assert {
         ("draft", "signed"),
         ("draft", "withdrawn"),
         ("signed", "active"),
@@ -59,7 +59,7 @@ def test_the_legal_table_is_what_the_lifecycle_says():
         ("active", "adopted"),
         ("active", "withdrawn"),
         ("adopted", "withdrawn"),
-    }
+    } == LEGAL
 
 
 @pytest.mark.parametrize(
