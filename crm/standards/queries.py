@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import sqlalchemy as sa
 
 from crm.extensions import db
@@ -28,3 +30,83 @@ def current_principles() -> list[Principle]:
 
 def principle_choices() -> list[tuple[int, str]]:
     return [(p.id, p.label) for p in current_principles()]
+
+
+@dataclass(frozen=True)
+class Usage:
+    """What refers to a version. Anything here freezes it: it can only be superseded."""
+
+    pledges: int = 0
+    reports: int = 0
+    assessments: int = 0
+
+    @property
+    def in_use(self) -> bool:
+        return bool(self.pledges or self.reports or self.assessments)
+
+    @property
+    def label(self) -> str:
+        parts = [
+            _count(self.pledges, "pledge"),
+            _count(self.reports, "progress report"),
+            _count(self.assessments, "assessment"),
+        ]
+        return ", ".join(p for p in parts if p) or "not in use"
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n:,} {noun}{'s' if n != 1 else ''}" if n else ""
+
+
+def usage_by_standard(standard_ids: list[int] | None = None) -> dict[int, Usage]:
+    """Usage of each version (all of them, or those listed): four grouped counts in all."""
+    from crm.pledges.models import Assessment, Pledge, ProgressReport
+
+    def grouped(column, *joins) -> dict[int, int]:
+        stmt = sa.select(column, sa.func.count()).group_by(column)
+        for target in joins:
+            stmt = stmt.join(target)
+        if standard_ids is not None:
+            stmt = stmt.where(column.in_(standard_ids))
+        return {key: n for key, n in db.session.execute(stmt) if key is not None}
+
+    by_pledge = grouped(Pledge.standard_id)
+    # A pledge moved to a newer version still tells its history against the first one.
+    by_first = dict(
+        db.session.execute(
+            sa.select(Pledge.first_standard_id, sa.func.count())
+            .where(
+                Pledge.first_standard_id.is_not(None),
+                Pledge.first_standard_id != Pledge.standard_id,
+                *([Pledge.first_standard_id.in_(standard_ids)] if standard_ids is not None else []),
+            )
+            .group_by(Pledge.first_standard_id)
+        ).all()
+    )
+    by_report = grouped(ProgressReport.standard_id)
+    by_assessment = grouped(Principle.standard_id, Assessment)
+    ids = set(by_pledge) | set(by_first) | set(by_report) | set(by_assessment)
+    return {
+        sid: Usage(
+            pledges=by_pledge.get(sid, 0) + by_first.get(sid, 0),
+            reports=by_report.get(sid, 0),
+            assessments=by_assessment.get(sid, 0),
+        )
+        for sid in ids
+    }
+
+
+def usage_of(standard: Standard) -> Usage:
+    return usage_by_standard([standard.id]).get(standard.id, Usage())
+
+
+def all_standards() -> list[Standard]:
+    """Newest version first."""
+    return sorted(
+        db.session.scalars(sa.select(Standard)), key=lambda s: version_key(s.version), reverse=True
+    )
+
+
+def version_key(version: str) -> tuple:
+    """Numeric parts compared as numbers: 2.0 > 1.10 > 1.9."""
+    return tuple(int(part) if part.isdigit() else 0 for part in version.split("."))
