@@ -125,13 +125,16 @@ class ProductionConfig(BaseConfig):
 
     @classmethod
     def validate(cls) -> None:
-        missing = [name for name in ("SECRET_KEY", "DATABASE_URL") if not os.environ.get(name)]
+        required = ("SECRET_KEY", "DATABASE_URL", "CRM_BASE_URL")
+        missing = [name for name in required if not os.environ.get(name)]
         if missing:
             raise ConfigError(
                 "Production configuration needs these environment variables: "
                 + ", ".join(missing)
-                + ". Set SECRET_KEY to a long random string and DATABASE_URL to the "
-                "PostgreSQL URL (postgresql://user:password@host/dbname)."
+                + ". Set SECRET_KEY to a long random string, DATABASE_URL to the "
+                "PostgreSQL URL (postgresql://user:password@host/dbname) and CRM_BASE_URL to "
+                "the public address (https://crm.example.org): links in emails use it, never "
+                "the Host header a visitor sends."
             )
         if len(os.environ["SECRET_KEY"]) < 32:
             raise ConfigError("SECRET_KEY must be at least 32 characters long in production.")

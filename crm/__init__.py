@@ -90,7 +90,16 @@ def _configure_sqlite(engine: sa.Engine) -> None:
 
     @sa.event.listens_for(engine, "begin")
     def on_begin(connection):
-        connection.exec_driver_sql("BEGIN")
+        # A request that writes takes the write lock up front: a transaction that has read
+        # cannot later upgrade to writing once another has written ("database is locked").
+        # With the lock first, concurrent writers queue for busy_timeout instead of failing.
+        connection.exec_driver_sql("BEGIN IMMEDIATE" if _writing_request() else "BEGIN")
+
+
+def _writing_request() -> bool:
+    from flask import has_request_context, request
+
+    return has_request_context() and request.method not in ("GET", "HEAD", "OPTIONS")
 
 
 def register_models() -> None:
@@ -112,6 +121,7 @@ def register_personal_data_hooks() -> None:
     """Domains that hold more about a person add it to exports and erasures."""
     import crm.champions.personal_data  # noqa: F401
     import crm.events.personal_data  # noqa: F401
+    import crm.pledges.personal_data  # noqa: F401
 
 
 def register_blueprints(app: Flask) -> None:

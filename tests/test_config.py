@@ -24,6 +24,7 @@ def test_production_refuses_to_start_without_secrets(tmp_path):
     result = run_wsgi({"CRM_CONFIG": "production", "CRM_INSTANCE_DIR": str(tmp_path)})
     assert result.returncode != 0
     assert "SECRET_KEY" in result.stderr and "DATABASE_URL" in result.stderr
+    assert "CRM_BASE_URL" in result.stderr
     assert "Traceback" not in result.stderr
 
 
@@ -32,6 +33,7 @@ def test_production_refuses_a_short_secret(tmp_path):
     result = run_wsgi({
         "CRM_CONFIG": "production", "SECRET_KEY": "short",
         "DATABASE_URL": f"sqlite:///{tmp_path}/x.db", "CRM_INSTANCE_DIR": str(tmp_path),
+        "CRM_BASE_URL": "https://crm.example.org",
     })
     assert result.returncode != 0 and "at least 32 characters" in result.stderr
 
@@ -41,6 +43,7 @@ def test_production_starts_with_secrets_and_secure_cookies(tmp_path):
     result = run_wsgi({
         "CRM_CONFIG": "production", "SECRET_KEY": "k" * 40,
         "DATABASE_URL": f"sqlite:///{tmp_path}/x.db", "CRM_INSTANCE_DIR": str(tmp_path),
+        "CRM_BASE_URL": "https://crm.example.org",
     })
     assert result.returncode == 0, result.stderr
     assert "started True" in result.stdout

@@ -197,17 +197,19 @@ def update_own_profile(
     bio: str | None,
     expected_version: int | None = None,
 ) -> Champion:
-    """What a champion keeps up to date themselves; stage, owner and next step are the team's."""
-    fields = ChampionFields(
-        owner_id=champion.owner_id,
-        region=champion.region,
-        audience_reach=audience_reach,
-        channels=channels,
-        bio=bio,
-        next_step=champion.next_step,
-        next_step_due=champion.next_step_due,
-    )
-    return update_champion(champion_user, champion, fields, expected_version=expected_version)
+    """What a champion keeps up to date themselves. Stage, owner and next step are the team's,
+    and so are their rules: a champion is never refused over them."""
+    check_version(champion, expected_version)
+    before = audit.snapshot(champion)
+    champion.audience_reach = clean_reach(audience_reach)
+    champion.channels = clean_channels(channels)
+    champion.bio = clean_text(bio, "bio", "About", 5_000)
+    changes = audit.changes_since(champion, before)
+    if changes:
+        champion.touch(champion_user)
+        audit.record(champion_user, AuditAction.UPDATE, "champion", champion.id, changes=changes)
+    db.session.flush()
+    return champion
 
 
 def move(
@@ -321,9 +323,39 @@ class EndorsementFields:
     referred_organization_id: int | None = None
     # Typed by a champion when the organization is not one we know yet.
     referred_organization_name: str | None = None
+    # The organization as typed in a form; resolved by `_resolve_referral`.
+    referred_organization: str | None = None
 
 
-def _apply_endorsement(endorsement: Endorsement, fields: EndorsementFields) -> None:
+def _resolve_referral(
+    endorsement: Endorsement, fields: EndorsementFields, *, by_champion: bool
+) -> None:
+    """A typed organization name: one we know is linked. Otherwise a champion's is kept as
+    typed (a lead links it later); a lead must pick a known one, unless they leave the name
+    a champion typed as it was."""
+    from crm.core.text import fold
+    from crm.organizations.queries import by_name
+
+    typed = (fields.referred_organization or "").strip()
+    if fields.referred_organization is None or not typed:
+        return
+    org = by_name(typed)
+    if org is not None:
+        fields.referred_organization_id, fields.referred_organization_name = org.id, None
+    elif by_champion or fold(typed) == fold(endorsement.referred_organization_name or ""):
+        fields.referred_organization_id, fields.referred_organization_name = None, typed
+    else:
+        raise OperationError(
+            f"There is no organization named “{typed}”. Pick one from the suggestions or "
+            "create it first.",
+            field="referred_organization",
+        )
+
+
+def _apply_endorsement(
+    endorsement: Endorsement, fields: EndorsementFields, *, by_champion: bool = False
+) -> None:
+    _resolve_referral(endorsement, fields, by_champion=by_champion)
     try:
         endorsement.kind = EndorsementKind(fields.kind)
     except ValueError:
@@ -376,7 +408,7 @@ def record_endorsement(
 ) -> Endorsement:
     """A new endorsement. Champions' own go to review; a lead's are verified as recorded."""
     endorsement = Endorsement()
-    _apply_endorsement(endorsement, fields)
+    _apply_endorsement(endorsement, fields, by_champion=not verified)
     # Linked only now: the checks' queries would otherwise flush it half-made.
     endorsement.champion = champion
     db.session.add(endorsement)
@@ -410,7 +442,7 @@ def update_endorsement(
     check_version(endorsement, expected_version)
     before = audit.snapshot(endorsement)
     old_principles = [p.code for p in endorsement.principles]
-    _apply_endorsement(endorsement, fields)
+    _apply_endorsement(endorsement, fields, by_champion=by_champion)
     changes = audit.changes_since(endorsement, before)
     new_principles = [p.code for p in endorsement.principles]
     if old_principles != new_principles:

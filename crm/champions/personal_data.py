@@ -2,8 +2,30 @@
 
 from __future__ import annotations
 
+import sqlalchemy as sa
+
+from crm.audit.models import AuditEntry
 from crm.champions.queries import champion_for_contact
-from crm.core.personal_data import eraser, exporter
+from crm.core.personal_data import deletion_blocker, eraser, exporter
+from crm.extensions import db
+
+
+def blank_audit(object_type: str, ids: list[int]) -> None:
+    """Audit entries about the erased person's records keep that a change happened, not what."""
+    if ids:
+        db.session.execute(
+            sa.update(AuditEntry)
+            .where(AuditEntry.object_type == object_type, AuditEntry.object_id.in_(ids))
+            .values(changes=None, summary="(erased)")
+        )
+
+
+@deletion_blocker
+def champion_blocker(contact) -> str | None:
+    champion = champion_for_contact(contact.id)
+    if champion is None:
+        return None
+    return f"they are in the champion pipeline ({champion.stage.label.lower()})"
 
 
 @exporter
@@ -65,3 +87,5 @@ def champion_erase(contact, identifying: list[str]) -> None:
         endorsement.title = strike(endorsement.title, identifying)
         endorsement.notes = strike(endorsement.notes, identifying) if endorsement.notes else None
         endorsement.link = None  # a link to their own post identifies them
+    blank_audit("champion", [champion.id])
+    blank_audit("endorsement", [e.id for e in champion.endorsements])

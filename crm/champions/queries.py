@@ -13,7 +13,15 @@ import sqlalchemy as sa
 from flask import url_for
 from sqlalchemy.orm import selectinload
 
-from crm.champions.models import FUNNEL, Champion, Endorsement, Stage, StageChange, Verification
+from crm.champions.models import (
+    FUNNEL,
+    Champion,
+    Endorsement,
+    Region,
+    Stage,
+    StageChange,
+    Verification,
+)
 from crm.contacts.models import Contact
 from crm.core.pagination import SortOption
 from crm.core.timeline import TimelineItem, timeline_source
@@ -81,14 +89,15 @@ def filtered(filters: ChampionFilters, today: date, lapsing_months: int) -> sa.S
         selectinload(Champion.contact).selectinload(Contact.organization),
         selectinload(Champion.owner),
     )
-    if filters.stage:
+    # Values outside the choices (a mangled link) are ignored, not an error.
+    if filters.stage in {s.value for s in Stage}:
         stmt = stmt.where(Champion.stage == filters.stage)
     if filters.owner == "none":
         stmt = stmt.where(Champion.owner_id.is_(None))
     elif filters.owner:
         with contextlib.suppress(ValueError):
             stmt = stmt.where(Champion.owner_id == int(filters.owner))
-    if filters.region:
+    if filters.region in {r.value for r in Region}:
         stmt = stmt.where(Champion.region == filters.region)
     if filters.overdue:
         stmt = stmt.where(Champion.next_step_due < today)

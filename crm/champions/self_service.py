@@ -88,7 +88,7 @@ def new_endorsement():
     if form.validate_on_submit():
         try:
             operations.record_endorsement(
-                current_user, champion, endorsement_fields(form, staff=False), verified=False
+                current_user, champion, endorsement_fields(form), verified=False
             )
         except OperationError as exc:
             db.session.rollback()
@@ -120,7 +120,7 @@ def edit_endorsement(endorsement_id: int):
             operations.update_endorsement(
                 current_user,
                 endorsement,
-                endorsement_fields(form, staff=False),
+                endorsement_fields(form),
                 by_champion=True,
                 expected_version=form.loaded_version(),
             )

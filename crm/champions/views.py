@@ -27,7 +27,6 @@ from crm.core.forms import show_operation_error
 from crm.core.http import safe_next
 from crm.core.pagination import paginate
 from crm.extensions import db
-from crm.organizations import queries as org_queries
 from crm.standards.queries import principle_choices
 
 bp = Blueprint("champions", __name__, url_prefix="/champions")
@@ -59,22 +58,7 @@ def champion_fields(form: ChampionForm) -> operations.ChampionFields:
     )
 
 
-def endorsement_fields(form: EndorsementForm, *, staff: bool) -> operations.EndorsementFields:
-    """Staff pick an organization we know; a champion may name one we do not know yet."""
-    org_id, org_name = None, None
-    typed = (form.referred_organization.data or "").strip()
-    if typed:
-        org = org_queries.by_name(typed)
-        if org is not None:
-            org_id = org.id
-        elif staff:
-            raise OperationError(
-                f"There is no organization named “{typed}”. Pick one from the suggestions or "
-                "create it first.",
-                field="referred_organization",
-            )
-        else:
-            org_name = typed
+def endorsement_fields(form: EndorsementForm) -> operations.EndorsementFields:
     return operations.EndorsementFields(
         kind=form.kind.data,
         made_on=form.made_on.data,
@@ -83,8 +67,7 @@ def endorsement_fields(form: EndorsementForm, *, staff: bool) -> operations.Endo
         audience_reach=form.audience_reach.data,
         principle_ids=list(form.principle_ids.data or []),
         notes=form.notes.data,
-        referred_organization_id=org_id,
-        referred_organization_name=org_name,
+        referred_organization=form.referred_organization.data or "",
     )
 
 
@@ -108,6 +91,9 @@ def _period() -> tuple[date, date]:
             if request.args.get("start")
             else end - timedelta(days=365)
         )
+        # Within what can have happened: no period past next year or before 1990.
+        end = min(max(end, operations.EARLIEST), today + timedelta(days=366))
+        start = min(max(start, operations.EARLIEST), today + timedelta(days=366))
     except ValueError:
         flash("That period was not a pair of dates; showing the last twelve months.", "warning")
         return today - timedelta(days=365), today
@@ -337,7 +323,7 @@ def new_endorsement(champion_id: int):
     if form.validate_on_submit():
         try:
             endorsement = operations.record_endorsement(
-                current_user, champion, endorsement_fields(form, staff=True), verified=True
+                current_user, champion, endorsement_fields(form), verified=True
             )
         except OperationError as exc:
             db.session.rollback()
@@ -383,7 +369,7 @@ def edit_endorsement(endorsement_id: int):
             operations.update_endorsement(
                 current_user,
                 endorsement,
-                endorsement_fields(form, staff=True),
+                endorsement_fields(form),
                 by_champion=False,
                 expected_version=form.loaded_version(),
             )

@@ -15,7 +15,7 @@ from crm.contacts.models import ConsentStatus, Contact
 from crm.core.countries import normalize_language
 from crm.core.db import utcnow
 from crm.core.errors import OperationError, check_version
-from crm.core.personal_data import erase_everywhere, export_sections
+from crm.core.personal_data import deletion_blockers, erase_everywhere, export_sections
 from crm.core.validation import clean_country, clean_text
 from crm.extensions import db
 from crm.tags.operations import tags_from_names
@@ -148,6 +148,13 @@ def update_contact(
 
 
 def delete_contact(actor, contact: Contact) -> None:
+    reasons = deletion_blockers(contact)
+    if reasons:
+        raise OperationError(
+            f"{contact.full_name} cannot be deleted: {'; '.join(reasons)}. Deleting would destroy "
+            "that history; erase their personal data instead (it keeps the counts). "
+            "Nothing was deleted."
+        )
     audit.record(
         actor, AuditAction.DELETE, "contact", contact.id, summary=f"Deleted {contact.full_name}"
     )

@@ -236,7 +236,12 @@ def edit(contact_id: int):
 def delete(contact_id: int):
     contact = _load(contact_id)
     name = contact.full_name
-    operations.delete_contact(current_user, contact)
+    try:
+        operations.delete_contact(current_user, contact)
+    except OperationError as exc:
+        db.session.rollback()
+        flash(exc.message, "danger")
+        return redirect(url_for("contacts.detail", contact_id=contact_id))
     db.session.commit()
     flash(f"{name} is deleted.", "success")
     return redirect(url_for("contacts.index"))

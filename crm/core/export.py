@@ -2,7 +2,8 @@
 
 A cell starting with = + - @ (or a tab or carriage return) is read by Excel, LibreOffice and
 Google Sheets as a formula: a name like `=HYPERLINK(...)` typed into a public form would run on
-staff machines. Such cells get a leading apostrophe, the spreadsheet's own "this is text" mark.
+staff machines. In CSV such cells get a leading apostrophe, the spreadsheets' own "this is text"
+mark; in XLSX every text cell is stored as text, with the quote-prefix flag on the risky ones.
 """
 
 from __future__ import annotations
@@ -40,17 +41,20 @@ def csv_response(frame: pd.DataFrame, name: str) -> Response:
 
 
 def xlsx_response(frame: pd.DataFrame, name: str, sheet: str = "Export") -> Response:
+    """Every text cell is stored as text with Excel's "quote prefix": it shows exactly what
+    was typed and is never evaluated, without a visible apostrophe."""
     buffer = io.BytesIO()
     with pd.ExcelWriter(buffer, engine="openpyxl") as writer:
-        safe_frame(frame).to_excel(writer, index=False, sheet_name=sheet[:31])
+        frame.to_excel(writer, index=False, sheet_name=sheet[:31])
         worksheet = writer.sheets[sheet[:31]]
         for column in worksheet.columns:
             width = max((len(str(cell.value or "")) for cell in column), default=8)
             worksheet.column_dimensions[column[0].column_letter].width = min(50, width + 2)
             for cell in column:
-                # Stored as text: openpyxl would otherwise treat a leading "=" as a formula.
                 if isinstance(cell.value, str):
-                    cell.data_type = "s"
+                    cell.data_type = "s"  # openpyxl would take a leading "=" as a formula
+                    if cell.value.startswith(FORMULA_START):
+                        cell.quotePrefix = True
     return _download(
         buffer.getvalue(),
         "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",

@@ -7,6 +7,7 @@ rows hold no personal data beyond the address and are pruned as they age.
 
 from __future__ import annotations
 
+import ipaddress
 from datetime import datetime, timedelta
 
 import sqlalchemy as sa
@@ -28,8 +29,22 @@ class PublicSubmission(db.Model):
     __table_args__ = (sa.Index("ix_public_submission_address", "address", "form", "at"),)
 
 
+def bucket(address: str) -> str:
+    """IPv6 clients get a whole /64 each, so they are counted by network, not by address."""
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return address[:64]
+    if ip.version == 6:
+        if ip.ipv4_mapped:
+            return str(ip.ipv4_mapped)
+        return str(ipaddress.ip_network(f"{ip}/64", strict=False))
+    return str(ip)
+
+
 def check_and_record(form: str, address: str, limit: int) -> None:
     """Refuse when `address` already sent `limit` submissions of `form` within the hour."""
+    address = bucket(address)
     now = utcnow()
     since = now - WINDOW
     recent = db.session.scalar(

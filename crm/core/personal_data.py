@@ -11,10 +11,12 @@ from collections.abc import Callable
 from typing import Any
 
 Exporter = Callable[[Any], dict]  # contact -> {section: data}
+Blocker = Callable[[Any], str | None]  # contact -> why it cannot be deleted, or None
 Eraser = Callable[[Any, list[str]], None]  # contact, identifying strings -> None
 
 _exporters: list[Exporter] = []
 _erasers: list[Eraser] = []
+_blockers: list[Blocker] = []
 
 
 def exporter(func: Exporter) -> Exporter:
@@ -25,6 +27,16 @@ def exporter(func: Exporter) -> Exporter:
 def eraser(func: Eraser) -> Eraser:
     _erasers.append(func)
     return func
+
+
+def deletion_blocker(func: Blocker) -> Blocker:
+    """Records that deleting the contact would destroy (history, places): erase instead."""
+    _blockers.append(func)
+    return func
+
+
+def deletion_blockers(contact) -> list[str]:
+    return [reason for func in _blockers if (reason := func(contact))]
 
 
 def export_sections(contact) -> dict:

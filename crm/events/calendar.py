@@ -9,7 +9,8 @@ from crm.core.db import utcnow
 from crm.events.models import Event
 
 
-def ics_for(event: Event, url: str, domain: str = "west-crm") -> bytes:
+def ics_for(event: Event, url: str, *, with_online_link: bool, domain: str = "west-crm") -> bytes:
+    """The public file leaves the online link out: it is for registered people only."""
     calendar = Calendar()
     calendar.add("prodid", "-//WEST Principles community//WEST Advocacy CRM//EN")
     calendar.add("version", "2.0")
@@ -20,7 +21,10 @@ def ics_for(event: Event, url: str, domain: str = "west-crm") -> bytes:
     entry.add("dtstart", event.local_start)  # with its TZID, so calendars show local time
     entry.add("dtend", event.local_end)
     entry.add("summary", event.name)
-    location = ", ".join(part for part in (event.venue, event.online_url) if part)
+    online = event.online_url if with_online_link else None
+    location = ", ".join(part for part in (event.venue, online) if part)
+    if not location and event.online_url:
+        location = "Online"
     if location:
         entry.add("location", location)
     description = "\n\n".join(part for part in (event.description, url) if part)

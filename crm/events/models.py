@@ -122,6 +122,10 @@ class Participation(TrackedMixin, db.Model):
     organization_text: Mapped[str | None] = mapped_column(sa.String(200))
     waitlisted_at: Mapped[datetime | None]  # the waitlist's order
     checked_in_at: Mapped[datetime | None]
+    # What they were before a check-in, so undoing a mis-click puts them back exactly.
+    status_before_check_in: Mapped[ParticipationStatus | None] = mapped_column(
+        enum_type(ParticipationStatus, 20)
+    )
     status_changed_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     event: Mapped[Event] = relationship(back_populates="participations")

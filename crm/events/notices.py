@@ -20,8 +20,10 @@ def _when(event: Event) -> str:
     return f"{start:%A %d %B %Y, %H:%M} ({event.timezone})"
 
 
-def _where(event: Event) -> str:
-    return ", ".join(part for part in (event.venue, event.online_url) if part) or "to be announced"
+def _where(event: Event, *, with_link: bool) -> str:
+    """The online link only for someone with a place: a waitlist must not let people in."""
+    online = event.online_url if with_link else ("online" if event.online_url else None)
+    return ", ".join(part for part in (event.venue, online) if part) or "to be announced"
 
 
 def message_for(participation: Participation) -> MailMessage | None:
@@ -49,7 +51,7 @@ def message_for(participation: Participation) -> MailMessage | None:
         "",
         f"{event.name}",
         f"When: {_when(event)}",
-        f"Where: {_where(event)}",
+        f"Where: {_where(event, with_link=status is ParticipationStatus.REGISTERED)}",
     ]
     if calendar and status is ParticipationStatus.REGISTERED:
         lines += ["", f"Add it to your calendar: {calendar}"]

@@ -13,12 +13,13 @@ from enum import StrEnum
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 import sqlalchemy as sa
+from sqlalchemy.exc import IntegrityError
 
 from crm.audit import operations as audit
 from crm.audit.models import AuditAction
 from crm.auth.models import User
 from crm.contacts import operations as contact_ops
-from crm.contacts.models import Contact
+from crm.contacts.models import ConsentStatus, Contact
 from crm.core.db import utcnow
 from crm.core.errors import OperationError, check_version
 from crm.core.validation import clean_country, clean_text, clean_website
@@ -176,7 +177,13 @@ def delete_event(actor: User | None, event: Event) -> None:
 def _lock(event: Event) -> None:
     """Hold the event row until commit, so capacity checks do not race."""
     if db.session.get_bind().dialect.name == "postgresql":
-        db.session.execute(sa.select(Event.id).where(Event.id == event.id).with_for_update())
+        # Reloads the row too: its capacity may have changed since it was read.
+        db.session.execute(
+            sa.select(Event)
+            .where(Event.id == event.id)
+            .with_for_update()
+            .execution_options(populate_existing=True)
+        )
 
 
 def seats_taken(event: Event) -> int:
@@ -246,7 +253,12 @@ def register(
         ParticipationStatus.CANCELLED,
     ):
         return participation, Outcome.ALREADY
-    full = event.capacity is not None and seats_taken(event) >= event.capacity
+    # Speakers, panelists, organizers and sponsors are part of the programme: never waitlisted.
+    full = (
+        role is ParticipantRole.ATTENDEE
+        and event.capacity is not None
+        and seats_taken(event) >= event.capacity
+    )
     status = ParticipationStatus.WAITLISTED if full else ParticipationStatus.REGISTERED
     if participation is None:
         participation = Participation(
@@ -312,8 +324,39 @@ def invite(
     return participation
 
 
+def add_participants(
+    actor: User | None,
+    event: Event,
+    contact_ids: list[int],
+    *,
+    role: ParticipantRole | str,
+    invite_only: bool,
+) -> dict[str, list[Contact]]:
+    """Register (or invite) several contacts at once: all of them, or none on an error.
+    Returns them grouped by outcome: registered, waitlisted, invited, already."""
+    ids = sorted(set(contact_ids))
+    if not ids:
+        raise OperationError("Pick at least one contact from the suggestions to add.")
+    contacts = list(db.session.scalars(sa.select(Contact).where(Contact.id.in_(ids))))
+    if len(contacts) != len(ids):
+        raise OperationError("One of the contacts no longer exists.")
+    outcomes: dict[str, list[Contact]] = {}
+    for contact in sorted(contacts, key=lambda c: c.sort_name):
+        if invite_only:
+            invite(actor, event, contact, role=role)
+            key = "invited"
+        else:
+            _participation, outcome = register(actor, event, contact, role=role)
+            key = outcome.value
+        outcomes.setdefault(key, []).append(contact)
+    return outcomes
+
+
 def promote_waitlist(actor: User | None, event: Event) -> list[Participation]:
-    """Fill free places from the waitlist, first come first served."""
+    """Fill free places from the waitlist, first come first served. Once the event has
+    started nobody is promoted (or emailed): a place freed then is of no use."""
+    if event.starts_at <= utcnow():
+        return []
     if event.capacity is None:
         free = None
     else:
@@ -364,6 +407,7 @@ def check_in(actor: User | None, participation: Participation) -> None:
     if participation.status is ParticipationStatus.ATTENDED:
         raise OperationError(f"{participation.contact.full_name} is already checked in.")
     participation.checked_in_at = utcnow()
+    participation.status_before_check_in = participation.status
     _set_status(
         actor,
         participation,
@@ -374,11 +418,23 @@ def check_in(actor: User | None, participation: Participation) -> None:
 
 
 def undo_check_in(actor: User | None, participation: Participation) -> None:
+    """Undo a mis-click: back to what they were before (a waitlisted person stays in line)."""
     if participation.status is not ParticipationStatus.ATTENDED:
         raise OperationError("Only someone checked in can be un-checked.")
+    previous = participation.status_before_check_in or ParticipationStatus.REGISTERED
+    old = participation.status
+    participation.status = previous
+    participation.status_changed_at = utcnow()
     participation.checked_in_at = None
-    _set_status(
-        actor, participation, ParticipationStatus.REGISTERED, "Check-in undone (clicked by mistake)"
+    participation.status_before_check_in = None
+    participation.touch(actor)
+    audit.record(
+        actor,
+        AuditAction.UPDATE,
+        "participation",
+        participation.id,
+        summary="Check-in undone (clicked by mistake)",
+        changes={"status": [old.value, previous.value]},
     )
     db.session.flush()
 
@@ -430,25 +486,39 @@ def match_or_create_contact(
     actor: User | None, person: Person, *, consent: bool, consent_source: str
 ) -> tuple[Contact, bool]:
     """The contact with this email, untouched (a lead's data wins); or a new one. A new
-    contact's organization is linked only when the name matches one we know exactly."""
+    contact's organization is linked only when the name matches one we know exactly.
+
+    Two posts of the same new address at once: the second one's insert hits the unique email
+    index inside a savepoint, and it takes the contact the first one made.
+    """
     contact = contact_ops.find_by_email(person.email) if person.email else None
-    created = contact is None
-    if contact is None:
-        org = org_queries.by_name(person.organization) if person.organization else None
-        contact = contact_ops.create_contact(
-            actor,
-            contact_ops.ContactFields(
-                first_name=person.first_name,
-                last_name=person.last_name,
-                email=person.email,
-                organization_id=org.id if org else None,
-                consent_status="granted" if consent else "unknown",
-                consent_source=consent_source if consent else None,
-            ),
-        )
-    elif consent:
-        contact_ops.grant_consent(actor, contact, consent_source)
-    return contact, created
+    if contact is not None:
+        return contact, False
+    org = org_queries.by_name(person.organization) if person.organization else None
+    fields = contact_ops.ContactFields(
+        first_name=person.first_name,
+        last_name=person.last_name,
+        email=person.email,
+        organization_id=org.id if org else None,
+        consent_status="granted" if consent else "unknown",
+        consent_source=consent_source if consent else None,
+    )
+    try:
+        with db.session.begin_nested():
+            contact = contact_ops.create_contact(actor, fields)
+    except IntegrityError:
+        contact = contact_ops.find_by_email(person.email) if person.email else None
+        if contact is None:
+            raise
+        return contact, False
+    return contact, True
+
+
+def _consent_from_form(contact: Contact, consent: bool, source: str) -> None:
+    """A ticked box on a public form fills in consent we never asked for, and nothing more:
+    anyone can type anyone's address, so it never overrides a recorded yes or no."""
+    if consent and contact.consent_status is ConsentStatus.UNKNOWN:
+        contact_ops.grant_consent(None, contact, source)
 
 
 def walk_in(actor: User | None, event: Event, person: Person) -> Participation:
@@ -502,9 +572,13 @@ def public_register(
         raise OperationError("Registration for this event is closed.")
     if not person.email:
         raise OperationError("Give your email address.", field="email")
-    contact, _created = match_or_create_contact(
-        None, person, consent=consent, consent_source=f"Event registration: {event.name}"[:100]
-    )
+    source = f"Event registration: {event.name}"[:100]
+    contact, created = match_or_create_contact(None, person, consent=consent, consent_source=source)
     # What they typed is kept beside the registration when their record names no organization.
     typed_org = None if contact.organization_id else (person.organization or "").strip() or None
-    return register(None, event, contact, source="public form", organization_text=typed_org)
+    participation, outcome = register(
+        None, event, contact, source="public form", organization_text=typed_org
+    )
+    if outcome is not Outcome.ALREADY and not created:
+        _consent_from_form(contact, consent, source)
+    return participation, outcome

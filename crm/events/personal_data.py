@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
-from crm.core.personal_data import eraser, exporter
+from crm.champions.personal_data import blank_audit
+from crm.core.personal_data import deletion_blocker, eraser, exporter
 from crm.events.models import Participation
 from crm.extensions import db
 
@@ -36,5 +37,15 @@ def participation_export(contact) -> dict:
 @eraser
 def participation_erase(contact, identifying: list[str]) -> None:
     """Attendance still counts in event figures; what they typed about themselves goes."""
-    for participation in _of(contact):
+    participations = _of(contact)
+    for participation in participations:
         participation.organization_text = None
+    blank_audit("participation", [p.id for p in participations])
+
+
+@deletion_blocker
+def participation_blocker(contact) -> str | None:
+    count = len(_of(contact))
+    if not count:
+        return None
+    return f"they took part in {count} event{'s' if count != 1 else ''}"

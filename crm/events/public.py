@@ -110,4 +110,7 @@ def done(event_id: int):
 @public
 def calendar(event_id: int):
     event = _public_event(event_id)
-    return ics_response(event, external_url("public_events.register", event_id=event.id))
+    # The online link goes only to registered people, in their confirmation.
+    return ics_response(
+        event, external_url("public_events.register", event_id=event.id), private=False
+    )

@@ -93,7 +93,8 @@ def figures(event: Event) -> EventFigures:
         sa.select(
             Participation.status.label("status"),
             Organization.kind.label("kind"),
-            Contact.country.label("country"),
+            # A person's own country, else their organization's.
+            sa.func.coalesce(Contact.country, Organization.country).label("country"),
         )
         .join(Contact, Contact.id == Participation.contact_id)
         .outerjoin(Organization, Organization.id == Contact.organization_id)

@@ -6,7 +6,6 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from zoneinfo import available_timezones
 
-import sqlalchemy as sa
 from flask import (
     Blueprint,
     Response,
@@ -21,7 +20,6 @@ from flask import (
 from flask_login import current_user
 
 from crm.audit.operations import trail_for
-from crm.contacts.models import Contact
 from crm.core.access import Permission, requires
 from crm.core.errors import ConflictError, OperationError
 from crm.core.export import csv_response, xlsx_response
@@ -76,10 +74,13 @@ def _tell_promoted(promoted: list[Participation]) -> None:
     if not promoted:
         return
     names = ", ".join(p.contact.full_name for p in promoted)
-    flash(f"Promoted from the waitlist: {names}. They have been emailed.", "info")
     failed = notices.notify(promoted, promoted=True)
+    unreachable = [p.contact.full_name for p in promoted if not p.contact.email]
+    flash(f"Promoted from the waitlist: {names}.", "info")
     if failed:
         flash(f"The email to {', '.join(failed)} could not be sent; please tell them.", "warning")
+    if unreachable:
+        flash(f"No email address for {', '.join(unreachable)}: please tell them.", "warning")
 
 
 @bp.route("/")
@@ -194,18 +195,14 @@ def add_participants(event_id: int):
     if not form.validate() or not ids:
         flash("Pick at least one contact from the suggestions to add.", "danger")
         return redirect(url_for("events.detail", event_id=event.id))
-    contacts = list(db.session.scalars(sa.select(Contact).where(Contact.id.in_(ids))))
-    outcomes: dict[str, list[str]] = {}
     try:
-        if len(contacts) != len(set(ids)):
-            raise OperationError("One of the contacts no longer exists; nobody was added.")
-        for contact in contacts:
-            if form.action.data == "invite":
-                operations.invite(current_user, event, contact, role=form.role.data)
-                outcomes.setdefault("invited", []).append(contact.full_name)
-            else:
-                _p, outcome = operations.register(current_user, event, contact, role=form.role.data)
-                outcomes.setdefault(outcome.value, []).append(contact.full_name)
+        outcomes = operations.add_participants(
+            current_user,
+            event,
+            ids,
+            role=form.role.data or "",
+            invite_only=form.action.data == "invite",
+        )
     except OperationError as exc:
         db.session.rollback()
         flash(f"{exc.message} Nobody was added.", "danger")
@@ -217,8 +214,9 @@ def add_participants(event_id: int):
         "invited": "Invited",
         "already": "Already on the list, unchanged",
     }
-    for key, names in outcomes.items():
-        flash(f"{labels[key]}: {', '.join(names)}.", "info" if key == "already" else "success")
+    for key, people in outcomes.items():
+        names = ", ".join(c.full_name for c in people)
+        flash(f"{labels[key]}: {names}.", "info" if key == "already" else "success")
     return redirect(url_for("events.detail", event_id=event.id))
 
 
@@ -295,12 +293,16 @@ def check_in(participation_id: int):
     except OperationError as exc:
         db.session.rollback()
         if _wants_json():
-            return jsonify(ok=False, message=exc.message, status=participation.status.value), 409
+            status = participation.status
+            return jsonify(
+                ok=False, message=exc.message, status=status.value, label=status.label
+            ), 409
         flash(exc.message, "info")
     else:
         db.session.commit()
         if _wants_json():
-            return jsonify(ok=True, status=participation.status.value)
+            status = participation.status
+            return jsonify(ok=True, status=status.value, label=status.label)
         flash(
             f"{participation.contact.full_name} "
             + ("is no longer checked in." if undo else "is checked in."),
@@ -353,11 +355,11 @@ def walk_in(event_id: int):
 @requires(Permission.EVENTS_VIEW)
 def calendar(event_id: int):
     event = _load(event_id)
-    return ics_response(event, external_url("events.detail", event_id=event.id))
+    return ics_response(event, external_url("events.detail", event_id=event.id), private=True)
 
 
-def ics_response(event: Event, url: str) -> Response:
-    response = Response(ics_for(event, url), mimetype="text/calendar")
+def ics_response(event: Event, url: str, *, private: bool) -> Response:
+    response = Response(ics_for(event, url, with_online_link=private), mimetype="text/calendar")
     response.headers["Content-Disposition"] = f'attachment; filename="event-{event.id}.ics"'
     return response
 

@@ -26,7 +26,9 @@
     if (search.value) filter();  // typed before this script ran
   }
 
-  function render(row, here) {
+  // Shows the status the server answered with (an undo restores what it was before).
+  function render(row, status, label) {
+    var here = status === "attended";
     var form = row.querySelector(".check-in-form");
     var button = form.querySelector("button");
     form.querySelector("input[name='undo']").value = here ? "1" : "0";
@@ -34,8 +36,8 @@
     button.textContent = here ? "Undo" : "Check in";
     button.className = "btn check-in-button " + (here ? "btn-outline-secondary" : "btn-success");
     var badge = row.querySelector(".status-slot .badge");
-    badge.className = "badge participation participation-" + (here ? "attended" : "registered");
-    badge.textContent = here ? "Attended" : "Registered";
+    badge.className = "badge participation participation-" + status;
+    badge.textContent = label;
     counter.textContent = document.querySelectorAll(".check-in-row.is-here").length;
   }
 
@@ -53,7 +55,7 @@
       })
         .then(function (r) { return r.json().then(function (data) { return { ok: r.ok, data: data }; }); })
         .then(function (result) {
-          render(row, result.data.status === "attended");
+          render(row, result.data.status, result.data.label);
           if (!result.ok && result.data.message) window.alert(result.data.message);
           if (search) { search.value = ""; filter(); search.focus(); }
         })

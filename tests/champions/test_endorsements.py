@@ -365,3 +365,52 @@ def test_endorsements_and_champion_data_in_the_personal_data_export_and_erasure(
     assert champion.bio is None
     assert "Ayesha" not in endorsement.title and endorsement.link is None
     assert endorsement.audience_reach == 800  # still counts in figures
+
+
+def test_a_champion_can_keep_their_profile_whatever_the_teams_state(
+    client, login, champion_user, make_user, db
+):
+    owner = make_user("lead")
+    user, champion = champion_user(owner=owner)
+    owner.active = False  # their contact on the team left
+    db.session.commit()
+    login(user)
+    response = client.post(
+        "/me/champion/profile",
+        data={"audience_reach": "10", "channels": "Blog", "bio": "", "version": champion.version},
+    )
+    assert response.status_code == 302
+    db.session.refresh(champion)
+    assert champion.audience_reach == 10
+
+
+def test_a_lead_can_edit_an_endorsement_naming_an_organization_not_yet_known(
+    client, as_role, login, champion_user, db
+):
+    user, _champion = champion_user()
+    login(user)
+    client.post(
+        "/me/champion/endorsements/new",
+        data=endorsement_form(kind="referral", referred_organization="Unknown Textiles"),
+    )
+    endorsement = db.session.scalar(sa.select(Endorsement))
+    as_role("lead")
+    response = client.post(
+        f"/champions/endorsements/{endorsement.id}/edit",
+        data=endorsement_form(
+            kind="referral",
+            referred_organization="Unknown Textiles",
+            notes="Checked the intro email",
+            version=endorsement.version,
+        ),
+    )
+    assert response.status_code == 302
+    db.session.refresh(endorsement)
+    assert endorsement.referred_organization_name == "Unknown Textiles"
+    assert endorsement.notes == "Checked the intro email"
+
+
+def test_mangled_filters_and_periods_are_not_errors(client, as_role):
+    as_role("lead")
+    assert client.get("/champions/list?stage=bogus&region=bogus").status_code == 200
+    assert client.get("/champions/figures?start=9999-12-31&end=9999-12-31").status_code == 200

@@ -329,3 +329,18 @@ def test_remove_from_pipeline_only_without_endorsements(make_champion, make_user
         )
         == 0
     )
+
+
+def test_moves_and_reviews_are_in_the_audit_trail(make_champion, make_user, db):
+    from crm.audit.models import AuditEntry
+
+    lead = make_user("lead")
+    champion = make_champion("engaged", owner=lead)
+    operations.move(lead, champion, "committed", note="Signed up")
+    entries = db.session.scalars(
+        sa.select(AuditEntry).where(
+            AuditEntry.object_type == "champion", AuditEntry.object_id == champion.id
+        )
+    ).all()
+    moved = [e for e in entries if e.changes == {"stage": ["engaged", "committed"]}]
+    assert moved and moved[0].actor_id == lead.id

@@ -26,7 +26,8 @@ def test_check_in_page_lists_people_and_checks_in_with_one_click(
     response = client.post(
         f"/events/participations/{p.id}/check-in", headers={"Accept": "application/json"}
     )
-    assert response.status_code == 200 and response.json == {"ok": True, "status": "attended"}
+    assert response.status_code == 200
+    assert response.json == {"ok": True, "status": "attended", "label": "Attended"}
     db.session.refresh(p)
     assert p.status is ParticipationStatus.ATTENDED and p.checked_in_at is not None
     # A second click (another volunteer, the same person): a clear answer, no change.
@@ -107,9 +108,11 @@ def test_attendee_exports_are_safe_against_formula_injection(
     sheet = openpyxl.load_workbook(io.BytesIO(response.data)).active
     header = [c.value for c in sheet[1]]
     assert header[:3] == ["First name", "Last name", "Email"]
-    values = [c.value for row in sheet.iter_rows(min_row=2) for c in row]
-    assert '\'=HYPERLINK("http://evil.example","x")' in values
-    assert not any(isinstance(v, str) and v.startswith("=") for v in values)
+    cells = [c for row in sheet.iter_rows(min_row=2) for c in row]
+    evil_cell = next(c for c in cells if c.value == '=HYPERLINK("http://evil.example","x")')
+    # Shown exactly as typed, stored as text (not a formula), marked "this is text".
+    assert evil_cell.data_type == "s" and evil_cell.quotePrefix
+    assert all(c.data_type != "f" for c in cells)
 
 
 def test_participation_in_personal_data_export_and_erasure(ctx, make_event, make_contact, db):

@@ -174,13 +174,19 @@ def test_adding_participants_from_the_event_page(client, as_role, make_event, ma
     a, b = make_contact("Ana", "Silva"), make_contact("Ben", "Osei")
     response = client.post(
         f"/events/{event.id}/participants",
-        data={"contact_ids": [a.id, b.id], "role": "panelist", "action": "register"},
+        data={"contact_ids": [a.id, b.id], "role": "attendee", "action": "register"},
     )
     page = client.get(response.headers["Location"]).get_data(as_text=True)
     assert "Registered: Ana Silva" in page
     assert "On the waitlist (the event is full): Ben Osei" in page
-    roles = set(db.session.scalars(sa.select(Participation.role)))
-    assert roles == {ParticipantRole.PANELIST}
+    # Speakers and panelists are part of the programme: a full event still takes them.
+    speaker = make_contact("Cleo", "Mwangi")
+    client.post(
+        f"/events/{event.id}/participants",
+        data={"contact_ids": [speaker.id], "role": "panelist", "action": "register"},
+    )
+    row = db.session.scalar(sa.select(Participation).where(Participation.contact_id == speaker.id))
+    assert (row.role, row.status) == (ParticipantRole.PANELIST, ParticipationStatus.REGISTERED)
     # Nobody picked: a clear message, nothing added.
     response = client.post(f"/events/{event.id}/participants", data={"role": "attendee"})
     assert "Pick at least one contact" in client.get(response.headers["Location"]).get_data(
