@@ -123,12 +123,22 @@ def _ids_upto(selects: list[sa.Select], cap: int) -> tuple[int, list[int] | None
     """
     postgres = db.engine.dialect.name == "postgresql"
     members = []
+    first = None
     for n, ids in enumerate(selects):
         if postgres:
             source = ids.cte(f"search_{n}").prefix_with("MATERIALIZED")
         else:
             source = ids.subquery(f"search_{n}")
-        members.append(sa.select(sa.select(source.c[0].label("id")).limit(cap + 1).subquery()))
+        member = sa.select(source.c[0].label("id")).limit(cap + 1)
+        if first is None:
+            first = member
+        else:
+            # Only when the first SELECT (the persons) found no more than `cap`: past that the
+            # answer is "more" whatever the others find, and a common fragment names thousands
+            # of organizations.
+            found = sa.select(sa.func.count()).select_from(first.subquery()).scalar_subquery()
+            member = member.where(found <= cap)
+        members.append(sa.select(member.subquery()))
     if len(members) == 1:
         found = members[0].subquery()
     else:

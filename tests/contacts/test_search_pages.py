@@ -71,10 +71,16 @@ def test_known_and_walked_searches_page_alike(client, as_role, people, app, monk
         assert all(len(p) == 2 for p in known_pages[:-1])
         assert "9 contacts" in _page(client, url)[3]
 
-        monkeypatch.setattr(queries, "SEARCH_COUNT_CAP", 4)
-        walked, walked_back, _pages = _walk(client, url)
-        assert walked == known and walked_back == known
-        assert "more than 4 contacts" in _page(client, url)[3]
+        # 4: more persons than that; 7: persons fit, with the staff they do not; 8: persons
+        # and staff each fit, together they do not. 9: all known by id again.
+        for cap in (4, 7, 8):
+            monkeypatch.setattr(queries, "SEARCH_COUNT_CAP", cap)
+            walked, walked_back, _pages = _walk(client, url)
+            assert walked == known and walked_back == known, cap
+            assert f"more than {cap} contacts" in _page(client, url)[3]
+        monkeypatch.setattr(queries, "SEARCH_COUNT_CAP", 9)
+        assert _walk(client, url)[0] == known
+        assert "9 contacts" in _page(client, url)[3]
     finally:
         app.config["PAGE_SIZE"] = 50
 
