@@ -334,14 +334,14 @@ def add_participants(
 ) -> dict[str, list[Contact]]:
     """Register (or invite) several contacts at once: all of them, or none on an error.
     Returns them grouped by outcome: registered, waitlisted, invited, already."""
-    ids = sorted(set(contact_ids))
+    ids = list(dict.fromkeys(contact_ids))  # in the order they were picked: first come first
     if not ids:
         raise OperationError("Pick at least one contact from the suggestions to add.")
-    contacts = list(db.session.scalars(sa.select(Contact).where(Contact.id.in_(ids))))
-    if len(contacts) != len(ids):
+    found = {c.id: c for c in db.session.scalars(sa.select(Contact).where(Contact.id.in_(ids)))}
+    if len(found) != len(ids):
         raise OperationError("One of the contacts no longer exists.")
     outcomes: dict[str, list[Contact]] = {}
-    for contact in sorted(contacts, key=lambda c: c.sort_name):
+    for contact in (found[i] for i in ids):
         if invite_only:
             invite(actor, event, contact, role=role)
             key = "invited"
