@@ -2,21 +2,18 @@
 
 from __future__ import annotations
 
-from datetime import date
-
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
 from crm.champions import operations
 from crm.champions.access import own_champion
-from crm.champions.forms import EndorsementForm, ProfileForm
+from crm.champions.forms import ProfileForm
 from crm.champions.models import Champion, Endorsement
-from crm.champions.views import endorsement_fields, fill_endorsement_form
+from crm.champions.views import endorsement_page
 from crm.core.access import Permission, requires
 from crm.core.errors import ConflictError, OperationError
 from crm.core.forms import show_operation_error
 from crm.extensions import db
-from crm.standards.queries import principle_choices
 
 bp = Blueprint("my_champion", __name__, url_prefix="/me/champion")
 
@@ -82,68 +79,28 @@ def profile():
 @requires(Permission.OWN_CHAMPION_PROFILE)
 def new_endorsement():
     champion = _mine() or abort(404)
-    form = EndorsementForm(principle_choices=principle_choices())
-    if request.method == "GET":
-        form.made_on.data = date.today()
-    if form.validate_on_submit():
-        try:
-            operations.record_endorsement(
-                current_user, champion, endorsement_fields(form), verified=False
-            )
-        except OperationError as exc:
-            db.session.rollback()
-            show_operation_error(form, exc)
-        else:
-            db.session.commit()
-            flash("Thank you! Your endorsement is recorded; the team will review it.", "success")
-            return redirect(url_for("my_champion.home"))
-    return render_template(
-        "champions/endorsement_form.html",
-        form=form,
-        champion=champion,
-        endorsement=None,
-        staff=False,
+    return endorsement_page(
+        champion,
+        None,
+        by_champion=True,
         cancel_url=url_for("my_champion.home"),
-    ), 422 if form.errors else 200
+        done_url=lambda _e: url_for("my_champion.home"),
+        done_message="Thank you! Your endorsement is recorded; the team will review it.",
+    )
 
 
 @bp.route("/endorsements/<int:endorsement_id>/edit", methods=["GET", "POST"])
 @requires(Permission.OWN_CHAMPION_PROFILE)
 def edit_endorsement(endorsement_id: int):
     endorsement = _my_endorsement(endorsement_id)
-    form = EndorsementForm(obj=endorsement, principle_choices=principle_choices())
-    if request.method == "GET":
-        fill_endorsement_form(form, endorsement)
-    conflict = False
-    if form.validate_on_submit():
-        try:
-            operations.update_endorsement(
-                current_user,
-                endorsement,
-                endorsement_fields(form),
-                by_champion=True,
-                expected_version=form.loaded_version(),
-            )
-        except ConflictError:
-            db.session.rollback()
-            conflict = True
-            form.version.data = str(endorsement.version)
-        except OperationError as exc:
-            db.session.rollback()
-            show_operation_error(form, exc)
-        else:
-            db.session.commit()
-            flash("Your endorsement is saved.", "success")
-            return redirect(url_for("my_champion.home"))
-    return render_template(
-        "champions/endorsement_form.html",
-        form=form,
-        champion=endorsement.champion,
-        endorsement=endorsement,
-        staff=False,
-        conflict=conflict,
+    return endorsement_page(
+        endorsement.champion,
+        endorsement,
+        by_champion=True,
         cancel_url=url_for("my_champion.home"),
-    ), 409 if conflict else 422 if form.errors else 200
+        done_url=lambda _e: url_for("my_champion.home"),
+        done_message="Your endorsement is saved.",
+    )
 
 
 @bp.route("/endorsements/<int:endorsement_id>/delete", methods=["POST"])

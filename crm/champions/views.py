@@ -3,6 +3,7 @@ and their review, conversion figures and the leaderboard."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date, timedelta
 
 import sqlalchemy as sa
@@ -79,6 +80,63 @@ def fill_endorsement_form(form: EndorsementForm, endorsement: Endorsement) -> No
         else endorsement.referred_organization_name or ""
     )
     form.version.data = str(endorsement.version)
+
+
+def endorsement_page(
+    champion: Champion,
+    endorsement: Endorsement | None,
+    *,
+    by_champion: bool,
+    cancel_url: str,
+    done_url: Callable[[Endorsement], str],
+    done_message: str,
+):
+    """The new/edit endorsement form, for the team and for a champion alike.
+
+    A lead's new endorsement is verified as recorded; a champion's goes to review, and their
+    change to a reviewed one sends it back (the rules are in the operations)."""
+    form = EndorsementForm(obj=endorsement, principle_choices=principle_choices())
+    if request.method == "GET":
+        if endorsement is None:
+            form.made_on.data = date.today()
+        else:
+            fill_endorsement_form(form, endorsement)
+    conflict = False
+    if form.validate_on_submit():
+        try:
+            if endorsement is None:
+                endorsement = operations.record_endorsement(
+                    current_user, champion, endorsement_fields(form), verified=not by_champion
+                )
+            else:
+                operations.update_endorsement(
+                    current_user,
+                    endorsement,
+                    endorsement_fields(form),
+                    by_champion=by_champion,
+                    expected_version=form.loaded_version(),
+                )
+        except ConflictError:
+            db.session.rollback()
+            conflict = True
+            form.version.data = str(endorsement.version)
+        except OperationError as exc:
+            db.session.rollback()
+            show_operation_error(form, exc)
+        else:
+            db.session.commit()
+            flash(done_message, "success")
+            return redirect(done_url(endorsement))
+    status = 409 if conflict else 422 if form.errors else 200
+    return render_template(
+        "champions/endorsement_form.html",
+        form=form,
+        champion=champion,
+        endorsement=endorsement,
+        staff=not by_champion,
+        conflict=conflict,
+        cancel_url=cancel_url,
+    ), status
 
 
 def _period() -> tuple[date, date]:
@@ -317,29 +375,14 @@ def remove(champion_id: int):
 @requires(Permission.CHAMPIONS_EDIT)
 def new_endorsement(champion_id: int):
     champion = _load(champion_id)
-    form = EndorsementForm(principle_choices=principle_choices())
-    if request.method == "GET":
-        form.made_on.data = date.today()
-    if form.validate_on_submit():
-        try:
-            endorsement = operations.record_endorsement(
-                current_user, champion, endorsement_fields(form), verified=True
-            )
-        except OperationError as exc:
-            db.session.rollback()
-            show_operation_error(form, exc)
-        else:
-            db.session.commit()
-            flash("The endorsement is recorded and verified.", "success")
-            return redirect(url_for("champions.endorsement", endorsement_id=endorsement.id))
-    return render_template(
-        "champions/endorsement_form.html",
-        form=form,
-        champion=champion,
-        endorsement=None,
-        staff=True,
+    return endorsement_page(
+        champion,
+        None,
+        by_champion=False,
         cancel_url=url_for("champions.detail", champion_id=champion.id),
-    ), 422 if form.errors else 200
+        done_url=lambda e: url_for("champions.endorsement", endorsement_id=e.id),
+        done_message="The endorsement is recorded and verified.",
+    )
 
 
 @bp.route("/endorsements/<int:endorsement_id>")
@@ -360,39 +403,14 @@ def endorsement(endorsement_id: int):
 @requires(Permission.CHAMPIONS_EDIT)
 def edit_endorsement(endorsement_id: int):
     endorsement = _load_endorsement(endorsement_id)
-    form = EndorsementForm(obj=endorsement, principle_choices=principle_choices())
-    if request.method == "GET":
-        fill_endorsement_form(form, endorsement)
-    conflict = False
-    if form.validate_on_submit():
-        try:
-            operations.update_endorsement(
-                current_user,
-                endorsement,
-                endorsement_fields(form),
-                by_champion=False,
-                expected_version=form.loaded_version(),
-            )
-        except ConflictError:
-            db.session.rollback()
-            conflict = True
-            form.version.data = str(endorsement.version)
-        except OperationError as exc:
-            db.session.rollback()
-            show_operation_error(form, exc)
-        else:
-            db.session.commit()
-            flash("The endorsement is saved.", "success")
-            return redirect(url_for("champions.endorsement", endorsement_id=endorsement.id))
-    return render_template(
-        "champions/endorsement_form.html",
-        form=form,
-        champion=endorsement.champion,
-        endorsement=endorsement,
-        staff=True,
-        conflict=conflict,
+    return endorsement_page(
+        endorsement.champion,
+        endorsement,
+        by_champion=False,
         cancel_url=url_for("champions.endorsement", endorsement_id=endorsement.id),
-    ), 409 if conflict else 422 if form.errors else 200
+        done_url=lambda e: url_for("champions.endorsement", endorsement_id=e.id),
+        done_message="The endorsement is saved.",
+    )
 
 
 @bp.route("/endorsements/review")
