@@ -158,6 +158,20 @@ def progress_by_principle(standard: Standard) -> list[PrincipleProgress]:
     ]
 
 
+def pledges_of_organization(organization_id: int) -> list[tuple[Pledge, Standing]]:
+    """The organization's pledges, newest first, with their standing (for its record page)."""
+    pledges = list(
+        db.session.scalars(
+            sa.select(Pledge)
+            .where(Pledge.organization_id == organization_id)
+            .options(selectinload(Pledge.standard))
+            .order_by(Pledge.id.desc())
+        )
+    )
+    standing = schedules(pledges)
+    return [(p, standing[p.id].standing) for p in pledges]
+
+
 # --- the public directory --------------------------------------------------------------------
 
 DIRECTORY_STANDINGS = (Standing.ACTIVE, Standing.ADOPTED, Standing.NON_REPORTING, Standing.SIGNED)

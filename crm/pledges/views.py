@@ -26,6 +26,8 @@ from crm.standards.models import Standard, StandardStatus
 from crm.standards.queries import current_standard
 
 bp = Blueprint("pledges", __name__, url_prefix="/pledges")
+# The organization's record page shows its pledges.
+bp.add_app_template_global(queries.pledges_of_organization, "pledges_of_organization")
 
 
 def _load(pledge_id: int) -> Pledge:

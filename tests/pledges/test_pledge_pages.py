@@ -354,3 +354,13 @@ def test_remind_command(app, runner, make_pledge, rep_for, db, outbox):
     assert result.exit_code == 0 and "1 reminder sent." in result.output
     result = runner.invoke(args=["crm", "pledges", "remind", "--today", "2027-02-02"])
     assert "0 reminders sent." in result.output
+
+
+def test_the_organization_page_shows_its_pledge(client, as_role, make_pledge, make_org, db):
+    as_role("lead")
+    pledge = make_pledge("signed")
+    page = client.get(f"/organizations/{pledge.organization_id}").get_data(as_text=True)
+    assert f"/pledges/{pledge.id}" in page and "Signed, awaiting confirmation" in page
+    other = make_org("No Pledge Yet")
+    page = client.get(f"/organizations/{other.id}").get_data(as_text=True)
+    assert f"/pledges/new?organization={other.id}" in page
