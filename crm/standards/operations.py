@@ -95,6 +95,27 @@ def check_editable(standard: Standard) -> None:
         )
 
 
+def can_fill_in(standard: Standard, principle: Principle) -> bool:
+    """A principle of a frozen version whose text was never written may still get its text:
+    the migration seeds codes and titles only, and an admin writes the texts later."""
+    return standard.status != StandardStatus.RETIRED and not (principle.text or "").strip()
+
+
+def _check_filling_in(standard: Standard, principle: Principle, fields: PrincipleFields) -> None:
+    """On a frozen version, only a first text for a principle that has none is accepted."""
+    if not can_fill_in(standard, principle):
+        check_editable(standard)
+    unchanged = (fields.code or "").strip() == principle.code and (
+        fields.title or ""
+    ).strip() == principle.title
+    if not unchanged:
+        raise OperationError(
+            f"Version {standard.version} is in use: only the missing text of {principle.code} "
+            "can still be written; its code and title stay as published.",
+            field="title",
+        )
+
+
 def editable_reason(standard: Standard) -> str | None:
     """Why a version cannot be edited, or None when it can."""
     try:
@@ -333,7 +354,8 @@ def update_principle(
 ) -> Principle:
     standard = principle.standard
     _check(expected_version, principle_fingerprint(principle))
-    check_editable(standard)
+    if editable_reason(standard) is not None:
+        _check_filling_in(standard, principle, fields)
     old_code = principle.code
     before = dict(_values(principle))
     _apply(principle, standard, fields)
