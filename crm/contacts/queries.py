@@ -136,8 +136,8 @@ def _ids_upto(selects: list[sa.Select], cap: int) -> tuple[int, list[int] | None
             # Only when the first SELECT (the persons) found no more than `cap`: past that the
             # answer is "more" whatever the others find, and a common fragment names thousands
             # of organizations.
-            found = sa.select(sa.func.count()).select_from(first.subquery()).scalar_subquery()
-            member = member.where(found <= cap)
+            before = sa.select(sa.func.count()).select_from(first.subquery()).scalar_subquery()
+            member = member.where(before <= cap)
         members.append(sa.select(member.subquery()))
     if len(members) == 1:
         found = members[0].subquery()
