@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 import sqlalchemy as sa
+from sqlalchemy.exc import IntegrityError
 
 from crm.audit import operations as audit
 from crm.audit.models import AuditAction
@@ -228,8 +229,13 @@ def erase_contact(actor, contact: Contact) -> None:
         raise OperationError("This contact has already been erased.")
     identifying = [
         value
-        for value in (contact.full_name, contact.email, contact.phone, contact.first_name,
-                      contact.last_name)
+        for value in (
+            contact.full_name,
+            contact.email,
+            contact.phone,
+            contact.first_name,
+            contact.last_name,
+        )
         if value and len(value) >= 3
     ]
     engagements = db.session.scalars(
@@ -291,6 +297,25 @@ def grant_consent(actor, contact: Contact, source: str) -> bool:
     )
     db.session.flush()
     return True
+
+
+def find_or_create(actor, fields: ContactFields) -> tuple[Contact, bool]:
+    """The contact with `fields.email` as it is (what the team recorded wins), or a new one.
+
+    Two requests with the same new address at once: the second one's insert hits the unique
+    email index inside a savepoint, and it takes the contact the first one made.
+    """
+    existing = find_by_email(fields.email) if fields.email else None
+    if existing is not None:
+        return existing, False
+    try:
+        with db.session.begin_nested():
+            return create_contact(actor, fields), True
+    except IntegrityError:
+        existing = find_by_email(fields.email) if fields.email else None
+        if existing is None:
+            raise
+        return existing, False
 
 
 def find_by_email(email: str) -> Contact | None:

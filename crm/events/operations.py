@@ -13,7 +13,6 @@ from enum import StrEnum
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 import sqlalchemy as sa
-from sqlalchemy.exc import IntegrityError
 
 from crm.audit import operations as audit
 from crm.audit.models import AuditAction
@@ -486,32 +485,22 @@ def match_or_create_contact(
     actor: User | None, person: Person, *, consent: bool, consent_source: str
 ) -> tuple[Contact, bool]:
     """The contact with this email, untouched (a lead's data wins); or a new one. A new
-    contact's organization is linked only when the name matches one we know exactly.
-
-    Two posts of the same new address at once: the second one's insert hits the unique email
-    index inside a savepoint, and it takes the contact the first one made.
-    """
+    contact's organization is linked only when the name matches one we know exactly."""
     contact = contact_ops.find_by_email(person.email) if person.email else None
     if contact is not None:
         return contact, False
     org = org_queries.by_name(person.organization) if person.organization else None
-    fields = contact_ops.ContactFields(
-        first_name=person.first_name,
-        last_name=person.last_name,
-        email=person.email,
-        organization_id=org.id if org else None,
-        consent_status="granted" if consent else "unknown",
-        consent_source=consent_source if consent else None,
+    return contact_ops.find_or_create(
+        actor,
+        contact_ops.ContactFields(
+            first_name=person.first_name,
+            last_name=person.last_name,
+            email=person.email,
+            organization_id=org.id if org else None,
+            consent_status="granted" if consent else "unknown",
+            consent_source=consent_source if consent else None,
+        ),
     )
-    try:
-        with db.session.begin_nested():
-            contact = contact_ops.create_contact(actor, fields)
-    except IntegrityError:
-        contact = contact_ops.find_by_email(person.email) if person.email else None
-        if contact is None:
-            raise
-        return contact, False
-    return contact, True
 
 
 def _consent_from_form(contact: Contact, consent: bool, source: str) -> None:

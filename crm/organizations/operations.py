@@ -95,6 +95,24 @@ def delete_organization(actor, org: Organization) -> None:
             "Move them to another "
             "organization or delete them first; nothing was deleted."
         )
+    from crm.auth.models import User
+    from crm.pledges.models import Pledge
+
+    pledges = db.session.scalar(
+        sa.select(sa.func.count()).select_from(Pledge).where(Pledge.organization_id == org.id)
+    )
+    if pledges:
+        raise OperationError(
+            f"{org.name} has made a pledge; its history stays on record. Nothing was deleted."
+        )
+    accounts = db.session.scalar(
+        sa.select(sa.func.count()).select_from(User).where(User.organization_id == org.id)
+    )
+    if accounts:
+        raise OperationError(
+            f"{org.name} has {accounts} representative account{'s' if accounts != 1 else ''}; "
+            "unlink or remove them first. Nothing was deleted."
+        )
     audit.record(actor, AuditAction.DELETE, "organization", org.id, summary=f"Deleted {org.name}")
     db.session.delete(org)
     db.session.flush()

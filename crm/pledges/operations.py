@@ -12,6 +12,7 @@ from datetime import date
 from enum import StrEnum
 
 import sqlalchemy as sa
+from sqlalchemy.exc import IntegrityError
 
 from crm.audit import operations as audit
 from crm.audit.models import AuditAction
@@ -48,14 +49,14 @@ COMPUTED = {"non_reporting", "lapsed"}
 REPORTING = (PledgeStatus.ACTIVE, PledgeStatus.ADOPTED)
 
 
-def live_pledge(organization_id: int, standard_id: int) -> Pledge | None:
-    return db.session.scalar(
-        sa.select(Pledge).where(
-            Pledge.organization_id == organization_id,
-            Pledge.standard_id == standard_id,
-            Pledge.status.in_(LIVE),
-        )
+def live_pledge(organization_id: int, standard_id: int | None = None) -> Pledge | None:
+    """The organization's live pledge (to `standard_id`, or to any version)."""
+    stmt = sa.select(Pledge).where(
+        Pledge.organization_id == organization_id, Pledge.status.in_(LIVE)
     )
+    if standard_id is not None:
+        stmt = stmt.where(Pledge.standard_id == standard_id)
+    return db.session.scalars(stmt.order_by(Pledge.id.desc())).first()
 
 
 def _record(actor: User | None, pledge: Pledge, old, new, note: str | None) -> None:
@@ -104,11 +105,16 @@ def create_pledge(
             f"{standard.status.label.lower()}.",
             field="standard",
         )
-    existing = live_pledge(organization.id, standard.id)
+    existing = live_pledge(organization.id)
     if existing is not None:
+        hint = (
+            ""
+            if existing.standard_id == standard.id
+            else f"; move it to version {standard.version} instead of pledging again"
+        )
         raise OperationError(
-            f"{organization.name} already has a pledge to version {standard.version} "
-            f"({existing.status.label.lower()}); there can be only one at a time.",
+            f"{organization.name} already has a pledge to version {existing.standard.version} "
+            f"({existing.status.label.lower()}){hint}.",
             field="organization",
         )
     _check_signatory(signatory_id, organization.id)
@@ -136,8 +142,15 @@ def create_pledge(
         previous_id=previous.id if previous else None,
     )
     pledge.touch(actor)
-    db.session.add(pledge)
-    db.session.flush()
+    try:
+        with db.session.begin_nested():
+            db.session.add(pledge)
+            db.session.flush()
+    except IntegrityError:  # another request made it a moment ago
+        raise OperationError(
+            f"{organization.name} has just been given a pledge by someone else.",
+            field="organization",
+        ) from None
     note = f"Pledged to version {standard.version}" + (" (again)" if previous else "")
     _record(actor, pledge, None, status, note)
     db.session.flush()
@@ -230,6 +243,20 @@ def transition(
     return pledge
 
 
+def confirm(
+    actor: User | None, pledge: Pledge, *, expected_version: int | None = None
+) -> User | None:
+    """A lead confirms a signed pledge: it becomes active, and the signatory gets a
+    representative account when they have none. Returns that new account, to invite."""
+    transition(actor, pledge, PledgeStatus.ACTIVE, expected_version=expected_version)
+    representative = ensure_representative(actor, pledge)
+    if representative is not None:
+        from crm.auth.operations import mark_invited
+
+        mark_invited(actor, representative)
+    return representative
+
+
 def _refusal(current: PledgeStatus, target: PledgeStatus) -> str:
     if current is PledgeStatus.WITHDRAWN:
         return "A withdrawn pledge stays withdrawn; the organization can make a new pledge."
@@ -267,8 +294,19 @@ def move_to_version(
             f"The organization already has a pledge to version {standard.version}.",
             field="standard",
         )
+    draft = _draft_of(pledge)
+    if draft is not None:
+        raise OperationError(
+            f"There is a {draft.period} draft against version {old.version}; it has to be "
+            "submitted or deleted before the pledge moves.",
+            field="standard",
+        )
     pledge.first_standard_id = pledge.first_standard_id or old.id
     pledge.standard = standard
+    if pledge.activated_on is not None:
+        # Reporting on the new version starts this quarter: the old reports (or an adoption
+        # that needed none) say nothing about the new principles.
+        pledge.activated_on = date.today()
     current = pledge.status
     if current is PledgeStatus.ADOPTED:
         # Adoption was of the old principles; the new ones start afresh.
@@ -292,8 +330,15 @@ def move_to_version(
 def fully_verified(pledge: Pledge) -> bool:
     """Every principle of the pledge's version at the top level in one accepted report."""
     principle_ids = {p.id for p in pledge.standard.principles}
-    for report in pledge.reports:
-        if report.status is not ReportStatus.ACCEPTED or report.standard_id != pledge.standard_id:
+    accepted = db.session.scalars(
+        sa.select(ProgressReport).where(
+            ProgressReport.pledge_id == pledge.id,
+            ProgressReport.status == ReportStatus.ACCEPTED,
+            ProgressReport.standard_id == pledge.standard_id,
+        )
+    )
+    for report in accepted:
+        if superseded(report) is not None:
             continue
         top = {a.principle_id for a in report.answers if a.level is TOP_LEVEL}
         if principle_ids and principle_ids <= top:
@@ -316,25 +361,72 @@ def start_report(
             f"{Quarter.of(pledge.activated_on).label} to {Quarter.of(today).label}).",
             field="quarter",
         )
-    draft = db.session.scalar(
-        sa.select(ProgressReport).where(
-            ProgressReport.pledge_id == pledge.id,
-            ProgressReport.status == ReportStatus.DRAFT,
-        )
-    )
+    draft = _draft_of(pledge)
     if draft is not None:
         raise OperationError(
             f"There is already a draft ({draft.period}); finish or delete it first.",
             field="quarter",
         )
+    filed = db.session.scalar(
+        sa.select(sa.func.count())
+        .select_from(ProgressReport)
+        .where(
+            ProgressReport.pledge_id == pledge.id,
+            ProgressReport.status != ReportStatus.DRAFT,
+            ProgressReport.year == quarter.year,
+            ProgressReport.quarter == quarter.number,
+            ProgressReport.standard_id == pledge.standard_id,
+        )
+    )
+    if filed:
+        raise OperationError(
+            f"{quarter.label} is already reported; open that report and choose “Correct this "
+            "report” to change it.",
+            field="quarter",
+        )
     return _new_report(actor, pledge, quarter, base=_latest(pledge))
 
 
+def _draft_of(pledge: Pledge) -> ProgressReport | None:
+    return db.session.scalar(
+        sa.select(ProgressReport).where(
+            ProgressReport.pledge_id == pledge.id,
+            ProgressReport.status == ReportStatus.DRAFT,
+        )
+    )
+
+
+def _check_reporting(pledge: Pledge) -> None:
+    if pledge.status not in REPORTING:
+        raise OperationError(
+            f"The pledge is {pledge.status.label.lower()}: its reports can no longer change."
+        )
+
+
+def superseded(report: ProgressReport) -> ProgressReport | None:
+    """A filed correction of `report`, if there is one: then that one counts, not this."""
+    return db.session.scalar(
+        sa.select(ProgressReport).where(
+            ProgressReport.corrects_id == report.id,
+            ProgressReport.status != ReportStatus.DRAFT,
+        )
+    )
+
+
 def _latest(pledge: Pledge) -> ProgressReport | None:
-    for report in pledge.reports:  # newest first
-        if report.status is not ReportStatus.DRAFT and report.standard_id == pledge.standard_id:
-            return report
-    return None
+    """The newest filed report on the pledge's version: a new draft starts from it."""
+    return db.session.scalar(
+        sa.select(ProgressReport)
+        .where(
+            ProgressReport.pledge_id == pledge.id,
+            ProgressReport.status != ReportStatus.DRAFT,
+            ProgressReport.standard_id == pledge.standard_id,
+        )
+        .order_by(
+            ProgressReport.year.desc(), ProgressReport.quarter.desc(), ProgressReport.id.desc()
+        )
+        .limit(1)
+    )
 
 
 def _new_report(
@@ -399,6 +491,7 @@ def save_report(
         raise OperationError(
             "A submitted report cannot be changed; start a correction instead (a new report)."
         )
+    _check_reporting(report.pledge)
     for assessment in report.answers:
         answer = answers.get(assessment.principle_id)
         if answer is None:
@@ -475,7 +568,14 @@ def accept_report(
     check_version(report, expected_version)
     if report.status is not ReportStatus.SUBMITTED:
         raise OperationError(
-            f"Only a submitted report can be accepted; this one is {report.status}."
+            f"Only a submitted report can be accepted; this one is {report.status.label.lower()}."
+        )
+    _check_reporting(report.pledge)
+    correction = superseded(report)
+    if correction is not None:
+        raise OperationError(
+            f"This report was corrected (report of {correction.submitted_at:%d %b %Y}); "
+            "accept the correction instead."
         )
     report.status = ReportStatus.ACCEPTED
     report.accepted_at = utcnow()
@@ -503,11 +603,12 @@ def correct_report(actor: User | None, report: ProgressReport) -> ProgressReport
     if report.status is ReportStatus.DRAFT:
         raise OperationError("This report is still a draft: edit it directly.")
     pledge = report.pledge
+    _check_reporting(pledge)
     if report.standard_id != pledge.standard_id:
         raise OperationError(
             "This report is against an earlier version of the standard; file a new report instead."
         )
-    if any(r.status is ReportStatus.DRAFT for r in pledge.reports):
+    if _draft_of(pledge) is not None:
         raise OperationError("There is already a draft; finish or delete it first.")
     return _new_report(
         actor, pledge, Quarter(report.year, report.quarter), base=report, corrects=report
@@ -545,6 +646,7 @@ def public_pledge(submission: PublicPledge, standard: Standard) -> tuple[Pledge,
     from crm.organizations import operations as org_ops
     from crm.organizations import queries as org_queries
 
+    _serialize_on(f"organization:{org_ops.name_key(submission.organization)}")
     organization = org_queries.by_name(submission.organization)
     if organization is None:
         organization = org_ops.create_organization(
@@ -556,22 +658,20 @@ def public_pledge(submission: PublicPledge, standard: Standard) -> tuple[Pledge,
                 website=submission.website,
             ),
         )
-    existing = live_pledge(organization.id, standard.id)
+    existing = live_pledge(organization.id)  # to this version or an earlier one
     if existing is not None:
         return existing, Outcome.ALREADY
-    contact = contact_ops.find_by_email(submission.email)
-    if contact is None:
-        contact = contact_ops.create_contact(
-            None,
-            contact_ops.ContactFields(
-                first_name=submission.first_name,
-                last_name=submission.last_name,
-                email=submission.email,
-                title=submission.title,
-                organization_id=organization.id,
-                country=submission.country,
-            ),
-        )
+    contact, _created = contact_ops.find_or_create(
+        None,
+        contact_ops.ContactFields(
+            first_name=submission.first_name,
+            last_name=submission.last_name,
+            email=submission.email,
+            title=submission.title,
+            organization_id=organization.id,
+            country=submission.country,
+        ),
+    )
     pledge = create_pledge(
         None,
         organization,
@@ -582,6 +682,36 @@ def public_pledge(submission: PublicPledge, standard: Standard) -> tuple[Pledge,
         source="public form",
     )
     return pledge, Outcome.RECEIVED
+
+
+def _serialize_on(key: str) -> None:
+    """Requests about the same organization queue up until commit (PostgreSQL); SQLite write
+    requests are serialized anyway (BEGIN IMMEDIATE)."""
+    if db.session.get_bind().dialect.name == "postgresql":
+        db.session.execute(sa.text("SELECT pg_advisory_xact_lock(hashtext(:key))"), {"key": key})
+
+
+def signatory_doubts(pledge: Pledge) -> list[str]:
+    """What a lead should check before confirming: confirming invites the signatory to see and
+    report for the organization, so a stranger's public submission must not slip through."""
+    from urllib.parse import urlsplit
+
+    doubts = []
+    signatory = pledge.signatory
+    if signatory is None or not signatory.email:
+        return ["The signatory has no email address, so nobody can be invited to report."]
+    if pledge.source == "public form":
+        doubts.append("This pledge came in through the public form: check the signatory really "
+                      "speaks for the organization.")  # fmt: skip
+    website = pledge.organization.website
+    host = (urlsplit(website).hostname or "").removeprefix("www.") if website else ""
+    domain = signatory.email.rsplit("@", 1)[-1].lower()
+    if host and not (domain == host or domain.endswith("." + host)):
+        doubts.append(f"The signatory's address ({signatory.email}) is not at the organization's "
+                      f"website domain ({host}).")  # fmt: skip
+    if signatory.organization_id not in (None, pledge.organization_id):
+        doubts.append("The signatory's contact record names another organization.")
+    return doubts
 
 
 def representative_for(pledge: Pledge) -> User | None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 from flask import Blueprint, current_app, jsonify, redirect, render_template, request, url_for
 
 from crm.core.access import public
+from crm.core.countries import normalize_country
 from crm.core.errors import OperationError
 from crm.core.flood import check_and_record
 from crm.core.forms import show_operation_error
@@ -27,10 +28,11 @@ RESULTS = {
         "Your organization's pledge is signed. The WEST team will confirm it shortly and invite "
         "you to an account where you report your progress each quarter.",
     ),
+    # Worded so it does not tell a stranger whether an unlisted organization has pledged.
     "already": (
-        "Your organization has already pledged",
-        "There is already a pledge from your organization to this version of the principles, "
-        "so nothing was changed. The WEST team will be in touch if anything is needed.",
+        "Thank you: nothing more is needed",
+        "If your organization had already pledged, nothing was changed: one pledge per "
+        "organization is enough. The WEST team will be in touch if anything is needed.",
     ),
 }
 
@@ -88,7 +90,7 @@ def _filters() -> tuple[str, str]:
     kind = request.args.get("kind", "")
     if kind not in {k.value for k in OrganizationKind}:
         kind = ""
-    return request.args.get("country", "")[:2], kind
+    return normalize_country(request.args.get("country", "")[:100]) or "", kind
 
 
 @bp.route("/directory")

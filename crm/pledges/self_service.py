@@ -100,10 +100,11 @@ def _answers_from(form, report: ProgressReport) -> dict[int, operations.Answer]:
     answers = {}
     for assessment in report.answers:
         pid = assessment.principle_id
+        # A field missing from the post (not a field emptied) keeps what was saved.
         answers[pid] = operations.Answer(
             level=form.get(f"level_{pid}", assessment.level.value),
-            evidence=form.get(f"evidence_{pid}", ""),
-            comment=form.get(f"comment_{pid}", ""),
+            evidence=form.get(f"evidence_{pid}", assessment.evidence or ""),
+            comment=form.get(f"comment_{pid}", assessment.comment or ""),
         )
     return answers
 

@@ -10,7 +10,6 @@ from flask import Blueprint, abort, flash, redirect, render_template, request, u
 from flask_login import current_user
 
 from crm.auth.invitations import send_invitation
-from crm.auth.operations import mark_invited
 from crm.contacts.models import Contact
 from crm.core.access import Permission, requires
 from crm.core.errors import OperationError
@@ -68,7 +67,13 @@ def index():
 @bp.route("/progress")
 @requires(Permission.PLEDGES_VIEW)
 def progress():
-    standard = current_standard()
+    versions = db.session.scalars(
+        sa.select(Standard)
+        .where(Standard.id.in_(sa.select(Pledge.standard_id)))
+        .order_by(Standard.id)
+    ).all()
+    chosen = request.args.get("version", "")
+    standard = next((v for v in versions if v.version == chosen), None) or current_standard()
     if standard is None:
         abort(404)
     rows = queries.progress_by_principle(standard)
@@ -80,7 +85,12 @@ def progress():
         ],
     }
     return render_template(
-        "pledges/progress.html", standard=standard, rows=rows, levels=list(Maturity), chart=chart
+        "pledges/progress.html",
+        standard=standard,
+        versions=versions,
+        rows=rows,
+        levels=list(Maturity),
+        chart=chart,
     )
 
 
@@ -164,6 +174,7 @@ def detail(pledge_id: int):
         points=points,
         other_pledges=history,
         representative=operations.representative_for(pledge),
+        doubts=operations.signatory_doubts(pledge) if pledge.status.value == "signed" else [],
     )
 
 
@@ -212,17 +223,18 @@ def change_status(pledge_id: int):
     target = request.form.get("to", "")
     invited = None
     try:
-        operations.transition(
-            current_user,
-            pledge,
-            target,
-            reason=form.reason.data,
-            expected_version=form.loaded_version(),
-        )
         if target == "active":
-            invited = operations.ensure_representative(current_user, pledge)
-            if invited is not None:
-                mark_invited(current_user, invited)
+            invited = operations.confirm(
+                current_user, pledge, expected_version=form.loaded_version()
+            )
+        else:
+            operations.transition(
+                current_user,
+                pledge,
+                target,
+                reason=form.reason.data,
+                expected_version=form.loaded_version(),
+            )
     except OperationError as exc:
         db.session.rollback()
         flash(f"Not changed: {exc.message}", "danger")
