@@ -711,15 +711,33 @@ def signatory_doubts(pledge: Pledge) -> list[str]:
                       f"website domain ({host}).")  # fmt: skip
     if signatory.organization_id not in (None, pledge.organization_id):
         doubts.append("The signatory's contact record names another organization.")
+    account = signatory_account(pledge)
+    if account is not None and representative_for(pledge) is None:
+        doubts.append(
+            f"{signatory.email} already has an account ({account.role.label.lower()}), which "
+            "confirming leaves as it is: it will not see this pledge until an admin links it."
+        )
     return doubts
 
 
-def representative_for(pledge: Pledge) -> User | None:
-    """The account the signatory uses, if there is one."""
+def signatory_account(pledge: Pledge) -> User | None:
+    """Any account with the signatory's address."""
     signatory = pledge.signatory
     if signatory is None or not signatory.email:
         return None
     return db.session.scalar(sa.select(User).where(User.email == signatory.email))
+
+
+def representative_for(pledge: Pledge) -> User | None:
+    """The signatory's account when it represents this pledge's organization."""
+    account = signatory_account(pledge)
+    if (
+        account is not None
+        and account.role is Role.ORG_REP
+        and account.organization_id == pledge.organization_id
+    ):
+        return account
+    return None
 
 
 def ensure_representative(actor: User | None, pledge: Pledge) -> User | None:
@@ -731,7 +749,7 @@ def ensure_representative(actor: User | None, pledge: Pledge) -> User | None:
     from crm.auth import operations as auth_ops
 
     signatory = pledge.signatory
-    if signatory is None or not signatory.email or representative_for(pledge) is not None:
+    if signatory is None or not signatory.email or signatory_account(pledge) is not None:
         return None
     return auth_ops.create_user(
         actor,

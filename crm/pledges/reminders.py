@@ -50,6 +50,20 @@ def recipients(pledge: Pledge) -> list[str]:
     return []
 
 
+def _has_representative(pledge: Pledge) -> bool:
+    return bool(
+        db.session.scalar(
+            sa.select(sa.func.count())
+            .select_from(User)
+            .where(
+                User.organization_id == pledge.organization_id,
+                User.role == Role.ORG_REP,
+                User.active,
+            )
+        )
+    )
+
+
 def due_reminders(today: date) -> list[Due]:
     """Reminders that should have gone out by `today` and have not."""
     pledges = list(
@@ -96,9 +110,16 @@ def _message(item: Due, to: list[str]) -> MailMessage:
             f"The progress report of {pledge.organization.name} for {s.next_quarter.label} is due "
             f"on {s.next_due:%d %B %Y}."
         )
+    no_account = not _has_representative(pledge)
+    access = (
+        "\n\nNo one at your organization has an account for reporting yet: reply to this email "
+        "and the WEST team will send you an invitation."
+        if no_account
+        else ""
+    )
     text = (
         f"Hello,\n\n{opening}\n\nFile it here (a draft can be saved and finished later):\n"
-        f"{link}\n\nThank you for reporting on the WEST Principles "
+        f"{link}{access}\n\nThank you for reporting on the WEST Principles "
         f"(version {pledge.standard.version}).\n\n— WEST Principles community\n"
     )
     return MailMessage(to=", ".join(to), subject=subject, text=text)

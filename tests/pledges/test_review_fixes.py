@@ -212,3 +212,23 @@ def test_a_post_missing_fields_keeps_what_was_saved(client, login, rep_for, make
     )
     db.session.refresh(first)
     assert first.level is Maturity.IMPLEMENTING and first.comment == "Kept"
+
+
+def test_a_signatory_with_another_account_is_not_shown_as_representative(
+    client, as_role, make_pledge, make_user, db
+):
+    pledge = make_pledge("signed")
+    make_user("org_rep", email=pledge.signatory.email, organization_id=None)
+    as_role("lead")
+    page = client.get(f"/pledges/{pledge.id}").get_data(as_text=True)
+    assert "already has an account (organization representative)" in page
+    assert operations.representative_for(pledge) is None
+
+
+def test_a_reminder_without_any_account_says_how_to_get_one(app, make_pledge, db, outbox):
+    from crm.pledges.reminders import send_reminders
+
+    make_pledge("active", activated_on=date(2026, 11, 20))  # no representative account
+    with app.test_request_context():
+        assert send_reminders(date(2027, 1, 20)) == (1, [])
+    assert "reply to this email" in outbox()[0].get_content()
