@@ -106,6 +106,7 @@ def register_models() -> None:
     """Import every model module so the metadata (and Alembic) sees all tables."""
     import crm.audit.models  # noqa: F401
     import crm.auth.models  # noqa: F401
+    import crm.campaigns.models  # noqa: F401
     import crm.champions.models  # noqa: F401
     import crm.contacts.models  # noqa: F401
     import crm.core.flood  # noqa: F401
@@ -127,6 +128,8 @@ def register_personal_data_hooks() -> None:
 def register_blueprints(app: Flask) -> None:
     from crm.audit.views import bp as audit_bp
     from crm.auth.views import bp as auth_bp
+    from crm.campaigns.public import bp as campaign_public_bp
+    from crm.campaigns.views import bp as campaigns_bp
     from crm.champions.self_service import bp as my_champion_bp
     from crm.champions.views import bp as champions_bp
     from crm.contacts.views import bp as contacts_bp
@@ -156,6 +159,8 @@ def register_blueprints(app: Flask) -> None:
         pledges_bp,
         my_pledge_bp,
         public_pledges_bp,
+        campaigns_bp,
+        campaign_public_bp,
         audit_bp,
     ):
         app.register_blueprint(bp)

@@ -124,9 +124,11 @@ def bootstrap_command():
 
 
 def _register_domain_commands() -> None:
+    from crm.campaigns.cli import worker_command
     from crm.pledges.cli import pledges_cli
 
     crm_cli.add_command(pledges_cli)
+    crm_cli.add_command(worker_command)
 
 
 _register_domain_commands()

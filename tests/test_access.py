@@ -24,6 +24,8 @@ PUBLIC_ENDPOINTS = {
     "public_pledges.thanks",
     "public_pledges.directory",
     "public_pledges.directory_json",
+    # The unsubscribe link in every campaign email (and RFC 8058 one-click POSTs).
+    "campaign_public.unsubscribe",
 }
 
 

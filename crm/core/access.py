@@ -43,6 +43,8 @@ class Permission(StrEnum):
     PLEDGES_VIEW = "pledges.view"
     PLEDGES_EDIT = "pledges.edit"  # confirm, withdraw, move to a new version, accept reports
     OWN_PLEDGE = "pledges.own"  # a representative's own organization's pledge and reports
+    CAMPAIGNS_VIEW = "campaigns.view"
+    CAMPAIGNS_EDIT = "campaigns.edit"  # segments, compose, send, schedule, cancel
     AUDIT_VIEW = "audit.view"
     USERS_MANAGE = "users.manage"
     ACCOUNT = "account"  # own password and profile
@@ -56,6 +58,7 @@ _STAFF_READ = {
     Permission.CHAMPIONS_VIEW,
     Permission.EVENTS_VIEW,
     Permission.PLEDGES_VIEW,
+    Permission.CAMPAIGNS_VIEW,
     Permission.AUDIT_VIEW,
     Permission.ACCOUNT,
 }

@@ -1,0 +1,294 @@
+"""Turning outbox rows into provider requests, and the two batch providers.
+
+A batch is one campaign's content with up to 1000 recipients (SendGrid's personalizations),
+each with its subject, substitutions, unsubscribe headers and our message key in custom_args.
+The file provider writes one .eml per recipient with the tags filled, as SendGrid would.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+
+from flask import current_app
+
+from crm.campaigns import rendering
+from crm.campaigns.models import Campaign, OutboxMessage
+from crm.core.countries import country_name
+from crm.core.http import external_url
+from crm.core.mail import FileMailProvider, MailMessage
+from crm.core.tokens import make_token
+
+MAX_PERSONALIZATIONS = 1000
+UNSUBSCRIBE_PURPOSE = "unsubscribe"
+
+
+@dataclass
+class Recipient:
+    key: str  # our message key
+    email: str
+    subject: str
+    substitutions: dict[str, str]
+    headers: dict[str, str]
+
+
+@dataclass
+class Batch:
+    campaign_id: int
+    sender_name: str
+    sender_email: str
+    reply_to: str | None
+    content: rendering.Content
+    recipients: list[Recipient] = field(default_factory=list)
+
+
+@dataclass
+class Accepted:
+    provider_id: str = ""
+
+
+class DeliveryError(Exception):
+    """The provider did not take the batch. `retry_at` set: try again then; else it failed."""
+
+    def __init__(self, reason: str, *, retry_at: datetime | None = None, status: int | None = None):
+        super().__init__(reason)
+        self.reason = reason
+        self.retry_at = retry_at
+        self.status = status
+
+
+# --- composing -------------------------------------------------------------------------------
+
+
+def unsubscribe_url(message_key: str) -> str:
+    return external_url(
+        "campaign_public.unsubscribe", token=make_token(UNSUBSCRIBE_PURPOSE, message_key)
+    )
+
+
+def unsubscribe_headers(url: str) -> dict[str, str]:
+    # RFC 8058: mail clients show "Unsubscribe" and POST to the link without a page in between.
+    return {"List-Unsubscribe": f"<{url}>", "List-Unsubscribe-Post": "List-Unsubscribe=One-Click"}
+
+
+def campaign_values(campaign: Campaign) -> dict[str, str]:
+    event = campaign.event
+    return {
+        "event_name": event.name if event is not None else "",
+        "event_url": external_url("public_events.register", event_id=event.id)
+        if event is not None
+        else "",
+        "pledge_url": external_url("public_pledges.sign"),
+    }
+
+
+def person_values(contact, email: str, unsubscribe: str) -> dict[str, str]:
+    if contact is None:
+        first, last, org, country = "", "", "", ""
+    else:
+        first, last = contact.first_name or "", contact.last_name or ""
+        org = contact.organization.name if contact.organization is not None else ""
+        country = country_name(contact.country) if contact.country else ""
+    return {
+        "first_name": first,
+        "last_name": last,
+        "full_name": f"{first} {last}".strip(),
+        "email": email,
+        "organization": org,
+        "country": country,
+        "unsubscribe_url": unsubscribe,
+    }
+
+
+def unsubscribe_url_maker():
+    """unsubscribe_url for many messages at once: the link is built once, the token per message."""
+    base = external_url("campaign_public.unsubscribe", token="TOKEN")
+    head, tail = base.rsplit("TOKEN", 1)
+    return lambda key: f"{head}{make_token(UNSUBSCRIBE_PURPOSE, key)}{tail}"
+
+
+def batches_for(campaign: Campaign, messages: list[OutboxMessage]) -> list[tuple[Batch, list]]:
+    """Requests for these messages of one campaign: [(batch, the messages it carries)]."""
+    shared = rendering.is_shared(campaign.body)
+    common = campaign_values(campaign)
+    shared_body = rendering.shared_content(campaign.body, common) if shared else None
+    url_for_key = unsubscribe_url_maker()
+    groups: dict[tuple[str, str], list[tuple[Batch, list]]] = {}
+    for message in messages:
+        url = url_for_key(message.message_key)
+        values = {**common, **person_values(message.contact, message.email, url)}
+        if shared_body is not None:
+            content = shared_body
+            subs = rendering.substitutions(values)
+        else:
+            content = rendering.personal_content(campaign.body, values)
+            subs = rendering.substitutions({"unsubscribe_url": url})
+        chunks = groups.setdefault((content.text, content.html), [])
+        if not chunks or len(chunks[-1][0].recipients) >= MAX_PERSONALIZATIONS:
+            chunks.append(
+                (
+                    Batch(
+                        campaign_id=campaign.id,
+                        sender_name=campaign.sender_name,
+                        sender_email=campaign.sender_email,
+                        reply_to=campaign.reply_to,
+                        content=content,
+                    ),
+                    [],
+                )
+            )
+        batch, carried = chunks[-1]
+        batch.recipients.append(
+            Recipient(
+                key=message.message_key,
+                email=message.email,
+                subject=rendering.render(campaign.subject, values),
+                substitutions=subs,
+                headers=unsubscribe_headers(url),
+            )
+        )
+        carried.append(message)
+    return [chunk for chunks in groups.values() for chunk in chunks]
+
+
+def single_message(
+    campaign: Campaign, to: str, contact, *, subject_prefix: str = ""
+) -> MailMessage:
+    """One rendered message (a test send): as `contact` would receive it, addressed to `to`."""
+    url = external_url("campaign_public.unsubscribe", token="test-message")
+    values = {
+        **campaign_values(campaign),
+        **person_values(contact, contact.email if contact is not None else to, url),
+    }
+    content = rendering.personal_content(campaign.body, values)
+    filled = rendering.fill(content, rendering.substitutions({"unsubscribe_url": url}))
+    return MailMessage(
+        to=to,
+        subject=subject_prefix + rendering.render(campaign.subject, values),
+        text=filled.text,
+        html=filled.html,
+        sender=campaign.sender,
+        headers=unsubscribe_headers(url),
+    )
+
+
+# --- providers -------------------------------------------------------------------------------
+
+
+class FileBatchProvider:
+    def __init__(self, directory: str, sender: str):
+        self.files = FileMailProvider(directory, sender)
+
+    def send_batch(self, batch: Batch) -> Accepted:
+        from email.utils import formataddr
+
+        for r in batch.recipients:
+            filled = rendering.fill(batch.content, r.substitutions)
+            headers = {**r.headers, "X-CRM-Message-Key": r.key}
+            if batch.reply_to:
+                headers["Reply-To"] = batch.reply_to
+            self.files.send(
+                MailMessage(
+                    to=r.email,
+                    subject=r.subject,
+                    text=filled.text,
+                    html=filled.html,
+                    sender=formataddr((batch.sender_name, batch.sender_email)),
+                    headers=headers,
+                )
+            )
+        return Accepted("")
+
+
+class SendGridBatchProvider:
+    """POST /v3/mail/send through the official library, one request per batch."""
+
+    def __init__(self, api_key: str, host: str, timeout: float = 30):
+        from sendgrid import SendGridAPIClient
+
+        self.client = SendGridAPIClient(api_key=api_key, host=host)
+        self.client.client.timeout = timeout
+
+    @staticmethod
+    def request_body(batch: Batch) -> dict:
+        body = {
+            "from": {"email": batch.sender_email, "name": batch.sender_name},
+            "personalizations": [
+                {
+                    "to": [{"email": r.email}],
+                    "subject": r.subject,
+                    "substitutions": r.substitutions,
+                    "headers": r.headers,
+                    "custom_args": {"crm_message": r.key, "crm_campaign": str(batch.campaign_id)},
+                }
+                for r in batch.recipients
+            ],
+            "content": [
+                {"type": "text/plain", "value": batch.content.text},
+                {"type": "text/html", "value": batch.content.html},
+            ],
+        }
+        if batch.reply_to:
+            body["reply_to"] = {"email": batch.reply_to}
+        return body
+
+    def send_batch(self, batch: Batch) -> Accepted:
+        from python_http_client.exceptions import HTTPError
+
+        try:
+            response = self.client.send(self.request_body(batch))
+        except HTTPError as exc:
+            raise _refusal(exc.status_code, exc.headers, exc.body) from None
+        except OSError as exc:  # refused, reset, timed out: the provider may be down
+            raise DeliveryError(
+                f"SendGrid could not be reached: {exc}", retry_at=None, status=None
+            ) from None
+        headers = response.headers or {}
+        return Accepted(headers.get("X-Message-Id", "") or "")
+
+
+def _refusal(status: int, headers, body) -> DeliveryError:
+    reason = _error_text(body) or f"HTTP {status}"
+    if status == 429:
+        reset = None
+        try:
+            reset = int((headers or {}).get("X-RateLimit-Reset"))
+        except (TypeError, ValueError):
+            reset = None
+        now = time.time()
+        wait = max(1, (reset - now) if reset and reset > now else 1)
+        retry_at = datetime.now(UTC) + timedelta(seconds=min(wait, 3600))
+        return DeliveryError(f"Rate limited by SendGrid: {reason}", retry_at=retry_at, status=429)
+    if status >= 500:
+        return DeliveryError(f"SendGrid error {status}: {reason}", retry_at=None, status=status)
+    return DeliveryError(f"SendGrid refused the message ({status}): {reason}", status=status)
+
+
+def _error_text(body) -> str:
+    if isinstance(body, bytes):
+        body = body.decode("utf-8", "replace")
+    try:
+        data = json.loads(body)
+        messages = [e.get("message", "") for e in data.get("errors", []) if isinstance(e, dict)]
+        if messages:
+            return "; ".join(m for m in messages if m)[:400]
+    except (ValueError, TypeError, AttributeError):
+        pass
+    return str(body or "")[:400]
+
+
+def is_retryable(error: DeliveryError) -> bool:
+    return error.status is None or error.status == 429 or error.status >= 500
+
+
+def get_batch_provider():
+    config = current_app.config
+    if config["MAIL_PROVIDER"] == "sendgrid":
+        from crm.core.mail import MailError
+
+        if not config.get("SENDGRID_API_KEY"):
+            raise MailError("CRM_MAIL_PROVIDER is sendgrid but SENDGRID_API_KEY is not set.")
+        return SendGridBatchProvider(config["SENDGRID_API_KEY"], config["SENDGRID_API_HOST"])
+    return FileBatchProvider(config["MAIL_FILE_DIR"], config["MAIL_DEFAULT_SENDER"])

@@ -1,0 +1,157 @@
+"""Campaigns: saved segments of contacts, campaign emails, the outbox the worker drains, and
+addresses we must never mail (suppressions)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from crm.core.db import TrackedMixin, enum_type, utcnow
+from crm.extensions import db
+
+
+class Segment(TrackedMixin, db.Model):
+    """A saved filter over contacts; `criteria` is what `crm.campaigns.segments` reads."""
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(sa.String(200))
+    description: Mapped[str | None] = mapped_column(sa.String(500))
+    criteria: Mapped[dict] = mapped_column(sa.JSON, default=dict)
+
+    def __repr__(self) -> str:
+        return f"<Segment {self.name}>"
+
+
+class Purpose(StrEnum):
+    AWARENESS = "awareness"
+    CHAMPION_RECRUITMENT = "champion_recruitment"
+    PLEDGE_DRIVE = "pledge_drive"
+    EVENT_INVITATION = "event_invitation"
+    NEWSLETTER = "newsletter"
+
+    @property
+    def label(self) -> str:
+        return self.value.replace("_", " ").capitalize()
+
+
+class CampaignStatus(StrEnum):
+    DRAFT = "draft"
+    SCHEDULED = "scheduled"
+    SENDING = "sending"
+    SENT = "sent"
+    CANCELLED = "cancelled"
+
+    @property
+    def label(self) -> str:
+        return self.value.capitalize()
+
+
+class Campaign(TrackedMixin, db.Model):
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(sa.String(200))
+    purpose: Mapped[Purpose] = mapped_column(enum_type(Purpose, 30))
+    segment_id: Mapped[int | None] = mapped_column(sa.ForeignKey("segment.id", ondelete="SET NULL"))
+    # The event its {{ event_url }} links to, when it invites to one.
+    event_id: Mapped[int | None] = mapped_column(sa.ForeignKey("event.id", ondelete="SET NULL"))
+    sender_name: Mapped[str] = mapped_column(sa.String(100))
+    sender_email: Mapped[str] = mapped_column(sa.String(254))
+    reply_to: Mapped[str | None] = mapped_column(sa.String(254))
+    subject: Mapped[str] = mapped_column(sa.String(300))
+    body: Mapped[str] = mapped_column(sa.Text)  # plain text with {{ merge fields }}
+    status: Mapped[CampaignStatus] = mapped_column(
+        enum_type(CampaignStatus, 20), default=CampaignStatus.DRAFT
+    )
+    scheduled_at: Mapped[datetime | None]
+    queued_at: Mapped[datetime | None]
+    finished_at: Mapped[datetime | None]
+    cancelled_at: Mapped[datetime | None]
+    # Who the segment held but the send left out, and why: {"counts": {...}, "people": [...]}.
+    left_out: Mapped[dict | None] = mapped_column(sa.JSON)
+
+    segment: Mapped[Segment | None] = relationship()
+    event = relationship("Event")
+
+    __table_args__ = (sa.Index("ix_campaign_status", "status", "scheduled_at"),)
+
+    @property
+    def editable(self) -> bool:
+        return self.status is CampaignStatus.DRAFT
+
+    @property
+    def sender(self) -> str:
+        from email.utils import formataddr
+
+        return formataddr((self.sender_name, self.sender_email))
+
+
+class MessageStatus(StrEnum):
+    QUEUED = "queued"
+    SENDING = "sending"  # claimed by a worker; back to queued if the worker dies
+    SENT = "sent"  # accepted by the provider
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+    @property
+    def label(self) -> str:
+        return self.value.capitalize()
+
+
+class OutboxMessage(db.Model):
+    """One campaign email to one person; written when the campaign is queued."""
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    campaign_id: Mapped[int] = mapped_column(sa.ForeignKey("campaign.id", ondelete="CASCADE"))
+    contact_id: Mapped[int | None] = mapped_column(sa.ForeignKey("contact.id", ondelete="SET NULL"))
+    email: Mapped[str] = mapped_column(sa.String(254))
+    # Ours, sent in custom_args so webhook events find their way back.
+    message_key: Mapped[str] = mapped_column(sa.String(32), unique=True)
+    status: Mapped[MessageStatus] = mapped_column(
+        enum_type(MessageStatus, 20), default=MessageStatus.QUEUED
+    )
+    attempts: Mapped[int] = mapped_column(default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(default=utcnow)
+    claimed_at: Mapped[datetime | None]
+    sent_at: Mapped[datetime | None]
+    provider_id: Mapped[str | None] = mapped_column(sa.String(100))
+    error: Mapped[str | None] = mapped_column(sa.String(500))
+    unsubscribed_at: Mapped[datetime | None]
+
+    campaign: Mapped[Campaign] = relationship()
+    contact = relationship("Contact")
+
+    __table_args__ = (
+        sa.UniqueConstraint("campaign_id", "email", name="uq_outbox_message_campaign_email"),
+        sa.Index("ix_outbox_message_due", "status", "next_attempt_at", "id"),
+        sa.Index("ix_outbox_message_campaign_status", "campaign_id", "status"),
+    )
+
+
+class SuppressionReason(StrEnum):
+    BOUNCE = "bounce"
+    SPAM_REPORT = "spam_report"
+    MANUAL = "manual"
+
+    @property
+    def label(self) -> str:
+        return {"spam_report": "Spam report"}.get(self.value, self.value.capitalize())
+
+
+class Suppression(db.Model):
+    """An address never to mail again, whoever holds it (bounces, spam reports, by hand)."""
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    email: Mapped[str] = mapped_column(sa.String(254), unique=True)
+    reason: Mapped[SuppressionReason] = mapped_column(enum_type(SuppressionReason, 20))
+    source: Mapped[str | None] = mapped_column(sa.String(200))
+    at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class WorkerLease(db.Model):
+    """Who drains the outbox on SQLite, where rows cannot be locked: one worker at a time."""
+
+    name: Mapped[str] = mapped_column(sa.String(40), primary_key=True)
+    holder: Mapped[str] = mapped_column(sa.String(100))
+    expires_at: Mapped[datetime]

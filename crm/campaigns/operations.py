@@ -1,0 +1,477 @@
+"""Segments and campaigns: saving them, scheduling, queueing a send into the outbox,
+cancelling, and unsubscribing. Each function flushes and writes the audit trail; the caller
+commits once."""
+
+from __future__ import annotations
+
+import re
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime
+
+import sqlalchemy as sa
+
+from crm.audit import operations as audit
+from crm.audit.models import AuditAction
+from crm.campaigns import rendering, segments
+from crm.campaigns.models import (
+    Campaign,
+    CampaignStatus,
+    MessageStatus,
+    OutboxMessage,
+    Purpose,
+    Segment,
+    Suppression,
+)
+from crm.contacts.models import ConsentStatus, Contact
+from crm.core.db import utcnow
+from crm.core.errors import OperationError, check_version
+from crm.core.validation import clean_text
+from crm.events.models import Event
+from crm.extensions import db
+
+# Enough to tell who was left out without storing a second copy of a huge segment.
+LEFT_OUT_LISTED = 500
+_PLAUSIBLE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s.]+$")
+
+LEFT_OUT_REASONS = {
+    "no_email": "No email address",
+    "not_asked": "Never agreed to email",
+    "withdrawn": "Unsubscribed or withdrew consent",
+    "suppressed": "Suppressed (bounced, spam report or blocked by hand)",
+    "invalid": "Address is not valid",
+    "duplicate": "Same address as someone already included",
+}
+
+
+# --- segments --------------------------------------------------------------------------------
+
+
+@dataclass
+class SegmentFields:
+    name: str
+    description: str | None = None
+    criteria: segments.Criteria | dict = field(default_factory=segments.Criteria)
+
+
+def _apply_segment(segment: Segment, fields: SegmentFields) -> None:
+    segment.name = clean_text(fields.name, "name", "Name", 200, required=True)
+    segment.description = clean_text(fields.description, "description", "Description", 500)
+    segment.criteria = segments.clean_criteria(fields.criteria).as_dict()
+
+
+def create_segment(actor, fields: SegmentFields) -> Segment:
+    segment = Segment()
+    _apply_segment(segment, fields)
+    segment.touch(actor)
+    db.session.add(segment)
+    db.session.flush()
+    audit.record(
+        actor, AuditAction.CREATE, "segment", segment.id, summary=f"Created {segment.name}"
+    )
+    return segment
+
+
+def update_segment(
+    actor, segment: Segment, fields: SegmentFields, *, expected_version: int | None = None
+) -> None:
+    check_version(segment, expected_version)
+    before = audit.snapshot(segment)
+    _apply_segment(segment, fields)
+    changes = audit.changes_since(segment, before)
+    if changes:
+        segment.touch(actor)
+        audit.record(actor, AuditAction.UPDATE, "segment", segment.id, changes=changes)
+    db.session.flush()
+
+
+def delete_segment(actor, segment: Segment) -> None:
+    used = db.session.scalar(
+        sa.select(sa.func.count()).select_from(Campaign).where(Campaign.segment_id == segment.id)
+    )
+    if used:
+        raise OperationError(
+            f"{used} campaign{'s use' if used != 1 else ' uses'} this segment, so it is kept."
+        )
+    audit.record(
+        actor, AuditAction.DELETE, "segment", segment.id, summary=f"Deleted {segment.name}"
+    )
+    db.session.delete(segment)
+    db.session.flush()
+
+
+# --- campaigns -------------------------------------------------------------------------------
+
+
+@dataclass
+class CampaignFields:
+    name: str
+    purpose: Purpose | str
+    segment_id: int | None
+    sender_name: str
+    sender_email: str
+    subject: str
+    body: str
+    reply_to: str | None = None
+    event_id: int | None = None
+
+
+def _email(value: str | None, field_name: str, label: str, *, required: bool) -> str | None:
+    from crm.auth.operations import normalize_email
+
+    value = (value or "").strip()
+    if not value:
+        if required:
+            raise OperationError(f"{label} is required.", field=field_name)
+        return None
+    try:
+        return normalize_email(value)
+    except OperationError as exc:
+        raise OperationError(f"{label}: {exc.message}", field=field_name) from None
+
+
+def _apply_campaign(campaign: Campaign, fields: CampaignFields) -> None:
+    if not campaign.editable:
+        raise OperationError(
+            f"This campaign is {campaign.status.label.lower()}, so it can no longer be changed."
+        )
+    campaign.name = clean_text(fields.name, "name", "Name", 200, required=True)
+    try:
+        campaign.purpose = Purpose(fields.purpose)
+    except ValueError:
+        raise OperationError("Choose the campaign's purpose.", field="purpose") from None
+    if fields.segment_id in (None, ""):
+        campaign.segment_id = None
+    else:
+        segment = db.session.get(Segment, _int(fields.segment_id, "segment_id"))
+        if segment is None:
+            raise OperationError("That segment does not exist.", field="segment_id")
+        campaign.segment_id = segment.id
+    if fields.event_id in (None, ""):
+        campaign.event_id = None
+    else:
+        event = db.session.get(Event, _int(fields.event_id, "event_id"))
+        if event is None:
+            raise OperationError("That event does not exist.", field="event_id")
+        campaign.event_id = event.id
+    campaign.sender_name = clean_text(
+        fields.sender_name, "sender_name", "Sender name", 100, required=True
+    )
+    campaign.sender_email = _email(
+        fields.sender_email, "sender_email", "Sender address", required=True
+    )
+    campaign.reply_to = _email(fields.reply_to, "reply_to", "Reply-to address", required=False)
+    subject = clean_text(fields.subject, "subject", "Subject", 300, required=True)
+    if "\n" in subject or "\r" in subject:
+        raise OperationError("The subject must be one line.", field="subject")
+    body = (fields.body or "").replace("\r\n", "\n")
+    if not body.strip():
+        raise OperationError("Write the message.", field="body")
+    if len(body) > 100_000:
+        raise OperationError("The message is too long (100,000 characters at most).", field="body")
+    rendering.check(subject, "subject", "Subject")
+    rendering.check(body, "body", "Message")
+    if "event_url" in body + subject and campaign.event_id is None:
+        raise OperationError("The message links to the event: choose the event.", field="event_id")
+    campaign.subject = subject
+    campaign.body = body
+
+
+def _int(value, field_name: str) -> int:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        raise OperationError("Pick one from the list.", field=field_name) from None
+
+
+def create_campaign(actor, fields: CampaignFields) -> Campaign:
+    campaign = Campaign(status=CampaignStatus.DRAFT)
+    _apply_campaign(campaign, fields)
+    campaign.touch(actor)
+    db.session.add(campaign)
+    db.session.flush()
+    audit.record(
+        actor, AuditAction.CREATE, "campaign", campaign.id, summary=f"Created {campaign.name}"
+    )
+    return campaign
+
+
+def update_campaign(
+    actor, campaign: Campaign, fields: CampaignFields, *, expected_version: int | None = None
+) -> None:
+    check_version(campaign, expected_version)
+    before = audit.snapshot(campaign)
+    _apply_campaign(campaign, fields)
+    changes = audit.changes_since(campaign, before)
+    if changes:
+        campaign.touch(actor)
+        audit.record(actor, AuditAction.UPDATE, "campaign", campaign.id, changes=changes)
+    db.session.flush()
+
+
+def delete_campaign(actor, campaign: Campaign) -> None:
+    if campaign.status not in (CampaignStatus.DRAFT, CampaignStatus.CANCELLED) or (
+        campaign.queued_at is not None
+    ):
+        raise OperationError("Only a draft that was never sent can be deleted.")
+    audit.record(
+        actor, AuditAction.DELETE, "campaign", campaign.id, summary=f"Deleted {campaign.name}"
+    )
+    db.session.delete(campaign)
+    db.session.flush()
+
+
+def _set_status(actor, campaign: Campaign, status: CampaignStatus, summary: str) -> None:
+    old = campaign.status
+    campaign.status = status
+    campaign.touch(actor)
+    audit.record(
+        actor,
+        AuditAction.UPDATE,
+        "campaign",
+        campaign.id,
+        summary=summary,
+        changes={"status": [old.value, status.value]},
+    )
+    db.session.flush()
+
+
+def _ready(campaign: Campaign) -> Segment:
+    if campaign.segment is None:
+        raise OperationError("Choose who receives it (a segment) first.", field="segment_id")
+    return campaign.segment
+
+
+def schedule_campaign(actor, campaign: Campaign, when: datetime | None, *, now=None) -> None:
+    now = now or utcnow()
+    if campaign.status is not CampaignStatus.DRAFT:
+        raise OperationError("Only a draft can be scheduled.")
+    _ready(campaign)
+    if when is None:
+        raise OperationError("Give the date and time to send it.", field="scheduled_at")
+    if when <= now:
+        raise OperationError(
+            "That time has passed; choose a later one or send it now.", field="scheduled_at"
+        )
+    campaign.scheduled_at = when
+    _set_status(
+        actor, campaign, CampaignStatus.SCHEDULED, f"Scheduled for {when:%Y-%m-%d %H:%M} UTC"
+    )
+
+
+def unschedule_campaign(actor, campaign: Campaign) -> None:
+    if campaign.status is not CampaignStatus.SCHEDULED:
+        raise OperationError("Only a scheduled campaign can go back to draft.")
+    campaign.scheduled_at = None
+    _set_status(actor, campaign, CampaignStatus.DRAFT, "Back to draft")
+
+
+def cancel_campaign(actor, campaign: Campaign) -> int:
+    """Stop it: nothing more is sent. Returns how many queued messages were withdrawn."""
+    if campaign.status not in (CampaignStatus.SCHEDULED, CampaignStatus.SENDING):
+        raise OperationError(f"A {campaign.status.label.lower()} campaign cannot be cancelled.")
+    withdrawn = db.session.execute(
+        sa.update(OutboxMessage)
+        .where(
+            OutboxMessage.campaign_id == campaign.id,
+            OutboxMessage.status == MessageStatus.QUEUED,
+        )
+        .values(status=MessageStatus.CANCELLED)
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    campaign.cancelled_at = utcnow()
+    _set_status(
+        actor,
+        campaign,
+        CampaignStatus.CANCELLED,
+        f"Cancelled; {withdrawn} queued message{'s' if withdrawn != 1 else ''} not sent",
+    )
+    return withdrawn
+
+
+@dataclass
+class QueueResult:
+    queued: int
+    left_out: dict[str, int]
+
+
+def recipients(campaign: Campaign):
+    """(contact id, first, last, email, consent, suppressed?) for everyone in the segment,
+    consent or not: who is left out for lack of it is part of the answer."""
+    criteria = segments.Criteria.from_dict(campaign.segment.criteria)
+    criteria.consent_only = False
+    stmt = (
+        sa.select(
+            Contact.id,
+            Contact.first_name,
+            Contact.last_name,
+            Contact.email,
+            Contact.consent_status,
+            Suppression.id.is_not(None),
+        )
+        .outerjoin(Suppression, Suppression.email == Contact.email)
+        .where(*segments.conditions(criteria))
+        .order_by(Contact.id)
+    )
+    return db.session.execute(stmt)
+
+
+def queue_campaign(actor, campaign: Campaign, *, now: datetime | None = None) -> QueueResult:
+    """Send now: one outbox row per recipient, all in this transaction."""
+    now = now or utcnow()
+    if campaign.status not in (CampaignStatus.DRAFT, CampaignStatus.SCHEDULED):
+        raise OperationError(f"A {campaign.status.label.lower()} campaign cannot be sent.")
+    _ready(campaign)
+    seen: set[str] = set()
+    rows: list[dict] = []
+    counts = dict.fromkeys(LEFT_OUT_REASONS, 0)
+    people: list[dict] = []
+    for contact_id, first, last, email, consent, suppressed in recipients(campaign):
+        address = (email or "").strip().lower()
+        if not address:
+            reason = "no_email"
+        elif consent == ConsentStatus.WITHDRAWN:
+            reason = "withdrawn"
+        elif consent != ConsentStatus.GRANTED:
+            reason = "not_asked"
+        elif suppressed:
+            reason = "suppressed"
+        elif len(address) > 254 or not _PLAUSIBLE.match(address):
+            reason = "invalid"
+        elif address in seen:
+            reason = "duplicate"
+        else:
+            seen.add(address)
+            rows.append(
+                {
+                    "campaign_id": campaign.id,
+                    "contact_id": contact_id,
+                    "email": address,
+                    "message_key": uuid.uuid4().hex,
+                    "status": MessageStatus.QUEUED,
+                    "attempts": 0,
+                    "next_attempt_at": now,
+                }
+            )
+            continue
+        counts[reason] += 1
+        if len(people) < LEFT_OUT_LISTED:
+            people.append({"id": contact_id, "name": f"{first} {last}".strip(), "reason": reason})
+    if not rows:
+        raise OperationError(
+            "Nobody in this segment can be emailed (see who is left out and why), so nothing "
+            "was sent."
+        )
+    for start in range(0, len(rows), 10_000):
+        db.session.execute(sa.insert(OutboxMessage), rows[start : start + 10_000])
+    campaign.queued_at = now
+    campaign.left_out = {"counts": {k: v for k, v in counts.items() if v}, "people": people}
+    _set_status(
+        actor,
+        campaign,
+        CampaignStatus.SENDING,
+        f"Queued for {len(rows)} recipient{'s' if len(rows) != 1 else ''}; "
+        f"{sum(counts.values())} left out",
+    )
+    return QueueResult(queued=len(rows), left_out=campaign.left_out["counts"])
+
+
+def left_out_preview(campaign: Campaign) -> dict[str, int]:
+    """Before sending: how many would be left out, by reason (same rules as the send)."""
+    counts = dict.fromkeys(LEFT_OUT_REASONS, 0)
+    seen: set[str] = set()
+    included = 0
+    for _id, _f, _l, email, consent, suppressed in recipients(campaign):
+        address = (email or "").strip().lower()
+        if not address:
+            counts["no_email"] += 1
+        elif consent == ConsentStatus.WITHDRAWN:
+            counts["withdrawn"] += 1
+        elif consent != ConsentStatus.GRANTED:
+            counts["not_asked"] += 1
+        elif suppressed:
+            counts["suppressed"] += 1
+        elif len(address) > 254 or not _PLAUSIBLE.match(address):
+            counts["invalid"] += 1
+        elif address in seen:
+            counts["duplicate"] += 1
+        else:
+            seen.add(address)
+            included += 1
+    return {"included": included, **{k: v for k, v in counts.items() if v}}
+
+
+def start_due_campaigns(now: datetime | None = None) -> list[Campaign]:
+    """Queue every scheduled campaign whose time has come (the worker calls this)."""
+    now = now or utcnow()
+    due = list(
+        db.session.scalars(
+            sa.select(Campaign)
+            .where(Campaign.status == CampaignStatus.SCHEDULED, Campaign.scheduled_at <= now)
+            .order_by(Campaign.scheduled_at)
+        )
+    )
+    started = []
+    for campaign in due:
+        try:
+            with db.session.begin_nested():
+                queue_campaign(None, campaign, now=now)
+            started.append(campaign)
+        except OperationError as exc:
+            campaign.cancelled_at = now
+            _set_status(None, campaign, CampaignStatus.CANCELLED, f"Not sent: {exc.message}")
+    return started
+
+
+def finish_campaigns(now: datetime | None = None) -> int:
+    """Sending campaigns with nothing left queued or in flight are sent."""
+    now = now or utcnow()
+    pending = (
+        sa.select(OutboxMessage.id)
+        .where(
+            OutboxMessage.campaign_id == Campaign.id,
+            OutboxMessage.status.in_([MessageStatus.QUEUED, MessageStatus.SENDING]),
+        )
+        .exists()
+    )
+    done = list(
+        db.session.scalars(
+            sa.select(Campaign).where(Campaign.status == CampaignStatus.SENDING, ~pending)
+        )
+    )
+    for campaign in done:
+        campaign.finished_at = now
+        _set_status(None, campaign, CampaignStatus.SENT, "Sent: nothing left in the outbox")
+    return len(done)
+
+
+# --- unsubscribe -----------------------------------------------------------------------------
+
+
+def unsubscribe(message: OutboxMessage, source: str) -> bool:
+    """The person clicked the link: consent withdrawn with time and source. True if it changed."""
+    now = utcnow()
+    if message.unsubscribed_at is None:
+        message.unsubscribed_at = now
+    contact = message.contact
+    if contact is None or contact.erased_at is not None:
+        db.session.flush()
+        return False
+    if contact.consent_status is ConsentStatus.WITHDRAWN:
+        db.session.flush()
+        return False
+    old = contact.consent_status.value
+    contact.consent_status = ConsentStatus.WITHDRAWN
+    contact.consent_source = source[:100]
+    contact.consent_at = now
+    contact.touch(None)
+    audit.record(
+        None,
+        AuditAction.UPDATE,
+        "contact",
+        contact.id,
+        summary=f"Unsubscribed: {source}"[:300],
+        changes={"consent_status": [old, ConsentStatus.WITHDRAWN.value]},
+    )
+    db.session.flush()
+    return True

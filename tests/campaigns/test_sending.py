@@ -1,0 +1,376 @@
+"""Queueing a send (who gets it, who is left out and why) and the worker draining the outbox
+through the real `sendgrid` library against a fake SendGrid on 127.0.0.1."""
+
+from __future__ import annotations
+
+import time
+from datetime import timedelta
+
+import pytest
+import sqlalchemy as sa
+
+from crm.campaigns import delivery, operations, worker
+from crm.campaigns.models import (
+    CampaignStatus,
+    MessageStatus,
+    OutboxMessage,
+    Suppression,
+    SuppressionReason,
+    WorkerLease,
+)
+from crm.contacts.models import ConsentStatus
+from crm.core.db import utcnow
+from crm.core.errors import OperationError
+
+
+def messages(db, **where):
+    stmt = sa.select(OutboxMessage).order_by(OutboxMessage.id)
+    for key, value in where.items():
+        stmt = stmt.where(getattr(OutboxMessage, key) == value)
+    return list(db.session.scalars(stmt))
+
+
+@pytest.fixture
+def crowd(db, person, make_contact):
+    """One of each: fine, no consent, withdrew, suppressed, no address, invalid address."""
+    ok = person("Amina")
+    not_asked = person("Nadia", consent_status=ConsentStatus.UNKNOWN)
+    withdrawn = person("Wale", consent_status=ConsentStatus.WITHDRAWN)
+    suppressed = person("Sami")
+    db.session.add(Suppression(email=suppressed.email, reason=SuppressionReason.BOUNCE))
+    no_email = make_contact("Noel", consent_status=ConsentStatus.GRANTED)
+    invalid = person("Ivy", email="ivy@localhost")
+    db.session.commit()
+    return {
+        "ok": ok,
+        "not_asked": not_asked,
+        "withdrawn": withdrawn,
+        "suppressed": suppressed,
+        "no_email": no_email,
+        "invalid": invalid,
+    }
+
+
+def test_queue_writes_one_row_per_recipient_and_says_who_was_left_out(
+    db, ctx, crowd, make_segment, make_campaign, client, as_role
+):
+    segment = make_segment(consent_only=True)  # the send still reports who lacked consent
+    campaign = make_campaign(segment)
+    result = operations.queue_campaign(None, campaign)
+    db.session.commit()
+    assert result.queued == 1
+    assert result.left_out == {
+        "not_asked": 1,
+        "withdrawn": 1,
+        "suppressed": 1,
+        "no_email": 1,
+        "invalid": 1,
+    }
+    (row,) = messages(db)
+    assert row.email == crowd["ok"].email and row.status is MessageStatus.QUEUED
+    assert campaign.status is CampaignStatus.SENDING
+    as_role("lead")
+    page = client.get(f"/campaigns/{campaign.id}").get_data(as_text=True)
+    assert "Left out, and why" in page
+    assert crowd["suppressed"].full_name in page and "Suppressed" in page
+    assert crowd["withdrawn"].full_name in page
+    with pytest.raises(OperationError):  # sending twice is refused
+        operations.queue_campaign(None, campaign)
+
+
+def test_each_address_once(db, ctx, person, make_segment, make_campaign):
+    a = person("Amina", email="shared@example.org")
+    b = person("Bea", email="other@example.org")
+    b.email = "SHARED@example.org"  # an import that skipped normalization
+    db.session.commit()
+    campaign = make_campaign(make_segment())
+    result = operations.queue_campaign(None, campaign)
+    assert result.queued == 1 and result.left_out == {"duplicate": 1}
+    assert [m.contact_id for m in messages(db)] == [a.id]
+
+
+def test_nobody_to_mail_changes_nothing(db, ctx, crowd, make_segment, make_campaign):
+    campaign = make_campaign(make_segment(countries=["NZ"]))
+    with pytest.raises(OperationError) as exc:
+        operations.queue_campaign(None, campaign)
+    assert "Nobody" in exc.value.message
+    db.session.rollback()
+    assert messages(db) == [] and campaign.status is CampaignStatus.DRAFT
+
+
+def test_send_now_from_the_page(client, as_role, db, crowd, make_campaign):
+    campaign = make_campaign()
+    as_role("lead")
+    detail = client.get(f"/campaigns/{campaign.id}").get_data(as_text=True)
+    assert 'data-testid="would-send">1<' in detail
+    response = client.post(f"/campaigns/{campaign.id}/send")
+    assert response.status_code == 302
+    db.session.refresh(campaign)
+    assert campaign.status is CampaignStatus.SENDING and len(messages(db)) == 1
+
+
+def test_the_file_provider_writes_each_message_with_unsubscribe_headers(
+    db, ctx, person, make_campaign, make_org, file_provider, outbox
+):
+    org = make_org("Sunrise Knitwear")
+    person("Amina", organization_id=org.id)
+    person("Boris")
+    campaign = make_campaign(
+        subject="{{ first_name }}, news",
+        body="Dear {{ first_name }} ({{ organization }}),\nRead on. Tom & Jerry <3\n",
+    )
+    operations.queue_campaign(None, campaign)
+    db.session.commit()
+    outcome = worker.drain_once(file_provider)
+    assert outcome["sent"] == 2
+    mails = sorted(outbox(), key=lambda m: m["Subject"])
+    assert [m["Subject"] for m in mails] == ["Amina, news", "Boris, news"]
+    text = mails[0].get_body(("plain",)).get_content()
+    html = mails[0].get_body(("html",)).get_content()
+    assert "Dear Amina (Sunrise Knitwear)" in text and "Tom & Jerry <3" in text
+    assert "Tom &amp; Jerry &lt;3" in html
+    assert "Unsubscribe: http://localhost/u/" in text  # the footer, since the body has no link
+    assert mails[0]["List-Unsubscribe"].startswith("<http://localhost/u/")
+    assert mails[0]["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+    db.session.refresh(campaign)
+    assert campaign.status is CampaignStatus.SENT and campaign.finished_at is not None
+
+
+def test_sendgrid_gets_batches_of_1000_with_our_message_key(
+    db, ctx, person, make_contact, make_campaign, sendgrid_provider, fake_sendgrid
+):
+    from crm.contacts.models import Contact
+
+    db.session.execute(
+        sa.insert(Contact),
+        [
+            {
+                "first_name": f"P{i}",
+                "last_name": "Bulk",
+                "email": f"p{i}@example.org",
+                "consent_status": ConsentStatus.GRANTED,
+                "sort_name": f"bulk p{i}",
+                "search_text": "",
+            }
+            for i in range(2300)
+        ],
+    )
+    db.session.commit()
+    campaign = make_campaign()
+    operations.queue_campaign(None, campaign)
+    db.session.commit()
+    worker.drain_once(sendgrid_provider, batch_size=1000)
+    worker.drain_once(sendgrid_provider, batch_size=1000)
+    worker.drain_once(sendgrid_provider, batch_size=1000)
+    assert [len(r["json"]["personalizations"]) for r in fake_sendgrid.requests] == [1000, 1000, 300]
+    request = fake_sendgrid.requests[0]
+    assert request["path"] == "/v3/mail/send"
+    assert request["headers"]["Authorization"] == "Bearer SG.test-key"
+    first = request["json"]["personalizations"][0]
+    row = db.session.scalar(
+        sa.select(OutboxMessage).where(OutboxMessage.email == first["to"][0]["email"])
+    )
+    assert first["custom_args"] == {
+        "crm_message": row.message_key,
+        "crm_campaign": str(campaign.id),
+    }
+    assert first["subject"] == f"News for {row.contact.first_name}"
+    assert first["substitutions"]["%%first_name%%"] == row.contact.first_name
+    assert first["headers"]["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+    assert "%%first_name%%" in request["json"]["content"][0]["value"]
+    assert row.status is MessageStatus.SENT and row.provider_id
+    assert len(messages(db, status=MessageStatus.SENT)) == 2300
+    db.session.refresh(campaign)
+    assert campaign.status is CampaignStatus.SENT
+
+
+def test_logic_in_the_body_renders_per_person(
+    db, ctx, person, make_org, make_campaign, sendgrid_provider, fake_sendgrid
+):
+    org = make_org("Sunrise Knitwear")
+    person("Amina", organization_id=org.id)
+    person("Boris")
+    person("Chen")
+    campaign = make_campaign(
+        body="Hi {{ first_name }}{% if organization %} of {{ organization }}{% endif %}\n"
+    )
+    operations.queue_campaign(None, campaign)
+    db.session.commit()
+    worker.drain_once(sendgrid_provider)
+    bodies = sorted(r["json"]["content"][0]["value"].split("\n")[0] for r in fake_sendgrid.requests)
+    assert bodies == ["Hi Amina of Sunrise Knitwear", "Hi Boris", "Hi Chen"]
+
+
+def test_rate_limited_then_retried_at_the_reset(
+    db, ctx, person, make_campaign, sendgrid_provider, fake_sendgrid
+):
+    person("Amina")
+    campaign = make_campaign()
+    operations.queue_campaign(None, campaign)
+    db.session.commit()
+    reset = int(time.time()) + 120
+    fake_sendgrid.answer(
+        429,
+        headers={
+            "X-RateLimit-Limit": "600",
+            "X-RateLimit-Remaining": "0",
+            "X-RateLimit-Reset": str(reset),
+        },
+    )
+    outcome = worker.drain_once(sendgrid_provider)
+    assert outcome["retry"] == 1
+    (row,) = messages(db)
+    assert row.status is MessageStatus.QUEUED and "Rate limited" in row.error
+    assert abs(row.next_attempt_at.timestamp() - reset) < 5
+    assert worker.drain_once(sendgrid_provider)["claimed"] == 0  # not before the reset
+    outcome = worker.drain_once(sendgrid_provider, now=utcnow() + timedelta(seconds=130))
+    assert outcome["sent"] == 1
+    db.session.refresh(row)
+    assert row.status is MessageStatus.SENT and row.attempts == 2 and row.error is None
+
+
+@pytest.mark.parametrize("kind", ["500", "drop"])
+def test_server_errors_back_off_and_retry(
+    db, ctx, person, make_campaign, sendgrid_provider, fake_sendgrid, kind
+):
+    person("Amina")
+    campaign = make_campaign()
+    operations.queue_campaign(None, campaign)
+    db.session.commit()
+    if kind == "drop":
+        fake_sendgrid.answer(200, drop=True)
+    else:
+        fake_sendgrid.answer(500)
+    start = utcnow()
+    assert worker.drain_once(sendgrid_provider, now=start)["retry"] == 1
+    (row,) = messages(db)
+    assert row.status is MessageStatus.QUEUED
+    assert row.next_attempt_at - start == worker.backoff(1)
+    assert worker.drain_once(sendgrid_provider, now=start + worker.backoff(1))["sent"] == 1
+
+
+def test_retries_give_up_in_the_end(
+    db, ctx, person, make_campaign, sendgrid_provider, fake_sendgrid
+):
+    person("Amina")
+    campaign = make_campaign()
+    operations.queue_campaign(None, campaign)
+    db.session.commit()
+    fake_sendgrid.answer(503, times=worker.MAX_ATTEMPTS)
+    now = utcnow()
+    for _ in range(worker.MAX_ATTEMPTS):
+        worker.drain_once(sendgrid_provider, now=now)
+        now += timedelta(hours=2)
+    (row,) = messages(db)
+    assert row.status is MessageStatus.FAILED and "Gave up after 8 attempts" in row.error
+    db.session.refresh(campaign)
+    assert campaign.status is CampaignStatus.SENT  # finished: nothing left to try
+
+
+@pytest.mark.parametrize("status", [400, 401, 413])
+def test_other_client_errors_fail_with_the_reason(
+    db, ctx, person, make_campaign, sendgrid_provider, fake_sendgrid, status
+):
+    person("Amina")
+    person("Boris")
+    campaign = make_campaign()
+    operations.queue_campaign(None, campaign)
+    db.session.commit()
+    fake_sendgrid.answer(status, message="The from address does not match a verified Sender")
+    outcome = worker.drain_once(sendgrid_provider)
+    assert outcome["failed"] == 2
+    for row in messages(db):
+        assert row.status is MessageStatus.FAILED
+        assert f"({status})" in row.error and "verified Sender" in row.error
+    assert len(fake_sendgrid.requests) == 1
+
+
+def test_a_scheduled_campaign_goes_out_when_due(db, ctx, person, make_campaign, file_provider):
+    person("Amina")
+    campaign = make_campaign()
+    when = utcnow() + timedelta(hours=1)
+    operations.schedule_campaign(None, campaign, when)
+    db.session.commit()
+    assert worker.drain_once(file_provider)["claimed"] == 0
+    assert campaign.status is CampaignStatus.SCHEDULED
+    outcome = worker.drain_once(file_provider, now=when + timedelta(seconds=1))
+    assert outcome["sent"] == 1
+    db.session.refresh(campaign)
+    assert campaign.status is CampaignStatus.SENT
+
+
+def test_a_scheduled_campaign_with_nobody_to_mail_is_cancelled_with_the_reason(
+    db, ctx, make_campaign, file_provider
+):
+    campaign = make_campaign()
+    when = utcnow() + timedelta(hours=1)
+    operations.schedule_campaign(None, campaign, when)
+    db.session.commit()
+    worker.drain_once(file_provider, now=when + timedelta(seconds=1))
+    db.session.refresh(campaign)
+    assert campaign.status is CampaignStatus.CANCELLED
+
+
+def test_cancelling_while_sending_withdraws_what_is_queued(
+    db, ctx, person, make_campaign, file_provider
+):
+    for name in ("Amina", "Boris", "Chen"):
+        person(name)
+    campaign = make_campaign()
+    operations.queue_campaign(None, campaign)
+    db.session.commit()
+    worker.drain_once(file_provider, batch_size=1)
+    assert operations.cancel_campaign(None, campaign) == 2
+    db.session.commit()
+    assert worker.drain_once(file_provider)["claimed"] == 0
+    assert [m.status for m in messages(db)] == [
+        MessageStatus.SENT,
+        MessageStatus.CANCELLED,
+        MessageStatus.CANCELLED,
+    ]
+
+
+def test_a_dead_workers_claim_is_taken_back(db, ctx, person, make_campaign, file_provider):
+    person("Amina")
+    campaign = make_campaign()
+    operations.queue_campaign(None, campaign)
+    db.session.commit()
+    now = utcnow()
+    assert [m.id for m in worker.claim(10, now)]  # claimed, then the worker "dies"
+    assert worker.drain_once(file_provider, now=now)["claimed"] == 0
+    later = now + worker.CLAIM_LEASE + timedelta(seconds=1)
+    assert worker.drain_once(file_provider, now=later)["sent"] == 1
+
+
+def test_one_worker_at_a_time_on_sqlite(db, ctx):
+    assert worker.take_lease("worker-a")
+    assert not worker.take_lease("worker-b")
+    assert worker.take_lease("worker-a")  # renewing
+    lease = db.session.get(WorkerLease, worker.LEASE_NAME)
+    lease.expires_at = utcnow() - timedelta(seconds=1)  # worker-a died
+    db.session.commit()
+    assert worker.take_lease("worker-b")
+    worker.release_lease("worker-b")
+    assert db.session.get(WorkerLease, worker.LEASE_NAME) is None
+
+
+def test_the_worker_command_drains_the_outbox(db, app, person, make_campaign, outbox, runner):
+    with app.test_request_context():
+        person("Amina")
+        campaign = make_campaign()
+        operations.queue_campaign(None, campaign)
+        db.session.commit()
+    result = runner.invoke(args=["crm", "worker", "--once"])
+    assert result.exit_code == 0, result.output
+    assert "sent 1" in result.output
+    assert len(outbox()) == 1
+
+
+def test_the_request_body_is_what_the_library_sends(db, ctx, person, make_campaign):
+    person("Amina")
+    campaign = make_campaign()
+    operations.queue_campaign(None, campaign)
+    batch, carried = delivery.batches_for(campaign, messages(db))[0]
+    body = delivery.SendGridBatchProvider.request_body(batch)
+    assert body["from"] == {"email": "advocacy@example.org", "name": "WEST Advocacy"}
+    assert [c["type"] for c in body["content"]] == ["text/plain", "text/html"]
