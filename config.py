@@ -64,6 +64,10 @@ class BaseConfig:
     MAIL_DEFAULT_SENDER = os.environ.get("CRM_MAIL_SENDER", "WEST Advocacy <advocacy@example.org>")
     SENDGRID_API_KEY = os.environ.get("SENDGRID_API_KEY")
     SENDGRID_API_HOST = os.environ.get("SENDGRID_API_HOST", "https://api.sendgrid.com")
+    # Event Webhook: the verification key from SendGrid's mail settings (base64, no PEM lines);
+    # signed requests older than this many seconds are refused as replays.
+    SENDGRID_WEBHOOK_PUBLIC_KEY = os.environ.get("SENDGRID_WEBHOOK_PUBLIC_KEY")
+    SENDGRID_WEBHOOK_MAX_AGE = _env_int("CRM_SENDGRID_WEBHOOK_MAX_AGE", 600)
 
     # Accounts
     INVITATION_MAX_AGE_SECONDS = _env_int("CRM_INVITATION_MAX_AGE", 7 * 24 * 3600)

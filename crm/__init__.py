@@ -129,6 +129,7 @@ def register_blueprints(app: Flask) -> None:
     from crm.audit.views import bp as audit_bp
     from crm.auth.views import bp as auth_bp
     from crm.campaigns.public import bp as campaign_public_bp
+    from crm.campaigns.public import webhook_bp as campaign_webhooks_bp
     from crm.campaigns.views import bp as campaigns_bp
     from crm.champions.self_service import bp as my_champion_bp
     from crm.champions.views import bp as champions_bp
@@ -161,6 +162,7 @@ def register_blueprints(app: Flask) -> None:
         public_pledges_bp,
         campaigns_bp,
         campaign_public_bp,
+        campaign_webhooks_bp,
         audit_bp,
     ):
         app.register_blueprint(bp)

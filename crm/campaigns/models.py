@@ -155,3 +155,46 @@ class WorkerLease(db.Model):
     name: Mapped[str] = mapped_column(sa.String(40), primary_key=True)
     holder: Mapped[str] = mapped_column(sa.String(100))
     expires_at: Mapped[datetime]
+
+
+class EventKind(StrEnum):
+    """SendGrid's event types (Event Webhook), as they name them."""
+
+    PROCESSED = "processed"
+    DEFERRED = "deferred"
+    DELIVERED = "delivered"
+    OPEN = "open"
+    CLICK = "click"
+    BOUNCE = "bounce"
+    DROPPED = "dropped"
+    SPAM_REPORT = "spamreport"
+    UNSUBSCRIBE = "unsubscribe"
+    GROUP_UNSUBSCRIBE = "group_unsubscribe"
+    GROUP_RESUBSCRIBE = "group_resubscribe"
+
+    @property
+    def label(self) -> str:
+        return {"spamreport": "Spam report", "open": "Opened", "click": "Clicked"}.get(
+            self.value, self.value.replace("_", " ").capitalize()
+        )
+
+
+class DeliveryEvent(db.Model):
+    """One event SendGrid reported about one of our messages; `sg_event_id` makes it once."""
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    sg_event_id: Mapped[str] = mapped_column(sa.String(100), unique=True)
+    message_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("outbox_message.id", ondelete="SET NULL")
+    )
+    campaign_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("campaign.id", ondelete="CASCADE")
+    )
+    email: Mapped[str] = mapped_column(sa.String(254))
+    kind: Mapped[EventKind] = mapped_column(enum_type(EventKind, 30))
+    at: Mapped[datetime]  # when it happened, by SendGrid's clock
+    url: Mapped[str | None] = mapped_column(sa.String(1000))  # the link clicked
+    reason: Mapped[str | None] = mapped_column(sa.String(500))
+    received_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    __table_args__ = (sa.Index("ix_delivery_event_campaign", "campaign_id", "kind", "at"),)

@@ -1,4 +1,4 @@
-"""The unsubscribe page: no login, the signed link is the only key.
+"""Public endpoints of campaigns: the unsubscribe page and SendGrid's Event Webhook.
 
 GET shows a button (mail scanners fetch links; a fetch must not unsubscribe anyone); POST
 unsubscribes, and is what mail clients send for RFC 8058 one-click unsubscribe
@@ -8,12 +8,13 @@ unsubscribes, and is what mail clients send for RFC 8058 one-click unsubscribe
 from __future__ import annotations
 
 import sqlalchemy as sa
-from flask import Blueprint, render_template, request
+from flask import Blueprint, current_app, jsonify, render_template, request
 
-from crm.campaigns import operations
+from crm.campaigns import operations, tracking
 from crm.campaigns.delivery import UNSUBSCRIBE_PURPOSE
 from crm.campaigns.models import OutboxMessage
 from crm.core.access import public
+from crm.core.errors import OperationError
 from crm.core.tokens import TokenError, read_token
 from crm.extensions import csrf, db
 
@@ -44,3 +45,33 @@ def unsubscribe(token: str):
     operations.unsubscribe(message, f"{source} ({message.campaign.name})")
     db.session.commit()
     return render_template("campaigns/unsubscribe.html", state="done", message=message)
+
+
+webhook_bp = Blueprint("campaign_webhooks", __name__, url_prefix="/webhooks")
+
+
+@webhook_bp.route("/sendgrid", methods=["POST"])
+@public
+@csrf.exempt
+def sendgrid_events():
+    """SendGrid's Event Webhook: the signature is checked over the raw body before parsing."""
+    from sendgrid.helpers.eventwebhook import EventWebhookHeader
+
+    body = request.get_data(as_text=True)
+    try:
+        tracking.verify(
+            body,
+            request.headers.get(EventWebhookHeader.SIGNATURE),
+            request.headers.get(EventWebhookHeader.TIMESTAMP),
+            current_app.config.get("SENDGRID_WEBHOOK_PUBLIC_KEY"),
+            current_app.config["SENDGRID_WEBHOOK_MAX_AGE"],
+        )
+    except tracking.SignatureError as exc:
+        return jsonify(error=str(exc)), 403
+    try:
+        outcome = tracking.record_events(tracking.parse(body))
+    except OperationError as exc:
+        db.session.rollback()
+        return jsonify(error=exc.message), 400
+    db.session.commit()
+    return jsonify(outcome), 200

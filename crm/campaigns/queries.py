@@ -4,7 +4,14 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
-from crm.campaigns.models import Campaign, MessageStatus, OutboxMessage, Segment
+from crm.campaigns.models import (
+    Campaign,
+    DeliveryEvent,
+    EventKind,
+    MessageStatus,
+    OutboxMessage,
+    Segment,
+)
 from crm.core.countries import country_choices
 from crm.events.models import Event
 from crm.extensions import db
@@ -59,3 +66,90 @@ def segment_choices() -> list[tuple[str, str]]:
 
 def countries() -> list[tuple[str, str]]:
     return country_choices()
+
+
+# --- tracking --------------------------------------------------------------------------------
+
+# The campaign page's figures: outbox states, then what SendGrid reported (distinct messages).
+TRACKED = {
+    "delivered": (EventKind.DELIVERED,),
+    "opened": (EventKind.OPEN,),
+    "clicked": (EventKind.CLICK,),
+    "bounced": (EventKind.BOUNCE, EventKind.DROPPED),
+    "spam": (EventKind.SPAM_REPORT,),
+}
+
+
+def stats(campaign: Campaign) -> dict[str, int]:
+    counts = message_counts([campaign.id])[campaign.id]
+    figures = {
+        "queued": counts.get("queued", 0) + counts.get("sending", 0),
+        "sent": counts.get("sent", 0),
+        "failed": counts.get("failed", 0),
+    }
+    by_kind = dict(
+        db.session.execute(
+            sa.select(DeliveryEvent.kind, sa.func.count(sa.distinct(DeliveryEvent.message_id)))
+            .where(DeliveryEvent.campaign_id == campaign.id)
+            .group_by(DeliveryEvent.kind)
+        ).all()
+    )
+    for name, kinds in TRACKED.items():
+        figures[name] = sum(by_kind.get(k, 0) for k in kinds)
+    figures["unsubscribed"] = db.session.scalar(
+        sa.select(sa.func.count())
+        .select_from(OutboxMessage)
+        .where(OutboxMessage.campaign_id == campaign.id, OutboxMessage.unsubscribed_at.is_not(None))
+    )
+    return figures
+
+
+def rate(part: int, whole: int) -> str:
+    return f"{100 * part / whole:.1f}%" if whole else "—"
+
+
+def link_clicks(campaign: Campaign, limit: int = 50) -> list[tuple[str, int, int]]:
+    """(url, clicks, people who clicked) per link, most clicked first."""
+    rows = db.session.execute(
+        sa.select(
+            DeliveryEvent.url,
+            sa.func.count(),
+            sa.func.count(sa.distinct(DeliveryEvent.message_id)),
+        )
+        .where(DeliveryEvent.campaign_id == campaign.id, DeliveryEvent.kind == EventKind.CLICK)
+        .group_by(DeliveryEvent.url)
+        .order_by(sa.func.count().desc(), DeliveryEvent.url)
+        .limit(limit)
+    )
+    return [(url or "", n, people) for url, n, people in rows]
+
+
+def timeline(campaign: Campaign) -> list[dict]:
+    """Opens and clicks per hour since the first event: the chart's bars."""
+    events = db.session.execute(
+        sa.select(DeliveryEvent.kind, DeliveryEvent.at).where(
+            DeliveryEvent.campaign_id == campaign.id,
+            DeliveryEvent.kind.in_([EventKind.OPEN, EventKind.CLICK, EventKind.DELIVERED]),
+        )
+    ).all()
+    hours: dict = {}
+    for kind, at in events:
+        hour = at.replace(minute=0, second=0, microsecond=0)
+        bucket = hours.setdefault(hour, {"hour": hour, "delivered": 0, "open": 0, "click": 0})
+        bucket[EventKind(kind).value] += 1
+    return [hours[h] for h in sorted(hours)][-72:]
+
+
+def events_of(messages: list[OutboxMessage]) -> dict[int, list[str]]:
+    """What SendGrid reported for each of these messages, as labels in funnel order."""
+    ids = [m.id for m in messages]
+    found: dict[int, set[EventKind]] = {}
+    for start in range(0, len(ids), 1000):
+        for message_id, kind in db.session.execute(
+            sa.select(DeliveryEvent.message_id, DeliveryEvent.kind)
+            .where(DeliveryEvent.message_id.in_(ids[start : start + 1000]))
+            .distinct()
+        ):
+            found.setdefault(message_id, set()).add(EventKind(kind))
+    order = list(EventKind)
+    return {i: [k.label for k in sorted(kinds, key=order.index)] for i, kinds in found.items()}

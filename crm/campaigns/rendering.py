@@ -162,7 +162,10 @@ def substitutions(values: dict[str, str]) -> dict[str, str]:
         if name in CAMPAIGN_FIELDS:
             continue
         subs[tag(name)] = value
-        subs[tag(name, as_html=True)] = html.escape(value)
+        escaped = html.escape(value)
+        # Links are links in the HTML part, as the text's own web addresses are.
+        is_link = name.endswith("_url") and value.startswith(("https://", "http://"))
+        subs[tag(name, as_html=True)] = f'<a href="{escaped}">{escaped}</a>' if is_link else escaped
     return subs
 
 

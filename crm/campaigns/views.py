@@ -243,16 +243,22 @@ def detail(campaign_id: int):
     if campaign.status in (campaign.status.DRAFT, campaign.status.SCHEDULED) and campaign.segment:
         would_leave_out = operations.left_out_preview(campaign)
     status = request.args.get("status", "")
+    recipients = queries.recipients(campaign, status) if campaign.queued_at else []
     return render_template(
         "campaigns/detail.html",
         campaign=campaign,
         counts=queries.message_counts([campaign.id])[campaign.id],
         would_leave_out=would_leave_out,
         reasons=operations.LEFT_OUT_REASONS,
-        recipients=queries.recipients(campaign, status) if campaign.queued_at else [],
+        recipients=recipients,
+        recipient_events=queries.events_of(recipients),
         status_filter=status,
         statuses=list(MessageStatus),
         schedule_form=ScheduleForm(),
+        stats=queries.stats(campaign) if campaign.queued_at else None,
+        rate=queries.rate,
+        links=queries.link_clicks(campaign) if campaign.queued_at else [],
+        timeline=queries.timeline(campaign) if campaign.queued_at else [],
         trail=trail_for("campaign", campaign.id),
     )
 

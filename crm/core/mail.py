@@ -64,7 +64,8 @@ class FileMailProvider:
         stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%f")
         safe_to = re.sub(r"[^A-Za-z0-9_.@-]", "_", message.to)[:80]
         path = self.directory / f"{stamp}-{secrets.token_hex(3)}-{safe_to}.eml"
-        path.write_bytes(bytes(msg))
+        # Long headers (a List-Unsubscribe link) stay plain text instead of RFC 2047 words.
+        path.write_bytes(msg.as_bytes(policy=msg.policy.clone(max_line_length=998)))
         return path.name
 
 

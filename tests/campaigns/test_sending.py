@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import time
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
@@ -130,8 +131,11 @@ def test_the_file_provider_writes_each_message_with_unsubscribe_headers(
     assert "Dear Amina (Sunrise Knitwear)" in text and "Tom & Jerry <3" in text
     assert "Tom &amp; Jerry &lt;3" in html
     assert "Unsubscribe: http://localhost/u/" in text  # the footer, since the body has no link
+    assert 'Unsubscribe: <a href="http://localhost/u/' in html
     assert mails[0]["List-Unsubscribe"].startswith("<http://localhost/u/")
     assert mails[0]["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+    raw = next(Path(file_provider.files.directory).glob("*.eml")).read_bytes()
+    assert b"\nList-Unsubscribe: <http://localhost/u/" in raw  # plain, not RFC 2047-encoded
     db.session.refresh(campaign)
     assert campaign.status is CampaignStatus.SENT and campaign.finished_at is not None
 
