@@ -59,13 +59,42 @@ def take_lease(holder: str, now: datetime | None = None) -> bool:
         .execution_options(synchronize_session=False)
     ).rowcount
     if not taken:
-        try:
-            with db.session.begin_nested():
-                db.session.add(WorkerLease(name=LEASE_NAME, holder=holder, expires_at=expires))
-        except IntegrityError:
-            db.session.commit()
-            return False
+        lease = db.session.get(WorkerLease, LEASE_NAME)
+        if lease is not None:
+            if not _take_from_the_dead(lease, holder, expires):
+                db.session.commit()
+                return False
+        else:
+            try:
+                with db.session.begin_nested():
+                    db.session.add(WorkerLease(name=LEASE_NAME, holder=holder, expires_at=expires))
+            except IntegrityError:
+                db.session.commit()
+                return False
     db.session.commit()
+    return True
+
+
+def _take_from_the_dead(lease: WorkerLease, holder: str, expires: datetime) -> int:
+    """A holder on this machine whose process is gone (killed) need not be waited for."""
+    host, _, pid = lease.holder.rpartition(":")
+    if host != socket.gethostname() or not pid.isdigit() or _alive(int(pid)):
+        return 0
+    return db.session.execute(
+        sa.update(WorkerLease)
+        .where(WorkerLease.name == LEASE_NAME, WorkerLease.holder == lease.holder)
+        .values(holder=holder, expires_at=expires)
+        .execution_options(synchronize_session=False)
+    ).rowcount
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
     return True
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 import uuid
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -24,6 +25,7 @@ class FakeSendGrid:
         self.requests: list[dict] = []  # {"path", "headers", "json"}
         self.script: list[Answer] = []
         self.lock = threading.Lock()
+        self.delay = 0.0  # seconds before each answer ("slow answers")
         fake = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -42,6 +44,8 @@ class FakeSendGrid:
                             "json": json.loads(raw or b"{}"),
                         }
                     )
+                if fake.delay:
+                    time.sleep(fake.delay)
                 if answer.drop:
                     self.close_connection = True
                     self.connection.close()

@@ -3,6 +3,7 @@ through the real `sendgrid` library against a fake SendGrid on 127.0.0.1."""
 
 from __future__ import annotations
 
+import socket
 import time
 from datetime import timedelta
 from pathlib import Path
@@ -352,6 +353,10 @@ def test_one_worker_at_a_time_on_sqlite(db, ctx):
     assert worker.take_lease("worker-a")  # renewing
     lease = db.session.get(WorkerLease, worker.LEASE_NAME)
     lease.expires_at = utcnow() - timedelta(seconds=1)  # worker-a died
+    db.session.commit()
+    assert worker.take_lease("worker-b")
+    assert not worker.take_lease("worker-c")
+    lease.holder = f"{socket.gethostname()}:999999999"  # killed: no such process here
     db.session.commit()
     assert worker.take_lease("worker-b")
     worker.release_lease("worker-b")

@@ -1,0 +1,131 @@
+"""A worker killed with SIGKILL in the middle of a batch, then restarted: no message is lost and
+only the batch that was in flight is sent again. Real processes, a real SQLite file, the real
+`sendgrid` library against the fake SendGrid answering slowly."""
+
+from __future__ import annotations
+
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+BATCH = 50
+PEOPLE = 300
+
+
+def _seed(url: str) -> None:
+    import sqlalchemy as sa
+
+    from config import DevelopmentConfig
+    from crm import create_app
+    from crm.campaigns import operations
+    from crm.contacts.models import ConsentStatus, Contact
+    from crm.extensions import db
+
+    app = create_app(
+        DevelopmentConfig,
+        SQLALCHEMY_DATABASE_URI=url,
+        SECRET_KEY="crash-test-secret-key-crash-test-secret",
+        SERVER_NAME_FOR_LINKS="http://localhost",
+    )
+    with app.test_request_context():
+        db.session.execute(
+            sa.insert(Contact),
+            [
+                {
+                    "first_name": f"P{i}",
+                    "last_name": "Crash",
+                    "email": f"p{i}@example.org",
+                    "consent_status": ConsentStatus.GRANTED,
+                    "sort_name": f"crash p{i}",
+                    "search_text": "",
+                }
+                for i in range(PEOPLE)
+            ],
+        )
+        segment = operations.create_segment(None, operations.SegmentFields(name="All"))
+        campaign = operations.create_campaign(
+            None,
+            operations.CampaignFields(
+                name="Crash",
+                purpose="newsletter",
+                segment_id=segment.id,
+                sender_name="WEST",
+                sender_email="advocacy@example.org",
+                subject="Hi {{ first_name }}",
+                body="Hello {{ first_name }}",
+            ),
+        )
+        operations.queue_campaign(None, campaign)
+        db.session.commit()
+        db.session.remove()
+        db.engine.dispose()
+
+
+@pytest.mark.no_db
+def test_a_killed_worker_loses_nothing_and_resends_at_most_its_batch(tmp_path, fake_sendgrid):
+    path = tmp_path / "crash.sqlite3"
+    url = f"sqlite:///{path}"
+    env = {
+        **os.environ,
+        "DATABASE_URL": url,
+        "CRM_INSTANCE_DIR": str(tmp_path / "instance"),
+        "CRM_CONFIG": "development",
+        "CRM_MAIL_PROVIDER": "sendgrid",
+        "SENDGRID_API_KEY": "SG.crash-test",
+        "SENDGRID_API_HOST": fake_sendgrid.url,
+        "SECRET_KEY": "crash-test-secret-key-crash-test-secret",
+        "CRM_BASE_URL": "http://localhost",
+    }
+    env.pop("CRM_TEST_DATABASE_URL", None)
+    flask = [sys.executable, "-m", "flask", "--app", "wsgi"]
+    subprocess.run(flask + ["db", "upgrade"], env=env, cwd=ROOT, check=True, capture_output=True)
+    _seed(url)
+
+    fake_sendgrid.delay = 0.3  # slow answers: the kill lands while a batch is in flight
+    first = subprocess.Popen(
+        flask + ["crm", "worker", "--batch-size", str(BATCH), "--idle", "0.2"],
+        env=env,
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    deadline = time.time() + 60
+    while len(fake_sendgrid.requests) < 3 and time.time() < deadline:
+        time.sleep(0.02)
+    first.send_signal(signal.SIGKILL)
+    first.wait(timeout=10)
+    assert len(fake_sendgrid.requests) >= 3, "the worker never got going"
+
+    with sqlite3.connect(path) as conn:
+        statuses = dict(conn.execute("SELECT status, count(*) FROM outbox_message GROUP BY status"))
+    assert statuses.get("sending", 0) <= BATCH  # at most one batch was in flight
+
+    fake_sendgrid.delay = 0
+    second = subprocess.run(
+        flask + ["crm", "worker", "--once", "--batch-size", str(BATCH)],
+        env=env,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert second.returncode == 0, second.stderr
+
+    with sqlite3.connect(path) as conn:
+        rows = conn.execute("SELECT message_key, status FROM outbox_message").fetchall()
+        campaign_status = conn.execute("SELECT status FROM campaign").fetchone()[0]
+    assert len(rows) == PEOPLE
+    assert {status for _key, status in rows} == {"sent"}
+    assert campaign_status == "sent"
+    received = Counter(p["custom_args"]["crm_message"] for p in fake_sendgrid.personalizations)
+    assert set(received) == {key for key, _status in rows}  # nothing lost
+    resent = [key for key, n in received.items() if n > 1]
+    assert len(resent) <= BATCH and all(received[key] == 2 for key in resent)
