@@ -116,6 +116,7 @@ def register_models() -> None:
     import crm.pledges.models  # noqa: F401
     import crm.standards.models  # noqa: F401
     import crm.tags.models  # noqa: F401
+    import crm.workgroups.models  # noqa: F401
 
 
 def register_personal_data_hooks() -> None:
@@ -144,6 +145,7 @@ def register_blueprints(app: Flask) -> None:
     from crm.pledges.views import bp as pledges_bp
     from crm.standards.views import bp as standards_bp
     from crm.users.views import bp as users_bp
+    from crm.workgroups.views import bp as workgroups_bp
 
     for bp in (
         core_bp,
@@ -163,6 +165,7 @@ def register_blueprints(app: Flask) -> None:
         campaigns_bp,
         campaign_public_bp,
         campaign_webhooks_bp,
+        workgroups_bp,
         audit_bp,
     ):
         app.register_blueprint(bp)

@@ -45,6 +45,8 @@ class Permission(StrEnum):
     OWN_PLEDGE = "pledges.own"  # a representative's own organization's pledge and reports
     CAMPAIGNS_VIEW = "campaigns.view"
     CAMPAIGNS_EDIT = "campaigns.edit"  # segments, compose, send, schedule, cancel
+    TASKS = "tasks"  # my tasks, working-group boards, adding and moving tasks
+    WORKING_GROUPS_MANAGE = "working_groups.manage"  # groups and their members
     AUDIT_VIEW = "audit.view"
     USERS_MANAGE = "users.manage"
     ACCOUNT = "account"  # own password and profile
@@ -78,6 +80,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             Permission.CONTACTS_EDIT,
             Permission.ENGAGEMENTS_EDIT,
             Permission.EVENTS_CHECK_IN,
+            Permission.TASKS,
         }
     ),
     # Board members and funders read figures and the organization directory, not personal data.

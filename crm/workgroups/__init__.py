@@ -1,0 +1,1 @@
+"""The volunteer working groups, their members, and the tasks that carry the work."""

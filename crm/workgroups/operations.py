@@ -1,0 +1,209 @@
+"""Working groups, their members and tasks: every change, with the rules that refuse nonsense."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+
+import sqlalchemy as sa
+
+from crm.audit import operations as audit
+from crm.audit.models import AuditAction
+from crm.auth.models import User
+from crm.auth.operations import STAFF_ROLES
+from crm.core.db import utcnow
+from crm.core.errors import OperationError, check_version
+from crm.core.validation import clean_text
+from crm.extensions import db
+from crm.workgroups.links import LINKABLE
+from crm.workgroups.models import MemberRole, Membership, Task, TaskStatus, WorkingGroup
+
+EARLIEST = date(1990, 1, 1)
+
+
+def _clean_name(name: str | None, group: WorkingGroup | None = None) -> str:
+    name = clean_text(name, "name", "Name", 120, required=True)
+    taken = db.session.scalar(
+        sa.select(WorkingGroup.id).where(
+            sa.func.lower(WorkingGroup.name) == name.lower(),
+            WorkingGroup.id != (group.id if group else 0),
+        )
+    )
+    if taken:
+        raise OperationError(f"There is already a working group called “{name}”.", field="name")
+    return name
+
+
+def create_group(actor: User | None, name: str, purpose: str | None = None) -> WorkingGroup:
+    group = WorkingGroup(
+        name=_clean_name(name), purpose=clean_text(purpose, "purpose", "Purpose", 5_000)
+    )
+    group.touch(actor)
+    db.session.add(group)
+    db.session.flush()
+    audit.record(actor, AuditAction.CREATE, "working_group", group.id, summary=f"Created {name}")
+    return group
+
+
+def update_group(
+    actor: User | None,
+    group: WorkingGroup,
+    *,
+    name: str,
+    purpose: str | None,
+    archived: bool = False,
+    expected_version: int | None = None,
+) -> WorkingGroup:
+    check_version(group, expected_version)
+    before = audit.snapshot(group)
+    group.name = _clean_name(name, group)
+    group.purpose = clean_text(purpose, "purpose", "Purpose", 5_000)
+    group.archived = archived
+    changes = audit.changes_since(group, before)
+    if changes:
+        group.touch(actor)
+        audit.record(actor, AuditAction.UPDATE, "working_group", group.id, changes=changes)
+    db.session.flush()
+    return group
+
+
+def _staff(user_id: int | None, field: str, what: str) -> User | None:
+    if user_id is None:
+        return None
+    user = db.session.get(User, user_id)
+    if user is None or not user.active or user.role not in STAFF_ROLES:
+        raise OperationError(f"The {what} must be an active member of staff.", field=field)
+    return user
+
+
+def add_member(
+    actor: User | None, group: WorkingGroup, user_id: int | None, role: MemberRole | str
+) -> Membership:
+    user = _staff(user_id, "user_id", "member")
+    if user is None:
+        raise OperationError("Choose who joins the group.", field="user_id")
+    try:
+        role = MemberRole(role)
+    except ValueError:
+        raise OperationError(f"“{role}” is not a role in a group.", field="role") from None
+    if any(m.user_id == user.id for m in group.members):
+        raise OperationError(f"{user.name} is already in {group.name}.", field="user_id")
+    membership = Membership(user_id=user.id, role=role)
+    group.members.append(membership)
+    audit.record(
+        actor,
+        AuditAction.UPDATE,
+        "working_group",
+        group.id,
+        summary=f"{user.name} joined as {role.label.lower()}",
+    )
+    db.session.flush()
+    return membership
+
+
+def remove_member(actor: User | None, membership: Membership) -> None:
+    group, user = membership.group, membership.user
+    open_tasks = db.session.scalar(
+        sa.select(sa.func.count())
+        .select_from(Task)
+        .where(
+            Task.group_id == group.id,
+            Task.owner_id == user.id,
+            Task.status.in_([TaskStatus.TODO, TaskStatus.DOING, TaskStatus.BLOCKED]),
+        )
+    )
+    if open_tasks:
+        raise OperationError(
+            f"{user.name} still owns {open_tasks} open task{'s' if open_tasks != 1 else ''} "
+            f"in {group.name}; hand them over first."
+        )
+    audit.record(actor, AuditAction.UPDATE, "working_group", group.id, summary=f"{user.name} left")
+    group.members.remove(membership)
+    db.session.flush()
+
+
+@dataclass
+class TaskFields:
+    title: str
+    description: str | None = None
+    owner_id: int | None = None
+    due_on: date | None = None
+    group_id: int | None = None
+    record_type: str | None = None
+    record_id: int | None = None
+
+
+def _apply(task: Task, fields: TaskFields) -> None:
+    task.title = clean_text(fields.title, "title", "Title", 200, required=True)
+    task.description = clean_text(fields.description, "description", "Description", 10_000)
+    owner = _staff(fields.owner_id, "owner_id", "owner")
+    group = None
+    if fields.group_id is not None:
+        group = db.session.get(WorkingGroup, fields.group_id)
+        if group is None:
+            raise OperationError("That working group does not exist.", field="group_id")
+        if group.archived and task.group_id != group.id:
+            raise OperationError(f"{group.name} is archived.", field="group_id")
+        if owner is not None and all(m.user_id != owner.id for m in group.members):
+            raise OperationError(
+                f"{owner.name} is not in {group.name}; add them to the group first, or choose "
+                "a member.",
+                field="owner_id",
+            )
+    task.group_id = group.id if group else None
+    task.owner_id = owner.id if owner else None
+    if fields.due_on is not None and fields.due_on < EARLIEST:
+        raise OperationError("That due date looks mistyped.", field="due_on")
+    task.due_on = fields.due_on
+    if fields.record_type or fields.record_id:
+        kind = LINKABLE.get(fields.record_type or "")
+        if kind is None or fields.record_id is None or kind.load(fields.record_id) is None:
+            raise OperationError("The record this task is about no longer exists.", field="title")
+    task.record_type = fields.record_type or None
+    task.record_id = fields.record_id if fields.record_type else None
+
+
+def create_task(actor: User | None, fields: TaskFields) -> Task:
+    task = Task(status=TaskStatus.TODO)
+    _apply(task, fields)
+    task.touch(actor)
+    db.session.add(task)
+    db.session.flush()
+    audit.record(actor, AuditAction.CREATE, "task", task.id, summary=task.title)
+    return task
+
+
+def update_task(
+    actor: User | None, task: Task, fields: TaskFields, *, expected_version: int | None = None
+) -> Task:
+    check_version(task, expected_version)
+    before = audit.snapshot(task)
+    _apply(task, fields)
+    changes = audit.changes_since(task, before)
+    if changes:
+        task.touch(actor)
+        audit.record(actor, AuditAction.UPDATE, "task", task.id, changes=changes)
+    db.session.flush()
+    return task
+
+
+def set_status(actor: User | None, task: Task, status: TaskStatus | str) -> Task:
+    try:
+        status = TaskStatus(status)
+    except ValueError:
+        raise OperationError(f"“{status}” is not a task status.", field="status") from None
+    if status is task.status:
+        raise OperationError(f"The task is already {status.label.lower()}.", field="status")
+    old = task.status
+    task.status = status
+    task.done_at = utcnow() if status is TaskStatus.DONE else None
+    task.touch(actor)
+    audit.record(
+        actor,
+        AuditAction.UPDATE,
+        "task",
+        task.id,
+        changes={"status": [old.value, status.value]},
+    )
+    db.session.flush()
+    return task

@@ -1,0 +1,163 @@
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+import pytest
+import sqlalchemy as sa
+
+from crm.core.errors import OperationError
+from crm.workgroups import operations, queries
+from crm.workgroups.models import Task, TaskStatus, WorkingGroup
+
+TODAY = date.today()
+
+
+@pytest.fixture
+def group(db, make_user):
+    g = operations.create_group(None, "Standards 2.0", "Drafting the 2.0 recommendations")
+    db.session.commit()
+    return g
+
+
+def test_a_lead_creates_a_group_and_adds_members(client, as_role, make_user, db):
+    as_role("lead")
+    volunteer = make_user("volunteer", name="Victor Santos")
+    response = client.post("/work/groups/new", data={"name": "Research", "purpose": "Lessons"})
+    assert response.status_code == 302
+    group = db.session.scalar(sa.select(WorkingGroup))
+    client.post(f"/work/groups/{group.id}/members", data={"user_id": volunteer.id, "role": "chair"})
+    db.session.refresh(group)
+    assert [(m.user.name, m.role.value) for m in group.members] == [("Victor Santos", "chair")]
+    page = client.get(f"/work/groups/{group.id}").get_data(as_text=True)
+    assert "Victor Santos" in page and "Chair" in page
+
+
+@pytest.mark.parametrize(
+    ("name", "message"),
+    [("", "This field is required."), ("standards 2.0", "There is already a working group")],
+)
+def test_bad_group_names_are_refused(client, as_role, group, db, name, message):
+    as_role("lead")
+    response = client.post("/work/groups/new", data={"name": name})
+    assert response.status_code == 422 and message in response.get_data(as_text=True)
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(WorkingGroup)) == 1
+
+
+def test_members_are_active_staff_once_each(group, make_user, db):
+    volunteer = make_user("volunteer")
+    operations.add_member(None, group, volunteer.id, "member")
+    with pytest.raises(OperationError, match="already in Standards 2.0"):
+        operations.add_member(None, group, volunteer.id, "chair")
+    with pytest.raises(OperationError, match="active member of staff"):
+        operations.add_member(None, group, make_user("champion").id, "member")
+    with pytest.raises(OperationError, match="active member of staff"):
+        operations.add_member(None, group, make_user("volunteer", active=False).id, "member")
+
+
+def test_task_owner_in_a_group_must_be_a_member(group, make_user, db):
+    outsider = make_user("volunteer", name="Out Sider")
+    with pytest.raises(OperationError, match="Out Sider is not in Standards 2.0"):
+        operations.create_task(
+            None, operations.TaskFields(title="Draft P3", owner_id=outsider.id, group_id=group.id)
+        )
+    operations.add_member(None, group, outsider.id, "member")
+    task = operations.create_task(
+        None, operations.TaskFields(title="Draft P3", owner_id=outsider.id, group_id=group.id)
+    )
+    assert task.status is TaskStatus.TODO
+
+
+def test_a_task_links_to_any_record_and_shows_it(client, as_role, make_org, db):
+    lead = as_role("lead")
+    org = make_org("Atlas Apparel")
+    response = client.post(
+        "/work/tasks/new",
+        data={
+            "title": "Call about the pledge",
+            "owner_id": lead.id,
+            "record_type": "organization",
+            "record_id": org.id,
+            "due_on": TODAY.isoformat(),
+        },  # fmt: skip
+    )
+    assert response.status_code == 302
+    task = db.session.scalar(sa.select(Task))
+    page = client.get(f"/work/tasks/{task.id}").get_data(as_text=True)
+    assert "Organization: Atlas Apparel" in page and f"/organizations/{org.id}" in page
+    with pytest.raises(OperationError, match="no longer exists"):
+        operations.create_task(
+            None, operations.TaskFields(title="X", record_type="event", record_id=987654)
+        )
+
+
+def test_my_tasks_show_tasks_and_follow_ups_by_due_date(client, as_role, make_contact, db):
+    from crm.engagements.operations import EngagementFields, log_engagement
+
+    me = as_role("volunteer")
+    operations.create_task(
+        None, operations.TaskFields(title="Late task", owner_id=me.id, due_on=TODAY - timedelta(1))
+    )
+    operations.create_task(
+        None, operations.TaskFields(title="Soon task", owner_id=me.id, due_on=TODAY + timedelta(2))
+    )
+    operations.create_task(None, operations.TaskFields(title="Someday task", owner_id=me.id))
+    log_engagement(
+        me,
+        EngagementFields(
+            kind="call",
+            occurred_on=TODAY - timedelta(days=3),
+            summary="Call with the union",
+            contact_ids=[make_contact().id],
+            follow_up_on=TODAY - timedelta(days=1),
+            follow_up_owner_id=me.id,
+            follow_up_note="Send the minutes",
+        ),
+    )
+    db.session.commit()
+    with client.application.test_request_context():
+        todo = queries.my_list(me.id, TODAY)
+    assert sorted(i.title for i in todo.overdue) == ["Late task", "Send the minutes"]
+    assert [i.title for i in todo.this_week] == ["Soon task"]
+    assert [i.title for i in todo.undated] == ["Someday task"]
+    page = client.get("/work/").get_data(as_text=True)
+    assert "Send the minutes" in page and "Late task" in page
+
+
+def test_done_tasks_leave_the_list_and_the_board_moves(client, as_role, group, db):
+    me = as_role("volunteer")
+    operations.add_member(None, group, me.id, "member")
+    task = operations.create_task(
+        None, operations.TaskFields(title="Draft P3", owner_id=me.id, group_id=group.id)
+    )
+    db.session.commit()
+    client.post(f"/work/tasks/{task.id}/status", data={"status": "doing"})
+    db.session.refresh(task)
+    assert task.status is TaskStatus.DOING
+    assert [t.id for t in queries.board(group)[TaskStatus.DOING]] == [task.id]
+    client.post(f"/work/tasks/{task.id}/status", data={"status": "done"})
+    db.session.refresh(task)
+    assert task.status is TaskStatus.DONE and task.done_at is not None
+    with client.application.test_request_context():
+        assert queries.my_list(me.id, TODAY).count == 0
+    response = client.post(f"/work/tasks/{task.id}/status", data={"status": "finished"})
+    assert "is not a task status" in client.get(response.headers["Location"]).get_data(as_text=True)
+
+
+def test_a_member_with_open_tasks_cannot_be_removed(group, make_user, db):
+    member = make_user("volunteer")
+    membership = operations.add_member(None, group, member.id, "member")
+    operations.create_task(
+        None, operations.TaskFields(title="Open", owner_id=member.id, group_id=group.id)
+    )
+    with pytest.raises(OperationError, match="hand them over first"):
+        operations.remove_member(None, membership)
+
+
+def test_volunteers_do_tasks_but_do_not_manage_groups(client, as_role, group):
+    as_role("volunteer")
+    assert client.get("/work/").status_code == 200
+    assert client.get(f"/work/groups/{group.id}").status_code == 200
+    assert client.get("/work/groups/new").status_code == 403
+    assert client.post(f"/work/groups/{group.id}/members", data={}).status_code == 403
+    as_role("viewer")
+    assert client.get("/work/").status_code == 403
