@@ -26,6 +26,7 @@ PUBLIC_ENDPOINTS = {
     "public_pledges.directory_json",
     # The unsubscribe link in every campaign email (and RFC 8058 one-click POSTs).
     "campaign_public.unsubscribe",
+    "campaign_public.topics",  # the preference page the unsubscribe page links to
     # SendGrid's Event Webhook: no login, a signature over the body instead.
     "campaign_webhooks.sendgrid_events",
 }

@@ -198,3 +198,13 @@ class DeliveryEvent(db.Model):
     received_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     __table_args__ = (sa.Index("ix_delivery_event_campaign", "campaign_id", "kind", "at"),)
+
+
+class TopicOptOut(db.Model):
+    """A person who still wants some of our email, but not this kind (their preference page)."""
+
+    contact_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("contact.id", ondelete="CASCADE"), primary_key=True
+    )
+    topic: Mapped[Purpose] = mapped_column(enum_type(Purpose, 30), primary_key=True)
+    at: Mapped[datetime] = mapped_column(default=utcnow)

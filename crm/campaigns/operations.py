@@ -22,6 +22,7 @@ from crm.campaigns.models import (
     Purpose,
     Segment,
     Suppression,
+    TopicOptOut,
 )
 from crm.contacts.models import ConsentStatus, Contact
 from crm.core.db import utcnow
@@ -38,6 +39,7 @@ LEFT_OUT_REASONS = {
     "no_email": "No email address",
     "not_asked": "Never agreed to email",
     "withdrawn": "Unsubscribed or withdrew consent",
+    "topic": "Chose not to receive this kind of email",
     "suppressed": "Suppressed (bounced, spam report or blocked by hand)",
     "invalid": "Address is not valid",
     "duplicate": "Same address as someone already included",
@@ -296,7 +298,8 @@ class QueueResult:
 
 
 def recipients(campaign: Campaign):
-    """(contact id, first, last, email, consent, suppressed?) for everyone in the segment,
+    """(contact id, first, last, email, consent, suppressed?, opted out of the topic?) for
+    everyone in the segment,
     consent or not: who is left out for lack of it is part of the answer."""
     criteria = segments.Criteria.from_dict(campaign.segment.criteria)
     criteria.consent_only = False
@@ -308,6 +311,9 @@ def recipients(campaign: Campaign):
             Contact.email,
             Contact.consent_status,
             Suppression.id.is_not(None),
+            sa.exists()
+            .where(TopicOptOut.contact_id == Contact.id, TopicOptOut.topic == campaign.purpose)
+            .correlate(Contact),
         )
         .outerjoin(Suppression, Suppression.email == Contact.email)
         .where(*segments.conditions(criteria))
@@ -316,17 +322,11 @@ def recipients(campaign: Campaign):
     return db.session.execute(stmt)
 
 
-def queue_campaign(actor, campaign: Campaign, *, now: datetime | None = None) -> QueueResult:
-    """Send now: one outbox row per recipient, all in this transaction."""
-    now = now or utcnow()
-    if campaign.status not in (CampaignStatus.DRAFT, CampaignStatus.SCHEDULED):
-        raise OperationError(f"A {campaign.status.label.lower()} campaign cannot be sent.")
-    _ready(campaign)
+def _classify(campaign: Campaign):
+    """(row, reason or None) for each person in the segment; None means they get it."""
     seen: set[str] = set()
-    rows: list[dict] = []
-    counts = dict.fromkeys(LEFT_OUT_REASONS, 0)
-    people: list[dict] = []
-    for contact_id, first, last, email, consent, suppressed in recipients(campaign):
+    for row in recipients(campaign):
+        _id, _first, _last, email, consent, suppressed, opted_out = row
         address = (email or "").strip().lower()
         if not address:
             reason = "no_email"
@@ -334,6 +334,8 @@ def queue_campaign(actor, campaign: Campaign, *, now: datetime | None = None) ->
             reason = "withdrawn"
         elif consent != ConsentStatus.GRANTED:
             reason = "not_asked"
+        elif opted_out:
+            reason = "topic"
         elif suppressed:
             reason = "suppressed"
         elif len(address) > 254 or not _PLAUSIBLE.match(address):
@@ -342,6 +344,21 @@ def queue_campaign(actor, campaign: Campaign, *, now: datetime | None = None) ->
             reason = "duplicate"
         else:
             seen.add(address)
+            reason = None
+        yield row, address, reason
+
+
+def queue_campaign(actor, campaign: Campaign, *, now: datetime | None = None) -> QueueResult:
+    """Send now: one outbox row per recipient, all in this transaction."""
+    now = now or utcnow()
+    if campaign.status not in (CampaignStatus.DRAFT, CampaignStatus.SCHEDULED):
+        raise OperationError(f"A {campaign.status.label.lower()} campaign cannot be sent.")
+    _ready(campaign)
+    rows: list[dict] = []
+    counts = dict.fromkeys(LEFT_OUT_REASONS, 0)
+    people: list[dict] = []
+    for (contact_id, first, last, *_rest), address, reason in _classify(campaign):
+        if reason is None:
             rows.append(
                 {
                     "campaign_id": campaign.id,
@@ -378,27 +395,10 @@ def queue_campaign(actor, campaign: Campaign, *, now: datetime | None = None) ->
 
 def left_out_preview(campaign: Campaign) -> dict[str, int]:
     """Before sending: how many would be left out, by reason (same rules as the send)."""
-    counts = dict.fromkeys(LEFT_OUT_REASONS, 0)
-    seen: set[str] = set()
-    included = 0
-    for _id, _f, _l, email, consent, suppressed in recipients(campaign):
-        address = (email or "").strip().lower()
-        if not address:
-            counts["no_email"] += 1
-        elif consent == ConsentStatus.WITHDRAWN:
-            counts["withdrawn"] += 1
-        elif consent != ConsentStatus.GRANTED:
-            counts["not_asked"] += 1
-        elif suppressed:
-            counts["suppressed"] += 1
-        elif len(address) > 254 or not _PLAUSIBLE.match(address):
-            counts["invalid"] += 1
-        elif address in seen:
-            counts["duplicate"] += 1
-        else:
-            seen.add(address)
-            included += 1
-    return {"included": included, **{k: v for k, v in counts.items() if v}}
+    counts = dict.fromkeys(["included", *LEFT_OUT_REASONS], 0)
+    for _row, _address, reason in _classify(campaign):
+        counts[reason or "included"] += 1
+    return {k: v for k, v in counts.items() if v or k == "included"}
 
 
 def start_due_campaigns(now: datetime | None = None) -> list[Campaign]:
@@ -475,3 +475,43 @@ def unsubscribe(message: OutboxMessage, source: str) -> bool:
     )
     db.session.flush()
     return True
+
+
+def choose_topics(message: OutboxMessage, wanted: list[str]) -> list[Purpose]:
+    """The person's preference page: the kinds of email they still want. Returns the ones
+    they no longer want."""
+    try:
+        keep = {Purpose(w) for w in wanted}
+    except ValueError:
+        raise OperationError("That is not one of our kinds of email.", field="topics") from None
+    contact = message.contact
+    if contact is None or contact.erased_at is not None:
+        raise OperationError("We no longer hold your details, so there is nothing to change.")
+    before = set(
+        db.session.scalars(sa.select(TopicOptOut.topic).where(TopicOptOut.contact_id == contact.id))
+    )
+    after = set(Purpose) - keep
+    for topic in before - after:
+        db.session.execute(
+            sa.delete(TopicOptOut).where(
+                TopicOptOut.contact_id == contact.id, TopicOptOut.topic == topic
+            )
+        )
+    for topic in sorted(after - before):
+        db.session.add(TopicOptOut(contact_id=contact.id, topic=topic))
+    if before != after:
+        audit.record(
+            None,
+            AuditAction.UPDATE,
+            "contact",
+            contact.id,
+            summary="Email topics chosen on the preference page",
+            changes={
+                "topics not wanted": [
+                    ", ".join(sorted(t.label for t in before)) or "none",
+                    ", ".join(sorted(t.label for t in after)) or "none",
+                ]
+            },
+        )
+    db.session.flush()
+    return sorted(after, key=list(Purpose).index)

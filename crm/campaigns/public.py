@@ -8,11 +8,11 @@ unsubscribes, and is what mail clients send for RFC 8058 one-click unsubscribe
 from __future__ import annotations
 
 import sqlalchemy as sa
-from flask import Blueprint, current_app, jsonify, render_template, request
+from flask import Blueprint, current_app, flash, jsonify, render_template, request
 
 from crm.campaigns import operations, tracking
 from crm.campaigns.delivery import UNSUBSCRIBE_PURPOSE
-from crm.campaigns.models import OutboxMessage
+from crm.campaigns.models import OutboxMessage, Purpose, TopicOptOut
 from crm.core.access import public
 from crm.core.errors import OperationError
 from crm.core.tokens import TokenError, read_token
@@ -45,6 +45,41 @@ def unsubscribe(token: str):
     operations.unsubscribe(message, f"{source} ({message.campaign.name})")
     db.session.commit()
     return render_template("campaigns/unsubscribe.html", state="done", message=message)
+
+
+@bp.route("/<token>/topics", methods=["GET", "POST"])
+@public
+def topics(token: str):
+    """The preference page: which kinds of email they still want (a normal form, with CSRF)."""
+    message = _message(token)
+    if message is None:
+        return render_template("campaigns/unsubscribe.html", state="invalid"), 404
+    status = 200
+    saved = False
+    if request.method == "POST":
+        try:
+            operations.choose_topics(message, request.form.getlist("topics"))
+        except OperationError as exc:
+            db.session.rollback()
+            flash(exc.message, "danger")
+            status = 422
+        else:
+            db.session.commit()
+            saved = True
+    not_wanted = set()
+    if message.contact_id is not None:
+        not_wanted = set(
+            db.session.scalars(
+                sa.select(TopicOptOut.topic).where(TopicOptOut.contact_id == message.contact_id)
+            )
+        )
+    return render_template(
+        "campaigns/topics.html",
+        message=message,
+        token=token,
+        topics=[(p, p not in not_wanted) for p in Purpose],
+        saved=saved,
+    ), status
 
 
 webhook_bp = Blueprint("campaign_webhooks", __name__, url_prefix="/webhooks")

@@ -383,3 +383,18 @@ def test_the_request_body_is_what_the_library_sends(db, ctx, person, make_campai
     body = delivery.SendGridBatchProvider.request_body(batch)
     assert body["from"] == {"email": "advocacy@example.org", "name": "WEST Advocacy"}
     assert [c["type"] for c in body["content"]] == ["text/plain", "text/html"]
+
+
+def test_a_slow_answer_times_out_and_is_retried(db, ctx, person, make_campaign, fake_sendgrid):
+    person("Amina")
+    campaign = make_campaign()
+    operations.queue_campaign(None, campaign)
+    db.session.commit()
+    impatient = delivery.SendGridBatchProvider("SG.test-key", fake_sendgrid.url, timeout=0.3)
+    fake_sendgrid.delay = 1.0
+    start = utcnow()
+    assert worker.drain_once(impatient, now=start)["retry"] == 1
+    (row,) = messages(db)
+    assert row.status is MessageStatus.QUEUED and "could not be reached" in row.error
+    fake_sendgrid.delay = 0
+    assert worker.drain_once(impatient, now=start + worker.backoff(1))["sent"] == 1

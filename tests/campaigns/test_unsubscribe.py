@@ -95,3 +95,49 @@ def test_a_bad_link_changes_nothing(client, db, received, token):
 
 def test_a_token_names_one_message_only(ctx):
     assert delivery.unsubscribe_url("a" * 32) != delivery.unsubscribe_url("b" * 32)
+
+
+def test_the_preference_page_leaves_out_only_the_topics_declined(
+    client, db, app, received, make_campaign
+):
+    amina, _mail, path = received
+    page = client.get(path + "/topics")
+    assert page.status_code == 200 and "Newsletter" in page.get_data(as_text=True)
+    wanted = ["awareness", "event_invitation", "pledge_drive", "champion_recruitment"]
+    saved = client.post(path + "/topics", data={"topics": wanted})
+    assert saved.status_code == 200 and "Your choices are saved" in saved.get_data(as_text=True)
+    db.session.refresh(amina)
+    assert amina.consent_status is ConsentStatus.GRANTED  # still hears from us
+    from crm.campaigns.models import Segment, TopicOptOut
+
+    assert [t.topic.value for t in db.session.scalars(sa.select(TopicOptOut))] == ["newsletter"]
+    segment = db.session.scalar(sa.select(Segment))
+    newsletter = make_campaign(segment, name="Newsletter 2", purpose="newsletter")
+    invitation = make_campaign(segment, name="Invite", purpose="event_invitation")
+    with app.test_request_context():
+        assert operations.left_out_preview(newsletter) == {"included": 0, "topic": 1}
+        assert operations.left_out_preview(invitation) == {"included": 1}
+    entry = db.session.scalar(
+        sa.select(AuditEntry).where(
+            AuditEntry.object_type == "contact", AuditEntry.summary.like("Email topics%")
+        )
+    )
+    assert entry is not None
+    client.post(path + "/topics", data={"topics": [*wanted, "newsletter"]})  # changed their mind
+    assert db.session.scalars(sa.select(TopicOptOut)).all() == []
+
+
+def test_the_preference_page_refuses_bad_input_and_needs_csrf(client, db, app, received):
+    _amina, _mail, path = received
+    bad = client.post(path + "/topics", data={"topics": ["awareness", "casino"]})
+    assert bad.status_code == 422
+    from crm.campaigns.models import TopicOptOut
+
+    assert db.session.scalars(sa.select(TopicOptOut)).all() == []
+    app.config["WTF_CSRF_ENABLED"] = True
+    try:
+        assert client.post(path + "/topics", data={"topics": []}).status_code == 400
+    finally:
+        app.config["WTF_CSRF_ENABLED"] = False
+    assert db.session.scalars(sa.select(TopicOptOut)).all() == []
+    assert client.get("/u/garbage/topics").status_code == 404
