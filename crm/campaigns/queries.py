@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import sqlalchemy as sa
 
 from crm.campaigns.models import (
@@ -137,7 +139,15 @@ def timeline(campaign: Campaign) -> list[dict]:
         hour = at.replace(minute=0, second=0, microsecond=0)
         bucket = hours.setdefault(hour, {"hour": hour, "delivered": 0, "open": 0, "click": 0})
         bucket[EventKind(kind).value] += 1
-    return [hours[h] for h in sorted(hours)][-72:]
+    if not hours:
+        return []
+    last = max(hours)
+    first = max(min(hours), last - timedelta(hours=71))  # the last three days at most
+    series, hour = [], first
+    while hour <= last:  # quiet hours are bars of nothing, so time reads left to right
+        series.append(hours.get(hour, {"hour": hour, "delivered": 0, "open": 0, "click": 0}))
+        hour += timedelta(hours=1)
+    return series
 
 
 def events_of(messages: list[OutboxMessage]) -> dict[int, list[str]]:
