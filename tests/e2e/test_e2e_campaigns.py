@@ -1,0 +1,123 @@
+"""A campaign end to end: build a segment (its count updates as criteria change), compose,
+preview, send; the worker runs; the stats show it sent; a recipient unsubscribes from the
+email they received, without logging in."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from email import message_from_bytes, policy
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import pytest
+from playwright.sync_api import expect
+
+pytestmark = pytest.mark.e2e
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+_SCRUBBED = ("DATABASE_URL", "CRM_TEST_DATABASE_URL", "CRM_MAIL_FILE_DIR", "SENDGRID_API_KEY")
+
+
+def run_worker(live_server) -> str:
+    env = {k: v for k, v in os.environ.items() if k not in _SCRUBBED}
+    env.update(
+        CRM_CONFIG="development",
+        CRM_INSTANCE_DIR=str(live_server.instance_dir),
+        CRM_MAIL_PROVIDER="file",
+        CRM_BASE_URL=live_server.url,
+    )
+    result = subprocess.run(
+        [sys.executable, "-m", "flask", "--app", "wsgi", "crm", "worker", "--once"],
+        cwd=REPO_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    return result.stdout
+
+
+def received(live_server, address: str):
+    for path in sorted((live_server.instance_dir / "mail").glob("*.eml")):
+        message = message_from_bytes(path.read_bytes(), policy=policy.default)
+        if message["To"] == address:
+            return message
+    raise AssertionError(f"nothing mailed to {address}")
+
+
+def add_contact(page, first: str, last: str, email: str, tag: str) -> None:
+    page.goto("/contacts/new")
+    page.get_by_label("First name").fill(first)
+    page.get_by_label("Last name").fill(last)
+    page.get_by_label("Email", exact=True).fill(email)
+    page.get_by_label("Tags").fill(tag)
+    page.get_by_label("Email consent").select_option(label="Agreed")
+    page.get_by_label("Consent source").fill("signed up at the e2e workshop")
+    page.get_by_role("button", name="Save contact").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text(f"{first} {last}")
+
+
+def test_segment_compose_send_stats_and_unsubscribe(page, crm, live_server, unique, screenshot):
+    tag = unique("camp")
+    first_email = f"ayesha.{tag}@example.org"
+    crm.log_in()
+    add_contact(page, "Ayesha", f"Rahman{tag}", first_email, tag)
+    add_contact(page, "Tomas", f"Novak{tag}", f"tomas.{tag}@example.org", tag)
+
+    # The builder: choosing the tag brings the count down to our two, without pressing a button.
+    page.goto("/campaigns/segments/new")
+    count = page.get_by_test_id("segment-count")
+    expect(count).not_to_have_text("2")
+    page.get_by_label("Tags").select_option(tag)
+    expect(count).to_have_text("2")
+    expect(page.locator("#segment-preview")).to_contain_text(f"Ayesha Rahman{tag}")
+    page.get_by_label("Name", exact=True).fill(f"Workshop {tag}")
+    page.get_by_role("button", name="Save segment").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text(f"Workshop {tag}")
+
+    # Compose: an unknown merge field is refused, then the right one saves.
+    page.get_by_role("link", name="New campaign to it").click()
+    page.get_by_label("Name", exact=True).fill(f"Invitation {tag}")
+    page.get_by_label("Purpose").select_option(label="Awareness")
+    page.get_by_label("Subject").fill("News for {{ first_name }}")
+    page.get_by_label("Message").fill("Dear {{ frist_name }},\n\nThe principles are growing.\n")
+    page.get_by_role("button", name="Save draft").click()
+    expect(page.get_by_text("there is no merge field “frist_name”")).to_be_visible()
+    page.get_by_label("Message").fill("Dear {{ first_name }},\n\nThe principles are growing.\n")
+    page.get_by_role("button", name="Save draft").click()
+    expect(page.get_by_text("is saved as a draft")).to_be_visible()
+    expect(page.get_by_test_id("would-send")).to_have_text("2")
+
+    page.get_by_role("link", name="Preview").click()
+    expect(page.get_by_test_id("preview-body")).to_contain_text("Dear ")
+    expect(page.get_by_test_id("preview-subject")).to_contain_text("News for ")
+    page.get_by_role("link", name="Back to the campaign").click()
+
+    page.once("dialog", lambda dialog: dialog.accept())
+    page.get_by_role("button", name="Send now").click()
+    expect(page.get_by_role("alert").filter(has_text="Queued for 2 recipients")).to_be_visible()
+
+    assert "sent 2" in run_worker(live_server)
+    page.reload()
+    expect(page.get_by_test_id("stat-sent")).to_have_text("2")
+    expect(page.locator("h1 .badge")).to_have_text("Sent")
+    screenshot("sent")
+
+    # Ayesha unsubscribes from the email she received, without an account.
+    mail = received(live_server, first_email)
+    assert mail["Subject"] == "News for Ayesha"
+    assert mail["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+    link = mail["List-Unsubscribe"].strip("<>")
+    page.context.clear_cookies()
+    page.goto(urlsplit(link).path)
+    page.get_by_role("button", name="Unsubscribe").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("You are unsubscribed")
+    screenshot("unsubscribed")
+
+    crm.log_in()
+    page.goto(f"/contacts/?q=Rahman{tag}")
+    page.get_by_role("link", name=f"Ayesha Rahman{tag}").first.click()
+    expect(page.get_by_text("Withdrawn").first).to_be_visible()
