@@ -112,6 +112,7 @@ def register_models() -> None:
     import crm.core.flood  # noqa: F401
     import crm.engagements.models  # noqa: F401
     import crm.events.models  # noqa: F401
+    import crm.library.models  # noqa: F401
     import crm.organizations.models  # noqa: F401
     import crm.pledges.models  # noqa: F401
     import crm.standards.models  # noqa: F401
@@ -139,6 +140,8 @@ def register_blueprints(app: Flask) -> None:
     from crm.engagements.views import bp as engagements_bp
     from crm.events.public import bp as public_events_bp
     from crm.events.views import bp as events_bp
+    from crm.library.views import bp as library_bp
+    from crm.library.views import public_bp as public_library_bp
     from crm.organizations.views import bp as organizations_bp
     from crm.pledges.public import bp as public_pledges_bp
     from crm.pledges.self_service import bp as my_pledge_bp
@@ -166,6 +169,8 @@ def register_blueprints(app: Flask) -> None:
         campaign_public_bp,
         campaign_webhooks_bp,
         workgroups_bp,
+        library_bp,
+        public_library_bp,
         audit_bp,
     ):
         app.register_blueprint(bp)

@@ -24,6 +24,9 @@ PUBLIC_ENDPOINTS = {
     "public_pledges.thanks",
     "public_pledges.directory",
     "public_pledges.directory_json",
+    # Case studies the community shares.
+    "public_library.index",
+    "public_library.detail",
     # The unsubscribe link in every campaign email (and RFC 8058 one-click POSTs).
     "campaign_public.unsubscribe",
     "campaign_public.topics",  # the preference page the unsubscribe page links to

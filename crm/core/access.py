@@ -47,6 +47,9 @@ class Permission(StrEnum):
     CAMPAIGNS_EDIT = "campaigns.edit"  # segments, compose, send, schedule, cancel
     TASKS = "tasks"  # my tasks, working-group boards, adding and moving tasks
     WORKING_GROUPS_MANAGE = "working_groups.manage"  # groups and their members
+    LIBRARY_VIEW = "library.view"  # the whole learning library
+    LIBRARY_CONTRIBUTE = "library.contribute"  # add case studies; see one's own
+    LIBRARY_REVIEW = "library.review"  # publish or send back contributions
     AUDIT_VIEW = "audit.view"
     USERS_MANAGE = "users.manage"
     ACCOUNT = "account"  # own password and profile
@@ -60,6 +63,8 @@ _STAFF_READ = {
     Permission.CHAMPIONS_VIEW,
     Permission.EVENTS_VIEW,
     Permission.PLEDGES_VIEW,
+    Permission.LIBRARY_VIEW,
+    Permission.LIBRARY_CONTRIBUTE,
     Permission.CAMPAIGNS_VIEW,
     Permission.AUDIT_VIEW,
     Permission.ACCOUNT,
@@ -89,8 +94,12 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
     ),
     # Champions and representatives see only their own records (object-level checks in their
     # domains); in the staff area they have their account page.
-    Role.CHAMPION: frozenset({Permission.ACCOUNT, Permission.OWN_CHAMPION_PROFILE}),
-    Role.ORG_REP: frozenset({Permission.ACCOUNT, Permission.OWN_PLEDGE}),
+    Role.CHAMPION: frozenset(
+        {Permission.ACCOUNT, Permission.OWN_CHAMPION_PROFILE, Permission.LIBRARY_CONTRIBUTE}
+    ),
+    Role.ORG_REP: frozenset(
+        {Permission.ACCOUNT, Permission.OWN_PLEDGE, Permission.LIBRARY_CONTRIBUTE}
+    ),
 }
 
 

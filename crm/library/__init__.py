@@ -1,0 +1,1 @@
+"""The community-of-practice library: case studies of worker-engagement technology."""

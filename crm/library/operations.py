@@ -1,0 +1,180 @@
+"""Contributing, reviewing and publishing case studies."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+
+import sqlalchemy as sa
+
+from crm.audit import operations as audit
+from crm.audit.models import AuditAction
+from crm.auth.models import User
+from crm.core.db import utcnow
+from crm.core.errors import OperationError, check_version
+from crm.core.validation import clean_country, clean_text, clean_website
+from crm.extensions import db
+from crm.library.models import CaseStudy, Outcome, ReviewStatus, Technology
+from crm.organizations.queries import by_name
+from crm.standards.models import Principle
+
+MAX_WORKERS = 2_000_000_000
+
+
+@dataclass
+class CaseStudyFields:
+    title: str
+    technology: Technology | str
+    outcome: Outcome | str
+    what_happened: str
+    lessons: str
+    countries: list[str] = field(default_factory=list)
+    sectors: str | None = None
+    workers_reached: int | None = None
+    source_link: str | None = None
+    happened_on: date | None = None
+    shareable: bool = False
+    principle_ids: list[int] = field(default_factory=list)
+    organization_names: list[str] = field(default_factory=list)
+
+
+def _apply(case: CaseStudy, fields: CaseStudyFields) -> None:
+    case.title = clean_text(fields.title, "title", "Title", 200, required=True)
+    try:
+        case.technology = Technology(fields.technology)
+    except ValueError:
+        raise OperationError(
+            f"“{fields.technology}” is not a kind of technology.", field="technology"
+        ) from None
+    try:
+        case.outcome = Outcome(fields.outcome)
+    except ValueError:
+        raise OperationError(f"“{fields.outcome}” is not an outcome.", field="outcome") from None
+    case.what_happened = clean_text(
+        fields.what_happened, "what_happened", "What happened", 20_000, required=True
+    )
+    case.lessons = clean_text(fields.lessons, "lessons", "Lessons", 20_000, required=True)
+    codes = []
+    for value in fields.countries:
+        code = clean_country(value, field="countries") if value.strip() else None
+        if code and code not in codes:
+            codes.append(code)
+    case.countries = ",".join(codes) or None
+    case.sectors = clean_text(fields.sectors, "sectors", "Sectors", 200)
+    if fields.workers_reached is not None and not 0 <= fields.workers_reached <= MAX_WORKERS:
+        raise OperationError(
+            "Give the number of workers reached (0 or more).", field="workers_reached"
+        )
+    case.workers_reached = fields.workers_reached
+    try:
+        case.source_link = clean_website(fields.source_link, field="source_link")
+    except OperationError:
+        raise OperationError(
+            "The source must be a web address (https://…).", field="source_link"
+        ) from None
+    if fields.happened_on is not None and not (
+        date(1990, 1, 1) <= fields.happened_on <= date.today() + timedelta(days=1)
+    ):
+        raise OperationError("Give a date between 1990 and today.", field="happened_on")
+    case.happened_on = fields.happened_on
+    case.shareable = bool(fields.shareable)
+    ids = sorted(set(fields.principle_ids))
+    principles = (
+        list(db.session.scalars(sa.select(Principle).where(Principle.id.in_(ids)))) if ids else []
+    )
+    if len(principles) != len(ids):
+        raise OperationError("One of the principles does not exist.", field="principle_ids")
+    case.principles = principles
+    organizations, unknown = [], []
+    for name in fields.organization_names:
+        if not name.strip():
+            continue
+        org = by_name(name)
+        if org is None:
+            unknown.append(name.strip())
+        elif org not in organizations:
+            organizations.append(org)
+    if unknown:
+        raise OperationError(
+            f"No organization named {', '.join('“' + u + '”' for u in unknown)} in the CRM; "
+            "leave it out or name it in the text.",
+            field="organizations",
+        )
+    case.organizations = organizations
+
+
+def contribute(actor: User | None, fields: CaseStudyFields, *, publish: bool) -> CaseStudy:
+    """A new case study: a lead's is published at once, a member's waits for review."""
+    case = CaseStudy()
+    _apply(case, fields)
+    db.session.add(case)
+    if publish:
+        case.status = ReviewStatus.PUBLISHED
+        case.reviewed_by_id = getattr(actor, "id", None)
+        case.reviewed_at = utcnow()
+    else:
+        case.status = ReviewStatus.SUBMITTED
+    case.touch(actor)
+    db.session.flush()
+    audit.record(actor, AuditAction.CREATE, "case_study", case.id, summary=case.title)
+    return case
+
+
+def update(
+    actor: User | None,
+    case: CaseStudy,
+    fields: CaseStudyFields,
+    *,
+    by_contributor: bool,
+    expected_version: int | None = None,
+) -> CaseStudy:
+    """Change a case study. A contributor's change goes back to review."""
+    check_version(case, expected_version)
+    before = audit.snapshot(case)
+    old_principles = [p.code for p in case.principles]
+    _apply(case, fields)
+    changes = audit.changes_since(case, before)
+    if old_principles != [p.code for p in case.principles]:
+        changes["principles"] = [
+            ", ".join(old_principles),
+            ", ".join(p.code for p in case.principles),
+        ]
+    if by_contributor and case.status is not ReviewStatus.SUBMITTED and changes:
+        changes["status"] = [case.status.value, ReviewStatus.SUBMITTED.value]
+        case.status = ReviewStatus.SUBMITTED
+    if changes:
+        case.touch(actor)
+        audit.record(actor, AuditAction.UPDATE, "case_study", case.id, changes=changes)
+    db.session.flush()
+    return case
+
+
+def publish(actor: User, case: CaseStudy, *, expected_version: int | None = None) -> None:
+    check_version(case, expected_version)
+    if case.status is ReviewStatus.PUBLISHED:
+        raise OperationError("This case study is already published.")
+    _review(actor, case, ReviewStatus.PUBLISHED, None)
+
+
+def send_back(actor: User, case: CaseStudy, note: str, *, expected_version: int | None = None):
+    check_version(case, expected_version)
+    note = clean_text(note, "note", "A note for the contributor", 500, required=True)
+    _review(actor, case, ReviewStatus.RETURNED, note)
+
+
+def _review(actor: User, case: CaseStudy, status: ReviewStatus, note: str | None) -> None:
+    old = case.status
+    case.status = status
+    case.review_note = note
+    case.reviewed_by_id = actor.id
+    case.reviewed_at = utcnow()
+    case.touch(actor)
+    audit.record(
+        actor,
+        AuditAction.UPDATE,
+        "case_study",
+        case.id,
+        summary=status.label + (f": {note}" if note else ""),
+        changes={"status": [old.value, status.value]},
+    )
+    db.session.flush()

@@ -1,0 +1,242 @@
+"""The library for members and staff, its review, and the public page of shared case studies."""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask_login import current_user
+
+from crm.core.access import Permission, has_permission, public, requires
+from crm.core.errors import ConflictError, OperationError
+from crm.core.forms import show_operation_error
+from crm.extensions import db
+from crm.library import operations, queries
+from crm.library.forms import CaseStudyForm, NoteForm
+from crm.library.models import CaseStudy, Outcome, ReviewStatus, Technology
+from crm.standards.queries import current_principles, principle_choices
+
+bp = Blueprint("library", __name__, url_prefix="/library")
+public_bp = Blueprint("public_library", __name__, url_prefix="/learn")
+
+
+def _is_staff() -> bool:
+    return has_permission(current_user, Permission.LIBRARY_VIEW)
+
+
+def _visible(case_id: int) -> CaseStudy:
+    """Staff see every case study; other contributors only their own (others answer 404)."""
+    case = db.session.get(CaseStudy, case_id)
+    if case is None or (not _is_staff() and case.created_by_id != current_user.id):
+        abort(404)
+    return case
+
+
+def _filters() -> queries.LibraryFilters:
+    args = request.args
+    return queries.LibraryFilters(
+        q=args.get("q", "").strip(),
+        principle=args.get("principle", ""),
+        outcome=args.get("outcome", ""),
+        technology=args.get("technology", ""),
+        country=args.get("country", ""),
+        sector=args.get("sector", "").strip(),
+    )
+
+
+def _choices() -> dict:
+    return {
+        "principles": current_principles(),
+        "outcomes": list(Outcome),
+        "technologies": list(Technology),
+    }
+
+
+def _fields(form: CaseStudyForm) -> operations.CaseStudyFields:
+    return operations.CaseStudyFields(
+        title=form.title.data,
+        technology=form.technology.data,
+        outcome=form.outcome.data,
+        what_happened=form.what_happened.data,
+        lessons=form.lessons.data,
+        countries=(form.countries.data or "").split(","),
+        sectors=form.sectors.data,
+        workers_reached=form.workers_reached.data,
+        source_link=form.source_link.data,
+        happened_on=form.happened_on.data,
+        shareable=form.shareable.data,
+        principle_ids=list(form.principle_ids.data or []),
+        organization_names=(form.organizations.data or "").split(","),
+    )
+
+
+@bp.route("/")
+@requires(Permission.LIBRARY_VIEW)
+def index():
+    filters = _filters()
+    stmt = queries.filtered(filters).where(CaseStudy.status == ReviewStatus.PUBLISHED)
+    return render_template(
+        "library/index.html",
+        cases=db.session.scalars(stmt.limit(500)).all(),
+        filters=filters,
+        public=False,
+        pending=db.session.scalar(
+            sa.select(sa.func.count())
+            .select_from(CaseStudy)
+            .where(CaseStudy.status == ReviewStatus.SUBMITTED)
+        ),
+        **_choices(),
+    )
+
+
+@bp.route("/mine")
+@requires(Permission.LIBRARY_CONTRIBUTE)
+def mine():
+    cases = db.session.scalars(
+        sa.select(CaseStudy)
+        .where(CaseStudy.created_by_id == current_user.id)
+        .order_by(CaseStudy.id.desc())
+    ).all()
+    return render_template("library/mine.html", cases=cases)
+
+
+@bp.route("/review")
+@requires(Permission.LIBRARY_REVIEW)
+def review():
+    cases = db.session.scalars(
+        sa.select(CaseStudy)
+        .where(CaseStudy.status == ReviewStatus.SUBMITTED)
+        .order_by(CaseStudy.id)
+    ).all()
+    return render_template("library/review.html", cases=cases)
+
+
+@bp.route("/new", methods=["GET", "POST"])
+@requires(Permission.LIBRARY_CONTRIBUTE)
+def new():
+    form = CaseStudyForm(principle_choices=principle_choices())
+    publish = has_permission(current_user, Permission.LIBRARY_REVIEW)
+    if form.validate_on_submit():
+        try:
+            case = operations.contribute(current_user, _fields(form), publish=publish)
+        except OperationError as exc:
+            db.session.rollback()
+            show_operation_error(form, exc)
+        else:
+            db.session.commit()
+            flash(
+                "The case study is published."
+                if publish
+                else "Thank you! A lead will review your case study before it is shared.",
+                "success",
+            )
+            return redirect(url_for("library.detail", case_id=case.id))
+    return render_template("library/form.html", form=form, case=None, publish=publish), (
+        422 if form.errors else 200
+    )
+
+
+@bp.route("/<int:case_id>")
+@requires(Permission.LIBRARY_CONTRIBUTE)
+def detail(case_id: int):
+    case = _visible(case_id)
+    note_form = NoteForm()
+    note_form.version.data = str(case.version)
+    return render_template("library/detail.html", case=case, note_form=note_form)
+
+
+@bp.route("/<int:case_id>/edit", methods=["GET", "POST"])
+@requires(Permission.LIBRARY_CONTRIBUTE)
+def edit(case_id: int):
+    case = _visible(case_id)
+    reviewer = has_permission(current_user, Permission.LIBRARY_REVIEW)
+    if not reviewer and case.created_by_id != current_user.id:
+        abort(403)  # volunteers read everyone's, but edit only their own
+    form = CaseStudyForm(obj=case, principle_choices=principle_choices())
+    if request.method == "GET":
+        form.principle_ids.data = [p.id for p in case.principles]
+        form.organizations.data = ", ".join(o.name for o in case.organizations)
+        form.countries.data = ", ".join(case.country_list)
+        form.version.data = str(case.version)
+    conflict = False
+    if form.validate_on_submit():
+        try:
+            operations.update(
+                current_user,
+                case,
+                _fields(form),
+                by_contributor=not reviewer,
+                expected_version=form.loaded_version(),
+            )
+        except ConflictError:
+            db.session.rollback()
+            conflict = True
+            form.version.data = str(case.version)
+        except OperationError as exc:
+            db.session.rollback()
+            show_operation_error(form, exc)
+        else:
+            db.session.commit()
+            flash("The case study is saved.", "success")
+            return redirect(url_for("library.detail", case_id=case.id))
+    status = 409 if conflict else 422 if form.errors else 200
+    return render_template(
+        "library/form.html", form=form, case=case, publish=reviewer, conflict=conflict
+    ), status
+
+
+@bp.route("/<int:case_id>/publish", methods=["POST"])
+@requires(Permission.LIBRARY_REVIEW)
+def publish(case_id: int):
+    case = db.session.get(CaseStudy, case_id) or abort(404)
+    try:
+        operations.publish(current_user, case, expected_version=NoteForm().loaded_version())
+    except OperationError as exc:
+        db.session.rollback()
+        flash(exc.message, "danger")
+    else:
+        db.session.commit()
+        flash(f"Published: {case.title}.", "success")
+    return redirect(url_for("library.detail", case_id=case.id))
+
+
+@bp.route("/<int:case_id>/return", methods=["POST"])
+@requires(Permission.LIBRARY_REVIEW)
+def send_back(case_id: int):
+    case = db.session.get(CaseStudy, case_id) or abort(404)
+    form = NoteForm()
+    try:
+        operations.send_back(
+            current_user, case, form.note.data or "", expected_version=form.loaded_version()
+        )
+    except OperationError as exc:
+        db.session.rollback()
+        flash(f"Not sent back: {exc.message}", "danger")
+    else:
+        db.session.commit()
+        flash("Sent back to the contributor with your note.", "success")
+    return redirect(url_for("library.detail", case_id=case.id))
+
+
+# --- public ---------------------------------------------------------------------------------
+
+
+@public_bp.route("/", endpoint="index")
+@public
+def public_index():
+    filters = _filters()
+    return render_template(
+        "library/index.html",
+        cases=db.session.scalars(queries.filtered(filters, public_only=True).limit(500)).all(),
+        filters=filters,
+        public=True,
+        **_choices(),
+    )
+
+
+@public_bp.route("/<int:case_id>", endpoint="detail")
+@public
+def public_detail(case_id: int):
+    case = db.session.get(CaseStudy, case_id)
+    if case is None or not case.is_public:
+        abort(404)
+    return render_template("library/public_detail.html", case=case)
