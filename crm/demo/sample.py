@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from crm.auth.models import Role, User
 from crm.contacts.models import ConsentStatus, Contact
 from crm.core.db import utcnow
-from crm.demo import advocacy, names, pledges, workgroups
+from crm.demo import advocacy, library, names, pledges, workgroups
 from crm.engagements.models import Engagement, EngagementKind
 from crm.extensions import db
 from crm.organizations.models import Organization, OrganizationKind
@@ -149,8 +149,10 @@ def load_demo(seed: int = 2017, admin: User | None = None) -> str:
         emails.add(email)
         has_email = rng.random() > 0.05
         # Nobody agrees to email without an address to send to.
-        consent = rng.choices(list(ConsentStatus), [30, 60, 10])[0] if has_email else (
-            ConsentStatus.UNKNOWN
+        consent = (
+            rng.choices(list(ConsentStatus), [30, 60, 10])[0]
+            if has_email
+            else (ConsentStatus.UNKNOWN)
         )
         contact = Contact(
             first_name=first,
@@ -229,8 +231,9 @@ def load_demo(seed: int = 2017, admin: User | None = None) -> str:
     advocacy_summary = advocacy.load(rng, contacts, staff)
     pledge_count = pledges.load(rng, contacts, staff, rep_org_id=contacts[1].organization_id)
     task_count = workgroups.load(rng, staff)
+    case_count = library.load(rng, staff)
     return (
         f"Demo data: {len(users)} users (one per role), {len(orgs)} organizations, "
         f"{len(contacts)} contacts, {engagements} engagements, {advocacy_summary}, "
-        f"{pledge_count} pledges, {task_count} working-group tasks."
+        f"{pledge_count} pledges, {task_count} working-group tasks, {case_count} case studies."
     )
