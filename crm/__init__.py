@@ -146,6 +146,7 @@ def register_blueprints(app: Flask) -> None:
     from crm.pledges.public import bp as public_pledges_bp
     from crm.pledges.self_service import bp as my_pledge_bp
     from crm.pledges.views import bp as pledges_bp
+    from crm.reports.views import bp as reports_bp
     from crm.standards.views import bp as standards_bp
     from crm.users.views import bp as users_bp
     from crm.workgroups.views import bp as workgroups_bp
@@ -171,6 +172,7 @@ def register_blueprints(app: Flask) -> None:
         workgroups_bp,
         library_bp,
         public_library_bp,
+        reports_bp,
         audit_bp,
     ):
         app.register_blueprint(bp)

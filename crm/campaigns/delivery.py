@@ -15,11 +15,10 @@ from datetime import UTC, datetime, timedelta
 from flask import current_app
 
 from crm.campaigns import rendering
-from crm.campaigns.models import Campaign, OutboxMessage
+from crm.campaigns.models import Campaign
 from crm.core.countries import country_name
 from crm.core.http import external_url
 from crm.core.mail import FileMailProvider, MailMessage
-from crm.core.tokens import make_token
 
 MAX_PERSONALIZATIONS = 1000
 UNSUBSCRIBE_PURPOSE = "unsubscribe"
@@ -62,10 +61,29 @@ class DeliveryError(Exception):
 # --- composing -------------------------------------------------------------------------------
 
 
+def _signer():
+    from itsdangerous import Signer
+
+    # The message key is random and unguessable already; the signature makes a forged or
+    # mistyped link fail cleanly. No timestamp: an unsubscribe link must keep working.
+    return Signer(current_app.config["SECRET_KEY"], salt=f"crm.{UNSUBSCRIBE_PURPOSE}")
+
+
+def unsubscribe_token(message_key: str, signer=None) -> str:
+    return (signer or _signer()).sign(message_key).decode()
+
+
+def message_key_from(token: str) -> str | None:
+    from itsdangerous import BadSignature
+
+    try:
+        return _signer().unsign(token).decode()
+    except (BadSignature, UnicodeError):
+        return None
+
+
 def unsubscribe_url(message_key: str) -> str:
-    return external_url(
-        "campaign_public.unsubscribe", token=make_token(UNSUBSCRIBE_PURPOSE, message_key)
-    )
+    return external_url("campaign_public.unsubscribe", token=unsubscribe_token(message_key))
 
 
 def unsubscribe_headers(url: str) -> dict[str, str]:
@@ -85,8 +103,12 @@ def campaign_values(campaign: Campaign) -> dict[str, str]:
 
 
 def person_values(contact, email: str, unsubscribe: str) -> dict[str, str]:
+    """The merge fields of one person: from a Contact, or from a claimed row (Pending)."""
     if contact is None:
         first, last, org, country = "", "", "", ""
+    elif isinstance(contact, Pending):
+        first, last, org = contact.first_name, contact.last_name, contact.organization
+        country = country_name(contact.country) if contact.country else ""
     else:
         first, last = contact.first_name or "", contact.last_name or ""
         org = contact.organization.name if contact.organization is not None else ""
@@ -106,10 +128,26 @@ def unsubscribe_url_maker():
     """unsubscribe_url for many messages at once: the link is built once, the token per message."""
     base = external_url("campaign_public.unsubscribe", token="TOKEN")
     head, tail = base.rsplit("TOKEN", 1)
-    return lambda key: f"{head}{make_token(UNSUBSCRIBE_PURPOSE, key)}{tail}"
+    signer = _signer()
+    return lambda key: f"{head}{unsubscribe_token(key, signer)}{tail}"
 
 
-def batches_for(campaign: Campaign, messages: list[OutboxMessage]) -> list[tuple[Batch, list]]:
+@dataclass
+class Pending:
+    """A claimed outbox row with what its message needs, read in one query."""
+
+    id: int
+    campaign_id: int
+    email: str
+    message_key: str
+    attempts: int
+    first_name: str
+    last_name: str
+    organization: str
+    country: str | None
+
+
+def batches_for(campaign: Campaign, messages: list[Pending]) -> list[tuple[Batch, list]]:
     """Requests for these messages of one campaign: [(batch, the messages it carries)]."""
     shared = rendering.is_shared(campaign.body)
     common = campaign_values(campaign)
@@ -118,7 +156,7 @@ def batches_for(campaign: Campaign, messages: list[OutboxMessage]) -> list[tuple
     groups: dict[tuple[str, str], list[tuple[Batch, list]]] = {}
     for message in messages:
         url = url_for_key(message.message_key)
-        values = {**common, **person_values(message.contact, message.email, url)}
+        values = {**common, **person_values(message, message.email, url)}
         if shared_body is not None:
             content = shared_body
             subs = rendering.substitutions(values)

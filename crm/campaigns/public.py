@@ -11,22 +11,18 @@ import sqlalchemy as sa
 from flask import Blueprint, current_app, flash, jsonify, render_template, request
 
 from crm.campaigns import operations, tracking
-from crm.campaigns.delivery import UNSUBSCRIBE_PURPOSE
+from crm.campaigns.delivery import message_key_from
 from crm.campaigns.models import OutboxMessage, Purpose, TopicOptOut
 from crm.core.access import public
 from crm.core.errors import OperationError
-from crm.core.tokens import TokenError, read_token
 from crm.extensions import csrf, db
 
 bp = Blueprint("campaign_public", __name__, url_prefix="/u")
 
 
 def _message(token: str) -> OutboxMessage | None:
-    try:
-        key = read_token(UNSUBSCRIBE_PURPOSE, token, max_age=None)
-    except TokenError:
-        return None
-    if not isinstance(key, str):
+    key = message_key_from(token)
+    if key is None:
         return None
     return db.session.scalar(sa.select(OutboxMessage).where(OutboxMessage.message_key == key))
 

@@ -19,13 +19,13 @@ from datetime import datetime, timedelta
 
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import selectinload
 
 from crm.campaigns import delivery, operations
 from crm.campaigns.models import Campaign, MessageStatus, OutboxMessage, WorkerLease
 from crm.contacts.models import Contact
 from crm.core.db import utcnow
 from crm.extensions import db
+from crm.organizations.models import Organization
 
 CLAIM_LEASE = timedelta(minutes=10)  # a claim older than this belongs to a dead worker
 SQLITE_LEASE = timedelta(minutes=2)
@@ -117,7 +117,7 @@ def reclaim(now: datetime, *, everything: bool = False) -> int:
     ).rowcount
 
 
-def claim(limit: int, now: datetime) -> list[OutboxMessage]:
+def claim(limit: int, now: datetime) -> list[delivery.Pending]:
     ids_stmt = (
         sa.select(OutboxMessage.id)
         .where(OutboxMessage.status == MessageStatus.QUEUED, OutboxMessage.next_attempt_at <= now)
@@ -141,42 +141,82 @@ def claim(limit: int, now: datetime) -> list[OutboxMessage]:
         .execution_options(synchronize_session=False)
     )
     db.session.commit()
-    return list(
-        db.session.scalars(
-            sa.select(OutboxMessage)
-            .where(OutboxMessage.id.in_(ids))
-            .options(
-                selectinload(OutboxMessage.contact).selectinload(Contact.organization),
-                selectinload(OutboxMessage.campaign).selectinload(Campaign.event),
-            )
-            .order_by(OutboxMessage.id)
-            .execution_options(populate_existing=True)
+    # Plain rows, not ORM objects: a batch is a thousand of them, and nothing here edits them.
+    rows = db.session.execute(
+        sa.select(
+            OutboxMessage.id,
+            OutboxMessage.campaign_id,
+            OutboxMessage.email,
+            OutboxMessage.message_key,
+            OutboxMessage.attempts,
+            Contact.first_name,
+            Contact.last_name,
+            Organization.name,
+            Contact.country,
         )
+        .outerjoin(Contact, Contact.id == OutboxMessage.contact_id)
+        .outerjoin(Organization, Organization.id == Contact.organization_id)
+        .where(OutboxMessage.id.in_(ids))
+        .order_by(OutboxMessage.id)
     )
+    return [
+        delivery.Pending(
+            id=i,
+            campaign_id=campaign_id,
+            email=email,
+            message_key=key,
+            attempts=attempts,
+            first_name=first or "",
+            last_name=last or "",
+            organization=org or "",
+            country=country,
+        )
+        for i, campaign_id, email, key, attempts, first, last, org, country in rows
+    ]
 
 
-def _record_failure(messages: list[OutboxMessage], error: delivery.DeliveryError, now) -> None:
+def _record_failure(messages: list[delivery.Pending], error: delivery.DeliveryError, now) -> str:
+    """Back to the queue for later, or failed for good; returns which ("retry" or "failed")."""
     retry = delivery.is_retryable(error)
-    for m in messages:
-        m.error = error.reason[:500]
-        m.claimed_at = None
-        if retry and m.attempts < MAX_ATTEMPTS:
-            m.status = MessageStatus.QUEUED
-            m.next_attempt_at = error.retry_at or now + backoff(m.attempts)
-        else:
-            m.status = MessageStatus.FAILED
-            if retry:
-                m.error = f"Gave up after {m.attempts} attempts: {error.reason}"[:500]
+    again = [m for m in messages if retry and m.attempts < MAX_ATTEMPTS]
+    given_up = [m for m in messages if m not in again]
+    if again:
+        db.session.execute(
+            sa.update(OutboxMessage),
+            [
+                {
+                    "id": m.id,
+                    "status": MessageStatus.QUEUED,
+                    "claimed_at": None,
+                    "error": error.reason[:500],
+                    "next_attempt_at": error.retry_at or now + backoff(m.attempts),
+                }
+                for m in again
+            ],
+        )
+    if given_up:
+        reason = (
+            f"Gave up after {given_up[0].attempts} attempts: {error.reason}"
+            if retry
+            else error.reason
+        )
+        db.session.execute(
+            sa.update(OutboxMessage)
+            .where(OutboxMessage.id.in_([m.id for m in given_up]))
+            .values(status=MessageStatus.FAILED, claimed_at=None, error=reason[:500])
+            .execution_options(synchronize_session=False)
+        )
+    return "retry" if again and not given_up else "failed"
 
 
-def deliver(provider, messages: list[OutboxMessage], now: datetime) -> dict[str, int]:
+def deliver(provider, messages: list[delivery.Pending], now: datetime) -> dict[str, int]:
     """Send claimed messages, campaign by campaign, and record what happened to each."""
     outcome = {"sent": 0, "retry": 0, "failed": 0}
-    by_campaign: dict[int, list[OutboxMessage]] = defaultdict(list)
+    by_campaign: dict[int, list[delivery.Pending]] = defaultdict(list)
     for m in messages:
         by_campaign[m.campaign_id].append(m)
-    for group in by_campaign.values():
-        campaign = group[0].campaign
+    for campaign_id, group in by_campaign.items():
+        campaign = db.session.get(Campaign, campaign_id)
         try:
             batches = delivery.batches_for(campaign, group)
         except Exception as exc:  # a template that no longer renders: fail, never loop
@@ -184,27 +224,29 @@ def deliver(provider, messages: list[OutboxMessage], now: datetime) -> dict[str,
                 group, delivery.DeliveryError(f"Could not render the message: {exc}", status=0), now
             )
             outcome["failed"] += len(group)
+            db.session.commit()
             continue
         for batch, carried in batches:
             try:
                 accepted = provider.send_batch(batch)
             except delivery.DeliveryError as exc:
-                _record_failure(carried, exc, now)
-                bucket = (
-                    "retry" if all(m.status is MessageStatus.QUEUED for m in carried) else "failed"
-                )
-                outcome[bucket] += len(carried)
+                outcome[_record_failure(carried, exc, now)] += len(carried)
+                db.session.commit()
                 continue
-            sent_at = utcnow()
-            for m in carried:
-                m.status = MessageStatus.SENT
-                m.sent_at = sent_at
-                m.provider_id = accepted.provider_id[:100] or None
-                m.claimed_at = None
-                m.error = None
+            db.session.execute(
+                sa.update(OutboxMessage)
+                .where(OutboxMessage.id.in_([m.id for m in carried]))
+                .values(
+                    status=MessageStatus.SENT,
+                    sent_at=utcnow(),
+                    provider_id=accepted.provider_id[:100] or None,
+                    claimed_at=None,
+                    error=None,
+                )
+                .execution_options(synchronize_session=False)
+            )
             outcome["sent"] += len(carried)
             db.session.commit()  # what was accepted stays recorded even if a later batch dies
-    db.session.flush()
     return outcome
 
 

@@ -50,6 +50,7 @@ class Permission(StrEnum):
     LIBRARY_VIEW = "library.view"  # the whole learning library
     LIBRARY_CONTRIBUTE = "library.contribute"  # add case studies; see one's own
     LIBRARY_REVIEW = "library.review"  # publish or send back contributions
+    REPORTS_VIEW = "reports.view"  # the quarterly adoption report and its downloads
     AUDIT_VIEW = "audit.view"
     USERS_MANAGE = "users.manage"
     ACCOUNT = "account"  # own password and profile
@@ -65,6 +66,7 @@ _STAFF_READ = {
     Permission.PLEDGES_VIEW,
     Permission.LIBRARY_VIEW,
     Permission.LIBRARY_CONTRIBUTE,
+    Permission.REPORTS_VIEW,
     Permission.CAMPAIGNS_VIEW,
     Permission.AUDIT_VIEW,
     Permission.ACCOUNT,
@@ -88,10 +90,8 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             Permission.TASKS,
         }
     ),
-    # Board members and funders read figures and the organization directory, not personal data.
-    Role.VIEWER: frozenset(
-        {Permission.DASHBOARD, Permission.ORGANIZATIONS_VIEW, Permission.ACCOUNT}
-    ),
+    # Board members and funders read the quarterly report, and nothing else.
+    Role.VIEWER: frozenset({Permission.ACCOUNT, Permission.REPORTS_VIEW}),
     # Champions and representatives see only their own records (object-level checks in their
     # domains); in the staff area they have their account page.
     Role.CHAMPION: frozenset(

@@ -26,7 +26,15 @@ def safe_cell(value: Any) -> Any:
 
 
 def safe_frame(frame: pd.DataFrame) -> pd.DataFrame:
-    return frame.apply(lambda column: column.map(safe_cell)) if not frame.empty else frame
+    """A copy with risky text defused; values keep their types (1 stays 1, not 1.0)."""
+    if frame.empty:
+        return frame
+    return pd.DataFrame(
+        {
+            column: pd.Series([safe_cell(v) for v in frame[column]], dtype=object)
+            for column in frame.columns
+        }
+    )
 
 
 def filename_for(text: str, extension: str) -> str:

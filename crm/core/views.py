@@ -29,17 +29,9 @@ def home():
         return redirect(url_for("my_champion.home"))
     if has_permission(current_user, Permission.OWN_PLEDGE):
         return redirect(url_for("my_pledge.home"))
-    if not has_permission(current_user, Permission.CONTACTS_VIEW):
-        return render_template("core/welcome.html", stats=_public_stats())
+    if not has_permission(current_user, Permission.DASHBOARD):
+        return redirect(url_for("reports.index"))  # board readers: the report is their home
     return render_template("core/dashboard.html", **_dashboard())
-
-
-def _public_stats() -> dict:
-    from crm.organizations.models import Organization
-
-    return {
-        "organizations": db.session.scalar(sa.select(sa.func.count()).select_from(Organization)),
-    }
 
 
 def _dashboard() -> dict:
@@ -83,7 +75,16 @@ def _dashboard() -> dict:
         "recent": recent,
         "by_kind": by_kind,
         **_advocacy(today),
+        "quarter_report": _quarter_figures(today),
     }
+
+
+def _quarter_figures(today: date):
+    """This quarter's key figures against last quarter's, from the adoption report."""
+    from crm.pledges.schedule import Quarter
+    from crm.reports.views import cached_report
+
+    return cached_report(Quarter.of(today))
 
 
 def _advocacy(today: date) -> dict:

@@ -379,7 +379,8 @@ def test_the_request_body_is_what_the_library_sends(db, ctx, person, make_campai
     person("Amina")
     campaign = make_campaign()
     operations.queue_campaign(None, campaign)
-    batch, carried = delivery.batches_for(campaign, messages(db))[0]
+    db.session.commit()
+    batch, carried = delivery.batches_for(campaign, worker.claim(10, utcnow()))[0]
     body = delivery.SendGridBatchProvider.request_body(batch)
     assert body["from"] == {"email": "advocacy@example.org", "name": "WEST Advocacy"}
     assert [c["type"] for c in body["content"]] == ["text/plain", "text/html"]

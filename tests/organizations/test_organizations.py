@@ -134,7 +134,7 @@ def test_volunteer_cannot_delete(client, as_role, make_org):
 
 
 def test_list_search_filters_and_sort(client, as_role, make_org):
-    as_role("viewer")
+    as_role("volunteer")
     make_org("Lotus Knitwear", kind="supplier", country="VN")
     make_org("Fair Labour Foundation", kind="ngo", country="NL")
     make_org("Lotus Foods", kind="brand", country="GB")

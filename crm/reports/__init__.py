@@ -1,0 +1,1 @@
+"""The quarterly adoption report for the board and funders."""

@@ -1,0 +1,508 @@
+"""The quarterly adoption report: pandas frames built from explicit SQL, as of a quarter's end.
+
+Every section compares the quarter with the one before. Statuses are rebuilt as they stood at
+the quarter's end (from the pledge and champion histories), not read as they are today, so a
+report for an earlier quarter does not change when today's data does.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time, timedelta
+
+import pandas as pd
+import sqlalchemy as sa
+from flask import current_app
+
+from crm.champions.models import Endorsement, Stage, StageChange, Verification
+from crm.core.countries import country_name
+from crm.events.models import Event, Participation, ParticipationStatus
+from crm.extensions import db
+from crm.organizations.models import KIND_LABELS, Organization
+from crm.pledges.models import (
+    Assessment,
+    Maturity,
+    Pledge,
+    PledgeChange,
+    PledgeStatus,
+    ProgressReport,
+    ReportStatus,
+    Standing,
+)
+from crm.pledges.schedule import Quarter, schedule
+from crm.standards.models import Principle, Standard, StandardStatus
+
+LEVEL_SCORE = {level.value: level.score for level in Maturity}
+
+
+def parse_quarter(text: str) -> Quarter:
+    """'2026Q3' (or '2026-Q3', 'q3 2026') as a Quarter; ValueError with a clear message."""
+    cleaned = text.strip().upper().replace("-", "").replace(" ", "")
+    if len(cleaned) == 6 and cleaned[4] == "Q" and cleaned[:4].isdigit() and cleaned[5] in "1234":
+        return Quarter(int(cleaned[:4]), int(cleaned[5]))
+    if len(cleaned) == 6 and cleaned[0] == "Q" and cleaned[1] in "1234" and cleaned[2:].isdigit():
+        return Quarter(int(cleaned[2:]), int(cleaned[1]))
+    raise ValueError(f"“{text}” is not a quarter; write it like 2026Q3.")
+
+
+def _end(quarter: Quarter) -> datetime:
+    """The first instant after the quarter (exclusive bound, UTC)."""
+    return datetime.combine(quarter.last_day + timedelta(days=1), time.min, tzinfo=UTC)
+
+
+def _start(quarter: Quarter) -> datetime:
+    return datetime.combine(quarter.first_day, time.min, tzinfo=UTC)
+
+
+def _frame(stmt) -> pd.DataFrame:
+    return pd.read_sql_query(stmt, db.session.connection())
+
+
+@dataclass
+class Report:
+    quarter: Quarter
+    sections: dict[str, pd.DataFrame] = field(default_factory=dict)
+    highlights: list[str] = field(default_factory=list)
+    figures: dict[str, tuple[float, float]] = field(default_factory=dict)  # now, before
+
+    @property
+    def title(self) -> str:
+        return f"WEST Principles adoption report, {self.quarter.label}"
+
+
+# --- pledges -------------------------------------------------------------------------------------
+
+
+def pledge_standings(at_end: datetime) -> pd.DataFrame:
+    """Each pledge's standing as it was at `at_end`, with its organization's kind and country."""
+    history = _frame(
+        sa.select(PledgeChange.pledge_id, PledgeChange.to_status, PledgeChange.at)
+        .where(PledgeChange.at < at_end)
+        .order_by(PledgeChange.pledge_id, PledgeChange.at, PledgeChange.id)
+    )
+    if history.empty:
+        return pd.DataFrame(columns=["pledge_id", "standing", "kind", "country", "signed_on"])
+    last = history.groupby("pledge_id").tail(1).set_index("pledge_id")
+    pledges = _frame(
+        sa.select(
+            Pledge.id.label("pledge_id"),
+            Pledge.activated_on,
+            Pledge.signed_on,
+            Organization.kind,
+            Organization.country,
+        ).join(Organization, Organization.id == Pledge.organization_id)
+    ).set_index("pledge_id")
+    key = ProgressReport.year * 4 + ProgressReport.quarter - 1
+    reported = dict(
+        db.session.execute(
+            sa.select(ProgressReport.pledge_id, sa.func.max(key))
+            .where(
+                ProgressReport.status != ReportStatus.DRAFT,
+                ProgressReport.submitted_at < at_end,
+            )
+            .group_by(ProgressReport.pledge_id)
+        ).all()
+    )
+    day = (at_end - timedelta(days=1)).date()
+    config = current_app.config
+    rows = []
+    for pledge_id, row in last.iterrows():
+        if pledge_id not in pledges.index:
+            continue
+        info = pledges.loc[pledge_id]
+        status = PledgeStatus(row["to_status"])
+        value = reported.get(pledge_id)
+        standing = schedule(
+            status,
+            info["activated_on"] if isinstance(info["activated_on"], date) else None,
+            Quarter(value // 4, value % 4 + 1) if value is not None else None,
+            day,
+            due_days=config["PLEDGE_REPORT_DUE_DAYS"],
+            grace_days=config["PLEDGE_LAPSE_GRACE_DAYS"],
+        ).standing
+        rows.append(
+            {
+                "pledge_id": pledge_id,
+                "standing": standing.value,
+                "kind": info["kind"],
+                "country": info["country"],
+                "signed_on": info["signed_on"],
+            }
+        )
+    return pd.DataFrame(rows, columns=["pledge_id", "standing", "kind", "country", "signed_on"])
+
+
+def _pledge_section(now: pd.DataFrame, before: pd.DataFrame, quarter: Quarter) -> pd.DataFrame:
+    def count(frame: pd.DataFrame, standing: Standing) -> int:
+        return int((frame["standing"] == standing.value).sum()) if not frame.empty else 0
+
+    def new_in(frame: pd.DataFrame, q: Quarter) -> int:
+        if frame.empty:
+            return 0
+        signed = frame["signed_on"].dropna()
+        return int(sum(q.first_day <= d <= q.last_day for d in signed))
+
+    rows = [
+        ("New (signed in the quarter)", new_in(now, quarter), new_in(before, quarter.previous()))
+    ]
+    for standing in (
+        Standing.ACTIVE,
+        Standing.NON_REPORTING,
+        Standing.LAPSED,
+        Standing.ADOPTED,
+        Standing.WITHDRAWN,
+    ):
+        rows.append((standing.label, count(now, standing), count(before, standing)))
+    frame = pd.DataFrame(rows, columns=["Pledges", "This quarter", "Previous quarter"])
+    frame["Change"] = frame["This quarter"] - frame["Previous quarter"]
+    return frame
+
+
+# --- maturity ------------------------------------------------------------------------------------
+
+
+def latest_levels(at_end: datetime, standard_id: int) -> pd.DataFrame:
+    """Per live pledge and principle, the level in its latest report filed by `at_end`."""
+    frame = _frame(
+        sa.select(
+            ProgressReport.pledge_id,
+            ProgressReport.year,
+            ProgressReport.quarter,
+            ProgressReport.id.label("report_id"),
+            Principle.code,
+            Assessment.level,
+            Organization.kind,
+            Organization.country,
+        )
+        .join(Assessment, Assessment.report_id == ProgressReport.id)
+        .join(Principle, Principle.id == Assessment.principle_id)
+        .join(Pledge, Pledge.id == ProgressReport.pledge_id)
+        .join(Organization, Organization.id == Pledge.organization_id)
+        .where(
+            ProgressReport.standard_id == standard_id,
+            ProgressReport.status != ReportStatus.DRAFT,
+            ProgressReport.submitted_at < at_end,
+        )
+    )
+    if frame.empty:
+        return frame.assign(score=pd.Series(dtype=float))
+    frame = frame.sort_values(["pledge_id", "year", "quarter", "report_id"])
+    latest = frame.groupby("pledge_id")["report_id"].transform("max")
+    frame = frame[frame["report_id"] == latest].copy()
+    frame["level"] = frame["level"].map(lambda v: getattr(v, "value", v))
+    frame["score"] = frame["level"].map(LEVEL_SCORE)
+    return frame
+
+
+def _maturity_section(now: pd.DataFrame, before: pd.DataFrame, codes: list[str]) -> pd.DataFrame:
+    rows = []
+    for code in codes:
+        mine = now[now["code"] == code] if not now.empty else now
+        prev = before[before["code"] == code] if not before.empty else before
+        row = {"Principle": code}
+        for level in Maturity:
+            row[level.label] = int((mine["level"] == level.value).sum()) if not mine.empty else 0
+        row["Average (0–4)"] = round(float(mine["score"].mean()), 2) if len(mine) else None
+        before_avg = round(float(prev["score"].mean()), 2) if len(prev) else None
+        row["Previous average"] = before_avg
+        row["Change"] = (
+            round(row["Average (0–4)"] - before_avg, 2)
+            if row["Average (0–4)"] is not None and before_avg is not None
+            else None
+        )
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def _by_group(standings: pd.DataFrame, levels: pd.DataFrame, column: str, label) -> pd.DataFrame:
+    """Live pledges, adopted ones and the average maturity per organization kind or country."""
+    columns = [label[1], "Live pledges", "Adopted", "Average maturity (0–4)"]
+    if standings.empty:
+        return pd.DataFrame(columns=columns)
+    live = standings[~standings["standing"].isin(["withdrawn", "draft"])].copy()
+    if live.empty:
+        return pd.DataFrame(columns=columns)
+    live["group"] = live[column].map(lambda v: label[0](getattr(v, "value", v)))
+    table = live.groupby("group").agg(
+        live=("pledge_id", "size"), adopted=("standing", lambda s: int((s == "adopted").sum()))
+    )
+    if not levels.empty:
+        lv = levels.copy()
+        lv["group"] = lv[column].map(lambda v: label[0](getattr(v, "value", v)))
+        table = table.join(lv.groupby("group")["score"].mean().round(2).rename("avg"), how="left")
+    else:
+        table["avg"] = None
+    table = table.reset_index().sort_values(["live", "group"], ascending=[False, True])
+    table.columns = columns
+    return table.reset_index(drop=True)
+
+
+# --- champions, events, campaigns ---------------------------------------------------------
+
+
+def _stage_at(at_end: datetime) -> pd.Series:
+    history = _frame(
+        sa.select(StageChange.champion_id, StageChange.to_stage, StageChange.at)
+        .where(StageChange.at < at_end)
+        .order_by(StageChange.champion_id, StageChange.at, StageChange.id)
+    )
+    if history.empty:
+        return pd.Series(dtype=object)
+    last = history.groupby("champion_id").tail(1).set_index("champion_id")["to_stage"]
+    return last.map(lambda v: getattr(v, "value", v))
+
+
+def _champion_figures(quarter: Quarter, months: int) -> dict[str, int]:
+    start, end = _start(quarter), _end(quarter)
+    stages = _stage_at(end)
+    entered = db.session.scalar(
+        sa.select(sa.func.count())
+        .select_from(StageChange)
+        .where(StageChange.from_stage.is_(None), StageChange.at >= start, StageChange.at < end)
+    )
+    verified = db.session.execute(
+        sa.select(
+            sa.func.count(), sa.func.coalesce(sa.func.sum(Endorsement.audience_reach), 0)
+        ).where(
+            Endorsement.status == Verification.VERIFIED,
+            Endorsement.made_on >= quarter.first_day,
+            Endorsement.made_on <= quarter.last_day,
+        )
+    ).one()
+    # Lapsing at the quarter's end: committed or active, nothing endorsed for `months`.
+    from crm.champions.queries import months_ago
+
+    cutoff = months_ago(quarter.last_day, months)
+    expected = stages[stages.isin([Stage.COMMITTED.value, Stage.ACTIVE.value])].index.tolist()
+    lapsing = 0
+    if expected:
+        last_made = dict(
+            db.session.execute(
+                sa.select(Endorsement.champion_id, sa.func.max(Endorsement.made_on))
+                .where(
+                    Endorsement.champion_id.in_(expected),
+                    Endorsement.status != Verification.REJECTED,
+                    Endorsement.made_on <= quarter.last_day,
+                )
+                .group_by(Endorsement.champion_id)
+            ).all()
+        )
+        joined = dict(
+            db.session.execute(
+                sa.select(StageChange.champion_id, sa.func.max(StageChange.at))
+                .where(StageChange.champion_id.in_(expected), StageChange.at < end)
+                .group_by(StageChange.champion_id)
+            ).all()
+        )
+        for champion_id in expected:
+            made = last_made.get(champion_id)
+            since = joined.get(champion_id)
+            since_day = since.date() if since is not None else quarter.last_day
+            lapsing += int((made or since_day) < cutoff)
+    return {
+        "New champions": int(entered),
+        "Active champions": int((stages == Stage.ACTIVE.value).sum()),
+        "Lapsing champions": lapsing,
+        "Verified endorsements": int(verified[0]),
+        "Endorsement reach": int(verified[1]),
+    }
+
+
+def _event_figures(quarter: Quarter) -> dict[str, float]:
+    start, end = _start(quarter), _end(quarter)
+    held = db.session.scalar(
+        sa.select(sa.func.count())
+        .select_from(Event)
+        .where(Event.starts_at >= start, Event.starts_at < end)
+    )
+    signed = (
+        ParticipationStatus.REGISTERED,
+        ParticipationStatus.ATTENDED,
+        ParticipationStatus.NO_SHOW,
+    )
+    counts = dict(
+        db.session.execute(
+            sa.select(Participation.status, sa.func.count())
+            .join(Event, Event.id == Participation.event_id)
+            .where(
+                Event.starts_at >= start, Event.starts_at < end, Participation.status.in_(signed)
+            )
+            .group_by(Participation.status)
+        ).all()
+    )
+    registrations = sum(counts.values())
+    attended = counts.get(ParticipationStatus.ATTENDED, 0)
+    return {
+        "Events held": int(held),
+        "Registrations": int(registrations),
+        "Attended": int(attended),
+        "Attendance rate": round(attended / registrations, 3) if registrations else 0.0,
+    }
+
+
+def _campaign_figures(quarter: Quarter) -> dict[str, float]:
+    from crm.campaigns.models import (
+        Campaign,
+        DeliveryEvent,
+        EventKind,
+        MessageStatus,
+        OutboxMessage,
+    )
+
+    start, end = _start(quarter), _end(quarter)
+    campaign_ids = list(
+        db.session.scalars(
+            sa.select(Campaign.id).where(Campaign.finished_at >= start, Campaign.finished_at < end)
+        )
+    )
+    sent = delivered = opened = clicked = 0
+    if campaign_ids:
+        sent = db.session.scalar(
+            sa.select(sa.func.count())
+            .select_from(OutboxMessage)
+            .where(
+                OutboxMessage.campaign_id.in_(campaign_ids),
+                OutboxMessage.status == MessageStatus.SENT,
+            )
+        )
+
+        def distinct(kind: EventKind) -> int:
+            return db.session.scalar(
+                sa.select(sa.func.count(sa.distinct(DeliveryEvent.message_id))).where(
+                    DeliveryEvent.campaign_id.in_(campaign_ids), DeliveryEvent.kind == kind
+                )
+            )
+
+        delivered, opened, clicked = (
+            distinct(EventKind.DELIVERED),
+            distinct(EventKind.OPEN),
+            distinct(EventKind.CLICK),
+        )
+    return {
+        "Campaigns sent": len(campaign_ids),
+        "Messages sent": int(sent),
+        "Delivery rate": round(delivered / sent, 3) if sent else 0.0,
+        "Open rate": round(opened / delivered, 3) if delivered else 0.0,
+        "Click rate": round(clicked / delivered, 3) if delivered else 0.0,
+    }
+
+
+def _compare(now: dict, before: dict, heading: str) -> pd.DataFrame:
+    """Counts stay whole numbers and rates stay fractions, row by row (object columns)."""
+    rows = [(key, now[key], before[key], round(now[key] - before[key], 3)) for key in now]
+    return pd.DataFrame(
+        rows, columns=[heading, "This quarter", "Previous quarter", "Change"], dtype=object
+    )
+
+
+# --- the whole report ------------------------------------------------------------------------
+
+
+def build_report(quarter: Quarter) -> Report:
+    report = Report(quarter)
+    previous = quarter.previous()
+    end, end_before = _end(quarter), _end(previous)
+    standings = pledge_standings(end)
+    standings_before = pledge_standings(end_before)
+    report.sections["Pledges"] = _pledge_section(standings, standings_before, quarter)
+
+    standard = db.session.scalar(
+        sa.select(Standard).where(Standard.status == StandardStatus.CURRENT)
+    )
+    codes = [p.code for p in standard.principles] if standard else []
+    levels = latest_levels(end, standard.id) if standard else pd.DataFrame()
+    levels_before = latest_levels(end_before, standard.id) if standard else pd.DataFrame()
+    report.sections["Maturity by principle"] = _maturity_section(levels, levels_before, codes)
+    kind_label = (lambda v: KIND_LABELS.get(v, v) if v else "Unknown", "Organization kind")
+    country_label = (lambda v: country_name(v) if v else "Unknown", "Country")
+    report.sections["By organization kind"] = _by_group(standings, levels, "kind", kind_label)
+    report.sections["By country"] = _by_group(standings, levels, "country", country_label)
+
+    months = current_app.config["CHAMPION_LAPSING_MONTHS"]
+    report.sections["Champions"] = _compare(
+        _champion_figures(quarter, months), _champion_figures(previous, months), "Champions"
+    )
+    report.sections["Events"] = _compare(
+        _event_figures(quarter), _event_figures(previous), "Events"
+    )
+    report.sections["Campaigns"] = _compare(
+        _campaign_figures(quarter), _campaign_figures(previous), "Campaigns"
+    )
+    report.highlights = _highlights(report, levels, levels_before)
+    pledges = report.sections["Pledges"].set_index("Pledges")
+    report.figures = {
+        "Active pledges": (
+            int(pledges.loc[Standing.ACTIVE.label, "This quarter"]),
+            int(pledges.loc[Standing.ACTIVE.label, "Previous quarter"]),
+        ),
+        "Adopted": (
+            int(pledges.loc[Standing.ADOPTED.label, "This quarter"]),
+            int(pledges.loc[Standing.ADOPTED.label, "Previous quarter"]),
+        ),
+    }
+    for section, key in (("Champions", "Active champions"), ("Events", "Attended")):
+        row = report.sections[section].set_index(section).loc[key]
+        report.figures[key] = (row["This quarter"], row["Previous quarter"])
+    return report
+
+
+def _highlights(report: Report, levels: pd.DataFrame, before: pd.DataFrame) -> list[str]:
+    """A few plain sentences for the board."""
+    lines = []
+    pledges = report.sections["Pledges"].set_index("Pledges")
+    new = int(pledges.loc["New (signed in the quarter)", "This quarter"])
+    if new:
+        lines.append(f"{new} organization{'s' if new != 1 else ''} pledged to the principles.")
+    adopted = pledges.loc[Standing.ADOPTED.label]
+    gained = int(adopted["This quarter"] - adopted["Previous quarter"])
+    if gained > 0:
+        lines.append(f"{gained} pledge{'s' if gained != 1 else ''} reached full adoption.")
+    if not levels.empty:
+        verified_now = levels[levels["level"] == Maturity.VERIFIED.value]
+        verified_before = (
+            before[before["level"] == Maturity.VERIFIED.value] if not before.empty else before
+        )
+        reached = []
+        for code in sorted(set(levels["code"])):
+            now_orgs = set(verified_now[verified_now["code"] == code]["pledge_id"])
+            before_orgs = (
+                set(verified_before[verified_before["code"] == code]["pledge_id"])
+                if not verified_before.empty
+                else set()
+            )
+            if newly := len(now_orgs - before_orgs):
+                reached.append((code, newly))
+        if len(reached) == 1:
+            code, newly = reached[0]
+            lines.append(
+                f"{newly} organization{'s' if newly != 1 else ''} reached “verified” on {code} "
+                "this quarter."
+            )
+        elif reached:
+            lines.append(
+                "Reached “verified” this quarter: "
+                + ", ".join(
+                    f"{code} by {n} organization{'s' if n != 1 else ''}" for code, n in reached
+                )
+                + "."
+            )
+    late = int(pledges.loc[Standing.NON_REPORTING.label, "This quarter"]) + int(
+        pledges.loc[Standing.LAPSED.label, "This quarter"]
+    )
+    if late:
+        lines.append(f"{late} pledge{'s' if late != 1 else ''} had an overdue progress report.")
+    champions = report.sections["Champions"].set_index("Champions")
+    endorsements = int(champions.loc["Verified endorsements", "This quarter"])
+    if endorsements:
+        reach = int(champions.loc["Endorsement reach", "This quarter"])
+        lines.append(
+            f"Champions made {endorsements} verified endorsements reaching {reach:,} people."
+        )
+    events = report.sections["Events"].set_index("Events")
+    held = int(events.loc["Events held", "This quarter"])
+    if held:
+        lines.append(
+            f"{held} event{'s' if held != 1 else ''} with "
+            f"{int(events.loc['Attended', 'This quarter'])} attendees."
+        )
+    return lines or ["A quiet quarter: no pledges, endorsements or events recorded."]

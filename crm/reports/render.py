@@ -1,0 +1,82 @@
+"""The report as files: XLSX (a sheet per section), CSV (one section), PDF for the board."""
+
+from __future__ import annotations
+
+import io
+import re
+
+import pandas as pd
+from fpdf import FPDF
+
+from crm.core.export import safe_frame
+from crm.reports.build import Report
+
+
+def slug(section: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "-", section.lower()).strip("-")
+
+
+def section_by_slug(report: Report, name: str) -> tuple[str, pd.DataFrame] | None:
+    for section, frame in report.sections.items():
+        if slug(section) == name:
+            return section, frame
+    return None
+
+
+def xlsx_bytes(report: Report) -> bytes:
+    buffer = io.BytesIO()
+    with pd.ExcelWriter(buffer, engine="openpyxl") as writer:
+        highlights = pd.DataFrame({"Highlights": report.highlights})
+        highlights.to_excel(writer, index=False, sheet_name="Highlights")
+        for section, frame in report.sections.items():
+            frame.to_excel(writer, index=False, sheet_name=section[:31])
+        for sheet in writer.sheets.values():
+            for column in sheet.columns:
+                width = max((len(str(c.value or "")) for c in column), default=8)
+                sheet.column_dimensions[column[0].column_letter].width = min(60, width + 2)
+    return buffer.getvalue()
+
+
+def csv_bytes(frame: pd.DataFrame) -> bytes:
+    return safe_frame(frame).to_csv(index=False).encode("utf-8-sig")
+
+
+def _text(value) -> str:
+    if value is None or (isinstance(value, float) and pd.isna(value)):
+        return "-"
+    if isinstance(value, float):
+        return f"{value:,.2f}".rstrip("0").rstrip(".") if value % 1 else f"{value:,.0f}"
+    text = str(value)
+    # The PDF's built-in fonts are Latin-1: replace what they cannot draw.
+    replacements = {"–": "-", "—": "-", "“": '"', "”": '"', "’": "'", "‘": "'", "…": "..."}
+    for old, new in replacements.items():
+        text = text.replace(old, new)
+    return text.encode("latin-1", "replace").decode("latin-1")
+
+
+def pdf_bytes(report: Report) -> bytes:
+    pdf = FPDF(orientation="portrait", format="A4")
+    pdf.set_auto_page_break(auto=True, margin=15)
+    pdf.add_page()
+    pdf.set_font("Helvetica", "B", 16)
+    pdf.cell(0, 10, _text(report.title), new_x="LMARGIN", new_y="NEXT")
+    pdf.set_font("Helvetica", "", 10)
+    for line in report.highlights:
+        pdf.multi_cell(0, 6, _text(f"- {line}"), new_x="LMARGIN", new_y="NEXT")
+    for section, frame in report.sections.items():
+        pdf.ln(4)
+        pdf.set_font("Helvetica", "B", 12)
+        pdf.cell(0, 8, _text(section), new_x="LMARGIN", new_y="NEXT")
+        pdf.set_font("Helvetica", "", 8)
+        if frame.empty:
+            pdf.cell(0, 6, "Nothing in this quarter.", new_x="LMARGIN", new_y="NEXT")
+            continue
+        with pdf.table(text_align="LEFT", col_widths=None) as table:
+            header = table.row()
+            for column in frame.columns:
+                header.cell(_text(column))
+            for values in frame.itertuples(index=False):
+                row = table.row()
+                for value in values:
+                    row.cell(_text(value))
+    return bytes(pdf.output())

@@ -1,0 +1,144 @@
+"""The quarterly adoption report: the page, its downloads, and the figures on the dashboard."""
+
+from __future__ import annotations
+
+import math
+import numbers
+import time
+from datetime import date
+
+from flask import (
+    Blueprint,
+    Response,
+    abort,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
+
+from crm.core.access import Permission, requires
+from crm.pledges.models import Maturity
+from crm.pledges.schedule import Quarter
+from crm.reports import render
+from crm.reports.build import Report, build_report, parse_quarter
+
+bp = Blueprint("reports", __name__, url_prefix="/reports")
+
+
+@bp.app_template_filter("report_value")
+def report_value(value) -> str:
+    """Counts with thousands separators, rates and averages to two decimals, gaps as a dash."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "—"
+    if isinstance(value, bool) or not isinstance(value, numbers.Number):
+        return str(value)
+    if float(value).is_integer():
+        return f"{int(value):,}"
+    return f"{value:,.2f}"
+
+
+_cache: dict[Quarter, tuple[float, Report]] = {}
+CACHE_SECONDS = 300
+
+
+def cached_report(quarter: Quarter) -> Report:
+    """Built at most every few minutes per process: the dashboard shows it on every visit."""
+    hit = _cache.get(quarter)
+    if hit and not current_app.testing and time.monotonic() - hit[0] < CACHE_SECONDS:
+        return hit[1]
+    report = build_report(quarter)
+    _cache[quarter] = (time.monotonic(), report)
+    return report
+
+
+def recent_quarters(count: int = 8) -> list[Quarter]:
+    quarter = Quarter.of(date.today())
+    quarters = []
+    for _ in range(count):
+        quarters.append(quarter)
+        quarter = quarter.previous()
+    return quarters
+
+
+def _quarter(text: str | None) -> Quarter:
+    if not text:
+        return Quarter.of(date.today())
+    try:
+        return parse_quarter(text)
+    except ValueError:
+        abort(404)
+
+
+def _chart(report: Report) -> dict:
+    maturity = report.sections["Maturity by principle"]
+    return {
+        "labels": list(maturity["Principle"]) if not maturity.empty else [],
+        "datasets": [
+            {"label": level.label, "data": [int(v) for v in maturity[level.label]]}
+            for level in Maturity
+            if level.label in maturity
+        ],
+    }
+
+
+@bp.route("/")
+@requires(Permission.REPORTS_VIEW)
+def index():
+    text = request.args.get("quarter", "")
+    try:
+        quarter = parse_quarter(text) if text else Quarter.of(date.today())
+    except ValueError as exc:
+        flash(str(exc), "warning")
+        return redirect(url_for("reports.index"))
+    report = build_report(quarter)
+    return render_template(
+        "reports/index.html",
+        report=report,
+        quarter=quarter,
+        code=f"{quarter.year}Q{quarter.number}",
+        quarters=recent_quarters(),
+        chart=_chart(report),
+        slug=render.slug,
+    )
+
+
+def _download(body: bytes, mimetype: str, filename: str) -> Response:
+    response = Response(body, mimetype=mimetype)
+    response.headers["Content-Disposition"] = f'attachment; filename="{filename}"'
+    return response
+
+
+@bp.route("/<code>.xlsx")
+@requires(Permission.REPORTS_VIEW)
+def xlsx(code: str):
+    report = build_report(_quarter(code))
+    return _download(
+        render.xlsx_bytes(report),
+        "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        f"west-adoption-report-{code}.xlsx",
+    )
+
+
+@bp.route("/<code>.pdf")
+@requires(Permission.REPORTS_VIEW)
+def pdf(code: str):
+    report = build_report(_quarter(code))
+    return _download(
+        render.pdf_bytes(report), "application/pdf", f"west-adoption-report-{code}.pdf"
+    )
+
+
+@bp.route("/<code>/<section>.csv")
+@requires(Permission.REPORTS_VIEW)
+def csv(code: str, section: str):
+    report = build_report(_quarter(code))
+    found = render.section_by_slug(report, section)
+    if found is None:
+        abort(404)
+    _name, frame = found
+    return _download(
+        render.csv_bytes(frame), "text/csv; charset=utf-8", f"west-{section}-{code}.csv"
+    )

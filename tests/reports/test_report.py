@@ -1,0 +1,213 @@
+"""The quarterly report's figures, checked by hand on a small fixed dataset."""
+
+from __future__ import annotations
+
+import io
+from datetime import UTC, date, datetime
+
+import openpyxl
+import pytest
+import sqlalchemy as sa
+
+from crm.champions.models import Champion, Endorsement, Stage, StageChange, Verification
+from crm.events.models import Event, Participation
+from crm.pledges.models import (
+    Assessment,
+    Pledge,
+    PledgeChange,
+    ProgressReport,
+)
+from crm.pledges.schedule import Quarter
+from crm.reports.build import build_report, parse_quarter
+from crm.standards.models import Standard, StandardStatus
+
+Q3 = Quarter(2026, 3)  # July–September 2026
+
+
+def at(day: str) -> datetime:
+    return datetime.fromisoformat(day).replace(tzinfo=UTC)
+
+
+@pytest.fixture
+def dataset(db, make_org, make_contact, make_user):
+    """Two pledges through Q2 and Q3 2026, one champion, one event."""
+    standard = db.session.scalar(
+        sa.select(Standard).where(Standard.status == StandardStatus.CURRENT)
+    )
+    principles = standard.principles
+    brand = make_org("Brand A", kind="brand", country="DE")
+    supplier = make_org("Supplier B", kind="supplier", country="BD")
+
+    def pledge(org, signed, history, activated):
+        p = Pledge(organization_id=org.id, standard_id=standard.id, status=history[-1][1],
+                   signed_on=date.fromisoformat(signed), activated_on=activated, listed=True)  # fmt: skip
+        db.session.add(p)
+        db.session.flush()
+        old = None
+        for day, status in history:
+            db.session.add(
+                PledgeChange(pledge_id=p.id, from_status=old, to_status=status, at=at(day))
+            )
+            old = status
+        return p
+
+    # Brand A: signed and active in Q2, reports Q2 and Q3, verified on every principle in Q3.
+    a = pledge(brand, "2026-04-10", [("2026-04-10", "signed"), ("2026-04-20", "active"),
+                                     ("2026-09-20", "adopted")], date(2026, 4, 20))  # fmt: skip
+    # Supplier B: signed in Q3, active in Q3, no report yet (Q3 report due 30 October).
+    pledge(supplier, "2026-08-01", [("2026-08-01", "signed"), ("2026-08-05", "active")],
+           date(2026, 8, 5))  # fmt: skip
+
+    def report(p, year, quarter, submitted, levels):
+        r = ProgressReport(pledge_id=p.id, standard_id=standard.id, year=year, quarter=quarter,
+                           status="accepted", submitted_at=at(submitted))  # fmt: skip
+        for principle, level in zip(principles, levels, strict=True):
+            r.answers.append(Assessment(principle_id=principle.id, position=principle.position,
+                                        level=level))  # fmt: skip
+        db.session.add(r)
+
+    report(a, 2026, 2, "2026-07-15", ["planning"] * 4 + ["implemented"] * 4)
+    report(a, 2026, 3, "2026-09-15", ["verified"] * 8)
+
+    contact = make_contact()
+    champion = Champion(contact_id=contact.id, stage=Stage.ACTIVE, stage_since=at("2026-07-02"))
+    db.session.add(champion)
+    db.session.flush()
+    db.session.add_all([
+        StageChange(champion_id=champion.id, from_stage=None, to_stage="identified", at=at("2026-07-01")),
+        StageChange(champion_id=champion.id, from_stage="identified", to_stage="active",
+                    at=at("2026-07-02")),
+        Endorsement(champion_id=champion.id, kind="talk", made_on=date(2026, 8, 1), title="Talk",
+                    audience_reach=300, status=Verification.VERIFIED),
+        Endorsement(champion_id=champion.id, kind="post", made_on=date(2026, 8, 2), title="Post",
+                    audience_reach=999, status=Verification.PENDING),
+    ])  # fmt: skip
+    event = Event(name="Roundtable", kind="roundtable", hosting="hosted",
+                  starts_at=at("2026-09-10T09:00"), ends_at=at("2026-09-10T12:00"))  # fmt: skip
+    db.session.add(event)
+    db.session.flush()
+    for n, status in enumerate(["attended", "attended", "no_show", "cancelled"]):
+        db.session.add(Participation(event_id=event.id, contact_id=make_contact().id,
+                                     role="attendee", status=status))  # fmt: skip
+    db.session.commit()
+
+
+def rows(frame, key_column):
+    return frame.set_index(key_column)
+
+
+def test_parse_quarter():
+    assert parse_quarter("2026Q3") == Q3 == parse_quarter("2026-q3") == parse_quarter("Q3 2026")
+    with pytest.raises(ValueError, match="write it like 2026Q3"):
+        parse_quarter("summer")
+
+
+def test_pledge_figures_as_of_the_quarter_end(ctx, dataset):
+    report = build_report(Q3)
+    pledges = rows(report.sections["Pledges"], "Pledges")
+    assert pledges.loc["New (signed in the quarter)"].tolist() == [1, 1, 0]  # Q3: B; Q2: A
+    assert pledges.loc["Active"].tolist() == [1, 1, 0]  # B now; A before
+    assert pledges.loc["Adopted"].tolist() == [1, 0, 1]
+    assert pledges.loc["Non-reporting"].tolist() == [0, 0, 0]
+    assert report.figures["Adopted"] == (1, 0)
+
+
+def test_maturity_by_principle_and_its_change(ctx, dataset):
+    report = build_report(Q3)
+    maturity = rows(report.sections["Maturity by principle"], "Principle")
+    # Q3: A's Q3 report, all verified (4). Before (end of Q2): A's Q2 report was filed on
+    # 15 July, after the quarter ended, so nothing was known at the end of Q2.
+    assert maturity.loc["P1", "Verified"] == 1 and maturity.loc["P1", "Average (0–4)"] == 4.0
+    assert maturity.loc["P1", "Previous average"] is None or str(
+        maturity.loc["P1", "Previous average"]
+    ) in ("None", "nan")
+    kinds = rows(report.sections["By organization kind"], "Organization kind")
+    assert kinds.loc["Brand / retailer", "Adopted"] == 1
+    assert kinds.loc["Supplier", "Live pledges"] == 1
+    countries = rows(report.sections["By country"], "Country")
+    assert set(countries.index) == {"Germany", "Bangladesh"}
+
+
+def test_champions_events_and_highlights(ctx, dataset):
+    report = build_report(Q3)
+    champions = rows(report.sections["Champions"], "Champions")
+    assert champions.loc["New champions", "This quarter"] == 1
+    assert champions.loc["Active champions", "This quarter"] == 1
+    assert champions.loc["Verified endorsements", "This quarter"] == 1  # the pending one not
+    assert champions.loc["Endorsement reach", "This quarter"] == 300
+    events = rows(report.sections["Events"], "Events")
+    assert events.loc["Events held", "This quarter"] == 1
+    assert events.loc["Registrations", "This quarter"] == 3  # the cancellation not
+    assert events.loc["Attended", "This quarter"] == 2
+    assert events.loc["Attendance rate", "This quarter"] == pytest.approx(0.667, abs=0.001)
+    text = " ".join(report.highlights)
+    assert "1 organization pledged" in text and "1 pledge reached full adoption" in text
+    assert "Reached “verified” this quarter: P1 by 1 organization" in text
+
+
+def test_an_empty_quarter(ctx, dataset):
+    report = build_report(Quarter(2020, 1))
+    assert report.sections["Pledges"]["This quarter"].sum() == 0
+    assert report.highlights == ["A quiet quarter: no pledges, endorsements or events recorded."]
+
+
+def test_the_report_page_and_downloads(client, as_role, dataset):
+    as_role("viewer")
+    page = client.get("/reports/?quarter=2026Q3").get_data(as_text=True)
+    assert "Adoption report, Q3 2026" in page and "Maturity by principle" in page
+    response = client.get("/reports/2026Q3.xlsx")
+    assert response.status_code == 200
+    book = openpyxl.load_workbook(io.BytesIO(response.data))
+    assert book.sheetnames[:3] == ["Highlights", "Pledges", "Maturity by principle"]
+    csv = client.get("/reports/2026Q3/events.csv").data.decode("utf-8-sig")
+    assert "Attended,2,0,2" in csv
+    pdf = client.get("/reports/2026Q3.pdf")
+    assert pdf.status_code == 200 and pdf.data.startswith(b"%PDF")
+    assert client.get("/reports/2026Q3/nothing.csv").status_code == 404
+    assert client.get("/reports/summer.xlsx").status_code == 404
+    response = client.get("/reports/?quarter=summer", follow_redirects=True)
+    assert "write it like 2026Q3" in response.get_data(as_text=True)
+
+
+def test_report_command(runner, dataset, tmp_path):
+    result = runner.invoke(
+        args=[
+            "crm",
+            "report",
+            "--quarter",
+            "2026Q3",
+            "--format",
+            "xlsx",
+            "-o",
+            str(tmp_path / "r.xlsx"),
+        ]
+    )
+    assert result.exit_code == 0 and (tmp_path / "r.xlsx").stat().st_size > 0
+    result = runner.invoke(
+        args=[
+            "crm",
+            "report",
+            "--quarter",
+            "2026Q3",
+            "--format",
+            "csv",
+            "-o",
+            str(tmp_path / "csv"),
+        ]
+    )
+    assert (tmp_path / "csv" / "pledges.csv").is_file()
+    result = runner.invoke(
+        args=[
+            "crm",
+            "report",
+            "--quarter",
+            "2026Q3",
+            "--format",
+            "html",
+            "-o",
+            str(tmp_path / "r.html"),
+        ]
+    )
+    assert result.exit_code == 0 and "adoption report" in (tmp_path / "r.html").read_text()
+    bad = runner.invoke(args=["crm", "report", "--quarter", "later", "-o", str(tmp_path / "x")])
+    assert bad.exit_code != 0 and "write it like 2026Q3" in bad.output
