@@ -129,3 +129,69 @@ def test_a_killed_worker_loses_nothing_and_resends_at_most_its_batch(tmp_path, f
     assert set(received) == {key for key, _status in rows}  # nothing lost
     resent = [key for key, n in received.items() if n > 1]
     assert len(resent) <= BATCH and all(received[key] == 2 for key in resent)
+
+
+@pytest.mark.no_db
+def test_several_workers_share_the_outbox_without_sending_twice(tmp_path, fake_sendgrid):
+    """PostgreSQL: three worker processes at once, each claiming with SKIP LOCKED. (SQLite
+    runs one at a time: the others wait for the lease; see test_sending.)"""
+    import sqlalchemy as sa
+
+    base = os.environ.get("CRM_TEST_DATABASE_URL", "")
+    if not base.startswith("postgres"):
+        pytest.skip("several workers at once is a PostgreSQL feature")
+    url = sa.engine.make_url(base.replace("postgresql://", "postgresql+psycopg://", 1))
+    url = url.set(database=f"{url.database}_workers")
+    admin = sa.create_engine(url.set(database="postgres"), isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{url.database}" WITH (FORCE)')
+        conn.exec_driver_sql(f'CREATE DATABASE "{url.database}"')
+    url_text = url.render_as_string(hide_password=False)
+    env = {
+        **os.environ,
+        "DATABASE_URL": url_text,
+        "CRM_INSTANCE_DIR": str(tmp_path / "instance"),
+        "CRM_CONFIG": "development",
+        "CRM_MAIL_PROVIDER": "sendgrid",
+        "SENDGRID_API_KEY": "SG.workers-test",
+        "SENDGRID_API_HOST": fake_sendgrid.url,
+        "SECRET_KEY": "crash-test-secret-key-crash-test-secret",
+        "CRM_BASE_URL": "http://localhost",
+    }
+    env.pop("CRM_TEST_DATABASE_URL", None)
+    flask = [sys.executable, "-m", "flask", "--app", "wsgi"]
+    try:
+        subprocess.run(
+            flask + ["db", "upgrade"], env=env, cwd=ROOT, check=True, capture_output=True
+        )
+        _seed(url_text)
+        fake_sendgrid.delay = 0.2  # long enough that all three are at work together
+        workers = [
+            subprocess.Popen(
+                flask + ["crm", "worker", "--once", "--batch-size", "20"],
+                env=env,
+                cwd=ROOT,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+            )
+            for _ in range(3)
+        ]
+        outputs = [w.communicate(timeout=120) for w in workers]
+        assert all(w.returncode == 0 for w in workers), outputs
+        assert sum(1 for out, _err in outputs if "sent" in out) >= 2  # they really shared it
+        received = Counter(p["custom_args"]["crm_message"] for p in fake_sendgrid.personalizations)
+        assert len(received) == PEOPLE and set(received.values()) == {1}  # each exactly once
+        engine = sa.create_engine(url)
+        with engine.connect() as conn:
+            statuses = dict(
+                conn.exec_driver_sql(
+                    "SELECT status, count(*) FROM outbox_message GROUP BY status"
+                ).all()
+            )
+        engine.dispose()
+        assert statuses == {"sent": PEOPLE}
+    finally:
+        with admin.connect() as conn:
+            conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{url.database}" WITH (FORCE)')
+        admin.dispose()
