@@ -108,6 +108,7 @@ def register_models() -> None:
     import crm.auth.models  # noqa: F401
     import crm.campaigns.models  # noqa: F401
     import crm.champions.models  # noqa: F401
+    import crm.consultations.models  # noqa: F401
     import crm.contacts.models  # noqa: F401
     import crm.core.flood  # noqa: F401
     import crm.engagements.models  # noqa: F401
@@ -135,6 +136,8 @@ def register_blueprints(app: Flask) -> None:
     from crm.campaigns.views import bp as campaigns_bp
     from crm.champions.self_service import bp as my_champion_bp
     from crm.champions.views import bp as champions_bp
+    from crm.consultations.views import bp as consultations_bp
+    from crm.consultations.views import public_bp as public_consultations_bp
     from crm.contacts.views import bp as contacts_bp
     from crm.core.views import bp as core_bp
     from crm.engagements.views import bp as engagements_bp
@@ -173,6 +176,8 @@ def register_blueprints(app: Flask) -> None:
         library_bp,
         public_library_bp,
         reports_bp,
+        consultations_bp,
+        public_consultations_bp,
         audit_bp,
     ):
         app.register_blueprint(bp)

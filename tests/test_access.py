@@ -27,6 +27,11 @@ PUBLIC_ENDPOINTS = {
     # Case studies the community shares.
     "public_library.index",
     "public_library.detail",
+    # A public consultation's response page; personal links (invited people, or the public
+    # coming back to finish); the thank-you page.
+    "public_consultations.respond",
+    "public_consultations.personal",
+    "public_consultations.done",
     # The unsubscribe link in every campaign email (and RFC 8058 one-click POSTs).
     "campaign_public.unsubscribe",
     "campaign_public.topics",  # the preference page the unsubscribe page links to

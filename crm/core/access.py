@@ -50,6 +50,9 @@ class Permission(StrEnum):
     LIBRARY_VIEW = "library.view"  # the whole learning library
     LIBRARY_CONTRIBUTE = "library.contribute"  # add case studies; see one's own
     LIBRARY_REVIEW = "library.review"  # publish or send back contributions
+    CONSULTATIONS_VIEW = "consultations.view"  # responses per principle and the summary
+    CONSULTATIONS_FEEDBACK = "consultations.feedback"  # tag the themes of comments
+    CONSULTATIONS_MANAGE = "consultations.manage"  # set up, draft texts, addressed, downloads
     REPORTS_VIEW = "reports.view"  # the quarterly adoption report and its downloads
     AUDIT_VIEW = "audit.view"
     USERS_MANAGE = "users.manage"
@@ -68,6 +71,7 @@ _STAFF_READ = {
     Permission.LIBRARY_CONTRIBUTE,
     Permission.REPORTS_VIEW,
     Permission.CAMPAIGNS_VIEW,
+    Permission.CONSULTATIONS_VIEW,
     Permission.AUDIT_VIEW,
     Permission.ACCOUNT,
 }
@@ -88,6 +92,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             Permission.ENGAGEMENTS_EDIT,
             Permission.EVENTS_CHECK_IN,
             Permission.TASKS,
+            Permission.CONSULTATIONS_FEEDBACK,
         }
     ),
     # Board members and funders read the quarterly report, and nothing else.

@@ -1,0 +1,627 @@
+"""Consultations: setting them up, taking responses (personal links and the public page),
+the team's reading (themes, addressed), and publishing the next version from the draft.
+
+Each function flushes and writes the audit trail; the caller commits once.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date
+from enum import StrEnum
+
+import sqlalchemy as sa
+
+from crm.audit import operations as audit
+from crm.audit.models import AuditAction
+from crm.consultations.models import (
+    Access,
+    Answer,
+    Consultation,
+    Mark,
+    Phase,
+    Recommendation,
+    Response,
+)
+from crm.contacts import operations as contact_ops
+from crm.contacts.models import ConsentStatus, Contact
+from crm.core.db import utcnow
+from crm.core.errors import OperationError, check_version
+from crm.core.tokens import TokenError, make_token, read_token
+from crm.core.validation import clean_country, clean_text
+from crm.extensions import db
+from crm.organizations import queries as org_queries
+from crm.organizations.models import OrganizationKind
+from crm.standards import operations as standard_ops
+from crm.standards.models import Principle, Standard, StandardStatus
+from crm.tags.operations import parse_tags
+
+TOKEN_PURPOSE = "consultation-response"
+COMMENT_MAX = 10_000
+NOTE_MAX = 1000
+THEMES_MAX = 500
+
+
+# --- consultations ---------------------------------------------------------------------------
+
+
+@dataclass
+class ConsultationFields:
+    standard_id: int | None
+    title: str
+    opens_on: date | None
+    closes_on: date | None
+    access: Access | str
+    segment_id: int | None = None
+    description: str | None = None
+
+
+def _apply(consultation: Consultation, fields: ConsultationFields) -> None:
+    from crm.campaigns.models import Segment
+
+    consultation.title = clean_text(fields.title, "title", "Title", 200, required=True)
+    consultation.description = clean_text(fields.description, "description", "Description", 20_000)
+    standard = db.session.get(Standard, fields.standard_id) if fields.standard_id else None
+    if standard is None:
+        raise OperationError("Choose the version under consultation.", field="standard_id")
+    changed = consultation.id is not None and standard.id != consultation.standard_id
+    if changed and _has_responses(consultation):
+        raise OperationError(
+            "People have answered already, so the version cannot change.",
+            field="standard_id",
+        )
+    consultation.standard_id = standard.id
+    if fields.opens_on is None:
+        raise OperationError("Give the day it opens.", field="opens_on")
+    if fields.closes_on is None:
+        raise OperationError("Give the day it closes.", field="closes_on")
+    if fields.closes_on < fields.opens_on:
+        raise OperationError("It cannot close before it opens.", field="closes_on")
+    consultation.opens_on, consultation.closes_on = fields.opens_on, fields.closes_on
+    try:
+        consultation.access = Access(fields.access)
+    except ValueError:
+        raise OperationError("Choose public or by invitation.", field="access") from None
+    if consultation.access is Access.INVITATION:
+        segment = db.session.get(Segment, int(fields.segment_id)) if fields.segment_id else None
+        if segment is None:
+            raise OperationError(
+                "Choose the segment of contacts who are invited.", field="segment_id"
+            )
+        consultation.segment_id = segment.id
+    else:
+        consultation.segment_id = None
+
+
+def _has_responses(consultation: Consultation) -> bool:
+    return bool(
+        db.session.scalar(
+            sa.select(sa.func.count())
+            .select_from(Response)
+            .where(Response.consultation_id == consultation.id)
+        )
+    )
+
+
+def create_consultation(actor, fields: ConsultationFields) -> Consultation:
+    consultation = Consultation()
+    _apply(consultation, fields)
+    consultation.touch(actor)
+    db.session.add(consultation)
+    db.session.flush()
+    audit.record(
+        actor,
+        AuditAction.CREATE,
+        "consultation",
+        consultation.id,
+        summary=f"Created {consultation.title}",
+    )
+    return consultation
+
+
+def update_consultation(
+    actor,
+    consultation: Consultation,
+    fields: ConsultationFields,
+    *,
+    expected_version: int | None = None,
+) -> None:
+    check_version(consultation, expected_version)
+    before = audit.snapshot(consultation)
+    _apply(consultation, fields)
+    changes = audit.changes_since(consultation, before)
+    if changes:
+        consultation.touch(actor)
+        audit.record(actor, AuditAction.UPDATE, "consultation", consultation.id, changes=changes)
+    db.session.flush()
+
+
+# --- draft recommendations -------------------------------------------------------------------
+
+
+@dataclass
+class RecommendationFields:
+    text: str
+    principle_id: int | None = None
+    new_code: str | None = None
+    new_title: str | None = None
+
+
+def _check_draft_editable(consultation: Consultation) -> None:
+    if consultation.published_standard_id is not None:
+        raise OperationError(
+            "A version was published from this draft; it no longer changes.", field="text"
+        )
+
+
+def add_recommendation(
+    actor, consultation: Consultation, fields: RecommendationFields
+) -> Recommendation:
+    _check_draft_editable(consultation)
+    recommendation = Recommendation()
+    recommendation.text = clean_text(fields.text, "text", "Text", 20_000, required=True)
+    if fields.principle_id:
+        principle = db.session.get(Principle, int(fields.principle_id))
+        if principle is None or principle.standard_id != consultation.standard_id:
+            raise OperationError(
+                f"Choose a principle of version {consultation.standard.version}.",
+                field="principle_id",
+            )
+        recommendation.principle_id = principle.id
+    else:
+        code = standard_ops._clean_code(fields.new_code)
+        title = clean_text(fields.new_title, "new_title", "Title", 200, required=True)
+        taken = {p.code.casefold() for p in consultation.standard.principles} | {
+            (r.new_code or "").casefold() for r in consultation.recommendations if r.new_code
+        }
+        if code.casefold() in taken:
+            raise OperationError(
+                f"{code} is already a principle (or a proposed one); choose another code.",
+                field="new_code",
+            )
+        recommendation.new_code, recommendation.new_title = code, title
+    recommendation.position = max((r.position for r in consultation.recommendations), default=0)
+    recommendation.position += 1
+    recommendation.touch(actor)
+    consultation.recommendations.append(recommendation)
+    db.session.flush()
+    audit.record(
+        actor,
+        AuditAction.UPDATE,
+        "consultation",
+        consultation.id,
+        summary=f"Added draft text: {recommendation.label}",
+    )
+    return recommendation
+
+
+def set_accepted(actor, recommendation: Recommendation, accepted: bool) -> None:
+    _check_draft_editable(recommendation.consultation)
+    if recommendation.accepted == bool(accepted):
+        return
+    recommendation.accepted = bool(accepted)
+    recommendation.touch(actor)
+    audit.record(
+        actor,
+        AuditAction.UPDATE,
+        "consultation",
+        recommendation.consultation_id,
+        summary=f"{'Accepted' if accepted else 'Set aside'}: {recommendation.label}",
+    )
+    db.session.flush()
+
+
+# --- personal links ----------------------------------------------------------------------------
+
+
+def personal_token(consultation: Consultation, contact: Contact) -> str:
+    return make_token(TOKEN_PURPOSE, {"c": consultation.id, "p": contact.id})
+
+
+def read_personal_token(consultation: Consultation, token: str) -> Contact:
+    """The contact a personal link was made for; refuses links to another consultation."""
+    try:
+        payload = read_token(TOKEN_PURPOSE, token, max_age=None)
+    except TokenError as exc:
+        raise OperationError(str(exc)) from None
+    if not isinstance(payload, dict) or payload.get("c") != consultation.id:
+        raise OperationError("This link is for another consultation.")
+    contact = db.session.get(Contact, payload.get("p"))
+    if contact is None or contact.erased_at is not None:
+        raise OperationError("This link is no longer valid.")
+    return contact
+
+
+def is_invited(consultation: Consultation, contact: Contact) -> bool:
+    from crm.consultations.queries import invited_ids
+
+    if consultation.access is not Access.INVITATION:
+        return True
+    return contact.id in set(db.session.scalars(invited_ids(consultation)))
+
+
+# --- responses ---------------------------------------------------------------------------------
+
+
+class Outcome(StrEnum):
+    SAVED = "saved"  # a draft kept for later
+    SUBMITTED = "submitted"
+    UPDATED = "updated"  # a second submission replaced the first
+    ALREADY = "already"  # a public form for an address that has answered: nothing changed
+
+
+@dataclass
+class AnswerFields:
+    principle_id: int | None = None
+    recommendation_id: int | None = None
+    mark: Mark | str | None = None
+    comment: str | None = None
+
+
+@dataclass
+class Respondent:
+    name: str
+    email: str | None = None
+    organization: str | None = None
+    organization_kind: OrganizationKind | str | None = None
+    country: str | None = None
+    named: bool = False
+
+
+def check_open(consultation: Consultation, today: date | None = None) -> None:
+    phase = consultation.phase(today)
+    if phase is Phase.UPCOMING:
+        raise OperationError(
+            f"This consultation opens on {consultation.opens_on:%-d %B %Y}; answers are not "
+            "taken yet."
+        )
+    if phase is Phase.CLOSED:
+        raise OperationError(
+            f"This consultation closed on {consultation.closes_on:%-d %B %Y}; answers are no "
+            "longer taken."
+        )
+
+
+def items(consultation: Consultation) -> list[tuple[str, int]]:
+    """What can be answered: ("p", principle id) and ("r", recommendation id), in order."""
+    result: list[tuple[str, int]] = []
+    for principle in consultation.standard.principles:
+        result.append(("p", principle.id))
+        result.extend(
+            ("r", r.id) for r in consultation.recommendations if r.principle_id == principle.id
+        )
+    result.extend(("r", r.id) for r in consultation.recommendations if r.principle_id is None)
+    return result
+
+
+def _clean_answers(consultation: Consultation, answers: list[AnswerFields]) -> list[AnswerFields]:
+    allowed = set(items(consultation))
+    cleaned: dict[tuple[str, int], AnswerFields] = {}
+    for fields in answers:
+        key = ("p", fields.principle_id) if fields.principle_id else ("r", fields.recommendation_id)
+        if key not in allowed:
+            raise OperationError("One of the answers is about something not in this consultation.")
+        mark = None
+        if fields.mark not in (None, ""):
+            try:
+                mark = Mark(fields.mark)
+            except ValueError:
+                raise OperationError(
+                    f"“{fields.mark}” is not strength, weakness, opportunity or recommendation.",
+                    field=f"mark-{key[0]}{key[1]}",
+                ) from None
+        comment = clean_text(fields.comment, f"comment-{key[0]}{key[1]}", "Comment", COMMENT_MAX)
+        if comment and mark is None:
+            raise OperationError(
+                "Say whether this is a strength, weakness, opportunity or recommendation.",
+                field=f"mark-{key[0]}{key[1]}",
+            )
+        if mark is None and not comment:
+            continue
+        cleaned[key] = AnswerFields(
+            principle_id=fields.principle_id if key[0] == "p" else None,
+            recommendation_id=fields.recommendation_id if key[0] == "r" else None,
+            mark=mark,
+            comment=comment,
+        )
+    return list(cleaned.values())
+
+
+def _clean_respondent(respondent: Respondent) -> Respondent:
+    kind = None
+    if respondent.organization_kind not in (None, ""):
+        try:
+            kind = OrganizationKind(respondent.organization_kind)
+        except ValueError:
+            raise OperationError(
+                "Choose the kind of organization from the list.", field="organization_kind"
+            ) from None
+    return Respondent(
+        name=clean_text(respondent.name, "name", "Name", 200, required=True),
+        email=respondent.email,
+        organization=clean_text(respondent.organization, "organization", "Organization", 200),
+        organization_kind=kind,
+        country=clean_country(respondent.country),
+        named=bool(respondent.named),
+    )
+
+
+def _existing(consultation: Consultation, contact: Contact) -> Response | None:
+    return db.session.scalar(
+        sa.select(Response).where(
+            Response.consultation_id == consultation.id, Response.contact_id == contact.id
+        )
+    )
+
+
+def _store(
+    response: Response, answers: list[AnswerFields], submit: bool
+) -> tuple[Response, Outcome]:
+    by_key = {(a.principle_id, a.recommendation_id): a for a in response.answers}
+    wanted = {(a.principle_id, a.recommendation_id): a for a in answers}
+    for key, answer in list(by_key.items()):
+        if key not in wanted:
+            response.answers.remove(answer)
+    for key, fields in wanted.items():
+        answer = by_key.get(key)
+        if answer is None:
+            answer = Answer(principle_id=key[0], recommendation_id=key[1])
+            response.answers.append(answer)
+        if answer.comment != fields.comment:
+            # A changed comment is a new comment: the team reads it again.
+            answer.addressed_at = None
+            answer.addressed_note = None
+            answer.addressed_by_id = None
+        answer.mark, answer.comment = fields.mark, fields.comment
+    response.updated_at = utcnow()
+    if not submit:
+        outcome = Outcome.SAVED
+    else:
+        if not answers:
+            raise OperationError(
+                "Answer at least one principle or recommendation before you submit."
+            )
+        outcome = Outcome.UPDATED if response.submitted_at is not None else Outcome.SUBMITTED
+        response.submitted_at = utcnow()
+        response.submissions += 1
+    db.session.flush()
+    return response, outcome
+
+
+def respond(
+    consultation: Consultation,
+    contact: Contact,
+    answers: list[AnswerFields],
+    *,
+    submit: bool,
+    respondent: Respondent | None = None,
+    today: date | None = None,
+) -> tuple[Response, Outcome]:
+    """Answers through a personal link (the contact is known): save a draft or submit.
+    A second submission replaces the first one's answers."""
+    check_open(consultation, today)
+    if not is_invited(consultation, contact):
+        raise OperationError("This link is not for this consultation.")
+    answers = _clean_answers(consultation, answers)
+    details = _clean_respondent(respondent) if respondent is not None else None
+    response = _existing(consultation, contact)
+    if response is None:
+        response = _new_response(consultation, contact, details, source=consultation.access.value)
+    elif details is not None:
+        _set_details(response, details)
+    response, outcome = _store(response, answers, submit)
+    if outcome is not Outcome.SAVED:
+        audit.record(
+            None,
+            AuditAction.UPDATE,
+            "consultation",
+            consultation.id,
+            summary=f"Response {'updated' if outcome is Outcome.UPDATED else 'submitted'} "
+            f"(response {response.id})",
+        )
+    return response, outcome
+
+
+def _new_response(consultation, contact, details: Respondent | None, source: str) -> Response:
+    org = contact.organization
+    response = Response(
+        consultation=consultation,
+        contact_id=contact.id,
+        source=source,
+        name=(details.name if details else contact.full_name)[:200],
+        submissions=0,
+    )
+    if details is not None:
+        _set_details(response, details)
+    else:
+        response.organization = org.name if org else None
+        response.organization_kind = org.kind if org else None
+        response.country = contact.country or (org.country if org else None)
+    db.session.add(response)
+    try:
+        with db.session.begin_nested():
+            db.session.flush()
+    except sa.exc.IntegrityError:
+        # The same person's other tab got there first.
+        raise OperationError(
+            "Your response was saved a moment ago from another window; reload the page."
+        ) from None
+    return response
+
+
+def _set_details(response: Response, details: Respondent) -> None:
+    response.name = details.name
+    response.organization = details.organization
+    response.organization_kind = details.organization_kind
+    response.country = details.country
+    response.named = details.named
+
+
+def respond_public(
+    consultation: Consultation,
+    respondent: Respondent,
+    answers: list[AnswerFields],
+    *,
+    submit: bool,
+    today: date | None = None,
+) -> tuple[Response, Contact, Outcome]:
+    """The public page. Matches the person by email (what the team recorded is never
+    overwritten) or adds them. An address that already has a response changes nothing here:
+    anyone can type anyone's address, so changes go through the personal link, which is
+    emailed to that address."""
+    if consultation.access is not Access.PUBLIC:
+        raise OperationError("This consultation is by invitation: use your personal link.")
+    check_open(consultation, today)
+    if not (respondent.email or "").strip():
+        raise OperationError("Give your email address.", field="email")
+    details = _clean_respondent(respondent)
+    answers = _clean_answers(consultation, answers)
+    if submit and not answers:
+        raise OperationError("Answer at least one principle or recommendation before you submit.")
+    first, _, last = details.name.partition(" ")
+    org = org_queries.by_name(details.organization) if details.organization else None
+    contact, _created = contact_ops.find_or_create(
+        None,
+        contact_ops.ContactFields(
+            first_name=first,
+            last_name=last,
+            email=respondent.email,
+            organization_id=org.id if org else None,
+            country=details.country,
+            consent_status=ConsentStatus.UNKNOWN,
+        ),
+    )
+    existing = _existing(consultation, contact)
+    if existing is not None:
+        return existing, contact, Outcome.ALREADY
+    response = _new_response(consultation, contact, details, source=Access.PUBLIC.value)
+    response, outcome = _store(response, answers, submit)
+    audit.record(
+        None,
+        AuditAction.UPDATE,
+        "consultation",
+        consultation.id,
+        summary=f"Public response {'submitted' if submit else 'saved'} (response {response.id})",
+    )
+    return response, contact, outcome
+
+
+# --- the team's reading ------------------------------------------------------------------------
+
+
+def set_themes(actor, answer: Answer, text: str | None) -> list[str]:
+    names = parse_tags(text)
+    value = ",".join(names)
+    if len(value) > THEMES_MAX:
+        raise OperationError(
+            f"Too many themes ({len(value)} characters; at most {THEMES_MAX}).", field="themes"
+        )
+    if any(len(n) > 50 for n in names):
+        raise OperationError("A theme is at most 50 characters.", field="themes")
+    old = answer.themes
+    answer.themes = value or None
+    if old != answer.themes:
+        audit.record(
+            actor,
+            AuditAction.UPDATE,
+            "consultation",
+            answer.response.consultation_id,
+            summary=f"Themes of comment {answer.id}",
+            changes={"themes": [old, answer.themes]},
+        )
+    db.session.flush()
+    return names
+
+
+def mark_addressed(actor, answer: Answer, note: str | None) -> None:
+    note = clean_text(note, "note", "What changed in the draft", NOTE_MAX, required=True)
+    if not answer.comment:
+        raise OperationError("There is no comment to address.", field="note")
+    answer.addressed_at = utcnow()
+    answer.addressed_by_id = getattr(actor, "id", None)
+    answer.addressed_note = note
+    audit.record(
+        actor,
+        AuditAction.UPDATE,
+        "consultation",
+        answer.response.consultation_id,
+        summary=f"Comment {answer.id} addressed: {note[:200]}",
+    )
+    db.session.flush()
+
+
+def reopen_comment(actor, answer: Answer) -> None:
+    if answer.addressed_at is None:
+        raise OperationError("This comment is not marked addressed.")
+    answer.addressed_at = answer.addressed_note = answer.addressed_by_id = None
+    audit.record(
+        actor,
+        AuditAction.UPDATE,
+        "consultation",
+        answer.response.consultation_id,
+        summary=f"Comment {answer.id} no longer addressed",
+    )
+    db.session.flush()
+
+
+# --- publishing the next version ---------------------------------------------------------------
+
+
+@dataclass
+class PublishFields:
+    version: str
+    title: str
+    make_current: bool = False
+    extra: dict = field(default_factory=dict)
+
+
+def publish_version(
+    actor, consultation: Consultation, fields: PublishFields, *, today: date | None = None
+) -> Standard:
+    """After closing: a new version whose principles are the consulted version's with the
+    accepted draft texts applied (new wording, new principles). It may become current at once,
+    so pledges can move to it."""
+    if consultation.phase(today) is not Phase.CLOSED:
+        raise OperationError("Publish from the draft once the consultation has closed.")
+    if consultation.published_standard_id is not None:
+        raise OperationError(
+            f"Version {consultation.published_standard.version} was already published from "
+            "this consultation."
+        )
+    accepted = [r for r in consultation.recommendations if r.accepted]
+    if not accepted:
+        raise OperationError(
+            "No draft text is accepted yet: accept the recommendations that go into the new "
+            "version first."
+        )
+    source = consultation.standard
+    standard = standard_ops.supersede(actor, source, fields.version, fields.title)
+    by_code = {p.code: p for p in standard.principles}
+    for rec in accepted:
+        if rec.principle is not None:
+            principle = by_code.get(rec.principle.code)
+            if principle is not None:
+                principle.text = rec.text
+        else:
+            principle = Principle(
+                code=rec.new_code,
+                title=rec.new_title,
+                text=rec.text,
+                position=len(standard.principles) + 1,
+            )
+            standard.principles.append(principle)
+    db.session.flush()
+    consultation.published_standard_id = standard.id
+    consultation.touch(actor)
+    audit.record(
+        actor,
+        AuditAction.UPDATE,
+        "consultation",
+        consultation.id,
+        summary=f"Published version {standard.version} from {len(accepted)} accepted draft "
+        "text" + ("s" if len(accepted) != 1 else ""),
+    )
+    if fields.make_current:
+        standard_ops.set_status(actor, standard, StandardStatus.CURRENT)
+    db.session.flush()
+    return standard

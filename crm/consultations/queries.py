@@ -1,0 +1,248 @@
+"""Reading consultations: who was invited and has not answered, comments per principle, the
+summary and the comments download."""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+
+import pandas as pd
+import sqlalchemy as sa
+from sqlalchemy.orm import selectinload
+
+from crm.consultations.models import Access, Answer, Consultation, Mark, Response
+from crm.contacts.models import Contact
+from crm.core.countries import country_name
+from crm.extensions import db
+from crm.organizations.models import OrganizationKind
+
+NON_RESPONDERS_LISTED = 2000
+
+
+def invited_ids(consultation: Consultation) -> sa.Select:
+    """The ids of the contacts its segment holds now (nobody when it has none)."""
+    from crm.campaigns import segments
+
+    if consultation.access is not Access.INVITATION or consultation.segment is None:
+        return sa.select(Contact.id).where(sa.false())
+    criteria = segments.Criteria.from_dict(consultation.segment.criteria)
+    return segments.member_ids(criteria)
+
+
+def not_answered(consultation: Consultation, limit: int | None = NON_RESPONDERS_LISTED):
+    """Invited contacts without a submitted response (a saved draft is not an answer)."""
+    answered = sa.select(Response.contact_id).where(
+        Response.consultation_id == consultation.id,
+        Response.submitted_at.is_not(None),
+        Response.contact_id.is_not(None),
+    )
+    stmt = (
+        sa.select(Contact)
+        .where(Contact.id.in_(invited_ids(consultation)), Contact.id.not_in(answered))
+        .options(selectinload(Contact.organization))
+        .order_by(Contact.sort_name, Contact.id)
+    )
+    if limit:
+        stmt = stmt.limit(limit)
+    return list(db.session.scalars(stmt))
+
+
+def count_not_answered(consultation: Consultation) -> int:
+    answered = sa.select(Response.contact_id).where(
+        Response.consultation_id == consultation.id,
+        Response.submitted_at.is_not(None),
+        Response.contact_id.is_not(None),
+    )
+    return db.session.scalar(
+        sa.select(sa.func.count()).where(
+            Contact.id.in_(invited_ids(consultation)), Contact.id.not_in(answered)
+        )
+    )
+
+
+def submitted(consultation: Consultation) -> list[Response]:
+    return list(
+        db.session.scalars(
+            sa.select(Response)
+            .where(Response.consultation_id == consultation.id, Response.submitted_at.is_not(None))
+            .order_by(Response.submitted_at, Response.id)
+        )
+    )
+
+
+def drafts_count(consultation: Consultation) -> int:
+    return db.session.scalar(
+        sa.select(sa.func.count())
+        .select_from(Response)
+        .where(Response.consultation_id == consultation.id, Response.submitted_at.is_(None))
+    )
+
+
+def comments(
+    consultation: Consultation,
+    *,
+    principle_id: int | None = None,
+    recommendation_id: int | None = None,
+    theme: str | None = None,
+    open_only: bool = False,
+) -> list[Answer]:
+    stmt = (
+        sa.select(Answer)
+        .join(Response)
+        .where(Response.consultation_id == consultation.id, Response.submitted_at.is_not(None))
+        .options(selectinload(Answer.response), selectinload(Answer.addressed_by))
+        .order_by(Answer.principle_id, Answer.recommendation_id, Answer.id)
+    )
+    if principle_id:
+        stmt = stmt.where(Answer.principle_id == principle_id)
+    if recommendation_id:
+        stmt = stmt.where(Answer.recommendation_id == recommendation_id)
+    if open_only:
+        stmt = stmt.where(Answer.addressed_at.is_(None), Answer.comment.is_not(None))
+    answers = list(db.session.scalars(stmt))
+    if theme:
+        answers = [a for a in answers if theme in a.theme_list]
+    return answers
+
+
+def respondent_labels(responses: list[Response]) -> dict[int, str]:
+    """The name of those who agreed to be named, "Respondent 3" for everyone else."""
+    labels = {}
+    for n, response in enumerate(sorted(responses, key=lambda r: r.id), start=1):
+        labels[response.id] = response.name if response.named else f"Respondent {n}"
+    return labels
+
+
+@dataclass
+class Split:
+    label: str
+    counts: dict[str, int] = field(default_factory=dict)
+    total: int = 0
+    comments: int = 0
+    open: int = 0
+
+
+@dataclass
+class Summary:
+    responses: int
+    drafts: int
+    by_kind: list[tuple[str, int]]
+    by_country: list[tuple[str, int]]
+    items: list[tuple[str, str, Split]]  # (kind "p"/"r", id, split)
+    themes: list[tuple[str, int]]
+
+
+def summary(consultation: Consultation) -> Summary:
+    responses = submitted(consultation)
+    kinds = Counter(
+        r.organization_kind.label if r.organization_kind else "Not given" for r in responses
+    )
+    countries = Counter(country_name(r.country) if r.country else "Not given" for r in responses)
+    answers = comments(consultation)
+    splits: dict[tuple[str, int], Split] = {}
+    for principle in consultation.standard.principles:
+        splits[("p", principle.id)] = Split(principle.label)
+    for rec in consultation.recommendations:
+        splits[("r", rec.id)] = Split(rec.label)
+    themes: Counter[str] = Counter()
+    for answer in answers:
+        key = ("p", answer.principle_id) if answer.principle_id else ("r", answer.recommendation_id)
+        split = splits.get(key)
+        if split is None:
+            continue
+        if answer.mark is not None:
+            split.counts[answer.mark.value] = split.counts.get(answer.mark.value, 0) + 1
+            split.total += 1
+        if answer.comment:
+            split.comments += 1
+            if answer.addressed_at is None:
+                split.open += 1
+        themes.update(answer.theme_list)
+    return Summary(
+        responses=len(responses),
+        drafts=drafts_count(consultation),
+        by_kind=kinds.most_common(),
+        by_country=countries.most_common(),
+        items=[(k[0], str(k[1]), s) for k, s in splits.items()],
+        themes=themes.most_common(15),
+    )
+
+
+MARK_LABELS = {m.value: m.label for m in Mark}
+KIND_LABELS = {k.value: k.label for k in OrganizationKind}
+
+
+def comments_frame(consultation: Consultation) -> pd.DataFrame:
+    """Every answer, one row each; people are named only when they agreed to be."""
+    responses = submitted(consultation)
+    labels = respondent_labels(responses)
+    by_id = {r.id: r for r in responses}
+    rows = []
+    for answer in comments(consultation):
+        response = by_id.get(answer.response_id)
+        if response is None:
+            continue
+        if answer.principle is not None:
+            item = answer.principle.label
+        else:
+            item = answer.recommendation.label if answer.recommendation else ""
+        rows.append(
+            {
+                "Principle or recommendation": item,
+                "Mark": answer.mark.label if answer.mark else "",
+                "Comment": answer.comment or "",
+                "Themes": ", ".join(answer.theme_list),
+                "Addressed": "yes" if answer.addressed_at else "no",
+                "What changed": answer.addressed_note or "",
+                "Respondent": labels[response.id],
+                "Organization": (response.organization or "") if response.named else "",
+                "Organization kind": response.organization_kind.label
+                if response.organization_kind
+                else "",
+                "Country": country_name(response.country) if response.country else "",
+            }
+        )
+    columns = [
+        "Principle or recommendation",
+        "Mark",
+        "Comment",
+        "Themes",
+        "Addressed",
+        "What changed",
+        "Respondent",
+        "Organization",
+        "Organization kind",
+        "Country",
+    ]
+    return pd.DataFrame(rows, columns=columns)
+
+
+def not_answered_frame(consultation: Consultation, link_for) -> pd.DataFrame:
+    rows = [
+        {
+            "Name": c.full_name,
+            "Email": c.email or "",
+            "Organization": c.organization.name if c.organization else "",
+            "Personal link": link_for(c),
+        }
+        for c in not_answered(consultation, limit=None)
+    ]
+    return pd.DataFrame(rows, columns=["Name", "Email", "Organization", "Personal link"])
+
+
+def all_consultations() -> list[Consultation]:
+    return list(
+        db.session.scalars(
+            sa.select(Consultation).order_by(Consultation.opens_on.desc(), Consultation.id.desc())
+        )
+    )
+
+
+def response_counts() -> dict[int, int]:
+    return dict(
+        db.session.execute(
+            sa.select(Response.consultation_id, sa.func.count())
+            .where(Response.submitted_at.is_not(None))
+            .group_by(Response.consultation_id)
+        ).all()
+    )

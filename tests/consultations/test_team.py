@@ -1,0 +1,344 @@
+"""The team's side: setting up, draft texts, reading per principle, themes, addressed, who has
+not answered, the summary and its downloads, publishing the next version, permissions."""
+
+from __future__ import annotations
+
+import io
+from datetime import date, timedelta
+
+import openpyxl
+import pytest
+import sqlalchemy as sa
+
+from crm.consultations import operations
+from crm.consultations.models import Answer, Consultation, Recommendation
+from crm.core.errors import OperationError
+from crm.standards.models import Standard, StandardStatus
+
+
+def answer(consultation, email, marks, *, named=False, name="Rina Akter", org="Union A",
+           kind="worker_organization", country="BD"):  # fmt: skip
+    from crm.contacts import operations as contact_ops
+
+    respondent = operations.Respondent(
+        name=name, email=email, organization=org, organization_kind=kind, country=country,
+        named=named,
+    )  # fmt: skip
+    response, _contact, _outcome = operations.respond_public(
+        consultation,
+        respondent,
+        [operations.AnswerFields(principle_id=p, mark=m, comment=c) for p, (m, c) in marks.items()],
+        submit=True,
+    )
+    assert contact_ops  # matched or created by email
+    return response
+
+
+def test_setting_up_refuses_bad_input(make_user, current, db, make_segment):
+    lead = make_user("lead")
+    base = dict(standard_id=current.id, title="2.0 draft", opens_on=date.today(),
+                closes_on=date.today() + timedelta(days=30), access="public")  # fmt: skip
+    cases = [
+        ({"title": " "}, "Title is required"),
+        ({"standard_id": 987654}, "Choose the version"),
+        ({"closes_on": date.today() - timedelta(days=1)}, "cannot close before it opens"),
+        ({"opens_on": None}, "Give the day it opens"),
+        ({"access": "secret"}, "public or by invitation"),
+        ({"access": "invitation"}, "Choose the segment"),
+    ]
+    for overrides, message in cases:
+        with pytest.raises(OperationError, match=message):
+            operations.create_consultation(
+                lead, operations.ConsultationFields(**{**base, **overrides})
+            )
+        db.session.rollback()
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(Consultation)) == 0
+
+
+def test_a_lead_creates_a_consultation_through_the_page(client, as_role, current, db):
+    as_role("lead")
+    response = client.post(
+        "/consultations/new",
+        data={"title": "1.0 review", "standard_id": current.id, "access": "public",
+              "opens_on": date.today().isoformat(),
+              "closes_on": (date.today() + timedelta(days=20)).isoformat()},
+    )  # fmt: skip
+    assert response.status_code == 302
+    consultation = db.session.scalar(sa.select(Consultation))
+    assert consultation.title == "1.0 review" and consultation.is_open
+    bad = client.post(
+        "/consultations/new",
+        data={"title": "x", "standard_id": current.id, "access": "invitation",
+              "opens_on": date.today().isoformat(), "closes_on": date.today().isoformat()},
+    )  # fmt: skip
+    assert bad.status_code == 422 and "Choose the segment" in bad.get_data(as_text=True)
+
+
+def test_draft_texts_link_to_a_principle_of_the_version_or_propose_a_new_one(
+    make_consultation, make_user, db
+):
+    consultation = make_consultation()
+    lead = make_user("lead")
+    p1 = consultation.standard.principles[0]
+    rec = operations.add_recommendation(
+        lead, consultation, operations.RecommendationFields(text="Say who", principle_id=p1.id)
+    )
+    new = operations.add_recommendation(
+        lead, consultation,
+        operations.RecommendationFields(text="Data rights", new_code="P9", new_title="Data"),
+    )  # fmt: skip
+    assert rec.label == "Recommendation on P1" and new.label == "New principle P9 · Data"
+    db.session.commit()
+    for fields, message in [
+        (operations.RecommendationFields(text="x", new_code="P1", new_title="T"), "already"),
+        (operations.RecommendationFields(text="x", new_code="P9", new_title="T"), "already"),
+        (operations.RecommendationFields(text="x", new_code="", new_title="T"), "Code is required"),
+        (operations.RecommendationFields(text=" ", principle_id=p1.id), "Text is required"),
+        (operations.RecommendationFields(text="x", principle_id=987654), "Choose a principle"),
+    ]:
+        with pytest.raises(OperationError, match=message):
+            operations.add_recommendation(lead, consultation, fields)
+        db.session.rollback()
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(Recommendation)) == 2
+
+
+def test_leads_read_per_principle_tag_themes_and_mark_addressed(
+    client, as_role, login, make_user, db, make_consultation
+):
+    consultation = make_consultation()
+    p1, p2 = consultation.standard.principles[:2]
+    answer(consultation, "a@example.org", {p1.id: ("weakness", "Too vague"),
+                                           p2.id: ("strength", "Clear")})  # fmt: skip
+    db.session.commit()
+    a1 = db.session.scalar(sa.select(Answer).where(Answer.principle_id == p1.id))
+    volunteer = as_role("volunteer")
+    page = client.get(f"/consultations/{consultation.id}/comments?principle={p1.id}")
+    body = page.get_data(as_text=True)
+    assert "Too vague" in body and "Clear" not in body
+    assert "Respondent 1" in body and "Rina" not in body  # not named without consent
+    client.post(
+        f"/consultations/answers/{a1.id}/themes", data={"themes": "Clarity, grievance, clarity"}
+    )
+    db.session.refresh(a1)
+    assert a1.theme_list == ["clarity", "grievance"]
+    # Volunteers tag, but only leads mark comments addressed.
+    assert (
+        client.post(f"/consultations/answers/{a1.id}/addressed", data={"note": "x"}).status_code
+        == 403
+    )
+    login(make_user("lead"))
+    refused = client.post(f"/consultations/answers/{a1.id}/addressed", data={"note": " "})
+    assert refused.status_code == 302
+    db.session.refresh(a1)
+    assert a1.addressed_at is None
+    client.post(f"/consultations/answers/{a1.id}/addressed", data={"note": "P1 now names who"})
+    db.session.refresh(a1)
+    assert a1.addressed_note == "P1 now names who" and a1.addressed_at is not None
+    assert volunteer  # used above
+    open_only = client.get(f"/consultations/{consultation.id}/comments?open=1").get_data(
+        as_text=True
+    )
+    assert "Too vague" not in open_only and "Clear" in open_only
+    client.post(f"/consultations/answers/{a1.id}/addressed", data={"reopen": "1"})
+    db.session.refresh(a1)
+    assert a1.addressed_at is None
+    with pytest.raises(OperationError, match="at most 50"):
+        operations.set_themes(None, a1, "x" * 51)
+
+
+def test_summary_counts_splits_and_top_themes(client, as_role, db, make_consultation):
+    from crm.consultations import queries
+
+    consultation = make_consultation()
+    p1, p2 = consultation.standard.principles[:2]
+    r1 = answer(
+        consultation, "a@example.org", {p1.id: ("weakness", "Vague"), p2.id: ("strength", "Ok")}
+    )
+    answer(
+        consultation, "b@example.org", {p1.id: ("weakness", "Unclear")}, kind="brand", country="VN"
+    )
+    answer(
+        consultation, "c@example.org", {p1.id: ("opportunity", "SMS")}, kind="brand", country="VN"
+    )
+    operations.set_themes(None, r1.answers[0], "clarity")
+    db.session.commit()
+    summary = queries.summary(consultation)
+    assert summary.responses == 3
+    assert dict(summary.by_kind) == {"Brand or retailer": 2, "Worker organization or union": 1} or (
+        sorted(n for _k, n in summary.by_kind) == [1, 2]
+    )
+    assert dict(summary.by_country) == {"Viet Nam": 2, "Bangladesh": 1}
+    split = {s.label: s for _k, _i, s in summary.items}[p1.label]
+    assert split.counts == {"weakness": 2, "opportunity": 1} and split.total == 3
+    assert summary.themes == [("clarity", 1)]
+    as_role("volunteer")
+    page = client.get(f"/consultations/{consultation.id}").get_data(as_text=True)
+    assert "clarity" in page and 'id="response-count">3<' in page
+
+
+def test_downloads_anonymize_unless_named_and_cannot_run_formulas(
+    client, as_role, db, make_consultation
+):
+    consultation = make_consultation()
+    p1 = consultation.standard.principles[0]
+    answer(consultation, "named@example.org", {p1.id: ("weakness", "=HYPERLINK(\"x\")")},
+           named=True, name="Named Person", org="Open Org")  # fmt: skip
+    answer(consultation, "anon@example.org", {p1.id: ("strength", "Good")},
+           name="Hidden Person", org="Secret Org")  # fmt: skip
+    db.session.commit()
+    as_role("volunteer")
+    assert client.get(f"/consultations/{consultation.id}/comments.csv").status_code == 403
+    as_role("lead")
+    csv = client.get(f"/consultations/{consultation.id}/comments.csv").get_data(as_text=True)
+    assert "Named Person" in csv and "Open Org" in csv
+    assert "Hidden Person" not in csv and "Secret Org" not in csv and "Respondent 2" in csv
+    assert "anon@example.org" not in csv and "named@example.org" not in csv
+    assert "'=HYPERLINK" in csv
+    xlsx = client.get(f"/consultations/{consultation.id}/comments.xlsx")
+    sheet = openpyxl.load_workbook(io.BytesIO(xlsx.data)).active
+    values = [[c.value for c in row] for row in sheet.iter_rows()]
+    flat = [v for row in values for v in row if v]
+    assert "Hidden Person" not in flat and "Secret Org" not in flat and "Named Person" in flat
+    formula = next(c for row in sheet.iter_rows() for c in row if c.value == '=HYPERLINK("x")')
+    assert formula.data_type == "s"
+
+
+def test_who_has_not_answered_and_their_personal_links(
+    client, as_role, db, make_consultation, make_segment, make_contact, outbox
+):
+    from crm.contacts.models import ConsentStatus
+    from crm.tags.operations import tags_from_names
+
+    people = [
+        make_contact("Ans", email="ans@example.org", consent_status=ConsentStatus.GRANTED),
+        make_contact("Wait", email="wait@example.org", consent_status=ConsentStatus.GRANTED),
+        make_contact("Quiet", email="quiet@example.org"),
+    ]
+    for person in people:
+        person.tags = tags_from_names(["advisory"])
+    db.session.commit()
+    consultation = make_consultation(access="invitation", segment=make_segment(["advisory"]))
+    operations.respond(
+        consultation, people[0],
+        [operations.AnswerFields(principle_id=consultation.standard.principles[0].id,
+                                 mark="strength", comment="ok")],
+        submit=True,
+    )  # fmt: skip
+    db.session.commit()
+    as_role("lead")
+    page = client.get(f"/consultations/{consultation.id}/not-answered").get_data(as_text=True)
+    assert "Wait" in page and "Quiet" in page and "Ans " not in page
+    csv = client.get(f"/consultations/{consultation.id}/not-answered.csv").get_data(as_text=True)
+    assert "wait@example.org" in csv and f"/c/{consultation.id}/r/" in csv
+    assert "ans@example.org" not in csv
+    sent = client.post(f"/consultations/{consultation.id}/send-links", follow_redirects=True)
+    assert "Sent 1 personal link; 1 left out" in sent.get_data(as_text=True)
+    (mail,) = outbox()
+    assert mail["To"] == "wait@example.org"
+    as_role("volunteer")
+    assert client.get(f"/consultations/{consultation.id}/not-answered").status_code == 403
+
+
+def _with_texts(db, standard):
+    for principle in standard.principles:
+        principle.text = principle.text or f"The text of {principle.code}."
+    db.session.commit()
+
+
+def _close(db, consultation):
+    consultation.opens_on = date.today() - timedelta(days=30)
+    consultation.closes_on = date.today() - timedelta(days=1)
+    db.session.commit()
+
+
+def test_publishing_the_next_version_from_the_accepted_draft(
+    client, login, make_user, db, make_consultation, current
+):
+    _with_texts(db, current)
+    consultation = make_consultation()
+    lead = make_user("lead")
+    p1 = consultation.standard.principles[0]
+    rec = operations.add_recommendation(
+        lead, consultation, operations.RecommendationFields(text="New P1 text", principle_id=p1.id)
+    )
+    new = operations.add_recommendation(
+        lead, consultation,
+        operations.RecommendationFields(text="Data rights", new_code="P9", new_title="Data"),
+    )  # fmt: skip
+    operations.add_recommendation(
+        lead, consultation, operations.RecommendationFields(text="Rejected", new_code="P10",
+                                                            new_title="No")
+    )  # fmt: skip
+    db.session.commit()
+    fields = operations.PublishFields(version="2.0", title="WEST Principles 2.0")
+    with pytest.raises(OperationError, match="once the consultation has closed"):
+        operations.publish_version(lead, consultation, fields)
+    _close(db, consultation)
+    with pytest.raises(OperationError, match="No draft text is accepted"):
+        operations.publish_version(lead, consultation, fields)
+    operations.set_accepted(lead, rec, True)
+    operations.set_accepted(lead, new, True)
+    db.session.commit()
+    with pytest.raises(OperationError, match="higher number"):
+        operations.publish_version(lead, consultation, operations.PublishFields("0.9", "Old"))
+    db.session.rollback()
+    # Only an admin changes the standard.
+    login(lead)
+    assert client.post(f"/consultations/{consultation.id}/publish", data={}).status_code == 403
+    login(make_user("admin"))
+    response = client.post(
+        f"/consultations/{consultation.id}/publish",
+        data={"new_version": "2.0", "title": "WEST Principles 2.0", "make_current": "y"},
+    )
+    assert response.status_code == 302
+    standard = db.session.scalar(sa.select(Standard).where(Standard.version == "2.0"))
+    assert standard.status is StandardStatus.CURRENT
+    db.session.refresh(current)
+    assert current.status is StandardStatus.RETIRED
+    texts = {p.code: p.text for p in standard.principles}
+    assert texts["P1"] == "New P1 text" and texts["P9"] == "Data rights" and "P10" not in texts
+    assert len(standard.principles) == len(current.principles) + 1
+    db.session.refresh(consultation)
+    assert consultation.published_standard_id == standard.id
+    with pytest.raises(OperationError, match="already published"):
+        operations.publish_version(lead, consultation, fields)
+    with pytest.raises(OperationError, match="no longer changes"):
+        operations.set_accepted(lead, rec, False)
+
+
+def test_a_pledge_moves_to_the_published_version(make_user, db, make_consultation, make_org,
+                                                 current):  # fmt: skip
+    from crm.pledges import operations as pledge_ops
+    from crm.pledges.models import Pledge, PledgeStatus
+
+    lead = make_user("admin")
+    org = make_org("Mover")
+    pledge = Pledge(organization_id=org.id, standard_id=current.id, status=PledgeStatus.ACTIVE,
+                    signed_on=date.today(), activated_on=date.today())  # fmt: skip
+    db.session.add(pledge)
+    _with_texts(db, current)
+    consultation = make_consultation()
+    rec = operations.add_recommendation(
+        lead, consultation,
+        operations.RecommendationFields(text="New", principle_id=current.principles[0].id),
+    )  # fmt: skip
+    operations.set_accepted(lead, rec, True)
+    _close(db, consultation)
+    new = operations.publish_version(
+        lead, consultation, operations.PublishFields("2.0", "Two", make_current=True)
+    )
+    pledge_ops.move_to_version(lead, pledge, new)
+    assert pledge.standard_id == new.id
+
+
+def test_pages_render_for_each_staff_role(client, as_role, db, make_consultation):
+    consultation = make_consultation()
+    for role in ("lead", "volunteer"):
+        as_role(role)
+        assert client.get("/consultations/").status_code == 200
+        assert client.get(f"/consultations/{consultation.id}").status_code == 200
+        assert client.get(f"/consultations/{consultation.id}/comments").status_code == 200
+    as_role("viewer")
+    assert client.get("/consultations/").status_code == 403
+    as_role("champion")
+    assert client.get(f"/consultations/{consultation.id}").status_code == 403
