@@ -387,6 +387,45 @@ def _campaign_figures(quarter: Quarter) -> dict[str, float]:
     }
 
 
+def _library_section(quarter: Quarter) -> pd.DataFrame:
+    """Case studies added to the library in the quarter, by principle and outcome."""
+    from crm.library.models import CaseStudy, Outcome, ReviewStatus, case_study_principle
+
+    start, end = _start(quarter), _end(quarter)
+    rows = db.session.execute(
+        sa.select(Principle.code, CaseStudy.outcome, sa.func.count())
+        .select_from(CaseStudy)
+        .join(case_study_principle, case_study_principle.c.case_study_id == CaseStudy.id)
+        .join(Principle, Principle.id == case_study_principle.c.principle_id)
+        .where(
+            CaseStudy.status == ReviewStatus.PUBLISHED,
+            CaseStudy.created_at >= start,
+            CaseStudy.created_at < end,
+        )
+        .group_by(Principle.code, CaseStudy.outcome)
+    ).all()
+    total = db.session.scalar(
+        sa.select(sa.func.count())
+        .select_from(CaseStudy)
+        .where(
+            CaseStudy.status == ReviewStatus.PUBLISHED,
+            CaseStudy.created_at >= start,
+            CaseStudy.created_at < end,
+        )
+    )
+    outcomes = list(Outcome)
+    table: dict[str, dict[str, int]] = {}
+    for code, outcome, n in rows:
+        table.setdefault(code, {o.label: 0 for o in outcomes})[Outcome(outcome).label] = n
+    frame = pd.DataFrame(
+        [{"Principle": code, **counts} for code, counts in sorted(table.items())],
+        columns=["Principle", *(o.label for o in outcomes)],
+    )
+    if total:
+        frame.attrs["new_items"] = total
+    return frame
+
+
 def _compare(now: dict, before: dict, heading: str) -> pd.DataFrame:
     """Counts stay whole numbers and rates stay fractions, row by row (object columns)."""
     rows = [(key, now[key], before[key], round(now[key] - before[key], 3)) for key in now]
@@ -428,6 +467,7 @@ def build_report(quarter: Quarter) -> Report:
     report.sections["Campaigns"] = _compare(
         _campaign_figures(quarter), _campaign_figures(previous), "Campaigns"
     )
+    report.sections["Learning library"] = _library_section(quarter)
     report.highlights = _highlights(report, levels, levels_before)
     pledges = report.sections["Pledges"].set_index("Pledges")
     report.figures = {
@@ -505,4 +545,8 @@ def _highlights(report: Report, levels: pd.DataFrame, before: pd.DataFrame) -> l
             f"{held} event{'s' if held != 1 else ''} with "
             f"{int(events.loc['Attended', 'This quarter'])} attendees."
         )
+    library = report.sections["Learning library"]
+    if library.attrs.get("new_items"):
+        n = library.attrs["new_items"]
+        lines.append(f"{n} case stud{'ies' if n != 1 else 'y'} added to the learning library.")
     return lines or ["A quiet quarter: no pledges, endorsements or events recorded."]

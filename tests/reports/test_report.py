@@ -86,7 +86,7 @@ def dataset(db, make_org, make_contact, make_user):
                   starts_at=at("2026-09-10T09:00"), ends_at=at("2026-09-10T12:00"))  # fmt: skip
     db.session.add(event)
     db.session.flush()
-    for n, status in enumerate(["attended", "attended", "no_show", "cancelled"]):
+    for status in ["attended", "attended", "no_show", "cancelled"]:
         db.session.add(Participation(event_id=event.id, contact_id=make_contact().id,
                                      role="attendee", status=status))  # fmt: skip
     db.session.commit()
@@ -211,3 +211,24 @@ def test_report_command(runner, dataset, tmp_path):
     assert result.exit_code == 0 and "adoption report" in (tmp_path / "r.html").read_text()
     bad = runner.invoke(args=["crm", "report", "--quarter", "later", "-o", str(tmp_path / "x")])
     assert bad.exit_code != 0 and "write it like 2026Q3" in bad.output
+
+
+def test_the_library_section_counts_new_case_studies(ctx, dataset, db):
+    from crm.library.models import CaseStudy
+    from crm.standards.models import Principle
+
+    p5 = db.session.scalar(sa.select(Principle).where(Principle.code == "P5"))
+    for outcome, status in (
+        ("worked", "published"),
+        ("failed", "published"),
+        ("worked", "submitted"),
+    ):
+        case = CaseStudy(title="Case", technology="app", outcome=outcome, what_happened="x",
+                         lessons="y", status=status, created_at=at("2026-08-15"))  # fmt: skip
+        case.principles = [p5]
+        db.session.add(case)
+    db.session.commit()
+    report = build_report(Q3)
+    library = report.sections["Learning library"].set_index("Principle")
+    assert library.loc["P5", "Worked"] == 1 and library.loc["P5", "Did not work"] == 1
+    assert "2 case studies added to the learning library." in report.highlights
