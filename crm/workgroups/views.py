@@ -20,6 +20,8 @@ from crm.workgroups.links import describe
 from crm.workgroups.models import MemberRole, Membership, Task, TaskStatus, WorkingGroup
 
 bp = Blueprint("workgroups", __name__, url_prefix="/work")
+# Record pages (events, organizations, pledges, ...) list the tasks about them.
+bp.add_app_template_global(queries.tasks_about, "tasks_about")
 
 
 def _group(group_id: int) -> WorkingGroup:

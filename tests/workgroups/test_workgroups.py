@@ -161,3 +161,21 @@ def test_volunteers_do_tasks_but_do_not_manage_groups(client, as_role, group):
     assert client.post(f"/work/groups/{group.id}/members", data={}).status_code == 403
     as_role("viewer")
     assert client.get("/work/").status_code == 403
+
+
+def test_record_pages_list_their_tasks(client, as_role, make_org, db):
+    lead = as_role("lead")
+    org = make_org("Atlas Apparel")
+    operations.create_task(
+        None,
+        operations.TaskFields(
+            title="Call Atlas about the pledge",
+            owner_id=lead.id,
+            record_type="organization",
+            record_id=org.id,
+        ),  # fmt: skip
+    )
+    db.session.commit()
+    page = client.get(f"/organizations/{org.id}").get_data(as_text=True)
+    assert "Call Atlas about the pledge" in page
+    assert f"/work/tasks/new?record_type=organization&amp;record_id={org.id}" in page
