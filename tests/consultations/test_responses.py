@@ -261,3 +261,23 @@ def test_invited_people_answer_through_their_personal_link_only(
     other = make_consultation(title="Other")
     assert client.get(f"/c/{other.id}/r/{good}").status_code == 404
     assert count(db, Response) == 1
+
+
+def test_a_respondent_is_in_their_data_export_and_anonymized_on_erasure(
+    client, db, make_consultation, answer_form
+):
+    from crm.contacts.operations import delete_contact, erase_contact, export_personal_data
+
+    consultation = make_consultation()
+    client.post(f"/c/{consultation.id}", data=answer_form(consultation, named="y"))
+    response = db.session.scalar(sa.select(Response))
+    contact = db.session.get(Contact, response.contact_id)
+    exported = export_personal_data(None, contact)["consultation_responses"]
+    assert exported[0]["name_given"] == "Rina Akter"
+    assert exported[0]["answers"][0]["comment"] == "Too vague"
+    with pytest.raises(OperationError, match="answered 1 consultation"):
+        delete_contact(None, contact)
+    erase_contact(None, contact)
+    db.session.refresh(response)
+    assert (response.name, response.organization, response.named) == ("(erased)", None, False)
+    assert len(response.answers) == 1  # the answers still count

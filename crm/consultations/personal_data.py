@@ -1,0 +1,57 @@
+"""Consultation responses in a contact's data export, and anonymized on erasure."""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+from crm.consultations.models import Response
+from crm.core.personal_data import deletion_blocker, eraser, exporter
+from crm.extensions import db
+
+
+def _of(contact) -> list[Response]:
+    return list(db.session.scalars(sa.select(Response).where(Response.contact_id == contact.id)))
+
+
+@exporter
+def consultation_export(contact) -> dict:
+    return {
+        "consultation_responses": [
+            {
+                "consultation": r.consultation.title,
+                "name_given": r.name,
+                "organization_given": r.organization,
+                "organization_kind": r.organization_kind.value if r.organization_kind else None,
+                "country": r.country,
+                "consent_to_be_named": r.named,
+                "submitted_at": r.submitted_at.isoformat() if r.submitted_at else None,
+                "answers": [
+                    {
+                        "about": a.principle.label if a.principle else a.recommendation.label,
+                        "mark": a.mark.value if a.mark else None,
+                        "comment": a.comment,
+                    }
+                    for a in r.answers
+                ],
+            }
+            for r in _of(contact)
+        ]
+    }
+
+
+@eraser
+def consultation_erase(contact, identifying: list[str]) -> None:
+    """The answers still count in the summary; who gave them, and any consent to be named,
+    go."""
+    for response in _of(contact):
+        response.name = "(erased)"
+        response.organization = None
+        response.named = False
+
+
+@deletion_blocker
+def consultation_blocker(contact) -> str | None:
+    count = len(_of(contact))
+    if not count:
+        return None
+    return f"they answered {count} consultation{'s' if count != 1 else ''}"
