@@ -147,8 +147,13 @@ class Pending:
     country: str | None
 
 
-def batches_for(campaign: Campaign, messages: list[Pending]) -> list[tuple[Batch, list]]:
-    """Requests for these messages of one campaign: [(batch, the messages it carries)]."""
+def batches_for(
+    campaign: Campaign, messages: list[Pending], unrenderable: list | None = None
+) -> list[tuple[Batch, list]]:
+    """Requests for these messages of one campaign: [(batch, the messages it carries)].
+
+    A message that cannot be rendered for its person goes to `unrenderable` as
+    (message, reason); the others are not held back by it."""
     shared = rendering.is_shared(campaign.body)
     common = campaign_values(campaign)
     shared_body = rendering.shared_content(campaign.body, common) if shared else None
@@ -157,12 +162,19 @@ def batches_for(campaign: Campaign, messages: list[Pending]) -> list[tuple[Batch
     for message in messages:
         url = url_for_key(message.message_key)
         values = {**common, **person_values(message, message.email, url)}
-        if shared_body is not None:
-            content = shared_body
-            subs = rendering.substitutions(values)
-        else:
-            content = rendering.personal_content(campaign.body, values)
-            subs = rendering.substitutions({"unsubscribe_url": url})
+        try:
+            if shared_body is not None:
+                content = shared_body
+                subs = rendering.substitutions(values)
+            else:
+                content = rendering.personal_content(campaign.body, values)
+                subs = rendering.substitutions({"unsubscribe_url": url})
+            subject = rendering.render(campaign.subject, values)
+        except Exception as exc:  # noqa: BLE001 -- one person's data must not stop the rest
+            if unrenderable is None:
+                raise
+            unrenderable.append((message, f"Could not render the message: {exc}"))
+            continue
         chunks = groups.setdefault((content.text, content.html), [])
         if not chunks or len(chunks[-1][0].recipients) >= MAX_PERSONALIZATIONS:
             chunks.append(
@@ -182,7 +194,7 @@ def batches_for(campaign: Campaign, messages: list[Pending]) -> list[tuple[Batch
             Recipient(
                 key=message.message_key,
                 email=message.email,
-                subject=rendering.render(campaign.subject, values),
+                subject=subject,
                 substitutions=subs,
                 headers=unsubscribe_headers(url),
             )
@@ -317,8 +329,17 @@ def _error_text(body) -> str:
     return str(body or "")[:400]
 
 
+# The key is wrong or revoked: nothing is wrong with the messages, so they wait for a fix.
+ACCOUNT_ERRORS = (401, 403)
+
+
 def is_retryable(error: DeliveryError) -> bool:
-    return error.status is None or error.status == 429 or error.status >= 500
+    return (
+        error.status is None
+        or error.status == 429
+        or error.status >= 500
+        or error.status in ACCOUNT_ERRORS
+    )
 
 
 def get_batch_provider():

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 import sqlalchemy as sa
+from sqlalchemy.exc import IntegrityError
 
 from crm.audit import operations as audit
 from crm.audit.models import AuditAction
@@ -315,7 +316,7 @@ def recipients(campaign: Campaign):
             .where(TopicOptOut.contact_id == Contact.id, TopicOptOut.topic == campaign.purpose)
             .correlate(Contact),
         )
-        .outerjoin(Suppression, Suppression.email == Contact.email)
+        .outerjoin(Suppression, sa.func.lower(Suppression.email) == sa.func.lower(Contact.email))
         .where(*segments.conditions(criteria))
         .order_by(Contact.id)
     )
@@ -353,6 +354,19 @@ def queue_campaign(actor, campaign: Campaign, *, now: datetime | None = None) ->
     now = now or utcnow()
     if campaign.status not in (CampaignStatus.DRAFT, CampaignStatus.SCHEDULED):
         raise OperationError(f"A {campaign.status.label.lower()} campaign cannot be sent.")
+    # Take the row first: of two requests (two workers, or a worker and "Send now") only one
+    # queues it; the other waits for it, then finds it no longer a draft or scheduled.
+    claimed = db.session.execute(
+        sa.update(Campaign)
+        .where(
+            Campaign.id == campaign.id,
+            Campaign.status.in_([CampaignStatus.DRAFT, CampaignStatus.SCHEDULED]),
+        )
+        .values(version=Campaign.version)
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    if not claimed:
+        raise OperationError("This campaign is already being sent.")
     _ready(campaign)
     rows: list[dict] = []
     counts = dict.fromkeys(LEFT_OUT_REASONS, 0)
@@ -418,7 +432,12 @@ def start_due_campaigns(now: datetime | None = None) -> list[Campaign]:
             with db.session.begin_nested():
                 queue_campaign(None, campaign, now=now)
             started.append(campaign)
+        except IntegrityError:  # queued by someone else a moment ago
+            continue
         except OperationError as exc:
+            db.session.refresh(campaign)
+            if campaign.status is not CampaignStatus.SCHEDULED:
+                continue  # someone else started it
             campaign.cancelled_at = now
             _set_status(None, campaign, CampaignStatus.CANCELLED, f"Not sent: {exc.message}")
     return started
@@ -454,28 +473,40 @@ def unsubscribe(message: OutboxMessage, source: str) -> bool:
     now = utcnow()
     if message.unsubscribed_at is None:
         message.unsubscribed_at = now
-    contact = message.contact
-    if contact is None or contact.erased_at is not None:
-        db.session.flush()
-        return False
-    if contact.consent_status is ConsentStatus.WITHDRAWN:
-        db.session.flush()
-        return False
-    old = contact.consent_status.value
-    contact.consent_status = ConsentStatus.WITHDRAWN
-    contact.consent_source = source[:100]
-    contact.consent_at = now
-    contact.touch(None)
-    audit.record(
-        None,
-        AuditAction.UPDATE,
-        "contact",
-        contact.id,
-        summary=f"Unsubscribed: {source}"[:300],
-        changes={"consent_status": [old, ConsentStatus.WITHDRAWN.value]},
+    return withdraw_address(message.email, source, contact_id=message.contact_id)
+
+
+def withdraw_address(email: str, source: str, *, contact_id: int | None = None) -> bool:
+    """The address unsubscribed: every record holding it (and the one a message went to)."""
+    now = utcnow()
+    holders = list(
+        db.session.scalars(
+            sa.select(Contact).where(
+                sa.or_(
+                    Contact.id == (contact_id or 0),
+                    sa.func.lower(Contact.email) == email.strip().lower(),
+                ),
+                Contact.erased_at.is_(None),
+                Contact.consent_status != ConsentStatus.WITHDRAWN,
+            )
+        )
     )
+    for contact in holders:
+        old = contact.consent_status.value
+        contact.consent_status = ConsentStatus.WITHDRAWN
+        contact.consent_source = source[:100]
+        contact.consent_at = now
+        contact.touch(None)
+        audit.record(
+            None,
+            AuditAction.UPDATE,
+            "contact",
+            contact.id,
+            summary=f"Unsubscribed: {source}"[:300],
+            changes={"consent_status": [old, ConsentStatus.WITHDRAWN.value]},
+        )
     db.session.flush()
-    return True
+    return bool(holders)
 
 
 def choose_topics(message: OutboxMessage, wanted: list[str]) -> list[Purpose]:

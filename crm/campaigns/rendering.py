@@ -13,7 +13,7 @@ import re
 from dataclasses import dataclass
 from functools import lru_cache
 
-from jinja2 import StrictUndefined, TemplateError, nodes
+from jinja2 import StrictUndefined, TemplateError, meta, nodes
 from jinja2.sandbox import SandboxedEnvironment
 
 from crm.core.errors import OperationError
@@ -46,6 +46,18 @@ SAMPLE = {
 }
 
 _ENV = SandboxedEnvironment(undefined=StrictUndefined, autoescape=False, keep_trailing_newline=True)
+_ENV.globals.clear()  # nothing but the fields given: no range, lipsum, cycler, dict, ...
+
+# What a campaign template may contain: text, fields, conditions and a few text filters.
+# No loops, calls, includes, indexing or arithmetic: nothing that can hang, grow without end,
+# or fail for one person's data (an empty name, say) after the campaign was checked.
+_ALLOWED_NODES = (
+    nodes.Template, nodes.Output, nodes.TemplateData, nodes.Name, nodes.Const, nodes.If,
+    nodes.Compare, nodes.Operand, nodes.And, nodes.Or, nodes.Not, nodes.Filter, nodes.CondExpr,
+    nodes.Concat, nodes.Test,
+)  # fmt: skip
+_ALLOWED_FILTERS = {"upper", "lower", "title", "capitalize", "trim", "default", "d", "e", "escape"}
+_ALLOWED_TESTS = {"defined", "undefined", "none", "string", "eq", "ne", "equalto"}
 _MARK = "\x00"
 _URL = re.compile(r"(https?://[^\s<]+)")
 # Fields the same for every recipient of a campaign, filled in before rendering.
@@ -63,11 +75,39 @@ def _compile(source: str):
 
 
 def check(source: str, field: str, label: str) -> None:
-    """Refuse a template that does not compile or uses anything but the merge fields."""
+    """Refuse a template that does not compile or uses anything but the merge fields, in any
+    branch (checked on the template itself, not on one sample's rendering)."""
     try:
-        _compile(source).render(**SAMPLE)
+        tree = _ENV.parse(source)
+        declared = meta.find_undeclared_variables(tree)
     except TemplateError as exc:
         raise OperationError(f"{label}: {_explain(exc)}", field=field) from None
+    unknown = sorted(declared - FIELDS.keys())
+    if unknown:
+        raise OperationError(
+            f"{label}: there is no merge field “{unknown[0]}”. Use one of: {', '.join(FIELDS)}.",
+            field=field,
+        )
+    for node in tree.find_all(nodes.Node):
+        if not isinstance(node, _ALLOWED_NODES):
+            raise OperationError(
+                f"{label}: templates can use the merge fields only, with text and "
+                f"{{% if %}} conditions (not {type(node).__name__.lower()}).",
+                field=field,
+            )
+        if isinstance(node, nodes.Filter) and node.name not in _ALLOWED_FILTERS:
+            raise OperationError(
+                f"{label}: the filter “{node.name}” is not available; use one of "
+                f"{', '.join(sorted(_ALLOWED_FILTERS))}.",
+                field=field,
+            )
+        if isinstance(node, nodes.Test) and node.name not in _ALLOWED_TESTS:
+            raise OperationError(f"{label}: the test “{node.name}” is not available.", field=field)
+    try:
+        _compile(source).render(**SAMPLE)
+    except Exception as exc:  # noqa: BLE001 -- anything else is a template the user must fix
+        message = _explain(exc) if isinstance(exc, TemplateError) else str(exc)
+        raise OperationError(f"{label}: {message}", field=field) from None
 
 
 def _explain(exc: TemplateError) -> str:

@@ -125,13 +125,29 @@ def record_events(events: list[dict]) -> dict[str, int]:
                 "reason": str(event.get("reason") or event.get("type") or "")[:500] or None,
             }
         )
-        if kind in SUPPRESSING:
+        # A "blocked" bounce is temporary (the receiving server refused for now): no suppression.
+        permanent = kind is not EventKind.BOUNCE or event.get("type", "bounce") == "bounce"
+        if kind in SUPPRESSING and permanent:
             _suppress(email, SUPPRESSING[kind], f"SendGrid {kind.value}")
-        elif kind in UNSUBSCRIBING and message is not None:
-            operations.unsubscribe(message, "SendGrid unsubscribe")
+        elif kind in UNSUBSCRIBING:
+            if message is not None:
+                operations.unsubscribe(message, "SendGrid unsubscribe")
+            else:  # from a message sent outside the CRM's campaigns: the address still counts
+                operations.withdraw_address(email, "SendGrid unsubscribe")
         outcome["recorded"] += 1
     if rows:
-        db.session.execute(sa.insert(DeliveryEvent), rows)
+        try:
+            with db.session.begin_nested():
+                db.session.execute(sa.insert(DeliveryEvent), rows)
+        except IntegrityError:
+            # Another delivery of the same events got in first: keep what is new, one by one.
+            for row in rows:
+                try:
+                    with db.session.begin_nested():
+                        db.session.execute(sa.insert(DeliveryEvent), [row])
+                except IntegrityError:
+                    outcome["recorded"] -= 1
+                    outcome["duplicate"] += 1
     db.session.flush()
     return outcome
 

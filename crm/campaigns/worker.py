@@ -21,8 +21,16 @@ import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 
 from crm.campaigns import delivery, operations
-from crm.campaigns.models import Campaign, MessageStatus, OutboxMessage, WorkerLease
-from crm.contacts.models import Contact
+from crm.campaigns.models import (
+    Campaign,
+    CampaignStatus,
+    MessageStatus,
+    OutboxMessage,
+    Suppression,
+    TopicOptOut,
+    WorkerLease,
+)
+from crm.contacts.models import ConsentStatus, Contact
 from crm.core.db import utcnow
 from crm.extensions import db
 from crm.organizations.models import Organization
@@ -105,6 +113,59 @@ def release_lease(holder: str) -> None:
     db.session.commit()
 
 
+def withdraw_cancelled() -> int:
+    """Messages of a campaign cancelled while they were in flight or waiting to retry."""
+    cancelled = sa.select(Campaign.id).where(Campaign.status == CampaignStatus.CANCELLED)
+    return db.session.execute(
+        sa.update(OutboxMessage)
+        .where(
+            OutboxMessage.status == MessageStatus.QUEUED,
+            OutboxMessage.campaign_id.in_(cancelled),
+        )
+        .values(status=MessageStatus.CANCELLED, error="The campaign was cancelled.")
+        .execution_options(synchronize_session=False)
+    ).rowcount
+
+
+def withdraw_no_longer_wanted(ids: list[int]) -> int:
+    """Just before sending: people who since withdrew consent, were erased, were suppressed or
+    declined the campaign's topic are not mailed (they were fine when the campaign was queued)."""
+    suppressed = (
+        sa.select(Suppression.id)
+        .where(sa.func.lower(Suppression.email) == sa.func.lower(OutboxMessage.email))
+        .exists()
+    )
+    opted_out = (
+        sa.select(TopicOptOut.contact_id)
+        .join(Campaign, Campaign.id == OutboxMessage.campaign_id)
+        .where(
+            TopicOptOut.contact_id == OutboxMessage.contact_id,
+            TopicOptOut.topic == Campaign.purpose,
+        )
+        .exists()
+    )
+    consenting = (
+        sa.select(Contact.id)
+        .where(
+            Contact.id == OutboxMessage.contact_id,
+            Contact.consent_status == ConsentStatus.GRANTED,
+            Contact.erased_at.is_(None),
+        )
+        .exists()
+    )
+    return db.session.execute(
+        sa.update(OutboxMessage)
+        .where(OutboxMessage.id.in_(ids), sa.or_(~consenting, suppressed, opted_out))
+        .values(
+            status=MessageStatus.CANCELLED,
+            claimed_at=None,
+            error="Not sent: since queued, the person withdrew consent, declined this topic, "
+            "was erased or their address was suppressed.",
+        )
+        .execution_options(synchronize_session=False)
+    ).rowcount
+
+
 def reclaim(now: datetime, *, everything: bool = False) -> int:
     """Claims of dead workers go back to the queue (all of them when no other worker runs)."""
     stmt = sa.update(OutboxMessage).where(OutboxMessage.status == MessageStatus.SENDING)
@@ -118,15 +179,28 @@ def reclaim(now: datetime, *, everything: bool = False) -> int:
 
 
 def claim(limit: int, now: datetime) -> list[delivery.Pending]:
+    sending = sa.select(Campaign.id).where(Campaign.status == CampaignStatus.SENDING)
     ids_stmt = (
         sa.select(OutboxMessage.id)
-        .where(OutboxMessage.status == MessageStatus.QUEUED, OutboxMessage.next_attempt_at <= now)
+        .where(
+            OutboxMessage.status == MessageStatus.QUEUED,
+            OutboxMessage.next_attempt_at <= now,
+            OutboxMessage.campaign_id.in_(sending),  # never a cancelled campaign's
+        )
         .order_by(OutboxMessage.status, OutboxMessage.next_attempt_at, OutboxMessage.id)
         .limit(limit)
     )
     if _postgres():
         ids_stmt = ids_stmt.with_for_update(skip_locked=True)
     ids = list(db.session.scalars(ids_stmt))
+    if ids and withdraw_no_longer_wanted(ids):
+        ids = list(
+            db.session.scalars(
+                sa.select(OutboxMessage.id).where(
+                    OutboxMessage.id.in_(ids), OutboxMessage.status == MessageStatus.QUEUED
+                )
+            )
+        )
     if not ids:
         db.session.commit()
         return []
@@ -178,6 +252,21 @@ def claim(limit: int, now: datetime) -> list[delivery.Pending]:
 def _record_failure(messages: list[delivery.Pending], error: delivery.DeliveryError, now) -> str:
     """Back to the queue for later, or failed for good; returns which ("retry" or "failed")."""
     retry = delivery.is_retryable(error)
+    if error.status in delivery.ACCOUNT_ERRORS:
+        # Not the messages' fault: they wait (attempts not counted) until the key is fixed.
+        db.session.execute(
+            sa.update(OutboxMessage)
+            .where(OutboxMessage.id.in_([m.id for m in messages]))
+            .values(
+                status=MessageStatus.QUEUED,
+                claimed_at=None,
+                attempts=OutboxMessage.attempts - 1,
+                error=error.reason[:500],
+                next_attempt_at=now + timedelta(minutes=10),
+            )
+            .execution_options(synchronize_session=False)
+        )
+        return "retry"
     again = [m for m in messages if retry and m.attempts < MAX_ATTEMPTS]
     given_up = [m for m in messages if m not in again]
     if again:
@@ -209,23 +298,39 @@ def _record_failure(messages: list[delivery.Pending], error: delivery.DeliveryEr
     return "retry" if again and not given_up else "failed"
 
 
-def deliver(provider, messages: list[delivery.Pending], now: datetime) -> dict[str, int]:
-    """Send claimed messages, campaign by campaign, and record what happened to each."""
+def deliver(
+    provider,
+    messages: list[delivery.Pending],
+    now: datetime,
+    heartbeat: Callable[[list[int]], bool] | None = None,
+) -> dict[str, int]:
+    """Send claimed messages, campaign by campaign, and record what happened to each.
+
+    `heartbeat` runs after each request with the ids still in hand; False (the lease was lost
+    to another worker) stops the round at once, so nothing is sent twice."""
     outcome = {"sent": 0, "retry": 0, "failed": 0}
     by_campaign: dict[int, list[delivery.Pending]] = defaultdict(list)
     for m in messages:
         by_campaign[m.campaign_id].append(m)
+    in_hand = {m.id for m in messages}
     for campaign_id, group in by_campaign.items():
         campaign = db.session.get(Campaign, campaign_id)
+        unrenderable: list = []
         try:
-            batches = delivery.batches_for(campaign, group)
+            batches = delivery.batches_for(campaign, group, unrenderable)
         except Exception as exc:  # a template that no longer renders: fail, never loop
             _record_failure(
                 group, delivery.DeliveryError(f"Could not render the message: {exc}", status=0), now
             )
             outcome["failed"] += len(group)
             db.session.commit()
+            in_hand -= {m.id for m in group}
             continue
+        for message, reason in unrenderable:
+            _record_failure([message], delivery.DeliveryError(reason, status=0), now)
+            outcome["failed"] += 1
+            in_hand.discard(message.id)
+        db.session.commit()
         for batch, carried in batches:
             try:
                 accepted = provider.send_batch(batch)
@@ -247,17 +352,43 @@ def deliver(provider, messages: list[delivery.Pending], now: datetime) -> dict[s
             )
             outcome["sent"] += len(carried)
             db.session.commit()  # what was accepted stays recorded even if a later batch dies
+            in_hand -= {m.id for m in carried}
+            if heartbeat is not None and in_hand and not heartbeat(sorted(in_hand)):
+                return outcome
     return outcome
 
 
-def drain_once(provider, *, batch_size: int = 1000, now: datetime | None = None) -> dict[str, int]:
-    """One round: start due campaigns, claim a batch, send it, finish campaigns."""
+def keep_claim(ids: list[int], holder: str | None) -> bool:
+    """Between requests: the claim stays fresh (and on SQLite the lease renewed)."""
+    if holder is not None and not take_lease(holder):
+        return False
+    db.session.execute(
+        sa.update(OutboxMessage)
+        .where(OutboxMessage.id.in_(ids), OutboxMessage.status == MessageStatus.SENDING)
+        .values(claimed_at=utcnow())
+        .execution_options(synchronize_session=False)
+    )
+    db.session.commit()
+    return True
+
+
+def drain_once(
+    provider, *, batch_size: int = 1000, now: datetime | None = None, holder: str | None = None
+) -> dict[str, int]:
+    """One round: start due campaigns, claim a batch, send it, finish campaigns.
+
+    `holder`: the SQLite lease holder, renewed between requests."""
     now = now or utcnow()
     operations.start_due_campaigns(now)
     reclaim(now)
+    withdraw_cancelled()
     db.session.commit()
     messages = claim(batch_size, now)
-    outcome = deliver(provider, messages, now) if messages else {"sent": 0, "retry": 0, "failed": 0}
+    outcome = (
+        deliver(provider, messages, now, heartbeat=lambda ids: keep_claim(ids, holder))
+        if messages
+        else {"sent": 0, "retry": 0, "failed": 0}
+    )
     operations.finish_campaigns(now)
     db.session.commit()
     outcome["claimed"] = len(messages)
@@ -292,7 +423,7 @@ def run(
                     db.session.commit()
                     if taken_back:
                         echo(f"Took back {taken_back} message(s) a stopped worker had claimed.")
-            outcome = drain_once(provider, batch_size=batch_size)
+            outcome = drain_once(provider, batch_size=batch_size, holder=holder if single else None)
             if outcome["claimed"]:
                 echo(
                     f"sent {outcome['sent']}, to retry {outcome['retry']}, "

@@ -272,7 +272,23 @@ def test_retries_give_up_in_the_end(
     assert campaign.status is CampaignStatus.SENT  # finished: nothing left to try
 
 
-@pytest.mark.parametrize("status", [400, 401, 413])
+def test_a_refused_api_key_keeps_the_messages_for_later(
+    db, ctx, person, make_campaign, sendgrid_provider, fake_sendgrid
+):
+    """401/403: the key is wrong or revoked, not the messages: nothing is lost."""
+    person("Amina")
+    campaign = make_campaign()
+    operations.queue_campaign(None, campaign)
+    db.session.commit()
+    fake_sendgrid.answer(401, message="The provided authorization grant is invalid")
+    outcome = worker.drain_once(sendgrid_provider)
+    assert outcome["retry"] == 1 and outcome["failed"] == 0
+    (row,) = messages(db)
+    assert row.status is MessageStatus.QUEUED and "(401)" in row.error
+    assert row.attempts == 0  # waiting for a fixed key does not use up its attempts
+
+
+@pytest.mark.parametrize("status", [400, 413])
 def test_other_client_errors_fail_with_the_reason(
     db, ctx, person, make_campaign, sendgrid_provider, fake_sendgrid, status
 ):
