@@ -70,6 +70,11 @@ def _apply(consultation: Consultation, fields: ConsultationFields) -> None:
             "People have answered already, so the version cannot change.",
             field="standard_id",
         )
+    if changed and consultation.recommendations:
+        raise OperationError(
+            "The draft texts refer to this version's principles, so the version cannot change.",
+            field="standard_id",
+        )
     consultation.standard_id = standard.id
     if fields.opens_on is None:
         raise OperationError("Give the day it opens.", field="opens_on")

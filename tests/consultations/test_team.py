@@ -342,3 +342,46 @@ def test_pages_render_for_each_staff_role(client, as_role, db, make_consultation
     assert client.get("/consultations/").status_code == 403
     as_role("champion")
     assert client.get(f"/consultations/{consultation.id}").status_code == 403
+
+
+def test_the_version_is_fixed_once_there_are_draft_texts_or_answers(
+    make_consultation, make_user, db, current
+):
+    from crm.standards import operations as standard_ops
+
+    consultation = make_consultation()
+    lead = make_user("lead")
+    draft = standard_ops.supersede(lead, current, "2.0", "Two")
+    operations.add_recommendation(
+        lead, consultation,
+        operations.RecommendationFields(text="x", principle_id=current.principles[0].id),
+    )  # fmt: skip
+    db.session.commit()
+    fields = operations.ConsultationFields(
+        standard_id=draft.id, title="2.0 draft", opens_on=consultation.opens_on,
+        closes_on=consultation.closes_on, access="public",
+    )  # fmt: skip
+    with pytest.raises(OperationError, match="draft texts refer"):
+        operations.update_consultation(lead, consultation, fields)
+    db.session.rollback()
+    db.session.refresh(consultation)
+    assert consultation.standard_id == current.id and consultation.title == "1.0 review"
+
+
+def test_editing_through_the_page_and_a_stale_form_is_refused(
+    client, as_role, db, make_consultation, current
+):
+    consultation = make_consultation()
+    as_role("lead")
+    assert client.get(f"/consultations/{consultation.id}/edit").status_code == 200
+    data = {"title": "1.0 review, extended", "standard_id": current.id, "access": "public",
+            "opens_on": consultation.opens_on.isoformat(),
+            "closes_on": (consultation.closes_on + timedelta(days=7)).isoformat(),
+            "version": consultation.version}  # fmt: skip
+    assert client.post(f"/consultations/{consultation.id}/edit", data=data).status_code == 302
+    db.session.refresh(consultation)
+    assert consultation.title == "1.0 review, extended"
+    stale = client.post(f"/consultations/{consultation.id}/edit", data={**data, "title": "Old"})
+    assert stale.status_code == 409
+    db.session.refresh(consultation)
+    assert consultation.title == "1.0 review, extended"
