@@ -123,6 +123,7 @@ def register_models() -> None:
 
 def register_personal_data_hooks() -> None:
     """Domains that hold more about a person add it to exports and erasures."""
+    import crm.campaigns.personal_data  # noqa: F401
     import crm.champions.personal_data  # noqa: F401
     import crm.consultations.personal_data  # noqa: F401
     import crm.events.personal_data  # noqa: F401

@@ -147,3 +147,20 @@ def test_webhook_blocked_bounces_do_not_suppress_and_keyless_unsubscribes_count(
           "sg_event_id": "e1", "timestamp": 1764000000}]
     )  # fmt: skip
     assert again["duplicate"] == 1
+
+
+def test_campaign_mail_is_exported_and_erased(db, ctx, person, make_campaign, file_provider):
+    from crm.contacts.operations import erase_contact, export_personal_data
+
+    amina = person("Amina", email="amina@example.org")
+    campaign = make_campaign()
+    operations.queue_campaign(None, campaign)
+    db.session.commit()
+    worker.drain_once(file_provider)
+    data = export_personal_data(None, amina)
+    assert data["campaign_emails"][0]["to"] == "amina@example.org"
+    assert data["campaign_emails"][0]["status"] == "sent"
+    erase_contact(None, amina)
+    db.session.commit()
+    (message,) = rows(db)
+    assert "amina" not in message.email and message.status is MessageStatus.SENT
