@@ -12,10 +12,11 @@ from wtforms.validators import DataRequired, InputRequired, Length, Optional
 
 from crm.campaigns.models import Purpose
 from crm.campaigns.segments import EVENT_PARTICIPATION_LABELS, NO_PLEDGE
-from crm.champions.models import Stage
+from crm.champions.models import Region, Stage
 from crm.core.forms import VersionedForm, check_email, enum_choices
+from crm.core.regions import COUNTRIES_BY_REGION
 from crm.organizations.models import OrganizationKind
-from crm.pledges.models import PledgeStatus
+from crm.pledges.models import Standing
 
 
 class SegmentForm(VersionedForm):
@@ -26,12 +27,17 @@ class SegmentForm(VersionedForm):
         "Organization kind", choices=enum_choices(OrganizationKind), validate_choice=False
     )
     countries = SelectMultipleField("Countries", choices=[], validate_choice=False)
+    regions = SelectMultipleField(
+        "Regions",
+        choices=[(r.value, r.label) for r in Region if r.value in COUNTRIES_BY_REGION],
+        validate_choice=False,
+    )
     champion_stages = SelectMultipleField(
         "Champion stage", choices=enum_choices(Stage), validate_choice=False
     )
     pledge_statuses = SelectMultipleField(
         "Their organization's pledge",
-        choices=[*enum_choices(PledgeStatus), (NO_PLEDGE, "No pledge")],
+        choices=[*enum_choices(Standing), (NO_PLEDGE, "No pledge")],
         validate_choice=False,
     )
     event_id = SelectField("Event", choices=[], validate_choice=False)

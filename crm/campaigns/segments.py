@@ -14,10 +14,11 @@ from crm.champions.models import Champion, Stage
 from crm.contacts.models import ConsentStatus, Contact
 from crm.core.countries import normalize_country
 from crm.core.errors import OperationError
+from crm.core.regions import COUNTRIES_BY_REGION, countries_in
 from crm.events.models import Event, Participation, ParticipationStatus
 from crm.extensions import db
 from crm.organizations.models import Organization, OrganizationKind
-from crm.pledges.models import LIVE, Pledge, PledgeStatus
+from crm.pledges.models import LIVE, Pledge, Standing
 from crm.tags.models import Tag, contact_tag
 
 NO_PLEDGE = "none"  # "their organization has no live pledge"
@@ -44,6 +45,7 @@ class Criteria:
     tags: list[str] = field(default_factory=list)
     organization_kinds: list[str] = field(default_factory=list)
     countries: list[str] = field(default_factory=list)
+    regions: list[str] = field(default_factory=list)  # crm.core.regions: world regions
     champion_stages: list[str] = field(default_factory=list)
     pledge_statuses: list[str] = field(default_factory=list)
     event_id: int | None = None
@@ -65,6 +67,7 @@ class Criteria:
             self.tags
             or self.organization_kinds
             or self.countries
+            or self.regions
             or self.champion_stages
             or self.pledge_statuses
             or self.event_id
@@ -111,8 +114,12 @@ def clean_criteria(raw: Criteria | dict) -> Criteria:
         countries.append(code)
     pledge_statuses = _strings(c.pledge_statuses, "pledge_statuses")
     for value in pledge_statuses:
-        if value != NO_PLEDGE and value not in {s.value for s in PledgeStatus}:
+        if value != NO_PLEDGE and value not in {s.value for s in Standing}:
             raise OperationError(f"“{value}” is not a pledge status.", field="pledge_statuses")
+    regions = _strings(c.regions, "regions")
+    for value in regions:
+        if value not in COUNTRIES_BY_REGION:
+            raise OperationError(f"“{value}” is not a region.", field="regions")
     event_id = c.event_id
     if event_id in ("", None):
         event_id = None
@@ -136,6 +143,7 @@ def clean_criteria(raw: Criteria | dict) -> Criteria:
             "a kind of organization",
         ),
         countries=sorted(set(countries)),
+        regions=regions,
         champion_stages=_members_of(
             Stage, _strings(c.champion_stages, "champion_stages"), "champion_stages", "a stage"
         ),
@@ -162,15 +170,17 @@ def conditions(c: Criteria) -> list[sa.ColumnElement]:
                 sa.select(Organization.id).where(Organization.kind.in_(c.organization_kinds))
             )
         )
-    if c.countries:
+    for codes in (c.countries, countries_in(c.regions)):
+        if not codes:
+            continue
         # A person's own country, or else their organization's.
         where.append(
             sa.or_(
-                Contact.country.in_(c.countries),
+                Contact.country.in_(codes),
                 sa.and_(
                     Contact.country.is_(None),
                     Contact.organization_id.in_(
-                        sa.select(Organization.id).where(Organization.country.in_(c.countries))
+                        sa.select(Organization.id).where(Organization.country.in_(codes))
                     ),
                 ),
             )
@@ -182,14 +192,11 @@ def conditions(c: Criteria) -> list[sa.ColumnElement]:
             )
         )
     if c.pledge_statuses:
-        stored = [s for s in c.pledge_statuses if s != NO_PLEDGE]
+        wanted = [s for s in c.pledge_statuses if s != NO_PLEDGE]
         either = []
-        if stored:
-            either.append(
-                Contact.organization_id.in_(
-                    sa.select(Pledge.organization_id).where(Pledge.status.in_(stored))
-                )
-            )
+        if wanted:
+            # Standings as shown (non-reporting and lapsed follow from the report dates).
+            either.append(Contact.organization_id.in_(organizations_with_standing(wanted)))
         if NO_PLEDGE in c.pledge_statuses:
             either.append(
                 sa.or_(
@@ -212,6 +219,15 @@ def conditions(c: Criteria) -> list[sa.ColumnElement]:
     if c.consent_only:
         where.append(Contact.consent_status == ConsentStatus.GRANTED)
     return where
+
+
+def organizations_with_standing(wanted: list[str]) -> list[int]:
+    """Organizations with a pledge in one of these standings today (pledges are hundreds)."""
+    from crm.pledges.queries import schedules
+
+    pledges = list(db.session.scalars(sa.select(Pledge)))
+    standing = schedules(pledges)
+    return sorted({p.organization_id for p in pledges if standing[p.id].standing in wanted})
 
 
 def member_ids(c: Criteria) -> sa.Select:

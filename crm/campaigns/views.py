@@ -58,6 +58,7 @@ def _criteria_from(form: SegmentForm) -> segments.Criteria:
         tags=form.tags.data or [],
         organization_kinds=form.organization_kinds.data or [],
         countries=form.countries.data or [],
+        regions=form.regions.data or [],
         champion_stages=form.champion_stages.data or [],
         pledge_statuses=form.pledge_statuses.data or [],
         event_id=form.event_id.data or None,

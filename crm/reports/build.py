@@ -16,6 +16,7 @@ from flask import current_app
 
 from crm.champions.models import Endorsement, Stage, StageChange, Verification
 from crm.core.countries import country_name
+from crm.core.regions import region_of
 from crm.events.models import Event, Participation, ParticipationStatus
 from crm.extensions import db
 from crm.organizations.models import KIND_LABELS, Organization
@@ -237,6 +238,20 @@ def _by_group(standings: pd.DataFrame, levels: pd.DataFrame, column: str, label)
     return table.reset_index(drop=True)
 
 
+def _with_region(frame: pd.DataFrame) -> pd.DataFrame:
+    if frame.empty or "country" not in frame:
+        return frame
+    frame = frame.copy()
+    frame["region"] = frame["country"].map(lambda c: region_of(c) if isinstance(c, str) else None)
+    return frame
+
+
+def _region_name(value: str | None) -> str:
+    from crm.champions.models import Region
+
+    return Region(value).label if value else "Unknown"
+
+
 # --- champions, events, campaigns ---------------------------------------------------------
 
 
@@ -456,6 +471,10 @@ def build_report(quarter: Quarter) -> Report:
     country_label = (lambda v: country_name(v) if v else "Unknown", "Country")
     report.sections["By organization kind"] = _by_group(standings, levels, "kind", kind_label)
     report.sections["By country"] = _by_group(standings, levels, "country", country_label)
+    region_label = (lambda v: _region_name(v), "Region")
+    report.sections["By region"] = _by_group(
+        _with_region(standings), _with_region(levels), "region", region_label
+    )
 
     months = current_app.config["CHAMPION_LAPSING_MONTHS"]
     report.sections["Champions"] = _compare(

@@ -55,7 +55,7 @@ def test_each_criterion(people, db):
     assert ids({"tags": ["newsletter"], "countries": ["KH"]}) == {p["c"]}  # AND across
 
 
-def test_pledge_status_and_event_participation(people, db, make_contact):
+def test_pledge_status_and_event_participation(ctx, people, db, make_contact):
     from crm.events.models import Event, EventKind, Hosting, Participation, ParticipationStatus
     from crm.pledges.models import Pledge, PledgeStatus
     from crm.standards.models import Standard
@@ -175,3 +175,34 @@ def test_a_segment_in_use_is_kept(db, make_campaign):
     campaign = make_campaign()
     with pytest.raises(OperationError):
         operations.delete_segment(None, campaign.segment)
+
+
+def test_segments_by_region_and_by_computed_pledge_standing(ctx, db, make_org, make_contact):
+    from crm.pledges.models import Pledge, PledgeStatus
+    from crm.standards.models import Standard
+
+    standard = db.session.scalar(sa.select(Standard).limit(1))
+    late = make_org("Late Co", country="BD")  # south Asia
+    fine = make_org("Fine Co", country="DE")  # Europe
+    db.session.add_all([
+        Pledge(organization_id=late.id, standard_id=standard.id, status=PledgeStatus.ACTIVE,
+               signed_on=date(2025, 1, 5), activated_on=date(2025, 1, 10)),
+        Pledge(organization_id=fine.id, standard_id=standard.id, status=PledgeStatus.ACTIVE,
+               signed_on=date.today(), activated_on=date.today()),
+    ])  # fmt: skip
+    at_late = make_contact("Lata", organization_id=late.id)
+    at_fine = make_contact("Fina", organization_id=fine.id, country="FR")
+    db.session.commit()
+
+    def members(**raw):
+        criteria = segments.clean_criteria({"consent_only": False, **raw})
+        return set(db.session.scalars(segments.member_ids(criteria)))
+
+    assert members(pledge_statuses=["lapsed"]) == {at_late.id}  # no report for well over a year
+    assert members(pledge_statuses=["active"]) == {at_fine.id}
+    assert at_late.id in members(regions=["south_asia"])
+    assert at_fine.id in members(regions=["europe"]) and at_late.id not in members(
+        regions=["europe"]
+    )
+    with pytest.raises(OperationError, match="is not a region"):
+        segments.clean_criteria({"regions": ["atlantis"]})

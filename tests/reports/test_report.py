@@ -126,6 +126,8 @@ def test_maturity_by_principle_and_its_change(ctx, dataset):
     assert kinds.loc["Supplier", "Live pledges"] == 1
     countries = rows(report.sections["By country"], "Country")
     assert set(countries.index) == {"Germany", "Bangladesh"}
+    regions = rows(report.sections["By region"], "Region")
+    assert set(regions.index) == {"Europe", "South Asia"}
 
 
 def test_champions_events_and_highlights(ctx, dataset):
