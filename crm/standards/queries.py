@@ -39,10 +39,11 @@ class Usage:
     pledges: int = 0
     reports: int = 0
     assessments: int = 0
+    answers: int = 0  # consultation answers about its principles
 
     @property
     def in_use(self) -> bool:
-        return bool(self.pledges or self.reports or self.assessments)
+        return bool(self.pledges or self.reports or self.assessments or self.answers)
 
     @property
     def label(self) -> str:
@@ -50,6 +51,7 @@ class Usage:
             _count(self.pledges, "pledge"),
             _count(self.reports, "progress report"),
             _count(self.assessments, "assessment"),
+            _count(self.answers, "consultation answer"),
         ]
         return ", ".join(p for p in parts if p) or "not in use"
 
@@ -60,6 +62,7 @@ def _count(n: int, noun: str) -> str:
 
 def usage_by_standard(standard_ids: list[int] | None = None) -> dict[int, Usage]:
     """Usage of each version (all of them, or those listed): four grouped counts in all."""
+    from crm.consultations.models import Answer
     from crm.pledges.models import Assessment, Pledge, ProgressReport
 
     def grouped(column, *joins) -> dict[int, int]:
@@ -85,12 +88,14 @@ def usage_by_standard(standard_ids: list[int] | None = None) -> dict[int, Usage]
     )
     by_report = grouped(ProgressReport.standard_id)
     by_assessment = grouped(Principle.standard_id, Assessment)
-    ids = set(by_pledge) | set(by_first) | set(by_report) | set(by_assessment)
+    by_answer = grouped(Principle.standard_id, Answer)
+    ids = set(by_pledge) | set(by_first) | set(by_report) | set(by_assessment) | set(by_answer)
     return {
         sid: Usage(
             pledges=by_pledge.get(sid, 0) + by_first.get(sid, 0),
             reports=by_report.get(sid, 0),
             assessments=by_assessment.get(sid, 0),
+            answers=by_answer.get(sid, 0),
         )
         for sid in ids
     }

@@ -41,6 +41,10 @@ LINKABLE: dict[str, Linkable] = {
         lambda p: f"Pledge of {p.organization.name} ({p.standard.version})",
         "pledges.detail", "pledge_id",
     ),
+    "consultation": Linkable(
+        "Consultation", "crm.consultations.models:Consultation", lambda c: c.title,
+        "consultations.detail", "consultation_id",
+    ),
     "champion": Linkable(
         "Champion", "crm.champions.models:Champion", lambda c: f"Champion {c.name}",
         "champions.detail", "champion_id",

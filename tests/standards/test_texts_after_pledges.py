@@ -54,3 +54,26 @@ def test_on_a_version_in_use_nothing_else_changes(used_standard, db):
             None, p2, operations.PrincipleFields(code=p2.code, title=p2.title, text="Rewritten.")
         )
     assert db.session.get(Principle, p1.id).title != "Renamed"
+
+
+def test_consultation_answers_freeze_the_version_they_answer(db):
+    from datetime import date
+
+    from crm.consultations.models import Answer, Consultation, Response
+    from crm.standards.queries import usage_of
+
+    standard = db.session.scalar(
+        sa.select(Standard).where(Standard.status == StandardStatus.CURRENT)
+    )
+    consultation = Consultation(standard_id=standard.id, title="1.0 review", access="public",
+                                opens_on=date.today(), closes_on=date.today())  # fmt: skip
+    db.session.add(consultation)
+    db.session.flush()
+    response = Response(consultation_id=consultation.id, source="public", name="R")
+    response.answers.append(Answer(principle_id=standard.principles[0].id, comment="Good"))
+    db.session.add(response)
+    db.session.flush()
+    usage = usage_of(standard)
+    assert usage.in_use and "1 consultation answer" in usage.label
+    with pytest.raises(OperationError, match="is in use"):
+        operations.remove_principle(None, standard.principles[0])

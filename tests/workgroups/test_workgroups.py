@@ -179,3 +179,25 @@ def test_record_pages_list_their_tasks(client, as_role, make_org, db):
     page = client.get(f"/organizations/{org.id}").get_data(as_text=True)
     assert "Call Atlas about the pledge" in page
     assert f"/work/tasks/new?record_type=organization&amp;record_id={org.id}" in page
+
+
+def test_a_task_can_be_about_a_consultation(ctx, db, make_user):
+    from crm.consultations.models import Consultation
+    from crm.standards.models import Standard
+    from crm.workgroups.links import describe
+
+    standard = db.session.scalar(sa.select(Standard).limit(1))
+    consultation = Consultation(
+        standard_id=standard.id, title="1.0 review", opens_on=TODAY, closes_on=TODAY,
+        access="public",
+    )  # fmt: skip
+    db.session.add(consultation)
+    db.session.flush()
+    task = operations.create_task(
+        None,
+        operations.TaskFields(
+            title="Summarize P3 comments", record_type="consultation", record_id=consultation.id
+        ),
+    )
+    link = describe(task.record_type, task.record_id)
+    assert link.label == "Consultation: 1.0 review" and link.url.endswith(f"/{consultation.id}")
