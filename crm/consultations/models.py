@@ -171,6 +171,9 @@ class Answer(db.Model):
         sa.Index("ix_answer_response", "response_id"),
         sa.Index("ix_answer_principle", "principle_id"),
         sa.Index("ix_answer_recommendation", "recommendation_id"),
+        # One answer per principle (or recommendation) per response, also from two tabs at once.
+        sa.UniqueConstraint("response_id", "principle_id", name="uq_answer_principle"),
+        sa.UniqueConstraint("response_id", "recommendation_id", name="uq_answer_recommendation"),
     )
 
     @property

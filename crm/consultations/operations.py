@@ -253,6 +253,7 @@ class Outcome(StrEnum):
     SUBMITTED = "submitted"
     UPDATED = "updated"  # a second submission replaced the first
     ALREADY = "already"  # a public form for an address that has answered: nothing changed
+    CONFIRM = "confirm"  # a public form for an address we know: answers go through its link
 
 
 @dataclass
@@ -410,6 +411,11 @@ def respond(
     answers = _clean_answers(consultation, answers)
     details = _clean_respondent(respondent) if respondent is not None else None
     response = _existing(consultation, contact)
+    if response is not None and db.session.get_bind().dialect.name == "postgresql":
+        # Two tabs submitting at once take turns (SQLite writes one at a time anyway).
+        db.session.execute(
+            sa.select(Response.id).where(Response.id == response.id).with_for_update()
+        )
     if response is None:
         response = _new_response(consultation, contact, details, source=consultation.access.value)
     elif details is not None:
@@ -499,6 +505,10 @@ def respond_public(
     existing = _existing(consultation, contact)
     if existing is not None:
         return existing, contact, Outcome.ALREADY
+    if not _created:
+        # Anyone can type anyone's address: for a person we already know, nothing is stored
+        # in their name from this form. Their personal link (emailed to them) takes answers.
+        return None, contact, Outcome.CONFIRM
     response = _new_response(consultation, contact, details, source=Access.PUBLIC.value)
     response, outcome = _store(response, answers, submit)
     audit.record(
@@ -598,6 +608,13 @@ def publish_version(
         raise OperationError(
             "No draft text is accepted yet: accept the recommendations that go into the new "
             "version first."
+        )
+    orphans = [r for r in accepted if r.principle is None and not r.new_code]
+    if orphans:
+        # Its principle was removed, and it proposes no new one: nowhere to put the text.
+        raise OperationError(
+            f"{len(orphans)} accepted draft text{'s' if len(orphans) != 1 else ''} no longer "
+            "belong to a principle; edit them to propose a new principle, or un-accept them."
         )
     source = consultation.standard
     standard = standard_ops.supersede(actor, source, fields.version, fields.title)

@@ -51,7 +51,8 @@ def consultation_erase(contact, identifying: list[str]) -> None:
 
 @deletion_blocker
 def consultation_blocker(contact) -> str | None:
-    count = len(_of(contact))
+    """Submitted answers keep a contact; a draft (which anyone could start) does not."""
+    count = sum(1 for r in _of(contact) if r.submitted_at is not None)
     if not count:
         return None
     return f"they answered {count} consultation{'s' if count != 1 else ''}"

@@ -424,6 +424,8 @@ RESULT_MESSAGES = {
     "response per person is kept).",
     "already": "A response from this email address is already on file, so nothing was changed. "
     "We emailed that address a personal link to change it.",
+    "confirm": "We know this email address already, so to protect it nothing was stored from this "
+    "form. We emailed that address a personal link: please give your answers through it.",
 }
 
 
@@ -546,7 +548,9 @@ def respond(consultation_id: int):
         try:
             _mail_link(consultation, contact)
         except MailError:
-            current_app.logger.exception("consultation link for response %s failed", response.id)
+            current_app.logger.exception(
+                "consultation link for %s failed", response.id if response else contact.id
+            )
         return redirect(url_for(".done", consultation_id=consultation.id, result=outcome.value))
     status = 422 if form.errors else 200
     return _render_response(consultation, form, _posted_answers(), status=status)

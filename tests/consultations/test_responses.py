@@ -99,19 +99,25 @@ def test_a_duplicate_public_response_changes_nothing_and_mails_the_link(
     assert len(outbox()) == 2 and outbox()[1]["To"] == "rina@example.org"
 
 
-def test_a_known_contact_is_matched_and_nothing_the_team_recorded_is_overwritten(
-    client, db, make_consultation, answer_form, make_contact, make_org
+def test_a_known_address_on_the_public_form_answers_only_through_its_emailed_link(
+    client, db, make_consultation, answer_form, make_contact, make_org, outbox
 ):
+    """Anyone can type anyone's address: nothing is stored in a known person's name from the
+    public form, and what the team recorded stays as it was; the person gets their link."""
     org = make_org("Team Recorded Org")
     contact = make_contact("Rina", "Begum", email="rina@example.org", country="IN",
                            organization_id=org.id)  # fmt: skip
     consultation = make_consultation()
-    client.post(f"/c/{consultation.id}", data=answer_form(consultation, name="R. Akter"))
+    response = client.post(
+        f"/c/{consultation.id}", data=answer_form(consultation, name="Forged Name", named="y")
+    )
+    page = client.get(response.headers["Location"]).get_data(as_text=True)
+    assert "nothing was stored from this form" in page
     db.session.refresh(contact)
     assert (contact.last_name, contact.country, contact.organization_id) == ("Begum", "IN", org.id)
-    assert count(db, Contact) == 1
-    response = db.session.scalar(sa.select(Response))
-    assert response.contact_id == contact.id and response.name == "R. Akter"
+    assert count(db, Contact) == 1 and count(db, Response) == 0
+    (mail,) = outbox()
+    assert mail["To"] == "rina@example.org" and f"/c/{consultation.id}/r/" in mail.get_content()
 
 
 @pytest.mark.parametrize(("opens", "closes", "word"), [(-10, -1, "closed"), (2, 10, "opens")])
