@@ -454,11 +454,11 @@ def finish_campaigns(now: datetime | None = None) -> int:
         )
         .exists()
     )
-    done = list(
-        db.session.scalars(
-            sa.select(Campaign).where(Campaign.status == CampaignStatus.SENDING, ~pending)
-        )
-    )
+    stmt = sa.select(Campaign).where(Campaign.status == CampaignStatus.SENDING, ~pending)
+    if db.session.get_bind().dialect.name == "postgresql":
+        # Two workers finishing the same campaign at once: one of them does it.
+        stmt = stmt.with_for_update(skip_locked=True)
+    done = list(db.session.scalars(stmt))
     for campaign in done:
         campaign.finished_at = now
         _set_status(None, campaign, CampaignStatus.SENT, "Sent: nothing left in the outbox")

@@ -178,7 +178,9 @@ def test_several_workers_share_the_outbox_without_sending_twice(tmp_path, fake_s
             for _ in range(3)
         ]
         outputs = [w.communicate(timeout=120) for w in workers]
-        assert all(w.returncode == 0 for w in workers), outputs
+        assert all(w.returncode == 0 for w in workers), [
+            (w.returncode, err[-3000:]) for w, (_out, err) in zip(workers, outputs, strict=True)
+        ]
         assert sum(1 for out, _err in outputs if "sent" in out) >= 2  # they really shared it
         received = Counter(p["custom_args"]["crm_message"] for p in fake_sendgrid.personalizations)
         assert len(received) == PEOPLE and set(received.values()) == {1}  # each exactly once
