@@ -242,7 +242,8 @@ def is_invited(consultation: Consultation, contact: Contact) -> bool:
 
     if consultation.access is not Access.INVITATION:
         return True
-    return contact.id in set(db.session.scalars(invited_ids(consultation)))
+    members = invited_ids(consultation).subquery()
+    return bool(db.session.scalar(sa.select(sa.exists().where(members.c[0] == contact.id))))
 
 
 # --- responses ---------------------------------------------------------------------------------
@@ -380,6 +381,9 @@ def _store(
             answer.addressed_by_id = None
         answer.mark, answer.comment = fields.mark, fields.comment
     response.updated_at = utcnow()
+    if response.submitted_at is not None:
+        # Once submitted, the team reads what is stored: a later save is a new submission.
+        submit = True
     if not submit:
         outcome = Outcome.SAVED
     else:

@@ -287,3 +287,16 @@ def test_a_respondent_is_in_their_data_export_and_anonymized_on_erasure(
     db.session.refresh(response)
     assert (response.name, response.organization, response.named) == ("(erased)", None, False)
     assert len(response.answers) == 1  # the answers still count
+
+
+def test_a_save_after_submitting_counts_as_a_new_submission(db, make_consultation, make_contact):
+    consultation = make_consultation()
+    contact = make_contact(email="again@example.org")
+    p1 = consultation.standard.principles[0].id
+    first = [operations.AnswerFields(principle_id=p1, mark="strength", comment="Good")]
+    response, outcome = operations.respond(consultation, contact, first, submit=True)
+    assert outcome is operations.Outcome.SUBMITTED
+    later = [operations.AnswerFields(principle_id=p1, mark="weakness", comment="Second thoughts")]
+    response, outcome = operations.respond(consultation, contact, later, submit=False)
+    assert outcome is operations.Outcome.UPDATED  # the team reads it: it is said so
+    assert response.submissions == 2 and response.answers[0].comment == "Second thoughts"
