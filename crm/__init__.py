@@ -111,6 +111,7 @@ def register_models() -> None:
     import crm.consultations.models  # noqa: F401
     import crm.contacts.models  # noqa: F401
     import crm.core.flood  # noqa: F401
+    import crm.duplicates.models  # noqa: F401
     import crm.engagements.models  # noqa: F401
     import crm.events.models  # noqa: F401
     import crm.library.models  # noqa: F401

@@ -1,0 +1,1 @@
+"""Likely duplicate contacts and organizations: the scan, dismissals, and merging a pair."""
