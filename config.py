@@ -76,6 +76,14 @@ class BaseConfig:
     LOGIN_MAX_FAILURES_PER_ADDRESS = _env_int("CRM_LOGIN_MAX_FAILURES_ADDRESS", 20)
     PASSWORD_MIN_LENGTH = _env_int("CRM_PASSWORD_MIN_LENGTH", 10)
 
+    # Imports: the largest file and row count one import takes, how similar (0-100) an
+    # organization name must be to one we have to be listed for review, and from how many rows
+    # a web import runs in the background with a progress bar.
+    IMPORT_MAX_BYTES = _env_int("CRM_IMPORT_MAX_BYTES", 200 * 1024 * 1024)
+    IMPORT_MAX_ROWS = _env_int("CRM_IMPORT_MAX_ROWS", 2_000_000)
+    IMPORT_FUZZY_THRESHOLD = _env_int("CRM_IMPORT_FUZZY_THRESHOLD", 90)
+    IMPORT_BACKGROUND_ROWS = _env_int("CRM_IMPORT_BACKGROUND_ROWS", 2000)
+
     # Lists
     PAGE_SIZE = _env_int("CRM_PAGE_SIZE", 50)
     # Counting every match of a broad filter over a million rows costs more than the page itself;

@@ -114,6 +114,7 @@ def register_models() -> None:
     import crm.duplicates.models  # noqa: F401
     import crm.engagements.models  # noqa: F401
     import crm.events.models  # noqa: F401
+    import crm.imports.models  # noqa: F401
     import crm.library.models  # noqa: F401
     import crm.organizations.models  # noqa: F401
     import crm.pledges.models  # noqa: F401

@@ -50,6 +50,7 @@ def app(tmp_path_factory):
         TestConfig,
         SQLALCHEMY_DATABASE_URI=url,
         MAIL_FILE_DIR=str(root / "mail"),
+        INSTANCE_DIR=str(root / "instance"),
     )
     with app.app_context():
         upgrade()

@@ -1,0 +1,152 @@
+"""Turning spreadsheet cells into values, with the same rules the forms apply.
+
+Lookups (countries, languages, addresses) are cached: a file repeats the same few countries
+thousands of times.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from functools import lru_cache
+
+from crm.auth.operations import normalize_email
+from crm.contacts.operations import clean_languages
+from crm.core.errors import OperationError
+from crm.core.text import fold
+from crm.core.validation import clean_country, clean_website
+from crm.imports.engine import Row
+
+YES = {"yes", "y", "true", "1", "x", "granted", "agreed", "opt in", "opted in", "subscribed"}
+NO = {"no", "n", "false", "0", "withdrawn", "opt out", "opted out", "unsubscribed", "declined"}
+
+
+@lru_cache(maxsize=4096)
+def country(value: str) -> str | None:
+    return clean_country(value)
+
+
+@lru_cache(maxsize=1024)
+def languages(value: str) -> str | None:
+    return clean_languages(value.replace(";", ",").split(","))
+
+
+@lru_cache(maxsize=65536)
+def _email(value: str) -> str:
+    return normalize_email(value)
+
+
+def email(value: str) -> str:
+    return _email(value)
+
+
+@lru_cache(maxsize=65536)
+def website(value: str) -> str | None:
+    return clean_website(value)
+
+
+def text(row: Row, key: str, label: str, max_length: int, *, required: bool = False) -> str | None:
+    value = row.values.get(key, "")
+    if not value:
+        if required:
+            row.fail(key, f"{label} is empty")
+        return None
+    if len(value) > max_length:
+        row.fail(key, f"{label} is too long ({len(value)} characters; at most {max_length})")
+        return None
+    return value
+
+
+def checked(row: Row, key: str, func, *args):
+    """func(value) or None, recording its refusal against the row."""
+    value = row.values.get(key, "")
+    if not value:
+        return None
+    try:
+        return func(value, *args)
+    except OperationError as error:
+        row.fail(key, error.message.rstrip("."))
+        return None
+
+
+def yes_no(row: Row, key: str) -> bool | None:
+    value = fold(row.values.get(key, ""))
+    if not value:
+        return None
+    if value in YES:
+        return True
+    if value in NO:
+        return False
+    row.fail(key, f"“{row.values[key]}” is not yes or no")
+    return None
+
+
+def tags(value: str) -> list[str]:
+    from crm.tags.operations import MAX_TAG_LENGTH, parse_tags
+
+    names = parse_tags(value.replace(";", ","))
+    too_long = [n for n in names if len(n) > MAX_TAG_LENGTH]
+    if too_long:
+        raise OperationError(
+            f"the tag “{too_long[0][:60]}” is longer than {MAX_TAG_LENGTH} characters"
+        )
+    return names
+
+
+DATE_FORMATS = (
+    "%Y-%m-%d",
+    "%d/%m/%Y",
+    "%d.%m.%Y",
+    "%Y/%m/%d",
+    "%d %b %Y",
+    "%d %B %Y",
+    "%b %d, %Y",
+    "%B %d, %Y",
+)
+
+
+def a_date(row: Row, key: str, label: str) -> date | None:
+    """ISO dates, day-first dates (the community is international: 03/04/2026 is 3 April) and
+    written months."""
+    value = row.values.get(key, "")
+    if not value:
+        return None
+    value = value[:10] if len(value) >= 10 and value[4] == "-" else value
+    for pattern in DATE_FORMATS:
+        try:
+            return datetime.strptime(value, pattern).date()
+        except ValueError:
+            continue
+    row.fail(key, f"{label} “{value}” is not a date (use YYYY-MM-DD)")
+    return None
+
+
+def whole_number(row: Row, key: str, label: str) -> int | None:
+    value = row.values.get(key, "").replace(",", "").replace(" ", "")
+    if not value:
+        return None
+    try:
+        number = int(float(value))
+    except ValueError:
+        row.fail(key, f"{label} “{row.values[key]}” is not a number")
+        return None
+    if number < 0 or number > 10**10:
+        row.fail(key, f"{label} {number} is out of range")
+        return None
+    return number
+
+
+def choice(row: Row, key: str, label: str, enum_cls, aliases: dict[str, str] | None = None):
+    """An enum member from its value, its label or an alias, in any case."""
+    value = row.values.get(key, "")
+    if not value:
+        return None
+    wanted = fold(value).replace("-", " ").replace("_", " ")
+    for member in enum_cls:
+        names = {member.value.replace("_", " "), fold(getattr(member, "label", member.value))}
+        if wanted in names:
+            return member
+    if aliases and wanted in aliases:
+        return enum_cls(aliases[wanted])
+    allowed = ", ".join(m.value for m in enum_cls)
+    row.fail(key, f"{label} “{value}” is not one of: {allowed}")
+    return None

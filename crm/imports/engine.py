@@ -1,0 +1,352 @@
+"""Running an import: read, check and write the rows a chunk at a time, in one transaction.
+
+The caller commits (or, for a dry run, rolls back) once at the end, so an import either
+completes or changes nothing. Rows that fail a check do not stop the run: they go to the error
+file, with the reason, to be fixed and uploaded again.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from itertools import islice
+from typing import Any
+
+import sqlalchemy as sa
+
+from crm.audit import operations as audit
+from crm.audit.models import AuditAction
+from crm.core.db import utcnow
+from crm.core.errors import OperationError
+from crm.extensions import db
+from crm.imports.fields import Spec
+from crm.imports.models import ExistingPolicy, ImportItem, ImportRun, ItemAction, RunStatus
+from crm.imports.reading import TableReader
+
+CHUNK_ROWS = 5000
+Progress = Callable[[int, int], None]  # rows done, rows in all
+
+CREATE, UPDATE, SKIP, FAIL = "create", "update", "skip", "fail"
+
+
+@dataclass
+class Row:
+    line: int  # as numbered in a spreadsheet (the header is line 1)
+    raw: dict[str, str]  # {header: cell}
+    values: dict[str, str]  # {field key: stripped cell}, mapped columns only
+    errors: dict[str, str] = field(default_factory=dict)  # {field key or "row": message}
+    action: str = CREATE
+    record_id: int | None = None
+    note: str = ""  # what matched, or why it was skipped
+    cleaned: dict[str, Any] = field(default_factory=dict)
+    changes: dict[str, Any] = field(default_factory=dict)  # for an update: {column: new value}
+
+    def fail(self, key: str, message: str) -> None:
+        self.errors.setdefault(key, message)
+        self.action = FAIL
+
+    @property
+    def reason(self) -> str:
+        return "; ".join(self.errors.values())
+
+
+@dataclass
+class Context:
+    """What one run knows while it goes: who runs it, how, and what it changed."""
+
+    actor: Any
+    policy: ExistingPolicy
+    file_name: str
+    fuzzy_threshold: int = 90
+    items: list[dict] = field(default_factory=list)
+    extra_created: dict[str, int] = field(default_factory=dict)
+    review: list[dict] = field(default_factory=list)
+
+    @property
+    def actor_id(self) -> int | None:
+        return getattr(self.actor, "id", None)
+
+    def created(self, table: str, ids: list[int]) -> None:
+        self.items.extend(
+            {
+                "table_name": table,
+                "record_id": i,
+                "action": ItemAction.CREATED.value,
+                "before": None,
+            }
+            for i in ids
+        )
+
+    def updated(self, table: str, record_id: int, before: dict) -> None:
+        self.items.append(
+            {
+                "table_name": table,
+                "record_id": record_id,
+                "action": ItemAction.UPDATED.value,
+                "before": before,
+            }
+        )
+
+
+class Importer:
+    """One record type: `check` validates and matches a chunk of rows (no writes), `write`
+    creates and updates what passed. Both are called chunk after chunk, in file order, so an
+    importer can remember what earlier rows held (duplicates inside the file)."""
+
+    spec: Spec
+    table_name: str
+
+    def __init__(self, ctx: Context) -> None:
+        self.ctx = ctx
+
+    def check(self, rows: list[Row]) -> None:
+        raise NotImplementedError
+
+    def write(self, rows: list[Row]) -> None:
+        raise NotImplementedError
+
+
+def _importer_for(record_type: str, ctx: Context) -> Importer:
+    from crm.imports import registry
+
+    return registry.IMPORTERS[record_type](ctx)
+
+
+def _rows(reader: TableReader, mapping: dict[str, str]) -> Iterator[Row]:
+    for line, raw in reader.rows():
+        values = {key: (raw.get(header) or "").strip() for header, key in mapping.items()}
+        row = Row(line, raw, values)
+        if "__extra__" in raw:
+            row.fail(
+                "row",
+                f"values past the last column ({raw['__extra__'][:60]}); is a "
+                "delimiter or a header missing?",
+            )
+        yield row
+
+
+def _chunks(rows: Iterator[Row], size: int) -> Iterator[list[Row]]:
+    while chunk := list(islice(rows, size)):
+        yield chunk
+
+
+def preview(run: ImportRun, reader: TableReader, ctx: Context, limit: int = 20) -> list[Row]:
+    """The first rows as the import would see them: problems and what each would do."""
+    importer = _importer_for(run.record_type, ctx)
+    rows = list(islice(_rows(reader, run.mapping), limit))
+    importer.check(rows)
+    return rows
+
+
+@dataclass
+class Outcome:
+    created: int = 0
+    updated: int = 0
+    skipped: int = 0
+    failed: int = 0
+    failed_rows: list[Row] = field(default_factory=list)
+
+
+def execute(
+    run: ImportRun,
+    reader: TableReader,
+    ctx: Context,
+    *,
+    progress: Progress | None = None,
+) -> Outcome:
+    """Import every row of the file into the session (flushed, never committed) and fill in
+    the run: counts, error file, items for undo, status done."""
+    importer = _importer_for(run.record_type, ctx)
+    outcome = Outcome()
+    done = 0
+    for chunk in _chunks(_rows(reader, run.mapping), CHUNK_ROWS):
+        importer.check(chunk)
+        importer.write([r for r in chunk if r.action in (CREATE, UPDATE)])
+        for row in chunk:
+            if row.action == CREATE:
+                outcome.created += 1
+            elif row.action == UPDATE:
+                outcome.updated += 1
+            elif row.action == SKIP:
+                outcome.skipped += 1
+            else:
+                outcome.failed += 1
+                outcome.failed_rows.append(row)
+        done += len(chunk)
+        if progress:
+            progress(done, max(run.total_rows, done))
+    if ctx.items:
+        table = ImportItem.__table__
+        items = [{"run_id": run.id, **item} for item in ctx.items]
+        for start in range(0, len(items), 20_000):
+            db.session.execute(sa.insert(table), items[start : start + 20_000])
+    run.created_count = outcome.created
+    run.updated_count = outcome.updated
+    run.skipped_count = outcome.skipped
+    run.failed_count = outcome.failed
+    run.extra_created = dict(ctx.extra_created)
+    run.review = ctx.review[:1000]
+    run.error_file = (
+        error_file(reader.info.headers, outcome.failed_rows) if outcome.failed else None
+    )
+    run.status = RunStatus.DONE
+    run.finished_at = utcnow()
+    run.total_rows = done
+    audit.record(
+        ctx.actor,
+        AuditAction.CREATE,
+        "import_run",
+        run.id,
+        summary=(
+            f"Imported {run.record_type.label.lower()} from {run.file_name}: "
+            f"{outcome.created} created, {outcome.updated} updated, {outcome.skipped} skipped, "
+            f"{outcome.failed} failed"
+        ),
+    )
+    db.session.flush()
+    return outcome
+
+
+def error_file(headers: list[str], rows: list[Row]) -> str:
+    """The failed rows as they were, with the line they came from and why, as CSV: fix them
+    in a spreadsheet and upload the file again (the extra columns are ignored)."""
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(["reason", "line", *headers])
+    for row in rows:
+        writer.writerow([row.reason, row.line, *(row.raw.get(h, "") for h in headers)])
+    return out.getvalue()
+
+
+# Undo ----------------------------------------------------------------------------------------
+
+# Rows that belong to a record and go with it: deleting the record with these is no loss.
+OWNED = {
+    "contact": {"contact_tag"},
+    "organization": {"organization_tag"},
+    "pledge": {"pledge_change"},
+    "endorsement": {"endorsement_principle"},
+    "participation": set(),
+}
+# Undo order: records that point at others first.
+UNDO_ORDER = ["participation", "endorsement", "pledge", "contact", "organization"]
+
+
+def _in_use(table_name: str, ids: list[int]) -> list[str]:
+    """Where records of `table_name` among `ids` are referred to from outside what they own."""
+    target = db.metadata.tables[table_name]
+    found: list[str] = []
+    for other in db.metadata.sorted_tables:
+        if other.name in OWNED.get(table_name, set()):
+            continue
+        for fk in other.foreign_keys:
+            if fk.column.table is not target or fk.parent.table is not other:
+                continue
+            count = 0
+            for start in range(0, len(ids), 5000):
+                count += db.session.scalar(
+                    sa.select(sa.func.count())
+                    .select_from(other)
+                    .where(fk.parent.in_(ids[start : start + 5000]))
+                )
+            if count:
+                found.append(f"{count} in {other.name.replace('_', ' ')}")
+    return found
+
+
+def undo(actor: Any, run: ImportRun) -> dict[str, int]:
+    """Remove what the run created and put back what it updated. Refused, changing nothing,
+    when records it created have since been used elsewhere. An updated field that someone
+    changed again after the import keeps their change."""
+    if run.status is not RunStatus.DONE:
+        raise OperationError(
+            f"Only a finished import can be undone; this one is {run.status.label.lower()}."
+        )
+    items = db.session.execute(
+        sa.select(
+            ImportItem.table_name, ImportItem.record_id, ImportItem.action, ImportItem.before
+        ).where(ImportItem.run_id == run.id)
+    ).all()
+    created: dict[str, list[int]] = {}
+    updated: list[tuple[str, int, dict]] = []
+    for table_name, record_id, action, before in items:
+        if action is ItemAction.CREATED:
+            created.setdefault(table_name, []).append(record_id)
+        else:
+            updated.append((table_name, record_id, before or {}))
+    kept = 0
+    for table_name, record_id, before in updated:
+        table = db.metadata.tables[table_name]
+        columns = [c for c in before if c in table.c and not c.startswith("_")]
+        current = db.session.execute(
+            sa.select(*(table.c[c] for c in columns)).where(table.c.id == record_id)
+        ).first()
+        if current is None:
+            continue
+        restore = {}
+        for column, value in zip(columns, current, strict=True):
+            old, new = before[column]
+            if _same(value, new):
+                restore[column] = old
+            else:
+                kept += 1
+        if restore:
+            if "version" in table.c:
+                restore["version"] = table.c.version + 1
+            db.session.execute(sa.update(table).where(table.c.id == record_id).values(**restore))
+        for tag_id in before.get("_added_tags", []):
+            link = db.metadata.tables[f"{table_name}_tag"]
+            db.session.execute(
+                sa.delete(link).where(
+                    link.c[f"{table_name}_id"] == record_id, link.c.tag_id == tag_id
+                )
+            )
+    removed: dict[str, int] = {}
+    for table_name in UNDO_ORDER:
+        ids = created.get(table_name)
+        if not ids:
+            continue
+        used = _in_use(table_name, ids)
+        if used:
+            raise OperationError(
+                f"Records this import created have been used since ({', '.join(used)}); undoing "
+                "it would destroy that. Nothing was undone."
+            )
+        table = db.metadata.tables[table_name]
+        for owned in OWNED[table_name]:
+            child = db.metadata.tables[owned]
+            for fk in child.foreign_keys:
+                if fk.column.table is table:
+                    for start in range(0, len(ids), 5000):
+                        db.session.execute(
+                            sa.delete(child).where(fk.parent.in_(ids[start : start + 5000]))
+                        )
+        for start in range(0, len(ids), 5000):
+            db.session.execute(sa.delete(table).where(table.c.id.in_(ids[start : start + 5000])))
+        removed[table_name] = len(ids)
+    run.status = RunStatus.UNDONE
+    run.undone_at = utcnow()
+    run.undone_by_id = getattr(actor, "id", None)
+    summary = ", ".join(f"{n} {t} removed" for t, n in removed.items()) or "nothing created"
+    audit.record(
+        actor,
+        AuditAction.UPDATE,
+        "import_run",
+        run.id,
+        summary=f"Undid the import of {run.file_name}: {summary}; {len(updated)} records restored"
+        + (f" ({kept} later edits kept)" if kept else ""),
+    )
+    db.session.flush()
+    db.session.expire_all()
+    db.session.flush()
+    return {"removed": sum(removed.values()), "restored": len(updated), "kept": kept}
+
+
+def _same(current: Any, stored: Any) -> bool:
+    if current is None or stored is None:
+        return current is stored
+    if hasattr(current, "value"):
+        current = current.value
+    return str(current) == str(stored)

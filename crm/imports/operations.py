@@ -1,0 +1,207 @@
+"""Import runs: upload, map, run (now or in the background), undo. Shared by the web pages
+and `flask crm import`. Operations flush; the caller commits once, or rolls back."""
+
+from __future__ import annotations
+
+import json
+import os
+import uuid
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+from flask import current_app
+
+from crm.core.db import utcnow
+from crm.core.errors import OperationError
+from crm.extensions import db
+from crm.imports import engine
+from crm.imports.fields import Spec, auto_map, check_mapping
+from crm.imports.models import (
+    ExistingPolicy,
+    ImportRun,
+    RecordType,
+    RunStatus,
+    SavedMapping,
+)
+from crm.imports.reading import TableReader
+
+
+def spec_for(record_type: RecordType | str) -> Spec:
+    from crm.imports.registry import IMPORTERS
+
+    return IMPORTERS[RecordType(record_type).value].spec
+
+
+def upload_dir() -> Path:
+    path = Path(current_app.config["INSTANCE_DIR"]) / "imports"
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def stored_path(run: ImportRun) -> Path:
+    return upload_dir() / run.stored_name
+
+
+def reader_for(run: ImportRun) -> TableReader:
+    path = stored_path(run)
+    if not path.exists():
+        raise OperationError("The uploaded file is no longer on the server; upload it again.")
+    return TableReader(path, run.file_name, max_rows=current_app.config["IMPORT_MAX_ROWS"])
+
+
+def start_run(actor: Any, record_type: RecordType | str, file_name: str, data: bytes) -> ImportRun:
+    """Keep the upload and describe it; refuse a file that cannot be imported, up front."""
+    try:
+        record_type = RecordType(record_type)
+    except ValueError:
+        raise OperationError(f"“{record_type}” is not something we import.") from None
+    file_name = os.path.basename((file_name or "").replace("\\", "/")).strip() or "upload.csv"
+    limit = current_app.config["IMPORT_MAX_BYTES"]
+    if len(data) > limit:
+        raise OperationError(
+            f"“{file_name}” is {len(data) / 1e6:.1f} MB; the most one import takes is "
+            f"{limit / 1e6:.0f} MB. Split it into smaller files."
+        )
+    if not data:
+        raise OperationError(f"“{file_name}” is empty.")
+    stored_name = f"{uuid.uuid4().hex}.upload"
+    path = upload_dir() / stored_name
+    path.write_bytes(data)
+    try:
+        reader = TableReader(path, file_name, max_rows=current_app.config["IMPORT_MAX_ROWS"])
+        total = reader.count_rows()
+        if total == 0:
+            raise OperationError(f"“{file_name}” has a header row but no rows to import.")
+    except BaseException:
+        path.unlink(missing_ok=True)
+        raise
+    info = reader.info
+    run = ImportRun(
+        record_type=record_type,
+        file_name=file_name[:255],
+        stored_name=stored_name,
+        file_format=info.file_format,
+        encoding=info.encoding,
+        delimiter=info.delimiter,
+        headers=info.headers,
+        total_rows=total,
+        mapping=auto_map(info.headers, spec_for(record_type)),
+        created_by_id=getattr(actor, "id", None),
+    )
+    db.session.add(run)
+    db.session.flush()
+    return run
+
+
+def set_mapping(run: ImportRun, mapping: dict[str, str], policy: ExistingPolicy | str) -> None:
+    _editable(run)
+    try:
+        run.policy = ExistingPolicy(policy)
+    except ValueError:
+        raise OperationError(f"“{policy}” is not a choice for existing records.") from None
+    # Kept even when incomplete, so the page shows what the user chose; checked on import.
+    known = set(spec_for(run.record_type).keys)
+    run.mapping = {h: k for h, k in mapping.items() if h in run.headers and k in known}
+    db.session.flush()
+
+
+def save_mapping(actor: Any, run: ImportRun, name: str) -> SavedMapping:
+    name = " ".join((name or "").split())
+    if not name:
+        raise OperationError("Give the mapping a name to save it.", field="mapping_name")
+    if len(name) > 100:
+        raise OperationError("The mapping name is too long (at most 100 characters).")
+    saved = db.session.scalar(
+        sa.select(SavedMapping).where(
+            SavedMapping.record_type == run.record_type, SavedMapping.name == name
+        )
+    )
+    if saved is None:
+        saved = SavedMapping(
+            name=name, record_type=run.record_type, created_by_id=getattr(actor, "id", None)
+        )
+        db.session.add(saved)
+    saved.mapping = dict(run.mapping)
+    db.session.flush()
+    return saved
+
+
+def apply_saved_mapping(run: ImportRun, saved: SavedMapping) -> None:
+    _editable(run)
+    if saved.record_type != run.record_type:
+        raise OperationError("That mapping is for another kind of record.")
+    run.mapping = {h: k for h, k in saved.mapping.items() if h in run.headers}
+    db.session.flush()
+
+
+def _editable(run: ImportRun) -> None:
+    if run.status is not RunStatus.DRAFT:
+        raise OperationError(
+            f"This import is {run.status.label.lower()}; start a new one to change it."
+        )
+
+
+def context(actor: Any, run: ImportRun) -> engine.Context:
+    return engine.Context(
+        actor=actor,
+        policy=run.policy,
+        file_name=run.file_name,
+        fuzzy_threshold=current_app.config["IMPORT_FUZZY_THRESHOLD"],
+    )
+
+
+def preview(actor: Any, run: ImportRun, limit: int = 20) -> list[engine.Row]:
+    """The first rows checked as the import would check them; nothing is written."""
+    return engine.preview(run, reader_for(run), context(actor, run), limit)
+
+
+def ready(run: ImportRun) -> None:
+    """Refuse to run an import that cannot run: wrong state or an incomplete mapping."""
+    if run.status not in (RunStatus.DRAFT, RunStatus.QUEUED):
+        raise OperationError(f"This import is already {run.status.label.lower()}; it runs once.")
+    check_mapping(run.mapping, run.headers, spec_for(run.record_type))
+
+
+def perform(
+    actor: Any, run: ImportRun, *, progress: engine.Progress | None = None
+) -> engine.Outcome:
+    """Import the whole file. The caller commits, or rolls back for a dry run."""
+    ready(run)
+    run.status = RunStatus.RUNNING
+    run.started_at = run.started_at or utcnow()
+    return engine.execute(run, reader_for(run), context(actor, run), progress=progress)
+
+
+def undo(actor: Any, run: ImportRun) -> dict[str, int]:
+    return engine.undo(actor, run)
+
+
+def discard(run: ImportRun) -> None:
+    """Forget an upload that was never imported."""
+    _editable(run)
+    stored_path(run).unlink(missing_ok=True)
+    db.session.delete(run)
+    db.session.flush()
+
+
+# Progress of a background run, kept beside the upload: the run's own transaction is not
+# visible to other requests until it commits, and on SQLite nothing else may write meanwhile.
+def progress_path(run: ImportRun) -> Path:
+    return upload_dir() / f"{run.stored_name}.progress"
+
+
+def write_progress(run: ImportRun, done: int, total: int) -> None:
+    path = progress_path(run)
+    temp = path.with_suffix(".tmp")
+    temp.write_text(json.dumps({"done": done, "total": total}))
+    os.replace(temp, path)
+
+
+def read_progress(run: ImportRun) -> dict | None:
+    try:
+        data = json.loads(progress_path(run).read_text())
+    except (OSError, ValueError):
+        return None
+    data["age"] = utcnow().timestamp() - progress_path(run).stat().st_mtime
+    return data

@@ -1,0 +1,260 @@
+"""Reading an uploaded table: CSV in any common encoding and delimiter, or XLSX.
+
+Everything a file can get wrong is refused here, up front, with a message that says what is
+wrong: not a table, empty, too large, unreadable text. Rows are streamed, so a million-row file
+is never held in memory as a whole.
+"""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import io
+import zipfile
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from crm.core.errors import OperationError
+
+DELIMITERS = ",;\t|"
+SNIFF_BYTES = 64 * 1024
+csv.field_size_limit(1024 * 1024)  # one cell may hold a long note, not a whole file
+
+# Signatures of files people upload by mistake; told apart from text before decoding.
+_NOT_TABLES = {
+    b"%PDF": "a PDF document",
+    b"\x89PNG": "a PNG image",
+    b"\xff\xd8\xff": "a JPEG image",
+    b"GIF8": "a GIF image",
+    b"\xd0\xcf\x11\xe0": "an old Excel (.xls) or Word file; save it as .xlsx or CSV",
+    b"\x1f\x8b": "a compressed (gzip) file",
+    b"Rar!": "a RAR archive",
+    b"7z\xbc\xaf": "a 7-Zip archive",
+}
+
+
+@dataclass
+class TableInfo:
+    file_format: str  # csv | xlsx
+    headers: list[str]
+    encoding: str | None = None
+    delimiter: str | None = None
+    sheet: str | None = None
+    sample: list[list[str]] = field(default_factory=list)
+
+
+def detect_format(file_name: str, head: bytes) -> str:
+    """'csv' or 'xlsx', from the content first (a renamed file is read as what it is)."""
+    if head.startswith(b"PK\x03\x04"):
+        return "xlsx"
+    for signature, what in _NOT_TABLES.items():
+        if head.startswith(signature):
+            raise OperationError(
+                f"“{file_name}” is {what}, not a table. Upload a CSV or an Excel (.xlsx) file."
+            )
+    if file_name.lower().endswith((".xlsx", ".xlsm")):
+        raise OperationError(f"“{file_name}” is not a readable Excel file.")
+    return "csv"
+
+
+def detect_encoding(head: bytes) -> str:
+    """UTF-8 (BOM or not), UTF-16 (BOM, or the NUL bytes of plain ASCII in it), else
+    Windows-1252, which decodes any byte, so an old Excel CSV still reads right."""
+    if head.startswith(codecs.BOM_UTF8):
+        return "utf-8-sig"
+    if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        return "utf-16"
+    if len(head) >= 4 and head[1:4:2] == b"\x00\x00" and head[0:4:2] != b"\x00\x00":
+        return "utf-16-le"
+    if len(head) >= 4 and head[0:4:2] == b"\x00\x00" and head[1:4:2] != b"\x00\x00":
+        return "utf-16-be"
+    try:
+        # A multi-byte character cut at the end of the sample is not an error.
+        codecs.getincrementaldecoder("utf-8")().decode(head, final=False)
+        return "utf-8"
+    except UnicodeDecodeError:
+        return "cp1252"
+
+
+def detect_delimiter(text: str) -> str:
+    """The delimiter that splits the first lines into the same number of columns (ties go to
+    the one giving more columns); a one-column file is read with commas."""
+    try:
+        return csv.Sniffer().sniff(text, delimiters=DELIMITERS).delimiter
+    except csv.Error:
+        pass
+    lines = [line for line in text.splitlines()[:20] if line.strip()]
+    best, best_score = ",", (0, 0)
+    for delimiter in DELIMITERS:
+        counts = [line.count(delimiter) for line in lines]
+        if not counts or counts[0] == 0:
+            continue
+        score = (sum(c == counts[0] for c in counts), counts[0])
+        if score > best_score:
+            best, best_score = delimiter, score
+    return best
+
+
+def _clean_headers(raw: list[str], file_name: str) -> list[str]:
+    headers = [(h or "").strip().lstrip("\ufeff") for h in raw]
+    while headers and not headers[-1]:
+        headers.pop()  # trailing empty columns spreadsheets leave behind
+    if not any(headers):
+        raise OperationError(
+            f"“{file_name}” has no header row: the first row should name the columns."
+        )
+    seen: dict[str, int] = {}
+    for index, header in enumerate(headers):
+        if not header:
+            headers[index] = header = f"Column {index + 1}"
+        key = header.lower()
+        if key in seen:
+            raise OperationError(
+                f"“{file_name}” has two columns named “{header}” (columns {seen[key] + 1} and "
+                f"{index + 1}); rename one and upload it again."
+            )
+        seen[key] = index
+    return headers
+
+
+class TableReader:
+    """Opens a stored upload; `info` describes it and `rows()` streams its data rows."""
+
+    def __init__(self, path: Path, file_name: str, *, max_rows: int | None = None) -> None:
+        self.path = path
+        self.file_name = file_name
+        self.max_rows = max_rows
+        with path.open("rb") as handle:
+            head = handle.read(SNIFF_BYTES)
+        if not head.strip(b"\x00\r\n\t \xef\xbb\xbf\xff\xfe"):
+            raise OperationError(f"“{file_name}” is empty.")
+        self.file_format = detect_format(file_name, head)
+        if self.file_format == "xlsx":
+            self.info = self._xlsx_info()
+        else:
+            self.info = self._csv_info(head)
+
+    # CSV -------------------------------------------------------------------------------------
+    def _csv_info(self, head: bytes) -> TableInfo:
+        encoding = detect_encoding(head)
+        text = head.decode(encoding, errors="ignore")
+        if "\x00" in text:
+            raise OperationError(
+                f"“{self.file_name}” is not a text table (it holds binary data). "
+                "Upload a CSV or an Excel (.xlsx) file."
+            )
+        delimiter = detect_delimiter(text)
+        self.encoding, self.delimiter = encoding, delimiter
+        rows = self._csv_rows()
+        try:
+            first = next(rows)
+        except StopIteration:
+            raise OperationError(f"“{self.file_name}” is empty.") from None
+        headers = _clean_headers(first, self.file_name)
+        sample = [row for _, row in zip(range(5), rows, strict=False)]
+        return TableInfo("csv", headers, encoding, delimiter, sample=sample)
+
+    def _csv_rows(self) -> Iterator[list[str]]:
+        handle = self.path.open("r", encoding=self.encoding, newline="", errors="strict")
+        try:
+            reader = csv.reader(handle, delimiter=self.delimiter)
+            line = 0
+            try:
+                for row in reader:
+                    line += 1
+                    if row and any(cell.strip() for cell in row):
+                        yield row
+            except UnicodeDecodeError as error:
+                raise OperationError(
+                    f"“{self.file_name}” is not valid {self.encoding} text after line {line} "
+                    f"({error.reason}). Save it as UTF-8 CSV and upload it again."
+                ) from None
+            except csv.Error as error:
+                raise OperationError(
+                    f"“{self.file_name}” cannot be read as CSV near line {line}: {error}."
+                ) from None
+        finally:
+            handle.close()
+
+    # XLSX ------------------------------------------------------------------------------------
+    def _xlsx_book(self):
+        import openpyxl
+
+        try:
+            return openpyxl.load_workbook(self.path, read_only=True, data_only=True)
+        except (zipfile.BadZipFile, KeyError, OSError, ValueError) as error:
+            raise OperationError(
+                f"“{self.file_name}” is not a readable Excel (.xlsx) file ({error})."
+            ) from None
+
+    def _xlsx_info(self) -> TableInfo:
+        book = self._xlsx_book()
+        try:
+            sheet = book.worksheets[0]
+            rows = self._xlsx_rows_of(sheet)
+            try:
+                first = next(rows)
+            except StopIteration:
+                raise OperationError(f"“{self.file_name}” is empty.") from None
+            headers = _clean_headers(first, self.file_name)
+            sample = [row for _, row in zip(range(5), rows, strict=False)]
+            return TableInfo("xlsx", headers, sheet=sheet.title, sample=sample)
+        finally:
+            book.close()
+
+    @staticmethod
+    def _cell(value) -> str:
+        if value is None:
+            return ""
+        if isinstance(value, float) and value.is_integer():
+            return str(int(value))
+        if hasattr(value, "isoformat"):
+            text = value.isoformat()
+            return text[:10] if text.endswith("T00:00:00") else text
+        return str(value)
+
+    def _xlsx_rows_of(self, sheet) -> Iterator[list[str]]:
+        for values in sheet.iter_rows(values_only=True):
+            row = [self._cell(v) for v in values]
+            if any(cell.strip() for cell in row):
+                yield row
+
+    def _xlsx_rows(self) -> Iterator[list[str]]:
+        book = self._xlsx_book()
+        try:
+            yield from self._xlsx_rows_of(book.worksheets[0])
+        finally:
+            book.close()
+
+    # Both ------------------------------------------------------------------------------------
+    def rows(self) -> Iterator[tuple[int, dict[str, str]]]:
+        """(line number as the user sees it in a spreadsheet, {header: value}) per data row."""
+        source = self._xlsx_rows() if self.file_format == "xlsx" else self._csv_rows()
+        headers = self.info.headers
+        width = len(headers)
+        next(source)  # the header row
+        for number, row in enumerate(source, start=2):
+            if self.max_rows is not None and number - 1 > self.max_rows:
+                raise OperationError(
+                    f"“{self.file_name}” has more than {self.max_rows:,} rows, the most one "
+                    "import takes. Split it into smaller files."
+                )
+            if len(row) > width and any(cell.strip() for cell in row[width:]):
+                # A value past the last named column: a stray delimiter or a missing header.
+                yield (
+                    number,
+                    {
+                        "__extra__": "; ".join(c for c in row[width:] if c.strip()),
+                        **dict(zip(headers, row, strict=False)),
+                    },
+                )
+                continue
+            yield number, {h: (row[i] if i < len(row) else "") for i, h in enumerate(headers)}
+
+    def count_rows(self) -> int:
+        return sum(1 for _ in self.rows())
+
+
+def read_upload_bytes(data: bytes) -> io.BytesIO:
+    return io.BytesIO(data)

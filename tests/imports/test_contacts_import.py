@@ -1,0 +1,108 @@
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+from crm.contacts.models import ConsentStatus, Contact
+from crm.imports.models import ImportItem, RunStatus
+from crm.organizations.models import Organization
+
+
+def contacts(db):
+    return {c.email: c for c in db.session.scalars(sa.select(Contact))}
+
+
+def test_contacts_are_created_with_their_organization_tags_and_consent(run_import, db, make_org):
+    make_org("Golden Thread Garments")
+    run = run_import(
+        "contacts",
+        "First name,Last name,E-mail,Company,Country,Tags,Consent\n"
+        "Farhana,Rahman,Farhana.Rahman@Example.org,golden thread garments,Bangladesh,pilot;dhaka,yes\n"
+        "Kwame,Asante,kwame@example.org,New Org Ltd,GH,,\n",
+    )
+    assert run.status is RunStatus.DONE
+    assert (run.created_count, run.failed_count) == (2, 0)
+    assert run.extra_created == {"organizations": 1}
+    people = contacts(db)
+    farhana = people["farhana.rahman@example.org"]
+    assert farhana.organization.name == "Golden Thread Garments"
+    assert farhana.country == "BD"
+    assert [t.name for t in farhana.tags] == ["dhaka", "pilot"]
+    assert farhana.consent_status is ConsentStatus.GRANTED
+    assert farhana.consent_source == "import: contacts.csv"
+    assert farhana.sort_name == "rahman farhana"
+    kwame = people["kwame@example.org"]
+    assert kwame.organization.name == "New Org Ltd"
+    assert kwame.consent_status is ConsentStatus.UNKNOWN
+
+
+def test_bad_rows_go_to_the_error_file_and_the_rest_is_imported(run_import, db):
+    run = run_import(
+        "contacts",
+        "first_name,email,country\n"
+        "Ana,ana@example.org,Narnia\n"
+        ",nobody@example.org,KE\n"
+        "Bo,not-an-email,KE\n"
+        "Cy,cy@example.org,KE\n"
+        "Cy again,CY@example.org,KE\n",
+    )
+    assert (run.created_count, run.failed_count) == (1, 4)
+    assert set(contacts(db)) == {"cy@example.org"}
+    lines = run.error_file.splitlines()
+    assert lines[0] == "reason,line,first_name,email,country"
+    assert "Narnia" in lines[1] and "not a country" in lines[1]
+    assert "name is empty" in lines[2]
+    assert "line 5" in lines[4] and "same email" in lines[4]
+
+
+def test_existing_contacts_skip_fill_or_overwrite(run_import, db, make_contact):
+    make_contact("Ana", "Silva", email="ana@example.org", phone=None, title="Officer")
+    data = "first_name,last_name,email,phone,title\nAna,Silva,ana@example.org,+1 555,Director\n"
+    run = run_import("contacts", data, policy="skip")
+    assert (run.skipped_count, run.updated_count) == (1, 0)
+    run = run_import("contacts", data, policy="fill")
+    assert run.updated_count == 1
+    ana = contacts(db)["ana@example.org"]
+    assert (ana.phone, ana.title) == ("+1 555", "Officer")  # only the empty field was filled
+    run = run_import("contacts", data, policy="overwrite")
+    db.session.expire_all()
+    assert contacts(db)["ana@example.org"].title == "Director"
+
+
+def test_matching_by_name_within_organization(run_import, db, make_contact, make_org):
+    org = make_org("Acme")
+    existing = make_contact("José", "Álvarez", organization_id=org.id, email=None)
+    run = run_import("contacts", "name,organization,email\nJose Alvarez,ACME,jose@acme.org\n", policy="fill")
+    assert run.updated_count == 1 and run.created_count == 0
+    db.session.expire_all()
+    assert db.session.get(Contact, existing.id).email == "jose@acme.org"
+
+
+def test_withdrawn_consent_is_never_granted_again_by_an_import(run_import, db, make_contact):
+    make_contact("Ana", email="ana@example.org", consent_status=ConsentStatus.WITHDRAWN)
+    run_import("contacts", "first_name,email,consent\nAna,ana@example.org,yes\n", policy="overwrite")
+    assert contacts(db)["ana@example.org"].consent_status is ConsentStatus.WITHDRAWN
+
+
+def test_undo_removes_what_was_created_and_restores_what_was_updated(app, run_import, db, make_contact):
+    from crm.imports import operations
+
+    make_contact("Ana", email="ana@example.org", title="Officer")
+    before_orgs = db.session.scalar(sa.select(sa.func.count()).select_from(Organization))
+    run = run_import(
+        "contacts",
+        "first_name,email,title,organization,tags\n"
+        "Ana,ana@example.org,Director,,vip\nNew,new@example.org,,Brand New Org,\n",
+        policy="overwrite",
+    )
+    assert contacts(db)["ana@example.org"].title == "Director"
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(ImportItem)) == 3
+    with app.test_request_context():
+        operations.undo(None, db.session.get(type(run), run.id))
+        db.session.commit()
+    db.session.expire_all()
+    people = contacts(db)
+    assert set(people) == {"ana@example.org"}
+    assert people["ana@example.org"].title == "Officer"
+    assert people["ana@example.org"].tags == []
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(Organization)) == before_orgs
+    assert db.session.get(type(run), run.id).status is RunStatus.UNDONE
