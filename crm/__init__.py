@@ -144,6 +144,7 @@ def register_blueprints(app: Flask) -> None:
     from crm.consultations.views import public_bp as public_consultations_bp
     from crm.contacts.views import bp as contacts_bp
     from crm.core.views import bp as core_bp
+    from crm.duplicates.views import bp as duplicates_bp
     from crm.engagements.views import bp as engagements_bp
     from crm.events.public import bp as public_events_bp
     from crm.events.views import bp as events_bp
@@ -183,6 +184,7 @@ def register_blueprints(app: Flask) -> None:
         consultations_bp,
         public_consultations_bp,
         audit_bp,
+        duplicates_bp,
     ):
         app.register_blueprint(bp)
 

@@ -1,0 +1,383 @@
+"""Finding likely duplicates across the whole database, fast enough for a million contacts.
+
+Each rule turns records into candidate pairs without comparing everything with everything:
+
+Contacts
+  * same email ignoring case (addresses are stored lower-cased, but imports and old rows slip
+    through);
+  * same phone number, digits only (at least 7), unless the number is shared by more than
+    `MAX_GROUP` people: that is a switchboard, not a person;
+  * similar name within the same organization: rapidfuzz's token_sort_ratio of the folded
+    names ("last first", see crm.core.text) at or above `CRM_DUPLICATE_THRESHOLD` (default 90),
+    so swapped first and last names, accents and one-letter typos match.
+
+Organizations
+  * the same name once legal forms are stripped ("Acme Ltd", "ACME Inc." and "The Acme");
+  * the same website domain (unless more than `MAX_GROUP` organizations share it);
+  * similar names: token_sort_ratio of the stripped names at or above the threshold, and the
+    same numbers in both ("Unit 2" and "Unit 3" are different places).
+
+Blocking keeps the number of comparisons near linear: names are compared only within a block
+(contacts: one organization; organizations: a shared first word, and separately a shared last
+word, so a typo in either still meets its twin), and a block larger than `WINDOW` is cut into
+windows of `WINDOW` neighbours in name order (the sorted-neighbourhood method; a pair this
+misses sits far apart alphabetically in a very large organization). The columns are read with
+one plain SELECT each; grouping is numpy, the name comparisons rapidfuzz's `cpdist` on all
+cores.
+
+Each pair scores 0–100: its best rule (same email 100, same phone 80, similar name its
+similarity × 0.95; organizations: same stripped name 95, same domain 85, similar name its
+similarity × 0.9), plus 5 for each further rule that agrees.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+
+import numpy as np
+import pandas as pd
+from rapidfuzz import fuzz, process
+
+from crm.core.db import utcnow
+from crm.duplicates.models import DuplicateKind
+from crm.extensions import db
+
+DEFAULT_THRESHOLD = 90
+MAX_GROUP = 5  # more records than this sharing a phone or a domain: shared, not a duplicate
+WINDOW = 50  # names compared with at most this many neighbours per block
+MIN_PHONE_DIGITS = 7
+
+# Rule names, as stored in a Reason and described on the page.
+SAME_EMAIL = "email"
+SAME_PHONE = "phone"
+SIMILAR_NAME = "name"
+SAME_NAME = "same_name"
+SAME_DOMAIN = "domain"
+
+RULE_SCORES = {SAME_EMAIL: 100, SAME_PHONE: 80, SAME_NAME: 95, SAME_DOMAIN: 85}
+NAME_WEIGHT = {DuplicateKind.CONTACT: 0.95, DuplicateKind.ORGANIZATION: 0.9}
+AGREEING_RULE_BONUS = 5
+
+# Legal forms and articles that do not tell organizations apart, as folded tokens. Dotted
+# forms ("S.A.", "B.V.") reach here as their letters run together ("sa", "bv").
+LEGAL_FORMS = frozenset((
+    "ltd", "limited", "inc", "incorporated", "corp", "corporation", "co", "company", "llc",
+    "llp", "lp", "plc", "gmbh", "mbh", "ag", "kg", "ohg", "ug", "ev", "sa", "sas", "sarl", "srl",
+    "spa", "bv", "nv", "oy", "oyj", "ab", "as", "asa", "aps", "pty", "pvt", "private", "pte",
+    "kk", "se", "lda", "ltda", "cv", "sacv", "sde", "de", "rl", "the", "group", "holding",
+    "holdings",
+))  # fmt: skip
+# Hosts where many unrelated organizations have pages.
+SHARED_HOSTS = frozenset((
+    "facebook.com", "linkedin.com", "instagram.com", "twitter.com", "x.com", "youtube.com",
+    "wixsite.com", "wordpress.com", "blogspot.com", "google.com", "sites.google.com",
+    "github.io", "medium.com",
+))  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Reason:
+    rule: str
+    similarity: int | None = None  # similar names: the rapidfuzz score
+    organization_id: int | None = None  # contacts' similar names: the organization they share
+
+
+@dataclass(frozen=True)
+class Pair:
+    kind: DuplicateKind
+    low_id: int
+    high_id: int
+    score: int
+    reasons: tuple[Reason, ...]
+
+
+@dataclass
+class ScanResult:
+    kind: DuplicateKind
+    pairs: list[Pair]
+    records: int  # how many records were scanned
+    seconds: float
+    at: datetime = field(default_factory=utcnow)
+    timings: dict[str, float] = field(default_factory=dict)
+
+
+# --- grouping helpers ---------------------------------------------------------------------------
+
+
+def pairs_within(keys: np.ndarray, max_group: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Positions (a, b), a listed before b, of every two rows with the same key.
+
+    Keys are non-negative integers (-1: no key, never paired). Groups larger than `max_group`
+    are left out. Vectorized per group size: the groups of each size form a matrix whose
+    upper-triangle columns are the pairs.
+    """
+    valid = np.flatnonzero(keys >= 0)
+    if len(valid) < 2:
+        return np.empty(0, np.int64), np.empty(0, np.int64)
+    order = valid[np.argsort(keys[valid], kind="stable")]
+    sorted_keys = keys[order]
+    starts = np.flatnonzero(np.r_[True, sorted_keys[1:] != sorted_keys[:-1]])
+    sizes = np.diff(np.r_[starts, len(order)])
+    firsts, seconds = [], []
+    for size in np.unique(sizes):
+        if size < 2 or (max_group is not None and size > max_group):
+            continue
+        block = starts[sizes == size][:, None] + np.arange(size)
+        upper_a, upper_b = np.triu_indices(size, 1)
+        firsts.append(order[block[:, upper_a]].ravel())
+        seconds.append(order[block[:, upper_b]].ravel())
+    if not firsts:
+        return np.empty(0, np.int64), np.empty(0, np.int64)
+    return np.concatenate(firsts), np.concatenate(seconds)
+
+
+def windowed_keys(block: np.ndarray, names: np.ndarray, window: int = WINDOW) -> np.ndarray:
+    """Block keys with every block cut into windows of `window` rows in name order."""
+    valid = np.flatnonzero(block >= 0)
+    keys = np.full(len(block), -1, np.int64)
+    if not len(valid):
+        return keys
+    order = valid[np.lexsort((names[valid].astype(str), block[valid]))]
+    sorted_block = block[order]
+    new_group = np.r_[True, sorted_block[1:] != sorted_block[:-1]]
+    group_start = np.maximum.accumulate(np.where(new_group, np.arange(len(order)), 0))
+    position = np.arange(len(order)) - group_start
+    window_key = np.cumsum(new_group | (position % window == 0)) - 1
+    keys[order] = window_key
+    return keys
+
+
+def codes_of(values: pd.Series) -> np.ndarray:
+    """Integer codes of the values, -1 for missing or empty."""
+    codes, _uniques = pd.factorize(values.replace("", None), use_na_sentinel=True)
+    return codes.astype(np.int64)
+
+
+def similar_pairs(
+    names: np.ndarray, a: np.ndarray, b: np.ndarray, threshold: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The (a, b) pairs whose names score at least `threshold`, with their scores."""
+    if not len(a):
+        return a, b, np.empty(0, np.uint8)
+    scores = process.cpdist(
+        names[a],
+        names[b],
+        scorer=fuzz.token_sort_ratio,
+        score_cutoff=threshold,
+        dtype=np.uint8,
+        workers=-1,
+    )
+    keep = scores >= threshold
+    return a[keep], b[keep], scores[keep]
+
+
+def _read(sql: str) -> list[tuple]:
+    """Rows of a plain SELECT on the session's connection (so it sees this transaction)."""
+    cursor = db.session.connection().connection.cursor()
+    try:
+        cursor.execute(sql)
+        return cursor.fetchall()
+    finally:
+        cursor.close()
+
+
+def _columns(rows: list[tuple], count: int) -> list[np.ndarray]:
+    if not rows:
+        return [np.empty(0, dtype=object) for _ in range(count)]
+    return [np.array(column, dtype=object) for column in zip(*rows, strict=True)]
+
+
+class _Collector:
+    """Reasons per pair of ids, from every rule, scored once all rules ran."""
+
+    def __init__(self, kind: DuplicateKind, ids: np.ndarray) -> None:
+        self.kind = kind
+        self.ids = ids
+        self.found: dict[tuple[int, int], list[Reason]] = {}
+
+    def add(
+        self,
+        a: np.ndarray,
+        b: np.ndarray,
+        rule: str,
+        similarity: np.ndarray | None = None,
+        organization: np.ndarray | None = None,
+    ) -> None:
+        first, second = self.ids[a], self.ids[b]
+        low, high = np.minimum(first, second), np.maximum(first, second)
+        for i, (lo, hi) in enumerate(zip(low.tolist(), high.tolist(), strict=True)):
+            if lo == hi:
+                continue
+            reason = Reason(
+                rule,
+                int(similarity[i]) if similarity is not None else None,
+                int(organization[i]) if organization is not None else None,
+            )
+            reasons = self.found.setdefault((lo, hi), [])
+            if all(r.rule != rule for r in reasons):
+                reasons.append(reason)
+
+    def pairs(self) -> list[Pair]:
+        weight = NAME_WEIGHT[self.kind]
+        pairs = []
+        for (low, high), reasons in self.found.items():
+            scores = sorted(
+                (
+                    round(r.similarity * weight)
+                    if r.rule == SIMILAR_NAME and r.similarity is not None
+                    else RULE_SCORES[r.rule]
+                    for r in reasons
+                ),
+                reverse=True,
+            )
+            score = min(100, scores[0] + AGREEING_RULE_BONUS * (len(scores) - 1))
+            ordered = tuple(sorted(reasons, key=lambda r: list(RULE_ORDER).index(r.rule)))
+            pairs.append(Pair(self.kind, low, high, score, ordered))
+        pairs.sort(key=lambda p: (-p.score, p.low_id, p.high_id))
+        return pairs
+
+
+RULE_ORDER = (SAME_EMAIL, SAME_NAME, SAME_PHONE, SAME_DOMAIN, SIMILAR_NAME)
+
+
+# --- contacts -----------------------------------------------------------------------------------
+
+CONTACT_SQL = (
+    "SELECT id, sort_name, email, phone, organization_id FROM contact WHERE erased_at IS NULL"
+)
+ORGANIZATION_SQL = "SELECT id, name_key, website FROM organization"
+
+
+def phone_digits(phones: pd.Series) -> pd.Series:
+    """Digits only; numbers shorter than MIN_PHONE_DIGITS count as none. Each distinct value is
+    cleaned once (many people share a switchboard number)."""
+    codes, uniques = pd.factorize(phones, use_na_sentinel=True)
+    cleaned = pd.Series(uniques, dtype=object).str.replace(r"\D", "", regex=True)
+    cleaned = cleaned.where(cleaned.str.len() >= MIN_PHONE_DIGITS, None)
+    values = cleaned.to_numpy(dtype=object)
+    result = np.where(codes >= 0, values[np.maximum(codes, 0)] if len(values) else None, None)
+    return pd.Series(result, dtype=object)
+
+
+def scan_contacts(threshold: int = DEFAULT_THRESHOLD) -> ScanResult:
+    started = time.perf_counter()
+    timings: dict[str, float] = {}
+    rows = _read(CONTACT_SQL)
+    ids, names, emails, phones, orgs = _columns(rows, 5)
+    del rows
+    timings["read"] = time.perf_counter() - started
+    ids = ids.astype(np.int64)
+    names = np.where(pd.isna(names), "", names).astype(object)
+    collect = _Collector(DuplicateKind.CONTACT, ids)
+
+    email_keys = codes_of(pd.Series(emails, dtype=object).str.strip().str.lower())
+    collect.add(*pairs_within(email_keys), SAME_EMAIL)
+
+    phone_keys = codes_of(phone_digits(pd.Series(phones, dtype=object)))
+    collect.add(*pairs_within(phone_keys, MAX_GROUP), SAME_PHONE)
+    timings["email and phone"] = time.perf_counter() - started - sum(timings.values())
+
+    org_block = np.where(pd.isna(orgs), -1, orgs).astype(np.int64)
+    a, b = pairs_within(windowed_keys(org_block, names))
+    timings["name blocks"] = time.perf_counter() - started - sum(timings.values())
+    a, b, scores = similar_pairs(names, a, b, threshold)
+    collect.add(a, b, SIMILAR_NAME, scores, org_block[a])
+    timings["name comparisons"] = time.perf_counter() - started - sum(timings.values())
+    pairs = collect.pairs()
+    timings["scoring"] = time.perf_counter() - started - sum(timings.values())
+    return ScanResult(
+        DuplicateKind.CONTACT, pairs, len(ids), time.perf_counter() - started, timings=timings
+    )
+
+
+# --- organizations ------------------------------------------------------------------------------
+
+_NOT_ALNUM = re.compile(r"[^0-9a-z]+")
+_DIGITS = re.compile(r"\d+")
+
+
+def strip_legal_form(name_key: str) -> str:
+    """'the acme co., ltd.' -> 'acme'; 'acme s.a. de c.v.' -> 'acme'. Takes a folded name."""
+    tokens: list[str] = []
+    letters = ""  # a dotted abbreviation comes apart into letters ("s a"): run them together
+    for token in _NOT_ALNUM.sub(" ", name_key or "").split():
+        if len(token) == 1 and token.isalpha():
+            letters += token
+            continue
+        if letters:
+            tokens.append(letters)
+            letters = ""
+        tokens.append(token)
+    if letters:
+        tokens.append(letters)
+    while len(tokens) > 1 and tokens[0] == "the":
+        tokens.pop(0)
+    while len(tokens) > 1 and tokens[-1] in LEGAL_FORMS:
+        tokens.pop()
+    return " ".join(tokens)
+
+
+_DOMAIN = re.compile(r"^\s*(?:[a-z][a-z0-9+.-]*://)?(?:www\d?\.)?([^/:?#\s]+)")
+
+
+def website_domain(website: str | None) -> str | None:
+    if not website:
+        return None
+    match = _DOMAIN.match(website.lower())
+    if not match:
+        return None
+    domain = match.group(1).rstrip(".")
+    if "." not in domain or domain in SHARED_HOSTS:
+        return None
+    return domain
+
+
+def _first_and_last_words(stripped: Sequence[str]) -> tuple[pd.Series, pd.Series]:
+    words = pd.Series(stripped, dtype=object).str.replace(r"\d+", " ", regex=True).str.split()
+    first = words.str[0]
+    last = words.str[-1]
+    # A one-word name is already in its first-word block.
+    last = last.where(words.str.len() > 1, None)
+    return first, last
+
+
+def scan_organizations(threshold: int = DEFAULT_THRESHOLD) -> ScanResult:
+    started = time.perf_counter()
+    timings: dict[str, float] = {}
+    rows = _read(ORGANIZATION_SQL)
+    ids, name_keys, websites = _columns(rows, 3)
+    del rows
+    timings["read"] = time.perf_counter() - started
+    ids = ids.astype(np.int64)
+    collect = _Collector(DuplicateKind.ORGANIZATION, ids)
+
+    stripped = np.array([strip_legal_form(k) for k in name_keys], dtype=object)
+    collect.add(*pairs_within(codes_of(pd.Series(stripped, dtype=object)), None), SAME_NAME)
+    domains = pd.Series([website_domain(w) for w in websites], dtype=object)
+    collect.add(*pairs_within(codes_of(domains), MAX_GROUP), SAME_DOMAIN)
+    timings["name and domain"] = time.perf_counter() - started - sum(timings.values())
+
+    first, last = _first_and_last_words(stripped)
+    digits = np.array(["".join(_DIGITS.findall(s)) for s in stripped], dtype=object)
+    for words in (first, last):
+        a, b = pairs_within(windowed_keys(codes_of(words), stripped))
+        # Equal stripped names are the rule above already.
+        keep = (digits[a] == digits[b]) & (stripped[a] != stripped[b])
+        a, b, scores = similar_pairs(stripped, a[keep], b[keep], threshold)
+        collect.add(a, b, SIMILAR_NAME, scores)
+    timings["similar names"] = time.perf_counter() - started - sum(timings.values())
+    pairs = collect.pairs()
+    timings["scoring"] = time.perf_counter() - started - sum(timings.values())
+    return ScanResult(
+        DuplicateKind.ORGANIZATION, pairs, len(ids), time.perf_counter() - started, timings=timings
+    )
+
+
+def scan(kind: DuplicateKind, threshold: int = DEFAULT_THRESHOLD) -> ScanResult:
+    if kind is DuplicateKind.CONTACT:
+        return scan_contacts(threshold)
+    return scan_organizations(threshold)

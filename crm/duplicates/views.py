@@ -1,0 +1,234 @@
+"""The duplicates page, merging a pair field by field, dismissing a pair as not duplicates."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask_login import current_user
+
+from crm.core.access import Permission, requires
+from crm.core.errors import OperationError
+from crm.duplicates import operations, queries
+from crm.duplicates.forms import CHOICE_VALUES, MergeForm
+from crm.duplicates.models import DuplicateKind
+from crm.extensions import db
+
+bp = Blueprint("duplicates", __name__, url_prefix="/duplicates")
+
+KINDS = {"contacts": DuplicateKind.CONTACT, "organizations": DuplicateKind.ORGANIZATION}
+SLUGS = {kind: slug for slug, kind in KINDS.items()}
+
+
+def _kind(slug: str) -> DuplicateKind:
+    return KINDS.get(slug) or abort(404)
+
+
+def _fields(kind: DuplicateKind) -> dict[str, str]:
+    if kind is DuplicateKind.CONTACT:
+        return operations.CONTACT_FIELDS
+    return operations.ORGANIZATION_FIELDS
+
+
+def detail_url(kind: DuplicateKind, record_id: int) -> str:
+    if kind is DuplicateKind.CONTACT:
+        return url_for("contacts.detail", contact_id=record_id)
+    return url_for("organizations.detail", organization_id=record_id)
+
+
+def _int_arg(name: str, default: int) -> int:
+    try:
+        return int(request.args.get(name, default))
+    except ValueError:
+        return default
+
+
+@bp.route("/")
+@requires(Permission.DUPLICATES_MERGE)
+def index():
+    slug = request.args.get("kind", "contacts")
+    kind = _kind(slug)
+    page = queries.page_of_pairs(
+        kind, page=_int_arg("page", 1), min_score=max(0, min(100, _int_arg("min_score", 0)))
+    )
+    return render_template(
+        "duplicates/index.html",
+        kind=kind,
+        slug=slug,
+        page=page,
+        threshold=queries.threshold(),
+        detail_url=detail_url,
+    )
+
+
+@bp.route("/scan", methods=["POST"])
+@requires(Permission.DUPLICATES_MERGE)
+def rescan():
+    slug = request.form.get("kind", "contacts")
+    result = queries.latest_scan(_kind(slug), fresh=True)
+    flash(
+        f"Scanned {result.records:,} records in {result.seconds:.1f} s: "
+        f"{len(result.pairs):,} likely duplicate pairs.",
+        "success",
+    )
+    return redirect(url_for("duplicates.index", kind=slug))
+
+
+def _gone(kind: DuplicateKind, slug: str, ids: list[int]) -> Any:
+    """A pair one of whose records is gone: say where it went (a double submit lands here)."""
+    for record_id in ids:
+        merge = queries.merged_into(kind, record_id)
+        if merge is not None:
+            flash(
+                f"{merge.merged_label} (#{record_id}) was already merged into #{merge.survivor_id}"
+                f"{' by ' + merge.merged_by.name if merge.merged_by else ''}; nothing else "
+                "was changed.",
+                "info",
+            )
+            if db.session.get(queries.model_for(kind), merge.survivor_id) is not None:
+                return redirect(detail_url(kind, merge.survivor_id))
+            return redirect(url_for("duplicates.index", kind=slug))
+    flash("One of the two records no longer exists; nothing was merged.", "warning")
+    return redirect(url_for("duplicates.index", kind=slug))
+
+
+@bp.route("/<slug>/<int:first_id>/<int:second_id>", methods=["GET", "POST"])
+@requires(Permission.DUPLICATES_MERGE)
+def merge(slug: str, first_id: int, second_id: int):
+    kind = _kind(slug)
+    if first_id == second_id:
+        flash("A record cannot be merged into itself; pick two different records.", "danger")
+        return redirect(url_for("duplicates.index", kind=slug))
+    model = queries.model_for(kind)
+    first, second = db.session.get(model, first_id), db.session.get(model, second_id)
+    if first is None or second is None:
+        return _gone(kind, slug, [first_id, second_id])
+    fields = _fields(kind)
+    form = MergeForm()
+    status = 200
+    if request.method == "GET":
+        form.first_version.data = str(first.version)
+        form.second_version.data = str(second.version)
+    elif form.validate_on_submit():
+        keep_first = form.survivor.data == "first"
+        survivor, other = (first, second) if keep_first else (second, first)
+        versions = form.versions() if keep_first else form.versions()[::-1]
+        try:
+            choices = _choices(fields, keep_first)
+            merge_op = (
+                operations.merge_contacts
+                if kind is DuplicateKind.CONTACT
+                else operations.merge_organizations
+            )
+            moved = merge_op(
+                current_user, survivor, other, choices, expected_versions=versions
+            )
+        except OperationError as exc:
+            db.session.rollback()
+            flash(exc.message, "danger")
+            status = 422
+            first, second = db.session.get(model, first_id), db.session.get(model, second_id)
+            if first is None or second is None:
+                return _gone(kind, slug, [first_id, second_id])
+        else:
+            survivor_id = survivor.id
+            db.session.commit()
+            flash(f"Merged. Moved to the record kept: {moved.summary()}.", "success")
+            for note in moved.notes:
+                flash(note[0].upper() + note[1:] + ".", "info")
+            return redirect(detail_url(kind, survivor_id))
+    else:
+        status = 422
+    conflicts = (
+        operations.contact_conflicts(first, second)
+        if kind is DuplicateKind.CONTACT
+        else operations.organization_conflicts(first, second)
+    )
+    counts = (
+        queries.contact_link_counts
+        if kind is DuplicateKind.CONTACT
+        else queries.organization_link_counts
+    )
+    return render_template(
+        "duplicates/merge.html",
+        kind=kind,
+        slug=slug,
+        first=first,
+        second=second,
+        form=form,
+        fields=fields,
+        rows=[_field_row(kind, name, label, first, second) for name, label in fields.items()],
+        reasons=queries.pair_reasons(kind, first, second),
+        dismissed=queries.is_dismissed(kind, first_id, second_id),
+        conflicts=conflicts,
+        first_counts=counts(first.id),
+        second_counts=counts(second.id),
+        detail_url=detail_url,
+    ), status
+
+
+def _choices(fields: dict[str, str], keep_first: bool) -> dict[str, operations.Choice]:
+    """Radio values ("first", "second", "both") as the operation's survivor/other/both."""
+    choices: dict[str, operations.Choice] = {}
+    for name, label in fields.items():
+        value = request.form.get(f"choice-{name}")
+        if value is None:
+            continue
+        if value not in CHOICE_VALUES:
+            raise OperationError(f"“{value}” is not a choice for {label}; nothing was merged.")
+        if value == "both":
+            choices[name] = "both"
+        else:
+            choices[name] = "survivor" if (value == "first") == keep_first else "other"
+    return choices
+
+
+def _display(kind: DuplicateKind, name: str, record: Any) -> str:
+    value = getattr(record, name)
+    if value in (None, ""):
+        return ""
+    if name == "organization_id":
+        return record.organization.name if record.organization else f"#{value}"
+    if name == "owner_id":
+        return record.owner.name if record.owner else f"#{value}"
+    if name == "kind":
+        return value.label
+    return str(value)
+
+
+def _field_row(kind: DuplicateKind, name: str, label: str, first: Any, second: Any) -> dict:
+    a, b = _display(kind, name, first), _display(kind, name, second)
+    # The default: the first's value, unless it is blank and the second has one.
+    default = "second" if not a and b else "first"
+    return {
+        "name": name,
+        "label": label,
+        "first": a,
+        "second": b,
+        "same": a == b,
+        "default": default,
+        "joinable": name in operations.JOINABLE,
+    }
+
+
+@bp.route("/<slug>/<int:first_id>/<int:second_id>/dismiss", methods=["POST"])
+@requires(Permission.DUPLICATES_MERGE)
+def dismiss(slug: str, first_id: int, second_id: int):
+    kind = _kind(slug)
+    try:
+        new = operations.dismiss_pair(current_user, kind, first_id, second_id)
+    except OperationError as exc:
+        db.session.rollback()
+        flash(exc.message, "danger")
+        return redirect(url_for("duplicates.index", kind=slug))
+    db.session.commit()
+    flash(
+        "Marked as not duplicates; the pair no longer shows."
+        if new
+        else "That pair was already marked as not duplicates.",
+        "success",
+    )
+    back = request.form.get("next", "")
+    if not back.startswith("/duplicates/"):  # only back to this page, never elsewhere
+        back = url_for("duplicates.index", kind=slug)
+    return redirect(back)

@@ -1,0 +1,110 @@
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta
+
+import pytest
+import sqlalchemy as sa
+
+
+@pytest.fixture(autouse=True)
+def no_scan_cache(app):
+    """Every test sees its own data: the kept scan would outlive a rolled-back test."""
+    before = app.config.get("CRM_DUPLICATE_CACHE_SECONDS")
+    app.config["CRM_DUPLICATE_CACHE_SECONDS"] = 0
+    yield
+    if before is None:
+        app.config.pop("CRM_DUPLICATE_CACHE_SECONDS", None)
+    else:
+        app.config["CRM_DUPLICATE_CACHE_SECONDS"] = before
+
+
+@pytest.fixture
+def current(db):
+    from crm.standards.models import Standard, StandardStatus
+
+    return db.session.scalar(sa.select(Standard).where(Standard.status == StandardStatus.CURRENT))
+
+
+@pytest.fixture
+def make_event(db):
+    from crm.events import operations
+
+    def make(name: str = "Dhaka roundtable") -> object:
+        start = (datetime.now() + timedelta(days=10)).replace(microsecond=0)
+        event = operations.create_event(
+            None,
+            operations.EventFields(
+                name=name,
+                kind="roundtable",
+                hosting="hosted",
+                starts_local=start,
+                ends_local=start + timedelta(hours=3),
+                timezone="Asia/Dhaka",
+            ),
+        )
+        db.session.commit()
+        return event
+
+    return make
+
+
+@pytest.fixture
+def make_consultation(db, current):
+    from crm.consultations import operations
+
+    def make(title: str = "1.0 review"):
+        consultation = operations.create_consultation(
+            None,
+            operations.ConsultationFields(
+                standard_id=current.id,
+                title=title,
+                opens_on=date.today() - timedelta(days=1),
+                closes_on=date.today() + timedelta(days=10),
+                access="public",
+                segment_id=None,
+            ),
+        )
+        db.session.commit()
+        return consultation
+
+    return make
+
+
+@pytest.fixture
+def make_champion(db):
+    from crm.champions import operations
+    from crm.champions.models import Stage
+
+    def make(contact, stage: Stage = Stage.ENGAGED, **fields):
+        champion = operations.enter_pipeline(
+            None, contact, operations.ChampionFields(**fields), stage=Stage.IDENTIFIED
+        )
+        for step in (Stage.APPROACHED, Stage.ENGAGED, Stage.COMMITTED, Stage.ACTIVE):
+            if list(Stage).index(step) > list(Stage).index(stage):
+                break
+            operations.move(None, champion, step, note="moving along")
+        db.session.commit()
+        return champion
+
+    return make
+
+
+@pytest.fixture
+def make_campaign(db):
+    from crm.campaigns.models import Campaign, CampaignStatus, Purpose
+
+    def make(name: str = "Spring newsletter"):
+        campaign = Campaign(
+            name=name,
+            purpose=Purpose.NEWSLETTER,
+            sender_name="WEST",
+            sender_email="advocacy@example.org",
+            subject="News",
+            body="Hello",
+            status=CampaignStatus.DRAFT,
+        )
+        db.session.add(campaign)
+        db.session.commit()
+        return campaign
+
+    return make

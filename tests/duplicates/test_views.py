@@ -1,0 +1,150 @@
+"""The duplicates page and the merge page: who may use them, and what a lead sees after."""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+from crm.contacts.models import Contact
+from crm.duplicates.models import DuplicateDismissal
+from crm.organizations.models import Organization
+
+
+def _pair(make_org, make_contact):
+    org = make_org("Golden Thread Garments")
+    a = make_contact("Farhana", "Rahman", email="farhana@example.org", organization_id=org.id)
+    b = make_contact("Farhana", "Rahmen", phone="+880 171 555 0101", organization_id=org.id)
+    return a, b
+
+
+def test_only_leads_and_admins_see_the_page(client, as_role, make_org, make_contact):
+    a, b = _pair(make_org, make_contact)
+    for role in ("volunteer", "viewer", "champion", "org_rep"):
+        as_role(role)
+        assert client.get("/duplicates/").status_code == 403
+        assert client.post(f"/duplicates/contacts/{a.id}/{b.id}", data={}).status_code == 403
+        assert client.post(f"/duplicates/contacts/{a.id}/{b.id}/dismiss").status_code == 403
+    for role in ("lead", "admin"):
+        as_role(role)
+        assert client.get("/duplicates/").status_code == 200
+
+
+def test_the_page_lists_pairs_with_score_and_reason(client, as_role, make_org, make_contact):
+    as_role("lead")
+    a, b = _pair(make_org, make_contact)
+    text = client.get("/duplicates/").get_data(as_text=True)
+    assert "Farhana Rahmen" in text and "in Golden Thread Garments" in text
+    assert f"/duplicates/contacts/{a.id}/{b.id}" in text
+    make_org("Acme Ltd")
+    make_org("ACME Inc.")
+    text = client.get("/duplicates/?kind=organizations").get_data(as_text=True)
+    assert "same name without the legal form" in text and "ACME Inc." in text
+    assert client.get("/duplicates/?kind=people").status_code == 404
+    assert client.post("/duplicates/scan", data={"kind": "contacts"}).status_code == 302
+
+
+def test_merge_page_and_merge(client, as_role, make_org, make_contact, db):
+    as_role("lead")
+    a, b = _pair(make_org, make_contact)
+    url = f"/duplicates/contacts/{a.id}/{b.id}"
+    page = client.get(url)
+    text = page.get_data(as_text=True)
+    assert page.status_code == 200 and "similar name" in text and "Keep this record" in text
+    form = {
+        "survivor": "first",
+        "first_version": str(a.version),
+        "second_version": str(b.version),
+        "choice-last_name": "first",
+        "choice-phone": "second",
+    }
+    a_id, b_id = a.id, b.id
+    response = client.post(url, data=form)
+    assert response.status_code == 302 and response.location.endswith(f"/contacts/{a_id}")
+    assert db.session.get(Contact, b_id) is None
+    kept = db.session.get(Contact, a_id)
+    assert (kept.last_name, kept.phone) == ("Rahman", "+880 171 555 0101")
+    # The same form again (a double submit, or a second tab): told where it went.
+    again = client.post(url, data=form, follow_redirects=True)
+    assert "already merged into" in again.get_data(as_text=True)
+    assert db.session.get(Contact, a_id) is not None
+    # The pair is gone from the list.
+    assert f"/duplicates/contacts/{a_id}/{b_id}" not in client.get("/duplicates/").get_data(
+        as_text=True
+    )
+
+
+def test_the_second_can_survive(client, as_role, make_contact, db):
+    as_role("lead")
+    a, b = make_contact("Ana", "Lima"), make_contact("Ana", "Lima", email="ana@example.org")
+    a_id, b_id = a.id, b.id
+    response = client.post(
+        f"/duplicates/contacts/{a_id}/{b_id}",
+        data={"survivor": "second", "choice-email": "second"},
+    )
+    assert response.location.endswith(f"/contacts/{b_id}")
+    assert db.session.get(Contact, a_id) is None
+    assert db.session.get(Contact, b_id).email == "ana@example.org"
+
+
+def test_stale_form_and_bad_input_change_nothing(client, as_role, make_contact, db):
+    as_role("lead")
+    a, b = make_contact("Ana", "Lima"), make_contact("Ana", "Lima")
+    url = f"/duplicates/contacts/{a.id}/{b.id}"
+    stale = client.post(
+        url, data={"survivor": "first", "first_version": "1", "second_version": "99"}
+    )
+    assert stale.status_code == 422
+    assert "Someone else saved this record" in stale.get_data(as_text=True)
+    bad = client.post(url, data={"survivor": "first", "choice-email": "third"})
+    assert bad.status_code == 422 and "not a choice" in bad.get_data(as_text=True)
+    assert client.post(url, data={"survivor": "neither"}).status_code == 422
+    itself = client.post(f"/duplicates/contacts/{a.id}/{a.id}", follow_redirects=True)
+    assert "cannot be merged into itself" in itself.get_data(as_text=True)
+    missing = client.get(f"/duplicates/contacts/{a.id}/987654", follow_redirects=True)
+    assert "no longer exists" in missing.get_data(as_text=True)
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(Contact)) == 2
+
+
+def test_refused_merge_says_why(client, as_role, make_org, db, current):
+    from crm.pledges import operations as pledge_ops
+
+    as_role("lead")
+    a, b = make_org("Acme"), make_org("Acme Ltd")
+    for org in (a, b):
+        pledge_ops.create_pledge(None, org, current)
+    db.session.commit()
+    url = f"/duplicates/organizations/{a.id}/{b.id}"
+    assert "Cannot merge yet" in client.get(url).get_data(as_text=True)
+    response = client.post(url, data={"survivor": "first"})
+    assert response.status_code == 422
+    assert "Withdraw one of the two pledges first" in response.get_data(as_text=True)
+    assert db.session.get(Organization, b.id) is not None
+
+
+def test_dismiss_hides_the_pair(client, as_role, make_org, make_contact, db):
+    as_role("lead")
+    a, b = _pair(make_org, make_contact)
+    response = client.post(
+        f"/duplicates/contacts/{a.id}/{b.id}/dismiss", data={"next": "https://evil.example/"}
+    )
+    assert response.location.endswith("/duplicates/?kind=contacts")
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(DuplicateDismissal)) == 1
+    text = client.get("/duplicates/").get_data(as_text=True)
+    assert "No likely duplicates" in text
+    again = client.post(f"/duplicates/contacts/{a.id}/{b.id}/dismiss", follow_redirects=True)
+    assert "already marked" in again.get_data(as_text=True)
+
+
+def test_forms_need_a_csrf_token(app, client, as_role, make_contact, db):
+    as_role("lead")
+    a, b = make_contact("Ana", "Lima"), make_contact("Ana", "Lima")
+    app.config["WTF_CSRF_ENABLED"] = True
+    try:
+        for url in (
+            f"/duplicates/contacts/{a.id}/{b.id}",
+            f"/duplicates/contacts/{a.id}/{b.id}/dismiss",
+            "/duplicates/scan",
+        ):
+            assert client.post(url, data={"survivor": "first"}).status_code == 400
+    finally:
+        app.config["WTF_CSRF_ENABLED"] = False
+    assert db.session.get(Contact, b.id) is not None
