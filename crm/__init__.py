@@ -148,6 +148,7 @@ def register_blueprints(app: Flask) -> None:
     from crm.engagements.views import bp as engagements_bp
     from crm.events.public import bp as public_events_bp
     from crm.events.views import bp as events_bp
+    from crm.imports.views import bp as imports_bp
     from crm.library.views import bp as library_bp
     from crm.library.views import public_bp as public_library_bp
     from crm.organizations.views import bp as organizations_bp
@@ -185,6 +186,7 @@ def register_blueprints(app: Flask) -> None:
         public_consultations_bp,
         audit_bp,
         duplicates_bp,
+        imports_bp,
     ):
         app.register_blueprint(bp)
 

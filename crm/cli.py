@@ -125,12 +125,14 @@ def bootstrap_command():
 
 def _register_domain_commands() -> None:
     from crm.campaigns.cli import worker_command
+    from crm.imports.cli import import_command
     from crm.pledges.cli import pledges_cli
     from crm.reports.cli import report_command
 
     crm_cli.add_command(pledges_cli)
     crm_cli.add_command(worker_command)
     crm_cli.add_command(report_command)
+    crm_cli.add_command(import_command)
 
 
 _register_domain_commands()

@@ -55,6 +55,7 @@ class Permission(StrEnum):
     CONSULTATIONS_MANAGE = "consultations.manage"  # set up, draft texts, addressed, downloads
     REPORTS_VIEW = "reports.view"  # the quarterly adoption report and its downloads
     AUDIT_VIEW = "audit.view"
+    IMPORTS = "imports"  # upload, map and run imports; undo them
     DUPLICATES_MERGE = "duplicates.merge"  # the duplicates page: merge or dismiss pairs
     USERS_MANAGE = "users.manage"
     ACCOUNT = "account"  # own password and profile

@@ -6,6 +6,7 @@ thousands of times.
 
 from __future__ import annotations
 
+import re
 from datetime import date, datetime
 from functools import lru_cache
 
@@ -17,12 +18,49 @@ from crm.core.validation import clean_country, clean_website
 from crm.imports.engine import Row
 
 YES = {"yes", "y", "true", "1", "x", "granted", "agreed", "opt in", "opted in", "subscribed"}
+UNKNOWN = {"unknown", "not asked", "n/a", "na", "-", "?"}
 NO = {"no", "n", "false", "0", "withdrawn", "opt out", "opted out", "unsubscribed", "declined"}
+
+
+# Names people write that ISO 3166 spells otherwise (compared folded, without punctuation).
+COUNTRY_ALIASES = {
+    "uk": "GB", "u k": "GB", "great britain": "GB", "britain": "GB", "england": "GB",
+    "scotland": "GB", "wales": "GB", "northern ireland": "GB", "ivory coast": "CI",
+    "cote d ivoire": "CI", "cote divoire": "CI", "south korea": "KR", "korea": "KR",
+    "north korea": "KP", "russia": "RU", "iran": "IR", "laos": "LA", "vietnam": "VN",
+    "czech republic": "CZ", "holland": "NL", "the netherlands": "NL", "usa": "US",
+    "u s": "US", "u s a": "US", "united states of america": "US", "america": "US",
+    "tanzania": "TZ", "syria": "SY", "moldova": "MD", "venezuela": "VE", "taiwan": "TW",
+    "palestine": "PS", "macedonia": "MK", "swaziland": "SZ", "burma": "MM", "drc": "CD",
+    "dr congo": "CD", "dr c": "CD", "congo kinshasa": "CD", "congo brazzaville": "CG",
+    "uae": "AE", "emirates": "AE",
+}  # fmt: skip
 
 
 @lru_cache(maxsize=4096)
 def country(value: str) -> str | None:
-    return clean_country(value)
+    """As the form reads it, and also without accents ("Sénégal") or by a close name
+    ("Viet Nam"), when only one country fits."""
+    try:
+        return clean_country(value)
+    except OperationError:
+        import pycountry
+
+        plain = " ".join(re.sub(r"[^\w]+", " ", fold(value)).split())
+        if plain in COUNTRY_ALIASES:
+            return COUNTRY_ALIASES[plain]
+        for attempt in (plain, plain.title()):
+            try:
+                return clean_country(attempt)
+            except OperationError:
+                pass
+        try:
+            found = pycountry.countries.search_fuzzy(plain)
+        except LookupError:
+            found = []
+        if len(found) == 1:
+            return found[0].alpha_2
+        raise
 
 
 @lru_cache(maxsize=1024)
@@ -70,7 +108,7 @@ def checked(row: Row, key: str, func, *args):
 
 def yes_no(row: Row, key: str) -> bool | None:
     value = fold(row.values.get(key, ""))
-    if not value:
+    if not value or value in UNKNOWN:
         return None
     if value in YES:
         return True

@@ -348,10 +348,13 @@ class ContactImporter(Importer):
             statement = (
                 sa.update(table)
                 .where(table.c.id == sa.bindparam("_id"))
-                .values({**{c: sa.bindparam(f"p_{c}") for c in columns}, "version": table.c.version + 1})
+                .values(
+                    {**{c: sa.bindparam(f"p_{c}") for c in columns}, "version": table.c.version + 1}
+                )
             )
             db.session.connection().execute(
-                statement, [{f"p_{k}" if k != "_id" else k: v for k, v in p.items()} for p in params]
+                statement,
+                [{f"p_{k}" if k != "_id" else k: v for k, v in p.items()} for p in params],
             )
         db.session.flush()
         db.session.expire_all()
@@ -380,7 +383,10 @@ class ContactImporter(Importer):
                     existing.add(pair)
                     links.append({"contact_id": row.record_id, "tag_id": tag_ids[name]})
                     added.append(tag_ids[name])
-            if row.action == UPDATE and added:
+            if row.action == UPDATE and not added and not row.changes:
+                row.action = SKIP  # the record already had every value and tag
+                row.note += "; nothing to change"
+            elif row.action == UPDATE and added:
                 if row.changes:
                     row.changes["_added_tags"] = added
                 else:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import uuid
 from pathlib import Path
 from typing import Any
@@ -50,24 +51,31 @@ def reader_for(run: ImportRun) -> TableReader:
     return TableReader(path, run.file_name, max_rows=current_app.config["IMPORT_MAX_ROWS"])
 
 
-def start_run(actor: Any, record_type: RecordType | str, file_name: str, data: bytes) -> ImportRun:
-    """Keep the upload and describe it; refuse a file that cannot be imported, up front."""
+def start_run(
+    actor: Any, record_type: RecordType | str, file_name: str, data: bytes | Path
+) -> ImportRun:
+    """Keep the upload (bytes, or a file on disk for the CLI) and describe it; refuse a file
+    that cannot be imported, up front."""
     try:
         record_type = RecordType(record_type)
     except ValueError:
         raise OperationError(f"“{record_type}” is not something we import.") from None
     file_name = os.path.basename((file_name or "").replace("\\", "/")).strip() or "upload.csv"
     limit = current_app.config["IMPORT_MAX_BYTES"]
-    if len(data) > limit:
+    size = data.stat().st_size if isinstance(data, Path) else len(data)
+    if size > limit:
         raise OperationError(
-            f"“{file_name}” is {len(data) / 1e6:.1f} MB; the most one import takes is "
+            f"“{file_name}” is {size / 1e6:.1f} MB; the most one import takes is "
             f"{limit / 1e6:.0f} MB. Split it into smaller files."
         )
-    if not data:
+    if not size:
         raise OperationError(f"“{file_name}” is empty.")
     stored_name = f"{uuid.uuid4().hex}.upload"
     path = upload_dir() / stored_name
-    path.write_bytes(data)
+    if isinstance(data, Path):
+        shutil.copyfile(data, path)
+    else:
+        path.write_bytes(data)
     try:
         reader = TableReader(path, file_name, max_rows=current_app.config["IMPORT_MAX_ROWS"])
         total = reader.count_rows()

@@ -249,7 +249,7 @@ class OrganizationImporter(Importer):
                 row.note = f"new, but looks like organization #{org_id} “{known_name}” ({score:.0f}% similar)"
                 row.cleaned["similar"] = {
                     "record_id": org_id,
-                    "name": known_name,
+                    "known_name": known_name,
                     "score": round(score),
                 }
 
@@ -368,7 +368,10 @@ class OrganizationImporter(Importer):
                     existing.add(pair)
                     links.append({"organization_id": row.record_id, "tag_id": tag_ids[name]})
                     added.append(tag_ids[name])
-            if row.action == UPDATE and added:
+            if row.action == UPDATE and not added and not row.changes:
+                row.action = SKIP  # the record already had every value and tag
+                row.note += "; nothing to change"
+            elif row.action == UPDATE and added:
                 if row.changes:
                     row.changes["_added_tags"] = added
                 else:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import codecs
 import csv
-import io
 import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -152,6 +151,11 @@ class TableReader:
         except StopIteration:
             raise OperationError(f"“{self.file_name}” is empty.") from None
         headers = _clean_headers(first, self.file_name)
+        if len(headers) == 1 and (len(headers[0]) > 60 or headers[0].count(" ") > 4):
+            raise OperationError(
+                f"“{self.file_name}” does not look like a table: its first line is a sentence, "
+                "not column names. Upload a CSV or an Excel (.xlsx) file with a header row."
+            )
         sample = [row for _, row in zip(range(5), rows, strict=False)]
         return TableInfo("csv", headers, encoding, delimiter, sample=sample)
 
@@ -180,10 +184,11 @@ class TableReader:
     # XLSX ------------------------------------------------------------------------------------
     def _xlsx_book(self):
         import openpyxl
+        from openpyxl.utils.exceptions import InvalidFileException
 
         try:
             return openpyxl.load_workbook(self.path, read_only=True, data_only=True)
-        except (zipfile.BadZipFile, KeyError, OSError, ValueError) as error:
+        except (zipfile.BadZipFile, InvalidFileException, KeyError, OSError, ValueError) as error:
             raise OperationError(
                 f"“{self.file_name}” is not a readable Excel (.xlsx) file ({error})."
             ) from None
@@ -254,7 +259,3 @@ class TableReader:
 
     def count_rows(self) -> int:
         return sum(1 for _ in self.rows())
-
-
-def read_upload_bytes(data: bytes) -> io.BytesIO:
-    return io.BytesIO(data)

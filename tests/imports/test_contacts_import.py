@@ -71,7 +71,9 @@ def test_existing_contacts_skip_fill_or_overwrite(run_import, db, make_contact):
 def test_matching_by_name_within_organization(run_import, db, make_contact, make_org):
     org = make_org("Acme")
     existing = make_contact("José", "Álvarez", organization_id=org.id, email=None)
-    run = run_import("contacts", "name,organization,email\nJose Alvarez,ACME,jose@acme.org\n", policy="fill")
+    run = run_import(
+        "contacts", "name,organization,email\nJose Alvarez,ACME,jose@acme.org\n", policy="fill"
+    )
     assert run.updated_count == 1 and run.created_count == 0
     db.session.expire_all()
     assert db.session.get(Contact, existing.id).email == "jose@acme.org"
@@ -79,11 +81,15 @@ def test_matching_by_name_within_organization(run_import, db, make_contact, make
 
 def test_withdrawn_consent_is_never_granted_again_by_an_import(run_import, db, make_contact):
     make_contact("Ana", email="ana@example.org", consent_status=ConsentStatus.WITHDRAWN)
-    run_import("contacts", "first_name,email,consent\nAna,ana@example.org,yes\n", policy="overwrite")
+    run_import(
+        "contacts", "first_name,email,consent\nAna,ana@example.org,yes\n", policy="overwrite"
+    )
     assert contacts(db)["ana@example.org"].consent_status is ConsentStatus.WITHDRAWN
 
 
-def test_undo_removes_what_was_created_and_restores_what_was_updated(app, run_import, db, make_contact):
+def test_undo_removes_what_was_created_and_restores_what_was_updated(
+    app, run_import, db, make_contact
+):
     from crm.imports import operations
 
     make_contact("Ana", email="ana@example.org", title="Officer")

@@ -1,0 +1,279 @@
+"""Import pages: upload → map columns → preview → import → the run, its errors and undo."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import sqlalchemy as sa
+from flask import (
+    Blueprint,
+    Response,
+    abort,
+    current_app,
+    flash,
+    jsonify,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
+from flask_login import current_user
+
+from crm.core.access import Permission, requires
+from crm.core.errors import OperationError
+from crm.core.export import safe_cell
+from crm.extensions import db
+from crm.imports import jobs, operations
+from crm.imports.fields import check_mapping
+from crm.imports.models import ExistingPolicy, ImportRun, RecordType, RunStatus, SavedMapping
+
+bp = Blueprint("imports", __name__, url_prefix="/imports")
+
+TEMPLATE_FOLDER = Path(__file__).resolve().parents[2] / "imports"
+STALE_SECONDS = 600  # a running import whose progress has not moved for this long has died
+
+
+def _run(run_id: int) -> ImportRun:
+    run = db.session.get(ImportRun, run_id)
+    if run is None:
+        abort(404)
+    return run
+
+
+@bp.route("/")
+@requires(Permission.IMPORTS)
+def index():
+    runs = db.session.scalars(
+        sa.select(ImportRun).order_by(ImportRun.created_at.desc(), ImportRun.id.desc()).limit(100)
+    ).all()
+    return render_template(
+        "imports/index.html",
+        runs=runs,
+        record_types=list(RecordType),
+        max_mb=current_app.config["MAX_CONTENT_LENGTH"] / (1024 * 1024),
+    )
+
+
+@bp.route("/upload", methods=["POST"])
+@requires(Permission.IMPORTS)
+def upload():
+    upload = request.files.get("file")
+    record_type = request.form.get("record_type", "")
+    if upload is None or not upload.filename:
+        flash("Choose a CSV or Excel file to upload.", "danger")
+        return redirect(url_for("imports.index"))
+    try:
+        run = operations.start_run(current_user, record_type, upload.filename, upload.read())
+    except OperationError as error:
+        db.session.rollback()
+        flash(f"{error.message} Nothing was imported.", "danger")
+        return redirect(url_for("imports.index"))
+    db.session.commit()
+    return redirect(url_for("imports.mapping", run_id=run.id))
+
+
+@bp.route("/<int:run_id>/mapping", methods=["GET", "POST"])
+@requires(Permission.IMPORTS)
+def mapping(run_id: int):
+    run = _run(run_id)
+    if run.status is not RunStatus.DRAFT:
+        return redirect(url_for("imports.show", run_id=run.id))
+    spec = operations.spec_for(run.record_type)
+    if request.method == "POST":
+        try:
+            if request.form.get("action") == "apply_saved":
+                saved = db.session.get(SavedMapping, request.form.get("saved_id", type=int) or 0)
+                if saved is None:
+                    raise OperationError("Choose a saved mapping to apply.")
+                operations.apply_saved_mapping(run, saved)
+                db.session.commit()
+                flash(f"Applied the mapping “{saved.name}”.", "success")
+                return redirect(url_for("imports.mapping", run_id=run.id))
+            chosen = {
+                header: request.form.get(f"col-{index}", "")
+                for index, header in enumerate(run.headers)
+            }
+            operations.set_mapping(
+                run, {h: k for h, k in chosen.items() if k}, request.form.get("policy", "skip")
+            )
+            if request.form.get("mapping_name", "").strip():
+                saved = operations.save_mapping(current_user, run, request.form["mapping_name"])
+                flash(f"Saved the mapping as “{saved.name}”.", "success")
+            db.session.commit()
+        except OperationError as error:
+            db.session.rollback()
+            flash(error.message, "danger")
+            return redirect(url_for("imports.mapping", run_id=run.id))
+        return redirect(url_for("imports.preview", run_id=run.id))
+    reader = operations.reader_for(run)
+    saved = db.session.scalars(
+        sa.select(SavedMapping)
+        .where(SavedMapping.record_type == run.record_type)
+        .order_by(SavedMapping.name)
+    ).all()
+    return render_template(
+        "imports/mapping.html",
+        run=run,
+        spec=spec,
+        sample=reader.info.sample,
+        saved=saved,
+        policies=list(ExistingPolicy),
+    )
+
+
+@bp.route("/<int:run_id>/preview")
+@requires(Permission.IMPORTS)
+def preview(run_id: int):
+    run = _run(run_id)
+    if run.status is not RunStatus.DRAFT:
+        return redirect(url_for("imports.show", run_id=run.id))
+    spec = operations.spec_for(run.record_type)
+    problem = None
+    try:
+        check_mapping(run.mapping, run.headers, spec)
+    except OperationError as error:
+        problem = error.message
+    rows = []
+    try:
+        rows = operations.preview(current_user, run)
+    except OperationError as error:
+        problem = problem or error.message
+    finally:
+        db.session.rollback()  # a preview never writes
+    columns = [(h, run.mapping.get(h)) for h in run.headers]
+    return render_template(
+        "imports/preview.html",
+        run=run,
+        spec=spec,
+        rows=rows,
+        columns=columns,
+        problem=problem,
+        background=run.total_rows > current_app.config["IMPORT_BACKGROUND_ROWS"],
+    )
+
+
+@bp.route("/<int:run_id>/run", methods=["POST"])
+@requires(Permission.IMPORTS)
+def start(run_id: int):
+    run = _run(run_id)
+    if run.status is not RunStatus.DRAFT:
+        flash("This file was already imported; each upload is imported once.", "warning")
+        return redirect(url_for("imports.show", run_id=run.id))
+    try:
+        if run.total_rows > current_app.config["IMPORT_BACKGROUND_ROWS"]:
+            jobs.run_in_background(run, current_user)
+            return redirect(url_for("imports.show", run_id=run.id))
+        outcome = operations.perform(current_user, run)
+        db.session.commit()
+    except OperationError as error:
+        db.session.rollback()
+        flash(f"{error.message} Nothing was imported.", "danger")
+        return redirect(url_for("imports.preview", run_id=run.id))
+    flash(
+        f"Imported: {outcome.created} created, {outcome.updated} updated, "
+        f"{outcome.skipped} skipped, {outcome.failed} failed.",
+        "success" if not outcome.failed else "warning",
+    )
+    return redirect(url_for("imports.show", run_id=run.id))
+
+
+def _state(run: ImportRun) -> dict:
+    progress = operations.read_progress(run) if not run.finished else None
+    stale = bool(
+        run.status in (RunStatus.QUEUED, RunStatus.RUNNING)
+        and progress
+        and progress["age"] > STALE_SECONDS
+    )
+    done = progress["done"] if progress else 0
+    total = (progress or {}).get("total") or run.total_rows or 1
+    return {
+        "status": run.status.value,
+        "label": run.status.label,
+        "finished": run.finished,
+        "done": done,
+        "total": total,
+        "percent": min(100, round(100 * done / total)),
+        "stale": stale,
+    }
+
+
+@bp.route("/<int:run_id>")
+@requires(Permission.IMPORTS)
+def show(run_id: int):
+    run = _run(run_id)
+    if run.status is RunStatus.DRAFT:
+        return redirect(url_for("imports.mapping", run_id=run.id))
+    return render_template("imports/show.html", run=run, state=_state(run))
+
+
+@bp.route("/<int:run_id>/progress.json")
+@requires(Permission.IMPORTS)
+def progress(run_id: int):
+    return jsonify(_state(_run(run_id)))
+
+
+@bp.route("/<int:run_id>/errors.csv")
+@requires(Permission.IMPORTS)
+def errors(run_id: int):
+    run = _run(run_id)
+    if not run.error_file:
+        abort(404)
+    # Cells a spreadsheet would run as formulas are neutralized, like every export.
+    import csv
+    import io
+
+    out = io.StringIO()
+    writer = csv.writer(out)
+    for line in csv.reader(io.StringIO(run.error_file)):
+        writer.writerow([safe_cell(cell) for cell in line])
+    stem = Path(run.file_name).stem or "import"
+    response = Response("\ufeff" + out.getvalue(), mimetype="text/csv; charset=utf-8")
+    response.headers["Content-Disposition"] = f'attachment; filename="{stem}-errors.csv"'
+    return response
+
+
+@bp.route("/<int:run_id>/undo", methods=["POST"])
+@requires(Permission.IMPORTS)
+def undo(run_id: int):
+    run = _run(run_id)
+    try:
+        result = operations.undo(current_user, run)
+        db.session.commit()
+    except OperationError as error:
+        db.session.rollback()
+        flash(error.message, "danger")
+        return redirect(url_for("imports.show", run_id=run.id))
+    message = f"Undone: {result['removed']} records removed, {result['restored']} restored."
+    if result["kept"]:
+        message += f" {result['kept']} fields changed since the import kept their new values."
+    flash(message, "success")
+    return redirect(url_for("imports.show", run_id=run.id))
+
+
+@bp.route("/<int:run_id>/discard", methods=["POST"])
+@requires(Permission.IMPORTS)
+def discard(run_id: int):
+    run = _run(run_id)
+    try:
+        operations.discard(run)
+        db.session.commit()
+    except OperationError as error:
+        db.session.rollback()
+        flash(error.message, "danger")
+        return redirect(url_for("imports.show", run_id=run.id))
+    flash("The upload was discarded; nothing was imported.", "success")
+    return redirect(url_for("imports.index"))
+
+
+@bp.route("/templates/<name>.csv")
+@requires(Permission.IMPORTS)
+def template_file(name: str):
+    kind, _, which = name.rpartition("-")
+    if kind not in {t.value for t in RecordType} or which not in ("template", "sample"):
+        abort(404)
+    path = TEMPLATE_FOLDER / f"{kind}-{which}.csv"
+    if not path.exists():
+        abort(404)
+    response = Response(path.read_bytes(), mimetype="text/csv; charset=utf-8")
+    response.headers["Content-Disposition"] = f'attachment; filename="{path.name}"'
+    return response

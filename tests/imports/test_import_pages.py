@@ -1,0 +1,110 @@
+from __future__ import annotations
+
+import io
+import re
+
+import sqlalchemy as sa
+
+from crm.contacts.models import Contact
+from crm.imports.models import ImportRun, RunStatus
+
+
+def upload(client, data: bytes, name="people.csv", record_type="contacts"):
+    return client.post(
+        "/imports/upload",
+        data={"record_type": record_type, "file": (io.BytesIO(data), name)},
+        content_type="multipart/form-data",
+    )
+
+
+def latest_run(db) -> ImportRun:
+    return db.session.scalars(sa.select(ImportRun).order_by(ImportRun.id.desc())).first()
+
+
+def test_upload_map_preview_import_and_undo(client, as_role, db):
+    as_role("lead")
+    data = "Nom;Prénom;Courriel;Pays\nDiallo;Awa;awa@example.org;Sénégal\nBa;Oumar;oops;SN\n"
+    response = upload(client, data.encode("cp1252"), "export.csv")
+    run = latest_run(db)
+    assert response.headers["Location"].endswith(f"/imports/{run.id}/mapping")
+    assert (run.encoding, run.delimiter, run.total_rows) == ("cp1252", ";", 2)
+    page = client.get(f"/imports/{run.id}/mapping").get_data(as_text=True)
+    assert "Prénom" in page and "Awa" in page
+    # Prénom and Courriel are not recognized: the user maps them, and saves the mapping.
+    response = client.post(
+        f"/imports/{run.id}/mapping",
+        data={"col-0": "last_name", "col-1": "first_name", "col-2": "email", "col-3": "country",
+              "policy": "skip", "mapping_name": "French export"},
+    )  # fmt: skip
+    assert response.headers["Location"].endswith(f"/imports/{run.id}/preview")
+    page = client.get(f"/imports/{run.id}/preview").get_data(as_text=True)
+    assert "Left out" in page and "New" in page, page[page.find("<main") :][:3000]
+    assert re.search(r"oops\s*<div class=\"text-danger fw-medium\">", page)
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(Contact)) == 0
+    response = client.post(f"/imports/{run.id}/run")
+    assert response.status_code == 302
+    db.session.expire_all()
+    run = db.session.get(ImportRun, run.id)
+    assert (run.status, run.created_count, run.failed_count) == (RunStatus.DONE, 1, 1)
+    awa = db.session.scalar(sa.select(Contact))
+    assert (awa.first_name, awa.last_name, awa.country) == ("Awa", "Diallo", "SN")
+    errors = client.get(f"/imports/{run.id}/errors.csv").get_data(as_text=True)
+    assert "oops" in errors and "reason" in errors.splitlines()[0]
+    # A second click on Import changes nothing.
+    client.post(f"/imports/{run.id}/run")
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(Contact)) == 1
+    client.post(f"/imports/{run.id}/undo")
+    db.session.expire_all()
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(Contact)) == 0
+    assert db.session.get(ImportRun, run.id).status is RunStatus.UNDONE
+    # The saved mapping is offered for the next file.
+    upload(client, data.encode("cp1252"), "export2.csv")
+    assert "French export" in client.get(f"/imports/{latest_run(db).id}/mapping").get_data(
+        as_text=True
+    )
+
+
+def test_files_that_cannot_be_imported_are_refused_up_front(client, as_role, db):
+    as_role("lead")
+    cases = {
+        "empty.csv": (b"", "is empty"),
+        "blank.csv": (b"\n\n  \n", "is empty"),
+        "headers.csv": (b"first_name,email\n", "no rows to import"),
+        "photo.csv": (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR", "PNG image"),
+        "report.pdf": (b"%PDF-1.4 ...", "PDF document"),
+        "broken.xlsx": (b"PK\x03\x04 not really a zip", "not a readable Excel"),
+        "dup.csv": (b"email,Email\na@x.org,b@x.org\n", "two columns named"),
+    }
+    for name, (data, message) in cases.items():
+        response = upload(client, data, name)
+        assert response.status_code == 302, name
+        page = client.get("/imports/").get_data(as_text=True)
+        assert message in page, name
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(ImportRun)) == 0
+
+
+def test_a_missing_required_column_is_named_and_the_import_cannot_start(client, as_role, db):
+    as_role("lead")
+    upload(client, b"email,phone\na@example.org,1\n")
+    run = latest_run(db)
+    page = client.get(f"/imports/{run.id}/preview").get_data(as_text=True)
+    assert "no column for: First name or Full name" in page
+    assert "import-button" not in page
+    response = client.post(f"/imports/{run.id}/run", follow_redirects=True)
+    assert "Nothing was imported" in response.get_data(as_text=True)
+    assert db.session.get(ImportRun, run.id).status is RunStatus.DRAFT
+
+
+def test_a_file_over_the_upload_limit_is_refused(app, client, as_role):
+    as_role("lead")
+    limit = app.config["MAX_CONTENT_LENGTH"]
+    response = upload(client, b"first_name\n" + b"x\n" * (limit // 2 + 10))
+    assert response.status_code == 413
+    assert "File too large" in response.get_data(as_text=True)
+
+
+def test_volunteers_and_viewers_cannot_import(client, as_role):
+    for role in ("volunteer", "viewer", "champion"):
+        as_role(role)
+        assert client.get("/imports/").status_code == 403
+        assert upload(client, b"first_name\nA\n").status_code == 403
