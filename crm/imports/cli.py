@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import click
 import sqlalchemy as sa
 from flask import current_app
+from flask.cli import with_appcontext
 
 from crm.extensions import db
 from crm.imports.models import ExistingPolicy, RecordType
@@ -44,6 +46,7 @@ def _find(path_text: str) -> Path:
 @click.option("--mapping", "mapping_name", help="A column mapping saved on the import page.")
 @click.option("--user", "user_email", help="The account the import is recorded under.")
 @click.option("--dry-run", is_flag=True, help="Check and count everything, then change nothing.")
+@with_appcontext
 def import_command(
     file: str, record_type: str, existing: str, mapping_name: str | None,
     user_email: str | None, dry_run: bool,
@@ -78,9 +81,7 @@ def import_command(
         click.echo(f"{path.name}: {run.total_rows:,} rows. Columns: {mapped or 'none recognized'}")
         check_mapping(run.mapping, run.headers, operations.spec_for(record_type))
         run.dry_run = dry_run
-        with click.progressbar(
-            length=run.total_rows, label="Importing", file=click.get_text_stream("stderr")
-        ) as bar:
+        with click.progressbar(length=run.total_rows, label="Importing", file=sys.stderr) as bar:
             state = {"done": 0}
 
             def advance(done: int, total: int) -> None:

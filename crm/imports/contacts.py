@@ -182,10 +182,8 @@ class ContactImporter(Importer):
         by_name: dict[tuple[str, int], int] = {}
         key_list = list(keys)
         for start in range(0, len(key_list), 2000):
-            for sort_name, org_id, contact_id, email in db.session.execute(
-                sa.select(
-                    Contact.sort_name, Contact.organization_id, Contact.id, Contact.email
-                ).where(
+            for sort_name, org_id, contact_id in db.session.execute(
+                sa.select(Contact.sort_name, Contact.organization_id, Contact.id).where(
                     sa.tuple_(Contact.sort_name, Contact.organization_id).in_(
                         key_list[start : start + 2000]
                     ),

@@ -246,7 +246,10 @@ class OrganizationImporter(Importer):
             similar = self.known.similar(key, self.ctx.fuzzy_threshold)
             if similar:
                 org_id, known_name, score = similar
-                row.note = f"new, but looks like organization #{org_id} “{known_name}” ({score:.0f}% similar)"
+                row.note = (
+                    f"new, but looks like organization #{org_id} “{known_name}” "
+                    f"({score:.0f}% similar)"
+                )
                 row.cleaned["similar"] = {
                     "record_id": org_id,
                     "known_name": known_name,

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import codecs
 import csv
+import io
 import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -26,7 +27,7 @@ _NOT_TABLES = {
     b"\x89PNG": "a PNG image",
     b"\xff\xd8\xff": "a JPEG image",
     b"GIF8": "a GIF image",
-    b"\xd0\xcf\x11\xe0": "an old Excel (.xls) or Word file; save it as .xlsx or CSV",
+    b"\xd0\xcf\x11\xe0": "an old Excel (.xls) or Word file",
     b"\x1f\x8b": "a compressed (gzip) file",
     b"Rar!": "a RAR archive",
     b"7z\xbc\xaf": "a 7-Zip archive",
@@ -50,7 +51,8 @@ def detect_format(file_name: str, head: bytes) -> str:
     for signature, what in _NOT_TABLES.items():
         if head.startswith(signature):
             raise OperationError(
-                f"“{file_name}” is {what}, not a table. Upload a CSV or an Excel (.xlsx) file."
+                f"“{file_name}” is {what}, not a table we can read. Save it as CSV or Excel "
+                "(.xlsx) and upload that."
             )
     if file_name.lower().endswith((".xlsx", ".xlsm")):
         raise OperationError(f"“{file_name}” is not a readable Excel file.")
@@ -187,7 +189,11 @@ class TableReader:
         from openpyxl.utils.exceptions import InvalidFileException
 
         try:
-            return openpyxl.load_workbook(self.path, read_only=True, data_only=True)
+            # Opened as a file object: openpyxl judges a path by its extension, and uploads
+            # are stored without one.
+            return openpyxl.load_workbook(
+                io.BytesIO(self.path.read_bytes()), read_only=True, data_only=True
+            )
         except (zipfile.BadZipFile, InvalidFileException, KeyError, OSError, ValueError) as error:
             raise OperationError(
                 f"“{self.file_name}” is not a readable Excel (.xlsx) file ({error})."
