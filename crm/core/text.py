@@ -15,6 +15,8 @@ def fold(text: str | None) -> str:
     """'  Yılmaz  Ramírez ' -> 'yilmaz ramirez'."""
     if not text:
         return ""
+    if text.isascii():  # most names and every address: nothing to translate or decompose
+        return " ".join(text.lower().split())
     lowered = text.lower().translate(_SPECIAL)
     decomposed = unicodedata.normalize("NFKD", lowered)
     plain = "".join(ch for ch in decomposed if not unicodedata.combining(ch))

@@ -10,8 +10,10 @@ import sqlalchemy as sa
 from crm.auth.models import User
 from crm.contacts.models import ConsentStatus, Contact, search_text_for, sort_name_for
 from crm.core.db import utcnow
+from crm.core.search_ddl import search_index_in_bulk
 from crm.extensions import db
 from crm.imports import cleaning
+from crm.imports.bulk import insert_many
 from crm.imports.engine import CREATE, FAIL, SKIP, UPDATE, Importer, Row
 from crm.imports.fields import Field, Spec
 from crm.imports.models import ExistingPolicy
@@ -271,13 +273,9 @@ class ContactImporter(Importer):
                 }
             )
         table = Contact.__table__
-        ids = (
-            db.session.execute(
-                sa.insert(table).returning(table.c.id, sort_by_parameter_order=True), values
-            )
-            .scalars()
-            .all()
-        )
+        with search_index_in_bulk(db.session, "contact") as indexed:
+            ids = insert_many(table, values)
+            indexed.extend(ids)
         for row, new_id in zip(rows, ids, strict=True):
             row.record_id = new_id
         self.ctx.created("contact", list(ids))

@@ -10,8 +10,10 @@ import sqlalchemy as sa
 from rapidfuzz import fuzz, process
 
 from crm.core.db import utcnow
+from crm.core.search_ddl import search_index_in_bulk
 from crm.extensions import db
 from crm.imports import cleaning
+from crm.imports.bulk import insert_many
 from crm.imports.engine import CREATE, FAIL, SKIP, UPDATE, Importer, Row
 from crm.imports.fields import Field, Spec
 from crm.imports.models import ExistingPolicy
@@ -177,13 +179,9 @@ class OrganizationResolver:
             for k in keys
         ]
         table = Organization.__table__
-        ids = (
-            db.session.execute(
-                sa.insert(table).returning(table.c.id, sort_by_parameter_order=True), values
-            )
-            .scalars()
-            .all()
-        )
+        with search_index_in_bulk(db.session, "organization") as indexed:
+            ids = insert_many(table, values)
+            indexed.extend(ids)
         self.ids.update(zip(keys, ids, strict=True))
         self.ctx.created("organization", list(ids))
         self.ctx.extra_created["organizations"] = self.ctx.extra_created.get(
@@ -287,13 +285,9 @@ class OrganizationImporter(Importer):
             for r in rows
         ]
         table = Organization.__table__
-        ids = (
-            db.session.execute(
-                sa.insert(table).returning(table.c.id, sort_by_parameter_order=True), values
-            )
-            .scalars()
-            .all()
-        )
+        with search_index_in_bulk(db.session, "organization") as indexed:
+            ids = insert_many(table, values)
+            indexed.extend(ids)
         for row, new_id in zip(rows, ids, strict=True):
             row.record_id = new_id
             self.known.add(row.cleaned["name_key"], new_id, row.cleaned["website"])

@@ -112,3 +112,33 @@ def test_undo_removes_what_was_created_and_restores_what_was_updated(
     assert people["ana@example.org"].tags == []
     assert db.session.scalar(sa.select(sa.func.count()).select_from(Organization)) == before_orgs
     assert db.session.get(type(run), run.id).status is RunStatus.UNDONE
+
+
+def test_imported_contacts_are_found_by_search_at_once(run_import, client, as_role):
+    run_import("contacts", "first_name,last_name,email\nFarhana,Rahman,farhana@example.org\n")
+    as_role("volunteer")
+    page = client.get("/contacts/?q=ahma").get_data(as_text=True)
+    assert "Farhana Rahman" in page
+    # The search trigger is back for contacts added one by one.
+    page = client.get("/contacts/?q=zzzz").get_data(as_text=True)
+    assert "Farhana Rahman" not in page
+
+
+def test_the_fast_address_check_agrees_with_the_forms_rule():
+    import pytest
+
+    from crm.auth.operations import normalize_email
+    from crm.core.errors import OperationError
+    from crm.imports.cleaning import email
+
+    cases = ["Ana@Example.org", "a.b+tag@x.org", "a..b@x.org", ".a@x.org", "a.@x.org", "a@x",
+             "a@-x.org", "a@x.test", "ß@x.org", "a@bücher.de", "a b@x.org", '"q"@x.org',
+             "a@x.org.", "a@123.456", "a@localhost", " A@EXAMPLE.ORG ", "a@@x.org", "@x.org"]  # fmt: skip
+    for case in cases:
+        try:
+            expected = normalize_email(case)
+        except OperationError:
+            with pytest.raises(OperationError):
+                email(case)
+        else:
+            assert email(case) == expected, case
