@@ -23,14 +23,12 @@ log = logging.getLogger(__name__)
 def run_in_background(run: ImportRun, actor: User | None) -> threading.Thread:
     """Mark the run queued (committed) and start it in a thread."""
     operations.ready(run)
+    run_id, actor_id = run.id, getattr(actor, "id", None)  # read before the commit expires them
     run.status = RunStatus.QUEUED
     db.session.commit()
     app = current_app._get_current_object()
     thread = threading.Thread(
-        target=_work,
-        args=(app, run.id, getattr(actor, "id", None)),
-        daemon=True,
-        name=f"import-{run.id}",
+        target=_work, args=(app, run_id, actor_id), daemon=True, name=f"import-{run_id}"
     )
     thread.start()
     return thread

@@ -162,7 +162,7 @@ def start(run_id: int):
     try:
         if run.total_rows > current_app.config["IMPORT_BACKGROUND_ROWS"]:
             jobs.run_in_background(run, current_user)
-            return redirect(url_for("imports.show", run_id=run.id))
+            return redirect(url_for("imports.show", run_id=run_id))
         outcome = operations.perform(current_user, run)
         db.session.commit()
     except OperationError as error:
