@@ -117,8 +117,23 @@ class Moved:
     notes: list[str]
 
     def summary(self) -> str:
-        parts = [f"{n} {label}" for label, n in self.counts.items() if n]
+        parts = [counted(n, label) for label, n in self.counts.items() if n]
         return ", ".join(parts) or "no linked records"
+
+
+_SINGULAR = {
+    "engagements": "engagement", "event participations": "event participation",
+    "endorsements": "endorsement", "consultation responses": "consultation response",
+    "pledges signed": "pledge signed", "campaign emails": "campaign email",
+    "email topic opt-outs": "email topic opt-out", "user accounts": "user account",
+    "tasks": "task", "contacts": "contact", "pledges": "pledge", "referrals": "referral",
+    "case studies": "case study", "representative accounts": "representative account",
+}  # fmt: skip
+
+
+def counted(n: int, plural: str) -> str:
+    """'1 engagement', '3 engagements'."""
+    return f"{n} {_SINGULAR.get(plural, plural) if n == 1 else plural}"
 
 
 def _table(name: str) -> sa.Table:

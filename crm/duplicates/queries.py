@@ -16,6 +16,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
+import pandas as pd
 import sqlalchemy as sa
 from flask import current_app
 
@@ -117,6 +118,8 @@ def describe(kind: DuplicateKind, reason: scanning.Reason, org_names: dict[int, 
         return "same name without the legal form"
     if reason.rule == scanning.SAME_DOMAIN:
         return "same website domain"
+    if reason.rule == scanning.OTHER_COUNTRY:
+        return "but in different countries"
     where = ""
     if reason.organization_id is not None:
         where = f" in {org_names.get(reason.organization_id, 'the same organization')}"
@@ -129,20 +132,22 @@ def page_of_pairs(
     kind: DuplicateKind, *, page: int = 1, min_score: int = 0, fresh: bool = False
 ) -> PairPage:
     result = latest_scan(kind, fresh=fresh)
+    frame = result.frame
+    mask = frame["score"] >= min_score
     skip = dismissed(kind)
-    model = model_for(kind)
-    candidates = [
-        p for p in result.pairs if p.score >= min_score and (p.low_id, p.high_id) not in skip
-    ]
+    if skip:
+        mask &= ~pd.MultiIndex.from_frame(frame[["low", "high"]]).isin(list(skip))
+    candidates = frame[mask]
     pages = max(1, math.ceil(len(candidates) / PAGE_SIZE))
     page = max(1, min(page, pages))
-    shown = candidates[(page - 1) * PAGE_SIZE : page * PAGE_SIZE]
+    shown = result.pairs_of(candidates.iloc[(page - 1) * PAGE_SIZE : page * PAGE_SIZE])
+    model = model_for(kind)
     ids = {i for p in shown for i in (p.low_id, p.high_id)}
     records = {r.id: r for r in db.session.scalars(sa.select(model).where(model.id.in_(ids)))}
-    gone = ids - records.keys()
+    gone = list(ids - records.keys())
     if gone:
         # Merged or deleted since the scan: drop them from the kept result too.
-        result.pairs = [p for p in result.pairs if p.low_id not in gone and p.high_id not in gone]
+        result.frame = frame[~(frame["low"].isin(gone) | frame["high"].isin(gone))]
     org_ids = {
         r.organization_id for p in shown for r in p.reasons if r.organization_id is not None
     }
@@ -165,18 +170,21 @@ def pair_reasons(kind: DuplicateKind, first: Any, second: Any) -> list[str]:
     """Why two records look alike, checked now on the two records alone (the merge page)."""
     reasons: list[str] = []
     limit = threshold()
-    from rapidfuzz import fuzz
-
     if kind is DuplicateKind.CONTACT:
         if first.email and second.email and first.email.lower() == second.email.lower():
             reasons.append("same email")
         digits = [
             "".join(ch for ch in (c.phone or "") if ch.isdigit()) for c in (first, second)
         ]
-        if len(digits[0]) >= scanning.MIN_PHONE_DIGITS and digits[0] == digits[1]:
+        alike = scanning.name_similarity(first.sort_name, second.sort_name)
+        if (
+            len(digits[0]) >= scanning.MIN_PHONE_DIGITS
+            and digits[0] == digits[1]
+            and alike >= scanning.PHONE_NAME_FLOOR
+        ):
             reasons.append("same phone")
         if first.organization_id and first.organization_id == second.organization_id:
-            similarity = round(fuzz.token_sort_ratio(first.sort_name, second.sort_name))
+            similarity = scanning.name_similarity(first.sort_name, second.sort_name)
             if similarity >= limit:
                 org = first.organization.name if first.organization else "the same organization"
                 label = "same name" if similarity == 100 else f"similar name {similarity}"
@@ -189,9 +197,11 @@ def pair_reasons(kind: DuplicateKind, first: Any, second: Any) -> list[str]:
     if domain and domain == scanning.website_domain(second.website):
         reasons.append("same website domain")
     if a != b:
-        similarity = round(fuzz.token_sort_ratio(a, b))
+        similarity = scanning.name_similarity(a, b)
         if similarity >= limit:
             reasons.append(f"similar name {similarity}")
+    if reasons and first.country and second.country and first.country != second.country:
+        reasons.append("but in different countries")
     return reasons
 
 
@@ -207,6 +217,11 @@ def merged_into(kind: DuplicateKind, record_id: int) -> DuplicateMerge | None:
 class LinkCount:
     label: str
     count: int
+
+    def __str__(self) -> str:
+        from crm.duplicates.operations import counted
+
+        return counted(self.count, self.label.lower())
 
 
 def contact_link_counts(contact_id: int) -> list[LinkCount]:

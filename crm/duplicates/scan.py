@@ -6,16 +6,18 @@ Contacts
   * same email ignoring case (addresses are stored lower-cased, but imports and old rows slip
     through);
   * same phone number, digits only (at least 7), unless the number is shared by more than
-    `MAX_GROUP` people: that is a switchboard, not a person;
-  * similar name within the same organization: rapidfuzz's token_sort_ratio of the folded
-    names ("last first", see crm.core.text) at or above `CRM_DUPLICATE_THRESHOLD` (default 90),
-    so swapped first and last names, accents and one-letter typos match.
+    `MAX_GROUP` people (a switchboard, not a person) or the names are plainly different
+    (token_sort_ratio below 60: two colleagues at one small office);
+  * similar name within the same organization: the better of rapidfuzz's ratio and
+    token_sort_ratio of the folded names ("last first", see crm.core.text) at or above
+    `CRM_DUPLICATE_THRESHOLD` (default 90), so swapped first and last names, accents and
+    one-letter typos in all but the shortest names match.
 
 Organizations
   * the same name once legal forms are stripped ("Acme Ltd", "ACME Inc." and "The Acme");
   * the same website domain (unless more than `MAX_GROUP` organizations share it);
-  * similar names: token_sort_ratio of the stripped names at or above the threshold, and the
-    same numbers in both ("Unit 2" and "Unit 3" are different places).
+  * similar names: the same similarity of the stripped names at or above the threshold, and
+    the same numbers in both ("Unit 2" and "Unit 3" are different places).
 
 Blocking keeps the number of comparisons near linear: names are compared only within a block
 (contacts: one organization; organizations: a shared first word, and separately a shared last
@@ -27,7 +29,8 @@ cores.
 
 Each pair scores 0–100: its best rule (same email 100, same phone 80, similar name its
 similarity × 0.95; organizations: same stripped name 95, same domain 85, similar name its
-similarity × 0.9), plus 5 for each further rule that agrees.
+similarity × 0.9), plus 5 for each further rule that agrees; organizations in two different
+countries lose 20 (branches often share a name pattern and a website).
 """
 
 from __future__ import annotations
@@ -50,6 +53,7 @@ DEFAULT_THRESHOLD = 90
 MAX_GROUP = 5  # more records than this sharing a phone or a domain: shared, not a duplicate
 WINDOW = 50  # names compared with at most this many neighbours per block
 MIN_PHONE_DIGITS = 7
+PHONE_NAME_FLOOR = 60  # a shared phone counts when the names are at least this alike
 
 # Rule names, as stored in a Reason and described on the page.
 SAME_EMAIL = "email"
@@ -57,10 +61,13 @@ SAME_PHONE = "phone"
 SIMILAR_NAME = "name"
 SAME_NAME = "same_name"
 SAME_DOMAIN = "domain"
+OTHER_COUNTRY = "other_country"  # organizations: both have a country, not the same one
 
 RULE_SCORES = {SAME_EMAIL: 100, SAME_PHONE: 80, SAME_NAME: 95, SAME_DOMAIN: 85}
 NAME_WEIGHT = {DuplicateKind.CONTACT: 0.95, DuplicateKind.ORGANIZATION: 0.9}
 AGREEING_RULE_BONUS = 5
+# Branches ("Union (Nepal)", "Union (Japan)") often share a name pattern and a website.
+OTHER_COUNTRY_PENALTY = 20
 
 # Legal forms and articles that do not tell organizations apart, as folded tokens. Dotted
 # forms ("S.A.", "B.V.") reach here as their letters run together ("sa", "bv").
@@ -97,12 +104,50 @@ class Pair:
 
 @dataclass
 class ScanResult:
+    """The pairs found, best first: `frame` has one row per pair (low, high, score), `rules`
+    one row per pair and agreeing rule (low, high, rule, similarity, organization_id). Kept as
+    arrays; Pair objects are built only for the rows shown."""
+
     kind: DuplicateKind
-    pairs: list[Pair]
+    frame: pd.DataFrame
+    rules: pd.DataFrame
     records: int  # how many records were scanned
     seconds: float
     at: datetime = field(default_factory=utcnow)
     timings: dict[str, float] = field(default_factory=dict)
+
+    def __len__(self) -> int:
+        return len(self.frame)
+
+    def pairs_of(self, frame: pd.DataFrame) -> list[Pair]:
+        if frame.empty:
+            return []
+        keys = list(zip(frame["low"].tolist(), frame["high"].tolist(), strict=True))
+        wanted = self.rules.set_index(["low", "high"]).loc[keys].reset_index()
+        reasons: dict[tuple[int, int], list[Reason]] = {}
+        for row in wanted.itertuples(index=False):
+            reasons.setdefault((row.low, row.high), []).append(
+                Reason(
+                    row.rule,
+                    None if pd.isna(row.similarity) else int(row.similarity),
+                    None if pd.isna(row.organization_id) else int(row.organization_id),
+                )
+            )
+        return [
+            Pair(
+                self.kind, low, high, score,
+                tuple(sorted(reasons[(low, high)], key=lambda r: RULE_ORDER.index(r.rule))),
+            )
+            for low, high, score in zip(
+                frame["low"].tolist(), frame["high"].tolist(), frame["score"].tolist(),
+                strict=True,
+            )
+        ]  # fmt: skip
+
+    @property
+    def pairs(self) -> list[Pair]:
+        """Every pair as objects (tests, small databases; the page takes a slice)."""
+        return self.pairs_of(self.frame)
 
 
 # --- grouping helpers ---------------------------------------------------------------------------
@@ -135,8 +180,20 @@ def pairs_within(keys: np.ndarray, max_group: int | None = None) -> tuple[np.nda
     return np.concatenate(firsts), np.concatenate(seconds)
 
 
-def windowed_keys(block: np.ndarray, names: np.ndarray, window: int = WINDOW) -> np.ndarray:
-    """Block keys with every block cut into windows of `window` rows in name order."""
+def windowed_keys(
+    block: np.ndarray,
+    names: np.ndarray,
+    window: int = WINDOW,
+    *,
+    offset: int = 0,
+    large_only: bool = False,
+) -> np.ndarray:
+    """Block keys with every block cut into windows of `window` rows in `names` order.
+
+    `offset` shifts the cuts (a second pass with half a window catches the neighbours a cut
+    separated); `large_only` leaves out blocks of at most `window` rows, which a first pass
+    already compared in full.
+    """
     valid = np.flatnonzero(block >= 0)
     keys = np.full(len(block), -1, np.int64)
     if not len(valid):
@@ -144,11 +201,48 @@ def windowed_keys(block: np.ndarray, names: np.ndarray, window: int = WINDOW) ->
     order = valid[np.lexsort((names[valid].astype(str), block[valid]))]
     sorted_block = block[order]
     new_group = np.r_[True, sorted_block[1:] != sorted_block[:-1]]
-    group_start = np.maximum.accumulate(np.where(new_group, np.arange(len(order)), 0))
-    position = np.arange(len(order)) - group_start
+    starts = np.flatnonzero(new_group)
+    sizes = np.diff(np.r_[starts, len(order)])
+    group = np.cumsum(new_group) - 1
+    position = np.arange(len(order)) - starts[group] + offset
     window_key = np.cumsum(new_group | (position % window == 0)) - 1
+    if large_only:
+        window_key = np.where(sizes[group] > window, window_key, -1)
     keys[order] = window_key
     return keys
+
+
+def neighbour_pairs(
+    block: np.ndarray, orders: Sequence[np.ndarray], window: int = WINDOW
+) -> tuple[np.ndarray, np.ndarray]:
+    """Candidate pairs: every two rows of a block of at most `window` rows; in larger blocks,
+    rows within windows of `window` in each of the `orders` (e.g. the name and the name read
+    backwards, so a typo near either end still leaves the two close), each cut twice, the
+    second time shifted by half a window. Pairs found by several passes are kept once."""
+    firsts, seconds = [], []
+    for n, names in enumerate(orders):
+        for offset in (0, window // 2):
+            a, b = pairs_within(
+                windowed_keys(block, names, window, offset=offset, large_only=n + offset > 0)
+            )
+            firsts.append(np.minimum(a, b))
+            seconds.append(np.maximum(a, b))
+    return _union_pairs(len(block), *zip(firsts, seconds, strict=True))  # type: ignore[arg-type]
+
+
+def _union_pairs(
+    size: int, *pairs: tuple[np.ndarray, np.ndarray]
+) -> tuple[np.ndarray, np.ndarray]:
+    a = np.concatenate([np.minimum(x, y) for x, y in pairs])
+    b = np.concatenate([np.maximum(x, y) for x, y in pairs])
+    if not len(a):
+        return a, b
+    unique = np.unique(a * (size + 1) + b)
+    return unique // (size + 1), unique % (size + 1)
+
+
+def reversed_text(values: np.ndarray) -> np.ndarray:
+    return np.array([v[::-1] for v in values], dtype=object)
 
 
 def codes_of(values: pd.Series) -> np.ndarray:
@@ -160,19 +254,32 @@ def codes_of(values: pd.Series) -> np.ndarray:
 def similar_pairs(
     names: np.ndarray, a: np.ndarray, b: np.ndarray, threshold: int
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """The (a, b) pairs whose names score at least `threshold`, with their scores."""
+    """The (a, b) pairs whose names score at least `threshold`, with their scores.
+
+    The score is the better of rapidfuzz's plain ratio (a typo anywhere, even one that moves a
+    word's first letter) and token_sort_ratio (the same words in another order: "Rahman
+    Farhana"). The plain ratio runs first; the word-order one only on the pairs still below.
+    """
     if not len(a):
         return a, b, np.empty(0, np.uint8)
-    scores = process.cpdist(
-        names[a],
-        names[b],
-        scorer=fuzz.token_sort_ratio,
-        score_cutoff=threshold,
-        dtype=np.uint8,
-        workers=-1,
-    )
+
+    def score(scorer, left: np.ndarray, right: np.ndarray) -> np.ndarray:
+        return process.cpdist(
+            names[left], names[right], scorer=scorer, score_cutoff=threshold,
+            dtype=np.uint8, workers=-1,
+        )  # fmt: skip
+
+    scores = score(fuzz.ratio, a, b)
+    below = np.flatnonzero(scores < threshold)
+    if len(below):
+        scores[below] = score(fuzz.token_sort_ratio, a[below], b[below])
     keep = scores >= threshold
     return a[keep], b[keep], scores[keep]
+
+
+def name_similarity(first: str, second: str) -> int:
+    """similar_pairs' score for one pair (the merge page checks a pair on its own)."""
+    return round(max(fuzz.ratio(first, second), fuzz.token_sort_ratio(first, second)))
 
 
 def _read(sql: str) -> list[tuple]:
@@ -192,12 +299,12 @@ def _columns(rows: list[tuple], count: int) -> list[np.ndarray]:
 
 
 class _Collector:
-    """Reasons per pair of ids, from every rule, scored once all rules ran."""
+    """Candidate pairs from every rule as arrays, scored together once all rules ran."""
 
     def __init__(self, kind: DuplicateKind, ids: np.ndarray) -> None:
         self.kind = kind
         self.ids = ids
-        self.found: dict[tuple[int, int], list[Reason]] = {}
+        self.parts: list[pd.DataFrame] = []
 
     def add(
         self,
@@ -208,40 +315,83 @@ class _Collector:
         organization: np.ndarray | None = None,
     ) -> None:
         first, second = self.ids[a], self.ids[b]
-        low, high = np.minimum(first, second), np.maximum(first, second)
-        for i, (lo, hi) in enumerate(zip(low.tolist(), high.tolist(), strict=True)):
-            if lo == hi:
-                continue
-            reason = Reason(
-                rule,
-                int(similarity[i]) if similarity is not None else None,
-                int(organization[i]) if organization is not None else None,
-            )
-            reasons = self.found.setdefault((lo, hi), [])
-            if all(r.rule != rule for r in reasons):
-                reasons.append(reason)
-
-    def pairs(self) -> list[Pair]:
-        weight = NAME_WEIGHT[self.kind]
-        pairs = []
-        for (low, high), reasons in self.found.items():
-            scores = sorted(
-                (
-                    round(r.similarity * weight)
-                    if r.rule == SIMILAR_NAME and r.similarity is not None
-                    else RULE_SCORES[r.rule]
-                    for r in reasons
+        n = len(first)
+        part = pd.DataFrame(
+            {
+                "low": np.minimum(first, second),
+                "high": np.maximum(first, second),
+                "rule": np.full(n, rule, dtype=object),
+                "similarity": (
+                    similarity.astype(np.float64) if similarity is not None else np.full(n, np.nan)
                 ),
-                reverse=True,
+                "organization_id": (
+                    organization.astype(np.float64)
+                    if organization is not None
+                    else np.full(n, np.nan)
+                ),
+            }
+        )
+        self.parts.append(part[part["low"] != part["high"]])
+
+    def result(
+        self,
+        records: int,
+        started: float,
+        timings: dict[str, float],
+        countries: np.ndarray | None = None,
+    ) -> ScanResult:
+        columns = ["low", "high", "rule", "similarity", "organization_id"]
+        rules = (
+            pd.concat(self.parts, ignore_index=True)
+            if self.parts
+            else pd.DataFrame({c: [] for c in columns})
+        )
+        rules = rules.drop_duplicates(["low", "high", "rule"]).astype(
+            {"low": np.int64, "high": np.int64}
+        )
+        weight = NAME_WEIGHT[self.kind]
+        named = rules["rule"] == SIMILAR_NAME
+        rule_score = rules["rule"].map(RULE_SCORES).astype(np.float64)
+        rule_score[named] = (rules["similarity"][named] * weight).round()
+        grouped = (
+            rules.assign(rule_score=rule_score)
+            .groupby(["low", "high"], sort=False)["rule_score"]
+            .agg(["max", "size"])
+            .reset_index()
+        )
+        grouped["score"] = np.minimum(
+            100, grouped["max"] + AGREEING_RULE_BONUS * (grouped["size"] - 1)
+        ).astype(np.int64)
+        if countries is not None and len(grouped):
+            country_of = pd.Series(countries, index=self.ids)
+            low = country_of.reindex(grouped["low"]).to_numpy()
+            high = country_of.reindex(grouped["high"]).to_numpy()
+            differ = pd.notna(low) & pd.notna(high) & (low != high)
+            grouped.loc[differ, "score"] -= OTHER_COUNTRY_PENALTY
+            rules = pd.concat(
+                [
+                    rules,
+                    pd.DataFrame(
+                        {
+                            "low": grouped["low"][differ], "high": grouped["high"][differ],
+                            "rule": OTHER_COUNTRY, "similarity": np.nan,
+                            "organization_id": np.nan,
+                        }
+                    ),  # fmt: skip
+                ],
+                ignore_index=True,
             )
-            score = min(100, scores[0] + AGREEING_RULE_BONUS * (len(scores) - 1))
-            ordered = tuple(sorted(reasons, key=lambda r: list(RULE_ORDER).index(r.rule)))
-            pairs.append(Pair(self.kind, low, high, score, ordered))
-        pairs.sort(key=lambda p: (-p.score, p.low_id, p.high_id))
-        return pairs
+        frame = grouped[["low", "high", "score"]].sort_values(
+            ["score", "low", "high"], ascending=[False, True, True], ignore_index=True
+        )
+        timings["scoring"] = time.perf_counter() - started - sum(timings.values())
+        return ScanResult(
+            self.kind, frame, rules.reset_index(drop=True), records,
+            time.perf_counter() - started, timings=timings,
+        )  # fmt: skip
 
 
-RULE_ORDER = (SAME_EMAIL, SAME_NAME, SAME_PHONE, SAME_DOMAIN, SIMILAR_NAME)
+RULE_ORDER = (SAME_EMAIL, SAME_NAME, SAME_PHONE, SAME_DOMAIN, SIMILAR_NAME, OTHER_COUNTRY)
 
 
 # --- contacts -----------------------------------------------------------------------------------
@@ -249,7 +399,7 @@ RULE_ORDER = (SAME_EMAIL, SAME_NAME, SAME_PHONE, SAME_DOMAIN, SIMILAR_NAME)
 CONTACT_SQL = (
     "SELECT id, sort_name, email, phone, organization_id FROM contact WHERE erased_at IS NULL"
 )
-ORGANIZATION_SQL = "SELECT id, name_key, website FROM organization"
+ORGANIZATION_SQL = "SELECT id, name_key, website, country FROM organization"
 
 
 def phone_digits(phones: pd.Series) -> pd.Series:
@@ -278,20 +428,24 @@ def scan_contacts(threshold: int = DEFAULT_THRESHOLD) -> ScanResult:
     collect.add(*pairs_within(email_keys), SAME_EMAIL)
 
     phone_keys = codes_of(phone_digits(pd.Series(phones, dtype=object)))
-    collect.add(*pairs_within(phone_keys, MAX_GROUP), SAME_PHONE)
+    a, b = pairs_within(phone_keys, MAX_GROUP)
+    # Two people at one small office share a number: a phone counts only when the names
+    # are not plainly different.
+    a, b, _scores = similar_pairs(names, a, b, PHONE_NAME_FLOOR)
+    collect.add(a, b, SAME_PHONE)
     timings["email and phone"] = time.perf_counter() - started - sum(timings.values())
 
     org_block = np.where(pd.isna(orgs), -1, orgs).astype(np.int64)
-    a, b = pairs_within(windowed_keys(org_block, names))
+    a, b = neighbour_pairs(org_block, [names, reversed_text(names)])
+    # The same letters with the spaces elsewhere ("de la cruz", "dela cruz"), however far apart.
+    squashed = pd.Series(names, dtype=object).str.replace(" ", "", regex=False)
+    c, d = pairs_within(codes_of(squashed.where(org_block >= 0, None) + "@" + orgs.astype(str)))
+    a, b = _union_pairs(len(names), (a, b), (c, d))
     timings["name blocks"] = time.perf_counter() - started - sum(timings.values())
     a, b, scores = similar_pairs(names, a, b, threshold)
     collect.add(a, b, SIMILAR_NAME, scores, org_block[a])
     timings["name comparisons"] = time.perf_counter() - started - sum(timings.values())
-    pairs = collect.pairs()
-    timings["scoring"] = time.perf_counter() - started - sum(timings.values())
-    return ScanResult(
-        DuplicateKind.CONTACT, pairs, len(ids), time.perf_counter() - started, timings=timings
-    )
+    return collect.result(len(ids), started, timings)
 
 
 # --- organizations ------------------------------------------------------------------------------
@@ -349,7 +503,7 @@ def scan_organizations(threshold: int = DEFAULT_THRESHOLD) -> ScanResult:
     started = time.perf_counter()
     timings: dict[str, float] = {}
     rows = _read(ORGANIZATION_SQL)
-    ids, name_keys, websites = _columns(rows, 3)
+    ids, name_keys, websites, countries = _columns(rows, 4)
     del rows
     timings["read"] = time.perf_counter() - started
     ids = ids.astype(np.int64)
@@ -363,18 +517,24 @@ def scan_organizations(threshold: int = DEFAULT_THRESHOLD) -> ScanResult:
 
     first, last = _first_and_last_words(stripped)
     digits = np.array(["".join(_DIGITS.findall(s)) for s in stripped], dtype=object)
+    # Within a block, names are ordered by their numbers first: only names with the same
+    # numbers can match, so "Sharma Textiles 7" meets its typo, not "Sharma Textiles 8".
+    # A large block is walked in both orders, forwards and read backwards, so a typo near
+    # either end of a name still leaves the two close in one of them.
+    plain = [_DIGITS.sub("", s) for s in stripped]
+    forwards = np.array([f"{d}\x00{p}" for d, p in zip(digits, plain, strict=True)], object)
+    backwards = np.array([f"{d}\x00{p[::-1]}" for d, p in zip(digits, plain, strict=True)], object)
+    squashed = codes_of(pd.Series(stripped, dtype=object).str.replace(" ", "", regex=False))
     for words in (first, last):
-        a, b = pairs_within(windowed_keys(codes_of(words), stripped))
+        a, b = neighbour_pairs(codes_of(words), [forwards, backwards])
+        if words is first:  # a space typed elsewhere ("cobal tfoods") changes both words
+            a, b = _union_pairs(len(stripped), (a, b), pairs_within(squashed))
         # Equal stripped names are the rule above already.
         keep = (digits[a] == digits[b]) & (stripped[a] != stripped[b])
         a, b, scores = similar_pairs(stripped, a[keep], b[keep], threshold)
         collect.add(a, b, SIMILAR_NAME, scores)
     timings["similar names"] = time.perf_counter() - started - sum(timings.values())
-    pairs = collect.pairs()
-    timings["scoring"] = time.perf_counter() - started - sum(timings.values())
-    return ScanResult(
-        DuplicateKind.ORGANIZATION, pairs, len(ids), time.perf_counter() - started, timings=timings
-    )
+    return collect.result(len(ids), started, timings, countries)
 
 
 def scan(kind: DuplicateKind, threshold: int = DEFAULT_THRESHOLD) -> ScanResult:

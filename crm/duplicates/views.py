@@ -8,6 +8,7 @@ from flask import Blueprint, abort, flash, redirect, render_template, request, u
 from flask_login import current_user
 
 from crm.core.access import Permission, requires
+from crm.core.countries import country_name, language_name
 from crm.core.errors import OperationError
 from crm.duplicates import operations, queries
 from crm.duplicates.forms import CHOICE_VALUES, MergeForm
@@ -193,6 +194,10 @@ def _display(kind: DuplicateKind, name: str, record: Any) -> str:
         return record.owner.name if record.owner else f"#{value}"
     if name == "kind":
         return value.label
+    if name == "country":
+        return country_name(value) or value
+    if name == "languages":
+        return ", ".join(language_name(code) or code for code in value.split(",") if code)
     return str(value)
 
 

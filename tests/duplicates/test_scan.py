@@ -36,6 +36,9 @@ def test_same_phone_digits_but_not_a_switchboard(db, make_contact):
     make_contact("Short", "Number", phone="12-34")
     make_contact("Other", "Short", phone="1234")
     switchboard = [make_contact(f"Staff{i}", "Desk", phone="+44 20 7946 0000") for i in range(6)]
+    # Two colleagues at one small office: the same number, plainly different people.
+    make_contact("Kwame", "Mensah", phone="+233 30 222 0000")
+    make_contact("Zainab", "Bello", phone="+233 30 222 0000")
     found = pairs_by_ids(scan.scan_contacts())
     assert list(found) == [(a.id, b.id)]
     assert found[(a.id, b.id)].score == 80
@@ -156,3 +159,15 @@ def test_a_large_organization_is_compared_in_name_order_windows(db, make_org, ma
     b = make_contact("Aaron", "Abbott", organization_id=big.id)
     found = pairs_by_ids(scan.scan_contacts())
     assert (a.id, b.id) in found
+
+
+def test_organizations_in_different_countries_score_lower(db, make_org):
+    a = make_org("Garment Workers Union (Nepal)", country="NP", website="https://gwu.example")
+    b = make_org("Garment Workers Union (Japan)", country="JP", website="https://gwu.example")
+    (pair,) = scan.scan_organizations().pairs
+    assert (pair.low_id, pair.high_id) == (a.id, b.id)
+    assert rules(pair)[-1] == "other_country"
+    assert pair.score == 85 - scan.OTHER_COUNTRY_PENALTY  # same domain, other country
+    assert queries.describe(DuplicateKind.ORGANIZATION, pair.reasons[-1], {}) == (
+        "but in different countries"
+    )
