@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import csv
 import io
+from array import array
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from itertools import islice
@@ -60,7 +61,10 @@ class Context:
     policy: ExistingPolicy
     file_name: str
     fuzzy_threshold: int = 90
-    items: list[dict] = field(default_factory=list)
+    # Ids of created records as compact arrays (a million-row file makes a million of them),
+    # updated records with the values they had.
+    created_ids: dict[str, array] = field(default_factory=dict)
+    updates: list[tuple[str, int, dict]] = field(default_factory=list)
     extra_created: dict[str, int] = field(default_factory=dict)
     review: list[dict] = field(default_factory=list)
 
@@ -69,25 +73,20 @@ class Context:
         return getattr(self.actor, "id", None)
 
     def created(self, table: str, ids: list[int]) -> None:
-        self.items.extend(
-            {
-                "table_name": table,
-                "record_id": i,
-                "action": ItemAction.CREATED.value,
-                "before": None,
-            }
-            for i in ids
-        )
+        self.created_ids.setdefault(table, array("q")).extend(ids)
 
     def updated(self, table: str, record_id: int, before: dict) -> None:
-        self.items.append(
-            {
-                "table_name": table,
-                "record_id": record_id,
-                "action": ItemAction.UPDATED.value,
-                "before": before,
-            }
-        )
+        self.updates.append((table, record_id, before))
+
+    def items(self, run_id: int) -> Iterator[dict]:
+        created = ItemAction.CREATED.value
+        for table, ids in self.created_ids.items():
+            for record_id in ids:
+                yield {"run_id": run_id, "table_name": table, "record_id": record_id,
+                       "action": created, "before": None}  # fmt: skip
+        for table, record_id, before in self.updates:
+            yield {"run_id": run_id, "table_name": table, "record_id": record_id,
+                   "action": ItemAction.UPDATED.value, "before": before}  # fmt: skip
 
 
 class Importer:
@@ -177,11 +176,9 @@ def execute(
         done += len(chunk)
         if progress:
             progress(done, max(run.total_rows, done))
-    if ctx.items:
-        table = ImportItem.__table__
-        items = [{"run_id": run.id, **item} for item in ctx.items]
-        for start in range(0, len(items), 20_000):
-            db.session.execute(sa.insert(table), items[start : start + 20_000])
+    items = ctx.items(run.id)
+    while batch := list(islice(items, 20_000)):
+        db.session.execute(sa.insert(ImportItem.__table__), batch)
     run.created_count = outcome.created
     run.updated_count = outcome.updated
     run.skipped_count = outcome.skipped
@@ -341,7 +338,12 @@ def undo(actor: Any, run: ImportRun) -> dict[str, int]:
     db.session.flush()
     db.session.expire_all()
     db.session.flush()
-    return {"removed": sum(removed.values()), "restored": len(updated), "kept": kept}
+    return {
+        "removed": sum(removed.values()),
+        "by_table": removed,
+        "restored": len(updated),
+        "kept": kept,
+    }
 
 
 def _same(current: Any, stored: Any) -> bool:

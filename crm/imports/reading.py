@@ -149,7 +149,7 @@ class TableReader:
         self.encoding, self.delimiter = encoding, delimiter
         rows = self._csv_rows()
         try:
-            first = next(rows)
+            _, first = next(rows)
         except StopIteration:
             raise OperationError(f"“{self.file_name}” is empty.") from None
         headers = _clean_headers(first, self.file_name)
@@ -158,10 +158,11 @@ class TableReader:
                 f"“{self.file_name}” does not look like a table: its first line is a sentence, "
                 "not column names. Upload a CSV or an Excel (.xlsx) file with a header row."
             )
-        sample = [row for _, row in zip(range(5), rows, strict=False)]
+        sample = [row for _, (_, row) in zip(range(5), rows, strict=False)]
         return TableInfo("csv", headers, encoding, delimiter, sample=sample)
 
-    def _csv_rows(self) -> Iterator[list[str]]:
+    def _csv_rows(self) -> Iterator[tuple[int, list[str]]]:
+        """(record number counting blank rows, as a spreadsheet numbers them; cells)."""
         handle = self.path.open("r", encoding=self.encoding, newline="", errors="strict")
         try:
             reader = csv.reader(handle, delimiter=self.delimiter)
@@ -170,7 +171,7 @@ class TableReader:
                 for row in reader:
                     line += 1
                     if row and any(cell.strip() for cell in row):
-                        yield row
+                        yield line, row
             except UnicodeDecodeError as error:
                 raise OperationError(
                     f"“{self.file_name}” is not valid {self.encoding} text after line {line} "
@@ -205,11 +206,11 @@ class TableReader:
             sheet = book.worksheets[0]
             rows = self._xlsx_rows_of(sheet)
             try:
-                first = next(rows)
+                _, first = next(rows)
             except StopIteration:
                 raise OperationError(f"“{self.file_name}” is empty.") from None
             headers = _clean_headers(first, self.file_name)
-            sample = [row for _, row in zip(range(5), rows, strict=False)]
+            sample = [row for _, (_, row) in zip(range(5), rows, strict=False)]
             return TableInfo("xlsx", headers, sheet=sheet.title, sample=sample)
         finally:
             book.close()
@@ -225,13 +226,13 @@ class TableReader:
             return text[:10] if text.endswith("T00:00:00") else text
         return str(value)
 
-    def _xlsx_rows_of(self, sheet) -> Iterator[list[str]]:
-        for values in sheet.iter_rows(values_only=True):
+    def _xlsx_rows_of(self, sheet) -> Iterator[tuple[int, list[str]]]:
+        for number, values in enumerate(sheet.iter_rows(values_only=True), start=1):
             row = [self._cell(v) for v in values]
             if any(cell.strip() for cell in row):
-                yield row
+                yield number, row
 
-    def _xlsx_rows(self) -> Iterator[list[str]]:
+    def _xlsx_rows(self) -> Iterator[tuple[int, list[str]]]:
         book = self._xlsx_book()
         try:
             yield from self._xlsx_rows_of(book.worksheets[0])
@@ -245,8 +246,8 @@ class TableReader:
         headers = self.info.headers
         width = len(headers)
         next(source)  # the header row
-        for number, row in enumerate(source, start=2):
-            if self.max_rows is not None and number - 1 > self.max_rows:
+        for count, (number, row) in enumerate(source, start=1):
+            if self.max_rows is not None and count > self.max_rows:
                 raise OperationError(
                     f"“{self.file_name}” has more than {self.max_rows:,} rows, the most one "
                     "import takes. Split it into smaller files."

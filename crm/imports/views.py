@@ -30,7 +30,9 @@ from crm.imports.models import ExistingPolicy, ImportRun, RecordType, RunStatus,
 bp = Blueprint("imports", __name__, url_prefix="/imports")
 
 TEMPLATE_FOLDER = Path(__file__).resolve().parents[2] / "imports"
-STALE_SECONDS = 600  # a running import whose progress has not moved for this long has died
+STALE_SECONDS = 600
+TABLE_NAMES = {"contact": "contact", "organization": "organization", "participation": "participant",
+               "endorsement": "endorsement", "pledge": "pledge"}  # fmt: skip  # a running import whose progress has not moved for this long has died
 
 
 def _run(run_id: int) -> ImportRun:
@@ -203,7 +205,12 @@ def show(run_id: int):
     run = _run(run_id)
     if run.status is RunStatus.DRAFT:
         return redirect(url_for("imports.mapping", run_id=run.id))
-    return render_template("imports/show.html", run=run, state=_state(run))
+    return render_template(
+        "imports/show.html",
+        run=run,
+        state=_state(run),
+        spec=operations.spec_for(run.record_type),
+    )
 
 
 @bp.route("/<int:run_id>/progress.json")
@@ -243,7 +250,11 @@ def undo(run_id: int):
         db.session.rollback()
         flash(error.message, "danger")
         return redirect(url_for("imports.show", run_id=run.id))
-    message = f"Undone: {result['removed']} records removed, {result['restored']} restored."
+    removed = ", ".join(
+        f"{n:,} {TABLE_NAMES.get(t, t)}{'' if n == 1 else 's'}"
+        for t, n in result["by_table"].items()
+    )
+    message = f"Undone: {removed or 'nothing'} removed, {result['restored']:,} records put back."
     if result["kept"]:
         message += f" {result['kept']} fields changed since the import kept their new values."
     flash(message, "success")

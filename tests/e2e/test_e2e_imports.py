@@ -115,9 +115,9 @@ def test_a_lead_imports_a_messy_csv_reads_the_errors_and_undoes_it(
     run_url = page.url.removesuffix("/mapping")
     expect(page.get_by_role("heading", level=1)).to_have_text("1. Map the columns")
     intro = page.locator("main p.text-muted").first
-    expect(intro).to_contain_text("7 contacts rows")
-    expect(intro).to_contain_text("cp1252")
-    expect(intro).to_contain_text("separated by “semicolon”")
+    expect(intro).to_contain_text("7 rows of contacts")
+    expect(intro).to_contain_text("Windows Western European")
+    expect(intro).to_contain_text("separated by semicolons")
     expect(page.locator("#mapping-table tbody tr")).to_have_count(len(HEADERS))
     expect(page.get_by_label("Prénom", exact=True)).to_have_value("first_name")
     expect(page.get_by_label("Nom", exact=True)).to_have_value("last_name")
@@ -226,7 +226,7 @@ def test_a_lead_imports_a_messy_csv_reads_the_errors_and_undoes_it(
     page.locator("#undo-button").click()
     expect(page.locator("#run-status")).to_have_text("Undone")
     expect(page.get_by_role("alert").filter(has_text="Undone:")).to_contain_text(
-        "Undone: 7 records removed, 0 restored."
+        "Undone: 4 contacts, 3 organizations removed, 0 records put back."
     )
     expect(page.locator("#undo-button")).to_have_count(0)
     screenshot("undone")

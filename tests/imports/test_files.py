@@ -71,7 +71,7 @@ def test_xlsx_with_numbers_and_dates(tmp_path):
     assert reader.info.headers == ["Name", "Reach", "Date"]
     assert rows == [
         (2, {"Name": "Ana", "Reach": "1200", "Date": "2026-10-01"}),
-        (3, {"Name": "Bo", "Reach": "", "Date": ""}),
+        (4, {"Name": "Bo", "Reach": "", "Date": ""}),  # row 3 is blank
     ]
 
 
@@ -134,3 +134,8 @@ def test_mapping_checks():
     assert check_mapping(
         {"N": "first_name", "Gone": "email", "X": "nonsense"}, ["N", "X"], CONTACTS
     ) == {"N": "first_name"}
+
+
+def test_line_numbers_count_blank_rows_as_a_spreadsheet_does(tmp_path):
+    _reader, rows = read(tmp_path, b"first_name;email\nAna;ana@example.org\n;\n\nBo;bo@example.org\n")
+    assert [line for line, _ in rows] == [2, 5]
