@@ -72,8 +72,12 @@ def build(path: Path, contacts: int) -> float:
     started = time.perf_counter()
     with app.app_context():
         upgrade()
-        bulk.generate(contacts=contacts, organizations=max(1, contacts // 10), seed=11,
-                      progress=lambda m: print(f"    {m}", file=sys.stderr))  # fmt: skip
+        bulk.generate(
+            contacts=contacts,
+            organizations=max(1, contacts // 10),
+            seed=11,
+            progress=lambda m: print(f"    {m}", file=sys.stderr),
+        )
     return time.perf_counter() - started
 
 
@@ -81,15 +85,29 @@ def write_csv(db_path: Path, out: Path, rows: int, seed: int) -> None:
     """`rows` contacts: 90% new, 10% with an address the database has (some in other case)."""
     rng = random.Random(seed)
     con = sqlite3.connect(db_path)
-    existing = [e for (e,) in con.execute(
-        "SELECT email FROM contact WHERE email IS NOT NULL ORDER BY random() LIMIT ?", (rows // 10,)
-    )]  # fmt: skip
+    existing = [
+        e
+        for (e,) in con.execute(
+            "SELECT email FROM contact WHERE email IS NOT NULL ORDER BY random() LIMIT ?",
+            (rows // 10,),
+        )
+    ]
     orgs = [n for (n,) in con.execute("SELECT name FROM organization ORDER BY random() LIMIT 5000")]
     con.close()
     with out.open("w", newline="", encoding="utf-8") as handle:
         writer = csv.writer(handle)
-        writer.writerow(["First name", "Last name", "E-mail", "Company", "Country", "Job title",
-                         "Tags", "Consent"])  # fmt: skip
+        writer.writerow(
+            [
+                "First name",
+                "Last name",
+                "E-mail",
+                "Company",
+                "Country",
+                "Job title",
+                "Tags",
+                "Consent",
+            ]
+        )
         known = iter(existing)
         for i in range(rows):
             email = next(known, None) if i % 10 == 0 else None
@@ -97,13 +115,19 @@ def write_csv(db_path: Path, out: Path, rows: int, seed: int) -> None:
                 email = f"person{seed}.{i}@import{i % 97}.example"
             elif i % 20 == 0:
                 email = email.upper()
-            writer.writerow([
-                rng.choice(["Amina", "José", "Nguyễn", "Priya", "Oliver", "Fatou", "Li"]),
-                rng.choice(["Rahman", "Núñez", "Thị Lan", "Sharma", "Taylor", "Diop", "Wei"]) + str(i % 1000),
-                email, rng.choice(orgs), rng.choice(COUNTRIES),
-                rng.choice(["Compliance officer", "Buyer", "Organizer", ""]),
-                rng.choice(TAGS), rng.choice(["yes", "", "no", "unknown"]),
-            ])  # fmt: skip
+            writer.writerow(
+                [
+                    rng.choice(["Amina", "José", "Nguyễn", "Priya", "Oliver", "Fatou", "Li"]),
+                    rng.choice(["Rahman", "Núñez", "Thị Lan", "Sharma", "Taylor", "Diop", "Wei"])
+                    + str(i % 1000),
+                    email,
+                    rng.choice(orgs),
+                    rng.choice(COUNTRIES),
+                    rng.choice(["Compliance officer", "Buyer", "Organizer", ""]),
+                    rng.choice(TAGS),
+                    rng.choice(["yes", "", "no", "unknown"]),
+                ]
+            )
 
 
 def phase_import(db_path: Path, csv_path: Path, policy: str) -> dict:
@@ -121,11 +145,40 @@ def phase_import(db_path: Path, csv_path: Path, policy: str) -> dict:
         db.session.commit()
         t3 = time.perf_counter()
         return {
-            "rows": run.total_rows, "upload_and_count_s": t1 - t0, "import_s": t2 - t1,
-            "commit_s": t3 - t2, "total_s": t3 - t0, "created": outcome.created,
-            "updated": outcome.updated, "skipped": outcome.skipped, "failed": outcome.failed,
-            "extra": run.extra_created, "peak_mb": peak_mb(),
-        }  # fmt: skip
+            "rows": run.total_rows,
+            "upload_and_count_s": t1 - t0,
+            "import_s": t2 - t1,
+            "commit_s": t3 - t2,
+            "total_s": t3 - t0,
+            "created": outcome.created,
+            "updated": outcome.updated,
+            "skipped": outcome.skipped,
+            "failed": outcome.failed,
+            "extra": run.extra_created,
+            "peak_mb": peak_mb(),
+        }
+
+
+def phase_undo(db_path: Path) -> dict:
+    import sqlalchemy as sa
+
+    from crm.extensions import db
+    from crm.imports import operations
+    from crm.imports.models import ImportRun
+
+    app = make_app(db_path)
+    with app.app_context():
+        run = db.session.scalars(sa.select(ImportRun).order_by(ImportRun.id.desc())).first()
+        started = time.perf_counter()
+        result = operations.undo(None, run)
+        db.session.commit()
+        return {
+            "rows": run.total_rows,
+            "total_s": time.perf_counter() - started,
+            "peak_mb": peak_mb(),
+            "removed": result["removed"],
+            "restored": result["restored"],
+        }
 
 
 def phase_raw(db_path: Path, csv_path: Path, bulk_fts: bool) -> dict:
@@ -140,11 +193,27 @@ def phase_raw(db_path: Path, csv_path: Path, bulk_fts: bool) -> dict:
         next(reader)
         for first, last, email, _org, _country, title, _tags, _consent in reader:
             email = email.lower()
-            rows.append((first, last, email, title or None, "unknown",
-                         sort_name_for(first, last), search_text_for(first, last, email),
-                         now, now, 1))  # fmt: skip
+            rows.append(
+                (
+                    first,
+                    last,
+                    email,
+                    title or None,
+                    "unknown",
+                    sort_name_for(first, last),
+                    search_text_for(first, last, email),
+                    now,
+                    now,
+                    1,
+                )
+            )
     con = sqlite3.connect(db_path, isolation_level=None)
-    for pragma in ("foreign_keys=ON", "journal_mode=WAL", "synchronous=NORMAL", "cache_size=-65536"):
+    for pragma in (
+        "foreign_keys=ON",
+        "journal_mode=WAL",
+        "synchronous=NORMAL",
+        "cache_size=-65536",
+    ):
         con.execute(f"PRAGMA {pragma}")
     started = time.perf_counter()
     con.execute("BEGIN")
@@ -185,8 +254,12 @@ def main() -> None:
     args = parser.parse_args()
     if args.phase:
         kind, db_path, csv_path, *rest = args.phase
-        result = (phase_raw(Path(db_path), Path(csv_path), kind == "raw-bulk-fts") if kind.startswith("raw")
-                  else phase_import(Path(db_path), Path(csv_path), rest[0] if rest else "fill"))  # fmt: skip
+        if kind == "undo":
+            result = phase_undo(Path(db_path))
+        elif kind.startswith("raw"):
+            result = phase_raw(Path(db_path), Path(csv_path), kind == "raw-bulk-fts")
+        else:
+            result = phase_import(Path(db_path), Path(csv_path), rest[0] if rest else "fill")
         print(json.dumps(result))
         return
 
@@ -218,24 +291,38 @@ def main() -> None:
     raw = run_phase("raw-bulk-fts", str(fresh_copy("raw")), str(files[args.rows]))
     results.append(("raw executemany, search index in one statement (floor)", raw))
     print(f"Import of {args.rows:,} rows…", file=sys.stderr)
-    imp = run_phase("import", str(fresh_copy("import")), str(files[args.rows]), "fill")
+    copy = fresh_copy("import")
+    imp = run_phase("import", str(copy), str(files[args.rows]), "fill")
     results.append((f"import {args.rows:,} rows", imp))
+    print("Undo of that import…", file=sys.stderr)
+    undo = run_phase("undo", str(copy), str(files[args.rows]))
+    results.append((f"undo the {args.rows:,}-row import", undo))
     if args.big_rows:
         print(f"Import of {args.big_rows:,} rows…", file=sys.stderr)
         big = run_phase("import", str(fresh_copy("big")), str(files[args.big_rows]), "fill")
         results.append((f"import {args.big_rows:,} rows", big))
 
-    lines = [f"# Contacts import into SQLite with {args.contacts:,} contacts "
-             f"({time.strftime('%Y-%m-%d %H:%M')}, {os.cpu_count()} CPUs)", "",
-             "| case | rows | seconds | rows/s | peak MB | detail |", "| --- | ---: | ---: | ---: | ---: | --- |"]  # fmt: skip
+    lines = [
+        f"# Contacts import into SQLite with {args.contacts:,} contacts "
+        f"({time.strftime('%Y-%m-%d %H:%M')}, {os.cpu_count()} CPUs)",
+        "",
+        "| case | rows | seconds | rows/s | peak MB | detail |",
+        "| --- | ---: | ---: | ---: | ---: | --- |",
+    ]
     for name, r in results:
         detail = ""
+        if "removed" in r:
+            detail = f"{r['removed']:,} removed, {r['restored']:,} put back"
         if "created" in r:
-            detail = (f"{r['created']:,} created, {r['updated']:,} updated, {r['skipped']:,} skipped, "
-                      f"{r['failed']:,} failed; read+count {r['upload_and_count_s']:.1f} s, "
-                      f"import {r['import_s']:.1f} s, commit {r['commit_s']:.1f} s")  # fmt: skip
-        lines.append(f"| {name} | {r['rows']:,} | {r['total_s']:.2f} | {r['rows'] / r['total_s']:,.0f} "
-                     f"| {r['peak_mb']:.0f} | {detail} |")  # fmt: skip
+            detail = (
+                f"{r['created']:,} created, {r['updated']:,} updated, {r['skipped']:,} skipped, "
+                f"{r['failed']:,} failed; read+count {r['upload_and_count_s']:.1f} s, "
+                f"import {r['import_s']:.1f} s, commit {r['commit_s']:.1f} s"
+            )
+        lines.append(
+            f"| {name} | {r['rows']:,} | {r['total_s']:.2f} | {r['rows'] / r['total_s']:,.0f} "
+            f"| {r['peak_mb']:.0f} | {detail} |"
+        )
     report = "\n".join(lines)
     print(report)
     out = ROOT / "benchmarks" / "results"

@@ -184,13 +184,8 @@ class ContactImporter(Importer):
         by_name: dict[tuple[str, int], int] = {}
         key_list = list(keys)
         for start in range(0, len(key_list), 2000):
-            for sort_name, org_id, contact_id in db.session.execute(
-                sa.select(Contact.sort_name, Contact.organization_id, Contact.id).where(
-                    sa.tuple_(Contact.sort_name, Contact.organization_id).in_(
-                        key_list[start : start + 2000]
-                    ),
-                    Contact.erased_at.is_(None),
-                )
+            for sort_name, org_id, contact_id in _by_name_and_organization(
+                key_list[start : start + 2000]
             ):
                 by_name.setdefault((sort_name, org_id), contact_id)
         for row in rows:
@@ -389,6 +384,26 @@ class ContactImporter(Importer):
                     self.ctx.updated("contact", row.record_id, {"_added_tags": added})
         if links:
             db.session.execute(sa.insert(contact_tag), links)
+
+
+def _by_name_and_organization(keys: list[tuple[str, int]]) -> list[tuple[str, int, int]]:
+    """Contacts with any of these (sort name, organization) pairs.
+
+    Written as a join to a list of values: SQLite answers `(a, b) IN (...)` by reading the
+    whole table, but walks the (organization, name) index once per pair for a join.
+    """
+    params: dict[str, Any] = {}
+    pairs = []
+    for index, (sort_name, org_id) in enumerate(keys):
+        params[f"n{index}"], params[f"o{index}"] = sort_name, org_id
+        pairs.append(f"(:n{index}, :o{index})")
+    sql = (
+        f"WITH k(sort_name, organization_id) AS (VALUES {', '.join(pairs)}) "
+        "SELECT c.sort_name, c.organization_id, c.id FROM k JOIN contact c "
+        "ON c.organization_id = k.organization_id AND c.sort_name = k.sort_name "
+        "WHERE c.erased_at IS NULL"
+    )
+    return [tuple(row) for row in db.session.execute(sa.text(sql), params)]
 
 
 def _plain(value: Any) -> Any:

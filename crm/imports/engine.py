@@ -21,6 +21,7 @@ from crm.audit import operations as audit
 from crm.audit.models import AuditAction
 from crm.core.db import utcnow
 from crm.core.errors import OperationError
+from crm.core.search_ddl import delete_in_bulk
 from crm.extensions import db
 from crm.imports.fields import Spec
 from crm.imports.models import ExistingPolicy, ImportItem, ImportRun, ItemAction, RunStatus
@@ -320,8 +321,7 @@ def undo(actor: Any, run: ImportRun) -> dict[str, int]:
                         db.session.execute(
                             sa.delete(child).where(fk.parent.in_(ids[start : start + 5000]))
                         )
-        for start in range(0, len(ids), 5000):
-            db.session.execute(sa.delete(table).where(table.c.id.in_(ids[start : start + 5000])))
+        delete_in_bulk(db.session, table_name, ids)
         removed[table_name] = len(ids)
     run.status = RunStatus.UNDONE
     run.undone_at = utcnow()
