@@ -407,7 +407,7 @@ class _Generator:
 
     def engagements(self, count: int) -> Iterator[tuple[str, list[tuple]]]:
         """Over the last three years, more of them recently; one to three contacts each; a
-        fifth with a follow-up (most of the past ones done)."""
+        fifth with a follow-up (nearly all of the past ones done), owned by the staff."""
         rng, world = self.rng, self.world
         t = self.today.toordinal()
         for start in range(0, count, CHUNK):
@@ -417,7 +417,10 @@ class _Generator:
             occurred = t - age
             has_follow_up = rng.random(n) < 0.2
             follow = occurred + rng.integers(7, 31, n)
-            done = has_follow_up & (follow < t) & (rng.random(n) < 0.8)
+            # Follow-ups get done: nearly all of those due over two months ago, half of the
+            # recent ones.
+            done_share = np.where(follow < t - 60, 0.98, 0.5)
+            done = has_follow_up & (follow < t) & (rng.random(n) < done_share)
             owner = self.staff[rng.integers(0, len(self.staff), n)]
             created = self.stamps(occurred, rng.integers(8 * 3600, 20 * 3600, n))
             with_org = rng.random(n) < 0.8
