@@ -21,6 +21,7 @@ from crm.audit import operations as audit
 from crm.audit.models import AuditAction
 from crm.core.db import utcnow
 from crm.core.errors import OperationError
+from crm.core.export import safe_cell
 from crm.core.search_ddl import delete_in_bulk
 from crm.extensions import db
 from crm.imports.fields import Spec
@@ -214,7 +215,9 @@ def error_file(headers: list[str], rows: list[Row]) -> str:
     writer = csv.writer(out)
     writer.writerow(["reason", "line", *headers])
     for row in rows:
-        writer.writerow([row.reason, row.line, *(row.raw.get(h, "") for h in headers)])
+        # Defused like every export: a cell starting with = would run in a spreadsheet.
+        cells = [row.reason, row.line, *(row.raw.get(h, "") for h in headers)]
+        writer.writerow([safe_cell(cell) for cell in cells])
     return out.getvalue()
 
 

@@ -21,7 +21,6 @@ from flask_login import current_user
 
 from crm.core.access import Permission, requires
 from crm.core.errors import OperationError
-from crm.core.export import safe_cell
 from crm.extensions import db
 from crm.imports import jobs, operations
 from crm.imports.fields import check_mapping
@@ -30,9 +29,8 @@ from crm.imports.models import ExistingPolicy, ImportRun, RecordType, RunStatus,
 bp = Blueprint("imports", __name__, url_prefix="/imports")
 
 TEMPLATE_FOLDER = Path(__file__).resolve().parents[2] / "imports"
-STALE_SECONDS = 600
-TABLE_NAMES = {"contact": "contact", "organization": "organization", "participation": "participant",
-               "endorsement": "endorsement", "pledge": "pledge"}  # fmt: skip  # a running import whose progress has not moved for this long has died
+STALE_SECONDS = 600  # a running import whose progress has not moved for this long has died
+TABLE_NAMES = {"participation": "participant"}  # the word a person would use, where it differs
 
 
 def _run(run_id: int) -> ImportRun:
@@ -225,16 +223,8 @@ def errors(run_id: int):
     run = _run(run_id)
     if not run.error_file:
         abort(404)
-    # Cells a spreadsheet would run as formulas are neutralized, like every export.
-    import csv
-    import io
-
-    out = io.StringIO()
-    writer = csv.writer(out)
-    for line in csv.reader(io.StringIO(run.error_file)):
-        writer.writerow([safe_cell(cell) for cell in line])
     stem = Path(run.file_name).stem or "import"
-    response = Response("\ufeff" + out.getvalue(), mimetype="text/csv; charset=utf-8")
+    response = Response("\ufeff" + run.error_file, mimetype="text/csv; charset=utf-8")
     response.headers["Content-Disposition"] = f'attachment; filename="{stem}-errors.csv"'
     return response
 

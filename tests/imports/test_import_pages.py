@@ -108,3 +108,19 @@ def test_volunteers_and_viewers_cannot_import(client, as_role):
         as_role(role)
         assert client.get("/imports/").status_code == 403
         assert upload(client, b"first_name\nA\n").status_code == 403
+
+
+def test_the_error_file_is_safe_to_open_in_a_spreadsheet(run_import, client, as_role):
+    run = run_import("contacts", 'first_name,email\n"=HYPERLINK(""http://x"")",not-an-email\n')
+    as_role("lead")
+    body = client.get(f"/imports/{run.id}/errors.csv").get_data(as_text=True)
+    assert "'=HYPERLINK" in body
+    assert ",=HYPERLINK" not in body
+
+
+def test_an_import_cannot_be_undone_twice_or_before_it_ran(run_import, client, as_role, db):
+    run = run_import("contacts", "first_name,email\nAna,ana@example.org\n")
+    as_role("lead")
+    client.post(f"/imports/{run.id}/undo")
+    response = client.post(f"/imports/{run.id}/undo", follow_redirects=True)
+    assert "Only a finished import can be undone; this one is undone" in response.get_data(as_text=True)
