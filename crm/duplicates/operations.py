@@ -203,6 +203,32 @@ def _check_pair(survivor: Any, other: Any, what: str) -> None:
         raise OperationError(f"A {what} cannot be merged into itself; nothing was merged.")
 
 
+_NOT_WORTH_KEEPING = {"id", "sort_name", "search_text", "name_key", "created_by_id", "created_at"}
+
+
+def _merged_values(other_id: int, snapshot: dict[str, Any]) -> dict[str, list]:
+    """The merged record's values as they were, on the survivor's trail: what was not picked
+    is still on record there (and goes with it if the person's data is erased)."""
+    return {
+        f"#{other_id} {key}": [value, None]
+        for key, value in snapshot.items()
+        if value not in (None, "") and key not in _NOT_WORTH_KEEPING
+    }
+
+
+def _move_trail(object_type: str, old: int, new: int) -> None:
+    """The merged record's history joins the survivor's: one person, one trail (and an
+    erasure of the survivor clears all of it)."""
+    from crm.audit.models import AuditEntry
+
+    db.session.execute(
+        sa.update(AuditEntry)
+        .where(AuditEntry.object_type == object_type, AuditEntry.object_id == old)
+        .values(object_id=new)
+        .execution_options(synchronize_session=False)
+    )
+
+
 def _record_merge(actor: Any, kind: DuplicateKind, survivor_id: int, other_id: int, label: str):
     db.session.add(
         DuplicateMerge(
@@ -453,13 +479,13 @@ def merge_contacts(
     db.session.flush()
     db.session.expire_all()
     other = db.session.get(Contact, other_id)
+    _move_trail("contact", other_id, survivor_id)
     audit.record(
         actor,
         AuditAction.DELETE,
         "contact",
         other_id,
-        summary=f"Merged into {survivor.full_name} (#{survivor_id})",
-        changes={key: [value, None] for key, value in other_snapshot.items() if value},
+        summary=f"Merged into contact #{survivor_id}",
     )
     db.session.delete(other)
     db.session.flush()
@@ -476,6 +502,7 @@ def merge_contacts(
     if survivor.tag_names != old_tags:
         changes["tags"] = [old_tags, survivor.tag_names]
     changes["merged"] = [None, f"{other_label} (#{other_id})"]
+    changes.update(_merged_values(other_id, other_snapshot))
     changes["linked records moved"] = [None, moved.summary()]
     if moved.notes:
         changes["resolved"] = [None, "; ".join(moved.notes)]
@@ -571,13 +598,13 @@ def merge_organizations(
     db.session.flush()
     db.session.expire_all()
     other = db.session.get(Organization, other_id)
+    _move_trail("organization", other_id, survivor_id)
     audit.record(
         actor,
         AuditAction.DELETE,
         "organization",
         other_id,
         summary=f"Merged into {survivor.name} (#{survivor_id})",
-        changes={key: [value, None] for key, value in other_snapshot.items() if value},
     )
     db.session.delete(other)
     db.session.flush()
@@ -594,6 +621,7 @@ def merge_organizations(
     if survivor.tag_names != old_tags:
         changes["tags"] = [old_tags, survivor.tag_names]
     changes["merged"] = [None, f"{other_label} (#{other_id})"]
+    changes.update(_merged_values(other_id, other_snapshot))
     changes["linked records moved"] = [None, moved.summary()]
     audit.record(
         actor,

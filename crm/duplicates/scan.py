@@ -37,7 +37,7 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -51,7 +51,8 @@ from crm.extensions import db
 
 DEFAULT_THRESHOLD = 90
 MAX_GROUP = 5  # more records than this sharing a phone or a domain: shared, not a duplicate
-WINDOW = 50  # names compared with at most this many neighbours per block
+WINDOW = 30  # a block of up to this many names is compared in full
+NEIGHBOURS = 12  # in a larger block, names are compared with this many neighbours in each order
 MIN_PHONE_DIGITS = 7
 PHONE_NAME_FLOOR = 60  # a shared phone counts when the names are at least this alike
 
@@ -181,53 +182,59 @@ def pairs_within(keys: np.ndarray, max_group: int | None = None) -> tuple[np.nda
 
 
 def windowed_keys(
-    block: np.ndarray,
-    names: np.ndarray,
-    window: int = WINDOW,
-    *,
-    offset: int = 0,
-    large_only: bool = False,
+    block: np.ndarray, ranks: np.ndarray, window: int = WINDOW, *, offset: int = 0
 ) -> np.ndarray:
-    """Block keys with every block cut into windows of `window` rows in `names` order.
-
-    `offset` shifts the cuts (a second pass with half a window catches the neighbours a cut
-    separated); `large_only` leaves out blocks of at most `window` rows, which a first pass
-    already compared in full.
-    """
+    """Block keys with every block cut into windows of `window` rows in `ranks` order (integer
+    sort positions); `offset` shifts the cuts, so a second pass catches the neighbours a cut
+    separated."""
     valid = np.flatnonzero(block >= 0)
     keys = np.full(len(block), -1, np.int64)
     if not len(valid):
         return keys
-    order = valid[np.lexsort((names[valid].astype(str), block[valid]))]
+    order = valid[np.lexsort((ranks[valid], block[valid]))]
     sorted_block = block[order]
     new_group = np.r_[True, sorted_block[1:] != sorted_block[:-1]]
     starts = np.flatnonzero(new_group)
-    sizes = np.diff(np.r_[starts, len(order)])
     group = np.cumsum(new_group) - 1
     position = np.arange(len(order)) - starts[group] + offset
-    window_key = np.cumsum(new_group | (position % window == 0)) - 1
-    if large_only:
-        window_key = np.where(sizes[group] > window, window_key, -1)
-    keys[order] = window_key
+    keys[order] = np.cumsum(new_group | (position % window == 0)) - 1
     return keys
 
 
+SortValues = Callable[[np.ndarray], np.ndarray]  # row positions -> values to sort them by
+
+
 def neighbour_pairs(
-    block: np.ndarray, orders: Sequence[np.ndarray], window: int = WINDOW
+    block: np.ndarray,
+    orders: Sequence[SortValues],
+    window: int = WINDOW,
+    *,
+    also: Callable[[np.ndarray], np.ndarray] | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Candidate pairs: every two rows of a block of at most `window` rows; in larger blocks,
-    rows within windows of `window` in each of the `orders` (e.g. the name and the name read
-    backwards, so a typo near either end still leaves the two close), each cut twice, the
-    second time shifted by half a window. Pairs found by several passes are kept once."""
-    firsts, seconds = [], []
-    for n, names in enumerate(orders):
-        for offset in (0, window // 2):
-            a, b = pairs_within(
-                windowed_keys(block, names, window, offset=offset, large_only=n + offset > 0)
-            )
-            firsts.append(np.minimum(a, b))
-            seconds.append(np.maximum(a, b))
-    return _union_pairs(len(block), *zip(firsts, seconds, strict=True))  # type: ignore[arg-type]
+    """Candidate pairs: every two rows of a block of at most `window` rows; in a larger block,
+    the rows within windows of `NEIGHBOURS` in each of the `orders` (e.g. the name, and the
+    name read backwards, so a typo near either end still leaves the two close), cut twice, the
+    second time shifted by half a window, plus the rows `also` gives the same key.
+    Only the large blocks are sorted, and only their passes can overlap (kept once)."""
+    valid = block >= 0
+    if not valid.any():
+        return np.empty(0, np.int64), np.empty(0, np.int64)
+    sizes = np.bincount(block[valid])
+    size_of = np.where(valid, sizes[np.where(valid, block, 0)], 0)
+    a, b = pairs_within(np.where(valid & (size_of <= window), block, -1))
+    large = np.flatnonzero(size_of > window)
+    if not len(large):
+        return a, b
+    parts = []
+    for values in orders:
+        ranks = pd.factorize(pd.Series(values(large), dtype=object), sort=True)[0]
+        for offset in (0, NEIGHBOURS // 2):
+            keys = windowed_keys(block[large], ranks, NEIGHBOURS, offset=offset)
+            parts.append(pairs_within(keys))
+    if also is not None:
+        parts.append(pairs_within(also(large)))
+    c, d = _union_pairs(len(large), *parts)
+    return np.concatenate([a, large[c]]), np.concatenate([b, large[d]])
 
 
 def _union_pairs(
@@ -237,7 +244,8 @@ def _union_pairs(
     b = np.concatenate([np.maximum(x, y) for x, y in pairs])
     if not len(a):
         return a, b
-    unique = np.unique(a * (size + 1) + b)
+    # pandas' hash table: several times faster than np.unique's sort on millions of pairs.
+    unique = pd.unique(a * (size + 1) + b)
     return unique // (size + 1), unique % (size + 1)
 
 
@@ -247,12 +255,20 @@ def reversed_text(values: np.ndarray) -> np.ndarray:
 
 def codes_of(values: pd.Series) -> np.ndarray:
     """Integer codes of the values, -1 for missing or empty."""
-    codes, _uniques = pd.factorize(values.replace("", None), use_na_sentinel=True)
-    return codes.astype(np.int64)
+    codes, uniques = pd.factorize(values, use_na_sentinel=True)
+    codes = codes.astype(np.int64)
+    empty = np.flatnonzero(np.asarray(uniques, dtype=object) == "")
+    if len(empty):
+        codes[codes == empty[0]] = -1
+    return codes
 
 
 def similar_pairs(
-    names: np.ndarray, a: np.ndarray, b: np.ndarray, threshold: int
+    names: np.ndarray,
+    a: np.ndarray,
+    b: np.ndarray,
+    threshold: int,
+    profile: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The (a, b) pairs whose names score at least `threshold`, with their scores.
 
@@ -262,6 +278,16 @@ def similar_pairs(
     """
     if not len(a):
         return a, b, np.empty(0, np.uint8)
+    # Drop the pairs that cannot reach the threshold before rapidfuzz sees them. Both scores
+    # are 100·(1 − d/(la + lb)) for an insert/delete distance d, so d may be at most
+    # (100 − threshold)·(la + lb)/100; d is at least the length difference, and at least the
+    # number of letters that are in one name and not the other (the same for any word order).
+    lengths, letters = profile if profile is not None else _lengths_and_letters(names)
+    la, lb = lengths[a], lengths[b]
+    allowed = (100 - threshold) * (la + lb) // 100
+    differ = np.bitwise_count(letters[a] ^ letters[b])
+    reachable = (np.abs(la - lb) <= allowed) & (differ <= allowed)
+    a, b = a[reachable], b[reachable]
 
     def score(scorer, left: np.ndarray, right: np.ndarray) -> np.ndarray:
         return process.cpdist(
@@ -275,6 +301,26 @@ def similar_pairs(
         scores[below] = score(fuzz.token_sort_ratio, a[below], b[below])
     keep = scores >= threshold
     return a[keep], b[keep], scores[keep]
+
+
+def _lengths_and_letters(names: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Each name's length, and a bit per letter a–z and digit 0–9 it contains (vectorized over
+    the bytes of all names at once; other characters are left out, which only lets more pairs
+    through to the exact comparison)."""
+    lengths = np.fromiter(map(len, names), dtype=np.int64, count=len(names))
+    if not len(names):
+        return lengths, np.zeros(0, np.uint64)
+    data = np.frombuffer("\n".join(names).encode("ascii", "replace"), dtype=np.uint8)
+    bits = np.zeros(len(data), np.uint64)
+    lower = (data >= 97) & (data <= 122)
+    bits[lower] = np.left_shift(np.uint64(1), (data[lower] - 97).astype(np.uint64))
+    digit = (data >= 48) & (data <= 57)
+    bits[digit] = np.left_shift(np.uint64(1), (data[digit] - 48 + 26).astype(np.uint64))
+    # One byte per character ("replace" keeps non-ASCII ones as "?"), one "\n" between names.
+    starts = np.r_[0, np.cumsum(lengths[:-1] + 1)]
+    letters = np.bitwise_or.reduceat(np.r_[bits, np.uint64(0)], starts)
+    letters[lengths == 0] = 0
+    return lengths, letters
 
 
 def name_similarity(first: str, second: str) -> int:
@@ -295,7 +341,13 @@ def _read(sql: str) -> list[tuple]:
 def _columns(rows: list[tuple], count: int) -> list[np.ndarray]:
     if not rows:
         return [np.empty(0, dtype=object) for _ in range(count)]
-    return [np.array(column, dtype=object) for column in zip(*rows, strict=True)]
+    frame = pd.DataFrame.from_records(rows, coerce_float=False)  # columns built in C
+    columns = []
+    for i in range(count):
+        column = frame[i].to_numpy(dtype=object, copy=True)
+        column[pd.isna(column)] = None  # pandas reads a missing value as NaN
+        columns.append(column)
+    return columns
 
 
 class _Collector:
@@ -396,8 +448,10 @@ RULE_ORDER = (SAME_EMAIL, SAME_NAME, SAME_PHONE, SAME_DOMAIN, SIMILAR_NAME, OTHE
 
 # --- contacts -----------------------------------------------------------------------------------
 
+# Emails are compared lower-cased (the database does it, in C, on both engines).
 CONTACT_SQL = (
-    "SELECT id, sort_name, email, phone, organization_id FROM contact WHERE erased_at IS NULL"
+    "SELECT id, sort_name, lower(email), phone, organization_id FROM contact "
+    "WHERE erased_at IS NULL"
 )
 ORGANIZATION_SQL = "SELECT id, name_key, website, country FROM organization"
 
@@ -421,28 +475,35 @@ def scan_contacts(threshold: int = DEFAULT_THRESHOLD) -> ScanResult:
     del rows
     timings["read"] = time.perf_counter() - started
     ids = ids.astype(np.int64)
-    names = np.where(pd.isna(names), "", names).astype(object)
     collect = _Collector(DuplicateKind.CONTACT, ids)
 
-    email_keys = codes_of(pd.Series(emails, dtype=object).str.strip().str.lower())
+    email_keys = codes_of(pd.Series(emails, dtype=object))
     collect.add(*pairs_within(email_keys), SAME_EMAIL)
 
     phone_keys = codes_of(phone_digits(pd.Series(phones, dtype=object)))
     a, b = pairs_within(phone_keys, MAX_GROUP)
     # Two people at one small office share a number: a phone counts only when the names
     # are not plainly different.
-    a, b, _scores = similar_pairs(names, a, b, PHONE_NAME_FLOOR)
+    profile = _lengths_and_letters(names)
+    a, b, _scores = similar_pairs(names, a, b, PHONE_NAME_FLOOR, profile)
     collect.add(a, b, SAME_PHONE)
     timings["email and phone"] = time.perf_counter() - started - sum(timings.values())
 
     org_block = np.where(pd.isna(orgs), -1, orgs).astype(np.int64)
-    a, b = neighbour_pairs(org_block, [names, reversed_text(names)])
-    # The same letters with the spaces elsewhere ("de la cruz", "dela cruz"), however far apart.
-    squashed = pd.Series(names, dtype=object).str.replace(" ", "", regex=False)
-    c, d = pairs_within(codes_of(squashed.where(org_block >= 0, None) + "@" + orgs.astype(str)))
-    a, b = _union_pairs(len(names), (a, b), (c, d))
+
+    def same_letters(rows: np.ndarray) -> np.ndarray:
+        """The same letters with the spaces elsewhere ("de la cruz", "dela cruz"), however far
+        apart in a large organization."""
+        squashed = pd.Series(names[rows], dtype=object).str.replace(" ", "", regex=False)
+        return codes_of(squashed + "@" + pd.Series(org_block[rows]).astype(str))
+
+    a, b = neighbour_pairs(
+        org_block,
+        [lambda rows: names[rows], lambda rows: reversed_text(names[rows])],
+        also=same_letters,
+    )
     timings["name blocks"] = time.perf_counter() - started - sum(timings.values())
-    a, b, scores = similar_pairs(names, a, b, threshold)
+    a, b, scores = similar_pairs(names, a, b, threshold, profile)
     collect.add(a, b, SIMILAR_NAME, scores, org_block[a])
     timings["name comparisons"] = time.perf_counter() - started - sum(timings.values())
     return collect.result(len(ids), started, timings)
@@ -516,23 +577,23 @@ def scan_organizations(threshold: int = DEFAULT_THRESHOLD) -> ScanResult:
     timings["name and domain"] = time.perf_counter() - started - sum(timings.values())
 
     first, last = _first_and_last_words(stripped)
-    digits = np.array(["".join(_DIGITS.findall(s)) for s in stripped], dtype=object)
-    # Within a block, names are ordered by their numbers first: only names with the same
-    # numbers can match, so "Sharma Textiles 7" meets its typo, not "Sharma Textiles 8".
-    # A large block is walked in both orders, forwards and read backwards, so a typo near
-    # either end of a name still leaves the two close in one of them.
-    plain = [_DIGITS.sub("", s) for s in stripped]
-    forwards = np.array([f"{d}\x00{p}" for d, p in zip(digits, plain, strict=True)], object)
-    backwards = np.array([f"{d}\x00{p[::-1]}" for d, p in zip(digits, plain, strict=True)], object)
-    squashed = codes_of(pd.Series(stripped, dtype=object).str.replace(" ", "", regex=False))
-    for words in (first, last):
-        a, b = neighbour_pairs(codes_of(words), [forwards, backwards])
-        if words is first:  # a space typed elsewhere ("cobal tfoods") changes both words
-            a, b = _union_pairs(len(stripped), (a, b), pairs_within(squashed))
-        # Equal stripped names are the rule above already.
-        keep = (digits[a] == digits[b]) & (stripped[a] != stripped[b])
-        a, b, scores = similar_pairs(stripped, a[keep], b[keep], threshold)
-        collect.add(a, b, SIMILAR_NAME, scores)
+    digits = pd.Series(["".join(_DIGITS.findall(s)) for s in stripped], dtype=object)
+    # Only names with the same numbers can match ("Unit 2" is not "Unit 3"), so the numbers
+    # are part of every block: (first word, numbers) and (last word, numbers).
+    plain = np.array([_DIGITS.sub("", s) for s in stripped], dtype=object)
+    orders = [lambda rows: plain[rows], lambda rows: reversed_text(plain[rows])]
+    squashed = pd.Series(stripped, dtype=object).str.replace(" ", "", regex=False)
+    a, b = _union_pairs(
+        len(stripped),
+        neighbour_pairs(codes_of(first + "\x00" + digits), orders),
+        neighbour_pairs(codes_of(last + "\x00" + digits), orders),
+        # A space typed elsewhere ("cobal tfoods") changes both words: same letters in a row.
+        pairs_within(codes_of(squashed)),
+    )
+    # Equal stripped names are the rule above already.
+    keep = stripped[a] != stripped[b]
+    a, b, scores = similar_pairs(stripped, a[keep], b[keep], threshold)
+    collect.add(a, b, SIMILAR_NAME, scores)
     timings["similar names"] = time.perf_counter() - started - sum(timings.values())
     return collect.result(len(ids), started, timings, countries)
 

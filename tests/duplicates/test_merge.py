@@ -137,11 +137,12 @@ def test_contact_merge_keeps_every_linked_record(
         assert count == 0, (table, column)
     assert moved.counts["engagements"] == 1 and moved.counts["pledges signed"] == 1  # 1 shared
     # Audited on both sides, and the merge remembered.
-    gone = audit_for(db, "contact", other_id)
-    assert any("Merged into Farhana Rahman" in e.summary for e in gone)
+    (gone,) = audit_for(db, "contact", other_id)  # the rest of its history moved along
+    assert gone.summary == f"Merged into contact #{survivor.id}" and gone.changes is None
     kept_entry = next(e for e in audit_for(db, "contact", survivor.id) if "Merged" in e.summary)
     assert kept_entry.actor_id == lead.id
     assert kept_entry.changes["phone"] == [None, "+880 171 555 0101"]
+    assert kept_entry.changes[f"#{other_id} email"] == ["f.rahman@example.org", None]
     assert "attended" in kept_entry.changes["resolved"][1]
     merge = db.session.scalar(sa.select(DuplicateMerge))
     assert (merge.kind, merge.survivor_id, merge.merged_id) == (
@@ -205,7 +206,9 @@ def test_organization_merge_keeps_every_linked_record(
             sa.select(sa.func.count()).select_from(t).where(t.c[column] == other_id)
         )
         assert count == 0, (table, column)
-    assert any("Merged into Acme" in e.summary for e in audit_for(db, "organization", other_id))
+    assert [e.summary for e in audit_for(db, "organization", other_id)] == [
+        f"Merged into Acme Garments Ltd (#{survivor.id})"
+    ]
     assert any("Merged ACME" in e.summary for e in audit_for(db, "organization", survivor.id))
 
 
@@ -360,3 +363,22 @@ def test_dismissing_twice_or_a_missing_record(db, ctx, make_contact):
         operations.dismiss_pair(None, "contact", a.id, 987654)
     with pytest.raises(OperationError, match="same as itself"):
         operations.dismiss_pair(None, "contact", a.id, a.id)
+
+
+def test_the_merged_history_joins_the_survivor_and_erasure_clears_it(db, ctx, make_user):
+    from crm.contacts import operations as contact_ops
+
+    lead = make_user("lead")
+    a = contact_ops.create_contact(lead, contact_ops.ContactFields("Ana", "Lima"))
+    b = contact_ops.create_contact(
+        lead, contact_ops.ContactFields("Ana", "Lima", email="ana@example.org")
+    )
+    b_id = b.id
+    operations.merge_contacts(lead, a, b)
+    trail = audit_for(db, "contact", a.id)
+    assert any(e.summary == "Created Ana Lima" for e in trail if e.id != trail[0].id)
+    assert len([e for e in trail if e.summary.startswith("Created")]) == 2
+    contact_ops.erase_contact(lead, a)
+    assert all("ana@example.org" not in str(e.changes) for e in audit_for(db, "contact", a.id))
+    assert all("ana@example.org" not in (e.summary or "") for e in audit_for(db, "contact", b_id))
+    assert db.session.scalar(sa.select(DuplicateMerge.merged_label)) == "(erased)"
