@@ -281,7 +281,7 @@ def undo(actor: Any, run: ImportRun) -> dict[str, int]:
     for table_name, record_id, before in updated:
         table = db.metadata.tables[table_name]
         columns = [c for c in before if c in table.c and not c.startswith("_")]
-        current = db.session.execute(
+        current = columns and db.session.execute(
             sa.select(*(table.c[c] for c in columns)).where(table.c.id == record_id)
         ).first()
         if current is None:

@@ -158,3 +158,17 @@ def test_the_search_index_stays_consistent_through_import_and_undo(app, run_impo
         assert hits == 0
     run_import("contacts", "first_name,last_name,email\nZeynep,Kaya,zeynep@example.org\n")
     assert db.session.scalar(sa.select(sa.func.count()).select_from(Contact).where(Contact.search_text.like("%kaya%"))) == 1
+
+
+def test_undo_of_an_update_that_only_added_tags(app, run_import, db, make_contact):
+    from crm.imports import operations
+
+    make_contact("Ana", email="ana@example.org")
+    run = run_import("contacts", "first_name,email,tags\nAna,ana@example.org,vip\n", policy="fill")
+    assert run.updated_count == 1
+    assert [t.name for t in contacts(db)["ana@example.org"].tags] == ["vip"]
+    with app.test_request_context():
+        operations.undo(None, db.session.get(type(run), run.id))
+        db.session.commit()
+    db.session.expire_all()
+    assert contacts(db)["ana@example.org"].tags == []
