@@ -69,7 +69,7 @@ def rescan():
     result = queries.latest_scan(_kind(slug), fresh=True)
     flash(
         f"Scanned {result.records:,} records in {result.seconds:.1f} s: "
-        f"{len(result.pairs):,} likely duplicate pairs.",
+        f"{len(result):,} likely duplicate pairs.",
         "success",
     )
     return redirect(url_for("duplicates.index", kind=slug))
