@@ -37,6 +37,7 @@ from crm.pledges.schedule import Quarter, schedule
 from crm.standards.models import Principle, Standard, StandardStatus
 
 LEVEL_SCORE = {level.value: level.score for level in Maturity}
+LEVEL_VALUES = sorted(LEVEL_SCORE, key=LEVEL_SCORE.get)  # by score: a level's code is its score
 
 
 def parse_quarter(text: str) -> Quarter:
@@ -124,10 +125,10 @@ def _with_organizations(frame: pd.DataFrame, organizations: pd.DataFrame) -> pd.
 def pledge_standings(at_end: datetime, organizations: pd.DataFrame | None = None) -> pd.DataFrame:
     """Each pledge's standing as it was at `at_end`, with its organization's kind and country.
 
-    One statement: each pledge's last status change before `at_end` (a window over the
-    history), the pledge's dates, and the latest quarter it had reported on. The standing
-    follows from them by `crm.pledges.schedule`, as everywhere else. `organizations`: as
-    `pledge_organizations()` returns (read here when not given).
+    Two statements: each pledge's last status change before `at_end` (a window over the
+    history) with the pledge's dates, and the latest quarter each had reported on by then.
+    The standing follows from them by `crm.pledges.schedule`, as everywhere else.
+    `organizations`: as `pledge_organizations()` returns (read here when not given).
     """
     history = (
         sa.select(
@@ -138,30 +139,23 @@ def pledge_standings(at_end: datetime, organizations: pd.DataFrame | None = None
         .where(PledgeChange.at < at_end)
         .subquery()
     )
-    key = ProgressReport.year * 4 + ProgressReport.quarter - 1
-    reported = (
-        sa.select(ProgressReport.pledge_id, sa.func.max(key).label("key"))
-        .where(
-            ProgressReport.status != ReportStatus.DRAFT,
-            ProgressReport.submitted_at < at_end,
-        )
-        .group_by(ProgressReport.pledge_id)
-        .subquery()
-    )
     rows = db.session.execute(
-        sa.select(
-            Pledge.id,
-            _text(history.c.to_status),
-            Pledge.activated_on,
-            Pledge.signed_on,
-            reported.c.key,
-        )
-        .select_from(history)
-        .join(Pledge, Pledge.id == history.c.pledge_id)
-        .outerjoin(reported, reported.c.pledge_id == Pledge.id)
+        sa.select(Pledge.id, _text(history.c.to_status), Pledge.activated_on, Pledge.signed_on)
+        .join(history, history.c.pledge_id == Pledge.id)
         .where(history.c.n == 1)
         .order_by(Pledge.id)
     ).all()
+    key = ProgressReport.year * 4 + ProgressReport.quarter - 1
+    reported = dict(
+        db.session.execute(
+            sa.select(ProgressReport.pledge_id, sa.func.max(key))
+            .where(
+                ProgressReport.status != ReportStatus.DRAFT,
+                ProgressReport.submitted_at < at_end,
+            )
+            .group_by(ProgressReport.pledge_id)
+        ).all()
+    )
     day = (at_end - timedelta(days=1)).date()
     config = current_app.config
 
@@ -178,8 +172,8 @@ def pledge_standings(at_end: datetime, organizations: pd.DataFrame | None = None
 
     frame = pd.DataFrame(
         [
-            (pledge_id, standing(status, activated_on, reported), signed_on)
-            for pledge_id, status, activated_on, signed_on, reported in rows
+            (pledge_id, standing(status, activated_on, reported.get(pledge_id)), signed_on)
+            for pledge_id, status, activated_on, signed_on in rows
         ],
         columns=["pledge_id", "standing", "signed_on"],
     )
@@ -220,35 +214,61 @@ def _pledge_section(now: pd.DataFrame, before: pd.DataFrame, quarter: Quarter) -
 def latest_levels(
     at_end: datetime, standard_id: int, organizations: pd.DataFrame | None = None
 ) -> pd.DataFrame:
-    """Per pledge and principle, the level in its latest report filed by `at_end`, with the
-    organization's kind and country (`organizations`: as `pledge_organizations()` returns).
+    """Per pledge and principle, the level in its latest report filed by `at_end` (and its
+    score), with the organization's kind and country (`organizations`: as
+    `pledge_organizations()` returns).
 
     The latest report (the last filed, corrections included) is picked by the database: only
-    its answers are read, not every report's.
+    its answers are read, not every report's. A report holds an answer per principle from the
+    moment it is started (`crm.pledges.operations`), so the latest one filed is the latest one
+    with answers. They come back as a row per pledge with a score column per principle (a
+    tenth of the rows to fetch), turned into a row per answer here.
     """
+    principles = db.session.execute(
+        sa.select(Principle.id, Principle.code)
+        .where(Principle.standard_id == standard_id)
+        .order_by(Principle.position, Principle.id)
+    ).all()
     latest = (
-        sa.select(sa.func.max(ProgressReport.id).label("report_id"))
+        sa.select(ProgressReport.pledge_id, sa.func.max(ProgressReport.id).label("report_id"))
         .where(
             ProgressReport.standard_id == standard_id,
             ProgressReport.status != ReportStatus.DRAFT,
             ProgressReport.submitted_at < at_end,
-            sa.exists().where(Assessment.report_id == ProgressReport.id),
         )
         .group_by(ProgressReport.pledge_id)
         .subquery()
     )
-    frame = _plain_frame(
-        sa.select(ProgressReport.pledge_id, Principle.code, _text(Assessment.level).label("level"))
+    score = sa.case(LEVEL_SCORE, value=_text(Assessment.level))
+    scores = [
+        sa.func.max(sa.case((Assessment.principle_id == principle_id, score))).label(f"p{i}")
+        for i, (principle_id, _code) in enumerate(principles)
+    ]
+    wide = _plain_frame(
+        sa.select(latest.c.pledge_id, *scores)
         .select_from(latest)
-        .join(ProgressReport, ProgressReport.id == latest.c.report_id)
-        .join(Assessment, Assessment.report_id == ProgressReport.id)
-        .join(Principle, Principle.id == Assessment.principle_id)
+        .join(Assessment, Assessment.report_id == latest.c.report_id)
+        .group_by(latest.c.pledge_id)
+    )
+    matrix = wide.iloc[:, 1:].to_numpy(dtype=float)  # NaN: no answer on that principle
+    answered = ~np.isnan(matrix).ravel()
+    values = matrix.ravel()[answered].astype(np.int64)
+    frame = pd.DataFrame(
+        {
+            "pledge_id": np.repeat(wide["pledge_id"].to_numpy(), len(principles))[answered],
+            # Categories: eight principles and five levels over 100,000s of rows group and
+            # compare by small integer codes instead of by string.
+            "code": pd.Categorical.from_codes(
+                np.tile(np.arange(len(principles)), len(wide))[answered],
+                categories=[code for _id, code in principles],
+            ),
+            "level": pd.Categorical.from_codes(values, categories=LEVEL_VALUES),
+            "score": values.astype(float),
+        }
     )
     if organizations is None:
         organizations = pledge_organizations()
-    frame = _with_organizations(frame, organizations)
-    frame["score"] = frame["level"].map(LEVEL_SCORE).astype(float)
-    return frame
+    return _with_organizations(frame, organizations)
 
 
 def _maturity_section(now: pd.DataFrame, before: pd.DataFrame, codes: list[str]) -> pd.DataFrame:
@@ -256,8 +276,8 @@ def _maturity_section(now: pd.DataFrame, before: pd.DataFrame, codes: list[str])
         """Pledges per (principle, level), and the average score per principle."""
         if frame.empty:
             return {}, {}
-        counts = frame.groupby(["code", "level"]).size().to_dict()
-        return counts, frame.groupby("code")["score"].mean().to_dict()
+        counts = frame.groupby(["code", "level"], observed=True).size().to_dict()
+        return counts, frame.groupby("code", observed=True)["score"].mean().to_dict()
 
     counts, averages = tally(now)
     _counts, averages_before = tally(before)
