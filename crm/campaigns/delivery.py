@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
@@ -102,8 +103,11 @@ def campaign_values(campaign: Campaign) -> dict[str, str]:
     }
 
 
-def person_values(contact, email: str, unsubscribe: str) -> dict[str, str]:
-    """The merge fields of one person: from a Contact, or from a claimed row (Pending)."""
+def person_values(
+    contact, email: str, unsubscribe: str, consultation_url: str | None = None
+) -> dict[str, str]:
+    """The merge fields of one person: from a Contact, or from a claimed row (Pending).
+    `consultation_url` only for a campaign with a consultation (its own link per person)."""
     if contact is None:
         first, last, org, country = "", "", "", ""
     elif isinstance(contact, Pending):
@@ -113,7 +117,7 @@ def person_values(contact, email: str, unsubscribe: str) -> dict[str, str]:
         first, last = contact.first_name or "", contact.last_name or ""
         org = contact.organization.name if contact.organization is not None else ""
         country = country_name(contact.country) if contact.country else ""
-    return {
+    values = {
         "first_name": first,
         "last_name": last,
         "full_name": f"{first} {last}".strip(),
@@ -122,6 +126,9 @@ def person_values(contact, email: str, unsubscribe: str) -> dict[str, str]:
         "country": country,
         "unsubscribe_url": unsubscribe,
     }
+    if consultation_url is not None:
+        values["consultation_url"] = consultation_url
+    return values
 
 
 def unsubscribe_url_maker():
@@ -130,6 +137,23 @@ def unsubscribe_url_maker():
     head, tail = base.rsplit("TOKEN", 1)
     signer = _signer()
     return lambda key: f"{head}{unsubscribe_token(key, signer)}{tail}"
+
+
+def _consultation_link_maker(campaign: Campaign) -> Callable[[int | None], str | None]:
+    """{{ consultation_url }} per person: their own signed link to the campaign's consultation
+    (the one the consultation's not-answered page shows), built without a request."""
+    if campaign.consultation_id is None:
+        return lambda contact_id: None
+    from crm.consultations.operations import personal_link_maker
+
+    make = personal_link_maker(campaign.consultation_id)
+
+    def link(contact_id: int | None) -> str:
+        if contact_id is None:
+            raise ValueError("the person's record is gone, so they have no personal link")
+        return make(contact_id)
+
+    return link
 
 
 @dataclass
@@ -145,6 +169,7 @@ class Pending:
     last_name: str
     organization: str
     country: str | None
+    contact_id: int | None = None
 
 
 def batches_for(
@@ -158,11 +183,15 @@ def batches_for(
     common = campaign_values(campaign)
     shared_body = rendering.shared_content(campaign.body, common) if shared else None
     url_for_key = unsubscribe_url_maker()
+    link_for = _consultation_link_maker(campaign)
     groups: dict[tuple[str, str], list[tuple[Batch, list]]] = {}
     for message in messages:
         url = url_for_key(message.message_key)
-        values = {**common, **person_values(message, message.email, url)}
         try:
+            values = {
+                **common,
+                **person_values(message, message.email, url, link_for(message.contact_id)),
+            }
             if shared_body is not None:
                 content = shared_body
                 subs = rendering.substitutions(values)
@@ -203,14 +232,33 @@ def batches_for(
     return [chunk for chunks in groups.values() for chunk in chunks]
 
 
+def _sample_consultation_link(campaign: Campaign) -> str | None:
+    """Previews and test sends show where each person's own link goes, not a working one:
+    a link that answers as someone else has no place in the sender's inbox or on a page
+    every campaign reader sees."""
+    if campaign.consultation_id is None:
+        return None
+    return external_url(
+        "public_consultations.personal",
+        consultation_id=campaign.consultation_id,
+        token="each-persons-own-link",
+    )
+
+
 def single_message(
     campaign: Campaign, to: str, contact, *, subject_prefix: str = ""
 ) -> MailMessage:
-    """One rendered message (a test send): as `contact` would receive it, addressed to `to`."""
+    """One rendered message (a preview, a test send): as `contact` would receive it,
+    addressed to `to`; a consultation link is a sample, not the person's own."""
     url = external_url("campaign_public.unsubscribe", token="test-message")
     values = {
         **campaign_values(campaign),
-        **person_values(contact, contact.email if contact is not None else to, url),
+        **person_values(
+            contact,
+            contact.email if contact is not None else to,
+            url,
+            _sample_consultation_link(campaign),
+        ),
     }
     content = rendering.personal_content(campaign.body, values)
     filled = rendering.fill(content, rendering.substitutions({"unsubscribe_url": url}))

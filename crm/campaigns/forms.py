@@ -52,6 +52,7 @@ class CampaignForm(VersionedForm):
     purpose = SelectField("Purpose", choices=enum_choices(Purpose))
     segment_id = SelectField("Send to (segment)", choices=[], validate_choice=False)
     event_id = SelectField("Event it invites to", choices=[], validate_choice=False)
+    consultation_id = SelectField("Consultation it links to", choices=[], validate_choice=False)
     sender_name = StringField("Sender name", validators=[DataRequired(), Length(max=100)])
     sender_email = StringField(
         "Sender address", validators=[DataRequired(), Length(max=254), check_email]

@@ -31,9 +31,12 @@ class Purpose(StrEnum):
     PLEDGE_DRIVE = "pledge_drive"
     EVENT_INVITATION = "event_invitation"
     NEWSLETTER = "newsletter"
+    CONSULTATION = "consultation"  # invitations and reminders to answer a consultation
 
     @property
     def label(self) -> str:
+        if self is Purpose.CONSULTATION:
+            return "Consultation reminder"
         return self.value.replace("_", " ").capitalize()
 
 
@@ -56,6 +59,11 @@ class Campaign(TrackedMixin, db.Model):
     segment_id: Mapped[int | None] = mapped_column(sa.ForeignKey("segment.id", ondelete="SET NULL"))
     # The event its {{ event_url }} links to, when it invites to one.
     event_id: Mapped[int | None] = mapped_column(sa.ForeignKey("event.id", ondelete="SET NULL"))
+    # The consultation its {{ consultation_url }} links to (each person's own link). Without a
+    # segment, it goes to those the consultation invited who have not answered when it is sent.
+    consultation_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("consultation.id", ondelete="SET NULL")
+    )
     sender_name: Mapped[str] = mapped_column(sa.String(100))
     sender_email: Mapped[str] = mapped_column(sa.String(254))
     reply_to: Mapped[str | None] = mapped_column(sa.String(254))
@@ -73,6 +81,16 @@ class Campaign(TrackedMixin, db.Model):
 
     segment: Mapped[Segment | None] = relationship()
     event = relationship("Event")
+    consultation = relationship("Consultation")
+
+    @property
+    def audience(self) -> str:
+        """Who it goes to, in words."""
+        if self.segment is not None:
+            return self.segment.name
+        if self.consultation is not None:
+            return f"those invited to {self.consultation.title} who have not answered"
+        return ""
 
     __table_args__ = (sa.Index("ix_campaign_status", "status", "scheduled_at"),)
 

@@ -117,6 +117,9 @@ class CampaignFields:
     body: str
     reply_to: str | None = None
     event_id: int | None = None
+    # A consultation reminder: {{ consultation_url }} is each person's own link, and with no
+    # segment it goes to those invited who have not answered.
+    consultation_id: int | None = None
 
 
 def _email(value: str | None, field_name: str, label: str, *, required: bool) -> str | None:
@@ -157,6 +160,7 @@ def _apply_campaign(campaign: Campaign, fields: CampaignFields) -> None:
         if event is None:
             raise OperationError("That event does not exist.", field="event_id")
         campaign.event_id = event.id
+    _apply_consultation(campaign, fields.consultation_id)
     campaign.sender_name = clean_text(
         fields.sender_name, "sender_name", "Sender name", 100, required=True
     )
@@ -176,8 +180,35 @@ def _apply_campaign(campaign: Campaign, fields: CampaignFields) -> None:
     rendering.check(body, "body", "Message")
     if "event_url" in body + subject and campaign.event_id is None:
         raise OperationError("The message links to the event: choose the event.", field="event_id")
+    _check_consultation_url(campaign, body + subject)
     campaign.subject = subject
     campaign.body = body
+
+
+def _apply_consultation(campaign: Campaign, consultation_id) -> None:
+    from crm.consultations.models import Access, Consultation
+
+    if consultation_id in (None, ""):
+        campaign.consultation_id = None
+        return
+    consultation = db.session.get(Consultation, _int(consultation_id, "consultation_id"))
+    if consultation is None:
+        raise OperationError("That consultation does not exist.", field="consultation_id")
+    if consultation.access is Access.INVITATION and campaign.segment_id is not None:
+        raise OperationError(
+            "A consultation by invitation is answered only by those it invited: leave the "
+            "segment empty, and the campaign goes to those of them who have not answered.",
+            field="segment_id",
+        )
+    campaign.consultation_id = consultation.id
+
+
+def _check_consultation_url(campaign: Campaign, text: str) -> None:
+    if "consultation_url" in text and campaign.consultation_id is None:
+        raise OperationError(
+            "The message links to a consultation (consultation_url): choose the consultation.",
+            field="consultation_id",
+        )
 
 
 def _int(value, field_name: str) -> int:
@@ -239,10 +270,25 @@ def _set_status(actor, campaign: Campaign, status: CampaignStatus, summary: str)
     db.session.flush()
 
 
-def _ready(campaign: Campaign) -> Segment:
-    if campaign.segment is None:
+def _ready(campaign: Campaign) -> None:
+    """Refuses a campaign with nobody to go to, or one whose consultation is gone or over."""
+    _check_consultation_url(campaign, campaign.body + campaign.subject)
+    consultation = campaign.consultation
+    if consultation is not None:
+        from crm.consultations.models import Access, Phase
+
+        if consultation.phase() is Phase.CLOSED:
+            raise OperationError(
+                f"{consultation.title} closed on {consultation.closes_on:%-d %B %Y}: its links "
+                "no longer take answers, so it is not sent."
+            )
+        if campaign.segment is None and consultation.access is not Access.INVITATION:
+            raise OperationError(
+                "A public consultation has no list of invited people: choose a segment.",
+                field="segment_id",
+            )
+    if campaign.segment is None and consultation is None:
         raise OperationError("Choose who receives it (a segment) first.", field="segment_id")
-    return campaign.segment
 
 
 def schedule_campaign(actor, campaign: Campaign, when: datetime | None, *, now=None) -> None:
@@ -300,10 +346,19 @@ class QueueResult:
 
 def recipients(campaign: Campaign):
     """(contact id, first, last, email, consent, suppressed?, opted out of the topic?) for
-    everyone in the segment,
-    consent or not: who is left out for lack of it is part of the answer."""
-    criteria = segments.Criteria.from_dict(campaign.segment.criteria)
-    criteria.consent_only = False
+    everyone in the segment (or, for a consultation reminder without one, everyone invited who
+    has not answered), consent or not: who is left out for lack of it is part of the answer."""
+    if campaign.segment is not None:
+        criteria = segments.Criteria.from_dict(campaign.segment.criteria)
+        criteria.consent_only = False
+        who = segments.conditions(criteria)
+    elif campaign.consultation is not None:
+        from crm.consultations.queries import not_answered_ids
+
+        # Counted now, not when the draft was made: whoever answered since is not reminded.
+        who = [Contact.erased_at.is_(None), Contact.id.in_(not_answered_ids(campaign.consultation))]
+    else:
+        who = [sa.false()]
     stmt = (
         sa.select(
             Contact.id,
@@ -317,7 +372,7 @@ def recipients(campaign: Campaign):
             .correlate(Contact),
         )
         .outerjoin(Suppression, sa.func.lower(Suppression.email) == sa.func.lower(Contact.email))
-        .where(*segments.conditions(criteria))
+        .where(*who)
         .order_by(Contact.id)
     )
     return db.session.execute(stmt)
@@ -390,8 +445,12 @@ def queue_campaign(actor, campaign: Campaign, *, now: datetime | None = None) ->
             people.append({"id": contact_id, "name": f"{first} {last}".strip(), "reason": reason})
     if not rows:
         raise OperationError(
-            "Nobody in this segment can be emailed (see who is left out and why), so nothing "
-            "was sent."
+            (
+                "Nobody in this segment can be emailed"
+                if campaign.segment is not None
+                else "Nobody invited who has not answered can be emailed"
+            )
+            + " (see who is left out and why), so nothing was sent."
         )
     for start in range(0, len(rows), 10_000):
         # Core, not the ORM's bulk insert: a hundred thousand rows in a few executemany calls.

@@ -62,6 +62,24 @@ def event_choices() -> list[tuple[str, str]]:
     return [("", "—")] + [(str(i), f"{name} ({start:%d %b %Y})") for i, name, start in rows]
 
 
+def consultation_choices(keep: int | None = None) -> list[tuple[str, str]]:
+    """Consultations still taking answers (and the campaign's own, whatever its phase)."""
+    from datetime import date
+
+    from crm.consultations.models import Consultation
+
+    rows = db.session.scalars(
+        sa.select(Consultation)
+        .where(sa.or_(Consultation.closes_on >= date.today(), Consultation.id == (keep or 0)))
+        .order_by(Consultation.opens_on.desc(), Consultation.id.desc())
+        .limit(300)
+    )
+    return [("", "—")] + [
+        (str(c.id), f"{c.title} ({c.access.label.lower()}, closes {c.closes_on:%d %b %Y})")
+        for c in rows
+    ]
+
+
 def segment_choices() -> list[tuple[str, str]]:
     return [("", "—")] + [(str(s.id), s.name) for s in all_segments()]
 

@@ -29,6 +29,7 @@ FIELDS = {
     "event_name": "The campaign's event (empty when none)",
     "event_url": "Link to the event's public page",
     "pledge_url": "Link to the public pledge form",
+    "consultation_url": "The person's own link to answer the campaign's consultation",
     "unsubscribe_url": "One-click unsubscribe link (added at the foot when not used)",
 }
 
@@ -42,6 +43,7 @@ SAMPLE = {
     "event_name": "Dhaka roundtable",
     "event_url": "https://example.org/e/1",
     "pledge_url": "https://example.org/pledge/",
+    "consultation_url": "https://example.org/c/1/r/token",
     "unsubscribe_url": "https://example.org/u/token",
 }
 

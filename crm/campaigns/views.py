@@ -175,12 +175,16 @@ def _campaign_form(campaign: Campaign | None = None) -> CampaignForm:
             form.version.data = str(campaign.version)
             form.segment_id.data = str(campaign.segment_id or "")
             form.event_id.data = str(campaign.event_id or "")
+            form.consultation_id.data = str(campaign.consultation_id or "")
         else:
             form.sender_name.data = current_user.name
             form.sender_email.data = current_user.email
             form.segment_id.data = request.args.get("segment_id", "")
     form.segment_id.choices = queries.segment_choices()
     form.event_id.choices = queries.event_choices()
+    form.consultation_id.choices = queries.consultation_choices(
+        campaign.consultation_id if campaign is not None else None
+    )
     return form
 
 
@@ -190,6 +194,7 @@ def _campaign_fields(form: CampaignForm) -> operations.CampaignFields:
         purpose=form.purpose.data,
         segment_id=form.segment_id.data or None,
         event_id=form.event_id.data or None,
+        consultation_id=form.consultation_id.data or None,
         sender_name=form.sender_name.data,
         sender_email=form.sender_email.data,
         reply_to=form.reply_to.data,
@@ -241,7 +246,9 @@ def new():
 def detail(campaign_id: int):
     campaign = _campaign(campaign_id)
     would_leave_out = None
-    if campaign.status in (campaign.status.DRAFT, campaign.status.SCHEDULED) and campaign.segment:
+    if campaign.status in (campaign.status.DRAFT, campaign.status.SCHEDULED) and (
+        campaign.segment or campaign.consultation
+    ):
         would_leave_out = operations.left_out_preview(campaign)
     status = request.args.get("status", "")
     recipients = queries.recipients(campaign, status) if campaign.queued_at else []
@@ -303,11 +310,19 @@ def _preview_contact(campaign: Campaign) -> Contact | None:
         contact = db.session.get(Contact, int(raw))
         if contact is not None and contact.erased_at is None:
             return contact
+    sample = _candidates(campaign, 1)
+    return sample[0] if sample else None
+
+
+def _candidates(campaign: Campaign, limit: int) -> list[Contact]:
+    """Who a preview can show it as: the segment's people, or those a reminder goes to."""
     if campaign.segment is not None:
-        sample = segments.sample(segments.Criteria.from_dict(campaign.segment.criteria), 1)
-        if sample:
-            return sample[0]
-    return None
+        return segments.sample(segments.Criteria.from_dict(campaign.segment.criteria), limit)
+    if campaign.consultation is not None:
+        from crm.consultations.queries import not_answered
+
+        return not_answered(campaign.consultation, limit=limit)
+    return []
 
 
 @bp.route("/<int:campaign_id>/preview")
@@ -315,11 +330,7 @@ def _preview_contact(campaign: Campaign) -> Contact | None:
 def preview(campaign_id: int):
     campaign = _campaign(campaign_id)
     contact = _preview_contact(campaign)
-    candidates = (
-        segments.sample(segments.Criteria.from_dict(campaign.segment.criteria), 50)
-        if campaign.segment
-        else []
-    )
+    candidates = _candidates(campaign, 50)
     if contact is not None and contact not in candidates:
         candidates.insert(0, contact)
     message = delivery.single_message(

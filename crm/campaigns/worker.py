@@ -166,6 +166,36 @@ def withdraw_no_longer_wanted(ids: list[int]) -> int:
     ).rowcount
 
 
+def withdraw_answered(ids: list[int]) -> int:
+    """Just before sending a consultation reminder (no segment): people who have answered
+    since it was queued are not reminded."""
+    from crm.consultations.models import Response
+
+    answered = (
+        sa.select(Response.id)
+        .join(Campaign, Campaign.consultation_id == Response.consultation_id)
+        .where(
+            Campaign.id == OutboxMessage.campaign_id,
+            Campaign.segment_id.is_(None),
+            Response.contact_id == OutboxMessage.contact_id,
+            Response.submitted_at.is_not(None),
+        )
+        .exists()
+    )
+    return db.session.execute(
+        sa.update(OutboxMessage)
+        .where(
+            OutboxMessage.id.in_(ids), OutboxMessage.status == MessageStatus.QUEUED, answered
+        )
+        .values(
+            status=MessageStatus.CANCELLED,
+            claimed_at=None,
+            error="Not sent: the person answered the consultation after the reminder was queued.",
+        )
+        .execution_options(synchronize_session=False)
+    ).rowcount
+
+
 def reclaim(now: datetime, *, everything: bool = False) -> int:
     """Claims of dead workers go back to the queue (all of them when no other worker runs)."""
     stmt = sa.update(OutboxMessage).where(OutboxMessage.status == MessageStatus.SENDING)
@@ -193,7 +223,7 @@ def claim(limit: int, now: datetime) -> list[delivery.Pending]:
     if _postgres():
         ids_stmt = ids_stmt.with_for_update(skip_locked=True)
     ids = list(db.session.scalars(ids_stmt))
-    if ids and withdraw_no_longer_wanted(ids):
+    if ids and withdraw_no_longer_wanted(ids) + withdraw_answered(ids):
         ids = list(
             db.session.scalars(
                 sa.select(OutboxMessage.id).where(
@@ -223,6 +253,7 @@ def claim(limit: int, now: datetime) -> list[delivery.Pending]:
             OutboxMessage.email,
             OutboxMessage.message_key,
             OutboxMessage.attempts,
+            OutboxMessage.contact_id,
             Contact.first_name,
             Contact.last_name,
             Organization.name,
@@ -244,8 +275,9 @@ def claim(limit: int, now: datetime) -> list[delivery.Pending]:
             last_name=last or "",
             organization=org or "",
             country=country,
+            contact_id=contact_id,
         )
-        for i, campaign_id, email, key, attempts, first, last, org, country in rows
+        for i, campaign_id, email, key, attempts, contact_id, first, last, org, country in rows
     ]
 
 

@@ -6,6 +6,7 @@ Each function flushes and writes the audit trail; the caller commits once.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
 from enum import StrEnum
@@ -27,6 +28,7 @@ from crm.contacts import operations as contact_ops
 from crm.contacts.models import ConsentStatus, Contact
 from crm.core.db import utcnow
 from crm.core.errors import OperationError, check_version
+from crm.core.http import external_url
 from crm.core.tokens import TokenError, make_token, read_token
 from crm.core.validation import clean_country, clean_text
 from crm.extensions import db
@@ -220,7 +222,27 @@ def set_accepted(actor, recommendation: Recommendation, accepted: bool) -> None:
 
 
 def personal_token(consultation: Consultation, contact: Contact) -> str:
-    return make_token(TOKEN_PURPOSE, {"c": consultation.id, "p": contact.id})
+    return _token(consultation.id, contact.id)
+
+
+def _token(consultation_id: int, contact_id: int) -> str:
+    return make_token(TOKEN_PURPOSE, {"c": consultation_id, "p": contact_id})
+
+
+def personal_link(consultation: Consultation, contact: Contact) -> str:
+    """The absolute address of a person's own response page: the same in a request, the CLI
+    and the outbox worker (crm.core.http.external_url)."""
+    return personal_link_maker(consultation.id)(contact.id)
+
+
+def personal_link_maker(consultation_id: int) -> Callable[[int], str]:
+    """Personal links for many people at once (a campaign batch): the address is built once,
+    the signed token per contact id."""
+    base = external_url(
+        "public_consultations.personal", consultation_id=consultation_id, token="TOKEN"
+    )
+    head, tail = base.rsplit("TOKEN", 1)
+    return lambda contact_id: f"{head}{_token(consultation_id, contact_id)}{tail}"
 
 
 def read_personal_token(consultation: Consultation, token: str) -> Contact:
@@ -651,3 +673,85 @@ def publish_version(
         standard_ops.set_status(actor, standard, StandardStatus.CURRENT)
     db.session.flush()
     return standard
+
+
+# --- reminders through the campaign path ---------------------------------------------------------
+
+
+def _literal(text: str) -> str:
+    """Text that goes into a campaign template as it is (a title with "{{" is not a field)."""
+    if not any(mark in text for mark in ("{{", "{%", "{#")):
+        return text
+    if "endraw" in text:
+        return text.replace("{", "(").replace("}", ")")
+    return "{% raw %}" + text + "{% endraw %}"
+
+
+def reminder_fields(consultation: Consultation, sender_name: str, sender_email: str):
+    """A reminder campaign as the lead first sees it: to those invited who have not answered,
+    each with their own link (`{{ consultation_url }}`)."""
+    from crm.campaigns.models import Purpose
+    from crm.campaigns.operations import CampaignFields
+
+    title = _literal(consultation.title)
+    closes = f"{consultation.closes_on:%-d %B %Y}"
+    body = (
+        "Dear {{ first_name }},\n\n"
+        f"You are invited to comment on {title}, the consultation on version "
+        f"{_literal(consultation.standard.version)} of the WEST Principles, and we have not "
+        "heard from you yet. Your view matters to us.\n\n"
+        f"Your personal link, to answer or come back and change your answers until {closes}:\n"
+        "{{ consultation_url }}\n\n"
+        "Please keep it to yourself: anyone with this link can change your response.\n\n"
+        "— The WEST Principles community\n"
+    )
+    return CampaignFields(
+        name=f"Reminder: {consultation.title}"[:200],
+        purpose=Purpose.CONSULTATION,
+        segment_id=None,
+        consultation_id=consultation.id,
+        sender_name=sender_name,
+        sender_email=sender_email,
+        subject=f"Reminder: your personal link to {title} (closes {closes})",
+        body=body,
+    )
+
+
+def draft_reminder(actor, consultation: Consultation, *, sender_name: str, sender_email: str):
+    """A draft campaign to those invited who have not answered yet, for the lead to review
+    and send through the campaign flow (the worker drains the outbox). A draft reminder that
+    is still unsent is reused rather than doubled. Returns (campaign, created)."""
+    from crm.campaigns import operations as campaign_ops
+    from crm.campaigns.models import Campaign, CampaignStatus
+
+    if consultation.access is not Access.INVITATION:
+        raise OperationError(
+            "Only a consultation by invitation has a list of people who have not answered."
+        )
+    if consultation.phase() is Phase.CLOSED:
+        raise OperationError(
+            f"This consultation closed on {consultation.closes_on:%-d %B %Y}; there is nothing "
+            "left to remind anyone of."
+        )
+    existing = db.session.scalar(
+        sa.select(Campaign)
+        .where(
+            Campaign.consultation_id == consultation.id,
+            Campaign.status == CampaignStatus.DRAFT,
+        )
+        .order_by(Campaign.id.desc())
+        .limit(1)
+    )
+    if existing is not None:
+        return existing, False
+    campaign = campaign_ops.create_campaign(
+        actor, reminder_fields(consultation, sender_name, sender_email)
+    )
+    audit.record(
+        actor,
+        AuditAction.UPDATE,
+        "consultation",
+        consultation.id,
+        summary=f"Reminder drafted (campaign {campaign.id})",
+    )
+    return campaign, True

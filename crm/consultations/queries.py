@@ -29,16 +29,31 @@ def invited_ids(consultation: Consultation) -> sa.Select:
     return segments.member_ids(criteria)
 
 
-def not_answered(consultation: Consultation, limit: int | None = NON_RESPONDERS_LISTED):
-    """Invited contacts without a submitted response (a saved draft is not an answer)."""
-    answered = sa.select(Response.contact_id).where(
+def _answered_ids(consultation: Consultation) -> sa.Select:
+    """Contacts with a submitted response (a saved draft is not an answer)."""
+    return sa.select(Response.contact_id).where(
         Response.consultation_id == consultation.id,
         Response.submitted_at.is_not(None),
         Response.contact_id.is_not(None),
     )
+
+
+def not_answered_ids(consultation: Consultation) -> sa.Select:
+    """The ids of the invited contacts without a submitted response, as of now: the
+    recipients of a reminder campaign (crm.campaigns.operations.recipients) and this page."""
+    return sa.select(Contact.id).where(
+        Contact.id.in_(invited_ids(consultation)),
+        Contact.id.not_in(_answered_ids(consultation)),
+    )
+
+
+def not_answered(
+    consultation: Consultation, limit: int | None = NON_RESPONDERS_LISTED
+) -> list[Contact]:
+    """Invited contacts without a submitted response (a saved draft is not an answer)."""
     stmt = (
         sa.select(Contact)
-        .where(Contact.id.in_(invited_ids(consultation)), Contact.id.not_in(answered))
+        .where(Contact.id.in_(not_answered_ids(consultation)))
         .options(selectinload(Contact.organization))
         .order_by(Contact.sort_name, Contact.id)
     )
@@ -48,16 +63,48 @@ def not_answered(consultation: Consultation, limit: int | None = NON_RESPONDERS_
 
 
 def count_not_answered(consultation: Consultation) -> int:
-    answered = sa.select(Response.contact_id).where(
-        Response.consultation_id == consultation.id,
-        Response.submitted_at.is_not(None),
-        Response.contact_id.is_not(None),
-    )
     return db.session.scalar(
-        sa.select(sa.func.count()).where(
-            Contact.id.in_(invited_ids(consultation)), Contact.id.not_in(answered)
+        sa.select(sa.func.count()).select_from(not_answered_ids(consultation).subquery())
+    )
+
+
+def reminders(consultation: Consultation) -> list:
+    """The campaigns that go (or went) to those invited who had not answered, newest first."""
+    from crm.campaigns.models import Campaign
+
+    return list(
+        db.session.scalars(
+            sa.select(Campaign)
+            .where(Campaign.consultation_id == consultation.id)
+            .order_by(Campaign.created_at.desc(), Campaign.id.desc())
         )
     )
+
+
+def last_reminded(consultation: Consultation, contact_ids: list[int]) -> dict[int, dict]:
+    """For each of these people, the latest reminder campaign message to them: {"status",
+    "at"} (sent time, or when it was queued)."""
+    from crm.campaigns.models import Campaign, OutboxMessage
+
+    found: dict[int, dict] = {}
+    for start in range(0, len(contact_ids), 1000):
+        rows = db.session.execute(
+            sa.select(
+                OutboxMessage.contact_id,
+                OutboxMessage.status,
+                OutboxMessage.sent_at,
+                Campaign.queued_at,
+            )
+            .join(Campaign, Campaign.id == OutboxMessage.campaign_id)
+            .where(
+                Campaign.consultation_id == consultation.id,
+                OutboxMessage.contact_id.in_(contact_ids[start : start + 1000]),
+            )
+            .order_by(OutboxMessage.id)
+        )
+        for contact_id, status, sent_at, queued_at in rows:
+            found[contact_id] = {"status": status, "at": sent_at or queued_at}
+    return found
 
 
 def submitted(consultation: Consultation) -> list[Response]:

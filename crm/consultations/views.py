@@ -13,6 +13,7 @@ from datetime import date
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
+from crm.campaigns.queries import message_counts
 from crm.consultations import operations, queries
 from crm.consultations.forms import (
     AddressedForm,
@@ -23,12 +24,11 @@ from crm.consultations.forms import (
     ThemesForm,
 )
 from crm.consultations.models import Access, Answer, Consultation, Mark, Phase, Recommendation
-from crm.core.access import Permission, public, requires
+from crm.core.access import Permission, has_permission, public, requires
 from crm.core.errors import ConflictError, OperationError
 from crm.core.export import csv_response, xlsx_response
 from crm.core.flood import check_and_record
 from crm.core.forms import show_operation_error
-from crm.core.http import external_url
 from crm.core.mail import MailError, MailMessage, send_mail
 from crm.extensions import db
 from crm.standards.queries import all_standards
@@ -139,12 +139,15 @@ def _recommendation_form(consultation: Consultation) -> RecommendationForm:
 def detail(consultation_id: int):
     consultation = _get(consultation_id)
     is_invitation = consultation.access is Access.INVITATION
+    reminders = queries.reminders(consultation)
     return render_template(
         "consultations/detail.html",
         consultation=consultation,
         summary=queries.summary(consultation),
         rec_form=_recommendation_form(consultation),
         not_answered=queries.count_not_answered(consultation) if is_invitation else None,
+        reminders=reminders,
+        reminder_counts=message_counts([c.id for c in reminders]),
     )
 
 
@@ -285,14 +288,6 @@ def export(consultation_id: int, fmt: str):
     return xlsx_response(frame, name, sheet="Comments")
 
 
-def _personal_link(consultation: Consultation, contact) -> str:
-    return external_url(
-        "public_consultations.personal",
-        consultation_id=consultation.id,
-        token=operations.personal_token(consultation, contact),
-    )
-
-
 @bp.route("/<int:consultation_id>/not-answered")
 @requires(Permission.CONSULTATIONS_MANAGE)
 def not_answered(consultation_id: int):
@@ -300,13 +295,19 @@ def not_answered(consultation_id: int):
     if consultation.access is not Access.INVITATION:
         abort(404)
     people = queries.not_answered(consultation)
+    make_link = operations.personal_link_maker(consultation.id)
+    reminders = queries.reminders(consultation)
     return render_template(
         "consultations/not_answered.html",
         consultation=consultation,
         people=people,
         total=queries.count_not_answered(consultation),
         limit=queries.NON_RESPONDERS_LISTED,
-        link=lambda contact: _personal_link(consultation, contact),
+        link=lambda contact: make_link(contact.id),
+        reminded=queries.last_reminded(consultation, [c.id for c in people]),
+        reminders=reminders,
+        reminder_counts=message_counts([c.id for c in reminders]),
+        can_remind=has_permission(current_user, Permission.CAMPAIGNS_EDIT),
     )
 
 
@@ -316,64 +317,42 @@ def not_answered_csv(consultation_id: int):
     consultation = _get(consultation_id)
     if consultation.access is not Access.INVITATION:
         abort(404)
-    frame = queries.not_answered_frame(
-        consultation, lambda contact: _personal_link(consultation, contact)
-    )
+    make_link = operations.personal_link_maker(consultation.id)
+    frame = queries.not_answered_frame(consultation, lambda contact: make_link(contact.id))
     return csv_response(frame, f"consultation-{consultation.id}-not-answered")
 
 
-@bp.route("/<int:consultation_id>/send-links", methods=["POST"])
+@bp.route("/<int:consultation_id>/remind", methods=["POST"])
 @requires(Permission.CONSULTATIONS_MANAGE)
-def send_links(consultation_id: int):
-    """Each invited person who has not answered gets their personal link (a first invitation
-    or a reminder); people without consent to email or with a suppressed address are skipped."""
+def remind(consultation_id: int):
+    """"Remind them": a draft campaign to those invited who have not answered, each with their
+    own link; the lead reviews it and sends it through the campaign flow (the outbox)."""
+    if not has_permission(current_user, Permission.CAMPAIGNS_EDIT):
+        abort(403)
     consultation = _get(consultation_id)
     if consultation.access is not Access.INVITATION:
         abort(404)
-    ThemesForm().validate_on_submit() or abort(400)
-    if not consultation.is_open:
-        flash("The consultation is not open, so no links were sent.", "warning")
-        return redirect(url_for("consultations.not_answered", consultation_id=consultation.id))
-    sent, skipped = _send_personal_links(consultation)
-    flash(
-        f"Sent {sent} personal link{'s' if sent != 1 else ''}"
-        + (f"; {skipped} left out (no address, no consent, or suppressed)." if skipped else "."),
-        "success",
-    )
-    return redirect(url_for("consultations.not_answered", consultation_id=consultation.id))
-
-
-def _send_personal_links(consultation: Consultation) -> tuple[int, int]:
-    import sqlalchemy as sa
-
-    from crm.campaigns.models import Suppression
-    from crm.contacts.models import ConsentStatus
-
-    people = queries.not_answered(consultation, limit=None)
-    suppressed = set(
-        db.session.scalars(
-            sa.select(Suppression.email).where(
-                Suppression.email.in_([p.email for p in people if p.email])
-            )
+    try:
+        campaign, created = operations.draft_reminder(
+            current_user,
+            consultation,
+            sender_name=current_user.name,
+            sender_email=current_user.email,
         )
-    )
-    sent = skipped = 0
-    for contact in people:
-        if (
-            not contact.email
-            or contact.consent_status is not ConsentStatus.GRANTED
-            or contact.email in suppressed
-        ):
-            skipped += 1
-            continue
-        try:
-            _mail_link(consultation, contact, reminder=True)
-        except MailError:
-            current_app.logger.exception("consultation link to contact %s failed", contact.id)
-            skipped += 1
-        else:
-            sent += 1
-    return sent, skipped
+    except OperationError as exc:
+        db.session.rollback()
+        flash(f"No reminder drafted: {exc.message}", "danger")
+        return redirect(url_for("consultations.not_answered", consultation_id=consultation.id))
+    db.session.commit()
+    if created:
+        flash(
+            "A draft reminder is ready. Read it, preview it, and send it: it goes to those who "
+            "have still not answered when it is sent, each with their own link.",
+            "success",
+        )
+    else:
+        flash("A draft reminder was already waiting: here it is.", "info")
+    return redirect(url_for("campaigns.detail", campaign_id=campaign.id))
 
 
 @bp.route("/<int:consultation_id>/publish", methods=["GET", "POST"])
@@ -469,21 +448,15 @@ def _respondent(form: ResponseForm) -> operations.Respondent:
     )
 
 
-def _mail_link(consultation: Consultation, contact, *, reminder: bool = False) -> None:
-    link = _personal_link(consultation, contact)
+def _mail_link(consultation: Consultation, contact) -> None:
+    link = operations.personal_link(consultation, contact)
     closes = f"{consultation.closes_on:%-d %B %Y}"
-    if reminder:
-        intro = (
-            f"You are invited to comment on {consultation.title}, the consultation on version "
-            f"{consultation.standard.version} of the WEST Principles."
-        )
-    else:
-        intro = f"Thank you for taking part in the consultation {consultation.title}."
     send_mail(
         MailMessage(
             to=contact.email,
             subject=f"Your personal link: {consultation.title}",
-            text=f"Dear {contact.first_name},\n\n{intro}\n\n"
+            text=f"Dear {contact.first_name},\n\n"
+            f"Thank you for taking part in the consultation {consultation.title}.\n\n"
             f"Your personal link, to answer or come back and change your answers until "
             f"{closes}:\n{link}\n\nPlease keep it to yourself: anyone with this link can "
             "change your response.\n\n— The WEST Principles community\n",

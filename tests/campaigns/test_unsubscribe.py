@@ -103,7 +103,9 @@ def test_the_preference_page_leaves_out_only_the_topics_declined(
     amina, _mail, path = received
     page = client.get(path + "/topics")
     assert page.status_code == 200 and "Newsletter" in page.get_data(as_text=True)
-    wanted = ["awareness", "event_invitation", "pledge_drive", "champion_recruitment"]
+    wanted = [
+        "awareness", "event_invitation", "pledge_drive", "champion_recruitment", "consultation"
+    ]  # fmt: skip
     saved = client.post(path + "/topics", data={"topics": wanted})
     assert saved.status_code == 200 and "Your choices are saved" in saved.get_data(as_text=True)
     db.session.refresh(amina)
