@@ -197,10 +197,19 @@ def _chosen(choices: dict[str, Choice], name: str, survivor_value: Any, other_va
 
 
 def _check_pair(survivor: Any, other: Any, what: str) -> None:
+    """Refuse a pair that is not two existing records; then hold both rows until the commit
+    (on PostgreSQL: a second merge of either waits, then finds what this one did)."""
+    gone = f"One of the two {what}s no longer exists (merged or deleted); nothing was merged."
     if survivor is None or other is None:
-        raise OperationError(f"One of the two {what}s no longer exists; nothing was merged.")
+        raise OperationError(gone)
     if survivor.id == other.id:
         raise OperationError(f"A {what} cannot be merged into itself; nothing was merged.")
+    model = type(survivor)
+    locked = db.session.scalars(
+        sa.select(model.id).where(model.id.in_([survivor.id, other.id])).with_for_update()
+    ).all()
+    if len(locked) != 2:
+        raise OperationError(gone)
 
 
 _NOT_WORTH_KEEPING = {"id", "sort_name", "search_text", "name_key", "created_by_id", "created_at"}
