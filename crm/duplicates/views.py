@@ -140,6 +140,7 @@ def merge(slug: str, first_id: int, second_id: int):
             return redirect(detail_url(kind, survivor_id))
     else:
         status = 422
+        flash("Pick which of the two records to keep; nothing was merged.", "danger")
     conflicts = (
         operations.contact_conflicts(first, second)
         if kind is DuplicateKind.CONTACT

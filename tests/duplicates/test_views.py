@@ -96,7 +96,10 @@ def test_stale_form_and_bad_input_change_nothing(client, as_role, make_contact, 
     assert "Someone else saved this record" in stale.get_data(as_text=True)
     bad = client.post(url, data={"survivor": "first", "choice-email": "third"})
     assert bad.status_code == 422 and "not a choice" in bad.get_data(as_text=True)
-    assert client.post(url, data={"survivor": "neither"}).status_code == 422
+    neither = client.post(url, data={"survivor": "neither"})
+    assert neither.status_code == 422 and "Pick which of the two records" in neither.get_data(
+        as_text=True
+    )
     itself = client.post(f"/duplicates/contacts/{a.id}/{a.id}", follow_redirects=True)
     assert "cannot be merged into itself" in itself.get_data(as_text=True)
     missing = client.get(f"/duplicates/contacts/{a.id}/987654", follow_redirects=True)
