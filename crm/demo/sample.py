@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from crm.auth.models import Role, User
 from crm.contacts.models import ConsentStatus, Contact
 from crm.core.db import utcnow
-from crm.demo import advocacy, library, names, pledges, workgroups
+from crm.demo import advocacy, consultations, library, names, pledges, workgroups
 from crm.engagements.models import Engagement, EngagementKind
 from crm.extensions import db
 from crm.organizations.models import Organization, OrganizationKind
@@ -232,6 +232,7 @@ def load_demo(seed: int = 2017, admin: User | None = None) -> str:
     pledge_count = pledges.load(rng, contacts, staff, rep_org_id=contacts[1].organization_id)
     task_count = workgroups.load(rng, staff)
     case_count = library.load(rng, staff)
+    consultations.load(rng, contacts, staff)
     return (
         f"Demo data: {len(users)} users (one per role), {len(orgs)} organizations, "
         f"{len(contacts)} contacts, {engagements} engagements, {advocacy_summary}, "
