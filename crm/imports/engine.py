@@ -281,9 +281,12 @@ def undo(actor: Any, run: ImportRun) -> dict[str, int]:
     for table_name, record_id, before in updated:
         table = db.metadata.tables[table_name]
         columns = [c for c in before if c in table.c and not c.startswith("_")]
-        current = columns and db.session.execute(
-            sa.select(*(table.c[c] for c in columns)).where(table.c.id == record_id)
-        ).first()
+        current = (
+            columns
+            and db.session.execute(
+                sa.select(*(table.c[c] for c in columns)).where(table.c.id == record_id)
+            ).first()
+        )
         if current is None:
             continue
         restore = {}

@@ -349,13 +349,16 @@ class OrganizationImporter(Importer):
         db.session.flush()
         tag_ids = {t.name: t.id for t in tags}
         ids = [r.record_id for r in rows]
-        existing = set(
-            db.session.execute(
-                sa.select(organization_tag.c.organization_id, organization_tag.c.tag_id).where(
-                    organization_tag.c.organization_id.in_(ids)
+        existing: set[tuple[int, int]] = set()
+        for start in range(0, len(ids), 5000):
+            existing.update(
+                tuple(link)
+                for link in db.session.execute(
+                    sa.select(organization_tag.c.organization_id, organization_tag.c.tag_id).where(
+                        organization_tag.c.organization_id.in_(ids[start : start + 5000])
+                    )
                 )
             )
-        )
         links = []
         for row in rows:
             added = []

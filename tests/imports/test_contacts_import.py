@@ -30,6 +30,14 @@ def test_contacts_are_created_with_their_organization_tags_and_consent(run_impor
     assert farhana.consent_status is ConsentStatus.GRANTED
     assert farhana.consent_source == "import: contacts.csv"
     assert farhana.sort_name == "rahman farhana"
+    # Written in bulk, read back as the ORM writes them: aware UTC times, the version at 1.
+    from datetime import timedelta
+
+    from crm.core.db import utcnow
+
+    assert abs(utcnow() - farhana.created_at) < timedelta(minutes=5)
+    assert farhana.consent_at is not None and farhana.consent_at.tzinfo is not None
+    assert farhana.version == 1 and farhana.created_by_id == run.created_by_id
     kwame = people["kwame@example.org"]
     assert kwame.organization.name == "New Org Ltd"
     assert kwame.consent_status is ConsentStatus.UNKNOWN
@@ -172,3 +180,12 @@ def test_undo_of_an_update_that_only_added_tags(app, run_import, db, make_contac
         db.session.commit()
     db.session.expire_all()
     assert contacts(db)["ana@example.org"].tags == []
+
+
+def test_tags_a_contact_already_has_are_not_linked_twice(run_import, db, make_contact):
+    run_import("contacts", "first_name,email,tags\nAna,ana@example.org,vip\n")
+    run = run_import("contacts", "first_name,email,tags\nAna,ana@example.org,vip;press\n", policy="fill")
+    assert run.updated_count == 1
+    assert [t.name for t in contacts(db)["ana@example.org"].tags] == ["press", "vip"]
+    again = run_import("contacts", "first_name,email,tags\nAna,ana@example.org,press\n", policy="fill")
+    assert (again.updated_count, again.skipped_count) == (0, 1)
