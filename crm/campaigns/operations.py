@@ -302,6 +302,13 @@ def schedule_campaign(actor, campaign: Campaign, when: datetime | None, *, now=N
         raise OperationError(
             "That time has passed; choose a later one or send it now.", field="scheduled_at"
         )
+    consultation = campaign.consultation
+    if consultation is not None and when.date() > consultation.closes_on:
+        raise OperationError(
+            f"{consultation.title} closes on {consultation.closes_on:%-d %B %Y}: choose a time "
+            "before then, while its links still take answers.",
+            field="scheduled_at",
+        )
     campaign.scheduled_at = when
     _set_status(
         actor, campaign, CampaignStatus.SCHEDULED, f"Scheduled for {when:%Y-%m-%d %H:%M} UTC"

@@ -10,6 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
 from enum import StrEnum
+from typing import TYPE_CHECKING
 
 import sqlalchemy as sa
 
@@ -37,6 +38,10 @@ from crm.organizations.models import OrganizationKind
 from crm.standards import operations as standard_ops
 from crm.standards.models import Principle, Standard, StandardStatus
 from crm.tags.operations import parse_tags
+
+if TYPE_CHECKING:
+    from crm.campaigns.models import Campaign
+    from crm.campaigns.operations import CampaignFields
 
 TOKEN_PURPOSE = "consultation-response"
 COMMENT_MAX = 10_000
@@ -687,7 +692,9 @@ def _literal(text: str) -> str:
     return "{% raw %}" + text + "{% endraw %}"
 
 
-def reminder_fields(consultation: Consultation, sender_name: str, sender_email: str):
+def reminder_fields(
+    consultation: Consultation, sender_name: str, sender_email: str
+) -> CampaignFields:
     """A reminder campaign as the lead first sees it: to those invited who have not answered,
     each with their own link (`{{ consultation_url }}`)."""
     from crm.campaigns.models import Purpose
@@ -717,7 +724,9 @@ def reminder_fields(consultation: Consultation, sender_name: str, sender_email: 
     )
 
 
-def draft_reminder(actor, consultation: Consultation, *, sender_name: str, sender_email: str):
+def draft_reminder(
+    actor, consultation: Consultation, *, sender_name: str, sender_email: str
+) -> tuple[Campaign, bool]:
     """A draft campaign to those invited who have not answered yet, for the lead to review
     and send through the campaign flow (the worker drains the outbox). A draft reminder that
     is still unsent is reused rather than doubled. Returns (campaign, created)."""

@@ -10,6 +10,7 @@ import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.orm import selectinload
 
+from crm.campaigns.models import Campaign
 from crm.consultations.models import Access, Answer, Consultation, Mark, Response
 from crm.contacts.models import Contact
 from crm.core.countries import country_name
@@ -68,10 +69,8 @@ def count_not_answered(consultation: Consultation) -> int:
     )
 
 
-def reminders(consultation: Consultation) -> list:
+def reminders(consultation: Consultation) -> list[Campaign]:
     """The campaigns that go (or went) to those invited who had not answered, newest first."""
-    from crm.campaigns.models import Campaign
-
     return list(
         db.session.scalars(
             sa.select(Campaign)

@@ -357,3 +357,32 @@ def file_provider(app):
     from crm.campaigns.delivery import FileBatchProvider
 
     return FileBatchProvider(app.config["MAIL_FILE_DIR"], app.config["MAIL_DEFAULT_SENDER"])
+
+
+def test_a_scheduled_reminder_goes_out_before_the_close_or_not_at_all(
+    ctx, db, make_user, invited, file_provider
+):
+    from datetime import UTC, datetime
+
+    consultation, _people = invited
+    lead = make_user("lead")
+    campaign, _ = operations.draft_reminder(
+        lead, consultation, sender_name="Lena", sender_email="lena@example.org"
+    )
+    db.session.commit()
+    after_close = datetime.combine(consultation.closes_on + timedelta(days=1), datetime.min.time(),
+                                   tzinfo=UTC)  # fmt: skip
+    with pytest.raises(OperationError, match="choose a time before then"):
+        campaign_ops.schedule_campaign(lead, campaign, after_close)
+    db.session.rollback()
+    soon = datetime.now(UTC) + timedelta(hours=1)
+    campaign_ops.schedule_campaign(lead, campaign, soon)
+    db.session.commit()
+    # The consultation closes early; when the time comes, the worker does not send it.
+    consultation.closes_on = date.today() - timedelta(days=1)
+    consultation.opens_on = date.today() - timedelta(days=20)
+    db.session.commit()
+    outcome = worker.drain_once(file_provider, now=soon + timedelta(minutes=1))
+    assert outcome["claimed"] == 0
+    db.session.refresh(campaign)
+    assert campaign.status is CampaignStatus.CANCELLED and outbox_rows(db) == []
