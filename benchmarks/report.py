@@ -22,8 +22,8 @@ built without rendering ("build only"). Targets (issue 6): HTML ≤ 3 s, XLSX �
 --keep DIR keeps the databases (SQLite: DIR/report.sqlite3; PostgreSQL: the --pg-url database,
 which is always dropped with FORCE and recreated when built: give it one of its own); --reuse
 measures them again without building (the migrations are applied first). --profile prints the
-top of a cProfile of one report page per engine; --only TEXT measures just the cases whose
-name contains TEXT (and the two floors: /healthz and the bare SQL).
+top of a cProfile of one report page per engine; --only TEXT,… measures just the cases whose
+name contains one of them (and the two floors: /healthz and the bare SQL).
 """
 
 from __future__ import annotations
@@ -314,7 +314,9 @@ def measure(
     }
     samples = {}
     for name, run in cases.items():
-        if only and only not in name and not name.startswith(("/healthz", "engine floor")):
+        wanted = [part for part in only.split(",") if part]
+        floor = name.startswith(("/healthz", "engine floor"))
+        if wanted and not floor and not any(part in name for part in wanted):
             continue
         samples[name] = timed(run, runs)
         print(f"    {name}: p50 {statistics.median(samples[name]):.3f} s", file=sys.stderr)
@@ -367,7 +369,7 @@ def main() -> None:
     parser.add_argument("--reuse", action="store_true", help="measure kept databases again")
     parser.add_argument("--profile", action="store_true", help="cProfile one report page")
     parser.add_argument(
-        "--only", default="", help="only the cases containing this (and the two floors)"
+        "--only", default="", help="only the cases containing one of these, comma-separated"
     )
     args = parser.parse_args()
     if args.reuse and not args.keep:

@@ -63,15 +63,27 @@ def _frame(stmt) -> pd.DataFrame:
     return pd.read_sql_query(stmt, db.session.connection())
 
 
-def _plain_frame(stmt: sa.Select) -> pd.DataFrame:
-    """A large result of plain values (numbers, text: nothing to convert) as the driver returns
-    it, without SQLAlchemy's per-row work (a third of the time for 100,000s of rows)."""
+def _driver_rows(stmt: sa.Select) -> tuple[list[str], list[tuple]]:
+    """The column names and rows of `stmt` as the driver returns them, without SQLAlchemy's
+    per-row work (a third of the time for 100,000s of rows): for plain values, numbers and
+    text (columns read with `_text`), and dates through `_day`."""
     result = db.session.connection().execute(stmt)
     try:
-        columns = list(result.keys())
-        return pd.DataFrame.from_records(result.cursor.fetchall(), columns=columns)
+        return list(result.keys()), result.cursor.fetchall()
     finally:
         result.close()
+
+
+def _plain_frame(stmt: sa.Select) -> pd.DataFrame:
+    """`_driver_rows` as a frame."""
+    columns, rows = _driver_rows(stmt)
+    return pd.DataFrame.from_records(rows, columns=columns)
+
+
+@functools.lru_cache(maxsize=8192)
+def _day(value: date | str | None) -> date | None:
+    """A date as the driver returns it: a date (PostgreSQL), or the ISO text SQLite stores."""
+    return date.fromisoformat(value) if isinstance(value, str) else value
 
 
 @dataclass
@@ -105,7 +117,7 @@ STANDING_COLUMNS = ["pledge_id", "standing", "kind", "country", "signed_on"]
 
 def pledge_organizations() -> pd.DataFrame:
     """The kind and country of each pledge's organization, indexed by pledge id."""
-    return _frame(
+    return _plain_frame(
         sa.select(
             Pledge.id.label("pledge_id"),
             _text(Organization.kind).label("kind"),
@@ -139,23 +151,22 @@ def pledge_standings(at_end: datetime, organizations: pd.DataFrame | None = None
         .where(PledgeChange.at < at_end)
         .subquery()
     )
-    rows = db.session.execute(
+    _columns, rows = _driver_rows(
         sa.select(Pledge.id, _text(history.c.to_status), Pledge.activated_on, Pledge.signed_on)
         .join(history, history.c.pledge_id == Pledge.id)
         .where(history.c.n == 1)
         .order_by(Pledge.id)
-    ).all()
-    key = ProgressReport.year * 4 + ProgressReport.quarter - 1
-    reported = dict(
-        db.session.execute(
-            sa.select(ProgressReport.pledge_id, sa.func.max(key))
-            .where(
-                ProgressReport.status != ReportStatus.DRAFT,
-                ProgressReport.submitted_at < at_end,
-            )
-            .group_by(ProgressReport.pledge_id)
-        ).all()
     )
+    key = ProgressReport.year * 4 + ProgressReport.quarter - 1
+    _columns, last_reported = _driver_rows(
+        sa.select(ProgressReport.pledge_id, sa.func.max(key))
+        .where(
+            ProgressReport.status != ReportStatus.DRAFT,
+            ProgressReport.submitted_at < at_end,
+        )
+        .group_by(ProgressReport.pledge_id)
+    )
+    reported = dict(last_reported)
     day = (at_end - timedelta(days=1)).date()
     config = current_app.config
 
@@ -172,7 +183,11 @@ def pledge_standings(at_end: datetime, organizations: pd.DataFrame | None = None
 
     frame = pd.DataFrame(
         [
-            (pledge_id, standing(status, activated_on, reported.get(pledge_id)), signed_on)
+            (
+                pledge_id,
+                standing(status, _day(activated_on), reported.get(pledge_id)),
+                _day(signed_on),
+            )
             for pledge_id, status, activated_on, signed_on in rows
         ],
         columns=["pledge_id", "standing", "signed_on"],
@@ -309,9 +324,8 @@ def _by_group(standings: pd.DataFrame, levels: pd.DataFrame, column: str, label)
     if live.empty:
         return pd.DataFrame(columns=columns)
     live["group"] = _labels(live[column], label[0])
-    table = live.groupby("group").agg(
-        live=("pledge_id", "size"), adopted=("standing", lambda s: int((s == "adopted").sum()))
-    )
+    live["adopted"] = live["standing"] == "adopted"
+    table = live.groupby("group").agg(live=("pledge_id", "size"), adopted=("adopted", "sum"))
     if not levels.empty:
         lv = levels.copy()
         lv["group"] = _labels(lv[column], label[0])
@@ -324,9 +338,12 @@ def _by_group(standings: pd.DataFrame, levels: pd.DataFrame, column: str, label)
 
 
 def _labels(values: pd.Series, label) -> pd.Series:
-    """`label` of each value (an enum's by its value), computed once per distinct value."""
+    """`label` of each value (an enum's by its value; a missing one, None or NaN, as None),
+    computed once per distinct value."""
     codes, distinct = pd.factorize(values, use_na_sentinel=False)
-    names = [label(getattr(value, "value", value)) for value in distinct]
+    names = [
+        label(None if pd.isna(value) else getattr(value, "value", value)) for value in distinct
+    ]
     return pd.Series(np.array(names, dtype=object)[codes], index=values.index, dtype=object)
 
 

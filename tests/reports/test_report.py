@@ -234,3 +234,25 @@ def test_the_library_section_counts_new_case_studies(ctx, dataset, db):
     library = report.sections["Learning library"].set_index("Principle")
     assert library.loc["P5", "Worked"] == 1 and library.loc["P5", "Did not work"] == 1
     assert "2 case studies added to the learning library." in report.highlights
+
+
+def test_an_organization_without_a_country_counts_as_unknown(
+    client, as_role, dataset, db, make_org
+):
+    standard = db.session.scalar(
+        sa.select(Standard).where(Standard.status == StandardStatus.CURRENT)
+    )
+    somewhere = make_org("Nowhere Co", kind="ngo")  # no country recorded
+    pledge = Pledge(organization_id=somewhere.id, standard_id=standard.id, status="active",
+                    signed_on=date(2026, 8, 1), activated_on=date(2026, 8, 2), listed=False)  # fmt: skip
+    db.session.add(pledge)
+    db.session.flush()
+    db.session.add(
+        PledgeChange(pledge_id=pledge.id, from_status=None, to_status="active", at=at("2026-08-02"))
+    )
+    db.session.commit()
+    as_role("viewer")
+    assert client.get("/reports/?quarter=2026Q3").status_code == 200
+    for section in ("by-country", "by-region"):
+        csv = client.get(f"/reports/2026Q3/{section}.csv").data.decode("utf-8-sig")
+        assert "Unknown,1,0," in csv  # live, not adopted, no report yet
