@@ -129,6 +129,7 @@ def register_personal_data_hooks() -> None:
     import crm.champions.personal_data  # noqa: F401
     import crm.consultations.personal_data  # noqa: F401
     import crm.events.personal_data  # noqa: F401
+    import crm.imports.personal_data  # noqa: F401
     import crm.pledges.personal_data  # noqa: F401
 
 

@@ -106,8 +106,10 @@ def import_command(
         stored.unlink(missing_ok=True)  # no run is kept, so neither is its copy of the file
         click.echo(f"Dry run, nothing changed: {summary}.")
     else:
+        run_id, stored_name = run.id, run.stored_name
         db.session.commit()
-        click.echo(f"Import #{run.id} done: {summary}.")
+        operations.forget_upload(stored_name)
+        click.echo(f"Import #{run_id} done: {summary}.")
     if outcome.failed:
         errors = Path(current_app.config["INSTANCE_DIR"]) / "imports" / f"errors-{path.stem}.csv"
         errors.write_text(error_file(headers, outcome.failed_rows), encoding="utf-8")

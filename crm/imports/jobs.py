@@ -38,12 +38,14 @@ def _work(app: Flask, run_id: int, actor_id: int | None) -> None:
     with app.app_context():
         try:
             run = db.session.get(ImportRun, run_id)
+            stored_name = run.stored_name
             actor = db.session.get(User, actor_id) if actor_id else None
             operations.write_progress(run, 0, run.total_rows)
             operations.perform(
                 actor, run, progress=lambda done, total: operations.write_progress(run, done, total)
             )
             db.session.commit()
+            operations.forget_upload(stored_name)
         except Exception as error:  # noqa: BLE001 - any failure: roll back and say so
             db.session.rollback()
             if not isinstance(error, OperationError):
@@ -59,6 +61,7 @@ def mark_failed(run_id: int, error: Exception) -> None:
     run = db.session.get(ImportRun, run_id)
     if run is None:
         return
+    stored_name = run.stored_name
     run.status = RunStatus.FAILED
     run.finished_at = utcnow()
     run.message = (
@@ -67,3 +70,4 @@ def mark_failed(run_id: int, error: Exception) -> None:
         else "The import stopped on an unexpected error and was rolled back; nothing was imported."
     )
     db.session.commit()
+    operations.forget_upload(stored_name)

@@ -56,6 +56,7 @@ def start_run(
 ) -> ImportRun:
     """Keep the upload (bytes, or a file on disk for the CLI) and describe it; refuse a file
     that cannot be imported, up front."""
+    actor_id = getattr(actor, "id", None)
     try:
         record_type = RecordType(record_type)
     except ValueError:
@@ -70,6 +71,7 @@ def start_run(
         )
     if not size:
         raise OperationError(f"“{file_name}” is empty.")
+    forget_stale_drafts()
     stored_name = f"{uuid.uuid4().hex}.upload"
     path = upload_dir() / stored_name
     if isinstance(data, Path):
@@ -95,7 +97,7 @@ def start_run(
         headers=info.headers,
         total_rows=total,
         mapping=auto_map(info.headers, spec_for(record_type)),
-        created_by_id=getattr(actor, "id", None),
+        created_by_id=actor_id,
     )
     db.session.add(run)
     db.session.flush()
@@ -183,6 +185,33 @@ def perform(
 
 def undo(actor: Any, run: ImportRun) -> dict[str, int]:
     return engine.undo(actor, run)
+
+
+def forget_upload(stored_name: str) -> None:
+    """Delete the stored copy of a run's file once the run has ended: it holds personal data
+    and nothing needs it any more (the failed rows are kept in the run). Called after the
+    commit, so a rolled-back run still has its file; takes the name, read before the commit,
+    so it needs no query."""
+    folder = upload_dir()
+    (folder / stored_name).unlink(missing_ok=True)
+    (folder / f"{stored_name}.progress").unlink(missing_ok=True)
+
+
+def forget_stale_drafts(days: int = 7) -> int:
+    """Uploads left at the mapping step for a week are dropped, file and all."""
+    from datetime import timedelta
+
+    cutoff = utcnow() - timedelta(days=days)
+    stale = db.session.scalars(
+        sa.select(ImportRun).where(
+            ImportRun.status == RunStatus.DRAFT, ImportRun.created_at < cutoff
+        )
+    ).all()
+    for run in stale:
+        stored_path(run).unlink(missing_ok=True)
+        db.session.delete(run)
+    db.session.flush()
+    return len(stale)
 
 
 def discard(run: ImportRun) -> None:

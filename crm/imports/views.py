@@ -163,8 +163,10 @@ def start(run_id: int):
         if run.total_rows > current_app.config["IMPORT_BACKGROUND_ROWS"]:
             jobs.run_in_background(run, current_user)
             return redirect(url_for("imports.show", run_id=run_id))
+        stored_name = run.stored_name
         outcome = operations.perform(current_user, run)
         db.session.commit()
+        operations.forget_upload(stored_name)
     except OperationError as error:
         db.session.rollback()
         flash(f"{error.message} Nothing was imported.", "danger")

@@ -161,11 +161,22 @@ def test_the_search_index_stays_consistent_through_import_and_undo(app, run_impo
         db.session.commit()
     if db.session.get_bind().dialect.name == "sqlite":
         # FTS5 compares its index with the contact table and raises when they differ.
-        db.session.execute(sa.text("INSERT INTO contact_fts(contact_fts) VALUES ('integrity-check')"))
-        hits = db.session.scalar(sa.text("SELECT count(*) FROM contact_fts WHERE contact_fts MATCH 'kaya'"))
+        db.session.execute(
+            sa.text("INSERT INTO contact_fts(contact_fts) VALUES ('integrity-check')")
+        )
+        hits = db.session.scalar(
+            sa.text("SELECT count(*) FROM contact_fts WHERE contact_fts MATCH 'kaya'")
+        )
         assert hits == 0
     run_import("contacts", "first_name,last_name,email\nZeynep,Kaya,zeynep@example.org\n")
-    assert db.session.scalar(sa.select(sa.func.count()).select_from(Contact).where(Contact.search_text.like("%kaya%"))) == 1
+    assert (
+        db.session.scalar(
+            sa.select(sa.func.count())
+            .select_from(Contact)
+            .where(Contact.search_text.like("%kaya%"))
+        )
+        == 1
+    )
 
 
 def test_undo_of_an_update_that_only_added_tags(app, run_import, db, make_contact):
@@ -184,8 +195,12 @@ def test_undo_of_an_update_that_only_added_tags(app, run_import, db, make_contac
 
 def test_tags_a_contact_already_has_are_not_linked_twice(run_import, db, make_contact):
     run_import("contacts", "first_name,email,tags\nAna,ana@example.org,vip\n")
-    run = run_import("contacts", "first_name,email,tags\nAna,ana@example.org,vip;press\n", policy="fill")
+    run = run_import(
+        "contacts", "first_name,email,tags\nAna,ana@example.org,vip;press\n", policy="fill"
+    )
     assert run.updated_count == 1
     assert [t.name for t in contacts(db)["ana@example.org"].tags] == ["press", "vip"]
-    again = run_import("contacts", "first_name,email,tags\nAna,ana@example.org,press\n", policy="fill")
+    again = run_import(
+        "contacts", "first_name,email,tags\nAna,ana@example.org,press\n", policy="fill"
+    )
     assert (again.updated_count, again.skipped_count) == (0, 1)

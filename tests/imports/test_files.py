@@ -137,5 +137,7 @@ def test_mapping_checks():
 
 
 def test_line_numbers_count_blank_rows_as_a_spreadsheet_does(tmp_path):
-    _reader, rows = read(tmp_path, b"first_name;email\nAna;ana@example.org\n;\n\nBo;bo@example.org\n")
+    _reader, rows = read(
+        tmp_path, b"first_name;email\nAna;ana@example.org\n;\n\nBo;bo@example.org\n"
+    )
     assert [line for line, _ in rows] == [2, 5]
