@@ -518,15 +518,36 @@ def respond(consultation_id: int):
             show_operation_error(form, exc)
             return _render_response(consultation, form, _posted_answers(), status=422)
         db.session.commit()
-        try:
-            _mail_link(consultation, contact)
-        except MailError:
-            current_app.logger.exception(
-                "consultation link for %s failed", response.id if response else contact.id
-            )
+        if _may_mail_link(contact.email):
+            try:
+                _mail_link(consultation, contact)
+            except MailError:
+                current_app.logger.exception(
+                    "consultation link for %s failed", response.id if response else contact.id
+                )
         return redirect(url_for(".done", consultation_id=consultation.id, result=outcome.value))
     status = 422 if form.errors else 200
     return _render_response(consultation, form, _posted_answers(), status=status)
+
+
+LINK_MAILS_PER_ADDRESS_HOURLY = 3
+
+
+def _may_mail_link(email: str | None) -> bool:
+    """Anyone can type anyone's address into the public form: the same address gets at most a
+    few link emails an hour, however many networks the forms come from."""
+    import hashlib
+
+    if not email:
+        return False
+    key = "mail:" + hashlib.sha256(email.lower().encode()).hexdigest()[:40]
+    try:
+        check_and_record("consultation-link-mail", key, LINK_MAILS_PER_ADDRESS_HOURLY)
+    except OperationError:
+        db.session.rollback()
+        return False
+    db.session.commit()
+    return True
 
 
 def _closed_message(consultation: Consultation) -> str:

@@ -189,7 +189,9 @@ def test_floods_from_one_address_are_refused(app, client, db, make_consultation,
     finally:
         app.config["PUBLIC_FORM_HOURLY_LIMIT"] = 20
     assert count(db, Response) == 2
-    assert count(db, PublicSubmission) == 2
+    # Two from the network, and one per address the link was mailed to.
+    forms = db.session.scalars(sa.select(PublicSubmission.form)).all()
+    assert sorted(forms) == ["consultation-link-mail"] * 2 + ["consultation-response"] * 2
 
 
 @pytest.mark.parametrize(
@@ -300,3 +302,16 @@ def test_a_save_after_submitting_counts_as_a_new_submission(db, make_consultatio
     response, outcome = operations.respond(consultation, contact, later, submit=False)
     assert outcome is operations.Outcome.UPDATED  # the team reads it: it is said so
     assert response.submissions == 2 and response.answers[0].comment == "Second thoughts"
+
+
+def test_one_address_gets_at_most_three_link_emails_an_hour_from_the_public_form(
+    client, db, make_consultation, answer_form, outbox
+):
+    """Someone typing a stranger's address over and over cannot flood their inbox."""
+    consultation = make_consultation()
+    for _ in range(5):
+        response = client.post(f"/c/{consultation.id}", data=answer_form(consultation))
+        assert response.status_code == 302
+    assert count(db, Response) == 1
+    assert len(outbox()) == 3
+    assert {message["To"] for message in outbox()} == {"rina@example.org"}
