@@ -148,6 +148,47 @@ def update_consultation(
     db.session.flush()
 
 
+def delete_consultation(actor, consultation: Consultation) -> None:
+    """Remove a consultation set up by mistake. Once anyone has answered, a version was
+    published from it, a reminder went out or a task points at it, it is history: refused."""
+    from crm.campaigns.models import Campaign
+    from crm.workgroups.models import Task
+
+    reasons = []
+    if _has_responses(consultation):
+        reasons.append("people have answered it")
+    if consultation.published_standard_id is not None:
+        reasons.append("a version was published from it")
+    if db.session.scalar(
+        sa.select(sa.func.count())
+        .select_from(Campaign)
+        .where(Campaign.consultation_id == consultation.id)
+    ):
+        reasons.append("reminder campaigns were made for it")
+    tasks = db.session.scalar(
+        sa.select(sa.func.count())
+        .select_from(Task)
+        .where(Task.record_type == "consultation", Task.record_id == consultation.id)
+    )
+    if tasks:
+        reasons.append(
+            f"{tasks} task{'s' if tasks != 1 else ''} point{'s' if tasks == 1 else ''} at it"
+        )
+    if reasons:
+        raise OperationError(
+            f"“{consultation.title}” cannot be deleted: {'; '.join(reasons)}. Nothing was deleted."
+        )
+    audit.record(
+        actor,
+        AuditAction.DELETE,
+        "consultation",
+        consultation.id,
+        summary=f"Deleted {consultation.title}",
+    )
+    db.session.delete(consultation)
+    db.session.flush()
+
+
 # --- draft recommendations -------------------------------------------------------------------
 
 

@@ -151,6 +151,23 @@ def detail(consultation_id: int):
     )
 
 
+@bp.route("/<int:consultation_id>/delete", methods=["POST"])
+@requires(Permission.CONSULTATIONS_MANAGE)
+def delete(consultation_id: int):
+    consultation = _get(consultation_id)
+    ThemesForm().validate_on_submit() or abort(400)
+    title = consultation.title
+    try:
+        operations.delete_consultation(current_user, consultation)
+        db.session.commit()
+    except OperationError as exc:
+        db.session.rollback()
+        flash(exc.message, "danger")
+        return redirect(url_for("consultations.detail", consultation_id=consultation_id))
+    flash(f"Deleted “{title}”.", "success")
+    return redirect(url_for("consultations.index"))
+
+
 @bp.route("/<int:consultation_id>/recommendations", methods=["POST"])
 @requires(Permission.CONSULTATIONS_MANAGE)
 def add_recommendation(consultation_id: int):
@@ -325,7 +342,7 @@ def not_answered_csv(consultation_id: int):
 @bp.route("/<int:consultation_id>/remind", methods=["POST"])
 @requires(Permission.CONSULTATIONS_MANAGE)
 def remind(consultation_id: int):
-    """"Remind them": a draft campaign to those invited who have not answered, each with their
+    """ "Remind them": a draft campaign to those invited who have not answered, each with their
     own link; the lead reviews it and sends it through the campaign flow (the outbox)."""
     if not has_permission(current_user, Permission.CAMPAIGNS_EDIT):
         abort(403)

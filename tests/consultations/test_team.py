@@ -386,3 +386,31 @@ def test_editing_through_the_page_and_a_stale_form_is_refused(
     assert stale.status_code == 409
     db.session.refresh(consultation)
     assert consultation.title == "1.0 review, extended"
+
+
+def test_a_consultation_nobody_answered_can_be_deleted_and_one_with_answers_cannot(
+    client, as_role, db, make_consultation, answer_form
+):
+    from crm.consultations.models import Consultation
+
+    as_role("lead")
+    unused_id = make_consultation().id
+    page = client.get(f"/consultations/{unused_id}").get_data(as_text=True)
+    assert f"/consultations/{unused_id}/delete" in page
+    response = client.post(f"/consultations/{unused_id}/delete")
+    assert response.headers["Location"].endswith("/consultations/")
+    db.session.expire_all()
+    assert db.session.get(Consultation, unused_id) is None
+
+    answered = make_consultation()
+    client.post(f"/c/{answered.id}", data=answer_form(answered))
+    assert f"/consultations/{answered.id}/delete" not in client.get(f"/consultations/{answered.id}").get_data(as_text=True)
+    response = client.post(f"/consultations/{answered.id}/delete", follow_redirects=True)
+    assert "people have answered it" in response.get_data(as_text=True)
+    assert db.session.get(Consultation, answered.id) is not None
+
+
+def test_volunteers_cannot_delete_a_consultation(client, as_role, db, make_consultation):
+    consultation = make_consultation()
+    as_role("volunteer")
+    assert client.post(f"/consultations/{consultation.id}/delete").status_code == 403
