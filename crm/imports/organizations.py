@@ -123,8 +123,11 @@ class _Known:
         )
         if found is None:
             return None
-        name, score, index = found
-        return candidates[index][1], name, score
+        _key, score, index = found
+        org_id = candidates[index][1]
+        # Shown to people: the name as written, not the folded key it was compared by.
+        name = db.session.scalar(sa.select(Organization.name).where(Organization.id == org_id))
+        return org_id, name or _key, score
 
     def add(self, key: str, org_id: int, url: str | None) -> None:
         if self._names is not None:

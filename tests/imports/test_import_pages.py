@@ -126,3 +126,14 @@ def test_an_import_cannot_be_undone_twice_or_before_it_ran(run_import, client, a
     assert "Only a finished import can be undone; this one is undone" in response.get_data(
         as_text=True
     )
+
+
+def test_similar_organizations_are_listed_with_a_link_to_merge_them(run_import, client, as_role, make_org):
+    known = make_org("Worker Voice Foundation")
+    run = run_import("organizations", "name\nWorker Voice Foundations\n")
+    as_role("lead")
+    page = client.get(f"/imports/{run.id}").get_data(as_text=True)
+    assert "New organizations that look like ones we have" in page
+    created = run.review[0]["created_id"]
+    assert f"/duplicates/organizations/{known.id}/{created}" in page
+    assert client.get(f"/duplicates/organizations/{known.id}/{created}").status_code == 200

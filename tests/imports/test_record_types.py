@@ -40,7 +40,7 @@ def test_organizations_match_on_folded_name_then_website_and_list_similar_names(
     )
     assert run.review == [
         {"line": 4, "created_id": new_voice.id, "name": "Worker Voice Foundations",
-         "record_id": run.review[0]["record_id"], "known_name": "worker voice foundation", "score": run.review[0]["score"]}
+         "record_id": run.review[0]["record_id"], "known_name": "Worker Voice Foundation", "score": run.review[0]["score"]}
     ]  # fmt: skip
     assert run.review[0]["score"] >= 90
     assert (
