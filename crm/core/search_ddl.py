@@ -90,14 +90,16 @@ def search_index_in_bulk(session, table: str) -> Iterator[list[int]]:
     session.execute(sa.text(f"DROP TRIGGER {table}_fts_ai"))
     try:
         yield ids
+        insert = f"INSERT INTO {table}_fts(rowid, {column}) SELECT id, {column} FROM {table} "
+        if ids and ids == list(range(ids[0], ids[0] + len(ids))):  # one run, as bulk inserts give
+            session.execute(
+                sa.text(insert + "WHERE id BETWEEN :low AND :high"),
+                {"low": ids[0], "high": ids[-1]},
+            )
+            return
         for start in range(0, len(ids), 5000):
             chunk = ids[start : start + 5000]
-            session.execute(
-                sa.text(
-                    f"INSERT INTO {table}_fts(rowid, {column}) "
-                    f"SELECT id, {column} FROM {table} WHERE id IN ({','.join(map(str, chunk))})"
-                )
-            )
+            session.execute(sa.text(insert + f"WHERE id IN ({','.join(map(str, chunk))})"))
     finally:
         session.execute(sa.text(trigger))
 

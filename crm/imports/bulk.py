@@ -31,6 +31,16 @@ def insert_many(table: sa.Table, values: list[dict]) -> list[int]:
     return list(range(before + 1, after + 1))
 
 
+def insert_rows(table: sa.Table, values: list[dict]) -> None:
+    """Insert `values` (dicts with the same keys) without wanting their ids back."""
+    if not values:
+        return
+    if db.session.get_bind().dialect.name == "sqlite":
+        _sqlite_executemany(table, values)
+    else:
+        db.session.execute(sa.insert(table), values)
+
+
 def _sqlite_executemany(table: sa.Table, values: list[dict]) -> None:
     """The rows through the driver's executemany, in this transaction, each value converted
     by its column type exactly as SQLAlchemy would (a UTC datetime to SQLite's text form, an
@@ -48,10 +58,14 @@ def _sqlite_executemany(table: sa.Table, values: list[dict]) -> None:
         cells = [row[name] for name in columns]
         for index, process, memo in typed:
             value = cells[index]
-            if value is not None:
-                if value not in memo:
-                    memo[value] = process(value)
+            if value is None:
+                continue
+            try:
                 cells[index] = memo[value]
+            except KeyError:
+                cells[index] = memo[value] = process(value)
+            except TypeError:  # JSON (a dict): not hashable, rarely repeated
+                cells[index] = process(value)
         rows.append(cells)
     names = ", ".join(f'"{name}"' for name in columns)
     marks = ", ".join("?" for _ in columns)

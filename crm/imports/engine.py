@@ -24,6 +24,7 @@ from crm.core.errors import OperationError
 from crm.core.export import safe_cell
 from crm.core.search_ddl import delete_in_bulk
 from crm.extensions import db
+from crm.imports.bulk import insert_rows
 from crm.imports.fields import Spec
 from crm.imports.models import ExistingPolicy, ImportItem, ImportRun, ItemAction, RunStatus
 from crm.imports.reading import TableReader
@@ -37,7 +38,8 @@ CREATE, UPDATE, SKIP, FAIL = "create", "update", "skip", "fail"
 @dataclass
 class Row:
     line: int  # as numbered in a spreadsheet (the header is line 1)
-    raw: dict[str, str]  # {header: cell}
+    cells: list[str]  # one per header
+    headers: list[str]
     values: dict[str, str]  # {field key: stripped cell}, mapped columns only
     errors: dict[str, str] = field(default_factory=dict)  # {field key or "row": message}
     action: str = CREATE
@@ -45,6 +47,11 @@ class Row:
     note: str = ""  # what matched, or why it was skipped
     cleaned: dict[str, Any] = field(default_factory=dict)
     changes: dict[str, Any] = field(default_factory=dict)  # for an update: {column: new value}
+
+    @property
+    def raw(self) -> dict[str, str]:
+        """{header: cell}, for the error file and the preview (built only for those)."""
+        return dict(zip(self.headers, self.cells, strict=True))
 
     def fail(self, key: str, message: str) -> None:
         self.errors.setdefault(key, message)
@@ -116,14 +123,14 @@ def _importer_for(record_type: str, ctx: Context) -> Importer:
 
 
 def _rows(reader: TableReader, mapping: dict[str, str]) -> Iterator[Row]:
-    for line, raw in reader.rows():
-        values = {key: (raw.get(header) or "").strip() for header, key in mapping.items()}
-        row = Row(line, raw, values)
-        if "__extra__" in raw:
+    headers = reader.info.headers
+    wanted = [(headers.index(header), key) for header, key in mapping.items() if header in headers]
+    for line, cells, extra in reader.cells():
+        row = Row(line, cells, headers, {key: cells[index].strip() for index, key in wanted})
+        if extra:
             row.fail(
                 "row",
-                f"values past the last column ({raw['__extra__'][:60]}); is a "
-                "delimiter or a header missing?",
+                f"values past the last column ({extra[:60]}); is a delimiter or a header missing?",
             )
         yield row
 
@@ -180,7 +187,7 @@ def execute(
             progress(done, max(run.total_rows, done))
     items = ctx.items(run.id)
     while batch := list(islice(items, 20_000)):
-        db.session.execute(sa.insert(ImportItem.__table__), batch)
+        insert_rows(ImportItem.__table__, batch)
     run.created_count = outcome.created
     run.updated_count = outcome.updated
     run.skipped_count = outcome.skipped

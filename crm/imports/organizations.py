@@ -144,9 +144,16 @@ class OrganizationResolver:
         self.ctx = ctx
         self.ids: dict[str, int] = {}
         self.pending: dict[str, str] = {}  # key -> name as first written
+        self.keys: dict[str, str] = {}  # name as written -> key: a file repeats its names
+
+    def _key(self, name: str) -> str:
+        key = self.keys.get(name)
+        if key is None:
+            key = self.keys[name] = name_key(name)
+        return key
 
     def resolve(self, names: list[str]) -> None:
-        keys = {name_key(n): n for n in names}
+        keys = {self._key(n): n for n in names}
         unknown = [k for k in keys if k not in self.ids and k not in self.pending]
         for start in range(0, len(unknown), 5000):
             self.ids.update(
@@ -161,7 +168,7 @@ class OrganizationResolver:
                 self.pending.setdefault(key, name)
 
     def id_for(self, name: str) -> int | None:
-        return self.ids.get(name_key(name))
+        return self.ids.get(self._key(name))
 
     def create_pending(self) -> None:
         if not self.pending:

@@ -240,11 +240,11 @@ class TableReader:
             book.close()
 
     # Both ------------------------------------------------------------------------------------
-    def rows(self) -> Iterator[tuple[int, dict[str, str]]]:
-        """(line number as the user sees it in a spreadsheet, {header: value}) per data row."""
+    def cells(self) -> Iterator[tuple[int, list[str], str]]:
+        """(line number as a spreadsheet shows it, one cell per header, any values past the
+        last named column joined) per data row: what the importer reads, without a dict."""
         source = self._xlsx_rows() if self.file_format == "xlsx" else self._csv_rows()
-        headers = self.info.headers
-        width = len(headers)
+        width = len(self.info.headers)
         next(source)  # the header row
         for count, (number, row) in enumerate(source, start=1):
             if self.max_rows is not None and count > self.max_rows:
@@ -252,17 +252,21 @@ class TableReader:
                     f"“{self.file_name}” has more than {self.max_rows:,} rows, the most one "
                     "import takes. Split it into smaller files."
                 )
-            if len(row) > width and any(cell.strip() for cell in row[width:]):
+            extra = ""
+            if len(row) > width:
                 # A value past the last named column: a stray delimiter or a missing header.
-                yield (
-                    number,
-                    {
-                        "__extra__": "; ".join(c for c in row[width:] if c.strip()),
-                        **dict(zip(headers, row, strict=False)),
-                    },
-                )
-                continue
-            yield number, {h: (row[i] if i < len(row) else "") for i, h in enumerate(headers)}
+                extra = "; ".join(c for c in row[width:] if c.strip())
+                row = row[:width]
+            elif len(row) < width:
+                row = row + [""] * (width - len(row))
+            yield number, row, extra
+
+    def rows(self) -> Iterator[tuple[int, dict[str, str]]]:
+        """(line number, {header: value}) per data row; "__extra__" holds stray values."""
+        headers = self.info.headers
+        for number, row, extra in self.cells():
+            values = dict(zip(headers, row, strict=True))
+            yield number, ({"__extra__": extra, **values} if extra else values)
 
     def count_rows(self) -> int:
-        return sum(1 for _ in self.rows())
+        return sum(1 for _ in self.cells())

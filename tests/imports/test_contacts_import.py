@@ -17,10 +17,12 @@ def test_contacts_are_created_with_their_organization_tags_and_consent(run_impor
         "contacts",
         "First name,Last name,E-mail,Company,Country,Tags,Consent\n"
         "Farhana,Rahman,Farhana.Rahman@Example.org,golden thread garments,Bangladesh,pilot;dhaka,yes\n"
-        "Kwame,Asante,kwame@example.org,New Org Ltd,GH,,\n",
+        "Kwame,Asante,kwame@example.org,New Org Ltd,GH,,\n"
+        "Zoë  Ðorđe,Yılmaz Núñez,zoe@example.org,,TR,,\n"
+        "Łukasz,,lukasz@example.org,,PL,,\n",
     )
     assert run.status is RunStatus.DONE
-    assert (run.created_count, run.failed_count) == (2, 0)
+    assert (run.created_count, run.failed_count) == (4, 0)
     assert run.extra_created == {"organizations": 1}
     people = contacts(db)
     farhana = people["farhana.rahman@example.org"]
@@ -30,6 +32,13 @@ def test_contacts_are_created_with_their_organization_tags_and_consent(run_impor
     assert farhana.consent_status is ConsentStatus.GRANTED
     assert farhana.consent_source == "import: contacts.csv"
     assert farhana.sort_name == "rahman farhana"
+    from crm.contacts.models import search_text_for, sort_name_for
+
+    for person in contacts(db).values():  # folded in bulk exactly as one at a time
+        assert person.sort_name == sort_name_for(person.first_name, person.last_name)
+        assert person.search_text == search_text_for(
+            person.first_name, person.last_name, person.email
+        )
     # Written in bulk, read back as the ORM writes them: aware UTC times, the version at 1.
     from datetime import timedelta
 

@@ -128,7 +128,9 @@ def test_an_import_cannot_be_undone_twice_or_before_it_ran(run_import, client, a
     )
 
 
-def test_similar_organizations_are_listed_with_a_link_to_merge_them(run_import, client, as_role, make_org):
+def test_similar_organizations_are_listed_with_a_link_to_merge_them(
+    run_import, client, as_role, make_org
+):
     known = make_org("Worker Voice Foundation")
     run = run_import("organizations", "name\nWorker Voice Foundations\n")
     as_role("lead")
