@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+import json
+
 import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import ARRAY
 
 from crm.extensions import db
 
 
-def insert_many(table: sa.Table, values: list[dict]) -> list[int]:
-    """Insert `values` into `table`; their new ids, in order.
+def insert_many(
+    table: sa.Table, values: list[dict] | list[tuple], columns: tuple[str, ...] | None = None
+) -> list[int]:
+    """Insert `values` into `table`; their new ids, in order. `values` are dicts, or tuples
+    in the order of `columns` (for the largest inserts: no dict per row).
 
     SQLAlchemy can return ids in parameter order from a bulk insert, but on SQLite it does so
     one statement per row (SQLite does not promise RETURNING's order): 5,000 round trips for
@@ -19,16 +25,33 @@ def insert_many(table: sa.Table, values: list[dict]) -> list[int]:
     if not values:
         return []
     if db.session.get_bind().dialect.name != "sqlite":
+        if columns is not None:
+            values = [dict(zip(columns, row, strict=True)) for row in values]
         statement = sa.insert(table).returning(table.c.id, sort_by_parameter_order=True)
         return list(db.session.execute(statement, values).scalars())
     before = db.session.scalar(sa.select(sa.func.coalesce(sa.func.max(table.c.id), 0)))
-    _sqlite_executemany(table, values)
+    _sqlite_executemany(table, values, columns)
     after, count = db.session.execute(
         sa.select(sa.func.max(table.c.id), sa.func.count()).where(table.c.id > before)
     ).one()
     if after != before + len(values) or count != len(values):
         raise RuntimeError(f"{table.name}: ids after a bulk insert are not the expected range")
     return list(range(before + 1, after + 1))
+
+
+def lookup(key: sa.Column, value: sa.Column, keys: list) -> dict:
+    """{key: value} for the rows whose `key` is among `keys`, in one statement however many
+    keys there are: the keys travel as one JSON array (SQLite's json_each) or one array
+    (PostgreSQL's ANY), where an IN list would cost SQLAlchemy a bound parameter each to
+    render (a third of the matching time at 100,000 rows)."""
+    if not keys:
+        return {}
+    if db.session.get_bind().dialect.name == "sqlite":
+        listed = sa.func.json_each(json.dumps(keys)).table_valued("value")
+        condition = key.in_(sa.select(listed.c.value))
+    else:
+        condition = key == sa.any_(sa.cast(sa.literal(keys, ARRAY(key.type)), ARRAY(key.type)))
+    return dict(db.session.execute(sa.select(key, value).where(condition)).all())
 
 
 def insert_rows(table: sa.Table, values: list[dict]) -> None:
@@ -41,13 +64,17 @@ def insert_rows(table: sa.Table, values: list[dict]) -> None:
         db.session.execute(sa.insert(table), values)
 
 
-def _sqlite_executemany(table: sa.Table, values: list[dict]) -> None:
+def _sqlite_executemany(
+    table: sa.Table, values: list[dict] | list[tuple], columns: tuple[str, ...] | None = None
+) -> None:
     """The rows through the driver's executemany, in this transaction, each value converted
     by its column type exactly as SQLAlchemy would (a UTC datetime to SQLite's text form, an
     enum to its value), without SQLAlchemy's per-row bookkeeping, which costs more than
     SQLite's insert itself."""
     dialect = db.session.get_bind().dialect
-    columns = list(values[0])
+    if columns is None:
+        columns = tuple(values[0])
+        values = [[row[name] for name in columns] for row in values]
     typed = [
         (index, process, {})  # the memo: a run's rows share their times and statuses
         for index, name in enumerate(columns)
@@ -55,7 +82,7 @@ def _sqlite_executemany(table: sa.Table, values: list[dict]) -> None:
     ]
     rows = []
     for row in values:
-        cells = [row[name] for name in columns]
+        cells = list(row)
         for index, process, memo in typed:
             value = cells[index]
             if value is None:

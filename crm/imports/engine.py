@@ -22,6 +22,7 @@ from crm.audit.models import AuditAction
 from crm.core.db import utcnow
 from crm.core.errors import OperationError
 from crm.core.export import safe_cell
+from crm.core.gc_pause import paused_gc
 from crm.core.search_ddl import delete_in_bulk
 from crm.extensions import db
 from crm.imports.bulk import insert_rows
@@ -35,7 +36,7 @@ Progress = Callable[[int, int], None]  # rows done, rows in all
 CREATE, UPDATE, SKIP, FAIL = "create", "update", "skip", "fail"
 
 
-@dataclass
+@dataclass(slots=True)
 class Row:
     line: int  # as numbered in a spreadsheet (the header is line 1)
     cells: list[str]  # one per header
@@ -90,12 +91,26 @@ class Context:
     def items(self, run_id: int) -> Iterator[dict]:
         created = ItemAction.CREATED.value
         for table, ids in self.created_ids.items():
-            for record_id in ids:
-                yield {"run_id": run_id, "table_name": table, "record_id": record_id,
-                       "action": created, "before": None}  # fmt: skip
+            for first, last in _id_ranges(ids):
+                yield {"run_id": run_id, "table_name": table, "record_id": first,
+                       "record_id_last": last, "action": created, "before": None}  # fmt: skip
         for table, record_id, before in self.updates:
             yield {"run_id": run_id, "table_name": table, "record_id": record_id,
-                   "action": ItemAction.UPDATED.value, "before": before}  # fmt: skip
+                   "record_id_last": None, "action": ItemAction.UPDATED.value,
+                   "before": before}  # fmt: skip
+
+
+def _id_ranges(ids: array) -> Iterator[tuple[int, int]]:
+    """Consecutive runs in `ids` as (first, last)."""
+    if not ids:
+        return
+    first = last = ids[0]
+    for record_id in islice(ids, 1, None):
+        if record_id != last + 1:
+            yield first, last
+            first = record_id
+        last = record_id
+    yield first, last
 
 
 class Importer:
@@ -166,6 +181,13 @@ def execute(
 ) -> Outcome:
     """Import every row of the file into the session (flushed, never committed) and fill in
     the run: counts, error file, items for undo, status done."""
+    with paused_gc():
+        return _execute(run, reader, ctx, progress)
+
+
+def _execute(
+    run: ImportRun, reader: TableReader, ctx: Context, progress: Progress | None
+) -> Outcome:
     importer = _importer_for(run.record_type, ctx)
     outcome = Outcome()
     done = 0
@@ -268,20 +290,29 @@ def undo(actor: Any, run: ImportRun) -> dict[str, int]:
     """Remove what the run created and put back what it updated. Refused, changing nothing,
     when records it created have since been used elsewhere. An updated field that someone
     changed again after the import keeps their change."""
+    with paused_gc():
+        return _undo(actor, run)
+
+
+def _undo(actor: Any, run: ImportRun) -> dict[str, int]:
     if run.status is not RunStatus.DONE:
         raise OperationError(
             f"Only a finished import can be undone; this one is {run.status.label.lower()}."
         )
     items = db.session.execute(
         sa.select(
-            ImportItem.table_name, ImportItem.record_id, ImportItem.action, ImportItem.before
+            ImportItem.table_name,
+            ImportItem.record_id,
+            ImportItem.record_id_last,
+            ImportItem.action,
+            ImportItem.before,
         ).where(ImportItem.run_id == run.id)
     ).all()
     created: dict[str, list[int]] = {}
     updated: list[tuple[str, int, dict]] = []
-    for table_name, record_id, action, before in items:
+    for table_name, record_id, last, action, before in items:
         if action is ItemAction.CREATED:
-            created.setdefault(table_name, []).append(record_id)
+            created.setdefault(table_name, []).extend(range(record_id, (last or record_id) + 1))
         else:
             updated.append((table_name, record_id, before or {}))
     kept = 0

@@ -126,12 +126,15 @@ class ItemAction(StrEnum):
 
 
 class ImportItem(db.Model):
-    """One record a run created or updated; `before` holds the replaced values of an update."""
+    """Records a run created (a run of consecutive ids, `record_id` to `record_id_last`: a bulk
+    insert gives consecutive ids, so 100,000 new contacts are one item) or one it updated, with
+    `before` holding the replaced values."""
 
     id: Mapped[int] = mapped_column(primary_key=True)
     run_id: Mapped[int] = mapped_column(sa.ForeignKey("import_run.id", ondelete="CASCADE"))
     table_name: Mapped[str] = mapped_column(sa.String(40))
     record_id: Mapped[int]
+    record_id_last: Mapped[int | None]  # created ranges only
     action: Mapped[ItemAction] = mapped_column(enum_type(ItemAction, 10))
     before: Mapped[dict | None] = mapped_column(sa.JSON)
 

@@ -170,7 +170,7 @@ class TableReader:
             try:
                 for row in reader:
                     line += 1
-                    if row and any(cell.strip() for cell in row):
+                    if "".join(row).strip():  # a blank row (or one of blank cells) is skipped
                         yield line, row
             except UnicodeDecodeError as error:
                 raise OperationError(
@@ -269,4 +269,12 @@ class TableReader:
             yield number, ({"__extra__": extra, **values} if extra else values)
 
     def count_rows(self) -> int:
-        return sum(1 for _ in self.cells())
+        """Data rows (blank ones not counted); refused past `max_rows`."""
+        source = self._xlsx_rows() if self.file_format == "xlsx" else self._csv_rows()
+        count = sum(1 for _ in source) - 1  # the header row
+        if self.max_rows is not None and count > self.max_rows:
+            raise OperationError(
+                f"“{self.file_name}” has more than {self.max_rows:,} rows, the most one "
+                "import takes. Split it into smaller files."
+            )
+        return count
