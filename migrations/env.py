@@ -92,14 +92,36 @@ def run_migrations_online():
     connectable = get_engine()
 
     with connectable.connect() as connection:
-        context.configure(
-            connection=connection,
-            target_metadata=get_metadata(),
-            **conf_args
-        )
+        sqlite = connection.dialect.name == "sqlite"
+        if sqlite:
+            # SQLite alters a table by copying it and dropping the old one (Alembic's batch
+            # mode); with foreign keys on, that drop cascades to every table pointing at it
+            # (a new column on `campaign` would delete every message sent). The pragma only
+            # takes effect outside a transaction, so it goes to the driver before the first
+            # BEGIN, and the keys are checked by hand before the commit instead. SQLite's DDL
+            # is transactional: the whole upgrade is one transaction, all or nothing.
+            connection.connection.driver_connection.execute("PRAGMA foreign_keys=OFF")
+        try:
+            context.configure(
+                connection=connection,
+                target_metadata=get_metadata(),
+                **({"transactional_ddl": True} if sqlite else {}),
+                **conf_args
+            )
 
-        with context.begin_transaction():
-            context.run_migrations()
+            with context.begin_transaction():
+                context.run_migrations()
+                if sqlite:
+                    broken = connection.exec_driver_sql("PRAGMA foreign_key_check").fetchall()
+                    if broken:
+                        raise RuntimeError(
+                            f"the migration leaves rows pointing at nothing: {broken[:5]}"
+                        )
+        finally:
+            if sqlite:
+                if connection.in_transaction():  # a failed run: roll back before the pragma
+                    connection.rollback()
+                connection.connection.driver_connection.execute("PRAGMA foreign_keys=ON")
 
 
 if context.is_offline_mode():
