@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 
@@ -34,6 +35,7 @@ from crm.pledges.models import (
     Standing,
 )
 from crm.pledges.schedule import Quarter, schedule
+from crm.reports.formats import Kind, describe
 from crm.standards.models import Principle, Standard, StandardStatus
 
 LEVEL_SCORE = {level.value: level.score for level in Maturity}
@@ -220,7 +222,7 @@ def _pledge_section(now: pd.DataFrame, before: pd.DataFrame, quarter: Quarter) -
         rows.append((standing.label, count(now, standing), count(before, standing)))
     frame = pd.DataFrame(rows, columns=["Pledges", "This quarter", "Previous quarter"])
     frame["Change"] = frame["This quarter"] - frame["Previous quarter"]
-    return frame
+    return describe(frame, changes=["Change"])
 
 
 # --- maturity ------------------------------------------------------------------------------------
@@ -312,17 +314,21 @@ def _maturity_section(now: pd.DataFrame, before: pd.DataFrame, codes: list[str])
             else None
         )
         rows.append(row)
-    return pd.DataFrame(rows)
+    averages = ("Average (0–4)", "Previous average", "Change")
+    return describe(
+        pd.DataFrame(rows), columns=dict.fromkeys(averages, Kind.AVERAGE), changes=["Change"]
+    )
 
 
 def _by_group(standings: pd.DataFrame, levels: pd.DataFrame, column: str, label) -> pd.DataFrame:
     """Live pledges, adopted ones and the average maturity per organization kind or country."""
     columns = [label[1], "Live pledges", "Adopted", "Average maturity (0–4)"]
+    kinds = {"Average maturity (0–4)": Kind.AVERAGE}
     if standings.empty:
-        return pd.DataFrame(columns=columns)
+        return describe(pd.DataFrame(columns=columns), columns=kinds)
     live = standings[~standings["standing"].isin(["withdrawn", "draft"])].copy()
     if live.empty:
-        return pd.DataFrame(columns=columns)
+        return describe(pd.DataFrame(columns=columns), columns=kinds)
     live["group"] = _labels(live[column], label[0])
     live["adopted"] = live["standing"] == "adopted"
     table = live.groupby("group").agg(live=("pledge_id", "size"), adopted=("adopted", "sum"))
@@ -334,7 +340,7 @@ def _by_group(standings: pd.DataFrame, levels: pd.DataFrame, column: str, label)
         table["avg"] = None
     table = table.reset_index().sort_values(["live", "group"], ascending=[False, True])
     table.columns = columns
-    return table.reset_index(drop=True)
+    return describe(table.reset_index(drop=True), columns=kinds)
 
 
 def _labels(values: pd.Series, label) -> pd.Series:
@@ -430,7 +436,7 @@ def _champion_figures(quarter: Quarter, months: int) -> dict[str, int]:
     }
 
 
-def _event_figures(quarter: Quarter) -> dict[str, float]:
+def _event_figures(quarter: Quarter) -> dict[str, float | None]:
     start, end = _start(quarter), _end(quarter)
     held = db.session.scalar(
         sa.select(sa.func.count())
@@ -458,11 +464,12 @@ def _event_figures(quarter: Quarter) -> dict[str, float]:
         "Events held": int(held),
         "Registrations": int(registrations),
         "Attended": int(attended),
-        "Attendance rate": round(attended / registrations, 3) if registrations else 0.0,
+        # No registrations: no rate (not 0%, which would read as nobody turning up).
+        "Attendance rate": round(attended / registrations, 3) if registrations else None,
     }
 
 
-def _campaign_figures(quarter: Quarter) -> dict[str, float]:
+def _campaign_figures(quarter: Quarter) -> dict[str, float | None]:
     from crm.campaigns.models import (
         Campaign,
         DeliveryEvent,
@@ -503,9 +510,10 @@ def _campaign_figures(quarter: Quarter) -> dict[str, float]:
     return {
         "Campaigns sent": len(campaign_ids),
         "Messages sent": int(sent),
-        "Delivery rate": round(delivered / sent, 3) if sent else 0.0,
-        "Open rate": round(opened / delivered, 3) if delivered else 0.0,
-        "Click rate": round(clicked / delivered, 3) if delivered else 0.0,
+        # Nothing sent (or delivered): no rate, rather than a 0% nobody earned.
+        "Delivery rate": round(delivered / sent, 3) if sent else None,
+        "Open rate": round(opened / delivered, 3) if delivered else None,
+        "Click rate": round(clicked / delivered, 3) if delivered else None,
     }
 
 
@@ -548,12 +556,21 @@ def _library_section(quarter: Quarter) -> pd.DataFrame:
     return frame
 
 
-def _compare(now: dict, before: dict, heading: str) -> pd.DataFrame:
-    """Counts stay whole numbers and rates stay fractions, row by row (object columns)."""
-    rows = [(key, now[key], before[key], round(now[key] - before[key], 3)) for key in now]
-    return pd.DataFrame(
+def _compare(now: dict, before: dict, heading: str, rates: Iterable[str] = ()) -> pd.DataFrame:
+    """Counts stay whole numbers and rates stay fractions, row by row (object columns); the
+    rows named in `rates` are marked as rates. A change is unknown (None) when either
+    figure is."""
+
+    def change(key: str) -> float | None:
+        if now[key] is None or before[key] is None:
+            return None
+        return round(now[key] - before[key], 3)
+
+    rows = [(key, now[key], before[key], change(key)) for key in now]
+    frame = pd.DataFrame(
         rows, columns=[heading, "This quarter", "Previous quarter", "Change"], dtype=object
     )
+    return describe(frame, rows=dict.fromkeys(rates, Kind.RATE), changes=["Change"])
 
 
 # --- the whole report ------------------------------------------------------------------------
@@ -591,10 +608,13 @@ def build_report(quarter: Quarter) -> Report:
         _champion_figures(quarter, months), _champion_figures(previous, months), "Champions"
     )
     report.sections["Events"] = _compare(
-        _event_figures(quarter), _event_figures(previous), "Events"
+        _event_figures(quarter), _event_figures(previous), "Events", rates=["Attendance rate"]
     )
     report.sections["Campaigns"] = _compare(
-        _campaign_figures(quarter), _campaign_figures(previous), "Campaigns"
+        _campaign_figures(quarter),
+        _campaign_figures(previous),
+        "Campaigns",
+        rates=["Delivery rate", "Open rate", "Click rate"],
     )
     report.sections["Learning library"] = _library_section(quarter)
     report.highlights = _highlights(report, levels, levels_before)
@@ -659,18 +679,21 @@ def _highlights(report: Report, levels: pd.DataFrame, before: pd.DataFrame) -> l
     endorsements = int(champions.loc["Verified endorsements", "This quarter"])
     if endorsements:
         reach = int(champions.loc["Endorsement reach", "This quarter"])
-        lines.append(
-            f"Champions made {endorsements} verified endorsements reaching {reach:,} people."
-        )
+        made = f"Champions made {_count(endorsements, 'verified endorsement')}"
+        reaching = f" reaching {_count(reach, 'person', 'people')}" if reach else ""
+        lines.append(f"{made}{reaching}.")
     events = report.sections["Events"].set_index("Events")
     held = int(events.loc["Events held", "This quarter"])
     if held:
-        lines.append(
-            f"{held} event{'s' if held != 1 else ''} with "
-            f"{int(events.loc['Attended', 'This quarter'])} attendees."
-        )
+        attended = int(events.loc["Attended", "This quarter"])
+        lines.append(f"{_count(held, 'event')} with {_count(attended, 'attendee')}.")
     library = report.sections["Learning library"]
     if library.attrs.get("new_items"):
         n = library.attrs["new_items"]
         lines.append(f"{n} case stud{'ies' if n != 1 else 'y'} added to the learning library.")
     return lines or ["A quiet quarter: no pledges, endorsements or events recorded."]
+
+
+def _count(n: int, one: str, many: str | None = None) -> str:
+    """`n` and the noun it counts: 1 event, 2 events, 1,200 people."""
+    return f"{n:,} {one if n == 1 else (many or one + 's')}"

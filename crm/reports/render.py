@@ -1,4 +1,7 @@
-"""The report as files: XLSX (a sheet per section), CSV (one section), PDF for the board."""
+"""The report as files: XLSX (a sheet per section), CSV (one section), PDF for the board.
+
+Figures read as `crm.reports.formats` says: numbers with number formats in XLSX, rates as
+percentages marked "(%)" in CSV, and the page's wording in the PDF."""
 
 from __future__ import annotations
 
@@ -9,6 +12,7 @@ import pandas as pd
 from fpdf import FPDF
 
 from crm.core.export import safe_frame
+from crm.reports import formats
 from crm.reports.build import Report
 
 
@@ -30,6 +34,7 @@ def xlsx_bytes(report: Report) -> bytes:
         highlights.to_excel(writer, index=False, sheet_name="Highlights")
         for section, frame in report.sections.items():
             frame.to_excel(writer, index=False, sheet_name=section[:31])
+            _number_formats(writer.sheets[section[:31]], frame)
         for sheet in writer.sheets.values():
             for column in sheet.columns:
                 width = max((len(str(c.value or "")) for c in column), default=8)
@@ -37,18 +42,38 @@ def xlsx_bytes(report: Report) -> bytes:
     return buffer.getvalue()
 
 
+def _number_formats(sheet, frame: pd.DataFrame) -> None:
+    """Each figure's Excel number format (27% for a rate of 0.27, 2.00 for an average); a
+    rate's change is written in percentage points."""
+    for r, row in enumerate(formats.excel_cells(frame), start=2):  # row 1: the header
+        for c, (value, number_format) in enumerate(row, start=1):
+            if number_format is None:
+                continue
+            cell = sheet.cell(row=r, column=c)
+            cell.value = value
+            cell.number_format = number_format
+
+
 def csv_bytes(frame: pd.DataFrame) -> bytes:
-    return safe_frame(frame).to_csv(index=False).encode("utf-8-sig")
+    return safe_frame(formats.csv_frame(frame)).to_csv(index=False).encode("utf-8-sig")
 
 
-def _text(value) -> str:
+def _text(value: object) -> str:
+    """Text for the PDF (figures come formatted from `formats.display_rows`)."""
     if value is None or (isinstance(value, float) and pd.isna(value)):
         return "-"
-    if isinstance(value, float):
-        return f"{value:,.2f}".rstrip("0").rstrip(".") if value % 1 else f"{value:,.0f}"
     text = str(value)
     # The PDF's built-in fonts are Latin-1: replace what they cannot draw.
-    replacements = {"–": "-", "—": "-", "“": '"', "”": '"', "’": "'", "‘": "'", "…": "..."}
+    replacements = {
+        "–": "-",
+        "—": "-",
+        formats.MINUS: "-",
+        "“": '"',
+        "”": '"',
+        "’": "'",
+        "‘": "'",
+        "…": "...",
+    }
     for old, new in replacements.items():
         text = text.replace(old, new)
     return text.encode("latin-1", "replace").decode("latin-1")
@@ -71,11 +96,13 @@ def pdf_bytes(report: Report) -> bytes:
         if frame.empty:
             pdf.cell(0, 6, "Nothing in this quarter.", new_x="LMARGIN", new_y="NEXT")
             continue
-        with pdf.table(text_align="LEFT", col_widths=None) as table:
+        # Labels on the left, figures on the right, as on the page.
+        align = tuple("LEFT" if i == 0 else "RIGHT" for i in range(len(frame.columns)))
+        with pdf.table(text_align=align, col_widths=None) as table:
             header = table.row()
             for column in frame.columns:
                 header.cell(_text(column))
-            for values in frame.itertuples(index=False):
+            for values in formats.display_rows(frame):
                 row = table.row()
                 for value in values:
                     row.cell(_text(value))

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import math
-import numbers
 import time
 from datetime import date
 
@@ -22,22 +20,30 @@ from flask import (
 from crm.core.access import Permission, requires
 from crm.pledges.models import Maturity
 from crm.pledges.schedule import Quarter
-from crm.reports import render
+from crm.reports import formats, render
 from crm.reports.build import Report, build_report, parse_quarter
 
 bp = Blueprint("reports", __name__, url_prefix="/reports")
 
 
 @bp.app_template_filter("report_value")
-def report_value(value) -> str:
-    """Counts with thousands separators, rates and averages to two decimals, gaps as a dash."""
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return "—"
-    if isinstance(value, bool) or not isinstance(value, numbers.Number):
-        return str(value)
-    if float(value).is_integer():
-        return f"{int(value):,}"
-    return f"{value:,.2f}"
+def report_value(value: object) -> str:
+    """A count as the report shows it: 1,234; a gap as a dash."""
+    return formats.text(value)
+
+
+@bp.app_template_filter("report_change")
+def report_change(now: object, before: object) -> str:
+    """A count's change on the quarter before, with its sign: "+3", "−2", "no change"."""
+    if now == before:
+        return "no change"
+    return formats.change_text(now, before)
+
+
+@bp.app_template_filter("report_rows")
+def report_rows(frame) -> list[list[str]]:
+    """A section's cells as the page shows them (see `crm.reports.formats`)."""
+    return formats.display_rows(frame)
 
 
 _cache: dict[Quarter, tuple[float, Report]] = {}
@@ -73,9 +79,12 @@ def _quarter(text: str | None) -> Quarter:
 
 
 def _chart(report: Report) -> dict:
+    """Pledges per level and principle; no labels (so no chart) when nobody had reported."""
     maturity = report.sections["Maturity by principle"]
+    levels = [level.label for level in Maturity if level.label in maturity]
+    reported = not maturity.empty and int(maturity[levels].to_numpy().sum()) > 0
     return {
-        "labels": list(maturity["Principle"]) if not maturity.empty else [],
+        "labels": list(maturity["Principle"]) if reported else [],
         "datasets": [
             {"label": level.label, "data": [int(v) for v in maturity[level.label]]}
             for level in Maturity
@@ -94,12 +103,15 @@ def index():
         flash(str(exc), "warning")
         return redirect(url_for("reports.index"))
     report = build_report(quarter)
+    quarters = recent_quarters()
+    if quarter not in quarters:  # an older (or later) quarter asked for by its address
+        quarters = sorted([*quarters, quarter], reverse=True)
     return render_template(
         "reports/index.html",
         report=report,
         quarter=quarter,
         code=f"{quarter.year}Q{quarter.number}",
-        quarters=recent_quarters(),
+        quarters=quarters,
         chart=_chart(report),
         slug=render.slug,
     )

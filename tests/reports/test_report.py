@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import io
+import re
+import zlib
 from datetime import UTC, date, datetime
 
 import openpyxl
@@ -256,3 +258,203 @@ def test_an_organization_without_a_country_counts_as_unknown(
     for section in ("by-country", "by-region"):
         csv = client.get(f"/reports/2026Q3/{section}.csv").data.decode("utf-8-sig")
         assert "Unknown,1,0," in csv  # live, not adopted, no report yet
+
+
+# --- how the figures read (rates as percentages, averages to two decimals, signed changes) ----
+
+
+@pytest.fixture
+def campaign_q3(db, dataset):
+    """One campaign finished in Q3: 10 sent, 9 delivered, 3 opened, 1 clicked. None in Q2."""
+    from crm.campaigns.models import Campaign, DeliveryEvent, OutboxMessage
+
+    campaign = Campaign(name="News", purpose="newsletter", sender_name="WEST",
+                        sender_email="team@example.org", subject="News", body="Hello",
+                        status="sent", finished_at=at("2026-09-01T10:00"))  # fmt: skip
+    db.session.add(campaign)
+    db.session.flush()
+    for i in range(10):
+        message = OutboxMessage(campaign_id=campaign.id, email=f"r{i}@example.org",
+                                message_key=f"q3-{i:028d}", status="sent",
+                                sent_at=at("2026-09-01T09:00"))  # fmt: skip
+        db.session.add(message)
+        db.session.flush()
+        kinds = ["delivered"] * (i < 9) + ["open"] * (i < 3) + ["click"] * (i < 1)
+        for kind in kinds:
+            db.session.add(DeliveryEvent(sg_event_id=f"q3-{i}-{kind}", message_id=message.id,
+                                         campaign_id=campaign.id, email=message.email,
+                                         kind=kind, at=at("2026-09-01T09:30")))  # fmt: skip
+    db.session.commit()
+
+
+def section_rows(page: str, section: str) -> dict[str, list[str]]:
+    """A section's table on the page: each row's cells after the first, by the first."""
+    html = page.split(f'id="section-{section}"', 1)[1].split("</table>", 1)[0]
+    body = html.split("<tbody>", 1)[1]
+    rows = {}
+    for row in re.findall(r"<tr>(.*?)</tr>", body, re.S):
+        first, *cells = [c.strip() for c in re.findall(r"<td[^>]*>(.*?)</td>", row, re.S)]
+        rows[first] = cells
+    return rows
+
+
+def pdf_strings(data: bytes) -> list[str]:
+    """The text the PDF draws, string by string (fpdf2 writes `(text) Tj` in deflated
+    streams)."""
+    found = []
+    for stream in re.findall(rb"stream\r?\n(.*?)\r?\nendstream", data, re.S):
+        try:
+            content = zlib.decompress(stream)
+        except zlib.error:
+            continue
+        found += [s.decode("latin-1") for s in re.findall(rb"\((.*?)\) Tj", content)]
+    return found
+
+
+def test_the_page_shows_rates_as_percentages_and_averages_to_two_decimals(
+    client, as_role, campaign_q3
+):
+    as_role("viewer")
+    page = client.get("/reports/?quarter=2026Q3").get_data(as_text=True)
+    campaigns = section_rows(page, "campaigns")
+    # This quarter, the quarter before (nothing sent: no rate), the change.
+    assert campaigns["Delivery rate"] == ["90%", "—", "—"]
+    assert campaigns["Open rate"] == ["33%", "—", "—"]
+    assert campaigns["Click rate"] == ["11%", "—", "—"]
+    assert campaigns["Messages sent"] == ["10", "0", "+10"]
+    assert section_rows(page, "events")["Attendance rate"] == ["67%", "—", "—"]
+    maturity = section_rows(page, "maturity-by-principle")
+    # All verified: an average of 4, shown as 4.00 like every other average; none before.
+    assert maturity["P1"][-3:] == ["4.00", "—", "—"]
+    assert section_rows(page, "by-organization-kind")["Brand / retailer"] == ["1", "1", "4.00"]
+    pledges = section_rows(page, "pledges")
+    assert pledges["Adopted"] == ["1", "0", "+1"]
+    assert pledges["Active"] == ["1", "1", "0"]
+    # The key figures: a signed change, and "same" rather than "0".
+    figures = page.split('id="report-figures"', 1)[1].split('id="highlights"', 1)[0]
+    assert "+1 on last quarter" in figures and "Same as last quarter" in figures
+    assert ">None<" not in page and ">nan<" not in page
+
+
+def test_rate_changes_are_in_percentage_points(client, as_role, campaign_q3, db):
+    from crm.campaigns.models import Campaign, DeliveryEvent, OutboxMessage
+
+    # Q4: 4 sent, all delivered, 1 opened: 100% and 25% against Q3's 90% and 33%.
+    campaign = Campaign(name="More news", purpose="newsletter", sender_name="WEST",
+                        sender_email="team@example.org", subject="News", body="Hello",
+                        status="sent", finished_at=at("2026-11-02T10:00"))  # fmt: skip
+    db.session.add(campaign)
+    db.session.flush()
+    for i in range(4):
+        message = OutboxMessage(campaign_id=campaign.id, email=f"s{i}@example.org",
+                                message_key=f"q4-{i:028d}", status="sent")  # fmt: skip
+        db.session.add(message)
+        db.session.flush()
+        for kind in ["delivered"] + ["open"] * (i < 1):
+            db.session.add(DeliveryEvent(sg_event_id=f"q4-{i}-{kind}", message_id=message.id,
+                                         campaign_id=campaign.id, email=message.email,
+                                         kind=kind, at=at("2026-11-02T09:30")))  # fmt: skip
+    db.session.commit()
+    as_role("viewer")
+    page = client.get("/reports/?quarter=2026Q4").get_data(as_text=True)
+    campaigns = section_rows(page, "campaigns")
+    assert campaigns["Delivery rate"] == ["100%", "90%", "+10 pts"]
+    assert campaigns["Open rate"] == ["25%", "33%", "\u22128 pts"]
+    assert campaigns["Click rate"] == ["0%", "11%", "\u221211 pts"]
+    assert campaigns["Campaigns sent"] == ["1", "1", "0"]
+    book = openpyxl.load_workbook(io.BytesIO(client.get("/reports/2026Q4.xlsx").data))
+    opened = next(r for r in book["Campaigns"].iter_rows() if r[0].value == "Open rate")
+    assert opened[1].value == pytest.approx(0.25) and opened[1].number_format == "0%"
+    # The change is held in percentage points and says so.
+    assert opened[3].value == pytest.approx(-8.3) and "pts" in opened[3].number_format
+
+
+def test_the_xlsx_keeps_numbers_with_number_formats(client, as_role, campaign_q3):
+    as_role("viewer")
+    book = openpyxl.load_workbook(io.BytesIO(client.get("/reports/2026Q3.xlsx").data))
+    campaigns = {row[0].value: row[1:] for row in book["Campaigns"].iter_rows(min_row=2)}
+    opened = campaigns["Open rate"]
+    assert opened[0].value == pytest.approx(0.333) and opened[0].number_format == "0%"
+    assert opened[1].value is None and opened[2].value is None  # nothing sent in Q2
+    assert campaigns["Delivery rate"][0].number_format == "0%"
+    assert campaigns["Messages sent"][0].value == 10
+    assert campaigns["Messages sent"][0].number_format == "#,##0"
+    assert campaigns["Messages sent"][2].number_format.startswith("+")  # a signed change
+    events = {row[0].value: row[1:] for row in book["Events"].iter_rows(min_row=2)}
+    assert events["Attendance rate"][0].number_format == "0%"
+    maturity = {row[0].value: row[1:] for row in book["Maturity by principle"].iter_rows(min_row=2)}
+    average = maturity["P1"][5]  # Average (0–4)
+    assert average.value == 4 and average.number_format == "0.00"
+    kinds = {row[0].value: row[1:] for row in book["By organization kind"].iter_rows(min_row=2)}
+    assert kinds["Brand / retailer"][2].number_format == "0.00"
+
+
+def test_the_csv_gives_rates_in_percent_and_says_so(client, as_role, campaign_q3):
+    as_role("viewer")
+    campaigns = client.get("/reports/2026Q3/campaigns.csv").data.decode("utf-8-sig")
+    lines = campaigns.splitlines()
+    assert "Delivery rate (%),90.0,," in lines
+    assert "Open rate (%),33.3,," in lines
+    assert "Click rate (%),11.1,," in lines
+    assert "Messages sent,10,0,10" in lines  # counts stay whole numbers
+    events = client.get("/reports/2026Q3/events.csv").data.decode("utf-8-sig")
+    assert "Attendance rate (%),66.7,," in events.splitlines()
+
+
+def test_the_pdf_reads_like_the_page(client, as_role, campaign_q3):
+    as_role("viewer")
+    strings = pdf_strings(client.get("/reports/2026Q3.pdf").data)
+    assert "33%" in strings and "90%" in strings and "67%" in strings
+    assert "0.33" not in strings and "0.333" not in strings
+    # P1's row: the pledges per level, then its average always to two decimals, none before.
+    p1 = strings.index("P1")
+    assert strings[p1 + 1 : p1 + 9] == ["0", "0", "0", "0", "1", "4.00", "-", "-"]
+    adopted = strings.index("Adopted")
+    assert strings[adopted + 1 : adopted + 4] == ["1", "0", "+1"]  # changes signed
+
+
+def test_an_empty_quarter_has_no_made_up_rates_and_no_empty_chart(client, as_role, dataset):
+    as_role("viewer")
+    page = client.get("/reports/?quarter=2020Q1").get_data(as_text=True)
+    assert section_rows(page, "campaigns")["Open rate"] == ["—", "—", "—"]
+    assert section_rows(page, "events")["Attendance rate"] == ["—", "—", "—"]
+    assert "maturity-chart-data" not in page  # no chart of nothing
+    # The quarter asked for is the one the menu shows, even when older than the list.
+    assert re.search(r'<option value="2020Q1"\s+selected', page)
+
+
+def test_highlights_count_in_the_singular_and_plural(ctx, dataset):
+    lines = build_report(Q3).highlights
+    # One verified endorsement (the pending one does not count), one event, two attendees.
+    assert "Champions made 1 verified endorsement reaching 300 people." in lines
+    assert "1 event with 2 attendees." in lines
+
+
+def test_the_dashboard_figures_carry_their_sign(client, as_role, db, make_contact):
+    """The home page's key figures against last quarter: "(−2)", "(+1)", "(no change)"."""
+    from datetime import timedelta
+
+    this = Quarter.of(date.today())
+    last = this.previous()
+
+    def event(day: date, attended: int) -> None:
+        start = datetime.combine(day, datetime.min.time(), tzinfo=UTC) + timedelta(hours=9)
+        e = Event(name=f"Event {day}", kind="workshop", hosting="hosted", starts_at=start,
+                  ends_at=start + timedelta(hours=2))  # fmt: skip
+        db.session.add(e)
+        db.session.flush()
+        for _ in range(attended):
+            db.session.add(Participation(event_id=e.id, contact_id=make_contact().id,
+                                         role="attendee", status="attended"))  # fmt: skip
+
+    event(last.first_day + timedelta(days=2), attended=3)
+    event(this.first_day, attended=1)
+    db.session.commit()
+    as_role("lead")
+    page = client.get("/").get_data(as_text=True)
+    card = page.split('id="dashboard-quarter"', 1)[1].split('<div class="row', 1)[0]
+    changes = dict(
+        re.findall(r"<div class=\"small text-muted\">([^<]*?) <span[^>]*>\(([^)]*)\)", card)
+    )
+    assert changes["Attended"] == "\u22122"
+    assert changes["Active pledges"] == "no change"
