@@ -39,19 +39,22 @@ def insert_many(
     return list(range(before + 1, after + 1))
 
 
+def among(column: sa.Column, values: list) -> sa.ColumnElement[bool]:
+    """`column IN values` with the values as one parameter however many there are: one JSON
+    array (SQLite's json_each) or one array (PostgreSQL's ANY). An IN list costs SQLAlchemy a
+    bound parameter each to render, a third of the matching time of a 100,000-row import."""
+    if db.session.get_bind().dialect.name == "sqlite":
+        listed = sa.func.json_each(json.dumps(values)).table_valued("value")
+        return column.in_(sa.select(listed.c.value))
+    array = ARRAY(column.type)
+    return column == sa.any_(sa.cast(sa.literal(values, array), array))
+
+
 def lookup(key: sa.Column, value: sa.Column, keys: list) -> dict:
-    """{key: value} for the rows whose `key` is among `keys`, in one statement however many
-    keys there are: the keys travel as one JSON array (SQLite's json_each) or one array
-    (PostgreSQL's ANY), where an IN list would cost SQLAlchemy a bound parameter each to
-    render (a third of the matching time at 100,000 rows)."""
+    """{key: value} for the rows whose `key` is among `keys`."""
     if not keys:
         return {}
-    if db.session.get_bind().dialect.name == "sqlite":
-        listed = sa.func.json_each(json.dumps(keys)).table_valued("value")
-        condition = key.in_(sa.select(listed.c.value))
-    else:
-        condition = key == sa.any_(sa.cast(sa.literal(keys, ARRAY(key.type)), ARRAY(key.type)))
-    return dict(db.session.execute(sa.select(key, value).where(condition)).all())
+    return dict(db.session.execute(sa.select(key, value).where(among(key, keys))).all())
 
 
 def insert_rows(table: sa.Table, values: list[dict]) -> None:

@@ -16,7 +16,7 @@ from crm.core.search_ddl import search_index_in_bulk
 from crm.core.text import fold
 from crm.extensions import db
 from crm.imports import cleaning
-from crm.imports.bulk import insert_many, insert_rows, lookup
+from crm.imports.bulk import among, insert_many, insert_rows, lookup
 from crm.imports.engine import CREATE, FAIL, SKIP, UPDATE, Importer, Row
 from crm.imports.fields import Field, Spec
 from crm.imports.models import ExistingPolicy
@@ -234,7 +234,9 @@ class ContactImporter(Importer):
             if email and email in self.emails_seen:
                 row.fail("email", f"the same email as line {self.emails_seen[email]} of this file")
                 continue
-            if not email and c["organization_id"] and name_key in self.names_seen:
+            if c["organization_id"] and name_key in self.names_seen:
+                # As against the database: a person is matched by email, else by name in the
+                # organization; a second file would make this row update the first.
                 row.fail(
                     "row", f"the same person and organization as line {self.names_seen[name_key]}"
                 )
@@ -317,10 +319,9 @@ class ContactImporter(Importer):
         ids = [r.record_id for r in rows]
         current = {
             r.id: r
-            for start in range(0, len(ids), 5000)
             for r in db.session.execute(
                 sa.select(table.c.id, *(table.c[c] for c in COLUMNS), table.c.consent_status).where(
-                    table.c.id.in_(ids[start : start + 5000])
+                    among(table.c.id, ids)
                 )
             )
         }
@@ -395,13 +396,15 @@ class ContactImporter(Importer):
         # Contacts this run created have no tags yet; only updated ones need looking up.
         ids = [r.record_id for r in rows if r.action == UPDATE]
         existing = set()
-        for start in range(0, len(ids), 5000):
+        if ids:
             existing.update(
-                tuple(link)
-                for link in db.session.execute(
-                    sa.select(contact_tag.c.contact_id, contact_tag.c.tag_id).where(
-                        contact_tag.c.contact_id.in_(ids[start : start + 5000])
-                    )
+                map(
+                    tuple,
+                    db.session.execute(
+                        sa.select(contact_tag.c.contact_id, contact_tag.c.tag_id).where(
+                            among(contact_tag.c.contact_id, ids)
+                        )
+                    ),
                 )
             )
         links = []

@@ -283,6 +283,19 @@ def _in_use(table_name: str, ids: list[int]) -> list[str]:
                 )
             if count:
                 found.append(f"{count} in {other.name.replace('_', ' ')}")
+    # Tasks name their record by type and id, without a foreign key.
+    from crm.workgroups.models import Task
+
+    tasks = sum(
+        db.session.scalar(
+            sa.select(sa.func.count())
+            .select_from(Task)
+            .where(Task.record_type == table_name, Task.record_id.in_(ids[start : start + 5000]))
+        )
+        for start in range(0, len(ids), 5000)
+    )
+    if tasks:
+        found.append(f"{tasks} task{'s' if tasks > 1 else ''} about them")
     return found
 
 

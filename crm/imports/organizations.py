@@ -103,7 +103,9 @@ class _Known:
                     self._domains.setdefault(d, org_id)
         return self._domains.get(host)
 
-    def similar(self, key: str, threshold: int) -> tuple[int, str, float] | None:
+    def similar(self, key: str, threshold: int) -> tuple[int | Row, str, float] | None:
+        """The most similar known name above `threshold`: (organization id, or the row of this
+        file it is new in, name as written, score)."""
         if self._names is None:
             self._names = {}
             for org_id, known in db.session.execute(
@@ -124,16 +126,20 @@ class _Known:
         if found is None:
             return None
         _key, score, index = found
-        org_id = candidates[index][1]
+        target = candidates[index][1]
+        if isinstance(target, Row):
+            if target.record_id is None:  # new in this chunk: not written yet
+                return target, target.cleaned["name"], score
+            target = target.record_id
         # Shown to people: the name as written, not the folded key it was compared by.
-        name = db.session.scalar(sa.select(Organization.name).where(Organization.id == org_id))
-        return org_id, name or _key, score
+        name = db.session.scalar(sa.select(Organization.name).where(Organization.id == target))
+        return target, name or _key, score
 
-    def add(self, key: str, org_id: int, url: str | None) -> None:
+    def add(self, key: str, row: Row) -> None:
+        """A new organization of this file, compared with the rows after it (its id comes
+        when its chunk is written)."""
         if self._names is not None:
-            self._names.setdefault(key[:1], []).append((key, org_id))
-        if self._domains is not None and (d := domain(url)):
-            self._domains.setdefault(d, org_id)
+            self._names.setdefault(key[:1], []).append((key, row))
 
 
 class OrganizationResolver:
@@ -207,7 +213,8 @@ class OrganizationImporter(Importer):
     def __init__(self, ctx) -> None:
         super().__init__(ctx)
         self.known = _Known()
-        self.seen: dict[str, int] = {}
+        self.seen: dict[str, int] = {}  # name key -> line
+        self.seen_domains: dict[str, int] = {}  # website domain -> line
 
     def _clean(self, row: Row) -> None:
         c = row.cleaned
@@ -240,9 +247,18 @@ class OrganizationImporter(Importer):
             if key in self.seen:
                 row.fail("name", f"the same organization as line {self.seen[key]} of this file")
                 continue
-            self.seen[key] = row.line
-            existing, how = by_key.get(key), "name"
             host = domain(c["website"])
+            if host and host in self.seen_domains:
+                # As against the database: matched by name, else by the website's domain.
+                row.fail(
+                    "website",
+                    f"the same website as line {self.seen_domains[host]} of this file",
+                )
+                continue
+            self.seen[key] = row.line
+            if host:
+                self.seen_domains[host] = row.line
+            existing, how = by_key.get(key), "name"
             if existing is None and host:
                 existing, how = self.known.by_domain(host), "website"
             if existing is not None:
@@ -252,14 +268,21 @@ class OrganizationImporter(Importer):
                 continue
             row.action = CREATE
             similar = self.known.similar(key, self.ctx.fuzzy_threshold)
+            self.known.add(key, row)
             if similar:
-                org_id, known_name, score = similar
-                row.note = (
-                    f"new, but looks like organization #{org_id} “{known_name}” "
-                    f"({score:.0f}% similar)"
-                )
+                target, known_name, score = similar
+                if isinstance(target, Row):
+                    row.note = (
+                        f"new, but looks like “{known_name}” on line {target.line} of this file "
+                        f"({score:.0f}% similar)"
+                    )
+                else:
+                    row.note = (
+                        f"new, but looks like organization #{target} “{known_name}” "
+                        f"({score:.0f}% similar)"
+                    )
                 row.cleaned["similar"] = {
-                    "record_id": org_id,
+                    "record": target,
                     "known_name": known_name,
                     "score": round(score),
                 }
@@ -300,10 +323,18 @@ class OrganizationImporter(Importer):
             indexed.extend(ids)
         for row, new_id in zip(rows, ids, strict=True):
             row.record_id = new_id
-            self.known.add(row.cleaned["name_key"], new_id, row.cleaned["website"])
+        for row in rows:
             if similar := row.cleaned.get("similar"):
+                target = similar["record"]
                 self.ctx.review.append(
-                    {"line": row.line, "created_id": new_id, "name": row.cleaned["name"], **similar}
+                    {
+                        "line": row.line,
+                        "created_id": row.record_id,
+                        "name": row.cleaned["name"],
+                        "record_id": target.record_id if isinstance(target, Row) else target,
+                        "known_name": similar["known_name"],
+                        "score": similar["score"],
+                    }
                 )
         self.ctx.created("organization", list(ids))
 
