@@ -30,10 +30,11 @@ def section_by_slug(report: Report, name: str) -> tuple[str, pd.DataFrame] | Non
 def xlsx_bytes(report: Report) -> bytes:
     buffer = io.BytesIO()
     with pd.ExcelWriter(buffer, engine="openpyxl") as writer:
-        highlights = pd.DataFrame({"Highlights": report.highlights})
+        # Defused like every export, though the report holds only figures and labels.
+        highlights = safe_frame(pd.DataFrame({"Highlights": report.highlights}))
         highlights.to_excel(writer, index=False, sheet_name="Highlights")
         for section, frame in report.sections.items():
-            frame.to_excel(writer, index=False, sheet_name=section[:31])
+            safe_frame(frame).to_excel(writer, index=False, sheet_name=section[:31])
             _number_formats(writer.sheets[section[:31]], frame)
         for sheet in writer.sheets.values():
             for column in sheet.columns:
