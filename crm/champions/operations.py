@@ -301,6 +301,9 @@ def remove_from_pipeline(actor: User | None, champion: Champion) -> None:
             f"{champion.name} has endorsements on record; mark them lapsed instead of removing "
             "them."
         )
+    from crm.workgroups.operations import detach_tasks
+
+    detach_tasks(actor, "champion", champion.id)
     audit.record(
         actor, AuditAction.DELETE, "champion", champion.id, summary=f"Removed {champion.name}"
     )

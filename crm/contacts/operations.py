@@ -156,6 +156,9 @@ def delete_contact(actor, contact: Contact) -> None:
             "that history; erase their personal data instead (it keeps the counts). "
             "Nothing was deleted."
         )
+    from crm.workgroups.operations import detach_tasks
+
+    detach_tasks(actor, "contact", contact.id)
     audit.record(
         actor, AuditAction.DELETE, "contact", contact.id, summary=f"Deleted {contact.full_name}"
     )

@@ -165,6 +165,9 @@ def delete_event(actor: User | None, event: Event) -> None:
             f"{event.name} has {count} participant{'s' if count != 1 else ''}; close its "
             "registration instead, or remove them first. Nothing was deleted."
         )
+    from crm.workgroups.operations import detach_tasks
+
+    detach_tasks(actor, "event", event.id)
     audit.record(actor, AuditAction.DELETE, "event", event.id, summary=f"Deleted {event.name}")
     db.session.delete(event)
     db.session.flush()

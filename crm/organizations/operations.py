@@ -113,6 +113,9 @@ def delete_organization(actor, org: Organization) -> None:
             f"{org.name} has {accounts} representative account{'s' if accounts != 1 else ''}; "
             "unlink or remove them first. Nothing was deleted."
         )
+    from crm.workgroups.operations import detach_tasks
+
+    detach_tasks(actor, "organization", org.id)
     audit.record(actor, AuditAction.DELETE, "organization", org.id, summary=f"Deleted {org.name}")
     db.session.delete(org)
     db.session.flush()

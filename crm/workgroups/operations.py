@@ -155,12 +155,19 @@ def _apply(task: Task, fields: TaskFields) -> None:
     if fields.due_on is not None and fields.due_on < EARLIEST:
         raise OperationError("That due date looks mistyped.", field="due_on")
     task.due_on = fields.due_on
+    record_type = fields.record_type or None
+    record_id = fields.record_id if record_type else None
     if fields.record_type or fields.record_id:
         kind = LINKABLE.get(fields.record_type or "")
         if kind is None or fields.record_id is None or kind.load(fields.record_id) is None:
-            raise OperationError("The record this task is about no longer exists.", field="title")
-    task.record_type = fields.record_type or None
-    task.record_id = fields.record_id if fields.record_type else None
+            if task.id is None or (record_type, record_id) != (task.record_type, task.record_id):
+                raise OperationError(
+                    "The record this task is about no longer exists.", field="title"
+                )
+            # The task already pointed at it and it went since (removed by an import's undo,
+            # say): the task stays editable, without the dead link.
+            record_type = record_id = None
+    task.record_type, task.record_id = record_type, record_id
 
 
 def create_task(actor: User | None, fields: TaskFields) -> Task:
@@ -207,3 +214,27 @@ def set_status(actor: User | None, task: Task, status: TaskStatus | str) -> Task
     )
     db.session.flush()
     return task
+
+
+def detach_tasks(actor: User | None, record_type: str, record_id: int) -> int:
+    """The record `record_type` #`record_id` is being deleted: the tasks about it stay (the
+    work is still someone's), without the link, which a new record could otherwise inherit
+    with the id. Each is audited. Returns how many there were."""
+    tasks = db.session.scalars(
+        sa.select(Task).where(Task.record_type == record_type, Task.record_id == record_id)
+    ).all()
+    kind = LINKABLE.get(record_type)
+    label = kind.label.lower() if kind else record_type
+    for task in tasks:
+        task.record_type = task.record_id = None
+        task.touch(actor)
+        audit.record(
+            actor,
+            AuditAction.UPDATE,
+            "task",
+            task.id,
+            summary=f"The {label} it was about (#{record_id}) was deleted",
+            changes={"record": [f"{record_type} {record_id}", None]},
+        )
+    db.session.flush()
+    return len(tasks)
