@@ -78,7 +78,7 @@ DELIVERY_COLUMNS = ("id", "sg_event_id", "message_id", "campaign_id", "email", "
                     "received_at")  # fmt: skip
 CASE_STUDY_COLUMNS = (
     "id", "title", "technology", "outcome", "what_happened", "lessons", "shareable", "status",
-    "created_at", "updated_at", "version",
+    "created_at", "updated_at", "version", "first_published_at",
 )  # fmt: skip
 
 # Loaded here, in this order (parents first); their secondary indexes are rebuilt after.
@@ -604,12 +604,18 @@ class _Generator:
         t = self.today.toordinal()
         ids = self.ids("case_study", count)
         created = self.stamps(t - rng.integers(1, 800, count), np.full(count, 12 * 3600))
+        technologies = self.pick(TECHNOLOGIES, count)
+        outcomes = self.pick(("worked", "mixed", "failed"), count)
+        shareable = (rng.random(count) < 0.5).tolist()
+        statuses = self.pick(("published", "submitted", "returned"), count, (80, 15, 5))
+        published = [
+            stamp if status == "published" else None
+            for stamp, status in zip(created, statuses, strict=True)
+        ]
         rows = list(zip(
-            ids.tolist(), [f"Case study {i}" for i in ids.tolist()],
-            self.pick(TECHNOLOGIES, count), self.pick(("worked", "mixed", "failed"), count),
-            ["What happened."] * count, ["Lessons."] * count, (rng.random(count) < 0.5).tolist(),
-            self.pick(("published", "submitted", "returned"), count, (80, 15, 5)),
-            created, created, [1] * count, strict=True,
+            ids.tolist(), [f"Case study {i}" for i in ids.tolist()], technologies, outcomes,
+            ["What happened."] * count, ["Lessons."] * count, shareable,
+            statuses, created, created, [1] * count, published, strict=True,
         ))  # fmt: skip
         yield "case_study", rows
         principle_ids = [p for p, _position in world.principles]

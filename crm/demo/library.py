@@ -8,6 +8,7 @@ from datetime import date, timedelta
 import sqlalchemy as sa
 
 from crm.auth.models import User
+from crm.core.db import utcnow
 from crm.extensions import db
 from crm.library.models import CaseStudy, Outcome, ReviewStatus, Technology
 from crm.standards.models import Principle
@@ -64,6 +65,8 @@ def load(rng: random.Random, staff: list[User]) -> int:
             status=ReviewStatus.SUBMITTED if n == len(CASES) - 1 else ReviewStatus.PUBLISHED,
             created_by_id=author.id,
         )
+        if case.status is ReviewStatus.PUBLISHED:
+            case.reviewed_at = case.first_published_at = utcnow()
         case.principles = [by_code[c] for c in codes if c in by_code]
         db.session.add(case)
     db.session.flush()

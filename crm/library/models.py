@@ -90,6 +90,9 @@ class CaseStudy(TrackedMixin, db.Model):
         sa.ForeignKey("user.id", ondelete="SET NULL")
     )
     reviewed_at: Mapped[datetime | None]
+    # When a lead first put it in the library: the quarter it counts in, for good (a later
+    # edit that sends it back to review does not take it out of past reports).
+    first_published_at: Mapped[datetime | None]
 
     principles: Mapped[list[Principle]] = relationship(
         secondary=case_study_principle, order_by=Principle.position

@@ -111,7 +111,7 @@ def contribute(actor: User | None, fields: CaseStudyFields, *, publish: bool) ->
     if publish:
         case.status = ReviewStatus.PUBLISHED
         case.reviewed_by_id = getattr(actor, "id", None)
-        case.reviewed_at = utcnow()
+        case.reviewed_at = case.first_published_at = utcnow()
     else:
         case.status = ReviewStatus.SUBMITTED
     case.touch(actor)
@@ -168,6 +168,8 @@ def _review(actor: User, case: CaseStudy, status: ReviewStatus, note: str | None
     case.review_note = note
     case.reviewed_by_id = actor.id
     case.reviewed_at = utcnow()
+    if status is ReviewStatus.PUBLISHED and case.first_published_at is None:
+        case.first_published_at = case.reviewed_at
     case.touch(actor)
     audit.record(
         actor,

@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 import sqlalchemy as sa
 from flask import current_app
+from sqlalchemy.orm import joinedload
 
 from crm.champions.models import Endorsement, Stage, StageChange, Verification
 from crm.core.countries import country_name
@@ -518,42 +519,110 @@ def _campaign_figures(quarter: Quarter) -> dict[str, float | None]:
 
 
 def _library_section(quarter: Quarter) -> pd.DataFrame:
-    """Case studies added to the library in the quarter, by principle and outcome."""
-    from crm.library.models import CaseStudy, Outcome, ReviewStatus, case_study_principle
+    """Case studies first published in the quarter, by principle and outcome, with each
+    principle's count the quarter before. A case study counts in the quarter a lead first
+    published it, for good, under each principle it concerns (so the principles' rows can add
+    up to more than the total), or under "No principle named"."""
+    from crm.library.models import CaseStudy, Outcome, case_study_principle
 
-    start, end = _start(quarter), _end(quarter)
-    rows = db.session.execute(
-        sa.select(Principle.code, CaseStudy.outcome, sa.func.count())
-        .select_from(CaseStudy)
-        .join(case_study_principle, case_study_principle.c.case_study_id == CaseStudy.id)
-        .join(Principle, Principle.id == case_study_principle.c.principle_id)
-        .where(
-            CaseStudy.status == ReviewStatus.PUBLISHED,
-            CaseStudy.created_at >= start,
-            CaseStudy.created_at < end,
+    def published_in(q: Quarter):
+        return sa.and_(
+            CaseStudy.first_published_at >= _start(q), CaseStudy.first_published_at < _end(q)
         )
-        .group_by(Principle.code, CaseStudy.outcome)
+
+    link = case_study_principle.c
+    by_principle = db.session.execute(
+        sa.select(link.principle_id, CaseStudy.outcome, sa.func.count())
+        .select_from(CaseStudy)
+        .outerjoin(case_study_principle, link.case_study_id == CaseStudy.id)
+        .where(published_in(quarter))
+        .group_by(link.principle_id, CaseStudy.outcome)
     ).all()
-    total = db.session.scalar(
-        sa.select(sa.func.count())
-        .select_from(CaseStudy)
-        .where(
-            CaseStudy.status == ReviewStatus.PUBLISHED,
-            CaseStudy.created_at >= start,
-            CaseStudy.created_at < end,
-        )
+    before = dict(
+        db.session.execute(
+            sa.select(link.principle_id, sa.func.count())
+            .select_from(CaseStudy)
+            .outerjoin(case_study_principle, link.case_study_id == CaseStudy.id)
+            .where(published_in(quarter.previous()))
+            .group_by(link.principle_id)
+        ).all()
+    )
+    by_outcome = dict(
+        db.session.execute(
+            sa.select(CaseStudy.outcome, sa.func.count())
+            .where(published_in(quarter))
+            .group_by(CaseStudy.outcome)
+        ).all()
+    )
+    total_before = db.session.scalar(
+        sa.select(sa.func.count()).select_from(CaseStudy).where(published_in(quarter.previous()))
     )
     outcomes = list(Outcome)
-    table: dict[str, dict[str, int]] = {}
-    for code, outcome, n in rows:
-        table.setdefault(code, {o.label: 0 for o in outcomes})[Outcome(outcome).label] = n
+    counts: dict[int | None, dict[str, int]] = {}
+    for principle_id, outcome, n in by_principle:
+        counts.setdefault(principle_id, dict.fromkeys(outcomes, 0))[Outcome(outcome)] = n
+    for principle_id in before:
+        counts.setdefault(principle_id, dict.fromkeys(outcomes, 0))
+    principles = {
+        p.id: p
+        for p in db.session.scalars(
+            sa.select(Principle)
+            .options(joinedload(Principle.standard))
+            .where(Principle.id.in_([i for i in counts if i is not None]))
+        )
+    }
+    # P1 of 1.0 and P1 of 2.0 are different principles: named with their version when both
+    # appear; in the standard's order (P2 before P10).
+    versions = {p.standard_id for p in principles.values()}
+
+    def label(principle_id: int | None) -> str:
+        if principle_id is None:
+            return "No principle named"
+        p = principles[principle_id]
+        return f"{p.code} ({p.standard.version})" if len(versions) > 1 else p.code
+
+    def order(principle_id: int | None) -> tuple:
+        if principle_id is None:
+            return (1, 0, 0)
+        p = principles[principle_id]
+        return (0, p.standard_id, p.position, p.code)
+
+    def row(name: str, by: dict, now: int, then: int) -> dict:
+        return {
+            "Principle": name,
+            **{o.label: by.get(o, 0) for o in outcomes},
+            "This quarter": now,
+            "Previous quarter": then,
+            "Change": now - then,
+        }
+
+    rows = [
+        row(label(i), counts[i], sum(counts[i].values()), before.get(i, 0))
+        for i in sorted(counts, key=order)
+    ]
+    total = sum(by_outcome.values())
+    if rows:
+        rows.append(
+            row(
+                "All case studies",
+                {Outcome(o): n for o, n in by_outcome.items()},
+                total,
+                total_before,
+            )
+        )
     frame = pd.DataFrame(
-        [{"Principle": code, **counts} for code, counts in sorted(table.items())],
-        columns=["Principle", *(o.label for o in outcomes)],
+        rows,
+        columns=[
+            "Principle",
+            *(o.label for o in outcomes),
+            "This quarter",
+            "Previous quarter",
+            "Change",
+        ],
     )
     if total:
         frame.attrs["new_items"] = total
-    return frame
+    return describe(frame, changes=["Change"])
 
 
 def _compare(now: dict, before: dict, heading: str, rates: Iterable[str] = ()) -> pd.DataFrame:

@@ -23,6 +23,7 @@ from crm.pledges.schedule import Quarter
 from crm.reports.build import build_report, parse_quarter
 from crm.standards.models import Standard, StandardStatus
 
+Q2 = Quarter(2026, 2)
 Q3 = Quarter(2026, 3)  # July–September 2026
 
 
@@ -227,8 +228,10 @@ def test_the_library_section_counts_new_case_studies(ctx, dataset, db):
         ("failed", "published"),
         ("worked", "submitted"),
     ):
+        published = at("2026-08-15") if status == "published" else None
         case = CaseStudy(title="Case", technology="app", outcome=outcome, what_happened="x",
-                         lessons="y", status=status, created_at=at("2026-08-15"))  # fmt: skip
+                         lessons="y", status=status, created_at=at("2026-08-15"),
+                         first_published_at=published)  # fmt: skip
         case.principles = [p5]
         db.session.add(case)
     db.session.commit()
@@ -236,6 +239,69 @@ def test_the_library_section_counts_new_case_studies(ctx, dataset, db):
     library = report.sections["Learning library"].set_index("Principle")
     assert library.loc["P5", "Worked"] == 1 and library.loc["P5", "Did not work"] == 1
     assert "2 case studies added to the learning library." in report.highlights
+
+
+def test_a_case_study_counts_in_the_quarter_it_was_first_published_for_good(
+    ctx, dataset, db, make_user
+):
+    """Submitted in Q2, published in Q3: it is Q3's. Sent back to review after a contributor's
+    edit in Q4, it stays in Q3's report."""
+    from crm.library import operations as library
+    from crm.library.models import CaseStudy
+    from crm.standards.models import Principle
+
+    lead = make_user("lead")
+    p5 = db.session.scalar(sa.select(Principle).where(Principle.code == "P5"))
+    case = CaseStudy(title="Helpline", technology="helpline", outcome="worked",
+                     what_happened="x", lessons="y", status="submitted",
+                     created_at=at("2026-06-20"))  # fmt: skip
+    case.principles = [p5]
+    db.session.add(case)
+    db.session.commit()
+    assert build_report(Q2).sections["Learning library"].empty
+    library.publish(lead, case)
+    case.first_published_at = at("2026-08-01")  # as if the lead published it then
+    db.session.commit()
+    case.status = "submitted"  # a contributor's later edit sends it back to review
+    db.session.commit()
+    q2 = build_report(Q2).sections["Learning library"]
+    q3 = build_report(Q3).sections["Learning library"].set_index("Principle")
+    assert q2.empty
+    assert q3.loc["P5", "Worked"] == 1 and q3.loc["All case studies", "This quarter"] == 1
+    # Published once: publishing again after the review keeps the first date.
+    library.publish(lead, case)
+    assert case.first_published_at == at("2026-08-01")
+
+
+def test_the_library_table_names_every_case_study_and_compares_quarters(ctx, dataset, db):
+    from crm.library.models import CaseStudy
+    from crm.standards.models import Principle
+
+    p2, p5 = (
+        db.session.scalar(sa.select(Principle).where(Principle.code == code))
+        for code in ("P2", "P5")
+    )
+
+    def case(outcome, principles, when):
+        item = CaseStudy(title="Case", technology="app", outcome=outcome, what_happened="x",
+                         lessons="y", status="published", first_published_at=at(when))  # fmt: skip
+        item.principles = principles
+        db.session.add(item)
+
+    case("worked", [p5], "2026-05-10")  # the quarter before
+    case("worked", [p5], "2026-05-11")
+    case("mixed", [p2, p5], "2026-08-01")
+    case("failed", [], "2026-08-02")  # no principle named
+    db.session.commit()
+    library = build_report(Q3).sections["Learning library"]
+    assert list(library["Principle"]) == ["P2", "P5", "No principle named", "All case studies"]
+    rows = library.set_index("Principle")
+    assert rows.loc["P5", "This quarter"] == 1 and rows.loc["P5", "Previous quarter"] == 2
+    assert rows.loc["P5", "Change"] == -1
+    assert rows.loc["No principle named", "Did not work"] == 1
+    totals = rows.loc["All case studies"]
+    assert (totals["Mixed"], totals["Did not work"], totals["This quarter"]) == (1, 1, 2)
+    assert totals["Previous quarter"] == 2
 
 
 def test_an_organization_without_a_country_counts_as_unknown(
