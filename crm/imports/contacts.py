@@ -88,33 +88,9 @@ _TEXT_FIELDS = (
     ("consent_source", "Consent source", 100),
     ("organization", "Organization", 200),
 )
-# The columns of a new contact, in the order `_insert` gives them.
-_INSERT_COLUMNS = (
-    "first_name",
-    "last_name",
-    "email",
-    "phone",
-    "title",
-    "organization_id",
-    "country",
-    "languages",
-    "notes",
-    "owner_id",
-    "consent_status",
-    "consent_source",
-    "consent_at",
-    "sort_name",
-    "search_text",
-    "created_at",
-    "updated_at",
-    "version",
-    "created_by_id",
-    "updated_by_id",
-)
 _CONSENT = {None: None, True: ConsentStatus.GRANTED, False: ConsentStatus.WITHDRAWN}
 
 # Columns an import may set, in the order they are compared for an update.
-
 COLUMNS = (
     "first_name",
     "last_name",
@@ -126,6 +102,20 @@ COLUMNS = (
     "languages",
     "owner_id",
     "notes",
+)
+# The columns of a new contact, in the order `_insert` gives them.
+_INSERT_COLUMNS = (
+    *COLUMNS,
+    "consent_status",
+    "consent_source",
+    "consent_at",
+    "sort_name",
+    "search_text",
+    "created_at",
+    "updated_at",
+    "version",
+    "created_by_id",
+    "updated_by_id",
 )
 
 
@@ -293,8 +283,8 @@ class ContactImporter(Importer):
                     c["organization_id"],
                     c["country"],
                     c["languages"],
-                    c["notes"],
                     c["owner_id"],
+                    c["notes"],
                     consent.value if consent else unknown,
                     (c["consent_source"] or source) if consent else None,
                     now if consent else None,

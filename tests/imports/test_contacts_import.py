@@ -218,3 +218,23 @@ def test_tags_a_contact_already_has_are_not_linked_twice(run_import, db, make_co
         "contacts", "first_name,email,tags\nAna,ana@example.org,press\n", policy="fill"
     )
     assert (again.updated_count, again.skipped_count) == (0, 1)
+
+
+def test_every_column_lands_in_its_own_field(run_import, db, make_user):
+    owner = make_user("lead", email="owner@example.org")
+    run = run_import(
+        "contacts",
+        "first_name,last_name,email,phone,title,country,languages,owner,notes,consent,"
+        "consent_source\n"
+        "Mei,Chen,mei@example.org,+86 10 5555,Buyer,China,zh; en,owner@example.org,"
+        "Met at the Dhaka forum,yes,Signed up at the forum\n",
+    )
+    assert (run.created_count, run.failed_count) == (1, 0), run.error_file
+    mei = contacts(db)["mei@example.org"]
+    assert (mei.first_name, mei.last_name, mei.phone, mei.title, mei.country) == (
+        "Mei", "Chen", "+86 10 5555", "Buyer", "CN",
+    )  # fmt: skip
+    assert mei.languages and {"zh", "en"} <= set(mei.languages.replace(" ", "").split(","))
+    assert mei.owner_id == owner.id and mei.notes == "Met at the Dhaka forum"
+    assert mei.consent_status is ConsentStatus.GRANTED
+    assert mei.consent_source == "Signed up at the forum"
