@@ -8,7 +8,8 @@ below (tests/duplicates/test_linked_records.py fails when a new one appears that
 Where two linked rows would clash on a uniqueness rule:
   * the same tag, engagement, case study or email topic opt-out on both: kept once;
   * both registered for the same event: the more advanced participation is kept (attended,
-    then registered, waitlisted, invited, no-show, cancelled), the other deleted;
+    then registered, waitlisted, invited, no-show, cancelled), the other deleted, and a place
+    it held goes to the first on the waitlist;
   * both champions: the further-along champion profile is kept, it gets the other's
     endorsements and stage history, and its blank profile fields are filled from the other;
   * both answered the same consultation, or both organizations have a live pledge for the
@@ -20,7 +21,7 @@ Operations flush but never commit; the caller commits once.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Literal
 
 import sqlalchemy as sa
@@ -32,7 +33,8 @@ from crm.consultations.models import Response
 from crm.contacts.models import ConsentStatus, Contact
 from crm.core.errors import OperationError, check_version
 from crm.duplicates.models import DuplicateDismissal, DuplicateKind, DuplicateMerge
-from crm.events.models import Participation, ParticipationStatus
+from crm.events import operations as event_ops
+from crm.events.models import SEATED, Participation, ParticipationStatus
 from crm.extensions import db
 from crm.organizations.models import Organization
 from crm.pledges.models import Pledge, PledgeStatus
@@ -115,6 +117,9 @@ class Moved:
 
     counts: dict[str, int]
     notes: list[str]
+    # People given a place freed by the merge (both records had one in the same event), to be
+    # told by the caller once the merge is committed.
+    promoted: list[Participation] = field(default_factory=list)
 
     def summary(self) -> str:
         parts = [counted(n, label) for label, n in self.counts.items() if n]
@@ -408,7 +413,8 @@ def _merge_champions(survivor_id: int, other_id: int, moved: Moved) -> None:
     db.session.flush()
 
 
-def _merge_participations(survivor_id: int, other_id: int, moved: Moved) -> None:
+def _merge_participations(actor: Any, survivor_id: int, other_id: int, moved: Moved) -> None:
+    freed = []  # events where one person held two places: one is free now
     for mine, theirs in _participation_clashes(survivor_id, other_id):
         keep = _better_participation(mine, theirs)
         drop = theirs if keep is mine else mine
@@ -416,6 +422,8 @@ def _merge_participations(survivor_id: int, other_id: int, moved: Moved) -> None
             f"both were in “{mine.event.name}”: kept the {keep.status.label.lower()} "
             f"participation, dropped the {drop.status.label.lower()} one"
         )
+        if drop.status in SEATED:
+            freed.append(drop.event)
         db.session.delete(drop)
         db.session.flush()
         if keep.contact_id != survivor_id:
@@ -424,6 +432,15 @@ def _merge_participations(survivor_id: int, other_id: int, moved: Moved) -> None
     moved.counts["event participations"] = _repoint(
         "participation", "contact_id", other_id, survivor_id
     )
+    for event in freed:
+        promoted = event_ops.promote_waitlist(actor, event)
+        if promoted:
+            moved.promoted.extend(promoted)
+            moved.notes.append(
+                f"the place freed in “{event.name}” went to "
+                + ", ".join(p.contact.full_name for p in promoted)
+                + " from the waitlist"
+            )
 
 
 def merge_contacts(
@@ -469,7 +486,7 @@ def merge_contacts(
         "engagement_contact", "contact_id", "engagement_id", other_id, survivor_id
     )
     _union("contact_tag", "contact_id", "tag_id", other_id, survivor_id)
-    _merge_participations(survivor_id, other_id, moved)
+    _merge_participations(actor, survivor_id, other_id, moved)
     _merge_champions(survivor_id, other_id, moved)
     moved.counts["consultation responses"] = _repoint(
         "response", "contact_id", other_id, survivor_id

@@ -137,6 +137,10 @@ def merge(slug: str, first_id: int, second_id: int):
             flash(f"Merged. Moved to the record kept: {moved.summary()}.", "success")
             for note in moved.notes:
                 flash(note[0].upper() + note[1:] + ".", "info")
+            if moved.promoted:
+                from crm.events.views import tell_promoted
+
+                tell_promoted(moved.promoted)
             return redirect(detail_url(kind, survivor_id))
     else:
         status = 422

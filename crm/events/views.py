@@ -70,7 +70,8 @@ def _render_form(form: EventForm, event: Event | None, status: int, conflict: bo
     ), status
 
 
-def _tell_promoted(promoted: list[Participation]) -> None:
+def tell_promoted(promoted: list[Participation]) -> None:
+    """Email those given a place from the waitlist, and tell the user who could not be."""
     if not promoted:
         return
     names = ", ".join(p.contact.full_name for p in promoted)
@@ -166,7 +167,7 @@ def edit(event_id: int):
         else:
             db.session.commit()
             flash("The event is saved.", "success")
-            _tell_promoted(promoted)
+            tell_promoted(promoted)
             return redirect(url_for("events.detail", event_id=event.id))
     return _render_form(form, event, 422 if form.errors else 200)
 
@@ -253,7 +254,7 @@ def change_participation(participation_id: int):
         flash(
             f"{participation.contact.full_name}: {participation.status.label.lower()}.", "success"
         )
-        _tell_promoted(promoted)
+        tell_promoted(promoted)
     return redirect(url_for("events.detail", event_id=event.id) + "#participants")
 
 

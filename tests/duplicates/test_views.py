@@ -151,3 +151,46 @@ def test_forms_need_a_csrf_token(app, client, as_role, make_contact, db):
     finally:
         app.config["WTF_CSRF_ENABLED"] = False
     assert db.session.get(Contact, b.id) is not None
+
+
+def test_a_place_freed_by_a_merge_goes_to_the_first_on_the_waitlist(
+    client, as_role, make_contact, db, outbox
+):
+    """Both records held a place in a full event: the merge keeps one, and the place the other
+    held goes to the waitlist, who is told by email."""
+    from datetime import datetime, timedelta
+
+    from crm.events import operations as event_ops
+    from crm.events.models import Participation, ParticipationStatus
+
+    start = (datetime.now() + timedelta(days=10)).replace(microsecond=0)
+    event = event_ops.create_event(
+        None,
+        event_ops.EventFields(
+            name="Small room", kind="roundtable", hosting="hosted", starts_local=start,
+            ends_local=start + timedelta(hours=2), timezone="UTC", capacity=2, is_public=True,
+        ),
+    )  # fmt: skip
+    a = make_contact("Ana", "Lima", email="ana@example.org")
+    b = make_contact("Ana", "Lima", email="ana.lima@example.org")
+    bo = make_contact("Bo", "Berg", email="bo@example.org")
+    for person in (a, b, bo):
+        event_ops.register(None, event, person)
+    db.session.commit()
+    waiting = db.session.scalar(sa.select(Participation).where(Participation.contact_id == bo.id))
+    assert waiting.status is ParticipationStatus.WAITLISTED
+    as_role("lead")
+    response = client.post(
+        f"/duplicates/contacts/{a.id}/{b.id}", data={"survivor": "first"}, follow_redirects=True
+    )
+    assert "went to Bo Berg from the waitlist" in response.get_data(as_text=True)
+    db.session.expire_all()
+    assert db.session.get(Participation, waiting.id).status is ParticipationStatus.REGISTERED
+    seated = db.session.scalars(
+        sa.select(Participation).where(
+            Participation.event_id == event.id,
+            Participation.status == ParticipationStatus.REGISTERED,
+        )
+    ).all()
+    assert len(seated) == 2  # the capacity, no more
+    assert any("bo@example.org" in str(message["To"]) for message in outbox())
