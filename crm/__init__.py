@@ -67,10 +67,10 @@ def register_extensions(app: Flask) -> None:
 
     with app.app_context():
         if db.engine.dialect.name == "sqlite":
-            _configure_sqlite(db.engine)
+            _configure_sqlite(db.engine, app.config.get("SQLITE_BUSY_TIMEOUT_MS", 10_000))
 
 
-def _configure_sqlite(engine: sa.Engine) -> None:
+def _configure_sqlite(engine: sa.Engine, busy_timeout_ms: int = 10_000) -> None:
     """Foreign keys on, WAL for concurrent readers, and transactions SQLAlchemy fully controls.
 
     pysqlite's own transaction handling defers BEGIN and breaks SAVEPOINTs; the documented fix
@@ -84,7 +84,8 @@ def _configure_sqlite(engine: sa.Engine) -> None:
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA synchronous=NORMAL")
-        cursor.execute("PRAGMA busy_timeout=10000")
+        # How long a writer waits for another's lock before the "database is busy" page.
+        cursor.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
         cursor.execute("PRAGMA cache_size=-65536")
         cursor.close()
 
@@ -97,9 +98,13 @@ def _configure_sqlite(engine: sa.Engine) -> None:
 
 
 def _writing_request() -> bool:
-    from flask import has_request_context, request
+    from flask import g, has_request_context, request
 
-    return has_request_context() and request.method not in ("GET", "HEAD", "OPTIONS")
+    return (
+        has_request_context()
+        and request.method not in ("GET", "HEAD", "OPTIONS")
+        and not g.get("reading_only")  # set by the "database is busy" page, which only reads
+    )
 
 
 def register_models() -> None:

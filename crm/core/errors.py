@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import logging
+
 from flask import Flask, flash, redirect, render_template, request
 from flask_wtf.csrf import CSRFError
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm.exc import StaleDataError
+
+log = logging.getLogger(__name__)
 
 
 class OperationError(Exception):
@@ -67,6 +72,27 @@ def register(app: Flask) -> None:
     def stale(error):
         flash(CONFLICT_MESSAGE, "danger")
         return redirect(request.url)
+
+    @app.errorhandler(OperationalError)
+    def database_unavailable(error):
+        # On SQLite one writer at a time: a large import holds the write lock for its whole
+        # run (all or nothing), and a save that waited `busy_timeout` for it gives up here.
+        from flask import g
+
+        from crm.extensions import db
+
+        db.session.rollback()
+        if "database is locked" in str(error.orig):
+            g.reading_only = True  # the page reads the user; it must not queue for the lock
+            body, status = page(
+                503,
+                "The database is busy",
+                "Another large change, such as an import, is being written. Nothing was saved; "
+                "go back and try again in a minute.",
+            )
+            return body, status, {"Retry-After": "60"}
+        log.exception("Database error", exc_info=error)
+        return server_error(error)
 
     @app.errorhandler(500)
     def server_error(error):
