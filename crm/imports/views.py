@@ -85,10 +85,25 @@ def mapping(run_id: int):
                 saved = db.session.get(SavedMapping, request.form.get("saved_id", type=int) or 0)
                 if saved is None:
                     raise OperationError("Choose a saved mapping to apply.")
+                missing = [h for h in saved.mapping if h not in run.headers]
+                if missing and len(missing) == len(saved.mapping):
+                    names = ", ".join(list(saved.mapping)[:5]) + (", …" if len(missing) > 5 else "")
+                    raise OperationError(
+                        f"None of the columns the mapping “{saved.name}” reads ({names}) "
+                        "are in this file, so it was not applied; the columns are as they were."
+                    )
                 operations.apply_saved_mapping(run, saved)
                 db.session.commit()
-                flash(f"Applied the mapping “{saved.name}”.", "success")
-                return redirect(url_for("imports.mapping", run_id=run.id))
+                if missing:
+                    flash(
+                        f"Applied the mapping “{saved.name}”, but this file has no "
+                        f"{'column' if len(missing) == 1 else 'columns'} "
+                        f"{', '.join('“' + h + '”' for h in missing)}; check the columns below.",
+                        "warning",
+                    )
+                else:
+                    flash(f"Applied the mapping “{saved.name}”.", "success")
+                return redirect(url_for("imports.mapping", run_id=run.id, applied=saved.id))
             chosen = {
                 header: request.form.get(f"col-{index}", "")
                 for index, header in enumerate(run.headers)
@@ -117,6 +132,7 @@ def mapping(run_id: int):
         spec=spec,
         sample=reader.info.sample,
         saved=saved,
+        applied_id=request.args.get("applied", type=int),
         policies=list(ExistingPolicy),
     )
 

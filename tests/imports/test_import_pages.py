@@ -6,7 +6,7 @@ import re
 import sqlalchemy as sa
 
 from crm.contacts.models import Contact
-from crm.imports.models import ImportRun, RunStatus
+from crm.imports.models import ImportRun, RunStatus, SavedMapping
 
 
 def upload(client, data: bytes, name="people.csv", record_type="contacts"):
@@ -139,3 +139,61 @@ def test_similar_organizations_are_listed_with_a_link_to_merge_them(
     created = run.review[0]["created_id"]
     assert f"/duplicates/organizations/{known.id}/{created}" in page
     assert client.get(f"/duplicates/organizations/{known.id}/{created}").status_code == 200
+
+
+def test_a_saved_mapping_for_other_columns_is_not_applied_and_a_partial_one_warns(
+    client, as_role, db
+):
+    as_role("lead")
+    upload(client, b"Prenom;Courriel;Societe\nAwa;awa@example.org;Acme\n", "french.csv")
+    french = latest_run(db)
+    client.post(
+        f"/imports/{french.id}/mapping",
+        data={"col-0": "first_name", "col-1": "email", "col-2": "organization",
+              "policy": "skip", "mapping_name": "French export"},
+    )  # fmt: skip
+    saved_id = db.session.scalar(
+        sa.select(SavedMapping.id).where(SavedMapping.name == "French export")
+    )
+    # A file from another source: none of the saved columns are in it.
+    upload(client, b"First Name,Email Address\nBo,bo@example.org\n", "other.csv")
+    other = latest_run(db)
+    before = dict(other.mapping)
+    response = client.post(
+        f"/imports/{other.id}/mapping",
+        data={"action": "apply_saved", "saved_id": saved_id},
+        follow_redirects=True,
+    )
+    page = response.get_data(as_text=True)
+    assert "None of the columns the mapping “French export” reads" in page
+    db.session.expire_all()
+    assert db.session.get(ImportRun, other.id).mapping == before and before
+    # A file with some of the saved columns: applied, with the missing ones named.
+    upload(client, b"Prenom;Courriel\nCy;cy@example.org\n", "french2.csv")
+    partial = latest_run(db)
+    response = client.post(
+        f"/imports/{partial.id}/mapping",
+        data={"action": "apply_saved", "saved_id": saved_id},
+        follow_redirects=True,
+    )
+    page = response.get_data(as_text=True)
+    assert "but this file has no column “Societe”" in page
+    assert f'<option value="{saved_id}" selected>' in page
+    db.session.expire_all()
+    assert db.session.get(ImportRun, partial.id).mapping == {
+        "Prenom": "first_name",
+        "Courriel": "email",
+    }
+
+
+def test_the_preview_of_an_incomplete_mapping_does_not_promise_an_import(client, as_role, db):
+    as_role("lead")
+    upload(client, b"kind,country\nngo,KE\n", "orgs.csv", record_type="organizations")
+    run = latest_run(db)
+    page = client.get(f"/imports/{run.id}/mapping").get_data(as_text=True)
+    assert "1 row of organizations" in page
+    page = client.get(f"/imports/{run.id}/preview").get_data(as_text=True)
+    assert "The file has no column for: Name" in page
+    assert "Nothing can be imported until the mapping is fixed" in page
+    assert "Not checked" in page and "Left out" not in page
+    assert "the other rows are imported" not in page and 'id="import-button"' not in page
