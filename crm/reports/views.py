@@ -73,9 +73,12 @@ def _quarter(text: str | None) -> Quarter:
     if not text:
         return Quarter.of(date.today())
     try:
-        return parse_quarter(text)
+        quarter = parse_quarter(text)
     except ValueError:
         abort(404)
+    if quarter.first_day > date.today():
+        abort(404)  # a quarter that has not begun has no figures yet
+    return quarter
 
 
 def _chart(report: Report) -> dict:
@@ -102,6 +105,14 @@ def index():
     except ValueError as exc:
         flash(str(exc), "warning")
         return redirect(url_for("reports.index"))
+    today = date.today()
+    if quarter.first_day > today:
+        flash(
+            f"{quarter.label} has not begun, so it has no figures yet; "
+            "here is the current quarter.",
+            "warning",
+        )
+        return redirect(url_for("reports.index"))
     report = build_report(quarter)
     quarters = recent_quarters()
     if quarter not in quarters:  # an older (or later) quarter asked for by its address
@@ -113,6 +124,7 @@ def index():
         code=f"{quarter.year}Q{quarter.number}",
         quarters=quarters,
         chart=_chart(report),
+        in_progress=quarter.last_day >= today,
         slug=render.slug,
     )
 

@@ -524,3 +524,22 @@ def test_the_dashboard_figures_carry_their_sign(client, as_role, db, make_contac
     )
     assert changes["Attended"] == "\u22122"
     assert changes["Active pledges"] == "no change"
+
+
+def test_a_quarter_not_yet_begun_is_refused_and_the_current_one_says_it_is_under_way(
+    client, as_role
+):
+    as_role("viewer")
+    current = Quarter.of(date.today())
+    ahead = current.next().next()
+    code = f"{ahead.year}Q{ahead.number}"
+    response = client.get(f"/reports/?quarter={code}", follow_redirects=True)
+    page = response.get_data(as_text=True)
+    assert f"{ahead.label} has not begun" in page
+    assert f"Adoption report, {current.label}" in page
+    assert "is still under way" in page and "as they stood at the quarter's end" not in page
+    assert client.get(f"/reports/{code}.xlsx").status_code == 404
+    assert client.get(f"/reports/{code}/pledges.csv").status_code == 404
+    finished = current.previous()
+    page = client.get(f"/reports/?quarter={finished.year}Q{finished.number}").get_data(as_text=True)
+    assert "as they stood at the quarter's end" in page and "still under way" not in page
