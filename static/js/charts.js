@@ -17,6 +17,8 @@
       if (type === "line") set.borderWidth = i === 0 ? 3 : 1.5;
     });
     var options = { responsive: true, animation: false, plugins: { legend: { position: "bottom" } } };
+    // Inside a .chart-box the box sets the height, so a phone still gets a readable chart.
+    if (canvas.parentElement && canvas.parentElement.classList.contains("chart-box")) options.maintainAspectRatio = false;
     if (type === "stacked") {
       options.scales = { x: { stacked: true }, y: { stacked: true, beginAtZero: true, ticks: { precision: 0 } } };
       new window.Chart(canvas, { type: "bar", data: data, options: options });
