@@ -58,14 +58,14 @@ def _fields(form: CaseStudyForm) -> operations.CaseStudyFields:
         outcome=form.outcome.data,
         what_happened=form.what_happened.data,
         lessons=form.lessons.data,
-        countries=(form.countries.data or "").split(","),
+        countries=[c.strip() for c in (form.countries.data or "").split(",")],
         sectors=form.sectors.data,
         workers_reached=form.workers_reached.data,
         source_link=form.source_link.data,
         happened_on=form.happened_on.data,
         shareable=form.shareable.data,
         principle_ids=list(form.principle_ids.data or []),
-        organization_names=(form.organizations.data or "").split(","),
+        organization_names=[n.strip() for n in (form.organizations.data or "").split(",")],
     )
 
 

@@ -205,6 +205,8 @@ def test_a_closed_consultation_shows_the_saved_answers_page_without_a_form(
     body = page.get_data(as_text=True)
     assert page.status_code == 200 and "answers are no longer taken" in body
     assert "response-form" not in body
+    # The dates read as past, not as if it were still open.
+    assert "Was open" in body and "</i> Open " not in body
     import pytest
 
     from crm.core.errors import OperationError

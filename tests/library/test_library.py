@@ -128,6 +128,9 @@ def test_filters(client, as_role, db):
         ({"workers_reached": "-3"}, "Give a number of workers."),
         ({"outcome": "great"}, "is not an outcome"),
         ({"organizations": "Nobody Inc"}, "No organization named “Nobody Inc”"),
+        # The name as typed after a comma, without the space before it.
+        ({"countries": "Bangladesh, Atlantis"}, "“Atlantis” is not a country we know"),
+        ({"organizations": "Nobody Inc,  Somebody Ltd"}, "“Nobody Inc”, “Somebody Ltd”"),
         ({"happened_on": "1900-01-01"}, "between 1990 and today"),
     ],
 )
