@@ -36,6 +36,19 @@ COUNTRY_ALIASES = {
     "palestine": "PS", "macedonia": "MK", "swaziland": "SZ", "burma": "MM", "drc": "CD",
     "dr congo": "CD", "dr c": "CD", "congo kinshasa": "CD", "congo brazzaville": "CG",
     "uae": "AE", "emirates": "AE",
+    # As people write them in their own language (exports from CRMs kept in that language).
+    "deutschland": "DE", "espana": "ES", "brasil": "BR", "mexico": "MX", "italia": "IT",
+    "nederland": "NL", "osterreich": "AT", "schweiz": "CH", "suisse": "CH", "svizzera": "CH",
+    "belgique": "BE", "belgie": "BE", "polska": "PL", "turkiye": "TR", "sverige": "SE",
+    "norge": "NO", "danmark": "DK", "suomi": "FI", "eire": "IE", "magyarorszag": "HU",
+    "cesko": "CZ", "ceska republika": "CZ", "hrvatska": "HR", "romania": "RO", "peru": "PE",
+    "maroc": "MA", "algerie": "DZ", "tunisie": "TN", "cameroun": "CM", "guinee": "GN",
+    "benin": "BJ", "tchad": "TD", "mauritanie": "MR", "egypte": "EG", "misr": "EG",
+    "kampuchea": "KH", "pilipinas": "PH", "prathet thai": "TH", "lietuva": "LT",
+    "latvija": "LV", "eesti": "EE", "slovensko": "SK", "slovenija": "SI", "srbija": "RS",
+    "shqiperia": "AL", "bharat": "IN", "nippon": "JP", "nihon": "JP", "zhongguo": "CN",
+    "hellas": "GR", "ellada": "GR", "rossiya": "RU", "ukraina": "UA",
+    "viet nam": "VN", "republique democratique du congo": "CD",
 }  # fmt: skip
 
 

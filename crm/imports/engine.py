@@ -21,7 +21,7 @@ from crm.audit import operations as audit
 from crm.audit.models import AuditAction
 from crm.core.db import utcnow
 from crm.core.errors import OperationError
-from crm.core.export import safe_cell
+from crm.core.export import FORMULA_START, safe_cell
 from crm.core.gc_pause import paused_gc
 from crm.core.search_ddl import delete_in_bulk
 from crm.extensions import db
@@ -141,13 +141,25 @@ def _rows(reader: TableReader, mapping: dict[str, str]) -> Iterator[Row]:
     headers = reader.info.headers
     wanted = [(headers.index(header), key) for header, key in mapping.items() if header in headers]
     for line, cells, extra in reader.cells():
-        row = Row(line, cells, headers, {key: cells[index].strip() for index, key in wanted})
+        values = {key: cells[index].strip() for index, key in wanted}
+        if "'" in "".join(cells):  # rare: one join per row finds it
+            values = {key: _undefused(value) for key, value in values.items()}
+        row = Row(line, cells, headers, values)
         if extra:
             row.fail(
                 "row",
                 f"values past the last column ({extra[:60]}); is a delimiter or a header missing?",
             )
         yield row
+
+
+def _undefused(value: str) -> str:
+    """A cell as it was before an export defused it: our error file (like every export)
+    writes "'+49 30 1234" so a spreadsheet does not run it as a formula, and a fixed error
+    file uploaded again must give back "+49 30 1234"."""
+    if value[:1] == "'" and value[1:2] and value[1:].startswith(FORMULA_START):
+        return value[1:]
+    return value
 
 
 def _chunks(rows: Iterator[Row], size: int) -> Iterator[list[Row]]:

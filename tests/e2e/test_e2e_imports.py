@@ -26,7 +26,7 @@ HEADERS = [
     "Prénom",  # recognized (a synonym of First name)
     "Nom",  # recognized (Last name)
     "Courriel",  # not recognized: Email, mapped by hand
-    "Société",  # not recognized: Organization, mapped by hand
+    "Structure",  # not recognized: Organization, mapped by hand
     "Pays de résidence",  # not recognized: Country, mapped by hand
     "Mots-clés",  # not recognized: Tags, mapped by hand
     "Remarques",  # not recognized: Notes, mapped by hand
@@ -34,7 +34,7 @@ HEADERS = [
 ]
 BY_HAND = {
     "Courriel": "email",
-    "Société": "organization",
+    "Structure": "organization",
     "Pays de résidence": "country",
     "Mots-clés": "tags",
     "Remarques": "notes",
@@ -199,7 +199,7 @@ def test_a_lead_imports_a_messy_csv_reads_the_errors_and_undoes_it(
         ("6", SAME_EMAIL),
     ]
     assert [r["Nom"] for r in failed] == [names["marc"], names["lucy"], names["elodie"]]
-    assert failed[0]["Société"] == f"Atelier Côte {tag}"
+    assert failed[0]["Structure"] == f"Atelier Côte {tag}"
     assert failed[2]["Courriel"] == f"ELODIE.{tag}@example.org"
 
     # The imported contacts are in the CRM, the two-line note whole.

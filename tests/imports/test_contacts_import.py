@@ -238,3 +238,22 @@ def test_every_column_lands_in_its_own_field(run_import, db, make_user):
     assert mei.owner_id == owner.id and mei.notes == "Met at the Dhaka forum"
     assert mei.consent_status is ConsentStatus.GRANTED
     assert mei.consent_source == "Signed up at the forum"
+
+
+def test_a_fixed_error_file_uploaded_again_gives_back_the_values_the_export_defused(
+    run_import, db
+):
+    # The error file writes "'+44 20 7946" so a spreadsheet does not read a formula; the row,
+    # fixed and uploaded again, must store the number as it was typed.
+    run = run_import(
+        "contacts",
+        "first_name,email,phone,notes\nAna,not-an-email,+44 20 7946,'quoted' on purpose\n",
+    )
+    assert run.failed_count == 1
+    assert "'+44 20 7946" in run.error_file
+    fixed = run.error_file.replace("not-an-email", "ana@example.org")
+    again = run_import("contacts", fixed)
+    assert again.created_count == 1
+    ana = contacts(db)["ana@example.org"]
+    assert ana.phone == "+44 20 7946"
+    assert ana.notes == "'quoted' on purpose"

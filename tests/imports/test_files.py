@@ -141,3 +141,20 @@ def test_line_numbers_count_blank_rows_as_a_spreadsheet_does(tmp_path):
         tmp_path, b"first_name;email\nAna;ana@example.org\n;\n\nBo;bo@example.org\n"
     )
     assert [line for line, _ in rows] == [2, 5]
+
+
+def test_headers_and_countries_as_written_in_other_languages():
+    headers = ["Vorname", "Nachname", "E-mail", "Unternehmen", "Land"]
+    assert auto_map(["Société", "Prénom"], CONTACTS) == {
+        "Société": "organization", "Prénom": "first_name"
+    }  # fmt: skip
+    assert auto_map(headers, CONTACTS)["Unternehmen"] == "organization"
+
+    import pycountry
+
+    from crm.imports.cleaning import COUNTRY_ALIASES, country
+
+    assert all(pycountry.countries.get(alpha_2=code) for code in COUNTRY_ALIASES.values())
+    for written, code in [("Deutschland", "DE"), ("España", "ES"), ("Türkiye", "TR"),
+                          ("Österreich", "AT"), ("Côte d'Ivoire", "CI"), ("Viet Nam", "VN")]:  # fmt: skip
+        assert country(written) == code, written
