@@ -16,13 +16,13 @@ from crm.core.search_ddl import search_index_in_bulk
 from crm.core.text import fold
 from crm.extensions import db
 from crm.imports import cleaning
-from crm.imports.bulk import among, insert_many, insert_rows, lookup
+from crm.imports.bulk import among, insert_many, lookup
 from crm.imports.engine import CREATE, FAIL, SKIP, UPDATE, Importer, Row
 from crm.imports.fields import Field, Spec
 from crm.imports.models import ExistingPolicy
 from crm.imports.organizations import OrganizationResolver
+from crm.imports.tagging import link_tags
 from crm.tags.models import contact_tag
-from crm.tags.operations import tags_from_names
 
 SPEC = Spec(
     [
@@ -271,7 +271,7 @@ class ContactImporter(Importer):
             self._update(updates)
         tag_rows = [r for r in rows if r.cleaned["tags"] and r.record_id]
         if tag_rows:
-            self._link_tags(tag_rows)
+            link_tags(self.ctx, tag_rows, contact_tag, "contact_id", "contact")
 
     def _insert(self, rows: list[Row]) -> None:
         now = utcnow()
@@ -386,45 +386,6 @@ class ContactImporter(Importer):
             )
         db.session.flush()
         db.session.expire_all()
-
-    def _link_tags(self, rows: list[Row]) -> None:
-        names = sorted({n for r in rows for n in r.cleaned["tags"]})
-        tags = tags_from_names(names)
-        db.session.flush()
-        tag_ids = {t.name: t.id for t in tags}
-        # Contacts this run created have no tags yet; only updated ones need looking up.
-        ids = [r.record_id for r in rows if r.action == UPDATE]
-        existing = set()
-        if ids:
-            existing.update(
-                map(
-                    tuple,
-                    db.session.execute(
-                        sa.select(contact_tag.c.contact_id, contact_tag.c.tag_id).where(
-                            among(contact_tag.c.contact_id, ids)
-                        )
-                    ),
-                )
-            )
-        links = []
-        for row in rows:
-            added = []
-            for name in row.cleaned["tags"]:
-                pair = (row.record_id, tag_ids[name])
-                if pair not in existing:
-                    existing.add(pair)
-                    links.append({"contact_id": row.record_id, "tag_id": tag_ids[name]})
-                    added.append(tag_ids[name])
-            if row.action == UPDATE and not added and not row.changes:
-                row.action = SKIP  # the record already had every value and tag
-                row.note += "; nothing to change"
-            elif row.action == UPDATE and added:
-                if row.changes:
-                    row.changes["_added_tags"] = added
-                else:
-                    self.ctx.updated("contact", row.record_id, {"_added_tags": added})
-        insert_rows(contact_tag, links)
-
 
 def _by_name_and_organization(keys: list[tuple[str, int]]) -> list[tuple[str, int, int]]:
     """Contacts with any of these (sort name, organization) pairs, in one statement.

@@ -17,10 +17,10 @@ from crm.imports.bulk import insert_many
 from crm.imports.engine import CREATE, FAIL, SKIP, UPDATE, Importer, Row
 from crm.imports.fields import Field, Spec
 from crm.imports.models import ExistingPolicy
+from crm.imports.tagging import link_tags
 from crm.organizations.models import Organization, OrganizationKind
 from crm.organizations.operations import name_key
 from crm.tags.models import organization_tag
-from crm.tags.operations import tags_from_names
 
 SPEC = Spec(
     [
@@ -306,7 +306,7 @@ class OrganizationImporter(Importer):
             self._update(updates)
         tagged = [r for r in rows if r.cleaned["tags"] and r.record_id]
         if tagged:
-            self._link_tags(tagged)
+            link_tags(self.ctx, tagged, organization_tag, "organization_id", "organization")
 
     def _insert(self, rows: list[Row]) -> None:
         now, actor = utcnow(), self.ctx.actor_id
@@ -393,39 +393,3 @@ class OrganizationImporter(Importer):
             )
         db.session.flush()
         db.session.expire_all()
-
-    def _link_tags(self, rows: list[Row]) -> None:
-        names = sorted({n for r in rows for n in r.cleaned["tags"]})
-        tags = tags_from_names(names)
-        db.session.flush()
-        tag_ids = {t.name: t.id for t in tags}
-        ids = [r.record_id for r in rows]
-        existing: set[tuple[int, int]] = set()
-        for start in range(0, len(ids), 5000):
-            existing.update(
-                tuple(link)
-                for link in db.session.execute(
-                    sa.select(organization_tag.c.organization_id, organization_tag.c.tag_id).where(
-                        organization_tag.c.organization_id.in_(ids[start : start + 5000])
-                    )
-                )
-            )
-        links = []
-        for row in rows:
-            added = []
-            for name in row.cleaned["tags"]:
-                pair = (row.record_id, tag_ids[name])
-                if pair not in existing:
-                    existing.add(pair)
-                    links.append({"organization_id": row.record_id, "tag_id": tag_ids[name]})
-                    added.append(tag_ids[name])
-            if row.action == UPDATE and not added and not row.changes:
-                row.action = SKIP  # the record already had every value and tag
-                row.note += "; nothing to change"
-            elif row.action == UPDATE and added:
-                if row.changes:
-                    row.changes["_added_tags"] = added
-                else:
-                    self.ctx.updated("organization", row.record_id, {"_added_tags": added})
-        if links:
-            db.session.execute(sa.insert(organization_tag), links)
