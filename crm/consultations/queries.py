@@ -124,31 +124,73 @@ def drafts_count(consultation: Consultation) -> int:
     )
 
 
-def comments(
+COMMENTS_PER_PAGE = 50
+
+
+def _comments_statement(
     consultation: Consultation,
     *,
     principle_id: int | None = None,
     recommendation_id: int | None = None,
     theme: str | None = None,
     open_only: bool = False,
-) -> list[Answer]:
+) -> sa.Select:
     stmt = (
         sa.select(Answer)
         .join(Response)
         .where(Response.consultation_id == consultation.id, Response.submitted_at.is_not(None))
-        .options(selectinload(Answer.response), selectinload(Answer.addressed_by))
-        .order_by(Answer.principle_id, Answer.recommendation_id, Answer.id)
     )
     if principle_id:
         stmt = stmt.where(Answer.principle_id == principle_id)
     if recommendation_id:
         stmt = stmt.where(Answer.recommendation_id == recommendation_id)
+    if theme:
+        # Themes are stored lower case and comma separated: match one whole theme.
+        wrapped = sa.literal(",") + sa.func.coalesce(Answer.themes, "") + sa.literal(",")
+        stmt = stmt.where(wrapped.contains(f",{theme.strip().lower()},", autoescape=True))
     if open_only:
         stmt = stmt.where(Answer.addressed_at.is_(None), Answer.comment.is_not(None))
-    answers = list(db.session.scalars(stmt))
-    if theme:
-        answers = [a for a in answers if theme in a.theme_list]
-    return answers
+    return stmt
+
+
+def comments(consultation: Consultation, **filters) -> list[Answer]:
+    """Every submitted answer matching the filters (see `_comments_statement`), in order."""
+    stmt = _comments_statement(consultation, **filters).options(
+        selectinload(Answer.response), selectinload(Answer.addressed_by)
+    )
+    return list(
+        db.session.scalars(stmt.order_by(Answer.principle_id, Answer.recommendation_id, Answer.id))
+    )
+
+
+@dataclass
+class CommentsPage:
+    answers: list[Answer]
+    total: int
+    page: int
+    per_page: int
+
+    @property
+    def pages(self) -> int:
+        return max(1, -(-self.total // self.per_page))
+
+
+def comments_page(
+    consultation: Consultation, *, page: int = 1, per_page: int | None = None, **filters
+) -> CommentsPage:
+    """One page of `comments`: a consultation can draw thousands of comments."""
+    per_page = per_page or COMMENTS_PER_PAGE
+    stmt = _comments_statement(consultation, **filters)
+    total = db.session.scalar(sa.select(sa.func.count()).select_from(stmt.subquery()))
+    pages = max(1, -(-total // per_page))
+    page = min(max(page, 1), pages)
+    answers = db.session.scalars(
+        stmt.options(selectinload(Answer.response), selectinload(Answer.addressed_by))
+        .order_by(Answer.principle_id, Answer.recommendation_id, Answer.id)
+        .limit(per_page)
+        .offset((page - 1) * per_page)
+    )
+    return CommentsPage(list(answers), total, page, per_page)
 
 
 def respondent_labels(responses: list[Response]) -> dict[int, str]:

@@ -220,8 +220,9 @@ def comments(consultation_id: int):
     recommendation_id = request.args.get("recommendation", type=int)
     theme = request.args.get("theme", "").strip().lower() or None
     open_only = request.args.get("open") == "1"
-    answers = queries.comments(
+    page = queries.comments_page(
         consultation,
+        page=request.args.get("page", 1, type=int),
         principle_id=principle_id,
         recommendation_id=recommendation_id,
         theme=theme,
@@ -230,7 +231,8 @@ def comments(consultation_id: int):
     return render_template(
         "consultations/comments.html",
         consultation=consultation,
-        answers=answers,
+        page=page,
+        answers=page.answers,
         labels=queries.respondent_labels(queries.submitted(consultation)),
         principle_id=principle_id,
         recommendation_id=recommendation_id,

@@ -414,3 +414,40 @@ def test_volunteers_cannot_delete_a_consultation(client, as_role, db, make_consu
     consultation = make_consultation()
     as_role("volunteer")
     assert client.post(f"/consultations/{consultation.id}/delete").status_code == 403
+
+
+def test_comments_come_a_page_at_a_time_and_filter_by_a_whole_theme(
+    client, as_role, db, make_consultation, monkeypatch
+):
+    from crm.consultations import queries
+
+    consultation = make_consultation()
+    p1 = consultation.standard.principles[0]
+    for n in range(7):
+        answer(consultation, f"r{n}@example.org", {p1.id: ("weakness", f"Comment number {n}")})
+    db.session.commit()
+    answers = db.session.scalars(sa.select(Answer).order_by(Answer.id)).all()
+    operations.set_themes(None, answers[0], "digital wages, grievance")
+    operations.set_themes(None, answers[1], "wages")
+    db.session.commit()
+
+    first = queries.comments_page(consultation, per_page=3)
+    assert (first.total, first.pages, len(first.answers)) == (7, 3, 3)
+    last = queries.comments_page(consultation, page=99, per_page=3)  # past the end: the last
+    assert last.page == 3 and [a.comment for a in last.answers] == ["Comment number 6"]
+    wages = queries.comments_page(consultation, theme="Wages")
+    assert [a.comment for a in wages.answers] == ["Comment number 1"]  # not "digital wages"
+    assert queries.comments_page(consultation, theme="%").total == 0
+
+    as_role("volunteer")
+    url = f"/consultations/{consultation.id}/comments"
+    body = client.get(url, query_string={"theme": "digital wages"}).get_data(as_text=True)
+    assert "Comment number 0" in body and "Comment number 1" not in body
+    assert "1 comment" in body
+    everything = client.get(url).get_data(as_text=True)
+    assert "7 comments" in everything and "Comment number 6" in everything
+    monkeypatch.setattr(queries, "COMMENTS_PER_PAGE", 5)
+    second = client.get(url, query_string={"page": 2, "principle": p1.id}).get_data(as_text=True)
+    assert "Page 2 of 2" in second and "6–7 shown" in second
+    assert "Comment number 5" in second and "Comment number 4" not in second
+    assert f"principle={p1.id}" in second  # the filters stay on the page links
