@@ -74,6 +74,7 @@ class BaseConfig:
     LOGIN_THROTTLE_WINDOW_SECONDS = _env_int("CRM_LOGIN_THROTTLE_WINDOW", 15 * 60)
     LOGIN_MAX_FAILURES_PER_ACCOUNT = _env_int("CRM_LOGIN_MAX_FAILURES_ACCOUNT", 5)
     LOGIN_MAX_FAILURES_PER_ADDRESS = _env_int("CRM_LOGIN_MAX_FAILURES_ADDRESS", 20)
+    LOGIN_ATTEMPT_KEEP_DAYS = _env_int("CRM_LOGIN_ATTEMPT_KEEP_DAYS", 30)  # then deleted
     PASSWORD_MIN_LENGTH = _env_int("CRM_PASSWORD_MIN_LENGTH", 10)
 
     # Imports: the largest file and row count one import takes, how similar (0-100) an

@@ -96,7 +96,9 @@ class User(UserMixin, db.Model):
 
 
 class LoginAttempt(db.Model):
-    """Failed and successful logins, kept to throttle guessing per account and per address."""
+    """Failed and successful logins, kept to throttle guessing per account and per address.
+    They name an address and a network address, so they are pruned after
+    `LOGIN_ATTEMPT_KEEP_DAYS` (see `crm.auth.operations.authenticate`)."""
 
     id: Mapped[int] = mapped_column(primary_key=True)
     email: Mapped[str] = mapped_column(sa.String(254))
@@ -107,4 +109,5 @@ class LoginAttempt(db.Model):
     __table_args__ = (
         sa.Index("ix_login_attempt_email_at", "email", "at"),
         sa.Index("ix_login_attempt_address_at", "address", "at"),
+        sa.Index("ix_login_attempt_at", "at"),
     )

@@ -140,11 +140,12 @@ def authenticate(
     window_seconds: int,
     max_per_account: int,
     max_per_address: int,
+    keep_days: int = 30,
 ) -> User | None:
     """The user if the credentials are right; None if not; LoginThrottled if too many failures.
 
     Every attempt is recorded. The attempt row must survive a failed login, so the caller commits
-    whatever the outcome.
+    whatever the outcome. Attempts older than `keep_days` (and the throttle window) are deleted.
     """
     email = (email or "").strip().lower()[:254]
     now = utcnow()
@@ -162,6 +163,8 @@ def authenticate(
         )
     user = find_user_by_email(email)
     ok = user is not None and user.active and user.check_password(password)
+    oldest = min(since, now - timedelta(days=keep_days))
+    db.session.execute(sa.delete(LoginAttempt).where(LoginAttempt.at < oldest))
     db.session.add(LoginAttempt(email=email, address=address[:64], succeeded=ok, at=now))
     if not ok:
         return None

@@ -74,6 +74,31 @@ def test_attempts_are_recorded(client, make_user, db):
     assert sorted(rows) == [False, True]
 
 
+def test_old_attempts_are_deleted_at_the_next_login(client, make_user, db, app):
+    # They name a person and a network address: kept for the throttle and a month of
+    # hindsight (CRM_LOGIN_ATTEMPT_KEEP_DAYS), not for ever.
+    from datetime import timedelta
+
+    from crm.core.db import utcnow
+
+    make_user(email="old@example.org")
+    keep = app.config["LOGIN_ATTEMPT_KEEP_DAYS"]
+    for age in (keep + 1, keep - 1):
+        db.session.add(
+            LoginAttempt(email="old@example.org", address="10.1.1.1", succeeded=False,
+                         at=utcnow() - timedelta(days=age))
+        )  # fmt: skip
+    db.session.commit()
+    post_login(client, "old@example.org")
+    ages = sorted(
+        (utcnow() - at).days
+        for at in db.session.scalars(
+            sa.select(LoginAttempt.at).where(LoginAttempt.email == "old@example.org")
+        )
+    )
+    assert ages == [0, keep - 1]
+
+
 def test_next_parameter_cannot_redirect_off_site(client, make_user):
     make_user(email="n@example.org")
     response = post_login(client, "n@example.org", query_string={"next": "https://evil.example/x"})
