@@ -9,6 +9,7 @@ import sqlalchemy as sa
 from flask import Flask
 
 from config import BaseConfig, development_secret_key, load_config
+from crm.core.clean_request import CleanRequest
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -21,6 +22,7 @@ def create_app(config: type[BaseConfig] | str | None = None, **overrides) -> Fla
         static_folder=str(ROOT / "static"),
         instance_path=config_cls.INSTANCE_DIR,
     )
+    app.request_class = CleanRequest
     app.config.from_object(config_cls)
     app.config.update(overrides)
     if not app.config.get("SECRET_KEY"):

@@ -15,14 +15,34 @@ from typing import Any
 import pandas as pd
 from flask import Response
 
+from crm.core.clean_request import CONTROL_CHARACTERS, without_control_characters
+
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 _UNSAFE_FILENAME = re.compile(r"[^A-Za-z0-9._-]+")
 
 
 def safe_cell(value: Any) -> Any:
-    if isinstance(value, str) and value.startswith(FORMULA_START):
-        return "'" + value
+    """Text defused against formulas and without control characters, which XLSX cannot hold
+    (records made before requests were cleaned, or read from an uploaded file, may have them)."""
+    if isinstance(value, str):
+        if CONTROL_CHARACTERS.search(value):
+            value = without_control_characters(value)
+        if value.startswith(FORMULA_START):
+            return "'" + value
     return value
+
+
+def _without_control_characters(frame: pd.DataFrame) -> pd.DataFrame:
+    types = pd.api.types
+    texts = [c for c in frame if types.is_object_dtype(frame[c]) or types.is_string_dtype(frame[c])]
+    if not texts:
+        return frame
+    frame = frame.copy()
+    for column in texts:
+        frame[column] = [
+            without_control_characters(v) if isinstance(v, str) else v for v in frame[column]
+        ]
+    return frame
 
 
 def safe_frame(frame: pd.DataFrame) -> pd.DataFrame:
@@ -45,13 +65,14 @@ def filename_for(text: str, extension: str) -> str:
 def csv_response(frame: pd.DataFrame, name: str) -> Response:
     # UTF-8 with a byte-order mark, so Excel shows accented names correctly.
     body = safe_frame(frame).to_csv(index=False).encode("utf-8-sig")
-    return _download(body, "text/csv; charset=utf-8", filename_for(name, "csv"))
+    return _download(body, "text/csv", filename_for(name, "csv"))
 
 
 def xlsx_response(frame: pd.DataFrame, name: str, sheet: str = "Export") -> Response:
     """Every text cell is stored as text with Excel's "quote prefix": it shows exactly what
     was typed and is never evaluated, without a visible apostrophe."""
     buffer = io.BytesIO()
+    frame = _without_control_characters(frame)
     with pd.ExcelWriter(buffer, engine="openpyxl") as writer:
         frame.to_excel(writer, index=False, sheet_name=sheet[:31])
         worksheet = writer.sheets[sheet[:31]]
