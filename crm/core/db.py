@@ -110,3 +110,13 @@ def enum_type(enum_cls: type, length: int = 40) -> sa.Enum:
         values_callable=lambda members: [m.value for m in members],
         validate_strings=True,
     )
+
+
+def serialize_on(key: str) -> None:
+    """Transactions naming the same key take turns until commit: a check-then-insert (a cap,
+    "one per person") stays true under concurrent requests. PostgreSQL gets an advisory lock;
+    SQLite write requests are serialized anyway (BEGIN IMMEDIATE)."""
+    from crm.extensions import db
+
+    if db.session.get_bind().dialect.name == "postgresql":
+        db.session.execute(sa.text("SELECT pg_advisory_xact_lock(hashtext(:key))"), {"key": key})

@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column
 
-from crm.core.db import utcnow
+from crm.core.db import serialize_on, utcnow
 from crm.core.errors import OperationError
 from crm.extensions import db
 
@@ -43,8 +43,10 @@ def bucket(address: str) -> str:
 
 
 def check_and_record(form: str, address: str, limit: int) -> None:
-    """Refuse when `address` already sent `limit` submissions of `form` within the hour."""
+    """Refuse when `address` already sent `limit` submissions of `form` within the hour.
+    Submissions from one address count one at a time, so a burst cannot pass the cap."""
     address = bucket(address)
+    serialize_on(f"flood:{form}:{address}")
     now = utcnow()
     since = now - WINDOW
     recent = db.session.scalar(
