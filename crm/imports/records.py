@@ -121,6 +121,10 @@ class ParticipantImporter(_PerRow):
     def __init__(self, ctx) -> None:
         super().__init__(ctx)
         self.events: dict[str, Event | str] = {}
+        self.seen: dict[tuple[int, str], int] = {}  # (event, email) -> line first giving it
+        # Places left per event, less those earlier rows of the file take: the preview says
+        # who will be waitlisted as register() will decide it.
+        self.places: dict[int, int | None] = {}
 
     def _event(self, row: Row) -> Event | None:
         value = row.values.get("event", "")
@@ -168,6 +172,11 @@ class ParticipantImporter(_PerRow):
         if row.action == FAIL:
             return
         event = row.cleaned["event"]
+        if email:
+            first = self.seen.setdefault((event.id, email), row.line)
+            if first != row.line:
+                row.action, row.note = SKIP, f"the same person as line {first} of this file"
+                return
         existing = None
         if email:
             existing = db.session.scalar(
@@ -190,6 +199,28 @@ class ParticipantImporter(_PerRow):
             )
         else:
             row.action = CREATE
+            self._take_place(row, event)
+
+    def _take_place(self, row: Row, event: Event) -> None:
+        """Count the place a new row takes, and say when it will go on the waitlist instead."""
+        status = row.cleaned["status"]
+        if status is ParticipationStatus.INVITED:
+            return
+        if event.id not in self.places:
+            self.places[event.id] = event_ops.places_left(event)
+        left = self.places[event.id]
+        if left is None:
+            return
+        # As register() decides: attendees wait when it is full, the programme never does,
+        # and someone marked attended was there (checked in past capacity).
+        if (
+            left <= 0
+            and status is ParticipationStatus.REGISTERED
+            and row.cleaned["role"] is ParticipantRole.ATTENDEE
+        ):
+            row.note = "the event is full: will go on the waitlist"
+            return
+        self.places[event.id] = left - 1
 
     def write_row(self, row: Row) -> None:
         event: Event = row.cleaned["event"]
