@@ -388,6 +388,7 @@ class ContactImporter(Importer):
         db.session.flush()
         db.session.expire_all()
 
+
 def _by_name_and_organization(keys: list[tuple[str, int]]) -> list[tuple[str, int, int]]:
     """Contacts with any of these (sort name, organization) pairs, in one statement.
 
