@@ -7,6 +7,8 @@ savepoint per row so a refused row leaves nothing behind.
 
 from __future__ import annotations
 
+from datetime import date, timedelta
+
 import sqlalchemy as sa
 
 from crm.champions import operations as champion_ops
@@ -330,9 +332,18 @@ class EndorsementImporter(_PerRow):
                 row.fail("champion", f"{email} is not a champion in the pipeline")
         c["champion"] = champion
         c["kind"] = cleaning.choice(row, "kind", "Kind", EndorsementKind, self.KIND_ALIASES)
-        c["made_on"] = cleaning.a_date(row, "made_on", "Date")
+        c["made_on"] = made_on = cleaning.a_date(row, "made_on", "Date")
+        # The endorsement form's rules, so a row the operation would refuse shows in the
+        # preview: nothing in the future (recorded once it happened), nothing mistyped.
+        if made_on and made_on > date.today() + timedelta(days=1):
+            row.fail("made_on", f"Date {made_on:%Y-%m-%d} is in the future; record an "
+                     "endorsement once it has happened")  # fmt: skip
+        elif made_on and made_on < champion_ops.EARLIEST:
+            row.fail("made_on", f"Date {made_on:%Y-%m-%d} looks mistyped")
         c["title"] = cleaning.text(row, "title", "Title", 300, required=True)
-        c["reach"] = cleaning.whole_number(row, "audience_reach", "Audience reach")
+        c["reach"] = cleaning.whole_number(
+            row, "audience_reach", "Audience reach", most=champion_ops.MAX_REACH
+        )
         codes = [
             p.strip().lower()
             for p in row.values.get("principles", "").replace(";", ",").split(",")

@@ -237,3 +237,34 @@ def test_real_lists_are_not_taken_for_prose(tmp_path, data):
     path = tmp_path / "upload"
     path.write_bytes(data)
     assert TableReader(path, "list.csv").count_rows() >= 1
+
+
+# 5. Endorsements: the form's rules for the date and the reach ------------------------------------
+
+
+def test_endorsement_rows_in_the_future_or_with_an_odd_reach_are_refused(
+    app, db, make_contact, preview_of, run_import
+):
+    from crm.champions import operations as champion_ops
+    from crm.champions.models import Endorsement
+
+    contact = make_contact("Ama", email="ama@example.org")
+    champion_ops.enter_pipeline(None, contact, champion_ops.ChampionFields())
+    db.session.commit()
+    data = (
+        "champion,kind,made_on,title,audience_reach\n"
+        "ama@example.org,talk,2030-01-01,A talk to come,100\n"
+        "ama@example.org,post,2026-03-01,A post,1e3\n"
+        "ama@example.org,post,2026-03-02,Another post,-4\n"
+        'ama@example.org,article,2026-03-03,An article,"1,200"\n'
+    )
+    rows = preview_of("endorsements", data)
+    assert [r.action for r in rows] == ["fail", "fail", "fail", "create"]
+    assert "is in the future" in rows[0].errors["made_on"]
+    assert rows[1].errors["audience_reach"] == (
+        "Audience reach “1e3” is not a whole number (0 or more)"
+    )
+    assert "not a whole number" in rows[2].errors["audience_reach"]
+    run = run_import("endorsements", data)
+    assert (run.created_count, run.failed_count) == (1, 3)
+    assert db.session.scalar(sa.select(Endorsement.audience_reach)) == 1200
