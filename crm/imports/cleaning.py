@@ -214,17 +214,21 @@ def a_date(row: Row, key: str, label: str) -> date | None:
     return None
 
 
-def whole_number(row: Row, key: str, label: str) -> int | None:
-    value = row.values.get(key, "").replace(",", "").replace(" ", "")
+_THOUSANDS = str.maketrans("", "", ", '\u00a0\u202f")
+
+
+def whole_number(row: Row, key: str, label: str, most: int = 10**10) -> int | None:
+    """A count as people write it: "1200", "1,200", "1 200"; not "1e3", "12.5" or "-4"."""
+    raw = row.values.get(key, "")
+    value = raw.translate(_THOUSANDS)
     if not value:
         return None
-    try:
-        number = int(float(value))
-    except ValueError:
-        row.fail(key, f"{label} “{row.values[key]}” is not a number")
+    if not value.isdigit() or not value.isascii():
+        row.fail(key, f"{label} “{raw}” is not a whole number (0 or more)")
         return None
-    if number < 0 or number > 10**10:
-        row.fail(key, f"{label} {number} is out of range")
+    number = int(value)
+    if number > most:
+        row.fail(key, f"{label} {number:,} is more than {most:,}")
         return None
     return number
 

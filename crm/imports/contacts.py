@@ -136,7 +136,7 @@ class ContactImporter(Importer):
         super().__init__(ctx)
         self.orgs = OrganizationResolver(ctx)
         self.emails_seen: dict[str, int] = {}
-        self.names_seen: dict[tuple[str, Any], int] = {}
+        self.names_seen: dict[tuple[str, str], int] = {}  # (sort name, organization key)
         self.owners: dict[str, int | None] = {}
 
     # Checking ----------------------------------------------------------------------------------
@@ -226,28 +226,29 @@ class ContactImporter(Importer):
             by_name.setdefault((sort_name, org_id), contact_id)
         for row in rows:
             c = row.cleaned
-            email, name_key = (
-                c["email"],
-                (c["sort_name"], c["organization_id"]),
-            )
+            email = c["email"]
+            organization = c["organization_name"]
+            # Inside the file the organization is known by its name's key, as the resolver
+            # knows it: one the file is about to create has no id yet.
+            seen_key = (c["sort_name"], self.orgs.key_for(organization)) if organization else None
             if email and email in self.emails_seen:
                 row.fail("email", f"the same email as line {self.emails_seen[email]} of this file")
                 continue
-            if c["organization_id"] and name_key in self.names_seen:
+            if seen_key and seen_key in self.names_seen:
                 # As against the database: a person is matched by email, else by name in the
                 # organization; a second file would make this row update the first.
                 row.fail(
-                    "row", f"the same person and organization as line {self.names_seen[name_key]}"
+                    "row", f"the same person and organization as line {self.names_seen[seen_key]}"
                 )
                 continue
             if email:
                 self.emails_seen[email] = row.line
-            if c["organization_id"]:
-                self.names_seen.setdefault(name_key, row.line)
+            if seen_key:
+                self.names_seen.setdefault(seen_key, row.line)
             existing = by_email.get(email) if email else None
             how = "email"
             if existing is None and c["organization_id"]:
-                existing = by_name.get(name_key)
+                existing = by_name.get((c["sort_name"], c["organization_id"]))
                 how = "name and organization"
             if existing is None:
                 row.action = CREATE
@@ -386,6 +387,7 @@ class ContactImporter(Importer):
             )
         db.session.flush()
         db.session.expire_all()
+
 
 def _by_name_and_organization(keys: list[tuple[str, int]]) -> list[tuple[str, int, int]]:
     """Contacts with any of these (sort name, organization) pairs, in one statement.

@@ -162,6 +162,10 @@ class OrganizationResolver:
         self.pending: dict[str, str] = {}  # key -> name as first written
         self.keys: dict[str, str] = {}  # name as written -> key: a file repeats its names
 
+    def key_for(self, name: str) -> str:
+        """The name as organizations are matched: "ACME Ltd." and "acme ltd" are one."""
+        return self._key(name)
+
     def _key(self, name: str) -> str:
         key = self.keys.get(name)
         if key is None:

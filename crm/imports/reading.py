@@ -42,6 +42,8 @@ class TableInfo:
     delimiter: str | None = None
     sheet: str | None = None
     sample: list[list[str]] = field(default_factory=list)
+    skipped_rows: int = 0  # rows above the header that were not one (a title, a note)
+    sheets: int = 1  # sheets in the workbook, to say which one was read
 
 
 def detect_format(file_name: str, head: bytes) -> str:
@@ -57,6 +59,81 @@ def detect_format(file_name: str, head: bytes) -> str:
     if file_name.lower().endswith((".xlsx", ".xlsm")):
         raise OperationError(f"“{file_name}” is not a readable Excel file.")
     return "csv"
+
+
+# What a ZIP-based upload is, by the part that names it (an .xlsx is a ZIP too).
+_ZIP_KINDS = (
+    ("word/", "a Word document"),
+    ("ppt/", "a PowerPoint presentation"),
+    ("content.xml", "an OpenDocument file (LibreOffice)"),
+)
+
+
+def zip_kind(path: Path) -> str | None:
+    """None for an Excel workbook, else what the ZIP file is ("a Word document")."""
+    try:
+        with zipfile.ZipFile(path) as archive:
+            names = archive.namelist()
+    except zipfile.BadZipFile:
+        return None  # a damaged workbook: openpyxl says so, as for any unreadable one
+    if any(n.startswith("xl/") for n in names):
+        return None
+    for marker, what in _ZIP_KINDS:
+        if any(n.startswith(marker) for n in names):
+            return what
+    return "a ZIP archive"
+
+
+def looks_binary(text: str) -> bool:
+    """Text decoded from a binary file: NULs, or control characters no table holds."""
+    if "\x00" in text:
+        return True
+    sample = text[:8192]
+    controls = sum(1 for ch in sample if ch < " " and ch not in "\t\r\n")
+    return controls > max(2, len(sample) // 100)
+
+
+_SENTENCE_END = tuple(".,;:!?…")
+
+
+def _is_sentence(text: str) -> bool:
+    return len(text) > 60 or text.count(" ") > 4
+
+
+def looks_like_prose(first_line: str, headers: list[str], sample: list[list[str]]) -> bool:
+    """A letter or a note saved as .csv: the "header" is a sentence, not column names.
+
+    A real one-column list ("Email", "Full name") has a short header without punctuation at
+    its end; a greeting ("Dear team,") has both, and the lines under it are sentences."""
+    if any(len(h) > 150 for h in headers):
+        return True
+    if len(headers) != 1:
+        return False
+    header = headers[0]
+    if _is_sentence(header):
+        return True
+    line = first_line.strip()
+    if " " in header and line.endswith(_SENTENCE_END):
+        texts = [" ".join(c for c in row if c.strip()) for row in sample]
+        sentences = sum(1 for t in texts if t.count(" ") >= 4)
+        return not texts or sentences * 2 >= len(texts)
+    return False
+
+
+def header_start(rows: list[list[str]]) -> int:
+    """How many leading rows are not the header: a title or a note in one cell ("Contact
+    list Q3 2026") above the row that names the columns. A one-column list keeps its first
+    row, and so does a file whose rows below are one-cell too."""
+    filled = [sum(1 for c in row if c.strip()) for row in rows]
+    start = next((i for i, n in enumerate(filled[:4]) if n >= 2), 0)
+    below = filled[start + 1 :]
+    if start and below and sum(n >= 2 for n in below) * 2 < len(below):
+        return 0
+    return start
+
+
+def _first_rows(rows: Iterator[tuple[int, list[str]]], count: int = 16) -> list[list[str]]:
+    return [row for _, (_, row) in zip(range(count), rows, strict=False)]
 
 
 def detect_encoding(head: bytes) -> str:
@@ -85,7 +162,10 @@ def detect_delimiter(text: str) -> str:
         return csv.Sniffer().sniff(text, delimiters=DELIMITERS).delimiter
     except csv.Error:
         pass
-    lines = [line for line in text.splitlines()[:20] if line.strip()]
+    lines = [line for line in text.splitlines()[:30] if line.strip()]
+    # A title line above the header has no delimiter; judge from the first line that has one.
+    while len(lines) > 1 and not any(d in lines[0] for d in DELIMITERS):
+        lines.pop(0)
     best, best_score = ",", (0, 0)
     for delimiter in DELIMITERS:
         counts = [line.count(delimiter) for line in lines]
@@ -131,7 +211,15 @@ class TableReader:
         if not head.strip(b"\x00\r\n\t \xef\xbb\xbf\xff\xfe"):
             raise OperationError(f"“{file_name}” is empty.")
         self.file_format = detect_format(file_name, head)
+        self.skip = 0  # rows above the header (see header_start)
+        self.sheet_index = 0
         if self.file_format == "xlsx":
+            what = zip_kind(path)
+            if what:
+                raise OperationError(
+                    f"“{file_name}” is {what}, not a spreadsheet: save it as CSV or XLSX and "
+                    "upload that."
+                )
             self.info = self._xlsx_info()
         else:
             self.info = self._csv_info(head)
@@ -140,26 +228,34 @@ class TableReader:
     def _csv_info(self, head: bytes) -> TableInfo:
         encoding = detect_encoding(head)
         text = head.decode(encoding, errors="ignore")
-        if "\x00" in text:
+        if looks_binary(text):
             raise OperationError(
-                f"“{self.file_name}” is not a text table (it holds binary data). "
-                "Upload a CSV or an Excel (.xlsx) file."
+                f"“{self.file_name}” is not text, so it is not a table we can read (it holds "
+                "binary data). Save it as CSV or XLSX and upload that."
             )
         delimiter = detect_delimiter(text)
         self.encoding, self.delimiter = encoding, delimiter
-        rows = self._csv_rows()
-        try:
-            _, first = next(rows)
-        except StopIteration:
-            raise OperationError(f"“{self.file_name}” is empty.") from None
-        headers = _clean_headers(first, self.file_name)
-        if len(headers) == 1 and (len(headers[0]) > 60 or headers[0].count(" ") > 4):
+        headers, sample = self._headers_and_sample(self._csv_rows())
+        first_line = next((line for line in text.splitlines() if line.strip()), "")
+        if self.skip == 0 and looks_like_prose(first_line, headers, sample):
             raise OperationError(
-                f"“{self.file_name}” does not look like a table: its first line is a sentence, "
-                "not column names. Upload a CSV or an Excel (.xlsx) file with a header row."
+                f"“{self.file_name}” looks like a letter or a note, not a table: its first "
+                f"line (“{first_line.strip()[:60]}”) is a sentence, not column names. Upload a "
+                "CSV or an Excel (.xlsx) file whose first row names the columns."
             )
-        sample = [row for _, (_, row) in zip(range(5), rows, strict=False)]
-        return TableInfo("csv", headers, encoding, delimiter, sample=sample)
+        return TableInfo("csv", headers, encoding, delimiter, sample=sample, skipped_rows=self.skip)
+
+    def _headers_and_sample(
+        self, rows: Iterator[tuple[int, list[str]]] | list[list[str]]
+    ) -> tuple[list[str], list[list[str]]]:
+        """The header (past any title rows above it, counted in `self.skip`) and the first
+        data rows."""
+        head = rows if isinstance(rows, list) else _first_rows(rows)
+        if not head:
+            raise OperationError(f"“{self.file_name}” is empty.")
+        self.skip = header_start(head)
+        headers = _clean_headers(head[self.skip], self.file_name)
+        return headers, head[self.skip + 1 : self.skip + 6]
 
     def _csv_rows(self) -> Iterator[tuple[int, list[str]]]:
         """(record number counting blank rows, as a spreadsheet numbers them; cells)."""
@@ -195,23 +291,37 @@ class TableReader:
             return openpyxl.load_workbook(
                 io.BytesIO(self.path.read_bytes()), read_only=True, data_only=True
             )
-        except (zipfile.BadZipFile, InvalidFileException, KeyError, OSError, ValueError) as error:
+        except (zipfile.BadZipFile, InvalidFileException, KeyError, OSError, ValueError):
             raise OperationError(
-                f"“{self.file_name}” is not a readable Excel (.xlsx) file ({error})."
+                f"“{self.file_name}” cannot be opened as an Excel (.xlsx) file: it may be "
+                "damaged or password-protected. Open it in Excel, save it again as .xlsx or "
+                "CSV, and upload that."
             ) from None
 
     def _xlsx_info(self) -> TableInfo:
         book = self._xlsx_book()
         try:
-            sheet = book.worksheets[0]
-            rows = self._xlsx_rows_of(sheet)
-            try:
-                _, first = next(rows)
-            except StopIteration:
-                raise OperationError(f"“{self.file_name}” is empty.") from None
-            headers = _clean_headers(first, self.file_name)
-            sample = [row for _, (_, row) in zip(range(5), rows, strict=False)]
-            return TableInfo("xlsx", headers, sheet=sheet.title, sample=sample)
+            # The first sheet with data (a header and a row): a workbook may open on an empty
+            # sheet, or on one that only holds a title.
+            heads = []
+            for sheet in book.worksheets:
+                heads.append(_first_rows(self._xlsx_rows_of(sheet)))
+                if len(heads[-1]) >= 2:
+                    break
+            index = next(
+                (i for i, head in enumerate(heads) if len(head) >= 2),
+                next((i for i, head in enumerate(heads) if head), 0),
+            )
+            self.sheet_index = index
+            headers, sample = self._headers_and_sample(heads[index] if heads else [])
+            return TableInfo(
+                "xlsx",
+                headers,
+                sheet=book.worksheets[index].title,
+                sample=sample,
+                skipped_rows=self.skip,
+                sheets=len(book.worksheets),
+            )
         finally:
             book.close()
 
@@ -235,7 +345,7 @@ class TableReader:
     def _xlsx_rows(self) -> Iterator[tuple[int, list[str]]]:
         book = self._xlsx_book()
         try:
-            yield from self._xlsx_rows_of(book.worksheets[0])
+            yield from self._xlsx_rows_of(book.worksheets[self.sheet_index])
         finally:
             book.close()
 
@@ -245,7 +355,8 @@ class TableReader:
         last named column joined) per data row: what the importer reads, without a dict."""
         source = self._xlsx_rows() if self.file_format == "xlsx" else self._csv_rows()
         width = len(self.info.headers)
-        next(source)  # the header row
+        for _ in range(self.skip + 1):  # any title rows, and the header row
+            next(source)
         for count, (number, row) in enumerate(source, start=1):
             if self.max_rows is not None and count > self.max_rows:
                 raise OperationError(
@@ -271,7 +382,7 @@ class TableReader:
     def count_rows(self) -> int:
         """Data rows (blank ones not counted); refused past `max_rows`."""
         source = self._xlsx_rows() if self.file_format == "xlsx" else self._csv_rows()
-        count = sum(1 for _ in source) - 1  # the header row
+        count = sum(1 for _ in source) - 1 - self.skip  # the header row and any title rows
         if self.max_rows is not None and count > self.max_rows:
             raise OperationError(
                 f"“{self.file_name}” has more than {self.max_rows:,} rows, the most one "

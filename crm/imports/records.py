@@ -7,6 +7,8 @@ savepoint per row so a refused row leaves nothing behind.
 
 from __future__ import annotations
 
+from datetime import date, timedelta
+
 import sqlalchemy as sa
 
 from crm.champions import operations as champion_ops
@@ -121,6 +123,10 @@ class ParticipantImporter(_PerRow):
     def __init__(self, ctx) -> None:
         super().__init__(ctx)
         self.events: dict[str, Event | str] = {}
+        self.seen: dict[tuple[int, str], int] = {}  # (event, email) -> line first giving it
+        # Places left per event, less those earlier rows of the file take: the preview says
+        # who will be waitlisted as register() will decide it.
+        self.places: dict[int, int | None] = {}
 
     def _event(self, row: Row) -> Event | None:
         value = row.values.get("event", "")
@@ -168,6 +174,11 @@ class ParticipantImporter(_PerRow):
         if row.action == FAIL:
             return
         event = row.cleaned["event"]
+        if email:
+            first = self.seen.setdefault((event.id, email), row.line)
+            if first != row.line:
+                row.action, row.note = SKIP, f"the same person as line {first} of this file"
+                return
         existing = None
         if email:
             existing = db.session.scalar(
@@ -190,6 +201,28 @@ class ParticipantImporter(_PerRow):
             )
         else:
             row.action = CREATE
+            self._take_place(row, event)
+
+    def _take_place(self, row: Row, event: Event) -> None:
+        """Count the place a new row takes, and say when it will go on the waitlist instead."""
+        status = row.cleaned["status"]
+        if status is ParticipationStatus.INVITED:
+            return
+        if event.id not in self.places:
+            self.places[event.id] = event_ops.places_left(event)
+        left = self.places[event.id]
+        if left is None:
+            return
+        # As register() decides: attendees wait when it is full, the programme never does,
+        # and someone marked attended was there (checked in past capacity).
+        if (
+            left <= 0
+            and status is ParticipationStatus.REGISTERED
+            and row.cleaned["role"] is ParticipantRole.ATTENDEE
+        ):
+            row.note = "the event is full: will go on the waitlist"
+            return
+        self.places[event.id] = left - 1
 
     def write_row(self, row: Row) -> None:
         event: Event = row.cleaned["event"]
@@ -299,9 +332,18 @@ class EndorsementImporter(_PerRow):
                 row.fail("champion", f"{email} is not a champion in the pipeline")
         c["champion"] = champion
         c["kind"] = cleaning.choice(row, "kind", "Kind", EndorsementKind, self.KIND_ALIASES)
-        c["made_on"] = cleaning.a_date(row, "made_on", "Date")
+        c["made_on"] = made_on = cleaning.a_date(row, "made_on", "Date")
+        # The endorsement form's rules, so a row the operation would refuse shows in the
+        # preview: nothing in the future (recorded once it happened), nothing mistyped.
+        if made_on and made_on > date.today() + timedelta(days=1):
+            row.fail("made_on", f"Date {made_on:%Y-%m-%d} is in the future; record an "
+                     "endorsement once it has happened")  # fmt: skip
+        elif made_on and made_on < champion_ops.EARLIEST:
+            row.fail("made_on", f"Date {made_on:%Y-%m-%d} looks mistyped")
         c["title"] = cleaning.text(row, "title", "Title", 300, required=True)
-        c["reach"] = cleaning.whole_number(row, "audience_reach", "Audience reach")
+        c["reach"] = cleaning.whole_number(
+            row, "audience_reach", "Audience reach", most=champion_ops.MAX_REACH
+        )
         codes = [
             p.strip().lower()
             for p in row.values.get("principles", "").replace(";", ",").split(",")

@@ -131,6 +131,8 @@ def mapping(run_id: int):
         run=run,
         spec=spec,
         sample=reader.info.sample,
+        info=reader.info,
+        sheet_is_first=reader.sheet_index == 0,
         saved=saved,
         applied_id=request.args.get("applied", type=int),
         policies=list(ExistingPolicy),

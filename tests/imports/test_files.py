@@ -87,7 +87,7 @@ def test_values_past_the_last_column_are_flagged_not_lost(tmp_path):
         (b"", "a.csv", "is empty"),
         (b"%PDF-1.7", "a.csv", "PDF document"),
         (b"\xd0\xcf\x11\xe0\xa1\xb1", "old.xls", r"old Excel \(\.xls\)"),
-        (b"This is a letter to the team and not a table at all\nBye\n", "a.txt", "does not look like a table"),
+        (b"This is a letter to the team and not a table at all\nBye\n", "a.txt", "is a sentence, not column names"),
         (b",,\n,,\n", "a.csv", "is empty"),
         (b"email,EMAIL\n", "a.csv", "two columns named"),
     ],
