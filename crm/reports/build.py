@@ -170,7 +170,8 @@ def pledge_standings(at_end: datetime, organizations: pd.DataFrame | None = None
     """Each pledge's standing as it was at `at_end`, with its organization's kind and country.
 
     Two statements: each pledge's last status change before `at_end` (a window over the
-    history) with the pledge's dates, and the latest quarter each had reported on by then.
+    history; signed from its signing date, whenever that was recorded) with the pledge's
+    dates, and the latest quarter each had reported on by then.
     The standing follows from them by `crm.pledges.schedule`, as everywhere else.
     `organizations`: as `pledge_organizations()` returns (read here when not given).
     """
@@ -183,10 +184,26 @@ def pledge_standings(at_end: datetime, organizations: pd.DataFrame | None = None
         .where(PledgeChange.at < at_end)
         .subquery()
     )
+    # A pledge counts as signed from its signing date, not from when it was recorded: one
+    # imported or entered late (signed 30 September, recorded in October) was signed in
+    # September. Its history keeps the day it was recorded, and by whom.
+    signed_by_then = sa.and_(
+        Pledge.signed_on <= (at_end - timedelta(days=1)).date(),
+        sa.exists().where(
+            PledgeChange.pledge_id == Pledge.id, PledgeChange.to_status == PledgeStatus.SIGNED
+        ),
+    )
+    not_yet_signed = sa.or_(
+        history.c.to_status.is_(None), history.c.to_status == PledgeStatus.DRAFT
+    )
+    status = sa.case(
+        (sa.and_(not_yet_signed, signed_by_then), PledgeStatus.SIGNED.value),
+        else_=_text(history.c.to_status),
+    )
     _columns, rows = _driver_rows(
-        sa.select(Pledge.id, _text(history.c.to_status), Pledge.activated_on, Pledge.signed_on)
-        .join(history, history.c.pledge_id == Pledge.id)
-        .where(history.c.n == 1)
+        sa.select(Pledge.id, status, Pledge.activated_on, Pledge.signed_on)
+        .outerjoin(history, sa.and_(history.c.pledge_id == Pledge.id, history.c.n == 1))
+        .where(sa.or_(history.c.to_status.is_not(None), signed_by_then))
         .order_by(Pledge.id)
     )
     key = ProgressReport.year * 4 + ProgressReport.quarter - 1

@@ -119,3 +119,73 @@ def test_lapsing_champions_in_the_current_quarter_are_counted_as_of_today(
     db.session.commit()
     champions = build_report(quarter).sections["Champions"].set_index("Champions")
     assert champions.loc["Lapsing champions", "This quarter"] == 0
+
+
+def standings(report, quarter_column="This quarter"):
+    pledges = report.sections["Pledges"].set_index("Pledges")[quarter_column]
+    live = report.sections["By organization kind"]["Live pledges"].sum()
+    return int(pledges["New (signed in the quarter)"]), int(live)
+
+
+def test_a_pledge_recorded_after_its_signing_date_counts_from_that_date(
+    ctx, db, make_org, make_contact, make_user
+):
+    """Signed on the last day of last quarter, recorded today: new last quarter (not never),
+    and live in this quarter's and last quarter's counts."""
+    from crm.pledges import operations as pledge_ops
+
+    current = Quarter.of(date.today())
+    last = current.previous()
+    org = make_org("Late Recorded Ltd")
+    pledge = pledge_ops.create_pledge(make_user("lead"), org, current_standard(db),
+                                      signatory_id=make_contact().id, signed_on=last.last_day)  # fmt: skip
+    db.session.commit()
+    # The pledge's history keeps when it was recorded.
+    assert pledge.history[0].at.date() == datetime.now(UTC).date()
+
+    assert standings(build_report(last)) == (1, 1)
+    now, live = standings(build_report(current))
+    assert (now, live) == (0, 1)
+    assert standings(build_report(current), "Previous quarter")[0] == 1
+    assert standings(build_report(last.previous())) == (0, 0)  # not yet signed then
+
+
+def test_a_draft_signed_later_with_an_earlier_signing_date_counts_from_that_date(
+    ctx, db, make_org, make_contact, make_user
+):
+    from crm.pledges import operations as pledge_ops
+
+    current = Quarter.of(date.today())
+    last = current.previous()
+    lead = make_user("lead")
+    org = make_org("Draft First Ltd")
+    pledge = pledge_ops.create_pledge(lead, org, current_standard(db))
+    db.session.commit()
+    assert standings(build_report(last)) == (0, 0)  # a draft, not signed
+    pledge_ops.update_details(lead, pledge, signatory_id=make_contact().id,
+                              signed_on=last.first_day, listed=False)  # fmt: skip
+    db.session.commit()
+    assert standings(build_report(last)) == (0, 0)  # still a draft: not signed yet
+    pledge_ops.transition(lead, pledge, "signed")
+    db.session.commit()
+    assert standings(build_report(last)) == (1, 1)
+
+
+def test_imported_pledges_count_from_their_signing_date(ctx, app, db, make_org, make_user):
+    from crm.contacts.models import Contact
+    from crm.imports import operations
+
+    last = Quarter.of(date.today()).previous()
+    make_org("Imported Pledger Ltd")
+    contact = Contact(first_name="Ina", last_name="Porter", email="ina@pledger.example")
+    contact.set_search_fields()
+    db.session.add(contact)
+    db.session.commit()
+    data = f"organization,signatory,signed_on\nImported Pledger Ltd,ina@pledger.example,{last.last_day}\n"
+    actor = make_user("lead")
+    with app.test_request_context():
+        run = operations.start_run(actor, "pledges", "pledges.csv", data.encode())
+        operations.set_mapping(run, run.mapping, "skip")
+        operations.perform(actor, run)
+        db.session.commit()
+    assert standings(build_report(last)) == (1, 1)
