@@ -62,6 +62,17 @@ def _start(quarter: Quarter) -> datetime:
     return datetime.combine(quarter.first_day, time.min, tzinfo=UTC)
 
 
+def _until(quarter: Quarter) -> datetime:
+    """Where what has happened in the quarter ends: its end, or now while it is under way
+    (an event later this quarter has not been held yet)."""
+    return min(_end(quarter), datetime.now(UTC))
+
+
+def _last_day_so_far(quarter: Quarter) -> date:
+    """The quarter's last day, or today while it is under way."""
+    return min(quarter.last_day, date.today())
+
+
 def _frame(stmt) -> pd.DataFrame:
     return pd.read_sql_query(stmt, db.session.connection())
 
@@ -95,10 +106,27 @@ class Report:
     sections: dict[str, pd.DataFrame] = field(default_factory=dict)
     highlights: list[str] = field(default_factory=list)
     figures: dict[str, tuple[float, float]] = field(default_factory=dict)  # now, before
+    as_of: date = field(default_factory=date.today)
 
     @property
     def title(self) -> str:
         return f"WEST Principles adoption report, {self.quarter.label}"
+
+    @property
+    def in_progress(self) -> bool:
+        """The quarter had not ended when the report was built: its figures are partial."""
+        return self.quarter.last_day >= self.as_of
+
+    @property
+    def partial_note(self) -> str | None:
+        """What the page, the PDF and the spreadsheet say of a quarter still under way."""
+        if not self.in_progress:
+            return None
+        return (
+            f"{self.quarter.label} is still under way (it ends "
+            f"{self.quarter.last_day.day} {self.quarter.last_day:%B %Y}): these are the figures "
+            f"as of {self.as_of.day} {self.as_of:%B %Y}, and they will change."
+        )
 
 
 # --- pledges -------------------------------------------------------------------------------------
@@ -119,10 +147,11 @@ STANDING_COLUMNS = ["pledge_id", "standing", "kind", "country", "signed_on"]
 
 
 def pledge_organizations() -> pd.DataFrame:
-    """The kind and country of each pledge's organization, indexed by pledge id."""
+    """The id, kind and country of each pledge's organization, indexed by pledge id."""
     return _plain_frame(
         sa.select(
             Pledge.id.label("pledge_id"),
+            Pledge.organization_id,
             _text(Organization.kind).label("kind"),
             Organization.country,
         ).join(Organization, Organization.id == Pledge.organization_id)
@@ -141,7 +170,8 @@ def pledge_standings(at_end: datetime, organizations: pd.DataFrame | None = None
     """Each pledge's standing as it was at `at_end`, with its organization's kind and country.
 
     Two statements: each pledge's last status change before `at_end` (a window over the
-    history) with the pledge's dates, and the latest quarter each had reported on by then.
+    history; signed from its signing date, whenever that was recorded) with the pledge's
+    dates, and the latest quarter each had reported on by then.
     The standing follows from them by `crm.pledges.schedule`, as everywhere else.
     `organizations`: as `pledge_organizations()` returns (read here when not given).
     """
@@ -154,10 +184,26 @@ def pledge_standings(at_end: datetime, organizations: pd.DataFrame | None = None
         .where(PledgeChange.at < at_end)
         .subquery()
     )
+    # A pledge counts as signed from its signing date, not from when it was recorded: one
+    # imported or entered late (signed 30 September, recorded in October) was signed in
+    # September. Its history keeps the day it was recorded, and by whom.
+    signed_by_then = sa.and_(
+        Pledge.signed_on <= (at_end - timedelta(days=1)).date(),
+        sa.exists().where(
+            PledgeChange.pledge_id == Pledge.id, PledgeChange.to_status == PledgeStatus.SIGNED
+        ),
+    )
+    not_yet_signed = sa.or_(
+        history.c.to_status.is_(None), history.c.to_status == PledgeStatus.DRAFT
+    )
+    status = sa.case(
+        (sa.and_(not_yet_signed, signed_by_then), PledgeStatus.SIGNED.value),
+        else_=_text(history.c.to_status),
+    )
     _columns, rows = _driver_rows(
-        sa.select(Pledge.id, _text(history.c.to_status), Pledge.activated_on, Pledge.signed_on)
-        .join(history, history.c.pledge_id == Pledge.id)
-        .where(history.c.n == 1)
+        sa.select(Pledge.id, status, Pledge.activated_on, Pledge.signed_on)
+        .outerjoin(history, sa.and_(history.c.pledge_id == Pledge.id, history.c.n == 1))
+        .where(sa.or_(history.c.to_status.is_not(None), signed_by_then))
         .order_by(Pledge.id)
     )
     key = ProgressReport.year * 4 + ProgressReport.quarter - 1
@@ -170,7 +216,9 @@ def pledge_standings(at_end: datetime, organizations: pd.DataFrame | None = None
         .group_by(ProgressReport.pledge_id)
     )
     reported = dict(last_reported)
-    day = (at_end - timedelta(days=1)).date()
+    # The standing on the quarter's last day, or today while it is under way: a report due
+    # later this quarter is not overdue yet.
+    day = min((at_end - timedelta(days=1)).date(), date.today())
     config = current_app.config
 
     @functools.cache  # many pledges share a status, a start and a last quarter reported
@@ -421,12 +469,14 @@ def _champion_figures(quarter: Quarter, months: int) -> dict[str, int]:
             Endorsement.made_on <= quarter.last_day,
         )
     ).one()
-    # Lapsing at the quarter's end: committed or active, nothing endorsed for `months`.
-    cutoff = months_ago(quarter.last_day, months)
+    # Lapsing at the quarter's end (today while it is under way, not at an end still to
+    # come): committed or active, nothing endorsed for `months`.
+    day = _last_day_so_far(quarter)
+    cutoff = months_ago(day, months)
     lapsing = 0
     for stage, since, made in rows:
         if stage in expected:
-            since_day = since.date() if since is not None else quarter.last_day
+            since_day = since.date() if since is not None else day
             lapsing += int((made or since_day) < cutoff)
     return {
         "New champions": int(entered),
@@ -437,24 +487,30 @@ def _champion_figures(quarter: Quarter, months: int) -> dict[str, int]:
     }
 
 
+SIGNED_UP = (
+    ParticipationStatus.REGISTERED,
+    ParticipationStatus.ATTENDED,
+    ParticipationStatus.NO_SHOW,
+)
+
+
 def _event_figures(quarter: Quarter) -> dict[str, float | None]:
-    start, end = _start(quarter), _end(quarter)
+    """Events held in the quarter: those that have started by its end, or by now while it
+    is under way (the registrations of an event still to come would read as no-shows)."""
+    start, until = _start(quarter), _until(quarter)
     held = db.session.scalar(
         sa.select(sa.func.count())
         .select_from(Event)
-        .where(Event.starts_at >= start, Event.starts_at < end)
-    )
-    signed = (
-        ParticipationStatus.REGISTERED,
-        ParticipationStatus.ATTENDED,
-        ParticipationStatus.NO_SHOW,
+        .where(Event.starts_at >= start, Event.starts_at < until)
     )
     counts = dict(
         db.session.execute(
             sa.select(Participation.status, sa.func.count())
             .join(Event, Event.id == Participation.event_id)
             .where(
-                Event.starts_at >= start, Event.starts_at < end, Participation.status.in_(signed)
+                Event.starts_at >= start,
+                Event.starts_at < until,
+                Participation.status.in_(SIGNED_UP),
             )
             .group_by(Participation.status)
         ).all()
@@ -468,6 +524,38 @@ def _event_figures(quarter: Quarter) -> dict[str, float | None]:
         # No registrations: no rate (not 0%, which would read as nobody turning up).
         "Attendance rate": round(attended / registrations, 3) if registrations else None,
     }
+
+
+def _upcoming_events(quarter: Quarter) -> tuple[int, int]:
+    """The events still to come in a quarter under way, and the people registered for them
+    (nothing once the quarter has ended)."""
+    until, end = _until(quarter), _end(quarter)
+    if until >= end:
+        return 0, 0
+    upcoming = sa.and_(Event.starts_at >= until, Event.starts_at < end)
+    events = db.session.scalar(sa.select(sa.func.count()).select_from(Event).where(upcoming))
+    registered = db.session.scalar(
+        sa.select(sa.func.count())
+        .select_from(Participation)
+        .join(Event, Event.id == Participation.event_id)
+        .where(upcoming, Participation.status == ParticipationStatus.REGISTERED)
+    )
+    return int(events), int(registered)
+
+
+UPCOMING_EVENTS = "Still to come this quarter"
+UPCOMING_REGISTERED = "Registered for them"
+
+
+def _event_section(quarter: Quarter) -> pd.DataFrame:
+    """Events held against the quarter before; while the quarter is under way, the events
+    still to come and their registrations too, on rows of their own (nothing to compare)."""
+    now, before = _event_figures(quarter), _event_figures(quarter.previous())
+    events, registered = _upcoming_events(quarter)
+    if events:
+        now |= {UPCOMING_EVENTS: events, UPCOMING_REGISTERED: registered}
+        before |= {UPCOMING_EVENTS: None, UPCOMING_REGISTERED: None}
+    return _compare(now, before, "Events", rates=["Attendance rate"])
 
 
 def _campaign_figures(quarter: Quarter) -> dict[str, float | None]:
@@ -676,9 +764,7 @@ def build_report(quarter: Quarter) -> Report:
     report.sections["Champions"] = _compare(
         _champion_figures(quarter, months), _champion_figures(previous, months), "Champions"
     )
-    report.sections["Events"] = _compare(
-        _event_figures(quarter), _event_figures(previous), "Events", rates=["Attendance rate"]
-    )
+    report.sections["Events"] = _event_section(quarter)
     report.sections["Campaigns"] = _compare(
         _campaign_figures(quarter),
         _campaign_figures(previous),
@@ -686,7 +772,7 @@ def build_report(quarter: Quarter) -> Report:
         rates=["Delivery rate", "Open rate", "Click rate"],
     )
     report.sections["Learning library"] = _library_section(quarter)
-    report.highlights = _highlights(report, levels, levels_before)
+    report.highlights = _highlights(report, levels, levels_before, organizations)
     pledges = report.sections["Pledges"].set_index("Pledges")
     report.figures = {
         "Active pledges": (
@@ -704,7 +790,9 @@ def build_report(quarter: Quarter) -> Report:
     return report
 
 
-def _highlights(report: Report, levels: pd.DataFrame, before: pd.DataFrame) -> list[str]:
+def _highlights(
+    report: Report, levels: pd.DataFrame, before: pd.DataFrame, organizations: pd.DataFrame
+) -> list[str]:
     """A few plain sentences for the board."""
     lines = []
     pledges = report.sections["Pledges"].set_index("Pledges")
@@ -716,14 +804,16 @@ def _highlights(report: Report, levels: pd.DataFrame, before: pd.DataFrame) -> l
     if gained > 0:
         lines.append(f"{gained} pledge{'s' if gained != 1 else ''} reached full adoption.")
     if not levels.empty:
-        # Per principle, the pledges verified on it now that were not at the previous end.
+        # Per principle, the organizations verified on it now that were not at the previous
+        # end (an organization that pledged again has two pledges, and counts once).
         def verified(frame: pd.DataFrame) -> set[tuple[str, int]]:
             if frame.empty:
                 return set()
             rows = frame[frame["level"] == Maturity.VERIFIED.value]
-            return set(zip(rows["code"].tolist(), rows["pledge_id"].tolist(), strict=True))
+            owners = organizations["organization_id"].reindex(rows["pledge_id"]).tolist()
+            return set(zip(rows["code"].tolist(), owners, strict=True))
 
-        newly = Counter(code for code, _pledge in verified(levels) - verified(before))
+        newly = Counter(code for code, _organization in verified(levels) - verified(before))
         reached = sorted(newly.items())
         if len(reached) == 1:
             code, newly = reached[0]
@@ -756,6 +846,13 @@ def _highlights(report: Report, levels: pd.DataFrame, before: pd.DataFrame) -> l
     if held:
         attended = int(events.loc["Attended", "This quarter"])
         lines.append(f"{_count(held, 'event')} with {_count(attended, 'attendee')}.")
+    if UPCOMING_EVENTS in events.index:
+        upcoming = int(events.loc[UPCOMING_EVENTS, "This quarter"])
+        registered = int(events.loc[UPCOMING_REGISTERED, "This quarter"])
+        lines.append(
+            f"{_count(upcoming, 'more event')} to come this quarter, "
+            f"{_count(registered, 'person', 'people')} registered so far."
+        )
     library = report.sections["Learning library"]
     if library.attrs.get("new_items"):
         n = library.attrs["new_items"]
