@@ -13,7 +13,7 @@ from crm.extensions import db
 from crm.library import operations, queries
 from crm.library.forms import CaseStudyForm, NoteForm
 from crm.library.models import CaseStudy, Outcome, ReviewStatus, Technology
-from crm.standards.queries import current_principles, principle_choices
+from crm.standards.queries import principle_choices
 
 bp = Blueprint("library", __name__, url_prefix="/library")
 public_bp = Blueprint("public_library", __name__, url_prefix="/learn")
@@ -35,7 +35,7 @@ def _filters() -> queries.LibraryFilters:
     args = request.args
     return queries.LibraryFilters(
         q=args.get("q", "").strip(),
-        principle=args.get("principle", ""),
+        principle=queries.principle_code(args.get("principle", "")),
         outcome=args.get("outcome", ""),
         technology=args.get("technology", ""),
         country=args.get("country", ""),
@@ -45,7 +45,7 @@ def _filters() -> queries.LibraryFilters:
 
 def _choices() -> dict:
     return {
-        "principles": current_principles(),
+        "principles": queries.principle_options(),
         "outcomes": list(Outcome),
         "technologies": list(Technology),
     }
@@ -151,7 +151,8 @@ def edit(case_id: int):
     reviewer = has_permission(current_user, Permission.LIBRARY_REVIEW)
     if not reviewer and case.created_by_id != current_user.id:
         abort(403)  # volunteers read everyone's, but edit only their own
-    form = CaseStudyForm(obj=case, principle_choices=principle_choices())
+    # The links it has stay offered (and ticked) after a newer version becomes current.
+    form = CaseStudyForm(obj=case, principle_choices=principle_choices(keep=case.principles))
     if request.method == "GET":
         form.principle_ids.data = [p.id for p in case.principles]
         form.organizations.data = ", ".join(o.name for o in case.organizations)
