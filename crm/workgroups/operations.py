@@ -194,6 +194,23 @@ def update_task(
     return task
 
 
+def take_task(actor: User, task: Task, *, expected_version: int | None = None) -> Task:
+    """`actor` becomes the owner of a task no one owns."""
+    if task.owner_id is not None:
+        owner = task.owner.name if task.owner else "someone"
+        raise OperationError(f"{owner} already owns this task.", field="owner_id")
+    return update_task(
+        actor,
+        task,
+        TaskFields(
+            title=task.title, description=task.description, owner_id=actor.id,
+            due_on=task.due_on, group_id=task.group_id, record_type=task.record_type,
+            record_id=task.record_id,
+        ),
+        expected_version=expected_version,
+    )  # fmt: skip
+
+
 def set_status(actor: User | None, task: Task, status: TaskStatus | str) -> Task:
     try:
         status = TaskStatus(status)

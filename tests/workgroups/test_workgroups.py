@@ -201,3 +201,23 @@ def test_a_task_can_be_about_a_consultation(ctx, db, make_user):
     )
     link = describe(task.record_type, task.record_id)
     assert link.label == "Consultation: 1.0 review" and link.url.endswith(f"/{consultation.id}")
+
+
+def test_a_task_with_no_owner_and_no_group_is_listed_as_unassigned(client, as_role, make_user, db):
+    me = as_role("volunteer")
+    response = client.post("/work/tasks/new", data={"title": "Translate the FAQ", "owner_id": ""})
+    assert response.headers["Location"].endswith("/work/#unassigned")
+    task = db.session.scalar(sa.select(Task).where(Task.title == "Translate the FAQ"))
+    assert (task.owner_id, task.group_id) == (None, None)
+    # Everyone with tasks sees it, on the tasks page, until someone takes it.
+    as_role("lead")
+    page = client.get("/work/").get_data(as_text=True)
+    assert 'id="unassigned"' in page and "Translate the FAQ" in page
+    client.post(f"/work/tasks/{task.id}/take")
+    db.session.refresh(task)
+    assert task.owner_id != me.id and task.owner.role.value == "lead"
+    page = client.get("/work/").get_data(as_text=True)
+    assert 'id="unassigned"' not in page and "Translate the FAQ" in page  # now on my list
+    as_role("volunteer")
+    response = client.post(f"/work/tasks/{task.id}/take", follow_redirects=True)
+    assert "already owns this task" in response.get_data(as_text=True)
