@@ -148,15 +148,41 @@ def add_member(group_id: int):
 def remove_member(membership_id: int):
     membership = db.session.get(Membership, membership_id) or abort(404)
     group_id = membership.group_id
+    name = membership.user.name
     try:
-        operations.remove_member(current_user, membership)
+        released = operations.remove_member(current_user, membership)
     except OperationError as exc:
         db.session.rollback()
         flash(exc.message, "danger")
     else:
         db.session.commit()
-        flash("Removed from the group.", "success")
+        n = len(released)
+        flash(
+            f"{name} left the group."
+            + (
+                f" Their {n} open task{'s are' if n != 1 else ' is'} on the board without an "
+                "owner, for another member to take."
+                if n
+                else ""
+            ),
+            "success",
+        )
     return redirect(url_for("workgroups.group", group_id=group_id))
+
+
+@bp.route("/members/<int:membership_id>/role", methods=["POST"])
+@requires(Permission.WORKING_GROUPS_MANAGE)
+def change_role(membership_id: int):
+    membership = db.session.get(Membership, membership_id) or abort(404)
+    try:
+        operations.change_role(current_user, membership, request.form.get("role", ""))
+    except OperationError as exc:
+        db.session.rollback()
+        flash(exc.message, "danger")
+    else:
+        db.session.commit()
+        flash(f"{membership.user.name} is now {membership.role.label.lower()}.", "success")
+    return redirect(url_for("workgroups.group", group_id=membership.group_id))
 
 
 def _task_fields(form: TaskForm) -> operations.TaskFields:
