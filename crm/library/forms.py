@@ -12,10 +12,10 @@ class CaseStudyForm(VersionedForm):
     title = StringField("Title", validators=[DataRequired(), Length(max=200)])
     technology = SelectField("Technology", choices=enum_choices(Technology), validate_choice=False)
     outcome = SelectField("Outcome", choices=enum_choices(Outcome), validate_choice=False)
-    organizations = StringField(
+    organizations = TextAreaField(
         "Organizations",
-        validators=[Optional(), Length(max=500)],
-        description="Comma separated, as named in the CRM (optional).",
+        validators=[Optional(), Length(max=2_000)],
+        description="One per line (optional).",
     )
     countries = StringField(
         "Countries",
