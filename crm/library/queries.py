@@ -8,7 +8,15 @@ import sqlalchemy as sa
 from sqlalchemy.orm import selectinload
 
 from crm.extensions import db
-from crm.library.models import CaseStudy, Outcome, ReviewStatus, Technology, case_study_principle
+from crm.library.models import (
+    CaseStudy,
+    Outcome,
+    ReviewStatus,
+    Technology,
+    case_study_organization,
+    case_study_principle,
+)
+from crm.organizations.models import Organization
 from crm.standards.models import Principle, Standard, StandardStatus
 from crm.standards.queries import version_key
 
@@ -27,6 +35,12 @@ class LibraryFilters:
         return any(vars(self).values())
 
 
+def _contains(text: str) -> str:
+    """A LIKE pattern for `text` anywhere, its own % and _ matched as themselves."""
+    escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"
+
+
 def filtered(filters: LibraryFilters, *, public_only: bool = False) -> sa.Select:
     stmt = sa.select(CaseStudy).options(
         selectinload(CaseStudy.principles), selectinload(CaseStudy.organizations)
@@ -35,12 +49,25 @@ def filtered(filters: LibraryFilters, *, public_only: bool = False) -> sa.Select
         stmt = stmt.where(CaseStudy.status == ReviewStatus.PUBLISHED, CaseStudy.shareable)
     if filters.q:
         # Hundreds of case studies, not millions: a contains-match is enough.
-        pattern = "%" + filters.q.replace("%", "").replace("_", "")[:100] + "%"
+        pattern = _contains(filters.q[:100])
+        named = (
+            sa.select(case_study_organization.c.case_study_id)
+            .join(Organization, Organization.id == case_study_organization.c.organization_id)
+            .where(Organization.name.ilike(pattern, escape="\\"))
+        )
         stmt = stmt.where(
             sa.or_(
-                CaseStudy.title.ilike(pattern),
-                CaseStudy.lessons.ilike(pattern),
-                CaseStudy.what_happened.ilike(pattern),
+                *(
+                    column.ilike(pattern, escape="\\")
+                    for column in (
+                        CaseStudy.title,
+                        CaseStudy.lessons,
+                        CaseStudy.what_happened,
+                        CaseStudy.sectors,
+                        CaseStudy.unlinked_organizations,
+                    )
+                ),
+                CaseStudy.id.in_(named),
             )
         )
     if filters.principle:
@@ -60,7 +87,7 @@ def filtered(filters: LibraryFilters, *, public_only: bool = False) -> sa.Select
         code = filters.country.upper()[:2]
         stmt = stmt.where(("," + CaseStudy.countries + ",").like(f"%,{code},%"))
     if filters.sector:
-        stmt = stmt.where(CaseStudy.sectors.ilike("%" + filters.sector.replace("%", "")[:50] + "%"))
+        stmt = stmt.where(CaseStudy.sectors.ilike(_contains(filters.sector[:50]), escape="\\"))
     return stmt.order_by(CaseStudy.happened_on.desc().nulls_last(), CaseStudy.id.desc())
 
 

@@ -73,3 +73,38 @@ def test_the_edit_form_shows_country_names_and_takes_them_back(client, as_role, 
     assert client.post(f"/library/{case.id}/edit", data=form).status_code == 302
     db.session.refresh(case)
     assert case.countries == "KE,KR,VN"
+
+
+def test_technology_and_outcome_start_blank_and_must_be_chosen(client, as_role, db):
+    as_role("champion")
+    page = client.get("/library/new").get_data(as_text=True)
+    for name in ("technology", "outcome"):
+        select = page[page.index(f'<select class="form-select" id="{name}"') :]
+        first = select[: select.index("</option>")]
+        assert first.endswith("— choose —") and 'value=""' in first
+    response = client.post("/library/new", data=case_form(technology="", outcome=""))
+    assert response.status_code == 422
+    text = response.get_data(as_text=True)
+    assert "Choose the kind of technology." in text and "Choose whether it worked." in text
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(CaseStudy)) == 0
+
+
+def test_search_looks_at_organizations_and_sectors_and_takes_wildcards_literally(
+    client, as_role, make_org, db
+):
+    as_role("lead")
+    make_org("Lotus Knitwear")
+    client.post("/library/new", data=case_form(title="Grievance app", organizations="Lotus Knitwear"))
+    client.post("/library/new", data=case_form(title="Wage cards", sectors="tea_estates"))
+    client.post("/library/new", data=case_form(title="Radio show", sectors="fishing 100%"))
+
+    def titles(query: str) -> set[str]:
+        page = client.get("/library/?" + query).get_data(as_text=True)
+        return {t for t in ("Grievance app", "Wage cards", "Radio show") if t in page}
+
+    assert titles("q=lotus") == {"Grievance app"}
+    assert titles("q=fishing") == {"Radio show"}
+    assert titles("q=_") == {"Wage cards"}
+    assert titles("q=%25") == {"Radio show"}
+    assert titles("q=a%25e") == set()
+    assert titles("sector=_") == {"Wage cards"}
