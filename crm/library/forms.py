@@ -10,12 +10,23 @@ from crm.library.models import Outcome, Technology
 
 class CaseStudyForm(VersionedForm):
     title = StringField("Title", validators=[DataRequired(), Length(max=200)])
-    technology = SelectField("Technology", choices=enum_choices(Technology), validate_choice=False)
-    outcome = SelectField("Outcome", choices=enum_choices(Outcome), validate_choice=False)
-    organizations = StringField(
+    # No answer chosen for the contributor: a blank that must be replaced.
+    technology = SelectField(
+        "Technology",
+        choices=[("", "— choose —"), *enum_choices(Technology)],
+        validators=[DataRequired(message="Choose the kind of technology.")],
+        validate_choice=False,
+    )
+    outcome = SelectField(
+        "Outcome",
+        choices=[("", "— choose —"), *enum_choices(Outcome)],
+        validators=[DataRequired(message="Choose whether it worked.")],
+        validate_choice=False,
+    )
+    organizations = TextAreaField(
         "Organizations",
-        validators=[Optional(), Length(max=500)],
-        description="Comma separated, as named in the CRM (optional).",
+        validators=[Optional(), Length(max=2_000)],
+        description="One per line (optional).",
     )
     countries = StringField(
         "Countries",

@@ -77,6 +77,9 @@ class CaseStudy(TrackedMixin, db.Model):
     technology: Mapped[Technology] = mapped_column(enum_type(Technology, 30))
     countries: Mapped[str | None] = mapped_column(sa.String(200))  # ISO codes, comma separated
     sectors: Mapped[str | None] = mapped_column(sa.String(200))
+    # Organizations a contributor named that are not in the CRM, one per line as typed: a
+    # lead links them during review (contributors cannot browse the CRM's organizations).
+    unlinked_organizations: Mapped[str | None] = mapped_column(sa.Text)
     workers_reached: Mapped[int | None]
     outcome: Mapped[Outcome] = mapped_column(enum_type(Outcome, 20))
     what_happened: Mapped[str] = mapped_column(sa.Text)
@@ -110,6 +113,15 @@ class CaseStudy(TrackedMixin, db.Model):
     @property
     def country_list(self) -> list[str]:
         return [c for c in (self.countries or "").split(",") if c]
+
+    @property
+    def unlinked_organization_list(self) -> list[str]:
+        return [n for n in (self.unlinked_organizations or "").splitlines() if n]
+
+    @property
+    def organization_names(self) -> list[str]:
+        """Every organization it names: those in the CRM, then those only typed."""
+        return [o.name for o in self.organizations] + self.unlinked_organization_list
 
     @property
     def is_public(self) -> bool:

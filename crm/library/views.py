@@ -7,13 +7,14 @@ from flask import Blueprint, abort, flash, redirect, render_template, request, u
 from flask_login import current_user
 
 from crm.core.access import Permission, has_permission, public, requires
+from crm.core.countries import country_name
 from crm.core.errors import ConflictError, OperationError
 from crm.core.forms import show_operation_error
 from crm.extensions import db
 from crm.library import operations, queries
 from crm.library.forms import CaseStudyForm, NoteForm
 from crm.library.models import CaseStudy, Outcome, ReviewStatus, Technology
-from crm.standards.queries import current_principles, principle_choices
+from crm.standards.queries import principle_choices
 
 bp = Blueprint("library", __name__, url_prefix="/library")
 public_bp = Blueprint("public_library", __name__, url_prefix="/learn")
@@ -21,6 +22,12 @@ public_bp = Blueprint("public_library", __name__, url_prefix="/learn")
 
 def _is_staff() -> bool:
     return has_permission(current_user, Permission.LIBRARY_VIEW)
+
+
+def _keeps_unknown_organizations() -> bool:
+    """Someone who cannot browse the CRM's organizations (a champion, a representative):
+    names not in the CRM are kept as typed for a lead to link, not refused."""
+    return not has_permission(current_user, Permission.ORGANIZATIONS_VIEW)
 
 
 def _visible(case_id: int) -> CaseStudy:
@@ -35,7 +42,7 @@ def _filters() -> queries.LibraryFilters:
     args = request.args
     return queries.LibraryFilters(
         q=args.get("q", "").strip(),
-        principle=args.get("principle", ""),
+        principle=queries.principle_code(args.get("principle", "")),
         outcome=args.get("outcome", ""),
         technology=args.get("technology", ""),
         country=args.get("country", ""),
@@ -45,7 +52,7 @@ def _filters() -> queries.LibraryFilters:
 
 def _choices() -> dict:
     return {
-        "principles": current_principles(),
+        "principles": queries.principle_options(),
         "outcomes": list(Outcome),
         "technologies": list(Technology),
     }
@@ -58,14 +65,14 @@ def _fields(form: CaseStudyForm) -> operations.CaseStudyFields:
         outcome=form.outcome.data,
         what_happened=form.what_happened.data,
         lessons=form.lessons.data,
-        countries=[c.strip() for c in (form.countries.data or "").split(",")],
+        countries=operations.split_countries(form.countries.data),
         sectors=form.sectors.data,
         workers_reached=form.workers_reached.data,
         source_link=form.source_link.data,
         happened_on=form.happened_on.data,
         shareable=form.shareable.data,
         principle_ids=list(form.principle_ids.data or []),
-        organization_names=[n.strip() for n in (form.organizations.data or "").split(",")],
+        organization_names=operations.split_organizations(form.organizations.data),
     )
 
 
@@ -117,7 +124,12 @@ def new():
     publish = has_permission(current_user, Permission.LIBRARY_REVIEW)
     if form.validate_on_submit():
         try:
-            case = operations.contribute(current_user, _fields(form), publish=publish)
+            case = operations.contribute(
+                current_user,
+                _fields(form),
+                publish=publish,
+                keep_unknown_organizations=_keeps_unknown_organizations(),
+            )
         except OperationError as exc:
             db.session.rollback()
             show_operation_error(form, exc)
@@ -151,11 +163,12 @@ def edit(case_id: int):
     reviewer = has_permission(current_user, Permission.LIBRARY_REVIEW)
     if not reviewer and case.created_by_id != current_user.id:
         abort(403)  # volunteers read everyone's, but edit only their own
-    form = CaseStudyForm(obj=case, principle_choices=principle_choices())
+    # The links it has stay offered (and ticked) after a newer version becomes current.
+    form = CaseStudyForm(obj=case, principle_choices=principle_choices(keep=case.principles))
     if request.method == "GET":
         form.principle_ids.data = [p.id for p in case.principles]
-        form.organizations.data = ", ".join(o.name for o in case.organizations)
-        form.countries.data = ", ".join(case.country_list)
+        form.organizations.data = "\n".join(case.organization_names)
+        form.countries.data = ", ".join(country_name(c) for c in case.country_list)
         form.version.data = str(case.version)
     conflict = False
     if form.validate_on_submit():
@@ -166,6 +179,7 @@ def edit(case_id: int):
                 _fields(form),
                 by_contributor=not reviewer,
                 expected_version=form.loaded_version(),
+                keep_unknown_organizations=_keeps_unknown_organizations(),
             )
         except ConflictError:
             db.session.rollback()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 import sqlalchemy as sa
@@ -28,8 +29,19 @@ def current_principles() -> list[Principle]:
     )
 
 
-def principle_choices() -> list[tuple[int, str]]:
-    return [(p.id, p.label) for p in current_principles()]
+def principle_choices(keep: Iterable[Principle] = ()) -> list[tuple[int, str]]:
+    """The current version's principles, then those of `keep` from other versions (what a
+    record was tagged with before a newer version became current), labelled with their
+    version: unticked nowhere, they would be dropped by the next save."""
+    current = current_principles()
+    current_ids = {p.id for p in current}
+    older = sorted(
+        (p for p in keep if p.id not in current_ids),
+        key=lambda p: (version_key(p.standard.version), p.position),
+    )
+    return [(p.id, p.label) for p in current] + [
+        (p.id, f"{p.label} (version {p.standard.version})") for p in older
+    ]
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,14 @@ from crm.core.errors import OperationError, check_version
 from crm.core.validation import clean_text
 from crm.extensions import db
 from crm.workgroups.links import LINKABLE
-from crm.workgroups.models import MemberRole, Membership, Task, TaskStatus, WorkingGroup
+from crm.workgroups.models import (
+    OPEN_STATUSES,
+    MemberRole,
+    Membership,
+    Task,
+    TaskStatus,
+    WorkingGroup,
+)
 
 EARLIEST = date(1990, 1, 1)
 
@@ -68,11 +75,28 @@ def update_group(
 
 
 def _staff(user_id: int | None, field: str, what: str) -> User | None:
+    """The user as a group member or task owner: working groups are the staff's (admins,
+    leads, volunteers). The message says what to do about anyone else."""
     if user_id is None:
         return None
     user = db.session.get(User, user_id)
-    if user is None or not user.active or user.role not in STAFF_ROLES:
-        raise OperationError(f"The {what} must be an active member of staff.", field=field)
+    if user is None:
+        raise OperationError(f"That account no longer exists; choose another {what}.", field=field)
+    if not user.active:
+        raise OperationError(
+            f"{user.name}'s account is deactivated: the {what} must be an active member of "
+            "staff. Choose someone else, or ask an administrator to reactivate it "
+            "(Admin › Users and invitations).",
+            field=field,
+        )
+    if user.role not in STAFF_ROLES:
+        raise OperationError(
+            f"{user.name} is a {user.role.label.lower()}: the {what} must be an active member of "
+            "staff (an administrator, advocacy lead or working-group volunteer). Choose someone "
+            "else, or ask an administrator to give the account a staff role "
+            "(Admin › Users and invitations).",
+            field=field,
+        )
     return user
 
 
@@ -101,25 +125,56 @@ def add_member(
     return membership
 
 
-def remove_member(actor: User | None, membership: Membership) -> None:
+def change_role(actor: User | None, membership: Membership, role: MemberRole | str) -> Membership:
     group, user = membership.group, membership.user
-    open_tasks = db.session.scalar(
-        sa.select(sa.func.count())
-        .select_from(Task)
-        .where(
-            Task.group_id == group.id,
-            Task.owner_id == user.id,
-            Task.status.in_([TaskStatus.TODO, TaskStatus.DOING, TaskStatus.BLOCKED]),
+    try:
+        role = MemberRole(role)
+    except ValueError:
+        raise OperationError(f"“{role}” is not a role in a group.", field="role") from None
+    if role is membership.role:
+        raise OperationError(f"{user.name} is already {role.label.lower()}.", field="role")
+    old = membership.role
+    membership.role = role
+    audit.record(
+        actor,
+        AuditAction.UPDATE,
+        "working_group",
+        group.id,
+        summary=f"{user.name} is now {role.label.lower()} (was {old.label.lower()})",
+        changes={f"role of {user.name}": [old.value, role.value]},
+    )
+    db.session.flush()
+    return membership
+
+
+def remove_member(actor: User | None, membership: Membership) -> list[Task]:
+    """`membership`'s person leaves the group. Their open tasks in it stay on its board,
+    without an owner, for another member to take (each change audited). Returns those tasks."""
+    group, user = membership.group, membership.user
+    released = list(
+        db.session.scalars(
+            sa.select(Task).where(
+                Task.group_id == group.id,
+                Task.owner_id == user.id,
+                Task.status.in_(OPEN_STATUSES),
+            )
         )
     )
-    if open_tasks:
-        raise OperationError(
-            f"{user.name} still owns {open_tasks} open task{'s' if open_tasks != 1 else ''} "
-            f"in {group.name}; hand them over first."
+    for task in released:
+        task.owner_id = None
+        task.touch(actor)
+        audit.record(
+            actor,
+            AuditAction.UPDATE,
+            "task",
+            task.id,
+            summary=f"No owner: {user.name} left {group.name}",
+            changes={"owner_id": [user.id, None]},
         )
     audit.record(actor, AuditAction.UPDATE, "working_group", group.id, summary=f"{user.name} left")
     group.members.remove(membership)
     db.session.flush()
+    return released
 
 
 @dataclass
@@ -192,6 +247,23 @@ def update_task(
         audit.record(actor, AuditAction.UPDATE, "task", task.id, changes=changes)
     db.session.flush()
     return task
+
+
+def take_task(actor: User, task: Task, *, expected_version: int | None = None) -> Task:
+    """`actor` becomes the owner of a task no one owns."""
+    if task.owner_id is not None:
+        owner = task.owner.name if task.owner else "someone"
+        raise OperationError(f"{owner} already owns this task.", field="owner_id")
+    return update_task(
+        actor,
+        task,
+        TaskFields(
+            title=task.title, description=task.description, owner_id=actor.id,
+            due_on=task.due_on, group_id=task.group_id, record_type=task.record_type,
+            record_id=task.record_id,
+        ),
+        expected_version=expected_version,
+    )  # fmt: skip
 
 
 def set_status(actor: User | None, task: Task, status: TaskStatus | str) -> Task:

@@ -96,6 +96,19 @@ def my_list(user_id: int, today: date, horizon_days: int = 7) -> MyList:
     return result
 
 
+def unassigned() -> list[Task]:
+    """Open tasks with neither an owner nor a group (saved so, or left when their owner's
+    account or their group went): on no one's list and no board, so the tasks page lists
+    them for anyone to take."""
+    return list(
+        db.session.scalars(
+            sa.select(Task)
+            .where(Task.owner_id.is_(None), Task.group_id.is_(None), Task.status.in_(OPEN_STATUSES))
+            .order_by(Task.due_on.is_(None), Task.due_on, Task.id)
+        )
+    )
+
+
 def board(group: WorkingGroup) -> dict[TaskStatus, list[Task]]:
     tasks = db.session.scalars(
         sa.select(Task)

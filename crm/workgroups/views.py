@@ -48,7 +48,10 @@ def _groups(include_archived: bool = False) -> list[WorkingGroup]:
 def my_tasks():
     today = date.today()
     return render_template(
-        "workgroups/my_tasks.html", todo=queries.my_list(current_user.id, today), today=today
+        "workgroups/my_tasks.html",
+        todo=queries.my_list(current_user.id, today),
+        unassigned=queries.unassigned(),
+        today=today,
     )
 
 
@@ -145,15 +148,41 @@ def add_member(group_id: int):
 def remove_member(membership_id: int):
     membership = db.session.get(Membership, membership_id) or abort(404)
     group_id = membership.group_id
+    name = membership.user.name
     try:
-        operations.remove_member(current_user, membership)
+        released = operations.remove_member(current_user, membership)
     except OperationError as exc:
         db.session.rollback()
         flash(exc.message, "danger")
     else:
         db.session.commit()
-        flash("Removed from the group.", "success")
+        n = len(released)
+        flash(
+            f"{name} left the group."
+            + (
+                f" Their {n} open task{'s are' if n != 1 else ' is'} on the board without an "
+                "owner, for another member to take."
+                if n
+                else ""
+            ),
+            "success",
+        )
     return redirect(url_for("workgroups.group", group_id=group_id))
+
+
+@bp.route("/members/<int:membership_id>/role", methods=["POST"])
+@requires(Permission.WORKING_GROUPS_MANAGE)
+def change_role(membership_id: int):
+    membership = db.session.get(Membership, membership_id) or abort(404)
+    try:
+        operations.change_role(current_user, membership, request.form.get("role", ""))
+    except OperationError as exc:
+        db.session.rollback()
+        flash(exc.message, "danger")
+    else:
+        db.session.commit()
+        flash(f"{membership.user.name} is now {membership.role.label.lower()}.", "success")
+    return redirect(url_for("workgroups.group", group_id=membership.group_id))
 
 
 def _task_fields(form: TaskForm) -> operations.TaskFields:
@@ -204,9 +233,13 @@ def new_task():
             show_operation_error(form, exc)
         else:
             db.session.commit()
-            flash("The task is saved.", "success")
             if task.group_id:
+                flash("The task is saved.", "success")
                 return redirect(url_for("workgroups.group", group_id=task.group_id))
+            if task.owner_id is None:
+                flash("The task is saved under Unassigned, for anyone to take.", "success")
+                return redirect(url_for("workgroups.my_tasks", _anchor="unassigned"))
+            flash("The task is saved.", "success")
             return redirect(url_for("workgroups.my_tasks"))
     return _render_task(form, None, 422 if form.errors else 200)
 
@@ -238,6 +271,21 @@ def edit_task(task_id: int):
             flash("The task is saved.", "success")
             return redirect(url_for("workgroups.edit_task", task_id=task.id))
     return _render_task(form, task, 422 if form.errors else 200)
+
+
+@bp.route("/tasks/<int:task_id>/take", methods=["POST"])
+@requires(Permission.TASKS)
+def take_task(task_id: int):
+    task = _task(task_id)
+    try:
+        operations.take_task(current_user, task)
+    except OperationError as exc:
+        db.session.rollback()
+        flash(exc.message, "danger")
+    else:
+        db.session.commit()
+        flash(f"“{task.title}” is yours now.", "success")
+    return redirect(url_for("workgroups.my_tasks"))
 
 
 @bp.route("/tasks/<int:task_id>/status", methods=["POST"])

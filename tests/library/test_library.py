@@ -130,7 +130,9 @@ def test_filters(client, as_role, db):
         ({"organizations": "Nobody Inc"}, "No organization named “Nobody Inc”"),
         # The name as typed after a comma, without the space before it.
         ({"countries": "Bangladesh, Atlantis"}, "“Atlantis” is not a country we know"),
-        ({"organizations": "Nobody Inc,  Somebody Ltd"}, "“Nobody Inc”, “Somebody Ltd”"),
+        ({"organizations": "Nobody Inc\n  Somebody Ltd"}, "“Nobody Inc”, “Somebody Ltd”"),
+        # A comma is part of a name unless every part names an organization in the CRM.
+        ({"organizations": "Acme, Inc."}, "No organization named “Acme, Inc.”"),
         ({"happened_on": "1900-01-01"}, "between 1990 and today"),
     ],
 )

@@ -5,6 +5,7 @@ from datetime import date, timedelta
 import pytest
 import sqlalchemy as sa
 
+from crm.audit.models import AuditEntry
 from crm.core.errors import OperationError
 from crm.workgroups import operations, queries
 from crm.workgroups.models import Task, TaskStatus, WorkingGroup
@@ -48,9 +49,19 @@ def test_members_are_active_staff_once_each(group, make_user, db):
     operations.add_member(None, group, volunteer.id, "member")
     with pytest.raises(OperationError, match="already in Standards 2.0"):
         operations.add_member(None, group, volunteer.id, "chair")
-    with pytest.raises(OperationError, match="active member of staff"):
-        operations.add_member(None, group, make_user("champion").id, "member")
-    with pytest.raises(OperationError, match="active member of staff"):
+    champion = make_user("champion", name="Cam Champion")
+    with pytest.raises(
+        OperationError,
+        match="Cam Champion is a champion: the member must be an "
+        "active member of staff .* ask an administrator to give the account a "
+        "staff role",
+    ):
+        operations.add_member(None, group, champion.id, "member")
+    with pytest.raises(
+        OperationError,
+        match="deactivated: the member must be an active member "
+        "of staff. Choose someone else, or ask an administrator to reactivate it",
+    ):
         operations.add_member(None, group, make_user("volunteer", active=False).id, "member")
 
 
@@ -143,14 +154,70 @@ def test_done_tasks_leave_the_list_and_the_board_moves(client, as_role, group, d
     assert "is not a task status" in client.get(response.headers["Location"]).get_data(as_text=True)
 
 
-def test_a_member_with_open_tasks_cannot_be_removed(group, make_user, db):
-    member = make_user("volunteer")
+def test_a_member_who_leaves_leaves_their_open_tasks_on_the_board(
+    client, as_role, group, make_user, db
+):
+    member = make_user("volunteer", name="Mia Member")
     membership = operations.add_member(None, group, member.id, "member")
-    operations.create_task(
+    open_task = operations.create_task(
         None, operations.TaskFields(title="Open", owner_id=member.id, group_id=group.id)
     )
-    with pytest.raises(OperationError, match="hand them over first"):
-        operations.remove_member(None, membership)
+    done = operations.create_task(
+        None, operations.TaskFields(title="Done", owner_id=member.id, group_id=group.id)
+    )
+    operations.set_status(None, done, "done")
+    db.session.commit()
+    lead = as_role("lead")
+    response = client.post(f"/work/members/{membership.id}/remove", follow_redirects=True)
+    page = response.get_data(as_text=True)
+    assert "Mia Member left the group. Their 1 open task is on the board without an owner" in page
+    db.session.expire_all()
+    assert db.session.get(Task, open_task.id).owner_id is None
+    assert db.session.get(Task, done.id).owner_id == member.id  # the record of who did it
+    assert [m.user_id for m in db.session.get(WorkingGroup, group.id).members] == []
+    entry = db.session.scalar(
+        sa.select(AuditEntry).where(AuditEntry.object_type == "task",
+                                    AuditEntry.object_id == open_task.id)
+        .order_by(AuditEntry.id.desc()).limit(1)
+    )  # fmt: skip
+    assert entry.actor_id == lead.id and entry.changes == {"owner_id": [member.id, None]}
+    assert entry.summary == "No owner: Mia Member left Standards 2.0"
+
+
+def test_a_lead_changes_a_members_role(client, as_role, group, make_user, db):
+    member = make_user("volunteer", name="Mia Member")
+    membership = operations.add_member(None, group, member.id, "member")
+    db.session.commit()
+    lead = as_role("lead")
+    page = client.get(f"/work/groups/{group.id}").get_data(as_text=True)
+    assert (
+        f"/work/members/{membership.id}/role" in page and 'aria-label="Role of Mia Member"' in page
+    )
+    response = client.post(
+        f"/work/members/{membership.id}/role", data={"role": "coordinator"}, follow_redirects=True
+    )
+    assert "Mia Member is now coordinator." in response.get_data(as_text=True)
+    db.session.refresh(membership)
+    assert membership.role.value == "coordinator"
+    entry = db.session.scalar(
+        sa.select(AuditEntry).where(AuditEntry.object_type == "working_group")
+        .order_by(AuditEntry.id.desc()).limit(1)
+    )  # fmt: skip
+    assert entry.actor_id == lead.id
+    assert entry.summary == "Mia Member is now coordinator (was member)"
+    assert entry.changes == {"role of Mia Member": ["member", "coordinator"]}
+    for role, message in (("coordinator", "already coordinator"), ("boss", "is not a role")):
+        response = client.post(
+            f"/work/members/{membership.id}/role", data={"role": role}, follow_redirects=True
+        )
+        assert message in response.get_data(as_text=True)
+    as_role("volunteer")
+    assert (
+        client.post(f"/work/members/{membership.id}/role", data={"role": "chair"}).status_code
+        == 403
+    )
+    db.session.refresh(membership)
+    assert membership.role.value == "coordinator"
 
 
 def test_volunteers_do_tasks_but_do_not_manage_groups(client, as_role, group):
@@ -201,3 +268,23 @@ def test_a_task_can_be_about_a_consultation(ctx, db, make_user):
     )
     link = describe(task.record_type, task.record_id)
     assert link.label == "Consultation: 1.0 review" and link.url.endswith(f"/{consultation.id}")
+
+
+def test_a_task_with_no_owner_and_no_group_is_listed_as_unassigned(client, as_role, make_user, db):
+    me = as_role("volunteer")
+    response = client.post("/work/tasks/new", data={"title": "Translate the FAQ", "owner_id": ""})
+    assert response.headers["Location"].endswith("/work/#unassigned")
+    task = db.session.scalar(sa.select(Task).where(Task.title == "Translate the FAQ"))
+    assert (task.owner_id, task.group_id) == (None, None)
+    # Everyone with tasks sees it, on the tasks page, until someone takes it.
+    as_role("lead")
+    page = client.get("/work/").get_data(as_text=True)
+    assert 'id="unassigned"' in page and "Translate the FAQ" in page
+    client.post(f"/work/tasks/{task.id}/take")
+    db.session.refresh(task)
+    assert task.owner_id != me.id and task.owner.role.value == "lead"
+    page = client.get("/work/").get_data(as_text=True)
+    assert 'id="unassigned"' not in page and "Translate the FAQ" in page  # now on my list
+    as_role("volunteer")
+    response = client.post(f"/work/tasks/{task.id}/take", follow_redirects=True)
+    assert "already owns this task" in response.get_data(as_text=True)
