@@ -21,11 +21,11 @@ Organizations
 
 Blocking keeps the number of comparisons near linear: names are compared only within a block
 (contacts: one organization; organizations: a shared first word, and separately a shared last
-word, so a typo in either still meets its twin), and a block larger than `WINDOW` is cut into
-windows of `WINDOW` neighbours in name order (the sorted-neighbourhood method; a pair this
-misses sits far apart alphabetically in a very large organization). The columns are read with
-one plain SELECT each; grouping is numpy, the name comparisons rapidfuzz's `cpdist` on all
-cores.
+word less any plural "s", so a typo in either, or a plural, still meets its twin), and a block
+larger than `WINDOW` is cut into windows of `WINDOW` neighbours in name order (the
+sorted-neighbourhood method; a pair this misses sits far apart alphabetically in a very large
+organization). The columns are read with one plain SELECT each; grouping is numpy, the name
+comparisons rapidfuzz's `cpdist` on all cores.
 
 Each pair scores 0–100: its best rule (same email 100, same phone 80, similar name its
 similarity × 0.95; organizations: same stripped name 95, same domain 85, similar name its
@@ -552,12 +552,23 @@ def website_domain(website: str | None) -> str | None:
 
 
 def _first_and_last_words(stripped: Sequence[str]) -> tuple[pd.Series, pd.Series]:
+    """Each name's first word and its last word without a plural ending, the two block keys
+    (so "Goldn Thread Garment" meets "Golden Thread Garments": a typo in the first word and
+    a plural in the last)."""
     words = pd.Series(stripped, dtype=object).str.replace(r"\d+", " ", regex=True).str.split()
     first = words.str[0]
-    last = words.str[-1]
+    last = singular(words.str[-1])
     # A one-word name is already in its first-word block.
     last = last.where(words.str.len() > 1, None)
     return first, last
+
+
+def singular(words: pd.Series) -> pd.Series:
+    """A plain English plural's stem, for blocking only: industries → industry, garments →
+    garment; "glass" and short words stay."""
+    return words.str.replace(r"(?<=..)ies$", "y", regex=True).str.replace(
+        r"(?<=..[^s])s$", "", regex=True
+    )
 
 
 def scan_organizations(threshold: int = DEFAULT_THRESHOLD) -> ScanResult:

@@ -53,6 +53,13 @@ def parse_quarter(text: str) -> Quarter:
     raise ValueError(f"“{text}” is not a quarter; write it like 2026Q3.")
 
 
+def not_begun(quarter: Quarter, today: date | None = None) -> str | None:
+    """Why there is no report for `quarter` yet, or None when it has begun."""
+    if quarter.first_day > (today or date.today()):
+        return f"{quarter.label} has not begun, so it has no figures yet."
+    return None
+
+
 def _end(quarter: Quarter) -> datetime:
     """The first instant after the quarter (exclusive bound, UTC)."""
     return datetime.combine(quarter.last_day + timedelta(days=1), time.min, tzinfo=UTC)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import io
 import re
+import zipfile
 
 import pandas as pd
 from fpdf import FPDF
@@ -30,8 +31,10 @@ def section_by_slug(report: Report, name: str) -> tuple[str, pd.DataFrame] | Non
 def xlsx_bytes(report: Report) -> bytes:
     buffer = io.BytesIO()
     with pd.ExcelWriter(buffer, engine="openpyxl") as writer:
-        # Defused like every export, though the report holds only figures and labels.
-        highlights = safe_frame(pd.DataFrame({"Highlights": report.highlights}))
+        # Defused like every export, though the report holds only figures and labels. A
+        # quarter still under way says so first, as the page does.
+        lines = [f"Figures so far: {report.partial_note}"] if report.partial_note else []
+        highlights = safe_frame(pd.DataFrame({"Highlights": lines + report.highlights}))
         highlights.to_excel(writer, index=False, sheet_name="Highlights")
         for section, frame in report.sections.items():
             safe_frame(frame).to_excel(writer, index=False, sheet_name=section[:31])
@@ -57,6 +60,26 @@ def _number_formats(sheet, frame: pd.DataFrame) -> None:
 
 def csv_bytes(frame: pd.DataFrame) -> bytes:
     return safe_frame(formats.csv_frame(frame)).to_csv(index=False).encode("utf-8-sig")
+
+
+NOTE_FILE = "README.txt"
+
+
+def csv_files(report: Report) -> dict[str, bytes]:
+    """Every section as `<slug>.csv`; for a quarter still under way, a README.txt beside
+    them that says the figures are partial (a CSV has no place for a note)."""
+    files = {f"{slug(section)}.csv": csv_bytes(frame) for section, frame in report.sections.items()}
+    if report.partial_note:
+        files[NOTE_FILE] = f"{report.title}\n\n{report.partial_note}\n".encode()
+    return files
+
+
+def zip_bytes(files: dict[str, bytes]) -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        for name, body in files.items():
+            archive.writestr(name, body)
+    return buffer.getvalue()
 
 
 def _text(value: object) -> str:
@@ -86,6 +109,10 @@ def pdf_bytes(report: Report) -> bytes:
     pdf.add_page()
     pdf.set_font("Helvetica", "B", 16)
     pdf.cell(0, 10, _text(report.title), new_x="LMARGIN", new_y="NEXT")
+    if report.partial_note:  # as the page says it: these figures will change
+        pdf.set_font("Helvetica", "I", 10)
+        pdf.multi_cell(0, 6, _text(report.partial_note), new_x="LMARGIN", new_y="NEXT")
+        pdf.ln(2)
     pdf.set_font("Helvetica", "", 10)
     for line in report.highlights:
         pdf.multi_cell(0, 6, _text(f"- {line}"), new_x="LMARGIN", new_y="NEXT")

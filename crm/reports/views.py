@@ -21,7 +21,7 @@ from crm.core.access import Permission, requires
 from crm.pledges.models import Maturity
 from crm.pledges.schedule import Quarter
 from crm.reports import formats, render
-from crm.reports.build import Report, build_report, parse_quarter
+from crm.reports.build import Report, build_report, not_begun, parse_quarter
 
 bp = Blueprint("reports", __name__, url_prefix="/reports")
 
@@ -76,7 +76,7 @@ def _quarter(text: str | None) -> Quarter:
         quarter = parse_quarter(text)
     except ValueError:
         abort(404)
-    if quarter.first_day > date.today():
+    if not_begun(quarter):
         abort(404)  # a quarter that has not begun has no figures yet
     return quarter
 
@@ -105,13 +105,9 @@ def index():
     except ValueError as exc:
         flash(str(exc), "warning")
         return redirect(url_for("reports.index"))
-    today = date.today()
-    if quarter.first_day > today:
-        flash(
-            f"{quarter.label} has not begun, so it has no figures yet; "
-            "here is the current quarter.",
-            "warning",
-        )
+    refusal = not_begun(quarter)
+    if refusal:
+        flash(f"{refusal} Here is the current quarter.", "warning")
         return redirect(url_for("reports.index"))
     report = build_report(quarter)
     quarters = recent_quarters()
@@ -124,7 +120,6 @@ def index():
         code=f"{quarter.year}Q{quarter.number}",
         quarters=quarters,
         chart=_chart(report),
-        in_progress=quarter.last_day >= today,
         slug=render.slug,
     )
 

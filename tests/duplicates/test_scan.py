@@ -171,3 +171,21 @@ def test_organizations_in_different_countries_score_lower(db, make_org):
     assert queries.describe(DuplicateKind.ORGANIZATION, pair.reasons[-1], {}) == (
         "but in different countries"
     )
+
+
+def test_organizations_with_a_typo_in_the_first_word_and_a_plural_last_word(db, make_org):
+    """No shared first word and, as typed, no shared last word: the last word's singular
+    brings them into one block (the pair the importer flags as a similar name)."""
+    a = make_org("Golden Thread Garments", country="BD")
+    b = make_org("Goldn Thread Garment", country="BD")
+    make_org("Goldn Needle Works", country="BD")
+    found = pairs_by_ids(scan.scan_organizations())
+    assert set(found) == {(a.id, b.id)}
+    assert rules(found[(a.id, b.id)]) == ["name"]
+
+
+def test_singular_stems_plain_plurals_only():
+    import pandas as pd
+
+    words = pd.Series(["garments", "industries", "glass", "bus", "mills"])
+    assert scan.singular(words).tolist() == ["garment", "industry", "glass", "bus", "mill"]

@@ -189,3 +189,72 @@ def test_imported_pledges_count_from_their_signing_date(ctx, app, db, make_org, 
         operations.perform(actor, run)
         db.session.commit()
     assert standings(build_report(last)) == (1, 1)
+
+
+def test_downloads_of_the_current_quarter_say_the_figures_are_partial(client, as_role):
+    import io
+
+    import openpyxl
+
+    from tests.reports.test_report import pdf_strings
+
+    as_role("viewer")
+    quarter = Quarter.of(date.today())
+    code = f"{quarter.year}Q{quarter.number}"
+    book = openpyxl.load_workbook(io.BytesIO(client.get(f"/reports/{code}.xlsx").data))
+    first = book["Highlights"]["A2"].value
+    assert first.startswith("Figures so far:") and "still under way" in first
+    pdf = " ".join(pdf_strings(client.get(f"/reports/{code}.pdf").data))
+    assert f"{quarter.label} is still under way" in pdf
+    page = client.get(f"/reports/?quarter={code}").get_data(as_text=True)
+    assert "still under way" in page and "they will change" in page
+
+    last = quarter.previous()
+    code = f"{last.year}Q{last.number}"
+    book = openpyxl.load_workbook(io.BytesIO(client.get(f"/reports/{code}.xlsx").data))
+    assert not str(book["Highlights"]["A2"].value).startswith("Figures so far")
+    assert "still under way" not in " ".join(pdf_strings(client.get(f"/reports/{code}.pdf").data))
+
+
+def test_the_command_refuses_a_quarter_that_has_not_begun(runner, tmp_path):
+    later = Quarter.of(date.today()).next()
+    output = tmp_path / "r.pdf"
+    result = runner.invoke(args=["crm", "report", "--quarter", f"{later.year}Q{later.number}",
+                                 "--format", "pdf", "-o", str(output)])  # fmt: skip
+    assert result.exit_code != 0 and f"{later.label} has not begun" in result.output
+    assert not output.exists()
+
+
+def test_the_command_writes_csv_as_a_file_a_zip_or_a_folder(runner, tmp_path):
+    import zipfile
+
+    quarter = Quarter.of(date.today())
+    code = f"{quarter.year}Q{quarter.number}"
+    base = ["crm", "report", "--quarter", code, "--format", "csv", "-o"]
+
+    refused = runner.invoke(args=[*base, str(tmp_path / "x.csv")])
+    assert refused.exit_code != 0 and "--section" in refused.output
+    assert not (tmp_path / "x.csv").exists()  # no folder named x.csv
+    one = runner.invoke(args=[*base, str(tmp_path / "x.csv"), "--section", "events"])
+    assert one.exit_code == 0, one.output
+    assert (tmp_path / "x.csv").is_file()
+    assert "Events held" in (tmp_path / "x.csv").read_text(encoding="utf-8-sig")
+    unknown = runner.invoke(args=[*base, str(tmp_path / "y.csv"), "--section", "nothing"])
+    assert unknown.exit_code != 0 and "no section" in unknown.output
+
+    archive = runner.invoke(args=[*base, str(tmp_path / "all.zip")])
+    assert archive.exit_code == 0, archive.output
+    names = zipfile.ZipFile(tmp_path / "all.zip").namelist()
+    assert "pledges.csv" in names and "events.csv" in names
+    assert "README.txt" in names  # the current quarter: figures so far
+    note = zipfile.ZipFile(tmp_path / "all.zip").read("README.txt").decode()
+    assert "still under way" in note
+
+    folder = runner.invoke(args=[*base, str(tmp_path / "sections")])
+    assert folder.exit_code == 0 and (tmp_path / "sections" / "pledges.csv").is_file()
+    last = quarter.previous()
+    closed = runner.invoke(args=["crm", "report", "--quarter", f"{last.year}Q{last.number}",
+                                 "--format", "csv", "-o", str(tmp_path / "closed")])  # fmt: skip
+    assert closed.exit_code == 0 and not (tmp_path / "closed" / "README.txt").exists()
+    help_text = runner.invoke(args=["crm", "report", "--help"]).output
+    assert ".zip" in help_text and "--section" in help_text
