@@ -48,7 +48,7 @@ def test_merge_page_and_merge(client, as_role, make_org, make_contact, db):
     url = f"/duplicates/contacts/{a.id}/{b.id}"
     page = client.get(url)
     text = page.get_data(as_text=True)
-    assert page.status_code == 200 and "similar name" in text and "Keep this record" in text
+    assert page.status_code == 200 and "% alike in" in text and "Keep this record" in text
     form = {
         "survivor": "first",
         "first_version": str(a.version),
