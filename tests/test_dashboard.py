@@ -101,3 +101,14 @@ def test_viewers_get_the_report_and_not_the_dashboard(client, as_role, two_quart
     response = client.get("/")
     assert response.status_code == 302 and response.headers["Location"].endswith("/reports/")
     assert "dashboard-quarter" not in client.get("/reports/").get_data(as_text=True)
+
+
+def test_the_menu_shows_home_only_to_roles_with_a_dashboard(client, as_role):
+    """A viewer's home is the report (already in the menu), a champion's and a
+    representative's their own page: a Home item would only lead back to it."""
+    home = 'bi-speedometer2"></i> Home</a>'
+    as_role("viewer")
+    page = client.get("/reports/").get_data(as_text=True)
+    assert home not in page and "> Report</a>" in page
+    as_role("lead")
+    assert home in client.get("/reports/").get_data(as_text=True)

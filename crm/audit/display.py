@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 import sqlalchemy as sa
@@ -67,9 +68,16 @@ def _enum_label(enum_path: str) -> Callable[[Any], str]:
 
 def _timestamp(value: str) -> str:
     try:
-        return datetime.fromisoformat(value).strftime("%d %b %Y %H:%M UTC")
+        return datetime.fromisoformat(str(value)).strftime("%d %b %Y %H:%M UTC")
     except ValueError:
-        return value
+        return str(value)
+
+
+def _day(value: str) -> str:
+    try:
+        return date.fromisoformat(str(value)[:10]).strftime("%d %b %Y")
+    except ValueError:
+        return str(value)
 
 
 _FORMATTERS: dict[str, Callable[[Any], str]] = {
@@ -89,6 +97,20 @@ _KIND_BY_OBJECT = {
 }
 
 
+def _formatter(field: str) -> Callable[[Any], str] | None:
+    """How a field's values read: its own formatter, else by its name's ending (a user for
+    `…_by_id`, a time for `…_at`, a day for `…_on`)."""
+    if field in _FORMATTERS:
+        return _FORMATTERS[field]
+    if field.endswith("_by_id"):
+        return _user_name
+    if field.endswith("_at"):
+        return _timestamp
+    if field.endswith("_on"):
+        return _day
+    return None
+
+
 def _show(entry: AuditEntry, field: str, value: Any) -> str:
     if value is None or value == "":
         return "—"
@@ -96,7 +118,7 @@ def _show(entry: AuditEntry, field: str, value: Any) -> str:
         return _KIND_BY_OBJECT[entry.object_type](value)
     if field == "role":
         return _enum_label("crm.auth.models.Role")(value)
-    formatter = _FORMATTERS.get(field)
+    formatter = _formatter(field)
     if formatter is not None:
         return formatter(value)
     if isinstance(value, bool):
@@ -104,11 +126,22 @@ def _show(entry: AuditEntry, field: str, value: Any) -> str:
     return str(value)
 
 
+# A merge keeps the merged record's values on the survivor's trail as "#<its id> <field>"
+# (crm.duplicates.operations): shown like the field itself, marked as the merged record's.
+_MERGED_FIELD = re.compile(r"^#(\d+) (\w+)$")
+
+
+def _label(field: str) -> str:
+    return FIELD_LABELS.get(field, field.removesuffix("_id").replace("_", " "))
+
+
 def change_rows(entry: AuditEntry) -> list[tuple[str, str, str]]:
     """(field label, old, new) for each change in the entry, ready to show."""
     rows = []
-    for field, (old, new) in (entry.changes or {}).items():
-        label = FIELD_LABELS.get(field, field.replace("_", " "))
+    for key, (old, new) in (entry.changes or {}).items():
+        merged = _MERGED_FIELD.match(key)
+        field = merged.group(2) if merged else key
+        label = f"{_label(field)} (merged #{merged.group(1)})" if merged else _label(field)
         rows.append((label, _show(entry, field, old), _show(entry, field, new)))
     return rows
 

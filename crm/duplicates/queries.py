@@ -125,7 +125,12 @@ def describe(kind: DuplicateKind, reason: scanning.Reason, org_names: dict[int, 
         where = f" in {org_names.get(reason.organization_id, 'the same organization')}"
     if reason.similarity == 100:
         return f"same name{where}"
-    return f"similar name {reason.similarity}{where}"
+    return f"{names_alike(reason.similarity)}{where}"
+
+
+def names_alike(similarity: int) -> str:
+    """A name similarity as a reader takes it: "names 96% alike"."""
+    return f"names {similarity}% alike"
 
 
 def page_of_pairs(
@@ -187,7 +192,7 @@ def pair_reasons(kind: DuplicateKind, first: Any, second: Any) -> list[str]:
             similarity = scanning.name_similarity(first.sort_name, second.sort_name)
             if similarity >= limit:
                 org = first.organization.name if first.organization else "the same organization"
-                label = "same name" if similarity == 100 else f"similar name {similarity}"
+                label = "same name" if similarity == 100 else names_alike(similarity)
                 reasons.append(f"{label} in {org}")
         return reasons
     a, b = (scanning.strip_legal_form(o.name_key) for o in (first, second))
@@ -199,7 +204,7 @@ def pair_reasons(kind: DuplicateKind, first: Any, second: Any) -> list[str]:
     if a != b:
         similarity = scanning.name_similarity(a, b)
         if similarity >= limit:
-            reasons.append(f"similar name {similarity}")
+            reasons.append(names_alike(similarity))
     if reasons and first.country and second.country and first.country != second.country:
         reasons.append("but in different countries")
     return reasons

@@ -15,6 +15,11 @@ from crm.workgroups.links import describe
 from crm.workgroups.models import OPEN_STATUSES, Task, TaskStatus, WorkingGroup
 
 
+def long_date(day: date) -> str:
+    """As the app writes a date in a sentence: 3 December 2026."""
+    return f"{day:%-d %B %Y}"
+
+
 @dataclass
 class ToDo:
     """A task, or an engagement follow-up shown as one."""
@@ -73,10 +78,13 @@ def my_list(user_id: int, today: date, horizon_days: int = 7) -> MyList:
     for engagement in follow_ups:
         items.append(
             ToDo(
-                title=engagement.follow_up_note or f"Follow up: {engagement.summary}",
+                title=engagement.follow_up_note or engagement.summary,
                 url=url_for("engagements.detail", engagement_id=engagement.id),
                 due_on=engagement.follow_up_on,
-                context=f"Follow-up of “{engagement.summary}”",
+                # The title already says what to follow up: name the engagement by its kind
+                # and date, not by its summary again.
+                context=f"{engagement.kind.label} of {long_date(engagement.occurred_on)}"
+                + (f": {engagement.summary}" if engagement.follow_up_note else ""),
                 status_label="Follow-up",
                 engagement=engagement,
             )

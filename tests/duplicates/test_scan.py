@@ -63,7 +63,7 @@ def test_similar_name_in_the_same_organization(db, make_org, make_contact):
     assert 90 <= typo.reasons[0].similarity < 100
     assert typo.reasons[0].organization_id == acme.id
     assert queries.describe(DuplicateKind.CONTACT, typo.reasons[0], {acme.id: "Acme Ltd"}) == (
-        f"similar name {typo.reasons[0].similarity} in Acme Ltd"
+        f"names {typo.reasons[0].similarity}% alike in Acme Ltd"
     )
 
 

@@ -48,7 +48,7 @@ def test_merge_page_and_merge(client, as_role, make_org, make_contact, db):
     url = f"/duplicates/contacts/{a.id}/{b.id}"
     page = client.get(url)
     text = page.get_data(as_text=True)
-    assert page.status_code == 200 and "similar name" in text and "Keep this record" in text
+    assert page.status_code == 200 and "% alike in" in text and "Keep this record" in text
     form = {
         "survivor": "first",
         "first_version": str(a.version),
@@ -194,3 +194,20 @@ def test_a_place_freed_by_a_merge_goes_to_the_first_on_the_waitlist(
     ).all()
     assert len(seated) == 2  # the capacity, no more
     assert any("bo@example.org" in str(message["To"]) for message in outbox())
+
+
+def test_the_list_stacks_on_a_phone(client, as_role, make_org):
+    """Each cell carries its label, and the table a class that stacks it below 768 px (the
+    stylesheet's rule): names, reasons and buttons get the whole width on a phone."""
+    as_role("lead")
+    make_org("ACME Ltd")
+    make_org("ACME Inc.")
+    page = client.get("/duplicates/?kind=organizations").get_data(as_text=True)
+    assert 'class="table table-hover align-middle mb-0 stack-table" id="duplicate-pairs"' in page
+    for label in ("Score", "First", "Second", "Why"):
+        assert f'data-label="{label}"' in page
+    assert 'style="max-width' not in page  # widths live in the stylesheet, undone on a phone
+    from pathlib import Path
+
+    css = (Path(__file__).parents[2] / "static/css/app.css").read_text()
+    assert ".stack-table tr" in css.split("@media (max-width: 767.98px)")[-1]

@@ -288,3 +288,32 @@ def test_a_task_with_no_owner_and_no_group_is_listed_as_unassigned(client, as_ro
     as_role("volunteer")
     response = client.post(f"/work/tasks/{task.id}/take", follow_redirects=True)
     assert "already owns this task" in response.get_data(as_text=True)
+
+
+def test_my_tasks_name_a_follow_up_once_and_write_dates_in_full(client, as_role, make_contact, db):
+    from crm.engagements.operations import EngagementFields, log_engagement
+
+    me = as_role("volunteer")
+    due = date(2026, 12, 3)
+    operations.create_task(None, operations.TaskFields(title="Send the deck", owner_id=me.id,
+                                                       due_on=due))  # fmt: skip
+    log_engagement(
+        me,
+        EngagementFields(
+            kind="meeting", occurred_on=date(2026, 11, 2), summary="Follow-up on adoption pledge",
+            contact_ids=[make_contact().id], follow_up_on=due, follow_up_owner_id=me.id,
+        ),
+    )  # fmt: skip
+    db.session.commit()
+    page = client.get("/work/").get_data(as_text=True)
+    assert "Follow-up of" not in page and "Follow up: " not in page
+    assert page.count(">Follow-up on adoption pledge<") == 1  # the title, once (and an aria-label)
+    assert "3 December 2026</span> · Follow-up · Meeting of 2 November 2026" in page
+    assert "3 December 2026</span> · To do" in page and "03 Dec" not in page
+
+
+def test_contributors_have_a_link_to_the_shared_case_studies(client, as_role):
+    for role in ("champion", "org_rep"):
+        as_role(role)
+        page = client.get("/library/mine").get_data(as_text=True)
+        assert 'href="/learn/"' in page and "Lessons</a>" in page

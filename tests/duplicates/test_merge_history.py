@@ -1,0 +1,56 @@
+"""A merge's entry on the survivor's trail reads like the rest of the trail: names, not ids;
+languages and dates as words."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import sqlalchemy as sa
+
+from crm.audit.display import change_rows
+from crm.audit.models import AuditAction, AuditEntry
+from crm.contacts.models import ConsentStatus
+from crm.duplicates import operations
+
+
+def test_the_merged_records_values_show_names_and_readable_dates(
+    db, ctx, make_user, make_org, make_contact
+):
+    owner = make_user("lead", name="Nadia Owner")
+    org = make_org("Golden Thread Garments")
+    survivor = make_contact("Farhana", "Rahman", email="farhana@example.org")
+    other = make_contact("Farhana", "Rahmann", organization_id=org.id, owner_id=owner.id,
+                         languages="es,en", consent_status=ConsentStatus.GRANTED,
+                         consent_at=datetime(2026, 9, 2, 10, 25, 52, tzinfo=UTC))  # fmt: skip
+    other_id = other.id
+    operations.merge_contacts(None, survivor, other)
+    db.session.commit()
+
+    entry = db.session.scalars(
+        sa.select(AuditEntry).where(
+            AuditEntry.object_type == "contact",
+            AuditEntry.object_id == survivor.id,
+            AuditEntry.action == AuditAction.UPDATE,
+        )
+    ).all()[-1]
+    rows = {label: old for label, old, _new in change_rows(entry)}
+    merged = f"(merged #{other_id})"
+    assert rows[f"organization {merged}"] == "Golden Thread Garments"
+    assert rows[f"owner {merged}"] == "Nadia Owner"
+    assert rows[f"languages {merged}"] == "Spanish, English"
+    assert rows[f"consent recorded {merged}"] == "02 Sep 2026 10:25 UTC"
+    assert rows[f"email consent {merged}"] == "Agreed"
+    shown = " ".join(f"{label} {old}" for label, old, _new in change_rows(entry))
+    assert " id " not in f" {shown} " and "T10:25" not in shown and "es,en" not in shown
+
+
+def test_plain_fields_read_by_their_name(db, ctx, make_user):
+    user = make_user("lead", name="Rafael Recorder")
+    entry = AuditEntry(action=AuditAction.UPDATE, object_type="contact", object_id=1,
+                       changes={"updated_by_id": [None, user.id],
+                                "signed_on": ["2026-09-30", None],
+                                "reviewed_at": [None, "2026-09-02T10:25:52+00:00"]})  # fmt: skip
+    rows = {label: (old, new) for label, old, new in change_rows(entry)}
+    assert rows["updated by"] == ("—", "Rafael Recorder")
+    assert rows["signed on"] == ("30 Sep 2026", "—")
+    assert rows["reviewed at"] == ("—", "02 Sep 2026 10:25 UTC")
