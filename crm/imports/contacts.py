@@ -18,7 +18,7 @@ from crm.extensions import db
 from crm.imports import cleaning
 from crm.imports.bulk import among, insert_many, lookup
 from crm.imports.engine import CREATE, FAIL, SKIP, UPDATE, Importer, Row
-from crm.imports.fields import Field, Spec
+from crm.imports.fields import ORGANIZATION_IN_OTHER_LANGUAGES, Field, Spec
 from crm.imports.models import ExistingPolicy
 from crm.imports.organizations import OrganizationResolver
 from crm.imports.tagging import link_tags
@@ -61,14 +61,7 @@ SPEC = Spec(
                 "company name",
                 "affiliation",
                 "organisation name",
-                "societe",
-                "entreprise",
-                "empresa",
-                "organizacion",
-                "firma",
-                "unternehmen",
-                "organisatie",
-                "bedrijf",
+                *ORGANIZATION_IN_OTHER_LANGUAGES,
             ),
         ),
         Field("country", "Country", synonyms=("country code", "nation", "pays", "land")),

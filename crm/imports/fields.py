@@ -34,6 +34,13 @@ class Spec:
         return [f.key for f in self.fields]
 
 
+# "Organization" as headers name it in French, Spanish, German and Dutch (accents folded),
+# for both the contacts' organization column and the organizations' name column.
+ORGANIZATION_IN_OTHER_LANGUAGES = (
+    "societe", "entreprise", "empresa", "organizacion", "firma", "unternehmen", "organisatie",
+    "bedrijf",
+)  # fmt: skip
+
 def header_key(text: str) -> str:
     """'E-mail Address ' -> 'emailaddress': headers compared without case, accents, spacing
     or punctuation."""

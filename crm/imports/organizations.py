@@ -15,7 +15,7 @@ from crm.extensions import db
 from crm.imports import cleaning
 from crm.imports.bulk import insert_many
 from crm.imports.engine import CREATE, FAIL, SKIP, UPDATE, Importer, Row
-from crm.imports.fields import Field, Spec
+from crm.imports.fields import ORGANIZATION_IN_OTHER_LANGUAGES, Field, Spec
 from crm.imports.models import ExistingPolicy
 from crm.imports.tagging import link_tags
 from crm.organizations.models import Organization, OrganizationKind
@@ -38,14 +38,7 @@ SPEC = Spec(
                 "name of organization",
                 "organisation name",
                 "name of organisation",
-                "societe",
-                "entreprise",
-                "empresa",
-                "organizacion",
-                "firma",
-                "unternehmen",
-                "organisatie",
-                "bedrijf",
+                *ORGANIZATION_IN_OTHER_LANGUAGES,
             ),
         ),
         Field(

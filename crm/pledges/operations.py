@@ -18,7 +18,7 @@ from crm.audit import operations as audit
 from crm.audit.models import AuditAction
 from crm.auth.models import Role, User
 from crm.contacts.models import Contact
-from crm.core.db import utcnow
+from crm.core.db import serialize_on, utcnow
 from crm.core.errors import OperationError, check_version
 from crm.core.validation import clean_text, clean_website
 from crm.extensions import db
@@ -646,7 +646,7 @@ def public_pledge(submission: PublicPledge, standard: Standard) -> tuple[Pledge,
     from crm.organizations import operations as org_ops
     from crm.organizations import queries as org_queries
 
-    _serialize_on(f"organization:{org_ops.name_key(submission.organization)}")
+    serialize_on(f"organization:{org_ops.name_key(submission.organization)}")
     organization = org_queries.by_name(submission.organization)
     if organization is None:
         organization = org_ops.create_organization(
@@ -682,13 +682,6 @@ def public_pledge(submission: PublicPledge, standard: Standard) -> tuple[Pledge,
         source="public form",
     )
     return pledge, Outcome.RECEIVED
-
-
-def _serialize_on(key: str) -> None:
-    """Requests about the same organization queue up until commit (PostgreSQL); SQLite write
-    requests are serialized anyway (BEGIN IMMEDIATE)."""
-    if db.session.get_bind().dialect.name == "postgresql":
-        db.session.execute(sa.text("SELECT pg_advisory_xact_lock(hashtext(:key))"), {"key": key})
 
 
 def signatory_doubts(pledge: Pledge) -> list[str]:
