@@ -608,14 +608,13 @@ def personal(consultation_id: int, token: str):
         submit = request.form.get("action") == "submit"
         if form.website.data:
             return redirect(url_for(".done", consultation_id=consultation.id, result="submitted"))
-        respondent = _respondent(form) if consultation.access is Access.PUBLIC else None
         try:
             _response, outcome = operations.respond(
                 consultation,
                 contact,
                 _answers_from_request(consultation),
                 submit=submit,
-                respondent=respondent,
+                respondent=_respondent(form),
             )
         except OperationError as exc:
             db.session.rollback()
