@@ -130,6 +130,9 @@ class Response(db.Model):
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
     submitted_at: Mapped[datetime | None]
     submissions: Mapped[int] = mapped_column(default=0)
+    # "Respondent 3": given at the first submission, in the order they come, and kept, so a
+    # label never moves when an older draft is submitted later.
+    number: Mapped[int | None]
 
     consultation: Mapped[Consultation] = relationship()
     contact: Mapped[Contact | None] = relationship()
@@ -139,6 +142,7 @@ class Response(db.Model):
 
     __table_args__ = (
         sa.UniqueConstraint("consultation_id", "contact_id", name="uq_response_person"),
+        sa.UniqueConstraint("consultation_id", "number", name="uq_response_number"),
     )
 
 

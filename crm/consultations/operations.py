@@ -27,7 +27,7 @@ from crm.consultations.models import (
 )
 from crm.contacts import operations as contact_ops
 from crm.contacts.models import ConsentStatus, Contact
-from crm.core.db import utcnow
+from crm.core.db import serialize_on, utcnow
 from crm.core.errors import OperationError, check_version
 from crm.core.http import external_url
 from crm.core.tokens import TokenError, make_token, read_token
@@ -462,8 +462,21 @@ def _store(
         outcome = Outcome.UPDATED if response.submitted_at is not None else Outcome.SUBMITTED
         response.submitted_at = utcnow()
         response.submissions += 1
+        if response.number is None:
+            response.number = _next_number(response.consultation_id)
     db.session.flush()
     return response, outcome
+
+
+def _next_number(consultation_id: int) -> int:
+    """The next respondent number of a consultation ("Respondent 3"). Submissions to the same
+    consultation take turns until commit, so two at once cannot both take the same number
+    (and the unique constraint would refuse it if they did)."""
+    serialize_on(f"consultation-response-number:{consultation_id}")
+    highest = db.session.scalar(
+        sa.select(sa.func.max(Response.number)).where(Response.consultation_id == consultation_id)
+    )
+    return (highest or 0) + 1
 
 
 def respond(

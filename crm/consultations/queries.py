@@ -193,12 +193,14 @@ def comments_page(
     return CommentsPage(list(answers), total, page, per_page)
 
 
+def respondent_label(response: Response) -> str:
+    """The name of one who agreed to be named, "Respondent 3" for everyone else: the number
+    each response got when it was first submitted, so labels never move."""
+    return response.name if response.named else f"Respondent {response.number}"
+
+
 def respondent_labels(responses: list[Response]) -> dict[int, str]:
-    """The name of those who agreed to be named, "Respondent 3" for everyone else."""
-    labels = {}
-    for n, response in enumerate(sorted(responses, key=lambda r: r.id), start=1):
-        labels[response.id] = response.name if response.named else f"Respondent {n}"
-    return labels
+    return {response.id: respondent_label(response) for response in responses}
 
 
 @dataclass

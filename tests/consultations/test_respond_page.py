@@ -4,6 +4,8 @@ messages say about the email, errors, and a post after closing."""
 
 from __future__ import annotations
 
+import csv
+import io
 import re
 
 import pytest
@@ -104,3 +106,207 @@ def test_an_invited_respondent_must_give_a_name(client, db, invited, answer_form
     refused = client.post(path, data=answer_form(consultation, name="", email=None))
     assert refused.status_code == 422 and "Name is required" in refused.get_data(as_text=True)
     assert count(db, Response) == 0
+
+
+# --- 2. respondent numbers ---------------------------------------------------------------------
+
+
+def _submit(consultation, contact, comment, *, submit=True):
+    p1 = consultation.standard.principles[0].id
+    answers = [operations.AnswerFields(principle_id=p1, mark="weakness", comment=comment)]
+    return operations.respond(consultation, contact, answers, submit=submit)
+
+
+def test_respondent_numbers_follow_first_submission_and_never_move(
+    client, db, make_consultation, make_contact, as_role
+):
+    import openpyxl
+
+    consultation = make_consultation()
+    early = make_contact("Early", email="early@example.org")
+    late = make_contact("Late", email="late@example.org")
+    draft, _ = _submit(consultation, early, "Drafted first", submit=False)
+    first, _ = _submit(consultation, late, "Submitted first")
+    db.session.commit()
+    assert draft.id < first.id and (draft.number, first.number) == (None, 1)
+    as_role("lead")
+    before = client.get(f"/consultations/{consultation.id}/comments").get_data(as_text=True)
+    assert "Respondent 1" in before and "Respondent 2" not in before
+    # The older draft is submitted later: it is Respondent 2, and Respondent 1 stays who it was.
+    _submit(consultation, early, "Drafted first")
+    _submit(consultation, late, "Submitted first, changed")  # a new submission keeps its number
+    db.session.commit()
+    db.session.refresh(draft), db.session.refresh(first)
+    assert (first.number, draft.number) == (1, 2) and first.submissions == 2
+    labels = queries.respondent_labels(queries.submitted(consultation))
+    assert labels == {first.id: "Respondent 1", draft.id: "Respondent 2"}
+    page = client.get(f"/consultations/{consultation.id}/comments").get_data(as_text=True)
+    cards = {
+        comment: label
+        for label, comment in re.findall(
+            r'<span>(Respondent \d+)[^<]*</span>.*?preserve-lines mt-1">([^<]*)<', page, re.S
+        )
+    }
+    assert cards == {"Submitted first, changed": "Respondent 1", "Drafted first": "Respondent 2"}
+    rows = client.get(f"/consultations/{consultation.id}/comments.csv").data.decode("utf-8-sig")
+    by_comment = {r["Comment"]: r["Respondent"] for r in csv.DictReader(io.StringIO(rows))}
+    assert by_comment == {"Submitted first, changed": "Respondent 1",
+                          "Drafted first": "Respondent 2"}  # fmt: skip
+    book = openpyxl.load_workbook(
+        io.BytesIO(client.get(f"/consultations/{consultation.id}/comments.xlsx").data)
+    )
+    header, *values = [[c.value for c in row] for row in book.active.iter_rows()]
+    xlsx = {row[header.index("Comment")]: row[header.index("Respondent")] for row in values}
+    assert xlsx == by_comment
+
+
+def test_a_saved_draft_has_no_number_and_a_save_after_submitting_keeps_it(
+    db, make_consultation, make_contact
+):
+    consultation = make_consultation()
+    contact = make_contact(email="keeps@example.org")
+    response, _ = _submit(consultation, contact, "Draft", submit=False)
+    assert response.number is None
+    _submit(consultation, contact, "Now submitted")
+    _submit(consultation, contact, "Saved again", submit=False)  # counts as a new submission
+    assert response.number == 1 and response.submissions == 2
+    other = make_consultation(title="Another")
+    elsewhere, _ = _submit(other, contact, "Numbers count per consultation")
+    assert elsewhere.number == 1
+
+
+def test_the_same_number_cannot_be_given_twice(db, make_consultation, make_contact):
+    consultation = make_consultation()
+    one, _ = _submit(consultation, make_contact(email="one@example.org"), "One")
+    two, _ = _submit(consultation, make_contact(email="two@example.org"), "Two")
+    db.session.commit()
+    two.number = one.number
+    with pytest.raises(sa.exc.IntegrityError):
+        db.session.flush()
+    db.session.rollback()
+
+
+@pytest.mark.no_db
+def test_two_first_submissions_at_once_get_different_numbers(app):
+    """The second submission counts while the first has taken its number but not committed:
+    it must wait for it and take the next, not take the same number and fail."""
+    import threading
+    import uuid
+    from datetime import date, timedelta
+
+    from crm.audit.models import AuditEntry
+    from crm.consultations.models import Consultation
+    from crm.contacts.models import Contact
+    from crm.extensions import db
+    from crm.standards.models import Standard, StandardStatus
+
+    if not str(app.config["SQLALCHEMY_DATABASE_URI"]).startswith("postgres"):
+        pytest.skip("SQLite write requests run one at a time (BEGIN IMMEDIATE)")
+    tag = uuid.uuid4().hex[:10]
+    with app.app_context():
+        standard = db.session.scalar(
+            sa.select(Standard).where(Standard.status == StandardStatus.CURRENT)
+        )
+        consultation = operations.create_consultation(
+            None,
+            operations.ConsultationFields(
+                standard_id=standard.id, title=f"Race {tag}", access="public",
+                opens_on=date.today(), closes_on=date.today() + timedelta(days=5),
+            ),
+        )  # fmt: skip
+        people = [Contact(first_name=f"R{n}", last_name=tag, email=f"r{n}-{tag}@example.org")
+                  for n in range(2)]  # fmt: skip
+        for person in people:
+            person.set_search_fields()
+        db.session.add_all(people)
+        db.session.commit()
+        ids = consultation.id, [p.id for p in people]
+    first_numbered, numbers, errors = threading.Event(), {}, []
+
+    def answer(n: int, hold: bool) -> None:
+        if not hold:
+            first_numbered.wait(5)
+        with app.app_context():
+            try:
+                c = db.session.get(Consultation, ids[0])
+                response, _ = _submit(c, db.session.get(Contact, ids[1][n]), f"From {n}")
+                numbers[n] = response.number
+                if hold:
+                    first_numbered.set()
+                    threading.Event().wait(0.5)  # the second is at its count meanwhile
+                db.session.commit()
+            except Exception as exc:  # noqa: BLE001 — reported by the assertion below
+                errors.append(repr(exc))
+                db.session.rollback()
+                first_numbered.set()
+
+    threads = [threading.Thread(target=answer, args=(0, True)),
+               threading.Thread(target=answer, args=(1, False))]  # fmt: skip
+    try:
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(10)
+        assert errors == [] and sorted(numbers.values()) == [1, 2]
+    finally:
+        with app.app_context():
+            db.session.execute(sa.delete(Consultation).where(Consultation.id == ids[0]))
+            db.session.execute(sa.delete(Contact).where(Contact.id.in_(ids[1])))
+            db.session.execute(
+                sa.delete(AuditEntry).where(
+                    AuditEntry.object_type == "consultation", AuditEntry.object_id == ids[0]
+                )
+            )
+            db.session.commit()
+
+
+def test_the_migration_numbers_submitted_responses_in_the_order_first_submitted(db):
+    """0018 backfills numbers: the audit trail's first "submitted" entry orders them (a
+    response submitted again keeps its place), the last submission time where there is none."""
+    import importlib.util
+    from datetime import datetime, timedelta
+    from pathlib import Path
+
+    from crm.audit.models import AuditAction, AuditEntry
+    from crm.consultations.models import Consultation
+    from crm.standards.models import Standard
+
+    path = Path(__file__).parents[2] / "migrations/versions/0018_response_number.py"
+    spec = importlib.util.spec_from_file_location("m0018", path)
+    migration = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(migration)
+
+    standard = db.session.scalar(sa.select(Standard).limit(1))
+    today = datetime.now().date()
+    consultation = Consultation(standard_id=standard.id, title="Old", access="public",
+                                opens_on=today, closes_on=today)  # fmt: skip
+    db.session.add(consultation)
+    db.session.flush()
+    base = datetime(2026, 10, 1, 9, 0)
+    # id order: a, b, c, d (a draft). First submitted: c, then a (submitted again last), b has
+    # no audit entry and was submitted between them.
+    a, b, c, d = (Response(consultation_id=consultation.id, source="public", name=n,
+                           submissions=1) for n in "abcd")  # fmt: skip
+    db.session.add_all([a, b, c, d])
+    db.session.flush()
+    a.submitted_at, b.submitted_at, c.submitted_at = (
+        base + timedelta(days=9), base + timedelta(days=3), base + timedelta(days=1))  # fmt: skip
+    for response, day in [(c, 1), (a, 2)]:
+        db.session.add(AuditEntry(at=base + timedelta(days=day), action=AuditAction.UPDATE,
+                                  object_type="consultation", object_id=consultation.id,
+                                  summary=f"Public response submitted (response {response.id})"))  # fmt: skip
+    db.session.add(AuditEntry(at=base + timedelta(days=9), action=AuditAction.UPDATE,
+                              object_type="consultation", object_id=consultation.id,
+                              summary=f"Response updated (response {a.id})"))  # fmt: skip
+    db.session.flush()
+
+    class Op:
+        @staticmethod
+        def get_bind():
+            return db.session.connection()
+
+    migration.op = Op
+    migration.backfill()
+    for response in (a, b, c, d):
+        db.session.refresh(response)
+    assert (c.number, a.number, b.number, d.number) == (1, 2, 3, None)
