@@ -79,3 +79,7 @@ class PublishForm(VersionedForm):
     new_version = StringField("New version", validators=[DataRequired(), Length(max=20)])
     title = StringField("Title", validators=[DataRequired(), Length(max=200)])
     make_current = BooleanField("Make it the current version now (pledges can then move to it)")
+
+
+class DiscardForm(VersionedForm):
+    """Only the CSRF token: the person drops what was typed on the public page."""

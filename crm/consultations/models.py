@@ -133,6 +133,11 @@ class Response(db.Model):
     # "Respondent 3": given at the first submission, in the order they come, and kept, so a
     # label never moves when an older draft is submitted later.
     number: Mapped[int | None]
+    # What someone typed on the public page with this person's address (anyone can type
+    # anyone's address): kept aside as a draft until the person checks it through their emailed
+    # link and saves or submits it; never applied to the answers before that.
+    # {"at": ISO time, "respondent": {name, organization, ...}, "answers": [{principle_id, ...}]}
+    pending: Mapped[dict | None] = mapped_column(sa.JSON)
 
     consultation: Mapped[Consultation] = relationship()
     contact: Mapped[Contact | None] = relationship()

@@ -321,8 +321,10 @@ class Outcome(StrEnum):
     SAVED = "saved"  # a draft kept for later
     SUBMITTED = "submitted"
     UPDATED = "updated"  # a second submission replaced the first
-    ALREADY = "already"  # a public form for an address that has answered: nothing changed
-    CONFIRM = "confirm"  # a public form for an address we know: answers go through its link
+    # A public form for an address we know: what was typed waits on their response as a draft
+    # that their emailed link opens; nothing of theirs changed.
+    KEPT = "kept"
+    LINK = "link"  # the same with nothing typed: only the link is emailed
 
 
 @dataclass
@@ -496,15 +498,15 @@ def respond(
     answers = _clean_answers(consultation, answers)
     details = _clean_respondent(respondent) if respondent is not None else None
     response = _existing(consultation, contact)
-    if response is not None and db.session.get_bind().dialect.name == "postgresql":
-        # Two tabs submitting at once take turns (SQLite writes one at a time anyway).
-        db.session.execute(
-            sa.select(Response.id).where(Response.id == response.id).with_for_update()
-        )
+    if response is not None:
+        _lock(response)
     if response is None:
         response = _new_response(consultation, contact, details, source=consultation.access.value)
     elif details is not None:
         _set_details(response, details)
+    # What the person saves or submits through their link is what they checked: anything typed
+    # on the public page with their address is settled by it.
+    response.pending = None
     response, outcome = _store(response, answers, submit)
     if outcome is not Outcome.SAVED:
         audit.record(
@@ -516,6 +518,14 @@ def respond(
             f"(response {response.id})",
         )
     return response, outcome
+
+
+def _lock(response: Response) -> None:
+    if db.session.get_bind().dialect.name == "postgresql":
+        # Two tabs submitting at once take turns (SQLite writes one at a time anyway).
+        db.session.execute(
+            sa.select(Response.id).where(Response.id == response.id).with_for_update()
+        )
 
 
 def _new_response(consultation, contact, details: Respondent | None, source: str) -> Response:
@@ -562,9 +572,10 @@ def respond_public(
     today: date | None = None,
 ) -> tuple[Response, Contact, Outcome]:
     """The public page. Matches the person by email (what the team recorded is never
-    overwritten) or adds them. An address that already has a response changes nothing here:
-    anyone can type anyone's address, so changes go through the personal link, which is
-    emailed to that address."""
+    overwritten) or adds them. For an address we knew already nothing of that person's changes
+    here, since anyone can type anyone's address: what was typed is kept aside on their
+    response (`Response.pending`) as a draft that their personal link, emailed to that address,
+    opens for them to check and submit (Outcome.KEPT)."""
     if consultation.access is not Access.PUBLIC:
         raise OperationError("This consultation is by invitation: use your personal link.")
     check_open(consultation, today)
@@ -588,12 +599,8 @@ def respond_public(
         ),
     )
     existing = _existing(consultation, contact)
-    if existing is not None:
-        return existing, contact, Outcome.ALREADY
-    if not _created:
-        # Anyone can type anyone's address: for a person we already know, nothing is stored
-        # in their name from this form. Their personal link (emailed to them) takes answers.
-        return None, contact, Outcome.CONFIRM
+    if existing is not None or not _created:
+        return _keep_typed(consultation, contact, existing, details, answers)
     response = _new_response(consultation, contact, details, source=Access.PUBLIC.value)
     response, outcome = _store(response, answers, submit)
     audit.record(
@@ -604,6 +611,93 @@ def respond_public(
         summary=f"Public response {'submitted' if submit else 'saved'} (response {response.id})",
     )
     return response, contact, outcome
+
+
+def _keep_typed(
+    consultation: Consultation,
+    contact: Contact,
+    response: Response | None,
+    details: Respondent,
+    answers: list[AnswerFields],
+) -> tuple[Response | None, Contact, Outcome]:
+    """The public form for an address we know: what was typed goes aside on that person's
+    response, for them to check through their link. Their answers (a submitted response, or a
+    draft of their own) and their details stay as they were; a later form for the same address
+    replaces what was kept before."""
+    if not answers:
+        return response, contact, Outcome.LINK
+    if response is None:
+        # A draft in their name, with the details the team has (not the ones typed here).
+        response = _new_response(consultation, contact, None, source=Access.PUBLIC.value)
+    else:
+        _lock(response)
+    response.pending = {
+        "at": utcnow().isoformat(),
+        "respondent": {
+            "name": details.name,
+            "organization": details.organization,
+            "organization_kind": details.organization_kind.value
+            if details.organization_kind
+            else None,
+            "country": details.country,
+            "named": details.named,
+        },
+        "answers": [
+            {
+                "principle_id": a.principle_id,
+                "recommendation_id": a.recommendation_id,
+                "mark": Mark(a.mark).value if a.mark else None,
+                "comment": a.comment,
+            }
+            for a in answers
+        ],
+    }
+    db.session.flush()
+    audit.record(
+        None,
+        AuditAction.UPDATE,
+        "consultation",
+        consultation.id,
+        summary=f"Public form answers kept for the person to check (response {response.id})",
+    )
+    return response, contact, Outcome.KEPT
+
+
+def pending_answers(consultation: Consultation, response: Response | None) -> list[AnswerFields]:
+    """What was typed on the public page, still about this consultation's items (a draft text
+    removed since is left out)."""
+    if response is None or not response.pending:
+        return []
+    allowed = set(items(consultation))
+    found = []
+    for a in response.pending.get("answers", []):
+        key = ("p", a.get("principle_id")) if a.get("principle_id") else (
+            "r", a.get("recommendation_id"))  # fmt: skip
+        if key in allowed:
+            found.append(AnswerFields(**a))
+    return found
+
+
+def discard_pending(consultation: Consultation, contact: Contact) -> bool:
+    """The person keeps their response as it was: what was typed on the public page with
+    their address goes. A draft made only to hold it goes too. Returns whether anything was
+    kept."""
+    response = _existing(consultation, contact)
+    if response is None or not response.pending:
+        return False
+    _lock(response)
+    response.pending = None
+    if response.submitted_at is None and not response.answers:
+        db.session.delete(response)
+    audit.record(
+        None,
+        AuditAction.UPDATE,
+        "consultation",
+        consultation.id,
+        summary=f"Public form answers discarded by the person (response {response.id})",
+    )
+    db.session.flush()
+    return True
 
 
 # --- the team's reading ------------------------------------------------------------------------

@@ -33,6 +33,8 @@ def consultation_export(contact) -> dict:
                     }
                     for a in r.answers
                 ],
+                # Typed on the public page with their address, not yet checked by them.
+                "typed_on_public_page_unconfirmed": r.pending,
             }
             for r in _of(contact)
         ]
@@ -47,6 +49,7 @@ def consultation_erase(contact, identifying: list[str]) -> None:
         response.name = "(erased)"
         response.organization = None
         response.named = False
+        response.pending = None
 
 
 @deletion_blocker

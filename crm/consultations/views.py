@@ -420,11 +420,14 @@ RESULT_MESSAGES = {
     "personal link until the consultation closes.",
     "updated": "Your response is updated: this submission replaced your earlier one (only one "
     "response per person is kept).",
-    "already": "A response from this email address is already on file, so nothing was changed. "
-    "We emailed that address a personal link to change it.",
-    "confirm": "We know this email address already, so to protect it nothing was stored from this "
-    "form. We emailed that address a personal link: please give your answers through it.",
+    "kept": "We saved what you typed as a draft and emailed a link to {email}. Open it to check "
+    "and submit.",
+    "link": "We emailed a link to {email}. Open it to give your answers.",
+    "discarded": "What was typed on the public page with your address is gone; your response is "
+    "as it was.",
 }
+# The address a public form's link went to, for the page after it (kept out of the URL).
+LINK_SENT_TO = "consultation-link-to"
 
 
 def _public(consultation_id: int) -> Consultation:
@@ -483,7 +486,19 @@ def _mail_link(consultation: Consultation, contact) -> None:
     )
 
 
-def _render_response(consultation, form, answers_by_key, *, token=None, contact=None, status=200):
+def _render_response(
+    consultation,
+    form,
+    answers_by_key,
+    *,
+    token=None,
+    contact=None,
+    status=200,
+    response=None,
+    stored=None,
+):
+    from crm.consultations.forms import DiscardForm
+
     return render_template(
         "consultations/respond.html",
         consultation=consultation,
@@ -494,7 +509,20 @@ def _render_response(consultation, form, answers_by_key, *, token=None, contact=
         marks=list(Mark),
         phase=consultation.phase(),
         Phase=Phase,
+        response=response,
+        pending=response.pending if response is not None else None,
+        pending_at=_pending_at(response),
+        stored=stored,
+        discard_form=DiscardForm(),
     ), status
+
+
+def _pending_at(response):
+    from datetime import datetime
+
+    if response is None or not response.pending or not response.pending.get("at"):
+        return None
+    return datetime.fromisoformat(response.pending["at"])
 
 
 def _posted_answers() -> dict[str, dict]:
@@ -544,6 +572,9 @@ def respond(consultation_id: int):
                 current_app.logger.exception(
                     "consultation link for %s failed", response.id if response else contact.id
                 )
+        from flask import session
+
+        session[LINK_SENT_TO] = contact.email
         return redirect(url_for(".done", consultation_id=consultation.id, result=outcome.value))
     status = 422 if form.errors else 200
     return _render_response(consultation, form, _posted_answers(), status=status)
@@ -588,6 +619,7 @@ def personal(consultation_id: int, token: str):
             "consultations/public_message.html", consultation=consultation, message=exc.message
         ), 404
     existing = operations._existing(consultation, contact)
+    pending = existing.pending if existing is not None else None
     form = ResponseForm(obj=existing)
     if request.method == "GET":
         form.email.data = contact.email
@@ -599,11 +631,31 @@ def personal(consultation_id: int, token: str):
             form.country.data = contact.country or (org.country if org else None)
         elif existing.organization_kind:
             form.organization_kind.data = existing.organization_kind.value
+        if pending:
+            # What was typed on the public page is shown for the person to check.
+            typed = pending.get("respondent", {})
+            form.name.data = typed.get("name") or form.name.data
+            form.organization.data = typed.get("organization")
+            form.organization_kind.data = typed.get("organization_kind") or ""
+            form.country.data = typed.get("country")
+            form.named.data = bool(typed.get("named"))
+    stored = _answer_dict(existing.answers if existing else [])
+
+    def render(answers: dict, status: int):
+        return _render_response(
+            consultation,
+            form,
+            answers,
+            token=token,
+            contact=contact,
+            status=status,
+            response=existing,
+            stored=stored if pending else None,
+        )
+
     if request.method == "POST" and not consultation.is_open:
         flash(_closed_message(consultation), "warning")
-        return _render_response(
-            consultation, form, _posted_answers(), token=token, contact=contact, status=409
-        )
+        return render(_posted_answers(), 409)
     if form.validate_on_submit():
         submit = request.form.get("action") == "submit"
         if form.website.data:
@@ -619,9 +671,7 @@ def personal(consultation_id: int, token: str):
         except OperationError as exc:
             db.session.rollback()
             show_operation_error(form, exc)
-            return _render_response(
-                consultation, form, _posted_answers(), token=token, contact=contact, status=422
-            )
+            return render(_posted_answers(), 422)
         db.session.commit()
         result = "saved-link" if outcome is operations.Outcome.SAVED else outcome.value
         return redirect(
@@ -630,20 +680,40 @@ def personal(consultation_id: int, token: str):
     if request.method == "POST":
         answers = _posted_answers()
     else:
-        answers = {
-            (f"p{a.principle_id}" if a.principle_id else f"r{a.recommendation_id}"): {
-                "mark": a.mark.value if a.mark else "",
-                "comment": a.comment or "",
-            }
-            for a in (existing.answers if existing else [])
+        # What was typed on the public page goes over the answers they have, item by item.
+        answers = {**stored, **_answer_dict(operations.pending_answers(consultation, existing))}
+    return render(answers, 422 if form.errors else 200)
+
+
+def _answer_dict(answers) -> dict[str, dict]:
+    return {
+        (f"p{a.principle_id}" if a.principle_id else f"r{a.recommendation_id}"): {
+            "mark": a.mark.value if isinstance(a.mark, Mark) else (a.mark or ""),
+            "comment": a.comment or "",
         }
-    return _render_response(
-        consultation,
-        form,
-        answers,
-        token=token,
-        contact=contact,
-        status=422 if form.errors else 200,
+        for a in answers
+    }
+
+
+@public_bp.route("/<int:consultation_id>/r/<token>/discard", methods=["POST"])
+@public
+def discard(consultation_id: int, token: str):
+    """The person keeps their response as it was: what was typed on the public page with
+    their address goes."""
+    from crm.consultations.forms import DiscardForm
+
+    consultation = _public(consultation_id)
+    try:
+        contact = operations.read_personal_token(consultation, token)
+    except OperationError as exc:
+        return render_template(
+            "consultations/public_message.html", consultation=consultation, message=exc.message
+        ), 404
+    DiscardForm().validate_on_submit() or abort(400)
+    operations.discard_pending(consultation, contact)
+    db.session.commit()
+    return redirect(
+        url_for(".done", consultation_id=consultation.id, result="discarded", token=token)
     )
 
 
@@ -655,10 +725,13 @@ def done(consultation_id: int):
     if result not in RESULT_MESSAGES:
         return redirect(url_for(".respond", consultation_id=consultation.id))
     token = request.args.get("token")
+    from flask import session
+
+    email = session.pop(LINK_SENT_TO, None) or "the address you gave"
     return render_template(
         "consultations/public_message.html",
         consultation=consultation,
-        message=RESULT_MESSAGES[result],
+        message=RESULT_MESSAGES[result].format(email=email),
         token=token,
         success=True,
         today=date.today(),

@@ -271,7 +271,7 @@ def test_the_migration_numbers_submitted_responses_in_the_order_first_submitted(
     from crm.consultations.models import Consultation
     from crm.standards.models import Standard
 
-    path = Path(__file__).parents[2] / "migrations/versions/0018_response_number.py"
+    path = Path(__file__).parents[2] / "migrations/versions/0018_response_number_pending.py"
     spec = importlib.util.spec_from_file_location("m0018", path)
     migration = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(migration)
@@ -310,3 +310,164 @@ def test_the_migration_numbers_submitted_responses_in_the_order_first_submitted(
     for response in (a, b, c, d):
         db.session.refresh(response)
     assert (c.number, a.number, b.number, d.number) == (1, 2, 3, None)
+
+
+# --- 3. the public form with an address we know -------------------------------------------------
+
+
+def _link_path(outbox, consultation, index=-1) -> str:
+    from tests.conftest import first_link
+
+    return first_link(outbox()[index], f"/c/{consultation.id}/r/").split("localhost", 1)[-1]
+
+
+def test_typed_answers_for_a_submitted_address_wait_as_a_draft_the_link_opens(
+    client, db, make_consultation, answer_form, outbox
+):
+    from crm.consultations.models import Answer
+
+    consultation = make_consultation()
+    p1, p2 = consultation.standard.principles[:2]
+    client.post(f"/c/{consultation.id}", data=answer_form(consultation))  # Rina submits
+    response = db.session.scalar(sa.select(Response))
+    typed = answer_form(
+        consultation,
+        {f"p{p1.id}": ("strength", "Typed later"), f"p{p2.id}": ("opportunity", "Add SMS")},
+        name="Rina A.", organization="Another Org", named="y",
+    )  # fmt: skip
+    kept = client.post(f"/c/{consultation.id}", data=typed)
+    assert "result=kept" in kept.headers["Location"]
+    message = client.get(kept.headers["Location"]).get_data(as_text=True)
+    assert (
+        "We saved what you typed as a draft and emailed a link to rina@example.org. "
+        "Open it to check and submit." in message
+    )
+    # Nothing of the submitted response changed: answers, details, number.
+    db.session.refresh(response)
+    assert [(a.principle_id, a.comment) for a in response.answers] == [(p1.id, "Too vague")]
+    assert (response.name, response.named, response.number) == ("Rina Akter", False, 1)
+    assert response.pending["answers"][0]["comment"] == "Typed later"
+    assert list(queries.comments_frame(consultation)["Comment"]) == ["Too vague"]
+
+    # The emailed link opens what was typed, over their answers, and shows their own.
+    path = _link_path(outbox, consultation)
+    page = client.get(path).get_data(as_text=True)
+    assert 'id="pending-message"' in page and "your submitted response has not changed" in page
+    assert "Typed later" in page and "Add SMS" in page
+    assert "In your submitted response: Weakness — “Too vague”" in page
+    assert "Not answered in your submitted response." in page
+    assert 'value="Rina A."' in page and "checked" in tag(page, "named")
+    # They check it and update their response: now it counts, under the same number.
+    update = {k: v for k, v in typed.items() if k != "email"}
+    done = client.post(path, data=update)
+    assert "result=updated" in done.headers["Location"]
+    db.session.refresh(response)
+    assert response.pending is None and response.number == 1 and response.named
+    assert sorted(a.comment for a in response.answers) == ["Add SMS", "Typed later"]
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(Answer)) == 2
+    assert 'id="pending-message"' not in client.get(path).get_data(as_text=True)
+
+
+def test_a_stranger_typing_again_only_replaces_what_was_kept_aside(
+    client, db, make_consultation, answer_form, outbox
+):
+    consultation = make_consultation()
+    p1 = consultation.standard.principles[0]
+    client.post(f"/c/{consultation.id}", data=answer_form(consultation))
+    for comment in ("First try", "Second try"):
+        client.post(
+            f"/c/{consultation.id}",
+            data=answer_form(consultation, {f"p{p1.id}": ("strength", comment)}),
+        )
+    response = db.session.scalar(sa.select(Response))
+    assert [a.comment for a in response.answers] == ["Too vague"] and response.submissions == 1
+    assert [a["comment"] for a in response.pending["answers"]] == ["Second try"]
+
+
+def test_a_known_contact_without_a_response_gets_a_draft_with_the_teams_details(
+    client, db, make_consultation, answer_form, make_contact, outbox
+):
+    contact = make_contact("Rina", "Begum", email="rina@example.org", country="IN")
+    consultation = make_consultation()
+    client.post(f"/c/{consultation.id}", data=answer_form(consultation, name="Forged Name"))
+    response = db.session.scalar(sa.select(Response))
+    assert response.contact_id == contact.id and response.submitted_at is None
+    assert (response.name, response.country, response.answers) == ("Rina Begum", "IN", [])
+    assert response.number is None
+    assert queries.summary(consultation).responses == 0  # nothing counts until they submit
+    path = _link_path(outbox, consultation)
+    page = client.get(path).get_data(as_text=True)
+    assert "nothing in your response has changed yet" in page and "Too vague" in page
+    assert "Not answered in your saved draft." in page
+    assert "Submit my response" in page
+    submitted = client.post(path, data=answer_form(consultation, email=None))
+    assert "result=submitted" in submitted.headers["Location"]
+    db.session.refresh(response)
+    assert response.pending is None and response.number == 1
+    assert [a.comment for a in response.answers] == ["Too vague"]
+
+
+def test_the_person_can_discard_what_was_typed_and_keep_their_response(
+    client, db, make_consultation, answer_form, make_contact, outbox, app
+):
+    consultation = make_consultation()
+    p1 = consultation.standard.principles[0]
+    client.post(f"/c/{consultation.id}", data=answer_form(consultation))
+    client.post(
+        f"/c/{consultation.id}", data=answer_form(consultation, {f"p{p1.id}": ("strength", "X")})
+    )
+    path = _link_path(outbox, consultation)
+    discarded = client.post(f"{path}/discard")
+    assert "result=discarded" in discarded.headers["Location"]
+    assert "your response is as it was" in client.get(discarded.headers["Location"]).get_data(
+        as_text=True
+    )
+    response = db.session.scalar(sa.select(Response))
+    assert response.pending is None and [a.comment for a in response.answers] == ["Too vague"]
+    assert response.submissions == 1
+    # A draft made only to hold what was typed goes with it.
+    make_contact("Known", "Person", email="known@example.org")
+    client.post(f"/c/{consultation.id}", data=answer_form(consultation, email="known@example.org"))
+    assert count(db, Response) == 2
+    client.post(f"{_link_path(outbox, consultation)}/discard")
+    assert count(db, Response) == 1
+    # Without a valid token or CSRF token nothing happens.
+    assert client.post(f"/c/{consultation.id}/r/forged/discard").status_code == 404
+    app.config["WTF_CSRF_ENABLED"] = True
+    try:
+        assert client.post(f"{path}/discard").status_code == 400
+    finally:
+        app.config["WTF_CSRF_ENABLED"] = False
+
+
+def test_a_known_address_with_nothing_typed_only_gets_its_link(
+    client, db, make_consultation, answer_form, make_contact, outbox
+):
+    make_contact("Rina", "Begum", email="rina@example.org")
+    consultation = make_consultation()
+    data = {k: v for k, v in answer_form(consultation, action="save").items()
+            if not k.startswith(("mark-", "comment-"))}  # fmt: skip
+    sent = client.post(f"/c/{consultation.id}", data=data)
+    assert "result=link" in sent.headers["Location"]
+    assert "We emailed a link to rina@example.org" in client.get(sent.headers["Location"]).get_data(
+        as_text=True
+    )
+    assert count(db, Response) == 0 and len(outbox()) == 1
+
+
+def test_what_was_typed_is_in_the_data_export_and_goes_on_erasure(
+    client, db, make_consultation, answer_form
+):
+    from crm.contacts.models import Contact
+    from crm.contacts.operations import erase_contact, export_personal_data
+
+    consultation = make_consultation()
+    client.post(f"/c/{consultation.id}", data=answer_form(consultation))
+    client.post(f"/c/{consultation.id}", data=answer_form(consultation, name="Typed Name"))
+    response = db.session.scalar(sa.select(Response))
+    contact = db.session.get(Contact, response.contact_id)
+    exported = export_personal_data(None, contact)["consultation_responses"][0]
+    assert exported["typed_on_public_page_unconfirmed"]["respondent"]["name"] == "Typed Name"
+    erase_contact(None, contact)
+    db.session.refresh(response)
+    assert response.pending is None

@@ -82,9 +82,11 @@ def test_save_and_come_back_to_finish_then_a_second_submission_updates(
     assert [(a.principle_id, a.mark.value) for a in response.answers] == [(p2.id, "weakness")]
 
 
-def test_a_duplicate_public_response_changes_nothing_and_mails_the_link(
+def test_a_second_public_response_for_an_address_changes_nothing_and_mails_the_link(
     client, db, make_consultation, answer_form, outbox
 ):
+    """What was typed is kept aside for the address's owner to check (see
+    test_respond_page.py); their submitted answers stay as they were."""
     consultation = make_consultation()
     client.post(f"/c/{consultation.id}", data=answer_form(consultation))
     p2 = consultation.standard.principles[1]
@@ -93,7 +95,7 @@ def test_a_duplicate_public_response_changes_nothing_and_mails_the_link(
         data=answer_form(consultation, {f"p{p2.id}": ("strength", "Someone else typing")},
                          email="RINA@example.org"),
     )  # fmt: skip
-    assert "result=already" in again.headers["Location"]
+    assert "result=kept" in again.headers["Location"]
     assert count(db, Response) == 1
     assert count(db, Answer) == 1 and db.session.scalar(sa.select(Answer)).comment == "Too vague"
     assert len(outbox()) == 2 and outbox()[1]["To"] == "rina@example.org"
@@ -102,8 +104,8 @@ def test_a_duplicate_public_response_changes_nothing_and_mails_the_link(
 def test_a_known_address_on_the_public_form_answers_only_through_its_emailed_link(
     client, db, make_consultation, answer_form, make_contact, make_org, outbox
 ):
-    """Anyone can type anyone's address: nothing is stored in a known person's name from the
-    public form, and what the team recorded stays as it was; the person gets their link."""
+    """Anyone can type anyone's address: nothing is stored as a known person's answers from
+    the public form, and what the team recorded stays as it was; the person gets their link."""
     org = make_org("Team Recorded Org")
     contact = make_contact("Rina", "Begum", email="rina@example.org", country="IN",
                            organization_id=org.id)  # fmt: skip
@@ -112,10 +114,12 @@ def test_a_known_address_on_the_public_form_answers_only_through_its_emailed_lin
         f"/c/{consultation.id}", data=answer_form(consultation, name="Forged Name", named="y")
     )
     page = client.get(response.headers["Location"]).get_data(as_text=True)
-    assert "nothing was stored from this form" in page
+    assert "We saved what you typed as a draft and emailed a link to rina@example.org" in page
     db.session.refresh(contact)
     assert (contact.last_name, contact.country, contact.organization_id) == ("Begum", "IN", org.id)
-    assert count(db, Contact) == 1 and count(db, Response) == 0
+    assert count(db, Contact) == 1 and count(db, Answer) == 0
+    stored = db.session.scalar(sa.select(Response))
+    assert stored.submitted_at is None and stored.name == "Rina Begum" and not stored.named
     (mail,) = outbox()
     assert mail["To"] == "rina@example.org" and f"/c/{consultation.id}/r/" in mail.get_content()
 

@@ -1,6 +1,7 @@
-"""Consultation responses keep the number they got when first submitted ("Respondent 3")
+"""Consultation responses keep the number they got when first submitted ("Respondent 3"),
+and what was typed on the public page with a known address waits on the response as a draft
 
-Revision ID: 0018_response_number
+Revision ID: 0018_response_number_pending
 Revises: 0017_case_study_unlinked_orgs
 Create Date: 2026-12-04 10:00:00
 
@@ -10,7 +11,7 @@ import sqlalchemy as sa
 
 
 # revision identifiers, used by Alembic.
-revision = '0018_response_number'
+revision = '0018_response_number_pending'
 down_revision = '0017_case_study_unlinked_orgs'
 branch_labels = None
 depends_on = None
@@ -19,6 +20,7 @@ depends_on = None
 def upgrade():
     with op.batch_alter_table('response', schema=None) as batch_op:
         batch_op.add_column(sa.Column('number', sa.Integer(), nullable=True))
+        batch_op.add_column(sa.Column('pending', sa.JSON(), nullable=True))
         batch_op.create_unique_constraint('uq_response_number', ['consultation_id', 'number'])
     backfill()
 
@@ -52,4 +54,5 @@ def backfill():
 def downgrade():
     with op.batch_alter_table('response', schema=None) as batch_op:
         batch_op.drop_constraint('uq_response_number', type_='unique')
+        batch_op.drop_column('pending')
         batch_op.drop_column('number')
