@@ -412,10 +412,10 @@ def publish(consultation_id: int):
 # --- response pages ------------------------------------------------------------------------------
 
 RESULT_MESSAGES = {
-    "saved": "Your answers are saved. We emailed you a personal link to come back and finish "
-    "before the consultation closes.",
-    "saved-link": "Your answers are saved. Come back through the same link to finish them "
-    "before the consultation closes.",
+    "saved": "Your answers are saved as a draft. We emailed a link to {email}: open it to finish "
+    "and submit before the consultation closes.",
+    "saved-link": "Your answers are saved as a draft. Come back through the same link to finish "
+    "them before the consultation closes.",
     "submitted": "Thank you: your response is submitted. You can still change it through your "
     "personal link until the consultation closes.",
     "updated": "Your response is updated: this submission replaced your earlier one (only one "
@@ -425,6 +425,30 @@ RESULT_MESSAGES = {
     "link": "We emailed a link to {email}. Open it to give your answers.",
     "discarded": "What was typed on the public page with your address is gone; your response is "
     "as it was.",
+}
+# The public page's results when the email with the link did not go: said as it is.
+MAIL_LIMITED = (
+    "We already sent several links to this address in the last hour; use the latest one, or try "
+    "again later."
+)
+MAIL_FAILED = "We could not send the email just now; try again in a few minutes."
+MAIL_MESSAGES = {
+    ("submitted", "sent"): "Thank you: your response is submitted. We emailed a link to {email}: "
+    "use it to change your response until the consultation closes.",
+    ("submitted", "limited"): "Thank you: your response is submitted. We did not email you a "
+    "link this time. " + MAIL_LIMITED,
+    ("submitted", "failed"): "Thank you: your response is submitted, but we could not email you "
+    "the link to change it just now; try again in a few minutes.",
+    ("saved", "limited"): "Your answers are saved as a draft, but we did not email you a link "
+    "this time. " + MAIL_LIMITED,
+    ("saved", "failed"): "Your answers are saved as a draft, but we could not email you the "
+    "link to finish them just now; try again in a few minutes.",
+    ("kept", "limited"): "We saved what you typed as a draft, but did not email a link this "
+    "time. " + MAIL_LIMITED,
+    ("kept", "failed"): "We saved what you typed as a draft, but we could not email the link to "
+    "open it just now; try again in a few minutes.",
+    ("link", "limited"): MAIL_LIMITED,
+    ("link", "failed"): MAIL_FAILED,
 }
 # The address a public form's link went to, for the page after it (kept out of the URL).
 LINK_SENT_TO = "consultation-link-to"
@@ -550,7 +574,9 @@ def respond(consultation_id: int):
         submit = request.form.get("action") == "submit"
         if form.website.data:
             # A bot filled the hidden field: look successful, store nothing.
-            return redirect(url_for(".done", consultation_id=consultation.id, result="submitted"))
+            return redirect(
+                url_for(".done", consultation_id=consultation.id, result="submitted", mail="sent")
+            )
         try:
             check_and_record(
                 "consultation-response",
@@ -565,17 +591,22 @@ def respond(consultation_id: int):
             show_operation_error(form, exc)
             return _render_response(consultation, form, _posted_answers(), status=422)
         db.session.commit()
+        mail = "limited"
         if _may_mail_link(contact.email):
             try:
                 _mail_link(consultation, contact)
+                mail = "sent"
             except MailError:
+                mail = "failed"
                 current_app.logger.exception(
                     "consultation link for %s failed", response.id if response else contact.id
                 )
         from flask import session
 
         session[LINK_SENT_TO] = contact.email
-        return redirect(url_for(".done", consultation_id=consultation.id, result=outcome.value))
+        return redirect(
+            url_for(".done", consultation_id=consultation.id, result=outcome.value, mail=mail)
+        )
     status = 422 if form.errors else 200
     return _render_response(consultation, form, _posted_answers(), status=status)
 
@@ -725,14 +756,16 @@ def done(consultation_id: int):
     if result not in RESULT_MESSAGES:
         return redirect(url_for(".respond", consultation_id=consultation.id))
     token = request.args.get("token")
+    mail = request.args.get("mail")
+    message = MAIL_MESSAGES.get((result, mail)) or RESULT_MESSAGES[result]
     from flask import session
 
     email = session.pop(LINK_SENT_TO, None) or "the address you gave"
     return render_template(
         "consultations/public_message.html",
         consultation=consultation,
-        message=RESULT_MESSAGES[result].format(email=email),
+        message=message.format(email=email),
         token=token,
-        success=True,
+        success=mail not in ("limited", "failed"),
         today=date.today(),
     )

@@ -471,3 +471,88 @@ def test_what_was_typed_is_in_the_data_export_and_goes_on_erasure(
     erase_contact(None, contact)
     db.session.refresh(response)
     assert response.pending is None
+
+
+# --- 4. what the page says about the email ------------------------------------------------------
+
+
+def _message(client, posted) -> str:
+    page = client.get(posted.headers["Location"]).get_data(as_text=True)
+    return re.search(r'id="result-message">([^<]*)<', page).group(1)
+
+
+def test_the_page_says_the_link_was_emailed_only_when_it_was(
+    client, db, make_consultation, answer_form, outbox
+):
+    consultation = make_consultation()
+    messages = [
+        _message(client, client.post(f"/c/{consultation.id}", data=answer_form(consultation)))
+        for _ in range(4)
+    ]
+    assert len(outbox()) == 3  # at most three links an hour to one address
+    assert messages[0] == (
+        "Thank you: your response is submitted. We emailed a link to rina@example.org: use it "
+        "to change your response until the consultation closes."
+    )
+    assert messages[1].startswith("We saved what you typed as a draft and emailed a link to ")
+    assert messages[3] == (
+        "We saved what you typed as a draft, but did not email a link this time. We already sent "
+        "several links to this address in the last hour; use the latest one, or try again later."
+    )
+    # A first draft from another address, over its limit too: said the same way.
+    from crm.core.flood import check_and_record
+
+    for _ in range(3):
+        check_and_record("consultation-link-mail", _mail_key("ana@example.org"), 3)
+    db.session.commit()
+    saved = client.post(
+        f"/c/{consultation.id}", data=answer_form(consultation, email="ana@example.org",
+                                                  action="save")
+    )  # fmt: skip
+    assert "mail=limited" in saved.headers["Location"]
+    assert "Your answers are saved as a draft, but we did not email you a link" in _message(
+        client, saved
+    )
+    assert len(outbox()) == 3
+
+
+def _mail_key(email: str) -> str:
+    import hashlib
+
+    return "mail:" + hashlib.sha256(email.lower().encode()).hexdigest()[:40]
+
+
+@pytest.fixture
+def failing_sendgrid(app):
+    from tests.campaigns.fake_sendgrid import Answer, FakeSendGrid
+
+    fake = FakeSendGrid().start()
+    saved = {k: app.config.get(k) for k in ("MAIL_PROVIDER", "SENDGRID_API_KEY",
+                                             "SENDGRID_API_HOST")}  # fmt: skip
+    app.config.update(
+        MAIL_PROVIDER="sendgrid", SENDGRID_API_KEY="SG.test", SENDGRID_API_HOST=fake.url
+    )
+    fake.script.extend(Answer(500, body={"errors": [{"message": "down"}]}) for _ in range(5))
+    yield fake
+    app.config.update(saved)
+    fake.stop()
+
+
+def test_the_page_says_so_when_the_email_could_not_be_sent(
+    client, db, make_consultation, answer_form, failing_sendgrid
+):
+    consultation = make_consultation()
+    posted = client.post(f"/c/{consultation.id}", data=answer_form(consultation))
+    assert "mail=failed" in posted.headers["Location"]
+    assert _message(client, posted) == (
+        "Thank you: your response is submitted, but we could not email you the link to change it "
+        "just now; try again in a few minutes."
+    )
+    assert len(failing_sendgrid.requests) == 1  # it was tried
+    assert db.session.scalar(sa.select(Response)).submitted_at is not None  # and kept
+    again = client.post(f"/c/{consultation.id}", data=answer_form(consultation))
+    assert "could not email the link to open it just now; try again in a few minutes" in (
+        _message(client, again)
+    )
+    page = client.get(again.headers["Location"]).get_data(as_text=True)
+    assert "alert-warning" in page and "alert-success" not in page
