@@ -371,9 +371,21 @@ def items(consultation: Consultation) -> list[tuple[str, int]]:
     return result
 
 
-def _clean_answers(consultation: Consultation, answers: list[AnswerFields]) -> list[AnswerFields]:
+class Problems(OperationError):
+    """Several refusals at once, each (field, message), so the page can name every one: the
+    fields are the form's (`name`, `country`, ...) and the answers' (`mark-p3`, `comment-r2`)."""
+
+    def __init__(self, problems: list[tuple[str | None, str]]):
+        super().__init__(problems[0][1], field=problems[0][0])
+        self.problems = problems
+
+
+def _check_answers(
+    consultation: Consultation, answers: list[AnswerFields]
+) -> tuple[list[AnswerFields], list[tuple[str | None, str]]]:
     allowed = set(items(consultation))
     cleaned: dict[tuple[str, int], AnswerFields] = {}
+    problems: list[tuple[str | None, str]] = []
     for fields in answers:
         key = ("p", fields.principle_id) if fields.principle_id else ("r", fields.recommendation_id)
         if key not in allowed:
@@ -383,16 +395,24 @@ def _clean_answers(consultation: Consultation, answers: list[AnswerFields]) -> l
             try:
                 mark = Mark(fields.mark)
             except ValueError:
-                raise OperationError(
+                problems.append((
+                    f"mark-{key[0]}{key[1]}",
                     f"“{fields.mark}” is not strength, weakness, opportunity or recommendation.",
-                    field=f"mark-{key[0]}{key[1]}",
-                ) from None
-        comment = clean_text(fields.comment, f"comment-{key[0]}{key[1]}", "Comment", COMMENT_MAX)
-        if comment and mark is None:
-            raise OperationError(
-                "Say whether this is a strength, weakness, opportunity or recommendation.",
-                field=f"mark-{key[0]}{key[1]}",
+                ))  # fmt: skip
+                continue
+        try:
+            comment = clean_text(
+                fields.comment, f"comment-{key[0]}{key[1]}", "Comment", COMMENT_MAX
             )
+        except OperationError as exc:
+            problems.append((exc.field, exc.message))
+            continue
+        if comment and mark is None:
+            problems.append((
+                f"mark-{key[0]}{key[1]}",
+                "Say whether this is a strength, weakness, opportunity or recommendation.",
+            ))  # fmt: skip
+            continue
         if mark is None and not comment:
             continue
         cleaned[key] = AnswerFields(
@@ -401,26 +421,66 @@ def _clean_answers(consultation: Consultation, answers: list[AnswerFields]) -> l
             mark=mark,
             comment=comment,
         )
-    return list(cleaned.values())
+    return list(cleaned.values()), problems
 
 
-def _clean_respondent(respondent: Respondent) -> Respondent:
+def answer_problems(
+    consultation: Consultation, answers: list[AnswerFields]
+) -> list[tuple[str | None, str]]:
+    """Every problem with these answers, each (field, message); none when all is well. For a
+    page whose other fields were refused first, so it names everything at once."""
+    try:
+        return _check_answers(consultation, answers)[1]
+    except OperationError as exc:
+        return [(exc.field, exc.message)]
+
+
+def _check_respondent(respondent: Respondent) -> tuple[Respondent, list[tuple[str | None, str]]]:
+    problems: list[tuple[str | None, str]] = []
+
+    def attempt(clean):
+        try:
+            return clean()
+        except OperationError as exc:
+            problems.append((exc.field, exc.message))
+            return None
+
     kind = None
     if respondent.organization_kind not in (None, ""):
         try:
             kind = OrganizationKind(respondent.organization_kind)
         except ValueError:
-            raise OperationError(
-                "Choose the kind of organization from the list.", field="organization_kind"
-            ) from None
-    return Respondent(
-        name=clean_text(respondent.name, "name", "Name", 200, required=True),
+            problems.append(("organization_kind", "Choose the kind of organization from the list."))
+    details = Respondent(
+        name=attempt(lambda: clean_text(respondent.name, "name", "Name", 200, required=True)),
         email=respondent.email,
-        organization=clean_text(respondent.organization, "organization", "Organization", 200),
+        organization=attempt(
+            lambda: clean_text(respondent.organization, "organization", "Organization", 200)
+        ),
         organization_kind=kind,
-        country=clean_country(respondent.country),
+        country=attempt(lambda: clean_country(respondent.country)),
         named=bool(respondent.named),
     )
+    return details, problems
+
+
+def _clean(
+    consultation: Consultation,
+    respondent: Respondent | None,
+    answers: list[AnswerFields],
+    problems: list[tuple[str | None, str]] | None = None,
+) -> tuple[Respondent | None, list[AnswerFields]]:
+    """Who answers and what they said, with every problem of both refused at once."""
+    problems = list(problems or [])
+    details = None
+    if respondent is not None:
+        details, found = _check_respondent(respondent)
+        problems += found
+    cleaned, found = _check_answers(consultation, answers)
+    problems += found
+    if problems:
+        raise Problems(problems)
+    return details, cleaned
 
 
 def _existing(consultation: Consultation, contact: Contact) -> Response | None:
@@ -495,8 +555,7 @@ def respond(
     check_open(consultation, today)
     if not is_invited(consultation, contact):
         raise OperationError("This link is not for this consultation.")
-    answers = _clean_answers(consultation, answers)
-    details = _clean_respondent(respondent) if respondent is not None else None
+    details, answers = _clean(consultation, respondent, answers)
     response = _existing(consultation, contact)
     if response is not None:
         _lock(response)
@@ -579,10 +638,8 @@ def respond_public(
     if consultation.access is not Access.PUBLIC:
         raise OperationError("This consultation is by invitation: use your personal link.")
     check_open(consultation, today)
-    if not (respondent.email or "").strip():
-        raise OperationError("Give your email address.", field="email")
-    details = _clean_respondent(respondent)
-    answers = _clean_answers(consultation, answers)
+    missing = [] if (respondent.email or "").strip() else [("email", "Give your email address.")]
+    details, answers = _clean(consultation, respondent, answers, missing)
     if submit and not answers:
         raise OperationError("Answer at least one principle or recommendation before you submit.")
     first, _, last = details.name.partition(" ")

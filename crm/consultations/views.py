@@ -520,9 +520,12 @@ def _render_response(
     status=200,
     response=None,
     stored=None,
+    exc: OperationError | None = None,
 ):
     from crm.consultations.forms import DiscardForm
 
+    headings = _headings(consultation)
+    errors, item_errors = _problems(consultation, form, exc, headings)
     return render_template(
         "consultations/respond.html",
         consultation=consultation,
@@ -538,7 +541,73 @@ def _render_response(
         pending_at=_pending_at(response),
         stored=stored,
         discard_form=DiscardForm(),
+        headings=headings,
+        errors=errors,
+        item_errors=item_errors,
     ), status
+
+
+def _headings(consultation: Consultation) -> dict[str, str]:
+    """Each item's heading on the response page, by its field key ("p3", "r2")."""
+    headings = {f"p{p.id}": p.label for p in consultation.standard.principles}
+    for rec in consultation.recommendations:
+        if rec.principle is not None:
+            headings[f"r{rec.id}"] = f"Draft recommendation on {rec.principle.code}"
+        else:
+            headings[f"r{rec.id}"] = f"Proposed new principle {rec.new_code} · {rec.new_title}"
+    return headings
+
+
+ABOUT_FIELDS = ("name", "email", "organization", "organization_kind", "country", "named")
+
+
+def _problems(consultation, form, exc, headings) -> tuple[list[dict], dict[str, dict]]:
+    """Everything refused in a posted response, for the summary at the top (each problem with
+    the field it links to and the principle or recommendation it is about) and for the items
+    themselves ({"p3": {"mark": message, "comment": message}})."""
+    if request.method != "POST":
+        return [], {}
+    if exc is None:
+        # The form's own checks failed first: the answers are checked too, to name everything.
+        if not form.errors:
+            return [], {}
+        pairs = operations.answer_problems(consultation, _answers_from_request(consultation))
+    elif isinstance(exc, operations.Problems):
+        pairs = exc.problems
+    else:
+        pairs = [(exc.field, exc.message)]
+    # On a personal link the address is known and shown, not asked.
+    shown = [n for n in ABOUT_FIELDS if n != "email" or not request.view_args.get("token")]
+    general, item_errors = [], {}
+    for field_name, message in pairs:
+        if field_name and field_name.startswith(("mark-", "comment-")):
+            kind, key = field_name.split("-", 1)
+            item_errors.setdefault(key, {})[kind] = message
+        elif field_name in shown:
+            field = getattr(form, field_name)
+            if message not in field.errors:
+                field.errors = [*field.errors, message]
+        else:
+            general.append({"message": message})
+    summary = list(general)
+    for name in shown:
+        field = getattr(form, name)
+        summary.extend(
+            {"href": f"#{field.id}", "label": field.label.text, "message": error}
+            for error in field.errors
+        )
+    for kind, item_id in operations.items(consultation):
+        key = f"{kind}{item_id}"
+        found = item_errors.get(key, {})
+        if "mark" in found:
+            summary.append(
+                {"href": f"#mark-{key}-strength", "label": headings[key], "message": found["mark"]}
+            )
+        if "comment" in found:
+            summary.append(
+                {"href": f"#comment-{key}", "label": headings[key], "message": found["comment"]}
+            )
+    return summary, item_errors
 
 
 def _pending_at(response):
@@ -588,8 +657,7 @@ def respond(consultation_id: int):
             )
         except OperationError as exc:
             db.session.rollback()
-            show_operation_error(form, exc)
-            return _render_response(consultation, form, _posted_answers(), status=422)
+            return _render_response(consultation, form, _posted_answers(), status=422, exc=exc)
         db.session.commit()
         mail = "limited"
         if _may_mail_link(contact.email):
@@ -672,7 +740,7 @@ def personal(consultation_id: int, token: str):
             form.named.data = bool(typed.get("named"))
     stored = _answer_dict(existing.answers if existing else [])
 
-    def render(answers: dict, status: int):
+    def render(answers: dict, status: int, exc: OperationError | None = None):
         return _render_response(
             consultation,
             form,
@@ -682,6 +750,7 @@ def personal(consultation_id: int, token: str):
             status=status,
             response=existing,
             stored=stored if pending else None,
+            exc=exc,
         )
 
     if request.method == "POST" and not consultation.is_open:
@@ -701,8 +770,7 @@ def personal(consultation_id: int, token: str):
             )
         except OperationError as exc:
             db.session.rollback()
-            show_operation_error(form, exc)
-            return render(_posted_answers(), 422)
+            return render(_posted_answers(), 422, exc)
         db.session.commit()
         result = "saved-link" if outcome is operations.Outcome.SAVED else outcome.value
         return redirect(

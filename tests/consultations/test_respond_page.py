@@ -5,6 +5,7 @@ messages say about the email, errors, and a post after closing."""
 from __future__ import annotations
 
 import csv
+import html
 import io
 import re
 
@@ -556,3 +557,97 @@ def test_the_page_says_so_when_the_email_could_not_be_sent(
     )
     page = client.get(again.headers["Location"]).get_data(as_text=True)
     assert "alert-warning" in page and "alert-success" not in page
+
+
+# --- 5. errors name their item, are highlighted, and say nothing was saved ---------------------
+
+
+def _summary(page: str) -> list[str]:
+    block = re.search(r'id="error-summary">(.*?)</div>', page, re.S).group(1)
+    items = re.findall(r"<li>(.*?)</li>", block, re.S)
+    return [html.unescape(re.sub(r"<[^>]+>", "", li)).strip() for li in items]
+
+
+def test_every_problem_is_listed_with_its_principle_linked_and_highlighted(
+    client, db, make_consultation, answer_form, make_user
+):
+    consultation = make_consultation()
+    p1, p2, p3 = consultation.standard.principles[:3]
+    rec = operations.add_recommendation(
+        make_user("lead"), consultation,
+        operations.RecommendationFields(text="Say who", principle_id=p1.id),
+    )  # fmt: skip
+    db.session.commit()
+    marks = {
+        f"p{p1.id}": ("", "No mark given"),
+        f"p{p2.id}": ("weakness", "x" * 10_001),
+        f"p{p3.id}": ("strength", "Fine"),
+        f"r{rec.id}": ("excellent", "Forged mark"),
+    }
+    refused = client.post(f"/c/{consultation.id}", data=answer_form(consultation, marks, name=""))
+    assert refused.status_code == 422
+    page = refused.get_data(as_text=True)
+    assert "Nothing was saved yet — fix the items below and submit again." in page
+    assert _summary(page) == [
+        "Your name: Name is required.",
+        f"{p1.label}: Say whether this is a strength, weakness, opportunity or recommendation.",
+        f"Draft recommendation on {p1.code}: “excellent” is not strength, weakness, opportunity "
+        "or recommendation.",
+        f"{p2.label}: Comment is too long (10001 characters; at most 10000).",
+    ]
+    assert f'href="#mark-p{p1.id}-strength"' in page and f'href="#comment-p{p2.id}"' in page
+    assert 'href="#name"' in page
+    # Highlighted where they are, with the message next to them.
+    radio = tag(page, f"mark-p{p1.id}")
+    assert "is-invalid" in radio and 'aria-invalid="true"' in radio
+    assert f'aria-describedby="error-mark-p{p1.id}"' in radio
+    assert f'id="error-mark-p{p1.id}"' in page and f'id="error-comment-p{p2.id}"' in page
+    area = tag(page, f"comment-p{p2.id}")
+    assert "is-invalid" in area and 'aria-invalid="true"' in area
+    name = tag(page, "name")
+    assert "is-invalid" in name and 'aria-invalid="true"' in name
+    assert "is-invalid" not in tag(page, f"mark-p{p3.id}")
+    assert "is-invalid" not in tag(page, f"comment-p{p3.id}")
+    # What was typed is still there; nothing was stored.
+    assert "No mark given" in page and "Fine" in page and "Forged mark" in page
+    assert 'value="strength" checked' in page
+    assert count(db, Response) == 0
+
+
+def test_the_forms_own_errors_and_the_answers_problems_show_together(
+    client, db, make_consultation, answer_form
+):
+    consultation = make_consultation()
+    p1 = consultation.standard.principles[0]
+    refused = client.post(
+        f"/c/{consultation.id}",
+        data=answer_form(consultation, {f"p{p1.id}": ("", "Unmarked")}, country="Atlantis"),
+    )
+    page = refused.get_data(as_text=True)
+    assert _summary(page) == [
+        "Country: “Atlantis” is not a country we know (ISO 3166-1).",
+        f"{p1.label}: Say whether this is a strength, weakness, opportunity or recommendation.",
+    ]
+
+
+def test_a_problem_not_about_one_field_is_listed_too(client, db, make_consultation, answer_form):
+    consultation = make_consultation()
+    data = {k: v for k, v in answer_form(consultation).items()
+            if not k.startswith(("mark-", "comment-"))}  # fmt: skip
+    page = client.post(f"/c/{consultation.id}", data=data).get_data(as_text=True)
+    assert _summary(page) == ["Answer at least one principle or recommendation before you submit."]
+    assert "Nothing was saved yet" in page
+
+
+def test_errors_on_a_personal_link_name_their_principle_too(client, db, invited, answer_form):
+    consultation, contact, path = invited
+    p2 = consultation.standard.principles[1]
+    refused = client.post(
+        path, data=answer_form(consultation, {f"p{p2.id}": ("", "Unmarked")}, email=None)
+    )
+    assert refused.status_code == 422
+    page = refused.get_data(as_text=True)
+    assert _summary(page) == [
+        f"{p2.label}: Say whether this is a strength, weakness, opportunity or recommendation."
+    ]
+    assert "Unmarked" in page and count(db, Response) == 0
