@@ -651,3 +651,36 @@ def test_errors_on_a_personal_link_name_their_principle_too(client, db, invited,
         f"{p2.label}: Say whether this is a strength, weakness, opportunity or recommendation."
     ]
     assert "Unmarked" in page and count(db, Response) == 0
+
+
+# --- 6. after submitting, one button --------------------------------------------------------------
+
+
+def _buttons(page: str) -> list[str]:
+    form = re.search(r'<form method="post" novalidate id="response-form">.*?</form>', page, re.S)
+    return re.findall(r'<button[^>]*name="action"[^>]*>([^<]*)</button>', form.group(0))
+
+
+def test_after_submitting_the_page_offers_only_update_my_response(client, db, invited, answer_form):
+    consultation, contact, path = invited
+    assert _buttons(client.get(path).get_data(as_text=True)) == [
+        "Submit my response",
+        "Save and finish later",
+    ]
+    client.post(path, data=answer_form(consultation, action="save", email=None))
+    assert _buttons(client.get(path).get_data(as_text=True)) == [
+        "Submit my response",
+        "Save and finish later",
+    ]  # a saved draft is not submitted yet
+    client.post(path, data=answer_form(consultation, email=None))
+    page = client.get(path).get_data(as_text=True)
+    assert _buttons(page) == ["Update my response"]
+    assert "You submitted your response on" in page and "Updating it replaces it" in page
+    updated = client.post(path, data=answer_form(consultation, email=None))
+    assert "result=updated" in updated.headers["Location"]
+    # Refused with errors, it still offers only the update.
+    p1 = consultation.standard.principles[0]
+    refused = client.post(
+        path, data=answer_form(consultation, {f"p{p1.id}": ("", "x")}, email=None)
+    ).get_data(as_text=True)
+    assert _buttons(refused) == ["Update my response"]
