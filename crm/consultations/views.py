@@ -526,6 +526,9 @@ def _render_response(
 
     headings = _headings(consultation)
     errors, item_errors = _problems(consultation, form, exc, headings)
+    late = None
+    if request.method == "POST" and consultation.phase() is not Phase.OPEN:
+        late = _typed(consultation, answers_by_key, headings)
     return render_template(
         "consultations/respond.html",
         consultation=consultation,
@@ -544,7 +547,24 @@ def _render_response(
         headings=headings,
         errors=errors,
         item_errors=item_errors,
+        late=late,
     ), status
+
+
+def _typed(consultation, answers_by_key: dict, headings: dict) -> list[dict]:
+    """What a post after closing said, in the page's order, to show back for copying."""
+    labels = {m.value: m.label for m in Mark}
+    typed = []
+    for kind, item_id in operations.items(consultation):
+        key = f"{kind}{item_id}"
+        answer = answers_by_key.get(key) or {}
+        mark, comment = answer.get("mark", ""), (answer.get("comment") or "").strip()
+        if mark or comment:
+            typed.append(
+                {"key": key, "heading": headings[key], "mark": labels.get(mark, mark),
+                 "comment": comment}
+            )  # fmt: skip
+    return typed
 
 
 def _headings(consultation: Consultation) -> dict[str, str]:
@@ -637,7 +657,7 @@ def respond(consultation_id: int):
         abort(404)
     form = ResponseForm()
     if request.method == "POST" and not consultation.is_open:
-        flash(_closed_message(consultation), "warning")
+        # The page says it is closed; what was typed is shown back to copy.
         return _render_response(consultation, form, _posted_answers(), status=409)
     if form.validate_on_submit():
         submit = request.form.get("action") == "submit"
@@ -699,14 +719,6 @@ def _may_mail_link(email: str | None) -> bool:
     return True
 
 
-def _closed_message(consultation: Consultation) -> str:
-    try:
-        operations.check_open(consultation)
-    except OperationError as exc:
-        return exc.message
-    return ""
-
-
 @public_bp.route("/<int:consultation_id>/r/<token>", methods=["GET", "POST"])
 @public
 def personal(consultation_id: int, token: str):
@@ -754,7 +766,6 @@ def personal(consultation_id: int, token: str):
         )
 
     if request.method == "POST" and not consultation.is_open:
-        flash(_closed_message(consultation), "warning")
         return render(_posted_answers(), 409)
     if form.validate_on_submit():
         submit = request.form.get("action") == "submit"

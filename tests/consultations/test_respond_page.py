@@ -684,3 +684,40 @@ def test_after_submitting_the_page_offers_only_update_my_response(client, db, in
         path, data=answer_form(consultation, {f"p{p1.id}": ("", "x")}, email=None)
     ).get_data(as_text=True)
     assert _buttons(refused) == ["Update my response"]
+
+
+# --- 7. a post after closing ------------------------------------------------------------------------
+
+
+def test_a_late_post_says_closed_once_and_shows_what_was_typed_to_copy(
+    client, db, make_consultation, answer_form, invited
+):
+    from datetime import date, timedelta
+
+    consultation = make_consultation()
+    p1, p2 = consultation.standard.principles[:2]
+    marks = {f"p{p1.id}": ("weakness", "My long <careful> comment"), f"p{p2.id}": ("", "Unmarked")}
+    consultation.opens_on = date.today() - timedelta(days=5)
+    consultation.closes_on = date.today() - timedelta(days=1)
+    db.session.commit()
+    late = client.post(f"/c/{consultation.id}", data=answer_form(consultation, marks))
+    assert late.status_code == 409
+    page = late.get_data(as_text=True)
+    assert page.count("answers are no longer taken") == 1
+    assert "What you sent was not saved." in page and 'id="response-form"' not in page
+    first = re.search(rf'<textarea[^>]*id="late-p{p1.id}"[^>]*>', page).group(0)
+    assert "readonly" in first and "name=" not in first  # shown, never posted again
+    assert "My long &lt;careful&gt; comment</textarea>" in page
+    assert f"{html.escape(p1.label)} · Weakness" in page and "Unmarked</textarea>" in page
+    assert count(db, Response) == 0
+    # The same through a personal link.
+    invited_consultation, _contact, path = invited
+    invited_consultation.closes_on = date.today() - timedelta(days=1)
+    invited_consultation.opens_on = date.today() - timedelta(days=5)
+    db.session.commit()
+    late = client.post(path, data=answer_form(invited_consultation, email=None))
+    page = late.get_data(as_text=True)
+    assert late.status_code == 409 and page.count("answers are no longer taken") == 1
+    assert "Too vague</textarea>" in page
+    # Simply opening the page shows no "What you typed".
+    assert 'id="late-answers"' not in client.get(path).get_data(as_text=True)
