@@ -57,11 +57,12 @@ def enum_choices(enum_cls, blank: str | None = None) -> list[tuple[str, str]]:
 
 
 def check_email(form, field) -> None:
-    """Inline validator: the same check the operations make, shown next to the field."""
+    """Inline validator: the same check the operations make, shown next to the field (once:
+    not when an earlier validator, such as `Email`, already refused the address)."""
     from crm.auth.operations import normalize_email
     from crm.core.errors import OperationError
 
-    if field.data and field.data.strip():
+    if field.data and field.data.strip() and not field.errors:
         try:
             normalize_email(field.data)
         except OperationError as exc:

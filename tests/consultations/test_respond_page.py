@@ -721,3 +721,27 @@ def test_a_late_post_says_closed_once_and_shows_what_was_typed_to_copy(
     assert "Too vague</textarea>" in page
     # Simply opening the page shows no "What you typed".
     assert 'id="late-answers"' not in client.get(path).get_data(as_text=True)
+
+
+# --- 8. the email field's error, once -------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("email", "message"),
+    [
+        ("not-an-address", "That is not an email address."),
+        ("a@b", "That is not an email address."),
+        ("", "Give your email address."),
+    ],
+)
+def test_the_email_field_shows_its_error_once(
+    client, db, make_consultation, answer_form, email, message
+):
+    consultation = make_consultation()
+    page = client.post(
+        f"/c/{consultation.id}", data=answer_form(consultation, email=email)
+    ).get_data(as_text=True)
+    field = re.search(r'<input[^>]*name="email".*?(?=<div class="col-md)', page, re.S).group(0)
+    assert re.findall(r'class="invalid-feedback[^"]*"[^>]*>([^<]*)<', field) == [message]
+    assert _summary(page) == [f"Email: {message}"]
+    assert count(db, Response) == 0
