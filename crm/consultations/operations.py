@@ -424,15 +424,26 @@ def _check_answers(
     return list(cleaned.values()), problems
 
 
-def answer_problems(
-    consultation: Consultation, answers: list[AnswerFields]
+def response_problems(
+    consultation: Consultation,
+    respondent: Respondent | None,
+    answers: list[AnswerFields],
+    *,
+    email_required: bool = False,
 ) -> list[tuple[str | None, str]]:
-    """Every problem with these answers, each (field, message); none when all is well. For a
-    page whose other fields were refused first, so it names everything at once."""
+    """Every problem with who answers and what they said, each (field, message); none when
+    all is well. Changes nothing: for a page whose own checks refused the form first, so it
+    names everything at once."""
+    problems: list[tuple[str | None, str]] = []
+    if email_required and respondent is not None and not (respondent.email or "").strip():
+        problems.append(("email", "Give your email address."))
+    if respondent is not None:
+        problems += _check_respondent(respondent)[1]
     try:
-        return _check_answers(consultation, answers)[1]
+        problems += _check_answers(consultation, answers)[1]
     except OperationError as exc:
-        return [(exc.field, exc.message)]
+        problems.append((exc.field, exc.message))
+    return problems
 
 
 def _check_respondent(respondent: Respondent) -> tuple[Respondent, list[tuple[str | None, str]]]:

@@ -562,7 +562,7 @@ def _typed(consultation, answers_by_key: dict, headings: dict) -> list[dict]:
         if mark or comment:
             typed.append(
                 {"key": key, "heading": headings[key], "mark": labels.get(mark, mark),
-                 "comment": comment}
+                 "mark_value": mark if mark in labels else "", "comment": comment}
             )  # fmt: skip
     return typed
 
@@ -591,7 +591,18 @@ def _problems(consultation, form, exc, headings) -> tuple[list[dict], dict[str, 
         # The form's own checks failed first: the answers are checked too, to name everything.
         if not form.errors:
             return [], {}
-        pairs = operations.answer_problems(consultation, _answers_from_request(consultation))
+        token = request.view_args.get("token")
+        pairs = [
+            (name, message)
+            for name, message in operations.response_problems(
+                consultation,
+                _respondent(form),
+                _answers_from_request(consultation),
+                email_required=not token,
+            )
+            # What the form refused already is said once, as the form said it.
+            if not (name in ABOUT_FIELDS and getattr(form, name).errors)
+        ]
     elif isinstance(exc, operations.Problems):
         pairs = exc.problems
     else:

@@ -47,7 +47,7 @@ def invited(db, make_contact, make_org, make_segment, make_consultation, app):
 def test_an_invited_respondent_sees_about_you_prefilled_from_the_contact(client, invited):
     consultation, contact, path = invited
     body = client.get(path).get_data(as_text=True)
-    assert "About you" in body
+    assert "About you" in body and "As we have it on file." in body
     assert 'value="Ina Recorded"' in body and 'value="Team Recorded Org"' in body
     assert '<option selected value="ngo">' in body and '<option selected value="IN">' in body
     assert "checked" not in tag(body, "named")  # not named unless they say so
@@ -82,6 +82,7 @@ def test_an_invited_respondent_corrects_their_details_and_consents_to_be_named(
     # The page, opened again, shows what they gave.
     body = client.get(path).get_data(as_text=True)
     assert 'value="Ina Corrected"' in body and 'value="Right Org"' in body
+    assert "As you gave it last time." in body
     assert "checked" in tag(body, "named")
 
 
@@ -358,6 +359,7 @@ def test_typed_answers_for_a_submitted_address_wait_as_a_draft_the_link_opens(
     assert "In your submitted response: Weakness — “Too vague”" in page
     assert "Not answered in your submitted response." in page
     assert 'value="Rina A."' in page and "checked" in tag(page, "named")
+    assert "As typed on the public page." in page
     # They check it and update their response: now it counts, under the same number.
     update = {k: v for k, v in typed.items() if k != "email"}
     done = client.post(path, data=update)
@@ -621,10 +623,13 @@ def test_the_forms_own_errors_and_the_answers_problems_show_together(
     p1 = consultation.standard.principles[0]
     refused = client.post(
         f"/c/{consultation.id}",
-        data=answer_form(consultation, {f"p{p1.id}": ("", "Unmarked")}, country="Atlantis"),
+        data=answer_form(
+            consultation, {f"p{p1.id}": ("", "Unmarked")}, country="Atlantis", name=""
+        ),
     )
     page = refused.get_data(as_text=True)
     assert _summary(page) == [
+        "Your name: Name is required.",
         "Country: “Atlantis” is not a country we know (ISO 3166-1).",
         f"{p1.label}: Say whether this is a strength, weakness, opportunity or recommendation.",
     ]
@@ -708,7 +713,8 @@ def test_a_late_post_says_closed_once_and_shows_what_was_typed_to_copy(
     first = re.search(rf'<textarea[^>]*id="late-p{p1.id}"[^>]*>', page).group(0)
     assert "readonly" in first and "name=" not in first  # shown, never posted again
     assert "My long &lt;careful&gt; comment</textarea>" in page
-    assert f"{html.escape(p1.label)} · Weakness" in page and "Unmarked</textarea>" in page
+    assert re.search(rf'{re.escape(html.escape(p1.label))} <span class="badge[^>]*>Weakness<', page)
+    assert "Unmarked</textarea>" in page
     assert count(db, Response) == 0
     # The same through a personal link.
     invited_consultation, _contact, path = invited
@@ -745,3 +751,8 @@ def test_the_email_field_shows_its_error_once(
     assert re.findall(r'class="invalid-feedback[^"]*"[^>]*>([^<]*)<', field) == [message]
     assert _summary(page) == [f"Email: {message}"]
     assert count(db, Response) == 0
+    # With other problems, each is said once too.
+    page = client.post(
+        f"/c/{consultation.id}", data=answer_form(consultation, email=email, name="")
+    ).get_data(as_text=True)
+    assert _summary(page) == ["Your name: Name is required.", f"Email: {message}"]
