@@ -28,10 +28,12 @@ PUBLIC_ENDPOINTS = {
     "public_library.index",
     "public_library.detail",
     # A public consultation's response page; personal links (invited people, or the public
-    # coming back to finish); the thank-you page.
+    # coming back to finish); the thank-you page; dropping what was typed on the public page
+    # with one's address (from the personal link).
     "public_consultations.respond",
     "public_consultations.personal",
     "public_consultations.done",
+    "public_consultations.discard",
     # The unsubscribe link in every campaign email (and RFC 8058 one-click POSTs).
     "campaign_public.unsubscribe",
     "campaign_public.topics",  # the preference page the unsubscribe page links to
