@@ -74,7 +74,7 @@ def _apply(consultation: Consultation, fields: ConsultationFields) -> None:
     changed = consultation.id is not None and standard.id != consultation.standard_id
     if changed and _has_responses(consultation):
         raise OperationError(
-            "People have answered already, so the version cannot change.",
+            "People have answered already (saved drafts count too), so the version cannot change.",
             field="standard_id",
         )
     if changed and consultation.recommendations:
@@ -89,11 +89,35 @@ def _apply(consultation: Consultation, fields: ConsultationFields) -> None:
         raise OperationError("Give the day it closes.", field="closes_on")
     if fields.closes_on < fields.opens_on:
         raise OperationError("It cannot close before it opens.", field="closes_on")
+    published = consultation.published_standard
+    if published is not None and fields.closes_on != consultation.closes_on:
+        raise OperationError(
+            f"Version {published.version} was published from this consultation, so it cannot "
+            "be reopened and its dates no longer change.",
+            field="closes_on",
+        )
+    if published is not None and fields.opens_on != consultation.opens_on:
+        raise OperationError(
+            f"Version {published.version} was published from this consultation, so its dates "
+            "no longer change.",
+            field="opens_on",
+        )
     consultation.opens_on, consultation.closes_on = fields.opens_on, fields.closes_on
     try:
-        consultation.access = Access(fields.access)
+        access = Access(fields.access)
     except ValueError:
         raise OperationError("Choose public or by invitation.", field="access") from None
+    if (
+        consultation.id is not None
+        and access is not consultation.access
+        and _has_responses(consultation)
+    ):
+        raise OperationError(
+            "People have answered already (saved drafts count too), so who answers cannot "
+            f"change: it stays “{consultation.access.label}”.",
+            field="access",
+        )
+    consultation.access = access
     if consultation.access is Access.INVITATION:
         segment = db.session.get(Segment, int(fields.segment_id)) if fields.segment_id else None
         if segment is None:

@@ -104,6 +104,14 @@ def edit(consultation_id: int):
     if request.method == "GET":
         form.segment_id.data = str(consultation.segment_id or "")
         form.version.data = str(consultation.version)
+    if operations._has_responses(consultation):
+        form.access.description = "People have answered, so who answers no longer changes."
+        form.standard_id.description = "People have answered, so the version no longer changes."
+    if consultation.published_standard is not None:
+        form.closes_on.description = (
+            f"Version {consultation.published_standard.version} was published from it, so its "
+            "dates no longer change."
+        )
     conflict = False
     if form.validate_on_submit():
         try:
