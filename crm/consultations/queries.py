@@ -318,6 +318,20 @@ def not_answered_frame(consultation: Consultation, link_for) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["Name", "Email", "Organization", "Personal link"])
 
 
+def suggested_version(consultation: Consultation) -> str:
+    """The number the next version would take: the consulted version's major number plus one
+    ("1.0" → "2.0"), skipping numbers already used. The administrator who publishes may choose
+    another."""
+    from crm.standards.models import Standard
+    from crm.standards.queries import version_key
+
+    taken = set(db.session.scalars(sa.select(Standard.version)))
+    major = version_key(consultation.standard.version)[0] + 1
+    while f"{major}.0" in taken:
+        major += 1
+    return f"{major}.0"
+
+
 def all_consultations() -> list[Consultation]:
     return list(
         db.session.scalars(

@@ -156,6 +156,7 @@ def detail(consultation_id: int):
         not_answered=queries.count_not_answered(consultation) if is_invitation else None,
         reminders=reminders,
         reminder_counts=message_counts([c.id for c in reminders]),
+        next_version=queries.suggested_version(consultation),
     )
 
 
@@ -387,6 +388,8 @@ def remind(consultation_id: int):
 def publish(consultation_id: int):
     consultation = _get(consultation_id)
     form = PublishForm()
+    if request.method == "GET":
+        form.new_version.data = queries.suggested_version(consultation)
     if form.validate_on_submit():
         try:
             standard = operations.publish_version(
