@@ -124,6 +124,20 @@ def drafts_count(consultation: Consultation) -> int:
     )
 
 
+def answers_by_recommendation(consultation: Consultation) -> dict[int, int]:
+    """How many answers each draft text has, saved drafts included (what stops deleting it)."""
+    return dict(
+        db.session.execute(
+            sa.select(Answer.recommendation_id, sa.func.count())
+            .join(Response)
+            .where(
+                Response.consultation_id == consultation.id, Answer.recommendation_id.is_not(None)
+            )
+            .group_by(Answer.recommendation_id)
+        ).all()
+    )
+
+
 COMMENTS_PER_PAGE = 50
 
 
