@@ -163,6 +163,7 @@ def detail(consultation_id: int):
         reminder_counts=message_counts([c.id for c in reminders]),
         next_version=queries.suggested_version(consultation),
         rec_answers=queries.answers_by_recommendation(consultation),
+        drafts=queries.ordered_recommendations(consultation),
     )
 
 
