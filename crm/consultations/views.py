@@ -452,6 +452,7 @@ def publish(consultation_id: int):
     form = PublishForm()
     if request.method == "GET":
         form.new_version.data = queries.suggested_version(consultation)
+        form.title.data = consultation.standard.title
     if form.validate_on_submit():
         try:
             standard = operations.publish_version(
@@ -477,9 +478,13 @@ def publish(consultation_id: int):
                 "success",
             )
             return redirect(url_for("standards.detail", standard_id=standard.id))
-    return render_template("consultations/publish.html", consultation=consultation, form=form), (
-        422 if form.errors else 200
-    )
+    return render_template(
+        "consultations/publish.html",
+        consultation=consultation,
+        form=form,
+        plan=operations.publish_plan(consultation),
+        phase=consultation.phase(),
+    ), (422 if form.errors else 200)
 
 
 # --- response pages ------------------------------------------------------------------------------
