@@ -28,7 +28,7 @@ from crm.consultations.models import (
 from crm.contacts import operations as contact_ops
 from crm.contacts.models import ConsentStatus, Contact
 from crm.core.db import utcnow
-from crm.core.errors import OperationError, check_version
+from crm.core.errors import ConflictError, OperationError, check_version
 from crm.core.http import external_url
 from crm.core.tokens import TokenError, make_token, read_token
 from crm.core.validation import clean_country, clean_text
@@ -729,7 +729,11 @@ def respond_public(
 # --- the team's reading ------------------------------------------------------------------------
 
 
-def set_themes(actor, answer: Answer, text: str | None) -> list[str]:
+def set_themes(actor, answer: Answer, text: str | None, *, seen: str | None = None) -> list[str]:
+    """Tag a comment's themes. `seen` is the stored value the form was loaded with: when
+    someone else changed the themes since, nothing is saved (two leads tagging at once do not
+    overwrite each other). The check and the write are one UPDATE, so it holds under
+    concurrent requests on both databases."""
     names = parse_tags(text)
     value = ",".join(names)
     if len(value) > THEMES_MAX:
@@ -739,7 +743,24 @@ def set_themes(actor, answer: Answer, text: str | None) -> list[str]:
     if any(len(n) > 50 for n in names):
         raise OperationError("A theme is at most 50 characters.", field="themes")
     old = answer.themes
-    answer.themes = value or None
+    if seen is None:
+        answer.themes = value or None
+    else:
+        written = db.session.execute(
+            sa.update(Answer)
+            .where(Answer.id == answer.id, sa.func.coalesce(Answer.themes, "") == seen)
+            .values(themes=value or None)
+            .execution_options(synchronize_session=False)
+        ).rowcount
+        db.session.refresh(answer, ["themes"])
+        if not written:
+            now = ", ".join(answer.theme_list) or "no themes"
+            raise ConflictError(
+                f"Someone else changed the themes of this comment meanwhile: now {now}. "
+                "Your change was not saved.",
+                field="themes",
+            )
+        old = seen or None
     if old != answer.themes:
         audit.record(
             actor,

@@ -32,6 +32,7 @@ from crm.core.forms import VersionedForm, show_operation_error
 from crm.core.mail import MailError, MailMessage, send_mail
 from crm.extensions import db
 from crm.standards.queries import all_standards
+from crm.tags.operations import parse_tags
 
 bp = Blueprint("consultations", __name__, url_prefix="/consultations")
 public_bp = Blueprint("public_consultations", __name__, url_prefix="/c")
@@ -333,8 +334,13 @@ def themes(answer_id: int):
     if not form.validate_on_submit():
         flash("Themes not saved: " + "; ".join(form.themes.errors or ["try again."]), "danger")
         return _back_to_comments(answer)
+    typed = ", ".join(parse_tags(form.themes.data)) or "no themes"
     try:
-        operations.set_themes(current_user, answer, form.themes.data)
+        # The themes the page showed, to refuse saving over someone else's change meanwhile.
+        operations.set_themes(current_user, answer, form.themes.data, seen=request.form.get("seen"))
+    except ConflictError as exc:
+        db.session.rollback()
+        flash(f"{exc.message} You had typed: {typed}.", "warning")
     except OperationError as exc:
         db.session.rollback()
         flash(f"Themes not saved: {exc.message}", "danger")
