@@ -366,8 +366,8 @@ def delete_recommendation(actor, recommendation: Recommendation) -> None:
         )
         raise OperationError(
             f"“{recommendation.label}” cannot be deleted: {_answers(answered)} and would be "
-            f"lost. To change it, {instead}; to keep it out of the new version, leave it "
-            "unaccepted. Nothing was deleted."
+            f"lost. To change it, {instead}; to keep it out of the new version, do not "
+            "accept it (or set it aside). Nothing was deleted."
         )
     audit.record(
         actor,

@@ -231,6 +231,7 @@ def edit_recommendation(recommendation_id: int):
         except ConflictError:
             db.session.rollback()
             conflict = True
+            form.version.data = str(rec.version)  # saving again replaces theirs, as it says
         except OperationError as exc:
             db.session.rollback()
             show_operation_error(form, exc)

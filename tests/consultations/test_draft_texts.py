@@ -4,6 +4,7 @@ is published from it. Every change is in the audit trail."""
 
 from __future__ import annotations
 
+import re
 from datetime import date, timedelta
 
 import pytest
@@ -95,6 +96,9 @@ def test_a_lead_edits_a_draft_text_nobody_answered(client, as_role, db, make_con
     assert stale.status_code == 409
     db.session.refresh(new)
     assert new.text == "Data rights" and new.new_title == "Data and consent"
+    # The form still has what was typed, and saving it again replaces the other save.
+    again = re.search(r'name="version" type="hidden" value="(\d+)"', stale.get_data(as_text=True))
+    assert "Old tab" in stale.get_data(as_text=True) and int(again.group(1)) == new.version
     # Saving without a change records nothing.
     operations.update_recommendation(lead, new, operations.RecommendationFields(
         text=new.text, new_code=new.new_code, new_title=new.new_title))  # fmt: skip
