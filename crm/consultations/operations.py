@@ -443,6 +443,10 @@ def is_invited(consultation: Consultation, contact: Contact) -> bool:
 
     if consultation.access is not Access.INVITATION:
         return True
+    # Whoever has started answering keeps their link, even if the segment changed since
+    # (a lead narrowing it, or a tag removed): their draft or response stays theirs to finish.
+    if _existing(consultation, contact) is not None:
+        return True
     members = invited_ids(consultation).subquery()
     return bool(db.session.scalar(sa.select(sa.exists().where(members.c[0] == contact.id))))
 

@@ -181,3 +181,45 @@ def test_the_edit_page_refuses_reopening_a_published_consultation(
     db.session.expire_all()
     assert db.session.get(Consultation, consultation.id).phase().value == "closed"
     assert db.session.scalar(sa.select(sa.func.count()).select_from(Standard)) == 2
+
+
+def test_someone_who_started_answering_keeps_their_link_when_the_segment_changes(
+    make_consultation, segment, make_segment, make_user, db
+):
+    """A lead narrowing the segment (or a tag removed) must not lock out a draft in progress;
+    someone who never started is out as soon as they leave the segment."""
+    from crm.contacts.models import Contact
+
+    consultation = make_consultation(access="invitation", segment=segment)
+    invited = db.session.scalar(sa.select(Contact).where(Contact.email == "invited@example.org"))
+    principle = consultation.standard.principles[0]
+    operations.respond(
+        consultation, invited,
+        [operations.AnswerFields(principle_id=principle.id, mark="strength", comment="Started")],
+        submit=False,
+    )  # fmt: skip
+    db.session.commit()
+    from crm.tags.operations import tags_from_names
+
+    tags_from_names(["someone-else"])
+    db.session.commit()
+    other = make_segment(["someone-else"], name="Narrower")
+    operations.update_consultation(
+        make_user("lead"), consultation, fields_of(consultation, segment_id=other.id)
+    )
+    db.session.commit()
+    assert operations.is_invited(consultation, invited)
+    response, outcome = operations.respond(
+        consultation, invited,
+        [operations.AnswerFields(principle_id=principle.id, mark="strength", comment="Finished")],
+        submit=True,
+    )  # fmt: skip
+    db.session.commit()
+    assert outcome is operations.Outcome.SUBMITTED and response.submitted_at is not None
+
+    newcomer = Contact(first_name="New", last_name="Person", email="new@example.org")
+    db.session.add(newcomer)
+    db.session.commit()
+    assert not operations.is_invited(consultation, newcomer)
+    with pytest.raises(OperationError, match="not for this consultation"):
+        operations.respond(consultation, newcomer, [], submit=False)
