@@ -167,12 +167,38 @@ def _chunks(rows: Iterator[Row], size: int) -> Iterator[list[Row]]:
         yield chunk
 
 
-def preview(run: ImportRun, reader: TableReader, ctx: Context, limit: int = 20) -> list[Row]:
-    """The first rows as the import would see them: problems and what each would do."""
+@dataclass
+class Preview:
+    """What an import would do with a file's first rows: the first few to show, and how many
+    of the rows checked each action would take."""
+
+    rows: list[Row]  # the first rows, to show
+    counts: dict[str, int]  # {CREATE, UPDATE, SKIP, FAIL: rows} over the rows checked
+    checked: int  # how many rows were checked, from the top of the file
+    complete: bool  # every row of the file was checked
+
+    @property
+    def writes(self) -> int:
+        """Rows the import would write (create or update)."""
+        return self.counts[CREATE] + self.counts[UPDATE]
+
+
+def preview(
+    run: ImportRun, reader: TableReader, ctx: Context, limit: int = 20, count: int = 0
+) -> Preview:
+    """The first `limit` rows as the import would see them, problems and what each would do,
+    and the actions of the first `count` rows (at least `limit`) counted."""
     importer = _importer_for(run.record_type, ctx)
-    rows = list(islice(_rows(reader, run.mapping), limit))
-    importer.check(rows)
-    return rows
+    shown: list[Row] = []
+    counts = dict.fromkeys((CREATE, UPDATE, SKIP, FAIL), 0)
+    checked = 0
+    for chunk in _chunks(islice(_rows(reader, run.mapping), max(limit, count)), CHUNK_ROWS):
+        importer.check(chunk)
+        for row in chunk:
+            counts[row.action] += 1
+        checked += len(chunk)
+        shown.extend(chunk[: max(0, limit - len(shown))])
+    return Preview(shown, counts, checked, complete=checked >= run.total_rows)
 
 
 @dataclass

@@ -161,9 +161,22 @@ def context(actor: Any, run: ImportRun) -> engine.Context:
     )
 
 
-def preview(actor: Any, run: ImportRun, limit: int = 20) -> list[engine.Row]:
+PREVIEW_ROWS = 20  # rows shown in the preview
+
+
+def check(actor: Any, run: ImportRun, *, limit: int = PREVIEW_ROWS) -> engine.Preview:
+    """The first rows checked as the import would check them, and what the import would do
+    with each row of a file small enough to import while the page waits (the others are
+    checked as they import); nothing is written."""
+    count = current_app.config["IMPORT_BACKGROUND_ROWS"]
+    return engine.preview(
+        run, reader_for(run), context(actor, run), limit, count if run.total_rows <= count else 0
+    )
+
+
+def preview(actor: Any, run: ImportRun, limit: int = PREVIEW_ROWS) -> list[engine.Row]:
     """The first rows checked as the import would check them; nothing is written."""
-    return engine.preview(run, reader_for(run), context(actor, run), limit)
+    return check(actor, run, limit=limit).rows
 
 
 def ready(run: ImportRun) -> None:

@@ -22,7 +22,7 @@ from flask_login import current_user
 from crm.core.access import Permission, requires
 from crm.core.errors import OperationError
 from crm.extensions import db
-from crm.imports import jobs, operations
+from crm.imports import engine, jobs, operations
 from crm.imports.fields import check_mapping
 from crm.imports.models import ExistingPolicy, ImportRun, RecordType, RunStatus, SavedMapping
 
@@ -151,9 +151,9 @@ def preview(run_id: int):
         check_mapping(run.mapping, run.headers, spec)
     except OperationError as error:
         problem = error.message
-    rows = []
+    result = None
     try:
-        rows = operations.preview(current_user, run)
+        result = operations.check(current_user, run)
     except OperationError as error:
         problem = problem or error.message
     finally:
@@ -163,11 +163,79 @@ def preview(run_id: int):
         "imports/preview.html",
         run=run,
         spec=spec,
-        rows=rows,
+        rows=result.rows if result else [],
+        result=result,
+        summary=_preview_summary(result, run.total_rows) if result and not problem else [],
         columns=columns,
         problem=problem,
         background=run.total_rows > current_app.config["IMPORT_BACKGROUND_ROWS"],
     )
+
+
+def counted(n: int, one: str, many: str | None = None) -> str:
+    """'1 row', '1,200 rows'."""
+    return f"{n:,} {one if n == 1 else many or one + 's'}"
+
+
+def _listed(parts: list[str]) -> str:
+    """'a', 'a and b', 'a, b and c'."""
+    return parts[0] if len(parts) == 1 else f"{', '.join(parts[:-1])} and {parts[-1]}"
+
+
+def _preview_summary(result: engine.Preview, total: int) -> list[str]:
+    """What the import will do with the rows checked, in a sentence or three."""
+    shown = len(result.rows)
+    if result.complete and total == 1:
+        scope = "The file's only row is below, checked exactly as the import will check it."
+    elif result.complete and shown == total:
+        scope = f"All {total:,} rows are below, checked exactly as the import will check them."
+    else:
+        scope = (
+            f"The first {shown:,} of {total:,} rows are below, checked exactly as the import "
+            "will check them."
+        )
+    counts = result.counts
+    what = [
+        (counts[engine.CREATE], "added"),
+        (counts[engine.UPDATE], "updated"),
+        (counts[engine.SKIP], "left unchanged"),
+        (counts[engine.FAIL], "left out"),
+    ]
+    what = [(n, verb) for n, verb in what if n]
+    checked = result.checked
+    if result.complete and total == 1:
+        outcome = f"It will be {what[0][1]}."
+    elif len(what) == 1 and what[0][0] == checked:
+        whole = f"All {checked:,} rows" if result.complete else f"All of the first {checked:,}"
+        outcome = f"{whole} will be {what[0][1]}."
+    else:
+        parts = [f"{n:,} {verb}" for n, verb in what]
+        parts[0] = parts[0].replace(" ", " will be ", 1)
+        of = f"Of the file's {checked:,} rows" if result.complete else f"Of the first {checked:,}"
+        outcome = f"{of}, {_listed(parts)}."
+    if not result.complete:
+        rest = total - checked
+        outcome += (
+            f" The other {counted(rest, 'row')} {'is' if rest == 1 else 'are'} checked the "
+            "same way as the import reads them."
+        )
+    sentences = [scope, outcome]
+    failed = counts[engine.FAIL]
+    if failed:
+        below = sum(1 for row in result.rows if row.action == engine.FAIL)
+        among = f" ({below:,} of them below)" if below < failed and failed > 1 else ""
+        if failed == 1:
+            among = "" if below else " (not among those below)"
+            sentences.append(
+                f"1 row has a problem{among}: it will be left out and listed in an error file "
+                "that you can fix and upload again."
+            )
+        else:
+            sentences.append(
+                f"{failed:,} rows have problems{among}: they will be left out and listed in an "
+                "error file that you can fix and upload again."
+            )
+    return sentences
 
 
 @bp.route("/<int:run_id>/run", methods=["POST"])

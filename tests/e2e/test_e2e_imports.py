@@ -142,7 +142,11 @@ def test_a_lead_imports_a_messy_csv_reads_the_errors_and_undoes_it(
         f"Saved the mapping as “{mapping_name}”."
     )
     expect(page.locator("#mapping-problem")).to_have_count(0)
-    expect(page.locator("main")).to_contain_text("3 of them have problems")
+    expect(page.locator("#preview-summary")).to_contain_text(
+        "Of the file's 7 rows, 4 will be added and 3 left out. 3 rows have problems: they will "
+        "be left out"
+    )
+    expect(page.locator("#import-button")).to_have_text("Import 4 rows (3 left out)")
     table = page.locator("#preview-table")
     expect(table.locator("thead")).to_contain_text("→ Email")
     expect(table.locator("thead th").filter(has_text="Réf. interne")).to_contain_text("ignored")

@@ -1,0 +1,122 @@
+"""The import pages say what will happen, in plain words: what the Import button will write,
+what the preview says of each row, the mapping's required fields, header and country names in
+other languages, and the messages after an import or an undo."""
+
+from __future__ import annotations
+
+import html
+import io
+import re
+
+import sqlalchemy as sa
+
+from crm.imports.models import ImportRun
+
+
+def upload(client, data: str | bytes, name="people.csv", record_type="contacts"):
+    if isinstance(data, str):
+        data = data.encode()
+    return client.post(
+        "/imports/upload",
+        data={"record_type": record_type, "file": (io.BytesIO(data), name)},
+        content_type="multipart/form-data",
+    )
+
+
+def latest_run(db) -> ImportRun:
+    return db.session.scalars(sa.select(ImportRun).order_by(ImportRun.id.desc())).first()
+
+
+def text(page: str) -> str:
+    """The page's words, tags removed and spaces collapsed."""
+    body = page[page.find("<main") :]
+    return " ".join(html.unescape(re.sub(r"<[^>]+>", " ", body)).split())
+
+
+def button(page: str) -> str:
+    found = re.search(r'<button[^>]*id="import-button"[^>]*>(.*?)</button>', page, re.S)
+    assert found, "no Import button"
+    return " ".join(re.sub(r"<[^>]+>", " ", found.group(1)).split())
+
+
+def preview(client, db, data, *, record_type="contacts", policy="skip", name="people.csv"):
+    upload(client, data, name, record_type)
+    run = latest_run(db)
+    client.post(
+        f"/imports/{run.id}/mapping",
+        data={
+            **{f"col-{i}": run.mapping.get(h, "") for i, h in enumerate(run.headers)},
+            "policy": policy,
+        },
+    )
+    return run, client.get(f"/imports/{run.id}/preview").get_data(as_text=True)
+
+
+# 1. The Import button counts the rows that will be written ------------------------------------
+
+
+def test_the_button_counts_only_the_rows_that_will_be_written(client, as_role, db, make_contact):
+    make_contact("Ana", "Lima", email="ana@example.org")
+    as_role("lead")
+    _, page = preview(
+        client,
+        db,
+        "first_name,last_name,email\n"
+        "Ana,Lima,ana@example.org\n"  # matches: skipped
+        "Bo,Berg,not-an-email\n"  # left out
+        "Cy,Diaz,cy@example.org\n"
+        "Di,Evans,di@example.org\n",
+    )
+    assert button(page) == "Import 2 rows (1 left out, 1 unchanged)"
+    words = text(page)
+    assert "Of the file's 4 rows, 2 will be added, 1 left unchanged and 1 left out." in words
+    assert (
+        "1 row has a problem: it will be left out and listed in an error file that you can fix "
+        "and upload again." in words
+    )
+    assert "has a problem :" not in words and "they will be left out" not in words
+
+
+def test_nothing_to_import_disables_the_button_and_says_why(client, as_role, db, make_contact):
+    make_contact("Ana", "Lima", email="ana@example.org")
+    make_contact("Bo", "Berg", email="bo@example.org")
+    as_role("lead")
+    run, page = preview(
+        client,
+        db,
+        "first_name,email\nAna,ana@example.org\nBo,bo@example.org\nCy,oops\n",
+    )
+    assert button(page) == "Nothing to import: every row is left out or unchanged"
+    assert re.search(r'<button[^>]*id="import-button"[^>]*\bdisabled\b', page)
+    assert "Of the file's 3 rows, 2 will be left unchanged and 1 left out." in text(page)
+
+
+def test_every_row_of_a_file_imported_while_the_page_waits_is_counted(client, as_role, db):
+    as_role("lead")
+    lines = [f"Person{i},p{i}@example.org" for i in range(1, 30)] + ["Late,not-an-email"]
+    _, page = preview(client, db, "first_name,email\n" + "\n".join(lines) + "\n")
+    assert button(page) == "Import 29 rows (1 left out)"
+    words = text(page)
+    assert "The first 20 of 30 rows are below" in words
+    assert "1 row has a problem (not among those below)" in words
+
+
+def test_a_file_imported_in_the_background_is_counted_on_its_first_rows(
+    app, client, as_role, db, monkeypatch
+):
+    monkeypatch.setitem(app.config, "IMPORT_BACKGROUND_ROWS", 25)
+    as_role("lead")
+    lines = [f"Person{i},p{i}@example.org" for i in range(1, 31)]
+    _, page = preview(client, db, "first_name,email\n" + "\n".join(lines) + "\n")
+    assert button(page) == "Import the file"
+    words = text(page)
+    assert "All of the first 20 will be added. The other 10 rows are checked the same way" in words
+
+
+def test_a_one_row_file_is_described_in_the_singular(client, as_role, db):
+    as_role("lead")
+    _, page = preview(client, db, "first_name,email\nAna,ana@example.org\n")
+    assert button(page) == "Import 1 row"
+    words = text(page)
+    assert "The file's only row is below, checked exactly as the import will check it." in words
+    assert "It will be added." in words
