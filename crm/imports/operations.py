@@ -7,6 +7,8 @@ import json
 import os
 import shutil
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -162,16 +164,52 @@ def context(actor: Any, run: ImportRun) -> engine.Context:
 
 
 PREVIEW_ROWS = 20  # rows shown in the preview
+PREVIEW_LOCK_WAIT_MS = 3000  # how long a preview waits for rows another import is writing
+PREVIEW_SECONDS = 1.0  # how long a preview goes on counting rows, after the ones it shows
 
 
 def check(actor: Any, run: ImportRun, *, limit: int = PREVIEW_ROWS) -> engine.Preview:
     """The first rows checked as the import would check them, and what the import would do
-    with each row of a file small enough to import while the page waits (the others are
-    checked as they import); nothing is written."""
-    count = current_app.config["IMPORT_BACKGROUND_ROWS"]
+    with each row of a file small enough to import while the page waits, as far as a second
+    goes (the others are checked as they import).
+
+    The rows are written, as the import would write them, inside a savepoint rolled back at
+    the end, so the preview says what the import will do (an update with nothing to fill is
+    skipped, an operation refuses a row) and nothing is kept. When another import holds the
+    records it would write, the rows are only checked, rather than wait for it."""
+    most = current_app.config["IMPORT_BACKGROUND_ROWS"]
+    count = most if run.total_rows <= most else 0
+    savepoint = db.session.begin_nested()
+    try:
+        with _waiting_at_most(PREVIEW_LOCK_WAIT_MS):
+            return engine.preview(
+                run, reader_for(run), context(actor, run), limit, count, seconds=PREVIEW_SECONDS
+            )
+    except sa.exc.OperationalError:
+        pass  # locked: checked without writing, below
+    finally:
+        savepoint.rollback()
     return engine.preview(
-        run, reader_for(run), context(actor, run), limit, count if run.total_rows <= count else 0
-    )
+        run, reader_for(run), context(actor, run), limit, count, write=False,
+        seconds=PREVIEW_SECONDS,
+    )  # fmt: skip
+
+
+@contextmanager
+def _waiting_at_most(milliseconds: int) -> Iterator[None]:
+    """Lock waits of the session's transaction cut to `milliseconds`: PostgreSQL's for the rest
+    of the savepoint it is in, SQLite's (the connection's) until the block ends."""
+    if db.session.get_bind().dialect.name != "sqlite":
+        db.session.execute(sa.text(f"SET LOCAL lock_timeout = {int(milliseconds)}"))
+        yield
+        return
+    connection = db.session.connection()
+    before = connection.exec_driver_sql("PRAGMA busy_timeout").scalar()
+    connection.exec_driver_sql(f"PRAGMA busy_timeout = {int(milliseconds)}")
+    try:
+        yield
+    finally:
+        connection.exec_driver_sql(f"PRAGMA busy_timeout = {int(before)}")
 
 
 def preview(actor: Any, run: ImportRun, limit: int = PREVIEW_ROWS) -> list[engine.Row]:

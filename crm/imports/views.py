@@ -23,7 +23,7 @@ from crm.core.access import Permission, requires
 from crm.core.errors import OperationError
 from crm.extensions import db
 from crm.imports import engine, jobs, operations
-from crm.imports.fields import check_mapping
+from crm.imports.fields import Spec, check_mapping
 from crm.imports.models import ExistingPolicy, ImportRun, RecordType, RunStatus, SavedMapping
 
 bp = Blueprint("imports", __name__, url_prefix="/imports")
@@ -164,6 +164,11 @@ def preview(run_id: int):
         run=run,
         spec=spec,
         rows=result.rows if result else [],
+        details={
+            row.line: _row_detail(row, spec, run.policy, result.tried) for row in result.rows
+        }
+        if result
+        else {},
         result=result,
         summary=_preview_summary(result, run.total_rows) if result and not problem else [],
         columns=columns,
@@ -180,6 +185,42 @@ def counted(n: int, one: str, many: str | None = None) -> str:
 def _listed(parts: list[str]) -> str:
     """'a', 'a and b', 'a, b and c'."""
     return parts[0] if len(parts) == 1 else f"{', '.join(parts[:-1])} and {parts[-1]}"
+
+
+NOTHING_TO_CHANGE = "; nothing to change"  # how an importer notes an update it skipped
+
+
+def _row_detail(row: engine.Row, spec: Spec, policy: ExistingPolicy, tried: bool) -> str:
+    """What the preview says under a row's badge (its problems are said on their cells)."""
+    note = row.note
+    if row.action == engine.UPDATE and row.changes:
+        verb = "will fill in" if policy is ExistingPolicy.FILL else "will change"
+        return f"{note}; {verb} {_listed(_field_names(row.changes, spec))}".removeprefix("; ")
+    if row.action == engine.UPDATE and tried and row.cleaned.get("tags"):
+        return f"{note}; will add tags".removeprefix("; ")
+    if row.action == engine.SKIP and note.endswith(NOTHING_TO_CHANGE):
+        why = (
+            "the record has no empty field the file can fill"
+            if policy is ExistingPolicy.FILL
+            else "the record already has the file's values"
+        )
+        return f"{note.removesuffix(NOTHING_TO_CHANGE)}; {why}"
+    return note
+
+
+def _field_names(changes: dict, spec: Spec) -> list[str]:
+    """The fields an update changes, by their names in the mapping: {"organization_id": …,
+    "_added_tags": …} -> ["organization", "tags"]."""
+    names: list[str] = []
+    for column in changes:
+        key = {"_added_tags": "tags", "consent_status": "consent"}.get(
+            column, column.removesuffix("_id")
+        )
+        found = spec.get(key)
+        name = (found.label if found else key.replace("_", " ")).lower()
+        if name not in names:
+            names.append(name)
+    return names
 
 
 def _preview_summary(result: engine.Preview, total: int) -> list[str]:
@@ -220,6 +261,11 @@ def _preview_summary(result: engine.Preview, total: int) -> list[str]:
             "same way as the import reads them."
         )
     sentences = [scope, outcome]
+    if not result.tried:
+        sentences.append(
+            "Another import is writing some of the same records right now, so these rows were "
+            "checked but not tried: a row shown as an update may turn out to be unchanged."
+        )
     failed = counts[engine.FAIL]
     if failed:
         below = sum(1 for row in result.rows if row.action == engine.FAIL)

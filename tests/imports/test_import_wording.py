@@ -8,6 +8,8 @@ import html
 import io
 import re
 
+import pytest
+
 import sqlalchemy as sa
 
 from crm.imports.models import ImportRun
@@ -120,3 +122,136 @@ def test_a_one_row_file_is_described_in_the_singular(client, as_role, db):
     words = text(page)
     assert "The file's only row is below, checked exactly as the import will check it." in words
     assert "It will be added." in words
+
+
+# 2. The preview says what the chosen mode will do with each row ------------------------------
+
+
+def badges(page: str) -> dict[int, tuple[str, str]]:
+    """{line: (badge, the words under it)} of the preview table."""
+    found = {}
+    for line, cell in re.findall(
+        r'<tr[^>]*data-line="(\d+)">\s*<td[^>]*>\d+</td>\s*<td[^>]*>(.*?)</td>', page, re.S
+    ):
+        badge = re.search(r'class="badge[^"]*">([^<]*)<', cell).group(1)
+        detail = re.search(r'class="[^"]*row-detail[^"]*"[^>]*>(.*?)</div>', cell, re.S)
+        found[int(line)] = (badge, html.unescape(detail.group(1)) if detail else "")
+    return found
+
+
+def test_fill_empty_says_unchanged_for_a_record_with_nothing_empty_to_fill(
+    client, as_role, db, make_contact
+):
+    from crm.audit.models import AuditEntry
+    from crm.contacts.models import Contact
+
+    full = make_contact("Ana", "Lima", email="ana@example.org", phone="+1 555", title="Director")
+    gaps = make_contact("Bo", "Berg", email="bo@example.org", phone="+1 556")
+    audit_before = db.session.scalar(sa.select(sa.func.count()).select_from(AuditEntry))
+    as_role("lead")
+    data = (
+        "first_name,last_name,email,phone,title\n"
+        "Ana,Lima,ana@example.org,+44 20 7946,Manager\n"  # phone and title already filled
+        "Bo,Berg,bo@example.org,+44 20 7947,Organizer\n"  # the title is empty: filled
+    )
+    _, page = preview(client, db, data, policy="fill")
+    shown = badges(page)
+    assert shown[2] == (
+        "Unchanged",
+        f"matches contact #{full.id} by email; the record has no empty field the file can fill",
+    )
+    assert shown[3] == ("Update", f"matches contact #{gaps.id} by email; will fill in title")
+    assert button(page) == "Import 1 row (1 unchanged)"
+    assert "Of the file's 2 rows, 1 will be updated and 1 left unchanged." in text(page)
+
+    # Overwrite: both rows change; the same values again change nothing.
+    _, page = preview(client, db, data, policy="overwrite")
+    shown = badges(page)
+    assert shown[2] == ("Update", f"matches contact #{full.id} by email; will change phone and title")
+    assert shown[3][0] == "Update"
+    _, page = preview(
+        client, db, "first_name,email,phone\nAna,ana@example.org,+1 555\n", policy="overwrite"
+    )
+    assert badges(page)[2] == (
+        "Unchanged",
+        f"matches contact #{full.id} by email; the record already has the file's values",
+    )
+    assert button(page) == "Nothing to import: every row is left out or unchanged"
+
+    # Trying the rows wrote nothing.
+    db.session.expire_all()
+    assert (db.session.get(Contact, full.id).title, db.session.get(Contact, gaps.id).title) == (
+        "Director",
+        None,
+    )
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(Contact)) == 2
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(AuditEntry)) == audit_before
+
+
+def test_fill_empty_for_organizations_and_tags(client, as_role, db, make_org):
+    from crm.organizations.models import Organization
+
+    known = make_org("Acme Textiles", country="BD", website="https://acme.example")
+    as_role("lead")
+    _, page = preview(
+        client,
+        db,
+        "name,country,sector\nAcme Textiles,IN,\nAcme Textiles Two,KE,Garments\n",
+        record_type="organizations",
+        policy="fill",
+        name="orgs.csv",
+    )
+    shown = badges(page)
+    assert shown[2] == (
+        "Unchanged",
+        f"matches organization #{known.id} by name; the record has no empty field the file can "
+        "fill",
+    )
+    assert shown[3][0] == "New"
+    _, page = preview(
+        client, db, "name,tags\nAcme Textiles,garment\n", record_type="organizations",
+        policy="fill", name="orgs.csv",
+    )  # fmt: skip
+    assert badges(page)[2] == ("Update", f"matches organization #{known.id} by name; will add tags")
+    db.session.expire_all()
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(Organization)) == 1
+
+
+def test_a_preview_that_would_wait_for_another_import_only_checks(
+    app, client, as_role, db, monkeypatch
+):
+    """On PostgreSQL, another transaction writing the same contact: the preview does not wait
+    for it (the import would), it checks without trying and says so."""
+    if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
+        pytest.skip("SQLite has one writer: the test's own transaction holds its lock")
+    from crm.contacts.models import Contact
+    from crm.imports import operations
+
+    monkeypatch.setattr(operations, "PREVIEW_LOCK_WAIT_MS", 200)
+    as_role("lead")
+    with app.app_context():
+        other = db.engine.connect()
+    try:
+        with sa.orm.Session(bind=other) as session:
+            contact = Contact(first_name="Ana", last_name="Lima", email="ana@example.org")
+            contact.set_search_fields()
+            session.add(contact)
+            session.flush()  # not committed: the unique email is held until it ends
+            _, page = preview(client, db, "first_name,email\nAna,ana@example.org\n")
+            session.rollback()
+    finally:
+        other.close()
+    assert "so these rows were checked but not tried" in text(page)
+    assert badges(page)[2][0] == "New"
+    assert button(page) == "Import 1 row"
+
+
+def test_a_slow_preview_counts_what_it_had_time_for(client, as_role, db, monkeypatch):
+    from crm.imports import operations
+
+    monkeypatch.setattr(operations, "PREVIEW_SECONDS", 1e-9)
+    as_role("lead")
+    lines = [f"Person{i},p{i}@example.org" for i in range(1, 31)]
+    _, page = preview(client, db, "first_name,email\n" + "\n".join(lines) + "\n")
+    assert button(page) == "Import the file"
+    assert "All of the first 20 will be added. The other 10 rows are checked" in text(page)
