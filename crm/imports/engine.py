@@ -30,6 +30,7 @@ from crm.imports.bulk import insert_rows
 from crm.imports.fields import Spec
 from crm.imports.models import ExistingPolicy, ImportItem, ImportRun, ItemAction, RunStatus
 from crm.imports.reading import TableReader
+from crm.imports.wording import listed, records
 
 CHUNK_ROWS = 5000
 Progress = Callable[[int, int], None]  # rows done, rows in all
@@ -348,7 +349,7 @@ def _in_use(table_name: str, ids: list[int]) -> list[str]:
                     .where(fk.parent.in_(ids[start : start + 5000]))
                 )
             if count:
-                found.append(f"{count} in {other.name.replace('_', ' ')}")
+                found.append(records(count, other.name))
     # Tasks name their record by type and id, without a foreign key.
     from crm.workgroups.models import Task
 
@@ -361,7 +362,7 @@ def _in_use(table_name: str, ids: list[int]) -> list[str]:
         for start in range(0, len(ids), 5000)
     )
     if tasks:
-        found.append(f"{tasks} task{'s' if tasks > 1 else ''} about them")
+        found.append(records(tasks, "task"))
     return found
 
 
@@ -432,8 +433,8 @@ def _undo(actor: Any, run: ImportRun) -> dict[str, int]:
         used = _in_use(table_name, ids)
         if used:
             raise OperationError(
-                f"Records this import created have been used since ({', '.join(used)}); undoing "
-                "it would destroy that. Nothing was undone."
+                f"Records this import created have been used since (by {listed(used)}); "
+                "undoing it would destroy that. Nothing was undone."
             )
         table = db.metadata.tables[table_name]
         for owned in OWNED[table_name]:

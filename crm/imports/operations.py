@@ -234,7 +234,18 @@ def perform(
     return engine.execute(run, reader_for(run), context(actor, run), progress=progress)
 
 
+NOT_UNDOABLE = {
+    RunStatus.UNDONE: "This import was already undone.",
+    RunStatus.FAILED: "This import failed, so nothing was imported and there is nothing to undo.",
+    RunStatus.DRAFT: "This file has not been imported yet, so there is nothing to undo.",
+    RunStatus.QUEUED: "This import has not started yet; it can be undone once it has finished.",
+    RunStatus.RUNNING: "This import is still running; it can be undone once it has finished.",
+}
+
+
 def undo(actor: Any, run: ImportRun) -> dict[str, int]:
+    if run.status in NOT_UNDOABLE:
+        raise OperationError(NOT_UNDOABLE[run.status])
     return engine.undo(actor, run)
 
 

@@ -25,12 +25,12 @@ from crm.extensions import db
 from crm.imports import engine, jobs, operations
 from crm.imports.fields import Spec, check_mapping
 from crm.imports.models import ExistingPolicy, ImportRun, RecordType, RunStatus, SavedMapping
+from crm.imports.wording import counted, listed, records
 
 bp = Blueprint("imports", __name__, url_prefix="/imports")
 
 TEMPLATE_FOLDER = Path(__file__).resolve().parents[2] / "imports"
 STALE_SECONDS = 600  # a running import whose progress has not moved for this long has died
-TABLE_NAMES = {"participation": "participant"}  # the word a person would use, where it differs
 
 
 def _run(run_id: int) -> ImportRun:
@@ -177,16 +177,6 @@ def preview(run_id: int):
     )
 
 
-def counted(n: int, one: str, many: str | None = None) -> str:
-    """'1 row', '1,200 rows'."""
-    return f"{n:,} {one if n == 1 else many or one + 's'}"
-
-
-def _listed(parts: list[str]) -> str:
-    """'a', 'a and b', 'a, b and c'."""
-    return parts[0] if len(parts) == 1 else f"{', '.join(parts[:-1])} and {parts[-1]}"
-
-
 NOTHING_TO_CHANGE = "; nothing to change"  # how an importer notes an update it skipped
 
 
@@ -195,7 +185,7 @@ def _row_detail(row: engine.Row, spec: Spec, policy: ExistingPolicy, tried: bool
     note = row.note
     if row.action == engine.UPDATE and row.changes:
         verb = "will fill in" if policy is ExistingPolicy.FILL else "will change"
-        return f"{note}; {verb} {_listed(_field_names(row.changes, spec))}".removeprefix("; ")
+        return f"{note}; {verb} {listed(_field_names(row.changes, spec))}".removeprefix("; ")
     if row.action == engine.UPDATE and tried and row.cleaned.get("tags"):
         return f"{note}; will add tags".removeprefix("; ")
     if row.action == engine.SKIP and note.endswith(NOTHING_TO_CHANGE):
@@ -253,7 +243,7 @@ def _preview_summary(result: engine.Preview, total: int) -> list[str]:
         parts = [f"{n:,} {verb}" for n, verb in what]
         parts[0] = parts[0].replace(" ", " will be ", 1)
         of = f"Of the file's {checked:,} rows" if result.complete else f"Of the first {checked:,}"
-        outcome = f"{of}, {_listed(parts)}."
+        outcome = f"{of}, {listed(parts)}."
     if not result.complete:
         rest = total - checked
         outcome += (
@@ -374,15 +364,31 @@ def undo(run_id: int):
         db.session.rollback()
         flash(error.message, "danger")
         return redirect(url_for("imports.show", run_id=run.id))
-    removed = ", ".join(
-        f"{n:,} {TABLE_NAMES.get(t, t)}{'' if n == 1 else 's'}"
-        for t, n in result["by_table"].items()
-    )
-    message = f"Undone: {removed or 'nothing'} removed, {result['restored']:,} records put back."
-    if result["kept"]:
-        message += f" {result['kept']} fields changed since the import kept their new values."
-    flash(message, "success")
+    flash(_undone_message(result), "success")
     return redirect(url_for("imports.show", run_id=run.id))
+
+
+def _undone_message(result: dict) -> str:
+    """'Undone: 4 contacts and 3 organizations removed, 1 record put back.'"""
+    parts = []
+    if result["by_table"]:
+        removed = [records(n, table) for table, n in result["by_table"].items()]
+        parts.append(f"{listed(removed)} removed")
+    if result["restored"]:
+        parts.append(f"{counted(result['restored'], 'record')} put back")
+    message = (
+        f"Undone: {', '.join(parts)}."
+        if parts
+        else "Undone; the import had not created or changed anything."
+    )
+    kept = result["kept"]
+    if kept:
+        message += (
+            " 1 field changed since the import keeps its new value."
+            if kept == 1
+            else f" {kept:,} fields changed since the import keep their new values."
+        )
+    return message
 
 
 @bp.route("/<int:run_id>/discard", methods=["POST"])

@@ -191,7 +191,7 @@ def test_a_lead_imports_a_messy_csv_reads_the_errors_and_undoes_it(
 
     # The error file: the failed rows as they were, with the reason and the line.
     with page.expect_download() as download_info:
-        page.locator("#error-file").get_by_role("link", name="Download them").click()
+        page.locator("#error-file").get_by_role("link", name="Download the rows left out").click()
     download = download_info.value
     assert download.suggested_filename == "Contacts salon Lyon-errors.csv"
     text = Path(download.path()).read_bytes().decode("utf-8-sig")
@@ -230,7 +230,7 @@ def test_a_lead_imports_a_messy_csv_reads_the_errors_and_undoes_it(
     page.locator("#undo-button").click()
     expect(page.locator("#run-status")).to_have_text("Undone")
     expect(page.get_by_role("alert").filter(has_text="Undone:")).to_contain_text(
-        "Undone: 4 contacts, 3 organizations removed, 0 records put back."
+        "Undone: 4 contacts and 3 organizations removed."
     )
     expect(page.locator("#undo-button")).to_have_count(0)
     screenshot("undone")

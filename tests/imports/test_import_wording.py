@@ -9,7 +9,6 @@ import io
 import re
 
 import pytest
-
 import sqlalchemy as sa
 
 from crm.imports.models import ImportRun
@@ -255,3 +254,100 @@ def test_a_slow_preview_counts_what_it_had_time_for(client, as_role, db, monkeyp
     _, page = preview(client, db, "first_name,email\n" + "\n".join(lines) + "\n")
     assert button(page) == "Import the file"
     assert "All of the first 20 will be added. The other 10 rows are checked" in text(page)
+
+
+# 3. Grammar: singular and plural, sentences that end, names people use -------------------------
+
+
+def test_the_error_file_box_reads_as_sentences(run_import, client, as_role):
+    run = run_import("contacts", "first_name,email\nAna,ana@example.org\nBo,not-an-email\n")
+    as_role("lead")
+    words = text(client.get(f"/imports/{run.id}").get_data(as_text=True))
+    assert (
+        "1 row was left out. Download it with the reason, fix it in a spreadsheet and upload "
+        "that file again (its reason and line columns are ignored). Download the row left out"
+    ) in words
+    run = run_import("contacts", "first_name,email\nCy,x\nDi,y\n")
+    words = text(client.get(f"/imports/{run.id}").get_data(as_text=True))
+    assert "2 rows were left out. Download them with the reason for each, fix them" in words
+    assert "Download the rows left out" in words
+
+
+def test_undo_messages_count_in_the_singular_and_say_when_it_was_done_already(
+    run_import, client, as_role, db, make_contact
+):
+    ana = make_contact("Ana", "Lima", email="ana@example.org")
+    run = run_import(
+        "contacts",
+        "first_name,email,title\nAna,ana@example.org,Director\nBo,bo@example.org,\n",
+        policy="fill",
+    )
+    assert (run.created_count, run.updated_count) == (1, 1)
+    as_role("lead")
+    page = client.post(f"/imports/{run.id}/undo", follow_redirects=True).get_data(as_text=True)
+    assert "Undone: 1 contact removed, 1 record put back." in text(page)
+    page = client.post(f"/imports/{run.id}/undo", follow_redirects=True).get_data(as_text=True)
+    assert "This import was already undone." in text(page)
+    assert "this one is undone" not in page
+    db.session.expire_all()
+    assert db.session.get(type(ana), ana.id).title is None
+
+
+def test_undo_refused_names_what_uses_the_records_as_people_say_it(
+    app, run_import, db, make_contact
+):
+    from crm.core.errors import OperationError
+    from crm.imports import operations
+    from crm.organizations.models import Organization
+
+    run = run_import("organizations", "name\nAcme Textiles\nNordisk Garn\n")
+    acme = db.session.scalar(sa.select(Organization).where(Organization.name == "Acme Textiles"))
+    garn = db.session.scalar(sa.select(Organization).where(Organization.name == "Nordisk Garn"))
+    for n in range(4):
+        make_contact("Staff", f"Member{n}", organization_id=acme.id)
+    make_contact("Solo", "Person", organization_id=garn.id)
+    with app.test_request_context():
+        with pytest.raises(OperationError) as refused:
+            operations.undo(None, db.session.get(ImportRun, run.id))
+        db.session.rollback()
+    assert "used since (by 5 contacts)" in refused.value.message
+    assert " in contact" not in refused.value.message
+
+
+def test_the_dry_run_says_what_it_would_also_create(runner, db, tmp_path):
+    path = tmp_path / "people.csv"
+    path.write_text("first_name,email,organization\nAna,ana@example.org,Acme Textiles\n")
+    result = runner.invoke(args=["crm", "import", str(path), "--type", "contacts", "--dry-run"])
+    assert result.exit_code == 0, result.output
+    assert "people.csv: 1 row." in result.output
+    assert (
+        "Dry run, nothing changed. Of 1 row, the import would create 1, update 0, skip 0 and "
+        "leave out 0; it would also create 1 organization." in result.output
+    )
+    result = runner.invoke(args=["crm", "import", str(path), "--type", "contacts"])
+    assert "1 created, 0 updated, 0 skipped, 0 failed; also created 1 organization." in (
+        result.output
+    )
+
+
+def test_a_similar_organization_is_said_once_with_a_link(client, as_role, db, make_org):
+    known = make_org("Worker Voice Foundation")
+    as_role("lead")
+    _, page = preview(
+        client,
+        db,
+        "name\nWorker Voice Foundations\nTextile Union Dhaka\nTextile Union Dhakka\n",
+        record_type="organizations",
+        name="orgs.csv",
+    )
+    shown = badges(page)
+    assert shown[2][0] == "New"
+    link = f'<a href="/organizations/{known.id}">“Worker Voice Foundation”</a>'
+    assert re.search(
+        rf"Looks like\s*{re.escape(link)} \(\d+% alike\),\s*check before importing\.", page
+    )
+    assert re.search(
+        r"Looks like\s*“Textile Union Dhaka” on line 3 of this file \(\d+% alike\),\s*check before",
+        page,
+    )
+    assert "new, but looks like" not in page
