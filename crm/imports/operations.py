@@ -148,9 +148,11 @@ def apply_saved_mapping(run: ImportRun, saved: SavedMapping) -> None:
 
 
 def _editable(run: ImportRun) -> None:
+    if run.status in (RunStatus.QUEUED, RunStatus.RUNNING):
+        raise OperationError("This import has started; its columns and choices cannot change now.")
     if run.status is not RunStatus.DRAFT:
         raise OperationError(
-            f"This import is {run.status.label.lower()}; start a new one to change it."
+            "This import has ended; upload the file again to import it with other choices."
         )
 
 
@@ -219,8 +221,10 @@ def preview(actor: Any, run: ImportRun, limit: int = PREVIEW_ROWS) -> list[engin
 
 def ready(run: ImportRun) -> None:
     """Refuse to run an import that cannot run: wrong state or an incomplete mapping."""
+    if run.status is RunStatus.RUNNING:
+        raise OperationError("This import is already running; it runs once.")
     if run.status not in (RunStatus.DRAFT, RunStatus.QUEUED):
-        raise OperationError(f"This import is already {run.status.label.lower()}; it runs once.")
+        raise OperationError("This file was already imported; each upload is imported once.")
     check_mapping(run.mapping, run.headers, spec_for(run.record_type))
 
 

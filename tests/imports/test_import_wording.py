@@ -351,3 +351,22 @@ def test_a_similar_organization_is_said_once_with_a_link(client, as_role, db, ma
         page,
     )
     assert "new, but looks like" not in page
+
+
+def test_a_finished_run_refuses_changes_in_a_sentence(app, run_import, db):
+    from crm.core.errors import OperationError
+    from crm.imports import operations
+
+    run = run_import("contacts", "first_name\nAna\n")
+    with app.test_request_context():
+        run = db.session.get(ImportRun, run.id)
+        with pytest.raises(OperationError) as refused:
+            operations.set_mapping(run, run.mapping, "fill")
+        assert refused.value.message == (
+            "This import has ended; upload the file again to import it with other choices."
+        )
+        with pytest.raises(OperationError) as refused:
+            operations.ready(run)
+        assert refused.value.message == (
+            "This file was already imported; each upload is imported once."
+        )
