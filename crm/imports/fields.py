@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 
 from crm.core.errors import OperationError
 from crm.core.text import fold
+from crm.imports.wording import listed
 
 
 @dataclass(frozen=True)
@@ -32,6 +33,23 @@ class Spec:
     @property
     def keys(self) -> list[str]:
         return [f.key for f in self.fields]
+
+    @property
+    def required(self) -> list[tuple[str, ...]]:
+        """What every file needs a column for: a required field, or one of a `one_of` set."""
+        return [(f.key,) for f in self.fields if f.required] + list(self.one_of)
+
+    def is_required(self, key: str) -> bool:
+        return any(key in group for group in self.required)
+
+    def label_of(self, group: tuple[str, ...]) -> str:
+        """'Name', 'First name or Full name', 'Email, First name or Full name'."""
+        return listed([self.get(k).label for k in group], "or")  # type: ignore[union-attr]
+
+    def missing(self, mapping: dict[str, str]) -> list[str]:
+        """The required fields (or sets) that no column of `mapping` is read as, by label."""
+        mapped = set(mapping.values())
+        return [self.label_of(group) for group in self.required if not mapped & set(group)]
 
 
 # "Organization" as headers name it in French, Spanish, German and Dutch (accents folded),
@@ -77,14 +95,20 @@ def check_mapping(mapping: dict[str, str], headers: list[str], spec: Spec) -> di
                 "map one of them to something else or ignore it."
             )
         seen[key] = header
-    mapped = set(cleaned.values())
-    missing = [f.label for f in spec.fields if f.required and f.key not in mapped]
-    for group in spec.one_of:
-        if not mapped & set(group):
-            missing.append(" or ".join(spec.get(k).label for k in group))  # type: ignore[union-attr]
+    missing = spec.missing(cleaned)
     if missing:
-        raise OperationError(
-            "The file has no column for: " + ", ".join(missing) + ". Add the column to the file, "
-            "or map one of its columns to it."
-        )
+        raise OperationError(missing_message(missing))
     return cleaned
+
+
+def missing_message(missing: list[str]) -> str:
+    """All the missing required columns, in one message."""
+    if len(missing) == 1:
+        return (
+            f"The file has no column for: {missing[0]}. Add it to the file, or map one of the "
+            "file's columns to it."
+        )
+    return (
+        f"The file has no column for: {'; '.join(missing)}. Add them to the file, or map the "
+        "file's columns to them."
+    )

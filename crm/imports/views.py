@@ -23,7 +23,7 @@ from crm.core.access import Permission, requires
 from crm.core.errors import OperationError
 from crm.extensions import db
 from crm.imports import engine, jobs, operations
-from crm.imports.fields import Spec, check_mapping
+from crm.imports.fields import Spec, check_mapping, missing_message
 from crm.imports.models import ExistingPolicy, ImportRun, RecordType, RunStatus, SavedMapping
 from crm.imports.wording import counted, listed, records
 
@@ -126,10 +126,17 @@ def mapping(run_id: int):
         .where(SavedMapping.record_type == run.record_type)
         .order_by(SavedMapping.name)
     ).all()
+    missing = spec.missing(run.mapping)
     return render_template(
         "imports/mapping.html",
         run=run,
         spec=spec,
+        required=[
+            (spec.label_of(group), next((h for h, k in run.mapping.items() if k in group), None))
+            for group in spec.required
+        ],
+        required_keys=sorted({key for group in spec.required for key in group}),
+        missing=missing_message(missing) if missing else None,
         sample=reader.info.sample,
         info=reader.info,
         sheet_is_first=reader.sheet_index == 0,
@@ -214,18 +221,8 @@ def _field_names(changes: dict, spec: Spec) -> list[str]:
 
 
 def _preview_summary(result: engine.Preview, total: int) -> list[str]:
-    """What the import will do with the rows checked, in a sentence or three."""
-    shown = len(result.rows)
-    if result.complete and total == 1:
-        scope = "The file's only row is below, checked exactly as the import will check it."
-    elif result.complete and shown == total:
-        scope = f"All {total:,} rows are below, checked exactly as the import will check them."
-    else:
-        scope = (
-            f"The first {shown:,} of {total:,} rows are below, checked exactly as the import "
-            "will check them."
-        )
-    counts = result.counts
+    """What the import will do with the rows checked, in two or three sentences."""
+    shown, checked, counts = len(result.rows), result.checked, result.counts
     what = [
         (counts[engine.CREATE], "added"),
         (counts[engine.UPDATE], "updated"),
@@ -233,24 +230,39 @@ def _preview_summary(result: engine.Preview, total: int) -> list[str]:
         (counts[engine.FAIL], "left out"),
     ]
     what = [(n, verb) for n, verb in what if n]
-    checked = result.checked
+    parts = [f"{n:,} {verb}" for n, verb in what]
+    parts[0] = parts[0].replace(" ", " will be ", 1)
+    everything = len(what) == 1  # every row checked does the same
     if result.complete and total == 1:
-        outcome = f"It will be {what[0][1]}."
-    elif len(what) == 1 and what[0][0] == checked:
-        whole = f"All {checked:,} rows" if result.complete else f"All of the first {checked:,}"
-        outcome = f"{whole} will be {what[0][1]}."
+        sentences = [
+            "The file's only row is below, checked exactly as the import will check it: "
+            f"it will be {what[0][1]}."
+        ]
+    elif result.complete and shown == total:
+        every, rows = ("both", "Both rows") if total == 2 else ("all", f"All {total:,} rows")
+        outcome = f"{every} will be {what[0][1]}" if everything else listed(parts)
+        sentences = [
+            f"{rows} are below, checked exactly as the import will check them: {outcome}."
+        ]
     else:
-        parts = [f"{n:,} {verb}" for n, verb in what]
-        parts[0] = parts[0].replace(" ", " will be ", 1)
-        of = f"Of the file's {checked:,} rows" if result.complete else f"Of the first {checked:,}"
-        outcome = f"{of}, {listed(parts)}."
-    if not result.complete:
-        rest = total - checked
-        outcome += (
-            f" The other {counted(rest, 'row')} {'is' if rest == 1 else 'are'} checked the "
-            "same way as the import reads them."
+        scope = (
+            f"The first {shown:,} of {total:,} rows are below, checked exactly as the import "
+            "will check them."
         )
-    sentences = [scope, outcome]
+        if result.complete:
+            of = f"Of the file's {checked:,} rows"
+            outcome = f"All {checked:,} will be {what[0][1]}." if everything else ""
+        else:
+            of = f"Of the first {checked:,}"
+            outcome = f"All of the first {checked:,} will be {what[0][1]}." if everything else ""
+        outcome = outcome or f"{of}, {listed(parts)}."
+        if not result.complete:
+            rest = total - checked
+            outcome += (
+                f" The other {counted(rest, 'row')} {'is' if rest == 1 else 'are'} checked "
+                "the same way as the import reads them."
+            )
+        sentences = [scope, outcome]
     if not result.tried:
         sentences.append(
             "Another import is writing some of the same records right now, so these rows were "
@@ -259,16 +271,16 @@ def _preview_summary(result: engine.Preview, total: int) -> list[str]:
     failed = counts[engine.FAIL]
     if failed:
         below = sum(1 for row in result.rows if row.action == engine.FAIL)
-        among = f" ({below:,} of them below)" if below < failed and failed > 1 else ""
         if failed == 1:
             among = "" if below else " (not among those below)"
             sentences.append(
-                f"1 row has a problem{among}: it will be left out and listed in an error file "
+                f"The row left out has a problem{among}: it will be listed in an error file "
                 "that you can fix and upload again."
             )
         else:
+            among = "" if below == failed else f" ({below:,} of them below)"
             sentences.append(
-                f"{failed:,} rows have problems{among}: they will be left out and listed in an "
+                f"The {failed:,} rows left out have problems{among}: they will be listed in an "
                 "error file that you can fix and upload again."
             )
     return sentences

@@ -43,8 +43,8 @@ def singular(plural: str) -> str:
     return plural.removesuffix("s")
 
 
-def listed(parts: list[str]) -> str:
-    """'a', 'a and b', 'a, b and c'."""
+def listed(parts: list[str], last: str = "and") -> str:
+    """'a', 'a and b', 'a, b and c' (or 'a, b or c')."""
     if not parts:
         return ""
-    return parts[0] if len(parts) == 1 else f"{', '.join(parts[:-1])} and {parts[-1]}"
+    return parts[0] if len(parts) == 1 else f"{', '.join(parts[:-1])} {last} {parts[-1]}"

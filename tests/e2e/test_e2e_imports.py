@@ -127,6 +127,19 @@ def test_a_lead_imports_a_messy_csv_reads_the_errors_and_undoes_it(
     notes_row = page.locator("#mapping-table tbody tr").nth(HEADERS.index("Remarques"))
     expect(notes_row).to_contain_text("Rencontrée à Lyon, salon d’automne")
     expect(page.locator("#mapping-table")).to_contain_text("Sénégal")
+    # What every contacts file needs, and the tag beside the column read as it.
+    expect(page.locator("#required-fields")).to_contain_text(
+        "First name or Full name required read from “Prénom”"
+    )
+    expect(page.locator("#missing-required")).to_have_count(0)
+    rows = page.locator("#mapping-table tbody tr")
+    expect(rows.nth(HEADERS.index("Prénom")).locator(".required-tag")).to_be_visible()
+    reference = rows.nth(HEADERS.index("Réf. interne"))
+    expect(reference.locator(".required-tag")).to_be_hidden()
+    page.get_by_label("Réf. interne", exact=True).select_option("full_name")
+    expect(reference.locator(".required-tag")).to_be_visible()
+    page.get_by_label("Réf. interne", exact=True).select_option("")
+    expect(reference.locator(".required-tag")).to_be_hidden()
     for header, key in BY_HAND.items():
         page.get_by_label(header, exact=True).select_option(key)
     expect(page.get_by_label("Skip it (change nothing)")).to_be_checked()
@@ -143,8 +156,8 @@ def test_a_lead_imports_a_messy_csv_reads_the_errors_and_undoes_it(
     )
     expect(page.locator("#mapping-problem")).to_have_count(0)
     expect(page.locator("#preview-summary")).to_contain_text(
-        "Of the file's 7 rows, 4 will be added and 3 left out. 3 rows have problems: they will "
-        "be left out"
+        "All 7 rows are below, checked exactly as the import will check them: 4 will be added "
+        "and 3 left out. The 3 rows left out have problems: they will be listed in an error file"
     )
     expect(page.locator("#import-button")).to_have_text("Import 4 rows (3 left out)")
     table = page.locator("#preview-table")

@@ -70,12 +70,12 @@ def test_the_button_counts_only_the_rows_that_will_be_written(client, as_role, d
     )
     assert button(page) == "Import 2 rows (1 left out, 1 unchanged)"
     words = text(page)
-    assert "Of the file's 4 rows, 2 will be added, 1 left unchanged and 1 left out." in words
     assert (
-        "1 row has a problem: it will be left out and listed in an error file that you can fix "
-        "and upload again." in words
+        "All 4 rows are below, checked exactly as the import will check them: 2 will be added, "
+        "1 left unchanged and 1 left out. The row left out has a problem: it will be listed in "
+        "an error file that you can fix and upload again." in words
     )
-    assert "has a problem :" not in words and "they will be left out" not in words
+    assert "has a problem :" not in words and "they will be" not in words
 
 
 def test_nothing_to_import_disables_the_button_and_says_why(client, as_role, db, make_contact):
@@ -89,7 +89,10 @@ def test_nothing_to_import_disables_the_button_and_says_why(client, as_role, db,
     )
     assert button(page) == "Nothing to import: every row is left out or unchanged"
     assert re.search(r'<button[^>]*id="import-button"[^>]*\bdisabled\b', page)
-    assert "Of the file's 3 rows, 2 will be left unchanged and 1 left out." in text(page)
+    assert (
+        "checked exactly as the import will check them: 2 will be left unchanged and 1 left out."
+        in text(page)
+    )
 
 
 def test_every_row_of_a_file_imported_while_the_page_waits_is_counted(client, as_role, db):
@@ -99,7 +102,8 @@ def test_every_row_of_a_file_imported_while_the_page_waits_is_counted(client, as
     assert button(page) == "Import 29 rows (1 left out)"
     words = text(page)
     assert "The first 20 of 30 rows are below" in words
-    assert "1 row has a problem (not among those below)" in words
+    assert "Of the file's 30 rows, 29 will be added and 1 left out." in words
+    assert "The row left out has a problem (not among those below): it will be listed" in words
 
 
 def test_a_file_imported_in_the_background_is_counted_on_its_first_rows(
@@ -119,8 +123,10 @@ def test_a_one_row_file_is_described_in_the_singular(client, as_role, db):
     _, page = preview(client, db, "first_name,email\nAna,ana@example.org\n")
     assert button(page) == "Import 1 row"
     words = text(page)
-    assert "The file's only row is below, checked exactly as the import will check it." in words
-    assert "It will be added." in words
+    assert (
+        "The file's only row is below, checked exactly as the import will check it: it will be "
+        "added." in words
+    )
 
 
 # 2. The preview says what the chosen mode will do with each row ------------------------------
@@ -161,12 +167,18 @@ def test_fill_empty_says_unchanged_for_a_record_with_nothing_empty_to_fill(
     )
     assert shown[3] == ("Update", f"matches contact #{gaps.id} by email; will fill in title")
     assert button(page) == "Import 1 row (1 unchanged)"
-    assert "Of the file's 2 rows, 1 will be updated and 1 left unchanged." in text(page)
+    assert (
+        "Both rows are below, checked exactly as the import will check them: 1 will be "
+        "updated and 1 left unchanged." in text(page)
+    )
 
     # Overwrite: both rows change; the same values again change nothing.
     _, page = preview(client, db, data, policy="overwrite")
     shown = badges(page)
-    assert shown[2] == ("Update", f"matches contact #{full.id} by email; will change phone and title")
+    assert shown[2] == (
+        "Update",
+        f"matches contact #{full.id} by email; will change phone and title",
+    )
     assert shown[3][0] == "Update"
     _, page = preview(
         client, db, "first_name,email,phone\nAna,ana@example.org,+1 555\n", policy="overwrite"
@@ -370,3 +382,53 @@ def test_a_finished_run_refuses_changes_in_a_sentence(app, run_import, db):
         assert refused.value.message == (
             "This file was already imported; each upload is imported once."
         )
+
+
+# 4. The mapping page marks what is required and says once what is missing ---------------------
+
+
+def test_the_mapping_page_marks_required_fields_and_lists_what_is_missing_once(client, as_role, db):
+    as_role("lead")
+    upload(client, "Phone,Role\n+1 555,speaker\n", "people.csv", record_type="participants")
+    run = latest_run(db)
+    page = client.get(f"/imports/{run.id}/mapping").get_data(as_text=True)
+    required = re.search(r'<p[^>]*id="required-fields">(.*?)</p>', page, re.S).group(1)
+    words = " ".join(re.sub(r"<[^>]+>", " ", required).split())
+    assert words == (
+        "Every file of event participants needs a column for Event required no column yet · "
+        "Email, First name or Full name required no column yet"
+    )
+    message = (
+        "The file has no column for: Event; Email, First name or Full name. Add them to the "
+        "file, or map the file's columns to them."
+    )
+    assert text(page).count(message) == 1
+    assert text(page).count("The file has no column") == 1
+    assert "(required)" in page  # in the choices of each column, too
+    preview_page = client.get(f"/imports/{run.id}/preview").get_data(as_text=True)
+    assert text(preview_page).count("The file has no column") == 1
+
+    # Once mapped: where each required field is read from, the tag beside its column, and no
+    # message.
+    upload(client, "Webinar,Attendee email,Role\nForum,a@example.org,speaker\n", "p.csv",
+           record_type="participants")  # fmt: skip
+    run = latest_run(db)
+    page = client.get(f"/imports/{run.id}/mapping").get_data(as_text=True)
+    assert run.mapping == {"Webinar": "event", "Attendee email": "email", "Role": "role"}
+    words = text(page)
+    assert "Event required read from “Webinar”" in words
+    assert "Email, First name or Full name required read from “Attendee email”" in words
+    assert 'id="missing-required"' not in page
+    tags = re.findall(r'class="badge text-bg-warning required-tag( invisible)?"', page)
+    assert tags == ["", "", " invisible"]  # Webinar, Attendee email: required; Role: not
+
+
+def test_one_missing_column_is_said_in_the_singular(client, as_role, db):
+    as_role("lead")
+    upload(client, "kind\nngo\n", "orgs.csv", record_type="organizations")
+    run = latest_run(db)
+    page = client.get(f"/imports/{run.id}/mapping").get_data(as_text=True)
+    assert (
+        "The file has no column for: Name. Add it to the file, or map one of the file's columns "
+        "to it." in text(page)
+    )
