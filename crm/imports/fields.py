@@ -59,6 +59,59 @@ ORGANIZATION_IN_OTHER_LANGUAGES = (
     "bedrijf",
 )  # fmt: skip
 
+# Headers in French, Spanish, German, Portuguese, Italian and Dutch (compared as `header_key`
+# compares: accents, case, spaces and punctuation ignored), by the English name of the field
+# they mean: a field that answers to "job title" also answers to "Fonction" and "Cargo". They
+# come after every field's own names, so they never take a header another field names.
+IN_OTHER_LANGUAGES: dict[str, tuple[str, ...]] = {
+    "job title": (
+        "fonction", "poste", "intitulé du poste", "titre du poste", "fonction occupée",  # fr
+        "cargo", "puesto", "puesto de trabajo", "función",  # es (cargo: pt too)
+        "funktion", "berufsbezeichnung", "stellenbezeichnung", "jobtitel", "stellung",  # de
+        "função", "título do cargo",  # pt
+        "ruolo", "qualifica", "mansione",  # it
+        "functie", "functietitel",  # nl
+    ),
+    "phone": (
+        "téléphone", "tél", "numéro de téléphone", "n° de téléphone", "n° de tél", "portable",
+        "téléphone portable",  # fr
+        "teléfono", "número de teléfono", "móvil", "celular", "tfno",  # es
+        "telefon", "telefonnummer", "handy", "mobil", "mobilnummer", "rufnummer",  # de
+        "telefone", "número de telefone", "telemóvel",  # pt
+        "cellulare", "numero di telefono",  # it
+        "telefoon", "telefoonnummer", "mobiel",  # nl
+    ),
+    "organization": (
+        *ORGANIZATION_IN_OTHER_LANGUAGES,
+        "organisme", "employeur", "nom de l'entreprise", "raison sociale", "établissement",  # fr
+        "compañía", "institución", "entidad", "empleador", "nombre de la empresa",  # es
+        "arbeitgeber", "firmenname", "institution",  # de
+        "organização", "instituição", "entidade", "empregador", "nome da empresa",  # pt
+        "azienda", "società", "ente", "organizzazione",  # it
+        "werkgever", "organisatienaam",  # nl
+    ),
+    "country": (
+        "pays", "país", "land", "paese", "nazione", "landcode", "code pays",
+        "código de país", "código do país",
+    ),
+    "website": (
+        "site web", "site internet", "site", "page web",  # fr
+        "sitio web", "página web", "web",  # es
+        "webseite", "internetseite", "internetadresse", "homepage",  # de
+        "sítio", "sítio web", "página",  # pt
+        "sito web", "sito",  # it
+        "webpagina",  # nl
+    ),
+}  # fmt: skip
+
+# Columns people often have that the CRM keeps no field for: said on the mapping page rather
+# than left as a silent "ignore".
+NOT_KEPT: dict[str, str] = dict.fromkeys(
+    ("city", "town", "ville", "ciudad", "stadt", "ort", "cidade", "città", "stad", "localite",
+     "localidad", "wohnort"),
+    "The CRM keeps no city or town; this column is left out.",
+)  # fmt: skip
+
 def header_key(text: str) -> str:
     """'E-mail Address ' -> 'emailaddress': headers compared without case, accents, spacing
     or punctuation."""
@@ -66,11 +119,16 @@ def header_key(text: str) -> str:
 
 
 def auto_map(headers: list[str], spec: Spec) -> dict[str, str]:
-    """{header: field key} for the headers that name a field (its key, label or a synonym)."""
+    """{header: field key} for the headers that name a field (its key, label or a synonym,
+    or that in another language)."""
     names: dict[str, str] = {}
     for f in spec.fields:
         for name in (f.key, f.label, *f.synonyms):
             names.setdefault(header_key(name), f.key)
+    for f in spec.fields:
+        for name in (f.key, f.label, *f.synonyms):
+            for translated in IN_OTHER_LANGUAGES.get(fold(name), ()):
+                names.setdefault(header_key(translated), f.key)
     mapping: dict[str, str] = {}
     used: set[str] = set()
     for header in headers:
@@ -79,6 +137,11 @@ def auto_map(headers: list[str], spec: Spec) -> dict[str, str]:
             mapping[header] = key
             used.add(key)
     return mapping
+
+
+def not_kept(header: str) -> str | None:
+    """Why a column is left out, when it holds something the CRM keeps no field for."""
+    return NOT_KEPT.get(header_key(header))
 
 
 def check_mapping(mapping: dict[str, str], headers: list[str], spec: Spec) -> dict[str, str]:

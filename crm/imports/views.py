@@ -23,7 +23,7 @@ from crm.core.access import Permission, requires
 from crm.core.errors import OperationError
 from crm.extensions import db
 from crm.imports import engine, jobs, operations
-from crm.imports.fields import Spec, check_mapping, missing_message
+from crm.imports.fields import Spec, check_mapping, missing_message, not_kept
 from crm.imports.models import ExistingPolicy, ImportRun, RecordType, RunStatus, SavedMapping
 from crm.imports.wording import counted, listed, records
 
@@ -137,6 +137,7 @@ def mapping(run_id: int):
         ],
         required_keys=sorted({key for group in spec.required for key in group}),
         missing=missing_message(missing) if missing else None,
+        not_kept={h: why for h in run.headers if (why := not_kept(h))},
         sample=reader.info.sample,
         info=reader.info,
         sheet_is_first=reader.sheet_index == 0,

@@ -432,3 +432,119 @@ def test_one_missing_column_is_said_in_the_singular(client, as_role, db):
         "The file has no column for: Name. Add it to the file, or map one of the file's columns "
         "to it." in text(page)
     )
+
+
+# 5. Headers and countries in other languages ---------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        ["Prénom", "Nom", "Fonction", "Téléphone", "Société", "Pays"],
+        ["Nombre", "Apellido", "Cargo", "Teléfono", "Empresa", "País"],
+        ["Vorname", "Nachname", "Funktion", "Telefonnummer", "Unternehmen", "Land"],
+        ["First", "Last", "Função", "Telefone", "Organização", "País"],
+        ["First", "Last", "Intitulé du poste", "N° de téléphone", "Employeur", "Code pays"],
+        ["First", "Last", "Puesto", "Móvil", "Nombre de la empresa", "País"],
+    ],
+)
+def test_contact_headers_in_other_languages_are_recognized(headers):
+    from crm.imports.contacts import SPEC
+    from crm.imports.fields import auto_map
+
+    assert list(auto_map(headers, SPEC).values()) == [
+        "first_name", "last_name", "title", "phone", "organization", "country",
+    ]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        ["Entreprise", "Pays", "Site web"],
+        ["Empresa", "País", "Sitio web"],
+        ["Unternehmen", "Land", "Webseite"],
+        ["Organização", "País", "Sítio web"],
+        ["Raison sociale", "Pays", "Site internet"],
+    ],
+)
+def test_organization_headers_in_other_languages_are_recognized(headers):
+    from crm.imports.fields import auto_map
+    from crm.imports.organizations import SPEC
+
+    assert list(auto_map(headers, SPEC).values()) == ["name", "country", "website"]
+
+
+def test_a_translated_header_never_takes_a_field_of_another_meaning():
+    from crm.imports.fields import auto_map
+    from crm.imports.records import EndorsementImporter, PledgeImporter
+
+    # An endorsement's title is its headline, not a job title.
+    assert auto_map(["Fonction", "Cargo"], EndorsementImporter.spec) == {}
+    assert auto_map(["Société"], PledgeImporter.spec) == {"Société": "organization"}
+    # A field's own names come first: "Mobile" stays the phone, "Land" the country.
+    from crm.imports.contacts import SPEC
+
+    assert auto_map(["Land", "Mobile"], SPEC) == {"Land": "country", "Mobile": "phone"}
+
+
+COUNTRIES_ELSEWHERE = {
+    "Frankreich": "FR", "Allemagne": "DE", "Alemania": "DE", "Deutschland": "DE",
+    "Espagne": "ES", "Royaume-Uni": "GB", "États-Unis": "US", "Estados Unidos": "US",
+    "Brasil": "BR", "Inde": "IN",
+}  # fmt: skip
+
+
+def test_countries_named_in_other_languages_are_read():
+    from crm.imports import cleaning
+
+    for name, code in {
+        **COUNTRIES_ELSEWHERE,
+        "Vereinigtes Königreich": "GB", "Países Bajos": "NL", "Sudáfrica": "ZA",
+        "Costa do Marfim": "CI", "Suíça": "CH", "Belgique": "BE", "Marokko": "MA",
+        "ESTADOS UNIDOS": "US", "états-unis d'amérique": "US",
+    }.items():  # fmt: skip
+        assert cleaning.country(name) == code, name
+    assert len(cleaning.translated_countries()) > 1000  # pycountry's own translations
+
+
+def test_without_pycountry_translations_the_common_names_still_read(monkeypatch, tmp_path):
+    import pycountry
+
+    from crm.imports import cleaning
+
+    monkeypatch.setattr(pycountry, "LOCALES_DIR", str(tmp_path))  # an empty folder
+    cleaning.translated_countries.cache_clear()
+    cleaning.country.cache_clear()
+    try:
+        assert cleaning.translated_countries() == {}
+        for name, code in COUNTRIES_ELSEWHERE.items():
+            assert cleaning.country(name) == code, name
+    finally:
+        cleaning.translated_countries.cache_clear()
+        cleaning.country.cache_clear()
+
+
+def test_a_french_file_imports_its_columns_and_countries(run_import, db):
+    from crm.contacts.models import Contact
+
+    run = run_import(
+        "contacts",
+        "Prénom;Nom;Fonction;Téléphone;Pays\n"
+        "Awa;Diallo;Chargée de plaidoyer;+221 33 123;Allemagne\n"
+        "Oumar;Ba;Directeur;+1 202 555;États-Unis\n",
+    )
+    assert run.created_count == 2, run.error_file
+    people = {c.first_name: c for c in db.session.scalars(sa.select(Contact))}
+    assert (people["Awa"].title, people["Awa"].phone, people["Awa"].country) == (
+        "Chargée de plaidoyer", "+221 33 123", "DE",
+    )  # fmt: skip
+    assert people["Oumar"].country == "US"
+
+
+def test_a_city_column_is_said_to_be_left_out(client, as_role, db):
+    as_role("lead")
+    upload(client, "Prénom,Ville\nAwa,Dakar\n")
+    run = latest_run(db)
+    page = client.get(f"/imports/{run.id}/mapping").get_data(as_text=True)
+    assert run.mapping == {"Prénom": "first_name"}
+    assert "The CRM keeps no city or town; this column is left out." in text(page)
