@@ -28,6 +28,7 @@ from crm.imports.models import (
     SavedMapping,
 )
 from crm.imports.reading import TableReader
+from crm.imports.wording import megabytes
 
 
 def spec_for(record_type: RecordType | str) -> Spec:
@@ -68,8 +69,8 @@ def start_run(
     size = data.stat().st_size if isinstance(data, Path) else len(data)
     if size > limit:
         raise OperationError(
-            f"“{file_name}” is {size / 1e6:.1f} MB; the most one import takes is "
-            f"{limit / 1e6:.0f} MB. Split it into smaller files."
+            f"“{file_name}” is {size / (1024 * 1024):.1f} MB; the most one import takes is "
+            f"{megabytes(limit)}. Split it into smaller files."
         )
     if not size:
         raise OperationError(f"“{file_name}” is empty.")

@@ -25,12 +25,32 @@ from crm.extensions import db
 from crm.imports import engine, jobs, operations
 from crm.imports.fields import Spec, check_mapping, missing_message, not_kept
 from crm.imports.models import ExistingPolicy, ImportRun, RecordType, RunStatus, SavedMapping
-from crm.imports.wording import counted, listed, records
+from crm.imports.wording import counted, listed, megabytes, records
 
 bp = Blueprint("imports", __name__, url_prefix="/imports")
 
 TEMPLATE_FOLDER = Path(__file__).resolve().parents[2] / "imports"
 STALE_SECONDS = 600  # a running import whose progress has not moved for this long has died
+
+
+@bp.errorhandler(413)
+def too_large(error):
+    """An upload over the web limit: the limit, what to do instead, and the way back."""
+    limit = megabytes(current_app.config["MAX_CONTENT_LENGTH"])
+    cli_limit = megabytes(current_app.config["IMPORT_MAX_BYTES"])
+    message = (
+        f"The file is larger than the {limit} an upload can be, so nothing was imported. "
+        "Split it into smaller files and upload each, or import it from the command line "
+        f"(flask crm import), which takes files up to {cli_limit}."
+    )
+    return render_template(
+        "errors/error.html",
+        code=413,
+        title="File too large",
+        message=message,
+        back_url=url_for("imports.index"),
+        back_label="Back to Imports",
+    ), 413
 
 
 def _run(run_id: int) -> ImportRun:
@@ -50,7 +70,7 @@ def index():
         "imports/index.html",
         runs=runs,
         record_types=list(RecordType),
-        max_mb=current_app.config["MAX_CONTENT_LENGTH"] / (1024 * 1024),
+        max_size=megabytes(current_app.config["MAX_CONTENT_LENGTH"]),
     )
 
 

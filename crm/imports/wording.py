@@ -48,3 +48,9 @@ def listed(parts: list[str], last: str = "and") -> str:
     if not parts:
         return ""
     return parts[0] if len(parts) == 1 else f"{', '.join(parts[:-1])} {last} {parts[-1]}"
+
+
+def megabytes(size: int) -> str:
+    """20971520 -> '20 MB', 5767168 -> '5.5 MB' (in MiB, as the limits are set)."""
+    value = size / (1024 * 1024)
+    return f"{value:.0f} MB" if value >= 10 or value == int(value) else f"{value:.1f} MB"

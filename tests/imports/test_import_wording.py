@@ -548,3 +548,27 @@ def test_a_city_column_is_said_to_be_left_out(client, as_role, db):
     page = client.get(f"/imports/{run.id}/mapping").get_data(as_text=True)
     assert run.mapping == {"Prénom": "first_name"}
     assert "The CRM keeps no city or town; this column is left out." in text(page)
+
+
+# 6. A file over the upload limit --------------------------------------------------------------
+
+
+def test_a_file_over_the_limit_is_told_the_limit_and_the_way_back(
+    app, client, as_role, monkeypatch
+):
+    as_role("lead")
+    monkeypatch.setitem(app.config, "MAX_CONTENT_LENGTH", 5 * 1024 * 1024 + 512 * 1024)
+    response = upload(client, b"first_name\n" + b"x\n" * (3 * 1024 * 1024))
+    assert response.status_code == 413
+    page = response.get_data(as_text=True)
+    words = text(page)
+    assert "File too large" in words
+    assert "The file is larger than the 5.5 MB an upload can be, so nothing was imported." in words
+    assert (
+        "import it from the command line (flask crm import), which takes files up to 200 MB."
+        in words
+    )
+    assert re.search(r'<a class="btn btn-primary" href="/imports/">Back to Imports</a>', page)
+    assert "Go to the home page" not in page
+    # The imports page states the same limit.
+    assert "up to 5.5 MB." in text(client.get("/imports/").get_data(as_text=True))
