@@ -572,3 +572,31 @@ def test_a_file_over_the_limit_is_told_the_limit_and_the_way_back(
     assert "Go to the home page" not in page
     # The imports page states the same limit.
     assert "up to 5.5 MB." in text(client.get("/imports/").get_data(as_text=True))
+
+
+# 7. Uploads not imported say how long ago they came ---------------------------------------------
+
+
+def test_drafts_on_the_imports_page_say_when_they_were_uploaded(client, as_role, db, run_import):
+    from datetime import timedelta
+
+    from crm.core.db import utcnow
+
+    done = run_import("contacts", "first_name\nAna\n")
+    as_role("lead")
+    upload(client, "first_name\nBo\n", "old.csv")
+    old = latest_run(db)
+    old.created_at = utcnow() - timedelta(hours=3, minutes=5)
+    db.session.commit()
+    upload(client, "first_name\nCy\n", "new.csv")
+    page = client.get("/imports/").get_data(as_text=True)
+    rows = {
+        name: " ".join(re.sub(r"<[^>]+>", " ", row).split())
+        for row in re.findall(r"<tr>(.*?)</tr>", page, re.S)
+        for name in ("old.csv", "new.csv", done.file_name)
+        if f">{name}</a>" in row
+    }
+    assert "Not imported yet uploaded 3 hours ago" in rows["old.csv"]
+    assert "Not imported yet uploaded just now" in rows["new.csv"]
+    assert "uploaded" not in rows[done.file_name]
+    assert "Files uploaded but not imported are kept for a week, then dropped." in text(page)
