@@ -160,6 +160,10 @@ def test_a_lead_imports_a_messy_csv_reads_the_errors_and_undoes_it(
         "and 3 left out. The 3 rows left out have problems: they will be listed in an error file"
     )
     expect(page.locator("#import-button")).to_have_text("Import 4 rows (3 left out)")
+    expect(page.locator("#all-or-nothing")).to_contain_text(
+        "the rest is written in one transaction, all together, so if the import stops on an "
+        "error or a crash, nothing at all is changed."
+    )
     table = page.locator("#preview-table")
     expect(table.locator("thead")).to_contain_text("→ Email")
     expect(table.locator("thead th").filter(has_text="Réf. interne")).to_contain_text("ignored")

@@ -600,3 +600,22 @@ def test_drafts_on_the_imports_page_say_when_they_were_uploaded(client, as_role,
     assert "Not imported yet uploaded just now" in rows["new.csv"]
     assert "uploaded" not in rows[done.file_name]
     assert "Files uploaded but not imported are kept for a week, then dropped." in text(page)
+
+
+# 8. Before the Import button: what happens if it fails ------------------------------------------
+
+
+def test_the_preview_says_an_import_is_all_or_nothing_before_the_button(client, as_role, db):
+    as_role("lead")
+    _, page = preview(client, db, "first_name,email\nAna,ana@example.org\nBo,oops\n")
+    sentence = (
+        "Rows with problems are left out and the rest is written in one transaction, all "
+        "together, so if the import stops on an error or a crash, nothing at all is changed."
+    )
+    words = text(page)
+    assert sentence in words
+    assert words.index(sentence) < words.index("Import 1 row (1 left out)")
+    # Not where nothing can be imported yet.
+    upload(client, "phone\n1\n")
+    run = latest_run(db)
+    assert sentence not in text(client.get(f"/imports/{run.id}/preview").get_data(as_text=True))
