@@ -171,7 +171,9 @@ PREVIEW_LOCK_WAIT_MS = 3000  # how long a preview waits for rows another import 
 PREVIEW_SECONDS = 1.0  # how long a preview goes on counting rows, after the ones it shows
 
 
-def check(actor: Any, run: ImportRun, *, limit: int = PREVIEW_ROWS) -> engine.Preview:
+def check(
+    actor: Any, run: ImportRun, *, limit: int = PREVIEW_ROWS, write: bool = True
+) -> engine.Preview:
     """The first rows checked as the import would check them, and what the import would do
     with each row of a file small enough to import while the page waits, as far as a second
     goes (the others are checked as they import).
@@ -179,7 +181,10 @@ def check(actor: Any, run: ImportRun, *, limit: int = PREVIEW_ROWS) -> engine.Pr
     The rows are written, as the import would write them, inside a savepoint rolled back at
     the end, so the preview says what the import will do (an update with nothing to fill is
     skipped, an operation refuses a row) and nothing is kept. When another import holds the
-    records it would write, the rows are only checked, rather than wait for it."""
+    records it would write, the rows are only checked, rather than wait for it. Without
+    `write` (a mapping that cannot import), the first rows are only checked."""
+    if not write:
+        return engine.preview(run, reader_for(run), context(actor, run), limit, write=False)
     most = current_app.config["IMPORT_BACKGROUND_ROWS"]
     count = most if run.total_rows <= most else 0
     savepoint = db.session.begin_nested()

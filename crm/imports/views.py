@@ -181,7 +181,7 @@ def preview(run_id: int):
         problem = error.message
     result = None
     try:
-        result = operations.check(current_user, run)
+        result = operations.check(current_user, run, write=problem is None)
     except OperationError as error:
         problem = problem or error.message
     finally:

@@ -619,3 +619,12 @@ def test_the_preview_says_an_import_is_all_or_nothing_before_the_button(client, 
     upload(client, "phone\n1\n")
     run = latest_run(db)
     assert sentence not in text(client.get(f"/imports/{run.id}/preview").get_data(as_text=True))
+
+
+def test_nothing_to_import_does_not_explain_how_an_import_is_written(
+    client, as_role, db, make_contact
+):
+    make_contact("Ana", "Lima", email="ana@example.org")
+    as_role("lead")
+    _, page = preview(client, db, "first_name,email\nAna,ana@example.org\n")
+    assert 'id="all-or-nothing"' not in page
