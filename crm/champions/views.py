@@ -95,7 +95,10 @@ def endorsement_page(
 
     A lead's new endorsement is verified as recorded; a champion's goes to review, and their
     change to a reviewed one sends it back (the rules are in the operations)."""
-    form = EndorsementForm(obj=endorsement, principle_choices=principle_choices())
+    # An endorsement tagged before a newer version became current keeps its principles on
+    # the form (labelled with their version); otherwise the next save would drop them.
+    keep = endorsement.principles if endorsement is not None else ()
+    form = EndorsementForm(obj=endorsement, principle_choices=principle_choices(keep=keep))
     if request.method == "GET":
         if endorsement is None:
             form.made_on.data = date.today()

@@ -106,6 +106,8 @@ class Recommendation(TrackedMixin, db.Model):
     def label(self) -> str:
         if self.principle is not None:
             return f"Recommendation on {self.principle.code}"
+        if not self.new_code:
+            return "Draft text whose principle was removed"
         return f"New principle {self.new_code} · {self.new_title}"
 
 

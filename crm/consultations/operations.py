@@ -28,7 +28,7 @@ from crm.consultations.models import (
 from crm.contacts import operations as contact_ops
 from crm.contacts.models import ConsentStatus, Contact
 from crm.core.db import serialize_on, utcnow
-from crm.core.errors import OperationError, check_version
+from crm.core.errors import ConflictError, OperationError, check_version
 from crm.core.http import external_url
 from crm.core.tokens import TokenError, make_token, read_token
 from crm.core.validation import clean_country, clean_text
@@ -74,7 +74,7 @@ def _apply(consultation: Consultation, fields: ConsultationFields) -> None:
     changed = consultation.id is not None and standard.id != consultation.standard_id
     if changed and _has_responses(consultation):
         raise OperationError(
-            "People have answered already, so the version cannot change.",
+            "People have answered already (saved drafts count too), so the version cannot change.",
             field="standard_id",
         )
     if changed and consultation.recommendations:
@@ -89,11 +89,35 @@ def _apply(consultation: Consultation, fields: ConsultationFields) -> None:
         raise OperationError("Give the day it closes.", field="closes_on")
     if fields.closes_on < fields.opens_on:
         raise OperationError("It cannot close before it opens.", field="closes_on")
+    published = consultation.published_standard
+    if published is not None and fields.closes_on != consultation.closes_on:
+        raise OperationError(
+            f"Version {published.version} was published from this consultation, so it cannot "
+            "be reopened and its dates no longer change.",
+            field="closes_on",
+        )
+    if published is not None and fields.opens_on != consultation.opens_on:
+        raise OperationError(
+            f"Version {published.version} was published from this consultation, so its dates "
+            "no longer change.",
+            field="opens_on",
+        )
     consultation.opens_on, consultation.closes_on = fields.opens_on, fields.closes_on
     try:
-        consultation.access = Access(fields.access)
+        access = Access(fields.access)
     except ValueError:
         raise OperationError("Choose public or by invitation.", field="access") from None
+    if (
+        consultation.id is not None
+        and access is not consultation.access
+        and _has_responses(consultation)
+    ):
+        raise OperationError(
+            "People have answered already (saved drafts count too), so who answers cannot "
+            f"change: it stays “{consultation.access.label}”.",
+            field="access",
+        )
+    consultation.access = access
     if consultation.access is Access.INVITATION:
         segment = db.session.get(Segment, int(fields.segment_id)) if fields.segment_id else None
         if segment is None:
@@ -207,11 +231,10 @@ def _check_draft_editable(consultation: Consultation) -> None:
         )
 
 
-def add_recommendation(
-    actor, consultation: Consultation, fields: RecommendationFields
-) -> Recommendation:
-    _check_draft_editable(consultation)
-    recommendation = Recommendation()
+def _apply_recommendation(
+    consultation: Consultation, recommendation: Recommendation, fields: RecommendationFields
+) -> None:
+    """The checks and values shared by adding and editing a draft text."""
     recommendation.text = clean_text(fields.text, "text", "Text", 20_000, required=True)
     if fields.principle_id:
         principle = db.session.get(Principle, int(fields.principle_id))
@@ -220,19 +243,31 @@ def add_recommendation(
                 f"Choose a principle of version {consultation.standard.version}.",
                 field="principle_id",
             )
-        recommendation.principle_id = principle.id
+        recommendation.principle = principle
+        recommendation.new_code = recommendation.new_title = None
     else:
         code = standard_ops._clean_code(fields.new_code)
         title = clean_text(fields.new_title, "new_title", "Title", 200, required=True)
         taken = {p.code.casefold() for p in consultation.standard.principles} | {
-            (r.new_code or "").casefold() for r in consultation.recommendations if r.new_code
+            r.new_code.casefold()
+            for r in consultation.recommendations
+            if r.new_code and r is not recommendation
         }
         if code.casefold() in taken:
             raise OperationError(
                 f"{code} is already a principle (or a proposed one); choose another code.",
                 field="new_code",
             )
+        recommendation.principle = None
         recommendation.new_code, recommendation.new_title = code, title
+
+
+def add_recommendation(
+    actor, consultation: Consultation, fields: RecommendationFields
+) -> Recommendation:
+    _check_draft_editable(consultation)
+    recommendation = Recommendation()
+    _apply_recommendation(consultation, recommendation, fields)
     recommendation.position = max((r.position for r in consultation.recommendations), default=0)
     recommendation.position += 1
     recommendation.touch(actor)
@@ -246,6 +281,104 @@ def add_recommendation(
         summary=f"Added draft text: {recommendation.label}",
     )
     return recommendation
+
+
+def answers_on(recommendation: Recommendation) -> int:
+    """Answers about a draft text, saved drafts included."""
+    return db.session.scalar(
+        sa.select(sa.func.count())
+        .select_from(Answer)
+        .where(Answer.recommendation_id == recommendation.id)
+    )
+
+
+def _answers(n: int) -> str:
+    return f"{n} answer{'s are' if n != 1 else ' is'} about it"
+
+
+def draft_text_locked(
+    recommendation: Recommendation, *, answered: int | None = None, today: date | None = None
+) -> str | None:
+    """Why a draft text cannot be edited now, or None when it can."""
+    consultation = recommendation.consultation
+    if consultation.published_standard_id is not None:
+        return "A version was published from this draft; it no longer changes."
+    if answered is None:
+        answered = answers_on(recommendation)
+    if answered and consultation.phase(today) is Phase.OPEN:
+        return (
+            f"This draft text does not change while the consultation is open: "
+            f"{_answers(answered)}, and later answers would be about different words. Edit it "
+            f"once the consultation has closed ({consultation.closes_on:%-d %B %Y} is its last "
+            "day), or add another draft text."
+        )
+    return None
+
+
+def update_recommendation(
+    actor,
+    recommendation: Recommendation,
+    fields: RecommendationFields,
+    *,
+    expected_version: int | None = None,
+    today: date | None = None,
+) -> None:
+    """Change a draft text (its wording, or what it is about) until a version is published.
+    Once people have answered it, not while the consultation is open: later answers would be
+    about other words than the earlier ones. Before it opens, and after it closes (revising
+    the draft from what people said), it changes; the audit trail keeps the earlier wording."""
+    consultation = recommendation.consultation
+    _check_draft_editable(consultation)
+    check_version(recommendation, expected_version)
+    answered = answers_on(recommendation)
+    locked = draft_text_locked(recommendation, answered=answered, today=today)
+    if locked:
+        raise OperationError(locked, field="text")
+    before = {"about": recommendation.label, "text": recommendation.text}
+    _apply_recommendation(consultation, recommendation, fields)
+    after = {"about": recommendation.label, "text": recommendation.text}
+    changes = {k: [before[k], after[k]] for k in before if before[k] != after[k]}
+    if not changes:
+        return
+    recommendation.touch(actor)
+    db.session.flush()
+    audit.record(
+        actor,
+        AuditAction.UPDATE,
+        "consultation",
+        consultation.id,
+        summary=f"Edited draft text: {recommendation.label}"
+        + (f" (after {answered} answer{'s' if answered != 1 else ''})" if answered else ""),
+        changes=changes,
+    )
+
+
+def delete_recommendation(actor, recommendation: Recommendation) -> None:
+    """Remove a draft text nobody has answered (a saved draft counts as an answer)."""
+    consultation = recommendation.consultation
+    _check_draft_editable(consultation)
+    answered = answers_on(recommendation)
+    if answered:
+        instead = (
+            "edit it once the consultation has closed"
+            if consultation.is_open
+            else "edit it instead"
+        )
+        raise OperationError(
+            f"“{recommendation.label}” cannot be deleted: {_answers(answered)} and would be "
+            f"lost. To change it, {instead}; to keep it out of the new version, do not "
+            "accept it (or set it aside). Nothing was deleted."
+        )
+    audit.record(
+        actor,
+        AuditAction.UPDATE,
+        "consultation",
+        consultation.id,
+        summary=f"Deleted draft text: {recommendation.label}",
+        changes={"text": [recommendation.text, None]},
+    )
+    consultation.recommendations.remove(recommendation)
+    db.session.flush()
 
 
 def set_accepted(actor, recommendation: Recommendation, accepted: bool) -> None:
@@ -309,6 +442,10 @@ def is_invited(consultation: Consultation, contact: Contact) -> bool:
     from crm.consultations.queries import invited_ids
 
     if consultation.access is not Access.INVITATION:
+        return True
+    # Whoever has started answering keeps their link, even if the segment changed since
+    # (a lead narrowing it, or a tag removed): their draft or response stays theirs to finish.
+    if _existing(consultation, contact) is not None:
         return True
     members = invited_ids(consultation).subquery()
     return bool(db.session.scalar(sa.select(sa.exists().where(members.c[0] == contact.id))))
@@ -771,7 +908,11 @@ def discard_pending(consultation: Consultation, contact: Contact) -> bool:
 # --- the team's reading ------------------------------------------------------------------------
 
 
-def set_themes(actor, answer: Answer, text: str | None) -> list[str]:
+def set_themes(actor, answer: Answer, text: str | None, *, seen: str | None = None) -> list[str]:
+    """Tag a comment's themes. `seen` is the stored value the form was loaded with: when
+    someone else changed the themes since, nothing is saved (two leads tagging at once do not
+    overwrite each other). The check and the write are one UPDATE, so it holds under
+    concurrent requests on both databases."""
     names = parse_tags(text)
     value = ",".join(names)
     if len(value) > THEMES_MAX:
@@ -781,7 +922,24 @@ def set_themes(actor, answer: Answer, text: str | None) -> list[str]:
     if any(len(n) > 50 for n in names):
         raise OperationError("A theme is at most 50 characters.", field="themes")
     old = answer.themes
-    answer.themes = value or None
+    if seen is None:
+        answer.themes = value or None
+    else:
+        written = db.session.execute(
+            sa.update(Answer)
+            .where(Answer.id == answer.id, sa.func.coalesce(Answer.themes, "") == seen)
+            .values(themes=value or None)
+            .execution_options(synchronize_session=False)
+        ).rowcount
+        db.session.refresh(answer, ["themes"])
+        if not written:
+            now = ", ".join(answer.theme_list) or "no themes"
+            raise ConflictError(
+                f"Someone else changed the themes of this comment meanwhile: now {now}. "
+                "Your change was not saved.",
+                field="themes",
+            )
+        old = seen or None
     if old != answer.themes:
         audit.record(
             actor,
@@ -837,12 +995,76 @@ class PublishFields:
     extra: dict = field(default_factory=dict)
 
 
+@dataclass
+class PlannedPrinciple:
+    """One principle of the version publishing would make."""
+
+    code: str
+    title: str
+    text: str | None
+    recommendation: Recommendation | None = None  # the accepted draft text it takes, if any
+    earlier_text: str | None = None  # the consulted version's wording, when it changes
+
+    @property
+    def change(self) -> str:
+        if self.recommendation is None:
+            return "unchanged"
+        return "new" if self.recommendation.principle_id is None else "reworded"
+
+
+@dataclass
+class PublishPlan:
+    principles: list[PlannedPrinciple]
+    accepted: list[Recommendation]
+    orphans: list[Recommendation]  # accepted, but their principle was removed
+    doubles: dict[str, list[Recommendation]]  # principle code -> its accepted texts, when > 1
+
+    def count(self, change: str) -> int:
+        return sum(1 for p in self.principles if p.change == change)
+
+
+def publish_plan(consultation: Consultation) -> PublishPlan:
+    """What publishing would make from the accepted draft texts: the consulted version's
+    principles in order, each with its accepted new wording, then the accepted new principles.
+    The publish page shows it; `publish_version` makes exactly this."""
+    from crm.consultations.queries import ordered_recommendations
+
+    accepted = [r for r in ordered_recommendations(consultation) if r.accepted]
+    on: dict[int, list[Recommendation]] = {}
+    for rec in accepted:
+        if rec.principle_id is not None:
+            on.setdefault(rec.principle_id, []).append(rec)
+    planned = []
+    doubles = {}
+    for principle in consultation.standard.principles:
+        recs = on.get(principle.id, [])
+        if len(recs) > 1:
+            doubles[principle.code] = recs
+        rec = recs[-1] if recs else None
+        planned.append(
+            PlannedPrinciple(
+                code=principle.code,
+                title=principle.title,
+                text=rec.text if rec else principle.text,
+                recommendation=rec,
+                earlier_text=principle.text if rec else None,
+            )
+        )
+    planned += [
+        PlannedPrinciple(code=r.new_code, title=r.new_title, text=r.text, recommendation=r)
+        for r in accepted
+        if r.principle_id is None and r.new_code
+    ]
+    orphans = [r for r in accepted if r.principle_id is None and not r.new_code]
+    return PublishPlan(planned, accepted, orphans, doubles)
+
+
 def publish_version(
     actor, consultation: Consultation, fields: PublishFields, *, today: date | None = None
 ) -> Standard:
     """After closing: a new version whose principles are the consulted version's with the
-    accepted draft texts applied (new wording, new principles). It may become current at once,
-    so pledges can move to it."""
+    accepted draft texts applied (new wording, new principles): `publish_plan`. It may become
+    current at once, so pledges can move to it."""
     if consultation.phase(today) is not Phase.CLOSED:
         raise OperationError("Publish from the draft once the consultation has closed.")
     if consultation.published_standard_id is not None:
@@ -850,35 +1072,44 @@ def publish_version(
             f"Version {consultation.published_standard.version} was already published from "
             "this consultation."
         )
-    accepted = [r for r in consultation.recommendations if r.accepted]
+    plan = publish_plan(consultation)
+    accepted = plan.accepted
     if not accepted:
         raise OperationError(
             "No draft text is accepted yet: accept the recommendations that go into the new "
             "version first."
         )
-    orphans = [r for r in accepted if r.principle is None and not r.new_code]
+    orphans = plan.orphans
     if orphans:
         # Its principle was removed, and it proposes no new one: nowhere to put the text.
+        one = len(orphans) == 1
         raise OperationError(
-            f"{len(orphans)} accepted draft text{'s' if len(orphans) != 1 else ''} no longer "
-            "belong to a principle; edit them to propose a new principle, or un-accept them."
+            f"{len(orphans)} accepted draft text{'' if one else 's'} no longer "
+            f"belong{'s' if one else ''} to a principle of version {consultation.standard.version}"
+            f": use the Edit link beside {'it' if one else 'each'} to choose a principle or "
+            f"propose a new one, or set {'it' if one else 'them'} aside."
+        )
+    if plan.doubles:
+        code, recs = next(iter(plan.doubles.items()))
+        raise OperationError(
+            f"{code} has {len(recs)} accepted draft texts, and a principle takes one wording: "
+            "set aside all but one (or edit one to hold the wording you want)."
         )
     source = consultation.standard
     standard = standard_ops.supersede(actor, source, fields.version, fields.title)
     by_code = {p.code: p for p in standard.principles}
-    for rec in accepted:
-        if rec.principle is not None:
-            principle = by_code.get(rec.principle.code)
-            if principle is not None:
-                principle.text = rec.text
-        else:
-            principle = Principle(
-                code=rec.new_code,
-                title=rec.new_title,
-                text=rec.text,
-                position=len(standard.principles) + 1,
+    for planned in plan.principles:
+        if planned.change == "reworded" and planned.code in by_code:
+            by_code[planned.code].text = planned.text
+        elif planned.change == "new":
+            standard.principles.append(
+                Principle(
+                    code=planned.code,
+                    title=planned.title,
+                    text=planned.text,
+                    position=len(standard.principles) + 1,
+                )
             )
-            standard.principles.append(principle)
     db.session.flush()
     consultation.published_standard_id = standard.id
     consultation.touch(actor)

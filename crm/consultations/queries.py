@@ -8,14 +8,22 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 import sqlalchemy as sa
-from sqlalchemy.orm import selectinload
+from sqlalchemy.orm import aliased, selectinload
 
 from crm.campaigns.models import Campaign
-from crm.consultations.models import Access, Answer, Consultation, Mark, Response
+from crm.consultations.models import (
+    Access,
+    Answer,
+    Consultation,
+    Mark,
+    Recommendation,
+    Response,
+)
 from crm.contacts.models import Contact
 from crm.core.countries import country_name
 from crm.extensions import db
 from crm.organizations.models import OrganizationKind
+from crm.standards.models import Principle
 
 NON_RESPONDERS_LISTED = 2000
 
@@ -124,6 +132,20 @@ def drafts_count(consultation: Consultation) -> int:
     )
 
 
+def answers_by_recommendation(consultation: Consultation) -> dict[int, int]:
+    """How many answers each draft text has, saved drafts included (what stops deleting it)."""
+    return dict(
+        db.session.execute(
+            sa.select(Answer.recommendation_id, sa.func.count())
+            .join(Response)
+            .where(
+                Response.consultation_id == consultation.id, Answer.recommendation_id.is_not(None)
+            )
+            .group_by(Answer.recommendation_id)
+        ).all()
+    )
+
+
 COMMENTS_PER_PAGE = 50
 
 
@@ -153,14 +175,43 @@ def _comments_statement(
     return stmt
 
 
+def ordered_recommendations(consultation: Consultation) -> list[Recommendation]:
+    """The draft texts in reading order: each principle's right after it (in the order they
+    were added), then the proposed new principles (and any text whose principle was removed)."""
+    by_principle: dict[int | None, list[Recommendation]] = {}
+    for rec in consultation.recommendations:
+        by_principle.setdefault(rec.principle_id, []).append(rec)
+    ordered = [r for p in consultation.standard.principles for r in by_principle.pop(p.id, [])]
+    leftover = [r for key, recs in by_principle.items() if key is not None for r in recs]
+    return ordered + sorted(leftover, key=lambda r: r.position) + by_principle.get(None, [])
+
+
+def _in_reading_order(stmt: sa.Select) -> sa.Select:
+    """Answers in the order of the summary: each principle, then the draft texts on it, then
+    the proposed new principles. Every key is spelled out (no NULL in a sort key decides
+    anything), so SQLite and PostgreSQL, which sort NULL at opposite ends, agree."""
+    rec = aliased(Recommendation)
+    principle = aliased(Principle)
+    stmt = stmt.outerjoin(rec, rec.id == Answer.recommendation_id).outerjoin(
+        principle, principle.id == sa.func.coalesce(Answer.principle_id, rec.principle_id)
+    )
+    return stmt.order_by(
+        sa.case((principle.id.is_(None), 1), else_=0),  # new principles last
+        sa.func.coalesce(principle.position, 0),
+        sa.func.coalesce(principle.id, 0),
+        sa.case((Answer.principle_id.is_not(None), 0), else_=1),  # a principle before its texts
+        sa.func.coalesce(rec.position, 0),
+        sa.func.coalesce(rec.id, 0),
+        Answer.id,
+    )
+
+
 def comments(consultation: Consultation, **filters) -> list[Answer]:
     """Every submitted answer matching the filters (see `_comments_statement`), in order."""
     stmt = _comments_statement(consultation, **filters).options(
         selectinload(Answer.response), selectinload(Answer.addressed_by)
     )
-    return list(
-        db.session.scalars(stmt.order_by(Answer.principle_id, Answer.recommendation_id, Answer.id))
-    )
+    return list(db.session.scalars(_in_reading_order(stmt)))
 
 
 @dataclass
@@ -185,8 +236,9 @@ def comments_page(
     pages = max(1, -(-total // per_page))
     page = min(max(page, 1), pages)
     answers = db.session.scalars(
-        stmt.options(selectinload(Answer.response), selectinload(Answer.addressed_by))
-        .order_by(Answer.principle_id, Answer.recommendation_id, Answer.id)
+        _in_reading_order(
+            stmt.options(selectinload(Answer.response), selectinload(Answer.addressed_by))
+        )
         .limit(per_page)
         .offset((page - 1) * per_page)
     )
@@ -230,9 +282,14 @@ def summary(consultation: Consultation) -> Summary:
     countries = Counter(country_name(r.country) if r.country else "Not given" for r in responses)
     answers = comments(consultation)
     splits: dict[tuple[str, int], Split] = {}
+    recs_of: dict[int | None, list] = {}
+    for rec in ordered_recommendations(consultation):
+        recs_of.setdefault(rec.principle_id, []).append(rec)
     for principle in consultation.standard.principles:
         splits[("p", principle.id)] = Split(principle.label)
-    for rec in consultation.recommendations:
+        for rec in recs_of.pop(principle.id, []):
+            splits[("r", rec.id)] = Split(rec.label)
+    for rec in (r for recs in recs_of.values() for r in recs):  # new principles, in order
         splits[("r", rec.id)] = Split(rec.label)
     themes: Counter[str] = Counter()
     for answer in answers:
@@ -318,6 +375,20 @@ def not_answered_frame(consultation: Consultation, link_for) -> pd.DataFrame:
         for c in not_answered(consultation, limit=None)
     ]
     return pd.DataFrame(rows, columns=["Name", "Email", "Organization", "Personal link"])
+
+
+def suggested_version(consultation: Consultation) -> str:
+    """The number the next version would take: the consulted version's major number plus one
+    ("1.0" → "2.0"), skipping numbers already used. The administrator who publishes may choose
+    another."""
+    from crm.standards.models import Standard
+    from crm.standards.queries import version_key
+
+    taken = set(db.session.scalars(sa.select(Standard.version)))
+    major = version_key(consultation.standard.version)[0] + 1
+    while f"{major}.0" in taken:
+        major += 1
+    return f"{major}.0"
 
 
 def all_consultations() -> list[Consultation]:

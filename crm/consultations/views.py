@@ -28,10 +28,11 @@ from crm.core.access import Permission, has_permission, public, requires
 from crm.core.errors import ConflictError, OperationError
 from crm.core.export import csv_response, xlsx_response
 from crm.core.flood import check_and_record
-from crm.core.forms import show_operation_error
+from crm.core.forms import VersionedForm, show_operation_error
 from crm.core.mail import MailError, MailMessage, send_mail
 from crm.extensions import db
 from crm.standards.queries import all_standards
+from crm.tags.operations import parse_tags
 
 bp = Blueprint("consultations", __name__, url_prefix="/consultations")
 public_bp = Blueprint("public_consultations", __name__, url_prefix="/c")
@@ -104,6 +105,14 @@ def edit(consultation_id: int):
     if request.method == "GET":
         form.segment_id.data = str(consultation.segment_id or "")
         form.version.data = str(consultation.version)
+    if operations._has_responses(consultation):
+        form.access.description = "People have answered, so who answers no longer changes."
+        form.standard_id.description = "People have answered, so the version no longer changes."
+    if consultation.published_standard is not None:
+        form.closes_on.description = (
+            f"Version {consultation.published_standard.version} was published from it, so its "
+            "dates no longer change."
+        )
     conflict = False
     if form.validate_on_submit():
         try:
@@ -126,8 +135,13 @@ def edit(consultation_id: int):
     ), status
 
 
-def _recommendation_form(consultation: Consultation) -> RecommendationForm:
-    form = RecommendationForm()
+def _recommendation_form(
+    consultation: Consultation, recommendation: Recommendation | None = None
+) -> RecommendationForm:
+    form = RecommendationForm(obj=recommendation)
+    if recommendation is not None and request.method == "GET":
+        form.principle_id.data = str(recommendation.principle_id or "")
+        form.version.data = str(recommendation.version)
     form.principle_id.choices = [("", "A new principle for the next version")] + [
         (str(p.id), p.label) for p in consultation.standard.principles
     ]
@@ -148,6 +162,9 @@ def detail(consultation_id: int):
         not_answered=queries.count_not_answered(consultation) if is_invitation else None,
         reminders=reminders,
         reminder_counts=message_counts([c.id for c in reminders]),
+        next_version=queries.suggested_version(consultation),
+        rec_answers=queries.answers_by_recommendation(consultation),
+        drafts=queries.ordered_recommendations(consultation),
     )
 
 
@@ -175,18 +192,7 @@ def add_recommendation(consultation_id: int):
     form = _recommendation_form(consultation)
     if form.validate_on_submit():
         try:
-            operations.add_recommendation(
-                current_user,
-                consultation,
-                operations.RecommendationFields(
-                    text=form.text.data,
-                    principle_id=int(form.principle_id.data)
-                    if (form.principle_id.data or "").isdigit()
-                    else None,
-                    new_code=form.new_code.data,
-                    new_title=form.new_title.data,
-                ),
-            )
+            operations.add_recommendation(current_user, consultation, _recommendation_fields(form))
         except OperationError as exc:
             db.session.rollback()
             flash(f"Not added: {exc.message}", "danger")
@@ -196,6 +202,73 @@ def add_recommendation(consultation_id: int):
     else:
         flash("Not added: write the draft text.", "danger")
     return redirect(url_for("consultations.detail", consultation_id=consultation.id) + "#draft")
+
+
+def _recommendation_fields(form: RecommendationForm) -> operations.RecommendationFields:
+    return operations.RecommendationFields(
+        text=form.text.data,
+        principle_id=int(form.principle_id.data)
+        if (form.principle_id.data or "").isdigit()
+        else None,
+        new_code=form.new_code.data,
+        new_title=form.new_title.data,
+    )
+
+
+@bp.route("/recommendations/<int:recommendation_id>/edit", methods=["GET", "POST"])
+@requires(Permission.CONSULTATIONS_MANAGE)
+def edit_recommendation(recommendation_id: int):
+    rec = db.session.get(Recommendation, recommendation_id) or abort(404)
+    consultation = rec.consultation
+    form = _recommendation_form(consultation, rec)
+    conflict = False
+    if form.validate_on_submit():
+        try:
+            operations.update_recommendation(
+                current_user, rec, _recommendation_fields(form),
+                expected_version=form.loaded_version(),
+            )  # fmt: skip
+        except ConflictError:
+            db.session.rollback()
+            conflict = True
+            form.version.data = str(rec.version)  # saving again replaces theirs, as it says
+        except OperationError as exc:
+            db.session.rollback()
+            show_operation_error(form, exc)
+        else:
+            db.session.commit()
+            flash("The draft text is saved.", "success")
+            return redirect(
+                url_for("consultations.detail", consultation_id=consultation.id) + "#draft"
+            )
+    status = 409 if conflict else 422 if form.errors else 200
+    return render_template(
+        "consultations/recommendation.html",
+        form=form,
+        consultation=consultation,
+        recommendation=rec,
+        answered=operations.answers_on(rec),
+        locked=operations.draft_text_locked(rec),
+        conflict=conflict,
+    ), status
+
+
+@bp.route("/recommendations/<int:recommendation_id>/delete", methods=["POST"])
+@requires(Permission.CONSULTATIONS_MANAGE)
+def delete_recommendation(recommendation_id: int):
+    rec = db.session.get(Recommendation, recommendation_id) or abort(404)
+    consultation_id = rec.consultation_id
+    VersionedForm().validate_on_submit() or abort(400)
+    label = rec.label
+    try:
+        operations.delete_recommendation(current_user, rec)
+    except OperationError as exc:
+        db.session.rollback()
+        flash(exc.message, "danger")
+    else:
+        db.session.commit()
+        flash(f"Deleted the draft text “{label}”.", "success")
+    return redirect(url_for("consultations.detail", consultation_id=consultation_id) + "#draft")
 
 
 @bp.route("/recommendations/<int:recommendation_id>/accept", methods=["POST"])
@@ -262,8 +335,13 @@ def themes(answer_id: int):
     if not form.validate_on_submit():
         flash("Themes not saved: " + "; ".join(form.themes.errors or ["try again."]), "danger")
         return _back_to_comments(answer)
+    typed = ", ".join(parse_tags(form.themes.data)) or "no themes"
     try:
-        operations.set_themes(current_user, answer, form.themes.data)
+        # The themes the page showed, to refuse saving over someone else's change meanwhile.
+        operations.set_themes(current_user, answer, form.themes.data, seen=request.form.get("seen"))
+    except ConflictError as exc:
+        db.session.rollback()
+        flash(f"{exc.message} You had typed: {typed}.", "warning")
     except OperationError as exc:
         db.session.rollback()
         flash(f"Themes not saved: {exc.message}", "danger")
@@ -379,6 +457,9 @@ def remind(consultation_id: int):
 def publish(consultation_id: int):
     consultation = _get(consultation_id)
     form = PublishForm()
+    if request.method == "GET":
+        form.new_version.data = queries.suggested_version(consultation)
+        form.title.data = consultation.standard.title
     if form.validate_on_submit():
         try:
             standard = operations.publish_version(
@@ -404,9 +485,13 @@ def publish(consultation_id: int):
                 "success",
             )
             return redirect(url_for("standards.detail", standard_id=standard.id))
-    return render_template("consultations/publish.html", consultation=consultation, form=form), (
-        422 if form.errors else 200
-    )
+    return render_template(
+        "consultations/publish.html",
+        consultation=consultation,
+        form=form,
+        plan=operations.publish_plan(consultation),
+        phase=consultation.phase(),
+    ), (422 if form.errors else 200)
 
 
 # --- response pages ------------------------------------------------------------------------------

@@ -49,21 +49,75 @@ COUNTRY_ALIASES = {
     "shqiperia": "AL", "bharat": "IN", "nippon": "JP", "nihon": "JP", "zhongguo": "CN",
     "hellas": "GR", "ellada": "GR", "rossiya": "RU", "ukraina": "UA",
     "viet nam": "VN", "republique democratique du congo": "CD",
+    # Common names in other languages; pycountry's translations (below) have these and many
+    # more, and this keeps them when a pycountry without its translations is installed.
+    "frankreich": "FR", "allemagne": "DE", "alemania": "DE", "alemanha": "DE",
+    "espagne": "ES", "spanien": "ES", "espanha": "ES", "royaume uni": "GB", "reino unido": "GB",
+    "grossbritannien": "GB", "vereinigtes konigreich": "GB", "etats unis": "US",
+    "estados unidos": "US", "vereinigte staaten": "US", "inde": "IN", "indien": "IN",
+    "bresil": "BR", "brasilien": "BR", "chine": "CN", "japon": "JP",
+    "italie": "IT", "italien": "IT", "pays bas": "NL", "paises bajos": "NL",
+    "niederlande": "NL", "belgica": "BE", "belgien": "BE", "suiza": "CH", "suica": "CH",
+    "marruecos": "MA", "marrocos": "MA", "sudafrica": "ZA", "afrique du sud": "ZA",
+    "cambodge": "KH", "camboya": "KH",
 }  # fmt: skip
+
+# The languages whose country names pycountry's translations (gettext catalogues in
+# pycountry.LOCALES_DIR) are read in: those of most of the files the community sends.
+COUNTRY_NAME_LANGUAGES = ("fr", "es", "de", "pt", "pt_BR", "it", "nl")
+
+
+@lru_cache(maxsize=1)
+def translated_countries() -> dict[str, str]:
+    """{country name in another language, compared folded: alpha-2 code}, from pycountry's
+    translations of each country's name, official name and common name; a name that two
+    countries share in different languages is left out. Empty if pycountry has none."""
+    import gettext
+
+    import pycountry
+
+    folder = getattr(pycountry, "LOCALES_DIR", None)
+    names: dict[str, str] = {}
+    shared: set[str] = set()
+    for language in COUNTRY_NAME_LANGUAGES:
+        try:
+            catalogue = gettext.translation("iso3166-1", folder, languages=[language])
+        except (OSError, TypeError):  # no such catalogue, or no folder at all
+            continue
+        for found in pycountry.countries:
+            for attribute in ("name", "official_name", "common_name"):
+                english = getattr(found, attribute, None)
+                local = catalogue.gettext(english) if english else None
+                if not local or local == english:
+                    continue
+                key = _plain(local)
+                if names.setdefault(key, found.alpha_2) != found.alpha_2:
+                    shared.add(key)
+    for key in shared:
+        del names[key]
+    return names
+
+
+def _plain(value: str) -> str:
+    """'Royaume-Uni' -> 'royaume uni': folded, punctuation as spaces."""
+    return " ".join(re.sub(r"[^\w]+", " ", fold(value)).split())
 
 
 @lru_cache(maxsize=4096)
 def country(value: str) -> str | None:
-    """As the form reads it, and also without accents ("Sénégal") or by a close name
-    ("Viet Nam"), when only one country fits."""
+    """As the form reads it, and also without accents ("Sénégal"), in another language
+    ("Allemagne", "Estados Unidos") or by a close name ("Viet Nam"), when only one country
+    fits."""
     try:
         return clean_country(value)
     except OperationError:
         import pycountry
 
-        plain = " ".join(re.sub(r"[^\w]+", " ", fold(value)).split())
+        plain = _plain(value)
         if plain in COUNTRY_ALIASES:
             return COUNTRY_ALIASES[plain]
+        if plain in translated_countries():
+            return translated_countries()[plain]
         for attempt in (plain, plain.title()):
             try:
                 return clean_country(attempt)

@@ -12,6 +12,7 @@ from flask.cli import with_appcontext
 
 from crm.extensions import db
 from crm.imports.models import ExistingPolicy, RecordType
+from crm.imports.wording import counted, listed, singular
 
 DEFAULT_FOLDER = Path(__file__).resolve().parents[2] / "imports"
 
@@ -78,7 +79,10 @@ def import_command(
             operations.apply_saved_mapping(run, saved)
         operations.set_mapping(run, run.mapping, existing)
         mapped = ", ".join(f"{h} → {k}" for h, k in run.mapping.items())
-        click.echo(f"{path.name}: {run.total_rows:,} rows. Columns: {mapped or 'none recognized'}")
+        click.echo(
+            f"{path.name}: {counted(run.total_rows, 'row')}. "
+            f"Columns: {mapped or 'none recognized'}"
+        )
         check_mapping(run.mapping, run.headers, operations.spec_for(record_type))
         run.dry_run = dry_run
         with click.progressbar(length=run.total_rows, label="Importing", file=sys.stderr) as bar:
@@ -93,24 +97,34 @@ def import_command(
         db.session.rollback()
         raise click.ClickException(error.message) from None
     headers = list(run.headers)
-    summary = (
-        f"{outcome.created:,} created, {outcome.updated:,} updated, "
-        f"{outcome.skipped:,} skipped, {outcome.failed:,} failed"
+    extra = listed(
+        [counted(n, singular(what), what) for what, n in run.extra_created.items() if n]
     )
-    extra = ", ".join(f"{n:,} {what}" for what, n in run.extra_created.items())
-    if extra:
-        summary += f" (also created: {extra})"
     if dry_run:
         stored = operations.stored_path(run)
         db.session.rollback()
         stored.unlink(missing_ok=True)  # no run is kept, so neither is its copy of the file
-        click.echo(f"Dry run, nothing changed: {summary}.")
+        summary = (
+            f"would create {outcome.created:,}, update {outcome.updated:,}, "
+            f"skip {outcome.skipped:,} and leave out {outcome.failed:,}"
+        )
+        if extra:
+            summary += f"; it would also create {extra}"
+        click.echo(f"Dry run, nothing changed. Of {counted(run.total_rows, 'row')}, the import "
+                   f"{summary}.")  # fmt: skip
     else:
         run_id, stored_name = run.id, run.stored_name
         db.session.commit()
         operations.forget_upload(stored_name)
+        summary = (
+            f"{outcome.created:,} created, {outcome.updated:,} updated, "
+            f"{outcome.skipped:,} skipped, {outcome.failed:,} failed"
+        )
+        if extra:
+            summary += f"; also created {extra}"
         click.echo(f"Import #{run_id} done: {summary}.")
     if outcome.failed:
         errors = Path(current_app.config["INSTANCE_DIR"]) / "imports" / f"errors-{path.stem}.csv"
         errors.write_text(error_file(headers, outcome.failed_rows), encoding="utf-8")
-        click.echo(f"The failed rows, with the reason for each: {errors}")
+        rows = "The row left out" if outcome.failed == 1 else "The rows left out"
+        click.echo(f"{rows}, with the reason for each: {errors}")

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 
 from crm.core.errors import OperationError
 from crm.core.text import fold
+from crm.imports.wording import listed
 
 
 @dataclass(frozen=True)
@@ -33,12 +34,82 @@ class Spec:
     def keys(self) -> list[str]:
         return [f.key for f in self.fields]
 
+    @property
+    def required(self) -> list[tuple[str, ...]]:
+        """What every file needs a column for: a required field, or one of a `one_of` set."""
+        return [(f.key,) for f in self.fields if f.required] + list(self.one_of)
+
+    def is_required(self, key: str) -> bool:
+        return any(key in group for group in self.required)
+
+    def label_of(self, group: tuple[str, ...]) -> str:
+        """'Name', 'First name or Full name', 'Email, First name or Full name'."""
+        return listed([self.get(k).label for k in group], "or")  # type: ignore[union-attr]
+
+    def missing(self, mapping: dict[str, str]) -> list[str]:
+        """The required fields (or sets) that no column of `mapping` is read as, by label."""
+        mapped = set(mapping.values())
+        return [self.label_of(group) for group in self.required if not mapped & set(group)]
+
 
 # "Organization" as headers name it in French, Spanish, German and Dutch (accents folded),
 # for both the contacts' organization column and the organizations' name column.
 ORGANIZATION_IN_OTHER_LANGUAGES = (
     "societe", "entreprise", "empresa", "organizacion", "firma", "unternehmen", "organisatie",
     "bedrijf",
+)  # fmt: skip
+
+# Headers in French, Spanish, German, Portuguese, Italian and Dutch (compared as `header_key`
+# compares: accents, case, spaces and punctuation ignored), by the English name of the field
+# they mean: a field that answers to "job title" also answers to "Fonction" and "Cargo". They
+# come after every field's own names, so they never take a header another field names.
+IN_OTHER_LANGUAGES: dict[str, tuple[str, ...]] = {
+    "job title": (
+        "fonction", "poste", "intitulé du poste", "titre du poste", "fonction occupée",  # fr
+        "cargo", "puesto", "puesto de trabajo", "función",  # es (cargo: pt too)
+        "funktion", "berufsbezeichnung", "stellenbezeichnung", "jobtitel", "stellung",  # de
+        "função", "título do cargo",  # pt
+        "ruolo", "qualifica", "mansione",  # it
+        "functie", "functietitel",  # nl
+    ),
+    "phone": (
+        "téléphone", "tél", "numéro de téléphone", "n° de téléphone", "n° de tél", "portable",
+        "téléphone portable",  # fr
+        "teléfono", "número de teléfono", "móvil", "celular", "tfno",  # es
+        "telefon", "telefonnummer", "handy", "mobil", "mobilnummer", "rufnummer",  # de
+        "telefone", "número de telefone", "telemóvel",  # pt
+        "cellulare", "numero di telefono",  # it
+        "telefoon", "telefoonnummer", "mobiel",  # nl
+    ),
+    "organization": (
+        *ORGANIZATION_IN_OTHER_LANGUAGES,
+        "organisme", "employeur", "nom de l'entreprise", "raison sociale", "établissement",  # fr
+        "compañía", "institución", "entidad", "empleador", "nombre de la empresa",  # es
+        "arbeitgeber", "firmenname", "institution",  # de
+        "organização", "instituição", "entidade", "empregador", "nome da empresa",  # pt
+        "azienda", "società", "ente", "organizzazione",  # it
+        "werkgever", "organisatienaam",  # nl
+    ),
+    "country": (
+        "pays", "país", "land", "paese", "nazione", "landcode", "code pays",
+        "código de país", "código do país",
+    ),
+    "website": (
+        "site web", "site internet", "site", "page web",  # fr
+        "sitio web", "página web", "web",  # es
+        "webseite", "internetseite", "internetadresse", "homepage",  # de
+        "sítio", "sítio web", "página",  # pt
+        "sito web", "sito",  # it
+        "webpagina",  # nl
+    ),
+}  # fmt: skip
+
+# Columns people often have that the CRM keeps no field for: said on the mapping page rather
+# than left as a silent "ignore".
+NOT_KEPT: dict[str, str] = dict.fromkeys(
+    ("city", "town", "ville", "ciudad", "stadt", "ort", "cidade", "città", "stad", "localite",
+     "localidad", "wohnort"),
+    "The CRM keeps no city or town; this column is left out.",
 )  # fmt: skip
 
 def header_key(text: str) -> str:
@@ -48,11 +119,16 @@ def header_key(text: str) -> str:
 
 
 def auto_map(headers: list[str], spec: Spec) -> dict[str, str]:
-    """{header: field key} for the headers that name a field (its key, label or a synonym)."""
+    """{header: field key} for the headers that name a field (its key, label or a synonym,
+    or that in another language)."""
     names: dict[str, str] = {}
     for f in spec.fields:
         for name in (f.key, f.label, *f.synonyms):
             names.setdefault(header_key(name), f.key)
+    for f in spec.fields:
+        for name in (f.key, f.label, *f.synonyms):
+            for translated in IN_OTHER_LANGUAGES.get(fold(name), ()):
+                names.setdefault(header_key(translated), f.key)
     mapping: dict[str, str] = {}
     used: set[str] = set()
     for header in headers:
@@ -61,6 +137,11 @@ def auto_map(headers: list[str], spec: Spec) -> dict[str, str]:
             mapping[header] = key
             used.add(key)
     return mapping
+
+
+def not_kept(header: str) -> str | None:
+    """Why a column is left out, when it holds something the CRM keeps no field for."""
+    return NOT_KEPT.get(header_key(header))
 
 
 def check_mapping(mapping: dict[str, str], headers: list[str], spec: Spec) -> dict[str, str]:
@@ -77,14 +158,20 @@ def check_mapping(mapping: dict[str, str], headers: list[str], spec: Spec) -> di
                 "map one of them to something else or ignore it."
             )
         seen[key] = header
-    mapped = set(cleaned.values())
-    missing = [f.label for f in spec.fields if f.required and f.key not in mapped]
-    for group in spec.one_of:
-        if not mapped & set(group):
-            missing.append(" or ".join(spec.get(k).label for k in group))  # type: ignore[union-attr]
+    missing = spec.missing(cleaned)
     if missing:
-        raise OperationError(
-            "The file has no column for: " + ", ".join(missing) + ". Add the column to the file, "
-            "or map one of its columns to it."
-        )
+        raise OperationError(missing_message(missing))
     return cleaned
+
+
+def missing_message(missing: list[str]) -> str:
+    """All the missing required columns, in one message."""
+    if len(missing) == 1:
+        return (
+            f"The file has no column for: {missing[0]}. Add it to the file, or map one of the "
+            "file's columns to it."
+        )
+    return (
+        f"The file has no column for: {'; '.join(missing)}. Add them to the file, or map the "
+        "file's columns to them."
+    )

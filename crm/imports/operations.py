@@ -7,6 +7,8 @@ import json
 import os
 import shutil
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +28,7 @@ from crm.imports.models import (
     SavedMapping,
 )
 from crm.imports.reading import TableReader
+from crm.imports.wording import megabytes
 
 
 def spec_for(record_type: RecordType | str) -> Spec:
@@ -66,8 +69,8 @@ def start_run(
     size = data.stat().st_size if isinstance(data, Path) else len(data)
     if size > limit:
         raise OperationError(
-            f"“{file_name}” is {size / 1e6:.1f} MB; the most one import takes is "
-            f"{limit / 1e6:.0f} MB. Split it into smaller files."
+            f"“{file_name}” is {size / (1024 * 1024):.1f} MB; the most one import takes is "
+            f"{megabytes(limit)}. Split it into smaller files."
         )
     if not size:
         raise OperationError(f"“{file_name}” is empty.")
@@ -146,9 +149,11 @@ def apply_saved_mapping(run: ImportRun, saved: SavedMapping) -> None:
 
 
 def _editable(run: ImportRun) -> None:
+    if run.status in (RunStatus.QUEUED, RunStatus.RUNNING):
+        raise OperationError("This import has started; its columns and choices cannot change now.")
     if run.status is not RunStatus.DRAFT:
         raise OperationError(
-            f"This import is {run.status.label.lower()}; start a new one to change it."
+            "This import has ended; upload the file again to import it with other choices."
         )
 
 
@@ -161,15 +166,71 @@ def context(actor: Any, run: ImportRun) -> engine.Context:
     )
 
 
-def preview(actor: Any, run: ImportRun, limit: int = 20) -> list[engine.Row]:
+PREVIEW_ROWS = 20  # rows shown in the preview
+PREVIEW_LOCK_WAIT_MS = 3000  # how long a preview waits for rows another import is writing
+PREVIEW_SECONDS = 1.0  # how long a preview goes on counting rows, after the ones it shows
+
+
+def check(
+    actor: Any, run: ImportRun, *, limit: int = PREVIEW_ROWS, write: bool = True
+) -> engine.Preview:
+    """The first rows checked as the import would check them, and what the import would do
+    with each row of a file small enough to import while the page waits, as far as a second
+    goes (the others are checked as they import).
+
+    The rows are written, as the import would write them, inside a savepoint rolled back at
+    the end, so the preview says what the import will do (an update with nothing to fill is
+    skipped, an operation refuses a row) and nothing is kept. When another import holds the
+    records it would write, the rows are only checked, rather than wait for it. Without
+    `write` (a mapping that cannot import), the first rows are only checked."""
+    if not write:
+        return engine.preview(run, reader_for(run), context(actor, run), limit, write=False)
+    most = current_app.config["IMPORT_BACKGROUND_ROWS"]
+    count = most if run.total_rows <= most else 0
+    savepoint = db.session.begin_nested()
+    try:
+        with _waiting_at_most(PREVIEW_LOCK_WAIT_MS):
+            return engine.preview(
+                run, reader_for(run), context(actor, run), limit, count, seconds=PREVIEW_SECONDS
+            )
+    except sa.exc.OperationalError:
+        pass  # locked: checked without writing, below
+    finally:
+        savepoint.rollback()
+    return engine.preview(
+        run, reader_for(run), context(actor, run), limit, count, write=False,
+        seconds=PREVIEW_SECONDS,
+    )  # fmt: skip
+
+
+@contextmanager
+def _waiting_at_most(milliseconds: int) -> Iterator[None]:
+    """Lock waits of the session's transaction cut to `milliseconds`: PostgreSQL's for the rest
+    of the savepoint it is in, SQLite's (the connection's) until the block ends."""
+    if db.session.get_bind().dialect.name != "sqlite":
+        db.session.execute(sa.text(f"SET LOCAL lock_timeout = {int(milliseconds)}"))
+        yield
+        return
+    connection = db.session.connection()
+    before = connection.exec_driver_sql("PRAGMA busy_timeout").scalar()
+    connection.exec_driver_sql(f"PRAGMA busy_timeout = {int(milliseconds)}")
+    try:
+        yield
+    finally:
+        connection.exec_driver_sql(f"PRAGMA busy_timeout = {int(before)}")
+
+
+def preview(actor: Any, run: ImportRun, limit: int = PREVIEW_ROWS) -> list[engine.Row]:
     """The first rows checked as the import would check them; nothing is written."""
-    return engine.preview(run, reader_for(run), context(actor, run), limit)
+    return check(actor, run, limit=limit).rows
 
 
 def ready(run: ImportRun) -> None:
     """Refuse to run an import that cannot run: wrong state or an incomplete mapping."""
+    if run.status is RunStatus.RUNNING:
+        raise OperationError("This import is already running; it runs once.")
     if run.status not in (RunStatus.DRAFT, RunStatus.QUEUED):
-        raise OperationError(f"This import is already {run.status.label.lower()}; it runs once.")
+        raise OperationError("This file was already imported; each upload is imported once.")
     check_mapping(run.mapping, run.headers, spec_for(run.record_type))
 
 
@@ -183,7 +244,18 @@ def perform(
     return engine.execute(run, reader_for(run), context(actor, run), progress=progress)
 
 
+NOT_UNDOABLE = {
+    RunStatus.UNDONE: "This import was already undone.",
+    RunStatus.FAILED: "This import failed, so nothing was imported and there is nothing to undo.",
+    RunStatus.DRAFT: "This file has not been imported yet, so there is nothing to undo.",
+    RunStatus.QUEUED: "This import has not started yet; it can be undone once it has finished.",
+    RunStatus.RUNNING: "This import is still running; it can be undone once it has finished.",
+}
+
+
 def undo(actor: Any, run: ImportRun) -> dict[str, int]:
+    if run.status in NOT_UNDOABLE:
+        raise OperationError(NOT_UNDOABLE[run.status])
     return engine.undo(actor, run)
 
 

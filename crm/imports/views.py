@@ -22,15 +22,35 @@ from flask_login import current_user
 from crm.core.access import Permission, requires
 from crm.core.errors import OperationError
 from crm.extensions import db
-from crm.imports import jobs, operations
-from crm.imports.fields import check_mapping
+from crm.imports import engine, jobs, operations
+from crm.imports.fields import Spec, check_mapping, missing_message, not_kept
 from crm.imports.models import ExistingPolicy, ImportRun, RecordType, RunStatus, SavedMapping
+from crm.imports.wording import counted, listed, megabytes, records
 
 bp = Blueprint("imports", __name__, url_prefix="/imports")
 
 TEMPLATE_FOLDER = Path(__file__).resolve().parents[2] / "imports"
 STALE_SECONDS = 600  # a running import whose progress has not moved for this long has died
-TABLE_NAMES = {"participation": "participant"}  # the word a person would use, where it differs
+
+
+@bp.errorhandler(413)
+def too_large(error):
+    """An upload over the web limit: the limit, what to do instead, and the way back."""
+    limit = megabytes(current_app.config["MAX_CONTENT_LENGTH"])
+    cli_limit = megabytes(current_app.config["IMPORT_MAX_BYTES"])
+    message = (
+        f"The file is larger than the {limit} an upload can be, so nothing was imported. "
+        "Split it into smaller files and upload each, or import it from the command line "
+        f"(flask crm import), which takes files up to {cli_limit}."
+    )
+    return render_template(
+        "errors/error.html",
+        code=413,
+        title="File too large",
+        message=message,
+        back_url=url_for("imports.index"),
+        back_label="Back to Imports",
+    ), 413
 
 
 def _run(run_id: int) -> ImportRun:
@@ -50,7 +70,7 @@ def index():
         "imports/index.html",
         runs=runs,
         record_types=list(RecordType),
-        max_mb=current_app.config["MAX_CONTENT_LENGTH"] / (1024 * 1024),
+        max_size=megabytes(current_app.config["MAX_CONTENT_LENGTH"]),
     )
 
 
@@ -126,10 +146,18 @@ def mapping(run_id: int):
         .where(SavedMapping.record_type == run.record_type)
         .order_by(SavedMapping.name)
     ).all()
+    missing = spec.missing(run.mapping)
     return render_template(
         "imports/mapping.html",
         run=run,
         spec=spec,
+        required=[
+            (spec.label_of(group), next((h for h, k in run.mapping.items() if k in group), None))
+            for group in spec.required
+        ],
+        required_keys=sorted({key for group in spec.required for key in group}),
+        missing=missing_message(missing) if missing else None,
+        not_kept={h: why for h in run.headers if (why := not_kept(h))},
         sample=reader.info.sample,
         info=reader.info,
         sheet_is_first=reader.sheet_index == 0,
@@ -151,9 +179,9 @@ def preview(run_id: int):
         check_mapping(run.mapping, run.headers, spec)
     except OperationError as error:
         problem = error.message
-    rows = []
+    result = None
     try:
-        rows = operations.preview(current_user, run)
+        result = operations.check(current_user, run, write=problem is None)
     except OperationError as error:
         problem = problem or error.message
     finally:
@@ -163,11 +191,120 @@ def preview(run_id: int):
         "imports/preview.html",
         run=run,
         spec=spec,
-        rows=rows,
+        rows=result.rows if result else [],
+        details={
+            row.line: _row_detail(row, spec, run.policy, result.tried) for row in result.rows
+        }
+        if result
+        else {},
+        result=result,
+        summary=_preview_summary(result, run.total_rows) if result and not problem else [],
         columns=columns,
         problem=problem,
         background=run.total_rows > current_app.config["IMPORT_BACKGROUND_ROWS"],
     )
+
+
+NOTHING_TO_CHANGE = "; nothing to change"  # how an importer notes an update it skipped
+
+
+def _row_detail(row: engine.Row, spec: Spec, policy: ExistingPolicy, tried: bool) -> str:
+    """What the preview says under a row's badge (its problems are said on their cells)."""
+    note = row.note
+    if row.action == engine.UPDATE and row.changes:
+        verb = "will fill in" if policy is ExistingPolicy.FILL else "will change"
+        return f"{note}; {verb} {listed(_field_names(row.changes, spec))}".removeprefix("; ")
+    if row.action == engine.UPDATE and tried and row.cleaned.get("tags"):
+        return f"{note}; will add tags".removeprefix("; ")
+    if row.action == engine.SKIP and note.endswith(NOTHING_TO_CHANGE):
+        why = (
+            "the record has no empty field the file can fill"
+            if policy is ExistingPolicy.FILL
+            else "the record already has the file's values"
+        )
+        return f"{note.removesuffix(NOTHING_TO_CHANGE)}; {why}"
+    return note
+
+
+def _field_names(changes: dict, spec: Spec) -> list[str]:
+    """The fields an update changes, by their names in the mapping: {"organization_id": …,
+    "_added_tags": …} -> ["organization", "tags"]."""
+    names: list[str] = []
+    for column in changes:
+        key = {"_added_tags": "tags", "consent_status": "consent"}.get(
+            column, column.removesuffix("_id")
+        )
+        found = spec.get(key)
+        name = (found.label if found else key.replace("_", " ")).lower()
+        if name not in names:
+            names.append(name)
+    return names
+
+
+def _preview_summary(result: engine.Preview, total: int) -> list[str]:
+    """What the import will do with the rows checked, in two or three sentences."""
+    shown, checked, counts = len(result.rows), result.checked, result.counts
+    what = [
+        (counts[engine.CREATE], "added"),
+        (counts[engine.UPDATE], "updated"),
+        (counts[engine.SKIP], "left unchanged"),
+        (counts[engine.FAIL], "left out"),
+    ]
+    what = [(n, verb) for n, verb in what if n]
+    parts = [f"{n:,} {verb}" for n, verb in what]
+    parts[0] = parts[0].replace(" ", " will be ", 1)
+    everything = len(what) == 1  # every row checked does the same
+    if result.complete and total == 1:
+        sentences = [
+            "The file's only row is below, checked exactly as the import will check it: "
+            f"it will be {what[0][1]}."
+        ]
+    elif result.complete and shown == total:
+        every, rows = ("both", "Both rows") if total == 2 else ("all", f"All {total:,} rows")
+        outcome = f"{every} will be {what[0][1]}" if everything else listed(parts)
+        sentences = [
+            f"{rows} are below, checked exactly as the import will check them: {outcome}."
+        ]
+    else:
+        scope = (
+            f"The first {shown:,} of {total:,} rows are below, checked exactly as the import "
+            "will check them."
+        )
+        if result.complete:
+            of = f"Of the file's {checked:,} rows"
+            outcome = f"All {checked:,} will be {what[0][1]}." if everything else ""
+        else:
+            of = f"Of the first {checked:,}"
+            outcome = f"All of the first {checked:,} will be {what[0][1]}." if everything else ""
+        outcome = outcome or f"{of}, {listed(parts)}."
+        if not result.complete:
+            rest = total - checked
+            outcome += (
+                f" The other {counted(rest, 'row')} {'is' if rest == 1 else 'are'} checked "
+                "the same way as the import reads them."
+            )
+        sentences = [scope, outcome]
+    if not result.tried:
+        sentences.append(
+            "Another import is writing some of the same records right now, so these rows were "
+            "checked but not tried: a row shown as an update may turn out to be unchanged."
+        )
+    failed = counts[engine.FAIL]
+    if failed:
+        below = sum(1 for row in result.rows if row.action == engine.FAIL)
+        if failed == 1:
+            among = "" if below else " (not among those below)"
+            sentences.append(
+                f"The row left out has a problem{among}: it will be listed in an error file "
+                "that you can fix and upload again."
+            )
+        else:
+            among = "" if below == failed else f" ({below:,} of them below)"
+            sentences.append(
+                f"The {failed:,} rows left out have problems{among}: they will be listed in an "
+                "error file that you can fix and upload again."
+            )
+    return sentences
 
 
 @bp.route("/<int:run_id>/run", methods=["POST"])
@@ -260,15 +397,31 @@ def undo(run_id: int):
         db.session.rollback()
         flash(error.message, "danger")
         return redirect(url_for("imports.show", run_id=run.id))
-    removed = ", ".join(
-        f"{n:,} {TABLE_NAMES.get(t, t)}{'' if n == 1 else 's'}"
-        for t, n in result["by_table"].items()
-    )
-    message = f"Undone: {removed or 'nothing'} removed, {result['restored']:,} records put back."
-    if result["kept"]:
-        message += f" {result['kept']} fields changed since the import kept their new values."
-    flash(message, "success")
+    flash(_undone_message(result), "success")
     return redirect(url_for("imports.show", run_id=run.id))
+
+
+def _undone_message(result: dict) -> str:
+    """'Undone: 4 contacts and 3 organizations removed, 1 record put back.'"""
+    parts = []
+    if result["by_table"]:
+        removed = [records(n, table) for table, n in result["by_table"].items()]
+        parts.append(f"{listed(removed)} removed")
+    if result["restored"]:
+        parts.append(f"{counted(result['restored'], 'record')} put back")
+    message = (
+        f"Undone: {', '.join(parts)}."
+        if parts
+        else "Undone; the import had not created or changed anything."
+    )
+    kept = result["kept"]
+    if kept:
+        message += (
+            " 1 field changed since the import keeps its new value."
+            if kept == 1
+            else f" {kept:,} fields changed since the import keep their new values."
+        )
+    return message
 
 
 @bp.route("/<int:run_id>/discard", methods=["POST"])

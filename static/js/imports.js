@@ -18,3 +18,17 @@
   }
   setTimeout(poll, 1000);
 })();
+
+// The mapping page: the "required" tag follows the field each column is read as.
+(function () {
+  "use strict";
+  var table = document.getElementById("mapping-table");
+  if (!table) return;
+  var required = (table.dataset.requiredKeys || "").split(" ");
+  table.addEventListener("change", function (event) {
+    var select = event.target;
+    if (select.tagName !== "SELECT") return;
+    var tag = select.parentNode.querySelector(".required-tag");
+    if (tag) tag.classList.toggle("invisible", required.indexOf(select.value) < 0 || !select.value);
+  });
+})();

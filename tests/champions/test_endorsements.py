@@ -414,3 +414,64 @@ def test_mangled_filters_and_periods_are_not_errors(client, as_role):
     as_role("lead")
     assert client.get("/champions/list?stage=bogus&region=bogus").status_code == 200
     assert client.get("/champions/figures?start=9999-12-31&end=9999-12-31").status_code == 200
+
+
+def test_editing_an_endorsement_keeps_principles_of_an_older_version(
+    client, as_role, login, champion_user, make_user, db
+):
+    """Tagged P2 and P5 of 1.0, then 2.0 becomes current: the lead's and the champion's edit
+    forms still offer (and tick) the 1.0 principles, so saving does not drop them."""
+    import re
+
+    from markupsafe import escape
+
+    from crm.standards import operations as standards
+    from crm.standards.models import Standard
+
+    user, champion = champion_user()
+    v1 = db.session.scalar(sa.select(Standard).where(Standard.version == "1.0"))
+    old = {p.code: p for p in v1.principles}
+    endorsement = operations.record_endorsement(
+        None,
+        champion,
+        operations.EndorsementFields(
+            kind="talk", made_on=TODAY, title="Keynote", link="https://example.org/k",
+            audience_reach=450, principle_ids=[old["P2"].id, old["P5"].id],
+        ),
+        verified=True,
+    )  # fmt: skip
+    for p in v1.principles:
+        p.text = f"Text of {p.code}."
+    admin = make_user("admin")
+    v2 = standards.supersede(admin, v1, "2.0", "WEST Principles")
+    standards.set_status(admin, v2, "current")
+    db.session.commit()
+    new_p1 = next(p for p in v2.principles if p.code == "P1")
+
+    for who, url in [
+        ("lead", f"/champions/endorsements/{endorsement.id}/edit"),
+        ("champion", f"/me/champion/endorsements/{endorsement.id}/edit"),
+    ]:
+        if who == "lead":
+            as_role("lead")
+        else:
+            login(user)
+        page = client.get(url).get_data(as_text=True)
+        assert escape(f"{old['P2'].label} (version 1.0)") in page
+        boxes = {int(v): attrs for attrs, v in re.findall(r'<input([^>]*?)value="(\d+)"', page)}
+        assert "checked" in boxes[old["P2"].id] and "checked" in boxes[old["P5"].id]
+        # The lead's save below adds the current version's P1; the champion then sees it ticked.
+        assert ("checked" in boxes[new_p1.id]) == (who == "champion")
+        # Saved as the browser sends it back, with one of the current version's added.
+        response = client.post(
+            url,
+            data=endorsement_form(
+                title="Keynote", link="https://example.org/k", version=endorsement.version,
+                principle_ids=[old["P2"].id, old["P5"].id, new_p1.id],
+            ),
+        )  # fmt: skip
+        assert response.status_code == 302, response.get_data(as_text=True)
+        db.session.refresh(endorsement)
+        assert sorted((p.standard.version, p.code) for p in endorsement.principles) == [
+            ("1.0", "P2"), ("1.0", "P5"), ("2.0", "P1")
+        ]  # fmt: skip

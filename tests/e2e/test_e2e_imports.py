@@ -127,6 +127,19 @@ def test_a_lead_imports_a_messy_csv_reads_the_errors_and_undoes_it(
     notes_row = page.locator("#mapping-table tbody tr").nth(HEADERS.index("Remarques"))
     expect(notes_row).to_contain_text("Rencontrée à Lyon, salon d’automne")
     expect(page.locator("#mapping-table")).to_contain_text("Sénégal")
+    # What every contacts file needs, and the tag beside the column read as it.
+    expect(page.locator("#required-fields")).to_contain_text(
+        "First name or Full name required read from “Prénom”"
+    )
+    expect(page.locator("#missing-required")).to_have_count(0)
+    rows = page.locator("#mapping-table tbody tr")
+    expect(rows.nth(HEADERS.index("Prénom")).locator(".required-tag")).to_be_visible()
+    reference = rows.nth(HEADERS.index("Réf. interne"))
+    expect(reference.locator(".required-tag")).to_be_hidden()
+    page.get_by_label("Réf. interne", exact=True).select_option("full_name")
+    expect(reference.locator(".required-tag")).to_be_visible()
+    page.get_by_label("Réf. interne", exact=True).select_option("")
+    expect(reference.locator(".required-tag")).to_be_hidden()
     for header, key in BY_HAND.items():
         page.get_by_label(header, exact=True).select_option(key)
     expect(page.get_by_label("Skip it (change nothing)")).to_be_checked()
@@ -142,7 +155,15 @@ def test_a_lead_imports_a_messy_csv_reads_the_errors_and_undoes_it(
         f"Saved the mapping as “{mapping_name}”."
     )
     expect(page.locator("#mapping-problem")).to_have_count(0)
-    expect(page.locator("main")).to_contain_text("3 of them have problems")
+    expect(page.locator("#preview-summary")).to_contain_text(
+        "All 7 rows are below, checked exactly as the import will check them: 4 will be added "
+        "and 3 left out. The 3 rows left out have problems: they will be listed in an error file"
+    )
+    expect(page.locator("#import-button")).to_have_text("Import 4 rows (3 left out)")
+    expect(page.locator("#all-or-nothing")).to_contain_text(
+        "the rest is written in one transaction, all together, so if the import stops on an "
+        "error or a crash, nothing at all is changed."
+    )
     table = page.locator("#preview-table")
     expect(table.locator("thead")).to_contain_text("→ Email")
     expect(table.locator("thead th").filter(has_text="Réf. interne")).to_contain_text("ignored")
@@ -187,7 +208,7 @@ def test_a_lead_imports_a_messy_csv_reads_the_errors_and_undoes_it(
 
     # The error file: the failed rows as they were, with the reason and the line.
     with page.expect_download() as download_info:
-        page.locator("#error-file").get_by_role("link", name="Download them").click()
+        page.locator("#error-file").get_by_role("link", name="Download the rows left out").click()
     download = download_info.value
     assert download.suggested_filename == "Contacts salon Lyon-errors.csv"
     text = Path(download.path()).read_bytes().decode("utf-8-sig")
@@ -226,7 +247,7 @@ def test_a_lead_imports_a_messy_csv_reads_the_errors_and_undoes_it(
     page.locator("#undo-button").click()
     expect(page.locator("#run-status")).to_have_text("Undone")
     expect(page.get_by_role("alert").filter(has_text="Undone:")).to_contain_text(
-        "Undone: 4 contacts, 3 organizations removed, 0 records put back."
+        "Undone: 4 contacts and 3 organizations removed."
     )
     expect(page.locator("#undo-button")).to_have_count(0)
     screenshot("undone")
@@ -289,6 +310,112 @@ def test_a_lead_imports_a_messy_csv_reads_the_errors_and_undoes_it(
         "Imported"
     )
     screenshot()
+
+
+def upload_file(page, path: Path, record_type: str = "contacts") -> str:
+    """Upload `path` from the imports page; returns the run's URL (the mapping page is open)."""
+    page.goto("/imports/")
+    page.locator("#record_type").select_option(record_type)
+    page.locator("#file").set_input_files(path)
+    page.locator("#upload-form").get_by_role("button", name="Upload and map columns").click()
+    expect(page).to_have_url(re.compile(r"/imports/\d+/mapping$"))
+    return page.url.removesuffix("/mapping")
+
+
+def test_a_lead_sees_what_a_second_file_would_change_before_importing_it(
+    page, crm, accounts, unique, screenshot, tmp_path
+):
+    """French headers recognized, the required field marked, "fill empty fields" saying which
+    rows it fills and which it leaves unchanged, the button counting only what is written, a
+    file with nothing new refused on the page, and drafts on the imports list with their age."""
+    tag = unique()
+    switch_user(page, crm, LEAD_EMAIL, accounts.demo_password)
+    first = tmp_path / "Annuaire.csv"
+    first.write_text(
+        "Prénom;Nom;Courriel;Fonction;Téléphone;Ville;Pays\n"
+        f"Inès;Martin{tag};ines.{tag}@example.org;Chargée de plaidoyer;+33 1 42 00 00 01;Paris;France\n"
+        f"Jonas;Weber{tag};jonas.{tag}@example.org;;;Berlin;Allemagne\n",
+        encoding="utf-8",
+    )
+    upload_file(page, first)
+    # Mapping: the French headers are read as they mean, the required field marked, the city
+    # said to be left out.
+    for header, key in [("Prénom", "first_name"), ("Nom", "last_name"), ("Fonction", "title"),
+                        ("Téléphone", "phone"), ("Pays", "country")]:  # fmt: skip
+        expect(page.get_by_label(header, exact=True)).to_have_value(key)
+    expect(page.get_by_label("Courriel", exact=True)).to_have_value("")
+    page.get_by_label("Courriel", exact=True).select_option("email")
+    ville = page.locator("#mapping-table tbody tr").nth(5)
+    expect(ville).to_contain_text("The CRM keeps no city or town; this column is left out.")
+    expect(page.locator("#required-fields")).to_contain_text(
+        "First name or Full name required read from “Prénom”"
+    )
+    screenshot("mapping")
+    page.get_by_role("button", name="Check and preview").click()
+    expect(page.locator("#import-button")).to_have_text("Import 2 rows")
+    page.locator("#import-button").click()
+    expect(page.get_by_role("alert").filter(has_text="Imported:")).to_contain_text("2 created")
+
+    # The same people again with more details, one new person and one bad row, in "fill in
+    # only the fields that are empty".
+    second = tmp_path / "Annuaire complété.csv"
+    second.write_text(
+        "Prénom;Nom;Courriel;Fonction;Téléphone;Pays\n"
+        f"Inès;Martin{tag};ines.{tag}@example.org;Directrice;+33 1 42 00 00 02;France\n"
+        f"Jonas;Weber{tag};jonas.{tag}@example.org;Referent;+49 30 1234;Deutschland\n"
+        f"Ana;Lima{tag};ana.{tag}@example.org;;;Brasil\n"
+        f"Bo;Berg{tag};bo.{tag}.example.org;;;Royaume-Uni\n",
+        encoding="utf-8",
+    )
+    upload_file(page, second)
+    page.get_by_label("Courriel", exact=True).select_option("email")
+    page.get_by_label("Fill in only the fields that are empty").check()
+    page.get_by_role("button", name="Check and preview").click()
+    rows = page.locator("#preview-table tbody tr")
+    expect(rows.nth(0).locator(".badge")).to_have_text("Unchanged")
+    expect(rows.nth(0).locator(".row-detail")).to_contain_text(
+        "the record has no empty field the file can fill"
+    )
+    expect(rows.nth(1).locator(".badge")).to_have_text("Update")
+    expect(rows.nth(1).locator(".row-detail")).to_contain_text("will fill in phone and title")
+    expect(rows.nth(2).locator(".badge")).to_have_text("New")
+    expect(rows.nth(3).locator(".badge")).to_have_text("Left out")
+    expect(page.locator("#preview-summary")).to_contain_text(
+        "All 4 rows are below, checked exactly as the import will check them: 1 will be added, "
+        "1 updated, 1 left unchanged and 1 left out. The row left out has a problem: it will be "
+        "listed in an error file that you can fix and upload again."
+    )
+    expect(page.locator("#import-button")).to_have_text("Import 2 rows (1 left out, 1 unchanged)")
+    screenshot("preview")
+    second_url = page.url.removesuffix("/preview")
+
+    # The first file again, skipping what we have: nothing to import, and the button says so.
+    upload_file(page, first)
+    page.get_by_label("Courriel", exact=True).select_option("email")
+    page.get_by_role("button", name="Check and preview").click()
+    button = page.locator("#import-button")
+    expect(button).to_have_text("Nothing to import: every row is left out or unchanged")
+    expect(button).to_be_disabled()
+    screenshot("nothing-to-import")
+
+    # Both uploads wait on the imports list, with how long ago they came.
+    page.goto("/imports/")
+    draft = page.locator("#runs-table tbody tr").filter(has_text="Annuaire complété.csv")
+    expect(draft).to_contain_text("Not imported yet")
+    expect(draft.locator(".draft-age")).to_have_text("uploaded just now")
+    expect(page.locator("#drafts-note")).to_be_visible()
+    screenshot("list")
+
+    # Importing the second file after all: the counts as the preview said.
+    page.goto(f"{second_url}/preview")
+    page.locator("#import-button").click()
+    expect(page.get_by_role("alert").filter(has_text="Imported:")).to_contain_text(
+        "1 created, 1 updated, 1 skipped, 1 failed."
+    )
+    expect(page.locator("#error-file")).to_contain_text(
+        "1 row was left out. Download it with the reason, fix it in a spreadsheet"
+    )
+    screenshot("run")
 
 
 def test_a_viewer_downloads_the_quarterly_report_as_xlsx(page, crm, accounts, screenshot):

@@ -1,0 +1,163 @@
+"""Publishing the next version, as the team sees it: the line leads see where the Publish
+button is for an administrator, and the publish page's preview of the new version."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+import sqlalchemy as sa
+
+from crm.consultations import queries
+
+
+def close(db, consultation):
+    consultation.opens_on = date.today() - timedelta(days=30)
+    consultation.closes_on = date.today() - timedelta(days=1)
+    db.session.commit()
+
+
+HINT_OPEN = (
+    "An administrator publishes version 2.0 from the accepted drafts once the consultation is "
+    "closed."
+)
+HINT_CLOSED = (
+    "The consultation is closed: an administrator publishes version 2.0 from the accepted drafts."
+)
+
+
+def test_leads_see_who_publishes_where_the_publish_button_would_be(
+    client, as_role, db, make_consultation
+):
+    consultation = make_consultation()
+    url = f"/consultations/{consultation.id}"
+    publish = f"/consultations/{consultation.id}/publish"
+    as_role("lead")
+    page = client.get(url).get_data(as_text=True)
+    assert HINT_OPEN in page and publish not in page
+    as_role("volunteer")  # does not manage the consultation: no line
+    assert 'data-testid="publish-hint"' not in client.get(url).get_data(as_text=True)
+    as_role("admin")
+    page = client.get(url).get_data(as_text=True)
+    assert (
+        "You can publish version 2.0 from the accepted drafts once the consultation has closed"
+        in page
+    )
+    assert publish not in page
+
+    close(db, consultation)
+    as_role("lead")
+    page = client.get(url).get_data(as_text=True)
+    assert HINT_CLOSED in page and publish not in page
+    assert client.get(publish).status_code == 403  # publishing stays with administrators
+    as_role("admin")
+    page = client.get(url).get_data(as_text=True)
+    assert publish in page and 'data-testid="publish-hint"' not in page
+    form = client.get(publish).get_data(as_text=True)
+    assert 'name="new_version"' in form and 'value="2.0"' in form  # the suggestion, changeable
+
+
+def test_the_suggested_version_skips_numbers_already_used(
+    db, make_consultation, make_user, current
+):
+    from crm.standards import operations as standard_ops
+
+    consultation = make_consultation()
+    assert queries.suggested_version(consultation) == "2.0"
+    standard_ops.supersede(make_user("admin"), current, "2.0", "Two, drafted by hand")
+    db.session.commit()
+    assert queries.suggested_version(consultation) == "3.0"
+
+
+def with_texts(db, standard):
+    for principle in standard.principles:
+        principle.text = principle.text or f"The text of {principle.code}."
+    db.session.commit()
+
+
+def test_the_publish_page_shows_what_will_be_published(
+    client, as_role, db, make_consultation, make_user, current
+):
+    from markupsafe import escape
+
+    from crm.consultations import operations
+    from crm.standards.models import Standard
+
+    with_texts(db, current)
+    consultation = make_consultation()
+    lead = make_user("lead")
+    ps = {p.code: p for p in current.principles}
+
+    def add(**fields):
+        return operations.add_recommendation(
+            lead, consultation, operations.RecommendationFields(**fields)
+        )
+
+    p3 = add(text="Agree with worker representatives what is collected.", principle_id=ps["P3"].id)
+    p9 = add(text="Workers can see and correct their data.", new_code="P9", new_title="Data Rights")
+    add(text="Not accepted: stays out.", principle_id=ps["P5"].id)
+    for rec in (p3, p9):
+        operations.set_accepted(lead, rec, True)
+    close(db, consultation)
+    as_role("admin")
+    page = client.get(f"/consultations/{consultation.id}/publish").get_data(as_text=True)
+    plan = page[page.index('data-testid="plan"') :]
+    assert "1 with new wording · 1 new · 7 unchanged" in plan
+    assert escape("Agree with worker representatives what is collected.") in plan
+    assert "Workers can see and correct their data." in plan and "P9 · Data Rights" in plan
+    assert "Not accepted: stays out." not in plan
+    assert "Wording in version 1.0" in plan and "The text of P3." in plan  # the earlier wording
+    assert "The text of P5." in plan  # unchanged principles are shown as they will be
+    assert plan.index("P1 · ") < plan.index("P3 · ") < plan.index("P8 · ") < plan.index("P9 · ")
+    assert f"/consultations/recommendations/{p3.id}/edit" in plan
+
+    # What is published is what the page showed.
+    response = client.post(
+        f"/consultations/{consultation.id}/publish",
+        data={"new_version": "2.0", "title": "WEST Principles 2.0"},
+    )
+    assert response.status_code == 302
+    standard = db.session.scalar(sa.select(Standard).where(Standard.version == "2.0"))
+    shown = operations.publish_plan(consultation)
+    assert [(p.code, p.title, p.text) for p in standard.principles] == [
+        (p.code, p.title, p.text) for p in shown.principles
+    ]
+    after = client.get(f"/consultations/{consultation.id}/publish").get_data(as_text=True)
+    assert "Version 2.0 was already" in after
+    assert "Edit this draft text" not in after
+
+
+def test_two_accepted_texts_on_one_principle_are_flagged_and_not_published(
+    client, as_role, db, make_consultation, make_user, current
+):
+    import pytest
+
+    from crm.consultations import operations
+    from crm.core.errors import OperationError
+
+    with_texts(db, current)
+    consultation = make_consultation()
+    lead = make_user("lead")
+    p1 = current.principles[0]
+    first, second = (
+        operations.add_recommendation(
+            lead, consultation, operations.RecommendationFields(text=t, principle_id=p1.id)
+        )
+        for t in ("First wording", "Second wording")
+    )
+    for rec in (first, second):
+        operations.set_accepted(lead, rec, True)
+    close(db, consultation)
+    as_role("admin")
+    page = client.get(f"/consultations/{consultation.id}/publish").get_data(as_text=True)
+    problems = page[page.index('data-testid="plan-problems"') :]
+    assert "P1 has 2 accepted draft texts" in problems
+    assert f"/consultations/recommendations/{first.id}/edit" in problems
+    assert f"/consultations/recommendations/{second.id}/edit" in problems
+    with pytest.raises(OperationError, match="P1 has 2 accepted draft texts"):
+        operations.publish_version(lead, consultation, operations.PublishFields("2.0", "Two"))
+    db.session.rollback()
+    operations.set_accepted(lead, first, False)
+    standard = operations.publish_version(
+        lead, consultation, operations.PublishFields("2.0", "Two")
+    )
+    assert standard.principles[0].text == "Second wording"
