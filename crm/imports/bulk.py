@@ -57,14 +57,19 @@ def lookup(key: sa.Column, value: sa.Column, keys: list) -> dict:
     return dict(db.session.execute(sa.select(key, value).where(among(key, keys))).all())
 
 
-def insert_rows(table: sa.Table, values: list[dict]) -> None:
-    """Insert `values` (dicts with the same keys) without wanting their ids back."""
+def insert_rows(
+    table: sa.Table, values: list[dict] | list[tuple], columns: tuple[str, ...] | None = None
+) -> None:
+    """Insert `values` (dicts with the same keys, or tuples in the order of `columns`) without
+    wanting their ids back: one executemany."""
     if not values:
         return
     if db.session.get_bind().dialect.name == "sqlite":
-        _sqlite_executemany(table, values)
-    else:
-        db.session.execute(sa.insert(table), values)
+        _sqlite_executemany(table, values, columns)
+        return
+    if columns is not None:
+        values = [dict(zip(columns, row, strict=True)) for row in values]
+    db.session.execute(sa.insert(table), values)
 
 
 def _sqlite_executemany(

@@ -25,6 +25,7 @@ from crm.core.export import FORMULA_START, safe_cell
 from crm.core.gc_pause import paused_gc
 from crm.core.search_ddl import delete_in_bulk
 from crm.extensions import db
+from crm.imports import trail
 from crm.imports.bulk import insert_rows
 from crm.imports.fields import Spec
 from crm.imports.models import ExistingPolicy, ImportItem, ImportRun, ItemAction, RunStatus
@@ -48,6 +49,8 @@ class Row:
     note: str = ""  # what matched, or why it was skipped
     cleaned: dict[str, Any] = field(default_factory=dict)
     changes: dict[str, Any] = field(default_factory=dict)  # for an update: {column: new value}
+    # For an update, the audit trail's {field: [old, new]}, as an edit on the form records it.
+    audit: dict[str, list] | None = None
 
     @property
     def raw(self) -> dict[str, str]:
@@ -71,6 +74,7 @@ class Context:
     policy: ExistingPolicy
     file_name: str
     fuzzy_threshold: int = 90
+    run_id: int | None = None  # named on the audit trail of every record the run writes
     # Ids of created records as compact arrays (a million-row file makes a million of them),
     # updated records with the values they had.
     created_ids: dict[str, array] = field(default_factory=dict)
@@ -87,6 +91,16 @@ class Context:
 
     def updated(self, table: str, record_id: int, before: dict) -> None:
         self.updates.append((table, record_id, before))
+
+    def audit_created(self, table: str, ids: list[int]) -> None:
+        """The records' trails: created by this run (one bulk insert)."""
+        trail.created(self.actor, table, ids, self.run_id, self.file_name)
+
+    def audit_updated(self, table: str, rows: list[Row]) -> None:
+        """The trails of the records these rows updated: what changed, old → new (one bulk
+        insert). Called once the rows' tags are linked, so an entry has those too."""
+        changes = [(r.record_id, r.audit) for r in rows if r.action == UPDATE and r.audit]
+        trail.changed(self.actor, table, changes, trail.UPDATED, self.run_id, self.file_name)
 
     def items(self, run_id: int) -> Iterator[dict]:
         created = ItemAction.CREATED.value
@@ -341,6 +355,9 @@ def _undo(actor: Any, run: ImportRun) -> dict[str, int]:
         else:
             updated.append((table_name, record_id, before or {}))
     kept = 0
+    # What each record's trail gets: the values put back, current → restored.
+    restored: dict[str, list[tuple[int, dict]]] = {}
+    tags_now = _tags_of([(t, r) for t, r, before in updated if before.get("_added_tags")])
     for table_name, record_id, before in updated:
         table = db.metadata.tables[table_name]
         columns = [c for c in before if c in table.c and not c.startswith("_")]
@@ -352,23 +369,41 @@ def _undo(actor: Any, run: ImportRun) -> dict[str, int]:
         )
         if current is None:
             continue
-        restore = {}
+        restore, changes = {}, {}
         for column, value in zip(columns, current, strict=True):
             old, new = before[column]
             if _same(value, new):
                 restore[column] = old
+                changes[column] = [value, old]
             else:
                 kept += 1
         if restore:
             if "version" in table.c:
                 restore["version"] = table.c.version + 1
             db.session.execute(sa.update(table).where(table.c.id == record_id).values(**restore))
-        for tag_id in before.get("_added_tags", []):
+        added = before.get("_added_tags", [])
+        if added:
             link = db.metadata.tables[f"{table_name}_tag"]
             db.session.execute(
                 sa.delete(link).where(
-                    link.c[f"{table_name}_id"] == record_id, link.c.tag_id == tag_id
+                    link.c[f"{table_name}_id"] == record_id, link.c.tag_id.in_(added)
                 )
+            )
+            had = tags_now.get((table_name, record_id), [])
+            left = [name for tag_id, name in had if tag_id not in added]
+            if len(left) != len(had):
+                changes["tags"] = [", ".join(n for _, n in had), ", ".join(left)]
+        if changes:
+            restored.setdefault(table_name, []).append((record_id, changes))
+    for table_name, changes in restored.items():
+        for start in range(0, len(changes), 20_000):
+            trail.changed(
+                actor,
+                table_name,
+                changes[start : start + 20_000],
+                trail.RESTORED,
+                run.id,
+                run.file_name,
             )
     removed: dict[str, int] = {}
     for table_name in UNDO_ORDER:
@@ -391,6 +426,8 @@ def _undo(actor: Any, run: ImportRun) -> dict[str, int]:
                             sa.delete(child).where(fk.parent.in_(ids[start : start + 5000]))
                         )
         delete_in_bulk(db.session, table_name, ids)
+        for start in range(0, len(ids), 20_000):
+            trail.removed(actor, table_name, ids[start : start + 20_000], run.id, run.file_name)
         removed[table_name] = len(ids)
     run.status = RunStatus.UNDONE
     run.undone_at = utcnow()
@@ -413,6 +450,29 @@ def _undo(actor: Any, run: ImportRun) -> dict[str, int]:
         "restored": len(updated),
         "kept": kept,
     }
+
+
+def _tags_of(records: list[tuple[str, int]]) -> dict[tuple[str, int], list[tuple[int, str]]]:
+    """{(table, record id): [(tag id, name), ...] by name} for these records, a query per
+    table (not per record)."""
+    from crm.imports.bulk import among
+    from crm.tags.models import Tag
+
+    ids_by_table: dict[str, list[int]] = {}
+    for table_name, record_id in records:
+        ids_by_table.setdefault(table_name, []).append(record_id)
+    found: dict[tuple[str, int], list[tuple[int, str]]] = {}
+    for table_name, ids in ids_by_table.items():
+        link = db.metadata.tables[f"{table_name}_tag"]
+        owner = link.c[f"{table_name}_id"]
+        for record_id, tag_id, name in db.session.execute(
+            sa.select(owner, link.c.tag_id, Tag.name)
+            .join(Tag, Tag.id == link.c.tag_id)
+            .where(among(owner, ids))
+            .order_by(owner, Tag.name)
+        ):
+            found.setdefault((table_name, record_id), []).append((tag_id, name))
+    return found
 
 
 def _same(current: Any, stored: Any) -> bool:
