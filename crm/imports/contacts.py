@@ -370,13 +370,11 @@ class ContactImporter(Importer):
                 old_value = getattr(old, column, None)
                 before[column] = [_plain(old_value), _plain(new)]
             row.changes = before
-            # The trail has what an edit on the form records: every field but the folded
-            # copies of the name (the consent's time included, which undo leaves alone).
-            row.audit = {
-                column: [getattr(old, column), new]
-                for column, new in changes.items()
-                if column not in ("sort_name", "search_text")
-            }
+            # The trail has what an edit on the form records: the same fields (plain values
+            # already), and the consent's time, which undo leaves alone.
+            row.audit = dict(before)
+            if "consent_at" in changes:
+                row.audit["consent_at"] = [_iso(old.consent_at), now.isoformat()]
             self.ctx.updated("contact", row.record_id, before)
             changes.update(updated_at=now, updated_by_id=self.ctx.actor_id)
             batches.setdefault(tuple(sorted(changes)), []).append({"_id": row.record_id, **changes})
@@ -427,3 +425,7 @@ def _by_name_and_organization(keys: list[tuple[str, int]]) -> list[tuple[str, in
 
 def _plain(value: Any) -> Any:
     return value.value if hasattr(value, "value") else value
+
+
+def _iso(value: Any) -> str | None:
+    return value.isoformat() if value is not None else None

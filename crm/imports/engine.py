@@ -354,57 +354,13 @@ def _undo(actor: Any, run: ImportRun) -> dict[str, int]:
             created.setdefault(table_name, []).extend(range(record_id, (last or record_id) + 1))
         else:
             updated.append((table_name, record_id, before or {}))
-    kept = 0
-    # What each record's trail gets: the values put back, current → restored.
-    restored: dict[str, list[tuple[int, dict]]] = {}
-    tags_now = _tags_of([(t, r) for t, r, before in updated if before.get("_added_tags")])
+    by_table: dict[str, list[tuple[int, dict]]] = {}
     for table_name, record_id, before in updated:
-        table = db.metadata.tables[table_name]
-        columns = [c for c in before if c in table.c and not c.startswith("_")]
-        current = (
-            columns
-            and db.session.execute(
-                sa.select(*(table.c[c] for c in columns)).where(table.c.id == record_id)
-            ).first()
-        )
-        if current is None:
-            continue
-        restore, changes = {}, {}
-        for column, value in zip(columns, current, strict=True):
-            old, new = before[column]
-            if _same(value, new):
-                restore[column] = old
-                changes[column] = [value, old]
-            else:
-                kept += 1
-        if restore:
-            if "version" in table.c:
-                restore["version"] = table.c.version + 1
-            db.session.execute(sa.update(table).where(table.c.id == record_id).values(**restore))
-        added = before.get("_added_tags", [])
-        if added:
-            link = db.metadata.tables[f"{table_name}_tag"]
-            db.session.execute(
-                sa.delete(link).where(
-                    link.c[f"{table_name}_id"] == record_id, link.c.tag_id.in_(added)
-                )
-            )
-            had = tags_now.get((table_name, record_id), [])
-            left = [name for tag_id, name in had if tag_id not in added]
-            if len(left) != len(had):
-                changes["tags"] = [", ".join(n for _, n in had), ", ".join(left)]
-        if changes:
-            restored.setdefault(table_name, []).append((record_id, changes))
-    for table_name, changes in restored.items():
-        for start in range(0, len(changes), 20_000):
-            trail.changed(
-                actor,
-                table_name,
-                changes[start : start + 20_000],
-                trail.RESTORED,
-                run.id,
-                run.file_name,
-            )
+        by_table.setdefault(table_name, []).append((record_id, before))
+    kept = 0
+    for table_name, records in by_table.items():
+        for start in range(0, len(records), CHUNK_ROWS):
+            kept += _put_back(actor, run, table_name, records[start : start + CHUNK_ROWS])
     removed: dict[str, int] = {}
     for table_name in UNDO_ORDER:
         ids = created.get(table_name)
@@ -450,6 +406,91 @@ def _undo(actor: Any, run: ImportRun) -> dict[str, int]:
         "restored": len(updated),
         "kept": kept,
     }
+
+
+_NAME_FIELDS = ("first_name", "last_name", "email")
+
+
+def _put_back(actor: Any, run: ImportRun, table_name: str, records: list[tuple[int, dict]]) -> int:
+    """Put back the values a run replaced on these records (a chunk of one table), where
+    they still hold what the run wrote, and take off the tags it added; each record's trail
+    says what was put back. A statement per set of columns, not per record. Returns how many
+    fields were kept because someone changed them since."""
+    from crm.imports.bulk import among
+
+    table = db.metadata.tables[table_name]
+    wanted = sorted(
+        {c for _, before in records for c in before if c in table.c and not c.startswith("_")}
+    )
+    # A contact's folded name (sort and search) follows its name and email.
+    refold = table_name == "contact" and bool(set(wanted) & set(_NAME_FIELDS))
+    if refold:
+        wanted = sorted({*wanted, *_NAME_FIELDS})
+    current = {}
+    if wanted:
+        ids = [record_id for record_id, _ in records]
+        current = {
+            row[0]: row._mapping
+            for row in db.session.execute(
+                sa.select(table.c.id, *(table.c[c] for c in wanted)).where(among(table.c.id, ids))
+            )
+        }
+    tags_now = _tags_of([(table_name, r) for r, before in records if before.get("_added_tags")])
+    kept = 0
+    batches: dict[tuple[str, ...], list[dict]] = {}
+    untag: list[dict] = []
+    entries: list[tuple[int, dict]] = []
+    for record_id, before in records:
+        columns = [c for c in before if c in table.c and not c.startswith("_")]
+        now = current.get(record_id)
+        if columns and now is None:
+            continue  # deleted since
+        restore, changes = {}, {}
+        for column in columns:
+            value = now[column]
+            old, new = before[column]
+            if _same(value, new):
+                restore[column] = old
+                changes[column] = [audit.display_value(value), old]
+            else:
+                kept += 1
+        if refold and set(restore) & set(_NAME_FIELDS):
+            from crm.contacts.models import search_text_for, sort_name_for
+
+            first, last, email = (restore.get(c, now[c]) for c in _NAME_FIELDS)
+            restore["sort_name"] = sort_name_for(first, last)
+            restore["search_text"] = search_text_for(first, last, email)
+        if restore:
+            batches.setdefault(tuple(sorted(restore)), []).append(
+                {"_id": record_id, **{f"p_{c}": v for c, v in restore.items()}}
+            )
+        added = before.get("_added_tags", [])
+        if added:
+            untag.extend({"_record": record_id, "_tag": tag_id} for tag_id in added)
+            had = tags_now.get((table_name, record_id), [])
+            left = [name for tag_id, name in had if tag_id not in added]
+            if len(left) != len(had):
+                changes["tags"] = [", ".join(n for _, n in had), ", ".join(left)]
+        if changes:
+            entries.append((record_id, changes))
+    for columns, params in batches.items():
+        values: dict[str, Any] = {c: sa.bindparam(f"p_{c}") for c in columns}
+        if "version" in table.c:
+            values["version"] = table.c.version + 1
+        db.session.connection().execute(
+            sa.update(table).where(table.c.id == sa.bindparam("_id")).values(values), params
+        )
+    if untag:
+        link = db.metadata.tables[f"{table_name}_tag"]
+        db.session.connection().execute(
+            sa.delete(link).where(
+                link.c[f"{table_name}_id"] == sa.bindparam("_record"),
+                link.c.tag_id == sa.bindparam("_tag"),
+            ),
+            untag,
+        )
+    trail.changed(actor, table_name, entries, trail.RESTORED, run.id, run.file_name)
+    return kept
 
 
 def _tags_of(records: list[tuple[str, int]]) -> dict[tuple[str, int], list[tuple[int, str]]]:

@@ -382,7 +382,7 @@ class OrganizationImporter(Importer):
                 continue
             before = {c: [_plain(getattr(old, c)), v] for c, v in changes.items()}
             row.changes = before
-            row.audit = {c: [getattr(old, c), v] for c, v in changes.items()}
+            row.audit = dict(before)  # plain values, as the trail keeps them
             self.ctx.updated("organization", row.record_id, before)
             changes.update(updated_at=now, updated_by_id=self.ctx.actor_id)
             batches.setdefault(tuple(sorted(changes)), []).append({"_id": row.record_id, **changes})

@@ -39,12 +39,8 @@ def created(
 ) -> None:
     """A "created" entry per new record, as creating it on its form writes one."""
     if ids and object_type in AUDITED:
-        audit.record_many(
-            actor,
-            AuditAction.CREATE,
-            object_type,
-            ((record_id, None) for record_id in ids),
-            summary=summary(CREATED, run_id, file_name),
+        audit.record_each(
+            actor, AuditAction.CREATE, object_type, ids, summary=summary(CREATED, run_id, file_name)
         )
 
 
@@ -56,7 +52,8 @@ def changed(
     run_id: int | None,
     file_name: str,
 ) -> None:
-    """A "changed" entry per record, with {field: [old, new]} as an edit writes it."""
+    """A "changed" entry per record, with {field: [old, new]} as an edit writes it (the
+    values as `crm.audit.operations.display_value` gives them)."""
     if changes and object_type in AUDITED:
         audit.record_many(
             actor,
@@ -72,10 +69,6 @@ def removed(
 ) -> None:
     """A "deleted" entry per record that undoing the run removed, as deleting one writes."""
     if ids and object_type in AUDITED:
-        audit.record_many(
-            actor,
-            AuditAction.DELETE,
-            object_type,
-            ((record_id, None) for record_id in ids),
-            summary=summary(REMOVED, run_id, file_name),
+        audit.record_each(
+            actor, AuditAction.DELETE, object_type, ids, summary=summary(REMOVED, run_id, file_name)
         )

@@ -83,7 +83,14 @@ def test_an_overwrite_records_old_and_new_values_under_the_run_and_its_user(
     [created] = trail(db, "contact", bo.id)
     assert created.action is AuditAction.CREATE
     assert created.summary == f"Created by import #{run.id} (partners.csv)"
-    assert created.actor_id == lead.id and created.changes is None
+    assert (created.actor_id, created.actor_label, created.changes) == (lead.id, lead.email, None)
+    # Written by one INSERT … SELECT: the time reads back as the ORM writes it, aware UTC.
+    from datetime import timedelta
+
+    from crm.core.db import utcnow
+
+    for written in (entry, created):
+        assert abs(utcnow() - written.at) < timedelta(minutes=5)
 
 
 def test_fill_empty_fields_records_only_the_fields_it_filled(run_import, db, ana):
@@ -272,3 +279,24 @@ def test_erasing_a_person_empties_the_import_entries_too(app, run_import, db, an
     entries = trail(db, "contact", ana.id)
     assert all(e.changes is None for e in entries)
     assert "Director" not in " ".join(e.summary for e in entries)
+
+
+def test_undoing_a_name_change_puts_back_the_name_the_list_sorts_and_searches_by(
+    app, run_import, db, ana
+):
+    from crm.contacts.models import search_text_for, sort_name_for
+
+    run = run_import(
+        "contacts", "first_name,last_name,email\nAnabel,Souza,ana@example.org\n",
+        policy="overwrite",
+    )  # fmt: skip
+    assert db.session.get(Contact, ana.id).sort_name == sort_name_for("Anabel", "Souza")
+    undo(app, db, run)
+    contact = db.session.get(Contact, ana.id)
+    assert (contact.first_name, contact.last_name) == ("Ana", "Silva")
+    assert contact.sort_name == sort_name_for("Ana", "Silva")
+    assert contact.search_text == search_text_for("Ana", "Silva", "ana@example.org")
+    assert trail(db, "contact", ana.id)[-1].changes == {
+        "first_name": ["Anabel", "Ana"],
+        "last_name": ["Souza", "Silva"],
+    }
