@@ -97,7 +97,10 @@ def import_command(
         f"{outcome.created:,} created, {outcome.updated:,} updated, "
         f"{outcome.skipped:,} skipped, {outcome.failed:,} failed"
     )
-    extra = ", ".join(f"{n:,} {what}" for what, n in run.extra_created.items())
+    extra = ", ".join(
+        f"{n:,} {what.removesuffix('s') if n == 1 else what}"
+        for what, n in run.extra_created.items()
+    )
     if extra:
         summary += f" (also created: {extra})"
     if dry_run:

@@ -388,14 +388,18 @@ def _undo(actor: Any, run: ImportRun) -> dict[str, int]:
     run.status = RunStatus.UNDONE
     run.undone_at = utcnow()
     run.undone_by_id = getattr(actor, "id", None)
-    summary = ", ".join(f"{n} {t} removed" for t, n in removed.items()) or "nothing created"
+    summary = (
+        ", ".join(f"{_count(n, t.replace('_', ' '))} removed" for t, n in removed.items())
+        or "nothing created"
+    )
     audit.record(
         actor,
         AuditAction.UPDATE,
         "import_run",
         run.id,
-        summary=f"Undid the import of {run.file_name}: {summary}; {len(updated)} records restored"
-        + (f" ({kept} later edits kept)" if kept else ""),
+        summary=f"Undid the import of {run.file_name}: {summary}; "
+        f"{_count(len(updated), 'record')} restored"
+        + (f" ({_count(kept, 'later edit')} kept)" if kept else ""),
     )
     db.session.flush()
     db.session.expire_all()
@@ -514,6 +518,10 @@ def _tags_of(records: list[tuple[str, int]]) -> dict[tuple[str, int], list[tuple
         ):
             found.setdefault((table_name, record_id), []).append((tag_id, name))
     return found
+
+
+def _count(n: int, thing: str) -> str:
+    return f"{n:,} {thing}{'' if n == 1 else 's'}"
 
 
 def _same(current: Any, stored: Any) -> bool:

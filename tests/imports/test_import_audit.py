@@ -300,3 +300,21 @@ def test_undoing_a_name_change_puts_back_the_name_the_list_sorts_and_searches_by
         "first_name": ["Anabel", "Ana"],
         "last_name": ["Souza", "Silva"],
     }
+
+
+def test_the_runs_own_undo_entry_counts_in_plain_words(app, run_import, db, ana):
+    run = run_import(
+        "contacts",
+        "first_name,last_name,email,title\nAna,Silva,ana@example.org,Director\nBo,B,bo@x.org,\n",
+        policy="overwrite",
+    )
+    undo(app, db, run)
+    entry = trail(db, "import_run", run.id)[-1]
+    assert entry.summary == "Undid the import of contacts.csv: 1 contact removed; 1 record restored"
+
+
+def test_the_command_line_says_one_organization_in_the_singular(runner, db, tmp_path):
+    path = tmp_path / "people.csv"
+    path.write_text("first_name,email,organization\nAna,ana@x.org,Brand New Co\n")
+    result = runner.invoke(args=["crm", "import", str(path), "--type", "contacts"])
+    assert "(also created: 1 organization)" in result.output, result.output
