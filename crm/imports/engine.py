@@ -446,12 +446,12 @@ def _put_back(actor: Any, run: ImportRun, table_name: str, records: list[tuple[i
     entries: list[tuple[int, dict]] = []
     for record_id, before in records:
         columns = [c for c in before if c in table.c and not c.startswith("_")]
-        now = current.get(record_id)
-        if columns and now is None:
+        held = current.get(record_id)  # the record's values now
+        if columns and held is None:
             continue  # deleted since
         restore, changes = {}, {}
         for column in columns:
-            value = now[column]
+            value = held[column]
             old, new = before[column]
             if _same(value, new):
                 restore[column] = old
@@ -461,7 +461,7 @@ def _put_back(actor: Any, run: ImportRun, table_name: str, records: list[tuple[i
         if refold and set(restore) & set(_NAME_FIELDS):
             from crm.contacts.models import search_text_for, sort_name_for
 
-            first, last, email = (restore.get(c, now[c]) for c in _NAME_FIELDS)
+            first, last, email = (restore.get(c, held[c]) for c in _NAME_FIELDS)
             restore["sort_name"] = sort_name_for(first, last)
             restore["search_text"] = search_text_for(first, last, email)
         if restore:
