@@ -8,6 +8,7 @@ from datetime import date, datetime
 from typing import Any
 
 import sqlalchemy as sa
+from markupsafe import Markup, escape
 
 from crm.audit.models import AuditEntry
 from crm.core.countries import country_name, language_name
@@ -148,3 +149,20 @@ def change_rows(entry: AuditEntry) -> list[tuple[str, str, str]]:
 
 def action_label(entry: AuditEntry) -> str:
     return ACTION_LABELS.get(entry.action.value, entry.action.value)
+
+
+def summary_html(entry: AuditEntry, link_runs: bool = False) -> Markup:
+    """The entry's summary, escaped; an import it names ("Import #12 (file.csv)") links to
+    that run's page when `link_runs` (the reader may open imports)."""
+    from flask import url_for
+
+    from crm.imports.trail import AUDITED, RUN_IN_SUMMARY
+
+    text = entry.summary or ""
+    found = RUN_IN_SUMMARY.match(text) if entry.object_type in AUDITED else None
+    if not (found and link_runs):
+        return escape(text)
+    link = Markup('<a href="{}">{}</a>').format(
+        url_for("imports.show", run_id=int(found["id"])), found["run"]
+    )
+    return escape(found["before"] or "") + link + escape(found["after"])

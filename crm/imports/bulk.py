@@ -50,6 +50,19 @@ def among(column: sa.Column, values: list) -> sa.ColumnElement[bool]:
     return column == sa.any_(sa.cast(sa.literal(values, array), array))
 
 
+def each_id(ids: list[int]) -> sa.TableValuedAlias:
+    """`ids` as rows of one column, `value`, sent as one parameter (SQLite's json_each, a
+    PostgreSQL array's unnest): for an INSERT … SELECT that writes a row per id."""
+    if db.session.get_bind().dialect.name == "sqlite":
+        return sa.func.json_each(json.dumps(list(ids))).table_valued("value")
+    array = ARRAY(sa.Integer)
+    return (
+        sa.func.unnest(sa.cast(sa.literal(list(ids), array), array))
+        .table_valued("value")
+        .render_derived()
+    )
+
+
 def lookup(key: sa.Column, value: sa.Column, keys: list) -> dict:
     """{key: value} for the rows whose `key` is among `keys`."""
     if not keys:
@@ -57,14 +70,19 @@ def lookup(key: sa.Column, value: sa.Column, keys: list) -> dict:
     return dict(db.session.execute(sa.select(key, value).where(among(key, keys))).all())
 
 
-def insert_rows(table: sa.Table, values: list[dict]) -> None:
-    """Insert `values` (dicts with the same keys) without wanting their ids back."""
+def insert_rows(
+    table: sa.Table, values: list[dict] | list[tuple], columns: tuple[str, ...] | None = None
+) -> None:
+    """Insert `values` (dicts with the same keys, or tuples in the order of `columns`) without
+    wanting their ids back: one executemany."""
     if not values:
         return
     if db.session.get_bind().dialect.name == "sqlite":
-        _sqlite_executemany(table, values)
-    else:
-        db.session.execute(sa.insert(table), values)
+        _sqlite_executemany(table, values, columns)
+        return
+    if columns is not None:
+        values = [dict(zip(columns, row, strict=True)) for row in values]
+    db.session.execute(sa.insert(table), values)
 
 
 def _sqlite_executemany(

@@ -266,6 +266,8 @@ class ContactImporter(Importer):
         tag_rows = [r for r in rows if r.cleaned["tags"] and r.record_id]
         if tag_rows:
             link_tags(self.ctx, tag_rows, contact_tag, "contact_id", "contact")
+        if updates:
+            self.ctx.audit_updated("contact", updates)
 
     def _insert(self, rows: list[Row]) -> None:
         now = utcnow()
@@ -306,6 +308,7 @@ class ContactImporter(Importer):
         for row, new_id in zip(rows, ids, strict=True):
             row.record_id = new_id
         self.ctx.created("contact", ids)
+        self.ctx.audit_created("contact", ids)
 
     def _update(self, rows: list[Row]) -> None:
         table = Contact.__table__
@@ -313,9 +316,13 @@ class ContactImporter(Importer):
         current = {
             r.id: r
             for r in db.session.execute(
-                sa.select(table.c.id, *(table.c[c] for c in COLUMNS), table.c.consent_status).where(
-                    among(table.c.id, ids)
-                )
+                sa.select(
+                    table.c.id,
+                    *(table.c[c] for c in COLUMNS),
+                    table.c.consent_status,
+                    table.c.consent_source,
+                    table.c.consent_at,
+                ).where(among(table.c.id, ids))
             )
         }
         overwrite = self.ctx.policy is ExistingPolicy.OVERWRITE
@@ -363,6 +370,11 @@ class ContactImporter(Importer):
                 old_value = getattr(old, column, None)
                 before[column] = [_plain(old_value), _plain(new)]
             row.changes = before
+            # The trail has what an edit on the form records: the same fields (plain values
+            # already), and the consent's time, which undo leaves alone.
+            row.audit = dict(before)
+            if "consent_at" in changes:
+                row.audit["consent_at"] = [_iso(old.consent_at), now.isoformat()]
             self.ctx.updated("contact", row.record_id, before)
             changes.update(updated_at=now, updated_by_id=self.ctx.actor_id)
             batches.setdefault(tuple(sorted(changes)), []).append({"_id": row.record_id, **changes})
@@ -413,3 +425,7 @@ def _by_name_and_organization(keys: list[tuple[str, int]]) -> list[tuple[str, in
 
 def _plain(value: Any) -> Any:
     return value.value if hasattr(value, "value") else value
+
+
+def _iso(value: Any) -> str | None:
+    return value.isoformat() if value is not None else None

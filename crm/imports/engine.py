@@ -26,6 +26,7 @@ from crm.core.export import FORMULA_START, safe_cell
 from crm.core.gc_pause import paused_gc
 from crm.core.search_ddl import delete_in_bulk
 from crm.extensions import db
+from crm.imports import trail
 from crm.imports.bulk import insert_rows
 from crm.imports.fields import Spec
 from crm.imports.models import ExistingPolicy, ImportItem, ImportRun, ItemAction, RunStatus
@@ -50,6 +51,8 @@ class Row:
     note: str = ""  # what matched, or why it was skipped
     cleaned: dict[str, Any] = field(default_factory=dict)
     changes: dict[str, Any] = field(default_factory=dict)  # for an update: {column: new value}
+    # For an update, the audit trail's {field: [old, new]}, as an edit on the form records it.
+    audit: dict[str, list] | None = None
 
     @property
     def raw(self) -> dict[str, str]:
@@ -73,6 +76,7 @@ class Context:
     policy: ExistingPolicy
     file_name: str
     fuzzy_threshold: int = 90
+    run_id: int | None = None  # named on the audit trail of every record the run writes
     # Ids of created records as compact arrays (a million-row file makes a million of them),
     # updated records with the values they had.
     created_ids: dict[str, array] = field(default_factory=dict)
@@ -89,6 +93,16 @@ class Context:
 
     def updated(self, table: str, record_id: int, before: dict) -> None:
         self.updates.append((table, record_id, before))
+
+    def audit_created(self, table: str, ids: list[int]) -> None:
+        """The records' trails: created by this run (one bulk insert)."""
+        trail.created(self.actor, table, ids, self.run_id, self.file_name)
+
+    def audit_updated(self, table: str, rows: list[Row]) -> None:
+        """The trails of the records these rows updated: what changed, old → new (one bulk
+        insert). Called once the rows' tags are linked, so an entry has those too."""
+        changes = [(r.record_id, r.audit) for r in rows if r.action == UPDATE and r.audit]
+        trail.changed(self.actor, table, changes, trail.UPDATED, self.run_id, self.file_name)
 
     def items(self, run_id: int) -> Iterator[dict]:
         created = ItemAction.CREATED.value
@@ -395,36 +409,13 @@ def _undo(actor: Any, run: ImportRun) -> dict[str, int]:
             created.setdefault(table_name, []).extend(range(record_id, (last or record_id) + 1))
         else:
             updated.append((table_name, record_id, before or {}))
-    kept = 0
+    by_table: dict[str, list[tuple[int, dict]]] = {}
     for table_name, record_id, before in updated:
-        table = db.metadata.tables[table_name]
-        columns = [c for c in before if c in table.c and not c.startswith("_")]
-        current = (
-            columns
-            and db.session.execute(
-                sa.select(*(table.c[c] for c in columns)).where(table.c.id == record_id)
-            ).first()
-        )
-        if current is None:
-            continue
-        restore = {}
-        for column, value in zip(columns, current, strict=True):
-            old, new = before[column]
-            if _same(value, new):
-                restore[column] = old
-            else:
-                kept += 1
-        if restore:
-            if "version" in table.c:
-                restore["version"] = table.c.version + 1
-            db.session.execute(sa.update(table).where(table.c.id == record_id).values(**restore))
-        for tag_id in before.get("_added_tags", []):
-            link = db.metadata.tables[f"{table_name}_tag"]
-            db.session.execute(
-                sa.delete(link).where(
-                    link.c[f"{table_name}_id"] == record_id, link.c.tag_id == tag_id
-                )
-            )
+        by_table.setdefault(table_name, []).append((record_id, before))
+    kept = 0
+    for table_name, befores in by_table.items():
+        for start in range(0, len(befores), CHUNK_ROWS):
+            kept += _put_back(actor, run, table_name, befores[start : start + CHUNK_ROWS])
     removed: dict[str, int] = {}
     for table_name in UNDO_ORDER:
         ids = created.get(table_name)
@@ -446,18 +437,24 @@ def _undo(actor: Any, run: ImportRun) -> dict[str, int]:
                             sa.delete(child).where(fk.parent.in_(ids[start : start + 5000]))
                         )
         delete_in_bulk(db.session, table_name, ids)
+        for start in range(0, len(ids), 20_000):
+            trail.removed(actor, table_name, ids[start : start + 20_000], run.id, run.file_name)
         removed[table_name] = len(ids)
     run.status = RunStatus.UNDONE
     run.undone_at = utcnow()
     run.undone_by_id = getattr(actor, "id", None)
-    summary = ", ".join(f"{n} {t} removed" for t, n in removed.items()) or "nothing created"
+    summary = (
+        ", ".join(f"{_count(n, t.replace('_', ' '))} removed" for t, n in removed.items())
+        or "nothing created"
+    )
     audit.record(
         actor,
         AuditAction.UPDATE,
         "import_run",
         run.id,
-        summary=f"Undid the import of {run.file_name}: {summary}; {len(updated)} records restored"
-        + (f" ({kept} later edits kept)" if kept else ""),
+        summary=f"Undid the import of {run.file_name}: {summary}; "
+        f"{_count(len(updated), 'record')} restored"
+        + (f" ({_count(kept, 'later edit')} kept)" if kept else ""),
     )
     db.session.flush()
     db.session.expire_all()
@@ -468,6 +465,118 @@ def _undo(actor: Any, run: ImportRun) -> dict[str, int]:
         "restored": len(updated),
         "kept": kept,
     }
+
+
+_NAME_FIELDS = ("first_name", "last_name", "email")
+
+
+def _put_back(actor: Any, run: ImportRun, table_name: str, records: list[tuple[int, dict]]) -> int:
+    """Put back the values a run replaced on these records (a chunk of one table), where
+    they still hold what the run wrote, and take off the tags it added; each record's trail
+    says what was put back. A statement per set of columns, not per record. Returns how many
+    fields were kept because someone changed them since."""
+    from crm.imports.bulk import among
+
+    table = db.metadata.tables[table_name]
+    wanted = sorted(
+        {c for _, before in records for c in before if c in table.c and not c.startswith("_")}
+    )
+    # A contact's folded name (sort and search) follows its name and email.
+    refold = table_name == "contact" and bool(set(wanted) & set(_NAME_FIELDS))
+    if refold:
+        wanted = sorted({*wanted, *_NAME_FIELDS})
+    current = {}
+    if wanted:
+        ids = [record_id for record_id, _ in records]
+        current = {
+            row[0]: row._mapping
+            for row in db.session.execute(
+                sa.select(table.c.id, *(table.c[c] for c in wanted)).where(among(table.c.id, ids))
+            )
+        }
+    tags_now = _tags_of([(table_name, r) for r, before in records if before.get("_added_tags")])
+    kept = 0
+    batches: dict[tuple[str, ...], list[dict]] = {}
+    untag: list[dict] = []
+    entries: list[tuple[int, dict]] = []
+    for record_id, before in records:
+        columns = [c for c in before if c in table.c and not c.startswith("_")]
+        held = current.get(record_id)  # the record's values now
+        if columns and held is None:
+            continue  # deleted since
+        restore, changes = {}, {}
+        for column in columns:
+            value = held[column]
+            old, new = before[column]
+            if _same(value, new):
+                restore[column] = old
+                changes[column] = [audit.display_value(value), old]
+            else:
+                kept += 1
+        if refold and set(restore) & set(_NAME_FIELDS):
+            from crm.contacts.models import search_text_for, sort_name_for
+
+            first, last, email = (restore.get(c, held[c]) for c in _NAME_FIELDS)
+            restore["sort_name"] = sort_name_for(first, last)
+            restore["search_text"] = search_text_for(first, last, email)
+        if restore:
+            batches.setdefault(tuple(sorted(restore)), []).append(
+                {"_id": record_id, **{f"p_{c}": v for c, v in restore.items()}}
+            )
+        added = before.get("_added_tags", [])
+        if added:
+            untag.extend({"_record": record_id, "_tag": tag_id} for tag_id in added)
+            had = tags_now.get((table_name, record_id), [])
+            left = [name for tag_id, name in had if tag_id not in added]
+            if len(left) != len(had):
+                changes["tags"] = [", ".join(n for _, n in had), ", ".join(left)]
+        if changes:
+            entries.append((record_id, changes))
+    for columns, params in batches.items():
+        values: dict[str, Any] = {c: sa.bindparam(f"p_{c}") for c in columns}
+        if "version" in table.c:
+            values["version"] = table.c.version + 1
+        db.session.connection().execute(
+            sa.update(table).where(table.c.id == sa.bindparam("_id")).values(values), params
+        )
+    if untag:
+        link = db.metadata.tables[f"{table_name}_tag"]
+        db.session.connection().execute(
+            sa.delete(link).where(
+                link.c[f"{table_name}_id"] == sa.bindparam("_record"),
+                link.c.tag_id == sa.bindparam("_tag"),
+            ),
+            untag,
+        )
+    trail.changed(actor, table_name, entries, trail.RESTORED, run.id, run.file_name)
+    return kept
+
+
+def _tags_of(records: list[tuple[str, int]]) -> dict[tuple[str, int], list[tuple[int, str]]]:
+    """{(table, record id): [(tag id, name), ...] by name} for these records, a query per
+    table (not per record)."""
+    from crm.imports.bulk import among
+    from crm.tags.models import Tag
+
+    ids_by_table: dict[str, list[int]] = {}
+    for table_name, record_id in records:
+        ids_by_table.setdefault(table_name, []).append(record_id)
+    found: dict[tuple[str, int], list[tuple[int, str]]] = {}
+    for table_name, ids in ids_by_table.items():
+        link = db.metadata.tables[f"{table_name}_tag"]
+        owner = link.c[f"{table_name}_id"]
+        for record_id, tag_id, name in db.session.execute(
+            sa.select(owner, link.c.tag_id, Tag.name)
+            .join(Tag, Tag.id == link.c.tag_id)
+            .where(among(owner, ids))
+            .order_by(owner, Tag.name)
+        ):
+            found.setdefault((table_name, record_id), []).append((tag_id, name))
+    return found
+
+
+def _count(n: int, thing: str) -> str:
+    return f"{n:,} {thing}{'' if n == 1 else 's'}"
 
 
 def _same(current: Any, stored: Any) -> bool:

@@ -162,6 +162,7 @@ def context(actor: Any, run: ImportRun) -> engine.Context:
         actor=actor,
         policy=run.policy,
         file_name=run.file_name,
+        run_id=run.id,
         fuzzy_threshold=current_app.config["IMPORT_FUZZY_THRESHOLD"],
     )
 

@@ -13,7 +13,7 @@ from crm.core.db import utcnow
 from crm.core.search_ddl import search_index_in_bulk
 from crm.extensions import db
 from crm.imports import cleaning
-from crm.imports.bulk import insert_many
+from crm.imports.bulk import among, insert_many
 from crm.imports.engine import CREATE, FAIL, SKIP, UPDATE, Importer, Row
 from crm.imports.fields import ORGANIZATION_IN_OTHER_LANGUAGES, Field, Spec
 from crm.imports.models import ExistingPolicy
@@ -207,6 +207,7 @@ class OrganizationResolver:
             indexed.extend(ids)
         self.ids.update(zip(keys, ids, strict=True))
         self.ctx.created("organization", list(ids))
+        self.ctx.audit_created("organization", ids)
         self.ctx.extra_created["organizations"] = self.ctx.extra_created.get(
             "organizations", 0
         ) + len(ids)
@@ -304,6 +305,8 @@ class OrganizationImporter(Importer):
         tagged = [r for r in rows if r.cleaned["tags"] and r.record_id]
         if tagged:
             link_tags(self.ctx, tagged, organization_tag, "organization_id", "organization")
+        if updates:
+            self.ctx.audit_updated("organization", updates)
 
     def _insert(self, rows: list[Row]) -> None:
         now, actor = utcnow(), self.ctx.actor_id
@@ -344,6 +347,7 @@ class OrganizationImporter(Importer):
                     }
                 )
         self.ctx.created("organization", list(ids))
+        self.ctx.audit_created("organization", ids)
 
     def _update(self, rows: list[Row]) -> None:
         table = Organization.__table__
@@ -351,11 +355,12 @@ class OrganizationImporter(Importer):
         current = {
             r.id: r
             for r in db.session.execute(
-                sa.select(table.c.id, *(table.c[c] for c in COLUMNS)).where(table.c.id.in_(ids))
+                sa.select(table.c.id, *(table.c[c] for c in COLUMNS)).where(among(table.c.id, ids))
             )
         }
         overwrite = self.ctx.policy is ExistingPolicy.OVERWRITE
         now = utcnow()
+        batches: dict[tuple[str, ...], list[dict]] = {}
         for row in rows:
             old = current[row.record_id]
             changes: dict[str, Any] = {}
@@ -375,18 +380,28 @@ class OrganizationImporter(Importer):
                     row.action = SKIP
                     row.note += "; nothing to change"
                 continue
-            before = {c: [getattr(old, c), v] for c, v in changes.items()}
+            before = {c: [_plain(getattr(old, c)), v] for c, v in changes.items()}
             row.changes = before
+            row.audit = dict(before)  # plain values, as the trail keeps them
             self.ctx.updated("organization", row.record_id, before)
-            db.session.execute(
+            changes.update(updated_at=now, updated_by_id=self.ctx.actor_id)
+            batches.setdefault(tuple(sorted(changes)), []).append({"_id": row.record_id, **changes})
+        # One executemany per set of changed columns, as for contacts.
+        for columns, params in batches.items():
+            statement = (
                 sa.update(table)
-                .where(table.c.id == row.record_id)
+                .where(table.c.id == sa.bindparam("_id"))
                 .values(
-                    **changes,
-                    updated_at=now,
-                    updated_by_id=self.ctx.actor_id,
-                    version=table.c.version + 1,
+                    {**{c: sa.bindparam(f"p_{c}") for c in columns}, "version": table.c.version + 1}
                 )
+            )
+            db.session.connection().execute(
+                statement,
+                [{f"p_{k}" if k != "_id" else k: v for k, v in p.items()} for p in params],
             )
         db.session.flush()
         db.session.expire_all()
+
+
+def _plain(value: Any) -> Any:
+    return value.value if hasattr(value, "value") else value

@@ -7,6 +7,7 @@ import sqlalchemy as sa
 from crm.extensions import db
 from crm.imports.bulk import among, insert_rows
 from crm.imports.engine import SKIP, UPDATE, Row
+from crm.tags.models import Tag
 from crm.tags.operations import tags_from_names
 
 
@@ -14,7 +15,8 @@ def link_tags(ctx, rows: list[Row], links: sa.Table, owner: str, record_type: st
     """Link each row's tags to its record (`links.c[owner]` holds the record's id), once.
 
     A row that updates a record and adds no value and no tag becomes a skip; tags added to an
-    updated record are kept with its changes so that undoing the run takes them off again.
+    updated record are kept with its changes so that undoing the run takes them off again, and
+    go on its audit trail as an edit records them (the tags before → after).
     """
     owner_column = links.c[owner]
     tags = tags_from_names(sorted({name for row in rows for name in row.cleaned["tags"]}))
@@ -23,24 +25,25 @@ def link_tags(ctx, rows: list[Row], links: sa.Table, owner: str, record_type: st
     # Records this run created have no tags yet; only updated ones need looking up.
     updated = [row.record_id for row in rows if row.action == UPDATE]
     existing: set[tuple[int, int]] = set()
+    names_before: dict[int, list[str]] = {}
     if updated:
-        existing.update(
-            map(
-                tuple,
-                db.session.execute(
-                    sa.select(owner_column, links.c.tag_id).where(among(owner_column, updated))
-                ),
-            )
-        )
+        for record_id, tag_id, name in db.session.execute(
+            sa.select(owner_column, links.c.tag_id, Tag.name)
+            .join(Tag, Tag.id == links.c.tag_id)
+            .where(among(owner_column, updated))
+        ):
+            existing.add((record_id, tag_id))
+            names_before.setdefault(record_id, []).append(name)
     new_links = []
     for row in rows:
-        added = []
+        added, added_names = [], []
         for name in row.cleaned["tags"]:
             pair = (row.record_id, tag_ids[name])
             if pair not in existing:
                 existing.add(pair)
                 new_links.append({owner: row.record_id, "tag_id": tag_ids[name]})
                 added.append(tag_ids[name])
+                added_names.append(name)
         if row.action == UPDATE and not added and not row.changes:
             row.action = SKIP  # the record already had every value and tag
             row.note += "; nothing to change"
@@ -49,4 +52,7 @@ def link_tags(ctx, rows: list[Row], links: sa.Table, owner: str, record_type: st
                 row.changes["_added_tags"] = added
             else:
                 ctx.updated(record_type, row.record_id, {"_added_tags": added})
+            before = sorted(names_before.get(row.record_id, []))
+            after = sorted([*before, *added_names])
+            row.audit = {**(row.audit or {}), "tags": [", ".join(before), ", ".join(after)]}
     insert_rows(links, new_links)
