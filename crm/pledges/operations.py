@@ -301,6 +301,7 @@ def move_to_version(
             "submitted or deleted before the pledge moves.",
             field="standard",
         )
+    _check_nothing_owed(pledge, old, standard)
     pledge.first_standard_id = pledge.first_standard_id or old.id
     pledge.standard = standard
     if pledge.activated_on is not None:
@@ -322,6 +323,22 @@ def move_to_version(
     )
     db.session.flush()
     return pledge
+
+
+def _check_nothing_owed(pledge: Pledge, old: Standard, new: Standard) -> None:
+    """Moving restarts reporting this quarter, so a pledge behind with its reports would shed
+    its non-reporting or lapsed standing (and the reports it owes) by moving: refused."""
+    from crm.pledges.queries import schedule_of
+
+    owed = schedule_of(pledge)
+    if owed.overdue_since is None or owed.next_quarter is None:
+        return
+    raise OperationError(
+        f"This pledge is {owed.standing.label.lower()}: its {owed.next_quarter.label} report "
+        f"was due on {owed.overdue_since:%d %b %Y}. It moves to version {new.version} once "
+        f"the reports it owes on version {old.version} are in.",
+        field="standard",
+    )
 
 
 # --- progress reports ------------------------------------------------------------------------

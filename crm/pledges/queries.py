@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import date
 
 import sqlalchemy as sa
-from flask import current_app, url_for
+from flask import current_app, has_app_context, url_for
 from sqlalchemy.orm import selectinload
 
 from crm.core.timeline import TimelineItem, timeline_source
@@ -44,7 +44,7 @@ def last_reported(pledge_ids: list[int]) -> dict[int, Quarter]:
 
 def schedules(pledges: list[Pledge], today: date | None = None) -> dict[int, Schedule]:
     today = today or date.today()
-    config = current_app.config
+    config = _schedule_settings()
     reported = last_reported([p.id for p in pledges])
     return {
         p.id: schedule(
@@ -57,6 +57,17 @@ def schedules(pledges: list[Pledge], today: date | None = None) -> dict[int, Sch
         )
         for p in pledges
     }
+
+
+def _schedule_settings() -> dict:
+    """The app's report deadlines; code run outside an app (a script, a test body calling
+    operations) gets the configured defaults."""
+    if has_app_context():
+        return current_app.config
+    from config import BaseConfig
+
+    return {name: getattr(BaseConfig, name) for name in ("PLEDGE_REPORT_DUE_DAYS",
+                                                          "PLEDGE_LAPSE_GRACE_DAYS")}  # fmt: skip
 
 
 def schedule_of(pledge: Pledge, today: date | None = None) -> Schedule:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 
 import pytest
 import sqlalchemy as sa
@@ -268,3 +268,28 @@ def test_reports_only_for_quarters_the_pledge_covers(make_pledge, db):
     signed = make_pledge("signed")
     with pytest.raises(OperationError, match="once the team has confirmed"):
         operations.start_report(None, signed, Quarter.of(date.today()))
+
+
+def test_a_pledge_behind_with_its_reports_does_not_move_to_a_new_version(
+    make_pledge, make_user, standard, db
+):
+    """Moving restarts reporting this quarter; a lapsed pledge would shed its standing and the
+    reports it owes. It is refused, and once the reports are in the move goes through."""
+    from crm.pledges.models import Standing
+    from crm.pledges.queries import schedule_of
+
+    lead = make_user("lead")
+    year_ago = date.today() - timedelta(days=400)
+    pledge = make_pledge("active", activated_on=year_ago)
+    assert schedule_of(pledge).standing is Standing.LAPSED
+    fresh = make_pledge("active")  # confirmed this quarter: nothing owed yet
+    v2 = _second_version(db, standard)
+    with pytest.raises(OperationError, match="lapsed: its Q. 20.. report was due on") as refused:
+        operations.move_to_version(lead, pledge, v2)
+    assert "once the reports it owes on version 1.0 are in" in refused.value.message
+    db.session.refresh(pledge)  # refused before anything changed
+    assert pledge.standard_id == standard.id and pledge.activated_on == year_ago
+    assert schedule_of(pledge).standing is Standing.LAPSED
+
+    operations.move_to_version(lead, fresh, v2)
+    assert fresh.standard.version == "2.0"
