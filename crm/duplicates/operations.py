@@ -161,6 +161,17 @@ def _union(table: str, column: str, other_key: str, old: int, new: int) -> int:
     return _repoint(table, column, old, new)
 
 
+def _shared(table: str, column: str, other_key: str, old: int, new: int) -> int:
+    """How many link rows both records have (same other key): kept once, not moved."""
+    t = _table(table)
+    already = sa.select(t.c[other_key]).where(t.c[column] == new).scalar_subquery()
+    return db.session.scalar(
+        sa.select(sa.func.count()).select_from(t).where(
+            t.c[column] == old, t.c[other_key].in_(already)
+        )
+    ) or 0
+
+
 def _retarget_tasks(record_type: str, old: int, new: int) -> int:
     result = db.session.execute(
         sa.update(Task)
@@ -482,6 +493,14 @@ def merge_contacts(
     db.session.flush()
 
     moved = Moved(counts={}, notes=[])
+    shared = _shared("engagement_contact", "contact_id", "engagement_id", other_id, survivor_id)
+    if shared:
+        # The merge page counted them on both sides; say why they did not "move".
+        moved.notes.append(
+            f"{counted(shared, 'engagement')} "
+            + ("was already on both records and stays once." if shared == 1
+               else "were already on both records and stay once.")  # fmt: skip
+        )
     moved.counts["engagements"] = _union(
         "engagement_contact", "contact_id", "engagement_id", other_id, survivor_id
     )

@@ -274,6 +274,24 @@ def test_the_other_email_can_be_kept(db, ctx, make_contact):
     assert db.session.get(Contact, survivor.id).email == "new@example.org"
 
 
+def test_an_engagement_on_both_records_is_said_to_stay_once(db, ctx, make_contact):
+    """The merge page counts a shared engagement on both sides; the message says why it did
+    not 'move' instead of 'no linked records'."""
+    survivor, other = make_contact("Sarah"), make_contact("Sarah")
+    shared = engagement(db, [survivor, other])
+    moved = operations.merge_contacts(None, survivor, other, {})
+    db.session.commit()
+    assert moved.counts["engagements"] == 0
+    assert "1 engagement was already on both records and stay once." not in moved.notes
+    assert "1 engagement was already on both records and stays once." in moved.notes
+    linked = db.session.scalars(
+        sa.select(engagement_contact.c.contact_id).where(
+            engagement_contact.c.engagement_id == shared.id
+        )
+    ).all()
+    assert linked == [survivor.id]
+
+
 def test_notes_can_keep_both(db, ctx, make_contact):
     survivor, other = make_contact(notes="Met in Dhaka"), make_contact(notes="Prefers calls")
     operations.merge_contacts(None, survivor, other, {"notes": "both"})
