@@ -143,7 +143,9 @@ def change_rows(entry: AuditEntry) -> list[tuple[str, str, str]]:
         merged = _MERGED_FIELD.match(key)
         field = merged.group(2) if merged else key
         label = f"{_label(field)} (merged #{merged.group(1)})" if merged else _label(field)
-        rows.append((label, _show(entry, field, old), _show(entry, field, new)))
+        # The merged record's value is kept for the record, not blanked: say where it went.
+        shown_new = "merged in, record deleted" if merged and new is None else None
+        rows.append((label, _show(entry, field, old), shown_new or _show(entry, field, new)))
     return rows
 
 

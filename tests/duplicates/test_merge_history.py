@@ -40,6 +40,8 @@ def test_the_merged_records_values_show_names_and_readable_dates(
     assert rows[f"languages {merged}"] == "Spanish, English"
     assert rows[f"consent recorded {merged}"] == "02 Sep 2026 10:25 UTC"
     assert rows[f"email consent {merged}"] == "Agreed"
+    news = {label: new for label, _old, new in change_rows(entry) if label.endswith(merged)}
+    assert set(news.values()) == {"merged in, record deleted"}  # not "Sarah → —"
     shown = " ".join(f"{label} {old}" for label, old, _new in change_rows(entry))
     assert " id " not in f" {shown} " and "T10:25" not in shown and "es,en" not in shown
 
