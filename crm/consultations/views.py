@@ -497,43 +497,26 @@ def publish(consultation_id: int):
 # --- response pages ------------------------------------------------------------------------------
 
 RESULT_MESSAGES = {
-    "saved": "Your answers are saved as a draft. We emailed a link to {email}: open it to finish "
-    "and submit before the consultation closes.",
     "saved-link": "Your answers are saved as a draft. Come back through the same link to finish "
     "them before the consultation closes.",
     "submitted": "Thank you: your response is submitted. You can still change it through your "
     "personal link until the consultation closes.",
     "updated": "Your response is updated: this submission replaced your earlier one (only one "
     "response per person is kept).",
-    "kept": "We saved what you typed as a draft and emailed a link to {email}. Open it to check "
-    "and submit.",
-    "link": "We emailed a link to {email}. Open it to give your answers.",
+    # The page after the public form says the same whether the address was known or not:
+    # anyone can type anyone's address. What happened is told in the email, to its owner.
+    "public": "Thank you. We emailed a link to {email}: open it to check your answers, and to "
+    "submit or change them until {closes}.",
     "discarded": "What was typed on the public page with your address is gone; your response is "
     "as it was.",
 }
-# The public page's results when the email with the link did not go: said as it is.
-MAIL_LIMITED = (
-    "We already sent several links to this address in the last hour; use the latest one, or try "
-    "again later."
-)
-MAIL_FAILED = "We could not send the email just now; try again in a few minutes."
+# The public page's results when the email with the link did not go: said as it is, and the
+# same for a known address and a new one.
 MAIL_MESSAGES = {
-    ("submitted", "sent"): "Thank you: your response is submitted. We emailed a link to {email}: "
-    "use it to change your response until the consultation closes.",
-    ("submitted", "limited"): "Thank you: your response is submitted. We did not email you a "
-    "link this time. " + MAIL_LIMITED,
-    ("submitted", "failed"): "Thank you: your response is submitted, but we could not email you "
-    "the link to change it just now; try again in a few minutes.",
-    ("saved", "limited"): "Your answers are saved as a draft, but we did not email you a link "
-    "this time. " + MAIL_LIMITED,
-    ("saved", "failed"): "Your answers are saved as a draft, but we could not email you the "
-    "link to finish them just now; try again in a few minutes.",
-    ("kept", "limited"): "We saved what you typed as a draft, but did not email a link this "
-    "time. " + MAIL_LIMITED,
-    ("kept", "failed"): "We saved what you typed as a draft, but we could not email the link to "
-    "open it just now; try again in a few minutes.",
-    ("link", "limited"): MAIL_LIMITED,
-    ("link", "failed"): MAIL_FAILED,
+    ("public", "limited"): "Thank you. We did not email a link this time: we already sent "
+    "several to this address in the last hour. Use the latest one, or try again later.",
+    ("public", "failed"): "Thank you. We could not send the email with your link to {email} just "
+    "now; try again in a few minutes.",
 }
 # The address a public form's link went to, for the page after it (kept out of the URL).
 LINK_SENT_TO = "consultation-link-to"
@@ -579,17 +562,35 @@ def _respondent(form: ResponseForm) -> operations.Respondent:
     )
 
 
-def _mail_link(consultation: Consultation, contact) -> None:
+# What the email after the public form says happened: only the address's owner reads it.
+LINK_MAIL_NEWS = {
+    operations.Outcome.SUBMITTED: "Your response is submitted. Your personal link, to change it "
+    "until {closes}:",
+    operations.Outcome.SAVED: "Your answers are saved as a draft: they count once you submit "
+    "them. Your personal link, to finish and submit them until {closes}:",
+    operations.Outcome.KEPT: "Someone gave this address with answers on the consultation's "
+    "public page. Nothing in your response has changed: open your personal link to check those "
+    "answers, then submit them or discard them, until {closes}. If it was not you, you can "
+    "ignore this email.",
+    operations.Outcome.LINK: "Your personal link, to answer or come back and change your answers "
+    "until {closes}:",
+}
+
+
+def _mail_link(consultation: Consultation, contact, outcome=operations.Outcome.LINK) -> None:
     link = operations.personal_link(consultation, contact)
     closes = f"{consultation.closes_on:%-d %B %Y}"
+    news = LINK_MAIL_NEWS.get(outcome, LINK_MAIL_NEWS[operations.Outcome.LINK])
+    news = news.format(closes=closes)
+    if not news.endswith(":"):
+        news += "\n\nYour personal link:"
     send_mail(
         MailMessage(
             to=contact.email,
             subject=f"Your personal link: {consultation.title}",
             text=f"Dear {contact.first_name},\n\n"
             f"Thank you for taking part in the consultation {consultation.title}.\n\n"
-            f"Your personal link, to answer or come back and change your answers until "
-            f"{closes}:\n{link}\n\nPlease keep it to yourself: anyone with this link can "
+            f"{news}\n{link}\n\nPlease keep it to yourself: anyone with this link can "
             "change your response.\n\n— The WEST Principles community\n",
         )
     )
@@ -760,7 +761,7 @@ def respond(consultation_id: int):
         if form.website.data:
             # A bot filled the hidden field: look successful, store nothing.
             return redirect(
-                url_for(".done", consultation_id=consultation.id, result="submitted", mail="sent")
+                url_for(".done", consultation_id=consultation.id, result="public", mail="sent")
             )
         try:
             check_and_record(
@@ -778,7 +779,7 @@ def respond(consultation_id: int):
         mail = "limited"
         if _may_mail_link(contact.email):
             try:
-                _mail_link(consultation, contact)
+                _mail_link(consultation, contact, outcome)
                 mail = "sent"
             except MailError:
                 mail = "failed"
@@ -789,7 +790,7 @@ def respond(consultation_id: int):
 
         session[LINK_SENT_TO] = contact.email
         return redirect(
-            url_for(".done", consultation_id=consultation.id, result=outcome.value, mail=mail)
+            url_for(".done", consultation_id=consultation.id, result="public", mail=mail)
         )
     status = 422 if form.errors else 200
     return _render_response(consultation, form, _posted_answers(), status=status)
@@ -939,7 +940,7 @@ def done(consultation_id: int):
     return render_template(
         "consultations/public_message.html",
         consultation=consultation,
-        message=message.format(email=email),
+        message=message.format(email=email, closes=f"{consultation.closes_on:%-d %B %Y}"),
         token=token,
         success=mail not in ("limited", "failed"),
         today=date.today(),

@@ -50,7 +50,7 @@ def test_the_public_answers_draft_recommendations_and_they_reach_summary_and_dow
         f"r{new.id}": ("recommendation", "Add consent for data"),
     }
     response = client.post(f"/c/{consultation.id}", data=answer_form(consultation, marks))
-    assert "result=submitted" in response.headers["Location"]
+    assert "result=public" in response.headers["Location"]
     stored = db.session.scalar(sa.select(Response))
     by_rec = {a.recommendation_id: a for a in stored.answers if a.recommendation_id}
     assert by_rec[on_p1.id].mark.value == "strength" and by_rec[on_p1.id].principle_id is None
