@@ -342,9 +342,10 @@ def test_typed_answers_for_a_submitted_address_wait_as_a_draft_the_link_opens(
     message = client.get(kept.headers["Location"]).get_data(as_text=True)
     assert "Thank you. We emailed a link to rina@example.org: open it to check" in message
     # The email, read only by the address's owner, says what happened.
-    assert "Nothing in your response has changed" in outbox()[-1].get_body(
-        preferencelist=("plain",)
-    ).get_content()
+    assert (
+        "Nothing in your response has changed"
+        in outbox()[-1].get_body(preferencelist=("plain",)).get_content()
+    )
     # Nothing of the submitted response changed: answers, details, number.
     db.session.refresh(response)
     assert [(a.principle_id, a.comment) for a in response.answers] == [(p1.id, "Too vague")]
@@ -409,6 +410,29 @@ def test_a_known_contact_without_a_response_gets_a_draft_with_the_teams_details(
     db.session.refresh(response)
     assert response.pending is None and response.number == 1
     assert [a.comment for a in response.answers] == ["Too vague"]
+
+
+def test_what_a_stranger_typed_is_no_saved_draft_until_the_person_saves_it(
+    client, db, make_consultation, answer_form, make_contact, outbox
+):
+    """Typing a known person's address on the public page makes a draft in their name only to
+    hold the answers: the summary does not count it as their saved draft."""
+    make_contact("Rina", "Begum", email="rina@example.org")
+    consultation = make_consultation()
+    client.post(f"/c/{consultation.id}", data=answer_form(consultation, action="save"))
+    client.post(f"/c/{consultation.id}", data=answer_form(consultation))
+    summary = queries.summary(consultation)
+    assert (summary.responses, summary.drafts, summary.unconfirmed) == (0, 0, 1)
+    # Once they open their link and save, it is their draft.
+    path = _link_path(outbox, consultation)
+    client.post(path, data=answer_form(consultation, email=None, action="save"))
+    summary = queries.summary(consultation)
+    assert (summary.responses, summary.drafts, summary.unconfirmed) == (0, 1, 0)
+    # Their own draft with a stranger's text waiting on it is still their draft.
+    client.post(f"/c/{consultation.id}", data=answer_form(consultation, name="Someone"))
+    assert db.session.scalar(sa.select(Response)).pending
+    summary = queries.summary(consultation)
+    assert (summary.responses, summary.drafts, summary.unconfirmed) == (0, 1, 0)
 
 
 def test_the_person_can_discard_what_was_typed_and_keep_their_response(
@@ -495,9 +519,14 @@ def test_the_page_says_the_link_was_emailed_only_when_it_was(
     ]
     assert len(outbox()) == 3  # at most three links an hour to one address
     closes = f"{consultation.closes_on:%-d %B %Y}"
-    assert messages[0] == messages[1] == messages[2] == (
-        "Thank you. We emailed a link to rina@example.org: open it to check your answers, and to "
-        f"submit or change them until {closes}."
+    assert (
+        messages[0]
+        == messages[1]
+        == messages[2]
+        == (
+            "Thank you. We emailed a link to rina@example.org: open it to check your answers, and to "
+            f"submit or change them until {closes}."
+        )
     )
     assert messages[3] == (
         "Thank you. We did not email a link this time: we already sent several to this address "
