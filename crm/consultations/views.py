@@ -291,6 +291,12 @@ def comments(consultation_id: int):
     consultation = _get(consultation_id)
     principle_id = request.args.get("principle", type=int)
     recommendation_id = request.args.get("recommendation", type=int)
+    # The filter's one list: "p3" a principle, "r15" a draft text (links may say either way).
+    item = request.args.get("item", "")
+    if item[:1] in ("p", "r") and item[1:].isdigit():
+        principle_id, recommendation_id = (
+            (int(item[1:]), None) if item[0] == "p" else (None, int(item[1:]))
+        )
     theme = request.args.get("theme", "").strip().lower() or None
     open_only = request.args.get("open") == "1"
     page = queries.comments_page(
@@ -309,11 +315,41 @@ def comments(consultation_id: int):
         labels=queries.respondent_labels(queries.submitted(consultation)),
         principle_id=principle_id,
         recommendation_id=recommendation_id,
+        filter_items=_filter_items(consultation),
         theme=theme,
         open_only=open_only,
         themes_form=ThemesForm(),
         addressed_form=AddressedForm(),
     )
+
+
+def _filter_items(consultation: Consultation) -> list[dict]:
+    """The comments filter's choices in the summary's order: each principle, the draft texts on
+    it right after it, then the proposed new principles."""
+    recs_of: dict[int | None, list] = {}
+    for rec in queries.ordered_recommendations(consultation):
+        recs_of.setdefault(rec.principle_id, []).append(rec)
+    found = []
+    for principle in consultation.standard.principles:
+        found.append({"kind": "p", "id": principle.id, "label": principle.label, "sub": False})
+        found.extend(
+            {"kind": "r", "id": r.id, "label": _rec_choice(r), "sub": True}
+            for r in recs_of.pop(principle.id, [])
+        )
+    found.extend(
+        {"kind": "r", "id": r.id, "label": _rec_choice(r), "sub": False}
+        for recs in recs_of.values()
+        for r in recs
+    )
+    return found
+
+
+def _rec_choice(rec) -> str:
+    text = " ".join((rec.text or "").split())
+    short = text if len(text) <= 60 else text[:59].rstrip() + "…"
+    if rec.principle is not None and short:
+        return f"{rec.label}: {short}"
+    return rec.label
 
 
 def _back_to_comments(answer: Answer):

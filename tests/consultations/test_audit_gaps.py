@@ -221,3 +221,26 @@ def test_a_closed_consultation_shows_the_saved_answers_page_without_a_form(
     answer = db.session.scalar(sa.select(Answer))
     assert (answer.mark.value, answer.comment) == ("strength", "Kept")
     assert db.session.scalar(sa.select(Response.submitted_at)) is None
+
+
+def test_the_comments_filter_offers_the_draft_texts_and_shows_the_one_chosen(
+    client, db, make_consultation, make_user, as_role
+):
+    import re
+
+    consultation, on_p1, new = with_drafts(make_consultation, make_user, db)
+    as_role("lead")
+    page = client.get(f"/consultations/{consultation.id}/comments?recommendation={new.id}")
+    body = page.get_data(as_text=True)
+    select = re.search(r'<select[^>]*id="item".*?</select>', body, re.S).group(0)
+    values = re.findall(r'<option value="([pr]?\d*)"', select)
+    principles = [f"p{p.id}" for p in consultation.standard.principles]
+    # Each principle, its draft texts right after it, the proposed new principles last.
+    assert values == ["", principles[0], f"r{on_p1.id}", *principles[1:], f"r{new.id}"]
+    assert "Recommendation on P1: Name who answers" in select
+    assert '<optgroup label="Proposed new principles">' in select
+    assert re.search(rf'<option value="r{new.id}" selected>', select)
+    assert select.count("selected") == 1
+    # The list's own choice filters the same way.
+    chosen = client.get(f"/consultations/{consultation.id}/comments?item=r{on_p1.id}")
+    assert re.search(rf'<option value="r{on_p1.id}" selected>', chosen.get_data(as_text=True))
