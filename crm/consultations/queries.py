@@ -291,6 +291,7 @@ class Split:
     total: int = 0
     comments: int = 0
     open: int = 0
+    proposed: bool = False  # a proposed new principle (or a text whose principle went)
 
 
 @dataclass
@@ -320,7 +321,7 @@ def summary(consultation: Consultation) -> Summary:
         for rec in recs_of.pop(principle.id, []):
             splits[("r", rec.id)] = Split(rec.label)
     for rec in (r for recs in recs_of.values() for r in recs):  # new principles, in order
-        splits[("r", rec.id)] = Split(rec.label)
+        splits[("r", rec.id)] = Split(rec.label, proposed=True)
     themes: Counter[str] = Counter()
     for answer in answers:
         key = ("p", answer.principle_id) if answer.principle_id else ("r", answer.recommendation_id)

@@ -244,3 +244,24 @@ def test_the_comments_filter_offers_the_draft_texts_and_shows_the_one_chosen(
     # The list's own choice filters the same way.
     chosen = client.get(f"/consultations/{consultation.id}/comments?item=r{on_p1.id}")
     assert re.search(rf'<option value="r{on_p1.id}" selected>', chosen.get_data(as_text=True))
+
+
+def test_the_summary_shows_proposed_new_principles_as_their_own_rows(
+    client, db, make_consultation, make_user, as_role
+):
+    import re
+
+    consultation, on_p1, new = with_drafts(make_consultation, make_user, db)
+    as_role("lead")
+    body = client.get(f"/consultations/{consultation.id}").get_data(as_text=True)
+    table = re.search(r"<tbody>(.*?)</tbody>", body[body.index("Per principle and") :], re.S)
+    rows = re.findall(r"<tr[^>]*>.*?</tr>", table.group(1), re.S)
+
+    def row(text):
+        return next(r for r in rows if text in r)
+
+    on_p1_row, new_row = row("Recommendation on P1"), row("New principle P9 · Data")
+    assert 'class="recommendation-row"' in on_p1_row and "bi-arrow-return-right" in on_p1_row
+    assert "recommendation-row" not in new_row and "bi-arrow-return-right" not in new_row
+    heading = rows.index(row("Proposed new principles"))
+    assert rows.index(row(">P8")) < heading == rows.index(new_row) - 1
