@@ -1022,6 +1022,25 @@ class PublishPlan:
     def count(self, change: str) -> int:
         return sum(1 for p in self.principles if p.change == change)
 
+    @property
+    def without_text(self) -> list[str]:
+        """The codes of the principles that would have no text (the version cannot become
+        current until each has one: crm.standards.operations._check_complete)."""
+        return [p.code for p in self.principles if not p.text]
+
+    @property
+    def without_text_phrase(self) -> str:
+        """ "P2", "P2 and P5", "P2–P8" (a run in the version's order), "P2, P4 and P7"."""
+        codes = self.without_text
+        order = [p.code for p in self.principles]
+        if len(codes) > 2 and [order.index(c) for c in codes] == list(
+            range(order.index(codes[0]), order.index(codes[0]) + len(codes))
+        ):
+            return f"{codes[0]}–{codes[-1]}"
+        if len(codes) > 1:
+            return f"{', '.join(codes[:-1])} and {codes[-1]}"
+        return "".join(codes)
+
 
 def publish_plan(consultation: Consultation) -> PublishPlan:
     """What publishing would make from the accepted draft texts: the consulted version's
