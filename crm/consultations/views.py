@@ -66,6 +66,20 @@ def _fields(form: ConsultationForm) -> operations.ConsultationFields:
     )
 
 
+def _also_refused(form: ConsultationForm, consultation: Consultation) -> None:
+    """The form's own checks failed: the consultation's are run too (nothing is kept), so the
+    page names every problem at once, not one after the other."""
+    try:
+        operations._apply(consultation, _fields(form))
+    except OperationError as exc:
+        for name, message in getattr(exc, "problems", None) or [(exc.field, exc.message)]:
+            field = getattr(form, name, None) if name else None
+            if field is not None and not field.errors:  # what the form refused is said once
+                field.errors = [*field.errors, message]
+    finally:
+        db.session.rollback()
+
+
 @bp.route("/")
 @requires(Permission.CONSULTATIONS_VIEW)
 def index():
@@ -91,6 +105,8 @@ def new():
             db.session.commit()
             flash("The consultation is saved.", "success")
             return redirect(url_for("consultations.detail", consultation_id=consultation.id))
+    elif request.method == "POST":
+        _also_refused(form, Consultation())
     return render_template("consultations/form.html", form=form, consultation=None), (
         422 if form.errors else 200
     )
@@ -129,6 +145,8 @@ def edit(consultation_id: int):
             db.session.commit()
             flash("The consultation is saved.", "success")
             return redirect(url_for("consultations.detail", consultation_id=consultation.id))
+    elif request.method == "POST":
+        _also_refused(form, consultation)
     status = 409 if conflict else 422 if form.errors else 200
     return render_template(
         "consultations/form.html", form=form, consultation=consultation, conflict=conflict

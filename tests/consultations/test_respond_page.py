@@ -106,7 +106,7 @@ def test_an_invited_respondent_who_does_not_consent_stays_anonymous(
 def test_an_invited_respondent_must_give_a_name(client, db, invited, answer_form):
     consultation, contact, path = invited
     refused = client.post(path, data=answer_form(consultation, name="", email=None))
-    assert refused.status_code == 422 and "Name is required" in refused.get_data(as_text=True)
+    assert refused.status_code == 422 and "Give your name." in refused.get_data(as_text=True)
     assert count(db, Response) == 0
 
 
@@ -618,7 +618,7 @@ def test_every_problem_is_listed_with_its_principle_linked_and_highlighted(
     page = refused.get_data(as_text=True)
     assert "Nothing was saved yet — fix the items below and submit again." in page
     assert _summary(page) == [
-        "Your name: Name is required.",
+        "Your name: Give your name.",
         f"{p1.label}: Say whether this is a strength, weakness, opportunity or recommendation.",
         f"Draft recommendation on {p1.code}: “excellent” is not strength, weakness, opportunity "
         "or recommendation.",
@@ -656,7 +656,7 @@ def test_the_forms_own_errors_and_the_answers_problems_show_together(
     )
     page = refused.get_data(as_text=True)
     assert _summary(page) == [
-        "Your name: Name is required.",
+        "Your name: Give your name.",
         "Country: “Atlantis” is not a country we know (ISO 3166-1).",
         f"{p1.label}: Say whether this is a strength, weakness, opportunity or recommendation.",
     ]
@@ -782,7 +782,7 @@ def test_the_email_field_shows_its_error_once(
     page = client.post(
         f"/c/{consultation.id}", data=answer_form(consultation, email=email, name="")
     ).get_data(as_text=True)
-    assert _summary(page) == ["Your name: Name is required.", f"Email: {message}"]
+    assert _summary(page) == ["Your name: Give your name.", f"Email: {message}"]
 
 
 @pytest.mark.parametrize("action", ["submit", "save"])

@@ -201,7 +201,7 @@ def test_floods_from_one_address_are_refused(app, client, db, make_consultation,
 @pytest.mark.parametrize(
     ("overrides", "message"),
     [
-        ({"name": ""}, "Name is required"),
+        ({"name": ""}, "Give your name."),
         ({"email": ""}, "Give your email address"),
         ({"email": "not-an-address"}, "not an email address"),
         ({"country": "Atlantis"}, "not a country we know"),
