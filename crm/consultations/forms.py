@@ -11,7 +11,7 @@ from crm.organizations.models import OrganizationKind
 class ConsultationForm(VersionedForm):
     title = StringField(
         "Title",
-        validators=[DataRequired(), Length(max=200)],
+        validators=[DataRequired(message="Give a title."), Length(max=200)],
         description="For example “2.0 draft” or “1.0 review”.",
     )
     standard_id = SelectField("Version consulted on", coerce=int, choices=[])

@@ -64,69 +64,94 @@ class ConsultationFields:
 
 
 def _apply(consultation: Consultation, fields: ConsultationFields) -> None:
+    """Every field's problem is refused at once (Problems), so the form names them all."""
     from crm.campaigns.models import Segment
 
-    consultation.title = clean_text(fields.title, "title", "Title", 200, required=True)
-    consultation.description = clean_text(fields.description, "description", "Description", 20_000)
+    problems: list[tuple[str | None, str]] = []
+
+    def refuse(message: str, field: str) -> None:
+        problems.append((field, message))
+
+    try:
+        consultation.title = clean_text(fields.title, "title", "Title", 200, required=True)
+    except OperationError as exc:
+        refuse(exc.message, exc.field)
+    try:
+        consultation.description = clean_text(
+            fields.description, "description", "Description", 20_000
+        )
+    except OperationError as exc:
+        refuse(exc.message, exc.field)
     standard = db.session.get(Standard, fields.standard_id) if fields.standard_id else None
+    changed = (
+        standard is not None
+        and consultation.id is not None
+        and standard.id != consultation.standard_id
+    )
     if standard is None:
-        raise OperationError("Choose the version under consultation.", field="standard_id")
-    changed = consultation.id is not None and standard.id != consultation.standard_id
-    if changed and _has_responses(consultation):
-        raise OperationError(
+        refuse("Choose the version under consultation.", "standard_id")
+    elif changed and _has_responses(consultation):
+        refuse(
             "People have answered already (saved drafts count too), so the version cannot change.",
-            field="standard_id",
+            "standard_id",
         )
-    if changed and consultation.recommendations:
-        raise OperationError(
+    elif changed and consultation.recommendations:
+        refuse(
             "The draft texts refer to this version's principles, so the version cannot change.",
-            field="standard_id",
+            "standard_id",
         )
-    consultation.standard_id = standard.id
+    else:
+        consultation.standard_id = standard.id
     if fields.opens_on is None:
-        raise OperationError("Give the day it opens.", field="opens_on")
+        refuse("Give the day it opens.", "opens_on")
     if fields.closes_on is None:
-        raise OperationError("Give the day it closes.", field="closes_on")
-    if fields.closes_on < fields.opens_on:
-        raise OperationError("It cannot close before it opens.", field="closes_on")
+        refuse("Give the day it closes.", "closes_on")
     published = consultation.published_standard
-    if published is not None and fields.closes_on != consultation.closes_on:
-        raise OperationError(
-            f"Version {published.version} was published from this consultation, so it cannot "
-            "be reopened and its dates no longer change.",
-            field="closes_on",
-        )
-    if published is not None and fields.opens_on != consultation.opens_on:
-        raise OperationError(
-            f"Version {published.version} was published from this consultation, so its dates "
-            "no longer change.",
-            field="opens_on",
-        )
-    consultation.opens_on, consultation.closes_on = fields.opens_on, fields.closes_on
+    if fields.opens_on is not None and fields.closes_on is not None:
+        if fields.closes_on < fields.opens_on:
+            refuse("It cannot close before it opens.", "closes_on")
+        elif published is not None and fields.closes_on != consultation.closes_on:
+            refuse(
+                f"Version {published.version} was published from this consultation, so it "
+                "cannot be reopened and its dates no longer change.",
+                "closes_on",
+            )
+        elif published is not None and fields.opens_on != consultation.opens_on:
+            refuse(
+                f"Version {published.version} was published from this consultation, so its "
+                "dates no longer change.",
+                "opens_on",
+            )
+        else:
+            consultation.opens_on, consultation.closes_on = fields.opens_on, fields.closes_on
     try:
         access = Access(fields.access)
     except ValueError:
-        raise OperationError("Choose public or by invitation.", field="access") from None
+        access = None
+        refuse("Choose public or by invitation.", "access")
     if (
-        consultation.id is not None
+        access is not None
+        and consultation.id is not None
         and access is not consultation.access
         and _has_responses(consultation)
     ):
-        raise OperationError(
+        refuse(
             "People have answered already (saved drafts count too), so who answers cannot "
             f"change: it stays “{consultation.access.label}”.",
-            field="access",
+            "access",
         )
-    consultation.access = access
-    if consultation.access is Access.INVITATION:
-        segment = db.session.get(Segment, int(fields.segment_id)) if fields.segment_id else None
-        if segment is None:
-            raise OperationError(
-                "Choose the segment of contacts who are invited.", field="segment_id"
-            )
-        consultation.segment_id = segment.id
-    else:
-        consultation.segment_id = None
+    elif access is not None:
+        consultation.access = access
+        if access is Access.INVITATION:
+            segment = db.session.get(Segment, int(fields.segment_id)) if fields.segment_id else None
+            if segment is None:
+                refuse("Choose the segment of contacts who are invited.", "segment_id")
+            else:
+                consultation.segment_id = segment.id
+        else:
+            consultation.segment_id = None
+    if problems:
+        raise Problems(problems)
 
 
 def _has_responses(consultation: Consultation) -> bool:
@@ -600,7 +625,7 @@ def _check_respondent(respondent: Respondent) -> tuple[Respondent, list[tuple[st
         except ValueError:
             problems.append(("organization_kind", "Choose the kind of organization from the list."))
     details = Respondent(
-        name=attempt(lambda: clean_text(respondent.name, "name", "Name", 200, required=True)),
+        name=attempt(lambda: _name(respondent.name)),
         email=respondent.email,
         organization=attempt(
             lambda: clean_text(respondent.organization, "organization", "Organization", 200)
@@ -610,6 +635,12 @@ def _check_respondent(respondent: Respondent) -> tuple[Respondent, list[tuple[st
         named=bool(respondent.named),
     )
     return details, problems
+
+
+def _name(value: str | None) -> str | None:
+    if not (value or "").strip():
+        raise OperationError("Give your name.", field="name")  # the form asks "Your name"
+    return clean_text(value, "name", "Name", 200)
 
 
 def _clean(
@@ -1021,6 +1052,25 @@ class PublishPlan:
 
     def count(self, change: str) -> int:
         return sum(1 for p in self.principles if p.change == change)
+
+    @property
+    def without_text(self) -> list[str]:
+        """The codes of the principles that would have no text (the version cannot become
+        current until each has one: crm.standards.operations._check_complete)."""
+        return [p.code for p in self.principles if not p.text]
+
+    @property
+    def without_text_phrase(self) -> str:
+        """ "P2", "P2 and P5", "P2–P8" (a run in the version's order), "P2, P4 and P7"."""
+        codes = self.without_text
+        order = [p.code for p in self.principles]
+        if len(codes) > 2 and [order.index(c) for c in codes] == list(
+            range(order.index(codes[0]), order.index(codes[0]) + len(codes))
+        ):
+            return f"{codes[0]}–{codes[-1]}"
+        if len(codes) > 1:
+            return f"{', '.join(codes[:-1])} and {codes[-1]}"
+        return "".join(codes)
 
 
 def publish_plan(consultation: Consultation) -> PublishPlan:

@@ -124,11 +124,40 @@ def submitted(consultation: Consultation) -> list[Response]:
     )
 
 
+def _unconfirmed_only() -> sa.ColumnElement[bool]:
+    """A draft made only to hold what someone typed on the public page with this person's
+    address (`Response.pending`, no answers of their own): not theirs until they open their
+    link and save or submit."""
+    has_answers = sa.exists().where(Answer.response_id == Response.id)
+    # None is stored as SQL NULL or as JSON null, depending on how it was set.
+    no_pending = sa.or_(Response.pending.is_(None), sa.cast(Response.pending, sa.Text) == "null")
+    return sa.and_(~has_answers, ~no_pending)
+
+
 def drafts_count(consultation: Consultation) -> int:
+    """Drafts people saved themselves (what was typed with their address by someone on the
+    public page does not count until they confirm it)."""
     return db.session.scalar(
         sa.select(sa.func.count())
         .select_from(Response)
-        .where(Response.consultation_id == consultation.id, Response.submitted_at.is_(None))
+        .where(
+            Response.consultation_id == consultation.id,
+            Response.submitted_at.is_(None),
+            ~_unconfirmed_only(),
+        )
+    )
+
+
+def unconfirmed_count(consultation: Consultation) -> int:
+    """Drafts that only hold what was typed on the public page, waiting for the person."""
+    return db.session.scalar(
+        sa.select(sa.func.count())
+        .select_from(Response)
+        .where(
+            Response.consultation_id == consultation.id,
+            Response.submitted_at.is_(None),
+            _unconfirmed_only(),
+        )
     )
 
 
@@ -262,12 +291,14 @@ class Split:
     total: int = 0
     comments: int = 0
     open: int = 0
+    proposed: bool = False  # a proposed new principle (or a text whose principle went)
 
 
 @dataclass
 class Summary:
     responses: int
     drafts: int
+    unconfirmed: int  # held for people to confirm: not counted as drafts, but stops deleting
     by_kind: list[tuple[str, int]]
     by_country: list[tuple[str, int]]
     items: list[tuple[str, str, Split]]  # (kind "p"/"r", id, split)
@@ -290,7 +321,7 @@ def summary(consultation: Consultation) -> Summary:
         for rec in recs_of.pop(principle.id, []):
             splits[("r", rec.id)] = Split(rec.label)
     for rec in (r for recs in recs_of.values() for r in recs):  # new principles, in order
-        splits[("r", rec.id)] = Split(rec.label)
+        splits[("r", rec.id)] = Split(rec.label, proposed=True)
     themes: Counter[str] = Counter()
     for answer in answers:
         key = ("p", answer.principle_id) if answer.principle_id else ("r", answer.recommendation_id)
@@ -308,6 +339,7 @@ def summary(consultation: Consultation) -> Summary:
     return Summary(
         responses=len(responses),
         drafts=drafts_count(consultation),
+        unconfirmed=unconfirmed_count(consultation),
         by_kind=kinds.most_common(),
         by_country=countries.most_common(),
         items=[(k[0], str(k[1]), s) for k, s in splits.items()],

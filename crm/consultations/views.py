@@ -66,6 +66,20 @@ def _fields(form: ConsultationForm) -> operations.ConsultationFields:
     )
 
 
+def _also_refused(form: ConsultationForm, consultation: Consultation) -> None:
+    """The form's own checks failed: the consultation's are run too (nothing is kept), so the
+    page names every problem at once, not one after the other."""
+    try:
+        operations._apply(consultation, _fields(form))
+    except OperationError as exc:
+        for name, message in getattr(exc, "problems", None) or [(exc.field, exc.message)]:
+            field = getattr(form, name, None) if name else None
+            if field is not None and not field.errors:  # what the form refused is said once
+                field.errors = [*field.errors, message]
+    finally:
+        db.session.rollback()
+
+
 @bp.route("/")
 @requires(Permission.CONSULTATIONS_VIEW)
 def index():
@@ -91,6 +105,8 @@ def new():
             db.session.commit()
             flash("The consultation is saved.", "success")
             return redirect(url_for("consultations.detail", consultation_id=consultation.id))
+    elif request.method == "POST":
+        _also_refused(form, Consultation())
     return render_template("consultations/form.html", form=form, consultation=None), (
         422 if form.errors else 200
     )
@@ -129,6 +145,8 @@ def edit(consultation_id: int):
             db.session.commit()
             flash("The consultation is saved.", "success")
             return redirect(url_for("consultations.detail", consultation_id=consultation.id))
+    elif request.method == "POST":
+        _also_refused(form, consultation)
     status = 409 if conflict else 422 if form.errors else 200
     return render_template(
         "consultations/form.html", form=form, consultation=consultation, conflict=conflict
@@ -291,6 +309,12 @@ def comments(consultation_id: int):
     consultation = _get(consultation_id)
     principle_id = request.args.get("principle", type=int)
     recommendation_id = request.args.get("recommendation", type=int)
+    # The filter's one list: "p3" a principle, "r15" a draft text (links may say either way).
+    item = request.args.get("item", "")
+    if item[:1] in ("p", "r") and item[1:].isdigit():
+        principle_id, recommendation_id = (
+            (int(item[1:]), None) if item[0] == "p" else (None, int(item[1:]))
+        )
     theme = request.args.get("theme", "").strip().lower() or None
     open_only = request.args.get("open") == "1"
     page = queries.comments_page(
@@ -309,11 +333,41 @@ def comments(consultation_id: int):
         labels=queries.respondent_labels(queries.submitted(consultation)),
         principle_id=principle_id,
         recommendation_id=recommendation_id,
+        filter_items=_filter_items(consultation),
         theme=theme,
         open_only=open_only,
         themes_form=ThemesForm(),
         addressed_form=AddressedForm(),
     )
+
+
+def _filter_items(consultation: Consultation) -> list[dict]:
+    """The comments filter's choices in the summary's order: each principle, the draft texts on
+    it right after it, then the proposed new principles."""
+    recs_of: dict[int | None, list] = {}
+    for rec in queries.ordered_recommendations(consultation):
+        recs_of.setdefault(rec.principle_id, []).append(rec)
+    found = []
+    for principle in consultation.standard.principles:
+        found.append({"kind": "p", "id": principle.id, "label": principle.label, "sub": False})
+        found.extend(
+            {"kind": "r", "id": r.id, "label": _rec_choice(r), "sub": True}
+            for r in recs_of.pop(principle.id, [])
+        )
+    found.extend(
+        {"kind": "r", "id": r.id, "label": _rec_choice(r), "sub": False}
+        for recs in recs_of.values()
+        for r in recs
+    )
+    return found
+
+
+def _rec_choice(rec) -> str:
+    text = " ".join((rec.text or "").split())
+    short = text if len(text) <= 60 else text[:59].rstrip() + "…"
+    if rec.principle is not None and short:
+        return f"{rec.label}: {short}"
+    return rec.label
 
 
 def _back_to_comments(answer: Answer):
@@ -497,43 +551,26 @@ def publish(consultation_id: int):
 # --- response pages ------------------------------------------------------------------------------
 
 RESULT_MESSAGES = {
-    "saved": "Your answers are saved as a draft. We emailed a link to {email}: open it to finish "
-    "and submit before the consultation closes.",
     "saved-link": "Your answers are saved as a draft. Come back through the same link to finish "
     "them before the consultation closes.",
     "submitted": "Thank you: your response is submitted. You can still change it through your "
     "personal link until the consultation closes.",
     "updated": "Your response is updated: this submission replaced your earlier one (only one "
     "response per person is kept).",
-    "kept": "We saved what you typed as a draft and emailed a link to {email}. Open it to check "
-    "and submit.",
-    "link": "We emailed a link to {email}. Open it to give your answers.",
+    # The page after the public form says the same whether the address was known or not:
+    # anyone can type anyone's address. What happened is told in the email, to its owner.
+    "public": "Thank you. We emailed a link to {email}: open it to check your answers, and to "
+    "submit or change them until {closes}.",
     "discarded": "What was typed on the public page with your address is gone; your response is "
     "as it was.",
 }
-# The public page's results when the email with the link did not go: said as it is.
-MAIL_LIMITED = (
-    "We already sent several links to this address in the last hour; use the latest one, or try "
-    "again later."
-)
-MAIL_FAILED = "We could not send the email just now; try again in a few minutes."
+# The public page's results when the email with the link did not go: said as it is, and the
+# same for a known address and a new one.
 MAIL_MESSAGES = {
-    ("submitted", "sent"): "Thank you: your response is submitted. We emailed a link to {email}: "
-    "use it to change your response until the consultation closes.",
-    ("submitted", "limited"): "Thank you: your response is submitted. We did not email you a "
-    "link this time. " + MAIL_LIMITED,
-    ("submitted", "failed"): "Thank you: your response is submitted, but we could not email you "
-    "the link to change it just now; try again in a few minutes.",
-    ("saved", "limited"): "Your answers are saved as a draft, but we did not email you a link "
-    "this time. " + MAIL_LIMITED,
-    ("saved", "failed"): "Your answers are saved as a draft, but we could not email you the "
-    "link to finish them just now; try again in a few minutes.",
-    ("kept", "limited"): "We saved what you typed as a draft, but did not email a link this "
-    "time. " + MAIL_LIMITED,
-    ("kept", "failed"): "We saved what you typed as a draft, but we could not email the link to "
-    "open it just now; try again in a few minutes.",
-    ("link", "limited"): MAIL_LIMITED,
-    ("link", "failed"): MAIL_FAILED,
+    ("public", "limited"): "Thank you. We did not email a link this time: we already sent "
+    "several to this address in the last hour. Use the latest one, or try again later.",
+    ("public", "failed"): "Thank you. We could not send the email with your link to {email} just "
+    "now; try again in a few minutes.",
 }
 # The address a public form's link went to, for the page after it (kept out of the URL).
 LINK_SENT_TO = "consultation-link-to"
@@ -579,17 +616,35 @@ def _respondent(form: ResponseForm) -> operations.Respondent:
     )
 
 
-def _mail_link(consultation: Consultation, contact) -> None:
+# What the email after the public form says happened: only the address's owner reads it.
+LINK_MAIL_NEWS = {
+    operations.Outcome.SUBMITTED: "Your response is submitted. Your personal link, to change it "
+    "until {closes}:",
+    operations.Outcome.SAVED: "Your answers are saved as a draft: they count once you submit "
+    "them. Your personal link, to finish and submit them until {closes}:",
+    operations.Outcome.KEPT: "Someone gave this address with answers on the consultation's "
+    "public page. Nothing in your response has changed: open your personal link to check those "
+    "answers, then submit them or discard them, until {closes}. If it was not you, you can "
+    "ignore this email.",
+    operations.Outcome.LINK: "Your personal link, to answer or come back and change your answers "
+    "until {closes}:",
+}
+
+
+def _mail_link(consultation: Consultation, contact, outcome=operations.Outcome.LINK) -> None:
     link = operations.personal_link(consultation, contact)
     closes = f"{consultation.closes_on:%-d %B %Y}"
+    news = LINK_MAIL_NEWS.get(outcome, LINK_MAIL_NEWS[operations.Outcome.LINK])
+    news = news.format(closes=closes)
+    if not news.endswith(":"):
+        news += "\n\nYour personal link:"
     send_mail(
         MailMessage(
             to=contact.email,
             subject=f"Your personal link: {consultation.title}",
             text=f"Dear {contact.first_name},\n\n"
             f"Thank you for taking part in the consultation {consultation.title}.\n\n"
-            f"Your personal link, to answer or come back and change your answers until "
-            f"{closes}:\n{link}\n\nPlease keep it to yourself: anyone with this link can "
+            f"{news}\n{link}\n\nPlease keep it to yourself: anyone with this link can "
             "change your response.\n\n— The WEST Principles community\n",
         )
     )
@@ -760,7 +815,7 @@ def respond(consultation_id: int):
         if form.website.data:
             # A bot filled the hidden field: look successful, store nothing.
             return redirect(
-                url_for(".done", consultation_id=consultation.id, result="submitted", mail="sent")
+                url_for(".done", consultation_id=consultation.id, result="public", mail="sent")
             )
         try:
             check_and_record(
@@ -778,7 +833,7 @@ def respond(consultation_id: int):
         mail = "limited"
         if _may_mail_link(contact.email):
             try:
-                _mail_link(consultation, contact)
+                _mail_link(consultation, contact, outcome)
                 mail = "sent"
             except MailError:
                 mail = "failed"
@@ -789,7 +844,7 @@ def respond(consultation_id: int):
 
         session[LINK_SENT_TO] = contact.email
         return redirect(
-            url_for(".done", consultation_id=consultation.id, result=outcome.value, mail=mail)
+            url_for(".done", consultation_id=consultation.id, result="public", mail=mail)
         )
     status = 422 if form.errors else 200
     return _render_response(consultation, form, _posted_answers(), status=status)
@@ -939,7 +994,7 @@ def done(consultation_id: int):
     return render_template(
         "consultations/public_message.html",
         consultation=consultation,
-        message=message.format(email=email),
+        message=message.format(email=email, closes=f"{consultation.closes_on:%-d %B %Y}"),
         token=token,
         success=mail not in ("limited", "failed"),
         today=date.today(),

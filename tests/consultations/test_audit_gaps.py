@@ -50,7 +50,7 @@ def test_the_public_answers_draft_recommendations_and_they_reach_summary_and_dow
         f"r{new.id}": ("recommendation", "Add consent for data"),
     }
     response = client.post(f"/c/{consultation.id}", data=answer_form(consultation, marks))
-    assert "result=submitted" in response.headers["Location"]
+    assert "result=public" in response.headers["Location"]
     stored = db.session.scalar(sa.select(Response))
     by_rec = {a.recommendation_id: a for a in stored.answers if a.recommendation_id}
     assert by_rec[on_p1.id].mark.value == "strength" and by_rec[on_p1.id].principle_id is None
@@ -221,3 +221,47 @@ def test_a_closed_consultation_shows_the_saved_answers_page_without_a_form(
     answer = db.session.scalar(sa.select(Answer))
     assert (answer.mark.value, answer.comment) == ("strength", "Kept")
     assert db.session.scalar(sa.select(Response.submitted_at)) is None
+
+
+def test_the_comments_filter_offers_the_draft_texts_and_shows_the_one_chosen(
+    client, db, make_consultation, make_user, as_role
+):
+    import re
+
+    consultation, on_p1, new = with_drafts(make_consultation, make_user, db)
+    as_role("lead")
+    page = client.get(f"/consultations/{consultation.id}/comments?recommendation={new.id}")
+    body = page.get_data(as_text=True)
+    select = re.search(r'<select[^>]*id="item".*?</select>', body, re.S).group(0)
+    values = re.findall(r'<option value="([pr]?\d*)"', select)
+    principles = [f"p{p.id}" for p in consultation.standard.principles]
+    # Each principle, its draft texts right after it, the proposed new principles last.
+    assert values == ["", principles[0], f"r{on_p1.id}", *principles[1:], f"r{new.id}"]
+    assert "Recommendation on P1: Name who answers" in select
+    assert '<optgroup label="Proposed new principles">' in select
+    assert re.search(rf'<option value="r{new.id}" selected>', select)
+    assert select.count("selected") == 1
+    # The list's own choice filters the same way.
+    chosen = client.get(f"/consultations/{consultation.id}/comments?item=r{on_p1.id}")
+    assert re.search(rf'<option value="r{on_p1.id}" selected>', chosen.get_data(as_text=True))
+
+
+def test_the_summary_shows_proposed_new_principles_as_their_own_rows(
+    client, db, make_consultation, make_user, as_role
+):
+    import re
+
+    consultation, on_p1, new = with_drafts(make_consultation, make_user, db)
+    as_role("lead")
+    body = client.get(f"/consultations/{consultation.id}").get_data(as_text=True)
+    table = re.search(r"<tbody>(.*?)</tbody>", body[body.index("Per principle and") :], re.S)
+    rows = re.findall(r"<tr[^>]*>.*?</tr>", table.group(1), re.S)
+
+    def row(text):
+        return next(r for r in rows if text in r)
+
+    on_p1_row, new_row = row("Recommendation on P1"), row("New principle P9 · Data")
+    assert 'class="recommendation-row"' in on_p1_row and "bi-arrow-return-right" in on_p1_row
+    assert "recommendation-row" not in new_row and "bi-arrow-return-right" not in new_row
+    heading = rows.index(row("Proposed new principles"))
+    assert rows.index(row(">P8")) < heading == rows.index(new_row) - 1

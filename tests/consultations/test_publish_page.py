@@ -161,3 +161,54 @@ def test_two_accepted_texts_on_one_principle_are_flagged_and_not_published(
         lead, consultation, operations.PublishFields("2.0", "Two")
     )
     assert standard.principles[0].text == "Second wording"
+
+
+def test_the_publish_page_says_up_front_when_the_version_cannot_become_current(
+    client, as_role, db, make_consultation, make_user, current
+):
+    """Principles without text: "make it current" would fail after submit, so the page says so
+    and offers publishing as a draft only."""
+    from crm.consultations import operations
+    from crm.standards.models import Standard, StandardStatus
+
+    for principle in current.principles:
+        principle.text = "The text of P1." if principle.code == "P1" else None
+    db.session.commit()
+    consultation = make_consultation()
+    lead = make_user("lead")
+    p2 = current.principles[1]
+    rec = operations.add_recommendation(
+        lead, consultation, operations.RecommendationFields(text="P2 at last.", principle_id=p2.id)
+    )
+    operations.set_accepted(lead, rec, True)
+    close(db, consultation)
+    as_role("admin")
+    page = client.get(f"/consultations/{consultation.id}/publish").get_data(as_text=True)
+    assert (
+        "Version 2.0 can become current only once every principle has its text: P3–P8 have none "
+        "yet. Publish it as a draft, write them on the standard's page, then make it current."
+    ) in page
+    assert 'name="make_current"' not in page
+    # P2 had no text in version 1.0: said, not an empty fold.
+    assert "Wording in version 1.0: (no text)" in page
+    response = client.post(
+        f"/consultations/{consultation.id}/publish",
+        data={"new_version": "2.0", "title": "WEST Principles 2.0"},
+    )
+    assert response.status_code == 302
+    standard = db.session.scalar(sa.select(Standard).where(Standard.version == "2.0"))
+    assert standard.status is StandardStatus.DRAFT
+
+
+def test_the_missing_texts_are_named_as_a_run_or_one_by_one():
+    from crm.consultations.operations import PlannedPrinciple, PublishPlan
+
+    def phrase(texts):
+        principles = [PlannedPrinciple(code=f"P{i}", title="T", text=t) for i, t in
+                      enumerate(texts, 1)]  # fmt: skip
+        return PublishPlan(principles, [], [], {}).without_text_phrase
+
+    assert phrase(["a", None, "c"]) == "P2"
+    assert phrase(["a", None, None]) == "P2 and P3"
+    assert phrase([None, None, None, "d"]) == "P1–P3"
+    assert phrase([None, "b", None, "d", None]) == "P1, P3 and P5"

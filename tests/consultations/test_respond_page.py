@@ -106,7 +106,7 @@ def test_an_invited_respondent_who_does_not_consent_stays_anonymous(
 def test_an_invited_respondent_must_give_a_name(client, db, invited, answer_form):
     consultation, contact, path = invited
     refused = client.post(path, data=answer_form(consultation, name="", email=None))
-    assert refused.status_code == 422 and "Name is required" in refused.get_data(as_text=True)
+    assert refused.status_code == 422 and "Give your name." in refused.get_data(as_text=True)
     assert count(db, Response) == 0
 
 
@@ -338,11 +338,13 @@ def test_typed_answers_for_a_submitted_address_wait_as_a_draft_the_link_opens(
         name="Rina A.", organization="Another Org", named="y",
     )  # fmt: skip
     kept = client.post(f"/c/{consultation.id}", data=typed)
-    assert "result=kept" in kept.headers["Location"]
+    assert "result=public" in kept.headers["Location"]
     message = client.get(kept.headers["Location"]).get_data(as_text=True)
+    assert "Thank you. We emailed a link to rina@example.org: open it to check" in message
+    # The email, read only by the address's owner, says what happened.
     assert (
-        "We saved what you typed as a draft and emailed a link to rina@example.org. "
-        "Open it to check and submit." in message
+        "Nothing in your response has changed"
+        in outbox()[-1].get_body(preferencelist=("plain",)).get_content()
     )
     # Nothing of the submitted response changed: answers, details, number.
     db.session.refresh(response)
@@ -410,6 +412,29 @@ def test_a_known_contact_without_a_response_gets_a_draft_with_the_teams_details(
     assert [a.comment for a in response.answers] == ["Too vague"]
 
 
+def test_what_a_stranger_typed_is_no_saved_draft_until_the_person_saves_it(
+    client, db, make_consultation, answer_form, make_contact, outbox
+):
+    """Typing a known person's address on the public page makes a draft in their name only to
+    hold the answers: the summary does not count it as their saved draft."""
+    make_contact("Rina", "Begum", email="rina@example.org")
+    consultation = make_consultation()
+    client.post(f"/c/{consultation.id}", data=answer_form(consultation, action="save"))
+    client.post(f"/c/{consultation.id}", data=answer_form(consultation))
+    summary = queries.summary(consultation)
+    assert (summary.responses, summary.drafts, summary.unconfirmed) == (0, 0, 1)
+    # Once they open their link and save, it is their draft.
+    path = _link_path(outbox, consultation)
+    client.post(path, data=answer_form(consultation, email=None, action="save"))
+    summary = queries.summary(consultation)
+    assert (summary.responses, summary.drafts, summary.unconfirmed) == (0, 1, 0)
+    # Their own draft with a stranger's text waiting on it is still their draft.
+    client.post(f"/c/{consultation.id}", data=answer_form(consultation, name="Someone"))
+    assert db.session.scalar(sa.select(Response)).pending
+    summary = queries.summary(consultation)
+    assert (summary.responses, summary.drafts, summary.unconfirmed) == (0, 1, 0)
+
+
 def test_the_person_can_discard_what_was_typed_and_keep_their_response(
     client, db, make_consultation, answer_form, make_contact, outbox, app
 ):
@@ -451,7 +476,7 @@ def test_a_known_address_with_nothing_typed_only_gets_its_link(
     data = {k: v for k, v in answer_form(consultation, action="save").items()
             if not k.startswith(("mark-", "comment-"))}  # fmt: skip
     sent = client.post(f"/c/{consultation.id}", data=data)
-    assert "result=link" in sent.headers["Location"]
+    assert "result=public" in sent.headers["Location"]
     assert "We emailed a link to rina@example.org" in client.get(sent.headers["Location"]).get_data(
         as_text=True
     )
@@ -493,14 +518,19 @@ def test_the_page_says_the_link_was_emailed_only_when_it_was(
         for _ in range(4)
     ]
     assert len(outbox()) == 3  # at most three links an hour to one address
-    assert messages[0] == (
-        "Thank you: your response is submitted. We emailed a link to rina@example.org: use it "
-        "to change your response until the consultation closes."
+    closes = f"{consultation.closes_on:%-d %B %Y}"
+    assert (
+        messages[0]
+        == messages[1]
+        == messages[2]
+        == (
+            "Thank you. We emailed a link to rina@example.org: open it to check your answers, and to "
+            f"submit or change them until {closes}."
+        )
     )
-    assert messages[1].startswith("We saved what you typed as a draft and emailed a link to ")
     assert messages[3] == (
-        "We saved what you typed as a draft, but did not email a link this time. We already sent "
-        "several links to this address in the last hour; use the latest one, or try again later."
+        "Thank you. We did not email a link this time: we already sent several to this address "
+        "in the last hour. Use the latest one, or try again later."
     )
     # A first draft from another address, over its limit too: said the same way.
     from crm.core.flood import check_and_record
@@ -513,9 +543,7 @@ def test_the_page_says_the_link_was_emailed_only_when_it_was(
                                                   action="save")
     )  # fmt: skip
     assert "mail=limited" in saved.headers["Location"]
-    assert "Your answers are saved as a draft, but we did not email you a link" in _message(
-        client, saved
-    )
+    assert _message(client, saved) == messages[3]
     assert len(outbox()) == 3
 
 
@@ -547,16 +575,15 @@ def test_the_page_says_so_when_the_email_could_not_be_sent(
     consultation = make_consultation()
     posted = client.post(f"/c/{consultation.id}", data=answer_form(consultation))
     assert "mail=failed" in posted.headers["Location"]
-    assert _message(client, posted) == (
-        "Thank you: your response is submitted, but we could not email you the link to change it "
-        "just now; try again in a few minutes."
+    failed = (
+        "Thank you. We could not send the email with your link to rina@example.org just now; "
+        "try again in a few minutes."
     )
+    assert _message(client, posted) == failed
     assert len(failing_sendgrid.requests) == 1  # it was tried
     assert db.session.scalar(sa.select(Response)).submitted_at is not None  # and kept
     again = client.post(f"/c/{consultation.id}", data=answer_form(consultation))
-    assert "could not email the link to open it just now; try again in a few minutes" in (
-        _message(client, again)
-    )
+    assert _message(client, again) == failed  # the address is known now: the same
     page = client.get(again.headers["Location"]).get_data(as_text=True)
     assert "alert-warning" in page and "alert-success" not in page
 
@@ -591,7 +618,7 @@ def test_every_problem_is_listed_with_its_principle_linked_and_highlighted(
     page = refused.get_data(as_text=True)
     assert "Nothing was saved yet — fix the items below and submit again." in page
     assert _summary(page) == [
-        "Your name: Name is required.",
+        "Your name: Give your name.",
         f"{p1.label}: Say whether this is a strength, weakness, opportunity or recommendation.",
         f"Draft recommendation on {p1.code}: “excellent” is not strength, weakness, opportunity "
         "or recommendation.",
@@ -629,7 +656,7 @@ def test_the_forms_own_errors_and_the_answers_problems_show_together(
     )
     page = refused.get_data(as_text=True)
     assert _summary(page) == [
-        "Your name: Name is required.",
+        "Your name: Give your name.",
         "Country: “Atlantis” is not a country we know (ISO 3166-1).",
         f"{p1.label}: Say whether this is a strength, weakness, opportunity or recommendation.",
     ]
@@ -755,4 +782,27 @@ def test_the_email_field_shows_its_error_once(
     page = client.post(
         f"/c/{consultation.id}", data=answer_form(consultation, email=email, name="")
     ).get_data(as_text=True)
-    assert _summary(page) == ["Your name: Name is required.", f"Email: {message}"]
+    assert _summary(page) == ["Your name: Give your name.", f"Email: {message}"]
+
+
+@pytest.mark.parametrize("action", ["submit", "save"])
+def test_the_public_page_says_the_same_for_a_known_address_and_a_new_one(
+    client, db, make_consultation, answer_form, make_contact, outbox, action
+):
+    """Anyone can type anyone's address: the page after the form must not tell whether the
+    address is in the CRM. Only the email, read by the address's owner, says what happened."""
+    make_contact("Rina", "Begum", email="rina@example.org")
+    consultation = make_consultation()
+    pages = []
+    for email in ("rina@example.org", "someone.new@example.org"):
+        posted = client.post(
+            f"/c/{consultation.id}", data=answer_form(consultation, email=email, action=action)
+        )
+        location = posted.headers["Location"]
+        page = client.get(location).get_data(as_text=True)
+        pages.append((posted.status_code, location, page.replace(email, "ADDRESS")))
+    assert pages[0] == pages[1]
+    assert "We emailed a link to ADDRESS" in pages[0][2]
+    known, new = (m.get_body(preferencelist=("plain",)).get_content() for m in outbox())
+    assert "Nothing in your response has changed" in known
+    assert ("Your response is submitted" if action == "submit" else "saved as a draft") in new

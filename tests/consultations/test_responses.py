@@ -25,7 +25,7 @@ def test_a_member_of_the_public_answers_and_gets_a_personal_link(
     page = client.get(f"/c/{consultation.id}")
     assert page.status_code == 200 and "P1" in page.get_data(as_text=True)
     response = client.post(f"/c/{consultation.id}", data=answer_form(consultation))
-    assert response.status_code == 302 and "result=submitted" in response.headers["Location"]
+    assert response.status_code == 302 and "result=public" in response.headers["Location"]
     stored = db.session.scalar(sa.select(Response))
     assert stored.submitted_at is not None and stored.source == "public"
     assert stored.organization_kind.value == "worker_organization" and stored.country == "BD"
@@ -48,7 +48,7 @@ def test_save_and_come_back_to_finish_then_a_second_submission_updates(
         f"/c/{consultation.id}",
         data=answer_form(consultation, {f"p{p1.id}": ("strength", "Clear")}, action="save"),
     )
-    assert "result=saved" in saved.headers["Location"]
+    assert "result=public" in saved.headers["Location"]
     response = db.session.scalar(sa.select(Response))
     assert response.submitted_at is None
     link = first_link(outbox()[0], f"/c/{consultation.id}/r/")
@@ -95,7 +95,7 @@ def test_a_second_public_response_for_an_address_changes_nothing_and_mails_the_l
         data=answer_form(consultation, {f"p{p2.id}": ("strength", "Someone else typing")},
                          email="RINA@example.org"),
     )  # fmt: skip
-    assert "result=kept" in again.headers["Location"]
+    assert "result=public" in again.headers["Location"]
     assert count(db, Response) == 1
     assert count(db, Answer) == 1 and db.session.scalar(sa.select(Answer)).comment == "Too vague"
     assert len(outbox()) == 2 and outbox()[1]["To"] == "rina@example.org"
@@ -114,7 +114,7 @@ def test_a_known_address_on_the_public_form_answers_only_through_its_emailed_lin
         f"/c/{consultation.id}", data=answer_form(consultation, name="Forged Name", named="y")
     )
     page = client.get(response.headers["Location"]).get_data(as_text=True)
-    assert "We saved what you typed as a draft and emailed a link to rina@example.org" in page
+    assert "Thank you. We emailed a link to rina@example.org: open it to check" in page
     db.session.refresh(contact)
     assert (contact.last_name, contact.country, contact.organization_id) == ("Begum", "IN", org.id)
     assert count(db, Contact) == 1 and count(db, Answer) == 0
@@ -201,7 +201,7 @@ def test_floods_from_one_address_are_refused(app, client, db, make_consultation,
 @pytest.mark.parametrize(
     ("overrides", "message"),
     [
-        ({"name": ""}, "Name is required"),
+        ({"name": ""}, "Give your name."),
         ({"email": ""}, "Give your email address"),
         ({"email": "not-an-address"}, "not an email address"),
         ({"country": "Atlantis"}, "not a country we know"),

@@ -404,7 +404,9 @@ def test_a_consultation_nobody_answered_can_be_deleted_and_one_with_answers_cann
 
     answered = make_consultation()
     client.post(f"/c/{answered.id}", data=answer_form(answered))
-    assert f"/consultations/{answered.id}/delete" not in client.get(f"/consultations/{answered.id}").get_data(as_text=True)
+    assert f"/consultations/{answered.id}/delete" not in client.get(
+        f"/consultations/{answered.id}"
+    ).get_data(as_text=True)
     response = client.post(f"/consultations/{answered.id}/delete", follow_redirects=True)
     assert "people have answered it" in response.get_data(as_text=True)
     assert db.session.get(Consultation, answered.id) is not None
@@ -451,3 +453,27 @@ def test_comments_come_a_page_at_a_time_and_filter_by_a_whole_theme(
     assert "Page 2 of 2" in second and "6–7 shown" in second
     assert "Comment number 5" in second and "Comment number 4" not in second
     assert f"principle={p1.id}" in second  # the filters stay on the page links
+
+
+def test_the_consultation_form_names_every_problem_at_once(client, as_role, current, db):
+    as_role("lead")
+    today = date.today()
+    both = client.post(
+        "/consultations/new",
+        data={"title": "1.0 review", "standard_id": current.id, "access": "invitation",
+              "opens_on": today.isoformat(), "closes_on": (today - timedelta(days=1)).isoformat()},
+    )  # fmt: skip
+    page = both.get_data(as_text=True)
+    assert both.status_code == 422
+    assert "It cannot close before it opens." in page
+    assert "Choose the segment of contacts who are invited." in page
+    # The form's own refusal (no title) and the consultation's come together too.
+    three = client.post(
+        "/consultations/new",
+        data={"title": "", "standard_id": current.id, "access": "invitation",
+              "opens_on": today.isoformat(), "closes_on": (today - timedelta(days=1)).isoformat()},
+    )  # fmt: skip
+    page = three.get_data(as_text=True)
+    assert three.status_code == 422 and "Give a title." in page
+    assert "It cannot close before it opens." in page and "Choose the segment" in page
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(Consultation)) == 0

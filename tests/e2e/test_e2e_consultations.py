@@ -65,7 +65,7 @@ def test_the_public_answers_comes_back_to_finish_and_a_lead_downloads_the_summar
     first.get_by_label("Weakness").check()
     first.locator("textarea").fill("Too vague about who answers workers.")
     page.get_by_role("button", name="Save and finish later").click()
-    expect(page.locator("#result-message")).to_contain_text("Your answers are saved")
+    expect(page.locator("#result-message")).to_contain_text(f"We emailed a link to {email}")
 
     # They come back through the emailed link, see their answer, and finish.
     link = personal_link(live_server, email)
