@@ -1,0 +1,64 @@
+"""SQLite gives a freed id to the next new record: undoing an import must not remove a record
+made by hand after it that got the id of one the import created and someone deleted."""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+from crm.audit.models import AuditAction, AuditEntry
+from crm.contacts import operations as contact_ops
+from crm.contacts.models import Contact
+from crm.imports.models import ImportRun
+
+
+def undo(app, db, run, actor=None):
+    from crm.imports import operations
+
+    with app.test_request_context():
+        result = operations.undo(actor, db.session.get(ImportRun, run.id))
+        db.session.commit()
+    db.session.expire_all()
+    return result
+
+
+def test_undo_leaves_a_contact_made_by_hand_on_a_reused_id(app, db, run_import, make_user):
+    lead = make_user("lead")
+    run = run_import(
+        "contacts",
+        "first_name,last_name,email\nAna,Silva,ana@example.org\nBen,Okoro,ben@example.org\n",
+        actor=lead,
+    )
+    ana_id, ben_id = sorted(db.session.scalars(sa.select(Contact.id)))
+    # Someone deletes the newest imported contact, then adds a person by hand.
+    with app.test_request_context():
+        contact_ops.delete_contact(lead, db.session.get(Contact, ben_id))
+        db.session.commit()
+        hand = contact_ops.create_contact(
+            lead, contact_ops.ContactFields(first_name="Carla", last_name="Diaz")
+        )
+        db.session.commit()
+        hand_id = hand.id
+    if db.session.get_bind().dialect.name == "sqlite":
+        assert hand_id == ben_id  # the id the import created is given again
+    result = undo(app, db, run, lead)
+    assert result["removed"] == 1
+    assert result["by_table"] == {"contact": 1}
+    assert db.session.get(Contact, ana_id) is None
+    kept = db.session.get(Contact, hand_id)
+    assert kept is not None and kept.first_name == "Carla"
+    summary = db.session.scalars(
+        sa.select(AuditEntry.summary).where(
+            AuditEntry.object_type == "import_run", AuditEntry.object_id == run.id
+        ).order_by(AuditEntry.id.desc())
+    ).first()
+    assert "1 contact removed" in summary
+    # The hand-made contact's trail gets no "removed by undoing" entry.
+    removed = db.session.scalars(
+        sa.select(AuditEntry).where(
+            AuditEntry.object_type == "contact",
+            AuditEntry.object_id == hand_id,
+            AuditEntry.action == AuditAction.DELETE,
+            AuditEntry.at > kept.created_at,
+        )
+    ).all()
+    assert removed == []
