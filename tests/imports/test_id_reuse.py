@@ -47,9 +47,9 @@ def test_undo_leaves_a_contact_made_by_hand_on_a_reused_id(app, db, run_import, 
     kept = db.session.get(Contact, hand_id)
     assert kept is not None and kept.first_name == "Carla"
     summary = db.session.scalars(
-        sa.select(AuditEntry.summary).where(
-            AuditEntry.object_type == "import_run", AuditEntry.object_id == run.id
-        ).order_by(AuditEntry.id.desc())
+        sa.select(AuditEntry.summary)
+        .where(AuditEntry.object_type == "import_run", AuditEntry.object_id == run.id)
+        .order_by(AuditEntry.id.desc())
     ).first()
     assert "1 contact removed" in summary
     # The hand-made contact's trail gets no "removed by undoing" entry.
