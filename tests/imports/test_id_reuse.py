@@ -62,3 +62,50 @@ def test_undo_leaves_a_contact_made_by_hand_on_a_reused_id(app, db, run_import, 
         )
     ).all()
     assert removed == []
+
+
+def test_a_new_contact_on_a_reused_id_does_not_show_the_history_of_the_old_one(
+    app, db, run_import, make_user, client, login
+):
+    lead = make_user("lead")
+    first = run_import("contacts", "first_name,last_name\nOld,Person\n", actor=lead)
+    old_id = db.session.scalar(sa.select(Contact.id))
+    undo(app, db, first, lead)
+    second = run_import("contacts", "first_name,last_name\nNew,Person\n", actor=lead)
+    new_id = db.session.scalar(sa.select(Contact.id))
+    if db.session.get_bind().dialect.name == "sqlite":
+        assert new_id == old_id
+    login(lead)
+    page = client.get(f"/contacts/{new_id}").get_data(as_text=True)
+    assert f"import #{second.id}</a>" in page.lower()
+    assert f"import #{first.id}</a>" not in page.lower()
+    assert "Removed by undoing" not in page
+    from crm.audit.operations import trail_for
+
+    with app.test_request_context():
+        entries = trail_for("contact", new_id)
+    assert [e.summary for e in entries] == [f"Created by import #{second.id} (contacts.csv)"]
+
+
+def test_a_new_organization_on_a_reused_id_starts_a_fresh_history(app, db, make_user, make_org):
+    from crm.audit.operations import trail_for
+    from crm.organizations import operations as org_ops
+    from crm.organizations.models import Organization
+
+    lead = make_user("lead")
+    old = make_org("Old Co")
+    old_id = old.id
+    with app.test_request_context():
+        from crm.audit import operations as audit
+
+        audit.record(lead, AuditAction.UPDATE, "organization", old_id, summary="Renamed")
+        org_ops.delete_organization(lead, db.session.get(Organization, old_id))
+        db.session.commit()
+    new = make_org("New Co")
+    with app.test_request_context():
+        audit.record(lead, AuditAction.UPDATE, "organization", new.id, summary="Sector set")
+        db.session.commit()
+        entries = trail_for("organization", new.id)
+    if db.session.get_bind().dialect.name == "sqlite":
+        assert new.id == old_id
+    assert [e.summary for e in entries] == ["Sector set"]
