@@ -64,6 +64,7 @@ def test_a_merge_moves_only_the_merged_records_own_history(db, ctx, make_contact
 
     survivor = make_contact("Farhana", "Rahman", email="farhana@example.org")
     other = make_contact("Farhana", "Rahmann")
+    audit.record(None, AuditAction.CREATE, "contact", survivor.id, summary="Created survivor")
     for action, summary in [
         (AuditAction.CREATE, "Created Someone Else"),
         (AuditAction.DELETE, "Deleted Someone Else"),
@@ -75,5 +76,6 @@ def test_a_merge_moves_only_the_merged_records_own_history(db, ctx, make_contact
     db.session.commit()
     summaries = [e.summary for e in trail_for("contact", survivor.id)]
     assert "Created Farhana Rahmann" in summaries
+    assert "Created survivor" in summaries
     assert "Created Someone Else" not in summaries
     assert "Deleted Someone Else" not in summaries
