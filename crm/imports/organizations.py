@@ -39,6 +39,10 @@ SPEC = Spec(
                 "organisation name",
                 "name of organisation",
                 *ORGANIZATION_IN_OTHER_LANGUAGES,
+                # "Name" in French, Spanish, Portuguese, Italian and Dutch: in an organizations
+                # file it is the organization's (in a contacts file "Nom" is the last name).
+                "nom", "nom de l'organisation", "nom de l'organisme", "nombre",
+                "nombre de la organización", "nome", "nome da organização", "naam",
             ),
         ),
         Field(
