@@ -299,6 +299,7 @@ def choice(row: Row, key: str, label: str, enum_cls, aliases: dict[str, str] | N
             return member
     if aliases and wanted in aliases:
         return enum_cls(aliases[wanted])
-    allowed = ", ".join(m.value for m in enum_cls)
+    # As the forms show them, not the codes they are stored as.
+    allowed = ", ".join(getattr(m, "label", m.value) for m in enum_cls)
     row.fail(key, f"{label} “{value}” is not one of: {allowed}")
     return None
