@@ -179,6 +179,14 @@ def website(value: str) -> str | None:
     return clean_website(value)
 
 
+def name(value: str) -> str:
+    """A name on one line with single spaces: "Ana   María  López" -> "Ana María López"
+    (spreadsheets keep the extra spaces, tabs and line breaks people type)."""
+    if "  " in value or not value.isprintable():
+        return " ".join(value.split())
+    return value
+
+
 def text(row: Row, key: str, label: str, max_length: int, *, required: bool = False) -> str | None:
     value = row.values.get(key, "")
     if not value:

@@ -278,6 +278,8 @@ class OrganizationImporter(Importer):
     def _clean(self, row: Row) -> None:
         c = row.cleaned
         c["name"] = cleaning.text(row, "name", "Name", 200, required=True)
+        if c["name"]:
+            c["name"] = cleaning.name(c["name"])
         c["kind"] = cleaning.choice(row, "kind", "Kind", OrganizationKind, KIND_ALIASES)
         c["sector"] = cleaning.text(row, "sector", "Sector", 100)
         c["country"] = cleaning.checked(row, "country", cleaning.country)
