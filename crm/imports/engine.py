@@ -510,12 +510,12 @@ def _put_back(actor: Any, run: ImportRun, table_name: str, records: list[tuple[i
     current = {}
     if wanted:
         ids = [record_id for record_id, _ in records]
-        current = {
-            row[0]: row._mapping
-            for row in db.session.execute(
-                sa.select(table.c.id, *(table.c[c] for c in wanted)).where(among(table.c.id, ids))
-            )
-        }
+        query = sa.select(table.c.id, *(table.c[c] for c in wanted)).where(among(table.c.id, ids))
+        if run.finished_at is not None and "created_at" in table.c:
+            # A record made after the run on the id of one it updated (SQLite reuses a deleted
+            # record's id) is not the one it updated: treated as deleted since.
+            query = query.where(table.c.created_at <= run.finished_at)
+        current = {row[0]: row._mapping for row in db.session.execute(query)}
     tags_now = _tags_of([(table_name, r) for r, before in records if before.get("_added_tags")])
     kept = 0
     batches: dict[tuple[str, ...], list[dict]] = {}

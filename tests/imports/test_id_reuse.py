@@ -109,3 +109,31 @@ def test_a_new_organization_on_a_reused_id_starts_a_fresh_history(app, db, make_
     if db.session.get_bind().dialect.name == "sqlite":
         assert new.id == old_id
     assert [e.summary for e in entries] == ["Sector set"]
+
+
+def test_undo_leaves_alone_a_contact_made_by_hand_on_the_id_of_one_it_updated(
+    app, db, run_import, make_user, make_contact
+):
+    lead = make_user("lead")
+    ana = make_contact("Ana", "Silva", email="ana@example.org", title="Officer")
+    ana_id = ana.id
+    run = run_import(
+        "contacts",
+        "first_name,last_name,email,title\nAna,Silva,ana@example.org,Director\n",
+        policy="overwrite",
+        actor=lead,
+    )
+    with app.test_request_context():
+        contact_ops.delete_contact(lead, db.session.get(Contact, ana_id))
+        db.session.commit()
+        hand = contact_ops.create_contact(
+            lead, contact_ops.ContactFields(first_name="Carla", last_name="Diaz", title="Director")
+        )
+        db.session.commit()
+        hand_id = hand.id
+    if db.session.get_bind().dialect.name == "sqlite":
+        assert hand_id == ana_id
+    result = undo(app, db, run, lead)
+    assert result["restored"] == 1  # the item is counted; nothing is written to Carla
+    kept = db.session.get(Contact, hand_id)
+    assert (kept.first_name, kept.title) == ("Carla", "Director")
