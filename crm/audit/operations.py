@@ -153,10 +153,31 @@ def record_each(
     )
 
 
+def own_entries(object_type: str, object_id: int) -> sa.ColumnElement[bool]:
+    """The entries of this record, not of an earlier one that had its id: SQLite gives a
+    deleted record's id to the next new one, so its trail starts after the last deletion
+    recorded under that id (every "deleted" entry is written as the record goes)."""
+    last_delete = (
+        sa.select(sa.func.coalesce(sa.func.max(AuditEntry.id), 0))
+        .where(
+            AuditEntry.object_type == object_type,
+            AuditEntry.object_id == object_id,
+            AuditEntry.action == AuditAction.DELETE,
+        )
+        .scalar_subquery()
+    )
+    return sa.and_(
+        AuditEntry.object_type == object_type,
+        AuditEntry.object_id == object_id,
+        AuditEntry.id > last_delete,
+    )
+
+
 def trail_for(object_type: str, object_id: int, limit: int = 100) -> list[AuditEntry]:
+    """A record's history, newest first: its own entries only (see `own_entries`)."""
     stmt = (
         sa.select(AuditEntry)
-        .where(AuditEntry.object_type == object_type, AuditEntry.object_id == object_id)
+        .where(own_entries(object_type, object_id))
         .options(selectinload(AuditEntry.actor))
         .order_by(AuditEntry.at.desc(), AuditEntry.id.desc())
         .limit(limit)

@@ -155,9 +155,7 @@ def _union(table: str, column: str, other_key: str, old: int, new: int) -> int:
     """Move link rows of `old` to `new`, dropping those `new` already has (same other key)."""
     t = _table(table)
     already = sa.select(t.c[other_key]).where(t.c[column] == new).scalar_subquery()
-    db.session.execute(
-        sa.delete(t).where(t.c[column] == old, t.c[other_key].in_(already))
-    )
+    db.session.execute(sa.delete(t).where(t.c[column] == old, t.c[other_key].in_(already)))
     return _repoint(table, column, old, new)
 
 
@@ -186,9 +184,7 @@ def _forget_dismissals(kind: DuplicateKind, record_id: int) -> None:
     db.session.execute(
         sa.delete(DuplicateDismissal).where(
             DuplicateDismissal.kind == kind,
-            sa.or_(
-                DuplicateDismissal.low_id == record_id, DuplicateDismissal.high_id == record_id
-            ),
+            sa.or_(DuplicateDismissal.low_id == record_id, DuplicateDismissal.high_id == record_id),
         )
     )
 
@@ -245,10 +241,13 @@ def _move_trail(object_type: str, old: int, new: int) -> None:
     """The merged record's history joins the survivor's: one person, one trail (and an
     erasure of the survivor clears all of it)."""
     from crm.audit.models import AuditEntry
+    from crm.audit.operations import own_entries
 
+    # Only the merged record's own entries: not those of an earlier record that had its id.
+    own = sa.select(AuditEntry.id).where(own_entries(object_type, old)).scalar_subquery()
     db.session.execute(
         sa.update(AuditEntry)
-        .where(AuditEntry.object_type == object_type, AuditEntry.object_id == old)
+        .where(AuditEntry.id.in_(own))
         .values(object_id=new)
         .execution_options(synchronize_session=False)
     )
@@ -306,8 +305,7 @@ def contact_conflicts(survivor: Contact, other: Contact) -> ContactConflicts:
     refusals: list[str] = []
     resolutions: list[str] = []
     both_answered = db.session.execute(
-        sa.select(Response.consultation_id, Response.id)
-        .where(
+        sa.select(Response.consultation_id, Response.id).where(
             Response.contact_id == other.id,
             Response.consultation_id.in_(
                 sa.select(Response.consultation_id).where(Response.contact_id == survivor.id)
@@ -624,9 +622,7 @@ def merge_organizations(
 
     moved = Moved(counts={}, notes=[])
     moved.counts["contacts"] = _repoint("contact", "organization_id", other_id, survivor_id)
-    moved.counts["engagements"] = _repoint(
-        "engagement", "organization_id", other_id, survivor_id
-    )
+    moved.counts["engagements"] = _repoint("engagement", "organization_id", other_id, survivor_id)
     moved.counts["pledges"] = _repoint("pledge", "organization_id", other_id, survivor_id)
     moved.counts["referrals"] = _repoint(
         "endorsement", "referred_organization_id", other_id, survivor_id

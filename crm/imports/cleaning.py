@@ -179,6 +179,14 @@ def website(value: str) -> str | None:
     return clean_website(value)
 
 
+def name(value: str) -> str:
+    """A name on one line with single spaces: "Ana   María  López" -> "Ana María López"
+    (spreadsheets keep the extra spaces, tabs and line breaks people type)."""
+    if "  " in value or not value.isprintable():
+        return " ".join(value.split())
+    return value
+
+
 def text(row: Row, key: str, label: str, max_length: int, *, required: bool = False) -> str | None:
     value = row.values.get(key, "")
     if not value:
@@ -299,6 +307,7 @@ def choice(row: Row, key: str, label: str, enum_cls, aliases: dict[str, str] | N
             return member
     if aliases and wanted in aliases:
         return enum_cls(aliases[wanted])
-    allowed = ", ".join(m.value for m in enum_cls)
+    # As the forms show them, not the codes they are stored as.
+    allowed = ", ".join(getattr(m, "label", m.value) for m in enum_cls)
     row.fail(key, f"{label} “{value}” is not one of: {allowed}")
     return None

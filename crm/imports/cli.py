@@ -28,6 +28,44 @@ def _find(path_text: str) -> Path:
     raise click.ClickException(f"No file {path_text} (looked here and in {DEFAULT_FOLDER}).")
 
 
+# Fields a file can do without but should rarely: what is lost without them.
+IMPORTANT = {
+    "contacts": {
+        "email": "the contacts get no email address, and no row can be matched to a contact "
+        "you have by email",
+    },
+    "participants": {
+        "email": "no row can be matched to a contact you have by email",
+    },
+}
+
+
+def _say_columns(
+    file_name: str, total: int, headers: list[str], mapping: dict[str, str], spec, record_type: str
+) -> None:
+    """Which column is read as which field (by the labels the import page shows), which are
+    left out, and a warning when an important field has no column."""
+    from crm.imports.fields import not_kept
+
+    click.echo(f"{file_name}: {counted(total, 'row')}.")
+    read = [f"{h} → {spec.get(k).label}" for h, k in mapping.items() if spec.get(k)]
+    click.echo(f"Columns read: {', '.join(read) if read else 'none recognized'}.")
+    left = [h or "(no header)" for h in headers if h not in mapping]
+    if left:
+        click.echo(f"Left out: {', '.join(left)}.")
+        for header in left:
+            if why := not_kept(header):
+                click.echo(f"  {header}: {why}")
+    mapped = set(mapping.values())
+    for key, loss in IMPORTANT.get(record_type, {}).items():
+        if key not in mapped and spec.get(key):
+            label = spec.get(key).label
+            click.echo(
+                f"Warning: no column is read as {label}, so {loss}. If the file has one, "
+                f"name its header “{label}” or use a saved mapping (--mapping)."
+            )
+
+
 @click.command("import")
 @click.argument("file")
 @click.option(
@@ -78,14 +116,12 @@ def import_command(
                 raise OperationError(f"No saved {record_type} mapping named “{mapping_name}”.")
             operations.apply_saved_mapping(run, saved)
         operations.set_mapping(run, run.mapping, existing)
-        mapped = ", ".join(f"{h} → {k}" for h, k in run.mapping.items())
-        click.echo(
-            f"{path.name}: {counted(run.total_rows, 'row')}. "
-            f"Columns: {mapped or 'none recognized'}"
-        )
-        check_mapping(run.mapping, run.headers, operations.spec_for(record_type))
+        spec = operations.spec_for(record_type)
+        _say_columns(path.name, run.total_rows, run.headers, run.mapping, spec, record_type)
+        check_mapping(run.mapping, run.headers, spec)
         run.dry_run = dry_run
-        with click.progressbar(length=run.total_rows, label="Importing", file=sys.stderr) as bar:
+        label = "Checking" if dry_run else "Importing"
+        with click.progressbar(length=run.total_rows, label=label, file=sys.stderr) as bar:
             state = {"done": 0}
 
             def advance(done: int, total: int) -> None:

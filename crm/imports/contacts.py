@@ -148,8 +148,9 @@ class ContactImporter(Importer):
             else:
                 c[key] = value
         first, last = c.pop("first_name"), c.pop("last_name") or ""
+        first, last = first and cleaning.name(first), cleaning.name(last)
         if not first and v.get("full_name"):
-            first, _, last = v["full_name"].rpartition(" ")
+            first, _, last = cleaning.name(v["full_name"]).rpartition(" ")
             if not first:
                 first, last = last, ""
             if len(first) > 100 or len(last) > 100:
@@ -157,7 +158,8 @@ class ContactImporter(Importer):
         if not first:
             row.fail("first_name" if "first_name" in v else "full_name", "the name is empty")
         c["first_name"], c["last_name"] = first, last
-        c["organization_name"] = c.pop("organization")
+        organization = c.pop("organization")
+        c["organization_name"] = organization and cleaning.name(organization)
         c["email"] = cleaning.checked(row, "email", cleaning.email)
         c["country"] = cleaning.checked(row, "country", cleaning.country)
         c["languages"] = cleaning.checked(row, "languages", cleaning.languages)

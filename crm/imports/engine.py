@@ -380,6 +380,28 @@ def _in_use(table_name: str, ids: list[int]) -> list[str]:
     return found
 
 
+def _still_created(run: ImportRun, table_name: str, ids: list[int]) -> list[int]:
+    """Those of `ids` that are still the records the run created: present, and created while
+    it ran. SQLite gives a freed id to the next new record, so a record the run created and
+    someone deleted can have an id that now belongs to a record made by hand after the
+    import; that one is not the run's to remove."""
+    from crm.imports.bulk import among
+
+    if not ids:
+        return []
+    table = db.metadata.tables[table_name]
+    began = run.started_at or run.created_at
+    found: list[int] = []
+    for start in range(0, len(ids), 50_000):
+        query = sa.select(table.c.id).where(among(table.c.id, ids[start : start + 50_000]))
+        if began is not None:
+            query = query.where(table.c.created_at >= began)
+        if run.finished_at is not None:
+            query = query.where(table.c.created_at <= run.finished_at)
+        found.extend(db.session.scalars(query))
+    return sorted(found)
+
+
 def undo(actor: Any, run: ImportRun) -> dict[str, int]:
     """Remove what the run created and put back what it updated. Refused, changing nothing,
     when records it created have since been used elsewhere. An updated field that someone
@@ -418,7 +440,7 @@ def _undo(actor: Any, run: ImportRun) -> dict[str, int]:
             kept += _put_back(actor, run, table_name, befores[start : start + CHUNK_ROWS])
     removed: dict[str, int] = {}
     for table_name in UNDO_ORDER:
-        ids = created.get(table_name)
+        ids = _still_created(run, table_name, created.get(table_name, []))
         if not ids:
             continue
         used = _in_use(table_name, ids)
@@ -488,12 +510,12 @@ def _put_back(actor: Any, run: ImportRun, table_name: str, records: list[tuple[i
     current = {}
     if wanted:
         ids = [record_id for record_id, _ in records]
-        current = {
-            row[0]: row._mapping
-            for row in db.session.execute(
-                sa.select(table.c.id, *(table.c[c] for c in wanted)).where(among(table.c.id, ids))
-            )
-        }
+        query = sa.select(table.c.id, *(table.c[c] for c in wanted)).where(among(table.c.id, ids))
+        if run.finished_at is not None and "created_at" in table.c:
+            # A record made after the run on the id of one it updated (SQLite reuses a deleted
+            # record's id) is not the one it updated: treated as deleted since.
+            query = query.where(table.c.created_at <= run.finished_at)
+        current = {row[0]: row._mapping for row in db.session.execute(query)}
     tags_now = _tags_of([(table_name, r) for r, before in records if before.get("_added_tags")])
     kept = 0
     batches: dict[tuple[str, ...], list[dict]] = {}

@@ -90,6 +90,27 @@ IN_OTHER_LANGUAGES: dict[str, tuple[str, ...]] = {
         "azienda", "società", "ente", "organizzazione",  # it
         "werkgever", "organisatienaam",  # nl
     ),
+    "email": (
+        "courriel", "adresse courriel", "adresse e-mail", "adresse électronique", "mél",  # fr
+        "correo", "correo electrónico", "dirección de correo", "email-adresse",  # es, de
+        "e-mail-adresse", "mailadresse", "endereço de e-mail", "endereço de email",  # de, pt
+        "posta elettronica", "indirizzo email", "e-mailadres",  # it, nl
+    ),
+    "languages": (
+        "langues", "langue", "langues parlées",  # fr
+        "idiomas", "idioma", "lenguas",  # es (idiomas: pt too)
+        "sprachen", "sprache", "sprachkenntnisse",  # de
+        "línguas", "língua",  # pt
+        "lingue", "lingua",  # it
+        "talen", "taal",  # nl
+    ),
+    "sector": (
+        "secteur", "secteur d'activité",  # fr
+        "sector de actividad",  # es ("sector" is English too)
+        "sektor", "branche", "wirtschaftszweig",  # de
+        "setor", "setor de atividade",  # pt
+        "settore",  # it ("sector" in Dutch too)
+    ),
     "country": (
         "pays", "país", "land", "paese", "nazione", "landcode", "code pays",
         "código de país", "código do país",

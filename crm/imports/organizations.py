@@ -39,6 +39,10 @@ SPEC = Spec(
                 "organisation name",
                 "name of organisation",
                 *ORGANIZATION_IN_OTHER_LANGUAGES,
+                # "Name" in French, Spanish, Portuguese, Italian and Dutch: in an organizations
+                # file it is the organization's (in a contacts file "Nom" is the last name).
+                "nom", "nom de l'organisation", "nom de l'organisme", "nombre",
+                "nombre de la organización", "nome", "nome da organização", "naam",
             ),
         ),
         Field(
@@ -75,6 +79,53 @@ KIND_ALIASES = {
     "government agency": "government",
     "public sector": "government",
     "fund": "investor",
+    # In French, Spanish, Portuguese and German (compared folded: no accents, lower case).
+    "ong": "ngo",  # fr, es, pt
+    "organisation non gouvernementale": "ngo",
+    "organizacion no gubernamental": "ngo",
+    "organizacao nao governamental": "ngo",
+    "nro": "ngo",  # de: Nichtregierungsorganisation
+    "nichtregierungsorganisation": "ngo",
+    "marque": "brand",
+    "marca": "brand",
+    "marke": "brand",
+    "detaillant": "brand",
+    "minorista": "brand",
+    "fournisseur": "supplier",
+    "proveedor": "supplier",
+    "fornecedor": "supplier",
+    "lieferant": "supplier",
+    "fabricant": "supplier",
+    "fabricante": "supplier",
+    "fournisseur de technologie": "technology_provider",
+    "proveedor de tecnologia": "technology_provider",
+    "fornecedor de tecnologia": "technology_provider",
+    "syndicat": "worker_organization",
+    "sindicato": "worker_organization",
+    "gewerkschaft": "worker_organization",
+    "initiative multipartite": "multi_stakeholder_initiative",
+    "iniciativa multiactor": "multi_stakeholder_initiative",
+    "investisseur": "investor",
+    "inversor": "investor",
+    "inversionista": "investor",
+    "investidor": "investor",
+    "gouvernement": "government",
+    "gobierno": "government",
+    "governo": "government",
+    "regierung": "government",
+    "universite": "academic",
+    "universidad": "academic",
+    "universidade": "academic",
+    "universitat": "academic",
+    "academique": "academic",
+    "academico": "academic",
+    "recherche": "academic",
+    "investigacion": "academic",
+    "autre": "other",
+    "otro": "other",
+    "otra": "other",
+    "outro": "other",
+    "andere": "other",
 }
 COLUMNS = ("name", "kind", "sector", "country", "website", "notes")
 
@@ -227,6 +278,8 @@ class OrganizationImporter(Importer):
     def _clean(self, row: Row) -> None:
         c = row.cleaned
         c["name"] = cleaning.text(row, "name", "Name", 200, required=True)
+        if c["name"]:
+            c["name"] = cleaning.name(c["name"])
         c["kind"] = cleaning.choice(row, "kind", "Kind", OrganizationKind, KIND_ALIASES)
         c["sector"] = cleaning.text(row, "sector", "Sector", 100)
         c["country"] = cleaning.checked(row, "country", cleaning.country)

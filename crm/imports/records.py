@@ -48,10 +48,10 @@ def _contact_for(row: Row, ctx) -> Contact | None:
     contact = db.session.scalar(sa.select(Contact).where(Contact.email == email)) if email else None
     if contact is not None:
         return contact
-    first = row.values.get("first_name", "")
-    last = row.values.get("last_name", "")
+    first = cleaning.name(row.values.get("first_name", ""))
+    last = cleaning.name(row.values.get("last_name", ""))
     if not first and row.values.get("full_name"):
-        first, _, last = row.values["full_name"].rpartition(" ")
+        first, _, last = cleaning.name(row.values["full_name"]).rpartition(" ")
         first, last = (first, last) if first else (last, "")
     if not first:
         row.fail("email", "no contact with this email, and no name to add them with")

@@ -56,3 +56,28 @@ def test_plain_fields_read_by_their_name(db, ctx, make_user):
     assert rows["updated by"] == ("—", "Rafael Recorder")
     assert rows["signed on"] == ("30 Sep 2026", "—")
     assert rows["reviewed at"] == ("—", "02 Sep 2026 10:25 UTC")
+
+
+def test_a_merge_moves_only_the_merged_records_own_history(db, ctx, make_contact):
+    """The merged contact's id once belonged to someone deleted (SQLite reuses ids): that
+    person's entries stay behind; the merged contact's own go to the survivor."""
+    from crm.audit import operations as audit
+    from crm.audit.operations import trail_for
+
+    survivor = make_contact("Farhana", "Rahman", email="farhana@example.org")
+    other = make_contact("Farhana", "Rahmann")
+    audit.record(None, AuditAction.CREATE, "contact", survivor.id, summary="Created survivor")
+    for action, summary in [
+        (AuditAction.CREATE, "Created Someone Else"),
+        (AuditAction.DELETE, "Deleted Someone Else"),
+        (AuditAction.CREATE, "Created Farhana Rahmann"),
+    ]:
+        audit.record(None, action, "contact", other.id, summary=summary)
+    db.session.commit()
+    operations.merge_contacts(None, survivor, other)
+    db.session.commit()
+    summaries = [e.summary for e in trail_for("contact", survivor.id)]
+    assert "Created Farhana Rahmann" in summaries
+    assert "Created survivor" in summaries
+    assert "Created Someone Else" not in summaries
+    assert "Deleted Someone Else" not in summaries
