@@ -10,7 +10,17 @@ from __future__ import annotations
 
 from datetime import date
 
-from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    flash,
+    make_response,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
 from flask_login import current_user
 
 from crm.campaigns.queries import message_counts
@@ -24,6 +34,7 @@ from crm.consultations.forms import (
     ThemesForm,
 )
 from crm.consultations.models import Access, Answer, Consultation, Mark, Phase, Recommendation
+from crm.contacts.models import Contact
 from crm.core.access import Permission, has_permission, public, requires
 from crm.core.errors import ConflictError, OperationError
 from crm.core.export import csv_response, xlsx_response
@@ -870,16 +881,24 @@ def _may_mail_link(email: str | None) -> bool:
     return True
 
 
+def _link_holder(consultation, token: str):
+    """The contact a personal link belongs to, or the 404 page saying why it does not work."""
+    try:
+        return operations.read_personal_token(consultation, token)
+    except OperationError as exc:
+        page = render_template(
+            "consultations/public_message.html", consultation=consultation, message=exc.message
+        )
+        return make_response(page, 404)
+
+
 @public_bp.route("/<int:consultation_id>/r/<token>", methods=["GET", "POST"])
 @public
 def personal(consultation_id: int, token: str):
     consultation = _public(consultation_id)
-    try:
-        contact = operations.read_personal_token(consultation, token)
-    except OperationError as exc:
-        return render_template(
-            "consultations/public_message.html", consultation=consultation, message=exc.message
-        ), 404
+    contact = _link_holder(consultation, token)
+    if not isinstance(contact, Contact):
+        return contact  # the link does not work: its 404 page
     existing = operations._existing(consultation, contact)
     pending = existing.pending if existing is not None else None
     form = ResponseForm(obj=existing)
@@ -964,12 +983,9 @@ def discard(consultation_id: int, token: str):
     from crm.consultations.forms import DiscardForm
 
     consultation = _public(consultation_id)
-    try:
-        contact = operations.read_personal_token(consultation, token)
-    except OperationError as exc:
-        return render_template(
-            "consultations/public_message.html", consultation=consultation, message=exc.message
-        ), 404
+    contact = _link_holder(consultation, token)
+    if not isinstance(contact, Contact):
+        return contact  # the link does not work: its 404 page
     DiscardForm().validate_on_submit() or abort(400)
     operations.discard_pending(consultation, contact)
     db.session.commit()
