@@ -243,6 +243,13 @@ def phase_undo(db_path: Path) -> dict:
         }
 
 
+def _app_pragmas(con) -> None:
+    """The connection settings the app's SQLite engine uses, so the floors compare fairly."""
+    for pragma in ("foreign_keys=ON", "journal_mode=WAL", "synchronous=NORMAL",
+                   "cache_size=-65536"):  # fmt: skip
+        con.execute(f"PRAGMA {pragma}")
+
+
 def phase_raw(db_path: Path, csv_path: Path, bulk_fts: bool) -> dict:
     """The same rows' contact columns into the contact table: one executemany, one
     transaction, the app's pragmas, indexes and triggers. Everything the importer works out
@@ -284,13 +291,7 @@ def phase_raw(db_path: Path, csv_path: Path, bulk_fts: bool) -> dict:
                 )
             )
     del known
-    for pragma in (
-        "foreign_keys=ON",
-        "journal_mode=WAL",
-        "synchronous=NORMAL",
-        "cache_size=-65536",
-    ):
-        con.execute(f"PRAGMA {pragma}")
+    _app_pragmas(con)
     started, c0 = time.perf_counter(), time.process_time()
     con.execute("BEGIN IMMEDIATE")
     before = con.execute("SELECT max(id) FROM contact").fetchone()[0] or 0
@@ -336,13 +337,7 @@ def phase_raw_update(db_path: Path, csv_path: Path) -> dict:
                 (phone, title, orgs.get(org), country(place), status, now, ids[email.lower()])
             )
     del ids
-    for pragma in (
-        "foreign_keys=ON",
-        "journal_mode=WAL",
-        "synchronous=NORMAL",
-        "cache_size=-65536",
-    ):
-        con.execute(f"PRAGMA {pragma}")
+    _app_pragmas(con)
     started, c0 = time.perf_counter(), time.process_time()
     con.execute("BEGIN IMMEDIATE")
     con.executemany(

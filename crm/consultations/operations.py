@@ -464,13 +464,15 @@ def read_personal_token(consultation: Consultation, token: str) -> Contact:
 
 
 def is_invited(consultation: Consultation, contact: Contact) -> bool:
+    # Whoever has started answering keeps their link, even if the segment changed since
+    # (a lead narrowing it, or a tag removed): their draft or response stays theirs to finish.
+    return _existing(consultation, contact) is not None or _in_segment(consultation, contact)
+
+
+def _in_segment(consultation: Consultation, contact: Contact) -> bool:
     from crm.consultations.queries import invited_ids
 
     if consultation.access is not Access.INVITATION:
-        return True
-    # Whoever has started answering keeps their link, even if the segment changed since
-    # (a lead narrowing it, or a tag removed): their draft or response stays theirs to finish.
-    if _existing(consultation, contact) is not None:
         return True
     members = invited_ids(consultation).subquery()
     return bool(db.session.scalar(sa.select(sa.exists().where(members.c[0] == contact.id))))
@@ -732,10 +734,10 @@ def respond(
     """Answers through a personal link (the contact is known): save a draft or submit.
     A second submission replaces the first one's answers."""
     check_open(consultation, today)
-    if not is_invited(consultation, contact):
+    response = _existing(consultation, contact)
+    if response is None and not _in_segment(consultation, contact):
         raise OperationError("This link is not for this consultation.")
     details, answers = _clean(consultation, respondent, answers)
-    response = _existing(consultation, contact)
     if response is not None:
         _lock(response)
     if response is None:

@@ -153,21 +153,18 @@ def _repoint(table: str, column: str, old: int, new: int) -> int:
 
 def _union(table: str, column: str, other_key: str, old: int, new: int) -> int:
     """Move link rows of `old` to `new`, dropping those `new` already has (same other key)."""
-    t = _table(table)
-    already = sa.select(t.c[other_key]).where(t.c[column] == new).scalar_subquery()
-    db.session.execute(sa.delete(t).where(t.c[column] == old, t.c[other_key].in_(already)))
+    _drop_shared(table, column, other_key, old, new)
     return _repoint(table, column, old, new)
 
 
-def _shared(table: str, column: str, other_key: str, old: int, new: int) -> int:
-    """How many link rows both records have (same other key): kept once, not moved."""
+def _drop_shared(table: str, column: str, other_key: str, old: int, new: int) -> int:
+    """Delete `old`'s link rows that `new` has too (kept once); how many there were."""
     t = _table(table)
     already = sa.select(t.c[other_key]).where(t.c[column] == new).scalar_subquery()
-    return db.session.scalar(
-        sa.select(sa.func.count()).select_from(t).where(
-            t.c[column] == old, t.c[other_key].in_(already)
-        )
-    ) or 0
+    result = db.session.execute(
+        sa.delete(t).where(t.c[column] == old, t.c[other_key].in_(already))
+    )
+    return result.rowcount or 0
 
 
 def _retarget_tasks(record_type: str, old: int, new: int) -> int:
@@ -491,7 +488,9 @@ def merge_contacts(
     db.session.flush()
 
     moved = Moved(counts={}, notes=[])
-    shared = _shared("engagement_contact", "contact_id", "engagement_id", other_id, survivor_id)
+    shared = _drop_shared(
+        "engagement_contact", "contact_id", "engagement_id", other_id, survivor_id
+    )
     if shared:
         # The merge page counted them on both sides; say why they did not "move".
         moved.notes.append(
@@ -499,8 +498,8 @@ def merge_contacts(
             + ("was already on both records and stays once." if shared == 1
                else "were already on both records and stay once.")  # fmt: skip
         )
-    moved.counts["engagements"] = _union(
-        "engagement_contact", "contact_id", "engagement_id", other_id, survivor_id
+    moved.counts["engagements"] = _repoint(
+        "engagement_contact", "contact_id", other_id, survivor_id
     )
     _union("contact_tag", "contact_id", "tag_id", other_id, survivor_id)
     _merge_participations(actor, survivor_id, other_id, moved)
