@@ -31,7 +31,7 @@ from crm.imports.bulk import insert_rows
 from crm.imports.fields import Spec
 from crm.imports.models import ExistingPolicy, ImportItem, ImportRun, ItemAction, RunStatus
 from crm.imports.reading import TableReader
-from crm.imports.wording import listed, records
+from crm.imports.wording import counted, listed, records
 
 CHUNK_ROWS = 5000
 Progress = Callable[[int, int], None]  # rows done, rows in all
@@ -466,7 +466,7 @@ def _undo(actor: Any, run: ImportRun) -> dict[str, int]:
     run.undone_at = utcnow()
     run.undone_by_id = getattr(actor, "id", None)
     summary = (
-        ", ".join(f"{_count(n, t.replace('_', ' '))} removed" for t, n in removed.items())
+        ", ".join(f"{records(n, t)} removed" for t, n in removed.items())
         or "nothing created"
     )
     audit.record(
@@ -475,8 +475,8 @@ def _undo(actor: Any, run: ImportRun) -> dict[str, int]:
         "import_run",
         run.id,
         summary=f"Undid the import of {run.file_name}: {summary}; "
-        f"{_count(len(updated), 'record')} restored"
-        + (f" ({_count(kept, 'later edit')} kept)" if kept else ""),
+        f"{counted(len(updated), 'record')} restored"
+        + (f" ({counted(kept, 'later edit')} kept)" if kept else ""),
     )
     db.session.flush()
     db.session.expire_all()
@@ -595,10 +595,6 @@ def _tags_of(records: list[tuple[str, int]]) -> dict[tuple[str, int], list[tuple
         ):
             found.setdefault((table_name, record_id), []).append((tag_id, name))
     return found
-
-
-def _count(n: int, thing: str) -> str:
-    return f"{n:,} {thing}{'' if n == 1 else 's'}"
 
 
 def _same(current: Any, stored: Any) -> bool:
