@@ -10,13 +10,14 @@ from flask import Flask
 
 from config import BaseConfig, development_secret_key, load_config
 from crm.core.clean_request import CleanRequest
+from crm.core.unit_of_work import CRMFlask
 
 ROOT = Path(__file__).resolve().parent.parent
 
 
 def create_app(config: type[BaseConfig] | str | None = None, **overrides) -> Flask:
     config_cls = config if isinstance(config, type) else load_config(config)
-    app = Flask(
+    app = CRMFlask(
         __name__,
         template_folder=str(ROOT / "templates"),
         static_folder=str(ROOT / "static"),

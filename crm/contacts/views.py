@@ -25,10 +25,10 @@ from crm.contacts.forms import ContactForm
 from crm.contacts.models import Contact
 from crm.core.access import Permission, requires
 from crm.core.countries import country_choices, language_name
-from crm.core.errors import ConflictError, OperationError
-from crm.core.forms import show_operation_error
+from crm.core.errors import OperationError
 from crm.core.pagination import ids_of_page, paginate
 from crm.core.timeline import timeline_for
+from crm.core.unit_of_work import attempt
 from crm.extensions import db
 from crm.organizations import queries as org_queries
 from crm.organizations.models import OrganizationKind
@@ -167,15 +167,10 @@ def new():
             form.organization.data = org.name
             form.country.data = org.country  # most people work where their organization is
     if form.validate_on_submit():
-        try:
-            contact = operations.create_contact(current_user, _fields_from(form))
-        except OperationError as exc:
-            db.session.rollback()
-            show_operation_error(form, exc)
-        else:
-            db.session.commit()
-            flash(f"{contact.full_name} is saved.", "success")
-            return redirect(url_for("contacts.detail", contact_id=contact.id))
+        done = attempt(lambda: operations.create_contact(current_user, _fields_from(form)), form)
+        if done.ok:
+            flash(f"{done.value.full_name} is saved.", "success")
+            return redirect(url_for("contacts.detail", contact_id=done.value.id))
     return render_template("contacts/form.html", form=form, contact=None), (
         422 if form.errors else 200
     )
@@ -207,21 +202,18 @@ def edit(contact_id: int):
         form.languages.data = ", ".join(language_name(c) for c in contact.language_list)
         form.owner_id.data = str(contact.owner_id or "")
     if form.validate_on_submit():
-        try:
-            operations.update_contact(
+        done = attempt(
+            lambda: operations.update_contact(
                 current_user, contact, _fields_from(form), expected_version=form.loaded_version()
-            )
-        except ConflictError:
-            db.session.rollback()
+            ),
+            form,
+        )
+        if done.conflict:
             form.version.data = str(contact.version)  # a deliberate second save wins
             return render_template(
                 "contacts/form.html", form=form, contact=contact, conflict=True
             ), 409
-        except OperationError as exc:
-            db.session.rollback()
-            show_operation_error(form, exc)
-        else:
-            db.session.commit()
+        if done.ok:
             flash(f"{contact.full_name} is saved.", "success")
             return redirect(url_for("contacts.detail", contact_id=contact.id))
     if not form.version.data:
@@ -236,13 +228,8 @@ def edit(contact_id: int):
 def delete(contact_id: int):
     contact = _load(contact_id)
     name = contact.full_name
-    try:
-        operations.delete_contact(current_user, contact)
-    except OperationError as exc:
-        db.session.rollback()
-        flash(exc.message, "danger")
+    if not attempt(lambda: operations.delete_contact(current_user, contact)).ok:
         return redirect(url_for("contacts.detail", contact_id=contact_id))
-    db.session.commit()
     flash(f"{name} is deleted.", "success")
     return redirect(url_for("contacts.index"))
 
@@ -252,7 +239,6 @@ def delete(contact_id: int):
 def export(contact_id: int):
     contact = _load(contact_id)
     data = operations.export_personal_data(current_user, contact)
-    db.session.commit()
     return Response(
         json.dumps(data, indent=2, ensure_ascii=False),
         mimetype="application/json",
@@ -267,11 +253,6 @@ def erase(contact_id: int):
     if request.form.get("confirm") != "ERASE":
         flash("Type ERASE in the box to confirm the erasure; nothing was changed.", "warning")
         return redirect(url_for("contacts.detail", contact_id=contact.id))
-    try:
-        operations.erase_contact(current_user, contact)
-    except OperationError as exc:
-        flash(exc.message, "warning")
-    else:
-        db.session.commit()
+    if attempt(lambda: operations.erase_contact(current_user, contact)).ok:
         flash("The contact's personal data is erased. Aggregate history is kept.", "success")
     return redirect(url_for("contacts.detail", contact_id=contact.id))

@@ -1,0 +1,92 @@
+"""The request is the unit of work: it commits once when it ends well, and rolls back otherwise.
+
+`CRMFlask.dispatch_request` runs the view, then commits when the response is a success (below
+400) and rolls back on an error status or any exception, before the error page is drawn. Views
+never commit or roll back. Because the commit happens inside dispatch, what it raises (someone
+else saved first, the database is busy) reaches the app's error pages like any other error.
+
+`attempt` runs one operation inside a savepoint for the form-submit pattern: a refusal
+(`OperationError`) undoes only that operation and is shown on the form, and the rest of the
+request (a recorded login attempt, say) is still committed at its end.
+
+CLI commands and worker jobs are their own units of work and commit themselves.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Generic, TypeVar
+
+from flask import Flask, flash, g
+from flask.typing import ResponseReturnValue
+
+from crm.core.errors import ConflictError, OperationError
+
+T = TypeVar("T")
+
+
+class CRMFlask(Flask):
+    """Flask whose every view is one transaction."""
+
+    def dispatch_request(self) -> ResponseReturnValue:
+        from crm.extensions import db
+
+        try:
+            response = self.make_response(super().dispatch_request())
+            if response.status_code < 400 and not g.get("discard_changes"):
+                db.session.commit()
+            else:
+                db.session.rollback()
+            return response
+        except BaseException:
+            db.session.rollback()
+            raise
+
+
+def discard_changes() -> None:
+    """Nothing this request wrote is kept, though it answers with a success (a preview, a dry
+    run): rolled back now and again at the end."""
+    from crm.extensions import db
+
+    db.session.rollback()
+    g.discard_changes = True
+
+
+@dataclass
+class Attempt(Generic[T]):
+    """What became of an operation run by `attempt`."""
+
+    value: T | None = None
+    error: OperationError | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+    @property
+    def conflict(self) -> bool:
+        return isinstance(self.error, ConflictError)
+
+
+def attempt(operation: Callable[[], T], form: Any = None, *, show: bool = True) -> Attempt[T]:
+    """Run `operation()` in a savepoint. A refusal rolls the savepoint back and is shown: on the
+    form's field it names (or as a message at the top), or flashed when there is no form. A
+    conflict (someone saved first) is left for the caller, which answers 409 with the form."""
+    from crm.core.forms import show_operation_error
+    from crm.extensions import db
+
+    savepoint = db.session.begin_nested()
+    try:
+        value = operation()
+        savepoint.commit()
+    except OperationError as error:
+        if savepoint.is_active:
+            savepoint.rollback()
+        if show and not isinstance(error, ConflictError):
+            if form is not None:
+                show_operation_error(form, error)
+            else:
+                flash(error.message, "danger")
+        return Attempt(error=error)
+    return Attempt(value=value)
