@@ -49,9 +49,7 @@ def substring_condition(record_type: str, text: str) -> sa.ColumnElement[bool] |
     table, column, prefix_column, _fts, words = _parts(record_type, text)
     if all(len(w) < MIN_TRIGRAM for w in words):
         return sa.and_(table.c[prefix_column] >= text, table.c[prefix_column] < text + "\uffff")
-    return sa.and_(
-        *(table.c[column].like(f"%{_escape_like(w)}%", escape="\\") for w in words)
-    )
+    return sa.and_(*(table.c[column].like(f"%{_escape_like(w)}%", escape="\\") for w in words))
 
 
 def substring_ids(record_type: str, text: str) -> sa.Select | None:

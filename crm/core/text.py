@@ -6,8 +6,18 @@ import unicodedata
 
 # Letters NFKD does not decompose into a base letter plus an accent.
 _SPECIAL = str.maketrans(
-    {"ı": "i", "ø": "o", "ł": "l", "đ": "d", "ð": "d", "ß": "ss", "æ": "ae", "œ": "oe",
-     "þ": "th", "ħ": "h"}
+    {
+        "ı": "i",
+        "ø": "o",
+        "ł": "l",
+        "đ": "d",
+        "ð": "d",
+        "ß": "ss",
+        "æ": "ae",
+        "œ": "oe",
+        "þ": "th",
+        "ħ": "h",
+    }
 )
 
 

@@ -79,9 +79,7 @@ def _answers(rng: random.Random, consultation: Consultation, count: int):
 
 def _respond(rng, consultation, contact, on: date, *, submit: bool, lead: User | None) -> None:
     answers, themes = _answers(rng, consultation, rng.randint(2, 5))
-    response, _outcome = operations.respond(
-        consultation, contact, answers, submit=submit, today=on
-    )
+    response, _outcome = operations.respond(consultation, contact, answers, submit=submit, today=on)
     at = datetime.combine(on, time(rng.randint(7, 20), rng.randint(0, 59)))
     response.created_at = response.updated_at = at
     if submit:

@@ -23,7 +23,7 @@ class DuplicateKind(StrEnum):
 
 
 class DuplicateDismissal(db.Model):
-    """"Not duplicates": the pair (low_id < high_id) no longer shows on the duplicates page.
+    """ "Not duplicates": the pair (low_id < high_id) no longer shows on the duplicates page.
 
     No foreign keys to contact/organization (one table serves both kinds); a merge or a delete
     removes the rows that name the record that is gone.

@@ -161,9 +161,7 @@ def _drop_shared(table: str, column: str, other_key: str, old: int, new: int) ->
     """Delete `old`'s link rows that `new` has too (kept once); how many there were."""
     t = _table(table)
     already = sa.select(t.c[other_key]).where(t.c[column] == new).scalar_subquery()
-    result = db.session.execute(
-        sa.delete(t).where(t.c[column] == old, t.c[other_key].in_(already))
-    )
+    result = db.session.execute(sa.delete(t).where(t.c[column] == old, t.c[other_key].in_(already)))
     return result.rowcount or 0
 
 
@@ -495,8 +493,11 @@ def merge_contacts(
         # The merge page counted them on both sides; say why they did not "move".
         moved.notes.append(
             f"{counted(shared, 'engagement')} "
-            + ("was already on both records and stays once." if shared == 1
-               else "were already on both records and stay once.")  # fmt: skip
+            + (
+                "was already on both records and stays once."
+                if shared == 1
+                else "were already on both records and stay once."
+            )  # fmt: skip
         )
     moved.counts["engagements"] = _repoint(
         "engagement_contact", "contact_id", other_id, survivor_id

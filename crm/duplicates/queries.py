@@ -153,14 +153,16 @@ def page_of_pairs(
     if gone:
         # Merged or deleted since the scan: drop them from the kept result too.
         result.frame = frame[~(frame["low"].isin(gone) | frame["high"].isin(gone))]
-    org_ids = {
-        r.organization_id for p in shown for r in p.reasons if r.organization_id is not None
-    }
-    org_names = dict(
-        db.session.execute(
-            sa.select(Organization.id, Organization.name).where(Organization.id.in_(org_ids))
-        ).all()
-    ) if org_ids else {}
+    org_ids = {r.organization_id for p in shown for r in p.reasons if r.organization_id is not None}
+    org_names = (
+        dict(
+            db.session.execute(
+                sa.select(Organization.id, Organization.name).where(Organization.id.in_(org_ids))
+            ).all()
+        )
+        if org_ids
+        else {}
+    )
     rows = [
         PairRow(p, records[p.low_id], records[p.high_id], [
             describe(kind, r, org_names) for r in p.reasons
@@ -178,9 +180,7 @@ def pair_reasons(kind: DuplicateKind, first: Any, second: Any) -> list[str]:
     if kind is DuplicateKind.CONTACT:
         if first.email and second.email and first.email.lower() == second.email.lower():
             reasons.append("same email")
-        digits = [
-            "".join(ch for ch in (c.phone or "") if ch.isdigit()) for c in (first, second)
-        ]
+        digits = ["".join(ch for ch in (c.phone or "") if ch.isdigit()) for c in (first, second)]
         alike = scanning.name_similarity(first.sort_name, second.sort_name)
         if (
             len(digits[0]) >= scanning.MIN_PHONE_DIGITS
@@ -239,9 +239,12 @@ def contact_link_counts(contact_id: int) -> list[LinkCount]:
     from crm.pledges.models import Pledge
 
     def count(table: Any, column: Any) -> int:
-        return db.session.scalar(
-            sa.select(sa.func.count()).select_from(table).where(column == contact_id)
-        ) or 0
+        return (
+            db.session.scalar(
+                sa.select(sa.func.count()).select_from(table).where(column == contact_id)
+            )
+            or 0
+        )
 
     return [
         LinkCount("Engagements", count(engagement_contact, engagement_contact.c.contact_id)),
@@ -258,9 +261,12 @@ def organization_link_counts(organization_id: int) -> list[LinkCount]:
     from crm.pledges.models import Pledge
 
     def count(model: Any, column: Any) -> int:
-        return db.session.scalar(
-            sa.select(sa.func.count()).select_from(model).where(column == organization_id)
-        ) or 0
+        return (
+            db.session.scalar(
+                sa.select(sa.func.count()).select_from(model).where(column == organization_id)
+            )
+            or 0
+        )
 
     return [
         LinkCount("Contacts", count(Contact, Contact.organization_id)),

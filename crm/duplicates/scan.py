@@ -237,9 +237,7 @@ def neighbour_pairs(
     return np.concatenate([a, large[c]]), np.concatenate([b, large[d]])
 
 
-def _union_pairs(
-    size: int, *pairs: tuple[np.ndarray, np.ndarray]
-) -> tuple[np.ndarray, np.ndarray]:
+def _union_pairs(size: int, *pairs: tuple[np.ndarray, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
     a = np.concatenate([np.minimum(x, y) for x, y in pairs])
     b = np.concatenate([np.maximum(x, y) for x, y in pairs])
     if not len(a):
@@ -425,8 +423,10 @@ class _Collector:
                     rules,
                     pd.DataFrame(
                         {
-                            "low": grouped["low"][differ], "high": grouped["high"][differ],
-                            "rule": OTHER_COUNTRY, "similarity": np.nan,
+                            "low": grouped["low"][differ],
+                            "high": grouped["high"][differ],
+                            "rule": OTHER_COUNTRY,
+                            "similarity": np.nan,
                             "organization_id": np.nan,
                         }
                     ),  # fmt: skip

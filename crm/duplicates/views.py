@@ -121,9 +121,7 @@ def merge(slug: str, first_id: int, second_id: int):
                 if kind is DuplicateKind.CONTACT
                 else operations.merge_organizations
             )
-            moved = merge_op(
-                current_user, survivor, other, choices, expected_versions=versions
-            )
+            moved = merge_op(current_user, survivor, other, choices, expected_versions=versions)
         except OperationError as exc:
             db.session.rollback()
             flash(exc.message, "danger")

@@ -80,8 +80,6 @@ def _render_form(
     )
 
 
-
-
 @bp.route("/")
 @requires(Permission.ENGAGEMENTS_VIEW)
 def index():

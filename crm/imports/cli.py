@@ -133,9 +133,7 @@ def import_command(
         db.session.rollback()
         raise click.ClickException(error.message) from None
     headers = list(run.headers)
-    extra = listed(
-        [counted(n, singular(what), what) for what, n in run.extra_created.items() if n]
-    )
+    extra = listed([counted(n, singular(what), what) for what, n in run.extra_created.items() if n])
     if dry_run:
         stored = operations.stored_path(run)
         db.session.rollback()

@@ -465,10 +465,7 @@ def _undo(actor: Any, run: ImportRun) -> dict[str, int]:
     run.status = RunStatus.UNDONE
     run.undone_at = utcnow()
     run.undone_by_id = getattr(actor, "id", None)
-    summary = (
-        ", ".join(f"{records(n, t)} removed" for t, n in removed.items())
-        or "nothing created"
-    )
+    summary = ", ".join(f"{records(n, t)} removed" for t, n in removed.items()) or "nothing created"
     audit.record(
         actor,
         AuditAction.UPDATE,

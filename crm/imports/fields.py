@@ -133,6 +133,7 @@ NOT_KEPT: dict[str, str] = dict.fromkeys(
     "The CRM keeps no city or town; this column is left out.",
 )  # fmt: skip
 
+
 def header_key(text: str) -> str:
     """'E-mail Address ' -> 'emailaddress': headers compared without case, accents, spacing
     or punctuation."""

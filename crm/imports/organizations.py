@@ -41,8 +41,14 @@ SPEC = Spec(
                 *ORGANIZATION_IN_OTHER_LANGUAGES,
                 # "Name" in French, Spanish, Portuguese, Italian and Dutch: in an organizations
                 # file it is the organization's (in a contacts file "Nom" is the last name).
-                "nom", "nom de l'organisation", "nom de l'organisme", "nombre",
-                "nombre de la organización", "nome", "nome da organização", "naam",
+                "nom",
+                "nom de l'organisation",
+                "nom de l'organisme",
+                "nombre",
+                "nombre de la organización",
+                "nome",
+                "nome da organização",
+                "naam",
             ),
         ),
         Field(

@@ -192,9 +192,7 @@ def preview(run_id: int):
         run=run,
         spec=spec,
         rows=result.rows if result else [],
-        details={
-            row.line: _row_detail(row, spec, run.policy, result.tried) for row in result.rows
-        }
+        details={row.line: _row_detail(row, spec, run.policy, result.tried) for row in result.rows}
         if result
         else {},
         result=result,
@@ -262,9 +260,7 @@ def _preview_summary(result: engine.Preview, total: int) -> list[str]:
     elif result.complete and shown == total:
         every, rows = ("both", "Both rows") if total == 2 else ("all", f"All {total:,} rows")
         outcome = f"{every} will be {what[0][1]}" if everything else listed(parts)
-        sentences = [
-            f"{rows} are below, checked exactly as the import will check them: {outcome}."
-        ]
+        sentences = [f"{rows} are below, checked exactly as the import will check them: {outcome}."]
     else:
         scope = (
             f"The first {shown:,} of {total:,} rows are below, checked exactly as the import "

@@ -48,8 +48,6 @@ def _fields_from(form: OrganizationForm) -> operations.OrganizationFields:
     )
 
 
-
-
 @bp.route("/")
 @requires(Permission.ORGANIZATIONS_VIEW)
 def index():

@@ -196,9 +196,10 @@ def new_principle(standard_id: int):
 def edit_principle(standard_id: int, principle_id: int):
     principle = _load_principle(standard_id, principle_id)
     standard = principle.standard
-    if not operations.can_fill_in(standard, principle) and (
-        refused := _refuse_if_frozen(standard)
-    ) is not None:
+    if (
+        not operations.can_fill_in(standard, principle)
+        and (refused := _refuse_if_frozen(standard)) is not None
+    ):
         return refused
     form = PrincipleForm(obj=principle)
     conflict = False
