@@ -231,9 +231,7 @@ def main() -> None:
     parser.add_argument("--organizations", type=int, default=100_000)
     parser.add_argument("--engines", default="sqlite,postgresql")
     parser.add_argument("--runs", type=int, default=3)
-    parser.add_argument(
-        "--pg-url", default="postgresql://postgres@127.0.0.1/crm_bench_duplicates"
-    )
+    parser.add_argument("--pg-url", default="postgresql://postgres@127.0.0.1/crm_bench_duplicates")
     parser.add_argument("--keep", help="directory for the SQLite database (kept after)")
     parser.add_argument(
         "--reuse", action="store_true",

@@ -146,7 +146,9 @@ def _next() -> int:
 def make_user(db):
     from crm.auth.models import Role, User
 
-    def make(role: str | Role = Role.LEAD, *, password: str = "correct horse battery", **kw) -> User:
+    def make(
+        role: str | Role = Role.LEAD, *, password: str = "correct horse battery", **kw
+    ) -> User:
         n = _next()
         user = User(
             email=kw.pop("email", f"user{n}@example.org"),

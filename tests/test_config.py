@@ -14,8 +14,16 @@ def run_wsgi(env_overrides: dict) -> subprocess.CompletedProcess:
     env = {k: v for k, v in os.environ.items() if k not in ("SECRET_KEY", "DATABASE_URL")}
     env.update(env_overrides)
     return subprocess.run(
-        [sys.executable, "-c", "import wsgi; print('started', wsgi.app.config['SESSION_COOKIE_SECURE'])"],
-        cwd=ROOT, env=env, capture_output=True, text=True, timeout=60,
+        [
+            sys.executable,
+            "-c",
+            "import wsgi; print('started', wsgi.app.config['SESSION_COOKIE_SECURE'])",
+        ],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
 
 
@@ -30,21 +38,29 @@ def test_production_refuses_to_start_without_secrets(tmp_path):
 
 @pytest.mark.no_db
 def test_production_refuses_a_short_secret(tmp_path):
-    result = run_wsgi({
-        "CRM_CONFIG": "production", "SECRET_KEY": "short",
-        "DATABASE_URL": f"sqlite:///{tmp_path}/x.db", "CRM_INSTANCE_DIR": str(tmp_path),
-        "CRM_BASE_URL": "https://crm.example.org",
-    })
+    result = run_wsgi(
+        {
+            "CRM_CONFIG": "production",
+            "SECRET_KEY": "short",
+            "DATABASE_URL": f"sqlite:///{tmp_path}/x.db",
+            "CRM_INSTANCE_DIR": str(tmp_path),
+            "CRM_BASE_URL": "https://crm.example.org",
+        }
+    )
     assert result.returncode != 0 and "at least 32 characters" in result.stderr
 
 
 @pytest.mark.no_db
 def test_production_starts_with_secrets_and_secure_cookies(tmp_path):
-    result = run_wsgi({
-        "CRM_CONFIG": "production", "SECRET_KEY": "k" * 40,
-        "DATABASE_URL": f"sqlite:///{tmp_path}/x.db", "CRM_INSTANCE_DIR": str(tmp_path),
-        "CRM_BASE_URL": "https://crm.example.org",
-    })
+    result = run_wsgi(
+        {
+            "CRM_CONFIG": "production",
+            "SECRET_KEY": "k" * 40,
+            "DATABASE_URL": f"sqlite:///{tmp_path}/x.db",
+            "CRM_INSTANCE_DIR": str(tmp_path),
+            "CRM_BASE_URL": "https://crm.example.org",
+        }
+    )
     assert result.returncode == 0, result.stderr
     assert "started True" in result.stdout
 

@@ -53,8 +53,15 @@ def test_demo_data_pages_render(runner, db, client, login):
     login(lead)
     contact_id = db.session.scalar(sa.select(Contact.id).limit(1))
     org_id = db.session.scalar(sa.select(Organization.id).limit(1))
-    for url in ("/", "/contacts/", f"/contacts/{contact_id}", "/organizations/",
-                f"/organizations/{org_id}", "/engagements/", "/engagements/follow-ups"):
+    for url in (
+        "/",
+        "/contacts/",
+        f"/contacts/{contact_id}",
+        "/organizations/",
+        f"/organizations/{org_id}",
+        "/engagements/",
+        "/engagements/follow-ups",
+    ):
         assert client.get(url).status_code == 200, url
 
 

@@ -33,10 +33,7 @@ def test_search_indexes_exist(app, db):
         }
         assert {"contact_fts", "organization_fts", "contact_fts_ai", "contact_fts_au"} <= names
     else:
-        names = {
-            row[0]
-            for row in connection.exec_driver_sql("SELECT indexname FROM pg_indexes")
-        }
+        names = {row[0] for row in connection.exec_driver_sql("SELECT indexname FROM pg_indexes")}
         assert {"ix_contact_search_trgm", "ix_organization_name_trgm"} <= names
 
 

@@ -17,10 +17,17 @@ def test_list_pages_do_not_query_per_row(client, as_role, make_org, make_contact
     def add(i):
         o = make_org(f"Org {i}")
         c = make_contact("Many", f"Person{i}", organization_id=o.id, owner_id=lead.id)
-        client.post("/engagements/new", data={
-            "kind": "call", "occurred_on": date.today().isoformat(), "summary": f"Call {i}",
-            "contact_ids": [c.id], "organization": o.name, "follow_up_owner_id": "",
-        })
+        client.post(
+            "/engagements/new",
+            data={
+                "kind": "call",
+                "occurred_on": date.today().isoformat(),
+                "summary": f"Call {i}",
+                "contact_ids": [c.id],
+                "organization": o.name,
+                "follow_up_owner_id": "",
+            },
+        )
 
     add(0)
     few = {u: queries(u) for u in ("/contacts/", "/organizations/", "/engagements/", "/")}

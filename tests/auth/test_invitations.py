@@ -28,7 +28,9 @@ def test_admin_invites_and_the_person_sets_a_password(client, as_role, outbox, d
     fresh = app.test_client()
     page = fresh.get(link.path)
     assert "Choose a password" in page.get_data(as_text=True)
-    done = fresh.post(link.path, data={"password": "a fine kettle tune", "confirm": "a fine kettle tune"})
+    done = fresh.post(
+        link.path, data={"password": "a fine kettle tune", "confirm": "a fine kettle tune"}
+    )
     assert done.status_code == 302
     assert fresh.get("/").status_code == 200
     assert user.check_password("a fine kettle tune")
@@ -116,15 +118,33 @@ def test_deactivating_a_user_signs_them_out(client, as_role, make_user, app):
 
 def test_create_user_cli(runner, db):
     result = runner.invoke(
-        args=["crm", "create-user", "--email", "Cli@Example.org", "--name", "Cli User",
-              "--role", "lead", "--password", "long enough pw"]
+        args=[
+            "crm",
+            "create-user",
+            "--email",
+            "Cli@Example.org",
+            "--name",
+            "Cli User",
+            "--role",
+            "lead",
+            "--password",
+            "long enough pw",
+        ]
     )
     assert result.exit_code == 0, result.output
     user = db.session.scalar(sa.select(User).where(User.email == "cli@example.org"))
     assert user.check_password("long enough pw") and user.role == "lead"
     dup = runner.invoke(
-        args=["crm", "create-user", "--email", "cli@example.org", "--name", "X",
-              "--password", "long enough pw"]
+        args=[
+            "crm",
+            "create-user",
+            "--email",
+            "cli@example.org",
+            "--name",
+            "X",
+            "--password",
+            "long enough pw",
+        ]
     )
     assert dup.exit_code != 0 and "already an account" in dup.output
 
@@ -141,10 +161,18 @@ def test_linking_a_champion_and_a_representative(client, as_role, make_contact, 
     as_role("admin")
     contact = make_contact("Chipo", "Moyo", email="chipo@example.org")
     org = make_org("Bluebird Apparel")
-    assert invite(client, email="c@example.org", role="champion",
-                  contact_email="Chipo@Example.org").status_code == 302
-    assert invite(client, email="r@example.org", role="org_rep",
-                  organization="bluebird apparel").status_code == 302
+    assert (
+        invite(
+            client, email="c@example.org", role="champion", contact_email="Chipo@Example.org"
+        ).status_code
+        == 302
+    )
+    assert (
+        invite(
+            client, email="r@example.org", role="org_rep", organization="bluebird apparel"
+        ).status_code
+        == 302
+    )
     champion = db.session.scalar(sa.select(User).where(User.email == "c@example.org"))
     rep = db.session.scalar(sa.select(User).where(User.email == "r@example.org"))
     assert champion.contact_id == contact.id and rep.organization_id == org.id
@@ -157,9 +185,12 @@ def test_admin_sends_a_password_reset_that_lifts_a_lockout(client, as_role, make
     anonymous = app.test_client()
     for _ in range(app.config["LOGIN_MAX_FAILURES_PER_ACCOUNT"]):
         anonymous.post("/login", data={"email": "locked@example.org", "password": "nope"})
-    assert anonymous.post(
-        "/login", data={"email": "locked@example.org", "password": "correct horse battery"}
-    ).status_code == 429
+    assert (
+        anonymous.post(
+            "/login", data={"email": "locked@example.org", "password": "correct horse battery"}
+        ).status_code
+        == 429
+    )
 
     as_role("admin")
     assert client.post(f"/admin/users/{locked.id}/reset-password").status_code == 302
@@ -168,17 +199,24 @@ def test_admin_sends_a_password_reset_that_lifts_a_lockout(client, as_role, make
     link = urlsplit(first_link(message, "/invitation/")).path
 
     fresh = app.test_client()
-    same = fresh.post(link, data={"password": "correct horse battery",
-                                  "confirm": "correct horse battery"})
+    same = fresh.post(
+        link, data={"password": "correct horse battery", "confirm": "correct horse battery"}
+    )
     assert "different from your old one" in same.get_data(as_text=True)
     weak = fresh.post(link, data={"password": "password123456", "confirm": "password123456"})
     assert "too easy to guess" in weak.get_data(as_text=True)
-    done = fresh.post(link, data={"password": "blue kettle morning", "confirm": "blue kettle morning"})
+    done = fresh.post(
+        link, data={"password": "blue kettle morning", "confirm": "blue kettle morning"}
+    )
     assert done.status_code == 302
     # The lockout is lifted and the new password works; the link is spent.
     again = app.test_client()
-    assert again.post("/login", data={"email": "locked@example.org",
-                                      "password": "blue kettle morning"}).status_code == 302
+    assert (
+        again.post(
+            "/login", data={"email": "locked@example.org", "password": "blue kettle morning"}
+        ).status_code
+        == 302
+    )
     assert app.test_client().get(link).status_code == 400
 
 

@@ -132,7 +132,11 @@ def test_change_password(client, make_user, login, app):
 
     bad = client.post(
         "/account/password",
-        data={"current_password": "wrong", "password": "new kettle tune 1", "confirm": "new kettle tune 1"},
+        data={
+            "current_password": "wrong",
+            "password": "new kettle tune 1",
+            "confirm": "new kettle tune 1",
+        },
     )
     assert "current password is not right" in bad.get_data(as_text=True)
     short = client.post(
@@ -142,14 +146,22 @@ def test_change_password(client, make_user, login, app):
     assert "at least" in short.get_data(as_text=True)
     mismatch = client.post(
         "/account/password",
-        data={"current_password": PASSWORD, "password": "new kettle tune 1", "confirm": "other one"},
+        data={
+            "current_password": PASSWORD,
+            "password": "new kettle tune 1",
+            "confirm": "other one",
+        },
     )
     assert "The two passwords differ" in mismatch.get_data(as_text=True)
     assert user.check_password(PASSWORD)
 
     ok = client.post(
         "/account/password",
-        data={"current_password": PASSWORD, "password": "new kettle tune 1", "confirm": "new kettle tune 1"},
+        data={
+            "current_password": PASSWORD,
+            "password": "new kettle tune 1",
+            "confirm": "new kettle tune 1",
+        },
     )
     assert ok.status_code == 302
     assert user.check_password("new kettle tune 1")
@@ -188,13 +200,23 @@ def test_forms_carry_a_working_csrf_token(app, client, as_role, db):
     try:
         page = client.get("/organizations/new").get_data(as_text=True)
         token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page).group(1)
-        ok = client.post("/organizations/new", data={
-            "csrf_token": token, "name": "Token Org", "kind": "ngo",
-        })
+        ok = client.post(
+            "/organizations/new",
+            data={
+                "csrf_token": token,
+                "name": "Token Org",
+                "kind": "ngo",
+            },
+        )
         assert ok.status_code == 302
-        forged = client.post("/organizations/new", data={
-            "csrf_token": "forged", "name": "Forged Org", "kind": "ngo",
-        })
+        forged = client.post(
+            "/organizations/new",
+            data={
+                "csrf_token": "forged",
+                "name": "Forged Org",
+                "kind": "ngo",
+            },
+        )
         assert forged.status_code == 400
     finally:
         app.config["WTF_CSRF_ENABLED"] = False

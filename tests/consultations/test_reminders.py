@@ -50,9 +50,7 @@ def invited(db, make_contact, make_consultation, make_segment):
     from crm.tags.operations import tags_from_names
 
     def person(first, *, consent=ConsentStatus.GRANTED, tagged=True):
-        contact = make_contact(
-            first, email=f"{first.lower()}@example.org", consent_status=consent
-        )
+        contact = make_contact(first, email=f"{first.lower()}@example.org", consent_status=consent)
         if tagged:
             contact.tags = tags_from_names(["advisory"])
         return contact

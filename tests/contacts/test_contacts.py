@@ -80,9 +80,12 @@ def test_blank_email_is_allowed_and_not_unique(client, as_role, db):
     as_role("lead")
     assert client.post("/contacts/new", data=contact_form(email="")).status_code == 302
     assert client.post("/contacts/new", data=contact_form(email=" ")).status_code == 302
-    assert db.session.scalar(
-        sa.select(sa.func.count()).select_from(Contact).where(Contact.email.is_(None))
-    ) == 2
+    assert (
+        db.session.scalar(
+            sa.select(sa.func.count()).select_from(Contact).where(Contact.email.is_(None))
+        )
+        == 2
+    )
 
 
 def test_search_by_name_fragment_email_and_organization(client, as_role, make_org, make_contact):
@@ -182,9 +185,12 @@ def test_edit_conflict_is_refused_and_keeps_the_typed_values(client, as_role, ma
     as_role("lead")
     contact = make_contact("Priya", "Sharma")
     version = contact.version
-    assert client.post(
-        f"/contacts/{contact.id}/edit", data=contact_form(first_name="Priya", version=version)
-    ).status_code == 302
+    assert (
+        client.post(
+            f"/contacts/{contact.id}/edit", data=contact_form(first_name="Priya", version=version)
+        ).status_code
+        == 302
+    )
     late = client.post(
         f"/contacts/{contact.id}/edit", data=contact_form(title="Late Title", version=version)
     )
@@ -202,7 +208,9 @@ def test_edit_records_audit_trail_visible_on_record(client, as_role, make_contac
         data=contact_form(first_name="Chen", last_name="Wei", email="", tags="", version=1),
     )
     entry = db.session.scalars(
-        sa.select(AuditEntry).where(AuditEntry.object_id == contact.id, AuditEntry.action == "update")
+        sa.select(AuditEntry).where(
+            AuditEntry.object_id == contact.id, AuditEntry.action == "update"
+        )
     ).one()
     assert entry.changes["title"] == ["Researcher", "Compliance Officer"]
     assert "sort_name" not in entry.changes
@@ -231,29 +239,45 @@ def test_export_is_for_leads_not_volunteers(client, as_role, make_contact):
     as_role("volunteer")
     contact = make_contact()
     assert client.post(f"/contacts/{contact.id}/export.json").status_code == 403
-    assert client.post(f"/contacts/{contact.id}/erase", data={"confirm": "ERASE"}).status_code == 403
+    assert (
+        client.post(f"/contacts/{contact.id}/erase", data={"confirm": "ERASE"}).status_code == 403
+    )
 
 
-def test_erase_anonymizes_and_keeps_aggregate_history(
-    client, as_role, make_contact, make_org, db
-):
+def test_erase_anonymizes_and_keeps_aggregate_history(client, as_role, make_contact, make_org, db):
     lead = as_role("lead")
     org = make_org("Harbor Home")
     contact = make_contact(
-        "Sipho", "Nkosi", email="sipho@harbor.example", phone="+27 11", organization_id=org.id,
-        notes="Met at Durban", country="ZA",
+        "Sipho",
+        "Nkosi",
+        email="sipho@harbor.example",
+        phone="+27 11",
+        organization_id=org.id,
+        notes="Met at Durban",
+        country="ZA",
     )
     client.post(
         f"/contacts/{contact.id}/edit",
-        data=contact_form(first_name="Sipho", last_name="Nkosi", email="sipho@harbor.example",
-                          organization="Harbor Home", version=contact.version),
+        data=contact_form(
+            first_name="Sipho",
+            last_name="Nkosi",
+            email="sipho@harbor.example",
+            organization="Harbor Home",
+            version=contact.version,
+        ),
     )
     from datetime import date
 
-    client.post("/engagements/new", data={
-        "kind": "meeting", "occurred_on": date.today().isoformat(), "summary": "Intro",
-        "contact_ids": [contact.id], "follow_up_owner_id": str(lead.id),
-    })
+    client.post(
+        "/engagements/new",
+        data={
+            "kind": "meeting",
+            "occurred_on": date.today().isoformat(),
+            "summary": "Intro",
+            "contact_ids": [contact.id],
+            "follow_up_owner_id": str(lead.id),
+        },
+    )
 
     # Without the confirmation word nothing happens.
     client.post(f"/contacts/{contact.id}/erase", data={"confirm": "yes"})
@@ -269,8 +293,9 @@ def test_erase_anonymizes_and_keeps_aggregate_history(
     assert erased.organization_id == org.id  # aggregate history: still counted for the org
     # The old values are gone from the audit trail too.
     trail = db.session.scalars(
-        sa.select(AuditEntry).where(AuditEntry.object_type == "contact",
-                                    AuditEntry.object_id == contact.id)
+        sa.select(AuditEntry).where(
+            AuditEntry.object_type == "contact", AuditEntry.object_id == contact.id
+        )
     ).all()
     assert all("Sipho" not in json.dumps(e.changes or {}) for e in trail)
     assert any(e.action == "erase" for e in trail)
@@ -319,15 +344,17 @@ def test_several_errors_are_shown_together(client, as_role):
 
 def test_consent_source_is_kept_updated_and_not_misattributed(client, as_role, make_contact, db):
     as_role("lead")
-    contact = make_contact("Rumana", "Akter", consent_status="granted",
-                           consent_source="signed up at Dhaka workshop")
+    contact = make_contact(
+        "Rumana", "Akter", consent_status="granted", consent_source="signed up at Dhaka workshop"
+    )
     page = client.get(f"/contacts/{contact.id}/edit").get_data(as_text=True)
     assert 'value="signed up at Dhaka workshop"' in page  # the edit form shows it
 
     def save(**kw):
         current = db.session.get(Contact, contact.id)
-        data = contact_form(first_name="Rumana", last_name="Akter", email="",
-                            version=current.version, **kw)
+        data = contact_form(
+            first_name="Rumana", last_name="Akter", email="", version=current.version, **kw
+        )
         assert client.post(f"/contacts/{contact.id}/edit", data=data).status_code == 302
         return db.session.get(Contact, contact.id)
 
@@ -347,12 +374,17 @@ def test_erasure_strikes_the_person_from_engagement_text(client, as_role, make_c
 
     lead = as_role("lead")
     contact = make_contact("Tanvir", "Hossain", email="tanvir@example.org", phone="+880 1711")
-    client.post("/engagements/new", data={
-        "kind": "call", "occurred_on": date.today().isoformat(),
-        "summary": "Call with Tanvir Hossain",
-        "heard": "TANVIR said to write to tanvir@example.org or call +880 1711.",
-        "contact_ids": [contact.id], "follow_up_owner_id": str(lead.id),
-    })
+    client.post(
+        "/engagements/new",
+        data={
+            "kind": "call",
+            "occurred_on": date.today().isoformat(),
+            "summary": "Call with Tanvir Hossain",
+            "heard": "TANVIR said to write to tanvir@example.org or call +880 1711.",
+            "contact_ids": [contact.id],
+            "follow_up_owner_id": str(lead.id),
+        },
+    )
     client.post(f"/contacts/{contact.id}/erase", data={"confirm": "ERASE"})
     engagement = db.session.scalar(sa.select(Engagement))
     assert engagement.summary == "Call with [erased]"
@@ -360,19 +392,38 @@ def test_erasure_strikes_the_person_from_engagement_text(client, as_role, make_c
     assert "[erased]" in engagement.heard
 
 
-def test_changes_panel_speaks_in_names_not_codes(client, as_role, make_contact, make_org, make_user):
+def test_changes_panel_speaks_in_names_not_codes(
+    client, as_role, make_contact, make_org, make_user
+):
     lead = as_role("lead")
     other = make_user("volunteer", name="Victor Santos")
     org = make_org("Bluebird Apparel")
     contact = make_contact("Priya", "Iyer", owner_id=lead.id, country="IN", languages="bn,en")
-    client.post(f"/contacts/{contact.id}/edit", data=contact_form(
-        first_name="Priya", last_name="Iyer", email="", organization="Bluebird Apparel",
-        owner_id=str(other.id), country="BD", languages="bn", consent_status="withdrawn",
-        version=contact.version,
-    ))
+    client.post(
+        f"/contacts/{contact.id}/edit",
+        data=contact_form(
+            first_name="Priya",
+            last_name="Iyer",
+            email="",
+            organization="Bluebird Apparel",
+            owner_id=str(other.id),
+            country="BD",
+            languages="bn",
+            consent_status="withdrawn",
+            version=contact.version,
+        ),
+    )
     page = client.get(f"/contacts/{contact.id}").get_data(as_text=True)
-    for shown in ("Victor Santos", "Bluebird Apparel", "Bangladesh", "India", "Bengali",
-                  "Withdrawn", "email consent", "Changed"):
+    for shown in (
+        "Victor Santos",
+        "Bluebird Apparel",
+        "Bangladesh",
+        "India",
+        "Bengali",
+        "Withdrawn",
+        "email consent",
+        "Changed",
+    ):
         assert shown in page, shown
     assert "owner id" not in page and "organization id" not in page
     assert f"#{org.id}" not in page
@@ -406,7 +457,9 @@ def test_organization_names_fold_accents_for_duplicates(client, as_role, make_or
     assert "already exists" in response.get_data(as_text=True)
 
 
-def test_dense_and_sparse_searches_find_the_same_contacts(client, as_role, make_contact, make_org, monkeypatch):
+def test_dense_and_sparse_searches_find_the_same_contacts(
+    client, as_role, make_contact, make_org, monkeypatch
+):
     """Many matches switch to walking the name index; the results must not change."""
     from crm.contacts import queries
 
@@ -430,7 +483,9 @@ def test_dense_and_sparse_searches_find_the_same_contacts(client, as_role, make_
     assert dense == sparse and len(dense) == 7 and "Marta Lopes" in dense
     assert "more than 3 contacts" in dense_text
     # With another filter the count of a dense search is not attempted.
-    text = client.get("/contacts/", query_string={"q": "silva", "country": "KE"}).get_data(as_text=True)
+    text = client.get("/contacts/", query_string={"q": "silva", "country": "KE"}).get_data(
+        as_text=True
+    )
     assert "many contacts" in text
 
 
@@ -440,7 +495,9 @@ def test_search_lists_recently_added_first_unless_sorted_by_name(client, as_role
         make_contact(first, "Okafor")
 
     def order(**params):
-        text = client.get("/contacts/", query_string={"q": "okafor", **params}).get_data(as_text=True)
+        text = client.get("/contacts/", query_string={"q": "okafor", **params}).get_data(
+            as_text=True
+        )
         return [n for n in re.findall(r'fw-medium" href="/contacts/\d+">(\w+) Okafor<', text)]
 
     assert order() == ["Mia", "Anna", "Zara"]  # newest first

@@ -60,7 +60,9 @@ def test_contact_merge_keeps_every_linked_record(
 ):  # fmt: skip
     lead = make_user("lead")
     org = make_org("Golden Thread Garments")
-    survivor = make_contact("Farhana", "Rahman", email="farhana@example.org", organization_id=org.id)
+    survivor = make_contact(
+        "Farhana", "Rahman", email="farhana@example.org", organization_id=org.id
+    )
     other = make_contact(
         "Farhana", "Rahmen", email="f.rahman@example.org", phone="+880 171 555 0101",
         title="Compliance Officer", organization_id=org.id,
@@ -222,7 +224,9 @@ def test_both_champions_keep_the_further_profile_with_all_endorsements(
     for champion in (early, far):
         db.session.add(
             Endorsement(
-                champion_id=champion.id, kind=EndorsementKind.POST, made_on=date(2026, 1, 1),
+                champion_id=champion.id,
+                kind=EndorsementKind.POST,
+                made_on=date(2026, 1, 1),
                 title=f"Post {champion.id}",
             )  # fmt: skip
         )
@@ -354,9 +358,7 @@ def test_both_organizations_with_a_live_pledge_for_one_version_are_refused(
 def test_a_withdrawn_pledge_moves_beside_a_live_one(db, ctx, make_org, current):
     a, b = make_org("Acme"), make_org("Acme Ltd")
     pledge_ops.create_pledge(None, a, current)
-    old = pledge_ops.create_pledge(
-        None, b, current, signatory_id=None, signed_on=None
-    )
+    old = pledge_ops.create_pledge(None, b, current, signatory_id=None, signed_on=None)
     pledge_ops.transition(None, old, "withdrawn", reason="Changed plans")
     db.session.commit()
     operations.merge_organizations(None, a, b)

@@ -22,7 +22,9 @@ def test_same_email_ignoring_case(db, make_contact):
     a = make_contact("Amara", "Mensah", email="amara@example.org")
     b = make_contact("A.", "Osei", email="placeholder@example.org")
     # Rows that slipped in before emails were normalized (imports, old data).
-    db.session.execute(sa.text("UPDATE contact SET email = 'Amara@Example.org' WHERE id = :i"), {"i": b.id})
+    db.session.execute(
+        sa.text("UPDATE contact SET email = 'Amara@Example.org' WHERE id = :i"), {"i": b.id}
+    )
     make_contact("Someone", "Else", email="someone@example.org")
     found = pairs_by_ids(scan.scan_contacts())
     assert list(found) == [(a.id, b.id)]
@@ -56,7 +58,14 @@ def test_similar_name_in_the_same_organization(db, make_org, make_contact):
     make_contact("Nusrat", "Jahan", organization_id=acme.id)
     result = scan.scan_contacts()
     found = pairs_by_ids(result)
-    assert set(found) == {(a.id, b.id), (a.id, c.id), (a.id, d.id), (b.id, c.id), (b.id, d.id), (c.id, d.id)}
+    assert set(found) == {
+        (a.id, b.id),
+        (a.id, c.id),
+        (a.id, d.id),
+        (b.id, c.id),
+        (b.id, d.id),
+        (c.id, d.id),
+    }
     exact = found[(a.id, d.id)]
     assert exact.reasons[0].similarity == 100 and exact.score == 95
     typo = found[(a.id, b.id)]

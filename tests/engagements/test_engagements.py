@@ -42,7 +42,9 @@ def test_log_an_engagement_with_contacts_and_organization(
     assert engagement.organization_id == org.id
     # It shows on both people's timelines and the organization's.
     for url in (f"/contacts/{a.id}", f"/contacts/{b.id}", f"/organizations/{org.id}"):
-        assert "Listening session with night-shift workers" in client.get(url).get_data(as_text=True)
+        assert "Listening session with night-shift workers" in client.get(url).get_data(
+            as_text=True
+        )
 
 
 def test_new_engagement_form_is_prefilled_from_a_contact(client, as_role, make_org, make_contact):
@@ -78,14 +80,19 @@ def test_bad_engagement_input_is_refused(client, as_role, make_contact, db, make
             "looks mistyped",
         ),
         (
-            engagement_form(contact_ids=[contact.id],
-                            follow_up_on=(TODAY - timedelta(days=1)).isoformat(),
-                            follow_up_owner_id=str(inactive.id)),
+            engagement_form(
+                contact_ids=[contact.id],
+                follow_up_on=(TODAY - timedelta(days=1)).isoformat(),
+                follow_up_owner_id=str(inactive.id),
+            ),
             "before the engagement itself",
         ),
         (
-            engagement_form(contact_ids=[contact.id], follow_up_on=TODAY.isoformat(),
-                            follow_up_owner_id=str(inactive.id)),
+            engagement_form(
+                contact_ids=[contact.id],
+                follow_up_on=TODAY.isoformat(),
+                follow_up_owner_id=str(inactive.id),
+            ),
             "not an active user",
         ),
     ]
@@ -109,11 +116,16 @@ def test_my_follow_ups_groups_overdue_due_and_later(client, as_role, make_contac
         ("Not mine", TODAY - timedelta(days=1), someone_else),
     ]
     for note, when, owner in plans:
-        client.post("/engagements/new", data=engagement_form(
-            contact_ids=[contact.id], follow_up_on=when.isoformat(),
-            occurred_on=(TODAY - timedelta(days=10)).isoformat(),
-            follow_up_owner_id=str(owner.id), follow_up_note=note,
-        ))
+        client.post(
+            "/engagements/new",
+            data=engagement_form(
+                contact_ids=[contact.id],
+                follow_up_on=when.isoformat(),
+                occurred_on=(TODAY - timedelta(days=10)).isoformat(),
+                follow_up_owner_id=str(owner.id),
+                follow_up_note=note,
+            ),
+        )
     text = client.get("/engagements/follow-ups").get_data(as_text=True)
     overdue, rest = text.split("Due this week", 1)
     due, later = rest.split("Later", 1)
@@ -133,8 +145,12 @@ def test_my_follow_ups_groups_overdue_due_and_later(client, as_role, make_contac
 def test_follow_up_done_never_redirects_off_site(client, as_role, make_contact, db):
     me = as_role("lead")
     contact = make_contact()
-    client.post("/engagements/new", data=engagement_form(
-        contact_ids=[contact.id], follow_up_on=TODAY.isoformat(), follow_up_owner_id=str(me.id)))
+    client.post(
+        "/engagements/new",
+        data=engagement_form(
+            contact_ids=[contact.id], follow_up_on=TODAY.isoformat(), follow_up_owner_id=str(me.id)
+        ),
+    )
     engagement_id = db.session.scalar(sa.select(Engagement.id))
     response = client.post(
         f"/engagements/{engagement_id}/follow-up-done", data={"next": "https://evil.example"}
@@ -169,10 +185,13 @@ def test_engagement_list_filters_by_kind(client, as_role, make_contact):
     assert client.get("/engagements/").status_code == 403
     as_role("volunteer")
     c = make_contact()
-    client.post("/engagements/new", data=engagement_form(contact_ids=[c.id], summary="A call",
-                                                          kind="call"))
-    client.post("/engagements/new", data=engagement_form(contact_ids=[c.id], summary="A survey",
-                                                          kind="survey"))
+    client.post(
+        "/engagements/new", data=engagement_form(contact_ids=[c.id], summary="A call", kind="call")
+    )
+    client.post(
+        "/engagements/new",
+        data=engagement_form(contact_ids=[c.id], summary="A survey", kind="survey"),
+    )
     text = client.get("/engagements/?kind=call").get_data(as_text=True)
     assert "A call" in text and "A survey" not in text
 
@@ -180,11 +199,23 @@ def test_engagement_list_filters_by_kind(client, as_role, make_contact):
 def test_engagement_log_search_and_open_follow_ups(client, as_role, make_contact):
     me = as_role("lead")
     c = make_contact()
-    client.post("/engagements/new", data=engagement_form(
-        contact_ids=[c.id], summary="Payslip pilot review", heard="Workers like the SMS payslips."))
-    client.post("/engagements/new", data=engagement_form(
-        contact_ids=[c.id], summary="Grievance line call", follow_up_on=TODAY.isoformat(),
-        follow_up_owner_id=str(me.id)))
+    client.post(
+        "/engagements/new",
+        data=engagement_form(
+            contact_ids=[c.id],
+            summary="Payslip pilot review",
+            heard="Workers like the SMS payslips.",
+        ),
+    )
+    client.post(
+        "/engagements/new",
+        data=engagement_form(
+            contact_ids=[c.id],
+            summary="Grievance line call",
+            follow_up_on=TODAY.isoformat(),
+            follow_up_owner_id=str(me.id),
+        ),
+    )
     text = client.get("/engagements/?q=payslip").get_data(as_text=True)
     assert "Payslip pilot review" in text and "Grievance line call" not in text
     text = client.get("/engagements/?q=sms+payslips").get_data(as_text=True)

@@ -135,4 +135,3 @@ def test_links_in_public_emails_ignore_the_host_header(
         headers={"Host": "evil.example"},
     )
     assert "evil.example" not in outbox()[0].get_content()
-

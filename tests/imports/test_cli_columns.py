@@ -21,9 +21,7 @@ def test_a_dry_run_lists_columns_read_and_left_out_and_warns_of_no_email(runner,
     assert "Dry run, nothing changed." in out
 
 
-def test_an_import_with_every_column_read_says_importing_and_warns_of_nothing(
-    runner, db, tmp_path
-):
+def test_an_import_with_every_column_read_says_importing_and_warns_of_nothing(runner, db, tmp_path):
     path = tmp_path / "gens.csv"
     path.write_text("Prénom,Courriel\nAna,ana@example.org\n", encoding="utf-8")
     result = runner.invoke(args=["crm", "import", str(path), "--type", "contacts"])

@@ -240,9 +240,7 @@ def test_every_column_lands_in_its_own_field(run_import, db, make_user):
     assert mei.consent_source == "Signed up at the forum"
 
 
-def test_a_fixed_error_file_uploaded_again_gives_back_the_values_the_export_defused(
-    run_import, db
-):
+def test_a_fixed_error_file_uploaded_again_gives_back_the_values_the_export_defused(run_import, db):
     # The error file writes "'+44 20 7946" so a spreadsheet does not read a formula; the row,
     # fixed and uploaded again, must store the number as it was typed.
     run = run_import(

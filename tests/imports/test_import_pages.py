@@ -72,7 +72,10 @@ def test_files_that_cannot_be_imported_are_refused_up_front(client, as_role, db)
         "headers.csv": (b"first_name,email\n", "no rows to import"),
         "photo.csv": (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR", "PNG image"),
         "report.pdf": (b"%PDF-1.4 ...", "PDF document"),
-        "broken.xlsx": (b"PK\x03\x04 not really a zip", "cannot be opened as an Excel (.xlsx) file"),
+        "broken.xlsx": (
+            b"PK\x03\x04 not really a zip",
+            "cannot be opened as an Excel (.xlsx) file",
+        ),
         "dup.csv": (b"email,Email\na@x.org,b@x.org\n", "two columns named"),
     }
     for name, (data, message) in cases.items():

@@ -103,7 +103,9 @@ def test_dry_run_changes_nothing(runner, db):
         args=["crm", "import", "organizations-sample.csv", "--type", "organizations", "--dry-run"]
     )
     assert result.exit_code == 0, result.output
-    assert "Dry run, nothing changed. Of 4 rows, the import would create 4, update 0," in result.output
+    assert (
+        "Dry run, nothing changed. Of 4 rows, the import would create 4, update 0," in result.output
+    )
     assert count(db, Organization) == 0 and count(db, ImportRun) == 0
 
 

@@ -94,7 +94,9 @@ def test_search_looks_at_organizations_and_sectors_and_takes_wildcards_literally
 ):
     as_role("lead")
     make_org("Lotus Knitwear")
-    client.post("/library/new", data=case_form(title="Grievance app", organizations="Lotus Knitwear"))
+    client.post(
+        "/library/new", data=case_form(title="Grievance app", organizations="Lotus Knitwear")
+    )
     client.post("/library/new", data=case_form(title="Wage cards", sectors="tea_estates"))
     client.post("/library/new", data=case_form(title="Radio show", sectors="fishing 100%"))
 

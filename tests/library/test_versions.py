@@ -15,7 +15,9 @@ from crm.standards.models import Principle, Standard
 
 def principle(db, version: str, code: str) -> Principle:
     return db.session.scalar(
-        sa.select(Principle).join(Standard).where(Standard.version == version, Principle.code == code)
+        sa.select(Principle)
+        .join(Standard)
+        .where(Standard.version == version, Principle.code == code)
     )
 
 
