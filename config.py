@@ -108,6 +108,17 @@ class BaseConfig:
 
     SERVER_NAME_FOR_LINKS = os.environ.get("CRM_BASE_URL")  # absolute links in emails
 
+    # Background jobs: a running job's lease (its worker renews it; once it lapses, another
+    # worker takes the job again) and how often an idle worker looks for work (PostgreSQL
+    # workers are also woken at once by NOTIFY).
+    JOB_LEASE_SECONDS = _env_int("CRM_JOB_LEASE_SECONDS", 60)
+    JOB_POLL_SECONDS = float(os.environ.get("CRM_JOB_POLL_SECONDS") or 0.5)
+    # Campaign emails sent per request to the provider (SendGrid takes up to 1,000), and so
+    # per sending job.
+    CAMPAIGN_BATCH_SIZE = _env_int("CRM_CAMPAIGN_BATCH_SIZE", 1000)
+    # How many sending jobs of one campaign may run at once (on PostgreSQL, across workers).
+    CAMPAIGN_SEND_LANES = _env_int("CRM_CAMPAIGN_SEND_LANES", 4)
+
     TESTING = False
     DEBUG = False
 

@@ -32,6 +32,7 @@ def create_app(config: type[BaseConfig] | str | None = None, **overrides) -> Fla
     register_extensions(app)
     register_models()
     register_personal_data_hooks()
+    register_jobs()
     register_blueprints(app)
     register_errorhandlers(app)
     register_template_helpers(app)
@@ -119,6 +120,7 @@ def register_models() -> None:
     import crm.consultations.models  # noqa: F401
     import crm.contacts.models  # noqa: F401
     import crm.core.flood  # noqa: F401
+    import crm.core.jobs.models  # noqa: F401
     import crm.duplicates.models  # noqa: F401
     import crm.engagements.models  # noqa: F401
     import crm.events.models  # noqa: F401
@@ -139,6 +141,13 @@ def register_personal_data_hooks() -> None:
     import crm.events.personal_data  # noqa: F401
     import crm.imports.personal_data  # noqa: F401
     import crm.pledges.personal_data  # noqa: F401
+
+
+def register_jobs() -> None:
+    """Import every module that registers job handlers or periodic work, so any process (a
+    worker, or a page that queues a job) knows every kind."""
+    import crm.campaigns.jobs  # noqa: F401
+    import crm.core.mail  # noqa: F401
 
 
 def register_blueprints(app: Flask) -> None:

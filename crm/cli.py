@@ -124,7 +124,7 @@ def bootstrap_command():
 
 
 def _register_domain_commands() -> None:
-    from crm.campaigns.cli import worker_command
+    from crm.core.jobs.cli import worker_command
     from crm.imports.cli import import_command
     from crm.pledges.cli import pledges_cli
     from crm.reports.cli import report_command

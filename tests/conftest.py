@@ -226,14 +226,29 @@ def as_role(make_user, login):
 
 
 @pytest.fixture
-def outbox(app):
-    """The .eml files the file mail provider wrote during this test, parsed."""
+def run_jobs(app):
+    """Run the jobs that are due, as `flask crm worker` would, in this process; returns how
+    many ran. Jobs commit like any unit of work (savepoints inside the test's transaction)."""
+    from crm.core.jobs.worker import Worker
+
+    def run() -> int:
+        with app.app_context():
+            return Worker(app, name="test-worker").drain()
+
+    return run
+
+
+@pytest.fixture
+def outbox(app, run_jobs):
+    """The .eml files the file mail provider wrote during this test, parsed, once the worker
+    has run the jobs that were due (queued email is sent by the worker)."""
     directory = Path(app.config["MAIL_FILE_DIR"])
     directory.mkdir(parents=True, exist_ok=True)
     for old in directory.glob("*.eml"):
         old.unlink()
 
     def messages():
+        run_jobs()
         return [
             message_from_bytes(path.read_bytes(), policy=policy.default)
             for path in sorted(directory.glob("*.eml"))
@@ -269,3 +284,13 @@ def count_queries(app, db_session):
             sa.event.remove(bind, "before_cursor_execute", before)
 
     return counting
+
+
+@pytest.fixture
+def fake_sendgrid():
+    """SendGrid's v3 API on 127.0.0.1, for the real `sendgrid` library to talk to."""
+    from tests.campaigns.fake_sendgrid import FakeSendGrid
+
+    fake = FakeSendGrid().start()
+    yield fake
+    fake.stop()

@@ -132,6 +132,9 @@ class OutboxMessage(db.Model):
     attempts: Mapped[int] = mapped_column(default=0)
     next_attempt_at: Mapped[datetime] = mapped_column(default=utcnow)
     claimed_at: Mapped[datetime | None]
+    # The sending job that claimed it: a run of that job cut short (its worker died) takes its
+    # own claims back when it runs again. No foreign key: finished jobs are deleted in time.
+    claimed_job_id: Mapped[int | None]
     sent_at: Mapped[datetime | None]
     provider_id: Mapped[str | None] = mapped_column(sa.String(100))
     error: Mapped[str | None] = mapped_column(sa.String(500))
@@ -165,14 +168,6 @@ class Suppression(db.Model):
     reason: Mapped[SuppressionReason] = mapped_column(enum_type(SuppressionReason, 20))
     source: Mapped[str | None] = mapped_column(sa.String(200))
     at: Mapped[datetime] = mapped_column(default=utcnow)
-
-
-class WorkerLease(db.Model):
-    """Who drains the outbox on SQLite, where rows cannot be locked: one worker at a time."""
-
-    name: Mapped[str] = mapped_column(sa.String(40), primary_key=True)
-    holder: Mapped[str] = mapped_column(sa.String(100))
-    expires_at: Mapped[datetime]
 
 
 class EventKind(StrEnum):

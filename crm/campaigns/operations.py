@@ -28,6 +28,8 @@ from crm.campaigns.models import (
 from crm.contacts.models import ConsentStatus, Contact
 from crm.core.db import utcnow
 from crm.core.errors import OperationError, check_version
+from crm.core.jobs import enqueue
+from crm.core.jobs.queue import cancel_queued
 from crm.core.validation import clean_text
 from crm.events.models import Event
 from crm.extensions import db
@@ -313,11 +315,24 @@ def schedule_campaign(actor, campaign: Campaign, when: datetime | None, *, now=N
     _set_status(
         actor, campaign, CampaignStatus.SCHEDULED, f"Scheduled for {when:%Y-%m-%d %H:%M} UTC"
     )
+    from crm.campaigns import jobs
+
+    enqueue(
+        jobs.START,
+        {"campaign_id": campaign.id},
+        run_at=when,
+        unique_key=jobs.start_key(campaign.id, when),
+        actor=actor,
+    )
 
 
 def unschedule_campaign(actor, campaign: Campaign) -> None:
     if campaign.status is not CampaignStatus.SCHEDULED:
         raise OperationError("Only a scheduled campaign can go back to draft.")
+    from crm.campaigns import jobs
+
+    if campaign.scheduled_at is not None:
+        cancel_queued(jobs.START, jobs.start_key(campaign.id, campaign.scheduled_at))
     campaign.scheduled_at = None
     _set_status(actor, campaign, CampaignStatus.DRAFT, "Back to draft")
 
@@ -471,6 +486,9 @@ def queue_campaign(actor, campaign: Campaign, *, now: datetime | None = None) ->
         f"Queued for {len(rows)} recipient{'s' if len(rows) != 1 else ''}; "
         f"{sum(counts.values())} left out",
     )
+    from crm.campaigns import jobs
+
+    jobs.queue_sending(campaign.id, len(rows))
     return QueueResult(queued=len(rows), left_out=campaign.left_out["counts"])
 
 

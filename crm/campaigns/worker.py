@@ -1,24 +1,22 @@
-"""`flask crm worker`: drains the outbox.
+"""Draining the outbox: the steps of the campaign-sending jobs (`crm.campaigns.jobs`).
 
-Each round claims up to a batch of due messages and commits the claim (status "sending"), sends
-them, then records each result and commits again. A worker killed mid-round leaves its claim as
-"sending"; the claim is taken back after the lease, so at most the batch in flight is sent twice.
+Each sending job claims up to a batch of due messages of its campaign and commits the claim
+(status "sending", tagged with the job), sends them, then records each result and commits
+again. A job cut short (its worker killed) takes its own claims back when it runs again, so at
+most the batch in flight is sent twice; claims older than `CLAIM_LEASE` that no job took back
+(the job was cancelled or failed) return to the queue from the periodic tick.
 
-PostgreSQL: several workers share the outbox, each claiming rows with FOR UPDATE SKIP LOCKED.
-SQLite cannot lock rows, so one worker at a time holds a lease row; others wait for it.
+PostgreSQL: several workers run sending jobs at once, each claiming rows with
+FOR UPDATE SKIP LOCKED. SQLite runs one worker at a time.
 """
 
 from __future__ import annotations
 
-import os
-import socket
-import time
 from collections import defaultdict
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
 import sqlalchemy as sa
-from sqlalchemy.exc import IntegrityError
 
 from crm.campaigns import delivery, operations
 from crm.campaigns.models import (
@@ -28,7 +26,6 @@ from crm.campaigns.models import (
     OutboxMessage,
     Suppression,
     TopicOptOut,
-    WorkerLease,
 )
 from crm.contacts.models import ConsentStatus, Contact
 from crm.core.db import utcnow
@@ -36,81 +33,15 @@ from crm.extensions import db
 from crm.organizations.models import Organization
 
 CLAIM_LEASE = timedelta(minutes=10)  # a claim older than this belongs to a dead worker
-SQLITE_LEASE = timedelta(minutes=2)
 MAX_ATTEMPTS = 8
-LEASE_NAME = "outbox"
 
 
 def backoff(attempts: int) -> timedelta:
     return timedelta(seconds=min(3600, 30 * 2 ** max(0, attempts - 1)))
 
 
-def worker_name() -> str:
-    return f"{socket.gethostname()}:{os.getpid()}"[:100]
-
-
 def _postgres() -> bool:
     return db.session.get_bind().dialect.name == "postgresql"
-
-
-def take_lease(holder: str, now: datetime | None = None) -> bool:
-    """SQLite's single-worker lock: True when `holder` has (or renewed) the lease."""
-    now = now or utcnow()
-    expires = now + SQLITE_LEASE
-    taken = db.session.execute(
-        sa.update(WorkerLease)
-        .where(
-            WorkerLease.name == LEASE_NAME,
-            sa.or_(WorkerLease.holder == holder, WorkerLease.expires_at < now),
-        )
-        .values(holder=holder, expires_at=expires)
-        .execution_options(synchronize_session=False)
-    ).rowcount
-    if not taken:
-        lease = db.session.get(WorkerLease, LEASE_NAME)
-        if lease is not None:
-            if not _take_from_the_dead(lease, holder, expires):
-                db.session.commit()
-                return False
-        else:
-            try:
-                with db.session.begin_nested():
-                    db.session.add(WorkerLease(name=LEASE_NAME, holder=holder, expires_at=expires))
-            except IntegrityError:
-                db.session.commit()
-                return False
-    db.session.commit()
-    return True
-
-
-def _take_from_the_dead(lease: WorkerLease, holder: str, expires: datetime) -> int:
-    """A holder on this machine whose process is gone (killed) need not be waited for."""
-    host, _, pid = lease.holder.rpartition(":")
-    if host != socket.gethostname() or not pid.isdigit() or _alive(int(pid)):
-        return 0
-    return db.session.execute(
-        sa.update(WorkerLease)
-        .where(WorkerLease.name == LEASE_NAME, WorkerLease.holder == lease.holder)
-        .values(holder=holder, expires_at=expires)
-        .execution_options(synchronize_session=False)
-    ).rowcount
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
-def release_lease(holder: str) -> None:
-    db.session.execute(
-        sa.delete(WorkerLease).where(WorkerLease.name == LEASE_NAME, WorkerLease.holder == holder)
-    )
-    db.session.commit()
 
 
 def withdraw_cancelled() -> int:
@@ -184,9 +115,7 @@ def withdraw_answered(ids: list[int]) -> int:
     )
     return db.session.execute(
         sa.update(OutboxMessage)
-        .where(
-            OutboxMessage.id.in_(ids), OutboxMessage.status == MessageStatus.QUEUED, answered
-        )
+        .where(OutboxMessage.id.in_(ids), OutboxMessage.status == MessageStatus.QUEUED, answered)
         .values(
             status=MessageStatus.CANCELLED,
             claimed_at=None,
@@ -196,19 +125,26 @@ def withdraw_answered(ids: list[int]) -> int:
     ).rowcount
 
 
-def reclaim(now: datetime, *, everything: bool = False) -> int:
-    """Claims of dead workers go back to the queue (all of them when no other worker runs)."""
+def reclaim(now: datetime, *, everything: bool = False, job_id: int | None = None) -> int:
+    """Claims of dead workers go back to the queue: those older than the claim lease, those
+    of one sending job (`job_id`, running again after its worker died), or all of them."""
     stmt = sa.update(OutboxMessage).where(OutboxMessage.status == MessageStatus.SENDING)
-    if not everything:
+    if job_id is not None:
+        stmt = stmt.where(OutboxMessage.claimed_job_id == job_id)
+    elif not everything:
         stmt = stmt.where(OutboxMessage.claimed_at < now - CLAIM_LEASE)
     return db.session.execute(
-        stmt.values(status=MessageStatus.QUEUED, claimed_at=None).execution_options(
-            synchronize_session=False
-        )
+        stmt.values(
+            status=MessageStatus.QUEUED, claimed_at=None, claimed_job_id=None
+        ).execution_options(synchronize_session=False)
     ).rowcount
 
 
-def claim(limit: int, now: datetime) -> list[delivery.Pending]:
+def claim(
+    limit: int, now: datetime, *, campaign_id: int | None = None, job_id: int | None = None
+) -> list[delivery.Pending]:
+    """Up to `limit` due messages (of one campaign, when given), marked as being sent by
+    `job_id`; the claim is committed before anything is sent."""
     sending = sa.select(Campaign.id).where(Campaign.status == CampaignStatus.SENDING)
     ids_stmt = (
         sa.select(OutboxMessage.id)
@@ -220,6 +156,8 @@ def claim(limit: int, now: datetime) -> list[delivery.Pending]:
         .order_by(OutboxMessage.status, OutboxMessage.next_attempt_at, OutboxMessage.id)
         .limit(limit)
     )
+    if campaign_id is not None:
+        ids_stmt = ids_stmt.where(OutboxMessage.campaign_id == campaign_id)
     if _postgres():
         ids_stmt = ids_stmt.with_for_update(skip_locked=True)
     ids = list(db.session.scalars(ids_stmt))
@@ -240,6 +178,7 @@ def claim(limit: int, now: datetime) -> list[delivery.Pending]:
         .values(
             status=MessageStatus.SENDING,
             claimed_at=now,
+            claimed_job_id=job_id,
             attempts=OutboxMessage.attempts + 1,
         )
         .execution_options(synchronize_session=False)
@@ -292,6 +231,7 @@ def _record_failure(messages: list[delivery.Pending], error: delivery.DeliveryEr
             .values(
                 status=MessageStatus.QUEUED,
                 claimed_at=None,
+                claimed_job_id=None,
                 attempts=OutboxMessage.attempts - 1,
                 error=error.reason[:500],
                 next_attempt_at=now + timedelta(minutes=10),
@@ -309,6 +249,7 @@ def _record_failure(messages: list[delivery.Pending], error: delivery.DeliveryEr
                     "id": m.id,
                     "status": MessageStatus.QUEUED,
                     "claimed_at": None,
+                    "claimed_job_id": None,
                     "error": error.reason[:500],
                     "next_attempt_at": error.retry_at or now + backoff(m.attempts),
                 }
@@ -324,7 +265,12 @@ def _record_failure(messages: list[delivery.Pending], error: delivery.DeliveryEr
         db.session.execute(
             sa.update(OutboxMessage)
             .where(OutboxMessage.id.in_([m.id for m in given_up]))
-            .values(status=MessageStatus.FAILED, claimed_at=None, error=reason[:500])
+            .values(
+                status=MessageStatus.FAILED,
+                claimed_at=None,
+                claimed_job_id=None,
+                error=reason[:500],
+            )
             .execution_options(synchronize_session=False)
         )
     return "retry" if again and not given_up else "failed"
@@ -378,6 +324,7 @@ def deliver(
                     sent_at=utcnow(),
                     provider_id=accepted.provider_id[:100] or None,
                     claimed_at=None,
+                    claimed_job_id=None,
                     error=None,
                 )
                 .execution_options(synchronize_session=False)
@@ -390,10 +337,8 @@ def deliver(
     return outcome
 
 
-def keep_claim(ids: list[int], holder: str | None) -> bool:
-    """Between requests: the claim stays fresh (and on SQLite the lease renewed)."""
-    if holder is not None and not take_lease(holder):
-        return False
+def keep_claim(ids: list[int]) -> bool:
+    """Between requests: the claim stays fresh, so the periodic tick does not take it back."""
     db.session.execute(
         sa.update(OutboxMessage)
         .where(OutboxMessage.id.in_(ids), OutboxMessage.status == MessageStatus.SENDING)
@@ -405,19 +350,23 @@ def keep_claim(ids: list[int], holder: str | None) -> bool:
 
 
 def drain_once(
-    provider, *, batch_size: int = 1000, now: datetime | None = None, holder: str | None = None
+    provider,
+    *,
+    batch_size: int = 1000,
+    now: datetime | None = None,
+    campaign_id: int | None = None,
+    job_id: int | None = None,
 ) -> dict[str, int]:
-    """One round: start due campaigns, claim a batch, send it, finish campaigns.
-
-    `holder`: the SQLite lease holder, renewed between requests."""
+    """One round: start due campaigns, claim a batch (of one campaign, when given), send it,
+    finish the campaigns with nothing left to send."""
     now = now or utcnow()
     operations.start_due_campaigns(now)
     reclaim(now)
     withdraw_cancelled()
     db.session.commit()
-    messages = claim(batch_size, now)
+    messages = claim(batch_size, now, campaign_id=campaign_id, job_id=job_id)
     outcome = (
-        deliver(provider, messages, now, heartbeat=lambda ids: keep_claim(ids, holder))
+        deliver(provider, messages, now, heartbeat=keep_claim)
         if messages
         else {"sent": 0, "retry": 0, "failed": 0}
     )
@@ -425,49 +374,3 @@ def drain_once(
     db.session.commit()
     outcome["claimed"] = len(messages)
     return outcome
-
-
-def run(
-    provider,
-    *,
-    batch_size: int = 1000,
-    once: bool = False,
-    idle_seconds: float = 5.0,
-    echo: Callable[[str], None] = print,
-    should_stop: Callable[[], bool] = lambda: False,
-) -> None:
-    holder = worker_name()
-    single = not _postgres()
-    has_lease = False
-    try:
-        while not should_stop():
-            if single:
-                fresh = not has_lease
-                has_lease = take_lease(holder)
-                if not has_lease:
-                    if once:
-                        echo("Another worker holds the outbox (SQLite runs one at a time).")
-                        return
-                    time.sleep(idle_seconds)
-                    continue
-                if fresh:
-                    taken_back = reclaim(utcnow(), everything=True)
-                    db.session.commit()
-                    if taken_back:
-                        echo(f"Took back {taken_back} message(s) a stopped worker had claimed.")
-            outcome = drain_once(provider, batch_size=batch_size, holder=holder if single else None)
-            if outcome["claimed"]:
-                echo(
-                    f"sent {outcome['sent']}, to retry {outcome['retry']}, "
-                    f"failed {outcome['failed']}"
-                )
-            elif once:
-                return
-            else:
-                time.sleep(idle_seconds)
-            if once and not outcome["claimed"]:
-                return
-    finally:
-        db.session.rollback()
-        if single and has_lease:
-            release_lease(holder)

@@ -154,3 +154,12 @@ class SavedMapping(db.Model):
     __table_args__ = (
         sa.UniqueConstraint("record_type", "name", name="uq_saved_mapping_type_name"),
     )
+
+
+class ImportUpload(db.Model):
+    """An uploaded file's bytes, kept in the database until its run ends, so whichever worker
+    runs the import, on whichever machine, reads the same file (and a restart loses nothing)."""
+
+    stored_name: Mapped[str] = mapped_column(sa.String(100), primary_key=True)
+    data: Mapped[bytes] = mapped_column(sa.LargeBinary)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -4,15 +4,6 @@ import pytest
 
 
 @pytest.fixture
-def fake_sendgrid():
-    from tests.campaigns.fake_sendgrid import FakeSendGrid
-
-    fake = FakeSendGrid().start()
-    yield fake
-    fake.stop()
-
-
-@pytest.fixture
 def sendgrid_provider(fake_sendgrid):
     from crm.campaigns.delivery import SendGridBatchProvider
 

@@ -5,6 +5,7 @@ only the batch that was in flight is sent again. Real processes, a real SQLite f
 from __future__ import annotations
 
 import os
+import re
 import signal
 import sqlite3
 import subprocess
@@ -83,6 +84,7 @@ def test_a_killed_worker_loses_nothing_and_resends_at_most_its_batch(tmp_path, f
         "SENDGRID_API_HOST": fake_sendgrid.url,
         "SECRET_KEY": "crash-test-secret-key-crash-test-secret",
         "CRM_BASE_URL": "http://localhost",
+        "CRM_CAMPAIGN_BATCH_SIZE": str(BATCH),
     }
     env.pop("CRM_TEST_DATABASE_URL", None)
     flask = [sys.executable, "-m", "flask", "--app", "wsgi"]
@@ -91,7 +93,7 @@ def test_a_killed_worker_loses_nothing_and_resends_at_most_its_batch(tmp_path, f
 
     fake_sendgrid.delay = 0.3  # slow answers: the kill lands while a batch is in flight
     first = subprocess.Popen(
-        flask + ["crm", "worker", "--batch-size", str(BATCH), "--idle", "0.2"],
+        flask + ["crm", "worker", "--idle", "0.2"],
         env=env,
         cwd=ROOT,
         stdout=subprocess.DEVNULL,
@@ -110,7 +112,7 @@ def test_a_killed_worker_loses_nothing_and_resends_at_most_its_batch(tmp_path, f
 
     fake_sendgrid.delay = 0
     second = subprocess.run(
-        flask + ["crm", "worker", "--once", "--batch-size", str(BATCH)],
+        flask + ["crm", "worker", "--once"],
         env=env,
         cwd=ROOT,
         capture_output=True,
@@ -134,7 +136,7 @@ def test_a_killed_worker_loses_nothing_and_resends_at_most_its_batch(tmp_path, f
 @pytest.mark.no_db
 def test_several_workers_share_the_outbox_without_sending_twice(tmp_path, fake_sendgrid):
     """PostgreSQL: three worker processes at once, each claiming with SKIP LOCKED. (SQLite
-    runs one at a time: the others wait for the lease; see test_sending.)"""
+    runs one at a time: the others wait for the lock; see tests/core/test_jobs.py.)"""
     import sqlalchemy as sa
 
     base = os.environ.get("CRM_TEST_DATABASE_URL", "")
@@ -157,6 +159,7 @@ def test_several_workers_share_the_outbox_without_sending_twice(tmp_path, fake_s
         "SENDGRID_API_HOST": fake_sendgrid.url,
         "SECRET_KEY": "crash-test-secret-key-crash-test-secret",
         "CRM_BASE_URL": "http://localhost",
+        "CRM_CAMPAIGN_BATCH_SIZE": "20",
     }
     env.pop("CRM_TEST_DATABASE_URL", None)
     flask = [sys.executable, "-m", "flask", "--app", "wsgi"]
@@ -168,7 +171,7 @@ def test_several_workers_share_the_outbox_without_sending_twice(tmp_path, fake_s
         fake_sendgrid.delay = 0.2  # long enough that all three are at work together
         workers = [
             subprocess.Popen(
-                flask + ["crm", "worker", "--once", "--batch-size", "20"],
+                flask + ["crm", "worker", "--once"],
                 env=env,
                 cwd=ROOT,
                 stdout=subprocess.PIPE,
@@ -181,7 +184,8 @@ def test_several_workers_share_the_outbox_without_sending_twice(tmp_path, fake_s
         assert all(w.returncode == 0 for w in workers), [
             (w.returncode, err[-3000:]) for w, (_out, err) in zip(workers, outputs, strict=True)
         ]
-        assert sum(1 for out, _err in outputs if "sent" in out) >= 2  # they really shared it
+        ran = [int(re.search(r"after (\d+) job", out).group(1)) for out, _err in outputs]
+        assert sum(1 for n in ran if n) >= 2, ran  # they really shared the sending jobs
         received = Counter(p["custom_args"]["crm_message"] for p in fake_sendgrid.personalizations)
         assert len(received) == PEOPLE and set(received.values()) == {1}  # each exactly once
         engine = sa.create_engine(url)

@@ -1,0 +1,167 @@
+"""Campaign sending as jobs.
+
+Sending a campaign (now, or when its scheduled time comes) writes its outbox and queues
+`campaigns.send` jobs in a few lanes (`CRM_CAMPAIGN_SEND_LANES`, 4), so several workers send one
+campaign together. Each job claims one batch of that campaign's due messages and sends it; if
+due messages remain, it queues the next job of its lane; the campaign is marked sent when nothing
+is left. Messages put back for a later try get a job at that time. A tick every minute starts
+scheduled campaigns that are due, takes back claims nobody will, and gives a job to any sending
+campaign that has due messages and none.
+"""
+
+from __future__ import annotations
+
+import math
+import secrets
+from datetime import datetime, timedelta
+
+import sqlalchemy as sa
+from flask import current_app
+
+from crm.campaigns import delivery, operations, worker
+from crm.campaigns.models import Campaign, CampaignStatus, MessageStatus, OutboxMessage
+from crm.core.db import utcnow
+from crm.core.jobs import Job, JobContext, JobStatus, enqueue, handler, periodic
+from crm.extensions import db
+
+SEND = "campaigns.send"
+START = "campaigns.start"
+TICK = "campaigns.tick"
+
+
+def batch_size() -> int:
+    return current_app.config["CAMPAIGN_BATCH_SIZE"]
+
+
+def _send_key(campaign_id: int) -> str:
+    return f"{SEND}:{campaign_id}:{secrets.token_hex(6)}"
+
+
+def queue_sending(campaign_id: int, messages: int, *, run_at: datetime | None = None) -> int:
+    """A sending job per lane: as many as the batches `messages` make, up to the lanes
+    configured (at least one). Returns how many."""
+    lanes = current_app.config["CAMPAIGN_SEND_LANES"]
+    jobs = max(1, min(lanes, math.ceil(messages / batch_size())))
+    for _ in range(jobs):
+        enqueue(
+            SEND, {"campaign_id": campaign_id}, run_at=run_at, unique_key=_send_key(campaign_id)
+        )
+    return jobs
+
+
+def start_key(campaign_id: int, when: datetime) -> str:
+    return f"{START}:{campaign_id}:{when:%Y%m%dT%H%M%S}"
+
+
+def _describe(payload: dict) -> str:
+    campaign = db.session.get(Campaign, payload.get("campaign_id") or 0)
+    return campaign.name if campaign is not None else f"Campaign #{payload.get('campaign_id')}"
+
+
+@handler(SEND, label="Campaign sending", max_attempts=10, describe=_describe)
+def send_batch(payload: dict, job: JobContext) -> dict:
+    campaign_id = int(payload["campaign_id"])
+    now = utcnow()
+    taken_back = 0
+    if job.attempts > 1:  # an earlier run of this job was cut short: its claims come back
+        taken_back = worker.reclaim(now, job_id=job.id)
+        db.session.commit()
+    outcome = worker.drain_once(
+        delivery.get_batch_provider(),
+        batch_size=batch_size(),
+        now=now,
+        campaign_id=campaign_id,
+        job_id=job.id,
+    )
+    job.progress(outcome["sent"] + outcome["failed"], outcome["claimed"])
+    if outcome["claimed"] and _due(campaign_id):
+        queue_sending(campaign_id, 1)  # this lane goes on
+    elif outcome["retry"]:
+        _follow_up(campaign_id)
+    return {**outcome, "taken_back": taken_back}
+
+
+def _due(campaign_id: int) -> bool:
+    return (
+        db.session.scalar(
+            sa.select(OutboxMessage.id)
+            .where(
+                OutboxMessage.campaign_id == campaign_id,
+                OutboxMessage.status == MessageStatus.QUEUED,
+                OutboxMessage.next_attempt_at <= utcnow(),
+            )
+            .limit(1)
+        )
+        is not None
+    )
+
+
+def _follow_up(campaign_id: int) -> None:
+    """Messages put back for later get a sending job at the earliest of their times."""
+    at = db.session.scalar(
+        sa.select(sa.func.min(OutboxMessage.next_attempt_at)).where(
+            OutboxMessage.campaign_id == campaign_id,
+            OutboxMessage.status == MessageStatus.QUEUED,
+        )
+    )
+    if at is not None:
+        enqueue(
+            SEND,
+            {"campaign_id": campaign_id},
+            run_at=at,
+            unique_key=f"{SEND}:{campaign_id}:retry:{at:%Y%m%dT%H%M%S}",
+        )
+
+
+@handler(START, label="Scheduled campaign", describe=_describe)
+def start_scheduled(payload: dict, job: JobContext) -> dict:
+    started = operations.start_due_campaigns(utcnow())
+    return {"started": [c.id for c in started]}
+
+
+@handler(TICK, label="Campaign upkeep")
+def tick(payload: dict, job: JobContext) -> dict:
+    """The safety net: due campaigns started, abandoned claims taken back, every sending
+    campaign with due messages given a job, finished campaigns marked sent."""
+    now = utcnow()
+    started = operations.start_due_campaigns(now)
+    taken_back = worker.reclaim(now)
+    healed = 0
+    for campaign_id, due in _sending_without_a_job(now):
+        healed += queue_sending(campaign_id, due)
+    finished = operations.finish_campaigns(now)
+    return {
+        "started": len(started),
+        "taken_back": taken_back,
+        "jobs_added": healed,
+        "finished": finished,
+    }
+
+
+def _sending_without_a_job(now: datetime) -> list[tuple[int, int]]:
+    due = db.session.execute(
+        sa.select(OutboxMessage.campaign_id, sa.func.count())
+        .join(Campaign, Campaign.id == OutboxMessage.campaign_id)
+        .where(
+            Campaign.status == CampaignStatus.SENDING,
+            OutboxMessage.status == MessageStatus.QUEUED,
+            OutboxMessage.next_attempt_at <= now,
+        )
+        .group_by(OutboxMessage.campaign_id)
+    ).all()
+    lonely = []
+    for campaign_id, count in due:
+        live = db.session.scalar(
+            sa.select(sa.func.count())
+            .select_from(Job)
+            .where(
+                Job.unique_key.like(f"{SEND}:{campaign_id}:%"),
+                Job.status.in_([JobStatus.QUEUED, JobStatus.RUNNING]),
+            )
+        )
+        if not live:
+            lonely.append((campaign_id, count))
+    return lonely
+
+
+periodic(TICK, every=timedelta(minutes=1))

@@ -1,0 +1,34 @@
+"""`flask crm worker`: runs all background work (keep one running; `make run` starts it)."""
+
+from __future__ import annotations
+
+import signal
+
+import click
+from flask import current_app
+from flask.cli import with_appcontext
+
+
+@click.command("worker")
+@click.option("--once", is_flag=True, help="Run the jobs that are due now, then stop.")
+@click.option(
+    "--idle",
+    type=float,
+    default=None,
+    help="Seconds between looks for work when idle (PostgreSQL is also woken by NOTIFY).",
+)
+@with_appcontext
+def worker_command(once: bool, idle: float | None) -> None:
+    """Run background jobs: emails, campaign sending, imports, reminders, housekeeping."""
+    from crm.core.jobs.worker import Worker
+
+    worker = Worker(current_app._get_current_object(), idle_seconds=idle, echo=click.echo)
+
+    def stop(_signum, _frame):
+        worker.stop()  # finish the job in hand, then exit
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    click.echo(f"Worker {worker.name} started; Ctrl+C stops it after the job in hand.")
+    ran = worker.run(once=once)
+    click.echo(f"Worker {worker.name} stopped after {ran} job(s).")
