@@ -11,8 +11,7 @@ import sqlalchemy as sa
 
 from crm.core.db import utcnow
 from crm.core.errors import OperationError
-from crm.core.jobs import Job, JobStatus, Retry, cancel, enqueue, handler, periodic, retry
-from crm.core.jobs import presence
+from crm.core.jobs import Job, JobStatus, Retry, cancel, enqueue, handler, periodic, presence, retry
 from crm.core.jobs.registry import KINDS, PERIODIC, Periodic
 from crm.core.jobs.worker import Worker, backoff
 
@@ -44,9 +43,8 @@ def _flaky(payload: dict, job) -> dict:
 
 @handler("test.writes")
 def _writes(payload: dict, job) -> None:
-    from crm.organizations.models import Organization, OrganizationKind
-
     from crm.extensions import db
+    from crm.organizations.models import Organization, OrganizationKind
 
     db.session.add(Organization(name=payload["name"], name_key=payload["name"].lower(),
                                 kind=OrganizationKind.NGO))  # fmt: skip
@@ -252,7 +250,9 @@ def test_a_worker_that_lost_its_lease_keeps_none_of_its_work(db, ctx, app):
         row.lease_holder = "other:2"  # taken over meanwhile
         db.session.commit()
         assert slow.run_job(claimed) is JobStatus.RUNNING
-    assert db.session.scalar(sa.select(Organization).where(Organization.name == "Twice Org")) is None
+    assert (
+        db.session.scalar(sa.select(Organization).where(Organization.name == "Twice Org")) is None
+    )
 
 
 def test_periodic_work_is_queued_once_per_period_however_many_workers(db, ctx, app):
