@@ -36,11 +36,12 @@ from crm.consultations.forms import (
 from crm.consultations.models import Access, Answer, Consultation, Mark, Phase, Recommendation
 from crm.contacts.models import Contact
 from crm.core.access import Permission, has_permission, public, requires
-from crm.core.errors import ConflictError, OperationError
+from crm.core.errors import OperationError
 from crm.core.export import csv_response, xlsx_response
 from crm.core.flood import check_and_record
 from crm.core.forms import VersionedForm, show_operation_error
 from crm.core.mail import MailError, MailMessage, send_mail
+from crm.core.unit_of_work import attempt, discard_changes
 from crm.extensions import db
 from crm.standards.queries import all_standards
 from crm.tags.operations import parse_tags
@@ -88,7 +89,7 @@ def _also_refused(form: ConsultationForm, consultation: Consultation) -> None:
             if field is not None and not field.errors:  # what the form refused is said once
                 field.errors = [*field.errors, message]
     finally:
-        db.session.rollback()
+        discard_changes()  # only a check: what it set on the consultation is not kept
 
 
 @bp.route("/")
@@ -107,15 +108,10 @@ def new():
     form = ConsultationForm()
     _form_choices(form)
     if form.validate_on_submit():
-        try:
-            consultation = operations.create_consultation(current_user, _fields(form))
-        except OperationError as exc:
-            db.session.rollback()
-            show_operation_error(form, exc)
-        else:
-            db.session.commit()
+        done = attempt(lambda: operations.create_consultation(current_user, _fields(form)), form)
+        if done.ok:
             flash("The consultation is saved.", "success")
-            return redirect(url_for("consultations.detail", consultation_id=consultation.id))
+            return redirect(url_for("consultations.detail", consultation_id=done.value.id))
     elif request.method == "POST":
         _also_refused(form, Consultation())
     return render_template("consultations/form.html", form=form, consultation=None), (
@@ -142,18 +138,15 @@ def edit(consultation_id: int):
         )
     conflict = False
     if form.validate_on_submit():
-        try:
-            operations.update_consultation(
+        done = attempt(
+            lambda: operations.update_consultation(
                 current_user, consultation, _fields(form), expected_version=form.loaded_version()
-            )
-        except ConflictError:
-            db.session.rollback()
+            ),
+            form,
+        )
+        if done.conflict:
             conflict = True
-        except OperationError as exc:
-            db.session.rollback()
-            show_operation_error(form, exc)
-        else:
-            db.session.commit()
+        elif done.ok:
             flash("The consultation is saved.", "success")
             return redirect(url_for("consultations.detail", consultation_id=consultation.id))
     elif request.method == "POST":
@@ -203,12 +196,7 @@ def delete(consultation_id: int):
     consultation = _get(consultation_id)
     ThemesForm().validate_on_submit() or abort(400)
     title = consultation.title
-    try:
-        operations.delete_consultation(current_user, consultation)
-        db.session.commit()
-    except OperationError as exc:
-        db.session.rollback()
-        flash(exc.message, "danger")
+    if not attempt(lambda: operations.delete_consultation(current_user, consultation)).ok:
         return redirect(url_for("consultations.detail", consultation_id=consultation_id))
     flash(f"Deleted “{title}”.", "success")
     return redirect(url_for("consultations.index"))
@@ -220,13 +208,15 @@ def add_recommendation(consultation_id: int):
     consultation = _get(consultation_id)
     form = _recommendation_form(consultation)
     if form.validate_on_submit():
-        try:
-            operations.add_recommendation(current_user, consultation, _recommendation_fields(form))
-        except OperationError as exc:
-            db.session.rollback()
-            flash(f"Not added: {exc.message}", "danger")
+        done = attempt(
+            lambda: operations.add_recommendation(
+                current_user, consultation, _recommendation_fields(form)
+            ),
+            show=False,
+        )
+        if not done.ok:
+            flash(f"Not added: {done.error.message}", "danger")
         else:
-            db.session.commit()
             flash("The draft text is added.", "success")
     else:
         flash("Not added: write the draft text.", "danger")
@@ -252,20 +242,19 @@ def edit_recommendation(recommendation_id: int):
     form = _recommendation_form(consultation, rec)
     conflict = False
     if form.validate_on_submit():
-        try:
-            operations.update_recommendation(
-                current_user, rec, _recommendation_fields(form),
+        done = attempt(
+            lambda: operations.update_recommendation(
+                current_user,
+                rec,
+                _recommendation_fields(form),
                 expected_version=form.loaded_version(),
-            )  # fmt: skip
-        except ConflictError:
-            db.session.rollback()
+            ),
+            form,
+        )
+        if done.conflict:
             conflict = True
             form.version.data = str(rec.version)  # saving again replaces theirs, as it says
-        except OperationError as exc:
-            db.session.rollback()
-            show_operation_error(form, exc)
-        else:
-            db.session.commit()
+        elif done.ok:
             flash("The draft text is saved.", "success")
             return redirect(
                 url_for("consultations.detail", consultation_id=consultation.id) + "#draft"
@@ -289,13 +278,7 @@ def delete_recommendation(recommendation_id: int):
     consultation_id = rec.consultation_id
     VersionedForm().validate_on_submit() or abort(400)
     label = rec.label
-    try:
-        operations.delete_recommendation(current_user, rec)
-    except OperationError as exc:
-        db.session.rollback()
-        flash(exc.message, "danger")
-    else:
-        db.session.commit()
+    if attempt(lambda: operations.delete_recommendation(current_user, rec)).ok:
         flash(f"Deleted the draft text “{label}”.", "success")
     return redirect(url_for("consultations.detail", consultation_id=consultation_id) + "#draft")
 
@@ -304,13 +287,7 @@ def delete_recommendation(recommendation_id: int):
 @requires(Permission.CONSULTATIONS_MANAGE)
 def accept(recommendation_id: int):
     rec = db.session.get(Recommendation, recommendation_id) or abort(404)
-    try:
-        operations.set_accepted(current_user, rec, request.form.get("accepted") == "1")
-    except OperationError as exc:
-        db.session.rollback()
-        flash(exc.message, "danger")
-    else:
-        db.session.commit()
+    attempt(lambda: operations.set_accepted(current_user, rec, request.form.get("accepted") == "1"))
     return redirect(url_for("consultations.detail", consultation_id=rec.consultation_id) + "#draft")
 
 
@@ -401,17 +378,18 @@ def themes(answer_id: int):
         flash("Themes not saved: " + "; ".join(form.themes.errors or ["try again."]), "danger")
         return _back_to_comments(answer)
     typed = ", ".join(parse_tags(form.themes.data)) or "no themes"
-    try:
+    done = attempt(
         # The themes the page showed, to refuse saving over someone else's change meanwhile.
-        operations.set_themes(current_user, answer, form.themes.data, seen=request.form.get("seen"))
-    except ConflictError as exc:
-        db.session.rollback()
-        flash(f"{exc.message} You had typed: {typed}.", "warning")
-    except OperationError as exc:
-        db.session.rollback()
-        flash(f"Themes not saved: {exc.message}", "danger")
+        lambda: operations.set_themes(
+            current_user, answer, form.themes.data, seen=request.form.get("seen")
+        ),
+        show=False,
+    )
+    if done.conflict:
+        flash(f"{done.error.message} You had typed: {typed}.", "warning")
+    elif not done.ok:
+        flash(f"Themes not saved: {done.error.message}", "danger")
     else:
-        db.session.commit()
         flash("Themes saved.", "success")
     return _back_to_comments(answer)
 
@@ -421,18 +399,19 @@ def themes(answer_id: int):
 def addressed(answer_id: int):
     answer = db.session.get(Answer, answer_id) or abort(404)
     form = AddressedForm()
-    try:
+
+    def save() -> None:
         if not form.validate_on_submit():
             raise OperationError("the note is too long (1,000 characters at most).")
         if request.form.get("reopen") == "1":
             operations.reopen_comment(current_user, answer)
         else:
             operations.mark_addressed(current_user, answer, form.note.data)
-    except OperationError as exc:
-        db.session.rollback()
-        flash(f"Not saved: {exc.message}", "danger")
+
+    done = attempt(save, show=False)
+    if not done.ok:
+        flash(f"Not saved: {done.error.message}", "danger")
     else:
-        db.session.commit()
         flash("Saved.", "success")
     return _back_to_comments(answer)
 
@@ -494,18 +473,19 @@ def remind(consultation_id: int):
     consultation = _get(consultation_id)
     if consultation.access is not Access.INVITATION:
         abort(404)
-    try:
-        campaign, created = operations.draft_reminder(
+    done = attempt(
+        lambda: operations.draft_reminder(
             current_user,
             consultation,
             sender_name=current_user.name,
             sender_email=current_user.email,
-        )
-    except OperationError as exc:
-        db.session.rollback()
-        flash(f"No reminder drafted: {exc.message}", "danger")
+        ),
+        show=False,
+    )
+    if not done.ok:
+        flash(f"No reminder drafted: {done.error.message}", "danger")
         return redirect(url_for("consultations.not_answered", consultation_id=consultation.id))
-    db.session.commit()
+    campaign, created = done.value
     if created:
         flash(
             "A draft reminder is ready. Read it, preview it, and send it: it goes to those who "
@@ -526,8 +506,8 @@ def publish(consultation_id: int):
         form.new_version.data = queries.suggested_version(consultation)
         form.title.data = consultation.standard.title
     if form.validate_on_submit():
-        try:
-            standard = operations.publish_version(
+        done = attempt(
+            lambda: operations.publish_version(
                 current_user,
                 consultation,
                 operations.PublishFields(
@@ -535,15 +515,16 @@ def publish(consultation_id: int):
                     title=form.title.data,
                     make_current=form.make_current.data,
                 ),
-            )
-        except OperationError as exc:
-            db.session.rollback()
-            if exc.field == "version":
-                form.new_version.errors = [*form.new_version.errors, exc.message]
+            ),
+            show=False,  # "version" names the form's new_version field
+        )
+        if not done.ok:
+            if done.error.field == "version":
+                form.new_version.errors = [*form.new_version.errors, done.error.message]
             else:
-                show_operation_error(form, exc)
+                show_operation_error(form, done.error)
         else:
-            db.session.commit()
+            standard = done.value
             flash(
                 f"Version {standard.version} is published"
                 + (" and current." if form.make_current.data else " as a draft."),
@@ -840,6 +821,7 @@ def respond(consultation_id: int):
         except OperationError as exc:
             db.session.rollback()
             return _render_response(consultation, form, _posted_answers(), status=422, exc=exc)
+        # TODO(mail-jobs): committed here, before the link is mailed below
         db.session.commit()
         mail = "limited"
         if _may_mail_link(contact.email):
@@ -877,6 +859,7 @@ def _may_mail_link(email: str | None) -> bool:
     except OperationError:
         db.session.rollback()
         return False
+    # TODO(mail-jobs): the mail count is committed before the mail is sent
     db.session.commit()
     return True
 
@@ -941,18 +924,19 @@ def personal(consultation_id: int, token: str):
         submit = request.form.get("action") == "submit"
         if form.website.data:
             return redirect(url_for(".done", consultation_id=consultation.id, result="submitted"))
-        try:
-            _response, outcome = operations.respond(
+        done = attempt(
+            lambda: operations.respond(
                 consultation,
                 contact,
                 _answers_from_request(consultation),
                 submit=submit,
                 respondent=_respondent(form),
-            )
-        except OperationError as exc:
-            db.session.rollback()
-            return render(_posted_answers(), 422, exc)
-        db.session.commit()
+            ),
+            show=False,  # every problem is shown on the page, by the item it is about
+        )
+        if not done.ok:
+            return render(_posted_answers(), 422, done.error)
+        _response, outcome = done.value
         result = "saved-link" if outcome is operations.Outcome.SAVED else outcome.value
         return redirect(
             url_for(".done", consultation_id=consultation.id, result=result, token=token)
@@ -988,7 +972,6 @@ def discard(consultation_id: int, token: str):
         return contact  # the link does not work: its 404 page
     DiscardForm().validate_on_submit() or abort(400)
     operations.discard_pending(consultation, contact)
-    db.session.commit()
     return redirect(
         url_for(".done", consultation_id=consultation.id, result="discarded", token=token)
     )

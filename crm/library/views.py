@@ -8,8 +8,7 @@ from flask_login import current_user
 
 from crm.core.access import Permission, has_permission, public, requires
 from crm.core.countries import country_name
-from crm.core.errors import ConflictError, OperationError
-from crm.core.forms import show_operation_error
+from crm.core.unit_of_work import attempt
 from crm.extensions import db
 from crm.library import operations, queries
 from crm.library.forms import CaseStudyForm, NoteForm
@@ -123,25 +122,23 @@ def new():
     form = CaseStudyForm(principle_choices=principle_choices())
     publish = has_permission(current_user, Permission.LIBRARY_REVIEW)
     if form.validate_on_submit():
-        try:
-            case = operations.contribute(
+        done = attempt(
+            lambda: operations.contribute(
                 current_user,
                 _fields(form),
                 publish=publish,
                 keep_unknown_organizations=_keeps_unknown_organizations(),
-            )
-        except OperationError as exc:
-            db.session.rollback()
-            show_operation_error(form, exc)
-        else:
-            db.session.commit()
+            ),
+            form,
+        )
+        if done.ok:
             flash(
                 "The case study is published."
                 if publish
                 else "Thank you! A lead will review your case study before it is shared.",
                 "success",
             )
-            return redirect(url_for("library.detail", case_id=case.id))
+            return redirect(url_for("library.detail", case_id=done.value.id))
     return render_template("library/form.html", form=form, case=None, publish=publish), (
         422 if form.errors else 200
     )
@@ -172,24 +169,21 @@ def edit(case_id: int):
         form.version.data = str(case.version)
     conflict = False
     if form.validate_on_submit():
-        try:
-            operations.update(
+        done = attempt(
+            lambda: operations.update(
                 current_user,
                 case,
                 _fields(form),
                 by_contributor=not reviewer,
                 expected_version=form.loaded_version(),
                 keep_unknown_organizations=_keeps_unknown_organizations(),
-            )
-        except ConflictError:
-            db.session.rollback()
+            ),
+            form,
+        )
+        if done.conflict:
             conflict = True
             form.version.data = str(case.version)
-        except OperationError as exc:
-            db.session.rollback()
-            show_operation_error(form, exc)
-        else:
-            db.session.commit()
+        elif done.ok:
             flash("The case study is saved.", "success")
             return redirect(url_for("library.detail", case_id=case.id))
     status = 409 if conflict else 422 if form.errors else 200
@@ -202,14 +196,16 @@ def edit(case_id: int):
 @requires(Permission.LIBRARY_REVIEW)
 def publish(case_id: int):
     case = db.session.get(CaseStudy, case_id) or abort(404)
-    try:
-        operations.publish(current_user, case, expected_version=NoteForm().loaded_version())
-    except OperationError as exc:
-        db.session.rollback()
-        flash(exc.message, "danger")
-    else:
-        db.session.commit()
+    done = attempt(
+        lambda: operations.publish(
+            current_user, case, expected_version=NoteForm().loaded_version()
+        ),
+        show=False,  # a conflict is flashed too, not only a refusal
+    )
+    if done.ok:
         flash(f"Published: {case.title}.", "success")
+    else:
+        flash(done.error.message, "danger")
     return redirect(url_for("library.detail", case_id=case.id))
 
 
@@ -218,15 +214,15 @@ def publish(case_id: int):
 def send_back(case_id: int):
     case = db.session.get(CaseStudy, case_id) or abort(404)
     form = NoteForm()
-    try:
-        operations.send_back(
+    done = attempt(
+        lambda: operations.send_back(
             current_user, case, form.note.data or "", expected_version=form.loaded_version()
-        )
-    except OperationError as exc:
-        db.session.rollback()
-        flash(f"Not sent back: {exc.message}", "danger")
+        ),
+        show=False,
+    )
+    if not done.ok:
+        flash(f"Not sent back: {done.error.message}", "danger")
     else:
-        db.session.commit()
         flash("Sent back to the contributor with your note.", "success")
     return redirect(url_for("library.detail", case_id=case.id))
 

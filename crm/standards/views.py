@@ -7,8 +7,7 @@ from flask_login import current_user
 
 from crm.audit.operations import trail_for
 from crm.core.access import Permission, requires
-from crm.core.errors import ConflictError, OperationError
-from crm.core.forms import show_operation_error
+from crm.core.unit_of_work import attempt
 from crm.extensions import db
 from crm.standards import operations, queries
 from crm.standards.forms import PrincipleForm, StandardForm, StatusForm, SupersedeForm
@@ -83,19 +82,16 @@ def edit(standard_id: int):
     form = StandardForm(obj=standard)
     conflict = False
     if form.validate_on_submit():
-        try:
-            operations.update_standard(
+        done = attempt(
+            lambda: operations.update_standard(
                 current_user, standard, form.title.data, expected_version=form.loaded_version()
-            )
-        except ConflictError:
-            db.session.rollback()
+            ),
+            form,
+        )
+        if done.conflict:
             conflict = True
             form.version.data = str(operations.standard_fingerprint(standard))
-        except OperationError as exc:
-            db.session.rollback()
-            show_operation_error(form, exc)
-        else:
-            db.session.commit()
+        elif done.ok:
             flash(f"Version {standard.version} is saved.", "success")
             return redirect(_detail_url(standard))
     if not form.version.data:
@@ -115,15 +111,12 @@ def supersede(standard_id: int):
         form.version.data = _next_version(source)
         form.title.data = source.title
     if form.validate_on_submit():
-        try:
-            standard = operations.supersede(
-                current_user, source, form.version.data, form.title.data
-            )
-        except OperationError as exc:
-            db.session.rollback()
-            show_operation_error(form, exc)
-        else:
-            db.session.commit()
+        done = attempt(
+            lambda: operations.supersede(current_user, source, form.version.data, form.title.data),
+            form,
+        )
+        if done.ok:
+            standard = done.value
             flash(
                 f"Draft version {standard.version} is created from {source.version}. "
                 "Edit its principles, then open a consultation or make it current.",
@@ -150,13 +143,12 @@ def status(standard_id: int):
     standard = _load(standard_id)
     form = StatusForm()
     previous = queries.current_standard()
-    try:
-        operations.set_status(current_user, standard, form.status.data or "")
-    except OperationError as exc:
-        db.session.rollback()
-        flash(f"Status not changed: {exc.message}", "danger")
+    done = attempt(
+        lambda: operations.set_status(current_user, standard, form.status.data or ""), show=False
+    )
+    if not done.ok:
+        flash(f"Status not changed: {done.error.message}", "danger")
     else:
-        db.session.commit()
         message = f"Version {standard.version} is now {operations.STATUS_PHRASES[standard.status]}"
         if previous is not None and previous.status == StandardStatus.RETIRED:
             message += f"; version {previous.version} is retired"
@@ -177,13 +169,11 @@ def new_principle(standard_id: int):
     if request.method == "GET":
         form.code.data = f"P{len(standard.principles) + 1}"
     if form.validate_on_submit():
-        try:
-            principle = operations.add_principle(current_user, standard, _fields(form))
-        except OperationError as exc:
-            db.session.rollback()
-            show_operation_error(form, exc)
-        else:
-            db.session.commit()
+        done = attempt(
+            lambda: operations.add_principle(current_user, standard, _fields(form)), form
+        )
+        if done.ok:
+            principle = done.value
             flash(f"{principle.label} is added.", "success")
             return redirect(_detail_url(standard, f"principle-{principle.id}"))
     return render_template(
@@ -204,19 +194,16 @@ def edit_principle(standard_id: int, principle_id: int):
     form = PrincipleForm(obj=principle)
     conflict = False
     if form.validate_on_submit():
-        try:
-            operations.update_principle(
+        done = attempt(
+            lambda: operations.update_principle(
                 current_user, principle, _fields(form), expected_version=form.loaded_version()
-            )
-        except ConflictError:
-            db.session.rollback()
+            ),
+            form,
+        )
+        if done.conflict:
             conflict = True
             form.version.data = str(operations.principle_fingerprint(principle))
-        except OperationError as exc:
-            db.session.rollback()
-            show_operation_error(form, exc)
-        else:
-            db.session.commit()
+        elif done.ok:
             flash(f"{principle.label} is saved.", "success")
             return redirect(_detail_url(standard, f"principle-{principle.id}"))
     if not form.version.data:
@@ -237,13 +224,10 @@ def delete_principle(standard_id: int, principle_id: int):
     principle = _load_principle(standard_id, principle_id)
     standard = principle.standard
     label = principle.label
-    try:
-        operations.remove_principle(current_user, principle)
-    except OperationError as exc:
-        db.session.rollback()
-        flash(f"Not removed: {exc.message}", "danger")
+    done = attempt(lambda: operations.remove_principle(current_user, principle), show=False)
+    if not done.ok:
+        flash(f"Not removed: {done.error.message}", "danger")
     else:
-        db.session.commit()
         flash(f"{label} is removed from version {standard.version}.", "success")
     return redirect(_detail_url(standard, "principles"))
 
@@ -253,11 +237,12 @@ def delete_principle(standard_id: int, principle_id: int):
 def move_principle(standard_id: int, principle_id: int):
     principle = _load_principle(standard_id, principle_id)
     standard = principle.standard
-    try:
-        operations.move_principle(current_user, principle, request.form.get("direction", ""))
-    except OperationError as exc:
-        db.session.rollback()
-        flash(f"Not moved: {exc.message}", "danger")
-    else:
-        db.session.commit()
+    done = attempt(
+        lambda: operations.move_principle(
+            current_user, principle, request.form.get("direction", "")
+        ),
+        show=False,
+    )
+    if not done.ok:
+        flash(f"Not moved: {done.error.message}", "danger")
     return redirect(_detail_url(standard, f"principle-{principle_id}"))

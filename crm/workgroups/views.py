@@ -10,9 +10,9 @@ from flask_login import current_user
 
 from crm.auth.operations import staff_choices
 from crm.core.access import Permission, requires
-from crm.core.errors import ConflictError, OperationError
 from crm.core.forms import show_operation_error
 from crm.core.http import safe_next
+from crm.core.unit_of_work import attempt
 from crm.extensions import db
 from crm.workgroups import operations, queries
 from crm.workgroups.forms import GroupForm, MemberForm, TaskForm
@@ -66,13 +66,11 @@ def groups():
 def new_group():
     form = GroupForm()
     if form.validate_on_submit():
-        try:
-            group = operations.create_group(current_user, form.name.data, form.purpose.data)
-        except OperationError as exc:
-            db.session.rollback()
-            show_operation_error(form, exc)
-        else:
-            db.session.commit()
+        done = attempt(
+            lambda: operations.create_group(current_user, form.name.data, form.purpose.data), form
+        )
+        if done.ok:
+            group = done.value
             flash(f"{group.name} is created.", "success")
             return redirect(url_for("workgroups.group", group_id=group.id))
     return render_template("workgroups/group_form.html", form=form, group=None), (
@@ -104,20 +102,20 @@ def edit_group(group_id: int):
     if request.method == "GET":
         form.version.data = str(group.version)
     if form.validate_on_submit():
-        try:
-            operations.update_group(
+        done = attempt(
+            lambda: operations.update_group(
                 current_user,
                 group,
                 name=form.name.data,
                 purpose=form.purpose.data,
                 archived=form.archived.data,
                 expected_version=form.loaded_version(),
-            )
-        except OperationError as exc:
-            db.session.rollback()
-            show_operation_error(form, exc)
-        else:
-            db.session.commit()
+            ),
+            form,
+        )
+        if done.conflict:
+            show_operation_error(form, done.error)  # flashed above the form (no conflict view here)
+        elif done.ok:
             flash("The group is saved.", "success")
             return redirect(url_for("workgroups.group", group_id=group.id))
     return render_template("workgroups/group_form.html", form=form, group=group), (
@@ -130,16 +128,13 @@ def edit_group(group_id: int):
 def add_member(group_id: int):
     group = _group(group_id)
     form = MemberForm()
-    try:
-        membership = operations.add_member(
+    done = attempt(
+        lambda: operations.add_member(
             current_user, group, _int(form.user_id.data), form.role.data or ""
         )
-    except OperationError as exc:
-        db.session.rollback()
-        flash(exc.message, "danger")
-    else:
-        db.session.commit()
-        flash(f"{membership.user.name} joined {group.name}.", "success")
+    )
+    if done.ok:
+        flash(f"{done.value.user.name} joined {group.name}.", "success")
     return redirect(url_for("workgroups.group", group_id=group.id))
 
 
@@ -149,14 +144,9 @@ def remove_member(membership_id: int):
     membership = db.session.get(Membership, membership_id) or abort(404)
     group_id = membership.group_id
     name = membership.user.name
-    try:
-        released = operations.remove_member(current_user, membership)
-    except OperationError as exc:
-        db.session.rollback()
-        flash(exc.message, "danger")
-    else:
-        db.session.commit()
-        n = len(released)
+    done = attempt(lambda: operations.remove_member(current_user, membership))
+    if done.ok:
+        n = len(done.value)
         flash(
             f"{name} left the group."
             + (
@@ -174,13 +164,9 @@ def remove_member(membership_id: int):
 @requires(Permission.WORKING_GROUPS_MANAGE)
 def change_role(membership_id: int):
     membership = db.session.get(Membership, membership_id) or abort(404)
-    try:
-        operations.change_role(current_user, membership, request.form.get("role", ""))
-    except OperationError as exc:
-        db.session.rollback()
-        flash(exc.message, "danger")
-    else:
-        db.session.commit()
+    if attempt(
+        lambda: operations.change_role(current_user, membership, request.form.get("role", ""))
+    ).ok:
         flash(f"{membership.user.name} is now {membership.role.label.lower()}.", "success")
     return redirect(url_for("workgroups.group", group_id=membership.group_id))
 
@@ -226,13 +212,9 @@ def new_task():
         form.record_type.data = request.args.get("record_type", "")
         form.record_id.data = request.args.get("record_id", "")
     if form.validate_on_submit():
-        try:
-            task = operations.create_task(current_user, _task_fields(form))
-        except OperationError as exc:
-            db.session.rollback()
-            show_operation_error(form, exc)
-        else:
-            db.session.commit()
+        done = attempt(lambda: operations.create_task(current_user, _task_fields(form)), form)
+        if done.ok:
+            task = done.value
             if task.group_id:
                 flash("The task is saved.", "success")
                 return redirect(url_for("workgroups.group", group_id=task.group_id))
@@ -255,19 +237,16 @@ def edit_task(task_id: int):
         form.record_id.data = str(task.record_id or "")
         form.version.data = str(task.version)
     if form.validate_on_submit():
-        try:
-            operations.update_task(
+        done = attempt(
+            lambda: operations.update_task(
                 current_user, task, _task_fields(form), expected_version=form.loaded_version()
-            )
-        except ConflictError:
-            db.session.rollback()
+            ),
+            form,
+        )
+        if done.conflict:
             form.version.data = str(task.version)
             return _render_task(form, task, 409, conflict=True)
-        except OperationError as exc:
-            db.session.rollback()
-            show_operation_error(form, exc)
-        else:
-            db.session.commit()
+        if done.ok:
             flash("The task is saved.", "success")
             return redirect(url_for("workgroups.edit_task", task_id=task.id))
     return _render_task(form, task, 422 if form.errors else 200)
@@ -277,13 +256,7 @@ def edit_task(task_id: int):
 @requires(Permission.TASKS)
 def take_task(task_id: int):
     task = _task(task_id)
-    try:
-        operations.take_task(current_user, task)
-    except OperationError as exc:
-        db.session.rollback()
-        flash(exc.message, "danger")
-    else:
-        db.session.commit()
+    if attempt(lambda: operations.take_task(current_user, task)).ok:
         flash(f"“{task.title}” is yours now.", "success")
     return redirect(url_for("workgroups.my_tasks"))
 
@@ -292,12 +265,8 @@ def take_task(task_id: int):
 @requires(Permission.TASKS)
 def task_status(task_id: int):
     task = _task(task_id)
-    try:
-        operations.set_status(current_user, task, request.form.get("status", ""))
-    except OperationError as exc:
-        db.session.rollback()
-        flash(exc.message, "danger")
-    else:
-        db.session.commit()
+    if attempt(
+        lambda: operations.set_status(current_user, task, request.form.get("status", ""))
+    ).ok:
         flash(f"“{task.title}”: {task.status.label.lower()}.", "success")
     return redirect(safe_next(request.form.get("next")) or url_for("workgroups.my_tasks"))
