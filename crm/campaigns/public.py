@@ -8,13 +8,14 @@ unsubscribes, and is what mail clients send for RFC 8058 one-click unsubscribe
 from __future__ import annotations
 
 import sqlalchemy as sa
-from flask import Blueprint, current_app, flash, jsonify, render_template, request
+from flask import Blueprint, current_app, jsonify, render_template, request
 
 from crm.campaigns import operations, tracking
 from crm.campaigns.delivery import message_key_from
 from crm.campaigns.models import OutboxMessage, Purpose, TopicOptOut
 from crm.core.access import public
 from crm.core.errors import OperationError
+from crm.core.unit_of_work import attempt
 from crm.extensions import csrf, db
 
 bp = Blueprint("campaign_public", __name__, url_prefix="/u")
@@ -39,7 +40,6 @@ def unsubscribe(token: str):
     one_click = request.form.get("List-Unsubscribe") == "One-Click"
     source = "one-click unsubscribe" if one_click else "unsubscribe link"
     operations.unsubscribe(message, f"{source} ({message.campaign.name})")
-    db.session.commit()
     return render_template("campaigns/unsubscribe.html", state="done", message=message)
 
 
@@ -53,15 +53,10 @@ def topics(token: str):
     status = 200
     saved = False
     if request.method == "POST":
-        try:
-            operations.choose_topics(message, request.form.getlist("topics"))
-        except OperationError as exc:
-            db.session.rollback()
-            flash(exc.message, "danger")
-            status = 422
-        else:
-            db.session.commit()
+        if attempt(lambda: operations.choose_topics(message, request.form.getlist("topics"))).ok:
             saved = True
+        else:
+            status = 422
     not_wanted = set()
     if message.contact_id is not None:
         not_wanted = set(
@@ -102,7 +97,5 @@ def sendgrid_events():
     try:
         outcome = tracking.record_events(tracking.parse(body))
     except OperationError as exc:
-        db.session.rollback()
-        return jsonify(error=exc.message), 400
-    db.session.commit()
+        return jsonify(error=exc.message), 400  # the error status keeps none of the events
     return jsonify(outcome), 200

@@ -12,9 +12,8 @@ from crm.campaigns.forms import CampaignForm, ScheduleForm, SegmentForm
 from crm.campaigns.models import Campaign, MessageStatus, Segment
 from crm.contacts.models import Contact
 from crm.core.access import Permission, requires
-from crm.core.errors import ConflictError, OperationError
-from crm.core.forms import show_operation_error
 from crm.core.mail import MailError, send_mail
+from crm.core.unit_of_work import attempt
 from crm.events.models import Event
 from crm.extensions import db
 
@@ -72,30 +71,33 @@ def _builder(form: SegmentForm, segment: Segment | None):
     preview = None
     status = 200
     if request.method == "POST" and form.validate():
-        try:
+        saving = request.form.get("action") == "save"
+
+        def save_or_preview():
             criteria = segments.clean_criteria(_criteria_from(form))
-            if request.form.get("action") == "save":
-                fields = operations.SegmentFields(
-                    name=form.name.data, description=form.description.data, criteria=criteria
-                )
-                if segment is None:
-                    segment = operations.create_segment(current_user, fields)
-                else:
-                    operations.update_segment(
-                        current_user, segment, fields, expected_version=form.loaded_version()
-                    )
-                db.session.commit()
-                flash(f"Segment “{segment.name}” is saved.", "success")
-                return redirect(url_for("campaigns.segment", segment_id=segment.id))
-            preview = _preview(criteria)
-        except ConflictError as exc:
-            db.session.rollback()
-            flash(exc.message, "danger")
+            if not saving:
+                return _preview(criteria)
+            fields = operations.SegmentFields(
+                name=form.name.data, description=form.description.data, criteria=criteria
+            )
+            if segment is None:
+                return operations.create_segment(current_user, fields)
+            operations.update_segment(
+                current_user, segment, fields, expected_version=form.loaded_version()
+            )
+            return segment
+
+        done = attempt(save_or_preview, form)
+        if done.conflict:
+            flash(done.error.message, "danger")
             status = 409
-        except OperationError as exc:
-            db.session.rollback()
-            show_operation_error(form, exc)
+        elif not done.ok:
             status = 422
+        elif saving:
+            flash(f"Segment “{done.value.name}” is saved.", "success")
+            return redirect(url_for("campaigns.segment", segment_id=done.value.id))
+        else:
+            preview = done.value
     elif request.method == "POST":
         status = 422
     elif segment is not None:
@@ -154,13 +156,8 @@ def edit_segment(segment_id: int):
 @requires(Permission.CAMPAIGNS_EDIT)
 def delete_segment(segment_id: int):
     seg = _segment(segment_id)
-    try:
-        operations.delete_segment(current_user, seg)
-    except OperationError as exc:
-        db.session.rollback()
-        flash(exc.message, "danger")
+    if not attempt(lambda: operations.delete_segment(current_user, seg)).ok:
         return redirect(url_for("campaigns.segment", segment_id=segment_id))
-    db.session.commit()
     flash("The segment is deleted.", "success")
     return redirect(url_for("campaigns.segments_index"))
 
@@ -229,15 +226,12 @@ def index():
 def new():
     form = _campaign_form()
     if form.validate_on_submit():
-        try:
-            campaign = operations.create_campaign(current_user, _campaign_fields(form))
-        except OperationError as exc:
-            db.session.rollback()
-            show_operation_error(form, exc)
-        else:
-            db.session.commit()
-            flash(f"{campaign.name} is saved as a draft.", "success")
-            return redirect(url_for("campaigns.detail", campaign_id=campaign.id))
+        done = attempt(
+            lambda: operations.create_campaign(current_user, _campaign_fields(form)), form
+        )
+        if done.ok:
+            flash(f"{done.value.name} is saved as a draft.", "success")
+            return redirect(url_for("campaigns.detail", campaign_id=done.value.id))
     return _render_campaign_form(form, None, 422 if form.errors else 200)
 
 
@@ -283,22 +277,19 @@ def edit(campaign_id: int):
         return redirect(url_for("campaigns.detail", campaign_id=campaign.id))
     form = _campaign_form(campaign)
     if form.validate_on_submit():
-        try:
-            operations.update_campaign(
+        done = attempt(
+            lambda: operations.update_campaign(
                 current_user,
                 campaign,
                 _campaign_fields(form),
                 expected_version=form.loaded_version(),
-            )
-        except ConflictError:
-            db.session.rollback()
-            form.version.data = str(campaign.version)
+            ),
+            form,
+        )
+        if done.conflict:
+            form.version.data = str(campaign.version)  # a deliberate second save wins
             return _render_campaign_form(form, campaign, 409, conflict=True)
-        except OperationError as exc:
-            db.session.rollback()
-            show_operation_error(form, exc)
-        else:
-            db.session.commit()
+        if done.ok:
             flash("The campaign is saved.", "success")
             return redirect(url_for("campaigns.detail", campaign_id=campaign.id))
     return _render_campaign_form(form, campaign, 422 if form.errors else 200)
@@ -368,14 +359,9 @@ def send_test(campaign_id: int):
 
 
 def _act(campaign: Campaign, action, success: str):
-    try:
-        result = action()
-    except OperationError as exc:
-        db.session.rollback()
-        flash(exc.message, "danger")
-    else:
-        db.session.commit()
-        flash(success.format(result=result), "success")
+    done = attempt(action)
+    if done.ok:
+        flash(success.format(result=done.value), "success")
     return redirect(url_for("campaigns.detail", campaign_id=campaign.id))
 
 
@@ -434,12 +420,7 @@ def cancel(campaign_id: int):
 @requires(Permission.CAMPAIGNS_EDIT)
 def delete(campaign_id: int):
     campaign = _campaign(campaign_id)
-    try:
-        operations.delete_campaign(current_user, campaign)
-    except OperationError as exc:
-        db.session.rollback()
-        flash(exc.message, "danger")
+    if not attempt(lambda: operations.delete_campaign(current_user, campaign)).ok:
         return redirect(url_for("campaigns.detail", campaign_id=campaign_id))
-    db.session.commit()
     flash("The campaign is deleted.", "success")
     return redirect(url_for("campaigns.index"))

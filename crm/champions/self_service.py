@@ -11,8 +11,7 @@ from crm.champions.forms import ProfileForm
 from crm.champions.models import Champion, Endorsement
 from crm.champions.views import endorsement_page
 from crm.core.access import Permission, requires
-from crm.core.errors import ConflictError, OperationError
-from crm.core.forms import show_operation_error
+from crm.core.unit_of_work import attempt
 from crm.extensions import db
 
 bp = Blueprint("my_champion", __name__, url_prefix="/me/champion")
@@ -49,24 +48,21 @@ def profile():
         form.version.data = str(champion.version)
     conflict = False
     if form.validate_on_submit():
-        try:
-            operations.update_own_profile(
+        done = attempt(
+            lambda: operations.update_own_profile(
                 current_user,
                 champion,
                 audience_reach=form.audience_reach.data,
                 channels=(form.channels.data or "").split(","),
                 bio=form.bio.data,
                 expected_version=form.loaded_version(),
-            )
-        except ConflictError:
-            db.session.rollback()
+            ),
+            form,
+        )
+        if done.conflict:
             conflict = True
             form.version.data = str(champion.version)
-        except OperationError as exc:
-            db.session.rollback()
-            show_operation_error(form, exc)
-        else:
-            db.session.commit()
+        elif done.ok:
             flash("Your profile is saved.", "success")
             return redirect(url_for("my_champion.home"))
     status = 409 if conflict else 422 if form.errors else 200
@@ -107,12 +103,8 @@ def edit_endorsement(endorsement_id: int):
 @requires(Permission.OWN_CHAMPION_PROFILE)
 def delete_endorsement(endorsement_id: int):
     endorsement = _my_endorsement(endorsement_id)
-    try:
-        operations.delete_endorsement(current_user, endorsement, by_champion=True)
-    except OperationError as exc:
-        db.session.rollback()
-        flash(exc.message, "danger")
-    else:
-        db.session.commit()
+    if attempt(
+        lambda: operations.delete_endorsement(current_user, endorsement, by_champion=True)
+    ).ok:
         flash("The endorsement is deleted.", "success")
     return redirect(url_for("my_champion.home"))

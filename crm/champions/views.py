@@ -23,10 +23,10 @@ from crm.champions.forms import (
 from crm.champions.models import Champion, Endorsement, Region, Stage, Verification
 from crm.contacts.models import Contact
 from crm.core.access import Permission, requires
-from crm.core.errors import ConflictError, OperationError
-from crm.core.forms import show_operation_error
+from crm.core.errors import OperationError
 from crm.core.http import safe_next
 from crm.core.pagination import paginate
+from crm.core.unit_of_work import attempt
 from crm.extensions import db
 from crm.standards.queries import principle_choices
 
@@ -106,30 +106,30 @@ def endorsement_page(
             fill_endorsement_form(form, endorsement)
     conflict = False
     if form.validate_on_submit():
-        try:
-            if endorsement is None:
-                endorsement = operations.record_endorsement(
+        if endorsement is None:
+            done = attempt(
+                lambda: operations.record_endorsement(
                     current_user, champion, endorsement_fields(form), verified=not by_champion
-                )
-            else:
-                operations.update_endorsement(
+                ),
+                form,
+            )
+        else:
+            done = attempt(
+                lambda: operations.update_endorsement(
                     current_user,
                     endorsement,
                     endorsement_fields(form),
                     by_champion=by_champion,
                     expected_version=form.loaded_version(),
-                )
-        except ConflictError:
-            db.session.rollback()
+                ),
+                form,
+            )
+        if done.conflict:
             conflict = True
             form.version.data = str(endorsement.version)
-        except OperationError as exc:
-            db.session.rollback()
-            show_operation_error(form, exc)
-        else:
-            db.session.commit()
+        elif done.ok:
             flash(done_message, "success")
-            return redirect(done_url(endorsement))
+            return redirect(done_url(done.value))
     status = 409 if conflict else 422 if form.errors else 200
     return render_template(
         "champions/endorsement_form.html",
@@ -247,27 +247,26 @@ def new():
     ids = [i for i in (form.contact_ids.data or []) if isinstance(i, int)]
     refused = False
     if form.validate_on_submit():
-        try:
+
+        def enter_pipeline() -> Champion:
             if len(ids) != 1:
                 raise OperationError("Choose the one contact to add.", field="contact_ids")
             contact = db.session.get(Contact, ids[0])
             if contact is None:
                 raise OperationError("That contact no longer exists.", field="contact_ids")
-            champion = operations.enter_pipeline(
+            return operations.enter_pipeline(
                 current_user,
                 contact,
                 champion_fields(form),
                 stage=form.stage.data,
                 note=form.note.data,
             )
-        except OperationError as exc:
-            db.session.rollback()
-            refused = True
-            show_operation_error(form, exc)
-        else:
-            db.session.commit()
-            flash(f"{champion.name} is in the champion pipeline.", "success")
-            return redirect(url_for("champions.detail", champion_id=champion.id))
+
+        done = attempt(enter_pipeline, form)
+        if done.ok:
+            flash(f"{done.value.name} is in the champion pipeline.", "success")
+            return redirect(url_for("champions.detail", champion_id=done.value.id))
+        refused = True
     selected = (
         list(db.session.scalars(sa.select(Contact).where(Contact.id.in_(ids)))) if ids else []
     )
@@ -307,22 +306,19 @@ def edit(champion_id: int):
         form.version.data = str(champion.version)
     conflict = False
     if form.validate_on_submit():
-        try:
-            operations.update_champion(
+        done = attempt(
+            lambda: operations.update_champion(
                 current_user,
                 champion,
                 champion_fields(form),
                 expected_version=form.loaded_version(),
-            )
-        except ConflictError:
-            db.session.rollback()
+            ),
+            form,
+        )
+        if done.conflict:
             conflict = True
             form.version.data = str(champion.version)
-        except OperationError as exc:
-            db.session.rollback()
-            show_operation_error(form, exc)
-        else:
-            db.session.commit()
+        elif done.ok:
             flash("The champion's profile is saved.", "success")
             return redirect(url_for("champions.detail", champion_id=champion.id))
     status = 409 if conflict else 422 if form.errors else 200
@@ -336,20 +332,20 @@ def edit(champion_id: int):
 def move(champion_id: int):
     champion = _load(champion_id)
     form = MoveForm()
-    try:
-        operations.move(
+    done = attempt(
+        lambda: operations.move(
             current_user,
             champion,
             form.stage.data or "",
             note=form.note.data,
             expected_version=form.loaded_version(),
-        )
-    except OperationError as exc:
-        db.session.rollback()
-        flash(f"Not moved: {exc.message}", "danger")
-    else:
-        db.session.commit()
+        ),
+        show=False,  # a conflict is flashed too, and every refusal says it was not moved
+    )
+    if done.ok:
         flash(f"{champion.name} is now {champion.stage.label.lower()}.", "success")
+    else:
+        flash(f"Not moved: {done.error.message}", "danger")
     return redirect(
         safe_next(request.form.get("next")) or url_for("champions.detail", champion_id=champion.id)
     )
@@ -360,13 +356,8 @@ def move(champion_id: int):
 def remove(champion_id: int):
     champion = _load(champion_id)
     contact_id = champion.contact_id
-    try:
-        operations.remove_from_pipeline(current_user, champion)
-    except OperationError as exc:
-        db.session.rollback()
-        flash(exc.message, "danger")
+    if not attempt(lambda: operations.remove_from_pipeline(current_user, champion)).ok:
         return redirect(url_for("champions.detail", champion_id=champion_id))
-    db.session.commit()
     flash("Removed from the champion pipeline.", "success")
     return redirect(url_for("contacts.detail", contact_id=contact_id))
 
@@ -438,14 +429,16 @@ def _after_review(endorsement: Endorsement):
 def verify(endorsement_id: int):
     endorsement = _load_endorsement(endorsement_id)
     form = RejectForm()
-    try:
-        operations.verify(current_user, endorsement, expected_version=form.loaded_version())
-    except OperationError as exc:
-        db.session.rollback()
-        flash(exc.message, "danger")
-    else:
-        db.session.commit()
+    done = attempt(
+        lambda: operations.verify(
+            current_user, endorsement, expected_version=form.loaded_version()
+        ),
+        show=False,  # a conflict is flashed like any refusal
+    )
+    if done.ok:
         flash(f"Verified: {endorsement.title}.", "success")
+    else:
+        flash(done.error.message, "danger")
     return _after_review(endorsement)
 
 
@@ -454,19 +447,19 @@ def verify(endorsement_id: int):
 def reject(endorsement_id: int):
     endorsement = _load_endorsement(endorsement_id)
     form = RejectForm()
-    try:
-        operations.reject(
+    done = attempt(
+        lambda: operations.reject(
             current_user,
             endorsement,
             form.reason.data or "",
             expected_version=form.loaded_version(),
-        )
-    except OperationError as exc:
-        db.session.rollback()
-        flash(f"Not changed: {exc.message}", "danger")
-    else:
-        db.session.commit()
+        ),
+        show=False,  # a conflict is flashed too, and every refusal says nothing changed
+    )
+    if done.ok:
         flash(f"Marked as not accepted: {endorsement.title}.", "success")
+    else:
+        flash(f"Not changed: {done.error.message}", "danger")
     return _after_review(endorsement)
 
 
@@ -476,6 +469,5 @@ def delete_endorsement(endorsement_id: int):
     endorsement = _load_endorsement(endorsement_id)
     champion_id = endorsement.champion_id
     operations.delete_endorsement(current_user, endorsement, by_champion=False)
-    db.session.commit()
     flash("The endorsement is deleted.", "success")
     return redirect(url_for("champions.detail", champion_id=champion_id))

@@ -13,10 +13,10 @@ from crm.audit.operations import trail_for
 from crm.auth.operations import staff_choices
 from crm.contacts.models import Contact
 from crm.core.access import Permission, requires
-from crm.core.errors import ConflictError, OperationError
-from crm.core.forms import show_operation_error
+from crm.core.errors import OperationError
 from crm.core.http import safe_next
 from crm.core.pagination import SortOption, paginate
+from crm.core.unit_of_work import attempt
 from crm.engagements import operations, queries
 from crm.engagements.forms import EngagementForm
 from crm.engagements.models import Engagement, EngagementKind
@@ -144,15 +144,10 @@ def new():
             if org is not None:
                 form.organization.data = org.name
     if form.validate_on_submit():
-        try:
-            engagement = operations.log_engagement(current_user, _fields_from(form))
-        except OperationError as exc:
-            db.session.rollback()
-            show_operation_error(form, exc)
-        else:
-            db.session.commit()
+        done = attempt(lambda: operations.log_engagement(current_user, _fields_from(form)), form)
+        if done.ok:
             flash("The engagement is logged.", "success")
-            return redirect(url_for("engagements.detail", engagement_id=engagement.id))
+            return redirect(url_for("engagements.detail", engagement_id=done.value.id))
     return _render_form(form, None, 422 if form.errors else 200)
 
 
@@ -177,19 +172,16 @@ def edit(engagement_id: int):
         form.contact_ids.data = [c.id for c in engagement.contacts]
         form.follow_up_owner_id.data = str(engagement.follow_up_owner_id or "")
     if form.validate_on_submit():
-        try:
-            operations.update_engagement(
+        done = attempt(
+            lambda: operations.update_engagement(
                 current_user, engagement, _fields_from(form), expected_version=form.loaded_version()
-            )
-        except ConflictError:
-            db.session.rollback()
-            form.version.data = str(engagement.version)
+            ),
+            form,
+        )
+        if done.conflict:
+            form.version.data = str(engagement.version)  # a deliberate second save wins
             return _render_form(form, engagement, 409, conflict=True)
-        except OperationError as exc:
-            db.session.rollback()
-            show_operation_error(form, exc)
-        else:
-            db.session.commit()
+        if done.ok:
             flash("The engagement is saved.", "success")
             return redirect(url_for("engagements.detail", engagement_id=engagement.id))
     if not form.version.data:
@@ -201,13 +193,11 @@ def edit(engagement_id: int):
 @requires(Permission.ENGAGEMENTS_EDIT)
 def follow_up_done(engagement_id: int):
     engagement = _load(engagement_id)
-    try:
-        operations.complete_follow_up(current_user, engagement)
-    except OperationError as exc:
-        flash(exc.message, "info")
-    else:
-        db.session.commit()
+    done = attempt(lambda: operations.complete_follow_up(current_user, engagement), show=False)
+    if done.ok:
         flash("Follow-up marked done.", "success")
+    else:
+        flash(done.error.message, "info")
     return redirect(safe_next(request.form.get("next")) or url_for("engagements.my_follow_ups"))
 
 
@@ -216,6 +206,5 @@ def follow_up_done(engagement_id: int):
 def delete(engagement_id: int):
     engagement = _load(engagement_id)
     operations.delete_engagement(current_user, engagement)
-    db.session.commit()
     flash("The engagement is deleted.", "success")
     return redirect(url_for("engagements.index"))

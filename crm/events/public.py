@@ -84,6 +84,7 @@ def register(event_id: int):
             db.session.rollback()
             show_operation_error(form, exc)
             return render_template("events/public.html", event=event, form=form), 422
+        # TODO(mail-jobs): committed before the confirmation email is sent.
         db.session.commit()
         if outcome is not operations.Outcome.ALREADY:
             notices.notify([participation])

@@ -25,6 +25,7 @@ from crm.core.errors import ConflictError, OperationError
 from crm.core.export import csv_response, xlsx_response
 from crm.core.forms import show_operation_error
 from crm.core.http import external_url
+from crm.core.unit_of_work import attempt
 from crm.events import notices, operations, queries
 from crm.events.calendar import ics_for
 from crm.events.forms import AddParticipantForm, EventForm, WalkInForm
@@ -105,15 +106,10 @@ def new():
         form.starts_local.data = start.replace(microsecond=0)
         form.ends_local.data = (start + timedelta(hours=2)).replace(microsecond=0)
     if form.validate_on_submit():
-        try:
-            event = operations.create_event(current_user, _fields_from(form))
-        except OperationError as exc:
-            db.session.rollback()
-            show_operation_error(form, exc)
-        else:
-            db.session.commit()
-            flash(f"{event.name} is created.", "success")
-            return redirect(url_for("events.detail", event_id=event.id))
+        done = attempt(lambda: operations.create_event(current_user, _fields_from(form)), form)
+        if done.ok:
+            flash(f"{done.value.name} is created.", "success")
+            return redirect(url_for("events.detail", event_id=done.value.id))
     return _render_form(form, None, 422 if form.errors else 200)
 
 
@@ -165,6 +161,7 @@ def edit(event_id: int):
             db.session.rollback()
             show_operation_error(form, exc)
         else:
+            # TODO(mail-jobs): committed before tell_promoted emails those given a place.
             db.session.commit()
             flash("The event is saved.", "success")
             tell_promoted(promoted)
@@ -176,13 +173,8 @@ def edit(event_id: int):
 @requires(Permission.EVENTS_EDIT)
 def delete(event_id: int):
     event = _load(event_id)
-    try:
-        operations.delete_event(current_user, event)
-    except OperationError as exc:
-        db.session.rollback()
-        flash(exc.message, "danger")
+    if not attempt(lambda: operations.delete_event(current_user, event)).ok:
         return redirect(url_for("events.detail", event_id=event_id))
-    db.session.commit()
     flash("The event is deleted.", "success")
     return redirect(url_for("events.index"))
 
@@ -196,19 +188,20 @@ def add_participants(event_id: int):
     if not form.validate() or not ids:
         flash("Pick at least one contact from the suggestions to add.", "danger")
         return redirect(url_for("events.detail", event_id=event.id))
-    try:
-        outcomes = operations.add_participants(
+    done = attempt(
+        lambda: operations.add_participants(
             current_user,
             event,
             ids,
             role=form.role.data or "",
             invite_only=form.action.data == "invite",
-        )
-    except OperationError as exc:
-        db.session.rollback()
-        flash(f"{exc.message} Nobody was added.", "danger")
+        ),
+        show=False,
+    )
+    if not done.ok:
+        flash(f"{done.error.message} Nobody was added.", "danger")
         return redirect(url_for("events.detail", event_id=event.id))
-    db.session.commit()
+    outcomes = done.value
     labels = {
         "registered": "Registered",
         "waitlisted": "On the waitlist (the event is full)",
@@ -250,6 +243,7 @@ def change_participation(participation_id: int):
         db.session.rollback()
         flash(exc.message, "danger")
     else:
+        # TODO(mail-jobs): committed before tell_promoted emails those given a place.
         db.session.commit()
         flash(
             f"{participation.contact.full_name}: {participation.status.label.lower()}.", "success"
@@ -286,21 +280,16 @@ def _wants_json() -> bool:
 def check_in(participation_id: int):
     participation = _load_participation(participation_id)
     undo = request.form.get("undo") == "1"
-    try:
-        if undo:
-            operations.undo_check_in(current_user, participation)
-        else:
-            operations.check_in(current_user, participation)
-    except OperationError as exc:
-        db.session.rollback()
+    change = operations.undo_check_in if undo else operations.check_in
+    done = attempt(lambda: change(current_user, participation), show=False)
+    if not done.ok:
         if _wants_json():
             status = participation.status
             return jsonify(
-                ok=False, message=exc.message, status=status.value, label=status.label
+                ok=False, message=done.error.message, status=status.value, label=status.label
             ), 409
-        flash(exc.message, "info")
+        flash(done.error.message, "info")
     else:
-        db.session.commit()
         if _wants_json():
             status = participation.status
             return jsonify(ok=True, status=status.value, label=status.label)
@@ -318,8 +307,8 @@ def walk_in(event_id: int):
     event = _load(event_id)
     form = WalkInForm()
     if form.validate():
-        try:
-            participation = operations.walk_in(
+        done = attempt(
+            lambda: operations.walk_in(
                 current_user,
                 event,
                 operations.Person(
@@ -328,13 +317,11 @@ def walk_in(event_id: int):
                     email=form.email.data or None,
                     organization=form.organization.data,
                 ),
-            )
-        except OperationError as exc:
-            db.session.rollback()
-            show_operation_error(form, exc)
-        else:
-            db.session.commit()
-            flash(f"{participation.contact.full_name} is checked in as a walk-in.", "success")
+            ),
+            form,
+        )
+        if done.ok:
+            flash(f"{done.value.contact.full_name} is checked in as a walk-in.", "success")
             return redirect(url_for("events.check_in_page", event_id=event.id))
     people = [
         p for p in queries.participants(event) if p.status is not ParticipationStatus.CANCELLED

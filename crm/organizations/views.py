@@ -19,10 +19,9 @@ from crm.audit.operations import trail_for
 from crm.contacts import queries as contact_queries
 from crm.core.access import Permission, has_permission, requires
 from crm.core.countries import country_choices
-from crm.core.errors import ConflictError, OperationError
-from crm.core.forms import show_operation_error
 from crm.core.pagination import paginate
 from crm.core.timeline import timeline_for
+from crm.core.unit_of_work import attempt
 from crm.extensions import db
 from crm.organizations import operations, queries
 from crm.organizations.forms import OrganizationForm
@@ -88,15 +87,12 @@ def lookup():
 def new():
     form = OrganizationForm()
     if form.validate_on_submit():
-        try:
-            org = operations.create_organization(current_user, _fields_from(form))
-        except OperationError as exc:
-            db.session.rollback()
-            show_operation_error(form, exc)
-        else:
-            db.session.commit()
-            flash(f"{org.name} is saved.", "success")
-            return redirect(url_for("organizations.detail", organization_id=org.id))
+        done = attempt(
+            lambda: operations.create_organization(current_user, _fields_from(form)), form
+        )
+        if done.ok:
+            flash(f"{done.value.name} is saved.", "success")
+            return redirect(url_for("organizations.detail", organization_id=done.value.id))
     return render_template("organizations/form.html", form=form, organization=None), (
         422 if form.errors else 200
     )
@@ -125,21 +121,18 @@ def edit(organization_id: int):
     if request.method == "GET":
         form.tags.data = org.tag_names
     if form.validate_on_submit():
-        try:
-            operations.update_organization(
+        done = attempt(
+            lambda: operations.update_organization(
                 current_user, org, _fields_from(form), expected_version=form.loaded_version()
-            )
-        except ConflictError:
-            db.session.rollback()
-            form.version.data = str(org.version)
+            ),
+            form,
+        )
+        if done.conflict:
+            form.version.data = str(org.version)  # a deliberate second save wins
             return render_template(
                 "organizations/form.html", form=form, organization=org, conflict=True
             ), 409
-        except OperationError as exc:
-            db.session.rollback()
-            show_operation_error(form, exc)
-        else:
-            db.session.commit()
+        if done.ok:
             flash(f"{org.name} is saved.", "success")
             return redirect(url_for("organizations.detail", organization_id=org.id))
     if not form.version.data:
@@ -154,12 +147,7 @@ def edit(organization_id: int):
 def delete(organization_id: int):
     org = _load(organization_id)
     name = org.name
-    try:
-        operations.delete_organization(current_user, org)
-    except OperationError as exc:
-        db.session.rollback()
-        flash(exc.message, "danger")
+    if not attempt(lambda: operations.delete_organization(current_user, org)).ok:
         return redirect(url_for("organizations.detail", organization_id=organization_id))
-    db.session.commit()
     flash(f"{name} is deleted.", "success")
     return redirect(url_for("organizations.index"))
