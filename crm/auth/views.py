@@ -9,10 +9,9 @@ from crm.auth import operations
 from crm.auth.forms import AcceptInvitationForm, ChangePasswordForm, LoginForm
 from crm.auth.invitations import user_from_invitation
 from crm.core.access import Permission, public, requires
-from crm.core.errors import OperationError
 from crm.core.http import safe_next
 from crm.core.tokens import TokenError
-from crm.extensions import db
+from crm.core.unit_of_work import attempt
 
 bp = Blueprint("auth", __name__)
 
@@ -42,8 +41,8 @@ def login():
         except operations.LoginThrottled as exc:
             flash(exc.message, "danger")
             return render_template("auth/login.html", form=form), 429
-        db.session.commit()  # the attempt is recorded whatever the outcome
         if user is None:
+            # Answered 200, so the failed attempt is committed with the request and counts.
             flash("That email and password do not match an active account.", "danger")
             return render_template("auth/login.html", form=form), 200
         login_user(user, remember=form.remember.data)
@@ -64,17 +63,18 @@ def logout():
 def change_password():
     form = ChangePasswordForm()
     if form.validate_on_submit():
-        try:
-            operations.change_password(
+        done = attempt(
+            lambda: operations.change_password(
                 current_user,
                 form.current_password.data,
                 form.password.data,
                 min_length=current_app.config["PASSWORD_MIN_LENGTH"],
-            )
-        except OperationError as exc:
-            getattr(form, exc.field or "password").errors.append(exc.message)
+            ),
+            show=False,
+        )
+        if not done.ok:
+            getattr(form, done.error.field or "password").errors.append(done.error.message)
         else:
-            db.session.commit()
             login_user(current_user)  # the session token changed; keep this browser signed in
             flash("Your password is changed. Other browsers have been signed out.", "success")
             return redirect(url_for("core.home"))
@@ -90,14 +90,15 @@ def accept_invitation(token: str):
         return render_template("auth/invitation_invalid.html", message=str(exc)), 400
     form = AcceptInvitationForm()
     if form.validate_on_submit():
-        try:
-            operations.set_password_from_link(
+        done = attempt(
+            lambda: operations.set_password_from_link(
                 user, form.password.data, min_length=current_app.config["PASSWORD_MIN_LENGTH"]
-            )
-        except OperationError as exc:
-            form.password.errors.append(exc.message)
+            ),
+            show=False,
+        )
+        if not done.ok:
+            form.password.errors.append(done.error.message)
         else:
-            db.session.commit()
             login_user(user)
             flash(f"Welcome, {user.name}. Your password is set.", "success")
             return redirect(url_for("core.home"))

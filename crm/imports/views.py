@@ -21,6 +21,7 @@ from flask_login import current_user
 
 from crm.core.access import Permission, requires
 from crm.core.errors import OperationError
+from crm.core.unit_of_work import attempt, discard_changes
 from crm.extensions import db
 from crm.imports import engine, jobs, operations
 from crm.imports.fields import Spec, check_mapping, missing_message, not_kept
@@ -82,14 +83,14 @@ def upload():
     if upload is None or not upload.filename:
         flash("Choose a CSV or Excel file to upload.", "danger")
         return redirect(url_for("imports.index"))
-    try:
-        run = operations.start_run(current_user, record_type, upload.filename, upload.read())
-    except OperationError as error:
-        db.session.rollback()
-        flash(f"{error.message} Nothing was imported.", "danger")
+    done = attempt(
+        lambda: operations.start_run(current_user, record_type, upload.filename, upload.read()),
+        show=False,
+    )
+    if not done.ok:
+        flash(f"{done.error.message} Nothing was imported.", "danger")
         return redirect(url_for("imports.index"))
-    db.session.commit()
-    return redirect(url_for("imports.mapping", run_id=run.id))
+    return redirect(url_for("imports.mapping", run_id=done.value.id))
 
 
 @bp.route("/<int:run_id>/mapping", methods=["GET", "POST"])
@@ -100,7 +101,8 @@ def mapping(run_id: int):
         return redirect(url_for("imports.show", run_id=run.id))
     spec = operations.spec_for(run.record_type)
     if request.method == "POST":
-        try:
+
+        def change() -> Response:
             if request.form.get("action") == "apply_saved":
                 saved = db.session.get(SavedMapping, request.form.get("saved_id", type=int) or 0)
                 if saved is None:
@@ -113,7 +115,6 @@ def mapping(run_id: int):
                         "are in this file, so it was not applied; the columns are as they were."
                     )
                 operations.apply_saved_mapping(run, saved)
-                db.session.commit()
                 if missing:
                     flash(
                         f"Applied the mapping “{saved.name}”, but this file has no "
@@ -134,12 +135,13 @@ def mapping(run_id: int):
             if request.form.get("mapping_name", "").strip():
                 saved = operations.save_mapping(current_user, run, request.form["mapping_name"])
                 flash(f"Saved the mapping as “{saved.name}”.", "success")
-            db.session.commit()
-        except OperationError as error:
-            db.session.rollback()
-            flash(error.message, "danger")
+            return redirect(url_for("imports.preview", run_id=run.id))
+
+        done = attempt(change, show=False)
+        if not done.ok:
+            flash(done.error.message, "danger")
             return redirect(url_for("imports.mapping", run_id=run.id))
-        return redirect(url_for("imports.preview", run_id=run.id))
+        return done.value
     reader = operations.reader_for(run)
     saved = db.session.scalars(
         sa.select(SavedMapping)
@@ -185,7 +187,7 @@ def preview(run_id: int):
     except OperationError as error:
         problem = problem or error.message
     finally:
-        db.session.rollback()  # a preview never writes
+        discard_changes()  # a preview never writes
     columns = [(h, run.mapping.get(h)) for h in run.headers]
     return render_template(
         "imports/preview.html",
@@ -316,6 +318,8 @@ def start(run_id: int):
             return redirect(url_for("imports.show", run_id=run_id))
         stored_name = run.stored_name
         outcome = operations.perform(current_user, run)
+        # Committed before the upload is deleted, so a rolled-back run still has its file
+        # (this view is reworked in parallel).
         db.session.commit()
         operations.forget_upload(stored_name)
     except OperationError as error:
@@ -386,14 +390,10 @@ def errors(run_id: int):
 @requires(Permission.IMPORTS)
 def undo(run_id: int):
     run = _run(run_id)
-    try:
-        result = operations.undo(current_user, run)
-        db.session.commit()
-    except OperationError as error:
-        db.session.rollback()
-        flash(error.message, "danger")
+    done = attempt(lambda: operations.undo(current_user, run))
+    if not done.ok:
         return redirect(url_for("imports.show", run_id=run.id))
-    flash(_undone_message(result), "success")
+    flash(_undone_message(done.value), "success")
     return redirect(url_for("imports.show", run_id=run.id))
 
 
@@ -424,12 +424,7 @@ def _undone_message(result: dict) -> str:
 @requires(Permission.IMPORTS)
 def discard(run_id: int):
     run = _run(run_id)
-    try:
-        operations.discard(run)
-        db.session.commit()
-    except OperationError as error:
-        db.session.rollback()
-        flash(error.message, "danger")
+    if not attempt(lambda: operations.discard(run)).ok:
         return redirect(url_for("imports.show", run_id=run.id))
     flash("The upload was discarded; nothing was imported.", "success")
     return redirect(url_for("imports.index"))

@@ -11,10 +11,8 @@ from flask import Blueprint, current_app, jsonify, redirect, render_template, re
 
 from crm.core.access import public
 from crm.core.countries import normalize_country
-from crm.core.errors import OperationError
 from crm.core.flood import check_and_record
-from crm.core.forms import show_operation_error
-from crm.extensions import db
+from crm.core.unit_of_work import attempt
 from crm.organizations.models import OrganizationKind
 from crm.pledges import operations, queries
 from crm.pledges.forms import PublicPledgeForm
@@ -47,7 +45,8 @@ def sign():
     if form.validate_on_submit():
         if form.website_url.data:  # the honeypot: look successful, store nothing
             return redirect(url_for("public_pledges.thanks", result="received"))
-        try:
+
+        def sign_it() -> operations.Outcome:
             check_and_record(
                 "pledge", request.remote_addr or "unknown",
                 current_app.config["PUBLIC_FORM_HOURLY_LIMIT"],
@@ -66,11 +65,12 @@ def sign():
                 ),
                 standard,
             )
-        except OperationError as exc:
-            db.session.rollback()
-            show_operation_error(form, exc)
+            return outcome
+
+        done = attempt(sign_it, form)
+        if not done.ok:  # nothing is kept, not even the submission counted against the cap
             return render_template("pledges/public.html", form=form, standard=standard), 422
-        db.session.commit()
+        outcome = done.value
         return redirect(url_for("public_pledges.thanks", result=outcome.value))
     status = 422 if form.errors else 200
     return render_template("pledges/public.html", form=form, standard=standard), status

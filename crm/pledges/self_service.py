@@ -13,7 +13,7 @@ from flask import Blueprint, abort, flash, redirect, render_template, request, u
 from flask_login import current_user
 
 from crm.core.access import Permission, requires
-from crm.core.errors import ConflictError, OperationError
+from crm.core.unit_of_work import attempt
 from crm.extensions import db
 from crm.pledges import operations, queries
 from crm.pledges.forms import QuarterForm
@@ -86,14 +86,10 @@ def start_report(pledge_id: int):
     except ValueError:
         flash("Choose the quarter the report covers.", "danger")
         return redirect(url_for("my_pledge.home"))
-    try:
-        report = operations.start_report(current_user, pledge, quarter)
-    except OperationError as exc:
-        db.session.rollback()
-        flash(exc.message, "danger")
+    done = attempt(lambda: operations.start_report(current_user, pledge, quarter))
+    if not done.ok:
         return redirect(url_for("my_pledge.home"))
-    db.session.commit()
-    return redirect(url_for("my_pledge.report", report_id=report.id))
+    return redirect(url_for("my_pledge.report", report_id=done.value.id))
 
 
 def _answers_from(form, report: ProgressReport) -> dict[int, operations.Answer]:
@@ -119,21 +115,17 @@ def report(report_id: int):
         action = request.form.get("action", "save")
         version = request.form.get("version", type=int)
         answers = _answers_from(request.form, report)
-        try:
-            if action == "submit":
-                operations.submit_report(current_user, report, answers, expected_version=version)
-            else:
-                operations.save_report(current_user, report, answers, expected_version=version)
-        except ConflictError as exc:
-            db.session.rollback()
-            flash(exc.message, "danger")
+        store = operations.submit_report if action == "submit" else operations.save_report
+        done = attempt(
+            lambda: store(current_user, report, answers, expected_version=version), show=False
+        )
+        if done.conflict:
+            flash(done.error.message, "danger")
             typed = request.form
-        except OperationError as exc:
-            db.session.rollback()
-            errors[exc.field or "form"] = exc.message
+        elif not done.ok:
+            errors[done.error.field or "form"] = done.error.message
             typed = request.form
         else:
-            db.session.commit()
             if action == "submit":
                 flash(f"Your {report.period} report is submitted. Thank you!", "success")
                 return redirect(url_for("my_pledge.home"))
@@ -154,30 +146,21 @@ def report(report_id: int):
 @requires(Permission.OWN_PLEDGE)
 def correct(report_id: int):
     report = _my_report(report_id)
-    try:
-        correction = operations.correct_report(current_user, report)
-    except OperationError as exc:
-        db.session.rollback()
-        flash(exc.message, "danger")
+    done = attempt(lambda: operations.correct_report(current_user, report))
+    if not done.ok:
         return redirect(url_for("my_pledge.report", report_id=report.id))
-    db.session.commit()
     flash(
         f"A correction of your {report.period} report: change what needs changing, then submit.",
         "info",
     )
-    return redirect(url_for("my_pledge.report", report_id=correction.id))
+    return redirect(url_for("my_pledge.report", report_id=done.value.id))
 
 
 @bp.route("/reports/<int:report_id>/delete", methods=["POST"])
 @requires(Permission.OWN_PLEDGE)
 def delete_draft(report_id: int):
     report = _my_report(report_id)
-    try:
-        operations.delete_draft(current_user, report)
-    except OperationError as exc:
-        db.session.rollback()
-        flash(exc.message, "danger")
+    if not attempt(lambda: operations.delete_draft(current_user, report)).ok:
         return redirect(url_for("my_pledge.report", report_id=report.id))
-    db.session.commit()
     flash("The draft is deleted.", "success")
     return redirect(url_for("my_pledge.home"))
