@@ -173,8 +173,11 @@ def authenticate(
     return user
 
 
-def mark_invited(actor: User, user: User) -> None:
-    """Record an invitation; links from earlier invitations stop working."""
+def invite(actor: User | None, user: User) -> None:
+    """Invite `user` to choose a password: links from earlier invitations stop working, and the
+    invitation email is queued in this transaction (the worker sends it once it commits)."""
+    from crm.auth.invitations import queue_invitation
+
     if user.has_password:
         raise OperationError(f"{user.email} has already set a password.")
     user.session_token = new_session_token()
@@ -182,14 +185,19 @@ def mark_invited(actor: User, user: User) -> None:
     audit.record(
         actor, AuditAction.INVITE, "user", user.id, summary=f"Invitation sent to {user.email}"
     )
+    queue_invitation(user, actor)
 
 
-def mark_password_reset(actor: User, user: User) -> None:
-    """Before a reset link is sent: earlier links die and the user is signed out everywhere."""
+def send_password_reset(actor: User, user: User) -> None:
+    """A link to choose a new password: earlier links die, the user is signed out everywhere,
+    and the email is queued in this transaction."""
+    from crm.auth.invitations import queue_password_reset
+
     if not user.active:
         raise OperationError(f"{user.email} is deactivated; activate the account first.")
     user.session_token = new_session_token()
     audit.record(actor, AuditAction.PASSWORD, "user", user.id, summary="Password reset link sent")
+    queue_password_reset(user, actor)
 
 
 def set_password_from_link(user: User, password: str, *, min_length: int) -> None:
