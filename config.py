@@ -113,6 +113,10 @@ class BaseConfig:
     # workers are also woken at once by NOTIFY).
     JOB_LEASE_SECONDS = _env_int("CRM_JOB_LEASE_SECONDS", 60)
     JOB_POLL_SECONDS = float(os.environ.get("CRM_JOB_POLL_SECONDS") or 0.5)
+    # Finished jobs are kept this many days (failed ones longer, to look into), then the hourly
+    # housekeeping deletes them: an email's job holds its body, personal links included.
+    JOB_KEEP_DAYS = _env_int("CRM_JOB_KEEP_DAYS", 14)
+    JOB_KEEP_FAILED_DAYS = _env_int("CRM_JOB_KEEP_FAILED_DAYS", 30)
     # Campaign emails sent per request to the provider (SendGrid takes up to 1,000), and so
     # per sending job.
     CAMPAIGN_BATCH_SIZE = _env_int("CRM_CAMPAIGN_BATCH_SIZE", 1000)

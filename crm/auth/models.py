@@ -98,7 +98,8 @@ class User(UserMixin, db.Model):
 class LoginAttempt(db.Model):
     """Failed and successful logins, kept to throttle guessing per account and per address.
     They name an address and a network address, so they are pruned after
-    `LOGIN_ATTEMPT_KEEP_DAYS` (see `crm.auth.operations.authenticate`)."""
+    `LOGIN_ATTEMPT_KEEP_DAYS` by the hourly housekeeping job
+    (`crm.auth.operations.forget_old_login_attempts`)."""
 
     id: Mapped[int] = mapped_column(primary_key=True)
     email: Mapped[str] = mapped_column(sa.String(254))

@@ -140,12 +140,12 @@ def authenticate(
     window_seconds: int,
     max_per_account: int,
     max_per_address: int,
-    keep_days: int = 30,
 ) -> User | None:
     """The user if the credentials are right; None if not; LoginThrottled if too many failures.
 
     Every attempt is recorded. The attempt row must survive a failed login, so the caller commits
-    whatever the outcome. Attempts older than `keep_days` (and the throttle window) are deleted.
+    whatever the outcome. Old attempts are deleted by the hourly housekeeping job
+    (`forget_old_login_attempts`), not by a login.
     """
     email = (email or "").strip().lower()[:254]
     now = utcnow()
@@ -163,8 +163,6 @@ def authenticate(
         )
     user = find_user_by_email(email)
     ok = user is not None and user.active and user.check_password(password)
-    oldest = min(since, now - timedelta(days=keep_days))
-    db.session.execute(sa.delete(LoginAttempt).where(LoginAttempt.at < oldest))
     db.session.add(LoginAttempt(email=email, address=address[:64], succeeded=ok, at=now))
     if not ok:
         return None
@@ -210,6 +208,13 @@ def set_password_from_link(user: User, password: str, *, min_length: int) -> Non
             LoginAttempt.email == user.email, LoginAttempt.succeeded.is_(False)
         )
     )
+
+
+def forget_old_login_attempts(now, *, keep_days: int, window_seconds: int) -> int:
+    """Delete login attempts older than `keep_days` (never one the throttle still counts): they
+    name a person and a network address. Returns how many went."""
+    oldest = now - max(timedelta(days=keep_days), timedelta(seconds=window_seconds))
+    return db.session.execute(sa.delete(LoginAttempt).where(LoginAttempt.at < oldest)).rowcount
 
 
 STAFF_ROLES = (Role.ADMIN, Role.LEAD, Role.VOLUNTEER)
