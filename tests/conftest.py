@@ -257,6 +257,20 @@ def outbox(app, run_jobs):
     return messages
 
 
+@pytest.fixture
+def queued_mail(db):
+    """The emails queued as `mail.send` jobs in this test, oldest first: [(to, subject)].
+    A rolled-back request leaves none; a committed one exactly its own."""
+    from crm.core.jobs import Job
+
+    def read() -> list[tuple[str, str]]:
+        db.session.expire_all()
+        jobs = db.session.scalars(sa.select(Job).where(Job.kind == "mail.send").order_by(Job.id))
+        return [(job.payload["to"], job.payload["subject"]) for job in jobs]
+
+    return read
+
+
 def first_link(message, path_fragment: str) -> str:
     body = message.get_body(preferencelist=("plain",)).get_content()
     match = re.search(r"https?://\S*" + re.escape(path_fragment) + r"\S*", body)
