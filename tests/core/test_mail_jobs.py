@@ -260,3 +260,18 @@ def test_a_worker_killed_while_sending_does_not_send_twice(tmp_path, fake_sendgr
                 name = sa.engine.make_url(url).database
                 conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
             admin.dispose()
+
+
+def test_a_provider_that_does_not_answer_is_given_up_on_and_tried_later(
+    app, db, sendgrid, run_jobs, monkeypatch
+):
+    """A hung connection must not hold the worker: the send times out and is tried again."""
+    from crm.core import mail
+
+    monkeypatch.setattr(mail, "SEND_TIMEOUT", 0.3)
+    sendgrid.delay = 2
+    job_id = _queue(app, db)
+    run_jobs()
+    job = _job(db, job_id)
+    assert job.status is JobStatus.QUEUED and "could not be reached" in job.last_error
+    assert job.checkpoint is None  # tried again later (SendGrid may not have it)
