@@ -97,6 +97,21 @@ class LiveServer:
     instance_dir: Path
     log_path: Path
 
+    def run_worker(self) -> str:
+        """`flask crm worker --once` on this server's database: sends what is queued (emails,
+        campaign batches) as the worker `make run` starts would. Returns what it printed."""
+        env = {**_server_env(self.instance_dir), "CRM_BASE_URL": self.url}
+        result = subprocess.run(
+            [sys.executable, "-m", "flask", "--app", "wsgi", "crm", "worker", "--once"],
+            cwd=REPO_ROOT,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert result.returncode == 0, result.stderr
+        return result.stdout
+
     def log_tail(self, lines: int = 30) -> str:
         try:
             text = self.log_path.read_text(errors="replace")

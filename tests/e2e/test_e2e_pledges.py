@@ -13,7 +13,9 @@ pytestmark = pytest.mark.e2e
 
 
 def invitation_link(live_server, address: str) -> str:
-    """The link in the newest invitation mailed to `address` (the file mail provider)."""
+    """The link in the newest invitation mailed to `address` (the file mail provider), once
+    the worker has sent what was queued."""
+    live_server.run_worker()
     mails = sorted(
         (live_server.instance_dir / "mail").glob("*.eml"), key=lambda p: p.stat().st_mtime
     )
