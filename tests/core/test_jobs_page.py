@@ -83,15 +83,6 @@ def _show_progress(app, db, job: Job, done: int, total: int) -> None:
 # --- access ---------------------------------------------------------------------------------
 
 
-def test_only_admins_may_use_the_jobs_page(app):
-    from crm.core.access import ROLE_PERMISSIONS, Permission, permission_of
-
-    assert {r for r, perms in ROLE_PERMISSIONS.items() if Permission.JOBS in perms} == {Role.ADMIN}
-    endpoints = [e for e in app.view_functions if e.startswith("jobs.")]
-    assert len(endpoints) == 4
-    assert all(permission_of(app.view_functions[e]) is Permission.JOBS for e in endpoints)
-
-
 @pytest.mark.parametrize("role", [r for r in Role if r is not Role.ADMIN])
 def test_every_other_role_is_refused(client, as_role, make_job, role):
     job = make_job(JobStatus.FAILED, last_error="boom")
