@@ -16,7 +16,12 @@ client as the admin, each case is requested 5 times to warm up and `--requests` 
   (`campaigns.send`), a job's page, and the dashboard (with the no-worker warning's count).
 
 It also prints each engine's plan for the page's queries (EXPLAIN), to show they use the job
-indexes (`ix_job_due`, `ix_job_finished_at`), not a scan of the table.
+indexes (`ix_job_due`, `ix_job_finished_at`, `ix_job_kind_finished_at`), not a scan of the table.
+
+Measured at 300,000 done emails on the 2-vCPU development VM (CPU reference loop 50 ms): every
+case within 30 ms at p95 on SQLite and 16 ms on PostgreSQL (`/healthz` 0.3–0.5 ms). Before
+`ix_job_kind_finished_at` (0020), a rare kind's done jobs on SQLite walked the whole day's
+finished jobs: 105–180 ms, 340–570 ms when the VM was busy.
 """
 
 from __future__ import annotations
