@@ -137,20 +137,28 @@ def live_server(chromium_path, tmp_path_factory) -> LiveServer:
         shutil.copyfile(log_path, SERVER_LOG_COPY)
 
 
-def wait_for_mail(live_server: LiveServer, address: str, timeout: float = MAIL_TIMEOUT):
-    """The newest email to `address` in the server's mail folder, waiting for the worker to
-    write it (polling until a deadline)."""
+def _plain_text(message) -> str:
+    part = message.get_body(preferencelist=("plain",))
+    return part.get_content() if part is not None else ""
+
+
+def wait_for_mail(
+    live_server: LiveServer, address: str, timeout: float = MAIL_TIMEOUT, matching: str = ""
+):
+    """The newest email to `address` (whose plain text matches the regular expression
+    `matching`, if given) in the server's mail folder, waiting for the worker to write it."""
     deadline = time.monotonic() + timeout
     while True:
         found = None
         for path in sorted(live_server.mail_dir.glob("*.eml"), key=lambda p: p.stat().st_mtime):
             message = message_from_bytes(path.read_bytes(), policy=policy.default)
-            if message["To"] == address:
+            if message["To"] == address and re.search(matching, _plain_text(message)):
                 found = message
         if found is not None:
             return found
         if time.monotonic() > deadline:
-            raise AssertionError(f"nothing mailed to {address} within {timeout:.0f} s")
+            what = f" matching {matching!r}" if matching else ""
+            raise AssertionError(f"nothing mailed to {address}{what} within {timeout:.0f} s")
         time.sleep(0.2)
 
 
@@ -327,10 +335,11 @@ class CRM:
 
 @pytest.fixture
 def mail(live_server):
-    """mail(address) is the newest email to `address`, once the worker has written it."""
+    """mail(address[, matching=regex]) is the newest email to `address` (whose text matches),
+    once the worker has written it."""
 
-    def newest(address: str, timeout: float = MAIL_TIMEOUT):
-        return wait_for_mail(live_server, address, timeout)
+    def newest(address: str, matching: str = "", timeout: float = MAIL_TIMEOUT):
+        return wait_for_mail(live_server, address, timeout, matching)
 
     return newest
 
