@@ -148,6 +148,7 @@ def register_jobs() -> None:
     worker, or a page that queues a job) knows every kind."""
     import crm.campaigns.jobs  # noqa: F401
     import crm.core.mail  # noqa: F401
+    import crm.imports.jobs  # noqa: F401
 
 
 def register_blueprints(app: Flask) -> None:
