@@ -63,13 +63,7 @@ def _describe(payload: dict) -> str:
 @handler(RUN, label="Import", max_attempts=3, describe=_describe)
 def run_import(payload: dict, job: JobContext) -> dict:
     run_id = int(payload["run_id"])
-    # The first statement writes, so on SQLite the job takes the write lock before it reads
-    # anything (a transaction that has read cannot start writing once another has written).
-    waiting = db.session.execute(
-        sa.update(ImportRun.__table__)
-        .where(ImportRun.id == run_id, ImportRun.status == RunStatus.QUEUED.value)
-        .values(started_at=utcnow())
-    ).rowcount
+    waiting = _write_first(run_id, ImportRun.status == RunStatus.QUEUED.value, started_at=utcnow())
     run = db.session.get(ImportRun, run_id)
     if run is None:
         raise OperationError(f"Import #{run_id} no longer exists; there is nothing to import.")
@@ -84,6 +78,7 @@ def run_import(payload: dict, job: JobContext) -> dict:
         outcome = operations.import_now(actor, run, progress=job.progress)
     except OperationError as error:
         db.session.rollback()
+        _write_first(run_id, finished_at=utcnow())
         operations.fail(db.session.get(ImportRun, run_id), error.message)
         return {"refused": error.message}  # committed with the job: the run failed, nothing in
     except (Retry, *TRANSIENT):
@@ -103,11 +98,21 @@ def run_import(payload: dict, job: JobContext) -> dict:
     }
 
 
+def _write_first(run_id: int, *only: sa.ColumnElement[bool], **values: Any) -> int:
+    """Start the transaction with a write to the run (`values`), so on SQLite it takes the
+    write lock before reading anything: a transaction that has read cannot start writing once
+    another has written. Returns how many runs matched (0 or 1)."""
+    return db.session.execute(
+        sa.update(ImportRun.__table__).where(ImportRun.id == run_id, *only).values(**values)
+    ).rowcount
+
+
 def _fail_now(run_id: int, message: str) -> None:
     """Mark the run failed in a transaction of its own, before the worker records the job's
     failure. Best effort: if even this cannot be written, `imports.tidy` does it later."""
     db.session.rollback()
     try:
+        _write_first(run_id, finished_at=utcnow())
         operations.fail(db.session.get(ImportRun, run_id), message)
         db.session.commit()
     except Exception:  # noqa: BLE001 - the job's own failure is still recorded by the worker

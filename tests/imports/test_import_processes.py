@@ -249,6 +249,13 @@ def test_a_worker_killed_mid_import_leaves_nothing_and_the_next_imports_it_once(
 BIG = 50_000
 
 
+def _gunicorn_extra_args() -> list[str]:
+    """Gunicorn 24+ opens a control socket in ~/.gunicorn, shared by every server of the user."""
+    from gunicorn.config import Config
+
+    return ["--no-control-socket"] if "control_socket_disable" in Config().settings else []
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -269,7 +276,9 @@ class Server:
     def start(self) -> Server:
         gunicorn = Path(sys.executable).with_name("gunicorn")
         self.process = subprocess.Popen(
-            [str(gunicorn), "--workers", "1", "--bind", f"127.0.0.1:{self.port}", "wsgi:app"],
+            [str(gunicorn), "--workers", "1", "--bind", f"127.0.0.1:{self.port}"]
+            + _gunicorn_extra_args()
+            + ["wsgi:app"],
             env=self.env,
             cwd=ROOT,
             stdout=self.log.open("ab"),
