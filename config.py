@@ -76,6 +76,7 @@ class BaseConfig:
     LOGIN_MAX_FAILURES_PER_ADDRESS = _env_int("CRM_LOGIN_MAX_FAILURES_ADDRESS", 20)
     LOGIN_ATTEMPT_KEEP_DAYS = _env_int("CRM_LOGIN_ATTEMPT_KEEP_DAYS", 30)  # then deleted
     PASSWORD_MIN_LENGTH = _env_int("CRM_PASSWORD_MIN_LENGTH", 10)
+    PASSWORD_HASH_METHOD = "scrypt"  # werkzeug's default; only tests choose another
 
     # Imports: the largest file and row count one import takes, how similar (0-100) an
     # organization name must be to one we have to be listed for review, and over how many rows
@@ -138,6 +139,7 @@ class TestConfig(BaseConfig):
     WTF_CSRF_ENABLED = False  # tests that exercise CSRF switch it back on
     MAIL_PROVIDER = "file"
     PASSWORD_MIN_LENGTH = 8
+    PASSWORD_HASH_METHOD = "pbkdf2:sha256:1"  # scrypt's cost would dominate the suite
     SERVER_NAME_FOR_LINKS = "http://localhost"
 
 

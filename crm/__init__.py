@@ -162,6 +162,7 @@ def register_blueprints(app: Flask) -> None:
     from crm.consultations.views import bp as consultations_bp
     from crm.consultations.views import public_bp as public_consultations_bp
     from crm.contacts.views import bp as contacts_bp
+    from crm.core.jobs.views import bp as jobs_bp
     from crm.core.views import bp as core_bp
     from crm.duplicates.views import bp as duplicates_bp
     from crm.engagements.views import bp as engagements_bp
@@ -206,6 +207,7 @@ def register_blueprints(app: Flask) -> None:
         audit_bp,
         duplicates_bp,
         imports_bp,
+        jobs_bp,
     ):
         app.register_blueprint(bp)
 

@@ -143,7 +143,7 @@ def _next() -> int:
 
 
 @pytest.fixture
-def make_user(db):
+def make_user(db, app):
     from crm.auth.models import Role, User
 
     def make(
@@ -157,7 +157,8 @@ def make_user(db):
             **kw,
         )
         if password:
-            user.set_password(password)
+            with app.app_context():  # the test configuration's cheap hash
+                user.set_password(password)
         db.session.add(user)
         db.session.commit()
         return user
