@@ -79,8 +79,8 @@ class BaseConfig:
     PASSWORD_HASH_METHOD = "scrypt"  # werkzeug's default; only tests choose another
 
     # Imports: the largest file and row count one import takes, how similar (0-100) an
-    # organization name must be to one we have to be listed for review, and from how many rows
-    # a web import runs in the background with a progress bar.
+    # organization name must be to one we have to be listed for review, and over how many rows
+    # a web import is a job for `flask crm worker` (smaller files import while the page waits).
     IMPORT_MAX_BYTES = _env_int("CRM_IMPORT_MAX_BYTES", 200 * 1024 * 1024)
     IMPORT_MAX_ROWS = _env_int("CRM_IMPORT_MAX_ROWS", 2_000_000)
     IMPORT_FUZZY_THRESHOLD = _env_int("CRM_IMPORT_FUZZY_THRESHOLD", 90)

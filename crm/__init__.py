@@ -146,10 +146,11 @@ def register_personal_data_hooks() -> None:
 def register_jobs() -> None:
     """Import every module that registers job handlers or periodic work, so any process (a
     worker, or a page that queues a job) knows every kind."""
+    import crm.auth.jobs  # noqa: F401
     import crm.campaigns.jobs  # noqa: F401
     import crm.core.housekeeping  # noqa: F401
     import crm.core.mail  # noqa: F401
-    import crm.housekeeping  # noqa: F401
+    import crm.imports.jobs  # noqa: F401
     import crm.pledges.jobs  # noqa: F401
 
 

@@ -1,7 +1,7 @@
 """Housekeeping: the hourly `housekeeping` job deletes what is kept only for a while.
 
 The core imports no domain, so each domain's cleanup is registered here as a task
-(`@task("old login attempts")`, wired in crm/housekeeping.py); the core's own are below: public
+(`@task("old login attempts")` in crm/auth/jobs.py); the core's own are below: public
 form submissions, finished jobs, workers gone without a word. Each task runs in a savepoint, so
 one that fails keeps back none of the others; the job then fails and names it (and runs again
 the next hour).
