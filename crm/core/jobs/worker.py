@@ -81,6 +81,7 @@ class JobContext:
     created_by_id: int | None
     checkpoint: dict | None
     should_stop: Callable[[], bool] = lambda: False
+    worker: str = ""  # the name of the worker running it (host:pid)
     _progress: dict | None = field(default=None, repr=False)
 
     def progress(self, done: int, total: int | None = None, message: str | None = None) -> None:
@@ -454,6 +455,7 @@ class Worker:
             created_by_id=claimed.created_by_id,
             checkpoint=claimed.checkpoint,
             should_stop=self.stopping.is_set,
+            worker=self.name,
         )
         self.current = ctx
         kind = KINDS.get(claimed.kind)
