@@ -5,8 +5,10 @@ PORT ?= 5000
 FLASK = $(VENV)/bin/flask --app wsgi
 PYTEST = $(VENV)/bin/pytest
 PG_TEST_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/test
+# Settings (KEY=value lines) that honcho adds to both processes of `make run`, if the file exists.
+ENV_FILE ?= .env
 
-.PHONY: install run test test-pg test-e2e lint bench clean
+.PHONY: install run serve test test-pg test-e2e lint bench clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -15,11 +17,20 @@ $(VENV)/.installed: pyproject.toml
 
 install: $(VENV)/.installed
 
-run: install  ## set up (venv, migrations, demo data and admin on first start) and serve
+run: install serve  ## set up (venv, migrations, demo data and admin on first start), serve, and run a worker
+
+# What `make run` does once the venv is installed (the browser tests start the app this way).
+# honcho runs the Procfile: gunicorn on $(PORT) and `flask crm worker`, which sends emails and
+# campaigns and runs imports, reminders and housekeeping. Ctrl+C (or SIGTERM) stops both.
+# Links in emails go to this server unless CRM_BASE_URL says otherwise (the worker renders
+# emails outside any request, so it must be told the address).
+serve:
 	$(FLASK) db upgrade
 	$(FLASK) crm bootstrap
-	@echo "Serving on http://127.0.0.1:$(PORT)  (Ctrl+C to stop)"
-	$(VENV)/bin/gunicorn --bind 127.0.0.1:$(PORT) --workers 2 --threads 4 --access-logfile - wsgi:app
+	@echo "Serving on http://127.0.0.1:$(PORT) with a worker for background jobs (Ctrl+C stops both)"
+	exec env CRM_BASE_URL="$${CRM_BASE_URL:-http://127.0.0.1:$(PORT)}" \
+		PATH="$(abspath $(VENV))/bin:$$PATH" PYTHONUNBUFFERED=1 \
+		$(VENV)/bin/honcho start --port $(PORT) --env $(ENV_FILE)
 
 test: install  ## the whole suite on SQLite (browser tests included when Chromium is installed)
 	$(PYTEST) -q

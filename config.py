@@ -76,10 +76,11 @@ class BaseConfig:
     LOGIN_MAX_FAILURES_PER_ADDRESS = _env_int("CRM_LOGIN_MAX_FAILURES_ADDRESS", 20)
     LOGIN_ATTEMPT_KEEP_DAYS = _env_int("CRM_LOGIN_ATTEMPT_KEEP_DAYS", 30)  # then deleted
     PASSWORD_MIN_LENGTH = _env_int("CRM_PASSWORD_MIN_LENGTH", 10)
+    PASSWORD_HASH_METHOD = "scrypt"  # werkzeug's default; only tests choose another
 
     # Imports: the largest file and row count one import takes, how similar (0-100) an
-    # organization name must be to one we have to be listed for review, and from how many rows
-    # a web import runs in the background with a progress bar.
+    # organization name must be to one we have to be listed for review, and over how many rows
+    # a web import is a job for `flask crm worker` (smaller files import while the page waits).
     IMPORT_MAX_BYTES = _env_int("CRM_IMPORT_MAX_BYTES", 200 * 1024 * 1024)
     IMPORT_MAX_ROWS = _env_int("CRM_IMPORT_MAX_ROWS", 2_000_000)
     IMPORT_FUZZY_THRESHOLD = _env_int("CRM_IMPORT_FUZZY_THRESHOLD", 90)
@@ -113,6 +114,10 @@ class BaseConfig:
     # workers are also woken at once by NOTIFY).
     JOB_LEASE_SECONDS = _env_int("CRM_JOB_LEASE_SECONDS", 60)
     JOB_POLL_SECONDS = float(os.environ.get("CRM_JOB_POLL_SECONDS") or 0.5)
+    # Finished jobs are kept this many days (failed ones longer, to look into), then the hourly
+    # housekeeping deletes them: an email's job holds its body, personal links included.
+    JOB_KEEP_DAYS = _env_int("CRM_JOB_KEEP_DAYS", 14)
+    JOB_KEEP_FAILED_DAYS = _env_int("CRM_JOB_KEEP_FAILED_DAYS", 30)
     # Campaign emails sent per request to the provider (SendGrid takes up to 1,000), and so
     # per sending job.
     CAMPAIGN_BATCH_SIZE = _env_int("CRM_CAMPAIGN_BATCH_SIZE", 1000)
@@ -138,6 +143,7 @@ class TestConfig(BaseConfig):
     WTF_CSRF_ENABLED = False  # tests that exercise CSRF switch it back on
     MAIL_PROVIDER = "file"
     PASSWORD_MIN_LENGTH = 8
+    PASSWORD_HASH_METHOD = "pbkdf2:sha256:1"  # scrypt's cost would dominate the suite
     SERVER_NAME_FOR_LINKS = "http://localhost"
 
 

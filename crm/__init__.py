@@ -146,8 +146,12 @@ def register_personal_data_hooks() -> None:
 def register_jobs() -> None:
     """Import every module that registers job handlers or periodic work, so any process (a
     worker, or a page that queues a job) knows every kind."""
+    import crm.auth.jobs  # noqa: F401
     import crm.campaigns.jobs  # noqa: F401
+    import crm.core.housekeeping  # noqa: F401
     import crm.core.mail  # noqa: F401
+    import crm.imports.jobs  # noqa: F401
+    import crm.pledges.jobs  # noqa: F401
 
 
 def register_blueprints(app: Flask) -> None:
@@ -161,6 +165,7 @@ def register_blueprints(app: Flask) -> None:
     from crm.consultations.views import bp as consultations_bp
     from crm.consultations.views import public_bp as public_consultations_bp
     from crm.contacts.views import bp as contacts_bp
+    from crm.core.jobs.views import bp as jobs_bp
     from crm.core.views import bp as core_bp
     from crm.duplicates.views import bp as duplicates_bp
     from crm.engagements.views import bp as engagements_bp
@@ -205,6 +210,7 @@ def register_blueprints(app: Flask) -> None:
         audit_bp,
         duplicates_bp,
         imports_bp,
+        jobs_bp,
     ):
         app.register_blueprint(bp)
 

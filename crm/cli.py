@@ -29,7 +29,6 @@ crm_cli = AppGroup("crm", help="WEST Advocacy CRM commands.")
 def create_user_command(email: str, name: str, role: str, password: str | None, invite: bool):
     """Create an account."""
     from crm.auth import operations
-    from crm.auth.invitations import send_invitation
     from crm.auth.models import Role
     from crm.core.errors import OperationError
 
@@ -45,14 +44,16 @@ def create_user_command(email: str, name: str, role: str, password: str | None, 
             min_password_length=current_app.config["PASSWORD_MIN_LENGTH"],
         )
         if invite:
-            operations.mark_invited(None, user)
+            operations.invite(None, user)  # the email is a job, committed with the account
     except OperationError as exc:
         db.session.rollback()
         raise click.ClickException(exc.message) from None
     db.session.commit()
     if invite:
-        send_invitation(user, user)
-        click.echo(f"Created {user.email} ({role}); invitation sent.")
+        click.echo(
+            f"Created {user.email} ({role}); the invitation is queued and goes out as soon as "
+            "a worker runs (`flask --app wsgi crm worker`)."
+        )
     else:
         click.echo(f"Created {user.email} ({role}).")
 

@@ -143,7 +143,7 @@ def _next() -> int:
 
 
 @pytest.fixture
-def make_user(db):
+def make_user(db, app):
     from crm.auth.models import Role, User
 
     def make(
@@ -157,7 +157,8 @@ def make_user(db):
             **kw,
         )
         if password:
-            user.set_password(password)
+            with app.app_context():  # the test configuration's cheap hash
+                user.set_password(password)
         db.session.add(user)
         db.session.commit()
         return user
@@ -255,6 +256,20 @@ def outbox(app, run_jobs):
         ]
 
     return messages
+
+
+@pytest.fixture
+def queued_mail(db):
+    """The emails queued as `mail.send` jobs in this test, oldest first: [(to, subject)].
+    A rolled-back request leaves none; a committed one exactly its own."""
+    from crm.core.jobs import Job
+
+    def read() -> list[tuple[str, str]]:
+        db.session.expire_all()
+        jobs = db.session.scalars(sa.select(Job).where(Job.kind == "mail.send").order_by(Job.id))
+        return [(job.payload["to"], job.payload["subject"]) for job in jobs]
+
+    return read
 
 
 def first_link(message, path_fragment: str) -> str:

@@ -104,6 +104,16 @@ def test_each_role_gets_403_exactly_where_it_lacks_permission(app, client, make_
             assert b"Not allowed" in response.data
 
 
+def test_the_jobs_pages_are_for_admins_only(app):
+    """The walk above covers /jobs/ like every URL; this says who the table lets in."""
+    from crm.core.access import Permission
+
+    assert {r for r, perms in ROLE_PERMISSIONS.items() if Permission.JOBS in perms} == {Role.ADMIN}
+    endpoints = {e for e in app.view_functions if e.startswith("jobs.")}
+    assert endpoints == {"jobs.index", "jobs.detail", "jobs.retry_job", "jobs.cancel_job"}
+    assert all(permission_of(app.view_functions[e]) is Permission.JOBS for e in endpoints)
+
+
 def test_a_viewer_sees_the_report_and_nothing_else(client, as_role, make_org):
     org = make_org("Visible Org")
     as_role("viewer")

@@ -1,7 +1,9 @@
 """Password links — invitations and resets: signed, expiring, and dead once used.
 
 The link carries the start of the user's session token, which changes whenever a password is
-set or a newer link is sent; so a link works once, and only the newest one works.
+set or a newer link is sent; so a link works once, and only the newest one works. The emails are
+jobs queued in the caller's transaction (`crm.core.mail.queue_mail`): the worker sends them
+once it commits.
 """
 
 from __future__ import annotations
@@ -10,7 +12,8 @@ from flask import current_app
 
 from crm.auth.models import User
 from crm.core.http import external_url
-from crm.core.mail import MailMessage, send_mail
+from crm.core.jobs import Job
+from crm.core.mail import MailMessage, queue_mail
 from crm.core.tokens import TokenError, make_token, read_token
 from crm.extensions import db
 
@@ -39,7 +42,8 @@ def invitation_url(user: User) -> str:
     return external_url("auth.accept_invitation", token=invitation_token(user))
 
 
-def send_password_reset(user: User, admin: User) -> str:
+def queue_password_reset(user: User, admin: User) -> Job:
+    """The email with a link to choose a new password, sent once this transaction commits."""
     hours = current_app.config["INVITATION_MAX_AGE_SECONDS"] // 3600
     text = (
         f"Hello {user.name},\n\n"
@@ -48,19 +52,25 @@ def send_password_reset(user: User, admin: User) -> str:
         "Until you use it, you are signed out everywhere; your old password still works.\n\n"
         "— WEST Principles community\n"
     )
-    return send_mail(MailMessage(to=user.email, subject="Choose a new password", text=text))
+    return queue_mail(
+        MailMessage(to=user.email, subject="Choose a new password", text=text), actor=admin
+    )
 
 
-def send_invitation(user: User, inviter: User) -> str:
+def queue_invitation(user: User, inviter: User | None) -> Job:
+    """The invitation email, sent once this transaction commits. Without an inviter (the
+    command line), it says who invites nobody in particular."""
     days = current_app.config["INVITATION_MAX_AGE_SECONDS"] // 86400
     link = invitation_url(user)
+    who = f"{inviter.name} has invited you" if inviter is not None else "You are invited"
     text = (
         f"Hello {user.name},\n\n"
-        f"{inviter.name} has invited you to WEST Advocacy CRM as {user.role.label.lower()}.\n\n"
+        f"{who} to WEST Advocacy CRM as {user.role.label.lower()}.\n\n"
         f"Choose your password here (the link works for {days} days, once):\n{link}\n\n"
         "If you did not expect this email you can ignore it.\n\n"
         "— WEST Principles community\n"
     )
-    return send_mail(
-        MailMessage(to=user.email, subject="Your WEST Advocacy CRM account", text=text)
+    return queue_mail(
+        MailMessage(to=user.email, subject="Your WEST Advocacy CRM account", text=text),
+        actor=inviter,
     )

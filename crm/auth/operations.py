@@ -140,12 +140,12 @@ def authenticate(
     window_seconds: int,
     max_per_account: int,
     max_per_address: int,
-    keep_days: int = 30,
 ) -> User | None:
     """The user if the credentials are right; None if not; LoginThrottled if too many failures.
 
     Every attempt is recorded. The attempt row must survive a failed login, so the caller commits
-    whatever the outcome. Attempts older than `keep_days` (and the throttle window) are deleted.
+    whatever the outcome. Old attempts are deleted by the hourly housekeeping job
+    (`forget_old_login_attempts`), not by a login.
     """
     email = (email or "").strip().lower()[:254]
     now = utcnow()
@@ -163,8 +163,6 @@ def authenticate(
         )
     user = find_user_by_email(email)
     ok = user is not None and user.active and user.check_password(password)
-    oldest = min(since, now - timedelta(days=keep_days))
-    db.session.execute(sa.delete(LoginAttempt).where(LoginAttempt.at < oldest))
     db.session.add(LoginAttempt(email=email, address=address[:64], succeeded=ok, at=now))
     if not ok:
         return None
@@ -173,8 +171,11 @@ def authenticate(
     return user
 
 
-def mark_invited(actor: User, user: User) -> None:
-    """Record an invitation; links from earlier invitations stop working."""
+def invite(actor: User | None, user: User) -> None:
+    """Invite `user` to choose a password: links from earlier invitations stop working, and the
+    invitation email is queued in this transaction (the worker sends it once it commits)."""
+    from crm.auth.invitations import queue_invitation
+
     if user.has_password:
         raise OperationError(f"{user.email} has already set a password.")
     user.session_token = new_session_token()
@@ -182,14 +183,19 @@ def mark_invited(actor: User, user: User) -> None:
     audit.record(
         actor, AuditAction.INVITE, "user", user.id, summary=f"Invitation sent to {user.email}"
     )
+    queue_invitation(user, actor)
 
 
-def mark_password_reset(actor: User, user: User) -> None:
-    """Before a reset link is sent: earlier links die and the user is signed out everywhere."""
+def send_password_reset(actor: User, user: User) -> None:
+    """A link to choose a new password: earlier links die, the user is signed out everywhere,
+    and the email is queued in this transaction."""
+    from crm.auth.invitations import queue_password_reset
+
     if not user.active:
         raise OperationError(f"{user.email} is deactivated; activate the account first.")
     user.session_token = new_session_token()
     audit.record(actor, AuditAction.PASSWORD, "user", user.id, summary="Password reset link sent")
+    queue_password_reset(user, actor)
 
 
 def set_password_from_link(user: User, password: str, *, min_length: int) -> None:
@@ -202,6 +208,13 @@ def set_password_from_link(user: User, password: str, *, min_length: int) -> Non
             LoginAttempt.email == user.email, LoginAttempt.succeeded.is_(False)
         )
     )
+
+
+def forget_old_login_attempts(now, *, keep_days: int, window_seconds: int) -> int:
+    """Delete login attempts older than `keep_days` (never one the throttle still counts): they
+    name a person and a network address. Returns how many went."""
+    oldest = now - max(timedelta(days=keep_days), timedelta(seconds=window_seconds))
+    return db.session.execute(sa.delete(LoginAttempt).where(LoginAttempt.at < oldest)).rowcount
 
 
 STAFF_ROLES = (Role.ADMIN, Role.LEAD, Role.VOLUNTEER)

@@ -36,7 +36,6 @@ def login():
                 window_seconds=config["LOGIN_THROTTLE_WINDOW_SECONDS"],
                 max_per_account=config["LOGIN_MAX_FAILURES_PER_ACCOUNT"],
                 max_per_address=config["LOGIN_MAX_FAILURES_PER_ADDRESS"],
-                keep_days=config["LOGIN_ATTEMPT_KEEP_DAYS"],
             )
         except operations.LoginThrottled as exc:
             flash(exc.message, "danger")

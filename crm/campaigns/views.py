@@ -12,7 +12,7 @@ from crm.campaigns.forms import CampaignForm, ScheduleForm, SegmentForm
 from crm.campaigns.models import Campaign, MessageStatus, Segment
 from crm.contacts.models import Contact
 from crm.core.access import Permission, requires
-from crm.core.mail import MailError, send_mail
+from crm.core.mail import queue_mail
 from crm.core.unit_of_work import attempt
 from crm.events.models import Event
 from crm.extensions import db
@@ -344,13 +344,9 @@ def send_test(campaign_id: int):
     message = delivery.single_message(
         campaign, current_user.email, contact, subject_prefix="[Test] "
     )
-    try:
-        send_mail(message)
-    except MailError as exc:
-        flash(f"The test was not sent: {exc}", "danger")
-    else:
-        who = f" as {contact.full_name} would see it" if contact else ""
-        flash(f"A test is on its way to {current_user.email}{who}.", "success")
+    queue_mail(message, actor=current_user)  # the worker sends it once this request commits
+    who = f" as {contact.full_name} would see it" if contact else ""
+    flash(f"A test is on its way to {current_user.email}{who}.", "success")
     return redirect(
         url_for(
             "campaigns.preview", campaign_id=campaign.id, contact_id=contact.id if contact else None

@@ -24,7 +24,7 @@ from flask import (
 from flask_login import current_user
 
 from crm.campaigns.queries import message_counts
-from crm.consultations import operations, queries
+from crm.consultations import links, operations, queries
 from crm.consultations.forms import (
     AddressedForm,
     ConsultationForm,
@@ -40,7 +40,6 @@ from crm.core.errors import OperationError
 from crm.core.export import csv_response, xlsx_response
 from crm.core.flood import check_and_record
 from crm.core.forms import VersionedForm, show_operation_error
-from crm.core.mail import MailError, MailMessage, send_mail
 from crm.core.unit_of_work import attempt, discard_changes
 from crm.extensions import db
 from crm.standards.queries import all_standards
@@ -551,18 +550,16 @@ RESULT_MESSAGES = {
     "response per person is kept).",
     # The page after the public form says the same whether the address was known or not:
     # anyone can type anyone's address. What happened is told in the email, to its owner.
-    "public": "Thank you. We emailed a link to {email}: open it to check your answers, and to "
-    "submit or change them until {closes}.",
+    "public": "Thank you. A link is on its way to {email}: open it to check your answers, and "
+    "to submit or change them until {closes}.",
     "discarded": "What was typed on the public page with your address is gone; your response is "
     "as it was.",
 }
-# The public page's results when the email with the link did not go: said as it is, and the
-# same for a known address and a new one.
+# The public page's result when no email with the link was queued (the address had its emails
+# for the hour): said as it is, and the same for a known address and a new one.
 MAIL_MESSAGES = {
     ("public", "limited"): "Thank you. We did not email a link this time: we already sent "
     "several to this address in the last hour. Use the latest one, or try again later.",
-    ("public", "failed"): "Thank you. We could not send the email with your link to {email} just "
-    "now; try again in a few minutes.",
 }
 # The address a public form's link went to, for the page after it (kept out of the URL).
 LINK_SENT_TO = "consultation-link-to"
@@ -605,40 +602,6 @@ def _respondent(form: ResponseForm) -> operations.Respondent:
         organization_kind=form.organization_kind.data,
         country=form.country.data,
         named=form.named.data,
-    )
-
-
-# What the email after the public form says happened: only the address's owner reads it.
-LINK_MAIL_NEWS = {
-    operations.Outcome.SUBMITTED: "Your response is submitted. Your personal link, to change it "
-    "until {closes}:",
-    operations.Outcome.SAVED: "Your answers are saved as a draft: they count once you submit "
-    "them. Your personal link, to finish and submit them until {closes}:",
-    operations.Outcome.KEPT: "Someone gave this address with answers on the consultation's "
-    "public page. Nothing in your response has changed: open your personal link to check those "
-    "answers, then submit them or discard them, until {closes}. If it was not you, you can "
-    "ignore this email.",
-    operations.Outcome.LINK: "Your personal link, to answer or come back and change your answers "
-    "until {closes}:",
-}
-
-
-def _mail_link(consultation: Consultation, contact, outcome=operations.Outcome.LINK) -> None:
-    link = operations.personal_link(consultation, contact)
-    closes = f"{consultation.closes_on:%-d %B %Y}"
-    news = LINK_MAIL_NEWS.get(outcome, LINK_MAIL_NEWS[operations.Outcome.LINK])
-    news = news.format(closes=closes)
-    if not news.endswith(":"):
-        news += "\n\nYour personal link:"
-    send_mail(
-        MailMessage(
-            to=contact.email,
-            subject=f"Your personal link: {consultation.title}",
-            text=f"Dear {contact.first_name},\n\n"
-            f"Thank you for taking part in the consultation {consultation.title}.\n\n"
-            f"{news}\n{link}\n\nPlease keep it to yourself: anyone with this link can "
-            "change your response.\n\n— The WEST Principles community\n",
-        )
     )
 
 
@@ -806,62 +769,36 @@ def respond(consultation_id: int):
         submit = request.form.get("action") == "submit"
         if form.website.data:
             # A bot filled the hidden field: look successful, store nothing.
-            return redirect(
-                url_for(".done", consultation_id=consultation.id, result="public", mail="sent")
-            )
-        try:
+            return redirect(url_for(".done", consultation_id=consultation.id, result="public"))
+
+        def answer() -> links.PublicAnswer:
             check_and_record(
                 "consultation-response",
                 _address(),
                 current_app.config["PUBLIC_FORM_HOURLY_LIMIT"],
             )
-            response, contact, outcome = operations.respond_public(
+            return links.answer_publicly(
                 consultation, _respondent(form), _answers_from_request(consultation), submit=submit
             )
-        except OperationError as exc:
-            db.session.rollback()
-            return _render_response(consultation, form, _posted_answers(), status=422, exc=exc)
-        # TODO(mail-jobs): committed here, before the link is mailed below
-        db.session.commit()
-        mail = "limited"
-        if _may_mail_link(contact.email):
-            try:
-                _mail_link(consultation, contact, outcome)
-                mail = "sent"
-            except MailError:
-                mail = "failed"
-                current_app.logger.exception(
-                    "consultation link for %s failed", response.id if response else contact.id
-                )
+
+        done = attempt(answer, show=False)  # every problem is shown on the page
+        if not done.ok:
+            return _render_response(
+                consultation, form, _posted_answers(), status=422, exc=done.error
+            )
         from flask import session
 
-        session[LINK_SENT_TO] = contact.email
+        session[LINK_SENT_TO] = done.value.contact.email
         return redirect(
-            url_for(".done", consultation_id=consultation.id, result="public", mail=mail)
+            url_for(
+                ".done",
+                consultation_id=consultation.id,
+                result="public",
+                mail=None if done.value.mailed else "limited",
+            )
         )
     status = 422 if form.errors else 200
     return _render_response(consultation, form, _posted_answers(), status=status)
-
-
-LINK_MAILS_PER_ADDRESS_HOURLY = 3
-
-
-def _may_mail_link(email: str | None) -> bool:
-    """Anyone can type anyone's address into the public form: the same address gets at most a
-    few link emails an hour, however many networks the forms come from."""
-    import hashlib
-
-    if not email:
-        return False
-    key = "mail:" + hashlib.sha256(email.lower().encode()).hexdigest()[:40]
-    try:
-        check_and_record("consultation-link-mail", key, LINK_MAILS_PER_ADDRESS_HOURLY)
-    except OperationError:
-        db.session.rollback()
-        return False
-    # TODO(mail-jobs): the mail count is committed before the mail is sent
-    db.session.commit()
-    return True
 
 
 def _link_holder(consultation, token: str):
@@ -995,6 +932,6 @@ def done(consultation_id: int):
         consultation=consultation,
         message=message.format(email=email, closes=f"{consultation.closes_on:%-d %B %Y}"),
         token=token,
-        success=mail not in ("limited", "failed"),
+        success=mail != "limited",
         today=date.today(),
     )

@@ -58,6 +58,8 @@ class Permission(StrEnum):
     IMPORTS = "imports"  # upload, map and run imports; undo them
     DUPLICATES_MERGE = "duplicates.merge"  # the duplicates page: merge or dismiss pairs
     USERS_MANAGE = "users.manage"
+    JOBS = "jobs"  # the Jobs page: background work, its errors; retry and cancel
+    WORKER_STATUS = "jobs.worker_status"  # told on the dashboard when no worker runs
     ACCOUNT = "account"  # own password and profile
 
 
@@ -84,7 +86,9 @@ _OWN_RECORDS = {Permission.OWN_CHAMPION_PROFILE, Permission.OWN_PLEDGE}
 ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
     Role.ADMIN: frozenset(set(Permission) - _OWN_RECORDS),
     Role.LEAD: frozenset(
-        set(Permission) - {Permission.USERS_MANAGE, Permission.STANDARDS_MANAGE} - _OWN_RECORDS
+        set(Permission)
+        - {Permission.USERS_MANAGE, Permission.STANDARDS_MANAGE, Permission.JOBS}
+        - _OWN_RECORDS
     ),
     Role.VOLUNTEER: frozenset(
         _STAFF_READ

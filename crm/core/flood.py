@@ -1,8 +1,8 @@
 """Flood protection for the public forms: a cap on submissions per network address.
 
-Each accepted public submission (an event registration, later a pledge or a consultation
-answer) leaves a row; a form refuses an address that has sent too many in the last hour. The
-rows hold no personal data beyond the address and are pruned as they age.
+Each accepted public submission (an event registration, a pledge, a consultation answer) leaves
+a row; a form refuses an address that has sent too many in the last hour. The rows hold no
+personal data beyond the address; the hourly housekeeping job deletes them after a day.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from crm.core.errors import OperationError
 from crm.extensions import db
 
 WINDOW = timedelta(hours=1)
+KEEP = timedelta(days=1)  # then housekeeping deletes them
 
 
 class PublicSubmission(db.Model):
@@ -62,6 +63,12 @@ def check_and_record(form: str, address: str, limit: int) -> None:
         raise OperationError(
             "Too many submissions from your network in the last hour. Please try again later."
         )
-    db.session.execute(sa.delete(PublicSubmission).where(PublicSubmission.at < now - 24 * WINDOW))
     db.session.add(PublicSubmission(form=form, address=address[:64], at=now))
     db.session.flush()
+
+
+def forget_old_submissions(now: datetime) -> int:
+    """Delete the rows older than `KEEP` (the cap counts only the last hour's)."""
+    return db.session.execute(
+        sa.delete(PublicSubmission).where(PublicSubmission.at < now - KEEP)
+    ).rowcount

@@ -17,11 +17,23 @@ def safe_next(target: str | None) -> str | None:
     return target
 
 
+# Where links point when nothing says otherwise: `make run`'s default address. `make run` sets
+# CRM_BASE_URL to the address it really serves on, for the web server and the worker alike.
+DEVELOPMENT_BASE_URL = "http://127.0.0.1:5000"
+
+
+def link_base() -> str:
+    """The address links in emails start with outside a request (CLI, worker)."""
+    from flask import current_app
+
+    return (current_app.config.get("SERVER_NAME_FOR_LINKS") or DEVELOPMENT_BASE_URL).rstrip("/")
+
+
 def external_url(endpoint: str, **values) -> str:
     """An absolute link for an email, from a request, the CLI or a worker alike.
 
     CRM_BASE_URL (the public address) wins; inside a request the request's host is used; the
-    CLI falls back to the local development address.
+    CLI and the worker fall back to the local development address.
     """
     from flask import current_app, has_request_context, url_for
 
@@ -29,5 +41,5 @@ def external_url(endpoint: str, **values) -> str:
     if has_request_context():
         path = url_for(endpoint, **values)
         return f"{base.rstrip('/')}{path}" if base else url_for(endpoint, _external=True, **values)
-    with current_app.test_request_context(base_url=base or "http://127.0.0.1:5000"):
+    with current_app.test_request_context(base_url=link_base()):
         return url_for(endpoint, _external=True, **values)

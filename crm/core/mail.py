@@ -91,11 +91,17 @@ class FileMailProvider:
         return path.name
 
 
+# Seconds to wait for SendGrid's answer: a connection that hangs would otherwise hold the
+# worker (and every job behind this one) for ever. A timeout is tried again later.
+SEND_TIMEOUT = 30.0
+
+
 class SendGridMailProvider:
     def __init__(self, api_key: str, host: str, sender: str):
         from sendgrid import SendGridAPIClient
 
         self.client = SendGridAPIClient(api_key=api_key, host=host)
+        self.client.client.timeout = SEND_TIMEOUT
         self.sender = sender
 
     def send(self, message: MailMessage) -> str:

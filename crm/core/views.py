@@ -10,6 +10,7 @@ from flask_login import current_user
 from sqlalchemy.orm import selectinload
 
 from crm.core.access import Permission, has_permission, public, requires
+from crm.core.jobs import presence
 from crm.extensions import db
 
 bp = Blueprint("core", __name__)
@@ -31,7 +32,13 @@ def home():
         return redirect(url_for("my_pledge.home"))
     if not has_permission(current_user, Permission.DASHBOARD):
         return redirect(url_for("reports.index"))  # board readers: the report is their home
-    return render_template("core/dashboard.html", **_dashboard())
+    return render_template(
+        "core/dashboard.html",
+        **_dashboard(),
+        no_worker=(
+            presence.no_worker() if has_permission(current_user, Permission.WORKER_STATUS) else None
+        ),
+    )
 
 
 def _dashboard() -> dict:

@@ -145,12 +145,10 @@ def merge(slug: str, first_id: int, second_id: int):
             for note in moved.notes:
                 flash(note[0].upper() + note[1:] + ".", "info")
             if moved.promoted:
-                from crm.events.views import tell_promoted
+                from crm.events.views import flash_promoted
 
-                # TODO(mail-jobs): committed before the waitlist emails are sent, so no one
-                # is told of a place a failed merge did not give; goes when mail is a job.
-                db.session.commit()
-                tell_promoted(moved.promoted)
+                # Their emails were queued by the merge, so a refused merge tells nobody.
+                flash_promoted(moved.promoted)
             return redirect(detail_url(kind, survivor_id))
     else:
         status = 422

@@ -1,18 +1,15 @@
 """Emails to participants: registration received, waitlisted, a place freed up.
 
-Sent after the commit that made the change; a mail failure is logged and reported to staff,
-never undoes the registration.
+Queued by the operation that made the change, in its transaction (`queue_mail`): the worker
+sends them once it commits, so a refused or failed request tells nobody of a place it did not
+give, and a slow or failing mail provider never undoes a registration.
 """
 
 from __future__ import annotations
 
-import logging
-
 from crm.core.http import external_url
-from crm.core.mail import MailError, MailMessage, send_mail
+from crm.core.mail import MailMessage, queue_mail
 from crm.events.models import Event, Participation, ParticipationStatus
-
-log = logging.getLogger(__name__)
 
 
 def _when(event: Event) -> str:
@@ -70,16 +67,11 @@ def promotion_message(participation: Participation) -> MailMessage | None:
     return message
 
 
-def notify(participations: list[Participation], *, promoted: bool = False) -> list[str]:
-    """Send each their email; returns the addresses that failed."""
-    failed = []
-    for participation in participations:
-        message = promotion_message(participation) if promoted else message_for(participation)
-        if message is None:
-            continue
-        try:
-            send_mail(message)
-        except MailError:
-            log.exception("Could not email %s about %s", message.to, participation.event.name)
-            failed.append(message.to)
-    return failed
+def queue_notice(participation: Participation, *, promoted: bool = False) -> bool:
+    """Queue their email (registered, waitlisted, or given a place from the waitlist) in this
+    transaction. False when there is nobody to email (no address)."""
+    message = promotion_message(participation) if promoted else message_for(participation)
+    if message is None:
+        return False
+    queue_mail(message)
+    return True

@@ -22,6 +22,7 @@ from crm.contacts.models import ConsentStatus, Contact
 from crm.core.db import utcnow
 from crm.core.errors import OperationError, check_version
 from crm.core.validation import clean_country, clean_text, clean_website
+from crm.events import notices
 from crm.events.models import (
     SEATED,
     Event,
@@ -355,8 +356,9 @@ def add_participants(
 
 
 def promote_waitlist(actor: User | None, event: Event) -> list[Participation]:
-    """Fill free places from the waitlist, first come first served. Once the event has
-    started nobody is promoted (or emailed): a place freed then is of no use."""
+    """Fill free places from the waitlist, first come first served, and queue each promoted
+    person's email (in this transaction). Once the event has started nobody is promoted (or
+    emailed): a place freed then is of no use."""
     if event.starts_at <= utcnow():
         return []
     if event.capacity is None:
@@ -383,6 +385,7 @@ def promote_waitlist(actor: User | None, event: Event) -> list[Participation]:
             ParticipationStatus.REGISTERED,
             f"Promoted from the waitlist of {event.name}",
         )
+        notices.queue_notice(participation, promoted=True)
     db.session.flush()
     return promoted
 
@@ -555,7 +558,9 @@ def walk_in(actor: User | None, event: Event, person: Person) -> Participation:
 def public_register(
     event: Event, person: Person, *, consent: bool
 ) -> tuple[Participation, Outcome]:
-    """A registration from the public page. Refuses internal, closed and past events."""
+    """A registration from the public page, confirmed by email (queued in this transaction;
+    registering twice changes nothing and sends nothing). Refuses internal, closed and past
+    events."""
     if not event.is_public:
         raise OperationError("This event does not take registrations here.")
     if event.is_past:
@@ -571,6 +576,8 @@ def public_register(
     participation, outcome = register(
         None, event, contact, source="public form", organization_text=typed_org
     )
-    if outcome is not Outcome.ALREADY and not created:
-        _consent_from_form(contact, consent, source)
+    if outcome is not Outcome.ALREADY:
+        if not created:
+            _consent_from_form(contact, consent, source)
+        notices.queue_notice(participation)
     return participation, outcome

@@ -9,11 +9,10 @@ from __future__ import annotations
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 
 from crm.core.access import public
-from crm.core.errors import OperationError
 from crm.core.flood import check_and_record
-from crm.core.forms import show_operation_error
 from crm.core.http import external_url
-from crm.events import notices, operations
+from crm.core.unit_of_work import attempt
+from crm.events import operations
 from crm.events.forms import PublicRegistrationForm
 from crm.events.models import Event
 from crm.events.views import ics_response
@@ -66,11 +65,12 @@ def register(event_id: int):
         if form.website.data:
             # A bot filled the hidden field: look successful, store nothing.
             return redirect(url_for("public_events.done", event_id=event.id, result="registered"))
-        try:
+
+        def register_them() -> operations.Outcome:
             check_and_record(
                 "event-registration", _address(), current_app.config["PUBLIC_FORM_HOURLY_LIMIT"]
             )
-            participation, outcome = operations.public_register(
+            _participation, outcome = operations.public_register(
                 event,
                 operations.Person(
                     first_name=form.first_name.data,
@@ -80,15 +80,12 @@ def register(event_id: int):
                 ),
                 consent=form.consent.data,
             )
-        except OperationError as exc:
-            db.session.rollback()
-            show_operation_error(form, exc)
+            return outcome  # its confirmation is queued with it
+
+        done = attempt(register_them, form)
+        if not done.ok:
             return render_template("events/public.html", event=event, form=form), 422
-        # TODO(mail-jobs): committed before the confirmation email is sent.
-        db.session.commit()
-        if outcome is not operations.Outcome.ALREADY:
-            notices.notify([participation])
-        key, _message = OUTCOME_MESSAGES[outcome]
+        key, _message = OUTCOME_MESSAGES[done.value]
         return redirect(url_for("public_events.done", event_id=event.id, result=key))
     status = 422 if form.errors else 200
     return render_template("events/public.html", event=event, form=form), status

@@ -21,12 +21,11 @@ from flask_login import current_user
 
 from crm.audit.operations import trail_for
 from crm.core.access import Permission, requires
-from crm.core.errors import ConflictError, OperationError
+from crm.core.errors import OperationError
 from crm.core.export import csv_response, xlsx_response
-from crm.core.forms import show_operation_error
 from crm.core.http import external_url
 from crm.core.unit_of_work import attempt
-from crm.events import notices, operations, queries
+from crm.events import operations, queries
 from crm.events.calendar import ics_for
 from crm.events.forms import AddParticipantForm, EventForm, WalkInForm
 from crm.events.models import Event, ParticipantRole, Participation, ParticipationStatus
@@ -71,16 +70,16 @@ def _render_form(form: EventForm, event: Event | None, status: int, conflict: bo
     ), status
 
 
-def tell_promoted(promoted: list[Participation]) -> None:
-    """Email those given a place from the waitlist, and tell the user who could not be."""
+def flash_promoted(promoted: list[Participation]) -> None:
+    """Say who was given a place from the waitlist (their emails are queued with the change),
+    and who has no address, so that the user tells them."""
     if not promoted:
         return
     names = ", ".join(p.contact.full_name for p in promoted)
-    failed = notices.notify(promoted, promoted=True)
+    emailed = [p for p in promoted if p.contact.email]
     unreachable = [p.contact.full_name for p in promoted if not p.contact.email]
-    flash(f"Promoted from the waitlist: {names}.", "info")
-    if failed:
-        flash(f"The email to {', '.join(failed)} could not be sent; please tell them.", "warning")
+    told = " An email telling them is on its way." if emailed else ""
+    flash(f"Promoted from the waitlist: {names}.{told}", "info")
     if unreachable:
         flash(f"No email address for {', '.join(unreachable)}: please tell them.", "warning")
 
@@ -149,22 +148,18 @@ def edit(event_id: int):
         form.ends_local.data = event.local_end.replace(tzinfo=None)
         form.version.data = str(event.version)
     if form.validate_on_submit():
-        try:
-            promoted = operations.update_event(
+        done = attempt(
+            lambda: operations.update_event(
                 current_user, event, _fields_from(form), expected_version=form.loaded_version()
-            )
-        except ConflictError:
-            db.session.rollback()
+            ),
+            form,
+        )
+        if done.conflict:
             form.version.data = str(event.version)
             return _render_form(form, event, 409, conflict=True)
-        except OperationError as exc:
-            db.session.rollback()
-            show_operation_error(form, exc)
-        else:
-            # TODO(mail-jobs): committed before tell_promoted emails those given a place.
-            db.session.commit()
+        if done.ok:
             flash("The event is saved.", "success")
-            tell_promoted(promoted)
+            flash_promoted(done.value)
             return redirect(url_for("events.detail", event_id=event.id))
     return _render_form(form, event, 422 if form.errors else 200)
 
@@ -221,11 +216,12 @@ def change_participation(participation_id: int):
     participation = _load_participation(participation_id)
     event = participation.event
     action = request.form.get("action", "")
-    promoted: list[Participation] = []
-    try:
+
+    def change() -> list[Participation]:
+        """Whoever a freed place went to (their emails are queued with the change)."""
         if action == "cancel":
-            promoted = operations.cancel(current_user, participation)
-        elif action == "no_show":
+            return operations.cancel(current_user, participation)
+        if action == "no_show":
             operations.mark_no_show(current_user, participation)
         elif action == "register":
             _p, outcome = operations.register(
@@ -239,16 +235,14 @@ def change_participation(participation_id: int):
             operations.check_in(current_user, participation)
         else:
             raise OperationError("Unknown action.")
-    except OperationError as exc:
-        db.session.rollback()
-        flash(exc.message, "danger")
-    else:
-        # TODO(mail-jobs): committed before tell_promoted emails those given a place.
-        db.session.commit()
+        return []
+
+    done = attempt(change)
+    if done.ok:
         flash(
             f"{participation.contact.full_name}: {participation.status.label.lower()}.", "success"
         )
-        tell_promoted(promoted)
+        flash_promoted(done.value)
     return redirect(url_for("events.detail", event_id=event.id) + "#participants")
 
 

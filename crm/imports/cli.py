@@ -104,8 +104,10 @@ def import_command(
         actor = db.session.scalar(sa.select(User).where(User.email == user_email.lower()))
         if actor is None:
             raise click.ClickException(f"No user {user_email}.")
+    stored_name = None
     try:
         run = operations.start_run(actor, record_type, path.name, path)
+        stored_name = run.stored_name
         if mapping_name:
             saved = db.session.scalar(
                 sa.select(SavedMapping).where(
@@ -128,16 +130,17 @@ def import_command(
                 bar.update(done - state["done"])
                 state["done"] = done
 
-            outcome = operations.perform(actor, run, progress=advance)
+            outcome = operations.import_now(actor, run, progress=advance)
     except OperationError as error:
         db.session.rollback()
+        if stored_name:
+            operations.drop_cache(stored_name)  # no run is kept, so neither is its copy
         raise click.ClickException(error.message) from None
     headers = list(run.headers)
     extra = listed([counted(n, singular(what), what) for what, n in run.extra_created.items() if n])
     if dry_run:
-        stored = operations.stored_path(run)
         db.session.rollback()
-        stored.unlink(missing_ok=True)  # no run is kept, so neither is its copy of the file
+        operations.drop_cache(stored_name)  # no run is kept, so neither is its copy of the file
         summary = (
             f"would create {outcome.created:,}, update {outcome.updated:,}, "
             f"skip {outcome.skipped:,} and leave out {outcome.failed:,}"
@@ -147,9 +150,8 @@ def import_command(
         click.echo(f"Dry run, nothing changed. Of {counted(run.total_rows, 'row')}, the import "
                    f"{summary}.")  # fmt: skip
     else:
-        run_id, stored_name = run.id, run.stored_name
-        db.session.commit()
-        operations.forget_upload(stored_name)
+        run_id = run.id
+        db.session.commit()  # the copy of the file is deleted once this has committed
         summary = (
             f"{outcome.created:,} created, {outcome.updated:,} updated, "
             f"{outcome.skipped:,} skipped, {outcome.failed:,} failed"

@@ -1,73 +1,158 @@
-"""Large imports run in a thread of the web process, so the page can show their progress.
+"""Imports as jobs: a file over `CRM_IMPORT_BACKGROUND_ROWS` is imported by `flask crm worker`.
 
-The thread does what a request would: one transaction, committed at the end or rolled back on
-any error, after which the run is marked failed with the reason (nothing was imported).
+The "Import" button queues an `imports.run` job in the request's transaction (the run goes from
+draft to queued). A worker runs the whole import in the job's transaction, which commits with
+the job marked done: an import either committed or did not. A worker killed mid-import commits
+nothing; the queue gives the job to another worker (when the lease lapses on PostgreSQL, or when
+the next worker takes SQLite's lock), and the import runs again from the start.
+
+A refusal (`OperationError`: the file changed its mind about being importable) is the run's
+outcome, not the job's failure: the handler rolls back, marks the run failed with the reason,
+and returns, so the failed run and the finished job commit together. A crash (a bug) marks the
+run failed too and is raised, so the Jobs page shows the error. Whatever ends the job with the
+run still queued (the last attempt's worker died, a cancel on the Jobs page) is shown from the
+job at once (`crm.imports.state`) and written on the run by the hourly housekeeping.
 """
 
 from __future__ import annotations
 
 import logging
-import threading
+from datetime import datetime
+from typing import Any
 
-from flask import Flask, current_app
+import sqlalchemy as sa
 
 from crm.auth.models import User
+from crm.core.db import utcnow
 from crm.core.errors import OperationError
+from crm.core.housekeeping import task
+from crm.core.jobs import Job, JobContext, Retry, enqueue, handler
+from crm.core.jobs.worker import TRANSIENT
 from crm.extensions import db
 from crm.imports import operations
 from crm.imports.models import ImportRun, RunStatus
 
 log = logging.getLogger(__name__)
 
+RUN = "imports.run"
+CRASHED = "The import stopped on an unexpected error and was rolled back."
 
-def run_in_background(run: ImportRun, actor: User | None) -> threading.Thread:
-    """Mark the run queued (committed) and start it in a thread."""
+
+def job_key(run_id: int) -> str:
+    """The one job of a run (a retry from the Jobs page runs the same job again)."""
+    return f"{RUN}:{run_id}"
+
+
+def queue_run(actor: Any, run: ImportRun) -> Job:
+    """Queue the import of `run` in the caller's transaction; refused if it cannot run."""
     operations.ready(run)
-    run_id, actor_id = run.id, getattr(actor, "id", None)  # read before the commit expires them
+    if run.status is not RunStatus.DRAFT:
+        raise OperationError("This import is already waiting for a worker; it runs once.")
     run.status = RunStatus.QUEUED
-    db.session.commit()
-    app = current_app._get_current_object()
-    thread = threading.Thread(
-        target=_work, args=(app, run_id, actor_id), daemon=True, name=f"import-{run_id}"
-    )
-    thread.start()
-    return thread
+    db.session.flush()
+    return enqueue(RUN, {"run_id": run.id}, unique_key=job_key(run.id), actor=actor)
 
 
-def _work(app: Flask, run_id: int, actor_id: int | None) -> None:
-    with app.app_context():
-        try:
-            run = db.session.get(ImportRun, run_id)
-            stored_name = run.stored_name
-            actor = db.session.get(User, actor_id) if actor_id else None
-            operations.write_progress(run, 0, run.total_rows)
-            operations.perform(
-                actor, run, progress=lambda done, total: operations.write_progress(run, done, total)
-            )
-            db.session.commit()
-            operations.forget_upload(stored_name)
-        except Exception as error:  # noqa: BLE001 - any failure: roll back and say so
-            db.session.rollback()
-            if not isinstance(error, OperationError):
-                log.exception("Import %s failed", run_id)
-            mark_failed(run_id, error)
-        finally:
-            db.session.remove()
+def _describe(payload: dict) -> str:
+    run = db.session.get(ImportRun, payload.get("run_id") or 0)
+    if run is None:
+        return f"Import #{payload.get('run_id')}"
+    return f"{run.record_type.label} from {run.file_name} ({run.total_rows:,} rows)"
 
 
-def mark_failed(run_id: int, error: Exception) -> None:
-    from crm.core.db import utcnow
-
+@handler(RUN, label="Import", max_attempts=3, describe=_describe)
+def run_import(payload: dict, job: JobContext) -> dict:
+    run_id = int(payload["run_id"])
+    waiting = _write_first(run_id, ImportRun.status == RunStatus.QUEUED.value, started_at=utcnow())
     run = db.session.get(ImportRun, run_id)
     if run is None:
-        return
-    stored_name = run.stored_name
-    run.status = RunStatus.FAILED
-    run.finished_at = utcnow()
-    run.message = (
-        error.message
-        if isinstance(error, OperationError)
-        else "The import stopped on an unexpected error and was rolled back; nothing was imported."
-    )
-    db.session.commit()
-    operations.forget_upload(stored_name)
+        raise OperationError(f"Import #{run_id} no longer exists; there is nothing to import.")
+    if not waiting:
+        raise OperationError(
+            f"This import is no longer waiting to run ({run.status.label.lower()}); each "
+            "upload is imported once."
+        )
+    actor = db.session.get(User, job.created_by_id) if job.created_by_id else None
+    job.progress(0, run.total_rows)
+    try:
+        outcome = operations.import_now(actor, run, progress=job.progress)
+    except OperationError as error:
+        db.session.rollback()
+        _write_first(run_id, finished_at=utcnow())
+        operations.fail(db.session.get(ImportRun, run_id), error.message)
+        return {"refused": error.message}  # committed with the job: the run failed, nothing in
+    except (Retry, *TRANSIENT):
+        if job.attempts < job.max_attempts:
+            raise  # the worker tries again later; the run stays queued
+        _fail_now(run_id, "The database was unavailable on each try.")
+        raise
+    except Exception:
+        log.exception("Import %s stopped on an unexpected error", run_id)
+        _fail_now(run_id, CRASHED)
+        raise  # the job is failed with the error, for the Jobs page
+    return {
+        "created": outcome.created,
+        "updated": outcome.updated,
+        "skipped": outcome.skipped,
+        "failed": outcome.failed,
+    }
+
+
+def _write_first(run_id: int, *only: sa.ColumnElement[bool], **values: Any) -> int:
+    """Start the transaction with a write to the run (`values`), so on SQLite it takes the
+    write lock before reading anything: a transaction that has read cannot start writing once
+    another has written. Returns how many runs matched (0 or 1)."""
+    return db.session.execute(
+        sa.update(ImportRun.__table__).where(ImportRun.id == run_id, *only).values(**values)
+    ).rowcount
+
+
+def _fail_now(run_id: int, message: str) -> None:
+    """Mark the run failed in a transaction of its own, before the worker records the job's
+    failure. Best effort: if even this cannot be written, the hourly housekeeping does it later."""
+    db.session.rollback()
+    try:
+        _write_first(run_id, finished_at=utcnow())
+        operations.fail(db.session.get(ImportRun, run_id), message)
+        db.session.commit()
+    except Exception:  # noqa: BLE001 - the job's own failure is still recorded by the worker
+        db.session.rollback()
+        log.warning("Import %s: could not mark the run failed", run_id, exc_info=True)
+
+
+# --- housekeeping (run by the hourly `housekeeping` job) -------------------------------------
+
+
+@task("import runs whose job ended")
+def _fail_orphaned_runs(now: datetime) -> int:
+    """Runs whose job ended without them (a worker died on the last attempt, an admin cancelled
+    the job) are failed with the reason."""
+    from crm.imports.state import job_failure, jobs_for
+
+    open_runs = db.session.scalars(
+        sa.select(ImportRun).where(ImportRun.status.in_((RunStatus.QUEUED, RunStatus.RUNNING)))
+    ).all()
+    jobs = jobs_for(open_runs)
+    failed = 0
+    for run in open_runs:
+        reason = job_failure(jobs.get(run.id))
+        if reason:
+            operations.fail(run, reason)
+            failed += 1
+    return failed
+
+
+@task("uploads never imported")
+def _stale_drafts(now: datetime) -> int:
+    return operations.forget_stale_drafts()
+
+
+@task("uploads no run needs")
+def _ended_uploads(now: datetime) -> int:
+    return operations.forget_ended_uploads()
+
+
+@task("cached copies of uploads")
+def _cache_files(now: datetime) -> int:
+    """This machine's cached copies of ended runs (each machine sweeps its own)."""
+    return operations.sweep_cache()

@@ -1,20 +1,29 @@
-"""Import runs: upload, map, run (now or in the background), undo. Shared by the web pages
-and `flask crm import`. Operations flush; the caller commits once, or rolls back."""
+"""Import runs: upload, map, run (now, or as a job for a large file), undo. Shared by the web
+pages, the worker and `flask crm import`. Operations flush; the caller commits once, or rolls
+back.
+
+A web upload's bytes are kept in the database (`ImportUpload`) until its run ends, so any
+worker on any machine can import it; each machine reads them from a cache file under
+`instance/imports/`, written again from the database when it is missing. The command line reads
+its file on its own machine and keeps no copy in the database.
+"""
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
+import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
 from flask import current_app
 
+from crm.core.after_commit import after_commit
 from crm.core.db import utcnow
 from crm.core.errors import OperationError
 from crm.extensions import db
@@ -23,6 +32,7 @@ from crm.imports.fields import Spec, auto_map, check_mapping
 from crm.imports.models import (
     ExistingPolicy,
     ImportRun,
+    ImportUpload,
     RecordType,
     RunStatus,
     SavedMapping,
@@ -47,18 +57,37 @@ def stored_path(run: ImportRun) -> Path:
     return upload_dir() / run.stored_name
 
 
-def reader_for(run: ImportRun) -> TableReader:
+def cached_upload(run: ImportRun) -> Path:
+    """The run's file on this machine: the cache, written again from the database if missing
+    (another machine took the upload, or the cache was cleaned)."""
     path = stored_path(run)
-    if not path.exists():
+    if path.exists():
+        return path
+    data = db.session.scalar(
+        sa.select(ImportUpload.data).where(ImportUpload.stored_name == run.stored_name)
+    )
+    if data is None:
         raise OperationError("The uploaded file is no longer on the server; upload it again.")
-    return TableReader(path, run.file_name, max_rows=current_app.config["IMPORT_MAX_ROWS"])
+    # Written aside and renamed, so a process reading the cache never sees half a file.
+    temp = path.with_name(f"{path.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp")
+    temp.write_bytes(data)
+    os.replace(temp, path)
+    return path
+
+
+def reader_for(run: ImportRun) -> TableReader:
+    return TableReader(
+        cached_upload(run), run.file_name, max_rows=current_app.config["IMPORT_MAX_ROWS"]
+    )
 
 
 def start_run(
     actor: Any, record_type: RecordType | str, file_name: str, data: bytes | Path
 ) -> ImportRun:
-    """Keep the upload (bytes, or a file on disk for the CLI) and describe it; refuse a file
-    that cannot be imported, up front."""
+    """Keep the upload and describe it; refuse a file that cannot be imported, up front.
+
+    `data` as bytes (a web upload) is kept in the database too, for whichever worker imports
+    it; a file on disk (the command line) is copied to this machine's cache only."""
     actor_id = getattr(actor, "id", None)
     try:
         record_type = RecordType(record_type)
@@ -75,6 +104,7 @@ def start_run(
     if not size:
         raise OperationError(f"“{file_name}” is empty.")
     forget_stale_drafts()
+    sweep_cache()
     stored_name = f"{uuid.uuid4().hex}.upload"
     path = upload_dir() / stored_name
     if isinstance(data, Path):
@@ -90,6 +120,8 @@ def start_run(
         path.unlink(missing_ok=True)
         raise
     info = reader.info
+    if not isinstance(data, Path):
+        db.session.add(ImportUpload(stored_name=stored_name, data=data))
     run = ImportRun(
         record_type=record_type,
         file_name=file_name[:255],
@@ -245,6 +277,25 @@ def perform(
     return engine.execute(run, reader_for(run), context(actor, run), progress=progress)
 
 
+def import_now(
+    actor: Any, run: ImportRun, *, progress: engine.Progress | None = None
+) -> engine.Outcome:
+    """Import the whole file and let its upload go with the same commit (a small file on the
+    page, or a job)."""
+    outcome = perform(actor, run, progress=progress)
+    forget_upload(run.stored_name)
+    return outcome
+
+
+def fail(run: ImportRun, message: str) -> None:
+    """The run ends without importing anything, saying why; its upload goes."""
+    run.status = RunStatus.FAILED
+    run.finished_at = utcnow()
+    run.message = message
+    forget_upload(run.stored_name)
+    db.session.flush()
+
+
 NOT_UNDOABLE = {
     RunStatus.UNDONE: "This import was already undone.",
     RunStatus.FAILED: "This import failed, so nothing was imported and there is nothing to undo.",
@@ -261,19 +312,21 @@ def undo(actor: Any, run: ImportRun) -> dict[str, int]:
 
 
 def forget_upload(stored_name: str) -> None:
-    """Delete the stored copy of a run's file once the run has ended: it holds personal data
-    and nothing needs it any more (the failed rows are kept in the run). Called after the
-    commit, so a rolled-back run still has its file; takes the name, read before the commit,
-    so it needs no query."""
-    folder = upload_dir()
-    (folder / stored_name).unlink(missing_ok=True)
-    (folder / f"{stored_name}.progress").unlink(missing_ok=True)
+    """The run has ended (or was never kept): its bytes leave the database with this
+    transaction, and this machine's cache once it commits. A rolled-back transaction keeps both,
+    so the run can still be read. The file holds personal data and nothing needs it any more
+    (the failed rows are kept in the run)."""
+    db.session.execute(sa.delete(ImportUpload).where(ImportUpload.stored_name == stored_name))
+    after_commit(lambda: drop_cache(stored_name))
+
+
+def drop_cache(stored_name: str) -> None:
+    """Delete this machine's copy of an upload now."""
+    (upload_dir() / stored_name).unlink(missing_ok=True)
 
 
 def forget_stale_drafts(days: int = 7) -> int:
     """Uploads left at the mapping step for a week are dropped, file and all."""
-    from datetime import timedelta
-
     cutoff = utcnow() - timedelta(days=days)
     stale = db.session.scalars(
         sa.select(ImportRun).where(
@@ -281,7 +334,7 @@ def forget_stale_drafts(days: int = 7) -> int:
         )
     ).all()
     for run in stale:
-        stored_path(run).unlink(missing_ok=True)
+        forget_upload(run.stored_name)
         db.session.delete(run)
     db.session.flush()
     return len(stale)
@@ -290,28 +343,60 @@ def forget_stale_drafts(days: int = 7) -> int:
 def discard(run: ImportRun) -> None:
     """Forget an upload that was never imported."""
     _editable(run)
-    stored_path(run).unlink(missing_ok=True)
+    forget_upload(run.stored_name)
     db.session.delete(run)
     db.session.flush()
 
 
-# Progress of a background run, kept beside the upload: the run's own transaction is not
-# visible to other requests until it commits, and on SQLite nothing else may write meanwhile.
-def progress_path(run: ImportRun) -> Path:
-    return upload_dir() / f"{run.stored_name}.progress"
+LIVE = (RunStatus.DRAFT, RunStatus.QUEUED, RunStatus.RUNNING)  # runs that still read their file
+CACHE_GRACE = timedelta(days=1)  # an unknown cache file may be a command-line import under way
 
 
-def write_progress(run: ImportRun, done: int, total: int) -> None:
-    path = progress_path(run)
-    temp = path.with_suffix(".tmp")
-    temp.write_text(json.dumps({"done": done, "total": total}))
-    os.replace(temp, path)
+def forget_ended_uploads() -> int:
+    """Bytes kept for a run that has ended or is gone (a run ended by a path that could not
+    delete them): deleted. Returns how many."""
+    live = sa.select(ImportRun.stored_name).where(ImportRun.status.in_(LIVE))
+    gone = db.session.execute(
+        sa.delete(ImportUpload).where(ImportUpload.stored_name.not_in(live))
+    ).rowcount
+    db.session.flush()
+    return gone
 
 
-def read_progress(run: ImportRun) -> dict | None:
-    try:
-        data = json.loads(progress_path(run).read_text())
-    except (OSError, ValueError):
-        return None
-    data["age"] = utcnow().timestamp() - progress_path(run).stat().st_mtime
-    return data
+def sweep_cache() -> int:
+    """Delete this machine's cached uploads of runs that have ended: the worker that ran a run
+    deletes its own machine's copy, this deletes the copies other machines (a web server that
+    took the upload) kept. A file whose run is unknown is left a day: the command line's run is
+    not committed until its import is. Returns how many files went."""
+    folder = upload_dir()
+    files = {path.name: path for path in folder.glob("*.upload")}
+    # Left by earlier versions (progress beside the upload) or by a process that died mid-write.
+    leftovers = [*folder.glob("*.upload.progress"), *folder.glob("*.upload.*.tmp")]
+    if not files and not leftovers:
+        return 0
+    known = dict(
+        db.session.execute(
+            sa.select(ImportRun.stored_name, ImportRun.status).where(
+                ImportRun.stored_name.in_(list(files))
+            )
+        ).all()
+    )
+    old = time.time() - CACHE_GRACE.total_seconds()
+    gone = 0
+    for name, path in files.items():
+        if known.get(name) in LIVE:
+            continue
+        try:
+            if name in known or path.stat().st_mtime < old:
+                path.unlink(missing_ok=True)
+                gone += 1
+        except OSError:
+            continue
+    for path in leftovers:
+        try:
+            if path.suffix == ".progress" or path.stat().st_mtime < old:
+                path.unlink(missing_ok=True)
+                gone += 1
+        except OSError:
+            continue
+    return gone

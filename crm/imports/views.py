@@ -23,7 +23,7 @@ from crm.core.access import Permission, requires
 from crm.core.errors import OperationError
 from crm.core.unit_of_work import attempt, discard_changes
 from crm.extensions import db
-from crm.imports import engine, jobs, operations
+from crm.imports import engine, jobs, operations, state
 from crm.imports.fields import Spec, check_mapping, missing_message, not_kept
 from crm.imports.models import ExistingPolicy, ImportRun, RecordType, RunStatus, SavedMapping
 from crm.imports.wording import counted, listed, megabytes, records
@@ -31,7 +31,6 @@ from crm.imports.wording import counted, listed, megabytes, records
 bp = Blueprint("imports", __name__, url_prefix="/imports")
 
 TEMPLATE_FOLDER = Path(__file__).resolve().parents[2] / "imports"
-STALE_SECONDS = 600  # a running import whose progress has not moved for this long has died
 
 
 @bp.errorhandler(413)
@@ -70,6 +69,7 @@ def index():
     return render_template(
         "imports/index.html",
         runs=runs,
+        shown=state.shown_statuses(runs),
         record_types=list(RecordType),
         max_size=megabytes(current_app.config["MAX_CONTENT_LENGTH"]),
     )
@@ -308,50 +308,29 @@ def _preview_summary(result: engine.Preview, total: int) -> list[str]:
 @bp.route("/<int:run_id>/run", methods=["POST"])
 @requires(Permission.IMPORTS)
 def start(run_id: int):
+    """A small file is imported while the page waits (as fast as its preview); a larger one is
+    queued for a worker, and the run's page follows it."""
     run = _run(run_id)
     if run.status is not RunStatus.DRAFT:
         flash("This file was already imported; each upload is imported once.", "warning")
         return redirect(url_for("imports.show", run_id=run.id))
-    try:
-        if run.total_rows > current_app.config["IMPORT_BACKGROUND_ROWS"]:
-            jobs.run_in_background(run, current_user)
-            return redirect(url_for("imports.show", run_id=run_id))
-        stored_name = run.stored_name
-        outcome = operations.perform(current_user, run)
-        # Committed before the upload is deleted, so a rolled-back run still has its file
-        # (this view is reworked in parallel).
-        db.session.commit()
-        operations.forget_upload(stored_name)
-    except OperationError as error:
-        db.session.rollback()
-        flash(f"{error.message} Nothing was imported.", "danger")
+    if run.total_rows > current_app.config["IMPORT_BACKGROUND_ROWS"]:
+        done = attempt(lambda: jobs.queue_run(current_user, run), show=False)
+        if not done.ok:
+            flash(f"{done.error.message} Nothing was imported.", "danger")
+            return redirect(url_for("imports.preview", run_id=run.id))
+        return redirect(url_for("imports.show", run_id=run.id))
+    done = attempt(lambda: operations.import_now(current_user, run), show=False)
+    if not done.ok:
+        flash(f"{done.error.message} Nothing was imported.", "danger")
         return redirect(url_for("imports.preview", run_id=run.id))
+    outcome = done.value
     flash(
         f"Imported: {outcome.created} created, {outcome.updated} updated, "
         f"{outcome.skipped} skipped, {outcome.failed} failed.",
         "success" if not outcome.failed else "warning",
     )
     return redirect(url_for("imports.show", run_id=run.id))
-
-
-def _state(run: ImportRun) -> dict:
-    progress = operations.read_progress(run) if not run.finished else None
-    stale = bool(
-        run.status in (RunStatus.QUEUED, RunStatus.RUNNING)
-        and progress
-        and progress["age"] > STALE_SECONDS
-    )
-    done = progress["done"] if progress else 0
-    total = (progress or {}).get("total") or run.total_rows or 1
-    return {
-        "status": run.status.value,
-        "label": run.status.label,
-        "finished": run.finished,
-        "done": done,
-        "total": total,
-        "percent": min(100, round(100 * done / total)),
-        "stale": stale,
-    }
 
 
 @bp.route("/<int:run_id>")
@@ -363,15 +342,16 @@ def show(run_id: int):
     return render_template(
         "imports/show.html",
         run=run,
-        state=_state(run),
+        state=state.state_of(run),
         spec=operations.spec_for(run.record_type),
+        worker_command=state.WORKER_COMMAND,
     )
 
 
 @bp.route("/<int:run_id>/progress.json")
 @requires(Permission.IMPORTS)
 def progress(run_id: int):
-    return jsonify(_state(_run(run_id)))
+    return jsonify(state.state_of(_run(run_id)).as_json())
 
 
 @bp.route("/<int:run_id>/errors.csv")

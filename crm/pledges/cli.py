@@ -18,10 +18,16 @@ pledges_cli = AppGroup("pledges", help="Adoption pledges.")
     help="Act as if it were this date (for a catch-up run).",
 )
 def remind_command(today):
-    """Email progress-report reminders that are due (each one once). Run it daily."""
-    from crm.pledges.reminders import send_reminders
+    """Queue the progress-report reminders that are due (each one once); the worker sends them.
+    The worker also does this by itself every day: this is for a catch-up run."""
+    from crm.extensions import db
+    from crm.pledges.reminders import queue_reminders
 
-    sent, problems = send_reminders(today.date() if today else date.today())
-    click.echo(f"{sent} reminder{'s' if sent != 1 else ''} sent.")
+    queued, problems = queue_reminders(today.date() if today else date.today())
+    db.session.commit()  # the reminders recorded and their emails queued, together
+    click.echo(
+        f"{queued} reminder{'s' if queued != 1 else ''} queued"
+        + (f"; a worker sends {'them' if queued != 1 else 'it'}." if queued else ".")
+    )
     for problem in problems:
-        click.echo(f"Not sent: {problem}", err=True)
+        click.echo(f"Not queued: {problem}", err=True)

@@ -247,13 +247,14 @@ def confirm(
     actor: User | None, pledge: Pledge, *, expected_version: int | None = None
 ) -> User | None:
     """A lead confirms a signed pledge: it becomes active, and the signatory gets a
-    representative account when they have none. Returns that new account, to invite."""
+    representative account when they have none, and an invitation to it (an email queued in
+    this transaction). Returns that new account."""
     transition(actor, pledge, PledgeStatus.ACTIVE, expected_version=expected_version)
     representative = ensure_representative(actor, pledge)
     if representative is not None:
-        from crm.auth.operations import mark_invited
+        from crm.auth.operations import invite
 
-        mark_invited(actor, representative)
+        invite(actor, representative)
     return representative
 
 

@@ -1,14 +1,15 @@
 """Progress-report reminders: one before each due date, one when a report becomes overdue.
 
-`flask crm pledges remind` runs `send_reminders` (daily from cron, say). Each reminder is a row
-with a unique key (pledge, quarter, kind), written before the email goes and committed after it:
-a second run, or two at once, cannot send the same reminder twice, and a failed email is retried
-on the next run.
+The worker's daily `pledges.remind` job (crm/pledges/jobs.py) runs `queue_reminders`, and
+`flask crm pledges remind` does the same by hand. Each reminder is a row with a unique key
+(pledge, quarter, kind) and its email a `mail.send` job, written in the same transaction: a
+second run, or two at once, cannot queue the same reminder twice, and once recorded the email is
+the mail job's to send (retried by the worker if the provider fails, shown on the Jobs page if
+it gives up).
 """
 
 from __future__ import annotations
 
-import logging
 from dataclasses import dataclass
 from datetime import date
 
@@ -18,13 +19,11 @@ from sqlalchemy.exc import IntegrityError
 
 from crm.auth.models import Role, User
 from crm.core.http import external_url
-from crm.core.mail import MailError, MailMessage, send_mail
+from crm.core.mail import MailMessage, queue_mail
 from crm.extensions import db
 from crm.pledges.models import Pledge, PledgeReminder, PledgeStatus, ReminderKind
 from crm.pledges.queries import schedules
 from crm.pledges.schedule import Schedule
-
-log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -125,10 +124,11 @@ def _message(item: Due, to: list[str]) -> MailMessage:
     return MailMessage(to=", ".join(to), subject=subject, text=text)
 
 
-def send_reminders(today: date | None = None) -> tuple[int, list[str]]:
-    """Send what is due; returns (sent, problems). Commits after each reminder."""
+def queue_reminders(today: date | None = None) -> tuple[int, list[str]]:
+    """Record each reminder due by `today` and queue its email, in the caller's transaction
+    (which commits them together). Returns (queued, problems)."""
     today = today or date.today()
-    sent, problems = 0, []
+    queued, problems = 0, []
     for item in due_reminders(today):
         to = recipients(item.pledge)
         name = item.pledge.organization.name
@@ -136,27 +136,19 @@ def send_reminders(today: date | None = None) -> tuple[int, list[str]]:
             problems.append(f"{name}: no representative or signatory email to remind")
             continue
         quarter = item.schedule.next_quarter
-        db.session.add(
-            PledgeReminder(
-                pledge_id=item.pledge.id,
-                year=quarter.year,
-                quarter=quarter.number,
-                kind=item.kind,
-                sent_to=", ".join(to)[:500],
-            )
-        )
         try:
-            db.session.flush()  # the unique key: another run got here first
+            with db.session.begin_nested():  # the unique key: another run got here first
+                db.session.add(
+                    PledgeReminder(
+                        pledge_id=item.pledge.id,
+                        year=quarter.year,
+                        quarter=quarter.number,
+                        kind=item.kind,
+                        sent_to=", ".join(to)[:500],
+                    )
+                )
         except IntegrityError:
-            db.session.rollback()
             continue
-        try:
-            send_mail(_message(item, to))
-        except MailError as exc:
-            db.session.rollback()  # not recorded, so the next run tries again
-            log.warning("Reminder to %s failed: %s", to, exc)
-            problems.append(f"{name}: {exc}")
-            continue
-        db.session.commit()
-        sent += 1
-    return sent, problems
+        queue_mail(_message(item, to))
+        queued += 1
+    return queued, problems

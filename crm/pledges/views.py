@@ -9,11 +9,10 @@ import sqlalchemy as sa
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
-from crm.auth.invitations import send_invitation
+from crm.auth.models import User
 from crm.contacts.models import Contact
 from crm.core.access import Permission, requires
 from crm.core.errors import OperationError
-from crm.core.mail import MailError
 from crm.core.unit_of_work import attempt
 from crm.extensions import db
 from crm.organizations import queries as org_queries
@@ -220,36 +219,30 @@ def change_status(pledge_id: int):
     pledge = _load(pledge_id)
     form = ReasonForm()
     target = request.form.get("to", "")
-    invited = None
-    try:
+
+    def change() -> User | None:
         if target == "active":
-            invited = operations.confirm(
-                current_user, pledge, expected_version=form.loaded_version()
-            )
-        else:
-            operations.transition(
-                current_user,
-                pledge,
-                target,
-                reason=form.reason.data,
-                expected_version=form.loaded_version(),
-            )
-    except OperationError as exc:
-        db.session.rollback()
-        flash(f"Not changed: {exc.message}", "danger")
+            return operations.confirm(current_user, pledge, expected_version=form.loaded_version())
+        operations.transition(
+            current_user,
+            pledge,
+            target,
+            reason=form.reason.data,
+            expected_version=form.loaded_version(),
+        )
+        return None
+
+    done = attempt(change, show=False)
+    if not done.ok:
+        flash(f"Not changed: {done.error.message}", "danger")
         return redirect(url_for("pledges.detail", pledge_id=pledge.id))
-    # TODO(mail-jobs): committed before the invitation is sent; goes when mail is a job.
-    db.session.commit()
     flash(f"The pledge is now {pledge.status.label.lower()}.", "success")
+    invited = done.value
     if invited is not None:
-        try:
-            send_invitation(invited, current_user)
-        except MailError as exc:
-            flash(
-                f"The representative's account is ready but the invitation failed: {exc}", "warning"
-            )
-        else:
-            flash(f"{invited.email} is invited to file progress reports.", "success")
+        flash(
+            f"{invited.email} is invited to file progress reports: the invitation is on its way.",
+            "success",
+        )
     return redirect(url_for("pledges.detail", pledge_id=pledge.id))
 
 

@@ -8,12 +8,9 @@ from flask_login import current_user
 from sqlalchemy.orm import selectinload
 
 from crm.auth import operations
-from crm.auth.invitations import send_invitation, send_password_reset
 from crm.auth.models import Role, User
 from crm.contacts.models import Contact
 from crm.core.access import Permission, requires
-from crm.core.errors import OperationError
-from crm.core.mail import MailError
 from crm.core.unit_of_work import attempt
 from crm.extensions import db
 from crm.organizations import queries as org_queries
@@ -45,23 +42,9 @@ def _links(form: UserForm) -> tuple[int | None, int | None] | None:
     return (contact_id, organization_id) if ok and not form.organization.errors else None
 
 
-def _deliver(send, user: User, sent: str, failed: str) -> None:
-    """Send a password link after the commit; a mail failure is reported, not raised."""
-    try:
-        send(user, current_user)
-    except MailError as exc:
-        flash(f"{failed}: {exc}", "warning")
-    else:
-        flash(sent, "success")
-
-
-def _deliver_invitation(user: User) -> None:
-    _deliver(
-        send_invitation,
-        user,
-        f"Invitation sent to {user.email}.",
-        "The account is saved but the invitation could not be sent",
-    )
+def _invitation_on_its_way(user: User) -> None:
+    # The worker sends it after the commit: the page cannot know more than that.
+    flash(f"An invitation is on its way to {user.email}.", "success")
 
 
 @bp.route("/")
@@ -84,7 +67,8 @@ def new():
     links = _links(form) if form.validate_on_submit() else None
     if links is not None:
         contact_id, organization_id = links
-        try:
+
+        def create_and_invite() -> User:
             user = operations.create_user(
                 current_user,
                 email=form.email.data,
@@ -93,13 +77,12 @@ def new():
                 contact_id=contact_id,
                 organization_id=organization_id,
             )
-            operations.mark_invited(current_user, user)
-        except OperationError as exc:
-            getattr(form, exc.field or "email").errors.append(exc.message)
-        else:
-            # TODO(mail-jobs): committed before the invitation is sent; goes when mail is a job.
-            db.session.commit()
-            _deliver_invitation(user)
+            operations.invite(current_user, user)
+            return user
+
+        done = attempt(create_and_invite, form)
+        if done.ok:
+            _invitation_on_its_way(done.value)
             return redirect(url_for("users.index"))
     return render_template("users/form.html", form=form, user=None)
 
@@ -137,14 +120,11 @@ def edit(user_id: int):
 @requires(Permission.USERS_MANAGE)
 def reinvite(user_id: int):
     user = db.session.get(User, user_id) or abort(404)
-    try:
-        operations.mark_invited(current_user, user)
-    except OperationError as exc:
-        flash(exc.message, "info")
+    done = attempt(lambda: operations.invite(current_user, user), show=False)
+    if done.ok:
+        _invitation_on_its_way(user)
     else:
-        # TODO(mail-jobs): committed before the invitation is sent; goes when mail is a job.
-        db.session.commit()
-        _deliver_invitation(user)
+        flash(done.error.message, "info")
     return redirect(url_for("users.index"))
 
 
@@ -152,17 +132,9 @@ def reinvite(user_id: int):
 @requires(Permission.USERS_MANAGE)
 def reset_password(user_id: int):
     user = db.session.get(User, user_id) or abort(404)
-    try:
-        operations.mark_password_reset(current_user, user)
-    except OperationError as exc:
-        flash(exc.message, "warning")
-        return redirect(url_for("users.index"))
-    # TODO(mail-jobs): committed before the reset link is sent; goes when mail is a job.
-    db.session.commit()
-    _deliver(
-        send_password_reset,
-        user,
-        f"A password reset link is on its way to {user.email}.",
-        "The reset link could not be sent",
-    )
+    done = attempt(lambda: operations.send_password_reset(current_user, user), show=False)
+    if done.ok:
+        flash(f"A password reset link is on its way to {user.email}.", "success")
+    else:
+        flash(done.error.message, "warning")
     return redirect(url_for("users.index"))

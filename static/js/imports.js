@@ -1,4 +1,5 @@
-// An import running in the background: follow its progress, reload when it has finished.
+// An import a worker runs: follow its progress; reload when it has finished, or when it starts,
+// stops or gets a worker (the page then says so).
 (function () {
   "use strict";
   var card = document.getElementById("progress-card");
@@ -9,7 +10,11 @@
     fetch(card.dataset.progressUrl, { credentials: "same-origin" })
       .then(function (r) { return r.json(); })
       .then(function (state) {
-        if (state.finished || state.stale) { window.location.reload(); return; }
+        var noWorker = state.no_worker ? "true" : "false";
+        if (state.finished || state.status !== card.dataset.status || noWorker !== card.dataset.noWorker) {
+          window.location.reload();
+          return;
+        }
         if (bar) bar.style.width = state.percent + "%";
         if (text) text.textContent = state.done.toLocaleString() + " of " + state.total.toLocaleString() + " rows";
         setTimeout(poll, 1000);

@@ -21,7 +21,7 @@ BATCH = 50
 PEOPLE = 300
 
 
-def _seed(url: str) -> None:
+def _seed(url: str, batch_size: int = BATCH) -> None:
     import sqlalchemy as sa
 
     from config import DevelopmentConfig
@@ -35,6 +35,7 @@ def _seed(url: str) -> None:
         SQLALCHEMY_DATABASE_URI=url,
         SECRET_KEY="crash-test-secret-key-crash-test-secret",
         SERVER_NAME_FOR_LINKS="http://localhost",
+        CAMPAIGN_BATCH_SIZE=batch_size,  # as the workers have it: so many lanes are queued
     )
     with app.test_request_context():
         db.session.execute(
@@ -167,11 +168,10 @@ def test_several_workers_share_the_outbox_without_sending_twice(tmp_path, fake_s
         subprocess.run(
             flask + ["db", "upgrade"], env=env, cwd=ROOT, check=True, capture_output=True
         )
-        _seed(url_text)
         fake_sendgrid.delay = 0.2  # long enough that all three are at work together
         workers = [
             subprocess.Popen(
-                flask + ["crm", "worker", "--once"],
+                flask + ["crm", "worker", "--idle", "0.2"],
                 env=env,
                 cwd=ROOT,
                 stdout=subprocess.PIPE,
@@ -180,7 +180,17 @@ def test_several_workers_share_the_outbox_without_sending_twice(tmp_path, fake_s
             )
             for _ in range(3)
         ]
-        outputs = [w.communicate(timeout=120) for w in workers]
+        engine = sa.create_engine(url)
+        try:
+            # All three wait for work (each has said it is here) before the campaign is sent.
+            _wait_for(engine, "SELECT count(*) FROM job_worker", 3)
+            _seed(url_text, batch_size=20)
+            _wait_for(engine, "SELECT count(*) FROM outbox_message WHERE status = 'sent'", PEOPLE)
+        finally:
+            for w in workers:
+                w.send_signal(signal.SIGTERM)
+            outputs = [w.communicate(timeout=60) for w in workers]
+            engine.dispose()
         assert all(w.returncode == 0 for w in workers), [
             (w.returncode, err[-3000:]) for w, (_out, err) in zip(workers, outputs, strict=True)
         ]
@@ -201,3 +211,13 @@ def test_several_workers_share_the_outbox_without_sending_twice(tmp_path, fake_s
         with admin.connect() as conn:
             conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{url.database}" WITH (FORCE)')
         admin.dispose()
+
+
+def _wait_for(engine, query: str, expected: int, seconds: float = 120) -> None:
+    deadline = time.time() + seconds
+    while time.time() < deadline:
+        with engine.connect() as conn:
+            if conn.exec_driver_sql(query).scalar() >= expected:
+                return
+        time.sleep(0.1)
+    raise AssertionError(f"still fewer than {expected} after {seconds} s: {query}")

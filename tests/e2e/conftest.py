@@ -1,7 +1,10 @@
-"""Browser tests: the real app served by gunicorn, driven by Playwright in Debian's Chromium.
+"""Browser tests: the real app as `make run` runs it, driven by Playwright in Debian's Chromium.
 
-One server per test session, on a free port of 127.0.0.1, with its own instance folder (a fresh
-SQLite database migrated with `flask db upgrade` and filled by `flask crm bootstrap`). The server
+One server per test session, started by `make serve` (what `make run` runs after installing: a
+fresh SQLite database migrated with `flask db upgrade` and filled by `flask crm bootstrap`, then
+gunicorn and `flask crm worker` through honcho and the Procfile), on a free port of 127.0.0.1,
+with its own instance folder; stopped at the end as Ctrl+C stops it. So emails, campaigns and
+imports are run by the worker, as for a user: tests wait for them (`wait_for_mail`). The server
 always uses SQLite: DATABASE_URL and CRM_TEST_DATABASE_URL are removed from its environment, so
 `make test` with a PostgreSQL URL set still runs these tests against their own throwaway database.
 
@@ -21,20 +24,17 @@ import os
 import re
 import secrets
 import shutil
-import signal
-import socket
 import string
-import subprocess
 import sys
 import time
-import urllib.error
-import urllib.request
 from dataclasses import dataclass
+from email import message_from_bytes, policy
 from pathlib import Path
 
 import pytest
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
+from tests.running import REPO_ROOT, Served, app_env, free_port, make_serve
+
 ARTIFACTS = REPO_ROOT / "test-artifacts"
 SERVER_LOG_COPY = ARTIFACTS / "e2e-server.log"  # the last session's log, copied at its end
 CHROMIUM = "/usr/bin/chromium"
@@ -53,24 +53,10 @@ ADMIN_NAME = "Administrator"
 DEMO_PASSWORD = "west-demo-2017"  # crm.demo.sample.DEMO_PASSWORD, shared by the demo users
 VIEWER_EMAIL = "viewer@example.org"
 
-STARTUP_TIMEOUT = 30  # seconds for /healthz to answer
+STARTUP_TIMEOUT = 120  # seconds for migrations, first start, /healthz and the worker
+MAIL_TIMEOUT = 30  # seconds for the worker to write an email (busy CI machines are slow)
 DEFAULT_TIMEOUT_MS = 10_000  # Playwright actions and navigations
 EXPECT_TIMEOUT_MS = 5_000
-
-# Settings from the caller's environment the server must not inherit: the database (always the
-# SQLite file in its own instance folder), the config class, and anything that would send mail.
-_SCRUBBED_ENV = (
-    "DATABASE_URL",
-    "CRM_TEST_DATABASE_URL",
-    "CRM_CONFIG",
-    "CRM_INSTANCE_DIR",
-    "CRM_MAIL_PROVIDER",
-    "CRM_MAIL_FILE_DIR",
-    "SENDGRID_API_KEY",
-    "CRM_BASE_URL",
-    "FLASK_APP",
-    "FLASK_DEBUG",
-)
 
 
 def unique(prefix: str = "") -> str:
@@ -96,32 +82,14 @@ class LiveServer:
     url: str
     instance_dir: Path
     log_path: Path
+    served: Served
+
+    @property
+    def mail_dir(self) -> Path:
+        return self.instance_dir / "mail"
 
     def log_tail(self, lines: int = 30) -> str:
-        try:
-            text = self.log_path.read_text(errors="replace")
-        except OSError:
-            return "(no server log)"
-        return "\n".join(text.splitlines()[-lines:])
-
-
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def _server_env(instance_dir: Path) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if k not in _SCRUBBED_ENV}
-    env.update(
-        CRM_CONFIG="development",
-        CRM_INSTANCE_DIR=str(instance_dir),
-        CRM_MAIL_PROVIDER="file",
-        CRM_ADMIN_EMAIL=ADMIN_EMAIL,
-        CRM_ADMIN_PASSWORD=ADMIN_PASSWORD,
-        PYTHONUNBUFFERED="1",
-    )
-    return env
+        return self.served.log_tail(lines)
 
 
 def _startup_failure(log_path: Path, what: str) -> None:
@@ -130,64 +98,6 @@ def _startup_failure(log_path: Path, what: str) -> None:
         shutil.copyfile(log_path, SERVER_LOG_COPY)
     tail = "\n".join(log.splitlines()[-80:])
     pytest.fail(f"{what}\n--- server log ({log_path}) ---\n{tail}", pytrace=False)
-
-
-def _gunicorn_extra_args() -> list[str]:
-    """Gunicorn 24+ opens a control socket in ~/.gunicorn, shared by every server of the user."""
-    try:
-        from gunicorn.config import Config
-    except ImportError:
-        return []
-    return ["--no-control-socket"] if "control_socket_disable" in Config().settings else []
-
-
-def _run_step(args: list[str], env: dict[str, str], log, log_path: Path) -> None:
-    log.write(f"\n$ {' '.join(args)}\n")
-    log.flush()
-    try:
-        result = subprocess.run(
-            args,
-            cwd=REPO_ROOT,
-            env=env,
-            stdin=subprocess.DEVNULL,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            timeout=120,
-        )
-    except subprocess.TimeoutExpired:
-        _startup_failure(log_path, f"`{' '.join(args[2:])}` took more than 120 s")
-    if result.returncode != 0:
-        _startup_failure(log_path, f"`{' '.join(args[2:])}` exited with {result.returncode}")
-
-
-def _wait_until_healthy(proc: subprocess.Popen, url: str, log_path: Path) -> None:
-    deadline = time.monotonic() + STARTUP_TIMEOUT
-    last_error = "no answer yet"
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            _startup_failure(log_path, f"The server exited with {proc.returncode} while starting")
-        try:
-            with urllib.request.urlopen(url + "/healthz", timeout=2) as response:  # noqa: S310
-                if response.status == 200 and b"ok" in response.read():
-                    return
-                last_error = f"HTTP {response.status}"
-        except (urllib.error.URLError, OSError) as exc:
-            last_error = str(exc)
-        time.sleep(0.2)
-    _startup_failure(
-        log_path, f"{url}/healthz did not answer within {STARTUP_TIMEOUT} s ({last_error})"
-    )
-
-
-def _stop(proc: subprocess.Popen) -> None:
-    if proc.poll() is not None:
-        return
-    proc.send_signal(signal.SIGTERM)  # gunicorn: graceful shutdown of the master and its worker
-    try:
-        proc.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, signal.SIGKILL)  # its own process group (start_new_session)
-        proc.wait(timeout=5)
 
 
 @pytest.fixture(scope="session")
@@ -206,45 +116,50 @@ def chromium_path() -> str:
 
 @pytest.fixture(scope="session")
 def live_server(chromium_path, tmp_path_factory) -> LiveServer:
+    """What `make run` runs (`make serve`: migrations, first start, then gunicorn and the worker
+    through honcho), on a free port, stopped at the end as Ctrl+C stops it."""
     ARTIFACTS.mkdir(exist_ok=True)
     instance_dir = tmp_path_factory.mktemp("crm-instance")
     log_path = instance_dir.parent / "e2e-server.log"
-    env = _server_env(instance_dir)
-    python = sys.executable  # the venv's interpreter running pytest
-    port = _free_port()
-    url = f"http://127.0.0.1:{port}"
-    # Append mode: this process and the commands it starts share the file without overwriting.
-    with log_path.open("a") as log:
-        _run_step([python, "-m", "flask", "--app", "wsgi", "db", "upgrade"], env, log, log_path)
-        _run_step([python, "-m", "flask", "--app", "wsgi", "crm", "bootstrap"], env, log, log_path)
+    env = app_env(instance_dir, CRM_ADMIN_EMAIL=ADMIN_EMAIL, CRM_ADMIN_PASSWORD=ADMIN_PASSWORD)
+    served = make_serve(instance_dir, log_path, env, free_port())
+    try:
+        problem = served.wait_until_ready(STARTUP_TIMEOUT)
+        if problem:
+            _startup_failure(log_path, problem)
         if not (instance_dir / "crm.sqlite3").is_file():
             _startup_failure(log_path, f"No SQLite database was created in {instance_dir}")
-        args = [
-            python, "-m", "gunicorn",
-            "--bind", f"127.0.0.1:{port}",
-            "--workers", "1", "--worker-class", "gthread", "--threads", "8",
-            "--timeout", "60", "--graceful-timeout", "5",
-            "--access-logfile", "-", "--error-logfile", "-",
-            *_gunicorn_extra_args(),
-            "wsgi:app",
-        ]  # fmt: skip
-        log.write(f"\n$ {' '.join(args)}\n")
-        log.flush()
-        proc = subprocess.Popen(
-            args,
-            cwd=REPO_ROOT,
-            env=env,
-            stdin=subprocess.DEVNULL,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
+        yield LiveServer(
+            url=served.url, instance_dir=instance_dir, log_path=log_path, served=served
         )
-    try:
-        _wait_until_healthy(proc, url, log_path)
-        yield LiveServer(url=url, instance_dir=instance_dir, log_path=log_path)
     finally:
-        _stop(proc)
+        served.stop()
         shutil.copyfile(log_path, SERVER_LOG_COPY)
+
+
+def _plain_text(message) -> str:
+    part = message.get_body(preferencelist=("plain",))
+    return part.get_content() if part is not None else ""
+
+
+def wait_for_mail(
+    live_server: LiveServer, address: str, timeout: float = MAIL_TIMEOUT, matching: str = ""
+):
+    """The newest email to `address` (whose plain text matches the regular expression
+    `matching`, if given) in the server's mail folder, waiting for the worker to write it."""
+    deadline = time.monotonic() + timeout
+    while True:
+        found = None
+        for path in sorted(live_server.mail_dir.glob("*.eml"), key=lambda p: p.stat().st_mtime):
+            message = message_from_bytes(path.read_bytes(), policy=policy.default)
+            if message["To"] == address and re.search(matching, _plain_text(message)):
+                found = message
+        if found is not None:
+            return found
+        if time.monotonic() > deadline:
+            what = f" matching {matching!r}" if matching else ""
+            raise AssertionError(f"nothing mailed to {address}{what} within {timeout:.0f} s")
+        time.sleep(0.2)
 
 
 # --------------------------------------------------------------------------- the browser
@@ -361,6 +276,15 @@ class CRM:
     def __init__(self, page) -> None:
         self.page = page
 
+    def reload_until(self, shows, what: str, timeout: float = MAIL_TIMEOUT) -> None:
+        """Reloads the page until `shows()` is true, as someone waiting for the worker would."""
+        deadline = time.monotonic() + timeout
+        while not shows():
+            if time.monotonic() > deadline:
+                raise AssertionError(f"the page did not show {what} within {timeout:.0f} s")
+            time.sleep(0.5)
+            self.page.reload()
+
     def log_in(self, email: str = ADMIN_EMAIL, password: str = ADMIN_PASSWORD) -> None:
         from playwright.sync_api import expect
 
@@ -407,6 +331,17 @@ class CRM:
         match = re.search(r"/contacts/(\d+)$", page.url)
         assert match, f"not on a contact's page after saving: {page.url}"
         return int(match.group(1))
+
+
+@pytest.fixture
+def mail(live_server):
+    """mail(address[, matching=regex]) is the newest email to `address` (whose text matches),
+    once the worker has written it."""
+
+    def newest(address: str, matching: str = "", timeout: float = MAIL_TIMEOUT):
+        return wait_for_mail(live_server, address, timeout, matching)
+
+    return newest
 
 
 @pytest.fixture

@@ -417,6 +417,34 @@ def test_a_lead_sees_what_a_second_file_would_change_before_importing_it(
     screenshot("run")
 
 
+def test_a_large_file_is_imported_by_the_worker_and_its_page_follows_it(
+    page, crm, accounts, unique, screenshot, tmp_path
+):
+    """A file over 2,000 rows is a job: the Import button answers at once with the run's page,
+    which follows the worker (no reload by hand) until the file is in."""
+    tag = unique()
+    rows = 3000
+    path = tmp_path / "Large list.csv"
+    path.write_text(
+        "first_name,last_name,email\n"
+        + "".join(f"P{i},Large{tag},p{i}.{tag}@example.org\n" for i in range(rows)),
+        encoding="utf-8",
+    )
+    switch_user(page, crm, LEAD_EMAIL, accounts.demo_password)
+    run_url = upload_file(page, path)
+    page.get_by_role("button", name="Check and preview").click()
+    expect(page.locator("#preview-summary")).to_contain_text("The first 20 of 3,000 rows")
+    expect(page.get_by_text("A file this size imports in the background")).to_be_visible()
+    page.locator("#import-button").click()
+    expect(page).to_have_url(re.compile(re.escape(run_url) + "$"))
+    expect(page.locator("#run-status")).to_have_text("Imported", timeout=60_000)
+    expect(page.locator("#run-counts")).to_contain_text("3,000")
+    expect(page.locator("#no-worker")).to_have_count(0)
+    screenshot()
+    page.goto(f"/contacts/?q=p2999.{tag}")  # the last row is in
+    expect(page.locator("main")).to_contain_text(f"P2999 Large{tag}")
+
+
 def test_a_viewer_downloads_the_quarterly_report_as_xlsx(page, crm, accounts, screenshot):
     switch_user(page, crm, accounts.viewer_email, accounts.demo_password)
     page.goto("/reports/")

@@ -309,18 +309,24 @@ def test_the_public_directory_lists_consenting_signatories(client, make_pledge, 
 def test_reminders_go_once_before_the_due_date_and_once_when_overdue(
     app, make_pledge, rep_for, db, outbox
 ):
-    from crm.pledges.reminders import send_reminders
+    from crm.pledges.reminders import queue_reminders
 
     pledge = make_pledge("active", activated_on=date(2026, 11, 20))
     rep = rep_for(pledge, email="rep@harbour.example.org")
     due = date(2027, 1, 30)  # the Q4 2026 report
     before = app.config["PLEDGE_REMIND_DAYS_BEFORE"]
-    with app.test_request_context():
-        assert send_reminders(due - timedelta(days=before + 1)) == (0, [])
-        assert send_reminders(due - timedelta(days=before)) == (1, [])
-        assert send_reminders(due - timedelta(days=2)) == (0, [])  # once only
-        assert send_reminders(due + timedelta(days=1)) == (1, [])  # now overdue
-        assert send_reminders(due + timedelta(days=20)) == (0, [])  # once only
+
+    def run(today: date) -> tuple[int, list[str]]:
+        with app.test_request_context():
+            result = queue_reminders(today)
+            db.session.commit()
+        return result
+
+    assert run(due - timedelta(days=before + 1)) == (0, [])
+    assert run(due - timedelta(days=before)) == (1, [])
+    assert run(due - timedelta(days=2)) == (0, [])  # once only
+    assert run(due + timedelta(days=1)) == (1, [])  # now overdue
+    assert run(due + timedelta(days=20)) == (0, [])  # once only
     mails = outbox()
     assert [m["To"] for m in mails] == [rep.email, rep.email]
     assert "Due 30 January" in mails[0]["Subject"] and "Q4 2026" in mails[0]["Subject"]
@@ -328,32 +334,36 @@ def test_reminders_go_once_before_the_due_date_and_once_when_overdue(
     assert count(db, PledgeReminder) == 2
 
 
-def test_a_failed_reminder_is_not_recorded_and_goes_next_time(
+def test_a_reminder_and_its_email_are_kept_or_dropped_together(
     app, make_pledge, rep_for, db, outbox
 ):
-    from crm.pledges.reminders import send_reminders
+    """A run that does not commit records nothing and queues nothing, so the next one sends
+    the reminder; one that commits has recorded it and queued its email, once."""
+    from crm.core.jobs import Job
+    from crm.pledges.reminders import queue_reminders
 
     pledge = make_pledge("active", activated_on=date(2026, 11, 20))
     rep_for(pledge)
-    app.config["MAIL_PROVIDER"] = "sendgrid"  # without an API key: the provider refuses
-    try:
-        with app.test_request_context():
-            sent, problems = send_reminders(date(2027, 2, 1))
-        assert sent == 0 and "SENDGRID_API_KEY" in problems[0]
-        assert count(db, PledgeReminder) == 0
-    finally:
-        app.config["MAIL_PROVIDER"] = "file"
     with app.test_request_context():
-        assert send_reminders(date(2027, 2, 1)) == (1, [])
+        assert queue_reminders(date(2027, 2, 1)) == (1, [])
+        db.session.rollback()  # the run failed before its commit
+    assert count(db, PledgeReminder) == 0 and count(db, Job, Job.kind == "mail.send") == 0
+    with app.test_request_context():
+        assert queue_reminders(date(2027, 2, 1)) == (1, [])
+        db.session.commit()
+    assert count(db, PledgeReminder) == 1 and count(db, Job, Job.kind == "mail.send") == 1
+    assert [m["Subject"][:7] for m in outbox()] == ["Overdue"]
 
 
 def test_remind_command(app, runner, make_pledge, rep_for, db, outbox):
     pledge = make_pledge("active", activated_on=date(2026, 11, 20))
-    rep_for(pledge)
+    rep = rep_for(pledge)
     result = runner.invoke(args=["crm", "pledges", "remind", "--today", "2027-02-01"])
-    assert result.exit_code == 0 and "1 reminder sent." in result.output
+    assert result.exit_code == 0, result.output
+    assert "1 reminder queued; a worker sends it." in result.output
     result = runner.invoke(args=["crm", "pledges", "remind", "--today", "2027-02-02"])
-    assert "0 reminders sent." in result.output
+    assert "0 reminders queued." in result.output
+    assert [m["To"] for m in outbox()] == [rep.email]
 
 
 def test_the_organization_page_shows_its_pledge(client, as_role, make_pledge, make_org, db):

@@ -226,9 +226,10 @@ def test_a_signatory_with_another_account_is_not_shown_as_representative(
 
 
 def test_a_reminder_without_any_account_says_how_to_get_one(app, make_pledge, db, outbox):
-    from crm.pledges.reminders import send_reminders
+    from crm.pledges.reminders import queue_reminders
 
     make_pledge("active", activated_on=date(2026, 11, 20))  # no representative account
     with app.test_request_context():
-        assert send_reminders(date(2027, 1, 20)) == (1, [])
+        assert queue_reminders(date(2027, 1, 20)) == (1, [])
+        db.session.commit()
     assert "reply to this email" in outbox()[0].get_content()

@@ -9,6 +9,12 @@ from flask import current_app
 from flask.cli import with_appcontext
 
 
+def _unless_set() -> str:
+    if current_app.config.get("SERVER_NAME_FOR_LINKS"):
+        return ""
+    return " (CRM_BASE_URL is not set; `make run` sets it to the address it serves on)"
+
+
 @click.command("worker")
 @click.option("--once", is_flag=True, help="Run the jobs that are due now, then stop.")
 @click.option(
@@ -20,6 +26,7 @@ from flask.cli import with_appcontext
 @with_appcontext
 def worker_command(once: bool, idle: float | None) -> None:
     """Run background jobs: emails, campaign sending, imports, reminders, housekeeping."""
+    from crm.core.http import link_base
     from crm.core.jobs.worker import Worker
 
     worker = Worker(current_app._get_current_object(), idle_seconds=idle, echo=click.echo)
@@ -30,5 +37,6 @@ def worker_command(once: bool, idle: float | None) -> None:
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
     click.echo(f"Worker {worker.name} started; Ctrl+C stops it after the job in hand.")
+    click.echo(f"Links in emails point to {link_base()}{_unless_set()}.")
     ran = worker.run(once=once)
     click.echo(f"Worker {worker.name} stopped after {ran} job(s).")

@@ -162,10 +162,39 @@ def workers_seen(now: datetime | None = None) -> list[SeenWorker]:
     return [SeenWorker(w.name, w.seen_at, w.job_id) for w in rows]
 
 
-def waiting_jobs() -> int:
-    """How many jobs are due and waiting (for the "no worker is running" warning)."""
-    return db.session.scalar(
-        sa.select(sa.func.count())
-        .select_from(Job)
-        .where(Job.status == JobStatus.QUEUED, Job.run_at <= utcnow())
-    )
+WAITING_CAP = 1_000  # counted up to this many: more reads "more than 1,000"
+
+
+def waiting_jobs(cap: int | None = None) -> int:
+    """How many jobs are due and waiting (for the "no worker is running" warning); with `cap`,
+    counted up to cap + 1 (an index range of ix_job_due, however long the queue)."""
+    due = sa.select(Job.id).where(Job.status == JobStatus.QUEUED, Job.run_at <= utcnow())
+    if cap is not None:
+        due = due.limit(cap + 1)
+    return db.session.scalar(sa.select(sa.func.count()).select_from(due.subquery()))
+
+
+@dataclass
+class NoWorker:
+    """No worker has been seen within a minute: what the warning says."""
+
+    waiting: int  # up to WAITING_CAP + 1
+
+    @property
+    def waiting_label(self) -> str:
+        if self.waiting > WAITING_CAP:
+            return f"More than {WAITING_CAP:,} jobs are due and waiting"
+        if self.waiting == 0:
+            return "No job is due yet; the next one will wait"
+        return f"{self.waiting:,} job{'s are' if self.waiting != 1 else ' is'} due and waiting"
+
+
+def no_worker(seen: list[SeenWorker] | None = None) -> NoWorker | None:
+    """The one check behind "no worker is running" (the dashboard and the Jobs page): None
+    while a worker is seen (`seen`, when the caller looked already), otherwise how many jobs
+    wait for one."""
+    if seen is None:
+        seen = workers_seen()
+    if seen:
+        return None
+    return NoWorker(waiting_jobs(cap=WAITING_CAP))

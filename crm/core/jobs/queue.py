@@ -76,8 +76,24 @@ def _forget_notified(session, transaction) -> None:
         session.info.pop("jobs_notified", None)
 
 
-def retry(job: Job) -> None:
+def _lock(job: Job) -> None:
+    """Read the job again under a row lock (PostgreSQL; a writing request holds SQLite's one
+    write lock already), so a worker cannot claim it between this check and this change."""
+    db.session.refresh(job, with_for_update=True)
+
+
+def _audit(actor: Any, job: Job, what: str) -> None:
+    from crm.audit.models import AuditAction
+    from crm.audit.operations import record
+    from crm.core.jobs.registry import label_of
+
+    # The label only: a job's describe line can name a person (an email's recipient).
+    record(actor, AuditAction.UPDATE, "job", job.id, summary=f"{what} ({label_of(job.kind)})")
+
+
+def retry(job: Job, *, actor: Any = None) -> None:
     """A failed or cancelled job goes back to the queue, with its attempts counted afresh."""
+    _lock(job)
     if job.status not in (JobStatus.FAILED, JobStatus.CANCELLED):
         raise OperationError("Only a failed or cancelled job can be retried.")
     job.status = JobStatus.QUEUED
@@ -86,18 +102,21 @@ def retry(job: Job) -> None:
     job.finished_at = None
     job.checkpoint = None
     job.lease_holder = job.lease_until = None
+    _audit(actor, job, "Queued again")
     db.session.flush()
     notify()
 
 
-def cancel(job: Job) -> None:
+def cancel(job: Job, *, actor: Any = None) -> None:
     """A job not yet started (or failed, to stop it being retried) will not run."""
+    _lock(job)
     if job.status is JobStatus.RUNNING:
         raise OperationError("This job is running; it cannot be cancelled now. Wait for it to end.")
     if job.status not in (JobStatus.QUEUED, JobStatus.FAILED):
         raise OperationError(f"This job is {job.status.label.lower()}; there is nothing to cancel.")
     job.status = JobStatus.CANCELLED
     job.finished_at = utcnow()
+    _audit(actor, job, "Cancelled")
     db.session.flush()
 
 
