@@ -408,3 +408,40 @@ def test_the_worker_command_puts_back_the_signal_handlers_it_replaced(app, runne
     before = signal.getsignal(signal.SIGTERM), signal.getsignal(signal.SIGINT)
     assert runner.invoke(args=["crm", "worker", "--once"]).exit_code == 0
     assert (signal.getsignal(signal.SIGTERM), signal.getsignal(signal.SIGINT)) == before
+
+
+def test_a_sending_job_goes_on_batch_after_batch_and_hands_over_when_stopping(
+    app, db, ctx, person, make_campaign, monkeypatch
+):
+    from crm.campaigns import jobs
+    from crm.core.jobs import Job, JobStatus
+    from crm.core.jobs.worker import JobContext
+
+    for name in ("Amina", "Bola", "Chen", "Dina", "Emre"):
+        person(name)
+    monkeypatch.setitem(app.config, "CAMPAIGN_BATCH_SIZE", 1)
+    monkeypatch.setitem(app.config, "CAMPAIGN_SEND_LANES", 1)
+    monkeypatch.setattr(jobs, "SEND_FOR", 600.0)  # the budget cannot run out in this test
+    campaign = make_campaign()
+    operations.queue_campaign(None, campaign)
+    db.session.commit()
+
+    def lane() -> list[Job]:
+        return list(db.session.scalars(sa.select(Job).where(Job.kind == jobs.SEND,
+                                                            Job.status == JobStatus.QUEUED)))  # fmt: skip
+
+    def run(job: Job, stopping: bool) -> dict:
+        context = JobContext(job.id, jobs.SEND, 1, 10, None, None, should_stop=lambda: stopping)
+        result = jobs.send_batch(dict(job.payload), context)
+        job.status = JobStatus.DONE
+        db.session.commit()
+        return result
+
+    (first,) = lane()
+    # A worker asked to stop (SIGTERM) sends the batch in hand, then the lane waits for a job.
+    assert run(first, stopping=True)["sent"] == 1
+    (second,) = lane()
+    # Otherwise one job sends batch after batch, up to the last.
+    assert run(second, stopping=False)["sent"] == 4
+    assert lane() == []
+    assert {m.status for m in messages(db)} == {MessageStatus.SENT}

@@ -277,6 +277,21 @@ def test_a_period_starts_on_its_boundary():
     at = datetime(2026, 12, 7, 10, 59, 59, tzinfo=UTC)
     assert hourly.period_start(at) == datetime(2026, 12, 7, 10, 0, tzinfo=UTC)
     assert hourly.key(at) == "x@2026-12-07T10:00"
+    # A period shorter than a minute has a key per period, not per minute.
+    every_two_seconds = Periodic("x", timedelta(seconds=2))
+    assert every_two_seconds.key(at) == "x@2026-12-07T10:59:58"
+    assert every_two_seconds.key(at + timedelta(seconds=1)) == "x@2026-12-07T11:00:00"
+
+
+def test_the_check_job_says_who_ran_it_and_refuses_a_sleep_that_is_no_number(db, ctx, worker):
+    ran = enqueue("jobs.noop", {"sleep": 0.01})
+    bad = enqueue("jobs.noop", {"sleep": "soon"})
+    db.session.commit()
+    assert worker.drain() == 2
+    assert _job(db, ran.id).result == {"attempts": 1, "worker": "host:1"}
+    bad = _job(db, bad.id)
+    assert bad.status is JobStatus.FAILED
+    assert bad.last_error == "A check job's sleep must be a number of seconds."
 
 
 def test_every_periodic_kind_has_a_handler():

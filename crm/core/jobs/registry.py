@@ -10,10 +10,13 @@ Domains register their handlers at import time (`crm.register_jobs` imports them
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
+
+from crm.core.errors import OperationError
 
 if TYPE_CHECKING:
     from crm.core.jobs.worker import JobContext
@@ -43,7 +46,10 @@ class Periodic:
         return datetime.fromtimestamp(int(now.timestamp()) // step * step, tz=now.tzinfo)
 
     def key(self, now: datetime) -> str:
-        return f"{self.kind}@{self.period_start(now).strftime('%Y-%m-%dT%H:%M')}"
+        # Seconds only for periods that are not whole minutes (keys already queued keep their
+        # form).
+        stamp = "%Y-%m-%dT%H:%M" if self.every.total_seconds() % 60 == 0 else "%Y-%m-%dT%H:%M:%S"
+        return f"{self.kind}@{self.period_start(now).strftime(stamp)}"
 
 
 KINDS: dict[str, Kind] = {}
@@ -90,7 +96,18 @@ def describe(kind: str, payload: dict) -> str:
         return ""
 
 
+NOOP_MAX_SLEEP = 30.0  # seconds
+
+
 @handler("jobs.noop", label="Check (does nothing)")
 def _noop(payload: dict, job: JobContext) -> dict:
-    """Does nothing: to check that a worker runs jobs, and to time the queue itself."""
-    return {"attempts": job.attempts}
+    """Does nothing: to check that a worker runs jobs, and to time the queue itself. With
+    `{"sleep": seconds}` (at most 30) it takes that long: a job to stop a worker in the middle
+    of, in tests. Says which worker ran it, on which attempt."""
+    try:
+        seconds = min(max(float(payload.get("sleep") or 0), 0.0), NOOP_MAX_SLEEP)
+    except (TypeError, ValueError):
+        raise OperationError("A check job's sleep must be a number of seconds.") from None
+    if seconds:
+        time.sleep(seconds)
+    return {"attempts": job.attempts, "worker": job.worker}

@@ -4,7 +4,8 @@ One round: claim the next due job (PostgreSQL: `FOR UPDATE SKIP LOCKED`, so any 
 workers on any number of machines share the table; SQLite: one worker at a time holds the lock
 beside the database), run its handler in a transaction of its own, and commit that transaction
 with the job marked done, only while this worker still holds the job's lease. So a job's work
-and its "done" commit together: an import either committed or did not.
+and its "done" commit together: an import either committed or did not. While work is waiting,
+that same commit also claims the next job: one commit per job (benchmarks/jobs.py).
 
 While a job runs, a pulse thread renews its lease and reports its progress. A worker that died
 (SIGKILL, power loss) stops renewing; once the lease lapses another worker takes the job again.
@@ -15,6 +16,7 @@ SIGTERM or Ctrl+C: the job in hand is finished, then the worker exits.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import random
@@ -29,7 +31,7 @@ from typing import Any
 import sqlalchemy as sa
 from flask import Flask
 
-from crm.core.db import utcnow
+from crm.core.db import UTCDateTime, utcnow
 from crm.core.errors import OperationError
 from crm.core.jobs import presence
 from crm.core.jobs.models import Job, JobStatus, JobWorker
@@ -41,6 +43,7 @@ log = logging.getLogger(__name__)
 
 SCHEDULE_EVERY = 15.0  # seconds between looks at the periodic schedule
 PULSE_EVERY = 1.0  # seconds between progress reports of a running job
+RECONNECT_EVERY = 2.0  # seconds between tries while the database cannot be reached
 _job = Job.__table__
 
 
@@ -78,6 +81,7 @@ class JobContext:
     created_by_id: int | None
     checkpoint: dict | None
     should_stop: Callable[[], bool] = lambda: False
+    worker: str = ""  # the name of the worker running it (host:pid)
     _progress: dict | None = field(default=None, repr=False)
 
     def progress(self, done: int, total: int | None = None, message: str | None = None) -> None:
@@ -170,6 +174,57 @@ class Claimed:
     created_by_id: int | None
 
 
+# The hot path's statements, built once: building and hashing a statement per job cost more
+# than running it. SQLite's compiler leaves out FOR UPDATE (its worker holds the file lock).
+_at = UTCDateTime()
+_running = _job.c.status == JobStatus.RUNNING.value
+_DUE = (
+    sa.select(_job.c.id)
+    .where(_job.c.status == JobStatus.QUEUED.value, _job.c.run_at <= sa.bindparam("now", type_=_at))
+    .order_by(_job.c.run_at, _job.c.id)
+    .limit(1)
+)
+_CLAIM = (
+    sa.update(_job)
+    .where(_job.c.id == _DUE.with_for_update(skip_locked=True).scalar_subquery())
+    .values(
+        status=JobStatus.RUNNING.value,
+        lease_holder=sa.bindparam("me"),
+        lease_until=sa.bindparam("until", type_=_at),
+        attempts=_job.c.attempts + 1,
+        started_at=sa.func.coalesce(_job.c.started_at, sa.bindparam("now", type_=_at)),
+    )
+    .returning(
+        _job.c.id,
+        _job.c.kind,
+        _job.c.payload,
+        _job.c.attempts,
+        _job.c.max_attempts,
+        _job.c.checkpoint,
+        _job.c.created_by_id,
+    )
+)
+_MINE = sa.and_(
+    _job.c.id == sa.bindparam("job_id"), _job.c.lease_holder == sa.bindparam("me"), _running
+)
+_DONE = (
+    sa.update(_job)
+    .where(_MINE)
+    .values(
+        status=JobStatus.DONE.value,
+        finished_at=sa.bindparam("now", type_=_at),
+        result=sa.bindparam("result", type_=sa.JSON(none_as_null=True)),  # None: SQL NULL
+        lease_holder=None,
+        lease_until=None,
+    )
+)
+_DONE_WITH_PROGRESS = _DONE.values(
+    progress_done=sa.bindparam("progress_done"),
+    progress_total=sa.bindparam("progress_total"),
+    progress_message=sa.bindparam("progress_message"),
+)
+
+
 class Worker:
     def __init__(
         self,
@@ -194,6 +249,13 @@ class Worker:
         self._next_reclaim = 0.0
         self._listener = None
         self._lock: presence.WorkerLock | None = None
+        self._sqlite: bool | None = None  # known once the app's engine is at hand
+
+    @property
+    def sqlite(self) -> bool:
+        if self._sqlite is None:
+            self._sqlite = presence.is_sqlite()
+        return self._sqlite
 
     # --- the loop -----------------------------------------------------------------------
 
@@ -213,18 +275,39 @@ class Worker:
                 self._announce()
                 pulse = Pulse(self)
                 pulse.start()
+                # The loop checks a connection out of the pool for each job, back to back: the
+                # app's pre-ping (for web processes, whose connections idle between requests)
+                # would add a round trip per job. A connection lost meanwhile fails one claim
+                # or one job instead (both tried again, below and in `_run`), and the pool then
+                # drops its connections and opens fresh ones.
+                pool = db.engine.pool
+                pinging, pool._pre_ping = pool._pre_ping, False
                 try:
-                    while not self.stopping.is_set():
-                        self._housekeep()
-                        claimed = self.claim()
-                        if claimed is None:
-                            self._wait()
-                            continue
-                        self.run_job(claimed)
-                        ran += 1
-                        if max_jobs is not None and ran >= max_jobs:
-                            break
+                    claimed: Claimed | None = None
+                    # A job claimed with the last one's commit is run even when stopping: it is
+                    # the job in hand.
+                    while claimed is not None or not self.stopping.is_set():
+                        try:
+                            self._housekeep()
+                            if claimed is None:
+                                claimed = self.claim()
+                            if claimed is None:
+                                self._wait()
+                                continue
+                            ran += 1
+                            more = max_jobs is None or ran < max_jobs
+                            _status, claimed = self._run(claimed, claim_next=more)
+                            if not more:
+                                break
+                        except TRANSIENT:
+                            # The database went away for a moment: keep going. A job caught
+                            # in it keeps its lease until it lapses, then runs again.
+                            claimed = None
+                            db.session.rollback()
+                            log.warning("The database is unreachable; trying again", exc_info=True)
+                            self.stopping.wait(RECONNECT_EVERY)
                 finally:
+                    pool._pre_ping = pinging
                     pulse.stop()
                     self._withdraw()
             finally:
@@ -236,18 +319,16 @@ class Worker:
         many ran: for tests and for `--once`. No lock, pulse or heartbeat: the caller is the
         only one running jobs."""
         ran = 0
-        while ran < max_jobs:
-            claimed = self.claim()
-            if claimed is None:
-                break
-            self.run_job(claimed)
+        claimed = self.claim()
+        while claimed is not None:
             ran += 1
+            _status, claimed = self._run(claimed, claim_next=ran < max_jobs)
         return ran
 
     def _acquire(self, *, wait: bool) -> bool:
         """SQLite: take the lock (waiting for another worker to stop, unless `wait` is off),
         then take back what a stopped worker left running."""
-        if not presence.is_sqlite():
+        if not self.sqlite:
             return True
         self._lock = presence.WorkerLock(presence.lock_path(db.engine), self.name)
         announced = False
@@ -287,7 +368,7 @@ class Worker:
         if now >= self._next_schedule:
             self.schedule_periodic()
             self._next_schedule = now + SCHEDULE_EVERY
-        if now >= self._next_reclaim and not presence.is_sqlite():
+        if now >= self._next_reclaim and not self.sqlite:
             taken = self.take_back()
             if taken:
                 self.echo(f"Took back {taken} job(s) whose worker stopped renewing its lease.")
@@ -341,44 +422,31 @@ class Worker:
         return failed + requeued
 
     def claim(self) -> Claimed | None:
-        now = utcnow()
-        due = (
-            sa.select(_job.c.id)
-            .where(_job.c.status == JobStatus.QUEUED.value, _job.c.run_at <= now)
-            .order_by(_job.c.run_at, _job.c.id)
-            .limit(1)
-        )
-        if presence.is_sqlite():
-            # A cheap read first: an idle poll should not take SQLite's write lock.
-            if db.session.execute(due).first() is None:
-                db.session.commit()
+        """The next due job, marked running under this worker's lease (committed)."""
+        params = self._claim_params(utcnow())
+        conn = db.session.connection()
+        if self.sqlite:
+            # A cheap read first: an idle poll should not take SQLite's write lock. It ends
+            # before the write, which then waits for the lock in a transaction of its own.
+            found = conn.execute(_DUE, params).first()
+            db.session.commit()
+            if found is None:
                 return None
-        else:
-            due = due.with_for_update(skip_locked=True)
-        row = db.session.execute(
-            sa.update(_job)
-            .where(_job.c.id == due.scalar_subquery())
-            .values(
-                status=JobStatus.RUNNING.value,
-                lease_holder=self.name,
-                lease_until=now + self.lease,
-                attempts=_job.c.attempts + 1,
-                started_at=sa.func.coalesce(_job.c.started_at, now),
-            )
-            .returning(
-                _job.c.id,
-                _job.c.kind,
-                _job.c.payload,
-                _job.c.attempts,
-                _job.c.max_attempts,
-                _job.c.checkpoint,
-                _job.c.created_by_id,
-            )
-        ).first()
+            conn = db.session.connection()
+        row = conn.execute(_CLAIM, params).first()
         db.session.commit()
         return Claimed(*row) if row else None
 
+    def _claim_params(self, now: datetime) -> dict[str, Any]:
+        return {"now": now, "until": now + self.lease, "me": self.name}
+
     def run_job(self, claimed: Claimed) -> JobStatus:
+        return self._run(claimed, claim_next=False)[0]
+
+    def _run(self, claimed: Claimed, *, claim_next: bool) -> tuple[JobStatus, Claimed | None]:
+        """Run one job; with `claim_next`, the next due job is claimed in the transaction that
+        marks this one done (one commit per job instead of two: the claim, like any, holds
+        only once committed, and a job whose lease was lost takes no claim with it)."""
         ctx = JobContext(
             id=claimed.id,
             kind=claimed.kind,
@@ -387,6 +455,7 @@ class Worker:
             created_by_id=claimed.created_by_id,
             checkpoint=claimed.checkpoint,
             should_stop=self.stopping.is_set,
+            worker=self.name,
         )
         self.current = ctx
         kind = KINDS.get(claimed.kind)
@@ -394,24 +463,25 @@ class Worker:
             if kind is None:
                 raise OperationError(f"No worker knows how to run a {claimed.kind!r} job.")
             result = kind.run(claimed.payload or {}, ctx)
-            return self._done(ctx, result)
+            return self._done(ctx, result, claim_next=claim_next and not self.stopping.is_set())
         except Retry as error:
             db.session.rollback()
-            return self._again(ctx, error.message, error.at, error.forget_checkpoint)
+            return self._again(ctx, error.message, error.at, error.forget_checkpoint), None
         except TRANSIENT as error:
             db.session.rollback()
-            return self._again(ctx, f"Database unavailable: {error.orig or error}", None, False)
+            message = f"Database unavailable: {error.orig or error}"
+            return self._again(ctx, message, None, False), None
         except OperationError as error:
             db.session.rollback()
-            return self._failed(ctx, error.message)
+            return self._failed(ctx, error.message), None
         except Exception as error:  # noqa: BLE001 - any failure: roll back and record it
             db.session.rollback()
             log.exception("Job %s (%s) failed", claimed.id, claimed.kind)
             return self._failed(ctx, f"Stopped on an unexpected error: {type(error).__name__}: "
-                                     f"{error}")  # fmt: skip
+                                     f"{error}"), None  # fmt: skip
         finally:
             self.current = None
-            if presence.is_sqlite():
+            if ctx._progress is not None and self.sqlite:
                 presence.forget_progress_file(db.engine, claimed.id)
 
     def _mine(self, ctx: JobContext):
@@ -421,29 +491,29 @@ class Worker:
             _job.c.status == JobStatus.RUNNING.value,
         )
 
-    def _done(self, ctx: JobContext, result: dict | None) -> JobStatus:
-        progress = ctx._progress or {}
-        values: dict[str, Any] = {
-            "status": JobStatus.DONE.value,
-            "finished_at": utcnow(),
-            "result": result,
-            "lease_holder": None,
-            "lease_until": None,
-        }
-        if progress:
-            values.update(
+    def _done(
+        self, ctx: JobContext, result: dict | None, *, claim_next: bool
+    ) -> tuple[JobStatus, Claimed | None]:
+        now = utcnow()
+        params: dict[str, Any] = {**self._claim_params(now), "job_id": ctx.id, "result": result}
+        statement = _DONE
+        if ctx._progress:
+            progress = ctx._progress
+            statement = _DONE_WITH_PROGRESS
+            params.update(
                 progress_done=progress["done"],
                 progress_total=progress["total"],
                 progress_message=(progress["message"] or None) and progress["message"][:300],
             )
-        finished = db.session.execute(sa.update(_job).where(self._mine(ctx)).values(**values))
-        if finished.rowcount != 1:
+        conn = db.session.connection()
+        if conn.execute(statement, params).rowcount != 1:
             # Another worker took the job (this one looked dead): its work is not kept twice.
             db.session.rollback()
             log.warning("Job %s: lease lost before it finished; its work was rolled back", ctx.id)
-            return JobStatus.RUNNING
+            return JobStatus.RUNNING, None
+        row = conn.execute(_CLAIM, params).first() if claim_next else None
         db.session.commit()
-        return JobStatus.DONE
+        return JobStatus.DONE, Claimed(*row) if row else None
 
     def _again(
         self, ctx: JobContext, message: str, at: datetime | None, forget_checkpoint: bool
@@ -489,7 +559,7 @@ class Worker:
         db.session.commit()
         if next_at is not None:
             timeout = max(0.0, min(timeout, (next_at - utcnow()).total_seconds()))
-        if presence.is_sqlite():
+        if self.sqlite:
             self.stopping.wait(timeout)
             return
         self._listen(max(timeout, 0.01))
@@ -497,16 +567,26 @@ class Worker:
     def _listen(self, timeout: float) -> None:
         import psycopg
 
-        if self._listener is None:
-            url = db.engine.url.set(drivername="postgresql")
-            self._listener = psycopg.connect(
-                url.render_as_string(hide_password=False), autocommit=True
-            )
-            self._listener.execute(f"LISTEN {CHANNEL}")
         deadline = time.monotonic() + timeout
-        while not self.stopping.is_set():
-            left = deadline - time.monotonic()
-            if left <= 0:
-                return
-            for _ in self._listener.notifies(timeout=min(left, 1.0), stop_after=1):
-                return
+        try:
+            if self._listener is None:
+                url = db.engine.url.set(drivername="postgresql")
+                self._listener = psycopg.connect(
+                    url.render_as_string(hide_password=False), autocommit=True
+                )
+                self._listener.execute(f"LISTEN {CHANNEL}")
+            while not self.stopping.is_set():
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    return
+                for _ in self._listener.notifies(timeout=min(left, 1.0), stop_after=1):
+                    return
+        except psycopg.Error:
+            # The listening connection was lost: poll until a new one is made on the next wait
+            # (a job queued meanwhile waits for the poll, not for a notification).
+            log.warning("Lost the connection that listens for new jobs", exc_info=True)
+            if self._listener is not None:
+                with contextlib.suppress(psycopg.Error):
+                    self._listener.close()
+                self._listener = None
+            self.stopping.wait(max(0.0, deadline - time.monotonic()))
