@@ -17,8 +17,20 @@ from wsgi import app
 period = float(sys.argv[1])
 periodic("jobs.noop", every=timedelta(seconds=period), payload={"periodic": True})
 jobs_worker.SCHEDULE_EVERY = period / 8
-worker = jobs_worker.Worker(app, echo=lambda line: print(line, flush=True))
+
+
+class RecordingWorker(jobs_worker.Worker):
+    """Remembers every period it queued or found queued (the worker keeps only the last)."""
+
+    looked: set[str] = set()
+
+    def schedule_periodic(self, now=None) -> None:
+        super().schedule_periodic(now)
+        self.looked.update(self._scheduled.values())
+
+
+worker = RecordingWorker(app, echo=lambda line: print(line, flush=True))
 signal.signal(signal.SIGTERM, lambda _signum, _frame: worker.stop())
 print(f"Worker {worker.name} started.", flush=True)
 ran = worker.run()
-print(json.dumps({"name": worker.name, "ran": ran, "periods": sorted(worker._scheduled)}))
+print(json.dumps({"name": worker.name, "ran": ran, "periods": sorted(worker.looked)}))
