@@ -29,7 +29,7 @@ crm_cli = AppGroup("crm", help="WEST Advocacy CRM commands.")
 def create_user_command(email: str, name: str, role: str, password: str | None, invite: bool):
     """Create an account."""
     from crm.auth import operations
-    from crm.auth.models import Role
+    from crm.core.access import Role
     from crm.core.errors import OperationError
 
     if not invite and password is None:
@@ -84,7 +84,8 @@ def demo_command(contacts: int | None, organizations: int | None, seed: int):
 def bootstrap_command():
     """First start: demo data and an admin account when the database has no users yet."""
     from crm.auth import operations
-    from crm.auth.models import Role, User
+    from crm.auth.models import User
+    from crm.core.access import Role
     from crm.core.errors import OperationError
     from crm.demo import sample
 

@@ -5,14 +5,14 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from datetime import date, datetime
+from enum import Enum
 from typing import Any
 
-import sqlalchemy as sa
 from markupsafe import Markup, escape
 
 from crm.audit.models import AuditEntry
+from crm.core.access import Role
 from crm.core.countries import country_name, language_name
-from crm.extensions import db
 
 ACTION_LABELS = {
     "create": "Created",
@@ -40,31 +40,56 @@ FIELD_LABELS = {
 }
 
 
-def _user_name(value: int) -> str:
-    from crm.auth.models import User
+# How the records of domains above the trail read in it, registered by those domains (the
+# trail sits below every domain it records, so it imports none of them).
+NameLookup = Callable[[int], str | None]  # id -> the record's name, or None when it is gone
+SummaryLink = Callable[[AuditEntry], Markup | None]  # the summary as HTML with a link, or None
 
-    return db.session.scalar(sa.select(User.name).where(User.id == value)) or f"user #{value}"
-
-
-def _organization_name(value: int) -> str:
-    from crm.organizations.models import Organization
-
-    name = db.session.scalar(sa.select(Organization.name).where(Organization.id == value))
-    return name or f"organization #{value}"
+_NAMES: dict[str, NameLookup] = {}
+_VALUE_LABELS: dict[str, type[Enum]] = {"role": Role}  # field -> its values' enum (`.label`)
+_KIND_LABELS: dict[str, type[Enum]] = {}  # object type -> the enum of its `kind` field
+_SUMMARY_LINKS: list[SummaryLink] = []
 
 
-def _enum_label(enum_path: str) -> Callable[[Any], str]:
-    def label(value: Any) -> str:
-        from importlib import import_module
+def names(record: str) -> Callable[[NameLookup], NameLookup]:
+    """Register how ids of `record` ("user", "organization") read: by name."""
 
-        module, name = enum_path.rsplit(".", 1)
-        enum_cls = getattr(import_module(module), name)
-        try:
-            return enum_cls(value).label
-        except ValueError:
-            return str(value)
+    def register(lookup: NameLookup) -> NameLookup:
+        _NAMES[record] = lookup
+        return lookup
 
-    return label
+    return register
+
+
+def value_labels(field: str, enum_cls: type[Enum]) -> None:
+    """Values of `field` read as the labels of `enum_cls` (its members have `.label`)."""
+    _VALUE_LABELS[field] = enum_cls
+
+
+def kind_labels(object_type: str, enum_cls: type[Enum]) -> None:
+    """The `kind` field of `object_type` records reads as the labels of `enum_cls`."""
+    _KIND_LABELS[object_type] = enum_cls
+
+
+def summary_link(link: SummaryLink) -> SummaryLink:
+    """Register a way to link what an entry's summary names (an import run to its page)."""
+    _SUMMARY_LINKS.append(link)
+    return link
+
+
+def _name(record: str) -> Callable[[Any], str]:
+    def name(value: Any) -> str:
+        lookup = _NAMES.get(record)
+        return (lookup(value) if lookup else None) or f"{record} #{value}"
+
+    return name
+
+
+def _member_label(enum_cls: type[Enum], value: Any) -> str:
+    try:
+        return enum_cls(value).label  # type: ignore[attr-defined]
+    except ValueError:
+        return str(value)
 
 
 def _timestamp(value: str) -> str:
@@ -82,19 +107,14 @@ def _day(value: str) -> str:
 
 
 _FORMATTERS: dict[str, Callable[[Any], str]] = {
-    "owner_id": _user_name,
-    "follow_up_owner_id": _user_name,
-    "organization_id": _organization_name,
+    "owner_id": _name("user"),
+    "follow_up_owner_id": _name("user"),
+    "organization_id": _name("organization"),
     "country": country_name,
     "languages": lambda v: ", ".join(language_name(c) for c in str(v).split(",") if c),
-    "consent_status": _enum_label("crm.contacts.models.ConsentStatus"),
     "consent_at": _timestamp,
     "follow_up_done_at": _timestamp,
     "erased_at": _timestamp,
-}
-_KIND_BY_OBJECT = {
-    "organization": _enum_label("crm.organizations.models.OrganizationKind"),
-    "engagement": _enum_label("crm.engagements.models.EngagementKind"),
 }
 
 
@@ -104,7 +124,7 @@ def _formatter(field: str) -> Callable[[Any], str] | None:
     if field in _FORMATTERS:
         return _FORMATTERS[field]
     if field.endswith("_by_id"):
-        return _user_name
+        return _name("user")
     if field.endswith("_at"):
         return _timestamp
     if field.endswith("_on"):
@@ -115,10 +135,10 @@ def _formatter(field: str) -> Callable[[Any], str] | None:
 def _show(entry: AuditEntry, field: str, value: Any) -> str:
     if value is None or value == "":
         return "—"
-    if field == "kind" and entry.object_type in _KIND_BY_OBJECT:
-        return _KIND_BY_OBJECT[entry.object_type](value)
-    if field == "role":
-        return _enum_label("crm.auth.models.Role")(value)
+    if field == "kind" and entry.object_type in _KIND_LABELS:
+        return _member_label(_KIND_LABELS[entry.object_type], value)
+    if field in _VALUE_LABELS:
+        return _member_label(_VALUE_LABELS[field], value)
     formatter = _formatter(field)
     if formatter is not None:
         return formatter(value)
@@ -153,18 +173,11 @@ def action_label(entry: AuditEntry) -> str:
     return ACTION_LABELS.get(entry.action.value, entry.action.value)
 
 
-def summary_html(entry: AuditEntry, link_runs: bool = False) -> Markup:
-    """The entry's summary, escaped; an import it names ("Import #12 (file.csv)") links to
-    that run's page when `link_runs` (the reader may open imports)."""
-    from flask import url_for
-
-    from crm.imports.trail import AUDITED, RUN_IN_SUMMARY
-
-    text = entry.summary or ""
-    found = RUN_IN_SUMMARY.match(text) if entry.object_type in AUDITED else None
-    if not (found and link_runs):
-        return escape(text)
-    link = Markup('<a href="{}">{}</a>').format(
-        url_for("imports.show", run_id=int(found["id"])), found["run"]
-    )
-    return escape(found["before"] or "") + link + escape(found["after"])
+def summary_html(entry: AuditEntry) -> Markup:
+    """The entry's summary, escaped, with a link where a registered `summary_link` gives one
+    (an import it names links to that run's page for those who may open imports)."""
+    for link in _SUMMARY_LINKS:
+        linked = link(entry)
+        if linked is not None:
+            return linked
+    return escape(entry.summary or "")

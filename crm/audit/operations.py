@@ -11,7 +11,9 @@ import sqlalchemy as sa
 from sqlalchemy.orm import selectinload
 
 from crm.audit.models import AuditAction, AuditEntry
+from crm.core.bulk import each_id, insert_rows
 from crm.core.db import utcnow
+from crm.core.jobs.queue import audited_by
 from crm.extensions import db
 
 # Never copy these into the trail.
@@ -104,8 +106,6 @@ def record_many(
     `changes_since` gives it, its values already as `display_value` makes them (the caller
     knows their types; converting a million values again would cost a second an import).
     Returns how many."""
-    from crm.imports.bulk import insert_rows
-
     now = utcnow()
     actor_id = getattr(actor, "id", None)
     label = getattr(actor, "email", None) or "system"
@@ -123,8 +123,6 @@ def record_each(
 ) -> None:
     """The same entry, without field changes ("created", "deleted"), for each of `ids`: one
     INSERT … SELECT over the ids sent as one parameter, no Python per record."""
-    from crm.imports.bulk import each_id
-
     if not ids:
         return
     table = AuditEntry.__table__
@@ -183,3 +181,9 @@ def trail_for(object_type: str, object_id: int, limit: int = 100) -> list[AuditE
         .limit(limit)
     )
     return list(db.session.scalars(stmt))
+
+
+@audited_by
+def _job_changed(actor: Any, job_id: int, summary: str) -> None:
+    """An admin retried or cancelled a job (crm.core.jobs.queue, which cannot import us)."""
+    record(actor, AuditAction.UPDATE, "job", job_id, summary=summary)

@@ -5,11 +5,16 @@ from __future__ import annotations
 import sqlalchemy as sa
 from flask import Blueprint, current_app, render_template, request
 
+from crm.audit import display
 from crm.audit.models import AuditEntry
 from crm.core.access import Permission, requires
 from crm.core.pagination import SortOption, paginate
 
 bp = Blueprint("audit", __name__, url_prefix="/audit")
+# The trail's filters, for every page that shows a record's history.
+bp.add_app_template_filter(display.change_rows, "change_rows")
+bp.add_app_template_filter(display.action_label, "action_label")
+bp.add_app_template_filter(display.summary_html, "audit_summary")
 
 NEWEST = SortOption("Newest first", (AuditEntry.id,), descending=True)
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import secrets
 from datetime import datetime
-from enum import StrEnum
 from typing import TYPE_CHECKING
 
 import sqlalchemy as sa
@@ -12,6 +11,7 @@ from flask_login import UserMixin
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 from werkzeug.security import check_password_hash, generate_password_hash
 
+from crm.core.access import Role
 from crm.core.db import enum_type, utcnow
 from crm.extensions import db
 
@@ -27,29 +27,6 @@ def _hash_method() -> str:
     from flask import current_app, has_app_context
 
     return current_app.config["PASSWORD_HASH_METHOD"] if has_app_context() else "scrypt"
-
-
-class Role(StrEnum):
-    ADMIN = "admin"
-    LEAD = "lead"
-    VOLUNTEER = "volunteer"
-    CHAMPION = "champion"
-    ORG_REP = "org_rep"
-    VIEWER = "viewer"
-
-    @property
-    def label(self) -> str:
-        return ROLE_LABELS[self]
-
-
-ROLE_LABELS = {
-    Role.ADMIN: "Administrator",
-    Role.LEAD: "Advocacy lead",
-    Role.VOLUNTEER: "Working-group volunteer",
-    Role.CHAMPION: "Champion",
-    Role.ORG_REP: "Organization representative",
-    Role.VIEWER: "Viewer (reports)",
-}
 
 
 def new_session_token() -> str:

@@ -5,24 +5,15 @@ from __future__ import annotations
 from datetime import timedelta
 
 import sqlalchemy as sa
-from email_validator import EmailNotValidError, validate_email
 
 from crm.audit import operations as audit
 from crm.audit.models import AuditAction
-from crm.auth.models import LoginAttempt, Role, User, new_session_token
+from crm.auth.models import LoginAttempt, User, new_session_token
+from crm.core.access import Role
 from crm.core.db import utcnow
 from crm.core.errors import OperationError
+from crm.core.validation import normalize_email
 from crm.extensions import db
-
-
-def normalize_email(address: str, *, check_deliverability: bool = False) -> str:
-    """Validated, normalized address (lower-case domain, Unicode normalized) or OperationError."""
-    try:
-        result = validate_email(address.strip(), check_deliverability=check_deliverability)
-    except EmailNotValidError as exc:
-        raise OperationError(str(exc), field="email") from None
-    # Local parts are case-sensitive in theory, never in practice; lower-case for uniqueness.
-    return result.normalized.lower()
 
 
 def find_user_by_email(email: str) -> User | None:

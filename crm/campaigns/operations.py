@@ -125,7 +125,7 @@ class CampaignFields:
 
 
 def _email(value: str | None, field_name: str, label: str, *, required: bool) -> str | None:
-    from crm.auth.operations import normalize_email
+    from crm.core.validation import normalize_email
 
     value = (value or "").strip()
     if not value:

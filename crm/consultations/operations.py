@@ -27,9 +27,10 @@ from crm.consultations.models import (
 )
 from crm.contacts import operations as contact_ops
 from crm.contacts.models import ConsentStatus, Contact
-from crm.core.db import serialize_on, utcnow
+from crm.core.db import utcnow
 from crm.core.errors import ConflictError, OperationError, check_version
 from crm.core.http import external_url
+from crm.core.locks import serialize_on
 from crm.core.tokens import TokenError, make_token, read_token
 from crm.core.validation import clean_country, clean_text
 from crm.extensions import db

@@ -9,9 +9,9 @@ from crm.core.forms import (
     TagsField,
     VersionedForm,
     check_email,
-    check_organization_name,
     enum_choices,
 )
+from crm.organizations.forms import check_organization_name
 
 
 class ContactForm(VersionedForm):

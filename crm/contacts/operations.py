@@ -11,13 +11,12 @@ from sqlalchemy.exc import IntegrityError
 
 from crm.audit import operations as audit
 from crm.audit.models import AuditAction
-from crm.auth.operations import normalize_email
 from crm.contacts.models import ConsentStatus, Contact
 from crm.core.countries import normalize_language
 from crm.core.db import utcnow
 from crm.core.errors import OperationError, check_version
 from crm.core.personal_data import deletion_blockers, erase_everywhere, export_sections
-from crm.core.validation import clean_country, clean_text
+from crm.core.validation import clean_country, clean_text, normalize_email
 from crm.extensions import db
 from crm.tags.operations import tags_from_names
 

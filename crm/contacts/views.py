@@ -18,11 +18,12 @@ from flask import (
 )
 from flask_login import current_user
 
+from crm.audit import display as audit_display
 from crm.audit.operations import trail_for
 from crm.auth.operations import staff_choices
 from crm.contacts import operations, queries
 from crm.contacts.forms import ContactForm
-from crm.contacts.models import Contact
+from crm.contacts.models import ConsentStatus, Contact
 from crm.core.access import Permission, requires
 from crm.core.countries import country_choices, language_name
 from crm.core.errors import OperationError
@@ -35,6 +36,9 @@ from crm.organizations.models import OrganizationKind
 from crm.tags.operations import all_tag_names, parse_tags
 
 bp = Blueprint("contacts", __name__, url_prefix="/contacts")
+
+# Consent as the audit trail reads it (the trail sits below this domain).
+audit_display.value_labels("consent_status", ConsentStatus)
 
 
 def _load(contact_id: int) -> Contact:

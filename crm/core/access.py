@@ -1,4 +1,4 @@
-"""Who may do what: the one place that maps roles to permissions.
+"""Who may do what: the roles, and the one place that maps them to permissions.
 
 Every view declares what it needs with `@requires(...)` (or `@public`); a test walks the URL map
 and fails for any view that declares neither, and checks each role against each declaration.
@@ -16,9 +16,30 @@ from typing import TypeVar
 from flask import abort
 from flask_login import current_user
 
-from crm.auth.models import Role
-
 F = TypeVar("F", bound=Callable)
+
+
+class Role(StrEnum):
+    ADMIN = "admin"
+    LEAD = "lead"
+    VOLUNTEER = "volunteer"
+    CHAMPION = "champion"
+    ORG_REP = "org_rep"
+    VIEWER = "viewer"
+
+    @property
+    def label(self) -> str:
+        return ROLE_LABELS[self]
+
+
+ROLE_LABELS = {
+    Role.ADMIN: "Administrator",
+    Role.LEAD: "Advocacy lead",
+    Role.VOLUNTEER: "Working-group volunteer",
+    Role.CHAMPION: "Champion",
+    Role.ORG_REP: "Organization representative",
+    Role.VIEWER: "Viewer (reports)",
+}
 
 
 class Permission(StrEnum):

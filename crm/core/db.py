@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 import sqlalchemy as sa
 from sqlalchemy.orm import (
@@ -15,9 +15,6 @@ from sqlalchemy.orm import (
     relationship,
 )
 
-if TYPE_CHECKING:
-    from crm.auth.models import User
-
 # Stable constraint names keep Alembic revisions identical on SQLite and PostgreSQL.
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -26,6 +23,15 @@ NAMING_CONVENTION = {
     "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
     "pk": "pk_%(table_name)s",
 }
+
+
+class Actor(Protocol):
+    """Who makes a change, as the core sees them without importing accounts: a user
+    (crm.auth.models.User) or anything with an id, name and email."""
+
+    id: int
+    name: str
+    email: str
 
 
 def utcnow() -> datetime:
@@ -80,14 +86,14 @@ class TrackedMixin:
         return mapped_column(sa.ForeignKey("user.id", ondelete="SET NULL"))
 
     @declared_attr
-    def created_by(cls) -> Mapped[User | None]:  # noqa: N805
+    def created_by(cls) -> Mapped[Actor | None]:  # noqa: N805
         return relationship("User", foreign_keys=[cls.created_by_id], lazy="select")
 
     @declared_attr
-    def updated_by(cls) -> Mapped[User | None]:  # noqa: N805
+    def updated_by(cls) -> Mapped[Actor | None]:  # noqa: N805
         return relationship("User", foreign_keys=[cls.updated_by_id], lazy="select")
 
-    def touch(self, actor: User | None) -> None:
+    def touch(self, actor: Actor | None) -> None:
         """Record who made the change being flushed; a new record also gets its creator."""
         actor_id = actor.id if actor is not None else None
         if self.created_by_id is None and self.id is None:
@@ -110,13 +116,3 @@ def enum_type(enum_cls: type, length: int = 40) -> sa.Enum:
         values_callable=lambda members: [m.value for m in members],
         validate_strings=True,
     )
-
-
-def serialize_on(key: str) -> None:
-    """Transactions naming the same key take turns until commit: a check-then-insert (a cap,
-    "one per person") stays true under concurrent requests. PostgreSQL gets an advisory lock;
-    SQLite write requests are serialized anyway (BEGIN IMMEDIATE)."""
-    from crm.extensions import db
-
-    if db.session.get_bind().dialect.name == "postgresql":
-        db.session.execute(sa.text("SELECT pg_advisory_xact_lock(hashtext(:key))"), {"key": key})

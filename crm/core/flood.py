@@ -13,8 +13,9 @@ from datetime import datetime, timedelta
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column
 
-from crm.core.db import serialize_on, utcnow
+from crm.core.db import utcnow
 from crm.core.errors import OperationError
+from crm.core.locks import serialize_on
 from crm.extensions import db
 
 WINDOW = timedelta(hours=1)

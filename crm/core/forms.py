@@ -7,6 +7,8 @@ from wtforms import HiddenField, SelectField, StringField
 from wtforms.validators import Optional, ValidationError
 
 from crm.core.countries import country_choices, normalize_country
+from crm.core.errors import OperationError
+from crm.core.validation import normalize_email
 
 
 class VersionedForm(FlaskForm):
@@ -59,25 +61,11 @@ def enum_choices(enum_cls, blank: str | None = None) -> list[tuple[str, str]]:
 def check_email(form, field) -> None:
     """Inline validator: the same check the operations make, shown next to the field (once:
     not when an earlier validator, such as `Email`, already refused the address)."""
-    from crm.auth.operations import normalize_email
-    from crm.core.errors import OperationError
-
     if field.data and field.data.strip() and not field.errors:
         try:
             normalize_email(field.data)
         except OperationError as exc:
             raise ValidationError(exc.message) from None
-
-
-def check_organization_name(form, field) -> None:
-    """Inline validator for organization name fields: it must name an existing organization."""
-    from crm.organizations.queries import by_name
-
-    if field.data and field.data.strip() and by_name(field.data) is None:
-        raise ValidationError(
-            f"There is no organization named “{field.data.strip()}”. "
-            "Pick one from the suggestions or create it first."
-        )
 
 
 def show_operation_error(form, exc) -> None:

@@ -9,6 +9,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+from crm.core.db import UTCDateTime
+
 # DDL used by the migrations and by tests that build the schema.
 SQLITE_FTS_DDL = {
     "contact": [
@@ -61,8 +63,6 @@ def include_in_migrations(obj, name, type_, reflected, compare_to) -> bool:
 
 def render_item(type_, obj, autogen_context):
     """Alembic: write our UTC datetime type as a plain timezone-aware DateTime in revisions."""
-    from crm.core.db import UTCDateTime
-
     if type_ == "type" and isinstance(obj, UTCDateTime):
         return "sa.DateTime(timezone=True)"
     return False

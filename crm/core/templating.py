@@ -7,7 +7,6 @@ from datetime import UTC, date, datetime
 from flask import Flask, request, url_for
 from flask_login import current_user
 
-from crm.audit.display import action_label, change_rows, summary_html
 from crm.core.access import Permission, has_permission
 from crm.core.countries import country_name, country_options, language_name
 
@@ -20,12 +19,7 @@ def register(app: Flask) -> None:
     app.jinja_env.filters["ago"] = time_ago
     app.jinja_env.globals["Permission"] = Permission
     app.jinja_env.globals["country_options"] = country_options
-    app.jinja_env.filters["change_rows"] = change_rows
-    app.jinja_env.filters["action_label"] = action_label
-    # An import named in a record's history links to its run for those who may open it.
-    app.jinja_env.filters["audit_summary"] = lambda entry: summary_html(
-        entry, link_runs=has_permission(current_user, Permission.IMPORTS)
-    )
+    # The audit trail's filters are registered by crm.audit (the core imports no domain).
     app.jinja_env.globals["url_with"] = url_with
 
     @app.context_processor

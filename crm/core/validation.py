@@ -5,8 +5,20 @@ from __future__ import annotations
 import re
 from urllib.parse import urlsplit
 
+from email_validator import EmailNotValidError, validate_email
+
 from crm.core.countries import normalize_country
 from crm.core.errors import OperationError
+
+
+def normalize_email(address: str, *, check_deliverability: bool = False) -> str:
+    """Validated, normalized address (lower-case domain, Unicode normalized) or OperationError."""
+    try:
+        result = validate_email(address.strip(), check_deliverability=check_deliverability)
+    except EmailNotValidError as exc:
+        raise OperationError(str(exc), field="email") from None
+    # Local parts are case-sensitive in theory, never in practice; lower-case for uniqueness.
+    return result.normalized.lower()
 
 
 def clean_text(value: str | None, field: str, label: str, max_length: int, *, required=False):

@@ -8,8 +8,9 @@ from datetime import date, timedelta
 
 import sqlalchemy as sa
 
-from crm.auth.models import Role, User
+from crm.auth.models import User
 from crm.contacts.models import ConsentStatus, Contact
+from crm.core.access import Role
 from crm.core.db import utcnow
 from crm.demo import advocacy, consultations, library, names, pledges, workgroups
 from crm.engagements.models import Engagement, EngagementKind

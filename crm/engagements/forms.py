@@ -3,8 +3,9 @@ from __future__ import annotations
 from wtforms import DateField, SelectField, SelectMultipleField, StringField, TextAreaField
 from wtforms.validators import DataRequired, InputRequired, Length, Optional
 
-from crm.core.forms import VersionedForm, check_organization_name, enum_choices
+from crm.core.forms import VersionedForm, enum_choices
 from crm.engagements.models import EngagementKind
+from crm.organizations.forms import check_organization_name
 
 
 class EngagementForm(VersionedForm):

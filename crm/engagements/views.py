@@ -9,6 +9,7 @@ from flask import Blueprint, abort, current_app, flash, redirect, render_templat
 from flask_login import current_user
 from sqlalchemy.orm import selectinload
 
+from crm.audit import display as audit_display
 from crm.audit.operations import trail_for
 from crm.auth.operations import staff_choices
 from crm.contacts.models import Contact
@@ -25,6 +26,9 @@ from crm.organizations import queries as org_queries
 from crm.organizations.models import Organization
 
 bp = Blueprint("engagements", __name__, url_prefix="/engagements")
+
+# Engagements as the audit trail reads them (the trail sits below this domain).
+audit_display.kind_labels("engagement", EngagementKind)
 
 NEWEST = SortOption("Newest first", (Engagement.occurred_on, Engagement.id), descending=True)
 

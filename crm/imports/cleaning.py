@@ -12,11 +12,10 @@ from functools import lru_cache
 
 import email_validator
 
-from crm.auth.operations import normalize_email
 from crm.contacts.operations import clean_languages
 from crm.core.errors import OperationError
 from crm.core.text import fold
-from crm.core.validation import clean_country, clean_website
+from crm.core.validation import clean_country, clean_website, normalize_email
 from crm.imports.engine import Row
 
 YES = {"yes", "y", "true", "1", "x", "granted", "agreed", "opt in", "opted in", "subscribed"}

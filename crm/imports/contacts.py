@@ -11,12 +11,12 @@ import sqlalchemy as sa
 
 from crm.auth.models import User
 from crm.contacts.models import ConsentStatus, Contact, search_text_for, sort_name_for
+from crm.core.bulk import among, insert_many, lookup
 from crm.core.db import utcnow
 from crm.core.search_ddl import search_index_in_bulk
 from crm.core.text import fold
 from crm.extensions import db
 from crm.imports import cleaning
-from crm.imports.bulk import among, insert_many, lookup
 from crm.imports.engine import CREATE, FAIL, SKIP, UPDATE, Importer, Row
 from crm.imports.fields import ORGANIZATION_IN_OTHER_LANGUAGES, Field, Spec
 from crm.imports.models import ExistingPolicy

@@ -20,6 +20,7 @@ import sqlalchemy as sa
 
 from crm.audit import operations as audit
 from crm.audit.models import AuditAction
+from crm.core.bulk import insert_rows
 from crm.core.db import utcnow
 from crm.core.errors import OperationError
 from crm.core.export import FORMULA_START, safe_cell
@@ -27,7 +28,6 @@ from crm.core.gc_pause import paused_gc
 from crm.core.search_ddl import delete_in_bulk
 from crm.extensions import db
 from crm.imports import trail
-from crm.imports.bulk import insert_rows
 from crm.imports.fields import Spec
 from crm.imports.models import ExistingPolicy, ImportItem, ImportRun, ItemAction, RunStatus
 from crm.imports.reading import TableReader
@@ -385,7 +385,7 @@ def _still_created(run: ImportRun, table_name: str, ids: list[int]) -> list[int]
     it ran. SQLite gives a freed id to the next new record, so a record the run created and
     someone deleted can have an id that now belongs to a record made by hand after the
     import; that one is not the run's to remove."""
-    from crm.imports.bulk import among
+    from crm.core.bulk import among
 
     if not ids:
         return []
@@ -494,7 +494,7 @@ def _put_back(actor: Any, run: ImportRun, table_name: str, records: list[tuple[i
     they still hold what the run wrote, and take off the tags it added; each record's trail
     says what was put back. A statement per set of columns, not per record. Returns how many
     fields were kept because someone changed them since."""
-    from crm.imports.bulk import among
+    from crm.core.bulk import among
 
     table = db.metadata.tables[table_name]
     wanted = sorted(
@@ -574,7 +574,7 @@ def _put_back(actor: Any, run: ImportRun, table_name: str, records: list[tuple[i
 def _tags_of(records: list[tuple[str, int]]) -> dict[tuple[str, int], list[tuple[int, str]]]:
     """{(table, record id): [(tag id, name), ...] by name} for these records, a query per
     table (not per record)."""
-    from crm.imports.bulk import among
+    from crm.core.bulk import among
     from crm.tags.models import Tag
 
     ids_by_table: dict[str, list[int]] = {}

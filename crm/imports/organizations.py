@@ -9,11 +9,11 @@ from urllib.parse import urlsplit
 import sqlalchemy as sa
 from rapidfuzz import fuzz, process
 
+from crm.core.bulk import among, insert_many
 from crm.core.db import utcnow
 from crm.core.search_ddl import search_index_in_bulk
 from crm.extensions import db
 from crm.imports import cleaning
-from crm.imports.bulk import among, insert_many
 from crm.imports.engine import CREATE, FAIL, SKIP, UPDATE, Importer, Row
 from crm.imports.fields import ORGANIZATION_IN_OTHER_LANGUAGES, Field, Spec
 from crm.imports.models import ExistingPolicy

@@ -1,10 +1,11 @@
 from __future__ import annotations
 
 from wtforms import SelectField, StringField, TextAreaField
-from wtforms.validators import DataRequired, Length, Optional
+from wtforms.validators import DataRequired, Length, Optional, ValidationError
 
 from crm.core.forms import CountryField, TagsField, VersionedForm, enum_choices
 from crm.organizations.models import OrganizationKind
+from crm.organizations.queries import by_name
 
 
 class OrganizationForm(VersionedForm):
@@ -19,3 +20,12 @@ class OrganizationForm(VersionedForm):
     website = StringField("Website", validators=[Optional(), Length(max=300)])
     tags = TagsField("Tags", description="Separate tags with commas.", validators=[Length(max=500)])
     notes = TextAreaField("Notes", validators=[Optional(), Length(max=10_000)])
+
+
+def check_organization_name(form, field) -> None:
+    """Inline validator for organization name fields: it must name an existing organization."""
+    if field.data and field.data.strip() and by_name(field.data) is None:
+        raise ValidationError(
+            f"There is no organization named “{field.data.strip()}”. "
+            "Pick one from the suggestions or create it first."
+        )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlalchemy as sa
 from flask import (
     Blueprint,
     abort,
@@ -15,6 +16,7 @@ from flask import (
 )
 from flask_login import current_user
 
+from crm.audit import display as audit_display
 from crm.audit.operations import trail_for
 from crm.contacts import queries as contact_queries
 from crm.core.access import Permission, has_permission, requires
@@ -29,6 +31,14 @@ from crm.organizations.models import Organization, OrganizationKind
 from crm.tags.operations import all_tag_names, parse_tags
 
 bp = Blueprint("organizations", __name__, url_prefix="/organizations")
+
+# Organizations as the audit trail reads them (the trail sits below this domain).
+audit_display.kind_labels("organization", OrganizationKind)
+
+
+@audit_display.names("organization")
+def _organization_name(organization_id: int) -> str | None:
+    return db.session.scalar(sa.select(Organization.name).where(Organization.id == organization_id))
 
 
 def _load(organization_id: int) -> Organization:

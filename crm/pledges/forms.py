@@ -7,9 +7,9 @@ from crm.core.forms import (
     CountryField,
     VersionedForm,
     check_email,
-    check_organization_name,
     enum_choices,
 )
+from crm.organizations.forms import check_organization_name
 from crm.organizations.models import OrganizationKind
 
 

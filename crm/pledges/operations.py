@@ -16,10 +16,12 @@ from sqlalchemy.exc import IntegrityError
 
 from crm.audit import operations as audit
 from crm.audit.models import AuditAction
-from crm.auth.models import Role, User
+from crm.auth.models import User
 from crm.contacts.models import Contact
-from crm.core.db import serialize_on, utcnow
+from crm.core.access import Role
+from crm.core.db import utcnow
 from crm.core.errors import OperationError, check_version
+from crm.core.locks import serialize_on
 from crm.core.validation import clean_text, clean_website
 from crm.extensions import db
 from crm.organizations.models import Organization

@@ -17,7 +17,8 @@ import sqlalchemy as sa
 from flask import current_app
 from sqlalchemy.exc import IntegrityError
 
-from crm.auth.models import Role, User
+from crm.auth.models import User
+from crm.core.access import Role
 from crm.core.http import external_url
 from crm.core.mail import MailMessage, queue_mail
 from crm.extensions import db

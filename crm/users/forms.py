@@ -4,8 +4,9 @@ from flask_wtf import FlaskForm
 from wtforms import BooleanField, SelectField, StringField
 from wtforms.validators import DataRequired, Length, Optional
 
-from crm.auth.models import Role
-from crm.core.forms import check_organization_name, enum_choices
+from crm.core.access import Role
+from crm.core.forms import enum_choices
+from crm.organizations.forms import check_organization_name
 
 
 class UserForm(FlaskForm):

@@ -8,9 +8,9 @@ from flask_login import current_user
 from sqlalchemy.orm import selectinload
 
 from crm.auth import operations
-from crm.auth.models import Role, User
+from crm.auth.models import User
 from crm.contacts.models import Contact
-from crm.core.access import Permission, requires
+from crm.core.access import Permission, Role, requires
 from crm.core.unit_of_work import attempt
 from crm.extensions import db
 from crm.organizations import queries as org_queries

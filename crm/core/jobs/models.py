@@ -6,9 +6,9 @@ from datetime import datetime
 from enum import StrEnum
 
 import sqlalchemy as sa
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from crm.core.db import enum_type, utcnow
+from crm.core.db import Actor, enum_type, utcnow
 from crm.extensions import db
 
 
@@ -62,6 +62,8 @@ class Job(db.Model):
     # The same key is queued once: "pledges.remind@2026-12-07" runs once that day.
     unique_key: Mapped[str | None] = mapped_column(sa.String(200), unique=True)
     created_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("user.id", ondelete="SET NULL"))
+    # Named, not imported: accounts (crm.auth) sit above the core.
+    created_by: Mapped[Actor | None] = relationship("User", viewonly=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     started_at: Mapped[datetime | None]
     finished_at: Mapped[datetime | None]

@@ -7,6 +7,7 @@ the transaction also sends a NOTIFY, delivered at its commit, so an idle worker 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
@@ -16,7 +17,7 @@ from sqlalchemy.exc import IntegrityError
 from crm.core.db import utcnow
 from crm.core.errors import OperationError
 from crm.core.jobs.models import Job, JobStatus
-from crm.core.jobs.registry import KINDS
+from crm.core.jobs.registry import KINDS, label_of
 from crm.extensions import db
 
 CHANNEL = "crm_jobs"
@@ -82,13 +83,22 @@ def _lock(job: Job) -> None:
     db.session.refresh(job, with_for_update=True)
 
 
-def _audit(actor: Any, job: Job, what: str) -> None:
-    from crm.audit.models import AuditAction
-    from crm.audit.operations import record
-    from crm.core.jobs.registry import label_of
+# Writes a change to a job into the audit trail: (actor, job id, summary). The trail is a
+# domain above the core (crm.audit), so it registers this; the core imports no domain.
+JobAuditor = Callable[[Any, int, str], None]
+_auditors: list[JobAuditor] = []
 
+
+def audited_by(auditor: JobAuditor) -> JobAuditor:
+    """Register what writes an admin's retry or cancel of a job to the audit trail."""
+    _auditors.append(auditor)
+    return auditor
+
+
+def _audit(actor: Any, job: Job, what: str) -> None:
     # The label only: a job's describe line can name a person (an email's recipient).
-    record(actor, AuditAction.UPDATE, "job", job.id, summary=f"{what} ({label_of(job.kind)})")
+    for auditor in _auditors:
+        auditor(actor, job.id, f"{what} ({label_of(job.kind)})")
 
 
 def retry(job: Job, *, actor: Any = None) -> None:

@@ -72,16 +72,11 @@ def index():
 @requires(Permission.JOBS)
 def detail(job_id: int):
     job = _job_or_404(job_id)
-    queued_by = None
-    if job.created_by_id is not None:
-        from crm.auth.models import User
-
-        queued_by = db.session.get(User, job.created_by_id)
     workers = presence.workers_seen()
     return render_template(
         "jobs/detail.html",
         job=job,
-        queued_by=queued_by,
+        queued_by=job.created_by,
         payload=summarize(job.payload),
         result=summarize(job.result),
         checkpoint=summarize(job.checkpoint),
