@@ -158,6 +158,7 @@ def register_jobs() -> None:
 
 def register_blueprints(app: Flask) -> None:
     from crm.audit.views import bp as audit_bp
+    from crm.auth.admin import bp as users_bp
     from crm.auth.views import bp as auth_bp
     from crm.campaigns.public import bp as campaign_public_bp
     from crm.campaigns.public import webhook_bp as campaign_webhooks_bp
@@ -167,8 +168,9 @@ def register_blueprints(app: Flask) -> None:
     from crm.consultations.views import bp as consultations_bp
     from crm.consultations.views import public_bp as public_consultations_bp
     from crm.contacts.views import bp as contacts_bp
+    from crm.core.health import bp as health_bp
     from crm.core.jobs.views import bp as jobs_bp
-    from crm.core.views import bp as core_bp
+    from crm.dashboard.views import bp as dashboard_bp
     from crm.duplicates.views import bp as duplicates_bp
     from crm.engagements.views import bp as engagements_bp
     from crm.events.public import bp as public_events_bp
@@ -182,11 +184,11 @@ def register_blueprints(app: Flask) -> None:
     from crm.pledges.views import bp as pledges_bp
     from crm.reports.views import bp as reports_bp
     from crm.standards.views import bp as standards_bp
-    from crm.users.views import bp as users_bp
     from crm.workgroups.views import bp as workgroups_bp
 
     for bp in (
-        core_bp,
+        health_bp,
+        dashboard_bp,
         auth_bp,
         users_bp,
         organizations_bp,

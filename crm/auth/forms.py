@@ -1,8 +1,12 @@
 from __future__ import annotations
 
 from flask_wtf import FlaskForm
-from wtforms import BooleanField, PasswordField, StringField
-from wtforms.validators import DataRequired, EqualTo, Length
+from wtforms import BooleanField, PasswordField, SelectField, StringField
+from wtforms.validators import DataRequired, EqualTo, Length, Optional
+
+from crm.core.access import Role
+from crm.core.forms import enum_choices
+from crm.organizations.forms import check_organization_name
 
 
 class LoginForm(FlaskForm):
@@ -26,3 +30,25 @@ class AcceptInvitationForm(FlaskForm):
         "Repeat the password",
         validators=[DataRequired(), EqualTo("password", message="The two passwords differ.")],
     )
+
+
+class UserForm(FlaskForm):
+    email = StringField("Email", validators=[DataRequired(), Length(max=254)])
+    name = StringField("Name", validators=[DataRequired(), Length(max=200)])
+    role = SelectField("Role", choices=enum_choices(Role))
+    contact_email = StringField(
+        "Linked contact",
+        validators=[Optional(), Length(max=254)],
+        description="For a champion: the email of the contact record that is this person.",
+    )
+    organization = StringField(
+        "Linked organization",
+        validators=[Optional(), Length(max=200), check_organization_name],
+        description="For an organization representative: the organization they speak for.",
+        render_kw={
+            "list": "organization-options",
+            "autocomplete": "off",
+            "data-lookup": "/organizations/lookup",
+        },
+    )
+    active = BooleanField("Active", default=True)

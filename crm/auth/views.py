@@ -34,7 +34,7 @@ def _client_address() -> str:
 @public
 def login():
     if current_user.is_authenticated:
-        return redirect(url_for("core.home"))
+        return redirect(url_for("dashboard.home"))
     form = LoginForm()
     if form.validate_on_submit():
         config = current_app.config
@@ -55,7 +55,7 @@ def login():
             flash("That email and password do not match an active account.", "danger")
             return render_template("auth/login.html", form=form), 200
         login_user(user, remember=form.remember.data)
-        return redirect(safe_next(request.args.get("next")) or url_for("core.home"))
+        return redirect(safe_next(request.args.get("next")) or url_for("dashboard.home"))
     return render_template("auth/login.html", form=form)
 
 
@@ -86,7 +86,7 @@ def change_password():
         else:
             login_user(current_user)  # the session token changed; keep this browser signed in
             flash("Your password is changed. Other browsers have been signed out.", "success")
-            return redirect(url_for("core.home"))
+            return redirect(url_for("dashboard.home"))
     return render_template("auth/change_password.html", form=form)
 
 
@@ -110,5 +110,5 @@ def accept_invitation(token: str):
         else:
             login_user(user)
             flash(f"Welcome, {user.name}. Your password is set.", "success")
-            return redirect(url_for("core.home"))
+            return redirect(url_for("dashboard.home"))
     return render_template("auth/accept_invitation.html", form=form, user=user)

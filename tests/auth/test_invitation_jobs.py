@@ -48,7 +48,7 @@ def test_an_invitation_whose_request_fails_queues_nothing(
 ):
     """The account and its invitation were written, then the page broke before answering: the
     request rolls back, and with it the account and the email."""
-    from crm.users import views
+    from crm.auth import admin as views
 
     def broken(user):
         raise RuntimeError("the page broke after the operation")

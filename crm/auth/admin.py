@@ -8,13 +8,13 @@ from flask_login import current_user
 from sqlalchemy.orm import selectinload
 
 from crm.auth import operations
+from crm.auth.forms import UserForm
 from crm.auth.models import User
 from crm.contacts.models import Contact
 from crm.core.access import Permission, Role, requires
 from crm.core.unit_of_work import attempt
 from crm.extensions import db
 from crm.organizations import queries as org_queries
-from crm.users.forms import UserForm
 
 bp = Blueprint("users", __name__, url_prefix="/admin/users")
 
@@ -55,7 +55,7 @@ def index():
         .options(selectinload(User.contact), selectinload(User.organization))
         .order_by(User.role, User.name)
     ).all()
-    return render_template("users/index.html", users=users)
+    return render_template("auth/users/index.html", users=users)
 
 
 @bp.route("/new", methods=["GET", "POST"])
@@ -84,7 +84,7 @@ def new():
         if done.ok:
             _invitation_on_its_way(done.value)
             return redirect(url_for("users.index"))
-    return render_template("users/form.html", form=form, user=None)
+    return render_template("auth/users/form.html", form=form, user=None)
 
 
 @bp.route("/<int:user_id>/edit", methods=["GET", "POST"])
@@ -113,7 +113,7 @@ def edit(user_id: int):
         if done.ok:
             flash(f"{user.name} is saved.", "success")
             return redirect(url_for("users.index"))
-    return render_template("users/form.html", form=form, user=user)
+    return render_template("auth/users/form.html", form=form, user=user)
 
 
 @bp.route("/<int:user_id>/invite", methods=["POST"])

@@ -1,25 +1,30 @@
-"""The home page (a dashboard for staff) and a health check."""
+"""The home page: a dashboard for staff; other roles go on to their own home."""
 
 from __future__ import annotations
 
 from datetime import date, timedelta
 
 import sqlalchemy as sa
-from flask import Blueprint, redirect, render_template, url_for
+from flask import Blueprint, current_app, redirect, render_template, url_for
 from flask_login import current_user
 from sqlalchemy.orm import selectinload
 
-from crm.core.access import Permission, has_permission, public, requires
+from crm.champions.models import Champion, Endorsement, Stage, Verification
+from crm.champions.queries import lapsing_condition
+from crm.contacts.models import ConsentStatus, Contact
+from crm.core.access import Permission, has_permission, requires
+from crm.core.db import utcnow
 from crm.core.jobs import presence
+from crm.engagements.models import Engagement
+from crm.engagements.queries import follow_ups_for
+from crm.events.models import Event
+from crm.events.queries import status_counts
 from crm.extensions import db
+from crm.organizations.models import Organization
+from crm.pledges.schedule import Quarter
+from crm.reports.views import cached_report
 
-bp = Blueprint("core", __name__)
-
-
-@bp.route("/healthz")
-@public
-def healthz():
-    return {"status": "ok"}
+bp = Blueprint("dashboard", __name__)
 
 
 @bp.route("/")
@@ -33,7 +38,7 @@ def home():
     if not has_permission(current_user, Permission.DASHBOARD):
         return redirect(url_for("reports.index"))  # board readers: the report is their home
     return render_template(
-        "core/dashboard.html",
+        "dashboard/home.html",
         **_dashboard(),
         no_worker=(
             presence.no_worker() if has_permission(current_user, Permission.WORKER_STATUS) else None
@@ -42,11 +47,6 @@ def home():
 
 
 def _dashboard() -> dict:
-    from crm.contacts.models import ConsentStatus, Contact
-    from crm.engagements.models import Engagement
-    from crm.engagements.queries import follow_ups_for
-    from crm.organizations.models import Organization
-
     today = date.today()
     count = lambda stmt: db.session.scalar(stmt)  # noqa: E731
     recent = db.session.scalars(
@@ -88,22 +88,11 @@ def _dashboard() -> dict:
 
 def _quarter_figures(today: date):
     """This quarter's key figures against last quarter's, from the adoption report."""
-    from crm.pledges.schedule import Quarter
-    from crm.reports.views import cached_report
-
     return cached_report(Quarter.of(today))
 
 
 def _advocacy(today: date) -> dict:
     """The champion pipeline at a glance and the next events."""
-    from flask import current_app
-
-    from crm.champions.models import Champion, Endorsement, Stage, Verification
-    from crm.champions.queries import lapsing_condition
-    from crm.core.db import utcnow
-    from crm.events.models import Event
-    from crm.events.queries import status_counts
-
     by_stage = sa.select(Champion.stage, sa.func.count()).group_by(Champion.stage)
     stages = dict(db.session.execute(by_stage).all())
     months = current_app.config["CHAMPION_LAPSING_MONTHS"]

@@ -1,0 +1,1 @@
+"""The staff home page: figures, follow-ups, the champion pipeline, the next events."""
