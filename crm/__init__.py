@@ -32,6 +32,7 @@ def create_app(config: type[BaseConfig] | str | None = None, **overrides) -> Fla
     register_extensions(app)
     register_models()
     register_personal_data_hooks()
+    register_domain_hooks()
     register_jobs()
     register_blueprints(app)
     register_errorhandlers(app)
@@ -140,9 +141,21 @@ def register_personal_data_hooks() -> None:
     import crm.campaigns.personal_data  # noqa: F401
     import crm.champions.personal_data  # noqa: F401
     import crm.consultations.personal_data  # noqa: F401
+    import crm.engagements.personal_data  # noqa: F401
     import crm.events.personal_data  # noqa: F401
     import crm.imports.personal_data  # noqa: F401
     import crm.pledges.personal_data  # noqa: F401
+
+
+def register_domain_hooks() -> None:
+    """Domains that refer to records of a domain below them register what it cannot import:
+    checks that refuse or let go of a deletion (crm.core.deletion; a lower domain's checks come
+    first, as each imports the one below it) and what counts as a version's usage."""
+    import crm.champions.operations  # noqa: F401
+    import crm.contacts.operations  # noqa: F401
+    import crm.pledges.operations  # noqa: F401
+    import crm.pledges.queries  # noqa: F401
+    import crm.workgroups.operations  # noqa: F401
 
 
 def register_jobs() -> None:

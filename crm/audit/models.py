@@ -4,13 +4,16 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import StrEnum
+from typing import TYPE_CHECKING
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from crm.auth.models import User
 from crm.core.db import enum_type, utcnow
 from crm.extensions import db
+
+if TYPE_CHECKING:  # accounts stand on the trail (they audit logins), not the other way
+    from crm.auth.models import User
 
 
 class AuditAction(StrEnum):
@@ -37,6 +40,6 @@ class AuditEntry(db.Model):
     # {"field": [old, new], ...} with values as display strings
     changes: Mapped[dict | None] = mapped_column(sa.JSON)
 
-    actor: Mapped[User | None] = relationship()
+    actor: Mapped[User | None] = relationship("User")
 
     __table_args__ = (sa.Index("ix_audit_entry_object", "object_type", "object_id", "at"),)

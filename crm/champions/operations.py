@@ -23,8 +23,10 @@ from crm.champions.models import (
     Stage,
     StageChange,
     Verification,
+    endorsement_principle,
 )
 from crm.contacts.models import Contact
+from crm.core import deletion
 from crm.core.db import utcnow
 from crm.core.errors import OperationError, check_version
 from crm.core.validation import clean_text, clean_website
@@ -294,6 +296,22 @@ def _refusal(current: Stage, target: Stage) -> str:
     )
 
 
+@deletion.blocker("principle")
+def _principle_endorsed(principle: Principle) -> str | None:
+    endorsements = db.session.scalar(
+        sa.select(sa.func.count())
+        .select_from(endorsement_principle)
+        .where(endorsement_principle.c.principle_id == principle.id)
+    )
+    if not endorsements:
+        return None
+    return (
+        f"{principle.code} is referenced by {endorsements} endorsement"
+        f"{'s' if endorsements != 1 else ''}, so it cannot be removed; "
+        "change its title or text instead."
+    )
+
+
 def remove_from_pipeline(actor: User | None, champion: Champion) -> None:
     """Only for someone added by mistake: a champion with endorsements stays (lapse them)."""
     if champion.endorsements:
@@ -301,9 +319,7 @@ def remove_from_pipeline(actor: User | None, champion: Champion) -> None:
             f"{champion.name} has endorsements on record; mark them lapsed instead of removing "
             "them."
         )
-    from crm.workgroups.operations import detach_tasks
-
-    detach_tasks(actor, "champion", champion.id)
+    deletion.detach(actor, "champion", champion.id)
     audit.record(
         actor, AuditAction.DELETE, "champion", champion.id, summary=f"Removed {champion.name}"
     )

@@ -10,8 +10,9 @@ import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 
 from crm.audit import operations as audit
-from crm.audit.models import AuditAction
+from crm.audit.models import AuditAction, AuditEntry
 from crm.contacts.models import ConsentStatus, Contact
+from crm.core import deletion
 from crm.core.countries import normalize_language
 from crm.core.db import utcnow
 from crm.core.errors import OperationError, check_version
@@ -147,6 +148,20 @@ def update_contact(
     return contact
 
 
+@deletion.blocker("organization")
+def _organization_has_contacts(org) -> str | None:
+    count = db.session.scalar(
+        sa.select(sa.func.count()).select_from(Contact).where(Contact.organization_id == org.id)
+    )
+    if not count:
+        return None
+    return (
+        f"{org.name} still has {count} contact{'s' if count != 1 else ''}. "
+        "Move them to another "
+        "organization or delete them first; nothing was deleted."
+    )
+
+
 def delete_contact(actor, contact: Contact) -> None:
     reasons = deletion_blockers(contact)
     if reasons:
@@ -155,9 +170,7 @@ def delete_contact(actor, contact: Contact) -> None:
             "that history; erase their personal data instead (it keeps the counts). "
             "Nothing was deleted."
         )
-    from crm.workgroups.operations import detach_tasks
-
-    detach_tasks(actor, "contact", contact.id)
+    deletion.detach(actor, "contact", contact.id)
     audit.record(
         actor, AuditAction.DELETE, "contact", contact.id, summary=f"Deleted {contact.full_name}"
     )
@@ -224,9 +237,6 @@ def erase_contact(actor, contact: Contact) -> None:
     every engagement they took part in. The audit trail keeps only that an erasure happened;
     earlier field-level changes, which hold old values, are emptied.
     """
-    from crm.audit.models import AuditEntry
-    from crm.engagements.models import Engagement, engagement_contact
-
     if contact.erased_at is not None:
         raise OperationError("This contact has already been erased.")
     identifying = [
@@ -240,17 +250,8 @@ def erase_contact(actor, contact: Contact) -> None:
         )
         if value and len(value) >= 3
     ]
-    engagements = db.session.scalars(
-        sa.select(Engagement)
-        .join(engagement_contact, engagement_contact.c.engagement_id == Engagement.id)
-        .where(engagement_contact.c.contact_id == contact.id)
-    )
-    for engagement in engagements:
-        for attr in ("summary", "heard", "follow_up_note"):
-            text = getattr(engagement, attr)
-            if text:
-                setattr(engagement, attr, strike(text, identifying))
-
+    # Every domain that holds more about the person wipes it (crm/*/personal_data.py), the
+    # engagements' free text among them.
     erase_everywhere(contact, identifying)
     contact.first_name = "Erased"
     contact.last_name = f"contact #{contact.id}"

@@ -32,6 +32,7 @@ from crm.core.timeline import timeline_for
 from crm.core.unit_of_work import attempt
 from crm.extensions import db
 from crm.organizations import queries as org_queries
+from crm.organizations import views as organization_views
 from crm.organizations.models import OrganizationKind
 from crm.tags.operations import all_tag_names, parse_tags
 
@@ -39,6 +40,14 @@ bp = Blueprint("contacts", __name__, url_prefix="/contacts")
 
 # Consent as the audit trail reads it (the trail sits below this domain).
 audit_display.value_labels("consent_status", ConsentStatus)
+
+
+@organization_views.lists_people
+def _people_of_organization(organization_id: int) -> tuple[list[Contact], int]:
+    return (
+        queries.contacts_of_organization(organization_id),
+        queries.count_of_organization(organization_id),
+    )
 
 
 def _load(contact_id: int) -> Contact:

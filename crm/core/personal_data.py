@@ -10,13 +10,13 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from crm.core import deletion
+
 Exporter = Callable[[Any], dict]  # contact -> {section: data}
-Blocker = Callable[[Any], str | None]  # contact -> why it cannot be deleted, or None
 Eraser = Callable[[Any, list[str]], None]  # contact, identifying strings -> None
 
 _exporters: list[Exporter] = []
 _erasers: list[Eraser] = []
-_blockers: list[Blocker] = []
 
 
 def exporter(func: Exporter) -> Exporter:
@@ -29,14 +29,13 @@ def eraser(func: Eraser) -> Eraser:
     return func
 
 
-def deletion_blocker(func: Blocker) -> Blocker:
+def deletion_blocker(func: deletion.Blocker) -> deletion.Blocker:
     """Records that deleting the contact would destroy (history, places): erase instead."""
-    _blockers.append(func)
-    return func
+    return deletion.blocker("contact")(func)
 
 
 def deletion_blockers(contact) -> list[str]:
-    return [reason for func in _blockers if (reason := func(contact))]
+    return deletion.blockers("contact", contact)
 
 
 def export_sections(contact) -> dict:

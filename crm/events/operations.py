@@ -19,6 +19,7 @@ from crm.audit.models import AuditAction
 from crm.auth.models import User
 from crm.contacts import operations as contact_ops
 from crm.contacts.models import ConsentStatus, Contact
+from crm.core import deletion
 from crm.core.db import utcnow
 from crm.core.errors import OperationError, check_version
 from crm.core.validation import clean_country, clean_text, clean_website
@@ -166,9 +167,7 @@ def delete_event(actor: User | None, event: Event) -> None:
             f"{event.name} has {count} participant{'s' if count != 1 else ''}; close its "
             "registration instead, or remove them first. Nothing was deleted."
         )
-    from crm.workgroups.operations import detach_tasks
-
-    detach_tasks(actor, "event", event.id)
+    deletion.detach(actor, "event", event.id)
     audit.record(actor, AuditAction.DELETE, "event", event.id, summary=f"Deleted {event.name}")
     db.session.delete(event)
     db.session.flush()

@@ -8,6 +8,8 @@ import sqlalchemy as sa
 
 from crm.audit import operations as audit
 from crm.audit.models import AuditAction
+from crm.auth.models import User
+from crm.core import deletion
 from crm.core.errors import OperationError, check_version
 from crm.core.text import fold
 from crm.core.validation import clean_country, clean_text, clean_website
@@ -84,27 +86,10 @@ def update_organization(
 
 
 def delete_organization(actor, org: Organization) -> None:
-    from crm.contacts.models import Contact
-
-    count = db.session.scalar(
-        sa.select(sa.func.count()).select_from(Contact).where(Contact.organization_id == org.id)
-    )
-    if count:
-        raise OperationError(
-            f"{org.name} still has {count} contact{'s' if count != 1 else ''}. "
-            "Move them to another "
-            "organization or delete them first; nothing was deleted."
-        )
-    from crm.auth.models import User
-    from crm.pledges.models import Pledge
-
-    pledges = db.session.scalar(
-        sa.select(sa.func.count()).select_from(Pledge).where(Pledge.organization_id == org.id)
-    )
-    if pledges:
-        raise OperationError(
-            f"{org.name} has made a pledge; its history stays on record. Nothing was deleted."
-        )
+    # Its contacts and pledges refuse it (registered by those domains, which stand on this one).
+    reasons = deletion.blockers("organization", org)
+    if reasons:
+        raise OperationError(reasons[0])
     accounts = db.session.scalar(
         sa.select(sa.func.count()).select_from(User).where(User.organization_id == org.id)
     )
@@ -113,9 +98,7 @@ def delete_organization(actor, org: Organization) -> None:
             f"{org.name} has {accounts} representative account{'s' if accounts != 1 else ''}; "
             "unlink or remove them first. Nothing was deleted."
         )
-    from crm.workgroups.operations import detach_tasks
-
-    detach_tasks(actor, "organization", org.id)
+    deletion.detach(actor, "organization", org.id)
     audit.record(actor, AuditAction.DELETE, "organization", org.id, summary=f"Deleted {org.name}")
     db.session.delete(org)
     db.session.flush()

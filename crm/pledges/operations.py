@@ -16,14 +16,19 @@ from sqlalchemy.exc import IntegrityError
 
 from crm.audit import operations as audit
 from crm.audit.models import AuditAction
+from crm.auth import operations as auth_ops
 from crm.auth.models import User
+from crm.contacts import operations as contact_ops
 from crm.contacts.models import Contact
+from crm.core import deletion
 from crm.core.access import Role
 from crm.core.db import utcnow
 from crm.core.errors import OperationError, check_version
 from crm.core.locks import serialize_on
 from crm.core.validation import clean_text, clean_website
 from crm.extensions import db
+from crm.organizations import operations as org_ops
+from crm.organizations import queries as org_queries
 from crm.organizations.models import Organization
 from crm.pledges.models import (
     LIVE,
@@ -59,6 +64,16 @@ def live_pledge(organization_id: int, standard_id: int | None = None) -> Pledge 
     if standard_id is not None:
         stmt = stmt.where(Pledge.standard_id == standard_id)
     return db.session.scalars(stmt.order_by(Pledge.id.desc())).first()
+
+
+@deletion.blocker("organization")
+def _organization_has_pledged(org: Organization) -> str | None:
+    pledges = db.session.scalar(
+        sa.select(sa.func.count()).select_from(Pledge).where(Pledge.organization_id == org.id)
+    )
+    if not pledges:
+        return None
+    return f"{org.name} has made a pledge; its history stays on record. Nothing was deleted."
 
 
 def _record(actor: User | None, pledge: Pledge, old, new, note: str | None) -> None:
@@ -254,9 +269,7 @@ def confirm(
     transition(actor, pledge, PledgeStatus.ACTIVE, expected_version=expected_version)
     representative = ensure_representative(actor, pledge)
     if representative is not None:
-        from crm.auth.operations import invite
-
-        invite(actor, representative)
+        auth_ops.invite(actor, representative)
     return representative
 
 
@@ -662,10 +675,6 @@ def public_pledge(submission: PublicPledge, standard: Standard) -> tuple[Pledge,
     The organization and the signatory are matched (by exact name, by email) or created; what
     the team already recorded about either is never changed.
     """
-    from crm.contacts import operations as contact_ops
-    from crm.organizations import operations as org_ops
-    from crm.organizations import queries as org_queries
-
     serialize_on(f"organization:{org_ops.name_key(submission.organization)}")
     organization = org_queries.by_name(submission.organization)
     if organization is None:
@@ -759,8 +768,6 @@ def ensure_representative(actor: User | None, pledge: Pledge) -> User | None:
     Returns the new account (to invite), or None when there is nothing to do: no signatory
     email, or an account already exists (which is left exactly as it is).
     """
-    from crm.auth import operations as auth_ops
-
     signatory = pledge.signatory
     if signatory is None or not signatory.email or signatory_account(pledge) is not None:
         return None

@@ -25,6 +25,7 @@ from crm.pledges.models import (
 )
 from crm.pledges.schedule import Quarter, Schedule, schedule
 from crm.standards.models import Principle, Standard
+from crm.standards.queries import counts_usage, grouped_count
 
 FILED = (ReportStatus.SUBMITTED, ReportStatus.ACCEPTED)
 
@@ -272,3 +273,35 @@ def signatory_pledges(contact_id: int, limit: int) -> list[TimelineItem]:
         )
         for p in pledges
     ]
+
+
+# A version's usage (crm.standards.queries): pledges, their reports and assessments freeze it.
+@counts_usage("pledges")
+def _pledges_by_version(standard_ids: list[int] | None) -> dict[int, int]:
+    return grouped_count(Pledge.standard_id, standard_ids)
+
+
+@counts_usage("pledges")
+def _pledges_by_first_version(standard_ids: list[int] | None) -> dict[int, int]:
+    """A pledge moved to a newer version still tells its history against the first one."""
+    return dict(
+        db.session.execute(
+            sa.select(Pledge.first_standard_id, sa.func.count())
+            .where(
+                Pledge.first_standard_id.is_not(None),
+                Pledge.first_standard_id != Pledge.standard_id,
+                *([Pledge.first_standard_id.in_(standard_ids)] if standard_ids is not None else []),
+            )
+            .group_by(Pledge.first_standard_id)
+        ).all()
+    )
+
+
+@counts_usage("reports")
+def _reports_by_version(standard_ids: list[int] | None) -> dict[int, int]:
+    return grouped_count(ProgressReport.standard_id, standard_ids)
+
+
+@counts_usage("assessments")
+def _assessments_by_version(standard_ids: list[int] | None) -> dict[int, int]:
+    return grouped_count(Principle.standard_id, standard_ids, Assessment)

@@ -17,6 +17,7 @@ import sqlalchemy as sa
 
 from crm.audit import operations as audit
 from crm.audit.models import AuditAction
+from crm.core import deletion
 from crm.core.errors import CONFLICT_MESSAGE, ConflictError, OperationError
 from crm.core.validation import clean_text
 from crm.extensions import db
@@ -378,21 +379,12 @@ def update_principle(
 
 
 def remove_principle(actor, principle: Principle) -> None:
-    from crm.champions.models import endorsement_principle
-
     standard = principle.standard
     check_editable(standard)
-    endorsements = db.session.scalar(
-        sa.select(sa.func.count())
-        .select_from(endorsement_principle)
-        .where(endorsement_principle.c.principle_id == principle.id)
-    )
-    if endorsements:
-        raise OperationError(
-            f"{principle.code} is referenced by {endorsements} endorsement"
-            f"{'s' if endorsements != 1 else ''}, so it cannot be removed; "
-            "change its title or text instead."
-        )
+    # What refers to a principle (endorsements) is registered by the domains above this one.
+    reasons = deletion.blockers("principle", principle)
+    if reasons:
+        raise OperationError(reasons[0])
     label = principle.label
     old_order = _order(standard)
     standard.principles.remove(principle)

@@ -11,6 +11,7 @@ from crm.audit import operations as audit
 from crm.audit.models import AuditAction
 from crm.auth.models import User
 from crm.auth.operations import STAFF_ROLES
+from crm.core import deletion
 from crm.core.db import utcnow
 from crm.core.errors import OperationError, check_version
 from crm.core.validation import clean_text
@@ -288,6 +289,7 @@ def set_status(actor: User | None, task: Task, status: TaskStatus | str) -> Task
     return task
 
 
+@deletion.detacher
 def detach_tasks(actor: User | None, record_type: str, record_id: int) -> int:
     """The record `record_type` #`record_id` is being deleted: the tasks about it stay (the
     work is still someone's), without the link, which a new record could otherwise inherit
