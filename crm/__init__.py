@@ -141,6 +141,7 @@ def register_personal_data_hooks() -> None:
     import crm.campaigns.personal_data  # noqa: F401
     import crm.champions.personal_data  # noqa: F401
     import crm.consultations.personal_data  # noqa: F401
+    import crm.duplicates.personal_data  # noqa: F401
     import crm.engagements.personal_data  # noqa: F401
     import crm.events.personal_data  # noqa: F401
     import crm.imports.personal_data  # noqa: F401

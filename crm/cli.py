@@ -10,7 +10,16 @@ import sqlalchemy as sa
 from flask import current_app
 from flask.cli import AppGroup
 
+from crm.auth import operations
+from crm.auth.models import User
+from crm.core.access import Role
+from crm.core.errors import OperationError
+from crm.core.jobs.cli import worker_command
+from crm.demo import bulk, sample
 from crm.extensions import db
+from crm.imports.cli import import_command
+from crm.pledges.cli import pledges_cli
+from crm.reports.cli import report_command
 
 crm_cli = AppGroup("crm", help="WEST Advocacy CRM commands.")
 
@@ -28,10 +37,6 @@ crm_cli = AppGroup("crm", help="WEST Advocacy CRM commands.")
 @click.option("--invite", is_flag=True, help="Email an invitation link instead of a password.")
 def create_user_command(email: str, name: str, role: str, password: str | None, invite: bool):
     """Create an account."""
-    from crm.auth import operations
-    from crm.core.access import Role
-    from crm.core.errors import OperationError
-
     if not invite and password is None:
         password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
     try:
@@ -64,8 +69,6 @@ def create_user_command(email: str, name: str, role: str, password: str | None, 
 @click.option("--seed", type=int, default=2017, show_default=True)
 def demo_command(contacts: int | None, organizations: int | None, seed: int):
     """Load realistic demo data; with --contacts/--organizations, bulk scale data."""
-    from crm.demo import bulk, sample
-
     if contacts is None and organizations is None:
         summary = sample.load_demo(seed=seed)
         db.session.commit()
@@ -83,12 +86,6 @@ def demo_command(contacts: int | None, organizations: int | None, seed: int):
 @crm_cli.command("bootstrap")
 def bootstrap_command():
     """First start: demo data and an admin account when the database has no users yet."""
-    from crm.auth import operations
-    from crm.auth.models import User
-    from crm.core.access import Role
-    from crm.core.errors import OperationError
-    from crm.demo import sample
-
     if db.session.scalar(sa.select(sa.func.count()).select_from(User)):
         click.echo("Database already set up; nothing to do.")
         return
@@ -126,11 +123,6 @@ def bootstrap_command():
 
 
 def _register_domain_commands() -> None:
-    from crm.core.jobs.cli import worker_command
-    from crm.imports.cli import import_command
-    from crm.pledges.cli import pledges_cli
-    from crm.reports.cli import report_command
-
     crm_cli.add_command(pledges_cli)
     crm_cli.add_command(worker_command)
     crm_cli.add_command(report_command)

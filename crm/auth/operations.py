@@ -8,6 +8,7 @@ import sqlalchemy as sa
 
 from crm.audit import operations as audit
 from crm.audit.models import AuditAction
+from crm.auth.invitations import queue_invitation, queue_password_reset
 from crm.auth.models import LoginAttempt, User, new_session_token
 from crm.core.access import Role
 from crm.core.db import utcnow
@@ -165,8 +166,6 @@ def authenticate(
 def invite(actor: User | None, user: User) -> None:
     """Invite `user` to choose a password: links from earlier invitations stop working, and the
     invitation email is queued in this transaction (the worker sends it once it commits)."""
-    from crm.auth.invitations import queue_invitation
-
     if user.has_password:
         raise OperationError(f"{user.email} has already set a password.")
     user.session_token = new_session_token()
@@ -180,8 +179,6 @@ def invite(actor: User | None, user: User) -> None:
 def send_password_reset(actor: User, user: User) -> None:
     """A link to choose a new password: earlier links die, the user is signed out everywhere,
     and the email is queued in this transaction."""
-    from crm.auth.invitations import queue_password_reset
-
     if not user.active:
         raise OperationError(f"{user.email} is deactivated; activate the account first.")
     user.session_token = new_session_token()

@@ -17,9 +17,10 @@ from flask import current_app
 
 from crm.campaigns import rendering
 from crm.campaigns.models import Campaign
+from crm.consultations.operations import personal_link_maker
 from crm.core.countries import country_name
 from crm.core.http import external_url
-from crm.core.mail import FileMailProvider, MailMessage
+from crm.core.mail import FileMailProvider, MailError, MailMessage
 
 MAX_PERSONALIZATIONS = 1000
 UNSUBSCRIBE_PURPOSE = "unsubscribe"
@@ -144,7 +145,6 @@ def _consultation_link_maker(campaign: Campaign) -> Callable[[int | None], str |
     (the one the consultation's not-answered page shows), built without a request."""
     if campaign.consultation_id is None:
         return lambda contact_id: None
-    from crm.consultations.operations import personal_link_maker
 
     make = personal_link_maker(campaign.consultation_id)
 
@@ -393,8 +393,6 @@ def is_retryable(error: DeliveryError) -> bool:
 def get_batch_provider():
     config = current_app.config
     if config["MAIL_PROVIDER"] == "sendgrid":
-        from crm.core.mail import MailError
-
         if not config.get("SENDGRID_API_KEY"):
             raise MailError("CRM_MAIL_PROVIDER is sendgrid but SENDGRID_API_KEY is not set.")
         return SendGridBatchProvider(config["SENDGRID_API_KEY"], config["SENDGRID_API_HOST"])

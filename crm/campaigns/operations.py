@@ -25,12 +25,14 @@ from crm.campaigns.models import (
     Suppression,
     TopicOptOut,
 )
+from crm.consultations.models import Access, Consultation, Phase
+from crm.consultations.queries import not_answered_ids
 from crm.contacts.models import ConsentStatus, Contact
 from crm.core.db import utcnow
 from crm.core.errors import OperationError, check_version
 from crm.core.jobs import enqueue
 from crm.core.jobs.queue import cancel_queued
-from crm.core.validation import clean_text
+from crm.core.validation import clean_text, normalize_email
 from crm.events.models import Event
 from crm.extensions import db
 
@@ -125,8 +127,6 @@ class CampaignFields:
 
 
 def _email(value: str | None, field_name: str, label: str, *, required: bool) -> str | None:
-    from crm.core.validation import normalize_email
-
     value = (value or "").strip()
     if not value:
         if required:
@@ -188,8 +188,6 @@ def _apply_campaign(campaign: Campaign, fields: CampaignFields) -> None:
 
 
 def _apply_consultation(campaign: Campaign, consultation_id) -> None:
-    from crm.consultations.models import Access, Consultation
-
     if consultation_id in (None, ""):
         campaign.consultation_id = None
         return
@@ -277,8 +275,6 @@ def _ready(campaign: Campaign) -> None:
     _check_consultation_url(campaign, campaign.body + campaign.subject)
     consultation = campaign.consultation
     if consultation is not None:
-        from crm.consultations.models import Access, Phase
-
         if consultation.phase() is Phase.CLOSED:
             raise OperationError(
                 f"{consultation.title} closed on {consultation.closes_on:%-d %B %Y}: its links "
@@ -375,8 +371,6 @@ def recipients(campaign: Campaign):
         criteria.consent_only = False
         who = segments.conditions(criteria)
     elif campaign.consultation is not None:
-        from crm.consultations.queries import not_answered_ids
-
         # Counted now, not when the draft was made: whoever answered since is not reminded.
         who = [Contact.erased_at.is_(None), Contact.id.in_(not_answered_ids(campaign.consultation))]
     else:

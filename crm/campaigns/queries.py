@@ -14,6 +14,7 @@ from crm.campaigns.models import (
     OutboxMessage,
     Segment,
 )
+from crm.consultations.models import Consultation
 from crm.core.countries import country_choices
 from crm.events.models import Event
 from crm.extensions import db
@@ -65,8 +66,6 @@ def event_choices() -> list[tuple[str, str]]:
 def consultation_choices(keep: int | None = None) -> list[tuple[str, str]]:
     """Consultations still taking answers (and the campaign's own, whatever its phase)."""
     from datetime import date
-
-    from crm.consultations.models import Consultation
 
     rows = db.session.scalars(
         sa.select(Consultation)

@@ -19,6 +19,7 @@ from crm.events.models import Event, Participation, ParticipationStatus
 from crm.extensions import db
 from crm.organizations.models import Organization, OrganizationKind
 from crm.pledges.models import LIVE, Pledge, Standing
+from crm.pledges.queries import schedules
 from crm.tags.models import Tag, contact_tag
 
 NO_PLEDGE = "none"  # "their organization has no live pledge"
@@ -223,8 +224,6 @@ def conditions(c: Criteria) -> list[sa.ColumnElement]:
 
 def organizations_with_standing(wanted: list[str]) -> list[int]:
     """Organizations with a pledge in one of these standings today (pledges are hundreds)."""
-    from crm.pledges.queries import schedules
-
     pledges = list(db.session.scalars(sa.select(Pledge)))
     standing = schedules(pledges)
     return sorted({p.organization_id for p in pledges if standing[p.id].standing in wanted})

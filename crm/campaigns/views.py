@@ -10,6 +10,7 @@ from crm.audit.operations import trail_for
 from crm.campaigns import delivery, operations, queries, rendering, segments
 from crm.campaigns.forms import CampaignForm, ScheduleForm, SegmentForm
 from crm.campaigns.models import Campaign, MessageStatus, Segment
+from crm.consultations.queries import not_answered
 from crm.contacts.models import Contact
 from crm.core.access import Permission, requires
 from crm.core.mail import queue_mail
@@ -310,8 +311,6 @@ def _candidates(campaign: Campaign, limit: int) -> list[Contact]:
     if campaign.segment is not None:
         return segments.sample(segments.Criteria.from_dict(campaign.segment.criteria), limit)
     if campaign.consultation is not None:
-        from crm.consultations.queries import not_answered
-
         return not_answered(campaign.consultation, limit=limit)
     return []
 

@@ -27,6 +27,7 @@ from crm.campaigns.models import (
     Suppression,
     TopicOptOut,
 )
+from crm.consultations.models import Response
 from crm.contacts.models import ConsentStatus, Contact
 from crm.core.db import utcnow
 from crm.extensions import db
@@ -100,8 +101,6 @@ def withdraw_no_longer_wanted(ids: list[int]) -> int:
 def withdraw_answered(ids: list[int]) -> int:
     """Just before sending a consultation reminder (no segment): people who have answered
     since it was queued are not reminded."""
-    from crm.consultations.models import Response
-
     answered = (
         sa.select(Response.id)
         .join(Campaign, Campaign.consultation_id == Response.consultation_id)

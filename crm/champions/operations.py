@@ -29,9 +29,11 @@ from crm.contacts.models import Contact
 from crm.core import deletion
 from crm.core.db import utcnow
 from crm.core.errors import OperationError, check_version
+from crm.core.text import fold
 from crm.core.validation import clean_text, clean_website
 from crm.extensions import db
 from crm.organizations.models import Organization
+from crm.organizations.queries import by_name
 from crm.standards.models import Principle
 
 EARLIEST = date(1990, 1, 1)
@@ -352,9 +354,6 @@ def _resolve_referral(
     """A typed organization name: one we know is linked. Otherwise a champion's is kept as
     typed (a lead links it later); a lead must pick a known one, unless they leave the name
     a champion typed as it was."""
-    from crm.core.text import fold
-    from crm.organizations.queries import by_name
-
     typed = (fields.referred_organization or "").strip()
     if fields.referred_organization is None or not typed:
         return

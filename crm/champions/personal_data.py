@@ -6,6 +6,7 @@ import sqlalchemy as sa
 
 from crm.audit.models import AuditEntry
 from crm.champions.queries import champion_for_contact
+from crm.contacts.operations import strike
 from crm.core.personal_data import deletion_blocker, eraser, exporter
 from crm.extensions import db
 
@@ -72,8 +73,6 @@ def champion_export(contact) -> dict:
 @eraser
 def champion_erase(contact, identifying: list[str]) -> None:
     """Profile text goes; endorsements stay countable (kind, date, reach) without the person."""
-    from crm.contacts.operations import strike
-
     champion = champion_for_contact(contact.id)
     if champion is None:
         return

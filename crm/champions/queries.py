@@ -23,6 +23,7 @@ from crm.champions.models import (
     Verification,
 )
 from crm.contacts.models import Contact
+from crm.contacts.queries import plan_search
 from crm.core.pagination import SortOption
 from crm.core.timeline import TimelineItem, timeline_source
 from crm.extensions import db
@@ -104,8 +105,6 @@ def filtered(filters: ChampionFilters, today: date, lapsing_months: int) -> sa.S
     if filters.lapsing:
         stmt = stmt.where(lapsing_condition(today, lapsing_months))
     if filters.q:
-        from crm.contacts.queries import plan_search
-
         plan = plan_search(filters.q)
         if plan is not None:
             stmt = stmt.where(Champion.contact_id.in_(sa.select(Contact.id).where(plan.condition)))

@@ -10,12 +10,14 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
 from enum import StrEnum
-from typing import TYPE_CHECKING
 
 import sqlalchemy as sa
 
 from crm.audit import operations as audit
 from crm.audit.models import AuditAction
+from crm.campaigns import operations as campaign_ops
+from crm.campaigns.models import Campaign, CampaignStatus, Purpose, Segment
+from crm.campaigns.operations import CampaignFields
 from crm.consultations.models import (
     Access,
     Answer,
@@ -25,6 +27,7 @@ from crm.consultations.models import (
     Recommendation,
     Response,
 )
+from crm.consultations.queries import invited_ids, ordered_recommendations
 from crm.contacts import operations as contact_ops
 from crm.contacts.models import ConsentStatus, Contact
 from crm.core.db import utcnow
@@ -39,10 +42,7 @@ from crm.organizations.models import OrganizationKind
 from crm.standards import operations as standard_ops
 from crm.standards.models import Principle, Standard, StandardStatus
 from crm.tags.operations import parse_tags
-
-if TYPE_CHECKING:
-    from crm.campaigns.models import Campaign
-    from crm.campaigns.operations import CampaignFields
+from crm.workgroups.models import Task
 
 TOKEN_PURPOSE = "consultation-response"
 COMMENT_MAX = 10_000
@@ -66,8 +66,6 @@ class ConsultationFields:
 
 def _apply(consultation: Consultation, fields: ConsultationFields) -> None:
     """Every field's problem is refused at once (Problems), so the form names them all."""
-    from crm.campaigns.models import Segment
-
     problems: list[tuple[str | None, str]] = []
 
     def refuse(message: str, field: str) -> None:
@@ -201,9 +199,6 @@ def update_consultation(
 def delete_consultation(actor, consultation: Consultation) -> None:
     """Remove a consultation set up by mistake. Once anyone has answered, a version was
     published from it, a reminder went out or a task points at it, it is history: refused."""
-    from crm.campaigns.models import Campaign
-    from crm.workgroups.models import Task
-
     reasons = []
     if _has_responses(consultation):
         reasons.append("people have answered it")
@@ -471,8 +466,6 @@ def is_invited(consultation: Consultation, contact: Contact) -> bool:
 
 
 def _in_segment(consultation: Consultation, contact: Contact) -> bool:
-    from crm.consultations.queries import invited_ids
-
     if consultation.access is not Access.INVITATION:
         return True
     members = invited_ids(consultation).subquery()
@@ -1080,8 +1073,6 @@ def publish_plan(consultation: Consultation) -> PublishPlan:
     """What publishing would make from the accepted draft texts: the consulted version's
     principles in order, each with its accepted new wording, then the accepted new principles.
     The publish page shows it; `publish_version` makes exactly this."""
-    from crm.consultations.queries import ordered_recommendations
-
     accepted = [r for r in ordered_recommendations(consultation) if r.accepted]
     on: dict[int, list[Recommendation]] = {}
     for rec in accepted:
@@ -1197,9 +1188,6 @@ def reminder_fields(
 ) -> CampaignFields:
     """A reminder campaign as the lead first sees it: to those invited who have not answered,
     each with their own link (`{{ consultation_url }}`)."""
-    from crm.campaigns.models import Purpose
-    from crm.campaigns.operations import CampaignFields
-
     title = _literal(consultation.title)
     closes = f"{consultation.closes_on:%-d %B %Y}"
     body = (
@@ -1230,9 +1218,6 @@ def draft_reminder(
     """A draft campaign to those invited who have not answered yet, for the lead to review
     and send through the campaign flow (the worker drains the outbox). A draft reminder that
     is still unsent is reused rather than doubled. Returns (campaign, created)."""
-    from crm.campaigns import operations as campaign_ops
-    from crm.campaigns.models import Campaign, CampaignStatus
-
     if consultation.access is not Access.INVITATION:
         raise OperationError(
             "Only a consultation by invitation has a list of people who have not answered."

@@ -10,7 +10,8 @@ import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.orm import aliased, selectinload
 
-from crm.campaigns.models import Campaign
+from crm.campaigns import segments
+from crm.campaigns.models import Campaign, OutboxMessage
 from crm.consultations.models import (
     Access,
     Answer,
@@ -23,15 +24,14 @@ from crm.contacts.models import Contact
 from crm.core.countries import country_name
 from crm.extensions import db
 from crm.organizations.models import OrganizationKind
-from crm.standards.models import Principle
+from crm.standards.models import Principle, Standard
+from crm.standards.queries import version_key
 
 NON_RESPONDERS_LISTED = 2000
 
 
 def invited_ids(consultation: Consultation) -> sa.Select:
     """The ids of the contacts its segment holds now (nobody when it has none)."""
-    from crm.campaigns import segments
-
     if consultation.access is not Access.INVITATION or consultation.segment is None:
         return sa.select(Contact.id).where(sa.false())
     criteria = segments.Criteria.from_dict(consultation.segment.criteria)
@@ -91,8 +91,6 @@ def reminders(consultation: Consultation) -> list[Campaign]:
 def last_reminded(consultation: Consultation, contact_ids: list[int]) -> dict[int, dict]:
     """For each of these people, the latest reminder campaign message to them: {"status",
     "at"} (sent time, or when it was queued)."""
-    from crm.campaigns.models import Campaign, OutboxMessage
-
     found: dict[int, dict] = {}
     for start in range(0, len(contact_ids), 1000):
         rows = db.session.execute(
@@ -413,9 +411,6 @@ def suggested_version(consultation: Consultation) -> str:
     """The number the next version would take: the consulted version's major number plus one
     ("1.0" → "2.0"), skipping numbers already used. The administrator who publishes may choose
     another."""
-    from crm.standards.models import Standard
-    from crm.standards.queries import version_key
-
     taken = set(db.session.scalars(sa.select(Standard.version)))
     major = version_key(consultation.standard.version)[0] + 1
     while f"{major}.0" in taken:

@@ -23,11 +23,13 @@ from flask import (
 )
 from flask_login import current_user
 
+from crm.campaigns.models import Segment
 from crm.campaigns.queries import message_counts
 from crm.consultations import links, operations, queries
 from crm.consultations.forms import (
     AddressedForm,
     ConsultationForm,
+    DiscardForm,
     PublishForm,
     RecommendationForm,
     ResponseForm,
@@ -40,6 +42,7 @@ from crm.core.errors import OperationError
 from crm.core.export import csv_response, xlsx_response
 from crm.core.flood import check_and_record
 from crm.core.forms import VersionedForm, show_operation_error
+from crm.core.http import safe_next
 from crm.core.unit_of_work import attempt, discard_changes
 from crm.extensions import db
 from crm.standards.queries import all_standards
@@ -55,8 +58,6 @@ def _get(consultation_id: int) -> Consultation:
 
 def _form_choices(form: ConsultationForm) -> None:
     import sqlalchemy as sa
-
-    from crm.campaigns.models import Segment
 
     form.standard_id.choices = [(s.id, f"{s.version} · {s.title} ({s.status.label.lower()})")
                                 for s in all_standards()]  # fmt: skip
@@ -359,7 +360,6 @@ def _rec_choice(rec) -> str:
 
 def _back_to_comments(answer: Answer):
     target = request.form.get("next", "")
-    from crm.core.http import safe_next
 
     return redirect(
         (safe_next(target) or url_for(
@@ -617,8 +617,6 @@ def _render_response(
     stored=None,
     exc: OperationError | None = None,
 ):
-    from crm.consultations.forms import DiscardForm
-
     headings = _headings(consultation)
     errors, item_errors = _problems(consultation, form, exc, headings)
     late = None
@@ -901,8 +899,6 @@ def _answer_dict(answers) -> dict[str, dict]:
 def discard(consultation_id: int, token: str):
     """The person keeps their response as it was: what was typed on the public page with
     their address goes."""
-    from crm.consultations.forms import DiscardForm
-
     consultation = _public(consultation_id)
     contact = _link_holder(consultation, token)
     if not isinstance(contact, Contact):

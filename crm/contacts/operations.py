@@ -11,14 +11,17 @@ from sqlalchemy.exc import IntegrityError
 
 from crm.audit import operations as audit
 from crm.audit.models import AuditAction, AuditEntry
+from crm.audit.operations import trail_for
 from crm.contacts.models import ConsentStatus, Contact
 from crm.core import deletion
 from crm.core.countries import normalize_language
 from crm.core.db import utcnow
 from crm.core.errors import OperationError, check_version
 from crm.core.personal_data import deletion_blockers, erase_everywhere, export_sections
+from crm.core.timeline import timeline_for
 from crm.core.validation import clean_country, clean_text, normalize_email
 from crm.extensions import db
+from crm.organizations.models import Organization
 from crm.tags.operations import tags_from_names
 
 
@@ -58,8 +61,6 @@ def clean_languages(values: list[str]) -> str | None:
 
 
 def _apply(contact: Contact, fields: ContactFields) -> None:
-    from crm.organizations.models import Organization
-
     contact.first_name = clean_text(
         fields.first_name, "first_name", "First name", 100, required=True
     )
@@ -180,8 +181,6 @@ def delete_contact(actor, contact: Contact) -> None:
 
 def export_personal_data(actor, contact: Contact) -> dict:
     """Everything held about a person, for a subject access request."""
-    from crm.audit.operations import trail_for
-    from crm.core.timeline import timeline_for
 
     def iso(value: datetime | None) -> str | None:
         return value.isoformat() if value else None

@@ -16,6 +16,8 @@ from typing import TypeVar
 from flask import abort
 from flask_login import current_user
 
+from crm.extensions import login_manager
+
 F = TypeVar("F", bound=Callable)
 
 
@@ -148,8 +150,6 @@ def requires(permission: Permission) -> Callable[[F], F]:
         @wraps(view)
         def wrapped(*args, **kwargs):
             if not current_user.is_authenticated:
-                from crm.extensions import login_manager
-
                 return login_manager.unauthorized()
             if not has_permission(current_user, permission):
                 abort(403)

@@ -12,6 +12,8 @@ from collections.abc import Callable
 
 import sqlalchemy as sa
 
+from crm.extensions import db
+
 log = logging.getLogger(__name__)
 
 _KEY = "after_commit"
@@ -19,8 +21,6 @@ _KEY = "after_commit"
 
 def after_commit(callback: Callable[[], None]) -> None:
     """Run `callback()` once the current transaction of the app's session commits."""
-    from crm.extensions import db
-
     db.session().info.setdefault(_KEY, []).append(callback)
 
 

@@ -9,6 +9,8 @@ from flask_wtf.csrf import CSRFError
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm.exc import StaleDataError
 
+from crm.extensions import db
+
 log = logging.getLogger(__name__)
 
 
@@ -78,8 +80,6 @@ def register(app: Flask) -> None:
         # On SQLite one writer at a time: a large import holds the write lock for its whole
         # run (all or nothing), and a save that waited `busy_timeout` for it gives up here.
         from flask import g
-
-        from crm.extensions import db
 
         db.session.rollback()
         if "database is locked" in str(error.orig):

@@ -22,6 +22,8 @@ from flask import Flask, flash, g
 from flask.typing import ResponseReturnValue
 
 from crm.core.errors import ConflictError, OperationError
+from crm.core.forms import show_operation_error
+from crm.extensions import db
 
 T = TypeVar("T")
 
@@ -30,8 +32,6 @@ class CRMFlask(Flask):
     """Flask whose every view is one transaction."""
 
     def dispatch_request(self) -> ResponseReturnValue:
-        from crm.extensions import db
-
         try:
             response = self.make_response(super().dispatch_request())
             if response.status_code < 400 and not g.get("discard_changes"):
@@ -47,8 +47,6 @@ class CRMFlask(Flask):
 def discard_changes() -> None:
     """Nothing this request wrote is kept, though it answers with a success (a preview, a dry
     run): rolled back now and again at the end."""
-    from crm.extensions import db
-
     db.session.rollback()
     g.discard_changes = True
 
@@ -73,9 +71,6 @@ def attempt(operation: Callable[[], T], form: Any = None, *, show: bool = True) 
     """Run `operation()` in a savepoint. A refusal rolls the savepoint back and is shown: on the
     form's field it names (or as a message at the top), or flashed when there is no form. A
     conflict (someone saved first) is left for the caller, which answers 409 with the form."""
-    from crm.core.forms import show_operation_error
-    from crm.extensions import db
-
     savepoint = db.session.begin_nested()
     try:
         value = operation()

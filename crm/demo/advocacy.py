@@ -21,6 +21,7 @@ from crm.champions.models import (
 )
 from crm.contacts.models import Contact
 from crm.core.db import utcnow
+from crm.demo import names
 from crm.events.models import (
     Event,
     EventKind,
@@ -222,8 +223,6 @@ def _champions(rng: random.Random, contacts: list[Contact], staff: list[User]) -
 
 
 def _region_of(contact: Contact) -> str:
-    from crm.demo import names
-
     for region, countries in names.COUNTRIES.items():
         if contact.country in countries:
             return region

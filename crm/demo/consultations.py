@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from crm.auth.models import User
 from crm.campaigns import operations as campaign_ops
 from crm.consultations import operations
-from crm.consultations.models import Consultation, Response
+from crm.consultations.models import Answer, Consultation, Response
 from crm.contacts.models import Contact
 from crm.extensions import db
 from crm.standards.models import Standard, StandardStatus
@@ -181,8 +181,6 @@ def load(rng: random.Random, contacts: list[Contact], staff: list[User]) -> str:
 
 
 def _answers_of(consultation: Consultation):
-    from crm.consultations.models import Answer
-
     return list(
         db.session.scalars(
             sa.select(Answer)

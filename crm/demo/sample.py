@@ -11,6 +11,7 @@ import sqlalchemy as sa
 from crm.auth.models import User
 from crm.contacts.models import ConsentStatus, Contact
 from crm.core.access import Role
+from crm.core.countries import country_name
 from crm.core.db import utcnow
 from crm.demo import advocacy, consultations, library, names, pledges, workgroups
 from crm.engagements.models import Engagement, EngagementKind
@@ -40,8 +41,6 @@ def ascii_slug(text: str) -> str:
 
 def _org_name(rng: random.Random, kind: str, country: str, used: set[str]) -> str:
     """A plausible unique name; national bodies carry their country, as real ones do."""
-    from crm.core.countries import country_name
-
     firsts, seconds = names.ORG_WORDS[kind]
     national = kind in ("government", "worker_organization")
     candidates = []

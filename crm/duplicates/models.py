@@ -62,8 +62,3 @@ class DuplicateMerge(db.Model):
     merged_by: Mapped[User | None] = relationship()
 
     __table_args__ = (sa.UniqueConstraint("kind", "merged_id"),)
-
-
-# Erasing a person also blanks what their merges kept (registered with the model, which the
-# app always imports).
-import crm.duplicates.personal_data  # noqa: E402, F401

@@ -27,16 +27,18 @@ from typing import Any, Literal
 import sqlalchemy as sa
 
 from crm.audit import operations as audit
-from crm.audit.models import AuditAction
+from crm.audit.models import AuditAction, AuditEntry
+from crm.audit.operations import own_entries
 from crm.champions.models import Champion, Endorsement, Stage, StageChange
-from crm.consultations.models import Response
+from crm.consultations.models import Consultation, Response
 from crm.contacts.models import ConsentStatus, Contact
 from crm.core.errors import OperationError, check_version
 from crm.duplicates.models import DuplicateDismissal, DuplicateKind, DuplicateMerge
 from crm.events import operations as event_ops
 from crm.events.models import SEATED, Participation, ParticipationStatus
 from crm.extensions import db
-from crm.organizations.models import Organization
+from crm.organizations.models import Organization, OrganizationKind
+from crm.organizations.operations import name_key
 from crm.pledges.models import Pledge, PledgeStatus
 from crm.workgroups.models import Task
 
@@ -235,9 +237,6 @@ def _merged_values(other_id: int, snapshot: dict[str, Any]) -> dict[str, list]:
 def _move_trail(object_type: str, old: int, new: int) -> None:
     """The merged record's history joins the survivor's: one person, one trail (and an
     erasure of the survivor clears all of it)."""
-    from crm.audit.models import AuditEntry
-    from crm.audit.operations import own_entries
-
     # Only the merged record's own entries: not those of an earlier record that had its id.
     own = sa.select(AuditEntry.id).where(own_entries(object_type, old)).scalar_subquery()
     db.session.execute(
@@ -308,8 +307,6 @@ def contact_conflicts(survivor: Contact, other: Contact) -> ContactConflicts:
         )
     ).all()
     if both_answered:
-        from crm.consultations.models import Consultation
-
         titles = db.session.scalars(
             sa.select(Consultation.title).where(
                 Consultation.id.in_([row.consultation_id for row in both_answered])
@@ -596,9 +593,6 @@ def merge_organizations(
     expected_versions: tuple[int | None, int | None] = (None, None),
 ) -> Moved:
     """Merge `other` into `survivor`; `other` is deleted."""
-    from crm.organizations.models import OrganizationKind
-    from crm.organizations.operations import name_key
-
     _check_pair(survivor, other, "organization")
     check_version(survivor, expected_versions[0])
     check_version(other, expected_versions[1])

@@ -21,11 +21,18 @@ import sqlalchemy as sa
 from flask import current_app
 
 from crm.audit.models import AuditEntry
+from crm.campaigns.models import OutboxMessage
+from crm.champions.models import Champion
+from crm.consultations.models import Response
 from crm.contacts.models import Contact
 from crm.duplicates import scan as scanning
 from crm.duplicates.models import DuplicateDismissal, DuplicateKind, DuplicateMerge
+from crm.duplicates.operations import counted
+from crm.engagements.models import Engagement, engagement_contact
+from crm.events.models import Participation
 from crm.extensions import db
 from crm.organizations.models import Organization
+from crm.pledges.models import Pledge
 
 PAGE_SIZE = 50
 
@@ -224,19 +231,11 @@ class LinkCount:
     count: int
 
     def __str__(self) -> str:
-        from crm.duplicates.operations import counted
-
         return counted(self.count, self.label.lower())
 
 
 def contact_link_counts(contact_id: int) -> list[LinkCount]:
     """How many records of each kind hang on a contact: shown beside each side of a merge."""
-    from crm.campaigns.models import OutboxMessage
-    from crm.champions.models import Champion
-    from crm.consultations.models import Response
-    from crm.engagements.models import engagement_contact
-    from crm.events.models import Participation
-    from crm.pledges.models import Pledge
 
     def count(table: Any, column: Any) -> int:
         return (
@@ -257,9 +256,6 @@ def contact_link_counts(contact_id: int) -> list[LinkCount]:
 
 
 def organization_link_counts(organization_id: int) -> list[LinkCount]:
-    from crm.engagements.models import Engagement
-    from crm.pledges.models import Pledge
-
     def count(model: Any, column: Any) -> int:
         return (
             db.session.scalar(

@@ -14,6 +14,7 @@ from crm.core.unit_of_work import attempt
 from crm.duplicates import operations, queries
 from crm.duplicates.forms import CHOICE_VALUES, MergeForm
 from crm.duplicates.models import DuplicateKind
+from crm.events.views import flash_promoted
 from crm.extensions import db
 
 bp = Blueprint("duplicates", __name__, url_prefix="/duplicates")
@@ -145,8 +146,6 @@ def merge(slug: str, first_id: int, second_id: int):
             for note in moved.notes:
                 flash(note[0].upper() + note[1:] + ".", "info")
             if moved.promoted:
-                from crm.events.views import flash_promoted
-
                 # Their emails were queued by the merge, so a refused merge tells nobody.
                 flash_promoted(moved.promoted)
             return redirect(detail_url(kind, survivor_id))

@@ -17,6 +17,7 @@ from crm.core.errors import OperationError
 from crm.core.text import fold
 from crm.core.validation import clean_country, clean_website, normalize_email
 from crm.imports.engine import Row
+from crm.tags.operations import MAX_TAG_LENGTH, parse_tags
 
 YES = {"yes", "y", "true", "1", "x", "granted", "agreed", "opt in", "opted in", "subscribed"}
 UNKNOWN = {"unknown", "not asked", "n/a", "na", "-", "?"}
@@ -236,8 +237,6 @@ def _yes_no(value: str) -> bool | None | str:
 @lru_cache(maxsize=4096)
 def tags(value: str) -> tuple[str, ...]:
     """The tag names in a cell (a file repeats the same few cells)."""
-    from crm.tags.operations import MAX_TAG_LENGTH, parse_tags
-
     names = parse_tags(value.replace(";", ","))
     too_long = [n for n in names if len(n) > MAX_TAG_LENGTH]
     if too_long:

@@ -10,8 +10,13 @@ import sqlalchemy as sa
 from flask import current_app
 from flask.cli import with_appcontext
 
+from crm.auth.models import User
+from crm.core.errors import OperationError
 from crm.extensions import db
-from crm.imports.models import ExistingPolicy, RecordType
+from crm.imports import operations
+from crm.imports.engine import error_file
+from crm.imports.fields import check_mapping, not_kept
+from crm.imports.models import ExistingPolicy, RecordType, SavedMapping
 from crm.imports.wording import counted, listed, singular
 
 DEFAULT_FOLDER = Path(__file__).resolve().parents[2] / "imports"
@@ -45,8 +50,6 @@ def _say_columns(
 ) -> None:
     """Which column is read as which field (by the labels the import page shows), which are
     left out, and a warning when an important field has no column."""
-    from crm.imports.fields import not_kept
-
     click.echo(f"{file_name}: {counted(total, 'row')}.")
     read = [f"{h} → {spec.get(k).label}" for h, k in mapping.items() if spec.get(k)]
     click.echo(f"Columns read: {', '.join(read) if read else 'none recognized'}.")
@@ -91,13 +94,6 @@ def import_command(
     user_email: str | None, dry_run: bool,
 ) -> None:  # fmt: skip
     """Import a CSV or XLSX file (looked for in imports/ when not found where you are)."""
-    from crm.auth.models import User
-    from crm.core.errors import OperationError
-    from crm.imports import operations
-    from crm.imports.engine import error_file
-    from crm.imports.fields import check_mapping
-    from crm.imports.models import SavedMapping
-
     path = _find(file)
     actor = None
     if user_email:

@@ -20,7 +20,8 @@ import sqlalchemy as sa
 
 from crm.audit import operations as audit
 from crm.audit.models import AuditAction
-from crm.core.bulk import insert_rows
+from crm.contacts.models import search_text_for, sort_name_for
+from crm.core.bulk import among, insert_rows
 from crm.core.db import utcnow
 from crm.core.errors import OperationError
 from crm.core.export import FORMULA_START, safe_cell
@@ -32,6 +33,8 @@ from crm.imports.fields import Spec
 from crm.imports.models import ExistingPolicy, ImportItem, ImportRun, ItemAction, RunStatus
 from crm.imports.reading import TableReader
 from crm.imports.wording import counted, listed, records
+from crm.tags.models import Tag
+from crm.workgroups.models import Task
 
 CHUNK_ROWS = 5000
 Progress = Callable[[int, int], None]  # rows done, rows in all
@@ -365,7 +368,6 @@ def _in_use(table_name: str, ids: list[int]) -> list[str]:
             if count:
                 found.append(records(count, other.name))
     # Tasks name their record by type and id, without a foreign key.
-    from crm.workgroups.models import Task
 
     tasks = sum(
         db.session.scalar(
@@ -385,8 +387,6 @@ def _still_created(run: ImportRun, table_name: str, ids: list[int]) -> list[int]
     it ran. SQLite gives a freed id to the next new record, so a record the run created and
     someone deleted can have an id that now belongs to a record made by hand after the
     import; that one is not the run's to remove."""
-    from crm.core.bulk import among
-
     if not ids:
         return []
     table = db.metadata.tables[table_name]
@@ -494,8 +494,6 @@ def _put_back(actor: Any, run: ImportRun, table_name: str, records: list[tuple[i
     they still hold what the run wrote, and take off the tags it added; each record's trail
     says what was put back. A statement per set of columns, not per record. Returns how many
     fields were kept because someone changed them since."""
-    from crm.core.bulk import among
-
     table = db.metadata.tables[table_name]
     wanted = sorted(
         {c for _, before in records for c in before if c in table.c and not c.startswith("_")}
@@ -533,8 +531,6 @@ def _put_back(actor: Any, run: ImportRun, table_name: str, records: list[tuple[i
             else:
                 kept += 1
         if refold and set(restore) & set(_NAME_FIELDS):
-            from crm.contacts.models import search_text_for, sort_name_for
-
             first, last, email = (restore.get(c, held[c]) for c in _NAME_FIELDS)
             restore["sort_name"] = sort_name_for(first, last)
             restore["search_text"] = search_text_for(first, last, email)
@@ -574,9 +570,6 @@ def _put_back(actor: Any, run: ImportRun, table_name: str, records: list[tuple[i
 def _tags_of(records: list[tuple[str, int]]) -> dict[tuple[str, int], list[tuple[int, str]]]:
     """{(table, record id): [(tag id, name), ...] by name} for these records, a query per
     table (not per record)."""
-    from crm.core.bulk import among
-    from crm.tags.models import Tag
-
     ids_by_table: dict[str, list[int]] = {}
     for table_name, record_id in records:
         ids_by_table.setdefault(table_name, []).append(record_id)

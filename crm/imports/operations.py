@@ -38,12 +38,11 @@ from crm.imports.models import (
     SavedMapping,
 )
 from crm.imports.reading import TableReader
+from crm.imports.registry import IMPORTERS
 from crm.imports.wording import megabytes
 
 
 def spec_for(record_type: RecordType | str) -> Spec:
-    from crm.imports.registry import IMPORTERS
-
     return IMPORTERS[RecordType(record_type).value].spec
 
 

@@ -9,6 +9,7 @@ from crm.core.pagination import SortOption
 from crm.core.search import substring_ids
 from crm.extensions import db
 from crm.organizations.models import Organization
+from crm.organizations.operations import name_key
 from crm.tags.models import Tag, organization_tag
 
 SORTS = {
@@ -48,8 +49,6 @@ def filtered(q: str = "", kind: str = "", country: str = "", tag: str = "") -> s
 
 
 def by_name(name: str) -> Organization | None:
-    from crm.organizations.operations import name_key
-
     return db.session.scalar(sa.select(Organization).where(Organization.name_key == name_key(name)))
 
 

@@ -7,6 +7,9 @@ from datetime import date
 import click
 from flask.cli import AppGroup
 
+from crm.extensions import db
+from crm.pledges.reminders import queue_reminders
+
 pledges_cli = AppGroup("pledges", help="Adoption pledges.")
 
 
@@ -20,9 +23,6 @@ pledges_cli = AppGroup("pledges", help="Adoption pledges.")
 def remind_command(today):
     """Queue the progress-report reminders that are due (each one once); the worker sends them.
     The worker also does this by itself every day: this is for a catch-up run."""
-    from crm.extensions import db
-    from crm.pledges.reminders import queue_reminders
-
     queued, problems = queue_reminders(today.date() if today else date.today())
     db.session.commit()  # the reminders recorded and their emails queued, together
     click.echo(

@@ -41,6 +41,7 @@ from crm.pledges.models import (
     ProgressReport,
     ReportStatus,
 )
+from crm.pledges.queries import schedule_of
 from crm.pledges.schedule import Quarter, reportable_quarters
 from crm.standards.models import Standard, StandardStatus
 
@@ -344,8 +345,6 @@ def move_to_version(
 def _check_nothing_owed(pledge: Pledge, old: Standard, new: Standard) -> None:
     """Moving restarts reporting this quarter, so a pledge behind with its reports would shed
     its non-reporting or lapsed standing (and the reports it owes) by moving: refused."""
-    from crm.pledges.queries import schedule_of
-
     owed = schedule_of(pledge)
     if owed.overdue_since is None or owed.next_quarter is None:
         return

@@ -19,11 +19,14 @@ import sqlalchemy as sa
 from flask import current_app
 from sqlalchemy.orm import joinedload
 
-from crm.champions.models import Endorsement, Stage, StageChange, Verification
+from crm.campaigns.models import Campaign, DeliveryEvent, EventKind, MessageStatus, OutboxMessage
+from crm.champions.models import Endorsement, Region, Stage, StageChange, Verification
+from crm.champions.queries import months_ago
 from crm.core.countries import country_name
 from crm.core.regions import region_of
 from crm.events.models import Event, Participation, ParticipationStatus
 from crm.extensions import db
+from crm.library.models import CaseStudy, Outcome, case_study_principle
 from crm.organizations.models import KIND_LABELS, Organization
 from crm.pledges.models import (
     Assessment,
@@ -420,8 +423,6 @@ def _with_region(frame: pd.DataFrame) -> pd.DataFrame:
 
 
 def _region_name(value: str | None) -> str:
-    from crm.champions.models import Region
-
     return Region(value).label if value else "Unknown"
 
 
@@ -429,8 +430,6 @@ def _region_name(value: str | None) -> str:
 
 
 def _champion_figures(quarter: Quarter, months: int) -> dict[str, int]:
-    from crm.champions.queries import months_ago
-
     start, end = _start(quarter), _end(quarter)
     # Each champion's stage at the quarter's end (their last move before it), when they made
     # that move, and for the committed and active ones the day of their last endorsement
@@ -566,14 +565,6 @@ def _event_section(quarter: Quarter) -> pd.DataFrame:
 
 
 def _campaign_figures(quarter: Quarter) -> dict[str, float | None]:
-    from crm.campaigns.models import (
-        Campaign,
-        DeliveryEvent,
-        EventKind,
-        MessageStatus,
-        OutboxMessage,
-    )
-
     start, end = _start(quarter), _end(quarter)
     campaign_ids = list(
         db.session.scalars(
@@ -618,7 +609,6 @@ def _library_section(quarter: Quarter) -> pd.DataFrame:
     principle's count the quarter before. A case study counts in the quarter a lead first
     published it, for good, under each principle it concerns (so the principles' rows can add
     up to more than the total), or under "No principle named"."""
-    from crm.library.models import CaseStudy, Outcome, case_study_principle
 
     def published_in(q: Quarter):
         return sa.and_(

@@ -8,6 +8,9 @@ import click
 from flask import render_template
 from flask.cli import with_appcontext
 
+from crm.reports import render
+from crm.reports.build import build_report, not_begun, parse_quarter
+
 OUTPUT_HELP = (
     "The file to write. For csv: a .zip holds every section; a .csv holds the one named "
     "by --section; any other path is a folder, made if need be, with a file per section. "
@@ -24,8 +27,6 @@ OUTPUT_HELP = (
 @click.option("--section", help="With --format csv and -o FILE.csv: the section, e.g. pledges.")
 def report_command(quarter_text: str, fmt: str, output: Path, section: str | None):
     """Write the quarterly adoption report."""
-    from crm.reports.build import build_report, not_begun, parse_quarter
-
     try:
         quarter = parse_quarter(quarter_text)
     except ValueError as exc:
@@ -39,7 +40,6 @@ def report_command(quarter_text: str, fmt: str, output: Path, section: str | Non
     if fmt == "csv":
         _write_csv(report, output, section)
         return
-    from crm.reports import render
 
     output.parent.mkdir(parents=True, exist_ok=True)
     if fmt == "xlsx":
@@ -56,8 +56,6 @@ def _partial(report) -> str:
 
 
 def _write_csv(report, output: Path, section: str | None) -> None:
-    from crm.reports import render
-
     suffix = output.suffix.lower()
     if suffix == ".csv":
         names = ", ".join(render.slug(s) for s in report.sections)

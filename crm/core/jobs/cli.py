@@ -8,6 +8,9 @@ import click
 from flask import current_app
 from flask.cli import with_appcontext
 
+from crm.core.http import link_base
+from crm.core.jobs.worker import Worker
+
 
 def _unless_set() -> str:
     if current_app.config.get("SERVER_NAME_FOR_LINKS"):
@@ -26,9 +29,6 @@ def _unless_set() -> str:
 @with_appcontext
 def worker_command(once: bool, idle: float | None) -> None:
     """Run background jobs: emails, campaign sending, imports, reminders, housekeeping."""
-    from crm.core.http import link_base
-    from crm.core.jobs.worker import Worker
-
     worker = Worker(current_app._get_current_object(), idle_seconds=idle, echo=click.echo)
 
     def stop(_signum, _frame):
