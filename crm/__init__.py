@@ -1,4 +1,9 @@
-"""WEST Advocacy CRM: the application factory."""
+"""WEST Advocacy CRM: the application factory.
+
+Every `import crm.<anything>` runs this module first, so the domains are imported inside the
+`register_*` functions, when an app is made: at the top, importing any one module (a test's,
+a migration's, the worker's) would load every domain.
+"""
 
 from __future__ import annotations
 
@@ -9,8 +14,10 @@ import sqlalchemy as sa
 from flask import Flask
 
 from config import BaseConfig, development_secret_key, load_config
+from crm.core import errors, templating
 from crm.core.clean_request import CleanRequest
 from crm.core.unit_of_work import CRMFlask
+from crm.extensions import csrf, db, login_manager, migrate
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -53,8 +60,6 @@ def trust_proxies(app: Flask) -> None:
 
 
 def register_extensions(app: Flask) -> None:
-    from crm.extensions import csrf, db, login_manager, migrate
-
     db.init_app(app)
     migrate.init_app(app, db, directory=str(ROOT / "migrations"))
     csrf.init_app(app)
@@ -66,7 +71,7 @@ def register_extensions(app: Flask) -> None:
 
     @login_manager.user_loader
     def load_user(session_token: str):
-        from crm.auth.models import User
+        from crm.auth.models import User  # a domain: imported here (see the module docstring)
 
         return db.session.scalar(sa.select(User).where(User.session_token == session_token))
 
@@ -116,6 +121,7 @@ def _writing_request() -> bool:
 
 def register_models() -> None:
     """Import every model module so the metadata (and Alembic) sees all tables."""
+    # Imported here, when an app is made, to keep `import crm.<module>` light (see above).
     import crm.audit.models  # noqa: F401
     import crm.auth.models  # noqa: F401
     import crm.campaigns.models  # noqa: F401
@@ -138,6 +144,7 @@ def register_models() -> None:
 
 def register_personal_data_hooks() -> None:
     """Domains that hold more about a person add it to exports and erasures."""
+    # Imported here, when an app is made, to keep `import crm.<module>` light (see above).
     import crm.campaigns.personal_data  # noqa: F401
     import crm.champions.personal_data  # noqa: F401
     import crm.consultations.personal_data  # noqa: F401
@@ -152,6 +159,7 @@ def register_domain_hooks() -> None:
     """Domains that refer to records of a domain below them register what it cannot import:
     checks that refuse or let go of a deletion (crm.core.deletion; a lower domain's checks come
     first, as each imports the one below it) and what counts as a version's usage."""
+    # Imported here, when an app is made, to keep `import crm.<module>` light (see above).
     import crm.champions.operations  # noqa: F401
     import crm.contacts.operations  # noqa: F401
     import crm.pledges.operations  # noqa: F401
@@ -162,6 +170,7 @@ def register_domain_hooks() -> None:
 def register_jobs() -> None:
     """Import every module that registers job handlers or periodic work, so any process (a
     worker, or a page that queues a job) knows every kind."""
+    # Imported here, when an app is made, to keep `import crm.<module>` light (see above).
     import crm.auth.jobs  # noqa: F401
     import crm.campaigns.jobs  # noqa: F401
     import crm.core.housekeeping  # noqa: F401
@@ -171,6 +180,7 @@ def register_jobs() -> None:
 
 
 def register_blueprints(app: Flask) -> None:
+    # Imported here, when an app is made, to keep `import crm.<module>` light (see above).
     from crm.audit.views import bp as audit_bp
     from crm.auth.admin import bp as users_bp
     from crm.auth.views import bp as auth_bp
@@ -234,15 +244,11 @@ def register_blueprints(app: Flask) -> None:
 
 
 def register_errorhandlers(app: Flask) -> None:
-    from crm.core.errors import register
-
-    register(app)
+    errors.register(app)
 
 
 def register_template_helpers(app: Flask) -> None:
-    from crm.core.templating import register
-
-    register(app)
+    templating.register(app)
 
 
 def register_security_headers(app: Flask) -> None:
@@ -260,6 +266,7 @@ def register_security_headers(app: Flask) -> None:
 
 
 def register_cli(app: Flask) -> None:
+    # Imported here, when an app is made, to keep `import crm.<module>` light (see above).
     from crm.cli import crm_cli
 
     app.cli.add_command(crm_cli)

@@ -11,48 +11,19 @@ nobody will, and gives a job to any sending campaign that has due messages and n
 
 from __future__ import annotations
 
-import math
-import secrets
 import time
 from datetime import datetime, timedelta
 
 import sqlalchemy as sa
-from flask import current_app
 
 from crm.campaigns import delivery, operations, worker
 from crm.campaigns.models import Campaign, CampaignStatus, MessageStatus, OutboxMessage
+from crm.campaigns.queueing import SEND, START, TICK, batch_size, queue_sending
 from crm.core.db import utcnow
 from crm.core.jobs import Job, JobContext, JobStatus, enqueue, handler, periodic
 from crm.extensions import db
 
-SEND = "campaigns.send"
 SEND_FOR = 2.0  # seconds a sending job goes on with the next batch before handing over
-START = "campaigns.start"
-TICK = "campaigns.tick"
-
-
-def batch_size() -> int:
-    return current_app.config["CAMPAIGN_BATCH_SIZE"]
-
-
-def _send_key(campaign_id: int) -> str:
-    return f"{SEND}:{campaign_id}:{secrets.token_hex(6)}"
-
-
-def queue_sending(campaign_id: int, messages: int, *, run_at: datetime | None = None) -> int:
-    """A sending job per lane: as many as the batches `messages` make, up to the lanes
-    configured (at least one). Returns how many."""
-    lanes = current_app.config["CAMPAIGN_SEND_LANES"]
-    jobs = max(1, min(lanes, math.ceil(messages / batch_size())))
-    for _ in range(jobs):
-        enqueue(
-            SEND, {"campaign_id": campaign_id}, run_at=run_at, unique_key=_send_key(campaign_id)
-        )
-    return jobs
-
-
-def start_key(campaign_id: int, when: datetime) -> str:
-    return f"{START}:{campaign_id}:{when:%Y%m%dT%H%M%S}"
 
 
 def _describe(payload: dict) -> str:

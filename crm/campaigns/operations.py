@@ -14,7 +14,7 @@ from sqlalchemy.exc import IntegrityError
 
 from crm.audit import operations as audit
 from crm.audit.models import AuditAction
-from crm.campaigns import rendering, segments
+from crm.campaigns import queueing, rendering, segments
 from crm.campaigns.models import (
     Campaign,
     CampaignStatus,
@@ -311,13 +311,11 @@ def schedule_campaign(actor, campaign: Campaign, when: datetime | None, *, now=N
     _set_status(
         actor, campaign, CampaignStatus.SCHEDULED, f"Scheduled for {when:%Y-%m-%d %H:%M} UTC"
     )
-    from crm.campaigns import jobs
-
     enqueue(
-        jobs.START,
+        queueing.START,
         {"campaign_id": campaign.id},
         run_at=when,
-        unique_key=jobs.start_key(campaign.id, when),
+        unique_key=queueing.start_key(campaign.id, when),
         actor=actor,
     )
 
@@ -325,10 +323,8 @@ def schedule_campaign(actor, campaign: Campaign, when: datetime | None, *, now=N
 def unschedule_campaign(actor, campaign: Campaign) -> None:
     if campaign.status is not CampaignStatus.SCHEDULED:
         raise OperationError("Only a scheduled campaign can go back to draft.")
-    from crm.campaigns import jobs
-
     if campaign.scheduled_at is not None:
-        cancel_queued(jobs.START, jobs.start_key(campaign.id, campaign.scheduled_at))
+        cancel_queued(queueing.START, queueing.start_key(campaign.id, campaign.scheduled_at))
     campaign.scheduled_at = None
     _set_status(actor, campaign, CampaignStatus.DRAFT, "Back to draft")
 
@@ -480,9 +476,7 @@ def queue_campaign(actor, campaign: Campaign, *, now: datetime | None = None) ->
         f"Queued for {len(rows)} recipient{'s' if len(rows) != 1 else ''}; "
         f"{sum(counts.values())} left out",
     )
-    from crm.campaigns import jobs
-
-    jobs.queue_sending(campaign.id, len(rows))
+    queueing.queue_sending(campaign.id, len(rows))
     return QueueResult(queued=len(rows), left_out=campaign.left_out["counts"])
 
 

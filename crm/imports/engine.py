@@ -151,6 +151,7 @@ class Importer:
 
 
 def _importer_for(record_type: str, ctx: Context) -> Importer:
+    # Here, not at the top: the importers the registry names import this module (a real cycle).
     from crm.imports import registry
 
     return registry.IMPORTERS[record_type](ctx)

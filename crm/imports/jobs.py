@@ -127,6 +127,7 @@ def _fail_now(run_id: int, message: str) -> None:
 def _fail_orphaned_runs(now: datetime) -> int:
     """Runs whose job ended without them (a worker died on the last attempt, an admin cancelled
     the job) are failed with the reason."""
+    # Here, not at the top: crm.imports.state imports this module's job_key (a real cycle).
     from crm.imports.state import job_failure, jobs_for
 
     open_runs = db.session.scalars(
