@@ -1,4 +1,8 @@
-"""Administering accounts: list, invite, edit, re-send an invitation."""
+"""Administering accounts: list, invite, edit, re-send an invitation.
+
+These pages link an account to a contact or an organization, so unlike the rest of crm.auth
+they stand on those domains (an exception declared in pyproject.toml's import contracts).
+"""
 
 from __future__ import annotations
 

@@ -1,1 +1,2 @@
-"""Pieces every domain shares: the model base, access rules, audit trail, mail, pagination."""
+"""The ground floor every domain shares: the model base, roles and access rules, pagination,
+mail, jobs, and the registries through which domains add to its work. It imports no domain."""
