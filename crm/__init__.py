@@ -102,8 +102,10 @@ def _configure_sqlite(engine: sa.Engine, busy_timeout_ms: int = 10_000) -> None:
 
 
 def _writing_request() -> bool:
-    from flask import g, has_request_context, request
+    from flask import g, has_app_context, has_request_context, request
 
+    if has_app_context() and g.get("write_transactions"):  # a worker running a job
+        return True
     return (
         has_request_context()
         and request.method not in ("GET", "HEAD", "OPTIONS")

@@ -4,9 +4,9 @@ Sending a campaign (now, or when its scheduled time comes) writes its outbox and
 `campaigns.send` jobs in a few lanes (`CRM_CAMPAIGN_SEND_LANES`, 4), so several workers send one
 campaign together. Each job claims a batch of that campaign's due messages and sends it, then
 the next, for up to two seconds; if due messages remain, it queues the next job of its lane; the
-campaign is marked sent when nothing is left. Messages put back for a later try get a job at that time. A tick every minute starts
-scheduled campaigns that are due, takes back claims nobody will, and gives a job to any sending
-campaign that has due messages and none.
+campaign is marked sent when nothing is left. Messages put back for a later try get a job at
+that time. A tick every minute starts scheduled campaigns that are due, takes back claims
+nobody will, and gives a job to any sending campaign that has due messages and none.
 """
 
 from __future__ import annotations

@@ -402,6 +402,14 @@ def test_a_slow_answer_times_out_and_is_retried(db, ctx, person, make_campaign, 
     assert worker.drain_once(impatient, now=start + worker.backoff(1))["sent"] == 1
 
 
+def test_the_worker_command_puts_back_the_signal_handlers_it_replaced(app, runner):
+    import signal
+
+    before = signal.getsignal(signal.SIGTERM), signal.getsignal(signal.SIGINT)
+    assert runner.invoke(args=["crm", "worker", "--once"]).exit_code == 0
+    assert (signal.getsignal(signal.SIGTERM), signal.getsignal(signal.SIGINT)) == before
+
+
 def test_a_sending_job_goes_on_batch_after_batch_and_hands_over_when_stopping(
     app, db, ctx, person, make_campaign, monkeypatch
 ):

@@ -337,3 +337,31 @@ def test_progress_reaches_other_processes(db, ctx, app):
         row.progress_done, row.progress_total = 5, 20
         db.session.commit()
         assert presence.progress_of(row).percent == 25
+
+
+def test_a_checkpoint_is_refused_once_another_worker_has_the_job(db, ctx, app):
+    from crm.core.jobs.worker import JobContext
+
+    job = enqueue("test.record", {"n": 1})
+    db.session.commit()
+    with app.app_context():
+        claimed = Worker(app, name="slow:1").claim()
+        row = _job(db, job.id)
+        row.lease_holder = "other:2"  # the slow worker looked dead; another took the job
+        db.session.commit()
+        context = JobContext(claimed.id, claimed.kind, 1, 5, None, None, worker="slow:1")
+        with pytest.raises(OperationError, match="took this job over"):
+            context.save_checkpoint({"handed_over": True})
+    assert _job(db, job.id).checkpoint is None
+
+
+def test_once_takes_back_what_a_dead_worker_left_then_runs_it(db, ctx, app):
+    job = enqueue("test.record", {"n": 1})
+    db.session.commit()
+    with app.app_context():
+        Worker(app, name="gone:1").claim()  # then killed
+        row = _job(db, job.id)
+        row.lease_until = utcnow() - timedelta(seconds=1)
+        db.session.commit()
+    assert Worker(app, name="host:2", echo=lambda _line: None).run(once=True) >= 1
+    assert _job(db, job.id).status is JobStatus.DONE

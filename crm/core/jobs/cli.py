@@ -34,9 +34,13 @@ def worker_command(once: bool, idle: float | None) -> None:
     def stop(_signum, _frame):
         worker.stop()  # finish the job in hand, then exit
 
-    signal.signal(signal.SIGTERM, stop)
-    signal.signal(signal.SIGINT, stop)
-    click.echo(f"Worker {worker.name} started; Ctrl+C stops it after the job in hand.")
-    click.echo(f"Links in emails point to {link_base()}{_unless_set()}.")
-    ran = worker.run(once=once)
+    # The handlers are put back afterwards: the command may run inside another process (tests).
+    before = {sig: signal.signal(sig, stop) for sig in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        click.echo(f"Worker {worker.name} started; Ctrl+C stops it after the job in hand.")
+        click.echo(f"Links in emails point to {link_base()}{_unless_set()}.")
+        ran = worker.run(once=once)
+    finally:
+        for sig, handler in before.items():
+            signal.signal(sig, handler)
     click.echo(f"Worker {worker.name} stopped after {ran} job(s).")

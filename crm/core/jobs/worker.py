@@ -29,7 +29,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
-from flask import Flask
+from flask import Flask, g
 
 from crm.core.db import UTCDateTime, utcnow
 from crm.core.errors import OperationError
@@ -90,8 +90,14 @@ class JobContext:
 
     def save_checkpoint(self, data: dict | None) -> None:
         """Record `data` on the job and commit it, with everything the handler did so far,
-        before a step that must not be repeated: a second run sees it in `checkpoint`."""
-        db.session.execute(sa.update(_job).where(_job.c.id == self.id).values(checkpoint=data))
+        before a step that must not be repeated: a second run sees it in `checkpoint`. Refused
+        when another worker has taken the job meanwhile (this one looked dead)."""
+        mine = _job.c.id == self.id
+        if self.worker:
+            mine = sa.and_(mine, _job.c.lease_holder == self.worker, _running)
+        if db.session.execute(sa.update(_job).where(mine).values(checkpoint=data)).rowcount != 1:
+            db.session.rollback()
+            raise OperationError("Another worker took this job over; this run stopped.")
         db.session.commit()
         self.checkpoint = data
 
@@ -244,7 +250,7 @@ class Worker:
         self.echo = echo
         self.current: JobContext | None = None
         self.stopping = threading.Event()
-        self._scheduled: set[str] = set()
+        self._scheduled: dict[str, str] = {}  # kind -> the period it was last queued for
         self._next_schedule = 0.0
         self._next_reclaim = 0.0
         self._listener = None
@@ -270,6 +276,8 @@ class Worker:
                 return 0
             try:
                 if once:
+                    if not self.sqlite:  # (on SQLite the lock's new holder took them back)
+                        self.take_back()
                     self.schedule_periodic()
                     return self.drain()
                 self._announce()
@@ -380,11 +388,11 @@ class Worker:
         now = now or utcnow()
         for item in PERIODIC:
             key = item.key(now)
-            if key in self._scheduled or item.kind not in KINDS:
+            if self._scheduled.get(item.kind) == key or item.kind not in KINDS:
                 continue
             enqueue(item.kind, dict(item.payload), unique_key=key)
             db.session.commit()
-            self._scheduled.add(key)
+            self._scheduled[item.kind] = key
 
     def take_back(self, *, everything: bool = False) -> int:
         """Jobs left running by a worker that stopped: queued again, or failed once they have
@@ -459,6 +467,9 @@ class Worker:
         )
         self.current = ctx
         kind = KINDS.get(claimed.kind)
+        # On SQLite the job's transactions take the write lock when they begin: one that has
+        # read could not start writing once a web request has written ("database is locked").
+        g.write_transactions = self.sqlite
         try:
             if kind is None:
                 raise OperationError(f"No worker knows how to run a {claimed.kind!r} job.")
@@ -481,6 +492,7 @@ class Worker:
                                      f"{error}"), None  # fmt: skip
         finally:
             self.current = None
+            g.write_transactions = False
             if ctx._progress is not None and self.sqlite:
                 presence.forget_progress_file(db.engine, claimed.id)
 
@@ -520,33 +532,25 @@ class Worker:
     ) -> JobStatus:
         if ctx.attempts >= ctx.max_attempts:
             return self._failed(ctx, f"Gave up after {ctx.attempts} attempts: {message}")
-        values: dict[str, Any] = {
-            "status": JobStatus.QUEUED.value,
-            "run_at": at or utcnow() + backoff(ctx.attempts),
-            "last_error": message,
-            "lease_holder": None,
-            "lease_until": None,
-        }
+        values: dict[str, Any] = {"run_at": at or utcnow() + backoff(ctx.attempts)}
         if forget_checkpoint:
             values["checkpoint"] = None
-        db.session.execute(sa.update(_job).where(self._mine(ctx)).values(**values))
-        db.session.commit()
-        return JobStatus.QUEUED
+        return self._record(ctx, JobStatus.QUEUED, message, **values)
 
     def _failed(self, ctx: JobContext, message: str) -> JobStatus:
+        return self._record(ctx, JobStatus.FAILED, message, finished_at=utcnow())
+
+    def _record(self, ctx: JobContext, status: JobStatus, error: str, **values: Any) -> JobStatus:
+        """The job leaves this worker: queued again or failed, with the error shown."""
         db.session.execute(
             sa.update(_job)
             .where(self._mine(ctx))
             .values(
-                status=JobStatus.FAILED.value,
-                finished_at=utcnow(),
-                last_error=message,
-                lease_holder=None,
-                lease_until=None,
+                status=status.value, last_error=error, lease_holder=None, lease_until=None, **values
             )
         )
         db.session.commit()
-        return JobStatus.FAILED
+        return status
 
     # --- waiting for work ---------------------------------------------------------------
 
