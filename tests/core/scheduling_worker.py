@@ -14,11 +14,23 @@ from crm.core.jobs import periodic
 from crm.core.jobs import worker as jobs_worker
 from wsgi import app
 
+
+class SchedulingWorker(jobs_worker.Worker):
+    """Remembers each period of the check it queued or found queued."""
+
+    periods: set[str] = set()
+
+    def schedule_periodic(self, now=None) -> None:
+        super().schedule_periodic(now)
+        if "jobs.noop" in self._scheduled:
+            self.periods.add(self._scheduled["jobs.noop"])
+
+
 period = float(sys.argv[1])
 periodic("jobs.noop", every=timedelta(seconds=period), payload={"periodic": True})
 jobs_worker.SCHEDULE_EVERY = period / 8
-worker = jobs_worker.Worker(app, echo=lambda line: print(line, flush=True))
+worker = SchedulingWorker(app, echo=lambda line: print(line, flush=True))
 signal.signal(signal.SIGTERM, lambda _signum, _frame: worker.stop())
 print(f"Worker {worker.name} started.", flush=True)
 ran = worker.run()
-print(json.dumps({"name": worker.name, "ran": ran, "periods": sorted(worker._scheduled)}))
+print(json.dumps({"name": worker.name, "ran": ran, "periods": sorted(worker.periods)}))
