@@ -18,7 +18,9 @@ from wsgi import app
 class SchedulingWorker(jobs_worker.Worker):
     """Remembers each period of the check it queued or found queued."""
 
-    periods: set[str] = set()
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.periods: set[str] = set()
 
     def schedule_periodic(self, now=None) -> None:
         super().schedule_periodic(now)
