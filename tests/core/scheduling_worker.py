@@ -14,25 +14,23 @@ from crm.core.jobs import periodic
 from crm.core.jobs import worker as jobs_worker
 from wsgi import app
 
-
-class SchedulingWorker(jobs_worker.Worker):
-    """Remembers each period of the check it queued or found queued."""
-
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        self.periods: set[str] = set()
-
-    def schedule_periodic(self, now=None) -> None:
-        super().schedule_periodic(now)
-        if "jobs.noop" in self._scheduled:
-            self.periods.add(self._scheduled["jobs.noop"])
-
-
 period = float(sys.argv[1])
 periodic("jobs.noop", every=timedelta(seconds=period), payload={"periodic": True})
 jobs_worker.SCHEDULE_EVERY = period / 8
-worker = SchedulingWorker(app, echo=lambda line: print(line, flush=True))
+
+
+class RecordingWorker(jobs_worker.Worker):
+    """Remembers every period it queued or found queued (the worker keeps only the last)."""
+
+    looked: set[str] = set()
+
+    def schedule_periodic(self, now=None) -> None:
+        super().schedule_periodic(now)
+        self.looked.update(self._scheduled.values())
+
+
+worker = RecordingWorker(app, echo=lambda line: print(line, flush=True))
 signal.signal(signal.SIGTERM, lambda _signum, _frame: worker.stop())
 print(f"Worker {worker.name} started.", flush=True)
 ran = worker.run()
-print(json.dumps({"name": worker.name, "ran": ran, "periods": sorted(worker.periods)}))
+print(json.dumps({"name": worker.name, "ran": ran, "periods": sorted(worker.looked)}))
