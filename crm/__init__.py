@@ -4,28 +4,32 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
+from typing import Any
 
 import sqlalchemy as sa
 from flask import Flask
 
-from config import BaseConfig, development_secret_key, load_config
+from config import BaseConfig, development_secret_key, load_config, read_settings
 from crm.core.clean_request import CleanRequest
 from crm.core.unit_of_work import CRMFlask
 
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def create_app(config: type[BaseConfig] | str | None = None, **overrides) -> Flask:
+def create_app(config: type[BaseConfig] | str | None = None, **overrides: Any) -> Flask:
+    """The app with `config` (a class, its name, or else `CRM_CONFIG`'s) read from the
+    environment, `overrides` taking the place of any setting. Raises config.ConfigError when a
+    setting is not valid."""
     config_cls = config if isinstance(config, type) else load_config(config)
+    settings = read_settings(config_cls, overrides)
     app = CRMFlask(
         __name__,
         template_folder=str(ROOT / "templates"),
         static_folder=str(ROOT / "static"),
-        instance_path=config_cls.INSTANCE_DIR,
+        instance_path=settings["INSTANCE_DIR"],
     )
     app.request_class = CleanRequest
-    app.config.from_object(config_cls)
-    app.config.update(overrides)
+    app.config.update(settings)
     if not app.config.get("SECRET_KEY"):
         app.config["SECRET_KEY"] = development_secret_key(Path(app.instance_path))
 
@@ -44,7 +48,7 @@ def create_app(config: type[BaseConfig] | str | None = None, **overrides) -> Fla
 
 
 def trust_proxies(app: Flask) -> None:
-    proxies = app.config.get("TRUSTED_PROXIES", 0)
+    proxies = app.config["TRUSTED_PROXIES"]
     if proxies:
         from werkzeug.middleware.proxy_fix import ProxyFix
 
@@ -71,7 +75,7 @@ def register_extensions(app: Flask) -> None:
 
     with app.app_context():
         if db.engine.dialect.name == "sqlite":
-            _configure_sqlite(db.engine, app.config.get("SQLITE_BUSY_TIMEOUT_MS", 10_000))
+            _configure_sqlite(db.engine, app.config["SQLITE_BUSY_TIMEOUT_MS"])
 
 
 def _configure_sqlite(engine: sa.Engine, busy_timeout_ms: int = 10_000) -> None:

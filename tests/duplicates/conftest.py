@@ -7,15 +7,9 @@ import sqlalchemy as sa
 
 
 @pytest.fixture(autouse=True)
-def no_scan_cache(app):
+def no_scan_cache(app, monkeypatch):
     """Every test sees its own data: the kept scan would outlive a rolled-back test."""
-    before = app.config.get("CRM_DUPLICATE_CACHE_SECONDS")
-    app.config["CRM_DUPLICATE_CACHE_SECONDS"] = 0
-    yield
-    if before is None:
-        app.config.pop("CRM_DUPLICATE_CACHE_SECONDS", None)
-    else:
-        app.config["CRM_DUPLICATE_CACHE_SECONDS"] = before
+    monkeypatch.setitem(app.config, "DUPLICATE_CACHE_SECONDS", 0)
 
 
 @pytest.fixture
