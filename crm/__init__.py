@@ -164,8 +164,8 @@ def register_blueprints(app: Flask) -> None:
     from crm.campaigns.views import bp as campaigns_bp
     from crm.champions.self_service import bp as my_champion_bp
     from crm.champions.views import bp as champions_bp
+    from crm.consultations.public import bp as public_consultations_bp
     from crm.consultations.views import bp as consultations_bp
-    from crm.consultations.views import public_bp as public_consultations_bp
     from crm.contacts.views import bp as contacts_bp
     from crm.core.jobs.views import bp as jobs_bp
     from crm.core.views import bp as core_bp
