@@ -174,8 +174,8 @@ def register_blueprints(app: Flask) -> None:
     from crm.events.public import bp as public_events_bp
     from crm.events.views import bp as events_bp
     from crm.imports.views import bp as imports_bp
+    from crm.library.public import bp as public_library_bp
     from crm.library.views import bp as library_bp
-    from crm.library.views import public_bp as public_library_bp
     from crm.organizations.views import bp as organizations_bp
     from crm.pledges.public import bp as public_pledges_bp
     from crm.pledges.self_service import bp as my_pledge_bp
