@@ -168,8 +168,8 @@ def register_blueprints(app: Flask) -> None:
     from crm.campaigns.views import bp as campaigns_bp
     from crm.champions.self_service import bp as my_champion_bp
     from crm.champions.views import bp as champions_bp
+    from crm.consultations.public import bp as public_consultations_bp
     from crm.consultations.views import bp as consultations_bp
-    from crm.consultations.views import public_bp as public_consultations_bp
     from crm.contacts.views import bp as contacts_bp
     from crm.core.jobs.views import bp as jobs_bp
     from crm.core.views import bp as core_bp
@@ -178,8 +178,8 @@ def register_blueprints(app: Flask) -> None:
     from crm.events.public import bp as public_events_bp
     from crm.events.views import bp as events_bp
     from crm.imports.views import bp as imports_bp
+    from crm.library.public import bp as public_library_bp
     from crm.library.views import bp as library_bp
-    from crm.library.views import public_bp as public_library_bp
     from crm.organizations.views import bp as organizations_bp
     from crm.pledges.public import bp as public_pledges_bp
     from crm.pledges.self_service import bp as my_pledge_bp

@@ -158,7 +158,7 @@ def summary_html(entry: AuditEntry, link_runs: bool = False) -> Markup:
     that run's page when `link_runs` (the reader may open imports)."""
     from flask import url_for
 
-    from crm.imports.trail import AUDITED, RUN_IN_SUMMARY
+    from crm.imports.audit_trail import AUDITED, RUN_IN_SUMMARY
 
     text = entry.summary or ""
     found = RUN_IN_SUMMARY.match(text) if entry.object_type in AUDITED else None

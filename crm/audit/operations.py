@@ -104,7 +104,7 @@ def record_many(
     `changes_since` gives it, its values already as `display_value` makes them (the caller
     knows their types; converting a million values again would cost a second an import).
     Returns how many."""
-    from crm.imports.bulk import insert_rows
+    from crm.core.bulk import insert_rows
 
     now = utcnow()
     actor_id = getattr(actor, "id", None)
@@ -123,7 +123,7 @@ def record_each(
 ) -> None:
     """The same entry, without field changes ("created", "deleted"), for each of `ids`: one
     INSERT … SELECT over the ids sent as one parameter, no Python per record."""
-    from crm.imports.bulk import each_id
+    from crm.core.bulk import each_id
 
     if not ids:
         return

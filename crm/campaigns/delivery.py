@@ -144,7 +144,7 @@ def _consultation_link_maker(campaign: Campaign) -> Callable[[int | None], str |
     (the one the consultation's not-answered page shows), built without a request."""
     if campaign.consultation_id is None:
         return lambda contact_id: None
-    from crm.consultations.operations import personal_link_maker
+    from crm.consultations.operations.personal_links import personal_link_maker
 
     make = personal_link_maker(campaign.consultation_id)
 

@@ -12,7 +12,7 @@ from flask.cli import with_appcontext
 
 from crm.extensions import db
 from crm.imports.models import ExistingPolicy, RecordType
-from crm.imports.wording import counted, listed, singular
+from crm.imports.phrases import counted, listed, singular
 
 DEFAULT_FOLDER = Path(__file__).resolve().parents[2] / "imports"
 
@@ -45,7 +45,7 @@ def _say_columns(
 ) -> None:
     """Which column is read as which field (by the labels the import page shows), which are
     left out, and a warning when an important field has no column."""
-    from crm.imports.fields import not_kept
+    from crm.imports.column_mapping import not_kept
 
     click.echo(f"{file_name}: {counted(total, 'row')}.")
     read = [f"{h} → {spec.get(k).label}" for h, k in mapping.items() if spec.get(k)]
@@ -93,10 +93,10 @@ def import_command(
     """Import a CSV or XLSX file (looked for in imports/ when not found where you are)."""
     from crm.auth.models import User
     from crm.core.errors import OperationError
-    from crm.imports import operations
-    from crm.imports.engine import error_file
-    from crm.imports.fields import check_mapping
+    from crm.imports import operations, uploads
+    from crm.imports.column_mapping import check_mapping
     from crm.imports.models import SavedMapping
+    from crm.imports.running import error_file
 
     path = _find(file)
     actor = None
@@ -134,13 +134,13 @@ def import_command(
     except OperationError as error:
         db.session.rollback()
         if stored_name:
-            operations.drop_cache(stored_name)  # no run is kept, so neither is its copy
+            uploads.drop_cache(stored_name)  # no run is kept, so neither is its copy
         raise click.ClickException(error.message) from None
     headers = list(run.headers)
     extra = listed([counted(n, singular(what), what) for what, n in run.extra_created.items() if n])
     if dry_run:
         db.session.rollback()
-        operations.drop_cache(stored_name)  # no run is kept, so neither is its copy of the file
+        uploads.drop_cache(stored_name)  # no run is kept, so neither is its copy of the file
         summary = (
             f"would create {outcome.created:,}, update {outcome.updated:,}, "
             f"skip {outcome.skipped:,} and leave out {outcome.failed:,}"

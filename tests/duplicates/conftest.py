@@ -44,12 +44,12 @@ def make_event(db):
 
 @pytest.fixture
 def make_consultation(db, current):
-    from crm.consultations import operations
+    from crm.consultations.operations import consultations as consultation_ops
 
     def make(title: str = "1.0 review"):
-        consultation = operations.create_consultation(
+        consultation = consultation_ops.create_consultation(
             None,
-            operations.ConsultationFields(
+            consultation_ops.ConsultationFields(
                 standard_id=current.id,
                 title=title,
                 opens_on=date.today() - timedelta(days=1),

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
+from crm.core.bulk import among, insert_rows
 from crm.extensions import db
-from crm.imports.bulk import among, insert_rows
-from crm.imports.engine import SKIP, UPDATE, Row
+from crm.imports.rows import SKIP, UPDATE, Row
 from crm.tags.models import Tag
 from crm.tags.operations import tags_from_names
 

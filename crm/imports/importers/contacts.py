@@ -11,17 +11,18 @@ import sqlalchemy as sa
 
 from crm.auth.models import User
 from crm.contacts.models import ConsentStatus, Contact, search_text_for, sort_name_for
+from crm.core.bulk import among, insert_many, lookup, update_rows
 from crm.core.db import utcnow
 from crm.core.search_ddl import search_index_in_bulk
 from crm.core.text import fold
 from crm.extensions import db
-from crm.imports import cleaning
-from crm.imports.bulk import among, insert_many, lookup
-from crm.imports.engine import CREATE, FAIL, SKIP, UPDATE, Importer, Row
-from crm.imports.fields import ORGANIZATION_IN_OTHER_LANGUAGES, Field, Spec
+from crm.imports import cell_values
+from crm.imports.column_mapping import ORGANIZATION_IN_OTHER_LANGUAGES, Field, Spec
+from crm.imports.importers.base import Importer
+from crm.imports.importers.organizations import OrganizationResolver
+from crm.imports.importers.tag_links import link_tags
 from crm.imports.models import ExistingPolicy
-from crm.imports.organizations import OrganizationResolver
-from crm.imports.tagging import link_tags
+from crm.imports.rows import CREATE, FAIL, SKIP, UPDATE, Row
 from crm.tags.models import contact_tag
 
 SPEC = Spec(
@@ -148,9 +149,9 @@ class ContactImporter(Importer):
             else:
                 c[key] = value
         first, last = c.pop("first_name"), c.pop("last_name") or ""
-        first, last = first and cleaning.name(first), cleaning.name(last)
+        first, last = first and cell_values.name(first), cell_values.name(last)
         if not first and v.get("full_name"):
-            first, _, last = cleaning.name(v["full_name"]).rpartition(" ")
+            first, _, last = cell_values.name(v["full_name"]).rpartition(" ")
             if not first:
                 first, last = last, ""
             if len(first) > 100 or len(last) > 100:
@@ -159,12 +160,12 @@ class ContactImporter(Importer):
             row.fail("first_name" if "first_name" in v else "full_name", "the name is empty")
         c["first_name"], c["last_name"] = first, last
         organization = c.pop("organization")
-        c["organization_name"] = organization and cleaning.name(organization)
-        c["email"] = cleaning.checked(row, "email", cleaning.email)
-        c["country"] = cleaning.checked(row, "country", cleaning.country)
-        c["languages"] = cleaning.checked(row, "languages", cleaning.languages)
-        c["tags"] = cleaning.checked(row, "tags", cleaning.tags) or ()
-        c["consent"] = _CONSENT[cleaning.yes_no(row, "consent")]
+        c["organization_name"] = organization and cell_values.name(organization)
+        c["email"] = cell_values.checked(row, "email", cell_values.email)
+        c["country"] = cell_values.checked(row, "country", cell_values.country)
+        c["languages"] = cell_values.checked(row, "languages", cell_values.languages)
+        c["tags"] = cell_values.checked(row, "tags", cell_values.tags) or ()
+        c["consent"] = _CONSENT[cell_values.yes_no(row, "consent")]
         c["owner_id"] = self._owner(row) if v.get("owner") else None
         # Folded once, word by word through a cache (a file repeats its first names), exactly
         # as sort_name_for and search_text_for fold the whole.
@@ -329,7 +330,7 @@ class ContactImporter(Importer):
         }
         overwrite = self.ctx.policy is ExistingPolicy.OVERWRITE
         now = utcnow()
-        batches: dict[tuple[str, ...], list[dict]] = {}
+        updated: list[tuple[int, dict[str, Any]]] = []
         for row in rows:
             old = current[row.record_id]
             c = row.cleaned
@@ -379,19 +380,8 @@ class ContactImporter(Importer):
                 row.audit["consent_at"] = [_iso(old.consent_at), now.isoformat()]
             self.ctx.updated("contact", row.record_id, before)
             changes.update(updated_at=now, updated_by_id=self.ctx.actor_id)
-            batches.setdefault(tuple(sorted(changes)), []).append({"_id": row.record_id, **changes})
-        for columns, params in batches.items():
-            statement = (
-                sa.update(table)
-                .where(table.c.id == sa.bindparam("_id"))
-                .values(
-                    {**{c: sa.bindparam(f"p_{c}") for c in columns}, "version": table.c.version + 1}
-                )
-            )
-            db.session.connection().execute(
-                statement,
-                [{f"p_{k}" if k != "_id" else k: v for k, v in p.items()} for p in params],
-            )
+            updated.append((row.record_id, changes))
+        update_rows(table, updated)
         db.session.flush()
         db.session.expire_all()
 

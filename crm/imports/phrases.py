@@ -1,5 +1,5 @@
-"""Counts and record names as the import pages and the command line say them: "1 row",
-"4 contacts, 1 pledge and 2 tasks", never "1 rows" or "4 in contact"."""
+"""Counts, lists, sizes and record names as the import pages and the command line say them:
+"1 row", "4 contacts, 1 pledge and 2 tasks", "5.5 MB"; never "1 rows" or "4 in contact"."""
 
 from __future__ import annotations
 

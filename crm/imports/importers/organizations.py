@@ -9,15 +9,16 @@ from urllib.parse import urlsplit
 import sqlalchemy as sa
 from rapidfuzz import fuzz, process
 
+from crm.core.bulk import among, insert_many, update_rows
 from crm.core.db import utcnow
 from crm.core.search_ddl import search_index_in_bulk
 from crm.extensions import db
-from crm.imports import cleaning
-from crm.imports.bulk import among, insert_many
-from crm.imports.engine import CREATE, FAIL, SKIP, UPDATE, Importer, Row
-from crm.imports.fields import ORGANIZATION_IN_OTHER_LANGUAGES, Field, Spec
+from crm.imports import cell_values
+from crm.imports.column_mapping import ORGANIZATION_IN_OTHER_LANGUAGES, Field, Spec
+from crm.imports.importers.base import Importer
+from crm.imports.importers.tag_links import link_tags
 from crm.imports.models import ExistingPolicy
-from crm.imports.tagging import link_tags
+from crm.imports.rows import CREATE, FAIL, SKIP, UPDATE, Row
 from crm.organizations.models import Organization, OrganizationKind
 from crm.organizations.operations import name_key
 from crm.tags.models import organization_tag
@@ -283,15 +284,15 @@ class OrganizationImporter(Importer):
 
     def _clean(self, row: Row) -> None:
         c = row.cleaned
-        c["name"] = cleaning.text(row, "name", "Name", 200, required=True)
+        c["name"] = cell_values.text(row, "name", "Name", 200, required=True)
         if c["name"]:
-            c["name"] = cleaning.name(c["name"])
-        c["kind"] = cleaning.choice(row, "kind", "Kind", OrganizationKind, KIND_ALIASES)
-        c["sector"] = cleaning.text(row, "sector", "Sector", 100)
-        c["country"] = cleaning.checked(row, "country", cleaning.country)
-        c["website"] = cleaning.checked(row, "website", cleaning.website)
-        c["notes"] = cleaning.text(row, "notes", "Notes", 10_000)
-        c["tags"] = cleaning.checked(row, "tags", cleaning.tags) or []
+            c["name"] = cell_values.name(c["name"])
+        c["kind"] = cell_values.choice(row, "kind", "Kind", OrganizationKind, KIND_ALIASES)
+        c["sector"] = cell_values.text(row, "sector", "Sector", 100)
+        c["country"] = cell_values.checked(row, "country", cell_values.country)
+        c["website"] = cell_values.checked(row, "website", cell_values.website)
+        c["notes"] = cell_values.text(row, "notes", "Notes", 10_000)
+        c["tags"] = cell_values.checked(row, "tags", cell_values.tags) or []
         c["name_key"] = name_key(c["name"]) if c["name"] else ""
 
     def check(self, rows: list[Row]) -> None:
@@ -419,7 +420,7 @@ class OrganizationImporter(Importer):
         }
         overwrite = self.ctx.policy is ExistingPolicy.OVERWRITE
         now = utcnow()
-        batches: dict[tuple[str, ...], list[dict]] = {}
+        updated: list[tuple[int, dict[str, Any]]] = []
         for row in rows:
             old = current[row.record_id]
             changes: dict[str, Any] = {}
@@ -444,20 +445,8 @@ class OrganizationImporter(Importer):
             row.audit = dict(before)  # plain values, as the trail keeps them
             self.ctx.updated("organization", row.record_id, before)
             changes.update(updated_at=now, updated_by_id=self.ctx.actor_id)
-            batches.setdefault(tuple(sorted(changes)), []).append({"_id": row.record_id, **changes})
-        # One executemany per set of changed columns, as for contacts.
-        for columns, params in batches.items():
-            statement = (
-                sa.update(table)
-                .where(table.c.id == sa.bindparam("_id"))
-                .values(
-                    {**{c: sa.bindparam(f"p_{c}") for c in columns}, "version": table.c.version + 1}
-                )
-            )
-            db.session.connection().execute(
-                statement,
-                [{f"p_{k}" if k != "_id" else k: v for k, v in p.items()} for p in params],
-            )
+            updated.append((row.record_id, changes))
+        update_rows(table, updated)
         db.session.flush()
         db.session.expire_all()
 

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 
 from crm.core.errors import OperationError
 from crm.core.text import fold
-from crm.imports.wording import listed
+from crm.imports.phrases import listed
 
 
 @dataclass(frozen=True)

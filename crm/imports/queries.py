@@ -1,6 +1,7 @@
-"""Where a run is, as every web process sees it: the run's own row once it has ended, and until
-then its job (`imports.run:<run id>`): waiting, running with its progress, or ended without the
-run (failed on its last attempt, cancelled). Nothing here lives in one process's memory.
+"""Reading import runs: the latest, and where each is as every web process sees it: the run's
+own row once it has ended, and until then its job (`imports.run:<run id>`): waiting, running
+with its progress, or ended without the run (failed on its last attempt, cancelled). Nothing
+here lives in one process's memory.
 """
 
 from __future__ import annotations
@@ -13,20 +14,30 @@ import sqlalchemy as sa
 from crm.core.jobs import Job, JobStatus
 from crm.core.jobs.presence import progress_of, workers_seen
 from crm.extensions import db
-from crm.imports.jobs import job_key
 from crm.imports.models import ImportRun, RunStatus
 
 WORKER_COMMAND = "flask --app wsgi crm worker"
 OPEN = (RunStatus.QUEUED, RunStatus.RUNNING)  # committed statuses that wait on a job
 
 
+def latest_runs(limit: int = 100) -> list[ImportRun]:
+    """The latest runs, newest first, for the imports page."""
+    return list(
+        db.session.scalars(
+            sa.select(ImportRun)
+            .order_by(ImportRun.created_at.desc(), ImportRun.id.desc())
+            .limit(limit)
+        )
+    )
+
+
 def job_for(run: ImportRun) -> Job | None:
-    return db.session.scalar(sa.select(Job).where(Job.unique_key == job_key(run.id)))
+    return db.session.scalar(sa.select(Job).where(Job.unique_key == run.job_key))
 
 
 def jobs_for(runs: Iterable[ImportRun]) -> dict[int, Job]:
     """The jobs of the runs still open, by run id, in one query."""
-    keys = {job_key(run.id): run.id for run in runs if run.status in OPEN}
+    keys = {run.job_key: run.id for run in runs if run.status in OPEN}
     if not keys:
         return {}
     jobs = db.session.scalars(sa.select(Job).where(Job.unique_key.in_(list(keys))))

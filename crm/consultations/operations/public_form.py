@@ -13,8 +13,9 @@ import hashlib
 from dataclasses import dataclass
 from datetime import date
 
-from crm.consultations import operations
 from crm.consultations.models import Consultation, Response
+from crm.consultations.operations import responses
+from crm.consultations.operations.personal_links import personal_link
 from crm.contacts.models import Contact
 from crm.core.errors import OperationError
 from crm.core.flood import check_and_record
@@ -25,15 +26,15 @@ LINK_MAILS_PER_ADDRESS_HOURLY = 3
 
 # What the email after the public form says happened: only the address's owner reads it.
 NEWS = {
-    operations.Outcome.SUBMITTED: "Your response is submitted. Your personal link, to change it "
+    responses.Outcome.SUBMITTED: "Your response is submitted. Your personal link, to change it "
     "until {closes}:",
-    operations.Outcome.SAVED: "Your answers are saved as a draft: they count once you submit "
+    responses.Outcome.SAVED: "Your answers are saved as a draft: they count once you submit "
     "them. Your personal link, to finish and submit them until {closes}:",
-    operations.Outcome.KEPT: "Someone gave this address with answers on the consultation's "
+    responses.Outcome.KEPT: "Someone gave this address with answers on the consultation's "
     "public page. Nothing in your response has changed: open your personal link to check those "
     "answers, then submit them or discard them, until {closes}. If it was not you, you can "
     "ignore this email.",
-    operations.Outcome.LINK: "Your personal link, to answer or come back and change your answers "
+    responses.Outcome.LINK: "Your personal link, to answer or come back and change your answers "
     "until {closes}:",
 }
 
@@ -42,29 +43,27 @@ NEWS = {
 class PublicAnswer:
     response: Response | None
     contact: Contact
-    outcome: operations.Outcome
+    outcome: responses.Outcome
     mailed: bool  # False: the address had its emails for this hour, none was queued
 
 
 def answer_publicly(
     consultation: Consultation,
-    respondent: operations.Respondent,
-    answers: list[operations.AnswerFields],
+    respondent: responses.Respondent,
+    answers: list[responses.AnswerFields],
     *,
     submit: bool,
     today: date | None = None,
 ) -> PublicAnswer:
-    """The public form (`operations.respond_public`) and the email with the personal link that
+    """The public form (`responses.respond_public`) and the email with the personal link that
     opens what was kept, in one transaction."""
-    response, contact, outcome = operations.respond_public(
+    response, contact, outcome = responses.respond_public(
         consultation, respondent, answers, submit=submit, today=today
     )
     return PublicAnswer(response, contact, outcome, mail_link(consultation, contact, outcome))
 
 
-def mail_link(
-    consultation: Consultation, contact: Contact, outcome=operations.Outcome.LINK
-) -> bool:
+def mail_link(consultation: Consultation, contact: Contact, outcome=responses.Outcome.LINK) -> bool:
     """Queue the email with `contact`'s personal link, unless their address had its
     `LINK_MAILS_PER_ADDRESS_HOURLY` in the last hour (then False, and nothing is counted)."""
     if not contact.email:
@@ -80,8 +79,8 @@ def mail_link(
 
 
 def _message(consultation: Consultation, contact: Contact, outcome) -> MailMessage:
-    link = operations.personal_link(consultation, contact)
-    news = NEWS.get(outcome, NEWS[operations.Outcome.LINK])
+    link = personal_link(consultation, contact)
+    news = NEWS.get(outcome, NEWS[responses.Outcome.LINK])
     news = news.format(closes=f"{consultation.closes_on:%-d %B %Y}")
     if not news.endswith(":"):
         news += "\n\nYour personal link:"

@@ -17,7 +17,7 @@ from crm.contacts.operations import clean_languages
 from crm.core.errors import OperationError
 from crm.core.text import fold
 from crm.core.validation import clean_country, clean_website
-from crm.imports.engine import Row
+from crm.imports.rows import Row
 
 YES = {"yes", "y", "true", "1", "x", "granted", "agreed", "opt in", "opted in", "subscribed"}
 UNKNOWN = {"unknown", "not asked", "n/a", "na", "-", "?"}
