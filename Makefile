@@ -2,17 +2,23 @@
 VENV ?= .venv
 PYTHON ?= python3
 PORT ?= 5000
+DOCS_PORT ?= 8000
 FLASK = $(VENV)/bin/flask --app wsgi
 PYTEST = $(VENV)/bin/pytest
 PG_TEST_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/test
 # Settings (KEY=value lines) that honcho adds to both processes of `make run`, if the file exists.
 ENV_FILE ?= .env
 
-.PHONY: install run serve test test-pg test-e2e lint bench clean
+.PHONY: install run serve test test-pg test-e2e lint bench docs docs-serve docs-screens clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/pip install --quiet --disable-pip-version-check -e '.[dev]'
+	touch $@
+
+# The documentation's tools (MkDocs Material), added to the same venv when a docs target needs them.
+$(VENV)/.installed-docs: $(VENV)/.installed
+	$(VENV)/bin/pip install --quiet --disable-pip-version-check -e '.[dev,docs]'
 	touch $@
 
 install: $(VENV)/.installed
@@ -47,5 +53,15 @@ lint: install
 bench: install  ## contact list speed at 100k and 1M contacts, SQLite and PostgreSQL
 	$(VENV)/bin/python benchmarks/contact_list.py
 
+docs: $(VENV)/.installed-docs  ## the documentation site, built into site/; a broken link fails it
+	$(VENV)/bin/mkdocs build --strict
+
+docs-serve: $(VENV)/.installed-docs  ## the documentation on http://127.0.0.1:$(DOCS_PORT), rebuilt on save
+	$(VENV)/bin/mkdocs serve --dev-addr 127.0.0.1:$(DOCS_PORT)
+
+# The browser tests also save the pages the guides show; this run keeps them for the docs.
+docs-screens: install  ## the browser tests, saving the guides' screenshots into docs/assets/screens/
+	CRM_DOCS_SCREENSHOTS=1 CRM_REQUIRE_BROWSER=1 $(PYTEST) -q tests/e2e
+
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache
+	rm -rf $(VENV) .pytest_cache .ruff_cache site

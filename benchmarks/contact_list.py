@@ -393,7 +393,7 @@ def main() -> None:
         "| --- | ---: | ---: | ---: | --- |",
     ]
     with tempfile.TemporaryDirectory(prefix="crm-bench-") as tmp:
-        # The app's instance folder (mail files and the like), read when config is imported.
+        # The app's instance folder (mail files and the like), read when the app is created.
         os.environ.setdefault("CRM_INSTANCE_DIR", str(Path(tmp) / "instance"))
         workdir = Path(args.keep) if args.keep else Path(tmp)
         workdir.mkdir(parents=True, exist_ok=True)

@@ -256,7 +256,7 @@ def phase_raw(db_path: Path, csv_path: Path, bulk_fts: bool) -> dict:
     (organization ids, country codes, consent, names folded for sorting and search) is worked
     out beforehand, untimed; new rows only (the importer updates the 10% it finds)."""
     from crm.contacts.models import search_text_for, sort_name_for
-    from crm.imports.cleaning import country
+    from crm.imports.cell_values import country
 
     con = sqlite3.connect(db_path, isolation_level=None)
     orgs = dict(con.execute("SELECT name, id FROM organization"))
@@ -320,7 +320,7 @@ def phase_raw_update(db_path: Path, csv_path: Path) -> dict:
     country, consent) written over the contacts they name by one executemany of UPDATE by id
     in one transaction, the ids and values worked out beforehand, untimed; no audit entries,
     no undo items, no tags."""
-    from crm.imports.cleaning import country
+    from crm.imports.cell_values import country
 
     con = sqlite3.connect(db_path, isolation_level=None)
     orgs = dict(con.execute("SELECT name, id FROM organization"))

@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
+from typing import Any
 
 import sqlalchemy as sa
 from flask import Flask
 
-from config import BaseConfig, development_secret_key, load_config
+from config import BaseConfig, development_secret_key, load_config, read_settings
 from crm.core import errors, templating
 from crm.core.clean_request import CleanRequest
 from crm.core.unit_of_work import CRMFlask
@@ -22,17 +23,20 @@ from crm.extensions import csrf, db, login_manager, migrate
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def create_app(config: type[BaseConfig] | str | None = None, **overrides) -> Flask:
+def create_app(config: type[BaseConfig] | str | None = None, **overrides: Any) -> Flask:
+    """The app with `config` (a class, its name, or else `CRM_CONFIG`'s) read from the
+    environment, `overrides` taking the place of any setting. Raises config.ConfigError when a
+    setting is not valid."""
     config_cls = config if isinstance(config, type) else load_config(config)
+    settings = read_settings(config_cls, overrides)
     app = CRMFlask(
         __name__,
         template_folder=str(ROOT / "templates"),
         static_folder=str(ROOT / "static"),
-        instance_path=config_cls.INSTANCE_DIR,
+        instance_path=settings["INSTANCE_DIR"],
     )
     app.request_class = CleanRequest
-    app.config.from_object(config_cls)
-    app.config.update(overrides)
+    app.config.update(settings)
     if not app.config.get("SECRET_KEY"):
         app.config["SECRET_KEY"] = development_secret_key(Path(app.instance_path))
 
@@ -52,7 +56,7 @@ def create_app(config: type[BaseConfig] | str | None = None, **overrides) -> Fla
 
 
 def trust_proxies(app: Flask) -> None:
-    proxies = app.config.get("TRUSTED_PROXIES", 0)
+    proxies = app.config["TRUSTED_PROXIES"]
     if proxies:
         from werkzeug.middleware.proxy_fix import ProxyFix
 
@@ -77,7 +81,7 @@ def register_extensions(app: Flask) -> None:
 
     with app.app_context():
         if db.engine.dialect.name == "sqlite":
-            _configure_sqlite(db.engine, app.config.get("SQLITE_BUSY_TIMEOUT_MS", 10_000))
+            _configure_sqlite(db.engine, app.config["SQLITE_BUSY_TIMEOUT_MS"])
 
 
 def _configure_sqlite(engine: sa.Engine, busy_timeout_ms: int = 10_000) -> None:
@@ -189,8 +193,8 @@ def register_blueprints(app: Flask) -> None:
     from crm.campaigns.views import bp as campaigns_bp
     from crm.champions.self_service import bp as my_champion_bp
     from crm.champions.views import bp as champions_bp
+    from crm.consultations.public import bp as public_consultations_bp
     from crm.consultations.views import bp as consultations_bp
-    from crm.consultations.views import public_bp as public_consultations_bp
     from crm.contacts.views import bp as contacts_bp
     from crm.core.health import bp as health_bp
     from crm.core.jobs.views import bp as jobs_bp
@@ -200,8 +204,8 @@ def register_blueprints(app: Flask) -> None:
     from crm.events.public import bp as public_events_bp
     from crm.events.views import bp as events_bp
     from crm.imports.views import bp as imports_bp
+    from crm.library.public import bp as public_library_bp
     from crm.library.views import bp as library_bp
-    from crm.library.views import public_bp as public_library_bp
     from crm.organizations.views import bp as organizations_bp
     from crm.pledges.public import bp as public_pledges_bp
     from crm.pledges.self_service import bp as my_pledge_bp

@@ -89,10 +89,8 @@ def bootstrap_command():
     if db.session.scalar(sa.select(sa.func.count()).select_from(User)):
         click.echo("Database already set up; nothing to do.")
         return
-    import os
-
-    email = os.environ.get("CRM_ADMIN_EMAIL", "admin@example.org")
-    password = os.environ.get("CRM_ADMIN_PASSWORD")
+    email = current_app.config["ADMIN_EMAIL"]
+    password = current_app.config["ADMIN_PASSWORD"]
     generated = password is None
     if generated:
         password = secrets.token_urlsafe(12)

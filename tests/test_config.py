@@ -76,11 +76,11 @@ def test_development_keeps_a_generated_secret_in_instance(tmp_path):
 
 @pytest.mark.no_db
 def test_postgres_urls_get_the_psycopg_driver():
-    from config import _normalize_db_url
+    from config import normalize_db_url
 
-    assert _normalize_db_url("postgres://u@h/db") == "postgresql+psycopg://u@h/db"
-    assert _normalize_db_url("postgresql://u@h/db") == "postgresql+psycopg://u@h/db"
-    assert _normalize_db_url("sqlite:///x") == "sqlite:///x"
+    assert normalize_db_url("postgres://u@h/db") == "postgresql+psycopg://u@h/db"
+    assert normalize_db_url("postgresql://u@h/db") == "postgresql+psycopg://u@h/db"
+    assert normalize_db_url("sqlite:///x") == "sqlite:///x"
 
 
 def test_security_headers_and_error_pages(client, as_role):

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
+from config import BaseConfig
 from crm.auth.models import Role, User
 from crm.contacts.models import Contact
 from crm.engagements.models import Engagement
@@ -12,9 +13,10 @@ def count(db, model):
     return db.session.scalar(sa.select(sa.func.count()).select_from(model))
 
 
-def test_bootstrap_creates_admin_and_demo_data_once(runner, db, monkeypatch):
-    monkeypatch.delenv("CRM_ADMIN_EMAIL", raising=False)
-    monkeypatch.delenv("CRM_ADMIN_PASSWORD", raising=False)
+def test_bootstrap_creates_admin_and_demo_data_once(app, runner, db, monkeypatch):
+    # CRM_ADMIN_EMAIL and CRM_ADMIN_PASSWORD unset
+    monkeypatch.setitem(app.config, "ADMIN_EMAIL", BaseConfig.ADMIN_EMAIL.default)
+    monkeypatch.setitem(app.config, "ADMIN_PASSWORD", None)
     result = runner.invoke(args=["crm", "bootstrap"])
     assert result.exit_code == 0, result.output
     assert "Admin login: admin@example.org" in result.output
@@ -37,9 +39,9 @@ def test_bootstrap_creates_admin_and_demo_data_once(runner, db, monkeypatch):
     assert count(db, User) == 6
 
 
-def test_bootstrap_uses_the_given_admin_login(runner, db, monkeypatch):
-    monkeypatch.setenv("CRM_ADMIN_EMAIL", "boss@example.org")
-    monkeypatch.setenv("CRM_ADMIN_PASSWORD", "a chosen kettle tune")
+def test_bootstrap_uses_the_given_admin_login(app, runner, db, monkeypatch):
+    monkeypatch.setitem(app.config, "ADMIN_EMAIL", "boss@example.org")  # CRM_ADMIN_EMAIL
+    monkeypatch.setitem(app.config, "ADMIN_PASSWORD", "a chosen kettle tune")
     result = runner.invoke(args=["crm", "bootstrap"])
     assert result.exit_code == 0
     assert "Password:" not in result.output
@@ -65,8 +67,8 @@ def test_demo_data_pages_render(runner, db, client, login):
         assert client.get(url).status_code == 200, url
 
 
-def test_bootstrap_refuses_a_weak_admin_password_clearly(runner, db, monkeypatch):
-    monkeypatch.setenv("CRM_ADMIN_PASSWORD", "short")
+def test_bootstrap_refuses_a_weak_admin_password_clearly(app, runner, db, monkeypatch):
+    monkeypatch.setitem(app.config, "ADMIN_PASSWORD", "short")  # CRM_ADMIN_PASSWORD
     result = runner.invoke(args=["crm", "bootstrap"])
     assert result.exit_code != 0
     assert "CRM_ADMIN_PASSWORD" in result.output and "at least" in result.output

@@ -17,7 +17,7 @@ from flask import current_app
 
 from crm.campaigns import rendering
 from crm.campaigns.models import Campaign
-from crm.consultations.operations import personal_link_maker
+from crm.consultations.operations.personal_links import personal_link_maker
 from crm.core.countries import country_name
 from crm.core.http import external_url
 from crm.core.mail import FileMailProvider, MailError, MailMessage
@@ -145,7 +145,6 @@ def _consultation_link_maker(campaign: Campaign) -> Callable[[int | None], str |
     (the one the consultation's not-answered page shows), built without a request."""
     if campaign.consultation_id is None:
         return lambda contact_id: None
-
     make = personal_link_maker(campaign.consultation_id)
 
     def link(contact_id: int | None) -> str:

@@ -38,6 +38,35 @@ def invited_ids(consultation: Consultation) -> sa.Select:
     return segments.member_ids(criteria)
 
 
+def invited_now(consultation: Consultation, contact: Contact) -> bool:
+    """Whether the consultation's segment holds `contact` now (anyone may answer a public one)."""
+    if consultation.access is not Access.INVITATION:
+        return True
+    members = invited_ids(consultation).subquery()
+    return bool(db.session.scalar(sa.select(sa.exists().where(members.c[0] == contact.id))))
+
+
+def response_of(consultation: Consultation, contact: Contact) -> Response | None:
+    """The contact's response to the consultation (a saved draft too), if they have one."""
+    return db.session.scalar(
+        sa.select(Response).where(
+            Response.consultation_id == consultation.id, Response.contact_id == contact.id
+        )
+    )
+
+
+def has_responses(consultation: Consultation) -> bool:
+    """Whether anyone has answered (saved drafts count): then its version and who answers no
+    longer change, and it is not deleted."""
+    return bool(
+        db.session.scalar(
+            sa.select(sa.func.count())
+            .select_from(Response)
+            .where(Response.consultation_id == consultation.id)
+        )
+    )
+
+
 def _answered_ids(consultation: Consultation) -> sa.Select:
     """Contacts with a submitted response (a saved draft is not an answer)."""
     return sa.select(Response.contact_id).where(
@@ -170,6 +199,15 @@ def answers_by_recommendation(consultation: Consultation) -> dict[int, int]:
             )
             .group_by(Answer.recommendation_id)
         ).all()
+    )
+
+
+def answers_on(recommendation: Recommendation) -> int:
+    """Answers about a draft text, saved drafts included."""
+    return db.session.scalar(
+        sa.select(sa.func.count())
+        .select_from(Answer)
+        .where(Answer.recommendation_id == recommendation.id)
     )
 
 

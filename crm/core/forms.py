@@ -72,7 +72,7 @@ def show_operation_error(form, exc) -> None:
     """An operation's refusal next to the field it names, or as a message at the top."""
     from flask import flash
 
-    # Several refusals at once (crm.consultations.operations.Problems): each is shown.
+    # Several refusals at once (crm.consultations.operations.problems.Problems): each is shown.
     for name, message in getattr(exc, "problems", None) or [(exc.field, exc.message)]:
         field = getattr(form, name, None) if name else None
         if field is not None:

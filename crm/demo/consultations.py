@@ -11,8 +11,11 @@ import sqlalchemy as sa
 
 from crm.auth.models import User
 from crm.campaigns import operations as campaign_ops
-from crm.consultations import operations
 from crm.consultations.models import Answer, Consultation, Response
+from crm.consultations.operations import comments as comment_ops
+from crm.consultations.operations import consultations as consultation_ops
+from crm.consultations.operations import drafts as draft_ops
+from crm.consultations.operations import responses as response_ops
 from crm.contacts.models import Contact
 from crm.extensions import db
 from crm.standards.models import Standard, StandardStatus
@@ -60,13 +63,13 @@ ADDRESSED_NOTES = [
 
 
 def _answers(rng: random.Random, consultation: Consultation, count: int):
-    items = operations.items(consultation)
+    items = response_ops.items(consultation)
     chosen = rng.sample(items, min(count, len(items)))
     answers, themes = [], {}
     for kind, item_id in chosen:
         mark, comment, tagged = rng.choice(COMMENTS)
         answers.append(
-            operations.AnswerFields(
+            response_ops.AnswerFields(
                 principle_id=item_id if kind == "p" else None,
                 recommendation_id=item_id if kind == "r" else None,
                 mark=mark,
@@ -79,7 +82,9 @@ def _answers(rng: random.Random, consultation: Consultation, count: int):
 
 def _respond(rng, consultation, contact, on: date, *, submit: bool, lead: User | None) -> None:
     answers, themes = _answers(rng, consultation, rng.randint(2, 5))
-    response, _outcome = operations.respond(consultation, contact, answers, submit=submit, today=on)
+    response, _outcome = response_ops.respond(
+        consultation, contact, answers, submit=submit, today=on
+    )
     at = datetime.combine(on, time(rng.randint(7, 20), rng.randint(0, 59)))
     response.created_at = response.updated_at = at
     if submit:
@@ -88,7 +93,7 @@ def _respond(rng, consultation, contact, on: date, *, submit: bool, lead: User |
     for answer in response.answers:
         key = ("p", answer.principle_id) if answer.principle_id else ("r", answer.recommendation_id)
         if lead is not None and answer.comment and themes.get(key) and rng.random() < 0.8:
-            operations.set_themes(lead, answer, themes[key])
+            comment_ops.set_themes(lead, answer, themes[key])
 
 
 def load(rng: random.Random, contacts: list[Contact], staff: list[User]) -> str:
@@ -101,9 +106,9 @@ def load(rng: random.Random, contacts: list[Contact], staff: list[User]) -> str:
     today = date.today()
     people = [c for c in contacts if c.email]
 
-    review = operations.create_consultation(
+    review = consultation_ops.create_consultation(
         lead,
-        operations.ConsultationFields(
+        consultation_ops.ConsultationFields(
             standard_id=standard.id,
             title=f"{standard.version} review",
             opens_on=today - timedelta(days=200),
@@ -121,7 +126,7 @@ def load(rng: random.Random, contacts: list[Contact], staff: list[User]) -> str:
     addressed = 0
     for answer in _answers_of(review):
         if answer.comment and answer.mark and answer.mark.value == "weakness" and addressed < 6:
-            operations.mark_addressed(lead, answer, ADDRESSED_NOTES[addressed % 3])
+            comment_ops.mark_addressed(lead, answer, ADDRESSED_NOTES[addressed % 3])
             addressed += 1
 
     invited = [c for c in contacts if INVITED_TAG in {t.name for t in c.tags}]
@@ -139,9 +144,9 @@ def load(rng: random.Random, contacts: list[Contact], staff: list[User]) -> str:
             criteria={"tags": [INVITED_TAG], "consent_only": False},
         ),
     )
-    draft = operations.create_consultation(
+    draft = consultation_ops.create_consultation(
         lead,
-        operations.ConsultationFields(
+        consultation_ops.ConsultationFields(
             standard_id=standard.id,
             title="2.0 draft",
             opens_on=today - timedelta(days=10),
@@ -155,15 +160,15 @@ def load(rng: random.Random, contacts: list[Contact], staff: list[User]) -> str:
     by_code = {p.code: p for p in standard.principles}
     for code, text in RECOMMENDATIONS:
         if code in by_code:
-            operations.add_recommendation(
+            draft_ops.add_recommendation(
                 lead,
                 draft,
-                operations.RecommendationFields(text=text, principle_id=by_code[code].id),
+                draft_ops.RecommendationFields(text=text, principle_id=by_code[code].id),
             )
     if NEW_PRINCIPLE[0] not in by_code:
         code, title, text = NEW_PRINCIPLE
-        operations.add_recommendation(
-            lead, draft, operations.RecommendationFields(text=text, new_code=code, new_title=title)
+        draft_ops.add_recommendation(
+            lead, draft, draft_ops.RecommendationFields(text=text, new_code=code, new_title=title)
         )
     rng.shuffle(invited)
     answered = invited[: len(invited) * 2 // 5]

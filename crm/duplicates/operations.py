@@ -479,7 +479,7 @@ def merge_contacts(
     consent = merged_consent(survivor, other)
     other_id, survivor_id = other.id, survivor.id
     other_label = f"{other.full_name} <{other.email}>" if other.email else other.full_name
-    other_snapshot = {k: audit._display(v) for k, v in audit.snapshot(other).items()}
+    other_snapshot = {k: audit.display_value(v) for k, v in audit.snapshot(other).items()}
     db.session.flush()
 
     moved = Moved(counts={}, notes=[])
@@ -611,7 +611,7 @@ def merge_organizations(
         for name in ORGANIZATION_FIELDS
     }
     other_id, survivor_id, other_label = other.id, survivor.id, other.name
-    other_snapshot = {k: audit._display(v) for k, v in audit.snapshot(other).items()}
+    other_snapshot = {k: audit.display_value(v) for k, v in audit.snapshot(other).items()}
     db.session.flush()
 
     moved = Moved(counts={}, notes=[])

@@ -10,7 +10,6 @@ gone; "Scan again" forces a new scan.
 from __future__ import annotations
 
 import math
-import os
 import threading
 import time
 from dataclasses import dataclass
@@ -41,17 +40,11 @@ _lock = threading.Lock()
 
 
 def threshold() -> int:
-    value = current_app.config.get("CRM_DUPLICATE_THRESHOLD") or os.environ.get(
-        "CRM_DUPLICATE_THRESHOLD"
-    )
-    try:
-        return max(50, min(100, int(value))) if value else scanning.DEFAULT_THRESHOLD
-    except ValueError:
-        return scanning.DEFAULT_THRESHOLD
+    return current_app.config["DUPLICATE_THRESHOLD"]
 
 
 def _cache_seconds() -> float:
-    return float(current_app.config.get("CRM_DUPLICATE_CACHE_SECONDS", 300))
+    return current_app.config["DUPLICATE_CACHE_SECONDS"]
 
 
 def model_for(kind: DuplicateKind) -> type:

@@ -13,11 +13,11 @@ from flask.cli import with_appcontext
 from crm.auth.models import User
 from crm.core.errors import OperationError
 from crm.extensions import db
-from crm.imports import operations
-from crm.imports.engine import error_file
-from crm.imports.fields import check_mapping, not_kept
+from crm.imports import operations, uploads
+from crm.imports.column_mapping import check_mapping, not_kept
 from crm.imports.models import ExistingPolicy, RecordType, SavedMapping
-from crm.imports.wording import counted, listed, singular
+from crm.imports.phrases import counted, listed, singular
+from crm.imports.running import error_file
 
 DEFAULT_FOLDER = Path(__file__).resolve().parents[2] / "imports"
 
@@ -130,13 +130,13 @@ def import_command(
     except OperationError as error:
         db.session.rollback()
         if stored_name:
-            operations.drop_cache(stored_name)  # no run is kept, so neither is its copy
+            uploads.drop_cache(stored_name)  # no run is kept, so neither is its copy
         raise click.ClickException(error.message) from None
     headers = list(run.headers)
     extra = listed([counted(n, singular(what), what) for what, n in run.extra_created.items() if n])
     if dry_run:
         db.session.rollback()
-        operations.drop_cache(stored_name)  # no run is kept, so neither is its copy of the file
+        uploads.drop_cache(stored_name)  # no run is kept, so neither is its copy of the file
         summary = (
             f"would create {outcome.created:,}, update {outcome.updated:,}, "
             f"skip {outcome.skipped:,} and leave out {outcome.failed:,}"

@@ -11,7 +11,7 @@ outcome, not the job's failure: the handler rolls back, marks the run failed wit
 and returns, so the failed run and the finished job commit together. A crash (a bug) marks the
 run failed too and is raised, so the Jobs page shows the error. Whatever ends the job with the
 run still queued (the last attempt's worker died, a cancel on the Jobs page) is shown from the
-job at once (`crm.imports.state`) and written on the run by the hourly housekeeping.
+job at once (`crm.imports.queries`) and written on the run by the hourly housekeeping.
 """
 
 from __future__ import annotations
@@ -29,18 +29,13 @@ from crm.core.housekeeping import task
 from crm.core.jobs import Job, JobContext, Retry, enqueue, handler
 from crm.core.jobs.worker import TRANSIENT
 from crm.extensions import db
-from crm.imports import operations
-from crm.imports.models import ImportRun, RunStatus
+from crm.imports import operations, uploads
+from crm.imports.models import RUN_JOB, ImportRun, RunStatus
+from crm.imports.queries import job_failure, jobs_for
 
 log = logging.getLogger(__name__)
 
-RUN = "imports.run"
 CRASHED = "The import stopped on an unexpected error and was rolled back."
-
-
-def job_key(run_id: int) -> str:
-    """The one job of a run (a retry from the Jobs page runs the same job again)."""
-    return f"{RUN}:{run_id}"
 
 
 def queue_run(actor: Any, run: ImportRun) -> Job:
@@ -50,7 +45,7 @@ def queue_run(actor: Any, run: ImportRun) -> Job:
         raise OperationError("This import is already waiting for a worker; it runs once.")
     run.status = RunStatus.QUEUED
     db.session.flush()
-    return enqueue(RUN, {"run_id": run.id}, unique_key=job_key(run.id), actor=actor)
+    return enqueue(RUN_JOB, {"run_id": run.id}, unique_key=run.job_key, actor=actor)
 
 
 def _describe(payload: dict) -> str:
@@ -60,7 +55,7 @@ def _describe(payload: dict) -> str:
     return f"{run.record_type.label} from {run.file_name} ({run.total_rows:,} rows)"
 
 
-@handler(RUN, label="Import", max_attempts=3, describe=_describe)
+@handler(RUN_JOB, label="Import", max_attempts=3, describe=_describe)
 def run_import(payload: dict, job: JobContext) -> dict:
     run_id = int(payload["run_id"])
     waiting = _write_first(run_id, ImportRun.status == RunStatus.QUEUED.value, started_at=utcnow())
@@ -127,9 +122,6 @@ def _fail_now(run_id: int, message: str) -> None:
 def _fail_orphaned_runs(now: datetime) -> int:
     """Runs whose job ended without them (a worker died on the last attempt, an admin cancelled
     the job) are failed with the reason."""
-    # Here, not at the top: crm.imports.state imports this module's job_key (a real cycle).
-    from crm.imports.state import job_failure, jobs_for
-
     open_runs = db.session.scalars(
         sa.select(ImportRun).where(ImportRun.status.in_((RunStatus.QUEUED, RunStatus.RUNNING)))
     ).all()
@@ -145,15 +137,15 @@ def _fail_orphaned_runs(now: datetime) -> int:
 
 @task("uploads never imported")
 def _stale_drafts(now: datetime) -> int:
-    return operations.forget_stale_drafts()
+    return uploads.forget_stale_drafts()
 
 
 @task("uploads no run needs")
 def _ended_uploads(now: datetime) -> int:
-    return operations.forget_ended_uploads()
+    return uploads.forget_ended_uploads()
 
 
 @task("cached copies of uploads")
 def _cache_files(now: datetime) -> int:
     """This machine's cached copies of ended runs (each machine sweeps its own)."""
-    return operations.sweep_cache()
+    return uploads.sweep_cache()

@@ -71,6 +71,10 @@ class RunStatus(StrEnum):
         }[self.value]
 
 
+# The kind of job that imports a run (`crm.imports.jobs`); each run has one such job.
+RUN_JOB = "imports.run"
+
+
 class ImportRun(db.Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     record_type: Mapped[RecordType] = mapped_column(enum_type(RecordType, 20))
@@ -118,6 +122,11 @@ class ImportRun(db.Model):
     @property
     def finished(self) -> bool:
         return self.status in (RunStatus.DONE, RunStatus.FAILED, RunStatus.UNDONE)
+
+    @property
+    def job_key(self) -> str:
+        """The unique key of the run's one job (a retry from the Jobs page runs the same job)."""
+        return f"{RUN_JOB}:{self.id}"
 
 
 class ItemAction(StrEnum):

@@ -1,34 +1,27 @@
-"""Import runs: upload, map, run (now, or as a job for a large file), undo. Shared by the web
-pages, the worker and `flask crm import`. Operations flush; the caller commits once, or rolls
-back.
-
-A web upload's bytes are kept in the database (`ImportUpload`) until its run ends, so any
-worker on any machine can import it; each machine reads them from a cache file under
-`instance/imports/`, written again from the database when it is missing. The command line reads
-its file on its own machine and keeps no copy in the database.
+"""Import runs: upload, map, preview, run (now, or as a job for a large file), undo. Shared by
+the web pages, the worker and `flask crm import`. Operations flush; the caller commits once, or
+rolls back. Where an upload's bytes are kept is `crm.imports.uploads`.
 """
 
 from __future__ import annotations
 
 import os
 import shutil
-import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
 from flask import current_app
 
-from crm.core.after_commit import after_commit
 from crm.core.db import utcnow
 from crm.core.errors import OperationError
 from crm.extensions import db
-from crm.imports import engine
-from crm.imports.fields import Spec, auto_map, check_mapping
+from crm.imports import running
+from crm.imports.column_mapping import Spec, auto_map, check_mapping
+from crm.imports.importers.base import Context
 from crm.imports.models import (
     ExistingPolicy,
     ImportRun,
@@ -37,41 +30,21 @@ from crm.imports.models import (
     RunStatus,
     SavedMapping,
 )
-from crm.imports.reading import TableReader
-from crm.imports.registry import IMPORTERS
-from crm.imports.wording import megabytes
+from crm.imports.phrases import megabytes
+from crm.imports.rows import Row
+from crm.imports.table_reader import TableReader
+from crm.imports.undo import undo_run
+from crm.imports.uploads import (
+    cached_upload,
+    forget_stale_drafts,
+    forget_upload,
+    sweep_cache,
+    upload_dir,
+)
 
 
 def spec_for(record_type: RecordType | str) -> Spec:
-    return IMPORTERS[RecordType(record_type).value].spec
-
-
-def upload_dir() -> Path:
-    path = Path(current_app.config["INSTANCE_DIR"]) / "imports"
-    path.mkdir(parents=True, exist_ok=True)
-    return path
-
-
-def stored_path(run: ImportRun) -> Path:
-    return upload_dir() / run.stored_name
-
-
-def cached_upload(run: ImportRun) -> Path:
-    """The run's file on this machine: the cache, written again from the database if missing
-    (another machine took the upload, or the cache was cleaned)."""
-    path = stored_path(run)
-    if path.exists():
-        return path
-    data = db.session.scalar(
-        sa.select(ImportUpload.data).where(ImportUpload.stored_name == run.stored_name)
-    )
-    if data is None:
-        raise OperationError("The uploaded file is no longer on the server; upload it again.")
-    # Written aside and renamed, so a process reading the cache never sees half a file.
-    temp = path.with_name(f"{path.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp")
-    temp.write_bytes(data)
-    os.replace(temp, path)
-    return path
+    return running.IMPORTERS[RecordType(record_type).value].spec
 
 
 def reader_for(run: ImportRun) -> TableReader:
@@ -188,8 +161,8 @@ def _editable(run: ImportRun) -> None:
         )
 
 
-def context(actor: Any, run: ImportRun) -> engine.Context:
-    return engine.Context(
+def context(actor: Any, run: ImportRun) -> Context:
+    return Context(
         actor=actor,
         policy=run.policy,
         file_name=run.file_name,
@@ -205,7 +178,7 @@ PREVIEW_SECONDS = 1.0  # how long a preview goes on counting rows, after the one
 
 def check(
     actor: Any, run: ImportRun, *, limit: int = PREVIEW_ROWS, write: bool = True
-) -> engine.Preview:
+) -> running.Preview:
     """The first rows checked as the import would check them, and what the import would do
     with each row of a file small enough to import while the page waits, as far as a second
     goes (the others are checked as they import).
@@ -216,20 +189,20 @@ def check(
     records it would write, the rows are only checked, rather than wait for it. Without
     `write` (a mapping that cannot import), the first rows are only checked."""
     if not write:
-        return engine.preview(run, reader_for(run), context(actor, run), limit, write=False)
+        return running.preview(run, reader_for(run), context(actor, run), limit, write=False)
     most = current_app.config["IMPORT_BACKGROUND_ROWS"]
     count = most if run.total_rows <= most else 0
     savepoint = db.session.begin_nested()
     try:
         with _waiting_at_most(PREVIEW_LOCK_WAIT_MS):
-            return engine.preview(
+            return running.preview(
                 run, reader_for(run), context(actor, run), limit, count, seconds=PREVIEW_SECONDS
             )
     except sa.exc.OperationalError:
         pass  # locked: checked without writing, below
     finally:
         savepoint.rollback()
-    return engine.preview(
+    return running.preview(
         run, reader_for(run), context(actor, run), limit, count, write=False,
         seconds=PREVIEW_SECONDS,
     )  # fmt: skip
@@ -252,7 +225,7 @@ def _waiting_at_most(milliseconds: int) -> Iterator[None]:
         connection.exec_driver_sql(f"PRAGMA busy_timeout = {int(before)}")
 
 
-def preview(actor: Any, run: ImportRun, limit: int = PREVIEW_ROWS) -> list[engine.Row]:
+def preview(actor: Any, run: ImportRun, limit: int = PREVIEW_ROWS) -> list[Row]:
     """The first rows checked as the import would check them; nothing is written."""
     return check(actor, run, limit=limit).rows
 
@@ -267,18 +240,18 @@ def ready(run: ImportRun) -> None:
 
 
 def perform(
-    actor: Any, run: ImportRun, *, progress: engine.Progress | None = None
-) -> engine.Outcome:
+    actor: Any, run: ImportRun, *, progress: running.Progress | None = None
+) -> running.Outcome:
     """Import the whole file. The caller commits, or rolls back for a dry run."""
     ready(run)
     run.status = RunStatus.RUNNING
     run.started_at = run.started_at or utcnow()
-    return engine.execute(run, reader_for(run), context(actor, run), progress=progress)
+    return running.execute(run, reader_for(run), context(actor, run), progress=progress)
 
 
 def import_now(
-    actor: Any, run: ImportRun, *, progress: engine.Progress | None = None
-) -> engine.Outcome:
+    actor: Any, run: ImportRun, *, progress: running.Progress | None = None
+) -> running.Outcome:
     """Import the whole file and let its upload go with the same commit (a small file on the
     page, or a job)."""
     outcome = perform(actor, run, progress=progress)
@@ -307,36 +280,7 @@ NOT_UNDOABLE = {
 def undo(actor: Any, run: ImportRun) -> dict[str, int]:
     if run.status in NOT_UNDOABLE:
         raise OperationError(NOT_UNDOABLE[run.status])
-    return engine.undo(actor, run)
-
-
-def forget_upload(stored_name: str) -> None:
-    """The run has ended (or was never kept): its bytes leave the database with this
-    transaction, and this machine's cache once it commits. A rolled-back transaction keeps both,
-    so the run can still be read. The file holds personal data and nothing needs it any more
-    (the failed rows are kept in the run)."""
-    db.session.execute(sa.delete(ImportUpload).where(ImportUpload.stored_name == stored_name))
-    after_commit(lambda: drop_cache(stored_name))
-
-
-def drop_cache(stored_name: str) -> None:
-    """Delete this machine's copy of an upload now."""
-    (upload_dir() / stored_name).unlink(missing_ok=True)
-
-
-def forget_stale_drafts(days: int = 7) -> int:
-    """Uploads left at the mapping step for a week are dropped, file and all."""
-    cutoff = utcnow() - timedelta(days=days)
-    stale = db.session.scalars(
-        sa.select(ImportRun).where(
-            ImportRun.status == RunStatus.DRAFT, ImportRun.created_at < cutoff
-        )
-    ).all()
-    for run in stale:
-        forget_upload(run.stored_name)
-        db.session.delete(run)
-    db.session.flush()
-    return len(stale)
+    return undo_run(actor, run)
 
 
 def discard(run: ImportRun) -> None:
@@ -345,57 +289,3 @@ def discard(run: ImportRun) -> None:
     forget_upload(run.stored_name)
     db.session.delete(run)
     db.session.flush()
-
-
-LIVE = (RunStatus.DRAFT, RunStatus.QUEUED, RunStatus.RUNNING)  # runs that still read their file
-CACHE_GRACE = timedelta(days=1)  # an unknown cache file may be a command-line import under way
-
-
-def forget_ended_uploads() -> int:
-    """Bytes kept for a run that has ended or is gone (a run ended by a path that could not
-    delete them): deleted. Returns how many."""
-    live = sa.select(ImportRun.stored_name).where(ImportRun.status.in_(LIVE))
-    gone = db.session.execute(
-        sa.delete(ImportUpload).where(ImportUpload.stored_name.not_in(live))
-    ).rowcount
-    db.session.flush()
-    return gone
-
-
-def sweep_cache() -> int:
-    """Delete this machine's cached uploads of runs that have ended: the worker that ran a run
-    deletes its own machine's copy, this deletes the copies other machines (a web server that
-    took the upload) kept. A file whose run is unknown is left a day: the command line's run is
-    not committed until its import is. Returns how many files went."""
-    folder = upload_dir()
-    files = {path.name: path for path in folder.glob("*.upload")}
-    # Left by earlier versions (progress beside the upload) or by a process that died mid-write.
-    leftovers = [*folder.glob("*.upload.progress"), *folder.glob("*.upload.*.tmp")]
-    if not files and not leftovers:
-        return 0
-    known = dict(
-        db.session.execute(
-            sa.select(ImportRun.stored_name, ImportRun.status).where(
-                ImportRun.stored_name.in_(list(files))
-            )
-        ).all()
-    )
-    old = time.time() - CACHE_GRACE.total_seconds()
-    gone = 0
-    for name, path in files.items():
-        if known.get(name) in LIVE:
-            continue
-        try:
-            if name in known or path.stat().st_mtime < old:
-                path.unlink(missing_ok=True)
-                gone += 1
-        except OSError:
-            continue
-    for path in leftovers:
-        try:
-            if path.suffix == ".progress" or path.stat().st_mtime < old:
-                path.unlink(missing_ok=True)
-                gone += 1
-        except OSError:
-            continue
-    return gone

@@ -25,10 +25,12 @@ from crm.core.access import Permission, has_permission, requires
 from crm.core.errors import OperationError
 from crm.core.unit_of_work import attempt, discard_changes
 from crm.extensions import db
-from crm.imports import engine, jobs, operations, state, trail
-from crm.imports.fields import Spec, check_mapping, missing_message, not_kept
+from crm.imports import audit_trail, jobs, operations, queries
+from crm.imports.column_mapping import Spec, check_mapping, missing_message, not_kept
 from crm.imports.models import ExistingPolicy, ImportRun, RecordType, RunStatus, SavedMapping
-from crm.imports.wording import counted, listed, megabytes, records
+from crm.imports.phrases import counted, listed, megabytes, records
+from crm.imports.rows import CREATE, FAIL, SKIP, UPDATE, Row
+from crm.imports.running import Preview
 
 bp = Blueprint("imports", __name__, url_prefix="/imports")
 
@@ -38,7 +40,9 @@ def _link_run(entry) -> Markup | None:
     """An import named in a record's history ("Import #12 (file.csv)") links to its run, for
     those who may open imports. Registered with the trail, which sits below this domain."""
     text = entry.summary or ""
-    found = trail.RUN_IN_SUMMARY.match(text) if entry.object_type in trail.AUDITED else None
+    found = (
+        audit_trail.RUN_IN_SUMMARY.match(text) if entry.object_type in audit_trail.AUDITED else None
+    )
     if not (found and has_permission(current_user, Permission.IMPORTS)):
         return None
     link = Markup('<a href="{}">{}</a>').format(
@@ -80,13 +84,11 @@ def _run(run_id: int) -> ImportRun:
 @bp.route("/")
 @requires(Permission.IMPORTS)
 def index():
-    runs = db.session.scalars(
-        sa.select(ImportRun).order_by(ImportRun.created_at.desc(), ImportRun.id.desc()).limit(100)
-    ).all()
+    runs = queries.latest_runs()
     return render_template(
         "imports/index.html",
         runs=runs,
-        shown=state.shown_statuses(runs),
+        shown=queries.shown_statuses(runs),
         record_types=list(RecordType),
         max_size=megabytes(current_app.config["MAX_CONTENT_LENGTH"]),
     )
@@ -225,15 +227,15 @@ def preview(run_id: int):
 NOTHING_TO_CHANGE = "; nothing to change"  # how an importer notes an update it skipped
 
 
-def _row_detail(row: engine.Row, spec: Spec, policy: ExistingPolicy, tried: bool) -> str:
+def _row_detail(row: Row, spec: Spec, policy: ExistingPolicy, tried: bool) -> str:
     """What the preview says under a row's badge (its problems are said on their cells)."""
     note = row.note
-    if row.action == engine.UPDATE and row.changes:
+    if row.action == UPDATE and row.changes:
         verb = "will fill in" if policy is ExistingPolicy.FILL else "will change"
         return f"{note}; {verb} {listed(_field_names(row.changes, spec))}".removeprefix("; ")
-    if row.action == engine.UPDATE and tried and row.cleaned.get("tags"):
+    if row.action == UPDATE and tried and row.cleaned.get("tags"):
         return f"{note}; will add tags".removeprefix("; ")
-    if row.action == engine.SKIP and note.endswith(NOTHING_TO_CHANGE):
+    if row.action == SKIP and note.endswith(NOTHING_TO_CHANGE):
         why = (
             "the record has no empty field the file can fill"
             if policy is ExistingPolicy.FILL
@@ -258,14 +260,14 @@ def _field_names(changes: dict, spec: Spec) -> list[str]:
     return names
 
 
-def _preview_summary(result: engine.Preview, total: int) -> list[str]:
+def _preview_summary(result: Preview, total: int) -> list[str]:
     """What the import will do with the rows checked, in two or three sentences."""
     shown, checked, counts = len(result.rows), result.checked, result.counts
     what = [
-        (counts[engine.CREATE], "added"),
-        (counts[engine.UPDATE], "updated"),
-        (counts[engine.SKIP], "left unchanged"),
-        (counts[engine.FAIL], "left out"),
+        (counts[CREATE], "added"),
+        (counts[UPDATE], "updated"),
+        (counts[SKIP], "left unchanged"),
+        (counts[FAIL], "left out"),
     ]
     what = [(n, verb) for n, verb in what if n]
     parts = [f"{n:,} {verb}" for n, verb in what]
@@ -304,9 +306,9 @@ def _preview_summary(result: engine.Preview, total: int) -> list[str]:
             "Another import is writing some of the same records right now, so these rows were "
             "checked but not tried: a row shown as an update may turn out to be unchanged."
         )
-    failed = counts[engine.FAIL]
+    failed = counts[FAIL]
     if failed:
-        below = sum(1 for row in result.rows if row.action == engine.FAIL)
+        below = sum(1 for row in result.rows if row.action == FAIL)
         if failed == 1:
             among = "" if below else " (not among those below)"
             sentences.append(
@@ -359,16 +361,16 @@ def show(run_id: int):
     return render_template(
         "imports/show.html",
         run=run,
-        state=state.state_of(run),
+        state=queries.state_of(run),
         spec=operations.spec_for(run.record_type),
-        worker_command=state.WORKER_COMMAND,
+        worker_command=queries.WORKER_COMMAND,
     )
 
 
 @bp.route("/<int:run_id>/progress.json")
 @requires(Permission.IMPORTS)
 def progress(run_id: int):
-    return jsonify(state.state_of(_run(run_id)).as_json())
+    return jsonify(queries.state_of(_run(run_id)).as_json())
 
 
 @bp.route("/<int:run_id>/errors.csv")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import sqlalchemy as sa
@@ -33,6 +34,27 @@ class LibraryFilters:
     @property
     def active(self) -> bool:
         return any(vars(self).values())
+
+
+def filters_from(args: Mapping[str, str]) -> LibraryFilters:
+    """The filters a list page's query string asks for (the staff library and the public one)."""
+    return LibraryFilters(
+        q=args.get("q", "").strip(),
+        principle=principle_code(args.get("principle", "")),
+        outcome=args.get("outcome", ""),
+        technology=args.get("technology", ""),
+        country=args.get("country", ""),
+        sector=args.get("sector", "").strip(),
+    )
+
+
+def filter_choices() -> dict[str, list]:
+    """The choices of the list pages' filters, for their template."""
+    return {
+        "principles": principle_options(),
+        "outcomes": list(Outcome),
+        "technologies": list(Technology),
+    }
 
 
 def _contains(text: str) -> str:

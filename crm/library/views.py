@@ -1,4 +1,5 @@
-"""The library for members and staff, its review, and the public page of shared case studies."""
+"""The library for members and staff and its review. The public page of shared case studies is
+`crm.library.public`."""
 
 from __future__ import annotations
 
@@ -6,17 +7,16 @@ import sqlalchemy as sa
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
-from crm.core.access import Permission, has_permission, public, requires
+from crm.core.access import Permission, has_permission, requires
 from crm.core.countries import country_name
 from crm.core.unit_of_work import attempt
 from crm.extensions import db
 from crm.library import operations, queries
 from crm.library.forms import CaseStudyForm, NoteForm
-from crm.library.models import CaseStudy, Outcome, ReviewStatus, Technology
+from crm.library.models import CaseStudy, ReviewStatus
 from crm.standards.queries import principle_choices
 
 bp = Blueprint("library", __name__, url_prefix="/library")
-public_bp = Blueprint("public_library", __name__, url_prefix="/learn")
 
 
 def _is_staff() -> bool:
@@ -35,26 +35,6 @@ def _visible(case_id: int) -> CaseStudy:
     if case is None or (not _is_staff() and case.created_by_id != current_user.id):
         abort(404)
     return case
-
-
-def _filters() -> queries.LibraryFilters:
-    args = request.args
-    return queries.LibraryFilters(
-        q=args.get("q", "").strip(),
-        principle=queries.principle_code(args.get("principle", "")),
-        outcome=args.get("outcome", ""),
-        technology=args.get("technology", ""),
-        country=args.get("country", ""),
-        sector=args.get("sector", "").strip(),
-    )
-
-
-def _choices() -> dict:
-    return {
-        "principles": queries.principle_options(),
-        "outcomes": list(Outcome),
-        "technologies": list(Technology),
-    }
 
 
 def _fields(form: CaseStudyForm) -> operations.CaseStudyFields:
@@ -78,7 +58,7 @@ def _fields(form: CaseStudyForm) -> operations.CaseStudyFields:
 @bp.route("/")
 @requires(Permission.LIBRARY_VIEW)
 def index():
-    filters = _filters()
+    filters = queries.filters_from(request.args)
     stmt = queries.filtered(filters).where(CaseStudy.status == ReviewStatus.PUBLISHED)
     return render_template(
         "library/index.html",
@@ -90,7 +70,7 @@ def index():
             .select_from(CaseStudy)
             .where(CaseStudy.status == ReviewStatus.SUBMITTED)
         ),
-        **_choices(),
+        **queries.filter_choices(),
     )
 
 
@@ -225,28 +205,3 @@ def send_back(case_id: int):
     else:
         flash("Sent back to the contributor with your note.", "success")
     return redirect(url_for("library.detail", case_id=case.id))
-
-
-# --- public ---------------------------------------------------------------------------------
-
-
-@public_bp.route("/", endpoint="index")
-@public
-def public_index():
-    filters = _filters()
-    return render_template(
-        "library/index.html",
-        cases=db.session.scalars(queries.filtered(filters, public_only=True).limit(500)).all(),
-        filters=filters,
-        public=True,
-        **_choices(),
-    )
-
-
-@public_bp.route("/<int:case_id>", endpoint="detail")
-@public
-def public_detail(case_id: int):
-    case = db.session.get(CaseStudy, case_id)
-    if case is None or not case.is_public:
-        abort(404)
-    return render_template("library/public_detail.html", case=case)

@@ -67,8 +67,10 @@ def _schedule_settings() -> dict:
         return current_app.config
     from config import BaseConfig
 
-    return {name: getattr(BaseConfig, name) for name in ("PLEDGE_REPORT_DUE_DAYS",
-                                                          "PLEDGE_LAPSE_GRACE_DAYS")}  # fmt: skip
+    return {
+        "PLEDGE_REPORT_DUE_DAYS": BaseConfig.PLEDGE_REPORT_DUE_DAYS.value(),
+        "PLEDGE_LAPSE_GRACE_DAYS": BaseConfig.PLEDGE_LAPSE_GRACE_DAYS.value(),
+    }
 
 
 def schedule_of(pledge: Pledge, today: date | None = None) -> Schedule:

@@ -143,7 +143,8 @@ def _clean_title(value: str | None, field: str = "title") -> str:
     return clean_text(value, field, "Title", TITLE_MAX, required=True)
 
 
-def _clean_code(value: str | None) -> str:
+def clean_code(value: str | None) -> str:
+    """A principle's code as typed, checked ("P1"); a consultation's draft proposes new ones too."""
     code = clean_text(value, "code", "Code", CODE_MAX, required=True)
     if not CODE_PATTERN.match(code):
         raise OperationError(
@@ -164,7 +165,7 @@ def _check_code_free(standard: Standard, code: str, *, except_id: int | None = N
 
 
 def _apply(principle: Principle, standard: Standard, fields: PrincipleFields) -> None:
-    code = _clean_code(fields.code)
+    code = clean_code(fields.code)
     title = _clean_title(fields.title)
     text = clean_text(fields.text, "text", "Text", TEXT_MAX)
     _check_code_free(standard, code, except_id=principle.id)

@@ -15,12 +15,12 @@ def current(db):
 
 @pytest.fixture
 def make_consultation(db, make_user, current):
-    from crm.consultations import operations
+    from crm.consultations.operations import consultations as consultation_ops
 
     def make(access="public", segment=None, opens=-1, closes=10, **kw):
-        consultation = operations.create_consultation(
+        consultation = consultation_ops.create_consultation(
             make_user("lead"),
-            operations.ConsultationFields(
+            consultation_ops.ConsultationFields(
                 standard_id=kw.pop("standard_id", current.id),
                 title=kw.pop("title", "1.0 review"),
                 opens_on=date.today() + timedelta(days=opens),

@@ -12,8 +12,11 @@ from datetime import date, timedelta
 import openpyxl
 import sqlalchemy as sa
 
-from crm.consultations import operations, queries
+from crm.consultations import queries
 from crm.consultations.models import Answer, Response
+from crm.consultations.operations import drafts as draft_ops
+from crm.consultations.operations import personal_links as link_ops
+from crm.consultations.operations import responses as response_ops
 from crm.contacts.models import Contact
 
 
@@ -25,12 +28,12 @@ def with_drafts(make_consultation, make_user, db):
     consultation = make_consultation()
     lead = make_user("lead")
     p1 = consultation.standard.principles[0]
-    on_p1 = operations.add_recommendation(
-        lead, consultation, operations.RecommendationFields(text="Name who answers", principle_id=p1.id)
+    on_p1 = draft_ops.add_recommendation(
+        lead, consultation, draft_ops.RecommendationFields(text="Name who answers", principle_id=p1.id)
     )  # fmt: skip
-    new = operations.add_recommendation(
+    new = draft_ops.add_recommendation(
         lead, consultation,
-        operations.RecommendationFields(text="Workers own their data", new_code="P9", new_title="Data"),
+        draft_ops.RecommendationFields(text="Workers own their data", new_code="P9", new_title="Data"),
     )  # fmt: skip
     db.session.commit()
     return consultation, on_p1, new
@@ -111,10 +114,10 @@ def test_an_answer_on_another_consultations_draft_text_is_ignored_or_refused(
     client.post(f"/c/{consultation.id}", data=answer_form(consultation, marks))
     assert [a.comment for a in db.session.scalars(sa.select(Answer))] == ["Mine"]
     with pytest.raises(OperationError, match="not in this consultation"):
-        operations.respond(
+        response_ops.respond(
             consultation,
             make_contact(email="direct@example.org"),
-            [operations.AnswerFields(recommendation_id=foreign.id, mark="strength")],
+            [response_ops.AnswerFields(recommendation_id=foreign.id, mark="strength")],
             submit=True,
         )
 
@@ -126,11 +129,11 @@ def test_summary_counts_by_kind_and_country_by_hand_and_drafts_are_left_out(
     p1, p2 = consultation.standard.principles[:2]
 
     def public(email, kind, country, marks, submit=True):
-        return operations.respond_public(
+        return response_ops.respond_public(
             consultation,
-            operations.Respondent(name="Some One", email=email, organization_kind=kind,
+            response_ops.Respondent(name="Some One", email=email, organization_kind=kind,
                                   country=country),
-            [operations.AnswerFields(principle_id=p, mark=m, comment=c) for p, m, c in marks],
+            [response_ops.AnswerFields(principle_id=p, mark=m, comment=c) for p, m, c in marks],
             submit=submit,
         )  # fmt: skip
 
@@ -175,10 +178,10 @@ def test_a_forged_post_to_an_invitation_consultations_public_address_stores_noth
     from crm.core.errors import OperationError
 
     with pytest.raises(OperationError, match="by invitation"):
-        operations.respond_public(
+        response_ops.respond_public(
             consultation,
-            operations.Respondent(name="X Y", email="x@example.org"),
-            [operations.AnswerFields(principle_id=consultation.standard.principles[0].id,
+            response_ops.Respondent(name="X Y", email="x@example.org"),
+            [response_ops.AnswerFields(principle_id=consultation.standard.principles[0].id,
                                      mark="strength")],
             submit=True,
         )  # fmt: skip
@@ -190,14 +193,14 @@ def test_a_closed_consultation_shows_the_saved_answers_page_without_a_form(
     contact = make_contact(email="late@example.org")
     consultation = make_consultation()
     p1 = consultation.standard.principles[0]
-    operations.respond(
+    response_ops.respond(
         consultation, contact,
-        [operations.AnswerFields(principle_id=p1.id, mark="strength", comment="Kept")],
+        [response_ops.AnswerFields(principle_id=p1.id, mark="strength", comment="Kept")],
         submit=False,
     )  # fmt: skip
     db.session.commit()
     with client.application.test_request_context():
-        token = operations.personal_token(consultation, contact)
+        token = link_ops.personal_token(consultation, contact)
     consultation.opens_on = date.today() - timedelta(days=20)
     consultation.closes_on = date.today() - timedelta(days=1)
     db.session.commit()
@@ -212,9 +215,9 @@ def test_a_closed_consultation_shows_the_saved_answers_page_without_a_form(
     from crm.core.errors import OperationError
 
     with pytest.raises(OperationError, match="closed"):
-        operations.respond(
+        response_ops.respond(
             consultation, contact,
-            [operations.AnswerFields(principle_id=p1.id, mark="weakness", comment="Late")],
+            [response_ops.AnswerFields(principle_id=p1.id, mark="weakness", comment="Late")],
             submit=True,
         )  # fmt: skip
     db.session.rollback()

@@ -11,24 +11,25 @@ import pytest
 import sqlalchemy as sa
 
 from crm.audit.models import AuditEntry
-from crm.consultations import operations
+from crm.consultations import queries
 from crm.consultations.models import Recommendation
+from crm.consultations.operations import drafts as draft_ops
+from crm.consultations.operations import publishing as publish_ops
+from crm.consultations.operations import responses as response_ops
 from crm.core.errors import OperationError
 
 
 def add(lead, consultation, **fields):
     fields.setdefault("text", "Say who answers")
-    rec = operations.add_recommendation(
-        lead, consultation, operations.RecommendationFields(**fields)
-    )
+    rec = draft_ops.add_recommendation(lead, consultation, draft_ops.RecommendationFields(**fields))
     return rec
 
 
 def answer_rec(consultation, rec, email="r@example.org", submit=True):
-    operations.respond_public(
+    response_ops.respond_public(
         consultation,
-        operations.Respondent(name="Rina Akter", email=email),
-        [operations.AnswerFields(recommendation_id=rec.id, mark="weakness", comment="Unclear")],
+        response_ops.Respondent(name="Rina Akter", email=email),
+        [response_ops.AnswerFields(recommendation_id=rec.id, mark="weakness", comment="Unclear")],
         submit=submit,
     )
 
@@ -100,7 +101,7 @@ def test_a_lead_edits_a_draft_text_nobody_answered(client, as_role, db, make_con
     again = re.search(r'name="version" type="hidden" value="(\d+)"', stale.get_data(as_text=True))
     assert "Old tab" in stale.get_data(as_text=True) and int(again.group(1)) == new.version
     # Saving without a change records nothing.
-    operations.update_recommendation(lead, new, operations.RecommendationFields(
+    draft_ops.update_recommendation(lead, new, draft_ops.RecommendationFields(
         text=new.text, new_code=new.new_code, new_title=new.new_title))  # fmt: skip
     assert len(trail(db, consultation, "Edited draft text")) == 2
 
@@ -130,7 +131,7 @@ def test_an_answered_draft_text_is_not_deleted_and_waits_for_the_close_to_change
     db.session.commit()
     answer_rec(consultation, rec, submit=False)  # a saved draft counts
     db.session.commit()
-    assert operations.answers_on(rec) == 1
+    assert queries.answers_on(rec) == 1
 
     detail = client.get(f"/consultations/{consultation.id}").get_data(as_text=True)
     assert f"/consultations/recommendations/{rec.id}/delete" not in detail
@@ -161,7 +162,7 @@ def test_an_answered_draft_text_is_not_deleted_and_waits_for_the_close_to_change
     assert f"/consultations/recommendations/{rec.id}/edit" in detail
     assert "People have answered it, so it cannot be deleted: edit it instead." in detail
     with pytest.raises(OperationError, match="To change it, edit it instead"):
-        operations.delete_recommendation(lead, rec)
+        draft_ops.delete_recommendation(lead, rec)
     db.session.rollback()
     page = client.get(f"/consultations/recommendations/{rec.id}/edit").get_data(as_text=True)
     assert "1 answer was given on the present wording" in page
@@ -173,7 +174,7 @@ def test_an_answered_draft_text_is_not_deleted_and_waits_for_the_close_to_change
     [entry] = trail(db, consultation, "Edited draft text")
     assert entry.summary == "Edited draft text: New principle P9 · Data (after 1 answer)"
     assert entry.changes["text"] == ["Data rights", "Workers own and control their data"]
-    assert operations.answers_on(rec) == 1  # the answers stay with it
+    assert queries.answers_on(rec) == 1  # the answers stay with it
 
 
 def test_before_it_opens_an_answered_text_can_be_edited(make_consultation, make_user, db):
@@ -185,12 +186,12 @@ def test_before_it_opens_an_answered_text_can_be_edited(make_consultation, make_
     db.session.commit()
     tomorrow = date.today() + timedelta(days=1)
     with pytest.raises(OperationError, match="while the consultation is open"):
-        operations.update_recommendation(
-            lead, rec, operations.RecommendationFields("x", new_code="P9", new_title="Data")
+        draft_ops.update_recommendation(
+            lead, rec, draft_ops.RecommendationFields("x", new_code="P9", new_title="Data")
         )
     db.session.rollback()
-    operations.update_recommendation(
-        lead, rec, operations.RecommendationFields("x", new_code="P9", new_title="Data"),
+    draft_ops.update_recommendation(
+        lead, rec, draft_ops.RecommendationFields("x", new_code="P9", new_title="Data"),
         today=date.today() - timedelta(days=5),  # not yet open on that day
     )  # fmt: skip
     assert rec.text == "x" and tomorrow  # the phase is by day
@@ -231,20 +232,20 @@ def test_once_published_draft_texts_neither_change_nor_go(
     admin = make_user("admin")
     rec = add(admin, consultation, principle_id=current.principles[0].id)
     other = add(admin, consultation, text="Unused", new_code="P9", new_title="Data")
-    operations.set_accepted(admin, rec, True)
+    draft_ops.set_accepted(admin, rec, True)
     close(db, consultation)
-    operations.publish_version(admin, consultation, operations.PublishFields("2.0", "Two"))
+    publish_ops.publish_version(admin, consultation, publish_ops.PublishFields("2.0", "Two"))
     db.session.commit()
     with pytest.raises(OperationError, match="no longer changes"):
-        operations.update_recommendation(
-            admin, rec, operations.RecommendationFields("x", principle_id=rec.principle_id)
+        draft_ops.update_recommendation(
+            admin, rec, draft_ops.RecommendationFields("x", principle_id=rec.principle_id)
         )
     db.session.rollback()
     with pytest.raises(OperationError, match="no longer changes"):
-        operations.delete_recommendation(admin, other)
+        draft_ops.delete_recommendation(admin, other)
     db.session.rollback()
     assert (
-        operations.draft_text_locked(rec)
+        draft_ops.draft_text_locked(rec)
         == "A version was published from this draft; it no longer changes."
     )
 
@@ -263,13 +264,13 @@ def test_an_accepted_text_whose_principle_was_removed_is_fixed_through_its_edit_
     db.session.commit()
     consultation = make_consultation(standard_id=draft.id)
     rec = add(admin, consultation, text="Better P8", principle_id=draft.principles[-1].id)
-    operations.set_accepted(admin, rec, True)
+    draft_ops.set_accepted(admin, rec, True)
     standard_ops.remove_principle(admin, draft.principles[-1])
     close(db, consultation)
     db.session.refresh(rec)
     assert rec.principle_id is None and rec.label == "Draft text whose principle was removed"
     with pytest.raises(OperationError, match="1 accepted draft text no longer belongs") as refused:
-        operations.publish_version(admin, consultation, operations.PublishFields("2.0", "Two"))
+        publish_ops.publish_version(admin, consultation, publish_ops.PublishFields("2.0", "Two"))
     assert "use the Edit link beside it" in refused.value.message
     db.session.rollback()
     login(admin)

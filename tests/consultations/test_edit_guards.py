@@ -8,8 +8,12 @@ from datetime import date, timedelta
 import pytest
 import sqlalchemy as sa
 
-from crm.consultations import operations
 from crm.consultations.models import Access, Consultation
+from crm.consultations.operations import consultations as consultation_ops
+from crm.consultations.operations import drafts as draft_ops
+from crm.consultations.operations import personal_links as link_ops
+from crm.consultations.operations import publishing as publish_ops
+from crm.consultations.operations import responses as response_ops
 from crm.core.errors import OperationError
 from crm.standards.models import Standard
 
@@ -21,7 +25,7 @@ def fields_of(consultation, **overrides):
         access=consultation.access.value, segment_id=consultation.segment_id,
     )  # fmt: skip
     values.update(overrides)
-    return operations.ConsultationFields(**values)
+    return consultation_ops.ConsultationFields(**values)
 
 
 @pytest.fixture
@@ -35,10 +39,10 @@ def segment(db, make_contact, make_segment):
 
 def save_draft(consultation, email="draft@example.org"):
     """A response saved, not submitted."""
-    operations.respond_public(
+    response_ops.respond_public(
         consultation,
-        operations.Respondent(name="Draft Person", email=email),
-        [operations.AnswerFields(principle_id=consultation.standard.principles[0].id,
+        response_ops.Respondent(name="Draft Person", email=email),
+        [response_ops.AnswerFields(principle_id=consultation.standard.principles[0].id,
                                  mark="weakness", comment="Half written")],
         submit=False,
     )  # fmt: skip
@@ -49,12 +53,14 @@ def test_who_answers_changes_freely_until_someone_answers(
 ):
     consultation = make_consultation()
     lead = make_user("lead")
-    operations.update_consultation(
+    consultation_ops.update_consultation(
         lead, consultation, fields_of(consultation, access="invitation", segment_id=segment.id)
     )
     db.session.commit()
     assert consultation.access is Access.INVITATION
-    operations.update_consultation(lead, consultation, fields_of(consultation, access="public"))
+    consultation_ops.update_consultation(
+        lead, consultation, fields_of(consultation, access="public")
+    )
     db.session.commit()
     assert consultation.access is Access.PUBLIC and consultation.segment_id is None
 
@@ -69,7 +75,7 @@ def test_a_saved_draft_fixes_who_answers_and_the_version(
     save_draft(consultation)
     db.session.commit()
     with pytest.raises(OperationError, match="who answers cannot change") as refused:
-        operations.update_consultation(
+        consultation_ops.update_consultation(
             lead, consultation, fields_of(consultation, access="invitation", segment_id=segment.id)
         )
     assert refused.value.field == "access" and "“Public”" in refused.value.message
@@ -78,7 +84,7 @@ def test_a_saved_draft_fixes_who_answers_and_the_version(
     draft = standard_ops.supersede(make_user("admin"), current, "2.0", "Two")
     db.session.commit()
     with pytest.raises(OperationError, match="the version cannot change") as refused:
-        operations.update_consultation(lead, consultation, fields_of(consultation,
+        consultation_ops.update_consultation(lead, consultation, fields_of(consultation,
                                                                      standard_id=draft.id))  # fmt: skip
     assert refused.value.field == "standard_id"
     db.session.rollback()
@@ -86,7 +92,7 @@ def test_a_saved_draft_fixes_who_answers_and_the_version(
     assert consultation.access is Access.PUBLIC and consultation.standard_id == current.id
     # Everything else still changes, dates included.
     later = consultation.closes_on + timedelta(days=7)
-    operations.update_consultation(
+    consultation_ops.update_consultation(
         lead, consultation, fields_of(consultation, title="1.0 review, longer", closes_on=later)
     )
     db.session.commit()
@@ -123,12 +129,12 @@ def published(db, make_consultation, make_user, current):
         principle.text = principle.text or f"The text of {principle.code}."
     consultation = make_consultation(opens=-30, closes=-1)
     admin = make_user("admin")
-    rec = operations.add_recommendation(
+    rec = draft_ops.add_recommendation(
         admin, consultation,
-        operations.RecommendationFields(text="New P1", principle_id=current.principles[0].id),
+        draft_ops.RecommendationFields(text="New P1", principle_id=current.principles[0].id),
     )  # fmt: skip
-    operations.set_accepted(admin, rec, True)
-    operations.publish_version(admin, consultation, operations.PublishFields("2.0", "Two"))
+    draft_ops.set_accepted(admin, rec, True)
+    publish_ops.publish_version(admin, consultation, publish_ops.PublishFields("2.0", "Two"))
     db.session.commit()
     return consultation
 
@@ -145,11 +151,13 @@ def test_once_published_it_cannot_be_reopened_and_its_dates_stay(
         ({"opens_on": opens - timedelta(days=1)}, "opens_on"),
     ]:
         with pytest.raises(OperationError, match="Version 2.0 was published") as refused:
-            operations.update_consultation(lead, consultation, fields_of(consultation, **overrides))
+            consultation_ops.update_consultation(
+                lead, consultation, fields_of(consultation, **overrides)
+            )
         assert refused.value.field == field and "dates no longer change" in refused.value.message
         db.session.rollback()
     with pytest.raises(OperationError, match="cannot be reopened"):
-        operations.update_consultation(
+        consultation_ops.update_consultation(
             lead, consultation, fields_of(consultation, closes_on=date.today() + timedelta(days=3))
         )
     db.session.rollback()
@@ -157,7 +165,9 @@ def test_once_published_it_cannot_be_reopened_and_its_dates_stay(
     assert (consultation.opens_on, consultation.closes_on) == (opens, closes)
     assert not consultation.is_open
     # The title and introduction still change.
-    operations.update_consultation(lead, consultation, fields_of(consultation, title="2.0 draft"))
+    consultation_ops.update_consultation(
+        lead, consultation, fields_of(consultation, title="2.0 draft")
+    )
     db.session.commit()
     assert consultation.title == "2.0 draft"
 
@@ -193,9 +203,9 @@ def test_someone_who_started_answering_keeps_their_link_when_the_segment_changes
     consultation = make_consultation(access="invitation", segment=segment)
     invited = db.session.scalar(sa.select(Contact).where(Contact.email == "invited@example.org"))
     principle = consultation.standard.principles[0]
-    operations.respond(
+    response_ops.respond(
         consultation, invited,
-        [operations.AnswerFields(principle_id=principle.id, mark="strength", comment="Started")],
+        [response_ops.AnswerFields(principle_id=principle.id, mark="strength", comment="Started")],
         submit=False,
     )  # fmt: skip
     db.session.commit()
@@ -204,22 +214,22 @@ def test_someone_who_started_answering_keeps_their_link_when_the_segment_changes
     tags_from_names(["someone-else"])
     db.session.commit()
     other = make_segment(["someone-else"], name="Narrower")
-    operations.update_consultation(
+    consultation_ops.update_consultation(
         make_user("lead"), consultation, fields_of(consultation, segment_id=other.id)
     )
     db.session.commit()
-    assert operations.is_invited(consultation, invited)
-    response, outcome = operations.respond(
+    assert link_ops.is_invited(consultation, invited)
+    response, outcome = response_ops.respond(
         consultation, invited,
-        [operations.AnswerFields(principle_id=principle.id, mark="strength", comment="Finished")],
+        [response_ops.AnswerFields(principle_id=principle.id, mark="strength", comment="Finished")],
         submit=True,
     )  # fmt: skip
     db.session.commit()
-    assert outcome is operations.Outcome.SUBMITTED and response.submitted_at is not None
+    assert outcome is response_ops.Outcome.SUBMITTED and response.submitted_at is not None
 
     newcomer = Contact(first_name="New", last_name="Person", email="new@example.org")
     db.session.add(newcomer)
     db.session.commit()
-    assert not operations.is_invited(consultation, newcomer)
+    assert not link_ops.is_invited(consultation, newcomer)
     with pytest.raises(OperationError, match="not for this consultation"):
-        operations.respond(consultation, newcomer, [], submit=False)
+        response_ops.respond(consultation, newcomer, [], submit=False)

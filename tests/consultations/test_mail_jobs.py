@@ -7,8 +7,8 @@ from __future__ import annotations
 import pytest
 import sqlalchemy as sa
 
-from crm.consultations.links import LINK_MAILS_PER_ADDRESS_HOURLY
 from crm.consultations.models import Response
+from crm.consultations.operations.public_form import LINK_MAILS_PER_ADDRESS_HOURLY
 
 
 def _responses(db) -> int:
@@ -35,21 +35,21 @@ def test_a_form_that_fails_after_it_was_saved_queues_nothing_and_counts_nothing(
 ):
     """The hourly count of link emails is written with the email: a request rolled back
     takes both away, so it does not use up the address's emails for the hour."""
-    from crm.consultations import views
+    from crm.consultations import public
 
     consultation = make_consultation()
-    real_redirect = views.redirect
+    real_redirect = public.redirect
 
     def broken(*args, **kwargs):
         raise RuntimeError("the page broke after the response was saved")
 
-    monkeypatch.setattr(views, "redirect", broken)
+    monkeypatch.setattr(public, "redirect", broken)
     for _ in range(LINK_MAILS_PER_ADDRESS_HOURLY + 1):
         with pytest.raises(RuntimeError):
             client.post(f"/c/{consultation.id}", data=answer_form(consultation))
     assert queued_mail() == [] and _responses(db) == 0
 
-    monkeypatch.setattr(views, "redirect", real_redirect)
+    monkeypatch.setattr(public, "redirect", real_redirect)
     locations = [
         client.post(f"/c/{consultation.id}", data=answer_form(consultation)).headers["Location"]
         for _ in range(LINK_MAILS_PER_ADDRESS_HOURLY + 1)

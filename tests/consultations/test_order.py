@@ -10,8 +10,10 @@ import io
 import openpyxl
 import sqlalchemy as sa
 
-from crm.consultations import operations, queries
+from crm.consultations import queries
 from crm.consultations.models import Answer
+from crm.consultations.operations import drafts as draft_ops
+from crm.consultations.operations import responses as response_ops
 
 
 def scenario(db, make_consultation, make_user):
@@ -22,8 +24,8 @@ def scenario(db, make_consultation, make_user):
     ps = {p.code: p for p in consultation.standard.principles}
 
     def add(**fields):
-        return operations.add_recommendation(
-            lead, consultation, operations.RecommendationFields(**fields)
+        return draft_ops.add_recommendation(
+            lead, consultation, draft_ops.RecommendationFields(**fields)
         )
 
     recs = {
@@ -35,15 +37,15 @@ def scenario(db, make_consultation, make_user):
     }
     db.session.commit()
     answers = [
-        operations.AnswerFields(recommendation_id=r.id, mark="weakness", comment=name)
+        response_ops.AnswerFields(recommendation_id=r.id, mark="weakness", comment=name)
         for name, r in reversed(recs.items())
     ] + [
-        operations.AnswerFields(principle_id=ps[code].id, mark="strength", comment=code)
+        response_ops.AnswerFields(principle_id=ps[code].id, mark="strength", comment=code)
         for code in ("P8", "P3", "P1")
     ]
-    operations.respond_public(
+    response_ops.respond_public(
         consultation,
-        operations.Respondent(name="Rina Akter", email="rina@example.org"),
+        response_ops.Respondent(name="Rina Akter", email="rina@example.org"),
         answers,
         submit=True,
     )

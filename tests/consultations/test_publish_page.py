@@ -79,7 +79,8 @@ def test_the_publish_page_shows_what_will_be_published(
 ):
     from markupsafe import escape
 
-    from crm.consultations import operations
+    from crm.consultations.operations import drafts as draft_ops
+    from crm.consultations.operations import publishing as publish_ops
     from crm.standards.models import Standard
 
     with_texts(db, current)
@@ -88,15 +89,15 @@ def test_the_publish_page_shows_what_will_be_published(
     ps = {p.code: p for p in current.principles}
 
     def add(**fields):
-        return operations.add_recommendation(
-            lead, consultation, operations.RecommendationFields(**fields)
+        return draft_ops.add_recommendation(
+            lead, consultation, draft_ops.RecommendationFields(**fields)
         )
 
     p3 = add(text="Agree with worker representatives what is collected.", principle_id=ps["P3"].id)
     p9 = add(text="Workers can see and correct their data.", new_code="P9", new_title="Data Rights")
     add(text="Not accepted: stays out.", principle_id=ps["P5"].id)
     for rec in (p3, p9):
-        operations.set_accepted(lead, rec, True)
+        draft_ops.set_accepted(lead, rec, True)
     close(db, consultation)
     as_role("admin")
     page = client.get(f"/consultations/{consultation.id}/publish").get_data(as_text=True)
@@ -117,7 +118,7 @@ def test_the_publish_page_shows_what_will_be_published(
     )
     assert response.status_code == 302
     standard = db.session.scalar(sa.select(Standard).where(Standard.version == "2.0"))
-    shown = operations.publish_plan(consultation)
+    shown = publish_ops.publish_plan(consultation)
     assert [(p.code, p.title, p.text) for p in standard.principles] == [
         (p.code, p.title, p.text) for p in shown.principles
     ]
@@ -131,7 +132,8 @@ def test_two_accepted_texts_on_one_principle_are_flagged_and_not_published(
 ):
     import pytest
 
-    from crm.consultations import operations
+    from crm.consultations.operations import drafts as draft_ops
+    from crm.consultations.operations import publishing as publish_ops
     from crm.core.errors import OperationError
 
     with_texts(db, current)
@@ -139,13 +141,13 @@ def test_two_accepted_texts_on_one_principle_are_flagged_and_not_published(
     lead = make_user("lead")
     p1 = current.principles[0]
     first, second = (
-        operations.add_recommendation(
-            lead, consultation, operations.RecommendationFields(text=t, principle_id=p1.id)
+        draft_ops.add_recommendation(
+            lead, consultation, draft_ops.RecommendationFields(text=t, principle_id=p1.id)
         )
         for t in ("First wording", "Second wording")
     )
     for rec in (first, second):
-        operations.set_accepted(lead, rec, True)
+        draft_ops.set_accepted(lead, rec, True)
     close(db, consultation)
     as_role("admin")
     page = client.get(f"/consultations/{consultation.id}/publish").get_data(as_text=True)
@@ -154,11 +156,11 @@ def test_two_accepted_texts_on_one_principle_are_flagged_and_not_published(
     assert f"/consultations/recommendations/{first.id}/edit" in problems
     assert f"/consultations/recommendations/{second.id}/edit" in problems
     with pytest.raises(OperationError, match="P1 has 2 accepted draft texts"):
-        operations.publish_version(lead, consultation, operations.PublishFields("2.0", "Two"))
+        publish_ops.publish_version(lead, consultation, publish_ops.PublishFields("2.0", "Two"))
     db.session.rollback()
-    operations.set_accepted(lead, first, False)
-    standard = operations.publish_version(
-        lead, consultation, operations.PublishFields("2.0", "Two")
+    draft_ops.set_accepted(lead, first, False)
+    standard = publish_ops.publish_version(
+        lead, consultation, publish_ops.PublishFields("2.0", "Two")
     )
     assert standard.principles[0].text == "Second wording"
 
@@ -168,7 +170,7 @@ def test_the_publish_page_says_up_front_when_the_version_cannot_become_current(
 ):
     """Principles without text: "make it current" would fail after submit, so the page says so
     and offers publishing as a draft only."""
-    from crm.consultations import operations
+    from crm.consultations.operations import drafts as draft_ops
     from crm.standards.models import Standard, StandardStatus
 
     for principle in current.principles:
@@ -177,10 +179,10 @@ def test_the_publish_page_says_up_front_when_the_version_cannot_become_current(
     consultation = make_consultation()
     lead = make_user("lead")
     p2 = current.principles[1]
-    rec = operations.add_recommendation(
-        lead, consultation, operations.RecommendationFields(text="P2 at last.", principle_id=p2.id)
+    rec = draft_ops.add_recommendation(
+        lead, consultation, draft_ops.RecommendationFields(text="P2 at last.", principle_id=p2.id)
     )
-    operations.set_accepted(lead, rec, True)
+    draft_ops.set_accepted(lead, rec, True)
     close(db, consultation)
     as_role("admin")
     page = client.get(f"/consultations/{consultation.id}/publish").get_data(as_text=True)
@@ -201,7 +203,7 @@ def test_the_publish_page_says_up_front_when_the_version_cannot_become_current(
 
 
 def test_the_missing_texts_are_named_as_a_run_or_one_by_one():
-    from crm.consultations.operations import PlannedPrinciple, PublishPlan
+    from crm.consultations.operations.publishing import PlannedPrinciple, PublishPlan
 
     def phrase(texts):
         principles = [PlannedPrinciple(code=f"P{i}", title="T", text=t) for i, t in

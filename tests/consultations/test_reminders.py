@@ -23,7 +23,9 @@ from crm.campaigns.models import (
     Suppression,
     SuppressionReason,
 )
-from crm.consultations import operations
+from crm.consultations.operations import personal_links as link_ops
+from crm.consultations.operations import reminders as reminder_ops
+from crm.consultations.operations import responses as response_ops
 from crm.contacts.models import ConsentStatus
 from crm.core.errors import OperationError
 
@@ -76,11 +78,11 @@ def invited(db, make_contact, make_consultation, make_segment):
 
 
 def answer(consultation, contact, *, submit=True):
-    operations.respond(
+    response_ops.respond(
         consultation,
         contact,
         [
-            operations.AnswerFields(
+            response_ops.AnswerFields(
                 principle_id=consultation.standard.principles[0].id,
                 mark="strength",
                 comment="Clear enough",
@@ -163,7 +165,7 @@ def test_remind_them_reaches_exactly_those_invited_who_have_not_answered_and_agr
         assert f"Answering as {contact.full_name} ({email})" in body
         with app.test_request_context():
             token = link.rsplit("/", 1)[1]
-            assert operations.read_personal_token(consultation, token).id == contact.id
+            assert link_ops.read_personal_token(consultation, token).id == contact.id
     dora = client.get(urlsplit(sent["dora@example.org"]["substitutions"]["%%consultation_url%%"])
                       .path).get_data(as_text=True)  # fmt: skip
     assert "Clear enough" in dora  # her own saved draft, not a blank form
@@ -183,7 +185,7 @@ def test_someone_who_answers_after_queueing_is_not_reminded(
     app, ctx, db, make_user, invited, sendgrid_provider, fake_sendgrid
 ):
     consultation, people = invited
-    campaign, created = operations.draft_reminder(
+    campaign, created = reminder_ops.draft_reminder(
         make_user("lead"), consultation, sender_name="Lena", sender_email="lena@example.org"
     )
     assert created
@@ -205,7 +207,7 @@ def test_a_body_with_logic_renders_each_persons_link_too(
     from tests.conftest import first_link
 
     consultation, people = invited
-    campaign, _ = operations.draft_reminder(
+    campaign, _ = reminder_ops.draft_reminder(
         make_user("lead"), consultation, sender_name="Lena", sender_email="lena@example.org"
     )
     campaign.body = (
@@ -364,7 +366,7 @@ def test_a_scheduled_reminder_goes_out_before_the_close_or_not_at_all(
 
     consultation, _people = invited
     lead = make_user("lead")
-    campaign, _ = operations.draft_reminder(
+    campaign, _ = reminder_ops.draft_reminder(
         lead, consultation, sender_name="Lena", sender_email="lena@example.org"
     )
     db.session.commit()

@@ -12,8 +12,12 @@ import re
 import pytest
 import sqlalchemy as sa
 
-from crm.consultations import operations, queries
+from crm.consultations import queries
 from crm.consultations.models import Response
+from crm.consultations.operations import consultations as consultation_ops
+from crm.consultations.operations import drafts as draft_ops
+from crm.consultations.operations import personal_links as link_ops
+from crm.consultations.operations import responses as response_ops
 
 
 def tag(body: str, name: str) -> str:
@@ -37,7 +41,7 @@ def invited(db, make_contact, make_org, make_segment, make_consultation, app):
     db.session.commit()
     consultation = make_consultation(access="invitation", segment=make_segment(["advisory"]))
     with app.test_request_context():
-        token = operations.personal_token(consultation, contact)
+        token = link_ops.personal_token(consultation, contact)
     return consultation, contact, f"/c/{consultation.id}/r/{token}"
 
 
@@ -115,8 +119,8 @@ def test_an_invited_respondent_must_give_a_name(client, db, invited, answer_form
 
 def _submit(consultation, contact, comment, *, submit=True):
     p1 = consultation.standard.principles[0].id
-    answers = [operations.AnswerFields(principle_id=p1, mark="weakness", comment=comment)]
-    return operations.respond(consultation, contact, answers, submit=submit)
+    answers = [response_ops.AnswerFields(principle_id=p1, mark="weakness", comment=comment)]
+    return response_ops.respond(consultation, contact, answers, submit=submit)
 
 
 def test_respondent_numbers_follow_first_submission_and_never_move(
@@ -209,9 +213,9 @@ def test_two_first_submissions_at_once_get_different_numbers(app):
         standard = db.session.scalar(
             sa.select(Standard).where(Standard.status == StandardStatus.CURRENT)
         )
-        consultation = operations.create_consultation(
+        consultation = consultation_ops.create_consultation(
             None,
-            operations.ConsultationFields(
+            consultation_ops.ConsultationFields(
                 standard_id=standard.id, title=f"Race {tag}", access="public",
                 opens_on=date.today(), closes_on=date.today() + timedelta(days=5),
             ),
@@ -614,9 +618,9 @@ def test_every_problem_is_listed_with_its_principle_linked_and_highlighted(
 ):
     consultation = make_consultation()
     p1, p2, p3 = consultation.standard.principles[:3]
-    rec = operations.add_recommendation(
+    rec = draft_ops.add_recommendation(
         make_user("lead"), consultation,
-        operations.RecommendationFields(text="Say who", principle_id=p1.id),
+        draft_ops.RecommendationFields(text="Say who", principle_id=p1.id),
     )  # fmt: skip
     db.session.commit()
     marks = {

@@ -6,8 +6,9 @@ from __future__ import annotations
 import pytest
 import sqlalchemy as sa
 
-from crm.consultations import operations
 from crm.consultations.models import Answer, Response
+from crm.consultations.operations import personal_links as link_ops
+from crm.consultations.operations import responses as response_ops
 from crm.contacts.models import ConsentStatus, Contact
 from crm.core.errors import OperationError
 from crm.core.flood import PublicSubmission
@@ -135,7 +136,7 @@ def test_closed_and_not_yet_open_consultations_refuse(
     assert refused.status_code == 409
     assert count(db, Response) == 0 and count(db, Contact) == 0
     with pytest.raises(OperationError, match=word):
-        operations.check_open(consultation)
+        response_ops.check_open(consultation)
 
 
 def test_a_personal_link_stops_working_when_the_consultation_closes(
@@ -146,7 +147,7 @@ def test_a_personal_link_stops_working_when_the_consultation_closes(
     contact = make_contact(email="late@example.org")
     consultation = make_consultation()
     with client.application.test_request_context():
-        token = operations.personal_token(consultation, contact)
+        token = link_ops.personal_token(consultation, contact)
     consultation.closes_on = date.today() - timedelta(days=1)
     consultation.opens_on = date.today() - timedelta(days=5)
     db.session.commit()
@@ -236,10 +237,10 @@ def test_answers_about_something_outside_the_consultation_are_refused(
     consultation = make_consultation()
     contact = make_contact(email="x@example.org")
     with pytest.raises(OperationError, match="not in this consultation"):
-        operations.respond(
+        response_ops.respond(
             consultation,
             contact,
-            [operations.AnswerFields(principle_id=987654, mark="strength")],
+            [response_ops.AnswerFields(principle_id=987654, mark="strength")],
             submit=True,
         )
     assert count(db, Response) == 0
@@ -257,8 +258,8 @@ def test_invited_people_answer_through_their_personal_link_only(
     consultation = make_consultation(access="invitation", segment=make_segment(["advisory"]))
     assert client.get(f"/c/{consultation.id}").status_code == 404
     with app.test_request_context():
-        good = operations.personal_token(consultation, invited)
-        foreign = operations.personal_token(consultation, stranger)
+        good = link_ops.personal_token(consultation, invited)
+        foreign = link_ops.personal_token(consultation, stranger)
     page = client.get(f"/c/{consultation.id}/r/{good}").get_data(as_text=True)
     assert "Answering as Ina" in page and "About you" in page
     ok = client.post(f"/c/{consultation.id}/r/{good}", data=answer_form(consultation))
@@ -299,12 +300,12 @@ def test_a_save_after_submitting_counts_as_a_new_submission(db, make_consultatio
     consultation = make_consultation()
     contact = make_contact(email="again@example.org")
     p1 = consultation.standard.principles[0].id
-    first = [operations.AnswerFields(principle_id=p1, mark="strength", comment="Good")]
-    response, outcome = operations.respond(consultation, contact, first, submit=True)
-    assert outcome is operations.Outcome.SUBMITTED
-    later = [operations.AnswerFields(principle_id=p1, mark="weakness", comment="Second thoughts")]
-    response, outcome = operations.respond(consultation, contact, later, submit=False)
-    assert outcome is operations.Outcome.UPDATED  # the team reads it: it is said so
+    first = [response_ops.AnswerFields(principle_id=p1, mark="strength", comment="Good")]
+    response, outcome = response_ops.respond(consultation, contact, first, submit=True)
+    assert outcome is response_ops.Outcome.SUBMITTED
+    later = [response_ops.AnswerFields(principle_id=p1, mark="weakness", comment="Second thoughts")]
+    response, outcome = response_ops.respond(consultation, contact, later, submit=False)
+    assert outcome is response_ops.Outcome.UPDATED  # the team reads it: it is said so
     assert response.submissions == 2 and response.answers[0].comment == "Second thoughts"
 
 

@@ -10,8 +10,12 @@ import openpyxl
 import pytest
 import sqlalchemy as sa
 
-from crm.consultations import operations
 from crm.consultations.models import Answer, Consultation, Recommendation
+from crm.consultations.operations import comments as comment_ops
+from crm.consultations.operations import consultations as consultation_ops
+from crm.consultations.operations import drafts as draft_ops
+from crm.consultations.operations import publishing as publish_ops
+from crm.consultations.operations import responses as response_ops
 from crm.core.errors import OperationError
 from crm.standards.models import Standard, StandardStatus
 
@@ -20,14 +24,17 @@ def answer(consultation, email, marks, *, named=False, name="Rina Akter", org="U
            kind="worker_organization", country="BD"):  # fmt: skip
     from crm.contacts import operations as contact_ops
 
-    respondent = operations.Respondent(
+    respondent = response_ops.Respondent(
         name=name, email=email, organization=org, organization_kind=kind, country=country,
         named=named,
     )  # fmt: skip
-    response, _contact, _outcome = operations.respond_public(
+    response, _contact, _outcome = response_ops.respond_public(
         consultation,
         respondent,
-        [operations.AnswerFields(principle_id=p, mark=m, comment=c) for p, (m, c) in marks.items()],
+        [
+            response_ops.AnswerFields(principle_id=p, mark=m, comment=c)
+            for p, (m, c) in marks.items()
+        ],
         submit=True,
     )
     assert contact_ops  # matched or created by email
@@ -48,8 +55,8 @@ def test_setting_up_refuses_bad_input(make_user, current, db, make_segment):
     ]
     for overrides, message in cases:
         with pytest.raises(OperationError, match=message):
-            operations.create_consultation(
-                lead, operations.ConsultationFields(**{**base, **overrides})
+            consultation_ops.create_consultation(
+                lead, consultation_ops.ConsultationFields(**{**base, **overrides})
             )
         db.session.rollback()
     assert db.session.scalar(sa.select(sa.func.count()).select_from(Consultation)) == 0
@@ -80,24 +87,24 @@ def test_draft_texts_link_to_a_principle_of_the_version_or_propose_a_new_one(
     consultation = make_consultation()
     lead = make_user("lead")
     p1 = consultation.standard.principles[0]
-    rec = operations.add_recommendation(
-        lead, consultation, operations.RecommendationFields(text="Say who", principle_id=p1.id)
+    rec = draft_ops.add_recommendation(
+        lead, consultation, draft_ops.RecommendationFields(text="Say who", principle_id=p1.id)
     )
-    new = operations.add_recommendation(
+    new = draft_ops.add_recommendation(
         lead, consultation,
-        operations.RecommendationFields(text="Data rights", new_code="P9", new_title="Data"),
+        draft_ops.RecommendationFields(text="Data rights", new_code="P9", new_title="Data"),
     )  # fmt: skip
     assert rec.label == "Recommendation on P1" and new.label == "New principle P9 · Data"
     db.session.commit()
     for fields, message in [
-        (operations.RecommendationFields(text="x", new_code="P1", new_title="T"), "already"),
-        (operations.RecommendationFields(text="x", new_code="P9", new_title="T"), "already"),
-        (operations.RecommendationFields(text="x", new_code="", new_title="T"), "Code is required"),
-        (operations.RecommendationFields(text=" ", principle_id=p1.id), "Text is required"),
-        (operations.RecommendationFields(text="x", principle_id=987654), "Choose a principle"),
+        (draft_ops.RecommendationFields(text="x", new_code="P1", new_title="T"), "already"),
+        (draft_ops.RecommendationFields(text="x", new_code="P9", new_title="T"), "already"),
+        (draft_ops.RecommendationFields(text="x", new_code="", new_title="T"), "Code is required"),
+        (draft_ops.RecommendationFields(text=" ", principle_id=p1.id), "Text is required"),
+        (draft_ops.RecommendationFields(text="x", principle_id=987654), "Choose a principle"),
     ]:
         with pytest.raises(OperationError, match=message):
-            operations.add_recommendation(lead, consultation, fields)
+            draft_ops.add_recommendation(lead, consultation, fields)
         db.session.rollback()
     assert db.session.scalar(sa.select(sa.func.count()).select_from(Recommendation)) == 2
 
@@ -143,7 +150,7 @@ def test_leads_read_per_principle_tag_themes_and_mark_addressed(
     db.session.refresh(a1)
     assert a1.addressed_at is None
     with pytest.raises(OperationError, match="at most 50"):
-        operations.set_themes(None, a1, "x" * 51)
+        comment_ops.set_themes(None, a1, "x" * 51)
 
 
 def test_summary_counts_splits_and_top_themes(client, as_role, db, make_consultation):
@@ -160,7 +167,7 @@ def test_summary_counts_splits_and_top_themes(client, as_role, db, make_consulta
     answer(
         consultation, "c@example.org", {p1.id: ("opportunity", "SMS")}, kind="brand", country="VN"
     )
-    operations.set_themes(None, r1.answers[0], "clarity")
+    comment_ops.set_themes(None, r1.answers[0], "clarity")
     db.session.commit()
     summary = queries.summary(consultation)
     assert summary.responses == 3
@@ -218,9 +225,9 @@ def test_who_has_not_answered_and_their_personal_links(
         person.tags = tags_from_names(["advisory"])
     db.session.commit()
     consultation = make_consultation(access="invitation", segment=make_segment(["advisory"]))
-    operations.respond(
+    response_ops.respond(
         consultation, people[0],
-        [operations.AnswerFields(principle_id=consultation.standard.principles[0].id,
+        [response_ops.AnswerFields(principle_id=consultation.standard.principles[0].id,
                                  mark="strength", comment="ok")],
         submit=True,
     )  # fmt: skip
@@ -259,29 +266,29 @@ def test_publishing_the_next_version_from_the_accepted_draft(
     consultation = make_consultation()
     lead = make_user("lead")
     p1 = consultation.standard.principles[0]
-    rec = operations.add_recommendation(
-        lead, consultation, operations.RecommendationFields(text="New P1 text", principle_id=p1.id)
+    rec = draft_ops.add_recommendation(
+        lead, consultation, draft_ops.RecommendationFields(text="New P1 text", principle_id=p1.id)
     )
-    new = operations.add_recommendation(
+    new = draft_ops.add_recommendation(
         lead, consultation,
-        operations.RecommendationFields(text="Data rights", new_code="P9", new_title="Data"),
+        draft_ops.RecommendationFields(text="Data rights", new_code="P9", new_title="Data"),
     )  # fmt: skip
-    operations.add_recommendation(
-        lead, consultation, operations.RecommendationFields(text="Rejected", new_code="P10",
+    draft_ops.add_recommendation(
+        lead, consultation, draft_ops.RecommendationFields(text="Rejected", new_code="P10",
                                                             new_title="No")
     )  # fmt: skip
     db.session.commit()
-    fields = operations.PublishFields(version="2.0", title="WEST Principles 2.0")
+    fields = publish_ops.PublishFields(version="2.0", title="WEST Principles 2.0")
     with pytest.raises(OperationError, match="once the consultation has closed"):
-        operations.publish_version(lead, consultation, fields)
+        publish_ops.publish_version(lead, consultation, fields)
     _close(db, consultation)
     with pytest.raises(OperationError, match="No draft text is accepted"):
-        operations.publish_version(lead, consultation, fields)
-    operations.set_accepted(lead, rec, True)
-    operations.set_accepted(lead, new, True)
+        publish_ops.publish_version(lead, consultation, fields)
+    draft_ops.set_accepted(lead, rec, True)
+    draft_ops.set_accepted(lead, new, True)
     db.session.commit()
     with pytest.raises(OperationError, match="higher number"):
-        operations.publish_version(lead, consultation, operations.PublishFields("0.9", "Old"))
+        publish_ops.publish_version(lead, consultation, publish_ops.PublishFields("0.9", "Old"))
     db.session.rollback()
     # Only an admin changes the standard.
     login(lead)
@@ -302,9 +309,9 @@ def test_publishing_the_next_version_from_the_accepted_draft(
     db.session.refresh(consultation)
     assert consultation.published_standard_id == standard.id
     with pytest.raises(OperationError, match="already published"):
-        operations.publish_version(lead, consultation, fields)
+        publish_ops.publish_version(lead, consultation, fields)
     with pytest.raises(OperationError, match="no longer changes"):
-        operations.set_accepted(lead, rec, False)
+        draft_ops.set_accepted(lead, rec, False)
 
 
 def test_a_pledge_moves_to_the_published_version(make_user, db, make_consultation, make_org,
@@ -319,14 +326,14 @@ def test_a_pledge_moves_to_the_published_version(make_user, db, make_consultatio
     db.session.add(pledge)
     _with_texts(db, current)
     consultation = make_consultation()
-    rec = operations.add_recommendation(
+    rec = draft_ops.add_recommendation(
         lead, consultation,
-        operations.RecommendationFields(text="New", principle_id=current.principles[0].id),
+        draft_ops.RecommendationFields(text="New", principle_id=current.principles[0].id),
     )  # fmt: skip
-    operations.set_accepted(lead, rec, True)
+    draft_ops.set_accepted(lead, rec, True)
     _close(db, consultation)
-    new = operations.publish_version(
-        lead, consultation, operations.PublishFields("2.0", "Two", make_current=True)
+    new = publish_ops.publish_version(
+        lead, consultation, publish_ops.PublishFields("2.0", "Two", make_current=True)
     )
     pledge_ops.move_to_version(lead, pledge, new)
     assert pledge.standard_id == new.id
@@ -353,17 +360,17 @@ def test_the_version_is_fixed_once_there_are_draft_texts_or_answers(
     consultation = make_consultation()
     lead = make_user("lead")
     draft = standard_ops.supersede(lead, current, "2.0", "Two")
-    operations.add_recommendation(
+    draft_ops.add_recommendation(
         lead, consultation,
-        operations.RecommendationFields(text="x", principle_id=current.principles[0].id),
+        draft_ops.RecommendationFields(text="x", principle_id=current.principles[0].id),
     )  # fmt: skip
     db.session.commit()
-    fields = operations.ConsultationFields(
+    fields = consultation_ops.ConsultationFields(
         standard_id=draft.id, title="2.0 draft", opens_on=consultation.opens_on,
         closes_on=consultation.closes_on, access="public",
     )  # fmt: skip
     with pytest.raises(OperationError, match="draft texts refer"):
-        operations.update_consultation(lead, consultation, fields)
+        consultation_ops.update_consultation(lead, consultation, fields)
     db.session.rollback()
     db.session.refresh(consultation)
     assert consultation.standard_id == current.id and consultation.title == "1.0 review"
@@ -429,8 +436,8 @@ def test_comments_come_a_page_at_a_time_and_filter_by_a_whole_theme(
         answer(consultation, f"r{n}@example.org", {p1.id: ("weakness", f"Comment number {n}")})
     db.session.commit()
     answers = db.session.scalars(sa.select(Answer).order_by(Answer.id)).all()
-    operations.set_themes(None, answers[0], "digital wages, grievance")
-    operations.set_themes(None, answers[1], "wages")
+    comment_ops.set_themes(None, answers[0], "digital wages, grievance")
+    comment_ops.set_themes(None, answers[1], "wages")
     db.session.commit()
 
     first = queries.comments_page(consultation, per_page=3)

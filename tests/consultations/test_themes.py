@@ -8,16 +8,17 @@ import re
 import sqlalchemy as sa
 
 from crm.audit.models import AuditEntry
-from crm.consultations import operations
 from crm.consultations.models import Answer
+from crm.consultations.operations import comments as comment_ops
+from crm.consultations.operations import responses as response_ops
 from crm.core.errors import ConflictError
 
 
 def one_comment(db, consultation):
-    operations.respond_public(
+    response_ops.respond_public(
         consultation,
-        operations.Respondent(name="Rina Akter", email="rina@example.org"),
-        [operations.AnswerFields(principle_id=consultation.standard.principles[0].id,
+        response_ops.Respondent(name="Rina Akter", email="rina@example.org"),
+        [response_ops.AnswerFields(principle_id=consultation.standard.principles[0].id,
                                  mark="weakness", comment="Too vague")],
         submit=True,
     )  # fmt: skip
@@ -85,21 +86,21 @@ def test_the_check_is_in_the_operation(db, make_consultation, make_user):
     consultation = make_consultation()
     answer = one_comment(db, consultation)
     lead = make_user("lead")
-    operations.set_themes(lead, answer, "grievance", seen="")
+    comment_ops.set_themes(lead, answer, "grievance", seen="")
     db.session.commit()
     with pytest.raises(ConflictError, match="now grievance. Your change was not saved."):
-        operations.set_themes(lead, answer, "", seen="")
+        comment_ops.set_themes(lead, answer, "", seen="")
     db.session.rollback()
     # Clearing the themes, from what is there now, works; a stale clear says "no themes".
-    operations.set_themes(lead, answer, "", seen="grievance")
+    comment_ops.set_themes(lead, answer, "", seen="grievance")
     db.session.commit()
     db.session.refresh(answer)
     assert answer.themes is None
     with pytest.raises(ConflictError, match="now no themes"):
-        operations.set_themes(lead, answer, "x", seen="grievance")
+        comment_ops.set_themes(lead, answer, "x", seen="grievance")
     db.session.rollback()
     # A caller that saw nothing (a script, the CLI) sets the themes as before.
-    operations.set_themes(lead, answer, "Access")
+    comment_ops.set_themes(lead, answer, "Access")
     db.session.commit()
     db.session.refresh(answer)
     assert answer.themes == "access"

@@ -133,7 +133,7 @@ def test_housekeeping_deletes_what_has_aged_and_nothing_else(app, db):
     }
     assert db.session.scalars(sa.select(JobWorker.name)).all() == ["alive:2"]
     # The stale draft's file went with it; the others' stay.
-    from crm.imports.operations import upload_dir
+    from crm.imports.uploads import upload_dir
 
     with app.app_context():
         left = {name for name, stored in upload_files.items() if (upload_dir() / stored).exists()}

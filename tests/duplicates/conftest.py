@@ -7,15 +7,9 @@ import sqlalchemy as sa
 
 
 @pytest.fixture(autouse=True)
-def no_scan_cache(app):
+def no_scan_cache(app, monkeypatch):
     """Every test sees its own data: the kept scan would outlive a rolled-back test."""
-    before = app.config.get("CRM_DUPLICATE_CACHE_SECONDS")
-    app.config["CRM_DUPLICATE_CACHE_SECONDS"] = 0
-    yield
-    if before is None:
-        app.config.pop("CRM_DUPLICATE_CACHE_SECONDS", None)
-    else:
-        app.config["CRM_DUPLICATE_CACHE_SECONDS"] = before
+    monkeypatch.setitem(app.config, "DUPLICATE_CACHE_SECONDS", 0)
 
 
 @pytest.fixture
@@ -50,12 +44,12 @@ def make_event(db):
 
 @pytest.fixture
 def make_consultation(db, current):
-    from crm.consultations import operations
+    from crm.consultations.operations import consultations as consultation_ops
 
     def make(title: str = "1.0 review"):
-        consultation = operations.create_consultation(
+        consultation = consultation_ops.create_consultation(
             None,
-            operations.ConsultationFields(
+            consultation_ops.ConsultationFields(
                 standard_id=current.id,
                 title=title,
                 opens_on=date.today() - timedelta(days=1),

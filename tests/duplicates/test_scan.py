@@ -76,18 +76,15 @@ def test_similar_name_in_the_same_organization(db, make_org, make_contact):
     )
 
 
-def test_the_threshold_is_configurable(app, db, make_org, make_contact):
+def test_the_threshold_is_configurable(app, db, make_org, make_contact, monkeypatch):
     acme = make_org()
     make_contact("Farhana", "Rahman", organization_id=acme.id)
     make_contact("Farida", "Rahman", organization_id=acme.id)
     assert scan.scan_contacts(threshold=90).pairs == []
     assert len(scan.scan_contacts(threshold=75).pairs) == 1
-    app.config["CRM_DUPLICATE_THRESHOLD"] = 75
-    try:
-        with app.test_request_context():
-            assert len(queries.latest_scan(DuplicateKind.CONTACT).pairs) == 1
-    finally:
-        app.config.pop("CRM_DUPLICATE_THRESHOLD")
+    monkeypatch.setitem(app.config, "DUPLICATE_THRESHOLD", 75)  # CRM_DUPLICATE_THRESHOLD
+    with app.test_request_context():
+        assert len(queries.latest_scan(DuplicateKind.CONTACT).pairs) == 1
 
 
 def test_rules_that_agree_add_up(db, make_org, make_contact):

@@ -33,6 +33,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.e2e.guide_screens import save_guide_screen
 from tests.running import REPO_ROOT, Served, app_env, free_port, make_serve
 
 ARTIFACTS = REPO_ROOT / "test-artifacts"
@@ -263,6 +264,17 @@ def screenshot(page, request):
         path = ARTIFACTS / f"{name}.png"
         page.screenshot(path=path, full_page=True)
         return path
+
+    return save
+
+
+@pytest.fixture
+def guide_screen(page):
+    """guide_screen("lead-dashboard"[, element]) saves the page as the docs' guides show it
+    (tests/e2e/guide_screens.py says where)."""
+
+    def save(name: str, element=None) -> Path:
+        return save_guide_screen(page, name, element)
 
     return save
 

@@ -22,7 +22,7 @@ def switch_user(page, crm, email: str, password: str) -> None:
 
 
 def test_a_champion_records_an_endorsement_and_a_lead_verifies_it(
-    page, crm, accounts, unique, screenshot
+    page, crm, accounts, unique, screenshot, guide_screen
 ):
     title = f"Keynote on worker voice {unique()}"
     switch_user(page, crm, CHAMPION_EMAIL, accounts.demo_password)
@@ -34,6 +34,7 @@ def test_a_champion_records_an_endorsement_and_a_lead_verifies_it(
     page.get_by_label("Link").fill("https://forum.example.org/keynote")
     page.get_by_label("Audience reach").fill("350")
     page.get_by_label("P3 · Build Trust with Workers").check()
+    guide_screen("champion-endorsement-form")
     page.get_by_role("button", name="Save endorsement").click()
     expect(page.get_by_role("alert")).to_contain_text("the team will review it")
     mine = page.locator(".endorsement-item", has_text=title)
@@ -43,6 +44,7 @@ def test_a_champion_records_an_endorsement_and_a_lead_verifies_it(
     page.goto("/champions/endorsements/review")
     card = page.locator(".review-card", has_text=title)
     expect(card).to_contain_text("P3")
+    guide_screen("lead-endorsement-review")
     card.get_by_role("button", name="Verify").click()
     expect(page.get_by_role("alert")).to_contain_text(f"Verified: {title}.")
     expect(page.locator(".review-card", has_text=title)).to_have_count(0)
@@ -50,6 +52,7 @@ def test_a_champion_records_an_endorsement_and_a_lead_verifies_it(
     switch_user(page, crm, CHAMPION_EMAIL, accounts.demo_password)
     expect(page.locator(".endorsement-item", has_text=title)).to_contain_text("Verified")
     screenshot()
+    guide_screen("champion-profile")
 
 
 def create_public_event(page, name: str, capacity: int) -> str:
@@ -77,7 +80,9 @@ def register_publicly(page, public_url: str, first: str, last: str, email: str) 
     page.get_by_role("button", name="Register").click()
 
 
-def test_the_public_is_waitlisted_for_a_full_event_then_promoted(page, crm, unique, screenshot):
+def test_the_public_is_waitlisted_for_a_full_event_then_promoted(
+    page, crm, unique, screenshot, guide_screen
+):
     suffix = unique()
     name = f"Secure grievance channels workshop {suffix}"
     crm.log_in()
@@ -90,6 +95,7 @@ def test_the_public_is_waitlisted_for_a_full_event_then_promoted(page, crm, uniq
     register_publicly(page, public_url, "Karim", f"Second{suffix}", f"second.{suffix}@example.org")
     expect(page.get_by_role("heading", level=1)).to_have_text("You are on the waitlist")
     screenshot("waitlisted")
+    guide_screen("public-event-waitlisted")
 
     page.goto("/login")
     crm.log_in()
@@ -103,9 +109,10 @@ def test_the_public_is_waitlisted_for_a_full_event_then_promoted(page, crm, uniq
     expect(row.locator(".participation")).to_have_text("Registered")
     expect(page.locator("#waitlist")).to_have_count(0)
     screenshot("promoted")
+    guide_screen("lead-event-promoted")
 
 
-def test_check_in_an_attendee_at_the_door(page, crm, accounts, unique, screenshot):
+def test_check_in_an_attendee_at_the_door(page, crm, accounts, unique, screenshot, guide_screen):
     suffix = unique()
     name = f"Dhaka roundtable {suffix}"
     crm.log_in()
@@ -138,3 +145,4 @@ def test_check_in_an_attendee_at_the_door(page, crm, accounts, unique, screensho
         page.locator(".check-in-row", has_text=f"Imran Hossain{suffix}").locator(".participation")
     ).to_have_text("Registered")
     screenshot()
+    guide_screen("volunteer-check-in")

@@ -24,7 +24,9 @@ def add_contact(page, first: str, last: str, email: str, tag: str) -> None:
     expect(page.get_by_role("heading", level=1)).to_have_text(f"{first} {last}")
 
 
-def test_segment_compose_send_stats_and_unsubscribe(page, crm, mail, unique, screenshot):
+def test_segment_compose_send_stats_and_unsubscribe(
+    page, crm, mail, unique, screenshot, guide_screen
+):
     tag = unique("camp")
     first_email = f"ayesha.{tag}@example.org"
     crm.log_in()
@@ -39,6 +41,7 @@ def test_segment_compose_send_stats_and_unsubscribe(page, crm, mail, unique, scr
     expect(count).to_have_text("2")
     expect(page.locator("#segment-preview")).to_contain_text(f"Ayesha Rahman{tag}")
     page.get_by_label("Name", exact=True).fill(f"Workshop {tag}")
+    guide_screen("lead-segment")
     page.get_by_role("button", name="Save segment").click()
     expect(page.get_by_role("heading", level=1)).to_have_text(f"Workshop {tag}")
 
@@ -54,6 +57,7 @@ def test_segment_compose_send_stats_and_unsubscribe(page, crm, mail, unique, scr
     page.get_by_role("button", name="Save draft").click()
     expect(page.get_by_text("is saved as a draft")).to_be_visible()
     expect(page.get_by_test_id("would-send")).to_have_text("2")
+    guide_screen("lead-campaign-draft")
 
     page.get_by_role("link", name="Preview").click()
     expect(page.get_by_test_id("preview-body")).to_contain_text("Dear ")
@@ -70,6 +74,7 @@ def test_segment_compose_send_stats_and_unsubscribe(page, crm, mail, unique, scr
     expect(page.get_by_test_id("stat-sent")).to_have_text("2")
     expect(page.locator("h1 .badge")).to_have_text("Sent")
     screenshot("sent")
+    guide_screen("lead-campaign-sent")
 
     # Ayesha unsubscribes from the email she received, without an account.
     message = mail(first_email)
@@ -81,6 +86,7 @@ def test_segment_compose_send_stats_and_unsubscribe(page, crm, mail, unique, scr
     page.get_by_role("button", name="Unsubscribe").click()
     expect(page.get_by_role("heading", level=1)).to_have_text("You are unsubscribed")
     screenshot("unsubscribed")
+    guide_screen("public-unsubscribed")
 
     crm.log_in()
     page.goto(f"/contacts/?q=Rahman{tag}")

@@ -31,7 +31,7 @@ def personal_link(mail, address: str) -> str:
 
 
 def test_the_public_answers_comes_back_to_finish_and_a_lead_downloads_the_summary(
-    page, crm, accounts, unique, screenshot, mail
+    page, crm, accounts, unique, screenshot, mail, guide_screen
 ):
     title = f"1.0 review {unique()}"
     switch_user(page, crm, LEAD_EMAIL, accounts.demo_password)
@@ -57,6 +57,7 @@ def test_the_public_answers_comes_back_to_finish_and_a_lead_downloads_the_summar
     first = page.locator(".consultation-item").nth(0)
     first.get_by_label("Weakness").check()
     first.locator("textarea").fill("Too vague about who answers workers.")
+    guide_screen("public-consultation")
     page.get_by_role("button", name="Save and finish later").click()
     expect(page.locator("#result-message")).to_contain_text(f"A link is on its way to {email}")
 
@@ -80,6 +81,7 @@ def test_the_public_answers_comes_back_to_finish_and_a_lead_downloads_the_summar
         page.locator('#summary .consultation-split[aria-label^="0 strength, 1 weakness"]')
     ).to_have_count(1)
     expect(page.locator("body")).to_contain_text("Worker organization / union")
+    guide_screen("lead-consultation-summary")
     with page.expect_download() as download_info:
         page.get_by_role("link", name="XLSX").click()
     download = download_info.value

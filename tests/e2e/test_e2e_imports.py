@@ -96,7 +96,7 @@ def preview_row(page, line: int):
 
 
 def test_a_lead_imports_a_messy_csv_reads_the_errors_and_undoes_it(
-    page, crm, accounts, unique, screenshot, tmp_path
+    page, crm, accounts, unique, screenshot, tmp_path, guide_screen
 ):
     tag = unique()
     path, names = messy_csv(tmp_path, tag)
@@ -146,6 +146,7 @@ def test_a_lead_imports_a_messy_csv_reads_the_errors_and_undoes_it(
     mapping_name = f"Salon Lyon export {tag}"
     page.get_by_label("Save this mapping").fill(mapping_name)
     screenshot("mapping")
+    guide_screen("lead-import-mapping")
     page.get_by_role("button", name="Check and preview").click()
 
     # Preview: the three bad rows are left out, each with the reason under the bad cell.
@@ -187,6 +188,7 @@ def test_a_lead_imports_a_messy_csv_reads_the_errors_and_undoes_it(
         expect(row.locator("td.cell-error")).to_have_count(0)
     expect(preview_row(page, 2)).to_contain_text("Suivi prévu en mars")
     screenshot("preview")
+    guide_screen("lead-import-preview")
 
     # Import: four created, three failed.
     page.locator("#import-button").click()
@@ -205,6 +207,7 @@ def test_a_lead_imports_a_messy_csv_reads_the_errors_and_undoes_it(
     expect(page.locator("main")).to_contain_text("Also created: 3 organizations")
     expect(page.locator("#error-file")).to_contain_text("3 rows were left out.")
     screenshot("run")
+    guide_screen("lead-import-done")
 
     # The error file: the failed rows as they were, with the reason and the line.
     with page.expect_download() as download_info:
@@ -445,7 +448,9 @@ def test_a_large_file_is_imported_by_the_worker_and_its_page_follows_it(
     expect(page.locator("main")).to_contain_text(f"P2999 Large{tag}")
 
 
-def test_a_viewer_downloads_the_quarterly_report_as_xlsx(page, crm, accounts, screenshot):
+def test_a_viewer_downloads_the_quarterly_report_as_xlsx(
+    page, crm, accounts, screenshot, guide_screen
+):
     switch_user(page, crm, accounts.viewer_email, accounts.demo_password)
     page.goto("/reports/")
     heading = page.get_by_role("heading", level=1)
@@ -455,6 +460,7 @@ def test_a_viewer_downloads_the_quarterly_report_as_xlsx(page, crm, accounts, sc
     code = page.locator("#quarter").input_value()
     assert re.fullmatch(r"\d{4}Q[1-4]", code), code
     screenshot("page")
+    guide_screen("viewer-report")
 
     with page.expect_download() as download_info:
         page.get_by_role("link", name="XLSX").click()

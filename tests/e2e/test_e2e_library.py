@@ -11,7 +11,7 @@ pytestmark = pytest.mark.e2e
 
 
 def test_a_volunteer_submits_a_case_study_and_a_lead_publishes_it(
-    page, crm, accounts, unique, screenshot
+    page, crm, accounts, unique, screenshot, guide_screen
 ):
     title = f"SMS grievance line {unique()}"
     crm.log_in("volunteer@example.org", accounts.demo_password)
@@ -24,6 +24,7 @@ def test_a_volunteer_submits_a_case_study_and_a_lead_publishes_it(
     page.get_by_label("What happened").fill("Workers used it, but replies came late.")
     page.get_by_label("Lessons").fill("Answer within a week or trust drops.")
     page.get_by_label("May be shared publicly").check()
+    guide_screen("volunteer-case-study-form")
     page.get_by_role("button", name="Submit for review").click()
     expect(page.get_by_role("alert")).to_contain_text("A lead will review your case study")
     expect(page.locator(".review-status")).to_have_text("Awaiting review")
@@ -34,6 +35,7 @@ def test_a_volunteer_submits_a_case_study_and_a_lead_publishes_it(
     crm.log_in("lead@example.org", accounts.demo_password)
     page.goto("/library/review")
     page.get_by_role("link", name=title).click()
+    guide_screen("lead-case-study-review")
     page.get_by_role("button", name="Publish").click()
     expect(page.get_by_role("alert")).to_contain_text(f"Published: {title}.")
     expect(page.locator(".review-status")).to_have_text("Published")

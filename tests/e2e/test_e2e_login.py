@@ -7,7 +7,7 @@ pytestmark = pytest.mark.e2e
 
 
 def test_login_rejects_a_wrong_password_then_returns_to_the_page_asked_for(
-    page, accounts, screenshot
+    page, accounts, screenshot, guide_screen
 ):
     page.goto("/contacts/")
     expect(page).to_have_url("/login?next=%2Fcontacts%2F")
@@ -22,6 +22,7 @@ def test_login_rejects_a_wrong_password_then_returns_to_the_page_asked_for(
     expect(page.get_by_label("Email")).to_have_value(accounts.admin_email)
     expect(page.get_by_label("Password", exact=True)).to_have_value("")
     screenshot("wrong-password")
+    guide_screen("login")
 
     page.get_by_label("Password", exact=True).fill(accounts.admin_password)
     page.get_by_role("button", name="Log in").click()

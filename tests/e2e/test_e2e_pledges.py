@@ -18,7 +18,9 @@ def invitation_link(mail, address: str) -> str:
     return re.search(link, body).group(0)
 
 
-def test_public_pledge_confirmed_then_first_report_filed(page, crm, mail, unique, screenshot):
+def test_public_pledge_confirmed_then_first_report_filed(
+    page, crm, mail, unique, screenshot, guide_screen
+):
     suffix = unique()
     org = f"Harbour Textiles {suffix.capitalize()}"
     email = f"rashida.{suffix}@harbour.example.org"
@@ -33,6 +35,7 @@ def test_public_pledge_confirmed_then_first_report_filed(page, crm, mail, unique
     page.get_by_label("Work email").fill(email)
     page.get_by_label("List our organization in the public directory of signatories").check()
     page.get_by_label("I am authorized to commit my organization").check()
+    guide_screen("public-pledge-form")
     page.get_by_role("button", name="Sign the pledge").click()
     expect(page.get_by_role("heading", level=1)).to_have_text("Thank you: your pledge is received")
 
@@ -41,6 +44,7 @@ def test_public_pledge_confirmed_then_first_report_filed(page, crm, mail, unique
     crm.log_in()
     page.goto("/pledges/?standing=signed")
     page.get_by_role("link", name=org).click()
+    guide_screen("lead-pledge-to-confirm")
     page.get_by_role("button", name="Confirm pledge").click()
     expect(page.get_by_role("alert").filter(has_text="now active")).to_be_visible()
     expect(page.get_by_role("alert").filter(has_text="invited")).to_contain_text(email)
@@ -50,6 +54,7 @@ def test_public_pledge_confirmed_then_first_report_filed(page, crm, mail, unique
     page.context.clear_cookies()
     page.goto(invitation_link(mail, email))
     password = f"harbour-loom-{suffix}"
+    guide_screen("invitation")
     page.get_by_label("Choose a password").fill(password)
     page.get_by_label("Repeat the password").fill(password)
     page.get_by_role("button", name="Save password and log in").click()
@@ -66,10 +71,12 @@ def test_public_pledge_confirmed_then_first_report_filed(page, crm, mail, unique
     expect(page.locator(".assessment").first.get_by_label("Comment")).to_have_value(
         "Helpline pilot in two factories"
     )
+    guide_screen("rep-progress-report")
     page.get_by_role("button", name="Submit report").click()
     expect(page.get_by_role("alert")).to_contain_text("is submitted")
     expect(page.locator(".my-pledge .report-status").first).to_have_text("Submitted")
     screenshot("report-filed")
+    guide_screen("rep-report-submitted")
 
     # The lead sees it on the pledge.
     page.context.clear_cookies()

@@ -9,7 +9,7 @@ from playwright.sync_api import expect
 pytestmark = pytest.mark.e2e
 
 
-def test_create_an_organization_then_a_contact_there(page, crm, unique, screenshot):
+def test_create_an_organization_then_a_contact_there(page, crm, unique, screenshot, guide_screen):
     suffix = unique()
     org_name = f"Harbour Textiles {suffix.capitalize()}"
     crm.log_in()
@@ -24,15 +24,17 @@ def test_create_an_organization_then_a_contact_there(page, crm, unique, screensh
     expect(page.get_by_role("alert")).to_contain_text(f"Amara Okoye{suffix} is saved.")
     expect(page.get_by_role("link", name=org_name)).to_be_visible()
     expect(page.get_by_role("link", name=f"amara.{suffix}@example.org")).to_be_visible()
+    guide_screen("contact-saved")
 
     # The organization's page lists its new person.
     page.get_by_role("link", name=org_name).click()
     expect(page.get_by_role("heading", level=1)).to_have_text(org_name)
     expect(page.locator(f'a[href="/contacts/{contact_id}"]')).to_have_text(f"Amara Okoye{suffix}")
     screenshot()
+    guide_screen("organization-page")
 
 
-def test_log_an_engagement_from_the_contact_page(page, crm, unique, screenshot):
+def test_log_an_engagement_from_the_contact_page(page, crm, unique, screenshot, guide_screen):
     suffix = unique()
     org_name = f"Riverside Apparel {suffix.capitalize()}"
     summary = f"Introduced the WEST principles to the sourcing team {suffix}"
@@ -56,6 +58,7 @@ def test_log_an_engagement_from_the_contact_page(page, crm, unique, screenshot):
     page.get_by_label("Kind").select_option(label="Listening session")
     page.get_by_label("Summary").fill(summary)
     page.get_by_label("What we heard").fill("Workers want payslips they can read on a phone.")
+    guide_screen("engagement-form")
     page.get_by_role("button", name="Save engagement").click()
 
     expect(page.get_by_role("alert")).to_contain_text("The engagement is logged.")
@@ -70,9 +73,10 @@ def test_log_an_engagement_from_the_contact_page(page, crm, unique, screenshot):
     expect(item.get_by_role("link", name=summary)).to_be_visible()
     expect(item).to_contain_text("Workers want payslips they can read on a phone.")
     screenshot()
+    guide_screen("contact-timeline")
 
 
-def test_a_form_with_an_error_keeps_what_was_typed(page, crm, unique, screenshot):
+def test_a_form_with_an_error_keeps_what_was_typed(page, crm, unique, screenshot, guide_screen):
     suffix = unique()
     crm.log_in()
     page.goto("/contacts/new")
@@ -91,6 +95,7 @@ def test_a_form_with_an_error_keeps_what_was_typed(page, crm, unique, screenshot
     expect(email).to_have_value("keziah-at-example.org")
     expect(page.get_by_label("Job title")).to_have_value("Organizer")
     screenshot("error")
+    guide_screen("form-error")
 
     # Correcting only the email is enough to save.
     email.fill(f"keziah.{suffix}@example.org")

@@ -17,7 +17,7 @@ def _search(page, text: str) -> None:
     expect(page.get_by_role("searchbox", name="Search")).to_have_value(text)
 
 
-def test_find_a_contact_by_name_fragment_and_by_email(page, crm, unique, screenshot):
+def test_find_a_contact_by_name_fragment_and_by_email(page, crm, unique, screenshot, guide_screen):
     suffix = unique()
     last = f"Adeyemi{suffix}"
     email = f"funmi.{suffix}@example.org"
@@ -31,6 +31,7 @@ def test_find_a_contact_by_name_fragment_and_by_email(page, crm, unique, screens
     expect(link).to_have_count(1)
     expect(link).to_have_text(f"Funmilayo {last}")
     screenshot("by-name")
+    guide_screen("contacts-search")
 
     _search(page, email)
     expect(link).to_have_count(1)

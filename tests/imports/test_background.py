@@ -55,10 +55,10 @@ def queue(client, db, run: ImportRun) -> Job:
 
 
 def cache_path(app, run: ImportRun):
-    from crm.imports import operations
+    from crm.imports import uploads
 
     with app.test_request_context():
-        return operations.stored_path(run)
+        return uploads.stored_path(run)
 
 
 def count(db, model) -> int:
@@ -214,7 +214,7 @@ def test_a_refusal_in_the_middle_fails_the_run_with_its_message_and_imports_noth
 def test_a_crash_fails_the_run_and_the_job_with_the_error(
     app, client, db, lead, run_jobs, monkeypatch
 ):
-    from crm.imports import engine
+    from crm.imports import running
 
     run = upload(client, db, people(3))
     job = queue(client, db, run)
@@ -222,7 +222,7 @@ def test_a_crash_fails_the_run_and_the_job_with_the_error(
     def broken(*args, **kwargs):
         raise ZeroDivisionError("division by zero")
 
-    monkeypatch.setattr(engine.audit, "record", broken)  # after every row was written
+    monkeypatch.setattr(running.audit, "record", broken)  # after every row was written
     run_jobs()
     run = fresh(db, ImportRun, run.id)
     assert run.status is RunStatus.FAILED and "unexpected error" in run.message
@@ -402,10 +402,10 @@ def test_housekeeping_drops_stale_drafts_ended_uploads_and_old_cache_files(app, 
 
 
 def test_the_command_line_keeps_no_copy(app, db, runner, tmp_path):
-    from crm.imports import operations
+    from crm.imports import uploads
 
     with app.app_context():
-        folder = operations.upload_dir()
+        folder = uploads.upload_dir()
     before = set(folder.glob("*.upload"))
     path = tmp_path / "people.csv"
     path.write_bytes(people(3))

@@ -146,7 +146,7 @@ def test_the_fast_address_check_agrees_with_the_forms_rule():
 
     from crm.auth.operations import normalize_email
     from crm.core.errors import OperationError
-    from crm.imports.cleaning import email
+    from crm.imports.cell_values import email
 
     cases = ["Ana@Example.org", "a.b+tag@x.org", "a..b@x.org", ".a@x.org", "a.@x.org", "a@x",
              "a@-x.org", "a@x.test", "ß@x.org", "a@bücher.de", "a b@x.org", '"q"@x.org',

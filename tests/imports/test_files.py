@@ -8,9 +8,9 @@ import openpyxl
 import pytest
 
 from crm.core.errors import OperationError
-from crm.imports.contacts import SPEC as CONTACTS
-from crm.imports.fields import auto_map, check_mapping, header_key
-from crm.imports.reading import TableReader
+from crm.imports.column_mapping import auto_map, check_mapping, header_key
+from crm.imports.importers.contacts import SPEC as CONTACTS
+from crm.imports.table_reader import TableReader
 
 TEXT = 'First name,Last name,E-mail,Notes\nJosé,Núñez,jose@example.org,"two\nlines"\nZoë,Ðorđević,zoe@example.org,\n'
 
@@ -152,7 +152,7 @@ def test_headers_and_countries_as_written_in_other_languages():
 
     import pycountry
 
-    from crm.imports.cleaning import COUNTRY_ALIASES, country
+    from crm.imports.cell_values import COUNTRY_ALIASES, country
 
     assert all(pycountry.countries.get(alpha_2=code) for code in COUNTRY_ALIASES.values())
     for written, code in [("Deutschland", "DE"), ("España", "ES"), ("Türkiye", "TR"),

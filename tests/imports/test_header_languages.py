@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from crm.imports.contacts import SPEC as CONTACTS
-from crm.imports.fields import auto_map
-from crm.imports.organizations import SPEC as ORGANIZATIONS
+from crm.imports.column_mapping import auto_map
+from crm.imports.importers.contacts import SPEC as CONTACTS
+from crm.imports.importers.organizations import SPEC as ORGANIZATIONS
 
 
 def test_a_french_contacts_file():

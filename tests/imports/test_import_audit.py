@@ -148,11 +148,11 @@ def test_an_organization_overwrite_and_a_side_created_organization_are_recorded(
 
 def test_a_failed_import_leaves_no_audit_entries(app, db, make_user, make_contact, monkeypatch):
     """The first chunk updates and creates (and writes their entries); the second fails."""
-    from crm.imports import engine, operations
-    from crm.imports.contacts import ContactImporter
+    from crm.imports import operations, running
+    from crm.imports.importers.contacts import ContactImporter
 
     ana = make_contact("Ana", "Silva", email="a@x.org", title="Officer")
-    monkeypatch.setattr(engine, "CHUNK_ROWS", 2)
+    monkeypatch.setattr(running, "CHUNK_ROWS", 2)
     calls = {"n": 0}
     real_write = ContactImporter.write
 

@@ -449,8 +449,8 @@ def test_one_missing_column_is_said_in_the_singular(client, as_role, db):
     ],
 )
 def test_contact_headers_in_other_languages_are_recognized(headers):
-    from crm.imports.contacts import SPEC
-    from crm.imports.fields import auto_map
+    from crm.imports.column_mapping import auto_map
+    from crm.imports.importers.contacts import SPEC
 
     assert list(auto_map(headers, SPEC).values()) == [
         "first_name", "last_name", "title", "phone", "organization", "country",
@@ -468,21 +468,22 @@ def test_contact_headers_in_other_languages_are_recognized(headers):
     ],
 )
 def test_organization_headers_in_other_languages_are_recognized(headers):
-    from crm.imports.fields import auto_map
-    from crm.imports.organizations import SPEC
+    from crm.imports.column_mapping import auto_map
+    from crm.imports.importers.organizations import SPEC
 
     assert list(auto_map(headers, SPEC).values()) == ["name", "country", "website"]
 
 
 def test_a_translated_header_never_takes_a_field_of_another_meaning():
-    from crm.imports.fields import auto_map
-    from crm.imports.records import EndorsementImporter, PledgeImporter
+    from crm.imports.column_mapping import auto_map
+    from crm.imports.importers.endorsements import EndorsementImporter
+    from crm.imports.importers.pledges import PledgeImporter
 
     # An endorsement's title is its headline, not a job title.
     assert auto_map(["Fonction", "Cargo"], EndorsementImporter.spec) == {}
     assert auto_map(["Société"], PledgeImporter.spec) == {"Société": "organization"}
     # A field's own names come first: "Mobile" stays the phone, "Land" the country.
-    from crm.imports.contacts import SPEC
+    from crm.imports.importers.contacts import SPEC
 
     assert auto_map(["Land", "Mobile"], SPEC) == {"Land": "country", "Mobile": "phone"}
 
@@ -495,7 +496,7 @@ COUNTRIES_ELSEWHERE = {
 
 
 def test_countries_named_in_other_languages_are_read():
-    from crm.imports import cleaning
+    from crm.imports import cell_values
 
     for name, code in {
         **COUNTRIES_ELSEWHERE,
@@ -503,25 +504,25 @@ def test_countries_named_in_other_languages_are_read():
         "Costa do Marfim": "CI", "Suíça": "CH", "Belgique": "BE", "Marokko": "MA",
         "ESTADOS UNIDOS": "US", "états-unis d'amérique": "US",
     }.items():  # fmt: skip
-        assert cleaning.country(name) == code, name
-    assert len(cleaning.translated_countries()) > 1000  # pycountry's own translations
+        assert cell_values.country(name) == code, name
+    assert len(cell_values.translated_countries()) > 1000  # pycountry's own translations
 
 
 def test_without_pycountry_translations_the_common_names_still_read(monkeypatch, tmp_path):
     import pycountry
 
-    from crm.imports import cleaning
+    from crm.imports import cell_values
 
     monkeypatch.setattr(pycountry, "LOCALES_DIR", str(tmp_path))  # an empty folder
-    cleaning.translated_countries.cache_clear()
-    cleaning.country.cache_clear()
+    cell_values.translated_countries.cache_clear()
+    cell_values.country.cache_clear()
     try:
-        assert cleaning.translated_countries() == {}
+        assert cell_values.translated_countries() == {}
         for name, code in COUNTRIES_ELSEWHERE.items():
-            assert cleaning.country(name) == code, name
+            assert cell_values.country(name) == code, name
     finally:
-        cleaning.translated_countries.cache_clear()
-        cleaning.country.cache_clear()
+        cell_values.translated_countries.cache_clear()
+        cell_values.country.cache_clear()
 
 
 def test_a_french_file_imports_its_columns_and_countries(run_import, db):

@@ -11,14 +11,14 @@ from crm.imports.models import ImportItem, ImportRun
 def test_the_uploaded_file_is_deleted_once_the_run_has_ended(app, client, as_role, db):
     import io
 
-    from crm.imports import operations
+    from crm.imports import uploads
 
     as_role("lead")
     client.post("/imports/upload", data={"record_type": "contacts", "file": (io.BytesIO(b"first_name\nAna\n"), "a.csv")},
                 content_type="multipart/form-data")  # fmt: skip
     run = db.session.scalars(sa.select(ImportRun)).one()
     with app.test_request_context():
-        path = operations.stored_path(run)
+        path = uploads.stored_path(run)
     assert path.exists()
     client.post(f"/imports/{run.id}/run")
     assert not path.exists()
@@ -28,13 +28,13 @@ def test_stale_drafts_are_dropped_with_their_files(app, db, make_user):
     from datetime import timedelta
 
     from crm.core.db import utcnow
-    from crm.imports import operations
+    from crm.imports import operations, uploads
 
     with app.test_request_context():
         old = operations.start_run(None, "contacts", "old.csv", b"first_name\nAna\n")
         old.created_at = utcnow() - timedelta(days=8)
         db.session.commit()
-        path = operations.stored_path(old)
+        path = uploads.stored_path(old)
         operations.start_run(None, "contacts", "new.csv", b"first_name\nBo\n")
         db.session.commit()
     assert not path.exists()

@@ -167,10 +167,10 @@ def test_an_update_edited_again_after_the_import_keeps_the_later_edit_on_undo(
 
 def test_a_failure_part_way_leaves_nothing_behind(app, db, make_user, monkeypatch):
     """An error after the first chunk was written rolls the whole import back."""
-    from crm.imports import engine, operations
-    from crm.imports.contacts import ContactImporter
+    from crm.imports import operations, running
+    from crm.imports.importers.contacts import ContactImporter
 
-    monkeypatch.setattr(engine, "CHUNK_ROWS", 2)
+    monkeypatch.setattr(running, "CHUNK_ROWS", 2)
     calls = {"n": 0}
     real_write = ContactImporter.write
 

@@ -169,7 +169,7 @@ def test_a_title_row_above_the_header_is_skipped_and_said(client, as_role, db, t
 
 
 def test_a_one_column_list_keeps_its_header(tmp_path):
-    from crm.imports.reading import TableReader
+    from crm.imports.table_reader import TableReader
 
     path = tmp_path / "upload"
     path.write_bytes(b"Email\na@example.org\nb@example.org\n")
@@ -203,7 +203,7 @@ def test_files_that_are_not_tables_are_refused_with_what_they_are(tmp_path, name
     import random
 
     from crm.core.errors import OperationError
-    from crm.imports.reading import TableReader
+    from crm.imports.table_reader import TableReader
 
     rng = random.Random(7)
     data = {
@@ -232,7 +232,7 @@ def test_files_that_are_not_tables_are_refused_with_what_they_are(tmp_path, name
     ],
 )
 def test_real_lists_are_not_taken_for_prose(tmp_path, data):
-    from crm.imports.reading import TableReader
+    from crm.imports.table_reader import TableReader
 
     path = tmp_path / "upload"
     path.write_bytes(data)
