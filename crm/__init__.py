@@ -165,6 +165,7 @@ def register_domain_hooks() -> None:
     first, as each imports the one below it) and what counts as a version's usage."""
     # Imported here, when an app is made, to keep `import crm.<module>` light (see above).
     import crm.champions.operations  # noqa: F401
+    import crm.consultations.queries  # noqa: F401
     import crm.contacts.operations  # noqa: F401
     import crm.pledges.operations  # noqa: F401
     import crm.pledges.queries  # noqa: F401

@@ -25,7 +25,7 @@ from crm.core.countries import country_name
 from crm.extensions import db
 from crm.organizations.models import OrganizationKind
 from crm.standards.models import Principle, Standard
-from crm.standards.queries import version_key
+from crm.standards.queries import counts_usage, grouped_count, version_key
 
 NON_RESPONDERS_LISTED = 2000
 
@@ -472,3 +472,9 @@ def response_counts() -> dict[int, int]:
             .group_by(Response.consultation_id)
         ).all()
     )
+
+
+# A version's usage (crm.standards.queries): an answer about one of its principles freezes it.
+@counts_usage("answers")
+def _answers_by_version(standard_ids: list[int] | None) -> dict[int, int]:
+    return grouped_count(Principle.standard_id, standard_ids, Answer)

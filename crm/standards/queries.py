@@ -7,7 +7,6 @@ from dataclasses import dataclass
 
 import sqlalchemy as sa
 
-from crm.consultations.models import Answer
 from crm.extensions import db
 from crm.standards.models import Principle, Standard, StandardStatus
 
@@ -109,10 +108,6 @@ def usage_by_standard(standard_ids: list[int] | None = None) -> dict[int, Usage]
         for sid, n in counter(standard_ids).items():
             counts = totals.setdefault(sid, {})
             counts[field] = counts.get(field, 0) + n
-    # Consultation answers are still counted here, not registered: crm/consultations is being
-    # reshaped on another branch (an exception declared in pyproject.toml's import contracts).
-    for sid, n in grouped_count(Principle.standard_id, standard_ids, Answer).items():
-        totals.setdefault(sid, {})["answers"] = n
     return {sid: Usage(**counts) for sid, counts in totals.items()}
 
 
