@@ -3,7 +3,7 @@
 A domain cannot import the domains that stand on it, so they register here instead: a
 `blocker` says why a record must stay (deleting it would destroy their history), and a
 `detacher` lets go of a record before it goes (tasks about it keep their work, without the
-link). Each domain's registrations are loaded by `crm.register_hooks`.
+link). Each domain's registrations are loaded by `crm.register_domain_hooks`.
 """
 
 from __future__ import annotations
