@@ -9,7 +9,7 @@ PG_TEST_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/test
 # Settings (KEY=value lines) that honcho adds to both processes of `make run`, if the file exists.
 ENV_FILE ?= .env
 
-.PHONY: install run serve test test-pg test-e2e lint bench docs docs-serve docs-screens clean
+.PHONY: install run serve test test-pg test-e2e lint format typecheck bench docs docs-serve docs-screens clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -47,8 +47,16 @@ test-pg: install  ## the suite against PostgreSQL
 test-e2e: install  ## browser tests in headless Chromium; fails if Chromium is missing
 	CRM_REQUIRE_BROWSER=1 $(PYTEST) -q tests/e2e
 
-lint: install
+lint: install  ## ruff's lint rules and its formatting, checked (not applied)
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+format: install  ## apply ruff's formatting and its safe fixes
+	$(VENV)/bin/ruff format .
+	$(VENV)/bin/ruff check --fix .
+
+typecheck: install  ## mypy over crm/, config.py and wsgi.py (settings in pyproject.toml)
+	$(VENV)/bin/mypy
 
 bench: install  ## contact list speed at 100k and 1M contacts, SQLite and PostgreSQL
 	$(VENV)/bin/python benchmarks/contact_list.py
