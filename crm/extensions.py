@@ -1,5 +1,7 @@
 """Flask extensions, created unbound and initialised in create_app()."""
 
+from typing import TYPE_CHECKING
+
 from flask_login import LoginManager
 from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
@@ -9,6 +11,15 @@ from crm.core.db import Base
 from crm.core.search_ddl import include_in_migrations, render_item
 
 db = SQLAlchemy(model_class=Base)
+
+# The models' base class. At run time it is db.Model: the declarative Base rebuilt by
+# Flask-SQLAlchemy with its table naming and bind key. A type checker takes no attribute of an
+# object as a base class (mypy: `Name "db.Model" is not defined`), so to it the base is Base,
+# which declares everything the models use (registry, metadata, Mapped columns).
+if TYPE_CHECKING:
+    Model = Base
+else:
+    Model = db.Model
 migrate = Migrate(
     compare_type=True,
     render_as_batch=True,

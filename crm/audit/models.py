@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from crm.core.db import enum_type, utcnow
-from crm.extensions import db
+from crm.extensions import Model
 
 if TYPE_CHECKING:  # accounts stand on the trail (they audit logins), not the other way
     from crm.auth.models import User
@@ -27,7 +27,7 @@ class AuditAction(StrEnum):
     INVITE = "invite"
 
 
-class AuditEntry(db.Model):
+class AuditEntry(Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     at: Mapped[datetime] = mapped_column(default=utcnow)
     actor_id: Mapped[int | None] = mapped_column(sa.ForeignKey("user.id", ondelete="SET NULL"))

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Protocol
+from typing import TYPE_CHECKING, ClassVar, Protocol
 
 import sqlalchemy as sa
 from sqlalchemy.orm import (
@@ -64,6 +64,11 @@ class Base(DeclarativeBase):
         metadata=sa.MetaData(naming_convention=NAMING_CONVENTION),
         type_annotation_map={datetime: UTCDateTime()},
     )
+
+    if TYPE_CHECKING:
+        # Every model is mapped to a table of its own (SQLAlchemy types it as any FromClause),
+        # so bulk SQL may insert into and update `Model.__table__`.
+        __table__: ClassVar[sa.Table]
 
 
 class TrackedMixin:

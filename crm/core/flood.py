@@ -16,13 +16,13 @@ from sqlalchemy.orm import Mapped, mapped_column
 from crm.core.db import utcnow
 from crm.core.errors import OperationError
 from crm.core.locks import serialize_on
-from crm.extensions import db
+from crm.extensions import Model, db
 
 WINDOW = timedelta(hours=1)
 KEEP = timedelta(days=1)  # then housekeeping deletes them
 
 
-class PublicSubmission(db.Model):
+class PublicSubmission(Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     form: Mapped[str] = mapped_column(sa.String(40))  # "event-registration"
     address: Mapped[str] = mapped_column(sa.String(64))

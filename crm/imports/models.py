@@ -14,7 +14,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from crm.auth.models import User
 from crm.core.db import enum_type, utcnow
-from crm.extensions import db
+from crm.extensions import Model
 
 
 class RecordType(StrEnum):
@@ -75,7 +75,7 @@ class RunStatus(StrEnum):
 RUN_JOB = "imports.run"
 
 
-class ImportRun(db.Model):
+class ImportRun(Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     record_type: Mapped[RecordType] = mapped_column(enum_type(RecordType, 20))
     file_name: Mapped[str] = mapped_column(sa.String(255))
@@ -134,7 +134,7 @@ class ItemAction(StrEnum):
     UPDATED = "updated"
 
 
-class ImportItem(db.Model):
+class ImportItem(Model):
     """Records a run created (a run of consecutive ids, `record_id` to `record_id_last`: a bulk
     insert gives consecutive ids, so 100,000 new contacts are one item) or one it updated, with
     `before` holding the replaced values."""
@@ -150,7 +150,7 @@ class ImportItem(db.Model):
     __table_args__ = (sa.Index("ix_import_item_run", "run_id", "table_name", "action"),)
 
 
-class SavedMapping(db.Model):
+class SavedMapping(Model):
     """A named column mapping to reuse for files from the same source."""
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -165,7 +165,7 @@ class SavedMapping(db.Model):
     )
 
 
-class ImportUpload(db.Model):
+class ImportUpload(Model):
     """An uploaded file's bytes, kept in the database until its run ends, so whichever worker
     runs the import, on whichever machine, reads the same file (and a restart loses nothing)."""
 

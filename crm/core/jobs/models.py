@@ -9,7 +9,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from crm.core.db import Actor, enum_type, utcnow
-from crm.extensions import db
+from crm.extensions import Model
 
 
 class JobStatus(StrEnum):
@@ -34,7 +34,7 @@ class JobStatus(StrEnum):
         return self in (JobStatus.DONE, JobStatus.FAILED, JobStatus.CANCELLED)
 
 
-class Job(db.Model):
+class Job(Model):
     """One unit of background work: queued in the transaction that asks for it, run by
     `flask crm worker` after that transaction commits.
 
@@ -86,7 +86,7 @@ class Job(db.Model):
         return f"<Job {self.id} {self.kind} {self.status}>"
 
 
-class JobWorker(db.Model):
+class JobWorker(Model):
     """A running `flask crm worker` process, as last seen (its heartbeat)."""
 
     name: Mapped[str] = mapped_column(sa.String(100), primary_key=True)  # host:pid
