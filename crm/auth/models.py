@@ -13,7 +13,7 @@ from werkzeug.security import check_password_hash, generate_password_hash
 
 from crm.core.access import Role
 from crm.core.db import enum_type, utcnow
-from crm.extensions import db
+from crm.extensions import Model
 
 if TYPE_CHECKING:
     from crm.contacts.models import Contact
@@ -33,7 +33,7 @@ def new_session_token() -> str:
     return secrets.token_urlsafe(24)
 
 
-class User(UserMixin, db.Model):
+class User(UserMixin, Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     email: Mapped[str] = mapped_column(sa.String(254), unique=True)
     name: Mapped[str] = mapped_column(sa.String(200))
@@ -81,7 +81,7 @@ class User(UserMixin, db.Model):
         return f"<User {self.email} {self.role}>"
 
 
-class LoginAttempt(db.Model):
+class LoginAttempt(Model):
     """Failed and successful logins, kept to throttle guessing per account and per address.
     They name an address and a network address, so they are pruned after
     `LOGIN_ATTEMPT_KEEP_DAYS` by the hourly housekeeping job

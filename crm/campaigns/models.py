@@ -10,10 +10,10 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from crm.core.db import TrackedMixin, enum_type, utcnow
-from crm.extensions import db
+from crm.extensions import Model
 
 
-class Segment(TrackedMixin, db.Model):
+class Segment(TrackedMixin, Model):
     """A saved filter over contacts; `criteria` is what `crm.campaigns.segments` reads."""
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -52,7 +52,7 @@ class CampaignStatus(StrEnum):
         return self.value.capitalize()
 
 
-class Campaign(TrackedMixin, db.Model):
+class Campaign(TrackedMixin, Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(sa.String(200))
     purpose: Mapped[Purpose] = mapped_column(enum_type(Purpose, 30))
@@ -117,7 +117,7 @@ class MessageStatus(StrEnum):
         return self.value.capitalize()
 
 
-class OutboxMessage(db.Model):
+class OutboxMessage(Model):
     """One campaign email to one person; written when the campaign is queued."""
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -160,7 +160,7 @@ class SuppressionReason(StrEnum):
         return {"spam_report": "Spam report"}.get(self.value, self.value.capitalize())
 
 
-class Suppression(db.Model):
+class Suppression(Model):
     """An address never to mail again, whoever holds it (bounces, spam reports, by hand)."""
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -192,7 +192,7 @@ class EventKind(StrEnum):
         )
 
 
-class DeliveryEvent(db.Model):
+class DeliveryEvent(Model):
     """One event SendGrid reported about one of our messages; `sg_event_id` makes it once."""
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -213,7 +213,7 @@ class DeliveryEvent(db.Model):
     __table_args__ = (sa.Index("ix_delivery_event_campaign", "campaign_id", "kind", "at"),)
 
 
-class TopicOptOut(db.Model):
+class TopicOptOut(Model):
     """A person who still wants some of our email, but not this kind (their preference page)."""
 
     contact_id: Mapped[int] = mapped_column(

@@ -11,7 +11,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from crm.auth.models import User
 from crm.contacts.models import Contact
 from crm.core.db import TrackedMixin, enum_type, utcnow
-from crm.extensions import db
+from crm.extensions import Model, db
 from crm.organizations.models import Organization
 from crm.standards.models import Principle
 
@@ -56,7 +56,7 @@ class Region(StrEnum):
         }.get(self.value, self.value.replace("_", " ").title())
 
 
-class Champion(TrackedMixin, db.Model):
+class Champion(TrackedMixin, Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     contact_id: Mapped[int] = mapped_column(
         sa.ForeignKey("contact.id", ondelete="CASCADE"), unique=True
@@ -104,7 +104,7 @@ class Champion(TrackedMixin, db.Model):
         return f"<Champion {self.contact_id} {self.stage}>"
 
 
-class StageChange(db.Model):
+class StageChange(Model):
     """One move through the pipeline: the record conversion figures are computed from."""
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -166,7 +166,7 @@ endorsement_principle = sa.Table(
 )
 
 
-class Endorsement(TrackedMixin, db.Model):
+class Endorsement(TrackedMixin, Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     champion_id: Mapped[int] = mapped_column(sa.ForeignKey("champion.id", ondelete="CASCADE"))
     kind: Mapped[EndorsementKind] = mapped_column(enum_type(EndorsementKind, 20))

@@ -11,7 +11,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from crm.auth.models import User
 from crm.contacts.models import Contact
 from crm.core.db import TrackedMixin, enum_type, utcnow
-from crm.extensions import db
+from crm.extensions import Model
 from crm.organizations.models import OrganizationKind
 from crm.standards.models import Principle, Standard
 
@@ -48,7 +48,7 @@ class Mark(StrEnum):
         return self.value.capitalize()
 
 
-class Consultation(TrackedMixin, db.Model):
+class Consultation(TrackedMixin, Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     standard_id: Mapped[int] = mapped_column(sa.ForeignKey("standard.id"))
     title: Mapped[str] = mapped_column(sa.String(200))  # "2.0 draft"
@@ -82,7 +82,7 @@ class Consultation(TrackedMixin, db.Model):
         return self.phase() is Phase.OPEN
 
 
-class Recommendation(TrackedMixin, db.Model):
+class Recommendation(TrackedMixin, Model):
     """A draft text: a new wording for a principle of the version, or a new principle."""
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -111,7 +111,7 @@ class Recommendation(TrackedMixin, db.Model):
         return f"New principle {self.new_code} · {self.new_title}"
 
 
-class Response(db.Model):
+class Response(Model):
     """One person's answers to one consultation; saved drafts have no submitted_at."""
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -153,7 +153,7 @@ class Response(db.Model):
     )
 
 
-class Answer(db.Model):
+class Answer(Model):
     """What one respondent said about one principle or recommendation."""
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -11,7 +11,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from crm.auth.models import User
 from crm.core.db import TrackedMixin, enum_type
 from crm.core.text import fold
-from crm.extensions import db
+from crm.extensions import Model
 from crm.organizations.models import Organization
 from crm.tags.models import Tag, contact_tag
 
@@ -26,7 +26,7 @@ class ConsentStatus(StrEnum):
         return {"unknown": "Not asked", "granted": "Agreed", "withdrawn": "Withdrawn"}[self.value]
 
 
-class Contact(TrackedMixin, db.Model):
+class Contact(TrackedMixin, Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     first_name: Mapped[str] = mapped_column(sa.String(100))
     last_name: Mapped[str] = mapped_column(sa.String(100), default="")

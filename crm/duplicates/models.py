@@ -10,7 +10,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from crm.auth.models import User
 from crm.core.db import enum_type, utcnow
-from crm.extensions import db
+from crm.extensions import Model
 
 
 class DuplicateKind(StrEnum):
@@ -22,7 +22,7 @@ class DuplicateKind(StrEnum):
         return {"contact": "Contacts", "organization": "Organizations"}[self.value]
 
 
-class DuplicateDismissal(db.Model):
+class DuplicateDismissal(Model):
     """ "Not duplicates": the pair (low_id < high_id) no longer shows on the duplicates page.
 
     No foreign keys to contact/organization (one table serves both kinds); a merge or a delete
@@ -43,7 +43,7 @@ class DuplicateDismissal(db.Model):
     __table_args__ = (sa.UniqueConstraint("kind", "low_id", "high_id"),)
 
 
-class DuplicateMerge(db.Model):
+class DuplicateMerge(Model):
     """One merge: `merged_id` is gone, its records now belong to `survivor_id`.
 
     Kept so a second submit of the same merge (or a stale pair) says where the record went

@@ -11,7 +11,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from crm.auth.models import User
 from crm.contacts.models import Contact
 from crm.core.db import TrackedMixin, enum_type
-from crm.extensions import db
+from crm.extensions import Model, db
 from crm.organizations.models import Organization
 
 
@@ -39,7 +39,7 @@ engagement_contact = sa.Table(
 )
 
 
-class Engagement(TrackedMixin, db.Model):
+class Engagement(TrackedMixin, Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     kind: Mapped[EngagementKind] = mapped_column(enum_type(EngagementKind, 30))
     occurred_on: Mapped[date]

@@ -11,7 +11,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from crm.contacts.models import Contact
 from crm.core.db import TrackedMixin, enum_type, utcnow
-from crm.extensions import db
+from crm.extensions import Model
 
 
 class EventKind(StrEnum):
@@ -34,7 +34,7 @@ class Hosting(StrEnum):
         return {"hosted": "Hosted by us", "attended": "We attend"}[self.value]
 
 
-class Event(TrackedMixin, db.Model):
+class Event(TrackedMixin, Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(sa.String(200))
     kind: Mapped[EventKind] = mapped_column(enum_type(EventKind, 20))
@@ -110,7 +110,7 @@ class ParticipationStatus(StrEnum):
 SEATED = (ParticipationStatus.REGISTERED, ParticipationStatus.ATTENDED)
 
 
-class Participation(TrackedMixin, db.Model):
+class Participation(TrackedMixin, Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     event_id: Mapped[int] = mapped_column(sa.ForeignKey("event.id", ondelete="CASCADE"))
     contact_id: Mapped[int] = mapped_column(sa.ForeignKey("contact.id", ondelete="CASCADE"))

@@ -10,7 +10,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from crm.auth.models import User
 from crm.core.db import TrackedMixin, enum_type
-from crm.extensions import db
+from crm.extensions import Model, db
 from crm.organizations.models import Organization
 from crm.standards.models import Principle
 
@@ -71,7 +71,7 @@ case_study_organization = sa.Table(
 )
 
 
-class CaseStudy(TrackedMixin, db.Model):
+class CaseStudy(TrackedMixin, Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     title: Mapped[str] = mapped_column(sa.String(200))
     technology: Mapped[Technology] = mapped_column(enum_type(Technology, 30))

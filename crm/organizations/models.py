@@ -8,7 +8,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from crm.core.db import TrackedMixin, enum_type
-from crm.extensions import db
+from crm.extensions import Model
 from crm.tags.models import Tag, organization_tag
 
 
@@ -43,7 +43,7 @@ KIND_LABELS = {
 }
 
 
-class Organization(TrackedMixin, db.Model):
+class Organization(TrackedMixin, Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(sa.String(200))
     # Lower-cased name for sorting, prefix search and duplicate checks.

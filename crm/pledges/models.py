@@ -11,7 +11,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from crm.auth.models import User
 from crm.contacts.models import Contact
 from crm.core.db import TrackedMixin, enum_type, utcnow
-from crm.extensions import db
+from crm.extensions import Model
 from crm.organizations.models import Organization
 from crm.standards.models import Principle, Standard
 
@@ -53,7 +53,7 @@ class Standing(StrEnum):
 LIVE = (PledgeStatus.DRAFT, PledgeStatus.SIGNED, PledgeStatus.ACTIVE, PledgeStatus.ADOPTED)
 
 
-class Pledge(TrackedMixin, db.Model):
+class Pledge(TrackedMixin, Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     organization_id: Mapped[int] = mapped_column(sa.ForeignKey("organization.id"))
     standard_id: Mapped[int] = mapped_column(sa.ForeignKey("standard.id"))
@@ -105,7 +105,7 @@ class Pledge(TrackedMixin, db.Model):
         return f"<Pledge {self.organization_id} {self.status}>"
 
 
-class PledgeChange(db.Model):
+class PledgeChange(Model):
     """Every status change and version move, with who and when."""
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -151,7 +151,7 @@ class ReportStatus(StrEnum):
         return self.value.capitalize()
 
 
-class ProgressReport(TrackedMixin, db.Model):
+class ProgressReport(TrackedMixin, Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     pledge_id: Mapped[int] = mapped_column(sa.ForeignKey("pledge.id", ondelete="CASCADE"))
     # The version assessed: after a pledge moves to a newer version, older reports still read
@@ -185,7 +185,7 @@ class ProgressReport(TrackedMixin, db.Model):
         return f"Q{self.quarter} {self.year}"
 
 
-class Assessment(db.Model):
+class Assessment(Model):
     """One principle in one report: its maturity, evidence and a comment."""
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -213,7 +213,7 @@ class ReminderKind(StrEnum):
     OVERDUE = "overdue"
 
 
-class PledgeReminder(db.Model):
+class PledgeReminder(Model):
     """A reminder sent; the unique key makes each one go out once."""
 
     id: Mapped[int] = mapped_column(primary_key=True)

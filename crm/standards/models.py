@@ -8,7 +8,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from crm.core.db import enum_type
-from crm.extensions import db
+from crm.extensions import Model
 
 
 class StandardStatus(StrEnum):
@@ -22,7 +22,7 @@ class StandardStatus(StrEnum):
         return self.value.capitalize()
 
 
-class Standard(db.Model):
+class Standard(Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     version: Mapped[str] = mapped_column(sa.String(20), unique=True)
     title: Mapped[str] = mapped_column(sa.String(200))
@@ -36,7 +36,7 @@ class Standard(db.Model):
         return f"<Standard {self.version}>"
 
 
-class Principle(db.Model):
+class Principle(Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     standard_id: Mapped[int] = mapped_column(sa.ForeignKey("standard.id", ondelete="CASCADE"))
     code: Mapped[str] = mapped_column(sa.String(10))  # "P1"

@@ -10,7 +10,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from crm.auth.models import User
 from crm.core.db import TrackedMixin, enum_type
-from crm.extensions import db
+from crm.extensions import Model
 
 
 class MemberRole(StrEnum):
@@ -23,7 +23,7 @@ class MemberRole(StrEnum):
         return self.value.capitalize()
 
 
-class WorkingGroup(TrackedMixin, db.Model):
+class WorkingGroup(TrackedMixin, Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(sa.String(120), unique=True)
     purpose: Mapped[str | None] = mapped_column(sa.Text)
@@ -37,7 +37,7 @@ class WorkingGroup(TrackedMixin, db.Model):
         return f"<WorkingGroup {self.name}>"
 
 
-class Membership(db.Model):
+class Membership(Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     group_id: Mapped[int] = mapped_column(sa.ForeignKey("working_group.id", ondelete="CASCADE"))
     user_id: Mapped[int] = mapped_column(sa.ForeignKey("user.id", ondelete="CASCADE"))
@@ -63,7 +63,7 @@ class TaskStatus(StrEnum):
 OPEN_STATUSES = (TaskStatus.TODO, TaskStatus.DOING, TaskStatus.BLOCKED)
 
 
-class Task(TrackedMixin, db.Model):
+class Task(TrackedMixin, Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     group_id: Mapped[int | None] = mapped_column(
         sa.ForeignKey("working_group.id", ondelete="SET NULL")
