@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, Literal, TypeAlias, TypeVar
 
 from flask import Flask, flash, g
 from flask.typing import ResponseReturnValue
@@ -51,20 +51,48 @@ def discard_changes() -> None:
     g.discard_changes = True
 
 
-@dataclass
-class Attempt(Generic[T]):
-    """What became of an operation run by `attempt`."""
+@dataclass(frozen=True)
+class Done(Generic[T]):
+    """An operation run by `attempt` that went through, and what it returned."""
 
-    value: T | None = None
-    error: OperationError | None = None
+    value: T
+
+    # Fixed, so that testing `ok` (or `conflict`) tells a type checker which of the two it is.
+    @property
+    def ok(self) -> Literal[True]:
+        return True
 
     @property
-    def ok(self) -> bool:
-        return self.error is None
+    def error(self) -> None:
+        return None
+
+    @property
+    def conflict(self) -> Literal[False]:
+        return False
+
+
+@dataclass(frozen=True)
+class Refused:
+    """An operation run by `attempt` that was refused (and rolled back), and why."""
+
+    error: OperationError
+
+    @property
+    def ok(self) -> Literal[False]:
+        return False
+
+    @property
+    def value(self) -> None:
+        return None
 
     @property
     def conflict(self) -> bool:
         return isinstance(self.error, ConflictError)
+
+
+# What became of an operation run by `attempt`: `if done.ok:` finds `done.value`, otherwise
+# `done.error`.
+Attempt: TypeAlias = Done[T] | Refused
 
 
 def attempt(operation: Callable[[], T], form: Any = None, *, show: bool = True) -> Attempt[T]:
@@ -83,5 +111,5 @@ def attempt(operation: Callable[[], T], form: Any = None, *, show: bool = True) 
                 show_operation_error(form, error)
             else:
                 flash(error.message, "danger")
-        return Attempt(error=error)
-    return Attempt(value=value)
+        return Refused(error)
+    return Done(value)
