@@ -6,8 +6,8 @@ Imports write hundreds of thousands of rows with these, and the audit trail its 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping
-from typing import Any
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any, TypeGuard
 
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import ARRAY
@@ -30,11 +30,12 @@ def insert_many(
     if not values:
         return []
     if db.session.get_bind().dialect.name != "sqlite":
-        if columns is not None:
-            values = [dict(zip(columns, row, strict=True)) for row in values]
         statement = sa.insert(table).returning(table.c.id, sort_by_parameter_order=True)
-        return list(db.session.execute(statement, values).scalars())
-    before = db.session.scalar(sa.select(sa.func.coalesce(sa.func.max(table.c.id), 0)))
+        return list(db.session.execute(statement, _as_dicts(values, columns)).scalars())
+    # An aggregate without GROUP BY always gives one row.
+    before = db.session.execute(
+        sa.select(sa.func.coalesce(sa.func.max(table.c.id), 0))
+    ).scalar_one()
     _sqlite_executemany(table, values, columns)
     after, count = db.session.execute(
         sa.select(sa.func.max(table.c.id), sa.func.count()).where(table.c.id > before)
@@ -85,9 +86,7 @@ def insert_rows(
     if db.session.get_bind().dialect.name == "sqlite":
         _sqlite_executemany(table, values, columns)
         return
-    if columns is not None:
-        values = [dict(zip(columns, row, strict=True)) for row in values]
-    db.session.execute(sa.insert(table), values)
+    db.session.execute(sa.insert(table), _as_dicts(values, columns))
 
 
 def update_rows(table: sa.Table, changes: Iterable[tuple[int, Mapping[str, Any]]]) -> None:
@@ -118,16 +117,14 @@ def _sqlite_executemany(
     enum to its value), without SQLAlchemy's per-row bookkeeping, which costs more than
     SQLite's insert itself."""
     dialect = db.session.get_bind().dialect
-    if columns is None:
-        columns = tuple(values[0])
-        values = [[row[name] for name in columns] for row in values]
-    typed = [
+    columns, ordered = _in_column_order(values, columns)
+    typed: list[tuple[int, Any, dict[Any, Any]]] = [
         (index, process, {})  # the memo: a run's rows share their times and statuses
         for index, name in enumerate(columns)
         if (process := table.c[name].type._cached_bind_processor(dialect)) is not None
     ]
     rows = []
-    for row in values:
+    for row in ordered:
         cells = list(row)
         for index, process, memo in typed:
             value = cells[index]
@@ -147,3 +144,34 @@ def _sqlite_executemany(
         cursor.executemany(f'INSERT INTO "{table.name}" ({names}) VALUES ({marks})', rows)
     finally:
         cursor.close()
+
+
+def _as_dicts(values: list[dict] | list[tuple], columns: tuple[str, ...] | None) -> list[dict]:
+    """The rows as dicts: tuples named by `columns`, dicts as they are."""
+    if columns is None:
+        assert _are_dicts(values), "rows given without their columns are dicts"
+        return values
+    assert _are_tuples(values), "rows given with their columns are tuples"
+    return [dict(zip(columns, row, strict=True)) for row in values]
+
+
+def _in_column_order(
+    values: list[dict] | list[tuple], columns: tuple[str, ...] | None
+) -> tuple[tuple[str, ...], Sequence[Sequence[Any]]]:
+    """The columns and each row's cells in their order: dicts in the order of the first one's
+    keys, tuples as they are."""
+    if columns is None:
+        assert _are_dicts(values), "rows given without their columns are dicts"
+        columns = tuple(values[0])
+        return columns, [[row[name] for name in columns] for row in values]
+    assert _are_tuples(values), "rows given with their columns are tuples"
+    return columns, values
+
+
+# The rows of one call share a shape, so the first says what they all are.
+def _are_dicts(values: list[dict] | list[tuple]) -> TypeGuard[list[dict]]:
+    return not values or isinstance(values[0], dict)
+
+
+def _are_tuples(values: list[dict] | list[tuple]) -> TypeGuard[list[tuple]]:
+    return not values or isinstance(values[0], tuple)

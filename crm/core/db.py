@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, ClassVar, Protocol
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
 import sqlalchemy as sa
 from sqlalchemy.orm import (
@@ -32,6 +32,14 @@ class Actor(Protocol):
     id: int
     name: str
     email: str
+
+
+def rows_touched(result: sa.Result[*tuple[Any, ...]]) -> int:
+    """How many rows an INSERT, UPDATE or DELETE run by the session touched. Session.execute
+    is typed to give a plain Result, but for these statements it is a CursorResult, which
+    counts them."""
+    assert isinstance(result, sa.CursorResult), "a DML statement's result is a CursorResult"
+    return result.rowcount
 
 
 def utcnow() -> datetime:
@@ -82,6 +90,11 @@ class TrackedMixin:
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
     version: Mapped[int] = mapped_column(default=1)
 
+    if TYPE_CHECKING:
+        # What the mixin reads of the model it is mixed into.
+        id: Mapped[int]
+        __table__: ClassVar[sa.Table]
+
     @declared_attr
     def created_by_id(cls) -> Mapped[int | None]:  # noqa: N805
         return mapped_column(sa.ForeignKey("user.id", ondelete="SET NULL"))
@@ -91,11 +104,11 @@ class TrackedMixin:
         return mapped_column(sa.ForeignKey("user.id", ondelete="SET NULL"))
 
     @declared_attr
-    def created_by(cls) -> Mapped[Actor | None]:  # noqa: N805
+    def created_by(cls: type[TrackedMixin]) -> Mapped[Actor | None]:  # noqa: N805
         return relationship("User", foreign_keys=[cls.created_by_id], lazy="select")
 
     @declared_attr
-    def updated_by(cls) -> Mapped[Actor | None]:  # noqa: N805
+    def updated_by(cls: type[TrackedMixin]) -> Mapped[Actor | None]:  # noqa: N805
         return relationship("User", foreign_keys=[cls.updated_by_id], lazy="select")
 
     def touch(self, actor: Actor | None) -> None:

@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column
 
-from crm.core.db import utcnow
+from crm.core.db import rows_touched, utcnow
 from crm.core.errors import OperationError
 from crm.core.locks import serialize_on
 from crm.extensions import Model, db
@@ -70,6 +70,6 @@ def check_and_record(form: str, address: str, limit: int) -> None:
 
 def forget_old_submissions(now: datetime) -> int:
     """Delete the rows older than `KEEP` (the cap counts only the last hour's)."""
-    return db.session.execute(
-        sa.delete(PublicSubmission).where(PublicSubmission.at < now - KEEP)
-    ).rowcount
+    return rows_touched(
+        db.session.execute(sa.delete(PublicSubmission).where(PublicSubmission.at < now - KEEP))
+    )

@@ -23,7 +23,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from crm.auth.models import User
-from crm.core.db import utcnow
+from crm.core.db import rows_touched, utcnow
 from crm.core.errors import OperationError
 from crm.core.housekeeping import task
 from crm.core.jobs import Job, JobContext, Retry, enqueue, handler
@@ -97,9 +97,11 @@ def _write_first(run_id: int, *only: sa.ColumnElement[bool], **values: Any) -> i
     """Start the transaction with a write to the run (`values`), so on SQLite it takes the
     write lock before reading anything: a transaction that has read cannot start writing once
     another has written. Returns how many runs matched (0 or 1)."""
-    return db.session.execute(
-        sa.update(ImportRun.__table__).where(ImportRun.id == run_id, *only).values(**values)
-    ).rowcount
+    return rows_touched(
+        db.session.execute(
+            sa.update(ImportRun.__table__).where(ImportRun.id == run_id, *only).values(**values)
+        )
+    )
 
 
 def _fail_now(run_id: int, message: str) -> None:

@@ -19,7 +19,7 @@ import sqlalchemy as sa
 from flask import current_app
 
 from crm.core.after_commit import after_commit
-from crm.core.db import utcnow
+from crm.core.db import rows_touched, utcnow
 from crm.core.errors import OperationError
 from crm.extensions import db
 from crm.imports.models import ImportRun, ImportUpload, RunStatus
@@ -92,9 +92,9 @@ def forget_ended_uploads() -> int:
     """Bytes kept for a run that has ended or is gone (a run ended by a path that could not
     delete them): deleted. Returns how many."""
     live = sa.select(ImportRun.stored_name).where(ImportRun.status.in_(LIVE))
-    gone = db.session.execute(
-        sa.delete(ImportUpload).where(ImportUpload.stored_name.not_in(live))
-    ).rowcount
+    gone = rows_touched(
+        db.session.execute(sa.delete(ImportUpload).where(ImportUpload.stored_name.not_in(live)))
+    )
     db.session.flush()
     return gone
 

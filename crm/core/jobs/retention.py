@@ -11,6 +11,7 @@ from datetime import datetime, timedelta
 
 import sqlalchemy as sa
 
+from crm.core.db import rows_touched
 from crm.core.jobs import presence
 from crm.core.jobs.models import Job, JobStatus, JobWorker
 from crm.extensions import db
@@ -31,7 +32,7 @@ def forget_finished_jobs(now: datetime, *, keep_days: int, failed_keep_days: int
         Job.status == JobStatus.FAILED,
         Job.finished_at < now - timedelta(days=failed_keep_days),
     )
-    return db.session.execute(sa.delete(Job).where(sa.or_(done, failed))).rowcount
+    return rows_touched(db.session.execute(sa.delete(Job).where(sa.or_(done, failed))))
 
 
 def forget_gone_workers(now: datetime) -> int:
@@ -43,4 +44,4 @@ def forget_gone_workers(now: datetime) -> int:
         gone = JobWorker.name != holder if holder else sa.true()
     else:
         gone = JobWorker.seen_at < now - WORKER_GONE_AFTER
-    return db.session.execute(sa.delete(JobWorker).where(gone)).rowcount
+    return rows_touched(db.session.execute(sa.delete(JobWorker).where(gone)))

@@ -31,7 +31,7 @@ from typing import Any
 import sqlalchemy as sa
 from flask import Flask, g
 
-from crm.core.db import UTCDateTime, utcnow
+from crm.core.db import UTCDateTime, rows_touched, utcnow
 from crm.core.errors import OperationError
 from crm.core.jobs import presence
 from crm.core.jobs.models import Job, JobStatus, JobWorker
@@ -95,7 +95,8 @@ class JobContext:
         mine = _job.c.id == self.id
         if self.worker:
             mine = sa.and_(mine, _job.c.lease_holder == self.worker, _running)
-        if db.session.execute(sa.update(_job).where(mine).values(checkpoint=data)).rowcount != 1:
+        recorded = db.session.execute(sa.update(_job).where(mine).values(checkpoint=data))
+        if rows_touched(recorded) != 1:
             db.session.rollback()
             raise OperationError("Another worker took this job over; this run stopped.")
         db.session.commit()
@@ -402,30 +403,34 @@ class Worker:
         orphaned = _job.c.status == JobStatus.RUNNING.value
         if not everything:
             orphaned = sa.and_(orphaned, _job.c.lease_until < now)
-        failed = db.session.execute(
-            sa.update(_job)
-            .where(orphaned, _job.c.attempts >= _job.c.max_attempts)
-            .values(
-                status=JobStatus.FAILED.value,
-                finished_at=now,
-                lease_holder=None,
-                lease_until=None,
-                last_error="The worker running this job stopped before it finished, "
-                "on each of its attempts; nothing of the last one was kept.",
+        failed = rows_touched(
+            db.session.execute(
+                sa.update(_job)
+                .where(orphaned, _job.c.attempts >= _job.c.max_attempts)
+                .values(
+                    status=JobStatus.FAILED.value,
+                    finished_at=now,
+                    lease_holder=None,
+                    lease_until=None,
+                    last_error="The worker running this job stopped before it finished, "
+                    "on each of its attempts; nothing of the last one was kept.",
+                )
             )
-        ).rowcount
-        requeued = db.session.execute(
-            sa.update(_job)
-            .where(orphaned)
-            .values(
-                status=JobStatus.QUEUED.value,
-                run_at=now,
-                lease_holder=None,
-                lease_until=None,
-                last_error="The worker running this job stopped before it finished; "
-                "it was taken up again (nothing of that run was kept).",
+        )
+        requeued = rows_touched(
+            db.session.execute(
+                sa.update(_job)
+                .where(orphaned)
+                .values(
+                    status=JobStatus.QUEUED.value,
+                    run_at=now,
+                    lease_holder=None,
+                    lease_until=None,
+                    last_error="The worker running this job stopped before it finished; "
+                    "it was taken up again (nothing of that run was kept).",
+                )
             )
-        ).rowcount
+        )
         db.session.commit()
         return failed + requeued
 
