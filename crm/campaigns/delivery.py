@@ -351,7 +351,7 @@ def _refusal(status: int, headers, body) -> DeliveryError:
     if status == 429:
         reset = None
         try:
-            reset = int((headers or {}).get("X-RateLimit-Reset"))
+            reset = int((headers or {}).get("X-RateLimit-Reset", ""))
         except (TypeError, ValueError):
             reset = None
         now = time.time()

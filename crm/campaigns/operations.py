@@ -8,6 +8,7 @@ import re
 import secrets
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Literal, overload
 
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
@@ -28,7 +29,7 @@ from crm.campaigns.models import (
 from crm.consultations.models import Access, Consultation, Phase
 from crm.consultations.queries import not_answered_ids
 from crm.contacts.models import ConsentStatus, Contact
-from crm.core.db import utcnow
+from crm.core.db import rows_touched, utcnow
 from crm.core.errors import OperationError, check_version
 from crm.core.jobs import enqueue
 from crm.core.jobs.queue import cancel_queued
@@ -114,18 +115,22 @@ def delete_segment(actor, segment: Segment) -> None:
 class CampaignFields:
     name: str
     purpose: Purpose | str
-    segment_id: int | None
+    segment_id: int | str | None  # the ids as picked in a form (a string) or given (an int)
     sender_name: str
     sender_email: str
     subject: str
     body: str
     reply_to: str | None = None
-    event_id: int | None = None
+    event_id: int | str | None = None
     # A consultation reminder: {{ consultation_url }} is each person's own link, and with no
     # segment it goes to those invited who have not answered.
-    consultation_id: int | None = None
+    consultation_id: int | str | None = None
 
 
+@overload
+def _email(value: str | None, field_name: str, label: str, *, required: Literal[True]) -> str: ...
+@overload
+def _email(value: str | None, field_name: str, label: str, *, required: bool) -> str | None: ...
 def _email(value: str | None, field_name: str, label: str, *, required: bool) -> str | None:
     value = (value or "").strip()
     if not value:
@@ -333,7 +338,7 @@ def cancel_campaign(actor, campaign: Campaign) -> int:
     """Stop it: nothing more is sent. Returns how many queued messages were withdrawn."""
     if campaign.status not in (CampaignStatus.SCHEDULED, CampaignStatus.SENDING):
         raise OperationError(f"A {campaign.status.label.lower()} campaign cannot be cancelled.")
-    withdrawn = db.session.execute(
+    result = db.session.execute(
         sa.update(OutboxMessage)
         .where(
             OutboxMessage.campaign_id == campaign.id,
@@ -341,7 +346,8 @@ def cancel_campaign(actor, campaign: Campaign) -> int:
         )
         .values(status=MessageStatus.CANCELLED)
         .execution_options(synchronize_session=False)
-    ).rowcount
+    )
+    withdrawn = rows_touched(result)
     campaign.cancelled_at = utcnow()
     _set_status(
         actor,
@@ -423,7 +429,7 @@ def queue_campaign(actor, campaign: Campaign, *, now: datetime | None = None) ->
         raise OperationError(f"A {campaign.status.label.lower()} campaign cannot be sent.")
     # Take the row first: of two requests (two workers, or a worker and "Send now") only one
     # queues it; the other waits for it, then finds it no longer a draft or scheduled.
-    claimed = db.session.execute(
+    result = db.session.execute(
         sa.update(Campaign)
         .where(
             Campaign.id == campaign.id,
@@ -431,7 +437,8 @@ def queue_campaign(actor, campaign: Campaign, *, now: datetime | None = None) ->
         )
         .values(version=Campaign.version)
         .execution_options(synchronize_session=False)
-    ).rowcount
+    )
+    claimed = rows_touched(result)
     if not claimed:
         raise OperationError("This campaign is already being sent.")
     _ready(campaign)

@@ -38,7 +38,7 @@ def campaign_export(contact) -> dict:
         if messages
         else []
     )
-    by_message: dict[int, list] = {}
+    by_message: dict[int | None, list] = {}
     for event in events:
         by_message.setdefault(event.message_id, []).append(
             {"event": event.kind.value, "at": event.at.isoformat(), "link": event.url}
@@ -77,6 +77,6 @@ def campaign_erase(contact, identifying: list[str]) -> None:
         people = (campaign.left_out or {}).get("people") or []
         kept = [p for p in people if p.get("id") != contact.id]
         if len(kept) != len(people):
-            campaign.left_out = {**campaign.left_out, "people": kept}
+            campaign.left_out = {**(campaign.left_out or {}), "people": kept}
     blank_audit("outbox_message", [m.id for m in messages])
     db.session.flush()

@@ -115,11 +115,11 @@ def stats(campaign: Campaign) -> dict[str, int]:
     )
     for name, kinds in TRACKED.items():
         figures[name] = sum(by_kind.get(k, 0) for k in kinds)
-    figures["unsubscribed"] = db.session.scalar(
+    figures["unsubscribed"] = db.session.execute(
         sa.select(sa.func.count())
         .select_from(OutboxMessage)
         .where(OutboxMessage.campaign_id == campaign.id, OutboxMessage.unsubscribed_at.is_not(None))
-    )
+    ).scalar_one()
     return figures
 
 
@@ -177,6 +177,7 @@ def events_of(messages: list[OutboxMessage]) -> dict[int, list[str]]:
             .where(DeliveryEvent.message_id.in_(ids[start : start + 1000]))
             .distinct()
         ):
+            assert message_id is not None  # asked for by id
             found.setdefault(message_id, set()).add(EventKind(kind))
     order = list(EventKind)
     return {i: [k.label for k in sorted(kinds, key=order.index)] for i, kinds in found.items()}

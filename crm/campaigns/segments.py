@@ -49,7 +49,7 @@ class Criteria:
     regions: list[str] = field(default_factory=list)  # crm.core.regions: world regions
     champion_stages: list[str] = field(default_factory=list)
     pledge_statuses: list[str] = field(default_factory=list)
-    event_id: int | None = None
+    event_id: int | str | None = None  # as typed; an int once checked
     event_participation: str = "registered"
     consent_only: bool = True  # only those who agreed to email
 
@@ -194,7 +194,7 @@ def conditions(c: Criteria) -> list[sa.ColumnElement]:
         )
     if c.pledge_statuses:
         wanted = [s for s in c.pledge_statuses if s != NO_PLEDGE]
-        either = []
+        either: list[sa.ColumnElement[bool]] = []
         if wanted:
             # Standings as shown (non-reporting and lapsed follow from the report dates).
             either.append(Contact.organization_id.in_(organizations_with_standing(wanted)))
@@ -234,7 +234,9 @@ def member_ids(c: Criteria) -> sa.Select:
 
 
 def count(c: Criteria) -> int:
-    return db.session.scalar(sa.select(sa.func.count()).select_from(member_ids(c).subquery()))
+    return db.session.execute(
+        sa.select(sa.func.count()).select_from(member_ids(c).subquery())
+    ).scalar_one()
 
 
 def sample(c: Criteria, limit: int = 10) -> list[Contact]:
@@ -252,4 +254,4 @@ def mailable_count(c: Criteria) -> int:
     stmt = sa.select(sa.func.count()).where(
         *conditions(c), Contact.email.is_not(None), Contact.consent_status == ConsentStatus.GRANTED
     )
-    return db.session.scalar(stmt)
+    return db.session.execute(stmt).scalar_one()

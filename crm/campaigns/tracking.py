@@ -70,7 +70,7 @@ def parse(body: str) -> list[dict]:
 def record_events(events: list[dict]) -> dict[str, int]:
     """Store new events (those seen before are skipped) and apply what they mean."""
     ids = [str(e.get("sg_event_id") or "")[:100] for e in events]
-    known = set()
+    known: set[str] = set()
     wanted = [i for i in ids if i]
     for start in range(0, len(wanted), 1000):
         known.update(
@@ -94,7 +94,7 @@ def record_events(events: list[dict]) -> dict[str, int]:
     rows = []
     for event, sg_id in zip(events, ids, strict=True):
         try:
-            kind = EventKind(event.get("event"))
+            kind = EventKind(event.get("event", ""))  # no kind: ValueError, ignored
         except ValueError:
             outcome["ignored"] += 1
             continue
@@ -107,7 +107,7 @@ def record_events(events: list[dict]) -> dict[str, int]:
         known.add(sg_id)
         message = messages.get(str(event.get("crm_message") or ""))
         try:
-            at = datetime.fromtimestamp(int(event.get("timestamp")), UTC)
+            at = datetime.fromtimestamp(int(event.get("timestamp", "")), UTC)
         except (TypeError, ValueError, OverflowError, OSError):
             at = datetime.now(UTC)
         email = str(event["email"]).strip().lower()[:254]

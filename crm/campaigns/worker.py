@@ -29,7 +29,7 @@ from crm.campaigns.models import (
 )
 from crm.consultations.models import Response
 from crm.contacts.models import ConsentStatus, Contact
-from crm.core.db import utcnow
+from crm.core.db import rows_touched, utcnow
 from crm.extensions import db
 from crm.organizations.models import Organization
 
@@ -48,7 +48,7 @@ def _postgres() -> bool:
 def withdraw_cancelled() -> int:
     """Messages of a campaign cancelled while they were in flight or waiting to retry."""
     cancelled = sa.select(Campaign.id).where(Campaign.status == CampaignStatus.CANCELLED)
-    return db.session.execute(
+    result = db.session.execute(
         sa.update(OutboxMessage)
         .where(
             OutboxMessage.status == MessageStatus.QUEUED,
@@ -56,7 +56,8 @@ def withdraw_cancelled() -> int:
         )
         .values(status=MessageStatus.CANCELLED, error="The campaign was cancelled.")
         .execution_options(synchronize_session=False)
-    ).rowcount
+    )
+    return rows_touched(result)
 
 
 def withdraw_no_longer_wanted(ids: list[int]) -> int:
@@ -85,7 +86,7 @@ def withdraw_no_longer_wanted(ids: list[int]) -> int:
         )
         .exists()
     )
-    return db.session.execute(
+    result = db.session.execute(
         sa.update(OutboxMessage)
         .where(OutboxMessage.id.in_(ids), sa.or_(~consenting, suppressed, opted_out))
         .values(
@@ -95,7 +96,8 @@ def withdraw_no_longer_wanted(ids: list[int]) -> int:
             "was erased or their address was suppressed.",
         )
         .execution_options(synchronize_session=False)
-    ).rowcount
+    )
+    return rows_touched(result)
 
 
 def withdraw_answered(ids: list[int]) -> int:
@@ -112,7 +114,7 @@ def withdraw_answered(ids: list[int]) -> int:
         )
         .exists()
     )
-    return db.session.execute(
+    result = db.session.execute(
         sa.update(OutboxMessage)
         .where(OutboxMessage.id.in_(ids), OutboxMessage.status == MessageStatus.QUEUED, answered)
         .values(
@@ -121,7 +123,8 @@ def withdraw_answered(ids: list[int]) -> int:
             error="Not sent: the person answered the consultation after the reminder was queued.",
         )
         .execution_options(synchronize_session=False)
-    ).rowcount
+    )
+    return rows_touched(result)
 
 
 def reclaim(now: datetime, *, everything: bool = False, job_id: int | None = None) -> int:
@@ -132,11 +135,12 @@ def reclaim(now: datetime, *, everything: bool = False, job_id: int | None = Non
         stmt = stmt.where(OutboxMessage.claimed_job_id == job_id)
     elif not everything:
         stmt = stmt.where(OutboxMessage.claimed_at < now - CLAIM_LEASE)
-    return db.session.execute(
+    result = db.session.execute(
         stmt.values(
             status=MessageStatus.QUEUED, claimed_at=None, claimed_job_id=None
         ).execution_options(synchronize_session=False)
-    ).rowcount
+    )
+    return rows_touched(result)
 
 
 def claim(
@@ -294,6 +298,8 @@ def deliver(
         campaign = db.session.get(Campaign, campaign_id)
         unrenderable: list = []
         try:
+            # Messages go with their campaign (ON DELETE CASCADE): it is there.
+            assert campaign is not None, f"campaign #{campaign_id} is gone"
             batches = delivery.batches_for(campaign, group, unrenderable)
         except Exception as exc:  # a template that no longer renders: fail, never loop
             _record_failure(
