@@ -4,13 +4,20 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
-from crm.consultations.models import Response
+from crm.consultations.models import Answer, Response
 from crm.core.personal_data import deletion_blocker, eraser, exporter
 from crm.extensions import db
 
 
 def _of(contact) -> list[Response]:
     return list(db.session.scalars(sa.select(Response).where(Response.contact_id == contact.id)))
+
+
+def _about(answer: Answer) -> str:
+    """What an answer is about: a principle, or else a draft recommendation."""
+    about = answer.principle or answer.recommendation
+    assert about is not None, f"answer #{answer.id} is about neither"
+    return about.label
 
 
 @exporter
@@ -27,7 +34,7 @@ def consultation_export(contact) -> dict:
                 "submitted_at": r.submitted_at.isoformat() if r.submitted_at else None,
                 "answers": [
                     {
-                        "about": a.principle.label if a.principle else a.recommendation.label,
+                        "about": _about(a),
                         "mark": a.mark.value if a.mark else None,
                         "comment": a.comment,
                     }

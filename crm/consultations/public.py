@@ -54,7 +54,8 @@ RESULT_MESSAGES = {
 }
 # The public page's result when no email with the link was queued (the address had its emails
 # for the hour): said as it is, and the same for a known address and a new one.
-MAIL_MESSAGES = {
+# Keyed (result, the "mail" argument), which is None when the link went as usual.
+MAIL_MESSAGES: dict[tuple[str, str | None], str] = {
     ("public", "limited"): "Thank you. We did not email a link this time: we already sent "
     "several to this address in the last hour. Use the latest one, or try again later.",
 }
@@ -181,7 +182,7 @@ def _problems(consultation, form, exc, headings) -> tuple[list[dict], dict[str, 
         # The form's own checks failed first: the answers are checked too, to name everything.
         if not form.errors:
             return [], {}
-        token = request.view_args.get("token")
+        token = (request.view_args or {}).get("token")
         pairs = [
             (name, message)
             for name, message in response_ops.response_problems(
@@ -198,8 +199,9 @@ def _problems(consultation, form, exc, headings) -> tuple[list[dict], dict[str, 
     else:
         pairs = [(exc.field, exc.message)]
     # On a personal link the address is known and shown, not asked.
-    shown = [n for n in ABOUT_FIELDS if n != "email" or not request.view_args.get("token")]
-    general, item_errors = [], {}
+    shown = [n for n in ABOUT_FIELDS if n != "email" or not (request.view_args or {}).get("token")]
+    general: list[dict] = []
+    item_errors: dict[str, dict[str, str]] = {}
     for field_name, message in pairs:
         if field_name and field_name.startswith(("mark-", "comment-")):
             kind, key = field_name.split("-", 1)

@@ -101,9 +101,9 @@ def not_answered(
 
 
 def count_not_answered(consultation: Consultation) -> int:
-    return db.session.scalar(
+    return db.session.execute(
         sa.select(sa.func.count()).select_from(not_answered_ids(consultation).subquery())
-    )
+    ).scalar_one()
 
 
 def reminders(consultation: Consultation) -> list[Campaign]:
@@ -137,6 +137,7 @@ def last_reminded(consultation: Consultation, contact_ids: list[int]) -> dict[in
             .order_by(OutboxMessage.id)
         )
         for contact_id, status, sent_at, queued_at in rows:
+            assert contact_id is not None  # asked for by id
             found[contact_id] = {"status": status, "at": sent_at or queued_at}
     return found
 
@@ -164,7 +165,7 @@ def _unconfirmed_only() -> sa.ColumnElement[bool]:
 def drafts_count(consultation: Consultation) -> int:
     """Drafts people saved themselves (what was typed with their address by someone on the
     public page does not count until they confirm it)."""
-    return db.session.scalar(
+    return db.session.execute(
         sa.select(sa.func.count())
         .select_from(Response)
         .where(
@@ -172,12 +173,12 @@ def drafts_count(consultation: Consultation) -> int:
             Response.submitted_at.is_(None),
             ~_unconfirmed_only(),
         )
-    )
+    ).scalar_one()
 
 
 def unconfirmed_count(consultation: Consultation) -> int:
     """Drafts that only hold what was typed on the public page, waiting for the person."""
-    return db.session.scalar(
+    return db.session.execute(
         sa.select(sa.func.count())
         .select_from(Response)
         .where(
@@ -185,30 +186,27 @@ def unconfirmed_count(consultation: Consultation) -> int:
             Response.submitted_at.is_(None),
             _unconfirmed_only(),
         )
-    )
+    ).scalar_one()
 
 
 def answers_by_recommendation(consultation: Consultation) -> dict[int, int]:
     """How many answers each draft text has, saved drafts included (what stops deleting it)."""
-    return dict(
-        db.session.execute(
-            sa.select(Answer.recommendation_id, sa.func.count())
-            .join(Response)
-            .where(
-                Response.consultation_id == consultation.id, Answer.recommendation_id.is_not(None)
-            )
-            .group_by(Answer.recommendation_id)
-        ).all()
+    rows = db.session.execute(
+        sa.select(Answer.recommendation_id, sa.func.count())
+        .join(Response)
+        .where(Response.consultation_id == consultation.id, Answer.recommendation_id.is_not(None))
+        .group_by(Answer.recommendation_id)
     )
+    return {recommendation_id: n for recommendation_id, n in rows if recommendation_id is not None}
 
 
 def answers_on(recommendation: Recommendation) -> int:
     """Answers about a draft text, saved drafts included."""
-    return db.session.scalar(
+    return db.session.execute(
         sa.select(sa.func.count())
         .select_from(Answer)
         .where(Answer.recommendation_id == recommendation.id)
-    )
+    ).scalar_one()
 
 
 COMMENTS_PER_PAGE = 50
@@ -297,7 +295,7 @@ def comments_page(
     """One page of `comments`: a consultation can draw thousands of comments."""
     per_page = per_page or COMMENTS_PER_PAGE
     stmt = _comments_statement(consultation, **filters)
-    total = db.session.scalar(sa.select(sa.func.count()).select_from(stmt.subquery()))
+    total = db.session.execute(sa.select(sa.func.count()).select_from(stmt.subquery())).scalar_one()
     pages = max(1, -(-total // per_page))
     page = min(max(page, 1), pages)
     answers = db.session.scalars(
@@ -348,7 +346,7 @@ def summary(consultation: Consultation) -> Summary:
     )
     countries = Counter(country_name(r.country) if r.country else "Not given" for r in responses)
     answers = comments(consultation)
-    splits: dict[tuple[str, int], Split] = {}
+    splits: dict[tuple[str, int | None], Split] = {}
     recs_of: dict[int | None, list] = {}
     for rec in ordered_recommendations(consultation):
         recs_of.setdefault(rec.principle_id, []).append(rec)

@@ -6,6 +6,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 import sqlalchemy as sa
+from sqlalchemy.orm import QueryableAttribute
 
 from crm.extensions import db
 from crm.standards.models import Principle, Standard, StandardStatus
@@ -90,7 +91,7 @@ def counts_usage(field: str) -> Callable[[UsageCounter], UsageCounter]:
 
 
 def grouped_count(
-    column: sa.ColumnElement, standard_ids: list[int] | None, *joins
+    column: sa.ColumnElement[int] | QueryableAttribute[int], standard_ids: list[int] | None, *joins
 ) -> dict[int, int]:
     """{standard id: rows} grouped by `column` (a standard id), for a `counts_usage` counter."""
     stmt = sa.select(column, sa.func.count()).group_by(column)

@@ -8,7 +8,7 @@ import sqlalchemy as sa
 from crm.audit import operations as audit
 from crm.audit.models import AuditAction
 from crm.consultations.models import Answer
-from crm.core.db import utcnow
+from crm.core.db import rows_touched, utcnow
 from crm.core.errors import ConflictError, OperationError
 from crm.core.validation import clean_text
 from crm.extensions import db
@@ -35,12 +35,13 @@ def set_themes(actor, answer: Answer, text: str | None, *, seen: str | None = No
     if seen is None:
         answer.themes = value or None
     else:
-        written = db.session.execute(
+        result = db.session.execute(
             sa.update(Answer)
             .where(Answer.id == answer.id, sa.func.coalesce(Answer.themes, "") == seen)
             .values(themes=value or None)
             .execution_options(synchronize_session=False)
-        ).rowcount
+        )
+        written = rows_touched(result)
         db.session.refresh(answer, ["themes"])
         if not written:
             now = ", ".join(answer.theme_list) or "no themes"

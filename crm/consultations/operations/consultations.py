@@ -35,7 +35,7 @@ def _apply(consultation: Consultation, fields: ConsultationFields) -> None:
     """Every field's problem is refused at once (Problems), so the form names them all."""
     problems: list[tuple[str | None, str]] = []
 
-    def refuse(message: str, field: str) -> None:
+    def refuse(message: str, field: str | None) -> None:
         problems.append((field, message))
 
     try:

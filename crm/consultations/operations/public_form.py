@@ -79,6 +79,7 @@ def mail_link(consultation: Consultation, contact: Contact, outcome=responses.Ou
 
 
 def _message(consultation: Consultation, contact: Contact, outcome) -> MailMessage:
+    assert contact.email, "mail_link sends only to an address"
     link = personal_link(consultation, contact)
     news = NEWS.get(outcome, NEWS[responses.Outcome.LINK])
     news = news.format(closes=f"{consultation.closes_on:%-d %B %Y}")

@@ -71,15 +71,24 @@ class PublishPlan:
         return "".join(codes)
 
 
+def _new_principle(rec: Recommendation) -> PlannedPrinciple:
+    """An accepted draft text that proposes a new principle (a draft saves its code and title
+    together)."""
+    assert rec.new_code and rec.new_title, f"recommendation #{rec.id} proposes no principle"
+    return PlannedPrinciple(
+        code=rec.new_code, title=rec.new_title, text=rec.text, recommendation=rec
+    )
+
+
 def publish_plan(consultation: Consultation) -> PublishPlan:
     """What publishing would make from the accepted draft texts: the consulted version's
     principles in order, each with its accepted new wording, then the accepted new principles.
     The publish page shows it; `publish_version` makes exactly this."""
     accepted = [r for r in ordered_recommendations(consultation) if r.accepted]
     on: dict[int, list[Recommendation]] = {}
-    for rec in accepted:
-        if rec.principle_id is not None:
-            on.setdefault(rec.principle_id, []).append(rec)
+    for r in accepted:
+        if r.principle_id is not None:
+            on.setdefault(r.principle_id, []).append(r)
     planned = []
     doubles = {}
     for principle in consultation.standard.principles:
@@ -96,11 +105,7 @@ def publish_plan(consultation: Consultation) -> PublishPlan:
                 earlier_text=principle.text if rec else None,
             )
         )
-    planned += [
-        PlannedPrinciple(code=r.new_code, title=r.new_title, text=r.text, recommendation=r)
-        for r in accepted
-        if r.principle_id is None and r.new_code
-    ]
+    planned += [_new_principle(r) for r in accepted if r.principle_id is None and r.new_code]
     orphans = [r for r in accepted if r.principle_id is None and not r.new_code]
     return PublishPlan(planned, accepted, orphans, doubles)
 
@@ -114,9 +119,10 @@ def publish_version(
     if consultation.phase(today) is not Phase.CLOSED:
         raise OperationError("Publish from the draft once the consultation has closed.")
     if consultation.published_standard_id is not None:
+        published = consultation.published_standard
+        assert published is not None  # the id names it
         raise OperationError(
-            f"Version {consultation.published_standard.version} was already published from "
-            "this consultation."
+            f"Version {published.version} was already published from this consultation."
         )
     plan = publish_plan(consultation)
     accepted = plan.accepted

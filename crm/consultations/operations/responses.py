@@ -4,6 +4,7 @@ what the public page kept aside for the person to check."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 from enum import StrEnum
@@ -187,7 +188,7 @@ def _clean(
     consultation: Consultation,
     respondent: Respondent | None,
     answers: list[AnswerFields],
-    problems: list[tuple[str | None, str]] | None = None,
+    problems: Sequence[tuple[str | None, str]] | None = None,
 ) -> tuple[Respondent | None, list[AnswerFields]]:
     """Who answers and what they said, with every problem of both refused at once."""
     problems = list(problems or [])
@@ -207,9 +208,9 @@ def _store(
 ) -> tuple[Response, Outcome]:
     by_key = {(a.principle_id, a.recommendation_id): a for a in response.answers}
     wanted = {(a.principle_id, a.recommendation_id): a for a in answers}
-    for key, answer in list(by_key.items()):
+    for key, gone in list(by_key.items()):
         if key not in wanted:
-            response.answers.remove(answer)
+            response.answers.remove(gone)
     for key, fields in wanted.items():
         answer = by_key.get(key)
         if answer is None:
@@ -220,7 +221,8 @@ def _store(
             answer.addressed_at = None
             answer.addressed_note = None
             answer.addressed_by_id = None
-        answer.mark, answer.comment = fields.mark, fields.comment
+        answer.mark = Mark(fields.mark) if fields.mark else None
+        answer.comment = fields.comment
     response.updated_at = utcnow()
     if response.submitted_at is not None:
         # Once submitted, the team reads what is stored: a later save is a new submission.
@@ -328,7 +330,9 @@ def _new_response(consultation, contact, details: Respondent | None, source: str
 def _set_details(response: Response, details: Respondent) -> None:
     response.name = details.name
     response.organization = details.organization
-    response.organization_kind = details.organization_kind
+    response.organization_kind = (
+        OrganizationKind(details.organization_kind) if details.organization_kind else None
+    )
     response.country = details.country
     response.named = details.named
 
@@ -340,7 +344,7 @@ def respond_public(
     *,
     submit: bool,
     today: date | None = None,
-) -> tuple[Response, Contact, Outcome]:
+) -> tuple[Response | None, Contact, Outcome]:
     """The public page. Matches the person by email (what the team recorded is never
     overwritten) or adds them. For an address we knew already nothing of that person's changes
     here, since anyone can type anyone's address: what was typed is kept aside on their
@@ -351,6 +355,7 @@ def respond_public(
     check_open(consultation, today)
     missing = [] if (respondent.email or "").strip() else [("email", "Give your email address.")]
     details, answers = _clean(consultation, respondent, answers, missing)
+    assert details is not None  # there is a respondent
     if submit and not answers:
         raise OperationError("Answer at least one principle or recommendation before you submit.")
     first, _, last = details.name.partition(" ")
@@ -404,7 +409,7 @@ def _keep_typed(
         "respondent": {
             "name": details.name,
             "organization": details.organization,
-            "organization_kind": details.organization_kind.value
+            "organization_kind": OrganizationKind(details.organization_kind).value
             if details.organization_kind
             else None,
             "country": details.country,
