@@ -11,7 +11,7 @@ from crm.audit.models import AuditAction
 from crm.auth.invitations import queue_invitation, queue_password_reset
 from crm.auth.models import LoginAttempt, User, new_session_token
 from crm.core.access import Role
-from crm.core.db import utcnow
+from crm.core.db import rows_touched, utcnow
 from crm.core.errors import OperationError
 from crm.core.validation import normalize_email
 from crm.extensions import db
@@ -117,11 +117,11 @@ class LoginThrottled(OperationError):
 
 
 def _recent_failures(column, value: str, since) -> int:
-    return db.session.scalar(
+    return db.session.execute(
         sa.select(sa.func.count())
         .select_from(LoginAttempt)
         .where(column == value, LoginAttempt.at >= since, LoginAttempt.succeeded.is_(False))
-    )
+    ).scalar_one()
 
 
 def authenticate(
@@ -156,7 +156,7 @@ def authenticate(
     user = find_user_by_email(email)
     ok = user is not None and user.active and user.check_password(password)
     db.session.add(LoginAttempt(email=email, address=address[:64], succeeded=ok, at=now))
-    if not ok:
+    if not ok or user is None:  # (no user is never ok)
         return None
     user.last_login_at = now
     audit.record(user, AuditAction.LOGIN, "user", user.id, summary="Logged in")
@@ -202,7 +202,8 @@ def forget_old_login_attempts(now, *, keep_days: int, window_seconds: int) -> in
     """Delete login attempts older than `keep_days` (never one the throttle still counts): they
     name a person and a network address. Returns how many went."""
     oldest = now - max(timedelta(days=keep_days), timedelta(seconds=window_seconds))
-    return db.session.execute(sa.delete(LoginAttempt).where(LoginAttempt.at < oldest)).rowcount
+    result = db.session.execute(sa.delete(LoginAttempt).where(LoginAttempt.at < oldest))
+    return rows_touched(result)
 
 
 STAFF_ROLES = (Role.ADMIN, Role.LEAD, Role.VOLUNTEER)
