@@ -31,8 +31,9 @@ def organization_ids_matching(text: str) -> sa.Select | None:
 
 def filtered(q: str = "", kind: str = "", country: str = "", tag: str = "") -> sa.Select:
     stmt = sa.select(Organization).options(selectinload(Organization.tags))
-    if q:
-        stmt = stmt.where(Organization.id.in_(organization_ids_matching(q)))
+    # (a `q` that folds to no text, say a lone accent, names no search: all are listed)
+    if q and (ids := organization_ids_matching(q)) is not None:
+        stmt = stmt.where(Organization.id.in_(ids))
     if kind:
         stmt = stmt.where(Organization.kind == kind)
     if country:

@@ -157,3 +157,11 @@ def test_lookup_returns_json(client, as_role, make_org):
     make_org("Meridian Electronics")
     data = client.get("/organizations/lookup?q=meridian").get_json()
     assert [d["label"] for d in data] == ["Meridian Electronics"]
+
+
+def test_a_search_that_folds_to_no_text_lists_them_all(client, as_role, make_org):
+    as_role("volunteer")
+    make_org("Lotus Knitwear")
+    response = client.get("/organizations/", query_string={"q": "\u0301"})  # a lone accent
+    assert response.status_code == 200
+    assert "Lotus Knitwear" in response.get_data(as_text=True)
