@@ -98,10 +98,13 @@ def plan_search(text: str) -> SearchPlan | None:
         if found[0]:
             return _plan(found, dense=prefix, members=None)
     person_ids = substring_ids("contact", text)
-    person_condition = substring_condition("contact", text).self_group()
+    person_text = substring_condition("contact", text)
+    assert person_ids is not None and person_text is not None  # `text` is a query, not empty
+    person_condition = person_text.self_group()
     if "@" in text:  # no organization name has an @
         return _plan(_ids_upto([person_ids], cap), dense=person_condition, members=person_ids)
     org_ids = substring_ids("organization", text)
+    assert org_ids is not None  # the same text
     staff_ids = sa.select(Contact.id).where(Contact.organization_id.in_(org_ids))
     return _plan(
         _ids_upto([person_ids, staff_ids], cap),
@@ -124,11 +127,12 @@ def _ids_upto(selects: list[sa.Select], cap: int) -> tuple[int, list[int] | None
     postgres = db.engine.dialect.name == "postgresql"
     members = []
     first = None
-    for n, ids in enumerate(selects):
+    for n, matching in enumerate(selects):
+        source: sa.CTE | sa.Subquery
         if postgres:
-            source = ids.cte(f"search_{n}").prefix_with("MATERIALIZED")
+            source = matching.cte(f"search_{n}").prefix_with("MATERIALIZED")
         else:
-            source = ids.subquery(f"search_{n}")
+            source = matching.subquery(f"search_{n}")
         member = sa.select(source.c[0].label("id")).limit(cap + 1)
         if first is None:
             first = member
@@ -250,8 +254,8 @@ def contacts_of_organization(organization_id: int, limit: int = 200) -> list[Con
 
 
 def count_of_organization(organization_id: int) -> int:
-    return db.session.scalar(
+    return db.session.execute(
         sa.select(sa.func.count())
         .select_from(Contact)
         .where(Contact.organization_id == organization_id)
-    )
+    ).scalar_one()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 from flask import (
     Blueprint,
@@ -85,7 +86,8 @@ def _fields_from(form: ContactForm) -> operations.ContactFields:
 def id_url(endpoint: str, key: str):
     """url_for(endpoint, key=id) for a page of ids: the route is built once, the ids put in."""
     marker = "2147483647"
-    head, tail = url_for(endpoint, **{key: int(marker)}).split(marker)
+    values: dict[str, Any] = {key: int(marker)}  # url_for takes any value for a route argument
+    head, tail = url_for(endpoint, **values).split(marker)
     return lambda record_id: f"{head}{int(record_id)}{tail}"
 
 
