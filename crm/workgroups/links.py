@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from importlib import import_module
+from typing import Any
 
 from flask import url_for
 
@@ -15,7 +16,7 @@ from crm.extensions import db
 class Linkable:
     label: str
     model: str  # "module:Class", imported when needed (no import cycles)
-    name: Callable[[object], str]
+    name: Callable[[Any], str]  # given the record `model` names, loaded at run time
     endpoint: str
     arg: str
 
@@ -66,6 +67,5 @@ def describe(record_type: str | None, record_id: int | None) -> LinkedRecord | N
     record = kind.load(record_id)
     if record is None:
         return None
-    return LinkedRecord(
-        f"{kind.label}: {kind.name(record)}", url_for(kind.endpoint, **{kind.arg: record_id})
-    )
+    values: dict[str, Any] = {kind.arg: record_id}  # url_for takes any value for a route argument
+    return LinkedRecord(f"{kind.label}: {kind.name(record)}", url_for(kind.endpoint, **values))
