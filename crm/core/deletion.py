@@ -13,7 +13,7 @@ from collections.abc import Callable
 from typing import Any
 
 Blocker = Callable[[Any], str | None]  # record -> why it cannot be deleted, or None
-Detacher = Callable[[Any, str, int], None]  # actor, record type, record id
+Detacher = Callable[[Any, str, int], object]  # actor, record type, record id; returns unused
 
 _blockers: dict[str, list[Blocker]] = defaultdict(list)
 _detachers: list[Detacher] = []
