@@ -32,12 +32,13 @@ def follow_ups_for(user_id: int, today: date, horizon_days: int = 7) -> FollowUp
         .options(selectinload(Engagement.contacts), selectinload(Engagement.organization))
         .order_by(Engagement.follow_up_on, Engagement.id)
     )
-    items = list(db.session.scalars(stmt))
+    # (each has a date: the query asks for those)
+    items = [(e.follow_up_on, e) for e in db.session.scalars(stmt) if e.follow_up_on is not None]
     horizon = today + timedelta(days=horizon_days)
     return FollowUps(
-        overdue=[e for e in items if e.follow_up_on < today],
-        due=[e for e in items if today <= e.follow_up_on <= horizon],
-        later=[e for e in items if e.follow_up_on > horizon],
+        overdue=[e for on, e in items if on < today],
+        due=[e for on, e in items if today <= on <= horizon],
+        later=[e for on, e in items if on > horizon],
     )
 
 
