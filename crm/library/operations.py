@@ -17,6 +17,7 @@ from crm.core.errors import OperationError, check_version
 from crm.core.validation import clean_country, clean_text, clean_website
 from crm.extensions import db
 from crm.library.models import CaseStudy, Outcome, ReviewStatus, Technology
+from crm.organizations.models import Organization
 from crm.organizations.queries import by_name
 from crm.standards.models import Principle
 
@@ -95,7 +96,8 @@ def _apply_organizations(case: CaseStudy, names: list[str], *, keep_unknown: boo
     lead to link at review, when `keep_unknown` (a contributor who cannot browse the CRM's
     organizations, and must not learn from an error which exist); otherwise refused, except
     those a contributor typed before (so a lead can still save the case study)."""
-    organizations, unknown = [], []
+    organizations: list[Organization] = []
+    unknown: list[str] = []
     for name in (n.strip() for n in names):
         if not name:
             continue
