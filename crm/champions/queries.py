@@ -220,7 +220,7 @@ def leaderboard(start: date, end: date, limit: int = 25) -> list[LeaderboardRow]
             .options(selectinload(Champion.contact).selectinload(Contact.organization))
         )
     }
-    return [LeaderboardRow(champions[cid], n, int(total)) for cid, n, total in rows]
+    return [LeaderboardRow(champions[cid], n, int(total or 0)) for cid, n, total in rows]
 
 
 def pending_endorsements(limit: int = 200) -> list[Endorsement]:

@@ -125,6 +125,7 @@ def endorsement_page(
                 form,
             )
         if done.conflict:
+            assert endorsement is not None  # only a change can meet someone else's
             conflict = True
             form.version.data = str(endorsement.version)
         elif done.ok:
