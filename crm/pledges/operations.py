@@ -549,12 +549,14 @@ def _clean_evidence(text: str | None, code: str) -> str | None:
         if not line:
             continue
         try:
-            links.append(clean_website(line, field=f"evidence_{code}"))
+            link = clean_website(line, field=f"evidence_{code}")
         except OperationError:
             raise OperationError(
                 f"{code}: “{line[:80]}” is not a web address; give one link (https://…) per line.",
                 field=f"evidence_{code}",
             ) from None
+        assert link is not None  # a line that is not blank is an address or refused
+        links.append(link)
     if len(links) > 20:
         raise OperationError(f"{code}: at most 20 evidence links.", field=f"evidence_{code}")
     return "\n".join(links) or None

@@ -98,8 +98,8 @@ def funnel(pledges: list[Pledge], standing: dict[int, Schedule]) -> list[tuple[S
 
 
 def overdue(pledges: list[Pledge], standing: dict[int, Schedule]) -> list[Pledge]:
-    late = [p for p in pledges if standing[p.id].overdue_since is not None]
-    return sorted(late, key=lambda p: standing[p.id].overdue_since)
+    late = [(since, p) for p in pledges if (since := standing[p.id].overdue_since) is not None]
+    return [p for _since, p in sorted(late, key=lambda pair: pair[0])]
 
 
 @dataclass
@@ -274,6 +274,7 @@ def signatory_pledges(contact_id: int, limit: int) -> list[TimelineItem]:
             icon="patch-check",
         )
         for p in pledges
+        if p.signed_on is not None  # (the query asks for signed ones)
     ]
 
 
@@ -286,17 +287,16 @@ def _pledges_by_version(standard_ids: list[int] | None) -> dict[int, int]:
 @counts_usage("pledges")
 def _pledges_by_first_version(standard_ids: list[int] | None) -> dict[int, int]:
     """A pledge moved to a newer version still tells its history against the first one."""
-    return dict(
-        db.session.execute(
-            sa.select(Pledge.first_standard_id, sa.func.count())
-            .where(
-                Pledge.first_standard_id.is_not(None),
-                Pledge.first_standard_id != Pledge.standard_id,
-                *([Pledge.first_standard_id.in_(standard_ids)] if standard_ids is not None else []),
-            )
-            .group_by(Pledge.first_standard_id)
-        ).all()
+    rows = db.session.execute(
+        sa.select(Pledge.first_standard_id, sa.func.count())
+        .where(
+            Pledge.first_standard_id.is_not(None),
+            Pledge.first_standard_id != Pledge.standard_id,
+            *([Pledge.first_standard_id.in_(standard_ids)] if standard_ids is not None else []),
+        )
+        .group_by(Pledge.first_standard_id)
     )
+    return {standard_id: n for standard_id, n in rows if standard_id is not None}
 
 
 @counts_usage("reports")

@@ -96,18 +96,20 @@ def due_reminders(today: date) -> list[Due]:
 
 def _message(item: Due, to: list[str]) -> MailMessage:
     pledge, s = item.pledge, item.schedule
+    quarter = s.next_quarter
+    assert quarter is not None  # due_reminders keeps the pledges that owe a report
     link = external_url("my_pledge.home")
     if item.kind is ReminderKind.OVERDUE:
-        subject = f"Overdue: your {s.next_quarter.label} progress report on the WEST Principles"
+        subject = f"Overdue: your {quarter.label} progress report on the WEST Principles"
         opening = (
-            f"The progress report of {pledge.organization.name} for {s.next_quarter.label} was "
+            f"The progress report of {pledge.organization.name} for {quarter.label} was "
             f"due on {s.next_due:%d %B %Y}. Please file it as soon as you can; until then the "
             "pledge shows as non-reporting."
         )
     else:
-        subject = f"Due {s.next_due:%d %B}: your {s.next_quarter.label} progress report"
+        subject = f"Due {s.next_due:%d %B}: your {quarter.label} progress report"
         opening = (
-            f"The progress report of {pledge.organization.name} for {s.next_quarter.label} is due "
+            f"The progress report of {pledge.organization.name} for {quarter.label} is due "
             f"on {s.next_due:%d %B %Y}."
         )
     no_account = not _has_representative(pledge)
@@ -137,6 +139,7 @@ def queue_reminders(today: date | None = None) -> tuple[int, list[str]]:
             problems.append(f"{name}: no representative or signatory email to remind")
             continue
         quarter = item.schedule.next_quarter
+        assert quarter is not None  # due_reminders keeps the pledges that owe a report
         try:
             with db.session.begin_nested():  # the unique key: another run got here first
                 db.session.add(

@@ -108,9 +108,11 @@ def new():
         def create() -> Pledge:
             if standard is None:
                 raise OperationError("No version of the standard is in force yet.")
+            organization = org_queries.by_name(form.organization.data)
+            assert organization is not None  # the form checked the name
             return operations.create_pledge(
                 current_user,
-                org_queries.by_name(form.organization.data),
+                organization,
                 standard,
                 signatory_id=_signatory_id(form),
                 signed_on=form.signed_on.data,
@@ -265,6 +267,7 @@ def move(pledge_id: int):
     if not done.ok:
         flash(f"Not moved: {done.error.message}", "danger")
     else:
+        assert standard is not None  # move_it refuses without one
         flash(
             f"The pledge is now to version {standard.version}; earlier reports are kept.", "success"
         )
