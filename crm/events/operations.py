@@ -189,11 +189,11 @@ def _lock(event: Event) -> None:
 
 
 def seats_taken(event: Event) -> int:
-    return db.session.scalar(
+    return db.session.execute(
         sa.select(sa.func.count())
         .select_from(Participation)
         .where(Participation.event_id == event.id, Participation.status.in_(SEATED))
-    )
+    ).scalar_one()
 
 
 def places_left(event: Event) -> int | None:
