@@ -32,6 +32,7 @@ from crm.audit.operations import own_entries
 from crm.champions.models import Champion, Endorsement, Stage, StageChange
 from crm.consultations.models import Consultation, Response
 from crm.contacts.models import ConsentStatus, Contact
+from crm.core.db import rows_touched
 from crm.core.errors import OperationError, check_version
 from crm.duplicates.models import DuplicateDismissal, DuplicateKind, DuplicateMerge
 from crm.events import operations as event_ops
@@ -150,7 +151,7 @@ def _table(name: str) -> sa.Table:
 def _repoint(table: str, column: str, old: int, new: int) -> int:
     t = _table(table)
     result = db.session.execute(sa.update(t).where(t.c[column] == old).values({column: new}))
-    return result.rowcount or 0
+    return rows_touched(result)
 
 
 def _union(table: str, column: str, other_key: str, old: int, new: int) -> int:
@@ -164,7 +165,7 @@ def _drop_shared(table: str, column: str, other_key: str, old: int, new: int) ->
     t = _table(table)
     already = sa.select(t.c[other_key]).where(t.c[column] == new).scalar_subquery()
     result = db.session.execute(sa.delete(t).where(t.c[column] == old, t.c[other_key].in_(already)))
-    return result.rowcount or 0
+    return rows_touched(result)
 
 
 def _retarget_tasks(record_type: str, old: int, new: int) -> int:
@@ -174,7 +175,7 @@ def _retarget_tasks(record_type: str, old: int, new: int) -> int:
         .values(record_id=new)
         .execution_options(synchronize_session=False)
     )
-    return result.rowcount or 0
+    return rows_touched(result)
 
 
 def _forget_dismissals(kind: DuplicateKind, record_id: int) -> None:
@@ -319,10 +320,10 @@ def contact_conflicts(survivor: Contact, other: Contact) -> ContactConflicts:
             "gave. Remove one of the responses first."
         )
     for mine, theirs in _participation_clashes(survivor.id, other.id):
-        keep = _better_participation(mine, theirs)
+        kept = _better_participation(mine, theirs)
         resolutions.append(
             f"Both are in the event “{mine.event.name}” ({mine.status.label} and "
-            f"{theirs.status.label}): the {keep.status.label.lower()} one is kept."
+            f"{theirs.status.label}): the {kept.status.label.lower()} one is kept."
         )
     champions = _champions(survivor.id, other.id)
     if len(champions) == 2:
@@ -388,12 +389,13 @@ def _merge_champions(survivor_id: int, other_id: int, moved: Moved) -> None:
     for name in CHAMPION_PROFILE_FIELDS:
         if getattr(keep, name) in (None, "") and getattr(drop, name) not in (None, ""):
             setattr(keep, name, getattr(drop, name))
-    endorsements = db.session.execute(
+    result = db.session.execute(
         sa.update(Endorsement)
         .where(Endorsement.champion_id == drop.id)
         .values(champion_id=keep.id)
         .execution_options(synchronize_session=False)
-    ).rowcount
+    )
+    endorsements = rows_touched(result)
     db.session.execute(
         sa.update(StageChange)
         .where(StageChange.champion_id == drop.id)
@@ -518,7 +520,7 @@ def merge_contacts(
     # What the ORM holds about links changed underneath it: read them again.
     db.session.flush()
     db.session.expire_all()
-    other = db.session.get(Contact, other_id)
+    other = db.session.get_one(Contact, other_id)
     _move_trail("contact", other_id, survivor_id)
     audit.record(
         actor,
@@ -530,7 +532,7 @@ def merge_contacts(
     db.session.delete(other)
     db.session.flush()
 
-    survivor = db.session.get(Contact, survivor_id)
+    survivor = db.session.get_one(Contact, survivor_id)
     for name, value in values.items():
         setattr(survivor, name, value)
     survivor.consent_status, survivor.consent_source, survivor.consent_at = consent
@@ -632,7 +634,7 @@ def merge_organizations(
 
     db.session.flush()
     db.session.expire_all()
-    other = db.session.get(Organization, other_id)
+    other = db.session.get_one(Organization, other_id)
     _move_trail("organization", other_id, survivor_id)
     audit.record(
         actor,
@@ -644,7 +646,7 @@ def merge_organizations(
     db.session.delete(other)
     db.session.flush()
 
-    survivor = db.session.get(Organization, survivor_id)
+    survivor = db.session.get_one(Organization, survivor_id)
     for name, value in values.items():
         setattr(survivor, name, value)
     survivor.kind = OrganizationKind(survivor.kind)

@@ -47,7 +47,8 @@ def _cache_seconds() -> float:
     return current_app.config["DUPLICATE_CACHE_SECONDS"]
 
 
-def model_for(kind: DuplicateKind) -> type:
+def model_for(kind: DuplicateKind) -> type[Any]:
+    # Contact or Organization; the pages pair it with the kind's own operations.
     return Contact if kind is DuplicateKind.CONTACT else Organization
 
 
@@ -123,6 +124,7 @@ def describe(kind: DuplicateKind, reason: scanning.Reason, org_names: dict[int, 
     where = ""
     if reason.organization_id is not None:
         where = f" in {org_names.get(reason.organization_id, 'the same organization')}"
+    assert reason.similarity is not None  # what is left is a similar name, with its score
     if reason.similarity == 100:
         return f"same name{where}"
     return f"{names_alike(reason.similarity)}{where}"

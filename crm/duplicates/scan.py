@@ -326,7 +326,7 @@ def name_similarity(first: str, second: str) -> int:
     return round(max(fuzz.ratio(first, second), fuzz.token_sort_ratio(first, second)))
 
 
-def _read(sql: str) -> list[tuple]:
+def _read(sql: str) -> Sequence[tuple]:
     """Rows of a plain SELECT on the session's connection (so it sees this transaction)."""
     cursor = db.session.connection().connection.cursor()
     try:
@@ -336,7 +336,7 @@ def _read(sql: str) -> list[tuple]:
         cursor.close()
 
 
-def _columns(rows: list[tuple], count: int) -> list[np.ndarray]:
+def _columns(rows: Sequence[tuple], count: int) -> list[np.ndarray]:
     if not rows:
         return [np.empty(0, dtype=object) for _ in range(count)]
     frame = pd.DataFrame.from_records(rows, coerce_float=False)  # columns built in C
@@ -551,7 +551,7 @@ def website_domain(website: str | None) -> str | None:
     return domain
 
 
-def _first_and_last_words(stripped: Sequence[str]) -> tuple[pd.Series, pd.Series]:
+def _first_and_last_words(stripped: Sequence[str] | np.ndarray) -> tuple[pd.Series, pd.Series]:
     """Each name's first word and its last word without a plural ending, the two block keys
     (so "Goldn Thread Garment" meets "Golden Thread Garments": a typo in the first word and
     a plural in the last)."""
