@@ -91,9 +91,9 @@ class TrackedMixin:
     version: Mapped[int] = mapped_column(default=1)
 
     if TYPE_CHECKING:
-        # What the mixin reads of the model it is mixed into.
+        # What the mixin reads of the model it is mixed into. (Not its __table__: declared
+        # here as well, it would have to agree with both Base's and SQLAlchemy's own.)
         id: Mapped[int]
-        __table__: ClassVar[sa.Table]
 
     @declared_attr
     def created_by_id(cls) -> Mapped[int | None]:  # noqa: N805
@@ -120,7 +120,7 @@ class TrackedMixin:
         self.updated_at = utcnow()
 
     @declared_attr.directive
-    def __mapper_args__(cls) -> dict:  # noqa: N805
+    def __mapper_args__(cls: type[Base]) -> dict:  # noqa: N805  (the model, mapped to its table)
         return {"version_id_col": cls.__table__.c.version}
 
 
