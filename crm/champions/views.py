@@ -25,7 +25,7 @@ from crm.contacts.models import Contact
 from crm.core.access import Permission, requires
 from crm.core.errors import OperationError
 from crm.core.http import safe_next
-from crm.core.pagination import paginate
+from crm.core.list_page import chosen_sort, page_of
 from crm.core.unit_of_work import attempt
 from crm.extensions import db
 from crm.standards.queries import principle_choices
@@ -197,16 +197,8 @@ def index():
         lapsing=args.get("lapsing") == "1",
         q=args.get("q", "").strip(),
     )
-    sort_key = args.get("sort", "waiting")
-    sort = queries.SORTS.get(sort_key, queries.SORTS["waiting"])
-    page = paginate(
-        queries.filtered(filters, date.today(), lapsing_months()),
-        sort,
-        after=args.get("after"),
-        before=args.get("before"),
-        page_size=current_app.config["PAGE_SIZE"],
-        count_cap=current_app.config["COUNT_CAP"],
-    )
+    sort_key, sort = chosen_sort(queries.SORTS, "waiting")
+    page = page_of(queries.filtered(filters, date.today(), lapsing_months()), sort)
     return render_template(
         "champions/index.html",
         page=page,

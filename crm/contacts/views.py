@@ -8,7 +8,6 @@ from flask import (
     Blueprint,
     Response,
     abort,
-    current_app,
     flash,
     jsonify,
     redirect,
@@ -27,7 +26,8 @@ from crm.contacts.models import ConsentStatus, Contact
 from crm.core.access import Permission, requires
 from crm.core.countries import country_choices, language_name
 from crm.core.errors import OperationError
-from crm.core.pagination import ids_of_page, paginate
+from crm.core.list_page import chosen_sort, cursor, page_of, page_size
+from crm.core.pagination import ids_of_page
 from crm.core.timeline import timeline_for
 from crm.core.unit_of_work import attempt
 from crm.extensions import db
@@ -101,18 +101,14 @@ def index():
         tag=args.get("tag", ""),
         owner=str(current_user.id) if owner == "me" else owner,
     )
-    default_sort = queries.SEARCH_SORT if filters.q else "name"
-    sort_key = args.get("sort") if args.get("sort") in queries.SORTS else default_sort
-    sort = queries.SORTS[sort_key]
-    after, before = args.get("after"), args.get("before")
-    page_size = current_app.config["PAGE_SIZE"]
+    sort_key, sort = chosen_sort(queries.SORTS, queries.SEARCH_SORT if filters.q else "name")
     plan = queries.plan_search(filters.q)
     other_filters = filters.kind or filters.country or filters.tag or filters.owner
     search_only = bool(filters.q) and not other_filters
     if plan and plan.ids is not None and search_only and len(sort.columns) == 1:
         # Every match is known by id and the list is in id order: fetch just the page's rows.
         plan = queries.plan_for_ids(
-            ids_of_page(plan.ids, sort, after=after, before=before, page_size=page_size),
+            ids_of_page(plan.ids, sort, **cursor(), page_size=page_size()),
             total=plan.known_total,
         )
     stmt, rows = queries.filtered(filters, plan), None
@@ -121,13 +117,9 @@ def index():
         # order, reading the index alone where it can, then load those rows.
         plan = plan.for_sort(sort)
         stmt, rows = queries.filtered_ids(filters, plan), queries.list_rows()
-    page = paginate(
+    page = page_of(
         stmt,
         sort,
-        after=after,
-        before=before,
-        page_size=page_size,
-        count_cap=current_app.config["COUNT_CAP"],
         # A search already knows how many it found (or that it is a great many): counting
         # again through a dense match would read most of the table.
         known_total=plan.known_total if plan and search_only else None,

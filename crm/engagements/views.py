@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date
 
 import sqlalchemy as sa
-from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 from sqlalchemy.orm import selectinload
 
@@ -16,7 +16,8 @@ from crm.contacts.models import Contact
 from crm.core.access import Permission, requires
 from crm.core.errors import OperationError
 from crm.core.http import safe_next
-from crm.core.pagination import SortOption, paginate
+from crm.core.list_page import page_of
+from crm.core.pagination import SortOption
 from crm.core.unit_of_work import attempt
 from crm.engagements import operations, queries
 from crm.engagements.forms import EngagementForm
@@ -105,14 +106,7 @@ def index():
         stmt = stmt.where(
             Engagement.follow_up_on.is_not(None), Engagement.follow_up_done_at.is_(None)
         )
-    page = paginate(
-        stmt,
-        NEWEST,
-        after=request.args.get("after"),
-        before=request.args.get("before"),
-        page_size=current_app.config["PAGE_SIZE"],
-        count_cap=current_app.config["COUNT_CAP"],
-    )
+    page = page_of(stmt, NEWEST)
     return render_template(
         "engagements/index.html",
         page=page,

@@ -8,7 +8,6 @@ import sqlalchemy as sa
 from flask import (
     Blueprint,
     abort,
-    current_app,
     flash,
     jsonify,
     redirect,
@@ -22,7 +21,7 @@ from crm.audit import display as audit_display
 from crm.audit.operations import trail_for
 from crm.core.access import Permission, has_permission, requires
 from crm.core.countries import country_choices
-from crm.core.pagination import paginate
+from crm.core.list_page import chosen_sort, page_of
 from crm.core.timeline import timeline_for
 from crm.core.unit_of_work import attempt
 from crm.extensions import db
@@ -73,16 +72,11 @@ def _fields_from(form: OrganizationForm) -> operations.OrganizationFields:
 @requires(Permission.ORGANIZATIONS_VIEW)
 def index():
     args = request.args
-    sort_key = args.get("sort", "name")
-    sort = queries.SORTS.get(sort_key, queries.SORTS["name"])
+    sort_key, sort = chosen_sort(queries.SORTS, "name")
     q = args.get("q", "").strip()
-    page = paginate(
+    page = page_of(
         queries.filtered(q, args.get("kind", ""), args.get("country", ""), args.get("tag", "")),
         sort,
-        after=args.get("after"),
-        before=args.get("before"),
-        page_size=current_app.config["PAGE_SIZE"],
-        count_cap=current_app.config["COUNT_CAP"],
     )
     return render_template(
         "organizations/index.html",
