@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask_wtf import FlaskForm
 from wtforms import HiddenField, SelectField, StringField
-from wtforms.validators import Optional, ValidationError
+from wtforms.validators import Length, Optional, ValidationError
 
 from crm.core.countries import country_choices, normalize_country
 from crm.core.errors import OperationError
@@ -51,6 +51,15 @@ class TagsField(StringField):
         if isinstance(self.data, list):
             return ", ".join(self.data)
         return self.data or ""
+
+
+class HoneypotField(StringField):
+    """A field the page hides from people (the `honeypot` macro): bots that fill every field
+    give themselves away (crm/core/public_forms.py)."""
+
+    def __init__(self, label: str = "Leave this empty", **kwargs):
+        kwargs.setdefault("validators", [Optional(), Length(max=200)])
+        super().__init__(label, **kwargs)
 
 
 def enum_choices(enum_cls, blank: str | None = None) -> list[tuple[str, str]]:

@@ -11,7 +11,7 @@ from wtforms import (
 )
 from wtforms.validators import DataRequired, Email, InputRequired, Length, Optional
 
-from crm.core.forms import CountryField, VersionedForm, check_email, enum_choices
+from crm.core.forms import CountryField, HoneypotField, VersionedForm, check_email, enum_choices
 from crm.events.models import EventKind, Hosting, ParticipantRole
 
 DATETIME_FORMATS = ["%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M", "%Y-%m-%dT%H:%M:%S"]
@@ -76,5 +76,4 @@ class PublicRegistrationForm(VersionedForm):
     consent = BooleanField(
         "Email me news from the WEST Principles community (you can unsubscribe at any time)"
     )
-    # Left empty by people; bots that fill every field give themselves away.
-    website = StringField("Leave this empty", validators=[Optional(), Length(max=200)])
+    website = HoneypotField()

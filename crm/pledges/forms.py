@@ -5,6 +5,7 @@ from wtforms.validators import DataRequired, Email, Length, Optional
 
 from crm.core.forms import (
     CountryField,
+    HoneypotField,
     VersionedForm,
     check_email,
     enum_choices,
@@ -68,4 +69,4 @@ class PublicPledgeForm(VersionedForm):
         "I am authorized to commit my organization to the WEST Principles",
         validators=[DataRequired(message="Please confirm you can sign for the organization.")],
     )
-    website_url = StringField("Leave this empty", validators=[Optional(), Length(max=200)])
+    website_url = HoneypotField()  # `website` is the organization's
