@@ -24,6 +24,7 @@ from crm.champions.models import Champion, Endorsement, Region, Stage, Verificat
 from crm.contacts.models import Contact
 from crm.core.access import Permission, requires
 from crm.core.errors import OperationError
+from crm.core.form_pages import submit_form
 from crm.core.http import safe_next
 from crm.core.list_page import chosen_sort, page_of
 from crm.core.unit_of_work import attempt
@@ -104,42 +105,33 @@ def endorsement_page(
             form.made_on.data = date.today()
         else:
             fill_endorsement_form(form, endorsement)
-    conflict = False
-    if form.validate_on_submit():
+
+    def save() -> Endorsement:
         if endorsement is None:
-            done = attempt(
-                lambda: operations.record_endorsement(
-                    current_user, champion, endorsement_fields(form), verified=not by_champion
-                ),
-                form,
+            return operations.record_endorsement(
+                current_user, champion, endorsement_fields(form), verified=not by_champion
             )
-        else:
-            done = attempt(
-                lambda: operations.update_endorsement(
-                    current_user,
-                    endorsement,
-                    endorsement_fields(form),
-                    by_champion=by_champion,
-                    expected_version=form.loaded_version(),
-                ),
-                form,
-            )
-        if done.conflict:
-            conflict = True
-            form.version.data = str(endorsement.version)
-        elif done.ok:
-            flash(done_message, "success")
-            return redirect(done_url(done.value))
-    status = 409 if conflict else 422 if form.errors else 200
+        return operations.update_endorsement(
+            current_user,
+            endorsement,
+            endorsement_fields(form),
+            by_champion=by_champion,
+            expected_version=form.loaded_version(),
+        )
+
+    saved = submit_form(form, save, record=endorsement)
+    if saved.ok:
+        flash(done_message, "success")
+        return redirect(done_url(saved.value))
     return render_template(
         "champions/endorsement_form.html",
         form=form,
         champion=champion,
         endorsement=endorsement,
         staff=not by_champion,
-        conflict=conflict,
+        conflict=saved.conflict,
         cancel_url=cancel_url,
-    ), status
+    ), saved.status
 
 
 def _period() -> tuple[date, date]:
@@ -296,27 +288,19 @@ def edit(champion_id: int):
         form.owner_id.data = str(champion.owner_id or "")
         form.region.data = champion.region.value if champion.region else ""
         form.version.data = str(champion.version)
-    conflict = False
-    if form.validate_on_submit():
-        done = attempt(
-            lambda: operations.update_champion(
-                current_user,
-                champion,
-                champion_fields(form),
-                expected_version=form.loaded_version(),
-            ),
-            form,
-        )
-        if done.conflict:
-            conflict = True
-            form.version.data = str(champion.version)
-        elif done.ok:
-            flash("The champion's profile is saved.", "success")
-            return redirect(url_for("champions.detail", champion_id=champion.id))
-    status = 409 if conflict else 422 if form.errors else 200
+    saved = submit_form(
+        form,
+        lambda: operations.update_champion(
+            current_user, champion, champion_fields(form), expected_version=form.loaded_version()
+        ),
+        record=champion,
+    )
+    if saved.ok:
+        flash("The champion's profile is saved.", "success")
+        return redirect(url_for("champions.detail", champion_id=champion.id))
     return render_template(
-        "champions/edit.html", form=form, champion=champion, conflict=conflict
-    ), status
+        "champions/edit.html", form=form, champion=champion, conflict=saved.conflict
+    ), saved.status
 
 
 @bp.route("/<int:champion_id>/move", methods=["POST"])

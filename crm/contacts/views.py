@@ -26,6 +26,7 @@ from crm.contacts.models import ConsentStatus, Contact
 from crm.core.access import Permission, requires
 from crm.core.countries import country_choices, language_name
 from crm.core.errors import OperationError
+from crm.core.form_pages import submit_form
 from crm.core.list_page import chosen_sort, cursor, page_of, page_size
 from crm.core.pagination import ids_of_page
 from crm.core.timeline import timeline_for
@@ -171,14 +172,11 @@ def new():
         if org is not None:
             form.organization.data = org.name
             form.country.data = org.country  # most people work where their organization is
-    if form.validate_on_submit():
-        done = attempt(lambda: operations.create_contact(current_user, _fields_from(form)), form)
-        if done.ok:
-            flash(f"{done.value.full_name} is saved.", "success")
-            return redirect(url_for("contacts.detail", contact_id=done.value.id))
-    return render_template("contacts/form.html", form=form, contact=None), (
-        422 if form.errors else 200
-    )
+    saved = submit_form(form, lambda: operations.create_contact(current_user, _fields_from(form)))
+    if saved.ok:
+        flash(f"{saved.value.full_name} is saved.", "success")
+        return redirect(url_for("contacts.detail", contact_id=saved.value.id))
+    return render_template("contacts/form.html", form=form, contact=None), saved.status
 
 
 @bp.route("/<int:contact_id>")
@@ -206,26 +204,21 @@ def edit(contact_id: int):
         form.tags.data = contact.tag_names
         form.languages.data = ", ".join(language_name(c) for c in contact.language_list)
         form.owner_id.data = str(contact.owner_id or "")
-    if form.validate_on_submit():
-        done = attempt(
-            lambda: operations.update_contact(
-                current_user, contact, _fields_from(form), expected_version=form.loaded_version()
-            ),
-            form,
-        )
-        if done.conflict:
-            form.version.data = str(contact.version)  # a deliberate second save wins
-            return render_template(
-                "contacts/form.html", form=form, contact=contact, conflict=True
-            ), 409
-        if done.ok:
-            flash(f"{contact.full_name} is saved.", "success")
-            return redirect(url_for("contacts.detail", contact_id=contact.id))
+    saved = submit_form(
+        form,
+        lambda: operations.update_contact(
+            current_user, contact, _fields_from(form), expected_version=form.loaded_version()
+        ),
+        record=contact,
+    )
+    if saved.ok:
+        flash(f"{contact.full_name} is saved.", "success")
+        return redirect(url_for("contacts.detail", contact_id=contact.id))
     if not form.version.data:
         form.version.data = str(contact.version)
-    return render_template("contacts/form.html", form=form, contact=contact), (
-        422 if form.errors else 200
-    )
+    return render_template(
+        "contacts/form.html", form=form, contact=contact, conflict=saved.conflict
+    ), saved.status
 
 
 @bp.route("/<int:contact_id>/delete", methods=["POST"])

@@ -15,6 +15,7 @@ from crm.auth.operations import staff_choices
 from crm.contacts.models import Contact
 from crm.core.access import Permission, requires
 from crm.core.errors import OperationError
+from crm.core.form_pages import submit_form
 from crm.core.http import safe_next
 from crm.core.list_page import page_of
 from crm.core.pagination import SortOption
@@ -141,12 +142,11 @@ def new():
             org = db.session.get(Organization, org_id)
             if org is not None:
                 form.organization.data = org.name
-    if form.validate_on_submit():
-        done = attempt(lambda: operations.log_engagement(current_user, _fields_from(form)), form)
-        if done.ok:
-            flash("The engagement is logged.", "success")
-            return redirect(url_for("engagements.detail", engagement_id=done.value.id))
-    return _render_form(form, None, 422 if form.errors else 200)
+    saved = submit_form(form, lambda: operations.log_engagement(current_user, _fields_from(form)))
+    if saved.ok:
+        flash("The engagement is logged.", "success")
+        return redirect(url_for("engagements.detail", engagement_id=saved.value.id))
+    return _render_form(form, None, saved.status)
 
 
 @bp.route("/<int:engagement_id>")
@@ -169,22 +169,19 @@ def edit(engagement_id: int):
         form.organization.data = engagement.organization.name if engagement.organization else ""
         form.contact_ids.data = [c.id for c in engagement.contacts]
         form.follow_up_owner_id.data = str(engagement.follow_up_owner_id or "")
-    if form.validate_on_submit():
-        done = attempt(
-            lambda: operations.update_engagement(
-                current_user, engagement, _fields_from(form), expected_version=form.loaded_version()
-            ),
-            form,
-        )
-        if done.conflict:
-            form.version.data = str(engagement.version)  # a deliberate second save wins
-            return _render_form(form, engagement, 409, conflict=True)
-        if done.ok:
-            flash("The engagement is saved.", "success")
-            return redirect(url_for("engagements.detail", engagement_id=engagement.id))
+    saved = submit_form(
+        form,
+        lambda: operations.update_engagement(
+            current_user, engagement, _fields_from(form), expected_version=form.loaded_version()
+        ),
+        record=engagement,
+    )
+    if saved.ok:
+        flash("The engagement is saved.", "success")
+        return redirect(url_for("engagements.detail", engagement_id=engagement.id))
     if not form.version.data:
         form.version.data = str(engagement.version)
-    return _render_form(form, engagement, 422 if form.errors else 200)
+    return _render_form(form, engagement, saved.status, conflict=saved.conflict)
 
 
 @bp.route("/<int:engagement_id>/follow-up-done", methods=["POST"])

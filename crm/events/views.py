@@ -23,6 +23,7 @@ from crm.audit.operations import trail_for
 from crm.core.access import Permission, requires
 from crm.core.errors import OperationError
 from crm.core.export import csv_response, xlsx_response
+from crm.core.form_pages import submit_form
 from crm.core.http import external_url
 from crm.core.unit_of_work import attempt
 from crm.events import operations, queries
@@ -104,12 +105,11 @@ def new():
         start = (datetime.now() + timedelta(days=14)).replace(hour=10, minute=0, second=0)
         form.starts_local.data = start.replace(microsecond=0)
         form.ends_local.data = (start + timedelta(hours=2)).replace(microsecond=0)
-    if form.validate_on_submit():
-        done = attempt(lambda: operations.create_event(current_user, _fields_from(form)), form)
-        if done.ok:
-            flash(f"{done.value.name} is created.", "success")
-            return redirect(url_for("events.detail", event_id=done.value.id))
-    return _render_form(form, None, 422 if form.errors else 200)
+    saved = submit_form(form, lambda: operations.create_event(current_user, _fields_from(form)))
+    if saved.ok:
+        flash(f"{saved.value.name} is created.", "success")
+        return redirect(url_for("events.detail", event_id=saved.value.id))
+    return _render_form(form, None, saved.status)
 
 
 @bp.route("/<int:event_id>")
@@ -147,21 +147,18 @@ def edit(event_id: int):
         form.starts_local.data = event.local_start.replace(tzinfo=None)
         form.ends_local.data = event.local_end.replace(tzinfo=None)
         form.version.data = str(event.version)
-    if form.validate_on_submit():
-        done = attempt(
-            lambda: operations.update_event(
-                current_user, event, _fields_from(form), expected_version=form.loaded_version()
-            ),
-            form,
-        )
-        if done.conflict:
-            form.version.data = str(event.version)
-            return _render_form(form, event, 409, conflict=True)
-        if done.ok:
-            flash("The event is saved.", "success")
-            flash_promoted(done.value)
-            return redirect(url_for("events.detail", event_id=event.id))
-    return _render_form(form, event, 422 if form.errors else 200)
+    saved = submit_form(
+        form,
+        lambda: operations.update_event(
+            current_user, event, _fields_from(form), expected_version=form.loaded_version()
+        ),
+        record=event,
+    )
+    if saved.ok:
+        flash("The event is saved.", "success")
+        flash_promoted(saved.value)
+        return redirect(url_for("events.detail", event_id=event.id))
+    return _render_form(form, event, saved.status, conflict=saved.conflict)
 
 
 @bp.route("/<int:event_id>/delete", methods=["POST"])
