@@ -27,7 +27,7 @@ from crm.core.errors import OperationError
 from crm.core.form_pages import submit_form
 from crm.core.http import safe_next
 from crm.core.list_page import chosen_sort, page_of
-from crm.core.unit_of_work import attempt
+from crm.core.unit_of_work import attempt, attempt_flashed
 from crm.extensions import db
 from crm.standards.queries import principle_choices
 
@@ -308,7 +308,7 @@ def edit(champion_id: int):
 def move(champion_id: int):
     champion = _load(champion_id)
     form = MoveForm()
-    done = attempt(
+    done = attempt_flashed(
         lambda: operations.move(
             current_user,
             champion,
@@ -316,12 +316,10 @@ def move(champion_id: int):
             note=form.note.data,
             expected_version=form.loaded_version(),
         ),
-        show=False,  # a conflict is flashed too, and every refusal says it was not moved
+        refused="Not moved: {}",
     )
     if done.ok:
         flash(f"{champion.name} is now {champion.stage.label.lower()}.", "success")
-    else:
-        flash(f"Not moved: {done.error.message}", "danger")
     return redirect(
         safe_next(request.form.get("next")) or url_for("champions.detail", champion_id=champion.id)
     )
@@ -405,16 +403,11 @@ def _after_review(endorsement: Endorsement):
 def verify(endorsement_id: int):
     endorsement = _load_endorsement(endorsement_id)
     form = RejectForm()
-    done = attempt(
-        lambda: operations.verify(
-            current_user, endorsement, expected_version=form.loaded_version()
-        ),
-        show=False,  # a conflict is flashed like any refusal
+    done = attempt_flashed(
+        lambda: operations.verify(current_user, endorsement, expected_version=form.loaded_version())
     )
     if done.ok:
         flash(f"Verified: {endorsement.title}.", "success")
-    else:
-        flash(done.error.message, "danger")
     return _after_review(endorsement)
 
 
@@ -423,19 +416,17 @@ def verify(endorsement_id: int):
 def reject(endorsement_id: int):
     endorsement = _load_endorsement(endorsement_id)
     form = RejectForm()
-    done = attempt(
+    done = attempt_flashed(
         lambda: operations.reject(
             current_user,
             endorsement,
             form.reason.data or "",
             expected_version=form.loaded_version(),
         ),
-        show=False,  # a conflict is flashed too, and every refusal says nothing changed
+        refused="Not changed: {}",
     )
     if done.ok:
         flash(f"Marked as not accepted: {endorsement.title}.", "success")
-    else:
-        flash(f"Not changed: {done.error.message}", "danger")
     return _after_review(endorsement)
 
 

@@ -38,7 +38,7 @@ from crm.core.export import csv_response, xlsx_response
 from crm.core.form_pages import submit_form
 from crm.core.forms import VersionedForm, show_operation_error
 from crm.core.http import safe_next
-from crm.core.unit_of_work import attempt, discard_changes
+from crm.core.unit_of_work import attempt, attempt_flashed, discard_changes
 from crm.extensions import db
 from crm.standards.queries import all_standards
 from crm.tags.operations import parse_tags
@@ -195,15 +195,13 @@ def add_recommendation(consultation_id: int):
     consultation = _get(consultation_id)
     form = _recommendation_form(consultation)
     if form.validate_on_submit():
-        done = attempt(
+        done = attempt_flashed(
             lambda: draft_ops.add_recommendation(
                 current_user, consultation, _recommendation_fields(form)
             ),
-            show=False,
+            refused="Not added: {}",
         )
-        if not done.ok:
-            flash(f"Not added: {done.error.message}", "danger")
-        else:
+        if done.ok:
             flash("The draft text is added.", "success")
     else:
         flash("Not added: write the draft text.", "danger")
@@ -384,10 +382,7 @@ def addressed(answer_id: int):
         else:
             comment_ops.mark_addressed(current_user, answer, form.note.data)
 
-    done = attempt(save, show=False)
-    if not done.ok:
-        flash(f"Not saved: {done.error.message}", "danger")
-    else:
+    if attempt_flashed(save, refused="Not saved: {}").ok:
         flash("Saved.", "success")
     return _back_to_comments(answer)
 
@@ -449,17 +444,16 @@ def remind(consultation_id: int):
     consultation = _get(consultation_id)
     if consultation.access is not Access.INVITATION:
         abort(404)
-    done = attempt(
+    done = attempt_flashed(
         lambda: reminder_ops.draft_reminder(
             current_user,
             consultation,
             sender_name=current_user.name,
             sender_email=current_user.email,
         ),
-        show=False,
+        refused="No reminder drafted: {}",
     )
     if not done.ok:
-        flash(f"No reminder drafted: {done.error.message}", "danger")
         return redirect(url_for("consultations.not_answered", consultation_id=consultation.id))
     campaign, created = done.value
     if created:

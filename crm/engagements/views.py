@@ -19,7 +19,7 @@ from crm.core.form_pages import submit_form
 from crm.core.http import safe_next
 from crm.core.list_page import page_of
 from crm.core.pagination import SortOption
-from crm.core.unit_of_work import attempt
+from crm.core.unit_of_work import attempt_flashed
 from crm.engagements import operations, queries
 from crm.engagements.forms import EngagementForm
 from crm.engagements.models import Engagement, EngagementKind
@@ -188,11 +188,11 @@ def edit(engagement_id: int):
 @requires(Permission.ENGAGEMENTS_EDIT)
 def follow_up_done(engagement_id: int):
     engagement = _load(engagement_id)
-    done = attempt(lambda: operations.complete_follow_up(current_user, engagement), show=False)
+    done = attempt_flashed(
+        lambda: operations.complete_follow_up(current_user, engagement), category="info"
+    )
     if done.ok:
         flash("Follow-up marked done.", "success")
-    else:
-        flash(done.error.message, "info")
     return redirect(safe_next(request.form.get("next")) or url_for("engagements.my_follow_ups"))
 
 

@@ -25,7 +25,7 @@ from crm.core.errors import OperationError
 from crm.core.export import csv_response, xlsx_response
 from crm.core.form_pages import submit_form
 from crm.core.http import external_url
-from crm.core.unit_of_work import attempt
+from crm.core.unit_of_work import attempt, attempt_flashed
 from crm.events import operations, queries
 from crm.events.calendar import ics_for
 from crm.events.forms import AddParticipantForm, EventForm, WalkInForm
@@ -180,7 +180,7 @@ def add_participants(event_id: int):
     if not form.validate() or not ids:
         flash("Pick at least one contact from the suggestions to add.", "danger")
         return redirect(url_for("events.detail", event_id=event.id))
-    done = attempt(
+    done = attempt_flashed(
         lambda: operations.add_participants(
             current_user,
             event,
@@ -188,10 +188,9 @@ def add_participants(event_id: int):
             role=form.role.data or "",
             invite_only=form.action.data == "invite",
         ),
-        show=False,
+        refused="{} Nobody was added.",
     )
     if not done.ok:
-        flash(f"{done.error.message} Nobody was added.", "danger")
         return redirect(url_for("events.detail", event_id=event.id))
     outcomes = done.value
     labels = {

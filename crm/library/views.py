@@ -10,7 +10,7 @@ from flask_login import current_user
 from crm.core.access import Permission, has_permission, requires
 from crm.core.countries import country_name
 from crm.core.form_pages import submit_form
-from crm.core.unit_of_work import attempt
+from crm.core.unit_of_work import attempt_flashed
 from crm.extensions import db
 from crm.library import operations, queries
 from crm.library.forms import CaseStudyForm, NoteForm
@@ -169,16 +169,11 @@ def edit(case_id: int):
 @requires(Permission.LIBRARY_REVIEW)
 def publish(case_id: int):
     case = db.session.get(CaseStudy, case_id) or abort(404)
-    done = attempt(
-        lambda: operations.publish(
-            current_user, case, expected_version=NoteForm().loaded_version()
-        ),
-        show=False,  # a conflict is flashed too, not only a refusal
+    done = attempt_flashed(
+        lambda: operations.publish(current_user, case, expected_version=NoteForm().loaded_version())
     )
     if done.ok:
         flash(f"Published: {case.title}.", "success")
-    else:
-        flash(done.error.message, "danger")
     return redirect(url_for("library.detail", case_id=case.id))
 
 
@@ -187,14 +182,12 @@ def publish(case_id: int):
 def send_back(case_id: int):
     case = db.session.get(CaseStudy, case_id) or abort(404)
     form = NoteForm()
-    done = attempt(
+    done = attempt_flashed(
         lambda: operations.send_back(
             current_user, case, form.note.data or "", expected_version=form.loaded_version()
         ),
-        show=False,
+        refused="Not sent back: {}",
     )
-    if not done.ok:
-        flash(f"Not sent back: {done.error.message}", "danger")
-    else:
+    if done.ok:
         flash("Sent back to the contributor with your note.", "success")
     return redirect(url_for("library.detail", case_id=case.id))

@@ -8,7 +8,7 @@ from flask_login import current_user
 from crm.audit.operations import trail_for
 from crm.core.access import Permission, requires
 from crm.core.form_pages import submit_form
-from crm.core.unit_of_work import attempt
+from crm.core.unit_of_work import attempt_flashed
 from crm.extensions import db
 from crm.standards import operations, queries
 from crm.standards.forms import PrincipleForm, StandardForm, StatusForm, SupersedeForm
@@ -135,12 +135,11 @@ def status(standard_id: int):
     standard = _load(standard_id)
     form = StatusForm()
     previous = queries.current_standard()
-    done = attempt(
-        lambda: operations.set_status(current_user, standard, form.status.data or ""), show=False
+    done = attempt_flashed(
+        lambda: operations.set_status(current_user, standard, form.status.data or ""),
+        refused="Status not changed: {}",
     )
-    if not done.ok:
-        flash(f"Status not changed: {done.error.message}", "danger")
-    else:
+    if done.ok:
         message = f"Version {standard.version} is now {operations.STATUS_PHRASES[standard.status]}"
         if previous is not None and previous.status == StandardStatus.RETIRED:
             message += f"; version {previous.version} is retired"
@@ -209,10 +208,10 @@ def delete_principle(standard_id: int, principle_id: int):
     principle = _load_principle(standard_id, principle_id)
     standard = principle.standard
     label = principle.label
-    done = attempt(lambda: operations.remove_principle(current_user, principle), show=False)
-    if not done.ok:
-        flash(f"Not removed: {done.error.message}", "danger")
-    else:
+    done = attempt_flashed(
+        lambda: operations.remove_principle(current_user, principle), refused="Not removed: {}"
+    )
+    if done.ok:
         flash(f"{label} is removed from version {standard.version}.", "success")
     return redirect(_detail_url(standard, "principles"))
 
@@ -222,12 +221,10 @@ def delete_principle(standard_id: int, principle_id: int):
 def move_principle(standard_id: int, principle_id: int):
     principle = _load_principle(standard_id, principle_id)
     standard = principle.standard
-    done = attempt(
+    attempt_flashed(
         lambda: operations.move_principle(
             current_user, principle, request.form.get("direction", "")
         ),
-        show=False,
+        refused="Not moved: {}",
     )
-    if not done.ok:
-        flash(f"Not moved: {done.error.message}", "danger")
     return redirect(_detail_url(standard, f"principle-{principle_id}"))
