@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask_wtf import FlaskForm
 from wtforms import HiddenField, SelectField, StringField
-from wtforms.validators import Length, Optional, ValidationError
+from wtforms.validators import DataRequired, Email, Length, Optional, ValidationError
 
 from crm.core.countries import country_choices, normalize_country
 from crm.core.errors import OperationError
@@ -75,6 +75,19 @@ def check_email(form, field) -> None:
             normalize_email(field.data)
         except OperationError as exc:
             raise ValidationError(exc.message) from None
+
+
+def required_email(label: str = "Email") -> StringField:
+    """The email address a public form cannot do without, checked as the operations check it."""
+    return StringField(
+        label,
+        validators=[
+            DataRequired(message="Give your email address."),
+            Length(max=254),
+            Email(message="That is not an email address."),
+            check_email,
+        ],
+    )
 
 
 def show_operation_error(form, exc) -> None:

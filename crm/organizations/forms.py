@@ -29,3 +29,21 @@ def check_organization_name(form, field) -> None:
             f"There is no organization named “{field.data.strip()}”. "
             "Pick one from the suggestions or create it first."
         )
+
+
+class OrganizationNameField(StringField):
+    """The name of an existing organization, typed with suggestions from the lookup (the page's
+    `organization-options` list) and checked by `check_organization_name`."""
+
+    def __init__(self, label: str = "Organization", *, required: bool = False, **kwargs):
+        presence = DataRequired() if required else Optional()
+        kwargs.setdefault("validators", [presence, Length(max=200), check_organization_name])
+        kwargs.setdefault(
+            "render_kw",
+            {
+                "list": "organization-options",
+                "autocomplete": "off",
+                "data-lookup": "/organizations/lookup",
+            },
+        )
+        super().__init__(label, **kwargs)
