@@ -25,7 +25,6 @@ from crm.contacts.forms import ContactForm
 from crm.contacts.models import ConsentStatus, Contact
 from crm.core.access import Permission, requires
 from crm.core.countries import country_choices, language_name
-from crm.core.errors import OperationError
 from crm.core.form_pages import submit_form
 from crm.core.list_page import chosen_sort, cursor, page_of, page_size
 from crm.core.pagination import ids_of_page
@@ -34,6 +33,7 @@ from crm.core.unit_of_work import attempt
 from crm.extensions import db
 from crm.organizations import queries as org_queries
 from crm.organizations import views as organization_views
+from crm.organizations.forms import organization_id_named
 from crm.organizations.models import OrganizationKind
 from crm.tags.operations import all_tag_names, parse_tags
 
@@ -56,23 +56,13 @@ def _load(contact_id: int) -> Contact:
 
 
 def _fields_from(form: ContactForm) -> operations.ContactFields:
-    org_id = None
-    if form.organization.data and form.organization.data.strip():
-        org = org_queries.by_name(form.organization.data)
-        if org is None:
-            raise OperationError(
-                f"There is no organization named “{form.organization.data.strip()}”. "
-                "Pick one from the suggestions or create it first.",
-                field="organization",
-            )
-        org_id = org.id
     return operations.ContactFields(
         first_name=form.first_name.data,
         last_name=form.last_name.data or "",
         email=form.email.data,
         phone=form.phone.data,
         title=form.title.data,
-        organization_id=org_id,
+        organization_id=organization_id_named(form.organization),
         country=form.country.data,
         languages=(form.languages.data or "").split(","),
         tags=parse_tags(form.tags.data),

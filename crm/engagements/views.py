@@ -14,7 +14,6 @@ from crm.audit.operations import trail_for
 from crm.auth.operations import staff_choices
 from crm.contacts.models import Contact
 from crm.core.access import Permission, requires
-from crm.core.errors import OperationError
 from crm.core.form_pages import submit_form
 from crm.core.http import safe_next
 from crm.core.list_page import page_of
@@ -24,7 +23,7 @@ from crm.engagements import operations, queries
 from crm.engagements.forms import EngagementForm
 from crm.engagements.models import Engagement, EngagementKind
 from crm.extensions import db
-from crm.organizations import queries as org_queries
+from crm.organizations.forms import organization_id_named
 from crm.organizations.models import Organization
 
 bp = Blueprint("engagements", __name__, url_prefix="/engagements")
@@ -40,21 +39,12 @@ def _load(engagement_id: int) -> Engagement:
 
 
 def _fields_from(form: EngagementForm) -> operations.EngagementFields:
-    org_id = None
-    if form.organization.data and form.organization.data.strip():
-        org = org_queries.by_name(form.organization.data)
-        if org is None:
-            raise OperationError(
-                f"There is no organization named “{form.organization.data.strip()}”.",
-                field="organization",
-            )
-        org_id = org.id
     return operations.EngagementFields(
         kind=form.kind.data,
         occurred_on=form.occurred_on.data,
         summary=form.summary.data,
         heard=form.heard.data,
-        organization_id=org_id,
+        organization_id=organization_id_named(form.organization),
         contact_ids=list(form.contact_ids.data or []),
         follow_up_on=form.follow_up_on.data,
         follow_up_owner_id=int(form.follow_up_owner_id.data)
