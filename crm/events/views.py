@@ -245,10 +245,8 @@ def change_participation(participation_id: int):
 # --- the door ---------------------------------------------------------------------------------
 
 
-@bp.route("/<int:event_id>/check-in")
-@requires(Permission.EVENTS_CHECK_IN)
-def check_in_page(event_id: int):
-    event = _load(event_id)
+def _render_check_in(event: Event, walk_in_form: WalkInForm) -> str:
+    """The door's page: everyone expected (not the cancelled), how many came, the walk-in form."""
     people = [
         p for p in queries.participants(event) if p.status is not ParticipationStatus.CANCELLED
     ]
@@ -257,8 +255,14 @@ def check_in_page(event_id: int):
         event=event,
         people=people,
         attended=sum(1 for p in people if p.status is ParticipationStatus.ATTENDED),
-        walk_in_form=WalkInForm(),
+        walk_in_form=walk_in_form,
     )
+
+
+@bp.route("/<int:event_id>/check-in")
+@requires(Permission.EVENTS_CHECK_IN)
+def check_in_page(event_id: int):
+    return _render_check_in(_load(event_id), WalkInForm())
 
 
 def _wants_json() -> bool:
@@ -313,17 +317,7 @@ def walk_in(event_id: int):
         if done.ok:
             flash(f"{done.value.contact.full_name} is checked in as a walk-in.", "success")
             return redirect(url_for("events.check_in_page", event_id=event.id))
-    people = [
-        p for p in queries.participants(event) if p.status is not ParticipationStatus.CANCELLED
-    ]
-    return render_template(
-        "events/check_in.html",
-        event=event,
-        people=people,
-        attended=sum(1 for p in people if p.status is ParticipationStatus.ATTENDED),
-        walk_in_form=form,
-        walk_in_open=True,
-    ), 422
+    return _render_check_in(event, form), 422
 
 
 # --- files ------------------------------------------------------------------------------------
