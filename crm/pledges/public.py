@@ -14,8 +14,9 @@ from crm.core.countries import normalize_country
 from crm.core.flood import check_and_record
 from crm.core.unit_of_work import attempt
 from crm.organizations.models import OrganizationKind
-from crm.pledges import operations, queries
+from crm.pledges import queries
 from crm.pledges.forms import PublicPledgeForm
+from crm.pledges.operations import public_form
 from crm.standards.queries import current_standard
 
 bp = Blueprint("public_pledges", __name__, url_prefix="/pledge")
@@ -46,13 +47,13 @@ def sign():
         if form.website_url.data:  # the honeypot: look successful, store nothing
             return redirect(url_for("public_pledges.thanks", result="received"))
 
-        def sign_it() -> operations.Outcome:
+        def sign_it() -> public_form.Outcome:
             check_and_record(
                 "pledge", request.remote_addr or "unknown",
                 current_app.config["PUBLIC_FORM_HOURLY_LIMIT"],
             )  # fmt: skip
-            _pledge, outcome = operations.public_pledge(
-                operations.PublicPledge(
+            _pledge, outcome = public_form.public_pledge(
+                public_form.PublicPledge(
                     organization=form.organization.data,
                     kind=form.kind.data,
                     country=form.country.data,

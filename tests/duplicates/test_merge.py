@@ -21,8 +21,8 @@ from crm.events import operations as event_ops
 from crm.events.models import Participation, ParticipationStatus
 from crm.library.models import CaseStudy, Outcome, ReviewStatus, Technology
 from crm.organizations.models import Organization
-from crm.pledges import operations as pledge_ops
 from crm.pledges.models import Pledge
+from crm.pledges.operations import lifecycle as pledge_ops
 from crm.tags.models import Tag
 from crm.workgroups.models import Task
 

@@ -108,7 +108,7 @@ def test_stale_form_and_bad_input_change_nothing(client, as_role, make_contact, 
 
 
 def test_refused_merge_says_why(client, as_role, make_org, db, current):
-    from crm.pledges import operations as pledge_ops
+    from crm.pledges.operations import lifecycle as pledge_ops
 
     as_role("lead")
     a, b = make_org("Acme"), make_org("Acme Ltd")
