@@ -21,13 +21,13 @@ def current(db):
 
 @pytest.fixture
 def make_event(db):
-    from crm.events import operations
+    from crm.events.operations import events as event_ops
 
     def make(name: str = "Dhaka roundtable") -> object:
         start = (datetime.now() + timedelta(days=10)).replace(microsecond=0)
-        event = operations.create_event(
+        event = event_ops.create_event(
             None,
-            operations.EventFields(
+            event_ops.EventFields(
                 name=name,
                 kind="roundtable",
                 hosting="hosted",

@@ -17,8 +17,8 @@ from crm.core.errors import ConflictError, OperationError
 from crm.duplicates.models import DuplicateDismissal, DuplicateKind, DuplicateMerge
 from crm.duplicates.operations import contact_merge, dismissals, merging, organization_merge
 from crm.engagements.models import Engagement, engagement_contact
-from crm.events import operations as event_ops
 from crm.events.models import Participation, ParticipationStatus
+from crm.events.operations import places as place_ops
 from crm.library.models import CaseStudy, Outcome, ReviewStatus, Technology
 from crm.organizations.models import Organization
 from crm.pledges.models import Pledge
@@ -72,10 +72,10 @@ def test_contact_merge_keeps_every_linked_record(
     only_other = engagement(db, [other])
     shared = engagement(db, [survivor, other], summary="Both were there")
     event_only_other, event_both = make_event("Only other"), make_event("Both")
-    event_ops.register(None, event_only_other, other)
-    mine, _ = event_ops.register(None, event_both, survivor)
-    theirs, _ = event_ops.register(None, event_both, other)
-    event_ops.check_in(None, theirs)  # attended beats registered
+    place_ops.register(None, event_only_other, other)
+    mine, _ = place_ops.register(None, event_both, survivor)
+    theirs, _ = place_ops.register(None, event_both, other)
+    place_ops.check_in(None, theirs)  # attended beats registered
     champion = make_champion(other, Stage.ENGAGED, bio="Writes about wages")
     endorsement = Endorsement(
         champion_id=champion.id, kind=EndorsementKind.POST, made_on=date(2026, 2, 1), title="Post"

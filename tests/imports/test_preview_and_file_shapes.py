@@ -36,7 +36,7 @@ def preview_of(app, db, make_user):
 
 
 def make_event(app, db, name="Dhaka forum", capacity=None):
-    from crm.events import operations as event_ops
+    from crm.events.operations import events as event_ops
 
     with app.test_request_context():
         event = event_ops.create_event(

@@ -40,8 +40,8 @@ from crm.duplicates.operations.merging import (
     retarget_tasks,
     union,
 )
-from crm.events import operations as event_ops
 from crm.events.models import SEATED, Participation, ParticipationStatus
+from crm.events.operations import places as place_ops
 from crm.extensions import db
 
 # Better first: which of two participations in one event is kept.
@@ -234,7 +234,7 @@ def _merge_participations(actor: Any, survivor_id: int, other_id: int, moved: Mo
         "participation", "contact_id", other_id, survivor_id
     )
     for event in freed:
-        promoted = event_ops.promote_waitlist(actor, event)
+        promoted = place_ops.promote_waitlist(actor, event)
         if promoted:
             moved.promoted.extend(promoted)
             moved.notes.append(
