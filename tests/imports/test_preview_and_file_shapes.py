@@ -245,8 +245,8 @@ def test_real_lists_are_not_taken_for_prose(tmp_path, data):
 def test_endorsement_rows_in_the_future_or_with_an_odd_reach_are_refused(
     app, db, make_contact, preview_of, run_import
 ):
-    from crm.champions import operations as champion_ops
     from crm.champions.models import Endorsement
+    from crm.champions.operations import pipeline as champion_ops
 
     contact = make_contact("Ama", email="ama@example.org")
     champion_ops.enter_pipeline(None, contact, champion_ops.ChampionFields())
