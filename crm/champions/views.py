@@ -12,7 +12,7 @@ from flask_login import current_user
 
 from crm.audit.operations import trail_for
 from crm.auth.operations import staff_choices
-from crm.champions import operations, queries
+from crm.champions import queries
 from crm.champions.forms import (
     ChampionForm,
     EndorsementForm,
@@ -21,12 +21,15 @@ from crm.champions.forms import (
     RejectForm,
 )
 from crm.champions.models import Champion, Endorsement, Region, Stage, Verification
+from crm.champions.operations import endorsements as endorsement_ops
+from crm.champions.operations import pipeline as champion_ops
 from crm.contacts.models import Contact
 from crm.core.access import Permission, requires
 from crm.core.errors import OperationError
+from crm.core.form_pages import submit_form
 from crm.core.http import safe_next
-from crm.core.pagination import paginate
-from crm.core.unit_of_work import attempt
+from crm.core.list_page import chosen_sort, page_of
+from crm.core.unit_of_work import attempt, attempt_flashed
 from crm.extensions import db
 from crm.standards.queries import principle_choices
 
@@ -47,8 +50,8 @@ def lapsing_months() -> int:
     return current_app.config["CHAMPION_LAPSING_MONTHS"]
 
 
-def champion_fields(form: ChampionForm) -> operations.ChampionFields:
-    return operations.ChampionFields(
+def champion_fields(form: ChampionForm) -> champion_ops.ChampionFields:
+    return champion_ops.ChampionFields(
         owner_id=int(form.owner_id.data) if form.owner_id.data else None,
         region=form.region.data or None,
         audience_reach=form.audience_reach.data,
@@ -59,8 +62,8 @@ def champion_fields(form: ChampionForm) -> operations.ChampionFields:
     )
 
 
-def endorsement_fields(form: EndorsementForm) -> operations.EndorsementFields:
-    return operations.EndorsementFields(
+def endorsement_fields(form: EndorsementForm) -> endorsement_ops.EndorsementFields:
+    return endorsement_ops.EndorsementFields(
         kind=form.kind.data,
         made_on=form.made_on.data,
         title=form.title.data,
@@ -104,43 +107,33 @@ def endorsement_page(
             form.made_on.data = date.today()
         else:
             fill_endorsement_form(form, endorsement)
-    conflict = False
-    if form.validate_on_submit():
+
+    def save() -> Endorsement:
         if endorsement is None:
-            done = attempt(
-                lambda: operations.record_endorsement(
-                    current_user, champion, endorsement_fields(form), verified=not by_champion
-                ),
-                form,
+            return endorsement_ops.record_endorsement(
+                current_user, champion, endorsement_fields(form), verified=not by_champion
             )
-        else:
-            done = attempt(
-                lambda: operations.update_endorsement(
-                    current_user,
-                    endorsement,
-                    endorsement_fields(form),
-                    by_champion=by_champion,
-                    expected_version=form.loaded_version(),
-                ),
-                form,
-            )
-        if done.conflict:
-            assert endorsement is not None  # only a change can meet someone else's
-            conflict = True
-            form.version.data = str(endorsement.version)
-        elif done.ok:
-            flash(done_message, "success")
-            return redirect(done_url(done.value))
-    status = 409 if conflict else 422 if form.errors else 200
+        return endorsement_ops.update_endorsement(
+            current_user,
+            endorsement,
+            endorsement_fields(form),
+            by_champion=by_champion,
+            expected_version=form.loaded_version(),
+        )
+
+    saved = submit_form(form, save, record=endorsement)
+    if saved.ok:
+        flash(done_message, "success")
+        return redirect(done_url(saved.value))
     return render_template(
         "champions/endorsement_form.html",
         form=form,
         champion=champion,
         endorsement=endorsement,
         staff=not by_champion,
-        conflict=conflict,
+        conflict=saved.conflict,
         cancel_url=cancel_url,
-    ), status
+    ), saved.status
 
 
 def _period() -> tuple[date, date]:
@@ -154,8 +147,8 @@ def _period() -> tuple[date, date]:
             else end - timedelta(days=365)
         )
         # Within what can have happened: no period past next year or before 1990.
-        end = min(max(end, operations.EARLIEST), today + timedelta(days=366))
-        start = min(max(start, operations.EARLIEST), today + timedelta(days=366))
+        end = min(max(end, champion_ops.EARLIEST), today + timedelta(days=366))
+        start = min(max(start, champion_ops.EARLIEST), today + timedelta(days=366))
     except ValueError:
         flash("That period was not a pair of dates; showing the last twelve months.", "warning")
         return today - timedelta(days=365), today
@@ -198,16 +191,8 @@ def index():
         lapsing=args.get("lapsing") == "1",
         q=args.get("q", "").strip(),
     )
-    sort_key = args.get("sort", "waiting")
-    sort = queries.SORTS.get(sort_key, queries.SORTS["waiting"])
-    page = paginate(
-        queries.filtered(filters, date.today(), lapsing_months()),
-        sort,
-        after=args.get("after"),
-        before=args.get("before"),
-        page_size=current_app.config["PAGE_SIZE"],
-        count_cap=current_app.config["COUNT_CAP"],
-    )
+    sort_key, sort = chosen_sort(queries.SORTS, "waiting")
+    page = page_of(queries.filtered(filters, date.today(), lapsing_months()), sort)
     return render_template(
         "champions/index.html",
         page=page,
@@ -255,7 +240,7 @@ def new():
             contact = db.session.get(Contact, ids[0])
             if contact is None:
                 raise OperationError("That contact no longer exists.", field="contact_ids")
-            return operations.enter_pipeline(
+            return champion_ops.enter_pipeline(
                 current_user,
                 contact,
                 champion_fields(form),
@@ -288,7 +273,7 @@ def detail(champion_id: int):
         champion=champion,
         move_form=move_form,
         reject_form=reject_form,
-        allowed_moves=sorted(operations.ALLOWED_MOVES[champion.stage], key=lambda s: s.rank),
+        allowed_moves=sorted(champion_ops.ALLOWED_MOVES[champion.stage], key=lambda s: s.rank),
         lapsing=champion.id in queries.lapsing_ids([champion.id], date.today(), lapsing_months()),
         lapsing_months=lapsing_months(),
         trail=trail_for("champion", champion.id),
@@ -305,27 +290,19 @@ def edit(champion_id: int):
         form.owner_id.data = str(champion.owner_id or "")
         form.region.data = champion.region.value if champion.region else ""
         form.version.data = str(champion.version)
-    conflict = False
-    if form.validate_on_submit():
-        done = attempt(
-            lambda: operations.update_champion(
-                current_user,
-                champion,
-                champion_fields(form),
-                expected_version=form.loaded_version(),
-            ),
-            form,
-        )
-        if done.conflict:
-            conflict = True
-            form.version.data = str(champion.version)
-        elif done.ok:
-            flash("The champion's profile is saved.", "success")
-            return redirect(url_for("champions.detail", champion_id=champion.id))
-    status = 409 if conflict else 422 if form.errors else 200
+    saved = submit_form(
+        form,
+        lambda: champion_ops.update_champion(
+            current_user, champion, champion_fields(form), expected_version=form.loaded_version()
+        ),
+        record=champion,
+    )
+    if saved.ok:
+        flash("The champion's profile is saved.", "success")
+        return redirect(url_for("champions.detail", champion_id=champion.id))
     return render_template(
-        "champions/edit.html", form=form, champion=champion, conflict=conflict
-    ), status
+        "champions/edit.html", form=form, champion=champion, conflict=saved.conflict
+    ), saved.status
 
 
 @bp.route("/<int:champion_id>/move", methods=["POST"])
@@ -333,20 +310,18 @@ def edit(champion_id: int):
 def move(champion_id: int):
     champion = _load(champion_id)
     form = MoveForm()
-    done = attempt(
-        lambda: operations.move(
+    done = attempt_flashed(
+        lambda: champion_ops.move(
             current_user,
             champion,
             form.stage.data or "",
             note=form.note.data,
             expected_version=form.loaded_version(),
         ),
-        show=False,  # a conflict is flashed too, and every refusal says it was not moved
+        refused="Not moved: {}",
     )
     if done.ok:
         flash(f"{champion.name} is now {champion.stage.label.lower()}.", "success")
-    else:
-        flash(f"Not moved: {done.error.message}", "danger")
     return redirect(
         safe_next(request.form.get("next")) or url_for("champions.detail", champion_id=champion.id)
     )
@@ -357,7 +332,7 @@ def move(champion_id: int):
 def remove(champion_id: int):
     champion = _load(champion_id)
     contact_id = champion.contact_id
-    if not attempt(lambda: operations.remove_from_pipeline(current_user, champion)).ok:
+    if not attempt(lambda: champion_ops.remove_from_pipeline(current_user, champion)).ok:
         return redirect(url_for("champions.detail", champion_id=champion_id))
     flash("Removed from the champion pipeline.", "success")
     return redirect(url_for("contacts.detail", contact_id=contact_id))
@@ -430,16 +405,13 @@ def _after_review(endorsement: Endorsement):
 def verify(endorsement_id: int):
     endorsement = _load_endorsement(endorsement_id)
     form = RejectForm()
-    done = attempt(
-        lambda: operations.verify(
+    done = attempt_flashed(
+        lambda: endorsement_ops.verify(
             current_user, endorsement, expected_version=form.loaded_version()
-        ),
-        show=False,  # a conflict is flashed like any refusal
+        )
     )
     if done.ok:
         flash(f"Verified: {endorsement.title}.", "success")
-    else:
-        flash(done.error.message, "danger")
     return _after_review(endorsement)
 
 
@@ -448,19 +420,17 @@ def verify(endorsement_id: int):
 def reject(endorsement_id: int):
     endorsement = _load_endorsement(endorsement_id)
     form = RejectForm()
-    done = attempt(
-        lambda: operations.reject(
+    done = attempt_flashed(
+        lambda: endorsement_ops.reject(
             current_user,
             endorsement,
             form.reason.data or "",
             expected_version=form.loaded_version(),
         ),
-        show=False,  # a conflict is flashed too, and every refusal says nothing changed
+        refused="Not changed: {}",
     )
     if done.ok:
         flash(f"Marked as not accepted: {endorsement.title}.", "success")
-    else:
-        flash(f"Not changed: {done.error.message}", "danger")
     return _after_review(endorsement)
 
 
@@ -469,6 +439,6 @@ def reject(endorsement_id: int):
 def delete_endorsement(endorsement_id: int):
     endorsement = _load_endorsement(endorsement_id)
     champion_id = endorsement.champion_id
-    operations.delete_endorsement(current_user, endorsement, by_champion=False)
+    endorsement_ops.delete_endorsement(current_user, endorsement, by_champion=False)
     flash("The endorsement is deleted.", "success")
     return redirect(url_for("champions.detail", champion_id=champion_id))

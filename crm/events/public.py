@@ -6,31 +6,31 @@ per hour, and a registration that never overwrites what the team knows about a p
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 
 from crm.core.access import public
-from crm.core.flood import check_and_record
 from crm.core.http import external_url
-from crm.core.unit_of_work import attempt
-from crm.events import operations
+from crm.core.public_forms import submit_public_form
 from crm.events.forms import PublicRegistrationForm
 from crm.events.models import Event
+from crm.events.operations import newcomers as newcomer_ops
+from crm.events.operations import places as place_ops
 from crm.events.views import ics_response
 from crm.extensions import db
 
 bp = Blueprint("public_events", __name__, url_prefix="/e")
 
 OUTCOME_MESSAGES = {
-    operations.Outcome.REGISTERED: (
+    place_ops.Outcome.REGISTERED: (
         "registered",
         "You are registered. A confirmation is on its way to your email address.",
     ),
-    operations.Outcome.WAITLISTED: (
+    place_ops.Outcome.WAITLISTED: (
         "waitlisted",
         "The event is full, so you are on the waitlist. If a place frees up it is yours in "
         "the order people registered, and we will email you.",
     ),
-    operations.Outcome.ALREADY: (
+    place_ops.Outcome.ALREADY: (
         "already",
         "This email address is already on the list for this event, so nothing was changed: "
         "your earlier registration (or place on the waitlist) still stands.",
@@ -45,11 +45,6 @@ def _public_event(event_id: int) -> Event:
     return event
 
 
-def _address() -> str:
-    # Behind a reverse proxy, CRM_TRUSTED_PROXIES makes this the client's address.
-    return request.remote_addr or "unknown"
-
-
 @bp.route("/<int:event_id>", methods=["GET", "POST"])
 @public
 def register(event_id: int):
@@ -62,17 +57,11 @@ def register(event_id: int):
         )
         return render_template("events/public.html", event=event, form=form), 409
     if form.validate_on_submit():
-        if form.website.data:
-            # A bot filled the hidden field: look successful, store nothing.
-            return redirect(url_for("public_events.done", event_id=event.id, result="registered"))
 
-        def register_them() -> operations.Outcome:
-            check_and_record(
-                "event-registration", _address(), current_app.config["PUBLIC_FORM_HOURLY_LIMIT"]
-            )
-            _participation, outcome = operations.public_register(
+        def register_them() -> place_ops.Outcome:
+            _participation, outcome = newcomer_ops.public_register(
                 event,
-                operations.Person(
+                newcomer_ops.Person(
                     first_name=form.first_name.data,
                     last_name=form.last_name.data,
                     email=form.email.data,
@@ -82,7 +71,9 @@ def register(event_id: int):
             )
             return outcome  # its confirmation is queued with it
 
-        done = attempt(register_them, form)
+        done = submit_public_form(form, "event-registration", register_them)
+        if done is None:  # a bot: look successful, store nothing
+            return redirect(url_for("public_events.done", event_id=event.id, result="registered"))
         if not done.ok:
             return render_template("events/public.html", event=event, form=form), 422
         key, _message = OUTCOME_MESSAGES[done.value]

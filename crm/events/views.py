@@ -23,12 +23,16 @@ from crm.audit.operations import trail_for
 from crm.core.access import Permission, requires
 from crm.core.errors import OperationError
 from crm.core.export import csv_response, xlsx_response
+from crm.core.form_pages import submit_form
 from crm.core.http import external_url
-from crm.core.unit_of_work import attempt
-from crm.events import operations, queries
+from crm.core.unit_of_work import attempt, attempt_flashed
+from crm.events import queries
 from crm.events.calendar import ics_for
 from crm.events.forms import AddParticipantForm, EventForm, WalkInForm
 from crm.events.models import Event, ParticipantRole, Participation, ParticipationStatus
+from crm.events.operations import events as event_ops
+from crm.events.operations import newcomers as newcomer_ops
+from crm.events.operations import places as place_ops
 from crm.extensions import db
 
 bp = Blueprint("events", __name__, url_prefix="/events")
@@ -42,8 +46,8 @@ def _load_participation(participation_id: int) -> Participation:
     return db.session.get(Participation, participation_id) or abort(404)
 
 
-def _fields_from(form: EventForm) -> operations.EventFields:
-    return operations.EventFields(
+def _fields_from(form: EventForm) -> event_ops.EventFields:
+    return event_ops.EventFields(
         name=form.name.data,
         kind=form.kind.data,
         hosting=form.hosting.data,
@@ -104,12 +108,11 @@ def new():
         start = (datetime.now() + timedelta(days=14)).replace(hour=10, minute=0, second=0)
         form.starts_local.data = start.replace(microsecond=0)
         form.ends_local.data = (start + timedelta(hours=2)).replace(microsecond=0)
-    if form.validate_on_submit():
-        done = attempt(lambda: operations.create_event(current_user, _fields_from(form)), form)
-        if done.ok:
-            flash(f"{done.value.name} is created.", "success")
-            return redirect(url_for("events.detail", event_id=done.value.id))
-    return _render_form(form, None, 422 if form.errors else 200)
+    saved = submit_form(form, lambda: event_ops.create_event(current_user, _fields_from(form)))
+    if saved.ok:
+        flash(f"{saved.value.name} is created.", "success")
+        return redirect(url_for("events.detail", event_id=saved.value.id))
+    return _render_form(form, None, saved.status)
 
 
 @bp.route("/<int:event_id>")
@@ -126,7 +129,7 @@ def detail(event_id: int):
         figures=queries.figures(event),
         participants=queries.participants(event, status),
         waitlist=queries.waitlist(event),
-        places_left=operations.places_left(event),
+        places_left=place_ops.places_left(event),
         status_filter=status,
         statuses=list(ParticipationStatus),
         roles=list(ParticipantRole),
@@ -147,28 +150,25 @@ def edit(event_id: int):
         form.starts_local.data = event.local_start.replace(tzinfo=None)
         form.ends_local.data = event.local_end.replace(tzinfo=None)
         form.version.data = str(event.version)
-    if form.validate_on_submit():
-        done = attempt(
-            lambda: operations.update_event(
-                current_user, event, _fields_from(form), expected_version=form.loaded_version()
-            ),
-            form,
-        )
-        if done.conflict:
-            form.version.data = str(event.version)
-            return _render_form(form, event, 409, conflict=True)
-        if done.ok:
-            flash("The event is saved.", "success")
-            flash_promoted(done.value)
-            return redirect(url_for("events.detail", event_id=event.id))
-    return _render_form(form, event, 422 if form.errors else 200)
+    saved = submit_form(
+        form,
+        lambda: event_ops.update_event(
+            current_user, event, _fields_from(form), expected_version=form.loaded_version()
+        ),
+        record=event,
+    )
+    if saved.ok:
+        flash("The event is saved.", "success")
+        flash_promoted(saved.value)
+        return redirect(url_for("events.detail", event_id=event.id))
+    return _render_form(form, event, saved.status, conflict=saved.conflict)
 
 
 @bp.route("/<int:event_id>/delete", methods=["POST"])
 @requires(Permission.EVENTS_EDIT)
 def delete(event_id: int):
     event = _load(event_id)
-    if not attempt(lambda: operations.delete_event(current_user, event)).ok:
+    if not attempt(lambda: event_ops.delete_event(current_user, event)).ok:
         return redirect(url_for("events.detail", event_id=event_id))
     flash("The event is deleted.", "success")
     return redirect(url_for("events.index"))
@@ -183,18 +183,17 @@ def add_participants(event_id: int):
     if not form.validate() or not ids:
         flash("Pick at least one contact from the suggestions to add.", "danger")
         return redirect(url_for("events.detail", event_id=event.id))
-    done = attempt(
-        lambda: operations.add_participants(
+    done = attempt_flashed(
+        lambda: place_ops.add_participants(
             current_user,
             event,
             ids,
             role=form.role.data or "",
             invite_only=form.action.data == "invite",
         ),
-        show=False,
+        refused="{} Nobody was added.",
     )
     if not done.ok:
-        flash(f"{done.error.message} Nobody was added.", "danger")
         return redirect(url_for("events.detail", event_id=event.id))
     outcomes = done.value
     labels = {
@@ -220,19 +219,19 @@ def change_participation(participation_id: int):
     def change() -> list[Participation]:
         """Whoever a freed place went to (their emails are queued with the change)."""
         if action == "cancel":
-            return operations.cancel(current_user, participation)
+            return place_ops.cancel(current_user, participation)
         if action == "no_show":
-            operations.mark_no_show(current_user, participation)
+            place_ops.mark_no_show(current_user, participation)
         elif action == "register":
-            _p, outcome = operations.register(
+            _p, outcome = place_ops.register(
                 current_user, event, participation.contact, role=participation.role
             )
-            if outcome is operations.Outcome.WAITLISTED:
+            if outcome is place_ops.Outcome.WAITLISTED:
                 flash("The event is full, so they are on the waitlist.", "info")
         elif action == "role":
-            operations.change_role(current_user, participation, request.form.get("role", ""))
+            place_ops.change_role(current_user, participation, request.form.get("role", ""))
         elif action == "check_in":
-            operations.check_in(current_user, participation)
+            place_ops.check_in(current_user, participation)
         else:
             raise OperationError("Unknown action.")
         return []
@@ -249,10 +248,8 @@ def change_participation(participation_id: int):
 # --- the door ---------------------------------------------------------------------------------
 
 
-@bp.route("/<int:event_id>/check-in")
-@requires(Permission.EVENTS_CHECK_IN)
-def check_in_page(event_id: int):
-    event = _load(event_id)
+def _render_check_in(event: Event, walk_in_form: WalkInForm) -> str:
+    """The door's page: everyone expected (not the cancelled), how many came, the walk-in form."""
     people = [
         p for p in queries.participants(event) if p.status is not ParticipationStatus.CANCELLED
     ]
@@ -261,8 +258,14 @@ def check_in_page(event_id: int):
         event=event,
         people=people,
         attended=sum(1 for p in people if p.status is ParticipationStatus.ATTENDED),
-        walk_in_form=WalkInForm(),
+        walk_in_form=walk_in_form,
     )
+
+
+@bp.route("/<int:event_id>/check-in")
+@requires(Permission.EVENTS_CHECK_IN)
+def check_in_page(event_id: int):
+    return _render_check_in(_load(event_id), WalkInForm())
 
 
 def _wants_json() -> bool:
@@ -274,7 +277,7 @@ def _wants_json() -> bool:
 def check_in(participation_id: int):
     participation = _load_participation(participation_id)
     undo = request.form.get("undo") == "1"
-    change = operations.undo_check_in if undo else operations.check_in
+    change = place_ops.undo_check_in if undo else place_ops.check_in
     done = attempt(lambda: change(current_user, participation), show=False)
     if not done.ok:
         if _wants_json():
@@ -302,10 +305,10 @@ def walk_in(event_id: int):
     form = WalkInForm()
     if form.validate():
         done = attempt(
-            lambda: operations.walk_in(
+            lambda: newcomer_ops.walk_in(
                 current_user,
                 event,
-                operations.Person(
+                newcomer_ops.Person(
                     first_name=form.first_name.data,
                     last_name=form.last_name.data or "",
                     email=form.email.data or None,
@@ -317,17 +320,7 @@ def walk_in(event_id: int):
         if done.ok:
             flash(f"{done.value.contact.full_name} is checked in as a walk-in.", "success")
             return redirect(url_for("events.check_in_page", event_id=event.id))
-    people = [
-        p for p in queries.participants(event) if p.status is not ParticipationStatus.CANCELLED
-    ]
-    return render_template(
-        "events/check_in.html",
-        event=event,
-        people=people,
-        attended=sum(1 for p in people if p.status is ParticipationStatus.ATTENDED),
-        walk_in_form=form,
-        walk_in_open=True,
-    ), 422
+    return _render_check_in(event, form), 422
 
 
 # --- files ------------------------------------------------------------------------------------

@@ -7,15 +7,15 @@ the team recorded about the organization or the signatory is never overwritten.
 
 from __future__ import annotations
 
-from flask import Blueprint, current_app, jsonify, redirect, render_template, request, url_for
+from flask import Blueprint, jsonify, redirect, render_template, request, url_for
 
 from crm.core.access import public
 from crm.core.countries import normalize_country
-from crm.core.flood import check_and_record
-from crm.core.unit_of_work import attempt
+from crm.core.public_forms import submit_public_form
 from crm.organizations.models import OrganizationKind
-from crm.pledges import operations, queries
+from crm.pledges import queries
 from crm.pledges.forms import PublicPledgeForm
+from crm.pledges.operations import public_form
 from crm.standards.queries import current_standard
 
 bp = Blueprint("public_pledges", __name__, url_prefix="/pledge")
@@ -43,16 +43,10 @@ def sign():
     if standard is None:
         return render_template("pledges/public.html", form=None, standard=None), 503
     if form.validate_on_submit():
-        if form.website_url.data:  # the honeypot: look successful, store nothing
-            return redirect(url_for("public_pledges.thanks", result="received"))
 
-        def sign_it() -> operations.Outcome:
-            check_and_record(
-                "pledge", request.remote_addr or "unknown",
-                current_app.config["PUBLIC_FORM_HOURLY_LIMIT"],
-            )  # fmt: skip
-            _pledge, outcome = operations.public_pledge(
-                operations.PublicPledge(
+        def sign_it() -> public_form.Outcome:
+            _pledge, outcome = public_form.public_pledge(
+                public_form.PublicPledge(
                     organization=form.organization.data,
                     kind=form.kind.data,
                     country=form.country.data,
@@ -67,7 +61,9 @@ def sign():
             )
             return outcome
 
-        done = attempt(sign_it, form)
+        done = submit_public_form(form, "pledge", sign_it)
+        if done is None:  # a bot: look successful, store nothing
+            return redirect(url_for("public_pledges.thanks", result="received"))
         if not done.ok:  # nothing is kept, not even the submission counted against the cap
             return render_template("pledges/public.html", form=form, standard=standard), 422
         outcome = done.value
