@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, Literal, TypeAlias, TypeVar
 
 from flask import Flask, flash, g
 from flask.typing import ResponseReturnValue
@@ -51,20 +51,34 @@ def discard_changes() -> None:
     g.discard_changes = True
 
 
-@dataclass
-class Attempt(Generic[T]):
-    """What became of an operation run by `attempt`."""
+@dataclass(frozen=True)
+class Done(Generic[T]):
+    """An operation run by `attempt` that went through, with what it returned."""
 
-    value: T | None = None
-    error: OperationError | None = None
+    value: T
+    error: None = None
+    ok: Literal[True] = True
+    conflict: Literal[False] = False
 
-    @property
-    def ok(self) -> bool:
-        return self.error is None
+
+@dataclass(frozen=True)
+class Refused:
+    """An operation run by `attempt` that was refused (its savepoint rolled back)."""
+
+    error: OperationError
+    value: None = None
+    ok: Literal[False] = False
 
     @property
     def conflict(self) -> bool:
+        """Someone else saved first: the caller answers 409 with the form."""
         return isinstance(self.error, ConflictError)
+
+
+# What became of an operation run by `attempt`. `ok` (or `error`) tells the two apart, for the
+# reader and the type checker alike: after `if done.ok`, `done.value` is what the operation
+# returned; otherwise `done.error` is the refusal.
+Attempt: TypeAlias = Done[T] | Refused
 
 
 def attempt(operation: Callable[[], T], form: Any = None, *, show: bool = True) -> Attempt[T]:
@@ -83,5 +97,5 @@ def attempt(operation: Callable[[], T], form: Any = None, *, show: bool = True) 
                 show_operation_error(form, error)
             else:
                 flash(error.message, "danger")
-        return Attempt(error=error)
-    return Attempt(value=value)
+        return Refused(error)
+    return Done(value)

@@ -33,7 +33,7 @@ from crm.imports.models import (
 from crm.imports.phrases import megabytes
 from crm.imports.rows import Row
 from crm.imports.table_reader import TableReader
-from crm.imports.undo import undo_run
+from crm.imports.undo import Undone, undo_run
 from crm.imports.uploads import (
     cached_upload,
     forget_stale_drafts,
@@ -217,7 +217,7 @@ def _waiting_at_most(milliseconds: int) -> Iterator[None]:
         yield
         return
     connection = db.session.connection()
-    before = connection.exec_driver_sql("PRAGMA busy_timeout").scalar()
+    before = connection.exec_driver_sql("PRAGMA busy_timeout").scalar_one()
     connection.exec_driver_sql(f"PRAGMA busy_timeout = {int(milliseconds)}")
     try:
         yield
@@ -277,7 +277,7 @@ NOT_UNDOABLE = {
 }
 
 
-def undo(actor: Any, run: ImportRun) -> dict[str, int]:
+def undo(actor: Any, run: ImportRun) -> Undone:
     if run.status in NOT_UNDOABLE:
         raise OperationError(NOT_UNDOABLE[run.status])
     return undo_run(actor, run)

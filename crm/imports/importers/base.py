@@ -50,7 +50,7 @@ class Context:
     def audit_updated(self, table: str, rows: list[Row]) -> None:
         """The trails of the records these rows updated: what changed, old → new (one bulk
         insert). Called once the rows' tags are linked, so an entry has those too."""
-        changes = [(r.record_id, r.audit) for r in rows if r.action == UPDATE and r.audit]
+        changes = [(r.target_id, r.audit) for r in rows if r.action == UPDATE and r.audit]
         audit_trail.changed(
             self.actor, table, changes, audit_trail.UPDATED, self.run_id, self.file_name
         )

@@ -378,9 +378,9 @@ class ContactImporter(Importer):
             row.audit = dict(before)
             if "consent_at" in changes:
                 row.audit["consent_at"] = [_iso(old.consent_at), now.isoformat()]
-            self.ctx.updated("contact", row.record_id, before)
+            self.ctx.updated("contact", row.target_id, before)
             changes.update(updated_at=now, updated_by_id=self.ctx.actor_id)
-            updated.append((row.record_id, changes))
+            updated.append((row.target_id, changes))
         update_rows(table, updated)
         db.session.flush()
         db.session.expire_all()

@@ -150,7 +150,8 @@ class _Known:
 
     def __init__(self) -> None:
         self._domains: dict[str, int] | None = None
-        self._names: dict[str, list[tuple[str, int]]] | None = None
+        # {first letter: [(folded name, organization id, or the row of this file it is new in)]}
+        self._names: dict[str, list[tuple[str, int | Row]]] | None = None
 
     def by_domain(self, host: str) -> int | None:
         if self._domains is None:
@@ -426,7 +427,7 @@ class OrganizationImporter(Importer):
             changes: dict[str, Any] = {}
             for column in COLUMNS:
                 new = row.cleaned.get(column)
-                new = new.value if hasattr(new, "value") else new
+                new = getattr(new, "value", new)
                 if column == "name" or new in (None, "") or new == getattr(old, column):
                     continue  # the name is what matched; renaming is done on the record
                 if (
@@ -443,9 +444,9 @@ class OrganizationImporter(Importer):
             before = {c: [_plain(getattr(old, c)), v] for c, v in changes.items()}
             row.changes = before
             row.audit = dict(before)  # plain values, as the trail keeps them
-            self.ctx.updated("organization", row.record_id, before)
+            self.ctx.updated("organization", row.target_id, before)
             changes.update(updated_at=now, updated_by_id=self.ctx.actor_id)
-            updated.append((row.record_id, changes))
+            updated.append((row.target_id, changes))
         update_rows(table, updated)
         db.session.flush()
         db.session.expire_all()
