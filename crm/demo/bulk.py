@@ -35,6 +35,10 @@ from crm.extensions import db
 from crm.organizations.models import OrganizationKind
 from crm.organizations.operations import name_key
 
+# None where np.where fills the gaps: what it makes of a bare None (an object scalar), which
+# numpy's type stubs do not take.
+NONE = np.array(None, dtype=object)
+
 Progress = Callable[[str], None]
 
 CHUNK = 50_000  # contact rows per executemany / COPY
@@ -228,7 +232,7 @@ class _Clock:
     def format(self, moments: np.ndarray, where: np.ndarray | None = None) -> list[str | None]:
         text = self.pool[moments]
         if where is not None:
-            text = np.where(where, text, None)
+            text = np.where(where, text, NONE)
         return text.tolist()
 
 
@@ -249,7 +253,7 @@ def _plan_organizations(
     kinds = [k.value for k in KIND_WEIGHTS]
     weights = np.array(list(KIND_WEIGHTS.values()), dtype=float)
     regions = list(names.COUNTRIES)
-    staff = existing.staff_ids or [None]
+    staff: Sequence[int | None] = existing.staff_ids or [None]  # no staff yet: nobody created them
     repeats: dict[str, int] = {}
     keys: dict[str, str] = {}
     slugs: dict[str, str] = {}
@@ -458,7 +462,7 @@ def _contact_chunks(
                 people.table["languages"][people.draw("languages", region, rng.random(n))].tolist(),
                 statuses[consent].tolist(),
                 np.where(
-                    asked, sources[(rng.random(n) * len(sources)).astype(np.int64)], None
+                    asked, sources[(rng.random(n) * len(sources)).astype(np.int64)], NONE
                 ).tolist(),
                 clock.format(clock.later(created), where=asked),
                 owner,

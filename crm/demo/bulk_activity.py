@@ -29,6 +29,10 @@ from crm.auth.operations import STAFF_ROLES
 from crm.extensions import db
 from crm.pledges.schedule import Quarter
 
+# None where np.where fills the gaps: what it makes of a bare None (an object scalar), which
+# numpy's type stubs do not take.
+NONE = np.array(None, dtype=object)
+
 Progress = Callable[[str], None]
 
 CHUNK = 100_000  # rows per executemany / COPY
@@ -290,7 +294,7 @@ class _Generator:
         signatories = world.contact_ids[rng.integers(0, len(world.contact_ids), count)].tolist()
 
         def day_where(where: np.ndarray, days: np.ndarray) -> list[str | None]:
-            return np.where(where, np.array(self.days(days), dtype=object), None).tolist()
+            return np.where(where, np.array(self.days(days), dtype=object), NONE).tolist()
 
         created = np.where(
             is_draft,
@@ -432,11 +436,11 @@ class _Generator:
                 self.days(occurred),
                 self.pick(SUMMARIES, n),
                 self.pick(HEARD, n),
-                np.where(with_org, org, None).tolist(),
-                np.where(has_follow_up, follow_days, None).tolist(),
-                np.where(has_follow_up, owner, None).tolist(),
+                np.where(with_org, org, NONE).tolist(),
+                np.where(has_follow_up, follow_days, NONE).tolist(),
+                np.where(has_follow_up, owner, NONE).tolist(),
                 np.where(done, np.array(self.stamps(follow, np.full(n, 10 * 3600)),
-                                        dtype=object), None).tolist(),
+                                        dtype=object), NONE).tolist(),
                 created, created, [1] * n, owner.tolist(), owner.tolist(), strict=True,
             ))  # fmt: skip
             yield "engagement", rows
@@ -463,7 +467,8 @@ class _Generator:
         ids = self.ids("champion", count)
         final = rng.choice(6, count, p=(0.25, 0.15, 0.15, 0.12, 0.25, 0.08))
         entered = t - rng.integers(1, 900, count)
-        champion_rows, moves, endorsements, principle_links = [], [], [], []
+        champion_rows, endorsements, principle_links = [], [], []
+        moves: list[tuple[int, str | None, str, str, Any]] = []  # champion, from, to, at, by
         endorsement_id = self.next_id["endorsement"]
         principle_ids = [p for p, _position in world.principles]
         for i in range(count):
@@ -473,7 +478,7 @@ class _Generator:
             if final[i] == 5:
                 path.append(5)
             day = int(entered[i])
-            previous = None
+            previous: int | None = None
             committed_day = None
             seconds = int(rng.integers(8 * 3600, 18 * 3600))
             for stage in path:
