@@ -53,31 +53,45 @@ def discard_changes() -> None:
 
 @dataclass(frozen=True)
 class Done(Generic[T]):
-    """An operation run by `attempt` that went through, with what it returned."""
+    """An operation run by `attempt` that went through, and what it returned."""
 
     value: T
-    error: None = None
-    ok: Literal[True] = True
-    conflict: Literal[False] = False
+
+    # Fixed, so that testing `ok` (or `conflict`) tells a type checker which of the two it is.
+    @property
+    def ok(self) -> Literal[True]:
+        return True
+
+    @property
+    def error(self) -> None:
+        return None
+
+    @property
+    def conflict(self) -> Literal[False]:
+        return False
 
 
 @dataclass(frozen=True)
 class Refused:
-    """An operation run by `attempt` that was refused (its savepoint rolled back)."""
+    """An operation run by `attempt` that was refused (and rolled back), and why."""
 
     error: OperationError
-    value: None = None
-    ok: Literal[False] = False
+
+    @property
+    def ok(self) -> Literal[False]:
+        return False
+
+    @property
+    def value(self) -> None:
+        return None
 
     @property
     def conflict(self) -> bool:
-        """Someone else saved first: the caller answers 409 with the form."""
         return isinstance(self.error, ConflictError)
 
 
-# What became of an operation run by `attempt`. `ok` (or `error`) tells the two apart, for the
-# reader and the type checker alike: after `if done.ok`, `done.value` is what the operation
-# returned; otherwise `done.error` is the refusal.
+# What became of an operation run by `attempt`: `if done.ok:` finds `done.value`, otherwise
+# `done.error`.
 Attempt: TypeAlias = Done[T] | Refused
 
 
