@@ -35,7 +35,7 @@ def test_an_organization_name_with_extra_spaces(run_import, db):
 
 
 def test_a_participant_name_with_extra_spaces(app, run_import, db):
-    from tests.imports.test_review_fixes import make_event
+    from tests.imports.test_preview_and_file_shapes import make_event
 
     make_event(app, db)
     run = run_import(

@@ -1,4 +1,4 @@
-"""Rules of issue 7 the other library tests leave open: the public page's search and filters
+"""The public page's search and filters
 never reach what is not shared; a contributor's change to a published case study goes back to
 a lead before it is shared again; every kind of member's contribution waits for review; who
 may not contribute."""

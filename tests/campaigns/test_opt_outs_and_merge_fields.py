@@ -1,4 +1,4 @@
-"""Regressions found in review: nobody mailed after they opt out, a cancelled campaign stays
+"""Nobody is mailed after they opt out, a cancelled campaign stays
 cancelled, templates stay within the merge fields, one address is one person."""
 
 from __future__ import annotations

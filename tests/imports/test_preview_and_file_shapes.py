@@ -1,4 +1,4 @@
-"""What a reviewer found using the imports: the preview promising what the import does,
+"""Imports: the preview promising what the import does,
 files that are not tables, and the audit trail of imported changes."""
 
 from __future__ import annotations

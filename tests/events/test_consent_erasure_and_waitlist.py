@@ -1,4 +1,4 @@
-"""Regressions found in review: consent, deletion, erasure of audit text, past events, undo of
+"""Events and their people: consent, deletion, erasure of audit text, past events, undo of
 a check-in, the online link, addresses, figures by country."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Rules of issue 7 the other working-group tests leave open: the group board page (a column per
+"""The group board page (a column per
 status, overdue marked, moving a card), a task about an event, a contact or a champion listed on
 that record's page, an engagement follow-up done from "My tasks", and another person's tasks
 kept off mine; a task about a record that is deleted keeps working, without the link."""

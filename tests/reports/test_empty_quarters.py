@@ -1,4 +1,4 @@
-"""The quarterly report around empty quarters, every figure worked out by hand (issue 6).
+"""The quarterly report around empty quarters, every figure worked out by hand.
 
 A small fixed dataset in 2025: one pledge signed and active in Q2 that reports on Q2 (filed
 10 July) and never again, one event and one champion in Q2, nothing after. So:

@@ -1,4 +1,4 @@
-"""Rules of issue 6 the other import tests leave open: the import size limit (any import, the
+"""The import size limit (any import, the
 command line included), matching an existing contact by the normalized email, name matching
 only within the same organization, repeats inside one file by every rule, and undo.
 A repeat inside one file is caught by the same rules as a match against the database, so the

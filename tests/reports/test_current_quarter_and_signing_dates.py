@@ -1,4 +1,4 @@
-"""The report as a reviewer read it: the current quarter counts only what has happened,
+"""The report: the current quarter counts only what has happened,
 back-dated pledges count from their signing date, highlights count what they say."""
 
 from __future__ import annotations

@@ -1,4 +1,6 @@
-"""Regressions found in review of the pledges."""
+"""Pledges: the one adoption transition, moves between versions, reports filed, corrected
+and refused, deletion, what a lead sees before confirming, the figures, the directory filter
+and reminders."""
 
 from __future__ import annotations
 

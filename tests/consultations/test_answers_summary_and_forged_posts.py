@@ -1,4 +1,4 @@
-"""Rules of issue 7 the other consultation tests leave open: answers on draft recommendations
+"""Answers on draft recommendations
 (on a principle, and proposing a new one) from the form to the summary and the downloads; the
 summary's counts by kind and country, hand-computed, with drafts left out; forged posts to an
 invitation consultation's public address; a closed consultation's personal link."""
