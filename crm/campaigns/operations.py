@@ -29,7 +29,7 @@ from crm.consultations.models import Access, Consultation, Phase
 from crm.consultations.queries import not_answered_ids
 from crm.contacts.models import ConsentStatus, Contact
 from crm.core.db import utcnow
-from crm.core.errors import OperationError, check_version
+from crm.core.errors import OperationError
 from crm.core.jobs import enqueue
 from crm.core.jobs.queue import cancel_queued
 from crm.core.validation import clean_text, normalize_email
@@ -70,26 +70,15 @@ def _apply_segment(segment: Segment, fields: SegmentFields) -> None:
 def create_segment(actor, fields: SegmentFields) -> Segment:
     segment = Segment()
     _apply_segment(segment, fields)
-    segment.touch(actor)
-    db.session.add(segment)
-    db.session.flush()
-    audit.record(
-        actor, AuditAction.CREATE, "segment", segment.id, summary=f"Created {segment.name}"
-    )
+    audit.add_created(actor, segment, "segment", summary=f"Created {segment.name}")
     return segment
 
 
 def update_segment(
     actor, segment: Segment, fields: SegmentFields, *, expected_version: int | None = None
 ) -> None:
-    check_version(segment, expected_version)
-    before = audit.snapshot(segment)
-    _apply_segment(segment, fields)
-    changes = audit.changes_since(segment, before)
-    if changes:
-        segment.touch(actor)
-        audit.record(actor, AuditAction.UPDATE, "segment", segment.id, changes=changes)
-    db.session.flush()
+    with audit.updating(actor, segment, "segment", expected_version=expected_version):
+        _apply_segment(segment, fields)
 
 
 def delete_segment(actor, segment: Segment) -> None:
@@ -221,26 +210,15 @@ def _int(value, field_name: str) -> int:
 def create_campaign(actor, fields: CampaignFields) -> Campaign:
     campaign = Campaign(status=CampaignStatus.DRAFT)
     _apply_campaign(campaign, fields)
-    campaign.touch(actor)
-    db.session.add(campaign)
-    db.session.flush()
-    audit.record(
-        actor, AuditAction.CREATE, "campaign", campaign.id, summary=f"Created {campaign.name}"
-    )
+    audit.add_created(actor, campaign, "campaign", summary=f"Created {campaign.name}")
     return campaign
 
 
 def update_campaign(
     actor, campaign: Campaign, fields: CampaignFields, *, expected_version: int | None = None
 ) -> None:
-    check_version(campaign, expected_version)
-    before = audit.snapshot(campaign)
-    _apply_campaign(campaign, fields)
-    changes = audit.changes_since(campaign, before)
-    if changes:
-        campaign.touch(actor)
-        audit.record(actor, AuditAction.UPDATE, "campaign", campaign.id, changes=changes)
-    db.session.flush()
+    with audit.updating(actor, campaign, "campaign", expected_version=expected_version):
+        _apply_campaign(campaign, fields)
 
 
 def delete_campaign(actor, campaign: Campaign) -> None:

@@ -181,14 +181,8 @@ def update_champion(
     *,
     expected_version: int | None = None,
 ) -> Champion:
-    check_version(champion, expected_version)
-    before = audit.snapshot(champion)
-    _apply(champion, fields)
-    changes = audit.changes_since(champion, before)
-    if changes:
-        champion.touch(actor)
-        audit.record(actor, AuditAction.UPDATE, "champion", champion.id, changes=changes)
-    db.session.flush()
+    with audit.updating(actor, champion, "champion", expected_version=expected_version):
+        _apply(champion, fields)
     return champion
 
 
@@ -203,16 +197,10 @@ def update_own_profile(
 ) -> Champion:
     """What a champion keeps up to date themselves. Stage, owner and next step are the team's,
     and so are their rules: a champion is never refused over them."""
-    check_version(champion, expected_version)
-    before = audit.snapshot(champion)
-    champion.audience_reach = clean_reach(audience_reach)
-    champion.channels = clean_channels(channels)
-    champion.bio = clean_text(bio, "bio", "About", 5_000)
-    changes = audit.changes_since(champion, before)
-    if changes:
-        champion.touch(champion_user)
-        audit.record(champion_user, AuditAction.UPDATE, "champion", champion.id, changes=changes)
-    db.session.flush()
+    with audit.updating(champion_user, champion, "champion", expected_version=expected_version):
+        champion.audience_reach = clean_reach(audience_reach)
+        champion.channels = clean_channels(channels)
+        champion.bio = clean_text(bio, "bio", "About", 5_000)
     return champion
 
 
@@ -457,6 +445,8 @@ def update_endorsement(
     expected_version: int | None = None,
 ) -> Endorsement:
     """Change an endorsement. A champion's change to a reviewed one sends it back to review."""
+    # Not `audit.updating`: going back to review follows from the change, and clears the
+    # review (the trail says only the status).
     check_version(endorsement, expected_version)
     before = audit.snapshot(endorsement)
     old_principles = [p.code for p in endorsement.principles]

@@ -16,7 +16,7 @@ from crm.contacts.models import ConsentStatus, Contact
 from crm.core import deletion
 from crm.core.countries import normalize_language
 from crm.core.db import utcnow
-from crm.core.errors import OperationError, check_version
+from crm.core.errors import OperationError
 from crm.core.personal_data import deletion_blockers, erase_everywhere, export_sections
 from crm.core.timeline import timeline_for
 from crm.core.validation import clean_country, clean_text, normalize_email
@@ -117,35 +117,28 @@ def create_contact(actor, fields: ContactFields) -> Contact:
     _apply(contact, fields)
     _apply_consent(contact, fields.consent_status, fields.consent_source)
     contact.tags = tags_from_names(fields.tags)
-    contact.touch(actor)
-    db.session.add(contact)
-    db.session.flush()
-    audit.record(
-        actor, AuditAction.CREATE, "contact", contact.id, summary=f"Created {contact.full_name}"
-    )
+    audit.add_created(actor, contact, "contact", summary=f"Created {contact.full_name}")
     return contact
 
 
 def update_contact(
     actor, contact: Contact, fields: ContactFields, *, expected_version: int | None = None
 ) -> Contact:
-    check_version(contact, expected_version)
-    before = audit.snapshot(contact)
-    if contact.erased_at is not None:
-        raise OperationError("This contact was erased and can no longer be edited.")
-    old_tags = contact.tag_names
-    _apply(contact, fields)
-    _apply_consent(contact, fields.consent_status, fields.consent_source)
-    contact.tags = tags_from_names(fields.tags)
-    changes = audit.changes_since(contact, before)
-    for derived in ("sort_name", "search_text"):
-        changes.pop(derived, None)
-    if contact.tag_names != old_tags:
-        changes["tags"] = [old_tags, contact.tag_names]
-    if changes:
-        contact.touch(actor)
-        audit.record(actor, AuditAction.UPDATE, "contact", contact.id, changes=changes)
-    db.session.flush()
+    with audit.updating(
+        actor,
+        contact,
+        "contact",
+        expected_version=expected_version,
+        leave_out=("sort_name", "search_text"),  # follow from the name and email
+    ) as extra:
+        if contact.erased_at is not None:
+            raise OperationError("This contact was erased and can no longer be edited.")
+        old_tags = contact.tag_names
+        _apply(contact, fields)
+        _apply_consent(contact, fields.consent_status, fields.consent_source)
+        contact.tags = tags_from_names(fields.tags)
+        if contact.tag_names != old_tags:
+            extra["tags"] = [old_tags, contact.tag_names]
     return contact
 
 

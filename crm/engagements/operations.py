@@ -12,7 +12,7 @@ from crm.audit.models import AuditAction
 from crm.auth.models import User
 from crm.contacts.models import Contact
 from crm.core.db import utcnow
-from crm.core.errors import OperationError, check_version
+from crm.core.errors import OperationError
 from crm.core.validation import clean_text
 from crm.engagements.models import Engagement, EngagementKind
 from crm.extensions import db
@@ -97,28 +97,21 @@ def _apply(engagement: Engagement, fields: EngagementFields) -> None:
 def log_engagement(actor, fields: EngagementFields) -> Engagement:
     engagement = Engagement()
     _apply(engagement, fields)
-    engagement.touch(actor)
-    db.session.add(engagement)
-    db.session.flush()
-    audit.record(actor, AuditAction.CREATE, "engagement", engagement.id, summary=engagement.summary)
+    audit.add_created(actor, engagement, "engagement", summary=engagement.summary)
     return engagement
 
 
 def update_engagement(
     actor, engagement: Engagement, fields: EngagementFields, *, expected_version: int | None = None
 ) -> Engagement:
-    check_version(engagement, expected_version)
-    before = audit.snapshot(engagement)
-    old_contacts = [c.id for c in engagement.contacts]
-    _apply(engagement, fields)
-    changes = audit.changes_since(engagement, before)
-    new_contacts = [c.id for c in engagement.contacts]
-    if sorted(old_contacts) != sorted(new_contacts):
-        changes["contacts"] = [old_contacts, new_contacts]
-    if changes:
-        engagement.touch(actor)
-        audit.record(actor, AuditAction.UPDATE, "engagement", engagement.id, changes=changes)
-    db.session.flush()
+    with audit.updating(
+        actor, engagement, "engagement", expected_version=expected_version
+    ) as extra:
+        old_contacts = [c.id for c in engagement.contacts]
+        _apply(engagement, fields)
+        new_contacts = [c.id for c in engagement.contacts]
+        if sorted(old_contacts) != sorted(new_contacts):
+            extra["contacts"] = [old_contacts, new_contacts]
     return engagement
 
 

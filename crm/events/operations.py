@@ -121,10 +121,7 @@ def create_event(actor: User | None, fields: EventFields) -> Event:
     event = Event()
     _apply(event, fields)
     event.capacity = fields.capacity
-    event.touch(actor)
-    db.session.add(event)
-    db.session.flush()
-    audit.record(actor, AuditAction.CREATE, "event", event.id, summary=f"Created {event.name}")
+    audit.add_created(actor, event, "event", summary=f"Created {event.name}")
     return event
 
 
@@ -137,22 +134,17 @@ def update_event(
 ) -> list[Participation]:
     """Save the event; returns anyone promoted from the waitlist by a larger capacity."""
     check_version(event, expected_version)
-    _lock(event)
-    before = audit.snapshot(event)
-    _apply(event, fields)
-    seated = seats_taken(event)
-    if fields.capacity is not None and fields.capacity < seated:
-        raise OperationError(
-            f"{seated} people already hold places; cancel some before lowering the capacity "
-            f"to {fields.capacity}.",
-            field="capacity",
-        )
-    event.capacity = fields.capacity
-    changes = audit.changes_since(event, before)
-    if changes:
-        event.touch(actor)
-        audit.record(actor, AuditAction.UPDATE, "event", event.id, changes=changes)
-    db.session.flush()
+    _lock(event)  # reloads the row on PostgreSQL: the snapshot is taken after it
+    with audit.updating(actor, event, "event"):
+        _apply(event, fields)
+        seated = seats_taken(event)
+        if fields.capacity is not None and fields.capacity < seated:
+            raise OperationError(
+                f"{seated} people already hold places; cancel some before lowering the "
+                f"capacity to {fields.capacity}.",
+                field="capacity",
+            )
+        event.capacity = fields.capacity
     return promote_waitlist(actor, event)
 
 
@@ -272,14 +264,10 @@ def register(
             organization_text=clean_text(organization_text, "organization", "Organization", 200),
         )
         participation.waitlisted_at = utcnow() if full else None
-        participation.touch(actor)
-        db.session.add(participation)
-        db.session.flush()
-        audit.record(
+        audit.add_created(
             actor,
-            AuditAction.CREATE,
+            participation,
             "participation",
-            participation.id,
             summary=f"{contact.full_name} {status.value} for {event.name} ({source})",
         )
     else:
@@ -313,14 +301,10 @@ def invite(
         status=ParticipationStatus.INVITED,
         source="staff",
     )
-    participation.touch(actor)
-    db.session.add(participation)
-    db.session.flush()
-    audit.record(
+    audit.add_created(
         actor,
-        AuditAction.CREATE,
+        participation,
         "participation",
-        participation.id,
         summary=f"{contact.full_name} invited to {event.name}",
     )
     return participation
@@ -541,14 +525,10 @@ def walk_in(actor: User | None, event: Event, person: Person) -> Participation:
         else clean_text(person.organization, "organization", "Organization", 200),
         checked_in_at=utcnow(),
     )
-    participation.touch(actor)
-    db.session.add(participation)
-    db.session.flush()
-    audit.record(
+    audit.add_created(
         actor,
-        AuditAction.CREATE,
+        participation,
         "participation",
-        participation.id,
         summary=f"{contact.full_name} walked in to {event.name}",
     )
     return participation

@@ -185,16 +185,13 @@ def contribute(
     `keep_unknown_organizations`: see _apply_organizations."""
     case = CaseStudy()
     _apply(case, fields, keep_unknown=keep_unknown_organizations)
-    db.session.add(case)
     if publish:
         case.status = ReviewStatus.PUBLISHED
         case.reviewed_by_id = getattr(actor, "id", None)
         case.reviewed_at = case.first_published_at = utcnow()
     else:
         case.status = ReviewStatus.SUBMITTED
-    case.touch(actor)
-    db.session.flush()
-    audit.record(actor, AuditAction.CREATE, "case_study", case.id, summary=case.title)
+    audit.add_created(actor, case, "case_study", summary=case.title)
     return case
 
 
@@ -208,6 +205,8 @@ def update(
     keep_unknown_organizations: bool = False,
 ) -> CaseStudy:
     """Change a case study. A contributor's change goes back to review."""
+    # Not `audit.updating`: whether it goes back to review depends on what changed so far,
+    # and its trail names that last.
     check_version(case, expected_version)
     before = audit.snapshot(case)
     old_principles = [p.id for p in case.principles]

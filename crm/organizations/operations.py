@@ -10,7 +10,7 @@ from crm.audit import operations as audit
 from crm.audit.models import AuditAction
 from crm.auth.models import User
 from crm.core import deletion
-from crm.core.errors import OperationError, check_version
+from crm.core.errors import OperationError
 from crm.core.text import fold
 from crm.core.validation import clean_country, clean_text, clean_website
 from crm.extensions import db
@@ -60,28 +60,19 @@ def create_organization(actor, fields: OrganizationFields) -> Organization:
     org = Organization()
     _apply(org, fields)
     org.tags = tags_from_names(fields.tags)
-    org.touch(actor)
-    db.session.add(org)
-    db.session.flush()
-    audit.record(actor, AuditAction.CREATE, "organization", org.id, summary=f"Created {org.name}")
+    audit.add_created(actor, org, "organization", summary=f"Created {org.name}")
     return org
 
 
 def update_organization(
     actor, org: Organization, fields: OrganizationFields, *, expected_version: int | None = None
 ) -> Organization:
-    check_version(org, expected_version)
-    before = audit.snapshot(org)
-    old_tags = org.tag_names
-    _apply(org, fields)
-    org.tags = tags_from_names(fields.tags)
-    changes = audit.changes_since(org, before)
-    if org.tag_names != old_tags:
-        changes["tags"] = [old_tags, org.tag_names]
-    if changes:
-        org.touch(actor)
-        audit.record(actor, AuditAction.UPDATE, "organization", org.id, changes=changes)
-    db.session.flush()
+    with audit.updating(actor, org, "organization", expected_version=expected_version) as extra:
+        old_tags = org.tag_names
+        _apply(org, fields)
+        org.tags = tags_from_names(fields.tags)
+        if org.tag_names != old_tags:
+            extra["tags"] = [old_tags, org.tag_names]
     return org
 
 

@@ -184,25 +184,19 @@ def update_details(
     listed: bool,
     expected_version: int | None = None,
 ) -> Pledge:
-    check_version(pledge, expected_version)
-    if pledge.status is PledgeStatus.WITHDRAWN:
-        raise OperationError("A withdrawn pledge is kept as it was; make a new pledge instead.")
-    if pledge.status is not PledgeStatus.DRAFT and (signatory_id is None or signed_on is None):
-        raise OperationError(
-            "A signed pledge keeps its signatory and signing date.", field="signatory"
-        )
-    _check_signatory(signatory_id, pledge.organization_id)
-    if signed_on is not None and signed_on > date.today():
-        raise OperationError("The signing date is in the future.", field="signed_on")
-    before = audit.snapshot(pledge)
-    pledge.signatory_id = signatory_id
-    pledge.signed_on = signed_on
-    pledge.listed = listed
-    changes = audit.changes_since(pledge, before)
-    if changes:
-        pledge.touch(actor)
-        audit.record(actor, AuditAction.UPDATE, "pledge", pledge.id, changes=changes)
-    db.session.flush()
+    with audit.updating(actor, pledge, "pledge", expected_version=expected_version):
+        if pledge.status is PledgeStatus.WITHDRAWN:
+            raise OperationError("A withdrawn pledge is kept as it was; make a new pledge instead.")
+        if pledge.status is not PledgeStatus.DRAFT and (signatory_id is None or signed_on is None):
+            raise OperationError(
+                "A signed pledge keeps its signatory and signing date.", field="signatory"
+            )
+        _check_signatory(signatory_id, pledge.organization_id)
+        if signed_on is not None and signed_on > date.today():
+            raise OperationError("The signing date is in the future.", field="signed_on")
+        pledge.signatory_id = signatory_id
+        pledge.signed_on = signed_on
+        pledge.listed = listed
     return pledge
 
 
@@ -489,14 +483,10 @@ def _new_report(
                 comment=before.comment if before else None,
             )
         )
-    report.touch(actor)
-    db.session.add(report)
-    db.session.flush()
-    audit.record(
+    audit.add_created(
         actor,
-        AuditAction.CREATE,
+        report,
         "progress_report",
-        report.id,
         summary=f"Report for {report.period} started"
         + (f" (correcting {corrects.period})" if corrects else ""),
     )

@@ -197,12 +197,8 @@ def update_standard(
 ) -> Standard:
     _check(expected_version, standard_fingerprint(standard))
     check_editable(standard)
-    before = audit.snapshot(standard)
-    standard.title = _clean_title(title)
-    changes = audit.changes_since(standard, before)
-    if changes:
-        audit.record(actor, AuditAction.UPDATE, "standard", standard.id, changes=changes)
-    db.session.flush()
+    with audit.updating(actor, standard, "standard"):
+        standard.title = _clean_title(title)
     return standard
 
 

@@ -13,7 +13,7 @@ from crm.campaigns.models import Campaign, Segment
 from crm.consultations.models import Access, Consultation
 from crm.consultations.operations.problems import Problems
 from crm.consultations.queries import has_responses
-from crm.core.errors import OperationError, check_version
+from crm.core.errors import OperationError
 from crm.core.validation import clean_text
 from crm.extensions import db
 from crm.standards.models import Standard
@@ -136,16 +136,7 @@ def consultation_problems(
 def create_consultation(actor, fields: ConsultationFields) -> Consultation:
     consultation = Consultation()
     _apply(consultation, fields)
-    consultation.touch(actor)
-    db.session.add(consultation)
-    db.session.flush()
-    audit.record(
-        actor,
-        AuditAction.CREATE,
-        "consultation",
-        consultation.id,
-        summary=f"Created {consultation.title}",
-    )
+    audit.add_created(actor, consultation, "consultation", summary=f"Created {consultation.title}")
     return consultation
 
 
@@ -156,14 +147,8 @@ def update_consultation(
     *,
     expected_version: int | None = None,
 ) -> None:
-    check_version(consultation, expected_version)
-    before = audit.snapshot(consultation)
-    _apply(consultation, fields)
-    changes = audit.changes_since(consultation, before)
-    if changes:
-        consultation.touch(actor)
-        audit.record(actor, AuditAction.UPDATE, "consultation", consultation.id, changes=changes)
-    db.session.flush()
+    with audit.updating(actor, consultation, "consultation", expected_version=expected_version):
+        _apply(consultation, fields)
 
 
 def delete_consultation(actor, consultation: Consultation) -> None:
