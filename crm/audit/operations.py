@@ -98,7 +98,9 @@ class Tracked(Audited, Protocol):
 
 def add_created(actor: Actor | None, obj: Tracked, object_type: str, *, summary: str) -> None:
     """Add a new record made by `actor`, flush for its id and record its creation."""
-    obj.touch(actor)
+    # Reading the actor's id must not flush the record first: it would lose its creator.
+    with db.session.no_autoflush:
+        obj.touch(actor)
     db.session.add(obj)
     db.session.flush()
     record(actor, AuditAction.CREATE, object_type, obj.id, summary=summary)

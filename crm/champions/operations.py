@@ -150,9 +150,12 @@ def enter_pipeline(
         raise OperationError("A new champion cannot start as lapsed.", field="stage")
     champion = Champion(contact=contact, stage=stage, stage_since=utcnow())
     _apply(champion, fields)
-    champion.touch(actor)
-    db.session.add(champion)
-    db.session.flush()
+    audit.add_created(
+        actor,
+        champion,
+        "champion",
+        summary=f"{contact.full_name} entered the pipeline as {stage.label.lower()}",
+    )
     db.session.add(
         StageChange(
             champion_id=champion.id,
@@ -162,13 +165,6 @@ def enter_pipeline(
             by_id=getattr(actor, "id", None),
             note=clean_text(note, "note", "Note", 500),
         )
-    )
-    audit.record(
-        actor,
-        AuditAction.CREATE,
-        "champion",
-        champion.id,
-        summary=f"{contact.full_name} entered the pipeline as {stage.label.lower()}",
     )
     db.session.flush()
     return champion
@@ -417,21 +413,15 @@ def record_endorsement(
     _apply_endorsement(endorsement, fields, by_champion=not verified)
     # Linked only now: the checks' queries would otherwise flush it half-made.
     endorsement.champion = champion
-    db.session.add(endorsement)
+    db.session.add(endorsement)  # before reading the actor below, which may flush
     if verified:
         endorsement.status = Verification.VERIFIED
         endorsement.reviewed_by_id = getattr(actor, "id", None)
         endorsement.reviewed_at = utcnow()
     else:
         endorsement.status = Verification.PENDING
-    endorsement.touch(actor)
-    db.session.flush()
-    audit.record(
-        actor,
-        AuditAction.CREATE,
-        "endorsement",
-        endorsement.id,
-        summary=f"{endorsement.kind.label}: {endorsement.title}",
+    audit.add_created(
+        actor, endorsement, "endorsement", summary=f"{endorsement.kind.label}: {endorsement.title}"
     )
     return endorsement
 

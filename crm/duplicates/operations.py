@@ -262,6 +262,85 @@ def _record_merge(actor: Any, kind: DuplicateKind, survivor_id: int, other_id: i
     _forget_dismissals(kind, other_id)
 
 
+@dataclass
+class _MergeTrail:
+    """What the trail of a merge needs from before it: the records' links move underneath the
+    ORM, which then reads both again, and the merged one is gone."""
+
+    kind: DuplicateKind
+    survivor_id: int
+    other_id: int
+    other_label: str
+    before: dict[str, Any]  # the survivor's columns (audit.snapshot)
+    old_tags: str  # the survivor's tag names
+    other_values: dict[str, Any]  # the merged record's columns, as the trail keeps them
+
+    @classmethod
+    def start(
+        cls,
+        kind: DuplicateKind,
+        survivor: Contact | Organization,
+        other: Contact | Organization,
+        other_label: str,
+    ) -> _MergeTrail:
+        return cls(
+            kind=kind,
+            survivor_id=survivor.id,
+            other_id=other.id,
+            other_label=other_label,
+            before=audit.snapshot(survivor),
+            old_tags=survivor.tag_names,
+            other_values={k: audit.display_value(v) for k, v in audit.snapshot(other).items()},
+        )
+
+    def delete_other(
+        self, actor: Any, model: type[Contact] | type[Organization], summary: str
+    ) -> None:
+        """Delete the merged record once its links point at the survivor; its trail joins
+        the survivor's."""
+        # What the ORM holds about links changed underneath it: read them again.
+        db.session.flush()
+        db.session.expire_all()
+        other = db.session.get(model, self.other_id)
+        _move_trail(self.kind.value, self.other_id, self.survivor_id)
+        audit.record(actor, AuditAction.DELETE, self.kind.value, self.other_id, summary=summary)
+        db.session.delete(other)
+        db.session.flush()
+
+    def record_survivor(
+        self,
+        actor: Any,
+        survivor: Contact | Organization,
+        moved: Moved,
+        *,
+        derived: tuple[str, ...],
+    ) -> None:
+        """The survivor's entry: its changed fields (not those `derived` from others), the
+        merged record's values and what moved; and the merge itself."""
+        survivor.touch(actor)
+        changes = audit.changes_since(survivor, self.before)
+        for key in (*derived, "updated_at"):
+            changes.pop(key, None)
+        if survivor.tag_names != self.old_tags:
+            changes["tags"] = [self.old_tags, survivor.tag_names]
+        merged = f"{self.other_label} (#{self.other_id})"
+        changes["merged"] = [None, merged]
+        changes.update(_merged_values(self.other_id, self.other_values))
+        changes["linked records moved"] = [None, moved.summary()]
+        if moved.notes:
+            changes["resolved"] = [None, "; ".join(moved.notes)]
+        audit.record(
+            actor,
+            AuditAction.UPDATE,
+            self.kind.value,
+            self.survivor_id,
+            summary=f"Merged {merged} into this {self.kind.value}: {moved.summary()}",
+            changes=changes,
+        )
+        _record_merge(actor, self.kind, self.survivor_id, self.other_id, self.other_label)
+        db.session.flush()
+
+
 # --- contacts -----------------------------------------------------------------------------------
 
 
@@ -470,8 +549,6 @@ def merge_contacts(
         if name not in CONTACT_FIELDS:
             raise OperationError(f"“{name}” is not a field that can be merged.")
 
-    before = audit.snapshot(survivor)
-    old_tags = survivor.tag_names
     values = {
         name: _chosen(choices, name, getattr(survivor, name), getattr(other, name))
         for name in CONTACT_FIELDS
@@ -479,7 +556,7 @@ def merge_contacts(
     consent = merged_consent(survivor, other)
     other_id, survivor_id = other.id, survivor.id
     other_label = f"{other.full_name} <{other.email}>" if other.email else other.full_name
-    other_snapshot = {k: audit.display_value(v) for k, v in audit.snapshot(other).items()}
+    trail = _MergeTrail.start(DuplicateKind.CONTACT, survivor, other, other_label)
     db.session.flush()
 
     moved = Moved(counts={}, notes=[])
@@ -515,47 +592,13 @@ def merge_contacts(
     moved.counts["user accounts"] = _repoint("user", "contact_id", other_id, survivor_id)
     moved.counts["tasks"] = _retarget_tasks("contact", other_id, survivor_id)
 
-    # What the ORM holds about links changed underneath it: read them again.
-    db.session.flush()
-    db.session.expire_all()
-    other = db.session.get(Contact, other_id)
-    _move_trail("contact", other_id, survivor_id)
-    audit.record(
-        actor,
-        AuditAction.DELETE,
-        "contact",
-        other_id,
-        summary=f"Merged into contact #{survivor_id}",
-    )
-    db.session.delete(other)
-    db.session.flush()
-
+    trail.delete_other(actor, Contact, summary=f"Merged into contact #{survivor_id}")
     survivor = db.session.get(Contact, survivor_id)
     for name, value in values.items():
         setattr(survivor, name, value)
     survivor.consent_status, survivor.consent_source, survivor.consent_at = consent
     survivor.set_search_fields()
-    survivor.touch(actor)
-    changes = audit.changes_since(survivor, before)
-    for derived in ("sort_name", "search_text", "updated_at"):
-        changes.pop(derived, None)
-    if survivor.tag_names != old_tags:
-        changes["tags"] = [old_tags, survivor.tag_names]
-    changes["merged"] = [None, f"{other_label} (#{other_id})"]
-    changes.update(_merged_values(other_id, other_snapshot))
-    changes["linked records moved"] = [None, moved.summary()]
-    if moved.notes:
-        changes["resolved"] = [None, "; ".join(moved.notes)]
-    audit.record(
-        actor,
-        AuditAction.UPDATE,
-        "contact",
-        survivor_id,
-        summary=f"Merged {other_label} (#{other_id}) into this contact: {moved.summary()}",
-        changes=changes,
-    )
-    _record_merge(actor, DuplicateKind.CONTACT, survivor_id, other_id, other_label)
-    db.session.flush()
+    trail.record_survivor(actor, survivor, moved, derived=("sort_name", "search_text"))
     return moved
 
 
@@ -604,14 +647,12 @@ def merge_organizations(
         if name not in ORGANIZATION_FIELDS:
             raise OperationError(f"“{name}” is not a field that can be merged.")
 
-    before = audit.snapshot(survivor)
-    old_tags = survivor.tag_names
     values = {
         name: _chosen(choices, name, getattr(survivor, name), getattr(other, name))
         for name in ORGANIZATION_FIELDS
     }
     other_id, survivor_id, other_label = other.id, survivor.id, other.name
-    other_snapshot = {k: audit.display_value(v) for k, v in audit.snapshot(other).items()}
+    trail = _MergeTrail.start(DuplicateKind.ORGANIZATION, survivor, other, other_label)
     db.session.flush()
 
     moved = Moved(counts={}, notes=[])
@@ -630,44 +671,13 @@ def merge_organizations(
     )
     moved.counts["tasks"] = _retarget_tasks("organization", other_id, survivor_id)
 
-    db.session.flush()
-    db.session.expire_all()
-    other = db.session.get(Organization, other_id)
-    _move_trail("organization", other_id, survivor_id)
-    audit.record(
-        actor,
-        AuditAction.DELETE,
-        "organization",
-        other_id,
-        summary=f"Merged into {survivor.name} (#{survivor_id})",
-    )
-    db.session.delete(other)
-    db.session.flush()
-
+    trail.delete_other(actor, Organization, summary=f"Merged into {survivor.name} (#{survivor_id})")
     survivor = db.session.get(Organization, survivor_id)
     for name, value in values.items():
         setattr(survivor, name, value)
     survivor.kind = OrganizationKind(survivor.kind)
     survivor.name_key = name_key(survivor.name)
-    survivor.touch(actor)
-    changes = audit.changes_since(survivor, before)
-    changes.pop("name_key", None)
-    changes.pop("updated_at", None)
-    if survivor.tag_names != old_tags:
-        changes["tags"] = [old_tags, survivor.tag_names]
-    changes["merged"] = [None, f"{other_label} (#{other_id})"]
-    changes.update(_merged_values(other_id, other_snapshot))
-    changes["linked records moved"] = [None, moved.summary()]
-    audit.record(
-        actor,
-        AuditAction.UPDATE,
-        "organization",
-        survivor_id,
-        summary=f"Merged {other_label} (#{other_id}) into this organization: {moved.summary()}",
-        changes=changes,
-    )
-    _record_merge(actor, DuplicateKind.ORGANIZATION, survivor_id, other_id, other_label)
-    db.session.flush()
+    trail.record_survivor(actor, survivor, moved, derived=("name_key",))
     return moved
 
 

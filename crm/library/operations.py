@@ -185,6 +185,7 @@ def contribute(
     `keep_unknown_organizations`: see _apply_organizations."""
     case = CaseStudy()
     _apply(case, fields, keep_unknown=keep_unknown_organizations)
+    db.session.add(case)  # before reading the actor below, which may flush
     if publish:
         case.status = ReviewStatus.PUBLISHED
         case.reviewed_by_id = getattr(actor, "id", None)
