@@ -30,7 +30,7 @@ from crm.core import deletion
 from crm.core.db import utcnow
 from crm.core.errors import OperationError, check_version
 from crm.core.text import fold
-from crm.core.validation import clean_text, clean_website
+from crm.core.validation import clean_choice, clean_text, clean_website
 from crm.extensions import db
 from crm.organizations.models import Organization
 from crm.organizations.queries import by_name
@@ -106,10 +106,7 @@ def _apply(champion: Champion, fields: ChampionFields) -> None:
     if fields.region in (None, ""):
         champion.region = None
     else:
-        try:
-            champion.region = Region(fields.region)
-        except ValueError:
-            raise OperationError(f"“{fields.region}” is not a region.", field="region") from None
+        champion.region = clean_choice(Region, fields.region, "a region", field="region")
     champion.audience_reach = clean_reach(fields.audience_reach)
     champion.channels = clean_channels(fields.channels)
     champion.bio = clean_text(fields.bio, "bio", "About", 5_000)
@@ -142,10 +139,7 @@ def enter_pipeline(
         raise OperationError(
             f"{contact.full_name} is already in the pipeline ({existing.stage.label.lower()})."
         )
-    try:
-        stage = Stage(stage)
-    except ValueError:
-        raise OperationError(f"“{stage}” is not a pipeline stage.", field="stage") from None
+    stage = clean_choice(Stage, stage, "a pipeline stage", field="stage")
     if stage is Stage.LAPSED:
         raise OperationError("A new champion cannot start as lapsed.", field="stage")
     champion = Champion(contact=contact, stage=stage, stage_since=utcnow())
@@ -211,10 +205,7 @@ def move(
 ) -> StageChange:
     """Move a champion to another stage, recording who, when and why."""
     check_version(champion, expected_version)
-    try:
-        target = Stage(to_stage)
-    except ValueError:
-        raise OperationError(f"“{to_stage}” is not a pipeline stage.", field="stage") from None
+    target = clean_choice(Stage, to_stage, "a pipeline stage", field="stage")
     current = champion.stage
     note = clean_text(note, "note", "Note", 500)
     if target is current:
@@ -358,12 +349,9 @@ def _apply_endorsement(
     endorsement: Endorsement, fields: EndorsementFields, *, by_champion: bool = False
 ) -> None:
     _resolve_referral(endorsement, fields, by_champion=by_champion)
-    try:
-        endorsement.kind = EndorsementKind(fields.kind)
-    except ValueError:
-        raise OperationError(
-            f"“{fields.kind}” is not a kind of endorsement.", field="kind"
-        ) from None
+    endorsement.kind = clean_choice(
+        EndorsementKind, fields.kind, "a kind of endorsement", field="kind"
+    )
     if fields.made_on is None:
         raise OperationError("Give the date of the endorsement.", field="made_on")
     if fields.made_on > date.today() + timedelta(days=1):

@@ -19,7 +19,7 @@ from crm.core.db import utcnow
 from crm.core.errors import OperationError
 from crm.core.personal_data import deletion_blockers, erase_everywhere, export_sections
 from crm.core.timeline import timeline_for
-from crm.core.validation import clean_country, clean_text, normalize_email
+from crm.core.validation import clean_choice, clean_country, clean_text, normalize_email
 from crm.extensions import db
 from crm.organizations.models import Organization
 from crm.tags.operations import tags_from_names
@@ -94,12 +94,7 @@ def _apply(contact: Contact, fields: ContactFields) -> None:
 
 def _apply_consent(contact: Contact, status: ConsentStatus | str, source: str | None) -> None:
     """Record a consent change, or a new source for the same consent, with the time."""
-    try:
-        status = ConsentStatus(status)
-    except ValueError:
-        raise OperationError(
-            f"“{status}” is not a consent status.", field="consent_status"
-        ) from None
+    status = clean_choice(ConsentStatus, status, "a consent status", field="consent_status")
     source = clean_text(source, "consent_source", "Consent source", 100)
     if status != contact.consent_status:
         if source == contact.consent_source:

@@ -33,6 +33,7 @@ from crm.champions.models import Champion, Endorsement, Stage, StageChange
 from crm.consultations.models import Consultation, Response
 from crm.contacts.models import ConsentStatus, Contact
 from crm.core.errors import OperationError, check_version
+from crm.core.validation import clean_choice
 from crm.duplicates.models import DuplicateDismissal, DuplicateKind, DuplicateMerge
 from crm.events import operations as event_ops
 from crm.events.models import SEATED, Participation, ParticipationStatus
@@ -686,10 +687,7 @@ def merge_organizations(
 
 def dismiss_pair(actor: Any, kind: DuplicateKind | str, first_id: int, second_id: int) -> bool:
     """Mark a pair "not duplicates"; False when it already was (a second click changes nothing)."""
-    try:
-        kind = DuplicateKind(kind)
-    except ValueError:
-        raise OperationError(f"“{kind}” is not a kind of record.") from None
+    kind = clean_choice(DuplicateKind, kind, "a kind of record")
     if first_id == second_id:
         raise OperationError("A record is always the same as itself; nothing was dismissed.")
     model = Contact if kind is DuplicateKind.CONTACT else Organization

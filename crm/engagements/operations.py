@@ -13,7 +13,7 @@ from crm.auth.models import User
 from crm.contacts.models import Contact
 from crm.core.db import utcnow
 from crm.core.errors import OperationError
-from crm.core.validation import clean_text
+from crm.core.validation import clean_choice, clean_text
 from crm.engagements.models import Engagement, EngagementKind
 from crm.extensions import db
 from crm.organizations.models import Organization
@@ -35,12 +35,9 @@ class EngagementFields:
 
 
 def _apply(engagement: Engagement, fields: EngagementFields) -> None:
-    try:
-        engagement.kind = EngagementKind(fields.kind)
-    except ValueError:
-        raise OperationError(
-            f"“{fields.kind}” is not a kind of engagement.", field="kind"
-        ) from None
+    engagement.kind = clean_choice(
+        EngagementKind, fields.kind, "a kind of engagement", field="kind"
+    )
     if fields.occurred_on is None:
         raise OperationError("The date is required.", field="occurred_on")
     today = date.today()

@@ -22,7 +22,7 @@ from crm.contacts.models import ConsentStatus, Contact
 from crm.core import deletion
 from crm.core.db import utcnow
 from crm.core.errors import OperationError, check_version
-from crm.core.validation import clean_country, clean_text, clean_website
+from crm.core.validation import clean_choice, clean_country, clean_text, clean_website
 from crm.events import notices
 from crm.events.models import (
     SEATED,
@@ -73,10 +73,7 @@ def clean_timezone(name: str | None) -> str:
 
 def _apply(event: Event, fields: EventFields) -> None:
     event.name = clean_text(fields.name, "name", "Name", 200, required=True)
-    try:
-        event.kind = EventKind(fields.kind)
-    except ValueError:
-        raise OperationError(f"“{fields.kind}” is not a kind of event.", field="kind") from None
+    event.kind = clean_choice(EventKind, fields.kind, "a kind of event", field="kind")
     try:
         event.hosting = Hosting(fields.hosting)
     except ValueError:
@@ -230,10 +227,7 @@ def register(
 ) -> tuple[Participation, Outcome]:
     """A place for `contact` if one is free, else the waitlist. Registering twice changes
     nothing; someone invited or cancelled before registers anew."""
-    try:
-        role = ParticipantRole(role)
-    except ValueError:
-        raise OperationError(f"“{role}” is not a participant role.", field="role") from None
+    role = clean_choice(ParticipantRole, role, "a participant role", field="role")
     if contact.erased_at is not None:
         raise OperationError("An erased contact cannot be registered.")
     _lock(event)
@@ -280,10 +274,7 @@ def register(
 def invite(
     actor: User | None, event: Event, contact: Contact, *, role: ParticipantRole | str
 ) -> Participation:
-    try:
-        role = ParticipantRole(role)
-    except ValueError:
-        raise OperationError(f"“{role}” is not a participant role.", field="role") from None
+    role = clean_choice(ParticipantRole, role, "a participant role", field="role")
     existing = db.session.scalar(
         sa.select(Participation).where(
             Participation.event_id == event.id, Participation.contact_id == contact.id
@@ -440,10 +431,7 @@ def mark_no_show(actor: User | None, participation: Participation) -> None:
 
 
 def change_role(actor: User | None, participation: Participation, role: ParticipantRole | str):
-    try:
-        role = ParticipantRole(role)
-    except ValueError:
-        raise OperationError(f"“{role}” is not a participant role.", field="role") from None
+    role = clean_choice(ParticipantRole, role, "a participant role", field="role")
     if role is participation.role:
         return
     old = participation.role

@@ -14,7 +14,7 @@ from crm.auth.models import User
 from crm.core.countries import normalize_country
 from crm.core.db import utcnow
 from crm.core.errors import OperationError, check_version
-from crm.core.validation import clean_country, clean_text, clean_website
+from crm.core.validation import clean_choice, clean_country, clean_text, clean_website
 from crm.extensions import db
 from crm.library.models import CaseStudy, Outcome, ReviewStatus, Technology
 from crm.organizations.queries import by_name
@@ -42,16 +42,10 @@ class CaseStudyFields:
 
 def _apply(case: CaseStudy, fields: CaseStudyFields, *, keep_unknown: bool) -> None:
     case.title = clean_text(fields.title, "title", "Title", 200, required=True)
-    try:
-        case.technology = Technology(fields.technology)
-    except ValueError:
-        raise OperationError(
-            f"“{fields.technology}” is not a kind of technology.", field="technology"
-        ) from None
-    try:
-        case.outcome = Outcome(fields.outcome)
-    except ValueError:
-        raise OperationError(f"“{fields.outcome}” is not an outcome.", field="outcome") from None
+    case.technology = clean_choice(
+        Technology, fields.technology, "a kind of technology", field="technology"
+    )
+    case.outcome = clean_choice(Outcome, fields.outcome, "an outcome", field="outcome")
     case.what_happened = clean_text(
         fields.what_happened, "what_happened", "What happened", 20_000, required=True
     )

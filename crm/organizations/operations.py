@@ -12,7 +12,7 @@ from crm.auth.models import User
 from crm.core import deletion
 from crm.core.errors import OperationError
 from crm.core.text import fold
-from crm.core.validation import clean_country, clean_text, clean_website
+from crm.core.validation import clean_choice, clean_country, clean_text, clean_website
 from crm.extensions import db
 from crm.organizations.models import Organization, OrganizationKind
 from crm.tags.operations import tags_from_names
@@ -36,12 +36,7 @@ def name_key(name: str) -> str:
 
 def _apply(org: Organization, fields: OrganizationFields) -> None:
     org.name = clean_text(fields.name, "name", "Name", 200, required=True)
-    try:
-        org.kind = OrganizationKind(fields.kind)
-    except ValueError:
-        raise OperationError(
-            f"“{fields.kind}” is not an organization kind.", field="kind"
-        ) from None
+    org.kind = clean_choice(OrganizationKind, fields.kind, "an organization kind", field="kind")
     org.name_key = name_key(org.name)
     org.sector = clean_text(fields.sector, "sector", "Sector", 100)
     org.country = clean_country(fields.country)

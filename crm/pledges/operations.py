@@ -25,7 +25,7 @@ from crm.core.access import Role
 from crm.core.db import utcnow
 from crm.core.errors import OperationError, check_version
 from crm.core.locks import serialize_on
-from crm.core.validation import clean_text, clean_website
+from crm.core.validation import clean_choice, clean_text, clean_website
 from crm.extensions import db
 from crm.organizations import operations as org_ops
 from crm.organizations import queries as org_queries
@@ -215,10 +215,7 @@ def transition(
             "Non-reporting and lapsed follow from the report dates; they cannot be set by hand.",
             field="status",
         )
-    try:
-        target = PledgeStatus(to_status)
-    except ValueError:
-        raise OperationError(f"“{to_status}” is not a pledge status.", field="status") from None
+    target = clean_choice(PledgeStatus, to_status, "a pledge status", field="status")
     current = pledge.status
     if target is current:
         raise OperationError(f"The pledge is already {current.label.lower()}.", field="status")

@@ -14,7 +14,7 @@ from crm.auth.operations import STAFF_ROLES
 from crm.core import deletion
 from crm.core.db import utcnow
 from crm.core.errors import OperationError
-from crm.core.validation import clean_text
+from crm.core.validation import clean_choice, clean_text
 from crm.extensions import db
 from crm.workgroups.links import LINKABLE
 from crm.workgroups.models import (
@@ -98,10 +98,7 @@ def add_member(
     user = _staff(user_id, "user_id", "member")
     if user is None:
         raise OperationError("Choose who joins the group.", field="user_id")
-    try:
-        role = MemberRole(role)
-    except ValueError:
-        raise OperationError(f"“{role}” is not a role in a group.", field="role") from None
+    role = clean_choice(MemberRole, role, "a role in a group", field="role")
     if any(m.user_id == user.id for m in group.members):
         raise OperationError(f"{user.name} is already in {group.name}.", field="user_id")
     membership = Membership(user_id=user.id, role=role)
@@ -119,10 +116,7 @@ def add_member(
 
 def change_role(actor: User | None, membership: Membership, role: MemberRole | str) -> Membership:
     group, user = membership.group, membership.user
-    try:
-        role = MemberRole(role)
-    except ValueError:
-        raise OperationError(f"“{role}” is not a role in a group.", field="role") from None
+    role = clean_choice(MemberRole, role, "a role in a group", field="role")
     if role is membership.role:
         raise OperationError(f"{user.name} is already {role.label.lower()}.", field="role")
     old = membership.role
@@ -250,10 +244,7 @@ def take_task(actor: User, task: Task, *, expected_version: int | None = None) -
 
 
 def set_status(actor: User | None, task: Task, status: TaskStatus | str) -> Task:
-    try:
-        status = TaskStatus(status)
-    except ValueError:
-        raise OperationError(f"“{status}” is not a task status.", field="status") from None
+    status = clean_choice(TaskStatus, status, "a task status", field="status")
     if status is task.status:
         raise OperationError(f"The task is already {status.label.lower()}.", field="status")
     old = task.status
