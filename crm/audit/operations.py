@@ -96,7 +96,7 @@ class Tracked(Audited, Protocol):
     def touch(self, actor: Actor | None) -> None: ...
 
 
-def add_created(actor: Actor | None, obj: Tracked, object_type: str, *, summary: str) -> None:
+def add_recorded(actor: Actor | None, obj: Tracked, object_type: str, *, summary: str) -> None:
     """Add a new record made by `actor`, flush for its id and record its creation."""
     # Reading the actor's id must not flush the record first: it would lose its creator.
     with db.session.no_autoflush:
@@ -104,6 +104,13 @@ def add_created(actor: Actor | None, obj: Tracked, object_type: str, *, summary:
     db.session.add(obj)
     db.session.flush()
     record(actor, AuditAction.CREATE, object_type, obj.id, summary=summary)
+
+
+def delete_recorded(actor: Actor | None, obj: Audited, object_type: str, *, summary: str) -> None:
+    """Record the deletion of `obj` by `actor`, and delete it (flushed)."""
+    record(actor, AuditAction.DELETE, object_type, obj.id, summary=summary)
+    db.session.delete(obj)
+    db.session.flush()
 
 
 @contextmanager

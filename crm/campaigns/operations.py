@@ -70,7 +70,7 @@ def _apply_segment(segment: Segment, fields: SegmentFields) -> None:
 def create_segment(actor, fields: SegmentFields) -> Segment:
     segment = Segment()
     _apply_segment(segment, fields)
-    audit.add_created(actor, segment, "segment", summary=f"Created {segment.name}")
+    audit.add_recorded(actor, segment, "segment", summary=f"Created {segment.name}")
     return segment
 
 
@@ -89,11 +89,7 @@ def delete_segment(actor, segment: Segment) -> None:
         raise OperationError(
             f"{used} campaign{'s use' if used != 1 else ' uses'} this segment, so it is kept."
         )
-    audit.record(
-        actor, AuditAction.DELETE, "segment", segment.id, summary=f"Deleted {segment.name}"
-    )
-    db.session.delete(segment)
-    db.session.flush()
+    audit.delete_recorded(actor, segment, "segment", summary=f"Deleted {segment.name}")
 
 
 # --- campaigns -------------------------------------------------------------------------------
@@ -210,7 +206,7 @@ def _int(value, field_name: str) -> int:
 def create_campaign(actor, fields: CampaignFields) -> Campaign:
     campaign = Campaign(status=CampaignStatus.DRAFT)
     _apply_campaign(campaign, fields)
-    audit.add_created(actor, campaign, "campaign", summary=f"Created {campaign.name}")
+    audit.add_recorded(actor, campaign, "campaign", summary=f"Created {campaign.name}")
     return campaign
 
 
@@ -226,11 +222,7 @@ def delete_campaign(actor, campaign: Campaign) -> None:
         campaign.queued_at is not None
     ):
         raise OperationError("Only a draft that was never sent can be deleted.")
-    audit.record(
-        actor, AuditAction.DELETE, "campaign", campaign.id, summary=f"Deleted {campaign.name}"
-    )
-    db.session.delete(campaign)
-    db.session.flush()
+    audit.delete_recorded(actor, campaign, "campaign", summary=f"Deleted {campaign.name}")
 
 
 def _set_status(actor, campaign: Campaign, status: CampaignStatus, summary: str) -> None:

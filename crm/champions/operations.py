@@ -144,7 +144,7 @@ def enter_pipeline(
         raise OperationError("A new champion cannot start as lapsed.", field="stage")
     champion = Champion(contact=contact, stage=stage, stage_since=utcnow())
     _apply(champion, fields)
-    audit.add_created(
+    audit.add_recorded(
         actor,
         champion,
         "champion",
@@ -297,11 +297,7 @@ def remove_from_pipeline(actor: User | None, champion: Champion) -> None:
             "them."
         )
     deletion.detach(actor, "champion", champion.id)
-    audit.record(
-        actor, AuditAction.DELETE, "champion", champion.id, summary=f"Removed {champion.name}"
-    )
-    db.session.delete(champion)
-    db.session.flush()
+    audit.delete_recorded(actor, champion, "champion", summary=f"Removed {champion.name}")
 
 
 # --- endorsements -------------------------------------------------------------------------------
@@ -408,7 +404,7 @@ def record_endorsement(
         endorsement.reviewed_at = utcnow()
     else:
         endorsement.status = Verification.PENDING
-    audit.add_created(
+    audit.add_recorded(
         actor, endorsement, "endorsement", summary=f"{endorsement.kind.label}: {endorsement.title}"
     )
     return endorsement
@@ -487,12 +483,9 @@ def delete_endorsement(actor: User | None, endorsement: Endorsement, *, by_champ
         raise OperationError(
             "A verified endorsement stays on record; ask your contact on the team to remove it."
         )
-    audit.record(
+    audit.delete_recorded(
         actor,
-        AuditAction.DELETE,
+        endorsement,
         "endorsement",
-        endorsement.id,
         summary=f"Deleted {endorsement.kind.label.lower()}: {endorsement.title}",
     )
-    db.session.delete(endorsement)
-    db.session.flush()

@@ -112,7 +112,7 @@ def create_contact(actor, fields: ContactFields) -> Contact:
     _apply(contact, fields)
     _apply_consent(contact, fields.consent_status, fields.consent_source)
     contact.tags = tags_from_names(fields.tags)
-    audit.add_created(actor, contact, "contact", summary=f"Created {contact.full_name}")
+    audit.add_recorded(actor, contact, "contact", summary=f"Created {contact.full_name}")
     return contact
 
 
@@ -160,11 +160,7 @@ def delete_contact(actor, contact: Contact) -> None:
             "Nothing was deleted."
         )
     deletion.detach(actor, "contact", contact.id)
-    audit.record(
-        actor, AuditAction.DELETE, "contact", contact.id, summary=f"Deleted {contact.full_name}"
-    )
-    db.session.delete(contact)
-    db.session.flush()
+    audit.delete_recorded(actor, contact, "contact", summary=f"Deleted {contact.full_name}")
 
 
 def export_personal_data(actor, contact: Contact) -> dict:

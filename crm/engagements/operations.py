@@ -94,7 +94,7 @@ def _apply(engagement: Engagement, fields: EngagementFields) -> None:
 def log_engagement(actor, fields: EngagementFields) -> Engagement:
     engagement = Engagement()
     _apply(engagement, fields)
-    audit.add_created(actor, engagement, "engagement", summary=engagement.summary)
+    audit.add_recorded(actor, engagement, "engagement", summary=engagement.summary)
     return engagement
 
 
@@ -131,6 +131,4 @@ def complete_follow_up(actor, engagement: Engagement) -> None:
 
 
 def delete_engagement(actor, engagement: Engagement) -> None:
-    audit.record(actor, AuditAction.DELETE, "engagement", engagement.id, summary=engagement.summary)
-    db.session.delete(engagement)
-    db.session.flush()
+    audit.delete_recorded(actor, engagement, "engagement", summary=engagement.summary)

@@ -118,7 +118,7 @@ def create_event(actor: User | None, fields: EventFields) -> Event:
     event = Event()
     _apply(event, fields)
     event.capacity = fields.capacity
-    audit.add_created(actor, event, "event", summary=f"Created {event.name}")
+    audit.add_recorded(actor, event, "event", summary=f"Created {event.name}")
     return event
 
 
@@ -157,9 +157,7 @@ def delete_event(actor: User | None, event: Event) -> None:
             "registration instead, or remove them first. Nothing was deleted."
         )
     deletion.detach(actor, "event", event.id)
-    audit.record(actor, AuditAction.DELETE, "event", event.id, summary=f"Deleted {event.name}")
-    db.session.delete(event)
-    db.session.flush()
+    audit.delete_recorded(actor, event, "event", summary=f"Deleted {event.name}")
 
 
 # --- places ------------------------------------------------------------------------------------
@@ -258,7 +256,7 @@ def register(
             organization_text=clean_text(organization_text, "organization", "Organization", 200),
         )
         participation.waitlisted_at = utcnow() if full else None
-        audit.add_created(
+        audit.add_recorded(
             actor,
             participation,
             "participation",
@@ -292,7 +290,7 @@ def invite(
         status=ParticipationStatus.INVITED,
         source="staff",
     )
-    audit.add_created(
+    audit.add_recorded(
         actor,
         participation,
         "participation",
@@ -513,7 +511,7 @@ def walk_in(actor: User | None, event: Event, person: Person) -> Participation:
         else clean_text(person.organization, "organization", "Organization", 200),
         checked_in_at=utcnow(),
     )
-    audit.add_created(
+    audit.add_recorded(
         actor,
         participation,
         "participation",

@@ -186,7 +186,7 @@ def contribute(
         case.reviewed_at = case.first_published_at = utcnow()
     else:
         case.status = ReviewStatus.SUBMITTED
-    audit.add_created(actor, case, "case_study", summary=case.title)
+    audit.add_recorded(actor, case, "case_study", summary=case.title)
     return case
 
 

@@ -7,7 +7,6 @@ from dataclasses import dataclass, field
 import sqlalchemy as sa
 
 from crm.audit import operations as audit
-from crm.audit.models import AuditAction
 from crm.auth.models import User
 from crm.core import deletion
 from crm.core.errors import OperationError
@@ -55,7 +54,7 @@ def create_organization(actor, fields: OrganizationFields) -> Organization:
     org = Organization()
     _apply(org, fields)
     org.tags = tags_from_names(fields.tags)
-    audit.add_created(actor, org, "organization", summary=f"Created {org.name}")
+    audit.add_recorded(actor, org, "organization", summary=f"Created {org.name}")
     return org
 
 
@@ -85,6 +84,4 @@ def delete_organization(actor, org: Organization) -> None:
             "unlink or remove them first. Nothing was deleted."
         )
     deletion.detach(actor, "organization", org.id)
-    audit.record(actor, AuditAction.DELETE, "organization", org.id, summary=f"Deleted {org.name}")
-    db.session.delete(org)
-    db.session.flush()
+    audit.delete_recorded(actor, org, "organization", summary=f"Deleted {org.name}")

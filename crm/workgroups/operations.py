@@ -46,7 +46,7 @@ def create_group(actor: User | None, name: str, purpose: str | None = None) -> W
     group = WorkingGroup(
         name=_clean_name(name), purpose=clean_text(purpose, "purpose", "Purpose", 5_000)
     )
-    audit.add_created(actor, group, "working_group", summary=f"Created {name}")
+    audit.add_recorded(actor, group, "working_group", summary=f"Created {name}")
     return group
 
 
@@ -214,7 +214,7 @@ def _apply(task: Task, fields: TaskFields) -> None:
 def create_task(actor: User | None, fields: TaskFields) -> Task:
     task = Task(status=TaskStatus.TODO)
     _apply(task, fields)
-    audit.add_created(actor, task, "task", summary=task.title)
+    audit.add_recorded(actor, task, "task", summary=task.title)
     return task
 
 

@@ -8,7 +8,6 @@ from datetime import date
 import sqlalchemy as sa
 
 from crm.audit import operations as audit
-from crm.audit.models import AuditAction
 from crm.campaigns.models import Campaign, Segment
 from crm.consultations.models import Access, Consultation
 from crm.consultations.operations.problems import Problems
@@ -136,7 +135,7 @@ def consultation_problems(
 def create_consultation(actor, fields: ConsultationFields) -> Consultation:
     consultation = Consultation()
     _apply(consultation, fields)
-    audit.add_created(actor, consultation, "consultation", summary=f"Created {consultation.title}")
+    audit.add_recorded(actor, consultation, "consultation", summary=f"Created {consultation.title}")
     return consultation
 
 
@@ -178,12 +177,6 @@ def delete_consultation(actor, consultation: Consultation) -> None:
         raise OperationError(
             f"“{consultation.title}” cannot be deleted: {'; '.join(reasons)}. Nothing was deleted."
         )
-    audit.record(
-        actor,
-        AuditAction.DELETE,
-        "consultation",
-        consultation.id,
-        summary=f"Deleted {consultation.title}",
+    audit.delete_recorded(
+        actor, consultation, "consultation", summary=f"Deleted {consultation.title}"
     )
-    db.session.delete(consultation)
-    db.session.flush()
