@@ -28,7 +28,7 @@ from crm.contacts.models import search_text_for, sort_name_for
 from crm.core.countries import country_name
 from crm.core.search_ddl import SQLITE_FTS_DDL
 from crm.demo import names
-from crm.demo.bulk_loading import Progress, Stopwatch, load_connection
+from crm.demo.bulk_loading import Progress, Stopwatch, fetch_rows, load_connection
 from crm.demo.sample import ascii_slug
 from crm.extensions import db
 from crm.organizations.models import OrganizationKind
@@ -511,12 +511,7 @@ class _Loader:
         self.say = say
 
     def rows(self, sql: str) -> list[tuple]:
-        cursor = self.raw.cursor()
-        try:
-            cursor.execute(sql)
-            return cursor.fetchall()
-        finally:
-            cursor.close()
+        return fetch_rows(self.raw, sql)
 
     def existing(self) -> _Existing:
         self.ensure_tags()

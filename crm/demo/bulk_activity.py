@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 
 from crm.auth.operations import STAFF_ROLES
-from crm.demo.bulk_loading import Progress, Stopwatch, load_connection
+from crm.demo.bulk_loading import Progress, Stopwatch, fetch_rows, load_connection
 from crm.extensions import db
 from crm.pledges.schedule import Quarter
 
@@ -647,12 +647,7 @@ class _Writer:
         self.restore: list[str] = []
 
     def rows(self, sql: str) -> list[tuple]:
-        cursor = self.raw.cursor()
-        try:
-            cursor.execute(sql)
-            return cursor.fetchall()
-        finally:
-            cursor.close()
+        return fetch_rows(self.raw, sql)
 
     def first_ids(self) -> dict[str, int]:
         parts = ", ".join(f"(SELECT coalesce(max(id), 0) + 1 FROM {t})" for t in _WITH_ID)

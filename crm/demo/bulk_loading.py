@@ -1,5 +1,6 @@
 """What both bulk demo loads (organizations and contacts; the activity on them) stand on: a
-connection of their own with the collector paused, and progress stamped with the time."""
+connection of their own with the collector paused, reading through the driver, and progress
+stamped with the time."""
 
 from __future__ import annotations
 
@@ -41,3 +42,13 @@ def load_connection() -> Iterator[tuple[Connection, Any]]:
     db.session.commit()
     with paused_gc(), db.engine.connect() as connection:
         yield connection, connection.connection.driver_connection
+
+
+def fetch_rows(raw: Any, sql: str) -> list[tuple]:
+    """The rows of `sql` read through the driver's own connection `raw`."""
+    cursor = raw.cursor()
+    try:
+        cursor.execute(sql)
+        return cursor.fetchall()
+    finally:
+        cursor.close()
