@@ -125,7 +125,7 @@ def updating(
     """Change `obj` in the block and keep on the trail what changed.
 
     First refuses a save from a form loaded before someone else's (`check_version`); after
-    the block, when any column changed, marks the record as changed by `actor` (if it keeps
+    the block, when anything changed, marks the record as changed by `actor` (if it keeps
     that) and records an UPDATE with the fields, then flushes. The block adds to the dict it
     is given what the columns do not show (tags, linked records: {field: [old, new]}).
     `leave_out` names columns derived from others, not worth a line on the trail. An error
