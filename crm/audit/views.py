@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import sqlalchemy as sa
-from flask import Blueprint, current_app, render_template, request
+from flask import Blueprint, render_template, request
 
 from crm.audit import display
 from crm.audit.models import AuditEntry
 from crm.core.access import Permission, requires
-from crm.core.pagination import SortOption, paginate
+from crm.core.list_page import page_of
+from crm.core.pagination import SortOption
 
 bp = Blueprint("audit", __name__, url_prefix="/audit")
 # The trail's filters, for every page that shows a record's history.
@@ -26,12 +27,5 @@ def index():
     object_type = request.args.get("type", "")
     if object_type:
         stmt = stmt.where(AuditEntry.object_type == object_type)
-    page = paginate(
-        stmt,
-        NEWEST,
-        after=request.args.get("after"),
-        before=request.args.get("before"),
-        page_size=current_app.config["PAGE_SIZE"],
-        count_cap=current_app.config["COUNT_CAP"],
-    )
+    page = page_of(stmt, NEWEST)
     return render_template("audit/index.html", page=page, object_type=object_type)

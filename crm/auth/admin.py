@@ -16,7 +16,7 @@ from crm.auth.forms import UserForm
 from crm.auth.models import User
 from crm.contacts.models import Contact
 from crm.core.access import Permission, Role, requires
-from crm.core.unit_of_work import attempt
+from crm.core.unit_of_work import attempt, attempt_flashed
 from crm.extensions import db
 from crm.organizations import queries as org_queries
 
@@ -124,11 +124,8 @@ def edit(user_id: int):
 @requires(Permission.USERS_MANAGE)
 def reinvite(user_id: int):
     user = db.session.get(User, user_id) or abort(404)
-    done = attempt(lambda: operations.invite(current_user, user), show=False)
-    if done.ok:
+    if attempt_flashed(lambda: operations.invite(current_user, user), category="info").ok:
         _invitation_on_its_way(user)
-    else:
-        flash(done.error.message, "info")
     return redirect(url_for("users.index"))
 
 
@@ -136,9 +133,9 @@ def reinvite(user_id: int):
 @requires(Permission.USERS_MANAGE)
 def reset_password(user_id: int):
     user = db.session.get(User, user_id) or abort(404)
-    done = attempt(lambda: operations.send_password_reset(current_user, user), show=False)
+    done = attempt_flashed(
+        lambda: operations.send_password_reset(current_user, user), category="warning"
+    )
     if done.ok:
         flash(f"A password reset link is on its way to {user.email}.", "success")
-    else:
-        flash(done.error.message, "warning")
     return redirect(url_for("users.index"))

@@ -6,7 +6,7 @@ from wtforms.validators import DataRequired, EqualTo, Length, Optional
 
 from crm.core.access import Role
 from crm.core.forms import enum_choices
-from crm.organizations.forms import check_organization_name
+from crm.organizations.forms import OrganizationNameField
 
 
 class LoginForm(FlaskForm):
@@ -41,14 +41,8 @@ class UserForm(FlaskForm):
         validators=[Optional(), Length(max=254)],
         description="For a champion: the email of the contact record that is this person.",
     )
-    organization = StringField(
+    organization = OrganizationNameField(
         "Linked organization",
-        validators=[Optional(), Length(max=200), check_organization_name],
         description="For an organization representative: the organization they speak for.",
-        render_kw={
-            "list": "organization-options",
-            "autocomplete": "off",
-            "data-lookup": "/organizations/lookup",
-        },
     )
     active = BooleanField("Active", default=True)

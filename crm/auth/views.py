@@ -12,7 +12,7 @@ from crm.auth.forms import AcceptInvitationForm, ChangePasswordForm, LoginForm
 from crm.auth.invitations import user_from_invitation
 from crm.auth.models import User
 from crm.core.access import Permission, public, requires
-from crm.core.http import safe_next
+from crm.core.http import client_address, safe_next
 from crm.core.tokens import TokenError
 from crm.core.unit_of_work import attempt
 from crm.extensions import db
@@ -24,10 +24,6 @@ bp = Blueprint("auth", __name__)
 @audit_display.names("user")
 def _user_name(user_id: int) -> str | None:
     return db.session.scalar(sa.select(User.name).where(User.id == user_id))
-
-
-def _client_address() -> str:
-    return request.remote_addr or "unknown"
 
 
 @bp.route("/login", methods=["GET", "POST"])
@@ -42,7 +38,7 @@ def login():
             user = operations.authenticate(
                 form.email.data,
                 form.password.data,
-                _client_address(),
+                client_address(),
                 window_seconds=config["LOGIN_THROTTLE_WINDOW_SECONDS"],
                 max_per_account=config["LOGIN_MAX_FAILURES_PER_ACCOUNT"],
                 max_per_address=config["LOGIN_MAX_FAILURES_PER_ADDRESS"],

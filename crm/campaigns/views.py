@@ -13,6 +13,7 @@ from crm.campaigns.models import Campaign, MessageStatus, Segment
 from crm.consultations.queries import not_answered
 from crm.contacts.models import Contact
 from crm.core.access import Permission, requires
+from crm.core.form_pages import submit_form
 from crm.core.mail import queue_mail
 from crm.core.unit_of_work import attempt
 from crm.events.models import Event
@@ -226,14 +227,13 @@ def index():
 @requires(Permission.CAMPAIGNS_EDIT)
 def new():
     form = _campaign_form()
-    if form.validate_on_submit():
-        done = attempt(
-            lambda: operations.create_campaign(current_user, _campaign_fields(form)), form
-        )
-        if done.ok:
-            flash(f"{done.value.name} is saved as a draft.", "success")
-            return redirect(url_for("campaigns.detail", campaign_id=done.value.id))
-    return _render_campaign_form(form, None, 422 if form.errors else 200)
+    saved = submit_form(
+        form, lambda: operations.create_campaign(current_user, _campaign_fields(form))
+    )
+    if saved.ok:
+        flash(f"{saved.value.name} is saved as a draft.", "success")
+        return redirect(url_for("campaigns.detail", campaign_id=saved.value.id))
+    return _render_campaign_form(form, None, saved.status)
 
 
 @bp.route("/<int:campaign_id>")
@@ -277,23 +277,17 @@ def edit(campaign_id: int):
         )
         return redirect(url_for("campaigns.detail", campaign_id=campaign.id))
     form = _campaign_form(campaign)
-    if form.validate_on_submit():
-        done = attempt(
-            lambda: operations.update_campaign(
-                current_user,
-                campaign,
-                _campaign_fields(form),
-                expected_version=form.loaded_version(),
-            ),
-            form,
-        )
-        if done.conflict:
-            form.version.data = str(campaign.version)  # a deliberate second save wins
-            return _render_campaign_form(form, campaign, 409, conflict=True)
-        if done.ok:
-            flash("The campaign is saved.", "success")
-            return redirect(url_for("campaigns.detail", campaign_id=campaign.id))
-    return _render_campaign_form(form, campaign, 422 if form.errors else 200)
+    saved = submit_form(
+        form,
+        lambda: operations.update_campaign(
+            current_user, campaign, _campaign_fields(form), expected_version=form.loaded_version()
+        ),
+        record=campaign,
+    )
+    if saved.ok:
+        flash("The campaign is saved.", "success")
+        return redirect(url_for("campaigns.detail", campaign_id=campaign.id))
+    return _render_campaign_form(form, campaign, saved.status, conflict=saved.conflict)
 
 
 def _preview_contact(campaign: Campaign) -> Contact | None:

@@ -11,6 +11,7 @@ from crm.champions.forms import ProfileForm
 from crm.champions.models import Champion, Endorsement
 from crm.champions.views import endorsement_page
 from crm.core.access import Permission, requires
+from crm.core.form_pages import submit_form
 from crm.core.unit_of_work import attempt
 from crm.extensions import db
 
@@ -46,29 +47,24 @@ def profile():
     form = ProfileForm(obj=champion)
     if request.method == "GET":
         form.version.data = str(champion.version)
-    conflict = False
-    if form.validate_on_submit():
-        done = attempt(
-            lambda: operations.update_own_profile(
-                current_user,
-                champion,
-                audience_reach=form.audience_reach.data,
-                channels=(form.channels.data or "").split(","),
-                bio=form.bio.data,
-                expected_version=form.loaded_version(),
-            ),
-            form,
-        )
-        if done.conflict:
-            conflict = True
-            form.version.data = str(champion.version)
-        elif done.ok:
-            flash("Your profile is saved.", "success")
-            return redirect(url_for("my_champion.home"))
-    status = 409 if conflict else 422 if form.errors else 200
+    saved = submit_form(
+        form,
+        lambda: operations.update_own_profile(
+            current_user,
+            champion,
+            audience_reach=form.audience_reach.data,
+            channels=(form.channels.data or "").split(","),
+            bio=form.bio.data,
+            expected_version=form.loaded_version(),
+        ),
+        record=champion,
+    )
+    if saved.ok:
+        flash("Your profile is saved.", "success")
+        return redirect(url_for("my_champion.home"))
     return render_template(
-        "champions/me_profile.html", form=form, champion=champion, conflict=conflict
-    ), status
+        "champions/me_profile.html", form=form, champion=champion, conflict=saved.conflict
+    ), saved.status
 
 
 @bp.route("/endorsements/new", methods=["GET", "POST"])

@@ -24,9 +24,10 @@ from crm.champions.models import Champion, Endorsement, Region, Stage, Verificat
 from crm.contacts.models import Contact
 from crm.core.access import Permission, requires
 from crm.core.errors import OperationError
+from crm.core.form_pages import submit_form
 from crm.core.http import safe_next
-from crm.core.pagination import paginate
-from crm.core.unit_of_work import attempt
+from crm.core.list_page import chosen_sort, page_of
+from crm.core.unit_of_work import attempt, attempt_flashed
 from crm.extensions import db
 from crm.standards.queries import principle_choices
 
@@ -104,42 +105,33 @@ def endorsement_page(
             form.made_on.data = date.today()
         else:
             fill_endorsement_form(form, endorsement)
-    conflict = False
-    if form.validate_on_submit():
+
+    def save() -> Endorsement:
         if endorsement is None:
-            done = attempt(
-                lambda: operations.record_endorsement(
-                    current_user, champion, endorsement_fields(form), verified=not by_champion
-                ),
-                form,
+            return operations.record_endorsement(
+                current_user, champion, endorsement_fields(form), verified=not by_champion
             )
-        else:
-            done = attempt(
-                lambda: operations.update_endorsement(
-                    current_user,
-                    endorsement,
-                    endorsement_fields(form),
-                    by_champion=by_champion,
-                    expected_version=form.loaded_version(),
-                ),
-                form,
-            )
-        if done.conflict:
-            conflict = True
-            form.version.data = str(endorsement.version)
-        elif done.ok:
-            flash(done_message, "success")
-            return redirect(done_url(done.value))
-    status = 409 if conflict else 422 if form.errors else 200
+        return operations.update_endorsement(
+            current_user,
+            endorsement,
+            endorsement_fields(form),
+            by_champion=by_champion,
+            expected_version=form.loaded_version(),
+        )
+
+    saved = submit_form(form, save, record=endorsement)
+    if saved.ok:
+        flash(done_message, "success")
+        return redirect(done_url(saved.value))
     return render_template(
         "champions/endorsement_form.html",
         form=form,
         champion=champion,
         endorsement=endorsement,
         staff=not by_champion,
-        conflict=conflict,
+        conflict=saved.conflict,
         cancel_url=cancel_url,
-    ), status
+    ), saved.status
 
 
 def _period() -> tuple[date, date]:
@@ -197,16 +189,8 @@ def index():
         lapsing=args.get("lapsing") == "1",
         q=args.get("q", "").strip(),
     )
-    sort_key = args.get("sort", "waiting")
-    sort = queries.SORTS.get(sort_key, queries.SORTS["waiting"])
-    page = paginate(
-        queries.filtered(filters, date.today(), lapsing_months()),
-        sort,
-        after=args.get("after"),
-        before=args.get("before"),
-        page_size=current_app.config["PAGE_SIZE"],
-        count_cap=current_app.config["COUNT_CAP"],
-    )
+    sort_key, sort = chosen_sort(queries.SORTS, "waiting")
+    page = page_of(queries.filtered(filters, date.today(), lapsing_months()), sort)
     return render_template(
         "champions/index.html",
         page=page,
@@ -304,27 +288,19 @@ def edit(champion_id: int):
         form.owner_id.data = str(champion.owner_id or "")
         form.region.data = champion.region.value if champion.region else ""
         form.version.data = str(champion.version)
-    conflict = False
-    if form.validate_on_submit():
-        done = attempt(
-            lambda: operations.update_champion(
-                current_user,
-                champion,
-                champion_fields(form),
-                expected_version=form.loaded_version(),
-            ),
-            form,
-        )
-        if done.conflict:
-            conflict = True
-            form.version.data = str(champion.version)
-        elif done.ok:
-            flash("The champion's profile is saved.", "success")
-            return redirect(url_for("champions.detail", champion_id=champion.id))
-    status = 409 if conflict else 422 if form.errors else 200
+    saved = submit_form(
+        form,
+        lambda: operations.update_champion(
+            current_user, champion, champion_fields(form), expected_version=form.loaded_version()
+        ),
+        record=champion,
+    )
+    if saved.ok:
+        flash("The champion's profile is saved.", "success")
+        return redirect(url_for("champions.detail", champion_id=champion.id))
     return render_template(
-        "champions/edit.html", form=form, champion=champion, conflict=conflict
-    ), status
+        "champions/edit.html", form=form, champion=champion, conflict=saved.conflict
+    ), saved.status
 
 
 @bp.route("/<int:champion_id>/move", methods=["POST"])
@@ -332,7 +308,7 @@ def edit(champion_id: int):
 def move(champion_id: int):
     champion = _load(champion_id)
     form = MoveForm()
-    done = attempt(
+    done = attempt_flashed(
         lambda: operations.move(
             current_user,
             champion,
@@ -340,12 +316,10 @@ def move(champion_id: int):
             note=form.note.data,
             expected_version=form.loaded_version(),
         ),
-        show=False,  # a conflict is flashed too, and every refusal says it was not moved
+        refused="Not moved: {}",
     )
     if done.ok:
         flash(f"{champion.name} is now {champion.stage.label.lower()}.", "success")
-    else:
-        flash(f"Not moved: {done.error.message}", "danger")
     return redirect(
         safe_next(request.form.get("next")) or url_for("champions.detail", champion_id=champion.id)
     )
@@ -429,16 +403,11 @@ def _after_review(endorsement: Endorsement):
 def verify(endorsement_id: int):
     endorsement = _load_endorsement(endorsement_id)
     form = RejectForm()
-    done = attempt(
-        lambda: operations.verify(
-            current_user, endorsement, expected_version=form.loaded_version()
-        ),
-        show=False,  # a conflict is flashed like any refusal
+    done = attempt_flashed(
+        lambda: operations.verify(current_user, endorsement, expected_version=form.loaded_version())
     )
     if done.ok:
         flash(f"Verified: {endorsement.title}.", "success")
-    else:
-        flash(done.error.message, "danger")
     return _after_review(endorsement)
 
 
@@ -447,19 +416,17 @@ def verify(endorsement_id: int):
 def reject(endorsement_id: int):
     endorsement = _load_endorsement(endorsement_id)
     form = RejectForm()
-    done = attempt(
+    done = attempt_flashed(
         lambda: operations.reject(
             current_user,
             endorsement,
             form.reason.data or "",
             expected_version=form.loaded_version(),
         ),
-        show=False,  # a conflict is flashed too, and every refusal says nothing changed
+        refused="Not changed: {}",
     )
     if done.ok:
         flash(f"Marked as not accepted: {endorsement.title}.", "success")
-    else:
-        flash(f"Not changed: {done.error.message}", "danger")
     return _after_review(endorsement)
 
 

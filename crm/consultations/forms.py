@@ -4,7 +4,13 @@ from wtforms import BooleanField, DateField, SelectField, StringField, TextAreaF
 from wtforms.validators import DataRequired, Email, Length, Optional
 
 from crm.consultations.models import Access
-from crm.core.forms import CountryField, VersionedForm, check_email, enum_choices
+from crm.core.forms import (
+    CountryField,
+    HoneypotField,
+    VersionedForm,
+    check_email,
+    enum_choices,
+)
 from crm.organizations.models import OrganizationKind
 
 
@@ -63,8 +69,7 @@ class ResponseForm(VersionedForm):
     )
     country = CountryField()
     named = BooleanField("You may name me (and my organization) when you report what people said")
-    # Left empty by people; bots that fill every field give themselves away.
-    website = StringField("Leave this empty", validators=[Optional(), Length(max=200)])
+    website = HoneypotField()
 
 
 class ThemesForm(VersionedForm):

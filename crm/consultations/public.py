@@ -13,7 +13,6 @@ from datetime import date
 from flask import (
     Blueprint,
     abort,
-    current_app,
     make_response,
     redirect,
     render_template,
@@ -31,7 +30,7 @@ from crm.consultations.operations.problems import Problems
 from crm.contacts.models import Contact
 from crm.core.access import public
 from crm.core.errors import OperationError
-from crm.core.flood import check_and_record
+from crm.core.public_forms import filled_honeypot, submit_public_form
 from crm.core.unit_of_work import attempt
 from crm.extensions import db
 
@@ -67,10 +66,6 @@ def _public(consultation_id: int) -> Consultation:
     if consultation is None:
         abort(404)
     return consultation
-
-
-def _address() -> str:
-    return request.remote_addr or "unknown"
 
 
 def _answers_from_request(consultation: Consultation) -> list[response_ops.AnswerFields]:
@@ -262,21 +257,16 @@ def respond(consultation_id: int):
         return _render_response(consultation, form, _posted_answers(), status=409)
     if form.validate_on_submit():
         submit = request.form.get("action") == "submit"
-        if form.website.data:
-            # A bot filled the hidden field: look successful, store nothing.
-            return redirect(url_for(".done", consultation_id=consultation.id, result="public"))
 
         def answer() -> public_form.PublicAnswer:
-            check_and_record(
-                "consultation-response",
-                _address(),
-                current_app.config["PUBLIC_FORM_HOURLY_LIMIT"],
-            )
             return public_form.answer_publicly(
                 consultation, _respondent(form), _answers_from_request(consultation), submit=submit
             )
 
-        done = attempt(answer, show=False)  # every problem is shown on the page
+        # Every problem is shown on the page, by the item it is about.
+        done = submit_public_form(form, "consultation-response", answer, show=False)
+        if done is None:  # a bot: look successful, store nothing
+            return redirect(url_for(".done", consultation_id=consultation.id, result="public"))
         if not done.ok:
             return _render_response(
                 consultation, form, _posted_answers(), status=422, exc=done.error
@@ -354,7 +344,7 @@ def personal(consultation_id: int, token: str):
         return render(_posted_answers(), 409)
     if form.validate_on_submit():
         submit = request.form.get("action") == "submit"
-        if form.website.data:
+        if filled_honeypot(form):  # a bot: look successful, store nothing
             return redirect(url_for(".done", consultation_id=consultation.id, result="submitted"))
         done = attempt(
             lambda: response_ops.respond(

@@ -35,9 +35,10 @@ from crm.consultations.operations import reminders as reminder_ops
 from crm.core.access import Permission, has_permission, requires
 from crm.core.errors import OperationError
 from crm.core.export import csv_response, xlsx_response
+from crm.core.form_pages import submit_form
 from crm.core.forms import VersionedForm, show_operation_error
 from crm.core.http import safe_next
-from crm.core.unit_of_work import attempt, discard_changes
+from crm.core.unit_of_work import attempt, attempt_flashed, discard_changes
 from crm.extensions import db
 from crm.standards.queries import all_standards
 from crm.tags.operations import parse_tags
@@ -99,18 +100,15 @@ def index():
 def new():
     form = ConsultationForm()
     _form_choices(form)
-    if form.validate_on_submit():
-        done = attempt(
-            lambda: consultation_ops.create_consultation(current_user, _fields(form)), form
-        )
-        if done.ok:
-            flash("The consultation is saved.", "success")
-            return redirect(url_for("consultations.detail", consultation_id=done.value.id))
-    elif request.method == "POST":
-        _also_refused(form, Consultation())
-    return render_template("consultations/form.html", form=form, consultation=None), (
-        422 if form.errors else 200
+    saved = submit_form(
+        form, lambda: consultation_ops.create_consultation(current_user, _fields(form))
     )
+    if saved.ok:
+        flash("The consultation is saved.", "success")
+        return redirect(url_for("consultations.detail", consultation_id=saved.value.id))
+    if saved.invalid:
+        _also_refused(form, Consultation())
+    return render_template("consultations/form.html", form=form, consultation=None), saved.status
 
 
 @bp.route("/<int:consultation_id>/edit", methods=["GET", "POST"])
@@ -130,25 +128,20 @@ def edit(consultation_id: int):
             f"Version {consultation.published_standard.version} was published from it, so its "
             "dates no longer change."
         )
-    conflict = False
-    if form.validate_on_submit():
-        done = attempt(
-            lambda: consultation_ops.update_consultation(
-                current_user, consultation, _fields(form), expected_version=form.loaded_version()
-            ),
-            form,
-        )
-        if done.conflict:
-            conflict = True
-        elif done.ok:
-            flash("The consultation is saved.", "success")
-            return redirect(url_for("consultations.detail", consultation_id=consultation.id))
-    elif request.method == "POST":
+    saved = submit_form(
+        form,
+        lambda: consultation_ops.update_consultation(
+            current_user, consultation, _fields(form), expected_version=form.loaded_version()
+        ),
+    )
+    if saved.ok:
+        flash("The consultation is saved.", "success")
+        return redirect(url_for("consultations.detail", consultation_id=consultation.id))
+    if saved.invalid:
         _also_refused(form, consultation)
-    status = 409 if conflict else 422 if form.errors else 200
     return render_template(
-        "consultations/form.html", form=form, consultation=consultation, conflict=conflict
-    ), status
+        "consultations/form.html", form=form, consultation=consultation, conflict=saved.conflict
+    ), saved.status
 
 
 def _recommendation_form(
@@ -202,15 +195,13 @@ def add_recommendation(consultation_id: int):
     consultation = _get(consultation_id)
     form = _recommendation_form(consultation)
     if form.validate_on_submit():
-        done = attempt(
+        done = attempt_flashed(
             lambda: draft_ops.add_recommendation(
                 current_user, consultation, _recommendation_fields(form)
             ),
-            show=False,
+            refused="Not added: {}",
         )
-        if not done.ok:
-            flash(f"Not added: {done.error.message}", "danger")
-        else:
+        if done.ok:
             flash("The draft text is added.", "success")
     else:
         flash("Not added: write the draft text.", "danger")
@@ -234,26 +225,16 @@ def edit_recommendation(recommendation_id: int):
     rec = db.session.get(Recommendation, recommendation_id) or abort(404)
     consultation = rec.consultation
     form = _recommendation_form(consultation, rec)
-    conflict = False
-    if form.validate_on_submit():
-        done = attempt(
-            lambda: draft_ops.update_recommendation(
-                current_user,
-                rec,
-                _recommendation_fields(form),
-                expected_version=form.loaded_version(),
-            ),
-            form,
-        )
-        if done.conflict:
-            conflict = True
-            form.version.data = str(rec.version)  # saving again replaces theirs, as it says
-        elif done.ok:
-            flash("The draft text is saved.", "success")
-            return redirect(
-                url_for("consultations.detail", consultation_id=consultation.id) + "#draft"
-            )
-    status = 409 if conflict else 422 if form.errors else 200
+    saved = submit_form(
+        form,
+        lambda: draft_ops.update_recommendation(
+            current_user, rec, _recommendation_fields(form), expected_version=form.loaded_version()
+        ),
+        record=rec,  # saving again replaces theirs, as it says
+    )
+    if saved.ok:
+        flash("The draft text is saved.", "success")
+        return redirect(url_for("consultations.detail", consultation_id=consultation.id) + "#draft")
     return render_template(
         "consultations/recommendation.html",
         form=form,
@@ -261,8 +242,8 @@ def edit_recommendation(recommendation_id: int):
         recommendation=rec,
         answered=queries.answers_on(rec),
         locked=draft_ops.draft_text_locked(rec),
-        conflict=conflict,
-    ), status
+        conflict=saved.conflict,
+    ), saved.status
 
 
 @bp.route("/recommendations/<int:recommendation_id>/delete", methods=["POST"])
@@ -401,10 +382,7 @@ def addressed(answer_id: int):
         else:
             comment_ops.mark_addressed(current_user, answer, form.note.data)
 
-    done = attempt(save, show=False)
-    if not done.ok:
-        flash(f"Not saved: {done.error.message}", "danger")
-    else:
+    if attempt_flashed(save, refused="Not saved: {}").ok:
         flash("Saved.", "success")
     return _back_to_comments(answer)
 
@@ -466,17 +444,16 @@ def remind(consultation_id: int):
     consultation = _get(consultation_id)
     if consultation.access is not Access.INVITATION:
         abort(404)
-    done = attempt(
+    done = attempt_flashed(
         lambda: reminder_ops.draft_reminder(
             current_user,
             consultation,
             sender_name=current_user.name,
             sender_email=current_user.email,
         ),
-        show=False,
+        refused="No reminder drafted: {}",
     )
     if not done.ok:
-        flash(f"No reminder drafted: {done.error.message}", "danger")
         return redirect(url_for("consultations.not_answered", consultation_id=consultation.id))
     campaign, created = done.value
     if created:

@@ -11,7 +11,7 @@ from crm.core.forms import (
     check_email,
     enum_choices,
 )
-from crm.organizations.forms import check_organization_name
+from crm.organizations.forms import OrganizationNameField
 
 
 class ContactForm(VersionedForm):
@@ -20,16 +20,7 @@ class ContactForm(VersionedForm):
     email = StringField("Email", validators=[Optional(), Length(max=254), check_email])
     phone = StringField("Phone", validators=[Optional(), Length(max=50)])
     title = StringField("Job title", validators=[Optional(), Length(max=150)])
-    organization = StringField(
-        "Organization",
-        validators=[Optional(), Length(max=200), check_organization_name],
-        description="Type to find an existing organization.",
-        render_kw={
-            "list": "organization-options",
-            "autocomplete": "off",
-            "data-lookup": "/organizations/lookup",
-        },
-    )
+    organization = OrganizationNameField(description="Type to find an existing organization.")
     country = CountryField()
     languages = StringField(
         "Languages",

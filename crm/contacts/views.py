@@ -8,7 +8,6 @@ from flask import (
     Blueprint,
     Response,
     abort,
-    current_app,
     flash,
     jsonify,
     redirect,
@@ -26,13 +25,15 @@ from crm.contacts.forms import ContactForm
 from crm.contacts.models import ConsentStatus, Contact
 from crm.core.access import Permission, requires
 from crm.core.countries import country_choices, language_name
-from crm.core.errors import OperationError
-from crm.core.pagination import ids_of_page, paginate
+from crm.core.form_pages import submit_form
+from crm.core.list_page import chosen_sort, cursor, page_of, page_size
+from crm.core.pagination import ids_of_page
 from crm.core.timeline import timeline_for
 from crm.core.unit_of_work import attempt
 from crm.extensions import db
 from crm.organizations import queries as org_queries
 from crm.organizations import views as organization_views
+from crm.organizations.forms import organization_id_named
 from crm.organizations.models import OrganizationKind
 from crm.tags.operations import all_tag_names, parse_tags
 
@@ -55,23 +56,13 @@ def _load(contact_id: int) -> Contact:
 
 
 def _fields_from(form: ContactForm) -> operations.ContactFields:
-    org_id = None
-    if form.organization.data and form.organization.data.strip():
-        org = org_queries.by_name(form.organization.data)
-        if org is None:
-            raise OperationError(
-                f"There is no organization named “{form.organization.data.strip()}”. "
-                "Pick one from the suggestions or create it first.",
-                field="organization",
-            )
-        org_id = org.id
     return operations.ContactFields(
         first_name=form.first_name.data,
         last_name=form.last_name.data or "",
         email=form.email.data,
         phone=form.phone.data,
         title=form.title.data,
-        organization_id=org_id,
+        organization_id=organization_id_named(form.organization),
         country=form.country.data,
         languages=(form.languages.data or "").split(","),
         tags=parse_tags(form.tags.data),
@@ -101,18 +92,14 @@ def index():
         tag=args.get("tag", ""),
         owner=str(current_user.id) if owner == "me" else owner,
     )
-    default_sort = queries.SEARCH_SORT if filters.q else "name"
-    sort_key = args.get("sort") if args.get("sort") in queries.SORTS else default_sort
-    sort = queries.SORTS[sort_key]
-    after, before = args.get("after"), args.get("before")
-    page_size = current_app.config["PAGE_SIZE"]
+    sort_key, sort = chosen_sort(queries.SORTS, queries.SEARCH_SORT if filters.q else "name")
     plan = queries.plan_search(filters.q)
     other_filters = filters.kind or filters.country or filters.tag or filters.owner
     search_only = bool(filters.q) and not other_filters
     if plan and plan.ids is not None and search_only and len(sort.columns) == 1:
         # Every match is known by id and the list is in id order: fetch just the page's rows.
         plan = queries.plan_for_ids(
-            ids_of_page(plan.ids, sort, after=after, before=before, page_size=page_size),
+            ids_of_page(plan.ids, sort, **cursor(), page_size=page_size()),
             total=plan.known_total,
         )
     stmt, rows = queries.filtered(filters, plan), None
@@ -121,13 +108,9 @@ def index():
         # order, reading the index alone where it can, then load those rows.
         plan = plan.for_sort(sort)
         stmt, rows = queries.filtered_ids(filters, plan), queries.list_rows()
-    page = paginate(
+    page = page_of(
         stmt,
         sort,
-        after=after,
-        before=before,
-        page_size=page_size,
-        count_cap=current_app.config["COUNT_CAP"],
         # A search already knows how many it found (or that it is a great many): counting
         # again through a dense match would read most of the table.
         known_total=plan.known_total if plan and search_only else None,
@@ -179,14 +162,11 @@ def new():
         if org is not None:
             form.organization.data = org.name
             form.country.data = org.country  # most people work where their organization is
-    if form.validate_on_submit():
-        done = attempt(lambda: operations.create_contact(current_user, _fields_from(form)), form)
-        if done.ok:
-            flash(f"{done.value.full_name} is saved.", "success")
-            return redirect(url_for("contacts.detail", contact_id=done.value.id))
-    return render_template("contacts/form.html", form=form, contact=None), (
-        422 if form.errors else 200
-    )
+    saved = submit_form(form, lambda: operations.create_contact(current_user, _fields_from(form)))
+    if saved.ok:
+        flash(f"{saved.value.full_name} is saved.", "success")
+        return redirect(url_for("contacts.detail", contact_id=saved.value.id))
+    return render_template("contacts/form.html", form=form, contact=None), saved.status
 
 
 @bp.route("/<int:contact_id>")
@@ -214,26 +194,21 @@ def edit(contact_id: int):
         form.tags.data = contact.tag_names
         form.languages.data = ", ".join(language_name(c) for c in contact.language_list)
         form.owner_id.data = str(contact.owner_id or "")
-    if form.validate_on_submit():
-        done = attempt(
-            lambda: operations.update_contact(
-                current_user, contact, _fields_from(form), expected_version=form.loaded_version()
-            ),
-            form,
-        )
-        if done.conflict:
-            form.version.data = str(contact.version)  # a deliberate second save wins
-            return render_template(
-                "contacts/form.html", form=form, contact=contact, conflict=True
-            ), 409
-        if done.ok:
-            flash(f"{contact.full_name} is saved.", "success")
-            return redirect(url_for("contacts.detail", contact_id=contact.id))
+    saved = submit_form(
+        form,
+        lambda: operations.update_contact(
+            current_user, contact, _fields_from(form), expected_version=form.loaded_version()
+        ),
+        record=contact,
+    )
+    if saved.ok:
+        flash(f"{contact.full_name} is saved.", "success")
+        return redirect(url_for("contacts.detail", contact_id=contact.id))
     if not form.version.data:
         form.version.data = str(contact.version)
-    return render_template("contacts/form.html", form=form, contact=contact), (
-        422 if form.errors else 200
-    )
+    return render_template(
+        "contacts/form.html", form=form, contact=contact, conflict=saved.conflict
+    ), saved.status
 
 
 @bp.route("/<int:contact_id>/delete", methods=["POST"])

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask_wtf import FlaskForm
 from wtforms import HiddenField, SelectField, StringField
-from wtforms.validators import Optional, ValidationError
+from wtforms.validators import DataRequired, Email, Length, Optional, ValidationError
 
 from crm.core.countries import country_choices, normalize_country
 from crm.core.errors import OperationError
@@ -53,6 +53,15 @@ class TagsField(StringField):
         return self.data or ""
 
 
+class HoneypotField(StringField):
+    """A field the page hides from people (the `honeypot` macro): bots that fill every field
+    give themselves away (crm/core/public_forms.py)."""
+
+    def __init__(self, label: str = "Leave this empty", **kwargs):
+        kwargs.setdefault("validators", [Optional(), Length(max=200)])
+        super().__init__(label, **kwargs)
+
+
 def enum_choices(enum_cls, blank: str | None = None) -> list[tuple[str, str]]:
     choices = [(member.value, member.label) for member in enum_cls]
     return ([("", blank)] if blank is not None else []) + choices
@@ -66,6 +75,19 @@ def check_email(form, field) -> None:
             normalize_email(field.data)
         except OperationError as exc:
             raise ValidationError(exc.message) from None
+
+
+def required_email(label: str = "Email") -> StringField:
+    """The email address a public form cannot do without, checked as the operations check it."""
+    return StringField(
+        label,
+        validators=[
+            DataRequired(message="Give your email address."),
+            Length(max=254),
+            Email(message="That is not an email address."),
+            check_email,
+        ],
+    )
 
 
 def show_operation_error(form, exc) -> None:

@@ -5,6 +5,14 @@ from __future__ import annotations
 from urllib.parse import urlsplit
 
 
+def client_address() -> str:
+    """The address the request came from (behind a reverse proxy, CRM_TRUSTED_PROXIES makes it
+    the client's), for the caps on logins and public forms."""
+    from flask import request
+
+    return request.remote_addr or "unknown"
+
+
 def safe_next(target: str | None) -> str | None:
     """A same-site path to go back to, or None; an open redirect would aid phishing."""
     if not target:

@@ -85,3 +85,14 @@ def attempt(operation: Callable[[], T], form: Any = None, *, show: bool = True) 
                 flash(error.message, "danger")
         return Attempt(error=error)
     return Attempt(value=value)
+
+
+def attempt_flashed(
+    operation: Callable[[], T], *, refused: str = "{}", category: str = "danger"
+) -> Attempt[T]:
+    """`attempt` for a button, with no form to show a refusal on: every refusal, a conflict
+    included, is flashed, worded by `refused` ("Not moved: {}" puts the reason in)."""
+    done = attempt(operation, show=False)
+    if done.error is not None:
+        flash(refused.format(done.error.message), category)
+    return done

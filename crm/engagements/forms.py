@@ -5,7 +5,7 @@ from wtforms.validators import DataRequired, InputRequired, Length, Optional
 
 from crm.core.forms import VersionedForm, enum_choices
 from crm.engagements.models import EngagementKind
-from crm.organizations.forms import check_organization_name
+from crm.organizations.forms import OrganizationNameField
 
 
 class EngagementForm(VersionedForm):
@@ -13,15 +13,7 @@ class EngagementForm(VersionedForm):
     occurred_on = DateField("Date", validators=[InputRequired(message="Give the date.")])
     summary = StringField("Summary", validators=[DataRequired(), Length(max=300)])
     heard = TextAreaField("What we heard", validators=[Optional(), Length(max=20_000)])
-    organization = StringField(
-        "Organization",
-        validators=[Optional(), Length(max=200), check_organization_name],
-        render_kw={
-            "list": "organization-options",
-            "autocomplete": "off",
-            "data-lookup": "/organizations/lookup",
-        },
-    )
+    organization = OrganizationNameField()
     contact_ids = SelectMultipleField("Contacts", coerce=int, validate_choice=False)
     follow_up_on = DateField("Follow up on", validators=[Optional()])
     follow_up_owner_id = SelectField("Follow-up owner", choices=[], validate_choice=False)

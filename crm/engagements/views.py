@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date
 
 import sqlalchemy as sa
-from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 from sqlalchemy.orm import selectinload
 
@@ -14,15 +14,16 @@ from crm.audit.operations import trail_for
 from crm.auth.operations import staff_choices
 from crm.contacts.models import Contact
 from crm.core.access import Permission, requires
-from crm.core.errors import OperationError
+from crm.core.form_pages import submit_form
 from crm.core.http import safe_next
-from crm.core.pagination import SortOption, paginate
-from crm.core.unit_of_work import attempt
+from crm.core.list_page import page_of
+from crm.core.pagination import SortOption
+from crm.core.unit_of_work import attempt_flashed
 from crm.engagements import operations, queries
 from crm.engagements.forms import EngagementForm
 from crm.engagements.models import Engagement, EngagementKind
 from crm.extensions import db
-from crm.organizations import queries as org_queries
+from crm.organizations.forms import organization_id_named
 from crm.organizations.models import Organization
 
 bp = Blueprint("engagements", __name__, url_prefix="/engagements")
@@ -38,21 +39,12 @@ def _load(engagement_id: int) -> Engagement:
 
 
 def _fields_from(form: EngagementForm) -> operations.EngagementFields:
-    org_id = None
-    if form.organization.data and form.organization.data.strip():
-        org = org_queries.by_name(form.organization.data)
-        if org is None:
-            raise OperationError(
-                f"There is no organization named “{form.organization.data.strip()}”.",
-                field="organization",
-            )
-        org_id = org.id
     return operations.EngagementFields(
         kind=form.kind.data,
         occurred_on=form.occurred_on.data,
         summary=form.summary.data,
         heard=form.heard.data,
-        organization_id=org_id,
+        organization_id=organization_id_named(form.organization),
         contact_ids=list(form.contact_ids.data or []),
         follow_up_on=form.follow_up_on.data,
         follow_up_owner_id=int(form.follow_up_owner_id.data)
@@ -105,14 +97,7 @@ def index():
         stmt = stmt.where(
             Engagement.follow_up_on.is_not(None), Engagement.follow_up_done_at.is_(None)
         )
-    page = paginate(
-        stmt,
-        NEWEST,
-        after=request.args.get("after"),
-        before=request.args.get("before"),
-        page_size=current_app.config["PAGE_SIZE"],
-        count_cap=current_app.config["COUNT_CAP"],
-    )
+    page = page_of(stmt, NEWEST)
     return render_template(
         "engagements/index.html",
         page=page,
@@ -147,12 +132,11 @@ def new():
             org = db.session.get(Organization, org_id)
             if org is not None:
                 form.organization.data = org.name
-    if form.validate_on_submit():
-        done = attempt(lambda: operations.log_engagement(current_user, _fields_from(form)), form)
-        if done.ok:
-            flash("The engagement is logged.", "success")
-            return redirect(url_for("engagements.detail", engagement_id=done.value.id))
-    return _render_form(form, None, 422 if form.errors else 200)
+    saved = submit_form(form, lambda: operations.log_engagement(current_user, _fields_from(form)))
+    if saved.ok:
+        flash("The engagement is logged.", "success")
+        return redirect(url_for("engagements.detail", engagement_id=saved.value.id))
+    return _render_form(form, None, saved.status)
 
 
 @bp.route("/<int:engagement_id>")
@@ -175,33 +159,30 @@ def edit(engagement_id: int):
         form.organization.data = engagement.organization.name if engagement.organization else ""
         form.contact_ids.data = [c.id for c in engagement.contacts]
         form.follow_up_owner_id.data = str(engagement.follow_up_owner_id or "")
-    if form.validate_on_submit():
-        done = attempt(
-            lambda: operations.update_engagement(
-                current_user, engagement, _fields_from(form), expected_version=form.loaded_version()
-            ),
-            form,
-        )
-        if done.conflict:
-            form.version.data = str(engagement.version)  # a deliberate second save wins
-            return _render_form(form, engagement, 409, conflict=True)
-        if done.ok:
-            flash("The engagement is saved.", "success")
-            return redirect(url_for("engagements.detail", engagement_id=engagement.id))
+    saved = submit_form(
+        form,
+        lambda: operations.update_engagement(
+            current_user, engagement, _fields_from(form), expected_version=form.loaded_version()
+        ),
+        record=engagement,
+    )
+    if saved.ok:
+        flash("The engagement is saved.", "success")
+        return redirect(url_for("engagements.detail", engagement_id=engagement.id))
     if not form.version.data:
         form.version.data = str(engagement.version)
-    return _render_form(form, engagement, 422 if form.errors else 200)
+    return _render_form(form, engagement, saved.status, conflict=saved.conflict)
 
 
 @bp.route("/<int:engagement_id>/follow-up-done", methods=["POST"])
 @requires(Permission.ENGAGEMENTS_EDIT)
 def follow_up_done(engagement_id: int):
     engagement = _load(engagement_id)
-    done = attempt(lambda: operations.complete_follow_up(current_user, engagement), show=False)
+    done = attempt_flashed(
+        lambda: operations.complete_follow_up(current_user, engagement), category="info"
+    )
     if done.ok:
         flash("Follow-up marked done.", "success")
-    else:
-        flash(done.error.message, "info")
     return redirect(safe_next(request.form.get("next")) or url_for("engagements.my_follow_ups"))
 
 

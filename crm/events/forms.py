@@ -9,9 +9,16 @@ from wtforms import (
     StringField,
     TextAreaField,
 )
-from wtforms.validators import DataRequired, Email, InputRequired, Length, Optional
+from wtforms.validators import DataRequired, InputRequired, Length, Optional
 
-from crm.core.forms import CountryField, VersionedForm, check_email, enum_choices
+from crm.core.forms import (
+    CountryField,
+    HoneypotField,
+    VersionedForm,
+    check_email,
+    enum_choices,
+    required_email,
+)
 from crm.events.models import EventKind, Hosting, ParticipantRole
 
 DATETIME_FORMATS = ["%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M", "%Y-%m-%dT%H:%M:%S"]
@@ -63,18 +70,9 @@ class WalkInForm(VersionedForm):
 class PublicRegistrationForm(VersionedForm):
     first_name = StringField("First name", validators=[DataRequired(), Length(max=100)])
     last_name = StringField("Last name", validators=[DataRequired(), Length(max=100)])
-    email = StringField(
-        "Email",
-        validators=[
-            DataRequired(message="Give your email address."),
-            Length(max=254),
-            Email(message="That is not an email address."),
-            check_email,
-        ],
-    )
+    email = required_email()
     organization = StringField("Organization", validators=[Optional(), Length(max=200)])
     consent = BooleanField(
         "Email me news from the WEST Principles community (you can unsubscribe at any time)"
     )
-    # Left empty by people; bots that fill every field give themselves away.
-    website = StringField("Leave this empty", validators=[Optional(), Length(max=200)])
+    website = HoneypotField()

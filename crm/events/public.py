@@ -6,12 +6,11 @@ per hour, and a registration that never overwrites what the team knows about a p
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 
 from crm.core.access import public
-from crm.core.flood import check_and_record
 from crm.core.http import external_url
-from crm.core.unit_of_work import attempt
+from crm.core.public_forms import submit_public_form
 from crm.events import operations
 from crm.events.forms import PublicRegistrationForm
 from crm.events.models import Event
@@ -45,11 +44,6 @@ def _public_event(event_id: int) -> Event:
     return event
 
 
-def _address() -> str:
-    # Behind a reverse proxy, CRM_TRUSTED_PROXIES makes this the client's address.
-    return request.remote_addr or "unknown"
-
-
 @bp.route("/<int:event_id>", methods=["GET", "POST"])
 @public
 def register(event_id: int):
@@ -62,14 +56,8 @@ def register(event_id: int):
         )
         return render_template("events/public.html", event=event, form=form), 409
     if form.validate_on_submit():
-        if form.website.data:
-            # A bot filled the hidden field: look successful, store nothing.
-            return redirect(url_for("public_events.done", event_id=event.id, result="registered"))
 
         def register_them() -> operations.Outcome:
-            check_and_record(
-                "event-registration", _address(), current_app.config["PUBLIC_FORM_HOURLY_LIMIT"]
-            )
             _participation, outcome = operations.public_register(
                 event,
                 operations.Person(
@@ -82,7 +70,9 @@ def register(event_id: int):
             )
             return outcome  # its confirmation is queued with it
 
-        done = attempt(register_them, form)
+        done = submit_public_form(form, "event-registration", register_them)
+        if done is None:  # a bot: look successful, store nothing
+            return redirect(url_for("public_events.done", event_id=event.id, result="registered"))
         if not done.ok:
             return render_template("events/public.html", event=event, form=form), 422
         key, _message = OUTCOME_MESSAGES[done.value]

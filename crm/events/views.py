@@ -23,8 +23,9 @@ from crm.audit.operations import trail_for
 from crm.core.access import Permission, requires
 from crm.core.errors import OperationError
 from crm.core.export import csv_response, xlsx_response
+from crm.core.form_pages import submit_form
 from crm.core.http import external_url
-from crm.core.unit_of_work import attempt
+from crm.core.unit_of_work import attempt, attempt_flashed
 from crm.events import operations, queries
 from crm.events.calendar import ics_for
 from crm.events.forms import AddParticipantForm, EventForm, WalkInForm
@@ -104,12 +105,11 @@ def new():
         start = (datetime.now() + timedelta(days=14)).replace(hour=10, minute=0, second=0)
         form.starts_local.data = start.replace(microsecond=0)
         form.ends_local.data = (start + timedelta(hours=2)).replace(microsecond=0)
-    if form.validate_on_submit():
-        done = attempt(lambda: operations.create_event(current_user, _fields_from(form)), form)
-        if done.ok:
-            flash(f"{done.value.name} is created.", "success")
-            return redirect(url_for("events.detail", event_id=done.value.id))
-    return _render_form(form, None, 422 if form.errors else 200)
+    saved = submit_form(form, lambda: operations.create_event(current_user, _fields_from(form)))
+    if saved.ok:
+        flash(f"{saved.value.name} is created.", "success")
+        return redirect(url_for("events.detail", event_id=saved.value.id))
+    return _render_form(form, None, saved.status)
 
 
 @bp.route("/<int:event_id>")
@@ -147,21 +147,18 @@ def edit(event_id: int):
         form.starts_local.data = event.local_start.replace(tzinfo=None)
         form.ends_local.data = event.local_end.replace(tzinfo=None)
         form.version.data = str(event.version)
-    if form.validate_on_submit():
-        done = attempt(
-            lambda: operations.update_event(
-                current_user, event, _fields_from(form), expected_version=form.loaded_version()
-            ),
-            form,
-        )
-        if done.conflict:
-            form.version.data = str(event.version)
-            return _render_form(form, event, 409, conflict=True)
-        if done.ok:
-            flash("The event is saved.", "success")
-            flash_promoted(done.value)
-            return redirect(url_for("events.detail", event_id=event.id))
-    return _render_form(form, event, 422 if form.errors else 200)
+    saved = submit_form(
+        form,
+        lambda: operations.update_event(
+            current_user, event, _fields_from(form), expected_version=form.loaded_version()
+        ),
+        record=event,
+    )
+    if saved.ok:
+        flash("The event is saved.", "success")
+        flash_promoted(saved.value)
+        return redirect(url_for("events.detail", event_id=event.id))
+    return _render_form(form, event, saved.status, conflict=saved.conflict)
 
 
 @bp.route("/<int:event_id>/delete", methods=["POST"])
@@ -183,7 +180,7 @@ def add_participants(event_id: int):
     if not form.validate() or not ids:
         flash("Pick at least one contact from the suggestions to add.", "danger")
         return redirect(url_for("events.detail", event_id=event.id))
-    done = attempt(
+    done = attempt_flashed(
         lambda: operations.add_participants(
             current_user,
             event,
@@ -191,10 +188,9 @@ def add_participants(event_id: int):
             role=form.role.data or "",
             invite_only=form.action.data == "invite",
         ),
-        show=False,
+        refused="{} Nobody was added.",
     )
     if not done.ok:
-        flash(f"{done.error.message} Nobody was added.", "danger")
         return redirect(url_for("events.detail", event_id=event.id))
     outcomes = done.value
     labels = {
@@ -249,10 +245,8 @@ def change_participation(participation_id: int):
 # --- the door ---------------------------------------------------------------------------------
 
 
-@bp.route("/<int:event_id>/check-in")
-@requires(Permission.EVENTS_CHECK_IN)
-def check_in_page(event_id: int):
-    event = _load(event_id)
+def _render_check_in(event: Event, walk_in_form: WalkInForm) -> str:
+    """The door's page: everyone expected (not the cancelled), how many came, the walk-in form."""
     people = [
         p for p in queries.participants(event) if p.status is not ParticipationStatus.CANCELLED
     ]
@@ -261,8 +255,14 @@ def check_in_page(event_id: int):
         event=event,
         people=people,
         attended=sum(1 for p in people if p.status is ParticipationStatus.ATTENDED),
-        walk_in_form=WalkInForm(),
+        walk_in_form=walk_in_form,
     )
+
+
+@bp.route("/<int:event_id>/check-in")
+@requires(Permission.EVENTS_CHECK_IN)
+def check_in_page(event_id: int):
+    return _render_check_in(_load(event_id), WalkInForm())
 
 
 def _wants_json() -> bool:
@@ -317,17 +317,7 @@ def walk_in(event_id: int):
         if done.ok:
             flash(f"{done.value.contact.full_name} is checked in as a walk-in.", "success")
             return redirect(url_for("events.check_in_page", event_id=event.id))
-    people = [
-        p for p in queries.participants(event) if p.status is not ParticipationStatus.CANCELLED
-    ]
-    return render_template(
-        "events/check_in.html",
-        event=event,
-        people=people,
-        attended=sum(1 for p in people if p.status is ParticipationStatus.ATTENDED),
-        walk_in_form=form,
-        walk_in_open=True,
-    ), 422
+    return _render_check_in(event, form), 422
 
 
 # --- files ------------------------------------------------------------------------------------

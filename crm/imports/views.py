@@ -23,7 +23,7 @@ from markupsafe import Markup, escape
 from crm.audit import display as audit_display
 from crm.core.access import Permission, has_permission, requires
 from crm.core.errors import OperationError
-from crm.core.unit_of_work import attempt, discard_changes
+from crm.core.unit_of_work import attempt, attempt_flashed, discard_changes
 from crm.extensions import db
 from crm.imports import audit_trail, jobs, operations, queries
 from crm.imports.column_mapping import Spec, check_mapping, missing_message, not_kept
@@ -102,12 +102,11 @@ def upload():
     if upload is None or not upload.filename:
         flash("Choose a CSV or Excel file to upload.", "danger")
         return redirect(url_for("imports.index"))
-    done = attempt(
+    done = attempt_flashed(
         lambda: operations.start_run(current_user, record_type, upload.filename, upload.read()),
-        show=False,
+        refused="{} Nothing was imported.",
     )
     if not done.ok:
-        flash(f"{done.error.message} Nothing was imported.", "danger")
         return redirect(url_for("imports.index"))
     return redirect(url_for("imports.mapping", run_id=done.value.id))
 
@@ -156,9 +155,8 @@ def mapping(run_id: int):
                 flash(f"Saved the mapping as “{saved.name}”.", "success")
             return redirect(url_for("imports.preview", run_id=run.id))
 
-        done = attempt(change, show=False)
+        done = attempt_flashed(change)
         if not done.ok:
-            flash(done.error.message, "danger")
             return redirect(url_for("imports.mapping", run_id=run.id))
         return done.value
     reader = operations.reader_for(run)
@@ -334,14 +332,16 @@ def start(run_id: int):
         flash("This file was already imported; each upload is imported once.", "warning")
         return redirect(url_for("imports.show", run_id=run.id))
     if run.total_rows > current_app.config["IMPORT_BACKGROUND_ROWS"]:
-        done = attempt(lambda: jobs.queue_run(current_user, run), show=False)
+        done = attempt_flashed(
+            lambda: jobs.queue_run(current_user, run), refused="{} Nothing was imported."
+        )
         if not done.ok:
-            flash(f"{done.error.message} Nothing was imported.", "danger")
             return redirect(url_for("imports.preview", run_id=run.id))
         return redirect(url_for("imports.show", run_id=run.id))
-    done = attempt(lambda: operations.import_now(current_user, run), show=False)
+    done = attempt_flashed(
+        lambda: operations.import_now(current_user, run), refused="{} Nothing was imported."
+    )
     if not done.ok:
-        flash(f"{done.error.message} Nothing was imported.", "danger")
         return redirect(url_for("imports.preview", run_id=run.id))
     outcome = done.value
     flash(

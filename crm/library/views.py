@@ -9,7 +9,8 @@ from flask_login import current_user
 
 from crm.core.access import Permission, has_permission, requires
 from crm.core.countries import country_name
-from crm.core.unit_of_work import attempt
+from crm.core.form_pages import submit_form
+from crm.core.unit_of_work import attempt_flashed
 from crm.extensions import db
 from crm.library import operations, queries
 from crm.library.forms import CaseStudyForm, NoteForm
@@ -101,27 +102,24 @@ def review():
 def new():
     form = CaseStudyForm(principle_choices=principle_choices())
     publish = has_permission(current_user, Permission.LIBRARY_REVIEW)
-    if form.validate_on_submit():
-        done = attempt(
-            lambda: operations.contribute(
-                current_user,
-                _fields(form),
-                publish=publish,
-                keep_unknown_organizations=_keeps_unknown_organizations(),
-            ),
-            form,
-        )
-        if done.ok:
-            flash(
-                "The case study is published."
-                if publish
-                else "Thank you! A lead will review your case study before it is shared.",
-                "success",
-            )
-            return redirect(url_for("library.detail", case_id=done.value.id))
-    return render_template("library/form.html", form=form, case=None, publish=publish), (
-        422 if form.errors else 200
+    saved = submit_form(
+        form,
+        lambda: operations.contribute(
+            current_user,
+            _fields(form),
+            publish=publish,
+            keep_unknown_organizations=_keeps_unknown_organizations(),
+        ),
     )
+    if saved.ok:
+        flash(
+            "The case study is published."
+            if publish
+            else "Thank you! A lead will review your case study before it is shared.",
+            "success",
+        )
+        return redirect(url_for("library.detail", case_id=saved.value.id))
+    return render_template("library/form.html", form=form, case=None, publish=publish), saved.status
 
 
 @bp.route("/<int:case_id>")
@@ -147,45 +145,35 @@ def edit(case_id: int):
         form.organizations.data = "\n".join(case.organization_names)
         form.countries.data = ", ".join(country_name(c) for c in case.country_list)
         form.version.data = str(case.version)
-    conflict = False
-    if form.validate_on_submit():
-        done = attempt(
-            lambda: operations.update(
-                current_user,
-                case,
-                _fields(form),
-                by_contributor=not reviewer,
-                expected_version=form.loaded_version(),
-                keep_unknown_organizations=_keeps_unknown_organizations(),
-            ),
-            form,
-        )
-        if done.conflict:
-            conflict = True
-            form.version.data = str(case.version)
-        elif done.ok:
-            flash("The case study is saved.", "success")
-            return redirect(url_for("library.detail", case_id=case.id))
-    status = 409 if conflict else 422 if form.errors else 200
+    saved = submit_form(
+        form,
+        lambda: operations.update(
+            current_user,
+            case,
+            _fields(form),
+            by_contributor=not reviewer,
+            expected_version=form.loaded_version(),
+            keep_unknown_organizations=_keeps_unknown_organizations(),
+        ),
+        record=case,
+    )
+    if saved.ok:
+        flash("The case study is saved.", "success")
+        return redirect(url_for("library.detail", case_id=case.id))
     return render_template(
-        "library/form.html", form=form, case=case, publish=reviewer, conflict=conflict
-    ), status
+        "library/form.html", form=form, case=case, publish=reviewer, conflict=saved.conflict
+    ), saved.status
 
 
 @bp.route("/<int:case_id>/publish", methods=["POST"])
 @requires(Permission.LIBRARY_REVIEW)
 def publish(case_id: int):
     case = db.session.get(CaseStudy, case_id) or abort(404)
-    done = attempt(
-        lambda: operations.publish(
-            current_user, case, expected_version=NoteForm().loaded_version()
-        ),
-        show=False,  # a conflict is flashed too, not only a refusal
+    done = attempt_flashed(
+        lambda: operations.publish(current_user, case, expected_version=NoteForm().loaded_version())
     )
     if done.ok:
         flash(f"Published: {case.title}.", "success")
-    else:
-        flash(done.error.message, "danger")
     return redirect(url_for("library.detail", case_id=case.id))
 
 
@@ -194,14 +182,12 @@ def publish(case_id: int):
 def send_back(case_id: int):
     case = db.session.get(CaseStudy, case_id) or abort(404)
     form = NoteForm()
-    done = attempt(
+    done = attempt_flashed(
         lambda: operations.send_back(
             current_user, case, form.note.data or "", expected_version=form.loaded_version()
         ),
-        show=False,
+        refused="Not sent back: {}",
     )
-    if not done.ok:
-        flash(f"Not sent back: {done.error.message}", "danger")
-    else:
+    if done.ok:
         flash("Sent back to the contributor with your note.", "success")
     return redirect(url_for("library.detail", case_id=case.id))

@@ -8,7 +8,6 @@ import sqlalchemy as sa
 from flask import (
     Blueprint,
     abort,
-    current_app,
     flash,
     jsonify,
     redirect,
@@ -22,7 +21,8 @@ from crm.audit import display as audit_display
 from crm.audit.operations import trail_for
 from crm.core.access import Permission, has_permission, requires
 from crm.core.countries import country_choices
-from crm.core.pagination import paginate
+from crm.core.form_pages import submit_form
+from crm.core.list_page import chosen_sort, page_of
 from crm.core.timeline import timeline_for
 from crm.core.unit_of_work import attempt
 from crm.extensions import db
@@ -73,16 +73,11 @@ def _fields_from(form: OrganizationForm) -> operations.OrganizationFields:
 @requires(Permission.ORGANIZATIONS_VIEW)
 def index():
     args = request.args
-    sort_key = args.get("sort", "name")
-    sort = queries.SORTS.get(sort_key, queries.SORTS["name"])
+    sort_key, sort = chosen_sort(queries.SORTS, "name")
     q = args.get("q", "").strip()
-    page = paginate(
+    page = page_of(
         queries.filtered(q, args.get("kind", ""), args.get("country", ""), args.get("tag", "")),
         sort,
-        after=args.get("after"),
-        before=args.get("before"),
-        page_size=current_app.config["PAGE_SIZE"],
-        count_cap=current_app.config["COUNT_CAP"],
     )
     return render_template(
         "organizations/index.html",
@@ -108,16 +103,13 @@ def lookup():
 @requires(Permission.ORGANIZATIONS_EDIT)
 def new():
     form = OrganizationForm()
-    if form.validate_on_submit():
-        done = attempt(
-            lambda: operations.create_organization(current_user, _fields_from(form)), form
-        )
-        if done.ok:
-            flash(f"{done.value.name} is saved.", "success")
-            return redirect(url_for("organizations.detail", organization_id=done.value.id))
-    return render_template("organizations/form.html", form=form, organization=None), (
-        422 if form.errors else 200
+    saved = submit_form(
+        form, lambda: operations.create_organization(current_user, _fields_from(form))
     )
+    if saved.ok:
+        flash(f"{saved.value.name} is saved.", "success")
+        return redirect(url_for("organizations.detail", organization_id=saved.value.id))
+    return render_template("organizations/form.html", form=form, organization=None), saved.status
 
 
 @bp.route("/<int:organization_id>")
@@ -143,26 +135,21 @@ def edit(organization_id: int):
     form = OrganizationForm(obj=org)
     if request.method == "GET":
         form.tags.data = org.tag_names
-    if form.validate_on_submit():
-        done = attempt(
-            lambda: operations.update_organization(
-                current_user, org, _fields_from(form), expected_version=form.loaded_version()
-            ),
-            form,
-        )
-        if done.conflict:
-            form.version.data = str(org.version)  # a deliberate second save wins
-            return render_template(
-                "organizations/form.html", form=form, organization=org, conflict=True
-            ), 409
-        if done.ok:
-            flash(f"{org.name} is saved.", "success")
-            return redirect(url_for("organizations.detail", organization_id=org.id))
+    saved = submit_form(
+        form,
+        lambda: operations.update_organization(
+            current_user, org, _fields_from(form), expected_version=form.loaded_version()
+        ),
+        record=org,
+    )
+    if saved.ok:
+        flash(f"{org.name} is saved.", "success")
+        return redirect(url_for("organizations.detail", organization_id=org.id))
     if not form.version.data:
         form.version.data = str(org.version)
-    return render_template("organizations/form.html", form=form, organization=org), (
-        422 if form.errors else 200
-    )
+    return render_template(
+        "organizations/form.html", form=form, organization=org, conflict=saved.conflict
+    ), saved.status
 
 
 @bp.route("/<int:organization_id>/delete", methods=["POST"])

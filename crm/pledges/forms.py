@@ -1,28 +1,21 @@
 from __future__ import annotations
 
 from wtforms import BooleanField, DateField, SelectField, SelectMultipleField, StringField
-from wtforms.validators import DataRequired, Email, Length, Optional
+from wtforms.validators import DataRequired, Length, Optional
 
 from crm.core.forms import (
     CountryField,
+    HoneypotField,
     VersionedForm,
-    check_email,
     enum_choices,
+    required_email,
 )
-from crm.organizations.forms import check_organization_name
+from crm.organizations.forms import OrganizationNameField
 from crm.organizations.models import OrganizationKind
 
 
 class PledgeForm(VersionedForm):
-    organization = StringField(
-        "Organization",
-        validators=[DataRequired(), Length(max=200), check_organization_name],
-        render_kw={
-            "list": "organization-options",
-            "autocomplete": "off",
-            "data-lookup": "/organizations/lookup",
-        },
-    )
+    organization = OrganizationNameField(required=True)
     contact_ids = SelectMultipleField("Signatory", coerce=int, validate_choice=False)
     signed_on = DateField("Signed on", validators=[Optional()])
     listed = BooleanField("Listed in the public directory (the organization agreed)")
@@ -54,18 +47,10 @@ class PublicPledgeForm(VersionedForm):
     first_name = StringField("First name", validators=[DataRequired(), Length(max=100)])
     last_name = StringField("Last name", validators=[DataRequired(), Length(max=100)])
     title = StringField("Your role", validators=[Optional(), Length(max=150)])
-    email = StringField(
-        "Work email",
-        validators=[
-            DataRequired(message="Give your email address."),
-            Length(max=254),
-            Email(message="That is not an email address."),
-            check_email,
-        ],
-    )
+    email = required_email("Work email")
     listed = BooleanField("List our organization in the public directory of signatories")
     confirm = BooleanField(
         "I am authorized to commit my organization to the WEST Principles",
         validators=[DataRequired(message="Please confirm you can sign for the organization.")],
     )
-    website_url = StringField("Leave this empty", validators=[Optional(), Length(max=200)])
+    website_url = HoneypotField()  # `website` is the organization's

@@ -7,12 +7,11 @@ the team recorded about the organization or the signatory is never overwritten.
 
 from __future__ import annotations
 
-from flask import Blueprint, current_app, jsonify, redirect, render_template, request, url_for
+from flask import Blueprint, jsonify, redirect, render_template, request, url_for
 
 from crm.core.access import public
 from crm.core.countries import normalize_country
-from crm.core.flood import check_and_record
-from crm.core.unit_of_work import attempt
+from crm.core.public_forms import submit_public_form
 from crm.organizations.models import OrganizationKind
 from crm.pledges import operations, queries
 from crm.pledges.forms import PublicPledgeForm
@@ -43,14 +42,8 @@ def sign():
     if standard is None:
         return render_template("pledges/public.html", form=None, standard=None), 503
     if form.validate_on_submit():
-        if form.website_url.data:  # the honeypot: look successful, store nothing
-            return redirect(url_for("public_pledges.thanks", result="received"))
 
         def sign_it() -> operations.Outcome:
-            check_and_record(
-                "pledge", request.remote_addr or "unknown",
-                current_app.config["PUBLIC_FORM_HOURLY_LIMIT"],
-            )  # fmt: skip
             _pledge, outcome = operations.public_pledge(
                 operations.PublicPledge(
                     organization=form.organization.data,
@@ -67,7 +60,9 @@ def sign():
             )
             return outcome
 
-        done = attempt(sign_it, form)
+        done = submit_public_form(form, "pledge", sign_it)
+        if done is None:  # a bot: look successful, store nothing
+            return redirect(url_for("public_pledges.thanks", result="received"))
         if not done.ok:  # nothing is kept, not even the submission counted against the cap
             return render_template("pledges/public.html", form=form, standard=standard), 422
         outcome = done.value

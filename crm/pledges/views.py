@@ -13,7 +13,7 @@ from crm.auth.models import User
 from crm.contacts.models import Contact
 from crm.core.access import Permission, requires
 from crm.core.errors import OperationError
-from crm.core.unit_of_work import attempt
+from crm.core.unit_of_work import attempt, attempt_flashed
 from crm.extensions import db
 from crm.organizations import queries as org_queries
 from crm.organizations.models import Organization
@@ -232,9 +232,8 @@ def change_status(pledge_id: int):
         )
         return None
 
-    done = attempt(change, show=False)
+    done = attempt_flashed(change, refused="Not changed: {}")
     if not done.ok:
-        flash(f"Not changed: {done.error.message}", "danger")
         return redirect(url_for("pledges.detail", pledge_id=pledge.id))
     flash(f"The pledge is now {pledge.status.label.lower()}.", "success")
     invited = done.value
@@ -261,10 +260,7 @@ def move(pledge_id: int):
             current_user, pledge, standard, expected_version=form.loaded_version()
         )
 
-    done = attempt(move_it, show=False)
-    if not done.ok:
-        flash(f"Not moved: {done.error.message}", "danger")
-    else:
+    if attempt_flashed(move_it, refused="Not moved: {}").ok:
         flash(
             f"The pledge is now to version {standard.version}; earlier reports are kept.", "success"
         )
@@ -292,15 +288,12 @@ def report(report_id: int):
 def accept(report_id: int):
     report = db.session.get(ProgressReport, report_id) or abort(404)
     form = ReasonForm()
-    done = attempt(
+    done = attempt_flashed(
         lambda: operations.accept_report(
             current_user, report, expected_version=form.loaded_version()
-        ),
-        show=False,
+        )
     )
-    if not done.ok:
-        flash(done.error.message, "danger")
-    else:
+    if done.ok:
         flash(f"The {report.period} report is accepted.", "success")
         if done.value:  # adopted
             flash("Every principle is verified: the pledge is now adopted.", "success")

@@ -7,7 +7,8 @@ from flask_login import current_user
 
 from crm.audit.operations import trail_for
 from crm.core.access import Permission, requires
-from crm.core.unit_of_work import attempt
+from crm.core.form_pages import submit_form
+from crm.core.unit_of_work import attempt_flashed
 from crm.extensions import db
 from crm.standards import operations, queries
 from crm.standards.forms import PrincipleForm, StandardForm, StatusForm, SupersedeForm
@@ -80,26 +81,20 @@ def edit(standard_id: int):
     if (refused := _refuse_if_frozen(standard)) is not None:
         return refused
     form = StandardForm(obj=standard)
-    conflict = False
-    if form.validate_on_submit():
-        done = attempt(
-            lambda: operations.update_standard(
-                current_user, standard, form.title.data, expected_version=form.loaded_version()
-            ),
-            form,
-        )
-        if done.conflict:
-            conflict = True
-            form.version.data = str(operations.standard_fingerprint(standard))
-        elif done.ok:
-            flash(f"Version {standard.version} is saved.", "success")
-            return redirect(_detail_url(standard))
-    if not form.version.data:
+    saved = submit_form(
+        form,
+        lambda: operations.update_standard(
+            current_user, standard, form.title.data, expected_version=form.loaded_version()
+        ),
+    )
+    if saved.ok:
+        flash(f"Version {standard.version} is saved.", "success")
+        return redirect(_detail_url(standard))
+    if saved.conflict or not form.version.data:  # a deliberate second save wins
         form.version.data = str(operations.standard_fingerprint(standard))
-    status = 409 if conflict else 422 if form.errors else 200
     return render_template(
-        "standards/edit.html", form=form, standard=standard, conflict=conflict
-    ), status
+        "standards/edit.html", form=form, standard=standard, conflict=saved.conflict
+    ), saved.status
 
 
 @bp.route("/<int:standard_id>/supersede", methods=["GET", "POST"])
@@ -110,22 +105,19 @@ def supersede(standard_id: int):
     if request.method == "GET":
         form.version.data = _next_version(source)
         form.title.data = source.title
-    if form.validate_on_submit():
-        done = attempt(
-            lambda: operations.supersede(current_user, source, form.version.data, form.title.data),
-            form,
-        )
-        if done.ok:
-            standard = done.value
-            flash(
-                f"Draft version {standard.version} is created from {source.version}. "
-                "Edit its principles, then open a consultation or make it current.",
-                "success",
-            )
-            return redirect(_detail_url(standard))
-    return render_template("standards/supersede.html", form=form, source=source), (
-        422 if form.errors else 200
+    saved = submit_form(
+        form,
+        lambda: operations.supersede(current_user, source, form.version.data, form.title.data),
     )
+    if saved.ok:
+        standard = saved.value
+        flash(
+            f"Draft version {standard.version} is created from {source.version}. "
+            "Edit its principles, then open a consultation or make it current.",
+            "success",
+        )
+        return redirect(_detail_url(standard))
+    return render_template("standards/supersede.html", form=form, source=source), saved.status
 
 
 def _next_version(source: Standard) -> str:
@@ -143,12 +135,11 @@ def status(standard_id: int):
     standard = _load(standard_id)
     form = StatusForm()
     previous = queries.current_standard()
-    done = attempt(
-        lambda: operations.set_status(current_user, standard, form.status.data or ""), show=False
+    done = attempt_flashed(
+        lambda: operations.set_status(current_user, standard, form.status.data or ""),
+        refused="Status not changed: {}",
     )
-    if not done.ok:
-        flash(f"Status not changed: {done.error.message}", "danger")
-    else:
+    if done.ok:
         message = f"Version {standard.version} is now {operations.STATUS_PHRASES[standard.status]}"
         if previous is not None and previous.status == StandardStatus.RETIRED:
             message += f"; version {previous.version} is retired"
@@ -168,17 +159,16 @@ def new_principle(standard_id: int):
     form = PrincipleForm()
     if request.method == "GET":
         form.code.data = f"P{len(standard.principles) + 1}"
-    if form.validate_on_submit():
-        done = attempt(
-            lambda: operations.add_principle(current_user, standard, _fields(form)), form
-        )
-        if done.ok:
-            principle = done.value
-            flash(f"{principle.label} is added.", "success")
-            return redirect(_detail_url(standard, f"principle-{principle.id}"))
+    saved = submit_form(
+        form, lambda: operations.add_principle(current_user, standard, _fields(form))
+    )
+    if saved.ok:
+        principle = saved.value
+        flash(f"{principle.label} is added.", "success")
+        return redirect(_detail_url(standard, f"principle-{principle.id}"))
     return render_template(
         "standards/principle.html", form=form, standard=standard, principle=None
-    ), (422 if form.errors else 200)
+    ), saved.status
 
 
 @bp.route("/<int:standard_id>/principles/<int:principle_id>/edit", methods=["GET", "POST"])
@@ -192,30 +182,24 @@ def edit_principle(standard_id: int, principle_id: int):
     ):
         return refused
     form = PrincipleForm(obj=principle)
-    conflict = False
-    if form.validate_on_submit():
-        done = attempt(
-            lambda: operations.update_principle(
-                current_user, principle, _fields(form), expected_version=form.loaded_version()
-            ),
-            form,
-        )
-        if done.conflict:
-            conflict = True
-            form.version.data = str(operations.principle_fingerprint(principle))
-        elif done.ok:
-            flash(f"{principle.label} is saved.", "success")
-            return redirect(_detail_url(standard, f"principle-{principle.id}"))
-    if not form.version.data:
+    saved = submit_form(
+        form,
+        lambda: operations.update_principle(
+            current_user, principle, _fields(form), expected_version=form.loaded_version()
+        ),
+    )
+    if saved.ok:
+        flash(f"{principle.label} is saved.", "success")
+        return redirect(_detail_url(standard, f"principle-{principle.id}"))
+    if saved.conflict or not form.version.data:  # a deliberate second save wins
         form.version.data = str(operations.principle_fingerprint(principle))
-    status = 409 if conflict else 422 if form.errors else 200
     return render_template(
         "standards/principle.html",
         form=form,
         standard=standard,
         principle=principle,
-        conflict=conflict,
-    ), status
+        conflict=saved.conflict,
+    ), saved.status
 
 
 @bp.route("/<int:standard_id>/principles/<int:principle_id>/delete", methods=["POST"])
@@ -224,10 +208,10 @@ def delete_principle(standard_id: int, principle_id: int):
     principle = _load_principle(standard_id, principle_id)
     standard = principle.standard
     label = principle.label
-    done = attempt(lambda: operations.remove_principle(current_user, principle), show=False)
-    if not done.ok:
-        flash(f"Not removed: {done.error.message}", "danger")
-    else:
+    done = attempt_flashed(
+        lambda: operations.remove_principle(current_user, principle), refused="Not removed: {}"
+    )
+    if done.ok:
         flash(f"{label} is removed from version {standard.version}.", "success")
     return redirect(_detail_url(standard, "principles"))
 
@@ -237,12 +221,10 @@ def delete_principle(standard_id: int, principle_id: int):
 def move_principle(standard_id: int, principle_id: int):
     principle = _load_principle(standard_id, principle_id)
     standard = principle.standard
-    done = attempt(
+    attempt_flashed(
         lambda: operations.move_principle(
             current_user, principle, request.form.get("direction", "")
         ),
-        show=False,
+        refused="Not moved: {}",
     )
-    if not done.ok:
-        flash(f"Not moved: {done.error.message}", "danger")
     return redirect(_detail_url(standard, f"principle-{principle_id}"))

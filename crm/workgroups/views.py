@@ -10,6 +10,7 @@ from flask_login import current_user
 
 from crm.auth.operations import staff_choices
 from crm.core.access import Permission, requires
+from crm.core.form_pages import submit_form
 from crm.core.forms import show_operation_error
 from crm.core.http import safe_next
 from crm.core.unit_of_work import attempt
@@ -65,17 +66,14 @@ def groups():
 @requires(Permission.WORKING_GROUPS_MANAGE)
 def new_group():
     form = GroupForm()
-    if form.validate_on_submit():
-        done = attempt(
-            lambda: operations.create_group(current_user, form.name.data, form.purpose.data), form
-        )
-        if done.ok:
-            group = done.value
-            flash(f"{group.name} is created.", "success")
-            return redirect(url_for("workgroups.group", group_id=group.id))
-    return render_template("workgroups/group_form.html", form=form, group=None), (
-        422 if form.errors else 200
+    saved = submit_form(
+        form, lambda: operations.create_group(current_user, form.name.data, form.purpose.data)
     )
+    if saved.ok:
+        group = saved.value
+        flash(f"{group.name} is created.", "success")
+        return redirect(url_for("workgroups.group", group_id=group.id))
+    return render_template("workgroups/group_form.html", form=form, group=None), saved.status
 
 
 @bp.route("/groups/<int:group_id>")
@@ -101,26 +99,25 @@ def edit_group(group_id: int):
     form = GroupForm(obj=group)
     if request.method == "GET":
         form.version.data = str(group.version)
-    if form.validate_on_submit():
-        done = attempt(
-            lambda: operations.update_group(
-                current_user,
-                group,
-                name=form.name.data,
-                purpose=form.purpose.data,
-                archived=form.archived.data,
-                expected_version=form.loaded_version(),
-            ),
-            form,
-        )
-        if done.conflict:
-            show_operation_error(form, done.error)  # flashed above the form (no conflict view here)
-        elif done.ok:
-            flash("The group is saved.", "success")
-            return redirect(url_for("workgroups.group", group_id=group.id))
-    return render_template("workgroups/group_form.html", form=form, group=group), (
-        422 if form.errors else 200
+    saved = submit_form(
+        form,
+        lambda: operations.update_group(
+            current_user,
+            group,
+            name=form.name.data,
+            purpose=form.purpose.data,
+            archived=form.archived.data,
+            expected_version=form.loaded_version(),
+        ),
     )
+    if saved.ok:
+        flash("The group is saved.", "success")
+        return redirect(url_for("workgroups.group", group_id=group.id))
+    if saved.conflict:
+        show_operation_error(form, saved.error)  # flashed above the form (no conflict view here)
+    return render_template(
+        "workgroups/group_form.html", form=form, group=group
+    ), 422 if form.errors else 200
 
 
 @bp.route("/groups/<int:group_id>/members", methods=["POST"])
@@ -211,19 +208,18 @@ def new_task():
         form.group_id.data = request.args.get("group", "")
         form.record_type.data = request.args.get("record_type", "")
         form.record_id.data = request.args.get("record_id", "")
-    if form.validate_on_submit():
-        done = attempt(lambda: operations.create_task(current_user, _task_fields(form)), form)
-        if done.ok:
-            task = done.value
-            if task.group_id:
-                flash("The task is saved.", "success")
-                return redirect(url_for("workgroups.group", group_id=task.group_id))
-            if task.owner_id is None:
-                flash("The task is saved under Unassigned, for anyone to take.", "success")
-                return redirect(url_for("workgroups.my_tasks", _anchor="unassigned"))
+    saved = submit_form(form, lambda: operations.create_task(current_user, _task_fields(form)))
+    if saved.ok:
+        task = saved.value
+        if task.group_id:
             flash("The task is saved.", "success")
-            return redirect(url_for("workgroups.my_tasks"))
-    return _render_task(form, None, 422 if form.errors else 200)
+            return redirect(url_for("workgroups.group", group_id=task.group_id))
+        if task.owner_id is None:
+            flash("The task is saved under Unassigned, for anyone to take.", "success")
+            return redirect(url_for("workgroups.my_tasks", _anchor="unassigned"))
+        flash("The task is saved.", "success")
+        return redirect(url_for("workgroups.my_tasks"))
+    return _render_task(form, None, saved.status)
 
 
 @bp.route("/tasks/<int:task_id>", methods=["GET", "POST"])
@@ -236,20 +232,17 @@ def edit_task(task_id: int):
         form.group_id.data = str(task.group_id or "")
         form.record_id.data = str(task.record_id or "")
         form.version.data = str(task.version)
-    if form.validate_on_submit():
-        done = attempt(
-            lambda: operations.update_task(
-                current_user, task, _task_fields(form), expected_version=form.loaded_version()
-            ),
-            form,
-        )
-        if done.conflict:
-            form.version.data = str(task.version)
-            return _render_task(form, task, 409, conflict=True)
-        if done.ok:
-            flash("The task is saved.", "success")
-            return redirect(url_for("workgroups.edit_task", task_id=task.id))
-    return _render_task(form, task, 422 if form.errors else 200)
+    saved = submit_form(
+        form,
+        lambda: operations.update_task(
+            current_user, task, _task_fields(form), expected_version=form.loaded_version()
+        ),
+        record=task,
+    )
+    if saved.ok:
+        flash("The task is saved.", "success")
+        return redirect(url_for("workgroups.edit_task", task_id=task.id))
+    return _render_task(form, task, saved.status, conflict=saved.conflict)
 
 
 @bp.route("/tasks/<int:task_id>/take", methods=["POST"])

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections import defaultdict
 
 import sqlalchemy as sa
-from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
 from crm.core.access import Permission, requires
@@ -19,6 +19,7 @@ from crm.core.jobs.display import summarize
 from crm.core.jobs.models import Job, JobStatus
 from crm.core.jobs.queue import cancel, retry
 from crm.core.jobs.registry import describe, label_of
+from crm.core.list_page import cursor, page_size
 from crm.core.unit_of_work import attempt
 from crm.extensions import db
 
@@ -40,9 +41,8 @@ def index():
         page = listing.page_of(
             status,
             kind,
-            after=request.args.get("after"),
-            before=request.args.get("before"),
-            page_size=current_app.config["PAGE_SIZE"],
+            **cursor(),
+            page_size=page_size(),
             total=counts[status],
         )
         shown = page.items
