@@ -135,8 +135,11 @@ def main() -> None:
 
     from config import DevelopmentConfig
     from crm import create_app
-    from crm.campaigns import delivery, jobs, operations, worker
+    from crm.campaigns import delivery, jobs, worker
     from crm.campaigns.models import Campaign, MessageStatus, OutboxMessage
+    from crm.campaigns.operations import editing as campaign_ops
+    from crm.campaigns.operations import saved_segments as segment_ops
+    from crm.campaigns.operations import sending as send_ops
     from crm.contacts.models import ConsentStatus, Contact
     from crm.core.jobs.queue import cancel_queued
     from crm.core.jobs.worker import Worker
@@ -193,13 +196,13 @@ def main() -> None:
             )
             db.session.commit()
             report.append(f"load: {time.perf_counter() - started:.1f} s")
-            segment = operations.create_segment(None, operations.SegmentFields(name="Everyone"))
+            segment = segment_ops.create_segment(None, segment_ops.SegmentFields(name="Everyone"))
             db.session.commit()
 
             def new_campaign(name: str) -> Campaign:
-                campaign = operations.create_campaign(
+                campaign = campaign_ops.create_campaign(
                     None,
-                    operations.CampaignFields(
+                    campaign_ops.CampaignFields(
                         name=name,
                         purpose="newsletter",
                         segment_id=segment.id,
@@ -274,7 +277,7 @@ def main() -> None:
                 for way in list(rates)[:: 1 if round_ % 2 == 0 else -1]:
                     campaign = new_campaign(f"{way} {round_ + 1}")
                     started = time.perf_counter()
-                    result = operations.queue_campaign(None, campaign)
+                    result = send_ops.queue_campaign(None, campaign)
                     db.session.commit()
                     enqueue = time.perf_counter() - started
                     analyze()
@@ -308,7 +311,7 @@ def main() -> None:
                 workers = start_workers(processes, env, tmp, execute)
                 try:
                     campaign = new_campaign(f"Jobs in {processes} worker process(es)")
-                    operations.queue_campaign(None, campaign)
+                    send_ops.queue_campaign(None, campaign)
                     analyze()  # in the same transaction: it counts the rows it added
                     queued_at = utcnow()
                     db.session.commit()

@@ -164,10 +164,10 @@ def register_domain_hooks() -> None:
     checks that refuse or let go of a deletion (crm.core.deletion; a lower domain's checks come
     first, as each imports the one below it) and what counts as a version's usage."""
     # Imported here, when an app is made, to keep `import crm.<module>` light (see above).
-    import crm.champions.operations  # noqa: F401
+    import crm.champions.operations.endorsements  # noqa: F401
     import crm.consultations.queries  # noqa: F401
     import crm.contacts.operations  # noqa: F401
-    import crm.pledges.operations  # noqa: F401
+    import crm.pledges.operations.lifecycle  # noqa: F401
     import crm.pledges.queries  # noqa: F401
     import crm.workgroups.operations  # noqa: F401
 

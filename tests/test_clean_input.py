@@ -40,7 +40,8 @@ def test_an_xlsx_download_with_control_characters_in_stored_text_opens(app):
 def test_an_event_export_with_a_control_character_in_a_name(client, as_role, db, make_contact):
     from datetime import datetime, timedelta
 
-    from crm.events import operations as event_ops
+    from crm.events.operations import events as event_ops
+    from crm.events.operations import places as place_ops
 
     lead = as_role("lead")
     event = event_ops.create_event(
@@ -53,7 +54,7 @@ def test_an_event_export_with_a_control_character_in_a_name(client, as_role, db,
     )  # fmt: skip
     contact = make_contact("Ana\x0b", "Silva", email="ana@example.org")
     db.session.flush()
-    event_ops.add_participants(lead, event, [contact.id], role="attendee", invite_only=False)
+    place_ops.add_participants(lead, event, [contact.id], role="attendee", invite_only=False)
     db.session.commit()
     response = client.get(f"/events/{event.id}/attendees.xlsx")
     assert response.status_code == 200

@@ -148,7 +148,7 @@ def _show(entry: AuditEntry, field: str, value: Any) -> str:
 
 
 # A merge keeps the merged record's values on the survivor's trail as "#<its id> <field>"
-# (crm.duplicates.operations): shown like the field itself, marked as the merged record's.
+# (crm.duplicates.operations.merging): shown like the field itself, marked as the merged record's.
 _MERGED_FIELD = re.compile(r"^#(\d+) (\w+)$")
 
 

@@ -16,8 +16,9 @@ from datetime import datetime, timedelta
 
 import sqlalchemy as sa
 
-from crm.campaigns import delivery, operations, worker
+from crm.campaigns import delivery, worker
 from crm.campaigns.models import Campaign, CampaignStatus, MessageStatus, OutboxMessage
+from crm.campaigns.operations import sending as send_ops
 from crm.campaigns.queueing import SEND, START, TICK, batch_size, queue_sending
 from crm.core.db import utcnow
 from crm.core.jobs import Job, JobContext, JobStatus, enqueue, handler, periodic
@@ -98,7 +99,7 @@ def _follow_up(campaign_id: int) -> None:
 
 @handler(START, label="Scheduled campaign", describe=_describe)
 def start_scheduled(payload: dict, job: JobContext) -> dict:
-    started = operations.start_due_campaigns(utcnow())
+    started = send_ops.start_due_campaigns(utcnow())
     return {"started": [c.id for c in started]}
 
 
@@ -107,12 +108,12 @@ def tick(payload: dict, job: JobContext) -> dict:
     """The safety net: due campaigns started, abandoned claims taken back, every sending
     campaign with due messages given a job, finished campaigns marked sent."""
     now = utcnow()
-    started = operations.start_due_campaigns(now)
+    started = send_ops.start_due_campaigns(now)
     taken_back = worker.reclaim(now)
     healed = 0
     for campaign_id, due in _sending_without_a_job(now):
         healed += queue_sending(campaign_id, due)
-    finished = operations.finish_campaigns(now)
+    finished = send_ops.finish_campaigns(now)
     return {
         "started": len(started),
         "taken_back": taken_back,

@@ -10,9 +10,10 @@ from __future__ import annotations
 import sqlalchemy as sa
 from flask import Blueprint, current_app, jsonify, render_template, request
 
-from crm.campaigns import operations, tracking
+from crm.campaigns import tracking
 from crm.campaigns.delivery import message_key_from
 from crm.campaigns.models import OutboxMessage, Purpose, TopicOptOut
+from crm.campaigns.operations import unsubscribing as unsubscribe_ops
 from crm.core.access import public
 from crm.core.errors import OperationError
 from crm.core.unit_of_work import attempt
@@ -39,7 +40,7 @@ def unsubscribe(token: str):
         return render_template("campaigns/unsubscribe.html", state="ask", message=message)
     one_click = request.form.get("List-Unsubscribe") == "One-Click"
     source = "one-click unsubscribe" if one_click else "unsubscribe link"
-    operations.unsubscribe(message, f"{source} ({message.campaign.name})")
+    unsubscribe_ops.unsubscribe(message, f"{source} ({message.campaign.name})")
     return render_template("campaigns/unsubscribe.html", state="done", message=message)
 
 
@@ -53,7 +54,9 @@ def topics(token: str):
     status = 200
     saved = False
     if request.method == "POST":
-        if attempt(lambda: operations.choose_topics(message, request.form.getlist("topics"))).ok:
+        if attempt(
+            lambda: unsubscribe_ops.choose_topics(message, request.form.getlist("topics"))
+        ).ok:
             saved = True
         else:
             status = 422

@@ -10,7 +10,6 @@ from datetime import UTC, datetime
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 
-from crm.campaigns import operations
 from crm.campaigns.models import (
     DeliveryEvent,
     EventKind,
@@ -18,6 +17,7 @@ from crm.campaigns.models import (
     Suppression,
     SuppressionReason,
 )
+from crm.campaigns.operations import unsubscribing as unsubscribe_ops
 from crm.core.errors import OperationError
 from crm.extensions import db
 
@@ -131,9 +131,9 @@ def record_events(events: list[dict]) -> dict[str, int]:
             _suppress(email, SUPPRESSING[kind], f"SendGrid {kind.value}")
         elif kind in UNSUBSCRIBING:
             if message is not None:
-                operations.unsubscribe(message, "SendGrid unsubscribe")
+                unsubscribe_ops.unsubscribe(message, "SendGrid unsubscribe")
             else:  # from a message sent outside the CRM's campaigns: the address still counts
-                operations.withdraw_address(email, "SendGrid unsubscribe")
+                unsubscribe_ops.withdraw_address(email, "SendGrid unsubscribe")
         outcome["recorded"] += 1
     if rows:
         try:

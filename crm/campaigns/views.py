@@ -7,9 +7,13 @@ from flask import Blueprint, abort, flash, redirect, render_template, request, u
 from flask_login import current_user
 
 from crm.audit.operations import trail_for
-from crm.campaigns import delivery, operations, queries, rendering, segments
+from crm.campaigns import delivery, queries, rendering, segments
 from crm.campaigns.forms import CampaignForm, ScheduleForm, SegmentForm
 from crm.campaigns.models import Campaign, MessageStatus, Segment
+from crm.campaigns.operations import editing as campaign_ops
+from crm.campaigns.operations import saved_segments as segment_ops
+from crm.campaigns.operations import scheduling as schedule_ops
+from crm.campaigns.operations import sending as send_ops
 from crm.consultations.queries import not_answered
 from crm.contacts.models import Contact
 from crm.core.access import Permission, requires
@@ -79,12 +83,12 @@ def _builder(form: SegmentForm, segment: Segment | None):
             criteria = segments.clean_criteria(_criteria_from(form))
             if not saving:
                 return _preview(criteria)
-            fields = operations.SegmentFields(
+            fields = segment_ops.SegmentFields(
                 name=form.name.data, description=form.description.data, criteria=criteria
             )
             if segment is None:
-                return operations.create_segment(current_user, fields)
-            operations.update_segment(
+                return segment_ops.create_segment(current_user, fields)
+            segment_ops.update_segment(
                 current_user, segment, fields, expected_version=form.loaded_version()
             )
             return segment
@@ -158,7 +162,7 @@ def edit_segment(segment_id: int):
 @requires(Permission.CAMPAIGNS_EDIT)
 def delete_segment(segment_id: int):
     seg = _segment(segment_id)
-    if not attempt(lambda: operations.delete_segment(current_user, seg)).ok:
+    if not attempt(lambda: segment_ops.delete_segment(current_user, seg)).ok:
         return redirect(url_for("campaigns.segment", segment_id=segment_id))
     flash("The segment is deleted.", "success")
     return redirect(url_for("campaigns.segments_index"))
@@ -187,8 +191,8 @@ def _campaign_form(campaign: Campaign | None = None) -> CampaignForm:
     return form
 
 
-def _campaign_fields(form: CampaignForm) -> operations.CampaignFields:
-    return operations.CampaignFields(
+def _campaign_fields(form: CampaignForm) -> campaign_ops.CampaignFields:
+    return campaign_ops.CampaignFields(
         name=form.name.data,
         purpose=form.purpose.data,
         segment_id=form.segment_id.data or None,
@@ -228,7 +232,7 @@ def index():
 def new():
     form = _campaign_form()
     saved = submit_form(
-        form, lambda: operations.create_campaign(current_user, _campaign_fields(form))
+        form, lambda: campaign_ops.create_campaign(current_user, _campaign_fields(form))
     )
     if saved.ok:
         flash(f"{saved.value.name} is saved as a draft.", "success")
@@ -244,7 +248,7 @@ def detail(campaign_id: int):
     if campaign.status in (campaign.status.DRAFT, campaign.status.SCHEDULED) and (
         campaign.segment or campaign.consultation
     ):
-        would_leave_out = operations.left_out_preview(campaign)
+        would_leave_out = send_ops.left_out_preview(campaign)
     status = request.args.get("status", "")
     recipients = queries.recipients(campaign, status) if campaign.queued_at else []
     return render_template(
@@ -252,7 +256,7 @@ def detail(campaign_id: int):
         campaign=campaign,
         counts=queries.message_counts([campaign.id])[campaign.id],
         would_leave_out=would_leave_out,
-        reasons=operations.LEFT_OUT_REASONS,
+        reasons=send_ops.LEFT_OUT_REASONS,
         recipients=recipients,
         recipient_events=queries.events_of(recipients),
         status_filter=status,
@@ -279,7 +283,7 @@ def edit(campaign_id: int):
     form = _campaign_form(campaign)
     saved = submit_form(
         form,
-        lambda: operations.update_campaign(
+        lambda: campaign_ops.update_campaign(
             current_user, campaign, _campaign_fields(form), expected_version=form.loaded_version()
         ),
         record=campaign,
@@ -360,7 +364,7 @@ def send_now(campaign_id: int):
     campaign = _campaign(campaign_id)
 
     def queue():
-        return operations.queue_campaign(current_user, campaign).queued
+        return send_ops.queue_campaign(current_user, campaign).queued
 
     return _act(campaign, queue, "Queued for {result} recipients; the worker is sending it.")
 
@@ -378,7 +382,7 @@ def schedule(campaign_id: int):
     when = form.scheduled_at.data.replace(tzinfo=UTC)
     return _act(
         campaign,
-        lambda: operations.schedule_campaign(current_user, campaign, when),
+        lambda: schedule_ops.schedule_campaign(current_user, campaign, when),
         f"Scheduled for {when:%d %b %Y %H:%M} UTC.",
     )
 
@@ -389,7 +393,7 @@ def unschedule(campaign_id: int):
     campaign = _campaign(campaign_id)
     return _act(
         campaign,
-        lambda: operations.unschedule_campaign(current_user, campaign),
+        lambda: schedule_ops.unschedule_campaign(current_user, campaign),
         "Back to draft; it will not be sent until you send or schedule it again.",
     )
 
@@ -400,7 +404,7 @@ def cancel(campaign_id: int):
     campaign = _campaign(campaign_id)
     return _act(
         campaign,
-        lambda: operations.cancel_campaign(current_user, campaign),
+        lambda: schedule_ops.cancel_campaign(current_user, campaign),
         "Cancelled; {result} queued messages will not be sent.",
     )
 
@@ -409,7 +413,7 @@ def cancel(campaign_id: int):
 @requires(Permission.CAMPAIGNS_EDIT)
 def delete(campaign_id: int):
     campaign = _campaign(campaign_id)
-    if not attempt(lambda: operations.delete_campaign(current_user, campaign)).ok:
+    if not attempt(lambda: campaign_ops.delete_campaign(current_user, campaign)).ok:
         return redirect(url_for("campaigns.detail", campaign_id=campaign_id))
     flash("The campaign is deleted.", "success")
     return redirect(url_for("campaigns.index"))

@@ -18,7 +18,7 @@ from datetime import datetime, timedelta
 
 import sqlalchemy as sa
 
-from crm.campaigns import delivery, operations
+from crm.campaigns import delivery
 from crm.campaigns.models import (
     Campaign,
     CampaignStatus,
@@ -27,6 +27,7 @@ from crm.campaigns.models import (
     Suppression,
     TopicOptOut,
 )
+from crm.campaigns.operations import sending as send_ops
 from crm.consultations.models import Response
 from crm.contacts.models import ConsentStatus, Contact
 from crm.core.db import utcnow
@@ -359,7 +360,7 @@ def drain_once(
     """One round: start due campaigns, claim a batch (of one campaign, when given), send it,
     finish the campaigns with nothing left to send."""
     now = now or utcnow()
-    operations.start_due_campaigns(now)
+    send_ops.start_due_campaigns(now)
     reclaim(now)
     withdraw_cancelled()
     db.session.commit()
@@ -369,7 +370,7 @@ def drain_once(
         if messages
         else {"sent": 0, "retry": 0, "failed": 0}
     )
-    operations.finish_campaigns(now)
+    send_ops.finish_campaigns(now)
     db.session.commit()
     outcome["claimed"] = len(messages)
     return outcome

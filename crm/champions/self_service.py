@@ -5,10 +5,11 @@ from __future__ import annotations
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
-from crm.champions import operations
 from crm.champions.access import own_champion
 from crm.champions.forms import ProfileForm
 from crm.champions.models import Champion, Endorsement
+from crm.champions.operations import endorsements as endorsement_ops
+from crm.champions.operations import pipeline as champion_ops
 from crm.champions.views import endorsement_page
 from crm.core.access import Permission, requires
 from crm.core.form_pages import submit_form
@@ -49,7 +50,7 @@ def profile():
         form.version.data = str(champion.version)
     saved = submit_form(
         form,
-        lambda: operations.update_own_profile(
+        lambda: champion_ops.update_own_profile(
             current_user,
             champion,
             audience_reach=form.audience_reach.data,
@@ -100,7 +101,7 @@ def edit_endorsement(endorsement_id: int):
 def delete_endorsement(endorsement_id: int):
     endorsement = _my_endorsement(endorsement_id)
     if attempt(
-        lambda: operations.delete_endorsement(current_user, endorsement, by_champion=True)
+        lambda: endorsement_ops.delete_endorsement(current_user, endorsement, by_champion=True)
     ).ok:
         flash("The endorsement is deleted.", "success")
     return redirect(url_for("my_champion.home"))

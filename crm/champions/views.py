@@ -12,7 +12,7 @@ from flask_login import current_user
 
 from crm.audit.operations import trail_for
 from crm.auth.operations import staff_choices
-from crm.champions import operations, queries
+from crm.champions import queries
 from crm.champions.forms import (
     ChampionForm,
     EndorsementForm,
@@ -21,6 +21,8 @@ from crm.champions.forms import (
     RejectForm,
 )
 from crm.champions.models import Champion, Endorsement, Region, Stage, Verification
+from crm.champions.operations import endorsements as endorsement_ops
+from crm.champions.operations import pipeline as champion_ops
 from crm.contacts.models import Contact
 from crm.core.access import Permission, requires
 from crm.core.errors import OperationError
@@ -48,8 +50,8 @@ def lapsing_months() -> int:
     return current_app.config["CHAMPION_LAPSING_MONTHS"]
 
 
-def champion_fields(form: ChampionForm) -> operations.ChampionFields:
-    return operations.ChampionFields(
+def champion_fields(form: ChampionForm) -> champion_ops.ChampionFields:
+    return champion_ops.ChampionFields(
         owner_id=int(form.owner_id.data) if form.owner_id.data else None,
         region=form.region.data or None,
         audience_reach=form.audience_reach.data,
@@ -60,8 +62,8 @@ def champion_fields(form: ChampionForm) -> operations.ChampionFields:
     )
 
 
-def endorsement_fields(form: EndorsementForm) -> operations.EndorsementFields:
-    return operations.EndorsementFields(
+def endorsement_fields(form: EndorsementForm) -> endorsement_ops.EndorsementFields:
+    return endorsement_ops.EndorsementFields(
         kind=form.kind.data,
         made_on=form.made_on.data,
         title=form.title.data,
@@ -108,10 +110,10 @@ def endorsement_page(
 
     def save() -> Endorsement:
         if endorsement is None:
-            return operations.record_endorsement(
+            return endorsement_ops.record_endorsement(
                 current_user, champion, endorsement_fields(form), verified=not by_champion
             )
-        return operations.update_endorsement(
+        return endorsement_ops.update_endorsement(
             current_user,
             endorsement,
             endorsement_fields(form),
@@ -145,8 +147,8 @@ def _period() -> tuple[date, date]:
             else end - timedelta(days=365)
         )
         # Within what can have happened: no period past next year or before 1990.
-        end = min(max(end, operations.EARLIEST), today + timedelta(days=366))
-        start = min(max(start, operations.EARLIEST), today + timedelta(days=366))
+        end = min(max(end, champion_ops.EARLIEST), today + timedelta(days=366))
+        start = min(max(start, champion_ops.EARLIEST), today + timedelta(days=366))
     except ValueError:
         flash("That period was not a pair of dates; showing the last twelve months.", "warning")
         return today - timedelta(days=365), today
@@ -238,7 +240,7 @@ def new():
             contact = db.session.get(Contact, ids[0])
             if contact is None:
                 raise OperationError("That contact no longer exists.", field="contact_ids")
-            return operations.enter_pipeline(
+            return champion_ops.enter_pipeline(
                 current_user,
                 contact,
                 champion_fields(form),
@@ -271,7 +273,7 @@ def detail(champion_id: int):
         champion=champion,
         move_form=move_form,
         reject_form=reject_form,
-        allowed_moves=sorted(operations.ALLOWED_MOVES[champion.stage], key=lambda s: s.rank),
+        allowed_moves=sorted(champion_ops.ALLOWED_MOVES[champion.stage], key=lambda s: s.rank),
         lapsing=champion.id in queries.lapsing_ids([champion.id], date.today(), lapsing_months()),
         lapsing_months=lapsing_months(),
         trail=trail_for("champion", champion.id),
@@ -290,7 +292,7 @@ def edit(champion_id: int):
         form.version.data = str(champion.version)
     saved = submit_form(
         form,
-        lambda: operations.update_champion(
+        lambda: champion_ops.update_champion(
             current_user, champion, champion_fields(form), expected_version=form.loaded_version()
         ),
         record=champion,
@@ -309,7 +311,7 @@ def move(champion_id: int):
     champion = _load(champion_id)
     form = MoveForm()
     done = attempt_flashed(
-        lambda: operations.move(
+        lambda: champion_ops.move(
             current_user,
             champion,
             form.stage.data or "",
@@ -330,7 +332,7 @@ def move(champion_id: int):
 def remove(champion_id: int):
     champion = _load(champion_id)
     contact_id = champion.contact_id
-    if not attempt(lambda: operations.remove_from_pipeline(current_user, champion)).ok:
+    if not attempt(lambda: champion_ops.remove_from_pipeline(current_user, champion)).ok:
         return redirect(url_for("champions.detail", champion_id=champion_id))
     flash("Removed from the champion pipeline.", "success")
     return redirect(url_for("contacts.detail", contact_id=contact_id))
@@ -404,7 +406,9 @@ def verify(endorsement_id: int):
     endorsement = _load_endorsement(endorsement_id)
     form = RejectForm()
     done = attempt_flashed(
-        lambda: operations.verify(current_user, endorsement, expected_version=form.loaded_version())
+        lambda: endorsement_ops.verify(
+            current_user, endorsement, expected_version=form.loaded_version()
+        )
     )
     if done.ok:
         flash(f"Verified: {endorsement.title}.", "success")
@@ -417,7 +421,7 @@ def reject(endorsement_id: int):
     endorsement = _load_endorsement(endorsement_id)
     form = RejectForm()
     done = attempt_flashed(
-        lambda: operations.reject(
+        lambda: endorsement_ops.reject(
             current_user,
             endorsement,
             form.reason.data or "",
@@ -435,6 +439,6 @@ def reject(endorsement_id: int):
 def delete_endorsement(endorsement_id: int):
     endorsement = _load_endorsement(endorsement_id)
     champion_id = endorsement.champion_id
-    operations.delete_endorsement(current_user, endorsement, by_champion=False)
+    endorsement_ops.delete_endorsement(current_user, endorsement, by_champion=False)
     flash("The endorsement is deleted.", "success")
     return redirect(url_for("champions.detail", champion_id=champion_id))

@@ -78,7 +78,8 @@ def _answered_ids(consultation: Consultation) -> sa.Select:
 
 def not_answered_ids(consultation: Consultation) -> sa.Select:
     """The ids of the invited contacts without a submitted response, as of now: the
-    recipients of a reminder campaign (crm.campaigns.operations.recipients) and this page."""
+    recipients of a reminder campaign (crm.campaigns.operations.sending.recipients) and this
+    page."""
     return sa.select(Contact.id).where(
         Contact.id.in_(invited_ids(consultation)),
         Contact.id.not_in(_answered_ids(consultation)),

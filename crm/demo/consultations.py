@@ -10,7 +10,7 @@ from datetime import date, datetime, time, timedelta
 import sqlalchemy as sa
 
 from crm.auth.models import User
-from crm.campaigns import operations as campaign_ops
+from crm.campaigns.operations import saved_segments as segment_ops
 from crm.consultations.models import Answer, Consultation, Response
 from crm.consultations.operations import comments as comment_ops
 from crm.consultations.operations import consultations as consultation_ops
@@ -136,9 +136,9 @@ def load(rng: random.Random, contacts: list[Contact], staff: list[User]) -> str:
             contact.tags = [*contact.tags, *tags_from_names([INVITED_TAG])]
         invited += extra
     db.session.flush()
-    segment = campaign_ops.create_segment(
+    segment = segment_ops.create_segment(
         lead,
-        campaign_ops.SegmentFields(
+        segment_ops.SegmentFields(
             name="Standards 2.0 consultation",
             description="Invited to comment on the 2.0 draft.",
             criteria={"tags": [INVITED_TAG], "consent_only": False},

@@ -26,7 +26,7 @@ from crm.consultations.models import Response
 from crm.contacts.models import Contact
 from crm.duplicates import scan as scanning
 from crm.duplicates.models import DuplicateDismissal, DuplicateKind, DuplicateMerge
-from crm.duplicates.operations import counted
+from crm.duplicates.operations.merging import counted
 from crm.engagements.models import Engagement, engagement_contact
 from crm.events.models import Participation
 from crm.extensions import db

@@ -11,9 +11,10 @@ from crm.core.access import Permission, requires
 from crm.core.countries import country_name, language_name
 from crm.core.errors import OperationError
 from crm.core.unit_of_work import attempt
-from crm.duplicates import operations, queries
+from crm.duplicates import queries
 from crm.duplicates.forms import CHOICE_VALUES, MergeForm
 from crm.duplicates.models import DuplicateKind
+from crm.duplicates.operations import contact_merge, dismissals, merging, organization_merge
 from crm.events.views import flash_promoted
 from crm.extensions import db
 
@@ -29,8 +30,8 @@ def _kind(slug: str) -> DuplicateKind:
 
 def _fields(kind: DuplicateKind) -> dict[str, str]:
     if kind is DuplicateKind.CONTACT:
-        return operations.CONTACT_FIELDS
-    return operations.ORGANIZATION_FIELDS
+        return merging.CONTACT_FIELDS
+    return merging.ORGANIZATION_FIELDS
 
 
 def detail_url(kind: DuplicateKind, record_id: int) -> str:
@@ -117,9 +118,9 @@ def merge(slug: str, first_id: int, second_id: int):
         survivor, other = (first, second) if keep_first else (second, first)
         versions = form.versions() if keep_first else form.versions()[::-1]
         merge_op = (
-            operations.merge_contacts
+            contact_merge.merge_contacts
             if kind is DuplicateKind.CONTACT
-            else operations.merge_organizations
+            else organization_merge.merge_organizations
         )
         done = attempt(
             lambda: merge_op(
@@ -153,9 +154,9 @@ def merge(slug: str, first_id: int, second_id: int):
         status = 422
         flash("Pick which of the two records to keep; nothing was merged.", "danger")
     conflicts = (
-        operations.contact_conflicts(first, second)
+        contact_merge.contact_conflicts(first, second)
         if kind is DuplicateKind.CONTACT
-        else operations.organization_conflicts(first, second)
+        else organization_merge.organization_conflicts(first, second)
     )
     counts = (
         queries.contact_link_counts
@@ -180,9 +181,9 @@ def merge(slug: str, first_id: int, second_id: int):
     ), status
 
 
-def _choices(fields: dict[str, str], keep_first: bool) -> dict[str, operations.Choice]:
+def _choices(fields: dict[str, str], keep_first: bool) -> dict[str, merging.Choice]:
     """Radio values ("first", "second", "both") as the operation's survivor/other/both."""
-    choices: dict[str, operations.Choice] = {}
+    choices: dict[str, merging.Choice] = {}
     for name, label in fields.items():
         value = request.form.get(f"choice-{name}")
         if value is None:
@@ -224,7 +225,7 @@ def _field_row(kind: DuplicateKind, name: str, label: str, first: Any, second: A
         "second": b,
         "same": a == b,
         "default": default,
-        "joinable": name in operations.JOINABLE,
+        "joinable": name in merging.JOINABLE,
     }
 
 
@@ -232,7 +233,7 @@ def _field_row(kind: DuplicateKind, name: str, label: str, first: Any, second: A
 @requires(Permission.DUPLICATES_MERGE)
 def dismiss(slug: str, first_id: int, second_id: int):
     kind = _kind(slug)
-    done = attempt(lambda: operations.dismiss_pair(current_user, kind, first_id, second_id))
+    done = attempt(lambda: dismissals.dismiss_pair(current_user, kind, first_id, second_id))
     if not done.ok:
         return redirect(url_for("duplicates.index", kind=slug))
     flash(

@@ -11,25 +11,26 @@ from flask import Blueprint, abort, flash, redirect, render_template, request, u
 from crm.core.access import public
 from crm.core.http import external_url
 from crm.core.public_forms import submit_public_form
-from crm.events import operations
 from crm.events.forms import PublicRegistrationForm
 from crm.events.models import Event
+from crm.events.operations import newcomers as newcomer_ops
+from crm.events.operations import places as place_ops
 from crm.events.views import ics_response
 from crm.extensions import db
 
 bp = Blueprint("public_events", __name__, url_prefix="/e")
 
 OUTCOME_MESSAGES = {
-    operations.Outcome.REGISTERED: (
+    place_ops.Outcome.REGISTERED: (
         "registered",
         "You are registered. A confirmation is on its way to your email address.",
     ),
-    operations.Outcome.WAITLISTED: (
+    place_ops.Outcome.WAITLISTED: (
         "waitlisted",
         "The event is full, so you are on the waitlist. If a place frees up it is yours in "
         "the order people registered, and we will email you.",
     ),
-    operations.Outcome.ALREADY: (
+    place_ops.Outcome.ALREADY: (
         "already",
         "This email address is already on the list for this event, so nothing was changed: "
         "your earlier registration (or place on the waitlist) still stands.",
@@ -57,10 +58,10 @@ def register(event_id: int):
         return render_template("events/public.html", event=event, form=form), 409
     if form.validate_on_submit():
 
-        def register_them() -> operations.Outcome:
-            _participation, outcome = operations.public_register(
+        def register_them() -> place_ops.Outcome:
+            _participation, outcome = newcomer_ops.public_register(
                 event,
-                operations.Person(
+                newcomer_ops.Person(
                     first_name=form.first_name.data,
                     last_name=form.last_name.data,
                     email=form.email.data,

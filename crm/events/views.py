@@ -26,10 +26,13 @@ from crm.core.export import csv_response, xlsx_response
 from crm.core.form_pages import submit_form
 from crm.core.http import external_url
 from crm.core.unit_of_work import attempt, attempt_flashed
-from crm.events import operations, queries
+from crm.events import queries
 from crm.events.calendar import ics_for
 from crm.events.forms import AddParticipantForm, EventForm, WalkInForm
 from crm.events.models import Event, ParticipantRole, Participation, ParticipationStatus
+from crm.events.operations import events as event_ops
+from crm.events.operations import newcomers as newcomer_ops
+from crm.events.operations import places as place_ops
 from crm.extensions import db
 
 bp = Blueprint("events", __name__, url_prefix="/events")
@@ -43,8 +46,8 @@ def _load_participation(participation_id: int) -> Participation:
     return db.session.get(Participation, participation_id) or abort(404)
 
 
-def _fields_from(form: EventForm) -> operations.EventFields:
-    return operations.EventFields(
+def _fields_from(form: EventForm) -> event_ops.EventFields:
+    return event_ops.EventFields(
         name=form.name.data,
         kind=form.kind.data,
         hosting=form.hosting.data,
@@ -105,7 +108,7 @@ def new():
         start = (datetime.now() + timedelta(days=14)).replace(hour=10, minute=0, second=0)
         form.starts_local.data = start.replace(microsecond=0)
         form.ends_local.data = (start + timedelta(hours=2)).replace(microsecond=0)
-    saved = submit_form(form, lambda: operations.create_event(current_user, _fields_from(form)))
+    saved = submit_form(form, lambda: event_ops.create_event(current_user, _fields_from(form)))
     if saved.ok:
         flash(f"{saved.value.name} is created.", "success")
         return redirect(url_for("events.detail", event_id=saved.value.id))
@@ -126,7 +129,7 @@ def detail(event_id: int):
         figures=queries.figures(event),
         participants=queries.participants(event, status),
         waitlist=queries.waitlist(event),
-        places_left=operations.places_left(event),
+        places_left=place_ops.places_left(event),
         status_filter=status,
         statuses=list(ParticipationStatus),
         roles=list(ParticipantRole),
@@ -149,7 +152,7 @@ def edit(event_id: int):
         form.version.data = str(event.version)
     saved = submit_form(
         form,
-        lambda: operations.update_event(
+        lambda: event_ops.update_event(
             current_user, event, _fields_from(form), expected_version=form.loaded_version()
         ),
         record=event,
@@ -165,7 +168,7 @@ def edit(event_id: int):
 @requires(Permission.EVENTS_EDIT)
 def delete(event_id: int):
     event = _load(event_id)
-    if not attempt(lambda: operations.delete_event(current_user, event)).ok:
+    if not attempt(lambda: event_ops.delete_event(current_user, event)).ok:
         return redirect(url_for("events.detail", event_id=event_id))
     flash("The event is deleted.", "success")
     return redirect(url_for("events.index"))
@@ -181,7 +184,7 @@ def add_participants(event_id: int):
         flash("Pick at least one contact from the suggestions to add.", "danger")
         return redirect(url_for("events.detail", event_id=event.id))
     done = attempt_flashed(
-        lambda: operations.add_participants(
+        lambda: place_ops.add_participants(
             current_user,
             event,
             ids,
@@ -216,19 +219,19 @@ def change_participation(participation_id: int):
     def change() -> list[Participation]:
         """Whoever a freed place went to (their emails are queued with the change)."""
         if action == "cancel":
-            return operations.cancel(current_user, participation)
+            return place_ops.cancel(current_user, participation)
         if action == "no_show":
-            operations.mark_no_show(current_user, participation)
+            place_ops.mark_no_show(current_user, participation)
         elif action == "register":
-            _p, outcome = operations.register(
+            _p, outcome = place_ops.register(
                 current_user, event, participation.contact, role=participation.role
             )
-            if outcome is operations.Outcome.WAITLISTED:
+            if outcome is place_ops.Outcome.WAITLISTED:
                 flash("The event is full, so they are on the waitlist.", "info")
         elif action == "role":
-            operations.change_role(current_user, participation, request.form.get("role", ""))
+            place_ops.change_role(current_user, participation, request.form.get("role", ""))
         elif action == "check_in":
-            operations.check_in(current_user, participation)
+            place_ops.check_in(current_user, participation)
         else:
             raise OperationError("Unknown action.")
         return []
@@ -274,7 +277,7 @@ def _wants_json() -> bool:
 def check_in(participation_id: int):
     participation = _load_participation(participation_id)
     undo = request.form.get("undo") == "1"
-    change = operations.undo_check_in if undo else operations.check_in
+    change = place_ops.undo_check_in if undo else place_ops.check_in
     done = attempt(lambda: change(current_user, participation), show=False)
     if not done.ok:
         if _wants_json():
@@ -302,10 +305,10 @@ def walk_in(event_id: int):
     form = WalkInForm()
     if form.validate():
         done = attempt(
-            lambda: operations.walk_in(
+            lambda: newcomer_ops.walk_in(
                 current_user,
                 event,
-                operations.Person(
+                newcomer_ops.Person(
                     first_name=form.first_name.data,
                     last_name=form.last_name.data or "",
                     email=form.email.data or None,

@@ -13,8 +13,9 @@ from crm.core.access import public
 from crm.core.countries import normalize_country
 from crm.core.public_forms import submit_public_form
 from crm.organizations.models import OrganizationKind
-from crm.pledges import operations, queries
+from crm.pledges import queries
 from crm.pledges.forms import PublicPledgeForm
+from crm.pledges.operations import public_form
 from crm.standards.queries import current_standard
 
 bp = Blueprint("public_pledges", __name__, url_prefix="/pledge")
@@ -43,9 +44,9 @@ def sign():
         return render_template("pledges/public.html", form=None, standard=None), 503
     if form.validate_on_submit():
 
-        def sign_it() -> operations.Outcome:
-            _pledge, outcome = operations.public_pledge(
-                operations.PublicPledge(
+        def sign_it() -> public_form.Outcome:
+            _pledge, outcome = public_form.public_pledge(
+                public_form.PublicPledge(
                     organization=form.organization.data,
                     kind=form.kind.data,
                     country=form.country.data,

@@ -15,9 +15,10 @@ from flask_login import current_user
 from crm.core.access import Permission, requires
 from crm.core.unit_of_work import attempt
 from crm.extensions import db
-from crm.pledges import operations, queries
+from crm.pledges import queries
 from crm.pledges.forms import QuarterForm
 from crm.pledges.models import Maturity, Pledge, PledgeStatus, ProgressReport, ReportStatus
+from crm.pledges.operations import progress_reports as report_ops
 from crm.pledges.schedule import Quarter, reportable_quarters
 
 bp = Blueprint("my_pledge", __name__, url_prefix="/me/pledge")
@@ -86,18 +87,18 @@ def start_report(pledge_id: int):
     except ValueError:
         flash("Choose the quarter the report covers.", "danger")
         return redirect(url_for("my_pledge.home"))
-    done = attempt(lambda: operations.start_report(current_user, pledge, quarter))
+    done = attempt(lambda: report_ops.start_report(current_user, pledge, quarter))
     if not done.ok:
         return redirect(url_for("my_pledge.home"))
     return redirect(url_for("my_pledge.report", report_id=done.value.id))
 
 
-def _answers_from(form, report: ProgressReport) -> dict[int, operations.Answer]:
+def _answers_from(form, report: ProgressReport) -> dict[int, report_ops.Answer]:
     answers = {}
     for assessment in report.answers:
         pid = assessment.principle_id
         # A field missing from the post (not a field emptied) keeps what was saved.
-        answers[pid] = operations.Answer(
+        answers[pid] = report_ops.Answer(
             level=form.get(f"level_{pid}", assessment.level.value),
             evidence=form.get(f"evidence_{pid}", assessment.evidence or ""),
             comment=form.get(f"comment_{pid}", assessment.comment or ""),
@@ -115,7 +116,7 @@ def report(report_id: int):
         action = request.form.get("action", "save")
         version = request.form.get("version", type=int)
         answers = _answers_from(request.form, report)
-        store = operations.submit_report if action == "submit" else operations.save_report
+        store = report_ops.submit_report if action == "submit" else report_ops.save_report
         done = attempt(
             lambda: store(current_user, report, answers, expected_version=version), show=False
         )
@@ -146,7 +147,7 @@ def report(report_id: int):
 @requires(Permission.OWN_PLEDGE)
 def correct(report_id: int):
     report = _my_report(report_id)
-    done = attempt(lambda: operations.correct_report(current_user, report))
+    done = attempt(lambda: report_ops.correct_report(current_user, report))
     if not done.ok:
         return redirect(url_for("my_pledge.report", report_id=report.id))
     flash(
@@ -160,7 +161,7 @@ def correct(report_id: int):
 @requires(Permission.OWN_PLEDGE)
 def delete_draft(report_id: int):
     report = _my_report(report_id)
-    if not attempt(lambda: operations.delete_draft(current_user, report)).ok:
+    if not attempt(lambda: report_ops.delete_draft(current_user, report)).ok:
         return redirect(url_for("my_pledge.report", report_id=report.id))
     flash("The draft is deleted.", "success")
     return redirect(url_for("my_pledge.home"))

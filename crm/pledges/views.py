@@ -17,9 +17,12 @@ from crm.core.unit_of_work import attempt, attempt_flashed
 from crm.extensions import db
 from crm.organizations import queries as org_queries
 from crm.organizations.models import Organization
-from crm.pledges import operations, queries
+from crm.pledges import queries
 from crm.pledges.forms import DetailsForm, MoveForm, PledgeForm, ReasonForm
 from crm.pledges.models import Maturity, Pledge, ProgressReport, Standing
+from crm.pledges.operations import lifecycle as pledge_ops
+from crm.pledges.operations import progress_reports as report_ops
+from crm.pledges.operations import signatories as signatory_ops
 from crm.standards.models import Standard, StandardStatus
 from crm.standards.queries import current_standard
 
@@ -108,7 +111,7 @@ def new():
         def create() -> Pledge:
             if standard is None:
                 raise OperationError("No version of the standard is in force yet.")
-            return operations.create_pledge(
+            return pledge_ops.create_pledge(
                 current_user,
                 org_queries.by_name(form.organization.data),
                 standard,
@@ -166,13 +169,13 @@ def detail(pledge_id: int):
         pledge=pledge,
         chart=chart,
         schedule=queries.schedule_of(pledge),
-        allowed=operations.TRANSITIONS[pledge.status],
+        allowed=pledge_ops.TRANSITIONS[pledge.status],
         reason_form=ReasonForm(),
         move_form=move_form,
         points=points,
         other_pledges=history,
-        representative=operations.representative_for(pledge),
-        doubts=operations.signatory_doubts(pledge) if pledge.status.value == "signed" else [],
+        representative=signatory_ops.representative_for(pledge),
+        doubts=signatory_ops.signatory_doubts(pledge) if pledge.status.value == "signed" else [],
     )
 
 
@@ -187,7 +190,7 @@ def edit(pledge_id: int):
     refused = False
     if form.validate_on_submit():
         done = attempt(
-            lambda: operations.update_details(
+            lambda: pledge_ops.update_details(
                 current_user,
                 pledge,
                 signatory_id=_signatory_id(form),
@@ -215,15 +218,15 @@ def edit(pledge_id: int):
 @bp.route("/<int:pledge_id>/status", methods=["POST"])
 @requires(Permission.PLEDGES_EDIT)
 def change_status(pledge_id: int):
-    """Sign, confirm, withdraw: one place, the lifecycle in `operations.transition`."""
+    """Sign, confirm, withdraw: one place, the lifecycle in `pledge_ops.transition`."""
     pledge = _load(pledge_id)
     form = ReasonForm()
     target = request.form.get("to", "")
 
     def change() -> User | None:
         if target == "active":
-            return operations.confirm(current_user, pledge, expected_version=form.loaded_version())
-        operations.transition(
+            return pledge_ops.confirm(current_user, pledge, expected_version=form.loaded_version())
+        pledge_ops.transition(
             current_user,
             pledge,
             target,
@@ -256,7 +259,7 @@ def move(pledge_id: int):
     def move_it() -> None:
         if standard is None:
             raise OperationError("Choose the version to move to.")
-        operations.move_to_version(
+        pledge_ops.move_to_version(
             current_user, pledge, standard, expected_version=form.loaded_version()
         )
 
@@ -289,7 +292,7 @@ def accept(report_id: int):
     report = db.session.get(ProgressReport, report_id) or abort(404)
     form = ReasonForm()
     done = attempt_flashed(
-        lambda: operations.accept_report(
+        lambda: report_ops.accept_report(
             current_user, report, expected_version=form.loaded_version()
         )
     )

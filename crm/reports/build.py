@@ -296,9 +296,9 @@ def latest_levels(
 
     The latest report (the last filed, corrections included) is picked by the database: only
     its answers are read, not every report's. A report holds an answer per principle from the
-    moment it is started (`crm.pledges.operations`), so the latest one filed is the latest one
-    with answers. They come back as a row per pledge with a score column per principle (a
-    tenth of the rows to fetch), turned into a row per answer here.
+    moment it is started (`crm.pledges.operations.progress_reports`), so the latest one filed
+    is the latest one with answers. They come back as a row per pledge with a score column per
+    principle (a tenth of the rows to fetch), turned into a row per answer here.
     """
     principles = db.session.execute(
         sa.select(Principle.id, Principle.code)

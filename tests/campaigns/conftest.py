@@ -38,11 +38,11 @@ def person(make_contact):
 
 @pytest.fixture
 def make_segment(db):
-    from crm.campaigns import operations
+    from crm.campaigns.operations import saved_segments as segment_ops
 
     def make(name: str = "Everyone who agreed", **criteria):
-        segment = operations.create_segment(
-            None, operations.SegmentFields(name=name, criteria=criteria)
+        segment = segment_ops.create_segment(
+            None, segment_ops.SegmentFields(name=name, criteria=criteria)
         )
         db.session.commit()
         return segment
@@ -52,12 +52,12 @@ def make_segment(db):
 
 @pytest.fixture
 def make_campaign(db, make_segment):
-    from crm.campaigns import operations
+    from crm.campaigns.operations import editing as campaign_ops
 
     def make(segment=None, **kw):
         if segment is None:
             segment = make_segment()
-        fields = operations.CampaignFields(
+        fields = campaign_ops.CampaignFields(
             name=kw.pop("name", "Spring newsletter"),
             purpose=kw.pop("purpose", "newsletter"),
             segment_id=segment.id if segment else None,
@@ -67,7 +67,7 @@ def make_campaign(db, make_segment):
             body=kw.pop("body", "Dear {{ first_name }},\n\nThe principles are growing.\n"),
             **kw,
         )
-        campaign = operations.create_campaign(None, fields)
+        campaign = campaign_ops.create_campaign(None, fields)
         db.session.commit()
         return campaign
 

@@ -8,13 +8,15 @@ from datetime import timedelta
 import pytest
 import sqlalchemy as sa
 
-from crm.campaigns import operations
 from crm.campaigns.models import Campaign, CampaignStatus
+from crm.campaigns.operations import editing as campaign_ops
+from crm.campaigns.operations import scheduling as schedule_ops
+from crm.campaigns.operations import sending as send_ops
 from crm.core.db import utcnow
 from crm.core.errors import OperationError
 
 
-def fields(segment, **kw) -> operations.CampaignFields:
+def fields(segment, **kw) -> campaign_ops.CampaignFields:
     data = dict(
         name="Pledge drive",
         purpose="pledge_drive",
@@ -25,7 +27,7 @@ def fields(segment, **kw) -> operations.CampaignFields:
         body="Dear {{ first_name }},\n\nSign here: {{ pledge_url }}\n",
     )
     data.update(kw)
-    return operations.CampaignFields(**data)
+    return campaign_ops.CampaignFields(**data)
 
 
 @pytest.mark.parametrize(
@@ -52,7 +54,7 @@ def fields(segment, **kw) -> operations.CampaignFields:
 def test_bad_campaigns_are_refused_at_save(db, make_segment, change, field, words):
     segment = make_segment()
     with pytest.raises(OperationError) as exc:
-        operations.create_campaign(None, fields(segment, **change))
+        campaign_ops.create_campaign(None, fields(segment, **change))
     assert exc.value.field == field
     assert words in exc.value.message
     db.session.rollback()
@@ -86,22 +88,22 @@ def test_lifecycle_schedule_unschedule_cancel(db, make_campaign, person):
     person("Amina")
     campaign = make_campaign()
     with pytest.raises(OperationError) as exc:
-        operations.schedule_campaign(None, campaign, utcnow() - timedelta(minutes=1))
+        schedule_ops.schedule_campaign(None, campaign, utcnow() - timedelta(minutes=1))
     assert exc.value.field == "scheduled_at"
     assert campaign.status is CampaignStatus.DRAFT
-    operations.schedule_campaign(None, campaign, utcnow() + timedelta(hours=2))
+    schedule_ops.schedule_campaign(None, campaign, utcnow() + timedelta(hours=2))
     assert campaign.status is CampaignStatus.SCHEDULED
     with pytest.raises(OperationError):  # scheduled: not editable until back to draft
-        operations.update_campaign(None, campaign, fields(campaign.segment))
-    operations.unschedule_campaign(None, campaign)
+        campaign_ops.update_campaign(None, campaign, fields(campaign.segment))
+    schedule_ops.unschedule_campaign(None, campaign)
     assert campaign.status is CampaignStatus.DRAFT and campaign.scheduled_at is None
-    operations.schedule_campaign(None, campaign, utcnow() + timedelta(hours=2))
-    operations.cancel_campaign(None, campaign)
+    schedule_ops.schedule_campaign(None, campaign, utcnow() + timedelta(hours=2))
+    schedule_ops.cancel_campaign(None, campaign)
     assert campaign.status is CampaignStatus.CANCELLED
     with pytest.raises(OperationError):
-        operations.queue_campaign(None, campaign)
+        send_ops.queue_campaign(None, campaign)
     with pytest.raises(OperationError):
-        operations.cancel_campaign(None, campaign)
+        schedule_ops.cancel_campaign(None, campaign)
 
 
 def test_a_draft_without_a_segment_cannot_be_sent(db, make_campaign):
@@ -110,17 +112,17 @@ def test_a_draft_without_a_segment_cannot_be_sent(db, make_campaign):
     db.session.commit()
     db.session.refresh(campaign)
     with pytest.raises(OperationError) as exc:
-        operations.queue_campaign(None, campaign)
+        send_ops.queue_campaign(None, campaign)
     assert exc.value.field == "segment_id"
 
 
 def test_a_sent_campaign_is_read_only(client, as_role, make_campaign, person, db, ctx):
     person("Amina")
     campaign = make_campaign()
-    operations.queue_campaign(None, campaign)
+    send_ops.queue_campaign(None, campaign)
     db.session.commit()
     with pytest.raises(OperationError):
-        operations.update_campaign(None, campaign, fields(campaign.segment, name="Changed"))
+        campaign_ops.update_campaign(None, campaign, fields(campaign.segment, name="Changed"))
     db.session.rollback()
     as_role("lead")
     page = client.get(f"/campaigns/{campaign.id}/edit")

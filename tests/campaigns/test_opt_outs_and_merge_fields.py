@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 import sqlalchemy as sa
 
-from crm.campaigns import operations, rendering, worker
+from crm.campaigns import rendering, worker
 from crm.campaigns.models import (
     CampaignStatus,
     MessageStatus,
@@ -14,6 +14,9 @@ from crm.campaigns.models import (
     Suppression,
     SuppressionReason,
 )
+from crm.campaigns.operations import scheduling as schedule_ops
+from crm.campaigns.operations import sending as send_ops
+from crm.campaigns.operations import unsubscribing as unsubscribe_ops
 from crm.contacts.models import ConsentStatus, Contact
 from crm.core.errors import OperationError
 
@@ -27,7 +30,7 @@ def test_someone_who_unsubscribes_after_queueing_is_not_mailed(
 ):
     amina, boris = person("Amina"), person("Boris")
     campaign = make_campaign()
-    operations.queue_campaign(None, campaign)
+    send_ops.queue_campaign(None, campaign)
     db.session.commit()
     amina.consent_status = ConsentStatus.WITHDRAWN  # unsubscribed through an earlier campaign
     db.session.add(
@@ -45,11 +48,11 @@ def test_a_cancelled_campaign_is_not_sent_on_retry(
 ):
     person("Amina")
     campaign = make_campaign()
-    operations.queue_campaign(None, campaign)
+    send_ops.queue_campaign(None, campaign)
     db.session.commit()
     fake_sendgrid.answer(500, message="down")
     assert worker.drain_once(sendgrid_provider)["retry"] == 1
-    operations.cancel_campaign(None, campaign)  # while the message waits to be retried
+    schedule_ops.cancel_campaign(None, campaign)  # while the message waits to be retried
     db.session.commit()
     fake_sendgrid.answer(202)
     requests_before = len(fake_sendgrid.requests)
@@ -97,7 +100,7 @@ def test_unsubscribing_withdraws_every_record_of_the_address(
     twin.email = None
     db.session.commit()
     campaign = make_campaign()
-    operations.queue_campaign(None, campaign)
+    send_ops.queue_campaign(None, campaign)
     db.session.commit()
     # A second record with the same address in another case (an old import, say).
     db.session.execute(
@@ -105,7 +108,7 @@ def test_unsubscribing_withdraws_every_record_of_the_address(
     )
     db.session.commit()
     message = rows(db)[0]
-    assert operations.unsubscribe(message, "test link") is True
+    assert unsubscribe_ops.unsubscribe(message, "test link") is True
     db.session.commit()
     db.session.refresh(amina)
     db.session.refresh(twin)
@@ -116,10 +119,10 @@ def test_unsubscribing_withdraws_every_record_of_the_address(
 def test_a_campaign_cannot_be_queued_twice(db, ctx, person, make_campaign):
     person("Amina")
     campaign = make_campaign()
-    operations.queue_campaign(None, campaign)
+    send_ops.queue_campaign(None, campaign)
     db.session.commit()
     with pytest.raises(OperationError):
-        operations.queue_campaign(None, campaign)
+        send_ops.queue_campaign(None, campaign)
     assert len(rows(db)) == 1
     assert campaign.status is CampaignStatus.SENDING
 
@@ -154,7 +157,7 @@ def test_campaign_mail_is_exported_and_erased(db, ctx, person, make_campaign, fi
 
     amina = person("Amina", email="amina@example.org")
     campaign = make_campaign()
-    operations.queue_campaign(None, campaign)
+    send_ops.queue_campaign(None, campaign)
     db.session.commit()
     worker.drain_once(file_provider)
     data = export_personal_data(None, amina)

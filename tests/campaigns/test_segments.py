@@ -7,8 +7,9 @@ from datetime import date
 import pytest
 import sqlalchemy as sa
 
-from crm.campaigns import operations, segments
+from crm.campaigns import segments
 from crm.campaigns.models import Segment
+from crm.campaigns.operations import saved_segments as segment_ops
 from crm.contacts.models import ConsentStatus
 from crm.core.errors import OperationError
 
@@ -114,7 +115,7 @@ def test_pledge_status_and_event_participation(ctx, people, db, make_contact):
 )
 def test_bad_criteria_are_refused_and_nothing_is_saved(db, criteria, field):
     with pytest.raises(OperationError) as exc:
-        operations.create_segment(None, operations.SegmentFields(name="Bad", criteria=criteria))
+        segment_ops.create_segment(None, segment_ops.SegmentFields(name="Bad", criteria=criteria))
     assert exc.value.field == field
     db.session.rollback()
     assert db.session.scalar(sa.select(sa.func.count()).select_from(Segment)) == 0
@@ -122,7 +123,7 @@ def test_bad_criteria_are_refused_and_nothing_is_saved(db, criteria, field):
 
 def test_a_segment_needs_a_name(db):
     with pytest.raises(OperationError) as exc:
-        operations.create_segment(None, operations.SegmentFields(name="  "))
+        segment_ops.create_segment(None, segment_ops.SegmentFields(name="  "))
     assert exc.value.field == "name"
 
 
@@ -174,7 +175,7 @@ def test_volunteers_see_segments_but_cannot_build_them(client, as_role, make_seg
 def test_a_segment_in_use_is_kept(db, make_campaign):
     campaign = make_campaign()
     with pytest.raises(OperationError):
-        operations.delete_segment(None, campaign.segment)
+        segment_ops.delete_segment(None, campaign.segment)
 
 
 def test_segments_by_region_and_by_computed_pledge_standing(ctx, db, make_org, make_contact):

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from crm.campaigns import delivery, operations, worker
+from crm.campaigns import delivery, worker
 from crm.campaigns.models import (
     Campaign,
     CampaignStatus,
@@ -19,6 +19,8 @@ from crm.campaigns.models import (
     Suppression,
     SuppressionReason,
 )
+from crm.campaigns.operations import scheduling as schedule_ops
+from crm.campaigns.operations import sending as send_ops
 from crm.contacts.models import ConsentStatus
 from crm.core.db import utcnow
 from crm.core.errors import OperationError
@@ -57,7 +59,7 @@ def test_queue_writes_one_row_per_recipient_and_says_who_was_left_out(
 ):
     segment = make_segment(consent_only=True)  # the send still reports who lacked consent
     campaign = make_campaign(segment)
-    result = operations.queue_campaign(None, campaign)
+    result = send_ops.queue_campaign(None, campaign)
     db.session.commit()
     assert result.queued == 1
     assert result.left_out == {
@@ -76,7 +78,7 @@ def test_queue_writes_one_row_per_recipient_and_says_who_was_left_out(
     assert crowd["suppressed"].full_name in page and "Suppressed" in page
     assert crowd["withdrawn"].full_name in page
     with pytest.raises(OperationError):  # sending twice is refused
-        operations.queue_campaign(None, campaign)
+        send_ops.queue_campaign(None, campaign)
 
 
 def test_each_address_once(db, ctx, person, make_segment, make_campaign):
@@ -85,7 +87,7 @@ def test_each_address_once(db, ctx, person, make_segment, make_campaign):
     b.email = "SHARED@example.org"  # an import that skipped normalization
     db.session.commit()
     campaign = make_campaign(make_segment())
-    result = operations.queue_campaign(None, campaign)
+    result = send_ops.queue_campaign(None, campaign)
     assert result.queued == 1 and result.left_out == {"duplicate": 1}
     assert [m.contact_id for m in messages(db)] == [a.id]
 
@@ -93,7 +95,7 @@ def test_each_address_once(db, ctx, person, make_segment, make_campaign):
 def test_nobody_to_mail_changes_nothing(db, ctx, crowd, make_segment, make_campaign):
     campaign = make_campaign(make_segment(countries=["NZ"]))
     with pytest.raises(OperationError) as exc:
-        operations.queue_campaign(None, campaign)
+        send_ops.queue_campaign(None, campaign)
     assert "Nobody" in exc.value.message
     db.session.rollback()
     assert messages(db) == [] and campaign.status is CampaignStatus.DRAFT
@@ -120,7 +122,7 @@ def test_the_file_provider_writes_each_message_with_unsubscribe_headers(
         subject="{{ first_name }}, news",
         body="Dear {{ first_name }} ({{ organization }}),\nRead on. Tom & Jerry <3\n",
     )
-    operations.queue_campaign(None, campaign)
+    send_ops.queue_campaign(None, campaign)
     db.session.commit()
     outcome = worker.drain_once(file_provider)
     assert outcome["sent"] == 2
@@ -161,7 +163,7 @@ def test_sendgrid_gets_batches_of_1000_with_our_message_key(
     )
     db.session.commit()
     campaign = make_campaign()
-    operations.queue_campaign(None, campaign)
+    send_ops.queue_campaign(None, campaign)
     db.session.commit()
     worker.drain_once(sendgrid_provider, batch_size=1000)
     worker.drain_once(sendgrid_provider, batch_size=1000)
@@ -198,7 +200,7 @@ def test_logic_in_the_body_renders_per_person(
     campaign = make_campaign(
         body="Hi {{ first_name }}{% if organization %} of {{ organization }}{% endif %}\n"
     )
-    operations.queue_campaign(None, campaign)
+    send_ops.queue_campaign(None, campaign)
     db.session.commit()
     worker.drain_once(sendgrid_provider)
     bodies = sorted(r["json"]["content"][0]["value"].split("\n")[0] for r in fake_sendgrid.requests)
@@ -210,7 +212,7 @@ def test_rate_limited_then_retried_at_the_reset(
 ):
     person("Amina")
     campaign = make_campaign()
-    operations.queue_campaign(None, campaign)
+    send_ops.queue_campaign(None, campaign)
     db.session.commit()
     reset = int(time.time()) + 120
     fake_sendgrid.answer(
@@ -239,7 +241,7 @@ def test_server_errors_back_off_and_retry(
 ):
     person("Amina")
     campaign = make_campaign()
-    operations.queue_campaign(None, campaign)
+    send_ops.queue_campaign(None, campaign)
     db.session.commit()
     if kind == "drop":
         fake_sendgrid.answer(200, drop=True)
@@ -258,7 +260,7 @@ def test_retries_give_up_in_the_end(
 ):
     person("Amina")
     campaign = make_campaign()
-    operations.queue_campaign(None, campaign)
+    send_ops.queue_campaign(None, campaign)
     db.session.commit()
     fake_sendgrid.answer(503, times=worker.MAX_ATTEMPTS)
     now = utcnow()
@@ -277,7 +279,7 @@ def test_a_refused_api_key_keeps_the_messages_for_later(
     """401/403: the key is wrong or revoked, not the messages: nothing is lost."""
     person("Amina")
     campaign = make_campaign()
-    operations.queue_campaign(None, campaign)
+    send_ops.queue_campaign(None, campaign)
     db.session.commit()
     fake_sendgrid.answer(401, message="The provided authorization grant is invalid")
     outcome = worker.drain_once(sendgrid_provider)
@@ -294,7 +296,7 @@ def test_other_client_errors_fail_with_the_reason(
     person("Amina")
     person("Boris")
     campaign = make_campaign()
-    operations.queue_campaign(None, campaign)
+    send_ops.queue_campaign(None, campaign)
     db.session.commit()
     fake_sendgrid.answer(status, message="The from address does not match a verified Sender")
     outcome = worker.drain_once(sendgrid_provider)
@@ -309,7 +311,7 @@ def test_a_scheduled_campaign_goes_out_when_due(db, ctx, person, make_campaign, 
     person("Amina")
     campaign = make_campaign()
     when = utcnow() + timedelta(hours=1)
-    operations.schedule_campaign(None, campaign, when)
+    schedule_ops.schedule_campaign(None, campaign, when)
     db.session.commit()
     assert worker.drain_once(file_provider)["claimed"] == 0
     assert campaign.status is CampaignStatus.SCHEDULED
@@ -324,7 +326,7 @@ def test_a_scheduled_campaign_with_nobody_to_mail_is_cancelled_with_the_reason(
 ):
     campaign = make_campaign()
     when = utcnow() + timedelta(hours=1)
-    operations.schedule_campaign(None, campaign, when)
+    schedule_ops.schedule_campaign(None, campaign, when)
     db.session.commit()
     worker.drain_once(file_provider, now=when + timedelta(seconds=1))
     db.session.refresh(campaign)
@@ -337,10 +339,10 @@ def test_cancelling_while_sending_withdraws_what_is_queued(
     for name in ("Amina", "Boris", "Chen"):
         person(name)
     campaign = make_campaign()
-    operations.queue_campaign(None, campaign)
+    send_ops.queue_campaign(None, campaign)
     db.session.commit()
     worker.drain_once(file_provider, batch_size=1)
-    assert operations.cancel_campaign(None, campaign) == 2
+    assert schedule_ops.cancel_campaign(None, campaign) == 2
     db.session.commit()
     assert worker.drain_once(file_provider)["claimed"] == 0
     assert [m.status for m in messages(db)] == [
@@ -353,7 +355,7 @@ def test_cancelling_while_sending_withdraws_what_is_queued(
 def test_a_dead_workers_claim_is_taken_back(db, ctx, person, make_campaign, file_provider):
     person("Amina")
     campaign = make_campaign()
-    operations.queue_campaign(None, campaign)
+    send_ops.queue_campaign(None, campaign)
     db.session.commit()
     now = utcnow()
     assert [m.id for m in worker.claim(10, now)]  # claimed, then the worker "dies"
@@ -366,7 +368,7 @@ def test_the_worker_command_drains_the_outbox(db, app, person, make_campaign, ou
     with app.test_request_context():
         person("Amina")
         campaign = make_campaign()
-        operations.queue_campaign(None, campaign)
+        send_ops.queue_campaign(None, campaign)
         db.session.commit()
     result = runner.invoke(args=["crm", "worker", "--once"])
     assert result.exit_code == 0, result.output
@@ -379,7 +381,7 @@ def test_the_worker_command_drains_the_outbox(db, app, person, make_campaign, ou
 def test_the_request_body_is_what_the_library_sends(db, ctx, person, make_campaign):
     person("Amina")
     campaign = make_campaign()
-    operations.queue_campaign(None, campaign)
+    send_ops.queue_campaign(None, campaign)
     db.session.commit()
     batch, carried = delivery.batches_for(campaign, worker.claim(10, utcnow()))[0]
     body = delivery.SendGridBatchProvider.request_body(batch)
@@ -390,7 +392,7 @@ def test_the_request_body_is_what_the_library_sends(db, ctx, person, make_campai
 def test_a_slow_answer_times_out_and_is_retried(db, ctx, person, make_campaign, fake_sendgrid):
     person("Amina")
     campaign = make_campaign()
-    operations.queue_campaign(None, campaign)
+    send_ops.queue_campaign(None, campaign)
     db.session.commit()
     impatient = delivery.SendGridBatchProvider("SG.test-key", fake_sendgrid.url, timeout=0.3)
     fake_sendgrid.delay = 1.0
@@ -423,7 +425,7 @@ def test_a_sending_job_goes_on_batch_after_batch_and_hands_over_when_stopping(
     monkeypatch.setitem(app.config, "CAMPAIGN_SEND_LANES", 1)
     monkeypatch.setattr(jobs, "SEND_FOR", 600.0)  # the budget cannot run out in this test
     campaign = make_campaign()
-    operations.queue_campaign(None, campaign)
+    send_ops.queue_campaign(None, campaign)
     db.session.commit()
 
     def lane() -> list[Job]:

@@ -8,7 +8,8 @@ import pytest
 import sqlalchemy as sa
 
 from crm.audit.models import AuditEntry
-from crm.campaigns import delivery, operations, worker
+from crm.campaigns import delivery, worker
+from crm.campaigns.operations import sending as send_ops
 from crm.contacts.models import ConsentStatus
 from crm.core.errors import OperationError
 from tests.conftest import first_link
@@ -20,7 +21,7 @@ def received(db, app, person, make_campaign, file_provider, outbox):
     with app.test_request_context():
         amina = person("Amina")
         campaign = make_campaign()
-        operations.queue_campaign(None, campaign)
+        send_ops.queue_campaign(None, campaign)
         db.session.commit()
         worker.drain_once(file_provider)
         amina_id = amina.id
@@ -78,9 +79,9 @@ def test_unsubscribed_people_are_left_out_next_time(db, ctx, client, received, m
     db.session.commit()
     second = make_campaign(segment, name="Second")
     with pytest.raises(OperationError) as exc:
-        operations.queue_campaign(None, second)
+        send_ops.queue_campaign(None, second)
     assert "Nobody" in str(exc.value)
-    assert operations.left_out_preview(second) == {"included": 0, "withdrawn": 1}
+    assert send_ops.left_out_preview(second) == {"included": 0, "withdrawn": 1}
 
 
 @pytest.mark.parametrize("token", ["garbage", "test-message"])
@@ -117,8 +118,8 @@ def test_the_preference_page_leaves_out_only_the_topics_declined(
     newsletter = make_campaign(segment, name="Newsletter 2", purpose="newsletter")
     invitation = make_campaign(segment, name="Invite", purpose="event_invitation")
     with app.test_request_context():
-        assert operations.left_out_preview(newsletter) == {"included": 0, "topic": 1}
-        assert operations.left_out_preview(invitation) == {"included": 1}
+        assert send_ops.left_out_preview(newsletter) == {"included": 0, "topic": 1}
+        assert send_ops.left_out_preview(invitation) == {"included": 1}
     entry = db.session.scalar(
         sa.select(AuditEntry).where(
             AuditEntry.object_type == "contact", AuditEntry.summary.like("Email topics%")

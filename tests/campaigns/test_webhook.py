@@ -13,8 +13,9 @@ import sqlalchemy as sa
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from crm.campaigns import operations, queries, worker
+from crm.campaigns import queries, worker
 from crm.campaigns.models import DeliveryEvent, OutboxMessage, Suppression
+from crm.campaigns.operations import sending as send_ops
 from crm.contacts.models import ConsentStatus, Contact
 
 URL = "/webhooks/sendgrid"
@@ -53,7 +54,7 @@ def sent(db, app, person, make_campaign, file_provider):
         person("Amina")
         person("Boris")
         campaign = make_campaign()
-        operations.queue_campaign(None, campaign)
+        send_ops.queue_campaign(None, campaign)
         db.session.commit()
         worker.drain_once(file_provider)
         campaign_id = campaign.id
@@ -127,7 +128,7 @@ def test_suppressed_and_unsubscribed_are_left_out_next_time(
     db.session.commit()
     second = make_campaign(segment, name="Second")
     with app.test_request_context():
-        assert operations.left_out_preview(second) == {
+        assert send_ops.left_out_preview(second) == {
             "included": 0,
             "withdrawn": 1,
             "suppressed": 1,

@@ -26,7 +26,9 @@ def _seed(url: str, batch_size: int = BATCH) -> None:
 
     from config import DevelopmentConfig
     from crm import create_app
-    from crm.campaigns import operations
+    from crm.campaigns.operations import editing as campaign_ops
+    from crm.campaigns.operations import saved_segments as segment_ops
+    from crm.campaigns.operations import sending as send_ops
     from crm.contacts.models import ConsentStatus, Contact
     from crm.extensions import db
 
@@ -52,10 +54,10 @@ def _seed(url: str, batch_size: int = BATCH) -> None:
                 for i in range(PEOPLE)
             ],
         )
-        segment = operations.create_segment(None, operations.SegmentFields(name="All"))
-        campaign = operations.create_campaign(
+        segment = segment_ops.create_segment(None, segment_ops.SegmentFields(name="All"))
+        campaign = campaign_ops.create_campaign(
             None,
-            operations.CampaignFields(
+            campaign_ops.CampaignFields(
                 name="Crash",
                 purpose="newsletter",
                 segment_id=segment.id,
@@ -65,7 +67,7 @@ def _seed(url: str, batch_size: int = BATCH) -> None:
                 body="Hello {{ first_name }}",
             ),
         )
-        operations.queue_campaign(None, campaign)
+        send_ops.queue_campaign(None, campaign)
         db.session.commit()
         db.session.remove()
         db.engine.dispose()

@@ -6,23 +6,23 @@ import pytest
 @pytest.fixture
 def make_champion(db, make_contact, make_user):
     """A contact in the pipeline at `stage`, through the real operations."""
-    from crm.champions import operations
     from crm.champions.models import FUNNEL, Stage
+    from crm.champions.operations import pipeline as champion_ops
 
     def make(stage: str = "identified", *, owner=None, contact=None, **fields):
         contact = contact or make_contact()
         if owner is None and Stage(stage) in (Stage.COMMITTED, Stage.ACTIVE, Stage.LAPSED):
             owner = make_user("lead")  # those stages need one on the way
-        champion = operations.enter_pipeline(
+        champion = champion_ops.enter_pipeline(
             None,
             contact,
-            operations.ChampionFields(owner_id=owner.id if owner else None, **fields),
+            champion_ops.ChampionFields(owner_id=owner.id if owner else None, **fields),
             stage=Stage.IDENTIFIED,
         )
         target = Stage(stage)
         path = FUNNEL[1 : FUNNEL.index(target) + 1] if target in FUNNEL else [*FUNNEL[1:4], target]
         for step in path:
-            operations.move(None, champion, step, note="moving along")
+            champion_ops.move(None, champion, step, note="moving along")
         db.session.commit()
         return champion
 

@@ -5,8 +5,8 @@ from datetime import date, timedelta
 import pytest
 import sqlalchemy as sa
 
-from crm.champions import operations
 from crm.champions.models import Endorsement, Verification
+from crm.champions.operations import endorsements as endorsement_ops
 from crm.standards.models import Principle
 
 TODAY = date.today()
@@ -95,10 +95,10 @@ def test_a_champion_records_an_endorsement_and_sees_the_outcome(
 def test_rejecting_needs_a_reason(client, as_role, make_champion, db):
     as_role("lead")
     champion = make_champion("active")
-    endorsement = operations.record_endorsement(
+    endorsement = endorsement_ops.record_endorsement(
         None,
         champion,
-        operations.EndorsementFields(kind="post", made_on=TODAY, title="A post"),
+        endorsement_ops.EndorsementFields(kind="post", made_on=TODAY, title="A post"),
         verified=False,
     )
     db.session.commit()
@@ -116,15 +116,15 @@ def test_rejecting_needs_a_reason(client, as_role, make_champion, db):
 def test_a_stale_review_is_refused(client, as_role, make_champion, db):
     lead = as_role("lead")
     champion = make_champion("active")
-    endorsement = operations.record_endorsement(
+    endorsement = endorsement_ops.record_endorsement(
         None,
         champion,
-        operations.EndorsementFields(kind="post", made_on=TODAY, title="A post"),
+        endorsement_ops.EndorsementFields(kind="post", made_on=TODAY, title="A post"),
         verified=False,
     )
     db.session.commit()
     loaded = endorsement.version
-    operations.reject(lead, endorsement, "Off topic")
+    endorsement_ops.reject(lead, endorsement, "Off topic")
     db.session.commit()
     client.post(f"/champions/endorsements/{endorsement.id}/verify", data={"version": loaded})
     db.session.refresh(endorsement)
@@ -136,10 +136,12 @@ def test_a_champion_sees_only_their_own_records(
 ):
     me, mine = champion_user(email="me@example.org")
     _other_user, theirs = champion_user(email="them@example.org")
-    other = operations.record_endorsement(
+    other = endorsement_ops.record_endorsement(
         None,
         theirs,
-        operations.EndorsementFields(kind="article", made_on=TODAY, title="Their secret article"),
+        endorsement_ops.EndorsementFields(
+            kind="article", made_on=TODAY, title="Their secret article"
+        ),
         verified=False,
     )
     stranger = make_contact("Private", "Person")
@@ -215,10 +217,10 @@ def test_a_champion_account_without_a_champion_record(client, as_role):
 
 def test_a_champion_cannot_delete_a_verified_endorsement(client, login, champion_user, db):
     user, champion = champion_user()
-    endorsement = operations.record_endorsement(
+    endorsement = endorsement_ops.record_endorsement(
         None,
         champion,
-        operations.EndorsementFields(kind="post", made_on=TODAY, title="Verified post"),
+        endorsement_ops.EndorsementFields(kind="post", made_on=TODAY, title="Verified post"),
         verified=True,
     )
     db.session.commit()
@@ -311,10 +313,10 @@ def test_leaderboard_counts_verified_endorsements_in_the_period(make_champion, d
     b = make_champion("active")
 
     def add(champion, days_ago, reach, verified=True):
-        operations.record_endorsement(
+        endorsement_ops.record_endorsement(
             None,
             champion,
-            operations.EndorsementFields(
+            endorsement_ops.EndorsementFields(
                 kind="post",
                 made_on=TODAY - timedelta(days=days_ago),
                 title="Post",
@@ -342,10 +344,10 @@ def test_endorsements_and_champion_data_in_the_personal_data_export_and_erasure(
 
     contact = make_contact("Ayesha", "Siddiqa", email="ayesha@example.org")
     champion = make_champion("active", contact=contact, bio="Ayesha runs a worker podcast")
-    operations.record_endorsement(
+    endorsement_ops.record_endorsement(
         None,
         champion,
-        operations.EndorsementFields(
+        endorsement_ops.EndorsementFields(
             kind="media",
             made_on=TODAY,
             title="Ayesha Siddiqa on the radio",
@@ -431,10 +433,10 @@ def test_editing_an_endorsement_keeps_principles_of_an_older_version(
     user, champion = champion_user()
     v1 = db.session.scalar(sa.select(Standard).where(Standard.version == "1.0"))
     old = {p.code: p for p in v1.principles}
-    endorsement = operations.record_endorsement(
+    endorsement = endorsement_ops.record_endorsement(
         None,
         champion,
-        operations.EndorsementFields(
+        endorsement_ops.EndorsementFields(
             kind="talk", made_on=TODAY, title="Keynote", link="https://example.org/k",
             audience_reach=450, principle_ids=[old["P2"].id, old["P5"].id],
         ),

@@ -5,8 +5,10 @@ from datetime import UTC, date, datetime, timedelta
 import pytest
 import sqlalchemy as sa
 
-from crm.champions import operations, queries
+from crm.champions import queries
 from crm.champions.models import Champion, Stage, StageChange
+from crm.champions.operations import endorsements as endorsement_ops
+from crm.champions.operations import pipeline as champion_ops
 from crm.core.errors import OperationError
 
 
@@ -101,7 +103,7 @@ def test_moves_that_make_no_sense_are_refused(make_user, make_champion, db, star
     champion = make_champion(start, owner=make_user("lead"))
     moves_before = len(champion.moves)
     with pytest.raises(OperationError, match=message):
-        operations.move(None, champion, target, note="because")
+        champion_ops.move(None, champion, target, note="because")
     db.session.rollback()
     db.session.refresh(champion)
     assert champion.stage is Stage(start)
@@ -125,17 +127,17 @@ def test_committed_without_an_owner_is_refused_with_a_clear_message(
 def test_removing_the_owner_of_a_committed_champion_is_refused(make_user, make_champion, db):
     champion = make_champion("committed", owner=make_user("lead"))
     with pytest.raises(OperationError, match="committed champion needs an owner"):
-        operations.update_champion(None, champion, operations.ChampionFields(owner_id=None))
+        champion_ops.update_champion(None, champion, champion_ops.ChampionFields(owner_id=None))
 
 
 def test_moving_back_or_lapsing_needs_a_note(make_user, make_champion, db):
     champion = make_champion("active", owner=make_user("lead"))
     with pytest.raises(OperationError, match="Say why"):
-        operations.move(None, champion, "lapsed")
-    operations.move(None, champion, "lapsed", note="Changed jobs")
+        champion_ops.move(None, champion, "lapsed")
+    champion_ops.move(None, champion, "lapsed", note="Changed jobs")
     assert champion.stage is Stage.LAPSED
     # And back again from lapsed.
-    operations.move(None, champion, "engaged")
+    champion_ops.move(None, champion, "engaged")
     assert champion.stage is Stage.ENGAGED
 
 
@@ -162,8 +164,8 @@ def test_two_leads_editing_the_same_champion(client, as_role, make_champion, db)
     lead = as_role("lead")
     champion = make_champion("approached", owner=lead)
     stale = champion.version
-    operations.update_champion(
-        None, champion, operations.ChampionFields(owner_id=lead.id, next_step="Theirs")
+    champion_ops.update_champion(
+        None, champion, champion_ops.ChampionFields(owner_id=lead.id, next_step="Theirs")
     )
     db.session.commit()
     response = client.post(
@@ -229,10 +231,10 @@ def test_a_champion_without_recent_endorsements_is_flagged_lapsing(
     new = make_champion("active", owner=lead)  # just became active: not lapsing yet
     _backdate(db, quiet, 400)
     _backdate(db, busy, 400)
-    operations.record_endorsement(
+    endorsement_ops.record_endorsement(
         lead,
         busy,
-        operations.EndorsementFields(
+        endorsement_ops.EndorsementFields(
             kind="post", made_on=date.today() - timedelta(days=10), title="Recent post"
         ),
         verified=False,
@@ -252,13 +254,13 @@ def test_a_rejected_endorsement_does_not_keep_a_champion_active(make_champion, m
     lead = make_user("lead")
     champion = make_champion("active", owner=lead)
     _backdate(db, champion, 400)
-    endorsement = operations.record_endorsement(
+    endorsement = endorsement_ops.record_endorsement(
         None,
         champion,
-        operations.EndorsementFields(kind="post", made_on=date.today(), title="Off-topic"),
+        endorsement_ops.EndorsementFields(kind="post", made_on=date.today(), title="Off-topic"),
         verified=False,
     )
-    operations.reject(lead, endorsement, "Not about the principles")
+    endorsement_ops.reject(lead, endorsement, "Not about the principles")
     assert queries.lapsing_ids([champion.id], date.today(), 6) == {champion.id}
 
 
@@ -271,9 +273,9 @@ def test_conversion_counts_moves_to_the_next_stage_and_days_taken(make_champion,
     for champion in (a, b, c):
         champion.stage_since = champion.moves[0].at = start
     db.session.flush()
-    operations.move(None, a, "approached", at=start + timedelta(days=10))
-    operations.move(None, a, "engaged", at=start + timedelta(days=30))
-    operations.move(None, b, "approached", at=start + timedelta(days=20))
+    champion_ops.move(None, a, "approached", at=start + timedelta(days=10))
+    champion_ops.move(None, a, "engaged", at=start + timedelta(days=30))
+    champion_ops.move(None, b, "approached", at=start + timedelta(days=20))
     db.session.commit()
     rows = {r.stage: r for r in queries.conversion(date(2026, 1, 1), date(2026, 12, 31))}
     identified = rows[Stage.IDENTIFIED]
@@ -290,10 +292,10 @@ def test_conversion_counts_moves_to_the_next_stage_and_days_taken(make_champion,
 def test_figures_page_shows_conversion_and_leaderboard(client, as_role, make_champion, db):
     lead = as_role("lead")
     champion = make_champion("active", owner=lead)
-    operations.record_endorsement(
+    endorsement_ops.record_endorsement(
         lead,
         champion,
-        operations.EndorsementFields(
+        endorsement_ops.EndorsementFields(
             kind="talk", made_on=date.today(), title="Keynote", audience_reach=900
         ),
         verified=True,
@@ -310,16 +312,16 @@ def test_figures_page_shows_conversion_and_leaderboard(client, as_role, make_cha
 
 def test_remove_from_pipeline_only_without_endorsements(make_champion, make_user, db):
     champion = make_champion("active", owner=make_user("lead"))
-    operations.record_endorsement(
+    endorsement_ops.record_endorsement(
         None,
         champion,
-        operations.EndorsementFields(kind="post", made_on=date.today(), title="A post"),
+        endorsement_ops.EndorsementFields(kind="post", made_on=date.today(), title="A post"),
         verified=False,
     )
     with pytest.raises(OperationError, match="mark them lapsed instead"):
-        operations.remove_from_pipeline(None, champion)
+        champion_ops.remove_from_pipeline(None, champion)
     fresh = make_champion("identified")
-    operations.remove_from_pipeline(None, fresh)
+    champion_ops.remove_from_pipeline(None, fresh)
     assert db.session.get(Champion, fresh.id) is None
     assert (
         db.session.scalar(
@@ -336,7 +338,7 @@ def test_moves_and_reviews_are_in_the_audit_trail(make_champion, make_user, db):
 
     lead = make_user("lead")
     champion = make_champion("engaged", owner=lead)
-    operations.move(lead, champion, "committed", note="Signed up")
+    champion_ops.move(lead, champion, "committed", note="Signed up")
     entries = db.session.scalars(
         sa.select(AuditEntry).where(
             AuditEntry.object_type == "champion", AuditEntry.object_id == champion.id

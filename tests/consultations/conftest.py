@@ -37,12 +37,12 @@ def make_consultation(db, make_user, current):
 
 @pytest.fixture
 def make_segment(db, make_user):
-    from crm.campaigns import operations as campaign_ops
+    from crm.campaigns.operations import saved_segments as segment_ops
 
     def make(tags, name="Invited"):
-        segment = campaign_ops.create_segment(
+        segment = segment_ops.create_segment(
             make_user("lead"),
-            campaign_ops.SegmentFields(name=name, criteria={"tags": tags, "consent_only": False}),
+            segment_ops.SegmentFields(name=name, criteria={"tags": tags, "consent_only": False}),
         )
         db.session.commit()
         return segment

@@ -12,7 +12,6 @@ from urllib.parse import urlsplit
 import pytest
 import sqlalchemy as sa
 
-from crm.campaigns import operations as campaign_ops
 from crm.campaigns import worker
 from crm.campaigns.models import (
     Campaign,
@@ -23,6 +22,9 @@ from crm.campaigns.models import (
     Suppression,
     SuppressionReason,
 )
+from crm.campaigns.operations import editing as campaign_ops
+from crm.campaigns.operations import scheduling as schedule_ops
+from crm.campaigns.operations import sending as send_ops
 from crm.consultations.operations import personal_links as link_ops
 from crm.consultations.operations import reminders as reminder_ops
 from crm.consultations.operations import responses as response_ops
@@ -189,7 +191,7 @@ def test_someone_who_answers_after_queueing_is_not_reminded(
         make_user("lead"), consultation, sender_name="Lena", sender_email="lena@example.org"
     )
     assert created
-    result = campaign_ops.queue_campaign(None, campaign)
+    result = send_ops.queue_campaign(None, campaign)
     assert result.queued == 3  # Wait, Late, Dora
     answer(consultation, people["late"])
     db.session.commit()
@@ -215,7 +217,7 @@ def test_a_body_with_logic_renders_each_persons_link_too(
         "your link: {{ consultation_url }}\n"
     )
     db.session.commit()
-    campaign_ops.queue_campaign(None, campaign)
+    send_ops.queue_campaign(None, campaign)
     db.session.commit()
     assert worker.drain_once(file_provider)["sent"] == 3
     for mail in outbox():
@@ -262,7 +264,7 @@ def test_consultation_url_needs_a_consultation(ctx, db, make_consultation, make_
     )
     db.session.commit()
     with pytest.raises(OperationError, match="public consultation"):
-        campaign_ops.queue_campaign(None, campaign)
+        send_ops.queue_campaign(None, campaign)
 
 
 def test_consultation_url_refused_on_the_campaign_form(client, as_role, db):
@@ -373,10 +375,10 @@ def test_a_scheduled_reminder_goes_out_before_the_close_or_not_at_all(
     after_close = datetime.combine(consultation.closes_on + timedelta(days=1), datetime.min.time(),
                                    tzinfo=UTC)  # fmt: skip
     with pytest.raises(OperationError, match="choose a time before then"):
-        campaign_ops.schedule_campaign(lead, campaign, after_close)
+        schedule_ops.schedule_campaign(lead, campaign, after_close)
     db.session.rollback()
     soon = datetime.now(UTC) + timedelta(hours=1)
-    campaign_ops.schedule_campaign(lead, campaign, soon)
+    schedule_ops.schedule_campaign(lead, campaign, soon)
     db.session.commit()
     # The consultation closes early; when the time comes, the worker does not send it.
     consultation.closes_on = date.today() - timedelta(days=1)

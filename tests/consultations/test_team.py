@@ -316,8 +316,8 @@ def test_publishing_the_next_version_from_the_accepted_draft(
 
 def test_a_pledge_moves_to_the_published_version(make_user, db, make_consultation, make_org,
                                                  current):  # fmt: skip
-    from crm.pledges import operations as pledge_ops
     from crm.pledges.models import Pledge, PledgeStatus
+    from crm.pledges.operations import lifecycle as pledge_ops
 
     lead = make_user("admin")
     org = make_org("Mover")

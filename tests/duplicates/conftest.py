@@ -21,13 +21,13 @@ def current(db):
 
 @pytest.fixture
 def make_event(db):
-    from crm.events import operations
+    from crm.events.operations import events as event_ops
 
     def make(name: str = "Dhaka roundtable") -> object:
         start = (datetime.now() + timedelta(days=10)).replace(microsecond=0)
-        event = operations.create_event(
+        event = event_ops.create_event(
             None,
-            operations.EventFields(
+            event_ops.EventFields(
                 name=name,
                 kind="roundtable",
                 hosting="hosted",
@@ -66,17 +66,17 @@ def make_consultation(db, current):
 
 @pytest.fixture
 def make_champion(db):
-    from crm.champions import operations
     from crm.champions.models import Stage
+    from crm.champions.operations import pipeline as champion_ops
 
     def make(contact, stage: Stage = Stage.ENGAGED, **fields):
-        champion = operations.enter_pipeline(
-            None, contact, operations.ChampionFields(**fields), stage=Stage.IDENTIFIED
+        champion = champion_ops.enter_pipeline(
+            None, contact, champion_ops.ChampionFields(**fields), stage=Stage.IDENTIFIED
         )
         for step in (Stage.APPROACHED, Stage.ENGAGED, Stage.COMMITTED, Stage.ACTIVE):
             if list(Stage).index(step) > list(Stage).index(stage):
                 break
-            operations.move(None, champion, step, note="moving along")
+            champion_ops.move(None, champion, step, note="moving along")
         db.session.commit()
         return champion
 

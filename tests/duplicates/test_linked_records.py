@@ -1,13 +1,13 @@
 """Every foreign key to a contact or an organization is one a merge moves.
 
 A new table pointing at contact.id or organization.id fails here until the merge operations
-handle it (crm/duplicates/operations.py: CONTACT_LINKS / ORGANIZATION_LINKS and the code that
-moves them), so a merge can never silently cascade-delete or strand someone's records.
+handle it (crm/duplicates/operations/merging.py: CONTACT_LINKS / ORGANIZATION_LINKS, and the code
+that moves them), so a merge can never silently cascade-delete or strand someone's records.
 """
 
 from __future__ import annotations
 
-from crm.duplicates.operations import CONTACT_LINKS, ORGANIZATION_LINKS
+from crm.duplicates.operations.merging import CONTACT_LINKS, ORGANIZATION_LINKS
 
 
 def _references(db, table_name: str) -> set[tuple[str, str]]:

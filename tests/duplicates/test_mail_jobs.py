@@ -11,7 +11,8 @@ from crm.events.models import Participation, ParticipationStatus
 
 
 def _two_records_in_a_full_event(make_contact, db):
-    from crm.events import operations as event_ops
+    from crm.events.operations import events as event_ops
+    from crm.events.operations import places as place_ops
 
     start = (datetime.now() + timedelta(days=10)).replace(microsecond=0)
     event = event_ops.create_event(
@@ -25,7 +26,7 @@ def _two_records_in_a_full_event(make_contact, db):
     b = make_contact("Ana", "Lima", email="ana.lima@example.org")
     bo = make_contact("Bo", "Berg", email="bo@example.org")
     for person in (a, b, bo):
-        event_ops.register(None, event, person)
+        place_ops.register(None, event, person)
     db.session.commit()
     waiting = db.session.scalar(sa.select(Participation).where(Participation.contact_id == bo.id))
     return a, b, waiting

@@ -14,15 +14,15 @@ from crm.champions.models import Champion, Endorsement, EndorsementKind, Stage, 
 from crm.consultations.models import Response
 from crm.contacts.models import ConsentStatus, Contact
 from crm.core.errors import ConflictError, OperationError
-from crm.duplicates import operations
 from crm.duplicates.models import DuplicateDismissal, DuplicateKind, DuplicateMerge
+from crm.duplicates.operations import contact_merge, dismissals, merging, organization_merge
 from crm.engagements.models import Engagement, engagement_contact
-from crm.events import operations as event_ops
 from crm.events.models import Participation, ParticipationStatus
+from crm.events.operations import places as place_ops
 from crm.library.models import CaseStudy, Outcome, ReviewStatus, Technology
 from crm.organizations.models import Organization
-from crm.pledges import operations as pledge_ops
 from crm.pledges.models import Pledge
+from crm.pledges.operations import lifecycle as pledge_ops
 from crm.tags.models import Tag
 from crm.workgroups.models import Task
 
@@ -72,10 +72,10 @@ def test_contact_merge_keeps_every_linked_record(
     only_other = engagement(db, [other])
     shared = engagement(db, [survivor, other], summary="Both were there")
     event_only_other, event_both = make_event("Only other"), make_event("Both")
-    event_ops.register(None, event_only_other, other)
-    mine, _ = event_ops.register(None, event_both, survivor)
-    theirs, _ = event_ops.register(None, event_both, other)
-    event_ops.check_in(None, theirs)  # attended beats registered
+    place_ops.register(None, event_only_other, other)
+    mine, _ = place_ops.register(None, event_both, survivor)
+    theirs, _ = place_ops.register(None, event_both, other)
+    place_ops.check_in(None, theirs)  # attended beats registered
     champion = make_champion(other, Stage.ENGAGED, bio="Writes about wages")
     endorsement = Endorsement(
         champion_id=champion.id, kind=EndorsementKind.POST, made_on=date(2026, 2, 1), title="Post"
@@ -99,7 +99,7 @@ def test_contact_merge_keeps_every_linked_record(
     db.session.commit()
     other_id = other.id
 
-    moved = operations.merge_contacts(
+    moved = contact_merge.merge_contacts(
         lead, survivor, other, {"phone": "other", "title": "other", "last_name": "survivor"}
     )
     db.session.commit()
@@ -131,7 +131,7 @@ def test_contact_merge_keeps_every_linked_record(
     assert account.contact_id == survivor.id
     assert db.session.get(Task, task.id).record_id == survivor.id
     # Nothing anywhere still points at the merged contact.
-    for table, column in operations.CONTACT_LINKS:
+    for table, column in merging.CONTACT_LINKS:
         t = db.metadata.tables[table]
         count = db.session.scalar(
             sa.select(sa.func.count()).select_from(t).where(t.c[column] == other_id)
@@ -184,7 +184,9 @@ def test_organization_merge_keeps_every_linked_record(
     db.session.commit()
     other_id = other.id
 
-    operations.merge_organizations(lead, survivor, other, {"country": "other", "sector": "other"})
+    organization_merge.merge_organizations(
+        lead, survivor, other, {"country": "other", "sector": "other"}
+    )
     db.session.commit()
 
     assert db.session.get(Organization, other_id) is None
@@ -202,7 +204,7 @@ def test_organization_merge_keeps_every_linked_record(
     assert [o.id for o in db.session.get(CaseStudy, both_study.id).organizations] == [survivor.id]
     assert rep.organization_id == survivor.id
     assert db.session.get(Task, task.id).record_id == survivor.id
-    for table, column in operations.ORGANIZATION_LINKS:
+    for table, column in merging.ORGANIZATION_LINKS:
         t = db.metadata.tables[table]
         count = db.session.scalar(
             sa.select(sa.func.count()).select_from(t).where(t.c[column] == other_id)
@@ -233,7 +235,7 @@ def test_both_champions_keep_the_further_profile_with_all_endorsements(
     db.session.commit()
     moves = db.session.scalar(sa.select(sa.func.count()).select_from(StageChange))
 
-    moved = operations.merge_contacts(None, survivor, other)
+    moved = contact_merge.merge_contacts(None, survivor, other)
     db.session.commit()
 
     champions = db.session.scalars(sa.select(Champion)).all()
@@ -264,7 +266,7 @@ def test_consent_withdrawn_beats_agreed_and_agreed_is_never_invented(
     survivor = make_contact(consent_status=survivor_consent, consent_source="s", consent_at=at)
     other = make_contact(consent_status=other_consent, consent_source="o", consent_at=at)
     winner = "s" if survivor_consent == expected else "o"
-    operations.merge_contacts(None, survivor, other)
+    contact_merge.merge_contacts(None, survivor, other)
     db.session.commit()
     assert survivor.consent_status == ConsentStatus(expected)
     assert survivor.consent_source == winner
@@ -273,7 +275,7 @@ def test_consent_withdrawn_beats_agreed_and_agreed_is_never_invented(
 def test_the_other_email_can_be_kept(db, ctx, make_contact):
     survivor = make_contact(email="old@example.org")
     other = make_contact(email="new@example.org")
-    operations.merge_contacts(None, survivor, other, {"email": "other", "notes": "both"})
+    contact_merge.merge_contacts(None, survivor, other, {"email": "other", "notes": "both"})
     db.session.commit()
     assert db.session.get(Contact, survivor.id).email == "new@example.org"
 
@@ -283,7 +285,7 @@ def test_an_engagement_on_both_records_is_said_to_stay_once(db, ctx, make_contac
     not 'move' instead of 'no linked records'."""
     survivor, other = make_contact("Sarah"), make_contact("Sarah")
     shared = engagement(db, [survivor, other])
-    moved = operations.merge_contacts(None, survivor, other, {})
+    moved = contact_merge.merge_contacts(None, survivor, other, {})
     db.session.commit()
     assert moved.counts["engagements"] == 0
     assert "1 engagement was already on both records and stay once." not in moved.notes
@@ -298,7 +300,7 @@ def test_an_engagement_on_both_records_is_said_to_stay_once(db, ctx, make_contac
 
 def test_notes_can_keep_both(db, ctx, make_contact):
     survivor, other = make_contact(notes="Met in Dhaka"), make_contact(notes="Prefers calls")
-    operations.merge_contacts(None, survivor, other, {"notes": "both"})
+    contact_merge.merge_contacts(None, survivor, other, {"notes": "both"})
     assert survivor.notes == "Met in Dhaka\n\nPrefers calls"
 
 
@@ -311,15 +313,15 @@ def _nothing_changed(db, *contacts):
 def test_bad_merges_are_refused_and_lose_nothing(db, ctx, make_contact, make_consultation):
     a, b = make_contact("Ana"), make_contact("Ana")
     with pytest.raises(OperationError, match="cannot be merged into itself"):
-        operations.merge_contacts(None, a, a)
+        contact_merge.merge_contacts(None, a, a)
     with pytest.raises(OperationError, match="no longer exists"):
-        operations.merge_contacts(None, a, None)
+        contact_merge.merge_contacts(None, a, None)
     with pytest.raises(ConflictError):
-        operations.merge_contacts(None, a, b, expected_versions=(a.version, b.version + 1))
+        contact_merge.merge_contacts(None, a, b, expected_versions=(a.version, b.version + 1))
     with pytest.raises(OperationError, match="not a field"):
-        operations.merge_contacts(None, a, b, {"password": "other"})
+        contact_merge.merge_contacts(None, a, b, {"password": "other"})
     with pytest.raises(OperationError, match="Only notes"):
-        operations.merge_contacts(None, a, b, {"email": "both"})
+        contact_merge.merge_contacts(None, a, b, {"email": "both"})
     consultation = make_consultation("Wages review")
     db.session.add_all(
         [
@@ -329,7 +331,7 @@ def test_bad_merges_are_refused_and_lose_nothing(db, ctx, make_contact, make_con
     )
     db.session.commit()
     with pytest.raises(OperationError, match="Both answered the consultation “Wages review”"):
-        operations.merge_contacts(None, a, b)
+        contact_merge.merge_contacts(None, a, b)
     db.session.rollback()
     _nothing_changed(db, a, b)
     assert db.session.scalar(sa.select(sa.func.count()).select_from(Response)) == 2
@@ -338,7 +340,7 @@ def test_bad_merges_are_refused_and_lose_nothing(db, ctx, make_contact, make_con
 def test_erased_contacts_are_not_merged(db, ctx, make_contact):
     a, b = make_contact(), make_contact(erased_at=datetime.now(UTC))
     with pytest.raises(OperationError, match="erased"):
-        operations.merge_contacts(None, a, b)
+        contact_merge.merge_contacts(None, a, b)
 
 
 def test_both_organizations_with_a_live_pledge_for_one_version_are_refused(
@@ -349,7 +351,7 @@ def test_both_organizations_with_a_live_pledge_for_one_version_are_refused(
         pledge_ops.create_pledge(None, org, current)
     db.session.commit()
     with pytest.raises(OperationError, match=f"live pledge for standard {current.version}"):
-        operations.merge_organizations(None, a, b)
+        organization_merge.merge_organizations(None, a, b)
     db.session.rollback()
     assert db.session.get(Organization, b.id) is not None
     assert db.session.scalar(sa.select(sa.func.count()).select_from(Pledge)) == 2
@@ -361,28 +363,28 @@ def test_a_withdrawn_pledge_moves_beside_a_live_one(db, ctx, make_org, current):
     old = pledge_ops.create_pledge(None, b, current, signatory_id=None, signed_on=None)
     pledge_ops.transition(None, old, "withdrawn", reason="Changed plans")
     db.session.commit()
-    operations.merge_organizations(None, a, b)
+    organization_merge.merge_organizations(None, a, b)
     db.session.commit()
     assert {p.organization_id for p in db.session.scalars(sa.select(Pledge))} == {a.id}
 
 
 def test_a_merge_forgets_dismissals_of_the_merged_record(db, ctx, make_contact):
     a, b, c = make_contact("Ana"), make_contact("Ana"), make_contact("Ana")
-    operations.dismiss_pair(None, DuplicateKind.CONTACT, a.id, c.id)
-    operations.dismiss_pair(None, DuplicateKind.CONTACT, b.id, c.id)
-    operations.merge_contacts(None, a, b)
+    dismissals.dismiss_pair(None, DuplicateKind.CONTACT, a.id, c.id)
+    dismissals.dismiss_pair(None, DuplicateKind.CONTACT, b.id, c.id)
+    contact_merge.merge_contacts(None, a, b)
     pairs = db.session.execute(sa.select(DuplicateDismissal.low_id, DuplicateDismissal.high_id))
     assert [tuple(p) for p in pairs] == [(a.id, c.id)]
 
 
 def test_dismissing_twice_or_a_missing_record(db, ctx, make_contact):
     a, b = make_contact(), make_contact()
-    assert operations.dismiss_pair(None, "contact", b.id, a.id) is True
-    assert operations.dismiss_pair(None, "contact", a.id, b.id) is False
+    assert dismissals.dismiss_pair(None, "contact", b.id, a.id) is True
+    assert dismissals.dismiss_pair(None, "contact", a.id, b.id) is False
     with pytest.raises(OperationError, match="no longer exists"):
-        operations.dismiss_pair(None, "contact", a.id, 987654)
+        dismissals.dismiss_pair(None, "contact", a.id, 987654)
     with pytest.raises(OperationError, match="same as itself"):
-        operations.dismiss_pair(None, "contact", a.id, a.id)
+        dismissals.dismiss_pair(None, "contact", a.id, a.id)
 
 
 def test_the_merged_history_joins_the_survivor_and_erasure_clears_it(db, ctx, make_user):
@@ -394,7 +396,7 @@ def test_the_merged_history_joins_the_survivor_and_erasure_clears_it(db, ctx, ma
         lead, contact_ops.ContactFields("Ana", "Lima", email="ana@example.org")
     )
     b_id = b.id
-    operations.merge_contacts(lead, a, b)
+    contact_merge.merge_contacts(lead, a, b)
     trail = audit_for(db, "contact", a.id)
     assert any(e.summary == "Created Ana Lima" for e in trail if e.id != trail[0].id)
     assert len([e for e in trail if e.summary.startswith("Created")]) == 2

@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from crm.audit.display import change_rows
 from crm.audit.models import AuditAction, AuditEntry
 from crm.contacts.models import ConsentStatus
-from crm.duplicates import operations
+from crm.duplicates.operations import contact_merge
 
 
 def test_the_merged_records_values_show_names_and_readable_dates(
@@ -23,7 +23,7 @@ def test_the_merged_records_values_show_names_and_readable_dates(
                          languages="es,en", consent_status=ConsentStatus.GRANTED,
                          consent_at=datetime(2026, 9, 2, 10, 25, 52, tzinfo=UTC))  # fmt: skip
     other_id = other.id
-    operations.merge_contacts(None, survivor, other)
+    contact_merge.merge_contacts(None, survivor, other)
     db.session.commit()
 
     entry = db.session.scalars(
@@ -74,7 +74,7 @@ def test_a_merge_moves_only_the_merged_records_own_history(db, ctx, make_contact
     ]:
         audit.record(None, action, "contact", other.id, summary=summary)
     db.session.commit()
-    operations.merge_contacts(None, survivor, other)
+    contact_merge.merge_contacts(None, survivor, other)
     db.session.commit()
     summaries = [e.summary for e in trail_for("contact", survivor.id)]
     assert "Created Farhana Rahmann" in summaries

@@ -108,7 +108,7 @@ def test_stale_form_and_bad_input_change_nothing(client, as_role, make_contact, 
 
 
 def test_refused_merge_says_why(client, as_role, make_org, db, current):
-    from crm.pledges import operations as pledge_ops
+    from crm.pledges.operations import lifecycle as pledge_ops
 
     as_role("lead")
     a, b = make_org("Acme"), make_org("Acme Ltd")
@@ -160,8 +160,9 @@ def test_a_place_freed_by_a_merge_goes_to_the_first_on_the_waitlist(
     held goes to the waitlist, who is told by email."""
     from datetime import datetime, timedelta
 
-    from crm.events import operations as event_ops
     from crm.events.models import Participation, ParticipationStatus
+    from crm.events.operations import events as event_ops
+    from crm.events.operations import places as place_ops
 
     start = (datetime.now() + timedelta(days=10)).replace(microsecond=0)
     event = event_ops.create_event(
@@ -175,7 +176,7 @@ def test_a_place_freed_by_a_merge_goes_to_the_first_on_the_waitlist(
     b = make_contact("Ana", "Lima", email="ana.lima@example.org")
     bo = make_contact("Bo", "Berg", email="bo@example.org")
     for person in (a, b, bo):
-        event_ops.register(None, event, person)
+        place_ops.register(None, event, person)
     db.session.commit()
     waiting = db.session.scalar(sa.select(Participation).where(Participation.contact_id == bo.id))
     assert waiting.status is ParticipationStatus.WAITLISTED

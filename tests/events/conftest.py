@@ -7,13 +7,13 @@ import pytest
 
 @pytest.fixture
 def make_event(db):
-    from crm.events import operations
+    from crm.events.operations import events as event_ops
 
     def make(name: str = "Dhaka roundtable", *, days: int = 10, capacity=None, **kw):
         start = (datetime.now() + timedelta(days=days)).replace(
             hour=10, minute=0, second=0, microsecond=0
         )
-        fields = operations.EventFields(
+        fields = event_ops.EventFields(
             name=name,
             kind=kw.pop("kind", "roundtable"),
             hosting=kw.pop("hosting", "hosted"),
@@ -24,7 +24,7 @@ def make_event(db):
             is_public=kw.pop("is_public", True),
             **kw,
         )
-        event = operations.create_event(None, fields)
+        event = event_ops.create_event(None, fields)
         db.session.commit()
         return event
 

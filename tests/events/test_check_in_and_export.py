@@ -7,8 +7,8 @@ import openpyxl
 import sqlalchemy as sa
 
 from crm.contacts.models import Contact
-from crm.events import operations
 from crm.events.models import Participation, ParticipationStatus
+from crm.events.operations import places as place_ops
 
 
 def test_check_in_page_lists_people_and_checks_in_with_one_click(
@@ -16,9 +16,9 @@ def test_check_in_page_lists_people_and_checks_in_with_one_click(
 ):
     as_role("volunteer")
     event = make_event()
-    p, _ = operations.register(None, event, make_contact("Nadia", "Rahman"))
-    cancelled, _ = operations.register(None, event, make_contact("Gone", "Away"))
-    operations.cancel(None, cancelled)
+    p, _ = place_ops.register(None, event, make_contact("Nadia", "Rahman"))
+    cancelled, _ = place_ops.register(None, event, make_contact("Gone", "Away"))
+    place_ops.cancel(None, cancelled)
     db.session.commit()
     page = client.get(f"/events/{event.id}/check-in").get_data(as_text=True)
     assert "Nadia Rahman" in page and "Gone Away" not in page
@@ -44,7 +44,7 @@ def test_check_in_page_lists_people_and_checks_in_with_one_click(
 def test_walk_ins_are_added_and_checked_in(client, as_role, make_event, make_contact, db):
     as_role("volunteer")
     event = make_event(capacity=1)
-    operations.register(None, event, make_contact())
+    place_ops.register(None, event, make_contact())
     known = make_contact("Known", "Person", email="known@example.org", title="Director")
     db.session.commit()
     response = client.post(
@@ -91,7 +91,7 @@ def test_attendee_exports_are_safe_against_formula_injection(
             organization="@SUM(A1:A2)",
         ),
     )
-    operations.register(None, event, make_contact("Zoë", "Ünal", email="zoe@example.org"))
+    place_ops.register(None, event, make_contact("Zoë", "Ünal", email="zoe@example.org"))
     db.session.commit()
     as_role("lead")
     response = client.get(f"/events/{event.id}/attendees.csv")
@@ -120,7 +120,7 @@ def test_participation_in_personal_data_export_and_erasure(ctx, make_event, make
 
     event = make_event("Roundtable")
     contact = make_contact("Tariq", "Aziz", email="tariq@example.org")
-    p, _ = operations.register(None, event, contact, organization_text="Tariq's own shop")
+    p, _ = place_ops.register(None, event, contact, organization_text="Tariq's own shop")
     db.session.commit()
     data = export_personal_data(None, contact)
     assert data["events"][0]["event"] == "Roundtable"

@@ -8,8 +8,8 @@ import sqlalchemy as sa
 from crm.audit.models import AuditEntry
 from crm.contacts.models import ConsentStatus, Contact
 from crm.core.flood import bucket
-from crm.events import operations
 from crm.events.models import Participation, ParticipationStatus
+from crm.events.operations import places as place_ops
 
 
 def test_a_public_form_never_overrides_recorded_consent(
@@ -31,7 +31,7 @@ def test_registering_again_changes_no_consent_either(
 ):
     event = make_event()
     contact = make_contact(email="again@example.org")
-    operations.register(None, event, contact)
+    place_ops.register(None, event, contact)
     db.session.commit()
     client.post(f"/e/{event.id}", data=registration(email="again@example.org", consent="y"))
     db.session.refresh(contact)
@@ -44,7 +44,7 @@ def test_a_contact_with_history_cannot_be_deleted_only_erased(
     as_role("lead")
     event = make_event()
     contact = make_contact("Kofi", "Okafor")
-    operations.register(None, event, contact)
+    place_ops.register(None, event, contact)
     db.session.commit()
     response = client.post(f"/contacts/{contact.id}/delete")
     page = client.get(response.headers["Location"]).get_data(as_text=True)
@@ -58,7 +58,7 @@ def test_erasure_blanks_the_audit_text_about_their_participation(ctx, make_event
 
     event = make_event()
     contact = make_contact("Kofi", "Okafor", email="kofi@example.org")
-    participation, _ = operations.register(None, event, contact)
+    participation, _ = place_ops.register(None, event, contact)
     db.session.commit()
     erase_contact(None, contact)
     db.session.commit()
@@ -74,24 +74,24 @@ def test_nobody_is_promoted_or_emailed_once_the_event_has_started(
     make_event, make_contact, db, outbox
 ):
     event = make_event(capacity=1, days=-1)  # began yesterday
-    seated, _ = operations.register(None, event, make_contact(email="a@example.org"))
-    operations.register(None, event, make_contact(email="b@example.org"))
-    assert operations.cancel(None, seated) == []
-    assert operations.promote_waitlist(None, event) == []
+    seated, _ = place_ops.register(None, event, make_contact(email="a@example.org"))
+    place_ops.register(None, event, make_contact(email="b@example.org"))
+    assert place_ops.cancel(None, seated) == []
+    assert place_ops.promote_waitlist(None, event) == []
     assert outbox() == []
 
 
 def test_undoing_a_check_in_puts_a_waitlisted_person_back_in_line(make_event, make_contact, db):
     event = make_event(capacity=1)
-    operations.register(None, event, make_contact())
-    waiting, outcome = operations.register(None, event, make_contact())
-    assert outcome is operations.Outcome.WAITLISTED
+    place_ops.register(None, event, make_contact())
+    waiting, outcome = place_ops.register(None, event, make_contact())
+    assert outcome is place_ops.Outcome.WAITLISTED
     first_in_line_since = waiting.waitlisted_at
-    operations.check_in(None, waiting)  # clicked the wrong row
-    operations.undo_check_in(None, waiting)
+    place_ops.check_in(None, waiting)  # clicked the wrong row
+    place_ops.undo_check_in(None, waiting)
     assert waiting.status is ParticipationStatus.WAITLISTED
     assert waiting.waitlisted_at == first_in_line_since
-    assert operations.seats_taken(event) == 1  # capacity still holds
+    assert place_ops.seats_taken(event) == 1  # capacity still holds
 
 
 def test_the_online_link_goes_only_to_people_with_a_place(
@@ -119,8 +119,8 @@ def test_figures_fall_back_to_the_organizations_country(make_event, make_contact
 
     org = make_org("Dhaka Knit", country="BD")
     event = make_event()
-    operations.register(None, event, make_contact(organization_id=org.id))  # no own country
-    operations.register(None, event, make_contact(country="VN", organization_id=org.id))
+    place_ops.register(None, event, make_contact(organization_id=org.id))  # no own country
+    place_ops.register(None, event, make_contact(country="VN", organization_id=org.id))
     rows = {r.group: r.registered for r in figures(event).by_country.itertuples()}
     assert rows == {"Bangladesh": 1, "Viet Nam": 1}
 

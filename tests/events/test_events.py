@@ -6,8 +6,8 @@ import pytest
 import sqlalchemy as sa
 
 from crm.core.errors import OperationError
-from crm.events import operations
 from crm.events.models import Event, ParticipantRole, Participation, ParticipationStatus
+from crm.events.operations import places as place_ops
 
 
 def event_form(**overrides):
@@ -71,14 +71,14 @@ def test_bad_events_are_refused_and_keep_what_was_typed(client, as_role, db, ove
 def test_capacity_sends_registrations_past_it_to_the_waitlist(make_event, make_contact, db):
     event = make_event(capacity=2)
     people = [make_contact() for _ in range(4)]
-    outcomes = [operations.register(None, event, p)[1].value for p in people]
+    outcomes = [place_ops.register(None, event, p)[1].value for p in people]
     assert outcomes == ["registered", "registered", "waitlisted", "waitlisted"]
-    assert operations.seats_taken(event) == 2
+    assert place_ops.seats_taken(event) == 2
     # A cancellation promotes the first person waiting, and only them.
     first = db.session.scalar(
         sa.select(Participation).where(Participation.contact_id == people[0].id)
     )
-    promoted = operations.cancel(None, first)
+    promoted = place_ops.cancel(None, first)
     assert [p.contact_id for p in promoted] == [people[2].id]
     statuses = {
         p.contact_id: p.status
@@ -92,15 +92,15 @@ def test_capacity_sends_registrations_past_it_to_the_waitlist(make_event, make_c
     last = db.session.scalar(
         sa.select(Participation).where(Participation.contact_id == people[3].id)
     )
-    assert operations.cancel(None, last) == []
+    assert place_ops.cancel(None, last) == []
 
 
 def test_registering_twice_changes_nothing(make_event, make_contact, db):
     event = make_event(capacity=5)
     contact = make_contact()
-    first, outcome = operations.register(None, event, contact, role="speaker")
-    again, outcome_again = operations.register(None, event, contact, role="attendee")
-    assert outcome_again is operations.Outcome.ALREADY
+    first, outcome = place_ops.register(None, event, contact, role="speaker")
+    again, outcome_again = place_ops.register(None, event, contact, role="attendee")
+    assert outcome_again is place_ops.Outcome.ALREADY
     assert again.id == first.id and again.role is ParticipantRole.SPEAKER
 
 
@@ -110,8 +110,8 @@ def test_raising_capacity_promotes_and_lowering_below_the_seated_is_refused(
     as_role("lead")
     event = make_event(capacity=1)
     a, b = make_contact(email="a@example.org"), make_contact(email="b@example.org")
-    operations.register(None, event, a)
-    operations.register(None, event, b)
+    place_ops.register(None, event, a)
+    place_ops.register(None, event, b)
     db.session.commit()
     form = event_form(
         name=event.name,
@@ -123,7 +123,7 @@ def test_raising_capacity_promotes_and_lowering_below_the_seated_is_refused(
     )
     response = client.post(f"/events/{event.id}/edit", data=form)
     assert response.status_code == 302
-    assert operations.seats_taken(event) == 2
+    assert place_ops.seats_taken(event) == 2
     assert [m["To"] for m in outbox()] == ["b@example.org"]
     assert "A place is yours" in outbox()[0]["Subject"]
     db.session.refresh(event)
@@ -143,8 +143,8 @@ def test_staff_cancel_promotes_and_emails_the_next_person(
     event = make_event(capacity=1)
     first = make_contact(email="first@example.org")
     waiting = make_contact("Waiting", "Person", email="waiting@example.org")
-    p1, _ = operations.register(None, event, first)
-    operations.register(None, event, waiting)
+    p1, _ = place_ops.register(None, event, first)
+    place_ops.register(None, event, waiting)
     db.session.commit()
     response = client.post(f"/events/participations/{p1.id}", data={"action": "cancel"})
     page = client.get(response.headers["Location"]).get_data(as_text=True)
@@ -154,18 +154,18 @@ def test_staff_cancel_promotes_and_emails_the_next_person(
 
 def test_refused_participation_changes(make_event, make_contact, db):
     event = make_event(capacity=3)
-    p, _ = operations.register(None, event, make_contact())
+    p, _ = place_ops.register(None, event, make_contact())
     with pytest.raises(OperationError, match="has not started yet"):
-        operations.mark_no_show(None, p)
-    operations.cancel(None, p)
+        place_ops.mark_no_show(None, p)
+    place_ops.cancel(None, p)
     with pytest.raises(OperationError, match="already cancelled"):
-        operations.cancel(None, p)
-    q, _ = operations.register(None, event, make_contact())
-    operations.check_in(None, q)
+        place_ops.cancel(None, p)
+    q, _ = place_ops.register(None, event, make_contact())
+    place_ops.check_in(None, q)
     with pytest.raises(OperationError, match="already checked in"):
-        operations.check_in(None, q)
+        place_ops.check_in(None, q)
     with pytest.raises(OperationError, match="cannot be cancelled"):
-        operations.cancel(None, q)
+        place_ops.cancel(None, q)
 
 
 def test_adding_participants_from_the_event_page(client, as_role, make_event, make_contact, db):
@@ -199,7 +199,7 @@ def test_an_event_with_participants_cannot_be_deleted(
 ):
     as_role("lead")
     event = make_event()
-    operations.register(None, event, make_contact())
+    place_ops.register(None, event, make_contact())
     db.session.commit()
     client.post(f"/events/{event.id}/delete")
     assert db.session.get(Event, event.id) is not None
@@ -223,12 +223,12 @@ def test_figures_by_organization_kind_and_country(
         make_contact(country="VN"),
     ]
     for person in people:
-        operations.register(None, event, person)
+        place_ops.register(None, event, person)
     parts = db.session.scalars(sa.select(Participation).order_by(Participation.id)).all()
-    operations.check_in(None, parts[0])
-    operations.check_in(None, parts[2])
-    operations.mark_no_show(None, parts[1])
-    operations.cancel(None, parts[3])
+    place_ops.check_in(None, parts[0])
+    place_ops.check_in(None, parts[2])
+    place_ops.mark_no_show(None, parts[1])
+    place_ops.cancel(None, parts[3])
     db.session.commit()
     from crm.events.queries import figures
 
@@ -264,7 +264,7 @@ def test_participation_shows_on_contact_and_organization_timelines(
     org = make_org("Sunrise Knitwear")
     contact = make_contact("Nusrat", "Akter", organization_id=org.id)
     event = make_event("Listening roundtable")
-    operations.register(None, event, contact, role="speaker")
+    place_ops.register(None, event, contact, role="speaker")
     db.session.commit()
     assert "Listening roundtable: speaker, registered" in client.get(
         f"/contacts/{contact.id}"
@@ -277,7 +277,7 @@ def test_participation_shows_on_contact_and_organization_timelines(
 def test_volunteers_check_in_but_do_not_edit_events(client, as_role, make_event, make_contact, db):
     as_role("volunteer")
     event = make_event()
-    p, _ = operations.register(None, event, make_contact())
+    p, _ = place_ops.register(None, event, make_contact())
     db.session.commit()
     assert client.get(f"/events/{event.id}/check-in").status_code == 200
     assert client.get(f"/events/{event.id}/edit").status_code == 403

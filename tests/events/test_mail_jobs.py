@@ -7,8 +7,8 @@ from __future__ import annotations
 import pytest
 import sqlalchemy as sa
 
-from crm.events import operations
 from crm.events.models import Participation, ParticipationStatus
+from crm.events.operations import places as place_ops
 
 
 def _status(db, participation_id: int) -> ParticipationStatus:
@@ -49,8 +49,8 @@ def _full_event_with_a_waitlist(make_event, make_contact, db):
     event = make_event(capacity=1)
     seated = make_contact("Seated", "Person", email="seated@example.org")
     waiting = make_contact("Waiting", "Person", email="waiting@example.org")
-    p1, _ = operations.register(None, event, seated)
-    p2, _ = operations.register(None, event, waiting)
+    p1, _ = place_ops.register(None, event, seated)
+    p2, _ = place_ops.register(None, event, waiting)
     db.session.commit()
     assert p2.status is ParticipationStatus.WAITLISTED
     return event, p1, p2
@@ -125,8 +125,8 @@ def test_someone_promoted_without_an_address_is_named_for_the_team_to_tell(
 ):
     as_role("lead")
     event = make_event(capacity=1)
-    seated, _ = operations.register(None, event, make_contact(email="s@example.org"))
-    operations.register(None, event, make_contact("Nomail", "Person"))
+    seated, _ = place_ops.register(None, event, make_contact(email="s@example.org"))
+    place_ops.register(None, event, make_contact("Nomail", "Person"))
     db.session.commit()
     page = client.post(
         f"/events/participations/{seated.id}", data={"action": "cancel"}, follow_redirects=True

@@ -3,8 +3,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 
 from crm.contacts.models import ConsentStatus, Contact
-from crm.events import operations
 from crm.events.models import Participation, ParticipationStatus
+from crm.events.operations import places as place_ops
 
 
 def count(db, model):
@@ -53,7 +53,7 @@ def test_a_full_event_waitlists_then_a_cancellation_promotes(
 ):
     event = make_event(capacity=1)
     seated = make_contact(email="seated@example.org")
-    taken, _ = operations.register(None, event, seated)
+    taken, _ = place_ops.register(None, event, seated)
     db.session.commit()
     response = client.post(f"/e/{event.id}", data=registration())
     text = client.get(response.headers["Location"]).get_data(as_text=True)

@@ -36,7 +36,7 @@ def preview_of(app, db, make_user):
 
 
 def make_event(app, db, name="Dhaka forum", capacity=None):
-    from crm.events import operations as event_ops
+    from crm.events.operations import events as event_ops
 
     with app.test_request_context():
         event = event_ops.create_event(
@@ -245,8 +245,8 @@ def test_real_lists_are_not_taken_for_prose(tmp_path, data):
 def test_endorsement_rows_in_the_future_or_with_an_odd_reach_are_refused(
     app, db, make_contact, preview_of, run_import
 ):
-    from crm.champions import operations as champion_ops
     from crm.champions.models import Endorsement
+    from crm.champions.operations import pipeline as champion_ops
 
     contact = make_contact("Ama", email="ama@example.org")
     champion_ops.enter_pipeline(None, contact, champion_ops.ChampionFields())

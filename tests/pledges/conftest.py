@@ -16,14 +16,14 @@ def standard(db):
 @pytest.fixture
 def make_pledge(db, make_org, make_contact, standard):
     """A pledge through the real operations, taken to `status`."""
-    from crm.pledges import operations
+    from crm.pledges.operations import lifecycle as pledge_ops
 
     def make(status: str = "active", *, org=None, activated_on: date | None = None, **kw):
         org = org or make_org()
         signatory = kw.pop("signatory", None) or make_contact(
             email=f"sig{org.id}@example.org", organization_id=org.id
         )
-        pledge = operations.create_pledge(
+        pledge = pledge_ops.create_pledge(
             None,
             org,
             standard,
@@ -32,11 +32,11 @@ def make_pledge(db, make_org, make_contact, standard):
             **kw,
         )
         if status in ("active", "adopted", "withdrawn"):
-            operations.transition(None, pledge, "active")
+            pledge_ops.transition(None, pledge, "active")
             if activated_on:
                 pledge.activated_on = activated_on
         if status == "withdrawn":
-            operations.transition(None, pledge, "withdrawn", reason="Changed plans")
+            pledge_ops.transition(None, pledge, "withdrawn", reason="Changed plans")
         db.session.commit()
         return pledge
 

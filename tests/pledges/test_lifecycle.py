@@ -9,20 +9,22 @@ import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 
 from crm.core.errors import OperationError
-from crm.pledges import operations
 from crm.pledges.models import Maturity, Pledge, PledgeChange, PledgeStatus, ReportStatus
+from crm.pledges.operations import lifecycle as pledge_ops
+from crm.pledges.operations import progress_reports as report_ops
+from crm.pledges.operations import report_state
 from crm.pledges.schedule import Quarter
 
 STORED = [s.value for s in PledgeStatus]
-LEGAL = {(a.value, b.value) for a, targets in operations.TRANSITIONS.items() for b in targets}
+LEGAL = {(a.value, b.value) for a, targets in pledge_ops.TRANSITIONS.items() for b in targets}
 
 
 def verify_everything(db, pledge, lead):
     """File and accept a report with every principle verified."""
-    report = operations.start_report(None, pledge, Quarter.of(pledge.activated_on))
-    answers = {a.principle_id: operations.Answer(level="verified") for a in report.answers}
-    operations.submit_report(None, report, answers)
-    return operations.accept_report(lead, report)
+    report = report_ops.start_report(None, pledge, Quarter.of(pledge.activated_on))
+    answers = {a.principle_id: report_ops.Answer(level="verified") for a in report.answers}
+    report_ops.submit_report(None, report, answers)
+    return report_ops.accept_report(lead, report)
 
 
 @pytest.mark.parametrize("start", ["draft", "signed", "active", "adopted", "withdrawn"])
@@ -38,12 +40,12 @@ def test_every_move_from_a_stored_status(make_pledge, make_user, make_contact, d
         pledge.signed_on = date.today()
     moves_before = len(pledge.history)
     if (start, target) in LEGAL and target != "adopted":
-        operations.transition(lead, pledge, target, reason="Because")
+        pledge_ops.transition(lead, pledge, target, reason="Because")
         assert pledge.status.value == target
         assert len(pledge.history) == moves_before + 1
     else:
         with pytest.raises(OperationError):
-            operations.transition(None, pledge, target, reason="Because")
+            pledge_ops.transition(None, pledge, target, reason="Because")
         db.session.rollback()
         db.session.refresh(pledge)
         assert pledge.status.value == start
@@ -80,19 +82,19 @@ def test_the_legal_table_is_what_the_lifecycle_says():
 def test_illegal_moves_say_why(make_pledge, db, start, target, message):
     pledge = make_pledge(start)
     with pytest.raises(OperationError, match=message):
-        operations.transition(None, pledge, target)
+        pledge_ops.transition(None, pledge, target)
 
 
 def test_signing_needs_a_signatory_and_date(make_pledge, db):
     draft = make_pledge("draft")
     with pytest.raises(OperationError, match="Name the signatory"):
-        operations.transition(None, draft, "signed")
+        pledge_ops.transition(None, draft, "signed")
 
 
 def test_changes_are_recorded_with_who_and_when(make_pledge, make_user, db):
     lead = make_user("lead")
     pledge = make_pledge("signed")
-    operations.transition(lead, pledge, "active")
+    pledge_ops.transition(lead, pledge, "active")
     change = db.session.scalar(
         sa.select(PledgeChange)
         .where(PledgeChange.pledge_id == pledge.id)
@@ -110,22 +112,22 @@ def test_adopted_when_every_principle_is_verified_in_an_accepted_report(make_ple
     lead = make_user("lead")
     pledge = make_pledge("active")
     # Submitted but not accepted: not yet.
-    report = operations.start_report(None, pledge, Quarter.of(pledge.activated_on))
-    answers = {a.principle_id: operations.Answer(level="verified") for a in report.answers}
-    operations.submit_report(None, report, answers)
-    assert not operations.fully_verified(pledge)
-    assert operations.accept_report(lead, report) is True
+    report = report_ops.start_report(None, pledge, Quarter.of(pledge.activated_on))
+    answers = {a.principle_id: report_ops.Answer(level="verified") for a in report.answers}
+    report_ops.submit_report(None, report, answers)
+    assert not report_state.fully_verified(pledge)
+    assert report_ops.accept_report(lead, report) is True
     assert pledge.status is PledgeStatus.ADOPTED and pledge.adopted_on == date.today()
 
 
 def test_one_short_of_verified_is_not_adopted(make_pledge, make_user, db):
     lead = make_user("lead")
     pledge = make_pledge("active")
-    report = operations.start_report(None, pledge, Quarter.of(pledge.activated_on))
-    answers = {a.principle_id: operations.Answer(level="verified") for a in report.answers}
-    answers[report.answers[-1].principle_id] = operations.Answer(level="implemented")
-    operations.submit_report(None, report, answers)
-    assert operations.accept_report(lead, report) is False
+    report = report_ops.start_report(None, pledge, Quarter.of(pledge.activated_on))
+    answers = {a.principle_id: report_ops.Answer(level="verified") for a in report.answers}
+    answers[report.answers[-1].principle_id] = report_ops.Answer(level="implemented")
+    report_ops.submit_report(None, report, answers)
+    assert report_ops.accept_report(lead, report) is False
     assert pledge.status is PledgeStatus.ACTIVE
 
 
@@ -133,7 +135,7 @@ def test_one_live_pledge_per_organization_and_version(make_pledge, make_org, sta
     org = make_org("Atlas Apparel")
     make_pledge("active", org=org)
     with pytest.raises(OperationError, match="already has a pledge to version 1.0"):
-        operations.create_pledge(None, org, standard)
+        pledge_ops.create_pledge(None, org, standard)
     # The database refuses it too, whatever the code path.
     db.session.add(Pledge(organization_id=org.id, standard_id=standard.id, status="draft"))
     with pytest.raises(IntegrityError):
@@ -144,7 +146,7 @@ def test_one_live_pledge_per_organization_and_version(make_pledge, make_org, sta
 def test_pledging_again_after_withdrawal_keeps_the_old_history(make_pledge, make_org, standard, db):
     org = make_org("Atlas Apparel")
     old = make_pledge("withdrawn", org=org)
-    new = operations.create_pledge(None, org, standard)
+    new = pledge_ops.create_pledge(None, org, standard)
     assert new.id != old.id and new.previous_id == old.id
     assert new.status is PledgeStatus.DRAFT
     db.session.refresh(old)
@@ -176,7 +178,7 @@ def test_moving_to_the_next_version_keeps_earlier_reports_readable(
     assert verify_everything(db, pledge, lead) is True  # adopted on 1.0
     old_report = pledge.reports[0]
     v2 = _second_version(db, standard)
-    operations.move_to_version(lead, pledge, v2)
+    pledge_ops.move_to_version(lead, pledge, v2)
     assert pledge.standard_id == v2.id and pledge.first_standard_id == standard.id
     assert pledge.status is PledgeStatus.ACTIVE  # 2.0's principles start afresh
     assert "Moved from version 1.0 to 2.0" in pledge.history[-1].note
@@ -185,12 +187,12 @@ def test_moving_to_the_next_version_keeps_earlier_reports_readable(
     assert [a.principle.code for a in old_report.answers] == [f"P{n}" for n in range(1, 9)]
     assert all(a.level is Maturity.VERIFIED for a in old_report.answers)
     # A new report covers 2.0's nine.
-    report = operations.start_report(None, pledge, Quarter.of(date.today()))
+    report = report_ops.start_report(None, pledge, Quarter.of(date.today()))
     assert len(report.answers) == 9 and report.standard_id == v2.id
-    operations.delete_draft(None, report)
+    report_ops.delete_draft(None, report)
     # Correcting the old report is refused: it answered another version.
     with pytest.raises(OperationError, match="earlier version"):
-        operations.correct_report(None, old_report)
+        report_ops.correct_report(None, old_report)
 
 
 def test_moves_to_a_version_not_in_force_are_refused(make_pledge, standard, db):
@@ -201,12 +203,12 @@ def test_moves_to_a_version_not_in_force_are_refused(make_pledge, standard, db):
     db.session.add(draft)
     db.session.flush()
     with pytest.raises(OperationError, match="consultation"):
-        operations.move_to_version(None, pledge, draft)
+        pledge_ops.move_to_version(None, pledge, draft)
     with pytest.raises(OperationError, match="already to version 1.0"):
-        operations.move_to_version(None, pledge, standard)
+        pledge_ops.move_to_version(None, pledge, standard)
     withdrawn = make_pledge("withdrawn")
     with pytest.raises(OperationError, match="not a withdrawn one"):
-        operations.move_to_version(None, withdrawn, draft)
+        pledge_ops.move_to_version(None, withdrawn, draft)
 
 
 def test_pledges_are_made_to_the_version_in_force(make_org, db):
@@ -216,29 +218,29 @@ def test_pledges_are_made_to_the_version_in_force(make_org, db):
     db.session.add(draft)
     db.session.flush()
     with pytest.raises(OperationError, match="version in force"):
-        operations.create_pledge(None, make_org(), draft)
+        pledge_ops.create_pledge(None, make_org(), draft)
 
 
 def test_reports_draft_then_submitted_is_read_only_and_corrected_by_a_new_one(make_pledge, db):
     pledge = make_pledge("active")
     quarter = Quarter.of(pledge.activated_on)
-    report = operations.start_report(None, pledge, quarter)
+    report = report_ops.start_report(None, pledge, quarter)
     first = report.answers[0]
-    operations.save_report(
+    report_ops.save_report(
         None,
         report,
-        {first.principle_id: operations.Answer("planning", "https://a.example.org/x", "Soon")},
+        {first.principle_id: report_ops.Answer("planning", "https://a.example.org/x", "Soon")},
     )
     assert report.status is ReportStatus.DRAFT and first.level is Maturity.PLANNING
     with pytest.raises(OperationError, match="already a draft"):
-        operations.start_report(None, pledge, quarter)
-    operations.submit_report(None, report, {})
+        report_ops.start_report(None, pledge, quarter)
+    report_ops.submit_report(None, report, {})
     assert report.status is ReportStatus.SUBMITTED and report.submitted_at is not None
     with pytest.raises(OperationError, match="cannot be changed; start a correction"):
-        operations.save_report(None, report, {first.principle_id: operations.Answer("verified")})
+        report_ops.save_report(None, report, {first.principle_id: report_ops.Answer("verified")})
     with pytest.raises(OperationError, match="Only a draft can be deleted"):
-        operations.delete_draft(None, report)
-    correction = operations.correct_report(None, report)
+        report_ops.delete_draft(None, report)
+    correction = report_ops.correct_report(None, report)
     assert correction.id != report.id and correction.corrects_id == report.id
     assert correction.answers[0].level is Maturity.PLANNING  # starts from the report
     assert correction.answers[0].evidence == "https://a.example.org/x"
@@ -247,27 +249,27 @@ def test_reports_draft_then_submitted_is_read_only_and_corrected_by_a_new_one(ma
 @pytest.mark.parametrize(
     ("answer", "message"),
     [
-        (operations.Answer("excellent"), "is not a maturity level"),
-        (operations.Answer("planning", "see our intranet"), "is not a web address"),
-        (operations.Answer("planning", None, "x" * 5001), "too long"),
+        (report_ops.Answer("excellent"), "is not a maturity level"),
+        (report_ops.Answer("planning", "see our intranet"), "is not a web address"),
+        (report_ops.Answer("planning", None, "x" * 5001), "too long"),
     ],
 )
 def test_bad_answers_are_refused(make_pledge, db, answer, message):
     pledge = make_pledge("active")
-    report = operations.start_report(None, pledge, Quarter.of(pledge.activated_on))
+    report = report_ops.start_report(None, pledge, Quarter.of(pledge.activated_on))
     with pytest.raises(OperationError, match=message):
-        operations.save_report(None, report, {report.answers[0].principle_id: answer})
+        report_ops.save_report(None, report, {report.answers[0].principle_id: answer})
 
 
 def test_reports_only_for_quarters_the_pledge_covers(make_pledge, db):
     pledge = make_pledge("active", activated_on=date(2026, 5, 10))
     with pytest.raises(OperationError, match="not a quarter this pledge reports on"):
-        operations.start_report(None, pledge, Quarter(2026, 1))  # before confirmation
+        report_ops.start_report(None, pledge, Quarter(2026, 1))  # before confirmation
     with pytest.raises(OperationError, match="not a quarter this pledge reports on"):
-        operations.start_report(None, pledge, Quarter.of(date.today()).next())  # the future
+        report_ops.start_report(None, pledge, Quarter.of(date.today()).next())  # the future
     signed = make_pledge("signed")
     with pytest.raises(OperationError, match="once the team has confirmed"):
-        operations.start_report(None, signed, Quarter.of(date.today()))
+        report_ops.start_report(None, signed, Quarter.of(date.today()))
 
 
 def test_a_pledge_behind_with_its_reports_does_not_move_to_a_new_version(
@@ -285,11 +287,11 @@ def test_a_pledge_behind_with_its_reports_does_not_move_to_a_new_version(
     fresh = make_pledge("active")  # confirmed this quarter: nothing owed yet
     v2 = _second_version(db, standard)
     with pytest.raises(OperationError, match="lapsed: its Q. 20.. report was due on") as refused:
-        operations.move_to_version(lead, pledge, v2)
+        pledge_ops.move_to_version(lead, pledge, v2)
     assert "once the reports it owes on version 1.0 are in" in refused.value.message
     db.session.refresh(pledge)  # refused before anything changed
     assert pledge.standard_id == standard.id and pledge.activated_on == year_ago
     assert schedule_of(pledge).standing is Standing.LAPSED
 
-    operations.move_to_version(lead, fresh, v2)
+    pledge_ops.move_to_version(lead, fresh, v2)
     assert fresh.standard.version == "2.0"

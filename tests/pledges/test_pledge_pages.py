@@ -11,7 +11,6 @@ import sqlalchemy as sa
 from crm.auth.models import Role, User
 from crm.contacts.models import Contact
 from crm.organizations.models import Organization
-from crm.pledges import operations
 from crm.pledges.models import (
     Pledge,
     PledgeReminder,
@@ -19,6 +18,7 @@ from crm.pledges.models import (
     ProgressReport,
     ReportStatus,
 )
+from crm.pledges.operations import progress_reports as report_ops
 from crm.pledges.schedule import Quarter
 
 
@@ -231,7 +231,7 @@ def test_a_representative_files_a_report_draft_then_submits(
 def test_a_representative_sees_only_their_own_organization(client, login, rep_for, make_pledge, db):
     mine = make_pledge("active")
     theirs = make_pledge("active")
-    report = operations.start_report(None, theirs, Quarter.of(theirs.activated_on))
+    report = report_ops.start_report(None, theirs, Quarter.of(theirs.activated_on))
     db.session.commit()
     login(rep_for(mine))
     page = client.get("/me/pledge/").get_data(as_text=True)
@@ -262,11 +262,11 @@ def test_lead_views_funnel_overdue_and_progress(client, as_role, make_pledge, ma
     late = make_pledge("active", activated_on=date.today() - timedelta(days=200))
     on_time = make_pledge("active")
     make_pledge("signed")
-    report = operations.start_report(None, on_time, Quarter.of(on_time.activated_on))
-    operations.submit_report(
-        None, report, {report.answers[0].principle_id: operations.Answer("verified")}
+    report = report_ops.start_report(None, on_time, Quarter.of(on_time.activated_on))
+    report_ops.submit_report(
+        None, report, {report.answers[0].principle_id: report_ops.Answer("verified")}
     )
-    operations.accept_report(lead, report)
+    report_ops.accept_report(lead, report)
     db.session.commit()
     page = client.get("/pledges/").get_data(as_text=True)
     assert "Reports overdue (1)" in page and late.organization.name in page

@@ -10,17 +10,20 @@ import pytest
 import sqlalchemy as sa
 
 from crm.core.errors import OperationError
-from crm.pledges import operations, queries
+from crm.pledges import queries
 from crm.pledges.models import Maturity, Pledge, PledgeStatus, Standing
+from crm.pledges.operations import lifecycle as pledge_ops
+from crm.pledges.operations import progress_reports as report_ops
+from crm.pledges.operations import signatories as signatory_ops
 from crm.pledges.schedule import Quarter
 
 
 def file_report(pledge, level="implementing", quarter=None, *, accept_by=None):
-    report = operations.start_report(None, pledge, quarter or Quarter.of(pledge.activated_on))
-    answers = {a.principle_id: operations.Answer(level=level) for a in report.answers}
-    operations.submit_report(None, report, answers)
+    report = report_ops.start_report(None, pledge, quarter or Quarter.of(pledge.activated_on))
+    answers = {a.principle_id: report_ops.Answer(level=level) for a in report.answers}
+    report_ops.submit_report(None, report, answers)
     if accept_by is not None:
-        operations.accept_report(accept_by, report)
+        report_ops.accept_report(accept_by, report)
     return report
 
 
@@ -46,7 +49,7 @@ def test_active_to_adopted_through_the_one_transition(make_pledge, make_user, db
     report = file_report(pledge, "verified")
     report.status = report.status.ACCEPTED  # accepted without the automatic adoption
     db.session.flush()
-    operations.transition(lead, pledge, "adopted")
+    pledge_ops.transition(lead, pledge, "adopted")
     assert pledge.status is PledgeStatus.ADOPTED
 
 
@@ -55,7 +58,7 @@ def test_a_live_pledge_to_any_version_counts(client, make_pledge, make_org, stan
     make_pledge("active", org=org)
     v2 = second_version(db, standard)
     with pytest.raises(OperationError, match="move it to version 2.0 instead"):
-        operations.create_pledge(None, org, v2)
+        pledge_ops.create_pledge(None, org, v2)
     db.session.commit()
     client.post(
         "/pledge/",
@@ -79,7 +82,7 @@ def test_a_moved_adopted_pledge_reports_afresh_not_lapsed(
     file_report(pledge, "verified", accept_by=lead)
     assert pledge.status is PledgeStatus.ADOPTED
     v2 = second_version(db, standard)
-    operations.move_to_version(lead, pledge, v2)
+    pledge_ops.move_to_version(lead, pledge, v2)
     db.session.commit()
     assert pledge.activated_on == date.today()
     assert queries.schedule_of(pledge).standing is Standing.ACTIVE
@@ -87,31 +90,31 @@ def test_a_moved_adopted_pledge_reports_afresh_not_lapsed(
 
 def test_a_draft_blocks_a_move(make_pledge, standard, db):
     pledge = make_pledge("active")
-    operations.start_report(None, pledge, Quarter.of(pledge.activated_on))
+    report_ops.start_report(None, pledge, Quarter.of(pledge.activated_on))
     v2 = second_version(db, standard)
     with pytest.raises(OperationError, match="submitted or deleted before the pledge moves"):
-        operations.move_to_version(None, pledge, v2)
+        pledge_ops.move_to_version(None, pledge, v2)
 
 
 def test_a_corrected_report_cannot_be_accepted_or_adopt(make_pledge, make_user, db):
     lead = make_user("lead")
     pledge = make_pledge("active")
     original = file_report(pledge, "verified")
-    correction = operations.correct_report(None, original)
-    answers = {a.principle_id: operations.Answer("planning") for a in correction.answers}
-    operations.submit_report(None, correction, answers)
+    correction = report_ops.correct_report(None, original)
+    answers = {a.principle_id: report_ops.Answer("planning") for a in correction.answers}
+    report_ops.submit_report(None, correction, answers)
     with pytest.raises(OperationError, match="accept the correction instead"):
-        operations.accept_report(lead, original)
-    assert operations.accept_report(lead, correction) is False
+        report_ops.accept_report(lead, original)
+    assert report_ops.accept_report(lead, correction) is False
     assert pledge.status is PledgeStatus.ACTIVE
 
 
 def test_a_withdrawn_pledge_takes_no_more_reports(make_pledge, db):
     pledge = make_pledge("active")
-    report = operations.start_report(None, pledge, Quarter.of(pledge.activated_on))
-    operations.transition(None, pledge, "withdrawn", reason="Closed down")
+    report = report_ops.start_report(None, pledge, Quarter.of(pledge.activated_on))
+    pledge_ops.transition(None, pledge, "withdrawn", reason="Closed down")
     with pytest.raises(OperationError, match="withdrawn: its reports can no longer change"):
-        operations.submit_report(None, report, {})
+        report_ops.submit_report(None, report, {})
 
 
 def test_a_quarter_already_reported_is_corrected_not_filed_again(make_pledge, db):
@@ -119,7 +122,7 @@ def test_a_quarter_already_reported_is_corrected_not_filed_again(make_pledge, db
     report = file_report(pledge)
     quarter = Quarter(report.year, report.quarter)
     with pytest.raises(OperationError, match="is already reported"):
-        operations.start_report(None, pledge, quarter)
+        report_ops.start_report(None, pledge, quarter)
 
 
 def test_an_organization_with_a_pledge_cannot_be_deleted(client, as_role, make_pledge, db):
@@ -163,10 +166,10 @@ def test_funnel_and_progress_figures(ctx, make_pledge, make_user, standard, db):
     make_pledge("signed")
     make_pledge("draft")
     file_report(a, "verified", accept_by=lead)  # adopted
-    report = operations.start_report(None, b, Quarter.of(b.activated_on))
-    answers = {a_.principle_id: operations.Answer("planning") for a_ in report.answers}
-    answers[report.answers[0].principle_id] = operations.Answer("implemented")
-    operations.submit_report(None, report, answers)
+    report = report_ops.start_report(None, b, Quarter.of(b.activated_on))
+    answers = {a_.principle_id: report_ops.Answer("planning") for a_ in report.answers}
+    answers[report.answers[0].principle_id] = report_ops.Answer("implemented")
+    report_ops.submit_report(None, report, answers)
     db.session.commit()
     pledges = queries.all_pledges()
     funnel = dict(queries.funnel(pledges, queries.schedules(pledges)))
@@ -182,9 +185,9 @@ def test_funnel_and_progress_figures(ctx, make_pledge, make_user, standard, db):
 
 def test_last_reported_counts_filed_reports_not_drafts(make_pledge, db):
     pledge = make_pledge("active", activated_on=date(2026, 1, 15))
-    report = operations.start_report(None, pledge, Quarter(2026, 1))
+    report = report_ops.start_report(None, pledge, Quarter(2026, 1))
     assert queries.last_reported([pledge.id]) == {}
-    operations.submit_report(None, report, {})
+    report_ops.submit_report(None, report, {})
     assert queries.last_reported([pledge.id]) == {pledge.id: Quarter(2026, 1)}
 
 
@@ -198,10 +201,10 @@ def test_directory_filter_takes_a_country_name(client, make_pledge, make_org, db
 def test_a_post_missing_fields_keeps_what_was_saved(client, login, rep_for, make_pledge, db):
     pledge = make_pledge("active")
     login(rep_for(pledge))
-    report = operations.start_report(None, pledge, Quarter.of(pledge.activated_on))
+    report = report_ops.start_report(None, pledge, Quarter.of(pledge.activated_on))
     first = report.answers[0]
-    operations.save_report(
-        None, report, {first.principle_id: operations.Answer("planning", None, "Kept")}
+    report_ops.save_report(
+        None, report, {first.principle_id: report_ops.Answer("planning", None, "Kept")}
     )
     db.session.commit()
     client.post(
@@ -224,7 +227,7 @@ def test_a_signatory_with_another_account_is_not_shown_as_representative(
     as_role("lead")
     page = client.get(f"/pledges/{pledge.id}").get_data(as_text=True)
     assert "already has an account (organization representative)" in page
-    assert operations.representative_for(pledge) is None
+    assert signatory_ops.representative_for(pledge) is None
 
 
 def test_a_reminder_without_any_account_says_how_to_get_one(app, make_pledge, db, outbox):

@@ -132,7 +132,7 @@ def test_a_pledge_recorded_after_its_signing_date_counts_from_that_date(
 ):
     """Signed on the last day of last quarter, recorded today: new last quarter (not never),
     and live in this quarter's and last quarter's counts."""
-    from crm.pledges import operations as pledge_ops
+    from crm.pledges.operations import lifecycle as pledge_ops
 
     current = Quarter.of(date.today())
     last = current.previous()
@@ -153,7 +153,7 @@ def test_a_pledge_recorded_after_its_signing_date_counts_from_that_date(
 def test_a_draft_signed_later_with_an_earlier_signing_date_counts_from_that_date(
     ctx, db, make_org, make_contact, make_user
 ):
-    from crm.pledges import operations as pledge_ops
+    from crm.pledges.operations import lifecycle as pledge_ops
 
     current = Quarter.of(date.today())
     last = current.previous()

@@ -177,13 +177,14 @@ def test_remove_a_principle_renumbers_the_rest(db, admin, make_standard):
 
 
 def test_a_principle_an_endorsement_names_cannot_be_removed(db, admin, v1, make_contact):
-    from crm.champions import operations as champions
+    from crm.champions.operations import endorsements as endorsement_ops
+    from crm.champions.operations import pipeline as champion_ops
 
-    champion = champions.enter_pipeline(None, make_contact(), champions.ChampionFields())
-    champions.record_endorsement(
+    champion = champion_ops.enter_pipeline(None, make_contact(), champion_ops.ChampionFields())
+    endorsement_ops.record_endorsement(
         None,
         champion,
-        champions.EndorsementFields(
+        endorsement_ops.EndorsementFields(
             kind="post", made_on=date.today(), title="A post", principle_ids=[v1.principles[0].id]
         ),
         verified=True,

@@ -59,8 +59,8 @@ def test_the_group_board_shows_each_task_in_its_column_and_moves_it(client, as_r
 def test_tasks_about_an_event_a_contact_or_a_champion_show_on_its_page(
     client, as_role, db, make_contact
 ):
-    from crm.champions import operations as champion_ops
-    from crm.events import operations as event_ops
+    from crm.champions.operations import pipeline as champion_ops
+    from crm.events.operations import events as event_ops
 
     lead = as_role("lead")
     start = datetime.now().replace(microsecond=0) + timedelta(days=5)
@@ -145,8 +145,8 @@ def test_my_tasks_hold_only_my_open_tasks_and_follow_ups(client, as_role, make_u
 
 
 def _deletable(kind, db, make_org, make_contact):
-    from crm.champions import operations as champion_ops
-    from crm.events import operations as event_ops
+    from crm.champions.operations import pipeline as champion_ops
+    from crm.events.operations import events as event_ops
 
     if kind == "organization":
         org = make_org("Made by mistake")

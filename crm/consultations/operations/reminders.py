@@ -7,9 +7,9 @@ import sqlalchemy as sa
 
 from crm.audit import operations as audit
 from crm.audit.models import AuditAction
-from crm.campaigns import operations as campaign_ops
 from crm.campaigns.models import Campaign, CampaignStatus, Purpose
-from crm.campaigns.operations import CampaignFields
+from crm.campaigns.operations import editing as campaign_ops
+from crm.campaigns.operations.editing import CampaignFields
 from crm.consultations.models import Access, Consultation, Phase
 from crm.core.errors import OperationError
 from crm.extensions import db

@@ -7,8 +7,9 @@ from datetime import date, timedelta
 
 import sqlalchemy as sa
 
-from crm.champions import operations as champion_ops
 from crm.champions.models import Champion, Endorsement, EndorsementKind
+from crm.champions.operations import endorsements as endorsement_ops
+from crm.champions.operations import pipeline as champion_ops
 from crm.contacts.models import Contact
 from crm.extensions import db
 from crm.imports import cell_values
@@ -135,10 +136,10 @@ class EndorsementImporter(RowByRowImporter):
 
     def write_row(self, row: Row) -> None:
         c = row.cleaned
-        endorsement = champion_ops.record_endorsement(
+        endorsement = endorsement_ops.record_endorsement(
             self.ctx.actor,
             c["champion"],
-            champion_ops.EndorsementFields(
+            endorsement_ops.EndorsementFields(
                 kind=c["kind"],
                 made_on=c["made_on"],
                 title=c["title"],

@@ -7,8 +7,9 @@ import sqlalchemy as sa
 
 from crm.contacts.models import Contact
 from crm.core.errors import OperationError
-from crm.events import operations as event_ops
 from crm.events.models import Event, ParticipantRole, Participation, ParticipationStatus
+from crm.events.operations import newcomers as newcomer_ops
+from crm.events.operations import places as place_ops
 from crm.extensions import db
 from crm.imports import cell_values
 from crm.imports.column_mapping import Field, Spec
@@ -45,9 +46,9 @@ def _contact_for(row: Row, ctx) -> Contact | None:
     if not first:
         row.fail("email", "no contact with this email, and no name to add them with")
         return None
-    contact, created = event_ops.match_or_create_contact(
+    contact, created = newcomer_ops.match_or_create_contact(
         ctx.actor,
-        event_ops.Person(first, last, email, row.values.get("organization") or None),
+        newcomer_ops.Person(first, last, email, row.values.get("organization") or None),
         consent=False,
         consent_source="",
     )
@@ -177,7 +178,7 @@ class ParticipantImporter(RowByRowImporter):
         if status is ParticipationStatus.INVITED:
             return
         if event.id not in self.places:
-            self.places[event.id] = event_ops.places_left(event)
+            self.places[event.id] = place_ops.places_left(event)
         left = self.places[event.id]
         if left is None:
             return
@@ -198,24 +199,24 @@ class ParticipantImporter(RowByRowImporter):
         if row.action == UPDATE:
             participation = db.session.get(Participation, row.record_id)
             before = {"status": [participation.status.value, "attended"]}
-            event_ops.check_in(self.ctx.actor, participation)
+            place_ops.check_in(self.ctx.actor, participation)
             self.ctx.updated("participation", participation.id, before)
             return
         contact = _contact_for(row, self.ctx)
         if contact is None:
             raise OperationError(row.reason or "no contact")
         if status is ParticipationStatus.INVITED:
-            participation = event_ops.invite(
+            participation = place_ops.invite(
                 self.ctx.actor, event, contact, role=row.cleaned["role"]
             )
         else:
-            participation, outcome = event_ops.register(
+            participation, outcome = place_ops.register(
                 self.ctx.actor, event, contact, role=row.cleaned["role"], source="import"
             )
-            if outcome is event_ops.Outcome.ALREADY:
+            if outcome is place_ops.Outcome.ALREADY:
                 row.action, row.note = SKIP, "already on the list"
                 return
             if status is ParticipationStatus.ATTENDED:
-                event_ops.check_in(self.ctx.actor, participation)
+                place_ops.check_in(self.ctx.actor, participation)
         row.record_id = participation.id
         self.ctx.created("participation", [participation.id])

@@ -13,7 +13,7 @@ from crm.imports.importers.base import RowByRowImporter
 from crm.imports.rows import CREATE, FAIL, SKIP, Row
 from crm.organizations.models import Organization
 from crm.organizations.operations import name_key
-from crm.pledges import operations as pledge_ops
+from crm.pledges.operations import lifecycle as pledge_ops
 from crm.standards.models import Standard, StandardStatus
 
 
