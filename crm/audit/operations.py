@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable, Iterator
+from contextlib import contextmanager
 from datetime import date, datetime
 from enum import Enum
-from typing import Any
+from typing import Any, Protocol
 
 import sqlalchemy as sa
 from sqlalchemy.orm import selectinload
 
 from crm.audit.models import AuditAction, AuditEntry
 from crm.core.bulk import each_id, insert_rows
-from crm.core.db import utcnow
+from crm.core.db import Actor, TrackedMixin, utcnow
+from crm.core.errors import check_version
 from crm.core.jobs.queue import audited_by
 from crm.extensions import db
 
@@ -79,6 +81,67 @@ def record(
     )
     db.session.add(entry)
     return entry
+
+
+class Audited(Protocol):
+    """A record the trail names by its id (any model)."""
+
+    @property
+    def id(self) -> int: ...
+
+
+class Tracked(Audited, Protocol):
+    """A record that keeps who changed it last (crm.core.db.TrackedMixin)."""
+
+    def touch(self, actor: Actor | None) -> None: ...
+
+
+def add_recorded(actor: Actor | None, obj: Tracked, object_type: str, *, summary: str) -> None:
+    """Add a new record made by `actor`, flush for its id and record its creation."""
+    # Reading the actor's id must not flush the record first: it would lose its creator.
+    with db.session.no_autoflush:
+        obj.touch(actor)
+    db.session.add(obj)
+    db.session.flush()
+    record(actor, AuditAction.CREATE, object_type, obj.id, summary=summary)
+
+
+def delete_recorded(actor: Actor | None, obj: Audited, object_type: str, *, summary: str) -> None:
+    """Record the deletion of `obj` by `actor`, and delete it (flushed)."""
+    record(actor, AuditAction.DELETE, object_type, obj.id, summary=summary)
+    db.session.delete(obj)
+    db.session.flush()
+
+
+@contextmanager
+def updating(
+    actor: Actor | None,
+    obj: Audited,
+    object_type: str,
+    *,
+    expected_version: int | None = None,
+    leave_out: Collection[str] = (),
+) -> Iterator[dict[str, list]]:
+    """Change `obj` in the block and keep on the trail what changed.
+
+    First refuses a save from a form loaded before someone else's (`check_version`); after
+    the block, when anything changed, marks the record as changed by `actor` (if it keeps
+    that) and records an UPDATE with the fields, then flushes. The block adds to the dict it
+    is given what the columns do not show (tags, linked records: {field: [old, new]}).
+    `leave_out` names columns derived from others, not worth a line on the trail. An error
+    in the block records nothing.
+    """
+    check_version(obj, expected_version)
+    before = snapshot(obj)
+    extra: dict[str, list] = {}
+    yield extra
+    changes = {k: v for k, v in changes_since(obj, before).items() if k not in leave_out}
+    changes.update(extra)
+    if changes:
+        if isinstance(obj, TrackedMixin):
+            obj.touch(actor)
+        record(actor, AuditAction.UPDATE, object_type, obj.id, changes=changes)
+    db.session.flush()
 
 
 _BULK_COLUMNS = (

@@ -63,19 +63,15 @@ def update_user(
 ) -> User:
     if user.id == actor.id and (role != user.role or not active):
         raise OperationError("You cannot change your own role or deactivate yourself.")
-    before = audit.snapshot(user)
-    was_active = user.active
-    user.name = name.strip()
-    user.role = role
-    user.active = active
-    user.contact_id = contact_id
-    user.organization_id = organization_id
-    if was_active and not active:
-        user.session_token = new_session_token()  # sign out everywhere
-    changes = audit.changes_since(user, before)
-    if changes:
-        audit.record(actor, AuditAction.UPDATE, "user", user.id, changes=changes)
-    db.session.flush()
+    with audit.updating(actor, user, "user"):
+        was_active = user.active
+        user.name = name.strip()
+        user.role = role
+        user.active = active
+        user.contact_id = contact_id
+        user.organization_id = organization_id
+        if was_active and not active:
+            user.session_token = new_session_token()  # sign out everywhere
     return user
 
 

@@ -166,26 +166,22 @@ def _unconfirmed_only() -> sa.ColumnElement[bool]:
 def drafts_count(consultation: Consultation) -> int:
     """Drafts people saved themselves (what was typed with their address by someone on the
     public page does not count until they confirm it)."""
-    return db.session.execute(
-        sa.select(sa.func.count())
-        .select_from(Response)
-        .where(
-            Response.consultation_id == consultation.id,
-            Response.submitted_at.is_(None),
-            ~_unconfirmed_only(),
-        )
-    ).scalar_one()
+    return _count_drafts(consultation, ~_unconfirmed_only())
 
 
 def unconfirmed_count(consultation: Consultation) -> int:
     """Drafts that only hold what was typed on the public page, waiting for the person."""
+    return _count_drafts(consultation, _unconfirmed_only())
+
+
+def _count_drafts(consultation: Consultation, which: sa.ColumnElement[bool]) -> int:
     return db.session.execute(
         sa.select(sa.func.count())
         .select_from(Response)
         .where(
             Response.consultation_id == consultation.id,
             Response.submitted_at.is_(None),
-            _unconfirmed_only(),
+            which,
         )
     ).scalar_one()
 

@@ -16,10 +16,10 @@ from crm.contacts.models import ConsentStatus, Contact
 from crm.core import deletion
 from crm.core.countries import normalize_language
 from crm.core.db import utcnow
-from crm.core.errors import OperationError, check_version
+from crm.core.errors import OperationError
 from crm.core.personal_data import deletion_blockers, erase_everywhere, export_sections
 from crm.core.timeline import timeline_for
-from crm.core.validation import clean_country, clean_text, normalize_email
+from crm.core.validation import clean_choice, clean_country, clean_text, normalize_email
 from crm.extensions import db
 from crm.organizations.models import Organization
 from crm.tags.operations import tags_from_names
@@ -94,12 +94,7 @@ def _apply(contact: Contact, fields: ContactFields) -> None:
 
 def _apply_consent(contact: Contact, status: ConsentStatus | str, source: str | None) -> None:
     """Record a consent change, or a new source for the same consent, with the time."""
-    try:
-        status = ConsentStatus(status)
-    except ValueError:
-        raise OperationError(
-            f"“{status}” is not a consent status.", field="consent_status"
-        ) from None
+    status = clean_choice(ConsentStatus, status, "a consent status", field="consent_status")
     source = clean_text(source, "consent_source", "Consent source", 100)
     if status != contact.consent_status:
         if source == contact.consent_source:
@@ -117,35 +112,28 @@ def create_contact(actor, fields: ContactFields) -> Contact:
     _apply(contact, fields)
     _apply_consent(contact, fields.consent_status, fields.consent_source)
     contact.tags = tags_from_names(fields.tags)
-    contact.touch(actor)
-    db.session.add(contact)
-    db.session.flush()
-    audit.record(
-        actor, AuditAction.CREATE, "contact", contact.id, summary=f"Created {contact.full_name}"
-    )
+    audit.add_recorded(actor, contact, "contact", summary=f"Created {contact.full_name}")
     return contact
 
 
 def update_contact(
     actor, contact: Contact, fields: ContactFields, *, expected_version: int | None = None
 ) -> Contact:
-    check_version(contact, expected_version)
-    before = audit.snapshot(contact)
-    if contact.erased_at is not None:
-        raise OperationError("This contact was erased and can no longer be edited.")
-    old_tags = contact.tag_names
-    _apply(contact, fields)
-    _apply_consent(contact, fields.consent_status, fields.consent_source)
-    contact.tags = tags_from_names(fields.tags)
-    changes = audit.changes_since(contact, before)
-    for derived in ("sort_name", "search_text"):
-        changes.pop(derived, None)
-    if contact.tag_names != old_tags:
-        changes["tags"] = [old_tags, contact.tag_names]
-    if changes:
-        contact.touch(actor)
-        audit.record(actor, AuditAction.UPDATE, "contact", contact.id, changes=changes)
-    db.session.flush()
+    with audit.updating(
+        actor,
+        contact,
+        "contact",
+        expected_version=expected_version,
+        leave_out=("sort_name", "search_text"),  # follow from the name and email
+    ) as extra:
+        if contact.erased_at is not None:
+            raise OperationError("This contact was erased and can no longer be edited.")
+        old_tags = contact.tag_names
+        _apply(contact, fields)
+        _apply_consent(contact, fields.consent_status, fields.consent_source)
+        contact.tags = tags_from_names(fields.tags)
+        if contact.tag_names != old_tags:
+            extra["tags"] = [old_tags, contact.tag_names]
     return contact
 
 
@@ -172,11 +160,7 @@ def delete_contact(actor, contact: Contact) -> None:
             "Nothing was deleted."
         )
     deletion.detach(actor, "contact", contact.id)
-    audit.record(
-        actor, AuditAction.DELETE, "contact", contact.id, summary=f"Deleted {contact.full_name}"
-    )
-    db.session.delete(contact)
-    db.session.flush()
+    audit.delete_recorded(actor, contact, "contact", summary=f"Deleted {contact.full_name}")
 
 
 def export_personal_data(actor, contact: Contact) -> dict:

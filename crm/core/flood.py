@@ -51,7 +51,7 @@ def check_and_record(form: str, address: str, limit: int) -> None:
     serialize_on(f"flood:{form}:{address}")
     now = utcnow()
     since = now - WINDOW
-    recent = db.session.scalar(
+    recent = db.session.execute(
         sa.select(sa.func.count())
         .select_from(PublicSubmission)
         .where(
@@ -59,7 +59,7 @@ def check_and_record(form: str, address: str, limit: int) -> None:
             PublicSubmission.form == form,
             PublicSubmission.at >= since,
         )
-    )
+    ).scalar_one()
     if recent >= limit:
         raise OperationError(
             "Too many submissions from your network in the last hour. Please try again later."

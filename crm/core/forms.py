@@ -24,6 +24,8 @@ class VersionedForm(FlaskForm):
 
 
 class CountryField(SelectField):
+    data: str | None  # an ISO 3166-1 code once validated (what the person typed before)
+
     def __init__(self, label: str = "Country", **kwargs):
         kwargs.setdefault("validators", [Optional()])
         super().__init__(label, choices=[], validate_choice=False, **kwargs)

@@ -134,8 +134,11 @@ class SendGridMailProvider:
 def _rate_limit_reset(exc) -> datetime | None:
     """When SendGrid's rate limit lets us send again (its X-RateLimit-Reset header)."""
     headers = getattr(exc, "headers", None) or {}
+    reset = headers.get("X-RateLimit-Reset")
+    if reset is None:
+        return None
     try:
-        return datetime.fromtimestamp(int(headers.get("X-RateLimit-Reset")), UTC)
+        return datetime.fromtimestamp(int(reset), UTC)
     except (TypeError, ValueError):
         return None
 

@@ -30,7 +30,7 @@ def _escape_like(text: str) -> str:
     return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
-def _parts(record_type: str, text: str):
+def _parts(record_type: str, text: str) -> tuple[sa.Table, str, str, str, list[str]]:
     table_name, column, prefix_column, fts_table = _TARGETS[record_type]
     table = db.metadata.tables[table_name]  # the mapped table, so conditions join no new FROM
     words = text.split()
@@ -47,6 +47,13 @@ def substring_condition(record_type: str, text: str) -> sa.ColumnElement[bool] |
     if not text:
         return None
     table, column, prefix_column, _fts, words = _parts(record_type, text)
+    return _contains_words(table, column, prefix_column, text, words)
+
+
+def _contains_words(
+    table: sa.Table, column: str, prefix_column: str, text: str, words: list[str]
+) -> sa.ColumnElement[bool]:
+    """`substring_condition` for a normalized, non-empty `text` and its words."""
     if all(len(w) < MIN_TRIGRAM for w in words):
         return sa.and_(table.c[prefix_column] >= text, table.c[prefix_column] < text + "\uffff")
     return sa.and_(*(table.c[column].like(f"%{_escape_like(w)}%", escape="\\") for w in words))
@@ -61,8 +68,8 @@ def substring_ids(record_type: str, text: str) -> sa.Select | None:
     text = normalize_query(text)
     if not text:
         return None
-    table, _column, _prefix, fts_table, words = _parts(record_type, text)
-    condition = substring_condition(record_type, text)
+    table, column, prefix_column, fts_table, words = _parts(record_type, text)
+    condition = _contains_words(table, column, prefix_column, text, words)
     long_words = [w for w in words if len(w) >= MIN_TRIGRAM]
     if not long_words or db.engine.dialect.name != "sqlite":
         # PostgreSQL's planner uses the trigram GIN index for the LIKEs by itself.

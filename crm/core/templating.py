@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, date, datetime
+from typing import Any
 
 from flask import Flask, request, url_for
 from flask_login import current_user
@@ -52,10 +53,11 @@ def time_ago(value: datetime | None) -> str:
 
 def url_with(**changes) -> str:
     """The current URL with some query arguments replaced (None removes one)."""
-    args = request.args.to_dict()
+    args: dict[str, Any] = request.args.to_dict()
     for key, value in changes.items():
         if value is None or value == "":
             args.pop(key, None)
         else:
             args[key] = value
+    assert request.endpoint is not None, "only a page that a route matched links to itself"
     return url_for(request.endpoint, **(request.view_args or {}), **args)

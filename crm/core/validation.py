@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import re
+from enum import Enum
+from typing import TypeVar
 from urllib.parse import urlsplit
 
 from email_validator import EmailNotValidError, validate_email
 
 from crm.core.countries import normalize_country
 from crm.core.errors import OperationError
+
+E = TypeVar("E", bound=Enum)
 
 
 def normalize_email(address: str, *, check_deliverability: bool = False) -> str:
@@ -30,6 +34,15 @@ def clean_text(value: str | None, field: str, label: str, max_length: int, *, re
             f"{label} is too long ({len(value)} characters; at most {max_length}).", field=field
         )
     return value or None
+
+
+def clean_choice(enum_cls: type[E], value: object, what: str, field: str | None = None) -> E:
+    """`value` as one of `enum_cls`, or an OperationError: “value” is not `what` ("a task
+    status")."""
+    try:
+        return enum_cls(value)
+    except ValueError:
+        raise OperationError(f"“{value}” is not {what}.", field=field) from None
 
 
 def clean_country(value: str | None, field: str = "country") -> str | None:

@@ -14,10 +14,8 @@ name_key) and contact emails stay unique against the rows already there.
 from __future__ import annotations
 
 import contextlib
-import gc
 import itertools
 import sqlite3
-import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -30,12 +28,11 @@ from crm.contacts.models import search_text_for, sort_name_for
 from crm.core.countries import country_name
 from crm.core.search_ddl import SQLITE_FTS_DDL
 from crm.demo import names
+from crm.demo.bulk_loading import NONE, Progress, Stopwatch, fetch_rows, load_connection
 from crm.demo.sample import ascii_slug
 from crm.extensions import db
 from crm.organizations.models import OrganizationKind
 from crm.organizations.operations import name_key
-
-Progress = Callable[[str], None]
 
 CHUNK = 50_000  # contact rows per executemany / COPY
 HISTORY_DAYS = 6 * 365  # records were created over this many days before now
@@ -96,58 +93,42 @@ def generate(
     progress: Progress | None = None,
 ) -> str:
     """Append `organizations` organizations and `contacts` contacts, commit, return a summary."""
-    started = time.perf_counter()
-
-    def say(message: str) -> None:
-        if progress is not None:
-            progress(f"[{time.perf_counter() - started:5.1f} s] {message}")
-
-    engine = db.engine
-    dialect = engine.dialect.name
-    db.session.commit()  # the caller's session must hold no lock during the load
-    # Millions of short-lived tuples make the cyclic GC run over and over, for nothing.
-    gc_was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        with engine.connect() as connection:
-            raw = connection.connection.driver_connection
-            loader = _SQLiteLoader(raw, say) if dialect == "sqlite" else _PostgresLoader(raw, say)
-            existing = loader.existing()
-            rng = np.random.default_rng(seed)
-            clock = _Clock(rng, dialect)
-            say(f"Generating {organizations:,} organizations…")
-            plan = _plan_organizations(rng, clock, organizations, existing)
-            orgs = plan.orgs or (loader.existing_organizations() if contacts else [])
-            if contacts and not orgs:
-                raise ValueError("Contacts need organizations: pass --organizations.")
-            tag_links = len(plan.organization_tags)
-            # Rebuilding an index costs the whole table; worth it when the load at least
-            # doubles the table, otherwise the indexes are maintained row by row.
-            with loader.load(rebuild_indexes=contacts >= existing.contact_count):
-                loader.insert("organization", ORGANIZATION_COLUMNS, plan.organizations)
-                loader.insert(
-                    "organization_tag", ("organization_id", "tag_id"), plan.organization_tags
-                )
-                done = 0
-                for rows, tags in _contact_chunks(rng, clock, contacts, orgs, existing):
-                    loader.insert("contact", CONTACT_COLUMNS, rows)
-                    loader.insert("contact_tag", ("contact_id", "tag_id"), tags)
-                    done += len(rows)
-                    tag_links += len(tags)
-                    if done % (4 * CHUNK) == 0 or done == contacts:
-                        say(f"Contacts: {done:,} of {contacts:,}")
-            say("Updating planner statistics…")
-            loader.analyze()
-            if dialect == "sqlite":
-                # FTS5 caches its index structure per connection, and this one saw the index
-                # before the load: retire it rather than return it to the pool.
-                connection.invalidate()
-    finally:
-        if gc_was_enabled:
-            gc.enable()
+    watch = Stopwatch(progress)
+    say = watch.say
+    dialect = db.engine.dialect.name
+    with load_connection() as (connection, raw):
+        loader = _SQLiteLoader(raw, say) if dialect == "sqlite" else _PostgresLoader(raw, say)
+        existing = loader.existing()
+        rng = np.random.default_rng(seed)
+        clock = _Clock(rng, dialect)
+        say(f"Generating {organizations:,} organizations…")
+        plan = _plan_organizations(rng, clock, organizations, existing)
+        orgs = plan.orgs or (loader.existing_organizations() if contacts else [])
+        if contacts and not orgs:
+            raise ValueError("Contacts need organizations: pass --organizations.")
+        tag_links = len(plan.organization_tags)
+        # Rebuilding an index costs the whole table; worth it when the load at least
+        # doubles the table, otherwise the indexes are maintained row by row.
+        with loader.load(rebuild_indexes=contacts >= existing.contact_count):
+            loader.insert("organization", ORGANIZATION_COLUMNS, plan.organizations)
+            loader.insert("organization_tag", ("organization_id", "tag_id"), plan.organization_tags)
+            done = 0
+            for rows, tags in _contact_chunks(rng, clock, contacts, orgs, existing):
+                loader.insert("contact", CONTACT_COLUMNS, rows)
+                loader.insert("contact_tag", ("contact_id", "tag_id"), tags)
+                done += len(rows)
+                tag_links += len(tags)
+                if done % (4 * CHUNK) == 0 or done == contacts:
+                    say(f"Contacts: {done:,} of {contacts:,}")
+        say("Updating planner statistics…")
+        loader.analyze()
+        if dialect == "sqlite":
+            # FTS5 caches its index structure per connection, and this one saw the index
+            # before the load: retire it rather than return it to the pool.
+            connection.invalidate()
     return (
         f"Bulk demo data ({dialect}): {len(plan.organizations):,} organizations, "
-        f"{contacts:,} contacts, {tag_links:,} tag links in {time.perf_counter() - started:.1f} s."
+        f"{contacts:,} contacts, {tag_links:,} tag links in {watch.elapsed:.1f} s."
     )
 
 
@@ -228,7 +209,7 @@ class _Clock:
     def format(self, moments: np.ndarray, where: np.ndarray | None = None) -> list[str | None]:
         text = self.pool[moments]
         if where is not None:
-            text = np.where(where, text, None)
+            text = np.where(where, text, NONE)
         return text.tolist()
 
 
@@ -249,7 +230,7 @@ def _plan_organizations(
     kinds = [k.value for k in KIND_WEIGHTS]
     weights = np.array(list(KIND_WEIGHTS.values()), dtype=float)
     regions = list(names.COUNTRIES)
-    staff = existing.staff_ids or [None]
+    staff: Sequence[int | None] = existing.staff_ids or [None]  # no staff yet: nobody created them
     repeats: dict[str, int] = {}
     keys: dict[str, str] = {}
     slugs: dict[str, str] = {}
@@ -458,7 +439,7 @@ def _contact_chunks(
                 people.table["languages"][people.draw("languages", region, rng.random(n))].tolist(),
                 statuses[consent].tolist(),
                 np.where(
-                    asked, sources[(rng.random(n) * len(sources)).astype(np.int64)], None
+                    asked, sources[(rng.random(n) * len(sources)).astype(np.int64)], NONE
                 ).tolist(),
                 clock.format(clock.later(created), where=asked),
                 owner,
@@ -530,12 +511,7 @@ class _Loader:
         self.say = say
 
     def rows(self, sql: str) -> list[tuple]:
-        cursor = self.raw.cursor()
-        try:
-            cursor.execute(sql)
-            return cursor.fetchall()
-        finally:
-            cursor.close()
+        return fetch_rows(self.raw, sql)
 
     def existing(self) -> _Existing:
         self.ensure_tags()

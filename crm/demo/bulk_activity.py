@@ -16,9 +16,7 @@ without a live pledge.
 from __future__ import annotations
 
 import contextlib
-import gc
-import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -26,10 +24,9 @@ from typing import Any
 import numpy as np
 
 from crm.auth.operations import STAFF_ROLES
+from crm.demo.bulk_loading import NONE, Progress, Stopwatch, fetch_rows, load_connection
 from crm.extensions import db
 from crm.pledges.schedule import Quarter
-
-Progress = Callable[[str], None]
 
 CHUNK = 100_000  # rows per executemany / COPY
 
@@ -129,48 +126,34 @@ def generate(
     """Append the activity above (progress reports for up to `report_quarters` quarters before
     the current one), commit, return a summary. Organizations, contacts and the current
     standard must exist."""
-    started = time.perf_counter()
-
-    def say(message: str) -> None:
-        if progress is not None:
-            progress(f"[{time.perf_counter() - started:5.1f} s] {message}")
-
-    engine = db.engine
-    dialect = engine.dialect.name
-    db.session.commit()
-    gc_was_enabled = gc.isenabled()
-    gc.disable()
-    counts: dict[str, int] = {}
-    try:
-        with engine.connect() as connection:
-            raw = connection.connection.driver_connection
-            writer = _Writer(raw, dialect, say)
-            world = writer.world()
-            gen = _Generator(np.random.default_rng(seed), dialect, world, writer.first_ids())
-            with writer.load():
-                say(f"Pledges ({pledges:,}) and progress reports…")
-                for table, rows in gen.pledges(pledges, report_quarters):
-                    writer.insert(table, rows)
-                say(f"Engagements ({engagements:,})…")
-                for table, rows in gen.engagements(engagements):
-                    writer.insert(table, rows)
-                say("Champions, events, campaigns, case studies…")
-                for table, rows in gen.champions(champions):
-                    writer.insert(table, rows)
-                for table, rows in gen.events(events):
-                    writer.insert(table, rows)
-                for table, rows in gen.campaigns(campaigns, recipients):
-                    writer.insert(table, rows)
-                for table, rows in gen.case_studies(case_studies):
-                    writer.insert(table, rows)
-            counts = writer.counts
-            say("Updating planner statistics…")
-            writer.analyze()
-    finally:
-        if gc_was_enabled:
-            gc.enable()
+    watch = Stopwatch(progress)
+    say = watch.say
+    dialect = db.engine.dialect.name
+    with load_connection() as (_, raw):
+        writer = _Writer(raw, dialect, say)
+        world = writer.world()
+        gen = _Generator(np.random.default_rng(seed), dialect, world, writer.first_ids())
+        with writer.load():
+            say(f"Pledges ({pledges:,}) and progress reports…")
+            for table, rows in gen.pledges(pledges, report_quarters):
+                writer.insert(table, rows)
+            say(f"Engagements ({engagements:,})…")
+            for table, rows in gen.engagements(engagements):
+                writer.insert(table, rows)
+            say("Champions, events, campaigns, case studies…")
+            for table, rows in gen.champions(champions):
+                writer.insert(table, rows)
+            for table, rows in gen.events(events):
+                writer.insert(table, rows)
+            for table, rows in gen.campaigns(campaigns, recipients):
+                writer.insert(table, rows)
+            for table, rows in gen.case_studies(case_studies):
+                writer.insert(table, rows)
+        counts = writer.counts
+        say("Updating planner statistics…")
+        writer.analyze()
     summary = ", ".join(f"{n:,} {table}" for table, n in counts.items() if n)
-    return f"Bulk activity ({dialect}): {summary} in {time.perf_counter() - started:.1f} s."
+    return f"Bulk activity ({dialect}): {summary} in {watch.elapsed:.1f} s."
 
 
 # --- What is there ---------------------------------------------------------------------------
@@ -290,7 +273,7 @@ class _Generator:
         signatories = world.contact_ids[rng.integers(0, len(world.contact_ids), count)].tolist()
 
         def day_where(where: np.ndarray, days: np.ndarray) -> list[str | None]:
-            return np.where(where, np.array(self.days(days), dtype=object), None).tolist()
+            return np.where(where, np.array(self.days(days), dtype=object), NONE).tolist()
 
         created = np.where(
             is_draft,
@@ -432,11 +415,11 @@ class _Generator:
                 self.days(occurred),
                 self.pick(SUMMARIES, n),
                 self.pick(HEARD, n),
-                np.where(with_org, org, None).tolist(),
-                np.where(has_follow_up, follow_days, None).tolist(),
-                np.where(has_follow_up, owner, None).tolist(),
+                np.where(with_org, org, NONE).tolist(),
+                np.where(has_follow_up, follow_days, NONE).tolist(),
+                np.where(has_follow_up, owner, NONE).tolist(),
                 np.where(done, np.array(self.stamps(follow, np.full(n, 10 * 3600)),
-                                        dtype=object), None).tolist(),
+                                        dtype=object), NONE).tolist(),
                 created, created, [1] * n, owner.tolist(), owner.tolist(), strict=True,
             ))  # fmt: skip
             yield "engagement", rows
@@ -463,7 +446,8 @@ class _Generator:
         ids = self.ids("champion", count)
         final = rng.choice(6, count, p=(0.25, 0.15, 0.15, 0.12, 0.25, 0.08))
         entered = t - rng.integers(1, 900, count)
-        champion_rows, moves, endorsements, principle_links = [], [], [], []
+        champion_rows, endorsements, principle_links = [], [], []
+        moves: list[tuple[int, str | None, str, str, Any]] = []  # champion, from, to, at, by
         endorsement_id = self.next_id["endorsement"]
         principle_ids = [p for p, _position in world.principles]
         for i in range(count):
@@ -473,7 +457,7 @@ class _Generator:
             if final[i] == 5:
                 path.append(5)
             day = int(entered[i])
-            previous = None
+            previous: int | None = None
             committed_day = None
             seconds = int(rng.integers(8 * 3600, 18 * 3600))
             for stage in path:
@@ -664,12 +648,7 @@ class _Writer:
         self.restore: list[str] = []
 
     def rows(self, sql: str) -> list[tuple]:
-        cursor = self.raw.cursor()
-        try:
-            cursor.execute(sql)
-            return cursor.fetchall()
-        finally:
-            cursor.close()
+        return fetch_rows(self.raw, sql)
 
     def first_ids(self) -> dict[str, int]:
         parts = ", ".join(f"(SELECT coalesce(max(id), 0) + 1 FROM {t})" for t in _WITH_ID)

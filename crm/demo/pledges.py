@@ -65,20 +65,23 @@ def load(rng: random.Random, contacts: list[Contact], staff: list[User], rep_org
         db.session.add(pledge)
         db.session.flush()
         first = PledgeStatus.DRAFT if status is PledgeStatus.DRAFT else PledgeStatus.SIGNED
-        history = [(None, first, pledge.signed_on or today)]
+        # (from, to, on)
+        history: list[tuple[PledgeStatus | None, PledgeStatus, date]] = [
+            (None, first, pledge.signed_on or today)
+        ]
         if status in (PledgeStatus.ACTIVE, PledgeStatus.ADOPTED, PledgeStatus.WITHDRAWN):
-            pledge.activated_on = signed + timedelta(days=rng.randint(3, 20))
-            history.append((PledgeStatus.SIGNED, PledgeStatus.ACTIVE, pledge.activated_on))
+            pledge.activated_on = activated = signed + timedelta(days=rng.randint(3, 20))
+            history.append((PledgeStatus.SIGNED, PledgeStatus.ACTIVE, activated))
             lagging = org_id != rep_org_id and rng.random() < 0.3
             _reports(rng, pledge, standard, today, adopted=status is PledgeStatus.ADOPTED,
                      lagging=lagging)  # fmt: skip
         if status is PledgeStatus.ADOPTED:
-            pledge.adopted_on = today - timedelta(days=rng.randint(5, 60))
-            history.append((PledgeStatus.ACTIVE, PledgeStatus.ADOPTED, pledge.adopted_on))
+            pledge.adopted_on = adopted = today - timedelta(days=rng.randint(5, 60))
+            history.append((PledgeStatus.ACTIVE, PledgeStatus.ADOPTED, adopted))
         if status is PledgeStatus.WITHDRAWN:
-            pledge.withdrawn_on = today - timedelta(days=rng.randint(5, 90))
+            pledge.withdrawn_on = withdrawn = today - timedelta(days=rng.randint(5, 90))
             pledge.withdrawal_reason = "Changed ownership; will reconsider next year"
-            history.append((PledgeStatus.ACTIVE, PledgeStatus.WITHDRAWN, pledge.withdrawn_on))
+            history.append((PledgeStatus.ACTIVE, PledgeStatus.WITHDRAWN, withdrawn))
         for old, new, day in history:
             at = datetime.combine(day, time(9, 30), tzinfo=UTC)
             db.session.add(
@@ -92,6 +95,7 @@ def load(rng: random.Random, contacts: list[Contact], staff: list[User], rep_org
 
 
 def _reports(rng, pledge: Pledge, standard: Standard, today: date, *, adopted: bool, lagging: bool):
+    assert pledge.activated_on is not None, "an active pledge reports; it was activated first"
     quarter = Quarter.of(pledge.activated_on)
     last = Quarter.of(today).previous()
     if lagging:  # stopped reporting a quarter or two ago: non-reporting, or lapsed

@@ -142,6 +142,7 @@ def load_demo(seed: int = 2017, admin: User | None = None) -> str:
             region = rng.choice(regions)
         first = rng.choice(names.FIRST_NAMES[region])
         last = rng.choice(names.LAST_NAMES[region])
+        assert org.website is not None, "every demo organization has a website"
         domain = org.website.split("www.")[-1]
         email = f"{ascii_slug(first)}.{ascii_slug(last)}@{domain}".replace("..", ".")
         if email in emails:
@@ -220,7 +221,9 @@ def load_demo(seed: int = 2017, admin: User | None = None) -> str:
             follow_up_on=follow_on,
             follow_up_owner_id=owner.id if follow else None,
             follow_up_note=rng.choice(FOLLOW_UP_NOTES) if follow else None,
-            follow_up_done_at=now if follow and follow_on < today - timedelta(days=20) else None,
+            follow_up_done_at=(
+                now if follow_on is not None and follow_on < today - timedelta(days=20) else None
+            ),
             created_by_id=owner.id,
         )
         others = [c for c in contacts if c.organization_id == contact.organization_id][:2]
@@ -229,7 +232,9 @@ def load_demo(seed: int = 2017, admin: User | None = None) -> str:
         engagements += 1
     db.session.flush()
     advocacy_summary = advocacy.load(rng, contacts, staff)
-    pledge_count = pledges.load(rng, contacts, staff, rep_org_id=contacts[1].organization_id)
+    rep_org_id = contacts[1].organization_id
+    assert rep_org_id is not None, "every demo contact works at an organization"
+    pledge_count = pledges.load(rng, contacts, staff, rep_org_id=rep_org_id)
     task_count = workgroups.load(rng, staff)
     case_count = library.load(rng, staff)
     consultations.load(rng, contacts, staff)

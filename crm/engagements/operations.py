@@ -12,8 +12,8 @@ from crm.audit.models import AuditAction
 from crm.auth.models import User
 from crm.contacts.models import Contact
 from crm.core.db import utcnow
-from crm.core.errors import OperationError, check_version
-from crm.core.validation import clean_text
+from crm.core.errors import OperationError
+from crm.core.validation import clean_choice, clean_text
 from crm.engagements.models import Engagement, EngagementKind
 from crm.extensions import db
 from crm.organizations.models import Organization
@@ -35,12 +35,9 @@ class EngagementFields:
 
 
 def _apply(engagement: Engagement, fields: EngagementFields) -> None:
-    try:
-        engagement.kind = EngagementKind(fields.kind)
-    except ValueError:
-        raise OperationError(
-            f"“{fields.kind}” is not a kind of engagement.", field="kind"
-        ) from None
+    engagement.kind = clean_choice(
+        EngagementKind, fields.kind, "a kind of engagement", field="kind"
+    )
     if fields.occurred_on is None:
         raise OperationError("The date is required.", field="occurred_on")
     today = date.today()
@@ -97,28 +94,21 @@ def _apply(engagement: Engagement, fields: EngagementFields) -> None:
 def log_engagement(actor, fields: EngagementFields) -> Engagement:
     engagement = Engagement()
     _apply(engagement, fields)
-    engagement.touch(actor)
-    db.session.add(engagement)
-    db.session.flush()
-    audit.record(actor, AuditAction.CREATE, "engagement", engagement.id, summary=engagement.summary)
+    audit.add_recorded(actor, engagement, "engagement", summary=engagement.summary)
     return engagement
 
 
 def update_engagement(
     actor, engagement: Engagement, fields: EngagementFields, *, expected_version: int | None = None
 ) -> Engagement:
-    check_version(engagement, expected_version)
-    before = audit.snapshot(engagement)
-    old_contacts = [c.id for c in engagement.contacts]
-    _apply(engagement, fields)
-    changes = audit.changes_since(engagement, before)
-    new_contacts = [c.id for c in engagement.contacts]
-    if sorted(old_contacts) != sorted(new_contacts):
-        changes["contacts"] = [old_contacts, new_contacts]
-    if changes:
-        engagement.touch(actor)
-        audit.record(actor, AuditAction.UPDATE, "engagement", engagement.id, changes=changes)
-    db.session.flush()
+    with audit.updating(
+        actor, engagement, "engagement", expected_version=expected_version
+    ) as extra:
+        old_contacts = [c.id for c in engagement.contacts]
+        _apply(engagement, fields)
+        new_contacts = [c.id for c in engagement.contacts]
+        if sorted(old_contacts) != sorted(new_contacts):
+            extra["contacts"] = [old_contacts, new_contacts]
     return engagement
 
 
@@ -141,6 +131,4 @@ def complete_follow_up(actor, engagement: Engagement) -> None:
 
 
 def delete_engagement(actor, engagement: Engagement) -> None:
-    audit.record(actor, AuditAction.DELETE, "engagement", engagement.id, summary=engagement.summary)
-    db.session.delete(engagement)
-    db.session.flush()
+    audit.delete_recorded(actor, engagement, "engagement", summary=engagement.summary)

@@ -216,7 +216,7 @@ def yes_no(row: Row, key: str) -> bool | None:
     if not value:
         return None
     answer = _yes_no(value)
-    if answer == "?":
+    if isinstance(answer, str):  # "?": neither
         row.fail(key, f"“{value}” is not yes or no")
         return None
     return answer

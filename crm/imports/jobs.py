@@ -74,7 +74,7 @@ def run_import(payload: dict, job: JobContext) -> dict:
     except OperationError as error:
         db.session.rollback()
         _write_first(run_id, finished_at=utcnow())
-        operations.fail(db.session.get(ImportRun, run_id), error.message)
+        operations.fail(_reread(run_id), error.message)
         return {"refused": error.message}  # committed with the job: the run failed, nothing in
     except (Retry, *TRANSIENT):
         if job.attempts < job.max_attempts:
@@ -104,13 +104,20 @@ def _write_first(run_id: int, *only: sa.ColumnElement[bool], **values: Any) -> i
     )
 
 
+def _reread(run_id: int) -> ImportRun:
+    """The run read again after a rollback."""
+    run = db.session.get(ImportRun, run_id)
+    assert run is not None, "a run that has a job is never deleted (only a draft is discarded)"
+    return run
+
+
 def _fail_now(run_id: int, message: str) -> None:
     """Mark the run failed in a transaction of its own, before the worker records the job's
     failure. Best effort: if even this cannot be written, the hourly housekeeping does it later."""
     db.session.rollback()
     try:
         _write_first(run_id, finished_at=utcnow())
-        operations.fail(db.session.get(ImportRun, run_id), message)
+        operations.fail(_reread(run_id), message)
         db.session.commit()
     except Exception:  # noqa: BLE001 - the job's own failure is still recorded by the worker
         db.session.rollback()

@@ -18,6 +18,7 @@ from flask import current_app
 
 from crm.core.db import utcnow
 from crm.core.errors import OperationError
+from crm.core.validation import clean_choice
 from crm.extensions import db
 from crm.imports import running
 from crm.imports.column_mapping import Spec, auto_map, check_mapping
@@ -33,7 +34,7 @@ from crm.imports.models import (
 from crm.imports.phrases import megabytes
 from crm.imports.rows import Row
 from crm.imports.table_reader import TableReader
-from crm.imports.undo import undo_run
+from crm.imports.undo import Undone, undo_run
 from crm.imports.uploads import (
     cached_upload,
     forget_stale_drafts,
@@ -61,10 +62,7 @@ def start_run(
     `data` as bytes (a web upload) is kept in the database too, for whichever worker imports
     it; a file on disk (the command line) is copied to this machine's cache only."""
     actor_id = getattr(actor, "id", None)
-    try:
-        record_type = RecordType(record_type)
-    except ValueError:
-        raise OperationError(f"“{record_type}” is not something we import.") from None
+    record_type = clean_choice(RecordType, record_type, "something we import")
     file_name = os.path.basename((file_name or "").replace("\\", "/")).strip() or "upload.csv"
     limit = current_app.config["IMPORT_MAX_BYTES"]
     size = data.stat().st_size if isinstance(data, Path) else len(data)
@@ -113,10 +111,7 @@ def start_run(
 
 def set_mapping(run: ImportRun, mapping: dict[str, str], policy: ExistingPolicy | str) -> None:
     _editable(run)
-    try:
-        run.policy = ExistingPolicy(policy)
-    except ValueError:
-        raise OperationError(f"“{policy}” is not a choice for existing records.") from None
+    run.policy = clean_choice(ExistingPolicy, policy, "a choice for existing records")
     # Kept even when incomplete, so the page shows what the user chose; checked on import.
     known = set(spec_for(run.record_type).keys)
     run.mapping = {h: k for h, k in mapping.items() if h in run.headers and k in known}
@@ -217,7 +212,7 @@ def _waiting_at_most(milliseconds: int) -> Iterator[None]:
         yield
         return
     connection = db.session.connection()
-    before = connection.exec_driver_sql("PRAGMA busy_timeout").scalar()
+    before = connection.exec_driver_sql("PRAGMA busy_timeout").scalar_one()
     connection.exec_driver_sql(f"PRAGMA busy_timeout = {int(milliseconds)}")
     try:
         yield
@@ -277,7 +272,7 @@ NOT_UNDOABLE = {
 }
 
 
-def undo(actor: Any, run: ImportRun) -> dict[str, int]:
+def undo(actor: Any, run: ImportRun) -> Undone:
     if run.status in NOT_UNDOABLE:
         raise OperationError(NOT_UNDOABLE[run.status])
     return undo_run(actor, run)

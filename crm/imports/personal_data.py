@@ -25,6 +25,7 @@ def erase_import_history(contact, identifying: list[str]) -> None:
     if not needles:
         return
     for run in db.session.scalars(sa.select(ImportRun).where(ImportRun.error_file.is_not(None))):
+        assert run.error_file is not None, "selected for its error file"
         lines = run.error_file.splitlines(keepends=True)
         kept = [line for line in lines if not any(n in line.lower() for n in needles)]
         if len(kept) != len(lines):

@@ -40,8 +40,11 @@ def jobs_for(runs: Iterable[ImportRun]) -> dict[int, Job]:
     keys = {run.job_key: run.id for run in runs if run.status in OPEN}
     if not keys:
         return {}
-    jobs = db.session.scalars(sa.select(Job).where(Job.unique_key.in_(list(keys))))
-    return {keys[job.unique_key]: job for job in jobs}
+    found = {}
+    for job in db.session.scalars(sa.select(Job).where(Job.unique_key.in_(list(keys)))):
+        assert job.unique_key is not None, "selected by its key"
+        found[keys[job.unique_key]] = job
+    return found
 
 
 def job_failure(job: Job | None) -> str | None:
@@ -60,7 +63,7 @@ def shown_status(run: ImportRun, job: Job | None) -> RunStatus:
     """The run's status, or while it is open, its job's."""
     if run.status not in OPEN:
         return run.status
-    if job_failure(job):
+    if job is None or job_failure(job):  # no job: it failed (see job_failure)
         return RunStatus.FAILED
     if job.status is JobStatus.DONE:  # the run is committed with its job; read it again
         return run.status
@@ -105,6 +108,7 @@ def state_of(run: ImportRun) -> RunState:
     if run.status in OPEN and status is RunStatus.FAILED:
         message = job_failure(job)
     if status is RunStatus.RUNNING:
+        assert job is not None, "a run is shown running only while its job runs"
         progress = progress_of(job)
         done = progress.done or 0
         total = max(progress.total or total, done, 1)

@@ -35,5 +35,12 @@ class Row:
         self.action = FAIL
 
     @property
+    def target_id(self) -> int:
+        """The id of the record the row updates (known once it matched one) or created (once
+        written): for the steps that come after those."""
+        assert self.record_id is not None, f"line {self.line} has no record yet"
+        return self.record_id
+
+    @property
     def reason(self) -> str:
         return "; ".join(self.errors.values())

@@ -4,7 +4,7 @@ again after it (that change is kept)."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, TypedDict
 
 import sqlalchemy as sa
 
@@ -48,20 +48,20 @@ def _in_use(table_name: str, ids: list[int]) -> list[str]:
                 continue
             count = 0
             for start in range(0, len(ids), 5000):
-                count += db.session.scalar(
+                count += db.session.execute(
                     sa.select(sa.func.count())
                     .select_from(other)
                     .where(fk.parent.in_(ids[start : start + 5000]))
-                )
+                ).scalar_one()
             if count:
                 found.append(records(count, other.name))
     # Tasks name their record by type and id, without a foreign key.
     tasks = sum(
-        db.session.scalar(
+        db.session.execute(
             sa.select(sa.func.count())
             .select_from(Task)
             .where(Task.record_type == table_name, Task.record_id.in_(ids[start : start + 5000]))
-        )
+        ).scalar_one()
         for start in range(0, len(ids), 5000)
     )
     if tasks:
@@ -89,7 +89,16 @@ def _still_created(run: ImportRun, table_name: str, ids: list[int]) -> list[int]
     return sorted(found)
 
 
-def undo_run(actor: Any, run: ImportRun) -> dict[str, int]:
+class Undone(TypedDict):
+    """What undoing a run did."""
+
+    removed: int  # records removed, of every table
+    by_table: dict[str, int]  # records removed, per table
+    restored: int  # records the run had updated, put back
+    kept: int  # fields changed since the run, which keep their new value
+
+
+def undo_run(actor: Any, run: ImportRun) -> Undone:
     """Remove what the run created and put back what it updated. Refused, changing nothing,
     when records it created have since been used elsewhere. An updated field that someone
     changed again after the import keeps their change."""
@@ -97,7 +106,7 @@ def undo_run(actor: Any, run: ImportRun) -> dict[str, int]:
         return _undo(actor, run)
 
 
-def _undo(actor: Any, run: ImportRun) -> dict[str, int]:
+def _undo(actor: Any, run: ImportRun) -> Undone:
     if run.status is not RunStatus.DONE:
         raise OperationError(
             f"Only a finished import can be undone; this one is {run.status.label.lower()}."
@@ -210,19 +219,21 @@ def _put_back(actor: Any, run: ImportRun, table_name: str, records: list[tuple[i
         held = current.get(record_id)  # the record's values now
         if columns and held is None:
             continue  # deleted since
-        restore, changes = {}, {}
-        for column in columns:
-            value = held[column]
-            old, new = before[column]
-            if _same(value, new):
-                restore[column] = old
-                changes[column] = [audit.display_value(value), old]
-            else:
-                kept += 1
-        if refold and set(restore) & set(_NAME_FIELDS):
-            first, last, email = (restore.get(c, held[c]) for c in _NAME_FIELDS)
-            restore["sort_name"] = sort_name_for(first, last)
-            restore["search_text"] = search_text_for(first, last, email)
+        restore: dict[str, Any] = {}
+        changes: dict[str, list[Any]] = {}
+        if held is not None:  # None: only tags to take off (no column was read)
+            for column in columns:
+                value = held[column]
+                old, new = before[column]
+                if _same(value, new):
+                    restore[column] = old
+                    changes[column] = [audit.display_value(value), old]
+                else:
+                    kept += 1
+            if refold and set(restore) & set(_NAME_FIELDS):
+                first, last, email = (restore.get(c, held[c]) for c in _NAME_FIELDS)
+                restore["sort_name"] = sort_name_for(first, last)
+                restore["search_text"] = search_text_for(first, last, email)
         if restore:
             restored.append((record_id, restore))
         added = before.get("_added_tags", [])

@@ -17,6 +17,7 @@ from flask import (
     request,
     url_for,
 )
+from flask.typing import ResponseReturnValue
 from flask_login import current_user
 from markupsafe import Markup, escape
 
@@ -31,6 +32,7 @@ from crm.imports.models import ExistingPolicy, ImportRun, RecordType, RunStatus,
 from crm.imports.phrases import counted, listed, megabytes, records
 from crm.imports.rows import CREATE, FAIL, SKIP, UPDATE, Row
 from crm.imports.running import Preview
+from crm.imports.undo import Undone
 
 bp = Blueprint("imports", __name__, url_prefix="/imports")
 
@@ -120,7 +122,7 @@ def mapping(run_id: int):
     spec = operations.spec_for(run.record_type)
     if request.method == "POST":
 
-        def change() -> Response:
+        def change() -> ResponseReturnValue:
             if request.form.get("action") == "apply_saved":
                 saved = db.session.get(SavedMapping, request.form.get("saved_id", type=int) or 0)
                 if saved is None:
@@ -332,10 +334,10 @@ def start(run_id: int):
         flash("This file was already imported; each upload is imported once.", "warning")
         return redirect(url_for("imports.show", run_id=run.id))
     if run.total_rows > current_app.config["IMPORT_BACKGROUND_ROWS"]:
-        done = attempt_flashed(
+        queued = attempt_flashed(
             lambda: jobs.queue_run(current_user, run), refused="{} Nothing was imported."
         )
-        if not done.ok:
+        if not queued.ok:
             return redirect(url_for("imports.preview", run_id=run.id))
         return redirect(url_for("imports.show", run_id=run.id))
     done = attempt_flashed(
@@ -396,7 +398,7 @@ def undo(run_id: int):
     return redirect(url_for("imports.show", run_id=run.id))
 
 
-def _undone_message(result: dict) -> str:
+def _undone_message(result: Undone) -> str:
     """'Undone: 4 contacts and 3 organizations removed, 1 record put back.'"""
     parts = []
     if result["by_table"]:

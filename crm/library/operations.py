@@ -14,7 +14,7 @@ from crm.auth.models import User
 from crm.core.countries import normalize_country
 from crm.core.db import utcnow
 from crm.core.errors import OperationError, check_version
-from crm.core.validation import clean_country, clean_text, clean_website
+from crm.core.validation import clean_choice, clean_country, clean_text, clean_website
 from crm.extensions import db
 from crm.library.models import CaseStudy, Outcome, ReviewStatus, Technology
 from crm.organizations.models import Organization
@@ -43,16 +43,10 @@ class CaseStudyFields:
 
 def _apply(case: CaseStudy, fields: CaseStudyFields, *, keep_unknown: bool) -> None:
     case.title = clean_text(fields.title, "title", "Title", 200, required=True)
-    try:
-        case.technology = Technology(fields.technology)
-    except ValueError:
-        raise OperationError(
-            f"“{fields.technology}” is not a kind of technology.", field="technology"
-        ) from None
-    try:
-        case.outcome = Outcome(fields.outcome)
-    except ValueError:
-        raise OperationError(f"“{fields.outcome}” is not an outcome.", field="outcome") from None
+    case.technology = clean_choice(
+        Technology, fields.technology, "a kind of technology", field="technology"
+    )
+    case.outcome = clean_choice(Outcome, fields.outcome, "an outcome", field="outcome")
     case.what_happened = clean_text(
         fields.what_happened, "what_happened", "What happened", 20_000, required=True
     )
@@ -187,16 +181,14 @@ def contribute(
     `keep_unknown_organizations`: see _apply_organizations."""
     case = CaseStudy()
     _apply(case, fields, keep_unknown=keep_unknown_organizations)
-    db.session.add(case)
+    db.session.add(case)  # before reading the actor below, which may flush
     if publish:
         case.status = ReviewStatus.PUBLISHED
         case.reviewed_by_id = getattr(actor, "id", None)
         case.reviewed_at = case.first_published_at = utcnow()
     else:
         case.status = ReviewStatus.SUBMITTED
-    case.touch(actor)
-    db.session.flush()
-    audit.record(actor, AuditAction.CREATE, "case_study", case.id, summary=case.title)
+    audit.add_recorded(actor, case, "case_study", summary=case.title)
     return case
 
 
@@ -210,6 +202,8 @@ def update(
     keep_unknown_organizations: bool = False,
 ) -> CaseStudy:
     """Change a case study. A contributor's change goes back to review."""
+    # Not `audit.updating`: whether it goes back to review depends on what changed so far,
+    # and its trail names that last.
     check_version(case, expected_version)
     before = audit.snapshot(case)
     old_principles = [p.id for p in case.principles]

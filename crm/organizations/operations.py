@@ -7,12 +7,11 @@ from dataclasses import dataclass, field
 import sqlalchemy as sa
 
 from crm.audit import operations as audit
-from crm.audit.models import AuditAction
 from crm.auth.models import User
 from crm.core import deletion
-from crm.core.errors import OperationError, check_version
+from crm.core.errors import OperationError
 from crm.core.text import fold
-from crm.core.validation import clean_country, clean_text, clean_website
+from crm.core.validation import clean_choice, clean_country, clean_text, clean_website
 from crm.extensions import db
 from crm.organizations.models import Organization, OrganizationKind
 from crm.tags.operations import tags_from_names
@@ -36,12 +35,7 @@ def name_key(name: str) -> str:
 
 def _apply(org: Organization, fields: OrganizationFields) -> None:
     org.name = clean_text(fields.name, "name", "Name", 200, required=True)
-    try:
-        org.kind = OrganizationKind(fields.kind)
-    except ValueError:
-        raise OperationError(
-            f"“{fields.kind}” is not an organization kind.", field="kind"
-        ) from None
+    org.kind = clean_choice(OrganizationKind, fields.kind, "an organization kind", field="kind")
     org.name_key = name_key(org.name)
     org.sector = clean_text(fields.sector, "sector", "Sector", 100)
     org.country = clean_country(fields.country)
@@ -60,28 +54,19 @@ def create_organization(actor, fields: OrganizationFields) -> Organization:
     org = Organization()
     _apply(org, fields)
     org.tags = tags_from_names(fields.tags)
-    org.touch(actor)
-    db.session.add(org)
-    db.session.flush()
-    audit.record(actor, AuditAction.CREATE, "organization", org.id, summary=f"Created {org.name}")
+    audit.add_recorded(actor, org, "organization", summary=f"Created {org.name}")
     return org
 
 
 def update_organization(
     actor, org: Organization, fields: OrganizationFields, *, expected_version: int | None = None
 ) -> Organization:
-    check_version(org, expected_version)
-    before = audit.snapshot(org)
-    old_tags = org.tag_names
-    _apply(org, fields)
-    org.tags = tags_from_names(fields.tags)
-    changes = audit.changes_since(org, before)
-    if org.tag_names != old_tags:
-        changes["tags"] = [old_tags, org.tag_names]
-    if changes:
-        org.touch(actor)
-        audit.record(actor, AuditAction.UPDATE, "organization", org.id, changes=changes)
-    db.session.flush()
+    with audit.updating(actor, org, "organization", expected_version=expected_version) as extra:
+        old_tags = org.tag_names
+        _apply(org, fields)
+        org.tags = tags_from_names(fields.tags)
+        if org.tag_names != old_tags:
+            extra["tags"] = [old_tags, org.tag_names]
     return org
 
 
@@ -99,6 +84,4 @@ def delete_organization(actor, org: Organization) -> None:
             "unlink or remove them first. Nothing was deleted."
         )
     deletion.detach(actor, "organization", org.id)
-    audit.record(actor, AuditAction.DELETE, "organization", org.id, summary=f"Deleted {org.name}")
-    db.session.delete(org)
-    db.session.flush()
+    audit.delete_recorded(actor, org, "organization", summary=f"Deleted {org.name}")

@@ -85,5 +85,5 @@ def _write_csv(report, output: Path, section: str | None) -> None:
         output.mkdir(parents=True, exist_ok=True)
         for name, body in files.items():
             (output / name).write_bytes(body)
-        where = output
+        where = str(output)
     click.echo(f"{len(report.sections)} CSV files written to {where}{_partial(report)}")

@@ -137,10 +137,10 @@ def excel_cells(frame: pd.DataFrame) -> list[list[tuple[Any, str | None]]]:
     is written in percentage points (0.37 against 0.30: 7.0, shown "+7 pts")."""
     spec = format_of(frame)
     columns = list(frame.columns)
-    rows = []
+    rows: list[list[tuple[Any, str | None]]] = []
     for values in frame.itertuples(index=False):
         key = values[0] if len(values) else None
-        row = []
+        row: list[tuple[Any, str | None]] = []
         for column, value in zip(columns, values, strict=True):
             if _missing(value) or not _is_number(value):
                 row.append((None if _missing(value) else value, None))

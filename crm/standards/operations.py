@@ -19,7 +19,7 @@ from crm.audit import operations as audit
 from crm.audit.models import AuditAction
 from crm.core import deletion
 from crm.core.errors import CONFLICT_MESSAGE, ConflictError, OperationError
-from crm.core.validation import clean_text
+from crm.core.validation import clean_choice, clean_text
 from crm.extensions import db
 from crm.standards.models import Principle, Standard, StandardStatus
 from crm.standards.queries import usage_of, version_key
@@ -197,12 +197,8 @@ def update_standard(
 ) -> Standard:
     _check(expected_version, standard_fingerprint(standard))
     check_editable(standard)
-    before = audit.snapshot(standard)
-    standard.title = _clean_title(title)
-    changes = audit.changes_since(standard, before)
-    if changes:
-        audit.record(actor, AuditAction.UPDATE, "standard", standard.id, changes=changes)
-    db.session.flush()
+    with audit.updating(actor, standard, "standard"):
+        standard.title = _clean_title(title)
     return standard
 
 
@@ -252,10 +248,7 @@ def allowed_moves(standard: Standard) -> tuple[StandardStatus, ...]:
 
 def set_status(actor, standard: Standard, status: StandardStatus | str) -> Standard:
     """Draft ⇄ consultation → current. Making a version current retires the one in force."""
-    try:
-        status = StandardStatus(status)
-    except ValueError:
-        raise OperationError(f"“{status}” is not a status.", field="status") from None
+    status = clean_choice(StandardStatus, status, "a status", field="status")
     old = standard.status
     if status == old:
         return standard

@@ -13,8 +13,8 @@ from crm.auth.models import User
 from crm.auth.operations import STAFF_ROLES
 from crm.core import deletion
 from crm.core.db import utcnow
-from crm.core.errors import OperationError, check_version
-from crm.core.validation import clean_text
+from crm.core.errors import OperationError
+from crm.core.validation import clean_choice, clean_text
 from crm.extensions import db
 from crm.workgroups.links import LINKABLE
 from crm.workgroups.models import (
@@ -46,10 +46,7 @@ def create_group(actor: User | None, name: str, purpose: str | None = None) -> W
     group = WorkingGroup(
         name=_clean_name(name), purpose=clean_text(purpose, "purpose", "Purpose", 5_000)
     )
-    group.touch(actor)
-    db.session.add(group)
-    db.session.flush()
-    audit.record(actor, AuditAction.CREATE, "working_group", group.id, summary=f"Created {name}")
+    audit.add_recorded(actor, group, "working_group", summary=f"Created {name}")
     return group
 
 
@@ -62,16 +59,10 @@ def update_group(
     archived: bool = False,
     expected_version: int | None = None,
 ) -> WorkingGroup:
-    check_version(group, expected_version)
-    before = audit.snapshot(group)
-    group.name = _clean_name(name, group)
-    group.purpose = clean_text(purpose, "purpose", "Purpose", 5_000)
-    group.archived = archived
-    changes = audit.changes_since(group, before)
-    if changes:
-        group.touch(actor)
-        audit.record(actor, AuditAction.UPDATE, "working_group", group.id, changes=changes)
-    db.session.flush()
+    with audit.updating(actor, group, "working_group", expected_version=expected_version):
+        group.name = _clean_name(name, group)
+        group.purpose = clean_text(purpose, "purpose", "Purpose", 5_000)
+        group.archived = archived
     return group
 
 
@@ -107,10 +98,7 @@ def add_member(
     user = _staff(user_id, "user_id", "member")
     if user is None:
         raise OperationError("Choose who joins the group.", field="user_id")
-    try:
-        role = MemberRole(role)
-    except ValueError:
-        raise OperationError(f"“{role}” is not a role in a group.", field="role") from None
+    role = clean_choice(MemberRole, role, "a role in a group", field="role")
     if any(m.user_id == user.id for m in group.members):
         raise OperationError(f"{user.name} is already in {group.name}.", field="user_id")
     membership = Membership(user_id=user.id, role=role)
@@ -128,10 +116,7 @@ def add_member(
 
 def change_role(actor: User | None, membership: Membership, role: MemberRole | str) -> Membership:
     group, user = membership.group, membership.user
-    try:
-        role = MemberRole(role)
-    except ValueError:
-        raise OperationError(f"“{role}” is not a role in a group.", field="role") from None
+    role = clean_choice(MemberRole, role, "a role in a group", field="role")
     if role is membership.role:
         raise OperationError(f"{user.name} is already {role.label.lower()}.", field="role")
     old = membership.role
@@ -229,24 +214,15 @@ def _apply(task: Task, fields: TaskFields) -> None:
 def create_task(actor: User | None, fields: TaskFields) -> Task:
     task = Task(status=TaskStatus.TODO)
     _apply(task, fields)
-    task.touch(actor)
-    db.session.add(task)
-    db.session.flush()
-    audit.record(actor, AuditAction.CREATE, "task", task.id, summary=task.title)
+    audit.add_recorded(actor, task, "task", summary=task.title)
     return task
 
 
 def update_task(
     actor: User | None, task: Task, fields: TaskFields, *, expected_version: int | None = None
 ) -> Task:
-    check_version(task, expected_version)
-    before = audit.snapshot(task)
-    _apply(task, fields)
-    changes = audit.changes_since(task, before)
-    if changes:
-        task.touch(actor)
-        audit.record(actor, AuditAction.UPDATE, "task", task.id, changes=changes)
-    db.session.flush()
+    with audit.updating(actor, task, "task", expected_version=expected_version):
+        _apply(task, fields)
     return task
 
 
@@ -268,10 +244,7 @@ def take_task(actor: User, task: Task, *, expected_version: int | None = None) -
 
 
 def set_status(actor: User | None, task: Task, status: TaskStatus | str) -> Task:
-    try:
-        status = TaskStatus(status)
-    except ValueError:
-        raise OperationError(f"“{status}” is not a task status.", field="status") from None
+    status = clean_choice(TaskStatus, status, "a task status", field="status")
     if status is task.status:
         raise OperationError(f"The task is already {status.label.lower()}.", field="status")
     old = task.status

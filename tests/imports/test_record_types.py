@@ -193,3 +193,9 @@ def test_a_failure_part_way_leaves_nothing_behind(app, db, make_user, monkeypatc
     assert calls["n"] == 2
     assert count(db, Contact) == 0
     assert count(db, Organization) == 0
+
+
+def test_an_endorsement_row_without_its_champion_fails_instead_of_stopping_the_import(run_import):
+    run = run_import("endorsements", "Champion email,Kind,Title,Date\n,talk,A talk,2025-01-02\n")
+    assert run.status is RunStatus.DONE and run.failed_count == 1
+    assert "Champion email is empty" in run.error_file

@@ -8,12 +8,11 @@ from dataclasses import dataclass
 from typing import Literal, overload
 
 from crm.audit import operations as audit
-from crm.audit.models import AuditAction
 from crm.campaigns import rendering
 from crm.campaigns.models import Campaign, CampaignStatus, Purpose, Segment
 from crm.campaigns.operations.lifecycle import check_consultation_url
 from crm.consultations.models import Access, Consultation
-from crm.core.errors import OperationError, check_version
+from crm.core.errors import OperationError
 from crm.core.validation import clean_text, normalize_email
 from crm.events.models import Event
 from crm.extensions import db
@@ -126,26 +125,15 @@ def _int(value, field_name: str) -> int:
 def create_campaign(actor, fields: CampaignFields) -> Campaign:
     campaign = Campaign(status=CampaignStatus.DRAFT)
     _apply_campaign(campaign, fields)
-    campaign.touch(actor)
-    db.session.add(campaign)
-    db.session.flush()
-    audit.record(
-        actor, AuditAction.CREATE, "campaign", campaign.id, summary=f"Created {campaign.name}"
-    )
+    audit.add_recorded(actor, campaign, "campaign", summary=f"Created {campaign.name}")
     return campaign
 
 
 def update_campaign(
     actor, campaign: Campaign, fields: CampaignFields, *, expected_version: int | None = None
 ) -> None:
-    check_version(campaign, expected_version)
-    before = audit.snapshot(campaign)
-    _apply_campaign(campaign, fields)
-    changes = audit.changes_since(campaign, before)
-    if changes:
-        campaign.touch(actor)
-        audit.record(actor, AuditAction.UPDATE, "campaign", campaign.id, changes=changes)
-    db.session.flush()
+    with audit.updating(actor, campaign, "campaign", expected_version=expected_version):
+        _apply_campaign(campaign, fields)
 
 
 def delete_campaign(actor, campaign: Campaign) -> None:
@@ -153,8 +141,4 @@ def delete_campaign(actor, campaign: Campaign) -> None:
         campaign.queued_at is not None
     ):
         raise OperationError("Only a draft that was never sent can be deleted.")
-    audit.record(
-        actor, AuditAction.DELETE, "campaign", campaign.id, summary=f"Deleted {campaign.name}"
-    )
-    db.session.delete(campaign)
-    db.session.flush()
+    audit.delete_recorded(actor, campaign, "campaign", summary=f"Deleted {campaign.name}")

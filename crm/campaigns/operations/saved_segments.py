@@ -9,10 +9,9 @@ from dataclasses import dataclass, field
 import sqlalchemy as sa
 
 from crm.audit import operations as audit
-from crm.audit.models import AuditAction
 from crm.campaigns import segments
 from crm.campaigns.models import Campaign, Segment
-from crm.core.errors import OperationError, check_version
+from crm.core.errors import OperationError
 from crm.core.validation import clean_text
 from crm.extensions import db
 
@@ -33,26 +32,15 @@ def _apply_segment(segment: Segment, fields: SegmentFields) -> None:
 def create_segment(actor, fields: SegmentFields) -> Segment:
     segment = Segment()
     _apply_segment(segment, fields)
-    segment.touch(actor)
-    db.session.add(segment)
-    db.session.flush()
-    audit.record(
-        actor, AuditAction.CREATE, "segment", segment.id, summary=f"Created {segment.name}"
-    )
+    audit.add_recorded(actor, segment, "segment", summary=f"Created {segment.name}")
     return segment
 
 
 def update_segment(
     actor, segment: Segment, fields: SegmentFields, *, expected_version: int | None = None
 ) -> None:
-    check_version(segment, expected_version)
-    before = audit.snapshot(segment)
-    _apply_segment(segment, fields)
-    changes = audit.changes_since(segment, before)
-    if changes:
-        segment.touch(actor)
-        audit.record(actor, AuditAction.UPDATE, "segment", segment.id, changes=changes)
-    db.session.flush()
+    with audit.updating(actor, segment, "segment", expected_version=expected_version):
+        _apply_segment(segment, fields)
 
 
 def delete_segment(actor, segment: Segment) -> None:
@@ -63,8 +51,4 @@ def delete_segment(actor, segment: Segment) -> None:
         raise OperationError(
             f"{used} campaign{'s use' if used != 1 else ' uses'} this segment, so it is kept."
         )
-    audit.record(
-        actor, AuditAction.DELETE, "segment", segment.id, summary=f"Deleted {segment.name}"
-    )
-    db.session.delete(segment)
-    db.session.flush()
+    audit.delete_recorded(actor, segment, "segment", summary=f"Deleted {segment.name}")

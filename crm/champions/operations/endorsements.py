@@ -27,7 +27,7 @@ from crm.core import deletion
 from crm.core.db import utcnow
 from crm.core.errors import OperationError, check_version
 from crm.core.text import fold
-from crm.core.validation import clean_text, clean_website
+from crm.core.validation import clean_choice, clean_text, clean_website
 from crm.extensions import db
 from crm.organizations.models import Organization
 from crm.organizations.queries import by_name
@@ -92,12 +92,9 @@ def _apply_endorsement(
     endorsement: Endorsement, fields: EndorsementFields, *, by_champion: bool = False
 ) -> None:
     _resolve_referral(endorsement, fields, by_champion=by_champion)
-    try:
-        endorsement.kind = EndorsementKind(fields.kind)
-    except ValueError:
-        raise OperationError(
-            f"“{fields.kind}” is not a kind of endorsement.", field="kind"
-        ) from None
+    endorsement.kind = clean_choice(
+        EndorsementKind, fields.kind, "a kind of endorsement", field="kind"
+    )
     if fields.made_on is None:
         raise OperationError("Give the date of the endorsement.", field="made_on")
     if fields.made_on > date.today() + timedelta(days=1):
@@ -147,21 +144,15 @@ def record_endorsement(
     _apply_endorsement(endorsement, fields, by_champion=not verified)
     # Linked only now: the checks' queries would otherwise flush it half-made.
     endorsement.champion = champion
-    db.session.add(endorsement)
+    db.session.add(endorsement)  # before reading the actor below, which may flush
     if verified:
         endorsement.status = Verification.VERIFIED
         endorsement.reviewed_by_id = getattr(actor, "id", None)
         endorsement.reviewed_at = utcnow()
     else:
         endorsement.status = Verification.PENDING
-    endorsement.touch(actor)
-    db.session.flush()
-    audit.record(
-        actor,
-        AuditAction.CREATE,
-        "endorsement",
-        endorsement.id,
-        summary=f"{endorsement.kind.label}: {endorsement.title}",
+    audit.add_recorded(
+        actor, endorsement, "endorsement", summary=f"{endorsement.kind.label}: {endorsement.title}"
     )
     return endorsement
 
@@ -175,6 +166,8 @@ def update_endorsement(
     expected_version: int | None = None,
 ) -> Endorsement:
     """Change an endorsement. A champion's change to a reviewed one sends it back to review."""
+    # Not `audit.updating`: going back to review follows from the change, and clears the
+    # review (the trail says only the status).
     check_version(endorsement, expected_version)
     before = audit.snapshot(endorsement)
     old_principles = [p.code for p in endorsement.principles]
@@ -237,12 +230,9 @@ def delete_endorsement(actor: User | None, endorsement: Endorsement, *, by_champ
         raise OperationError(
             "A verified endorsement stays on record; ask your contact on the team to remove it."
         )
-    audit.record(
+    audit.delete_recorded(
         actor,
-        AuditAction.DELETE,
+        endorsement,
         "endorsement",
-        endorsement.id,
         summary=f"Deleted {endorsement.kind.label.lower()}: {endorsement.title}",
     )
-    db.session.delete(endorsement)
-    db.session.flush()

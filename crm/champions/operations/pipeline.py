@@ -21,7 +21,7 @@ from crm.contacts.models import Contact
 from crm.core import deletion
 from crm.core.db import utcnow
 from crm.core.errors import OperationError, check_version
-from crm.core.validation import clean_text
+from crm.core.validation import clean_choice, clean_text
 from crm.extensions import db
 
 EARLIEST = date(1990, 1, 1)
@@ -99,10 +99,7 @@ def _apply(champion: Champion, fields: ChampionFields) -> None:
     if fields.region in (None, ""):
         champion.region = None
     else:
-        try:
-            champion.region = Region(fields.region)
-        except ValueError:
-            raise OperationError(f"“{fields.region}” is not a region.", field="region") from None
+        champion.region = clean_choice(Region, fields.region, "a region", field="region")
     champion.audience_reach = clean_reach(fields.audience_reach)
     champion.channels = clean_channels(fields.channels)
     champion.bio = clean_text(fields.bio, "bio", "About", 5_000)
@@ -135,17 +132,17 @@ def enter_pipeline(
         raise OperationError(
             f"{contact.full_name} is already in the pipeline ({existing.stage.label.lower()})."
         )
-    try:
-        stage = Stage(stage)
-    except ValueError:
-        raise OperationError(f"“{stage}” is not a pipeline stage.", field="stage") from None
+    stage = clean_choice(Stage, stage, "a pipeline stage", field="stage")
     if stage is Stage.LAPSED:
         raise OperationError("A new champion cannot start as lapsed.", field="stage")
     champion = Champion(contact=contact, stage=stage, stage_since=utcnow())
     _apply(champion, fields)
-    champion.touch(actor)
-    db.session.add(champion)
-    db.session.flush()
+    audit.add_recorded(
+        actor,
+        champion,
+        "champion",
+        summary=f"{contact.full_name} entered the pipeline as {stage.label.lower()}",
+    )
     db.session.add(
         StageChange(
             champion_id=champion.id,
@@ -155,13 +152,6 @@ def enter_pipeline(
             by_id=getattr(actor, "id", None),
             note=clean_text(note, "note", "Note", 500),
         )
-    )
-    audit.record(
-        actor,
-        AuditAction.CREATE,
-        "champion",
-        champion.id,
-        summary=f"{contact.full_name} entered the pipeline as {stage.label.lower()}",
     )
     db.session.flush()
     return champion
@@ -174,14 +164,8 @@ def update_champion(
     *,
     expected_version: int | None = None,
 ) -> Champion:
-    check_version(champion, expected_version)
-    before = audit.snapshot(champion)
-    _apply(champion, fields)
-    changes = audit.changes_since(champion, before)
-    if changes:
-        champion.touch(actor)
-        audit.record(actor, AuditAction.UPDATE, "champion", champion.id, changes=changes)
-    db.session.flush()
+    with audit.updating(actor, champion, "champion", expected_version=expected_version):
+        _apply(champion, fields)
     return champion
 
 
@@ -196,16 +180,10 @@ def update_own_profile(
 ) -> Champion:
     """What a champion keeps up to date themselves. Stage, owner and next step are the team's,
     and so are their rules: a champion is never refused over them."""
-    check_version(champion, expected_version)
-    before = audit.snapshot(champion)
-    champion.audience_reach = clean_reach(audience_reach)
-    champion.channels = clean_channels(channels)
-    champion.bio = clean_text(bio, "bio", "About", 5_000)
-    changes = audit.changes_since(champion, before)
-    if changes:
-        champion.touch(champion_user)
-        audit.record(champion_user, AuditAction.UPDATE, "champion", champion.id, changes=changes)
-    db.session.flush()
+    with audit.updating(champion_user, champion, "champion", expected_version=expected_version):
+        champion.audience_reach = clean_reach(audience_reach)
+        champion.channels = clean_channels(channels)
+        champion.bio = clean_text(bio, "bio", "About", 5_000)
     return champion
 
 
@@ -220,10 +198,7 @@ def move(
 ) -> StageChange:
     """Move a champion to another stage, recording who, when and why."""
     check_version(champion, expected_version)
-    try:
-        target = Stage(to_stage)
-    except ValueError:
-        raise OperationError(f"“{to_stage}” is not a pipeline stage.", field="stage") from None
+    target = clean_choice(Stage, to_stage, "a pipeline stage", field="stage")
     current = champion.stage
     note = clean_text(note, "note", "Note", 500)
     if target is current:
@@ -299,8 +274,4 @@ def remove_from_pipeline(actor: User | None, champion: Champion) -> None:
             "them."
         )
     deletion.detach(actor, "champion", champion.id)
-    audit.record(
-        actor, AuditAction.DELETE, "champion", champion.id, summary=f"Removed {champion.name}"
-    )
-    db.session.delete(champion)
-    db.session.flush()
+    audit.delete_recorded(actor, champion, "champion", summary=f"Removed {champion.name}")

@@ -8,12 +8,11 @@ from datetime import date
 import sqlalchemy as sa
 
 from crm.audit import operations as audit
-from crm.audit.models import AuditAction
 from crm.campaigns.models import Campaign, Segment
 from crm.consultations.models import Access, Consultation
 from crm.consultations.operations.problems import Problems
 from crm.consultations.queries import has_responses
-from crm.core.errors import OperationError, check_version
+from crm.core.errors import OperationError
 from crm.core.validation import clean_text
 from crm.extensions import db
 from crm.standards.models import Standard
@@ -136,16 +135,7 @@ def consultation_problems(
 def create_consultation(actor, fields: ConsultationFields) -> Consultation:
     consultation = Consultation()
     _apply(consultation, fields)
-    consultation.touch(actor)
-    db.session.add(consultation)
-    db.session.flush()
-    audit.record(
-        actor,
-        AuditAction.CREATE,
-        "consultation",
-        consultation.id,
-        summary=f"Created {consultation.title}",
-    )
+    audit.add_recorded(actor, consultation, "consultation", summary=f"Created {consultation.title}")
     return consultation
 
 
@@ -156,14 +146,8 @@ def update_consultation(
     *,
     expected_version: int | None = None,
 ) -> None:
-    check_version(consultation, expected_version)
-    before = audit.snapshot(consultation)
-    _apply(consultation, fields)
-    changes = audit.changes_since(consultation, before)
-    if changes:
-        consultation.touch(actor)
-        audit.record(actor, AuditAction.UPDATE, "consultation", consultation.id, changes=changes)
-    db.session.flush()
+    with audit.updating(actor, consultation, "consultation", expected_version=expected_version):
+        _apply(consultation, fields)
 
 
 def delete_consultation(actor, consultation: Consultation) -> None:
@@ -193,12 +177,6 @@ def delete_consultation(actor, consultation: Consultation) -> None:
         raise OperationError(
             f"“{consultation.title}” cannot be deleted: {'; '.join(reasons)}. Nothing was deleted."
         )
-    audit.record(
-        actor,
-        AuditAction.DELETE,
-        "consultation",
-        consultation.id,
-        summary=f"Deleted {consultation.title}",
+    audit.delete_recorded(
+        actor, consultation, "consultation", summary=f"Deleted {consultation.title}"
     )
-    db.session.delete(consultation)
-    db.session.flush()

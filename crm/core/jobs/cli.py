@@ -29,7 +29,10 @@ def _unless_set() -> str:
 @with_appcontext
 def worker_command(once: bool, idle: float | None) -> None:
     """Run background jobs: emails, campaign sending, imports, reminders, housekeeping."""
-    worker = Worker(current_app._get_current_object(), idle_seconds=idle, echo=click.echo)
+    # The app itself, not the proxy, goes to the worker's threads (Flask types current_app as the
+    # Flask it stands for, so not the proxy's own method).
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    worker = Worker(app, idle_seconds=idle, echo=click.echo)
 
     def stop(_signum, _frame):
         worker.stop()  # finish the job in hand, then exit

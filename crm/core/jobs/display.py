@@ -41,8 +41,8 @@ def _value(value: Any) -> str:
             f"not shown ({'a link, ' if '://' in value else ''}{_plural(len(value), 'character')})"
         )
     if isinstance(value, list | tuple):
-        items = [_scalar(v) for v in value]
-        if len(items) <= FEW and all(i is not None for i in items):
+        items = [shown for v in value if (shown := _scalar(v)) is not None]
+        if len(value) <= FEW and len(items) == len(value):
             return ", ".join(items) if items else "none"
         return f"not shown ({_plural(len(value), 'item')})"
     if isinstance(value, dict):

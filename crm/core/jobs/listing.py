@@ -95,7 +95,9 @@ def count_in(status: JobStatus, kind: str | None = None, now: datetime | None = 
     # would otherwise count done jobs along ix_job_due, oldest first, through all of them.
     found = _ordered(jobs_in(status, kind, now).with_only_columns(Job.id), status)
     found = found.limit(COUNT_CAP + 1)
-    return Count(db.session.scalar(sa.select(sa.func.count()).select_from(found.subquery())))
+    return Count(
+        db.session.execute(sa.select(sa.func.count()).select_from(found.subquery())).scalar_one()
+    )
 
 
 def counts(kind: str | None = None, now: datetime | None = None) -> dict[JobStatus, Count]:

@@ -171,7 +171,7 @@ def waiting_jobs(cap: int | None = None) -> int:
     due = sa.select(Job.id).where(Job.status == JobStatus.QUEUED, Job.run_at <= utcnow())
     if cap is not None:
         due = due.limit(cap + 1)
-    return db.session.scalar(sa.select(sa.func.count()).select_from(due.subquery()))
+    return db.session.execute(sa.select(sa.func.count()).select_from(due.subquery())).scalar_one()
 
 
 @dataclass

@@ -132,6 +132,7 @@ def _running_for(workers: list[presence.SeenWorker]) -> dict[str, list[Job]]:
     )
     found: dict[str, list[Job]] = defaultdict(list)
     for job in jobs:
+        assert job.lease_holder is not None, "selected by their lease holder"
         found[job.lease_holder].append(job)
     return found
 

@@ -26,7 +26,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 from flask import Flask, g
@@ -38,6 +38,9 @@ from crm.core.jobs.models import Job, JobStatus, JobWorker
 from crm.core.jobs.queue import CHANNEL, enqueue
 from crm.core.jobs.registry import KINDS, PERIODIC
 from crm.extensions import db
+
+if TYPE_CHECKING:
+    import psycopg  # imported where it is used: only a PostgreSQL worker listens
 
 log = logging.getLogger(__name__)
 
@@ -130,7 +133,7 @@ class Pulse(threading.Thread):
         key = (ctx.id, tuple(progress.values())) if ctx and progress else None
         renew = force or time.monotonic() - self._last_beat >= self.worker.lease.seconds / 4
         if self.sqlite:
-            if key and key != self._sent:
+            if ctx and progress and key != self._sent:
                 presence.write_progress_file(self.engine, ctx.id, progress)
                 self._sent = key
             return
@@ -254,7 +257,7 @@ class Worker:
         self._scheduled: dict[str, str] = {}  # kind -> the period it was last queued for
         self._next_schedule = 0.0
         self._next_reclaim = 0.0
-        self._listener = None
+        self._listener: psycopg.Connection[tuple[Any, ...]] | None = None
         self._lock: presence.WorkerLock | None = None
         self._sqlite: bool | None = None  # known once the app's engine is at hand
 
@@ -485,7 +488,8 @@ class Worker:
             return self._again(ctx, error.message, error.at, error.forget_checkpoint), None
         except TRANSIENT as error:
             db.session.rollback()
-            message = f"Database unavailable: {error.orig or error}"
+            # A DisconnectionError is raised by the pool, not the driver: it has no `orig`.
+            message = f"Database unavailable: {getattr(error, 'orig', None) or error}"
             return self._again(ctx, message, None, False), None
         except OperationError as error:
             db.session.rollback()

@@ -17,8 +17,6 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from crm.audit import operations as audit
-from crm.audit.models import AuditAction
 from crm.champions.models import Champion, Endorsement, Stage, StageChange
 from crm.consultations.models import Consultation, Response
 from crm.contacts.models import ConsentStatus, Contact
@@ -29,14 +27,12 @@ from crm.duplicates.operations.merging import (
     CONTACT_FIELDS,
     Choice,
     ContactConflicts,
+    MergeTrail,
     Moved,
     check_pair,
     chosen,
     counted,
     drop_shared,
-    merged_values,
-    move_trail,
-    record_merge,
     repoint,
     retarget_tasks,
     union,
@@ -272,8 +268,6 @@ def merge_contacts(
         if name not in CONTACT_FIELDS:
             raise OperationError(f"“{name}” is not a field that can be merged.")
 
-    before = audit.snapshot(survivor)
-    old_tags = survivor.tag_names
     values = {
         name: chosen(choices, name, getattr(survivor, name), getattr(other, name))
         for name in CONTACT_FIELDS
@@ -281,7 +275,7 @@ def merge_contacts(
     consent = merged_consent(survivor, other)
     other_id, survivor_id = other.id, survivor.id
     other_label = f"{other.full_name} <{other.email}>" if other.email else other.full_name
-    other_snapshot = {k: audit.display_value(v) for k, v in audit.snapshot(other).items()}
+    trail = MergeTrail.start(DuplicateKind.CONTACT, survivor, other, other_label)
     db.session.flush()
 
     moved = Moved(counts={}, notes=[])
@@ -311,45 +305,11 @@ def merge_contacts(
     moved.counts["user accounts"] = repoint("user", "contact_id", other_id, survivor_id)
     moved.counts["tasks"] = retarget_tasks("contact", other_id, survivor_id)
 
-    # What the ORM holds about links changed underneath it: read them again.
-    db.session.flush()
-    db.session.expire_all()
-    other = db.session.get_one(Contact, other_id)
-    move_trail("contact", other_id, survivor_id)
-    audit.record(
-        actor,
-        AuditAction.DELETE,
-        "contact",
-        other_id,
-        summary=f"Merged into contact #{survivor_id}",
-    )
-    db.session.delete(other)
-    db.session.flush()
-
+    trail.delete_other(actor, Contact, summary=f"Merged into contact #{survivor_id}")
     survivor = db.session.get_one(Contact, survivor_id)
     for name, value in values.items():
         setattr(survivor, name, value)
     survivor.consent_status, survivor.consent_source, survivor.consent_at = consent
     survivor.set_search_fields()
-    survivor.touch(actor)
-    changes = audit.changes_since(survivor, before)
-    for derived in ("sort_name", "search_text", "updated_at"):
-        changes.pop(derived, None)
-    if survivor.tag_names != old_tags:
-        changes["tags"] = [old_tags, survivor.tag_names]
-    changes["merged"] = [None, f"{other_label} (#{other_id})"]
-    changes.update(merged_values(other_id, other_snapshot))
-    changes["linked records moved"] = [None, moved.summary()]
-    if moved.notes:
-        changes["resolved"] = [None, "; ".join(moved.notes)]
-    audit.record(
-        actor,
-        AuditAction.UPDATE,
-        "contact",
-        survivor_id,
-        summary=f"Merged {other_label} (#{other_id}) into this contact: {moved.summary()}",
-        changes=changes,
-    )
-    record_merge(actor, DuplicateKind.CONTACT, survivor_id, other_id, other_label)
-    db.session.flush()
+    trail.record_survivor(actor, survivor, moved, derived=("sort_name", "search_text"))
     return moved

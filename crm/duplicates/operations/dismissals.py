@@ -10,6 +10,7 @@ from crm.audit import operations as audit
 from crm.audit.models import AuditAction
 from crm.contacts.models import Contact
 from crm.core.errors import OperationError
+from crm.core.validation import clean_choice
 from crm.duplicates.models import DuplicateDismissal, DuplicateKind
 from crm.extensions import db
 from crm.organizations.models import Organization
@@ -17,10 +18,7 @@ from crm.organizations.models import Organization
 
 def dismiss_pair(actor: Any, kind: DuplicateKind | str, first_id: int, second_id: int) -> bool:
     """Mark a pair "not duplicates"; False when it already was (a second click changes nothing)."""
-    try:
-        kind = DuplicateKind(kind)
-    except ValueError:
-        raise OperationError(f"“{kind}” is not a kind of record.") from None
+    kind = clean_choice(DuplicateKind, kind, "a kind of record")
     if first_id == second_id:
         raise OperationError("A record is always the same as itself; nothing was dismissed.")
     model = Contact if kind is DuplicateKind.CONTACT else Organization

@@ -1,6 +1,6 @@
 """What merging two contacts and merging two organizations share: the fields a lead picks
 from, every linked table a merge moves, the count of what moved, repointing and unioning link
-rows, the lead's choice per field, and the merge's record and audit trail.
+rows, the lead's choice per field, and the merge's record and audit trail (MergeTrail).
 
 A merge keeps one record (the survivor), takes field by field what the lead chose from the
 other, moves every record linked to the other onto the survivor, deletes the other and writes
@@ -16,13 +16,16 @@ from typing import Any, Literal
 
 import sqlalchemy as sa
 
-from crm.audit.models import AuditEntry
+from crm.audit import operations as audit
+from crm.audit.models import AuditAction, AuditEntry
 from crm.audit.operations import own_entries
+from crm.contacts.models import Contact
 from crm.core.db import rows_touched
 from crm.core.errors import OperationError
 from crm.duplicates.models import DuplicateDismissal, DuplicateKind, DuplicateMerge
 from crm.events.models import Participation
 from crm.extensions import db
+from crm.organizations.models import Organization
 from crm.workgroups.models import Task
 
 Choice = Literal["survivor", "other", "both"]
@@ -229,6 +232,85 @@ def record_merge(actor: Any, kind: DuplicateKind, survivor_id: int, other_id: in
     # The other is gone: pairs dismissed with it mean nothing now. Pairs dismissed with the
     # survivor stay dismissed.
     _forget_dismissals(kind, other_id)
+
+
+@dataclass
+class MergeTrail:
+    """What the trail of a merge needs from before it: the records' links move underneath the
+    ORM, which then reads both again, and the merged one is gone."""
+
+    kind: DuplicateKind
+    survivor_id: int
+    other_id: int
+    other_label: str
+    before: dict[str, Any]  # the survivor's columns (audit.snapshot)
+    old_tags: str  # the survivor's tag names
+    other_values: dict[str, Any]  # the merged record's columns, as the trail keeps them
+
+    @classmethod
+    def start(
+        cls,
+        kind: DuplicateKind,
+        survivor: Contact | Organization,
+        other: Contact | Organization,
+        other_label: str,
+    ) -> MergeTrail:
+        return cls(
+            kind=kind,
+            survivor_id=survivor.id,
+            other_id=other.id,
+            other_label=other_label,
+            before=audit.snapshot(survivor),
+            old_tags=survivor.tag_names,
+            other_values={k: audit.display_value(v) for k, v in audit.snapshot(other).items()},
+        )
+
+    def delete_other(
+        self, actor: Any, model: type[Contact] | type[Organization], summary: str
+    ) -> None:
+        """Delete the merged record once its links point at the survivor; its trail joins
+        the survivor's."""
+        # What the ORM holds about links changed underneath it: read them again.
+        db.session.flush()
+        db.session.expire_all()
+        other = db.session.get(model, self.other_id)
+        move_trail(self.kind.value, self.other_id, self.survivor_id)
+        audit.record(actor, AuditAction.DELETE, self.kind.value, self.other_id, summary=summary)
+        db.session.delete(other)
+        db.session.flush()
+
+    def record_survivor(
+        self,
+        actor: Any,
+        survivor: Contact | Organization,
+        moved: Moved,
+        *,
+        derived: tuple[str, ...],
+    ) -> None:
+        """The survivor's entry: its changed fields (not those `derived` from others), the
+        merged record's values and what moved; and the merge itself."""
+        survivor.touch(actor)
+        changes = audit.changes_since(survivor, self.before)
+        for key in (*derived, "updated_at"):
+            changes.pop(key, None)
+        if survivor.tag_names != self.old_tags:
+            changes["tags"] = [self.old_tags, survivor.tag_names]
+        merged = f"{self.other_label} (#{self.other_id})"
+        changes["merged"] = [None, merged]
+        changes.update(merged_values(self.other_id, self.other_values))
+        changes["linked records moved"] = [None, moved.summary()]
+        if moved.notes:
+            changes["resolved"] = [None, "; ".join(moved.notes)]
+        audit.record(
+            actor,
+            AuditAction.UPDATE,
+            self.kind.value,
+            self.survivor_id,
+            summary=f"Merged {merged} into this {self.kind.value}: {moved.summary()}",
+            changes=changes,
+        )
+        record_merge(actor, self.kind, self.survivor_id, self.other_id, self.other_label)
+        db.session.flush()
 
 
 @dataclass

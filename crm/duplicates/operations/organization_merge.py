@@ -11,20 +11,16 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from crm.audit import operations as audit
-from crm.audit.models import AuditAction
 from crm.core.errors import OperationError, check_version
 from crm.duplicates.models import DuplicateKind
 from crm.duplicates.operations.merging import (
     ORGANIZATION_FIELDS,
     Choice,
     ContactConflicts,
+    MergeTrail,
     Moved,
     check_pair,
     chosen,
-    merged_values,
-    move_trail,
-    record_merge,
     repoint,
     retarget_tasks,
     union,
@@ -77,14 +73,12 @@ def merge_organizations(
         if name not in ORGANIZATION_FIELDS:
             raise OperationError(f"“{name}” is not a field that can be merged.")
 
-    before = audit.snapshot(survivor)
-    old_tags = survivor.tag_names
     values = {
         name: chosen(choices, name, getattr(survivor, name), getattr(other, name))
         for name in ORGANIZATION_FIELDS
     }
     other_id, survivor_id, other_label = other.id, survivor.id, other.name
-    other_snapshot = {k: audit.display_value(v) for k, v in audit.snapshot(other).items()}
+    trail = MergeTrail.start(DuplicateKind.ORGANIZATION, survivor, other, other_label)
     db.session.flush()
 
     moved = Moved(counts={}, notes=[])
@@ -103,42 +97,11 @@ def merge_organizations(
     )
     moved.counts["tasks"] = retarget_tasks("organization", other_id, survivor_id)
 
-    db.session.flush()
-    db.session.expire_all()
-    other = db.session.get_one(Organization, other_id)
-    move_trail("organization", other_id, survivor_id)
-    audit.record(
-        actor,
-        AuditAction.DELETE,
-        "organization",
-        other_id,
-        summary=f"Merged into {survivor.name} (#{survivor_id})",
-    )
-    db.session.delete(other)
-    db.session.flush()
-
+    trail.delete_other(actor, Organization, summary=f"Merged into {survivor.name} (#{survivor_id})")
     survivor = db.session.get_one(Organization, survivor_id)
     for name, value in values.items():
         setattr(survivor, name, value)
     survivor.kind = OrganizationKind(survivor.kind)
     survivor.name_key = name_key(survivor.name)
-    survivor.touch(actor)
-    changes = audit.changes_since(survivor, before)
-    changes.pop("name_key", None)
-    changes.pop("updated_at", None)
-    if survivor.tag_names != old_tags:
-        changes["tags"] = [old_tags, survivor.tag_names]
-    changes["merged"] = [None, f"{other_label} (#{other_id})"]
-    changes.update(merged_values(other_id, other_snapshot))
-    changes["linked records moved"] = [None, moved.summary()]
-    audit.record(
-        actor,
-        AuditAction.UPDATE,
-        "organization",
-        survivor_id,
-        summary=f"Merged {other_label} (#{other_id}) into this organization: {moved.summary()}",
-        changes=changes,
-    )
-    record_merge(actor, DuplicateKind.ORGANIZATION, survivor_id, other_id, other_label)
-    db.session.flush()
+    trail.record_survivor(actor, survivor, moved, derived=("name_key",))
     return moved

@@ -9,11 +9,10 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 import sqlalchemy as sa
 
 from crm.audit import operations as audit
-from crm.audit.models import AuditAction
 from crm.auth.models import User
 from crm.core import deletion
 from crm.core.errors import OperationError, check_version
-from crm.core.validation import clean_country, clean_text, clean_website
+from crm.core.validation import clean_choice, clean_country, clean_text, clean_website
 from crm.events.models import Event, EventKind, Hosting, Participation
 from crm.events.operations.event_lock import lock
 from crm.events.operations.places import promote_waitlist, seats_taken
@@ -58,10 +57,7 @@ def clean_timezone(name: str | None) -> str:
 
 def _apply(event: Event, fields: EventFields) -> None:
     event.name = clean_text(fields.name, "name", "Name", 200, required=True)
-    try:
-        event.kind = EventKind(fields.kind)
-    except ValueError:
-        raise OperationError(f"“{fields.kind}” is not a kind of event.", field="kind") from None
+    event.kind = clean_choice(EventKind, fields.kind, "a kind of event", field="kind")
     try:
         event.hosting = Hosting(fields.hosting)
     except ValueError:
@@ -106,10 +102,7 @@ def create_event(actor: User | None, fields: EventFields) -> Event:
     event = Event()
     _apply(event, fields)
     event.capacity = fields.capacity
-    event.touch(actor)
-    db.session.add(event)
-    db.session.flush()
-    audit.record(actor, AuditAction.CREATE, "event", event.id, summary=f"Created {event.name}")
+    audit.add_recorded(actor, event, "event", summary=f"Created {event.name}")
     return event
 
 
@@ -122,22 +115,17 @@ def update_event(
 ) -> list[Participation]:
     """Save the event; returns anyone promoted from the waitlist by a larger capacity."""
     check_version(event, expected_version)
-    lock(event)
-    before = audit.snapshot(event)
-    _apply(event, fields)
-    seated = seats_taken(event)
-    if fields.capacity is not None and fields.capacity < seated:
-        raise OperationError(
-            f"{seated} people already hold places; cancel some before lowering the capacity "
-            f"to {fields.capacity}.",
-            field="capacity",
-        )
-    event.capacity = fields.capacity
-    changes = audit.changes_since(event, before)
-    if changes:
-        event.touch(actor)
-        audit.record(actor, AuditAction.UPDATE, "event", event.id, changes=changes)
-    db.session.flush()
+    lock(event)  # reloads the row on PostgreSQL: the snapshot is taken after it
+    with audit.updating(actor, event, "event"):
+        _apply(event, fields)
+        seated = seats_taken(event)
+        if fields.capacity is not None and fields.capacity < seated:
+            raise OperationError(
+                f"{seated} people already hold places; cancel some before lowering the "
+                f"capacity to {fields.capacity}.",
+                field="capacity",
+            )
+        event.capacity = fields.capacity
     return promote_waitlist(actor, event)
 
 
@@ -153,6 +141,4 @@ def delete_event(actor: User | None, event: Event) -> None:
             "registration instead, or remove them first. Nothing was deleted."
         )
     deletion.detach(actor, "event", event.id)
-    audit.record(actor, AuditAction.DELETE, "event", event.id, summary=f"Deleted {event.name}")
-    db.session.delete(event)
-    db.session.flush()
+    audit.delete_recorded(actor, event, "event", summary=f"Deleted {event.name}")

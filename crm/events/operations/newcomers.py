@@ -9,7 +9,6 @@ from dataclasses import dataclass
 import sqlalchemy as sa
 
 from crm.audit import operations as audit
-from crm.audit.models import AuditAction
 from crm.auth.models import User
 from crm.contacts import operations as contact_ops
 from crm.contacts.models import ConsentStatus, Contact
@@ -86,14 +85,10 @@ def walk_in(actor: User | None, event: Event, person: Person) -> Participation:
         else clean_text(person.organization, "organization", "Organization", 200),
         checked_in_at=utcnow(),
     )
-    participation.touch(actor)
-    db.session.add(participation)
-    db.session.flush()
-    audit.record(
+    audit.add_recorded(
         actor,
-        AuditAction.CREATE,
+        participation,
         "participation",
-        participation.id,
         summary=f"{contact.full_name} walked in to {event.name}",
     )
     return participation

@@ -14,7 +14,7 @@ from crm.auth.models import User
 from crm.contacts.models import Contact
 from crm.core.db import utcnow
 from crm.core.errors import OperationError
-from crm.core.validation import clean_text
+from crm.core.validation import clean_choice, clean_text
 from crm.events import notices
 from crm.events.models import SEATED, Event, ParticipantRole, Participation, ParticipationStatus
 from crm.events.operations.event_lock import lock
@@ -71,10 +71,7 @@ def register(
 ) -> tuple[Participation, Outcome]:
     """A place for `contact` if one is free, else the waitlist. Registering twice changes
     nothing; someone invited or cancelled before registers anew."""
-    try:
-        role = ParticipantRole(role)
-    except ValueError:
-        raise OperationError(f"“{role}” is not a participant role.", field="role") from None
+    role = clean_choice(ParticipantRole, role, "a participant role", field="role")
     if contact.erased_at is not None:
         raise OperationError("An erased contact cannot be registered.")
     lock(event)
@@ -105,14 +102,10 @@ def register(
             organization_text=clean_text(organization_text, "organization", "Organization", 200),
         )
         participation.waitlisted_at = utcnow() if full else None
-        participation.touch(actor)
-        db.session.add(participation)
-        db.session.flush()
-        audit.record(
+        audit.add_recorded(
             actor,
-            AuditAction.CREATE,
+            participation,
             "participation",
-            participation.id,
             summary=f"{contact.full_name} {status.value} for {event.name} ({source})",
         )
     else:
@@ -125,10 +118,7 @@ def register(
 def invite(
     actor: User | None, event: Event, contact: Contact, *, role: ParticipantRole | str
 ) -> Participation:
-    try:
-        role = ParticipantRole(role)
-    except ValueError:
-        raise OperationError(f"“{role}” is not a participant role.", field="role") from None
+    role = clean_choice(ParticipantRole, role, "a participant role", field="role")
     existing = db.session.scalar(
         sa.select(Participation).where(
             Participation.event_id == event.id, Participation.contact_id == contact.id
@@ -146,14 +136,10 @@ def invite(
         status=ParticipationStatus.INVITED,
         source="staff",
     )
-    participation.touch(actor)
-    db.session.add(participation)
-    db.session.flush()
-    audit.record(
+    audit.add_recorded(
         actor,
-        AuditAction.CREATE,
+        participation,
         "participation",
-        participation.id,
         summary=f"{contact.full_name} invited to {event.name}",
     )
     return participation
@@ -289,10 +275,7 @@ def mark_no_show(actor: User | None, participation: Participation) -> None:
 
 
 def change_role(actor: User | None, participation: Participation, role: ParticipantRole | str):
-    try:
-        role = ParticipantRole(role)
-    except ValueError:
-        raise OperationError(f"“{role}” is not a participant role.", field="role") from None
+    role = clean_choice(ParticipantRole, role, "a participant role", field="role")
     if role is participation.role:
         return
     old = participation.role

@@ -1,5 +1,6 @@
 """What every importer shares: the run's context (who runs it, how, and what it changed) and
-the importer's two steps, check and write; and the base of those that write a row at a time."""
+the importer's two steps, check and write; and the bases of those that write a chunk in bulk
+and of those that write a row at a time."""
 
 from __future__ import annotations
 
@@ -9,12 +10,15 @@ from dataclasses import dataclass, field
 from itertools import islice
 from typing import Any
 
+import sqlalchemy as sa
+
 from crm.core.errors import OperationError
 from crm.extensions import db
 from crm.imports import audit_trail
 from crm.imports.column_mapping import Spec
+from crm.imports.importers.tag_links import link_tags
 from crm.imports.models import ExistingPolicy, ItemAction
-from crm.imports.rows import FAIL, UPDATE, Row
+from crm.imports.rows import CREATE, FAIL, UPDATE, Row
 
 
 @dataclass
@@ -50,7 +54,7 @@ class Context:
     def audit_updated(self, table: str, rows: list[Row]) -> None:
         """The trails of the records these rows updated: what changed, old → new (one bulk
         insert). Called once the rows' tags are linked, so an entry has those too."""
-        changes = [(r.record_id, r.audit) for r in rows if r.action == UPDATE and r.audit]
+        changes = [(r.target_id, r.audit) for r in rows if r.action == UPDATE and r.audit]
         audit_trail.changed(
             self.actor, table, changes, audit_trail.UPDATED, self.run_id, self.file_name
         )
@@ -95,6 +99,34 @@ class Importer:
         raise NotImplementedError
 
     def write(self, rows: list[Row]) -> None:
+        raise NotImplementedError
+
+
+class BulkImporter(Importer):
+    """An importer that writes a chunk straight into its table (contacts, organizations:
+    hundreds of thousands of rows): new records inserted, matched ones updated, the rows' tags
+    linked, then the updated records' trails (with their tags)."""
+
+    tag_links: sa.Table  # the table linking a tag to a record of `table_name`
+    tag_owner: str  # its column naming the record
+
+    def write(self, rows: list[Row]) -> None:
+        new = [r for r in rows if r.action == CREATE]
+        if new:
+            self._insert(new)
+        updates = [r for r in rows if r.action == UPDATE]
+        if updates:
+            self._update(updates)
+        tagged = [r for r in rows if r.cleaned["tags"] and r.record_id]
+        if tagged:
+            link_tags(self.ctx, tagged, self.tag_links, self.tag_owner, self.table_name)
+        if updates:
+            self.ctx.audit_updated(self.table_name, updates)
+
+    def _insert(self, rows: list[Row]) -> None:
+        raise NotImplementedError
+
+    def _update(self, rows: list[Row]) -> None:
         raise NotImplementedError
 
 

@@ -18,9 +18,8 @@ from crm.core.text import fold
 from crm.extensions import db
 from crm.imports import cell_values
 from crm.imports.column_mapping import ORGANIZATION_IN_OTHER_LANGUAGES, Field, Spec
-from crm.imports.importers.base import Importer
+from crm.imports.importers.base import BulkImporter
 from crm.imports.importers.organizations import OrganizationResolver
-from crm.imports.importers.tag_links import link_tags
 from crm.imports.models import ExistingPolicy
 from crm.imports.rows import CREATE, FAIL, SKIP, UPDATE, Row
 from crm.tags.models import contact_tag
@@ -122,9 +121,10 @@ _INSERT_COLUMNS = (
 )
 
 
-class ContactImporter(Importer):
+class ContactImporter(BulkImporter):
     spec = SPEC
     table_name = "contact"
+    tag_links, tag_owner = contact_tag, "contact_id"
 
     def __init__(self, ctx) -> None:
         super().__init__(ctx)
@@ -260,17 +260,7 @@ class ContactImporter(Importer):
             name = row.cleaned["organization_name"]
             if name and row.cleaned["organization_id"] is None:
                 row.cleaned["organization_id"] = self.orgs.id_for(name)
-        new = [r for r in rows if r.action == CREATE]
-        if new:
-            self._insert(new)
-        updates = [r for r in rows if r.action == UPDATE]
-        if updates:
-            self._update(updates)
-        tag_rows = [r for r in rows if r.cleaned["tags"] and r.record_id]
-        if tag_rows:
-            link_tags(self.ctx, tag_rows, contact_tag, "contact_id", "contact")
-        if updates:
-            self.ctx.audit_updated("contact", updates)
+        super().write(rows)
 
     def _insert(self, rows: list[Row]) -> None:
         now = utcnow()
@@ -378,9 +368,9 @@ class ContactImporter(Importer):
             row.audit = dict(before)
             if "consent_at" in changes:
                 row.audit["consent_at"] = [_iso(old.consent_at), now.isoformat()]
-            self.ctx.updated("contact", row.record_id, before)
+            self.ctx.updated("contact", row.target_id, before)
             changes.update(updated_at=now, updated_by_id=self.ctx.actor_id)
-            updated.append((row.record_id, changes))
+            updated.append((row.target_id, changes))
         update_rows(table, updated)
         db.session.flush()
         db.session.expire_all()

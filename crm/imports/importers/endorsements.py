@@ -96,6 +96,8 @@ class EndorsementImporter(RowByRowImporter):
             )
             if champion is None:
                 row.fail("champion", f"{email} is not a champion in the pipeline")
+        else:  # an empty cell (a mistyped email has failed already): none without its champion
+            row.fail("champion", "Champion email is empty")
         c["champion"] = champion
         c["kind"] = cell_values.choice(row, "kind", "Kind", EndorsementKind, self.KIND_ALIASES)
         c["made_on"] = made_on = cell_values.a_date(row, "made_on", "Date")
@@ -121,6 +123,7 @@ class EndorsementImporter(RowByRowImporter):
         c["principle_ids"] = [self.principles[code] for code in codes if code in self.principles]
         if row.action == FAIL:
             return
+        assert champion is not None, "a row without its champion has failed"
         existing = db.session.scalar(
             sa.select(Endorsement.id).where(
                 Endorsement.champion_id == champion.id,

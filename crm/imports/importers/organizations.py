@@ -15,8 +15,7 @@ from crm.core.search_ddl import search_index_in_bulk
 from crm.extensions import db
 from crm.imports import cell_values
 from crm.imports.column_mapping import ORGANIZATION_IN_OTHER_LANGUAGES, Field, Spec
-from crm.imports.importers.base import Importer
-from crm.imports.importers.tag_links import link_tags
+from crm.imports.importers.base import BulkImporter, Context
 from crm.imports.models import ExistingPolicy
 from crm.imports.rows import CREATE, FAIL, SKIP, UPDATE, Row
 from crm.organizations.models import Organization, OrganizationKind
@@ -150,7 +149,8 @@ class _Known:
 
     def __init__(self) -> None:
         self._domains: dict[str, int] | None = None
-        self._names: dict[str, list[tuple[str, int]]] | None = None
+        # {first letter: [(folded name, organization id, or the row of this file it is new in)]}
+        self._names: dict[str, list[tuple[str, int | Row]]] | None = None
 
     def by_domain(self, host: str) -> int | None:
         if self._domains is None:
@@ -203,6 +203,25 @@ class _Known:
             self._names.setdefault(key[:1], []).append((key, row))
 
 
+def _insert_organizations(ctx: Context, values: list[dict[str, Any]]) -> list[int]:
+    """Insert new organizations (`values`: their own columns), made now by the run's actor,
+    indexed for search and noted as the run's on their trail; their ids, in order."""
+    now, actor = utcnow(), ctx.actor_id
+    made = {
+        "created_at": now,
+        "updated_at": now,
+        "version": 1,
+        "created_by_id": actor,
+        "updated_by_id": actor,
+    }
+    with search_index_in_bulk(db.session, "organization") as indexed:
+        ids = insert_many(Organization.__table__, [v | made for v in values])
+        indexed.extend(ids)
+    ctx.created("organization", list(ids))
+    ctx.audit_created("organization", ids)
+    return ids
+
+
 class OrganizationResolver:
     """Organization names in a contacts (or other) file, as ids: those we know, and those to
     create (as kind "other") the first time a row needs them."""
@@ -244,37 +263,27 @@ class OrganizationResolver:
     def create_pending(self) -> None:
         if not self.pending:
             return
-        now, actor = utcnow(), self.ctx.actor_id
         keys = list(self.pending)
         values = [
             {
                 "name": self.pending[k][:200],
                 "name_key": k[:200],
                 "kind": OrganizationKind.OTHER.value,
-                "created_at": now,
-                "updated_at": now,
-                "version": 1,
-                "created_by_id": actor,
-                "updated_by_id": actor,
             }
             for k in keys
         ]
-        table = Organization.__table__
-        with search_index_in_bulk(db.session, "organization") as indexed:
-            ids = insert_many(table, values)
-            indexed.extend(ids)
+        ids = _insert_organizations(self.ctx, values)
         self.ids.update(zip(keys, ids, strict=True))
-        self.ctx.created("organization", list(ids))
-        self.ctx.audit_created("organization", ids)
         self.ctx.extra_created["organizations"] = self.ctx.extra_created.get(
             "organizations", 0
         ) + len(ids)
         self.pending.clear()
 
 
-class OrganizationImporter(Importer):
+class OrganizationImporter(BulkImporter):
     spec = SPEC
     table_name = "organization"
+    tag_links, tag_owner = organization_tag, "organization_id"
 
     def __init__(self, ctx) -> None:
         super().__init__(ctx)
@@ -355,21 +364,7 @@ class OrganizationImporter(Importer):
                     "score": round(score),
                 }
 
-    def write(self, rows: list[Row]) -> None:
-        new = [r for r in rows if r.action == CREATE]
-        if new:
-            self._insert(new)
-        updates = [r for r in rows if r.action == UPDATE]
-        if updates:
-            self._update(updates)
-        tagged = [r for r in rows if r.cleaned["tags"] and r.record_id]
-        if tagged:
-            link_tags(self.ctx, tagged, organization_tag, "organization_id", "organization")
-        if updates:
-            self.ctx.audit_updated("organization", updates)
-
     def _insert(self, rows: list[Row]) -> None:
-        now, actor = utcnow(), self.ctx.actor_id
         values = [
             {
                 "name": r.cleaned["name"],
@@ -379,18 +374,10 @@ class OrganizationImporter(Importer):
                 "country": r.cleaned["country"],
                 "website": r.cleaned["website"],
                 "notes": r.cleaned["notes"],
-                "created_at": now,
-                "updated_at": now,
-                "version": 1,
-                "created_by_id": actor,
-                "updated_by_id": actor,
             }
             for r in rows
         ]
-        table = Organization.__table__
-        with search_index_in_bulk(db.session, "organization") as indexed:
-            ids = insert_many(table, values)
-            indexed.extend(ids)
+        ids = _insert_organizations(self.ctx, values)
         for row, new_id in zip(rows, ids, strict=True):
             row.record_id = new_id
         for row in rows:
@@ -406,8 +393,6 @@ class OrganizationImporter(Importer):
                         "score": similar["score"],
                     }
                 )
-        self.ctx.created("organization", list(ids))
-        self.ctx.audit_created("organization", ids)
 
     def _update(self, rows: list[Row]) -> None:
         table = Organization.__table__
@@ -426,7 +411,7 @@ class OrganizationImporter(Importer):
             changes: dict[str, Any] = {}
             for column in COLUMNS:
                 new = row.cleaned.get(column)
-                new = new.value if hasattr(new, "value") else new
+                new = getattr(new, "value", new)
                 if column == "name" or new in (None, "") or new == getattr(old, column):
                     continue  # the name is what matched; renaming is done on the record
                 if (
@@ -443,9 +428,9 @@ class OrganizationImporter(Importer):
             before = {c: [_plain(getattr(old, c)), v] for c, v in changes.items()}
             row.changes = before
             row.audit = dict(before)  # plain values, as the trail keeps them
-            self.ctx.updated("organization", row.record_id, before)
+            self.ctx.updated("organization", row.target_id, before)
             changes.update(updated_at=now, updated_by_id=self.ctx.actor_id)
-            updated.append((row.record_id, changes))
+            updated.append((row.target_id, changes))
         update_rows(table, updated)
         db.session.flush()
         db.session.expire_all()

@@ -197,7 +197,8 @@ class ParticipantImporter(RowByRowImporter):
         event: Event = row.cleaned["event"]
         status = row.cleaned["status"]
         if row.action == UPDATE:
-            participation = db.session.get(Participation, row.record_id)
+            participation = db.session.get(Participation, row.target_id)
+            assert participation is not None, "the participation the check matched"
             before = {"status": [participation.status.value, "attended"]}
             place_ops.check_in(self.ctx.actor, participation)
             self.ctx.updated("participation", participation.id, before)

@@ -83,6 +83,7 @@ class PledgeImporter(RowByRowImporter):
         )
         if row.action == FAIL:
             return
+        assert org is not None, "a row without its organization has failed (a required text)"
         live = pledge_ops.live_pledge(org.id)
         if live is not None:
             row.record_id, row.action = live.id, SKIP

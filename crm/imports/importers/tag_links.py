@@ -23,7 +23,7 @@ def link_tags(ctx, rows: list[Row], links: sa.Table, owner: str, record_type: st
     db.session.flush()
     tag_ids = {tag.name: tag.id for tag in tags}
     # Records this run created have no tags yet; only updated ones need looking up.
-    updated = [row.record_id for row in rows if row.action == UPDATE]
+    updated = [row.target_id for row in rows if row.action == UPDATE]
     existing: set[tuple[int, int]] = set()
     names_before: dict[int, list[str]] = {}
     if updated:
@@ -38,10 +38,10 @@ def link_tags(ctx, rows: list[Row], links: sa.Table, owner: str, record_type: st
     for row in rows:
         added, added_names = [], []
         for name in row.cleaned["tags"]:
-            pair = (row.record_id, tag_ids[name])
+            pair = (row.target_id, tag_ids[name])
             if pair not in existing:
                 existing.add(pair)
-                new_links.append({owner: row.record_id, "tag_id": tag_ids[name]})
+                new_links.append({owner: row.target_id, "tag_id": tag_ids[name]})
                 added.append(tag_ids[name])
                 added_names.append(name)
         if row.action == UPDATE and not added and not row.changes:
@@ -51,8 +51,8 @@ def link_tags(ctx, rows: list[Row], links: sa.Table, owner: str, record_type: st
             if row.changes:
                 row.changes["_added_tags"] = added
             else:
-                ctx.updated(record_type, row.record_id, {"_added_tags": added})
-            before = sorted(names_before.get(row.record_id, []))
+                ctx.updated(record_type, row.target_id, {"_added_tags": added})
+            before = sorted(names_before.get(row.target_id, []))
             after = sorted([*before, *added_names])
             row.audit = {**(row.audit or {}), "tags": [", ".join(before), ", ".join(after)]}
     insert_rows(links, new_links)

@@ -21,7 +21,7 @@ from crm.contacts.models import Contact
 from crm.core import deletion
 from crm.core.db import utcnow
 from crm.core.errors import OperationError, check_version
-from crm.core.validation import clean_text
+from crm.core.validation import clean_choice, clean_text
 from crm.extensions import db
 from crm.organizations.models import Organization
 from crm.pledges.models import LIVE, Pledge, PledgeChange, PledgeStatus
@@ -173,25 +173,19 @@ def update_details(
     listed: bool,
     expected_version: int | None = None,
 ) -> Pledge:
-    check_version(pledge, expected_version)
-    if pledge.status is PledgeStatus.WITHDRAWN:
-        raise OperationError("A withdrawn pledge is kept as it was; make a new pledge instead.")
-    if pledge.status is not PledgeStatus.DRAFT and (signatory_id is None or signed_on is None):
-        raise OperationError(
-            "A signed pledge keeps its signatory and signing date.", field="signatory"
-        )
-    _check_signatory(signatory_id, pledge.organization_id)
-    if signed_on is not None and signed_on > date.today():
-        raise OperationError("The signing date is in the future.", field="signed_on")
-    before = audit.snapshot(pledge)
-    pledge.signatory_id = signatory_id
-    pledge.signed_on = signed_on
-    pledge.listed = listed
-    changes = audit.changes_since(pledge, before)
-    if changes:
-        pledge.touch(actor)
-        audit.record(actor, AuditAction.UPDATE, "pledge", pledge.id, changes=changes)
-    db.session.flush()
+    with audit.updating(actor, pledge, "pledge", expected_version=expected_version):
+        if pledge.status is PledgeStatus.WITHDRAWN:
+            raise OperationError("A withdrawn pledge is kept as it was; make a new pledge instead.")
+        if pledge.status is not PledgeStatus.DRAFT and (signatory_id is None or signed_on is None):
+            raise OperationError(
+                "A signed pledge keeps its signatory and signing date.", field="signatory"
+            )
+        _check_signatory(signatory_id, pledge.organization_id)
+        if signed_on is not None and signed_on > date.today():
+            raise OperationError("The signing date is in the future.", field="signed_on")
+        pledge.signatory_id = signatory_id
+        pledge.signed_on = signed_on
+        pledge.listed = listed
     return pledge
 
 
@@ -210,10 +204,7 @@ def transition(
             "Non-reporting and lapsed follow from the report dates; they cannot be set by hand.",
             field="status",
         )
-    try:
-        target = PledgeStatus(to_status)
-    except ValueError:
-        raise OperationError(f"“{to_status}” is not a pledge status.", field="status") from None
+    target = clean_choice(PledgeStatus, to_status, "a pledge status", field="status")
     current = pledge.status
     if target is current:
         raise OperationError(f"The pledge is already {current.label.lower()}.", field="status")

@@ -121,14 +121,10 @@ def _new_report(
                 comment=before.comment if before else None,
             )
         )
-    report.touch(actor)
-    db.session.add(report)
-    db.session.flush()
-    audit.record(
+    audit.add_recorded(
         actor,
-        AuditAction.CREATE,
+        report,
         "progress_report",
-        report.id,
         summary=f"Report for {report.period} started"
         + (f" (correcting {corrects.period})" if corrects else ""),
     )
@@ -220,11 +216,7 @@ def submit_report(
 def delete_draft(actor: User | None, report: ProgressReport) -> None:
     if report.status is not ReportStatus.DRAFT:
         raise OperationError("Only a draft can be deleted; submitted reports stay on record.")
-    audit.record(
-        actor, AuditAction.DELETE, "progress_report", report.id, summary=f"Draft {report.period}"
-    )
-    db.session.delete(report)
-    db.session.flush()
+    audit.delete_recorded(actor, report, "progress_report", summary=f"Draft {report.period}")
 
 
 def accept_report(
