@@ -76,14 +76,7 @@ def _answers_from_request(consultation: Consultation) -> list[response_ops.Answe
         comment = request.form.get(f"comment-{kind}{item_id}", "")
         if not mark and not comment.strip():
             continue
-        answers.append(
-            response_ops.AnswerFields(
-                principle_id=item_id if kind == "p" else None,
-                recommendation_id=item_id if kind == "r" else None,
-                mark=mark,
-                comment=comment,
-            )
-        )
+        answers.append(response_ops.AnswerFields.on_item(kind, item_id, mark, comment))
     return answers
 
 

@@ -68,14 +68,7 @@ def _answers(rng: random.Random, consultation: Consultation, count: int):
     answers, themes = [], {}
     for kind, item_id in chosen:
         mark, comment, tagged = rng.choice(COMMENTS)
-        answers.append(
-            response_ops.AnswerFields(
-                principle_id=item_id if kind == "p" else None,
-                recommendation_id=item_id if kind == "r" else None,
-                mark=mark,
-                comment=comment,
-            )
-        )
+        answers.append(response_ops.AnswerFields.on_item(kind, item_id, mark, comment))
         themes[(kind, item_id)] = tagged
     return answers, themes
 

@@ -46,6 +46,18 @@ class AnswerFields:
     mark: Mark | str | None = None
     comment: str | None = None
 
+    @classmethod
+    def on_item(
+        cls, kind: str, item_id: int, mark: Mark | str | None, comment: str | None
+    ) -> AnswerFields:
+        """An answer on one of `items()`: kind "p" for a principle, "r" for a draft text."""
+        return cls(
+            principle_id=item_id if kind == "p" else None,
+            recommendation_id=item_id if kind == "r" else None,
+            mark=mark,
+            comment=comment,
+        )
+
 
 @dataclass
 class Respondent:

@@ -21,7 +21,7 @@ from crm.champions.models import Champion, Endorsement, Stage, StageChange
 from crm.consultations.models import Consultation, Response
 from crm.contacts.models import ConsentStatus, Contact
 from crm.core.db import rows_touched
-from crm.core.errors import OperationError, check_version
+from crm.core.errors import OperationError
 from crm.duplicates.models import DuplicateKind
 from crm.duplicates.operations.merging import (
     CONTACT_FIELDS,
@@ -251,9 +251,7 @@ def merge_contacts(
     expected_versions: tuple[int | None, int | None] = (None, None),
 ) -> Moved:
     """Merge `other` into `survivor`; `other` is deleted. See the module docstring."""
-    check_pair(survivor, other, "contact")
-    check_version(survivor, expected_versions[0])
-    check_version(other, expected_versions[1])
+    check_pair(survivor, other, "contact", expected_versions)
     for contact in (survivor, other):
         if contact.erased_at is not None:
             raise OperationError(

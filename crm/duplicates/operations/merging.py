@@ -21,7 +21,7 @@ from crm.audit.models import AuditAction, AuditEntry
 from crm.audit.operations import own_entries
 from crm.contacts.models import Contact
 from crm.core.db import rows_touched
-from crm.core.errors import OperationError
+from crm.core.errors import OperationError, check_version
 from crm.duplicates.models import DuplicateDismissal, DuplicateKind, DuplicateMerge
 from crm.events.models import Participation
 from crm.extensions import db
@@ -177,9 +177,15 @@ def chosen(choices: dict[str, Choice], name: str, survivor_value: Any, other_val
     return survivor_value
 
 
-def check_pair(survivor: Any, other: Any, what: str) -> None:
-    """Refuse a pair that is not two existing records; then hold both rows until the commit
-    (on PostgreSQL: a second merge of either waits, then finds what this one did)."""
+def check_pair(
+    survivor: Any,
+    other: Any,
+    what: str,
+    expected_versions: tuple[int | None, int | None] = (None, None),
+) -> None:
+    """Refuse a pair that is not two existing records, or one edited since the merge page was
+    loaded; then hold both rows until the commit (on PostgreSQL: a second merge of either
+    waits, then finds what this one did)."""
     gone = f"One of the two {what}s no longer exists (merged or deleted); nothing was merged."
     if survivor is None or other is None:
         raise OperationError(gone)
@@ -191,6 +197,8 @@ def check_pair(survivor: Any, other: Any, what: str) -> None:
     ).all()
     if len(locked) != 2:
         raise OperationError(gone)
+    check_version(survivor, expected_versions[0])
+    check_version(other, expected_versions[1])
 
 
 _NOT_WORTH_KEEPING = {"id", "sort_name", "search_text", "name_key", "created_by_id", "created_at"}

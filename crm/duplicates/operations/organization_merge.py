@@ -11,7 +11,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from crm.core.errors import OperationError, check_version
+from crm.core.errors import OperationError
 from crm.duplicates.models import DuplicateKind
 from crm.duplicates.operations.merging import (
     ORGANIZATION_FIELDS,
@@ -62,9 +62,7 @@ def merge_organizations(
     expected_versions: tuple[int | None, int | None] = (None, None),
 ) -> Moved:
     """Merge `other` into `survivor`; `other` is deleted."""
-    check_pair(survivor, other, "organization")
-    check_version(survivor, expected_versions[0])
-    check_version(other, expected_versions[1])
+    check_pair(survivor, other, "organization", expected_versions)
     conflicts = organization_conflicts(survivor, other)
     if conflicts.refusals:
         raise OperationError(" ".join(conflicts.refusals) + " Nothing was merged.")
