@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
-from icalendar import Calendar
-from icalendar import Event as CalendarEvent
-
 from crm.core.db import utcnow
 from crm.events.models import Event
 
 
 def ics_for(event: Event, url: str, *, with_online_link: bool, domain: str = "west-crm") -> bytes:
     """The public file leaves the online link out: it is for registered people only."""
+    # icalendar here, not at the top: it is needed only for a download, not at start-up.
+    from icalendar import Calendar
+    from icalendar import Event as CalendarEvent
+
     calendar = Calendar()
     calendar.add("prodid", "-//WEST Principles community//WEST Advocacy CRM//EN")
     calendar.add("version", "2.0")

@@ -275,7 +275,7 @@ def test_a_job_whose_worker_is_killed_runs_again_and_is_done_once(database):
     lease = {"CRM_JOB_LEASE_SECONDS": "3"}
     first = database.start(**lease)
     database.settled(1)
-    (job_id,) = database.queue(1, {"sleep": 5})
+    (job_id,) = database.queue(1, {"sleep": 2})
     database.wait_for("the job running", lambda: database.job(job_id).status == "running")
     first.process.send_signal(signal.SIGKILL)
     first.process.wait(timeout=GIVE_UP)
@@ -295,7 +295,7 @@ def test_a_job_whose_worker_is_killed_runs_again_and_is_done_once(database):
 def test_sigterm_lets_the_worker_finish_its_job_then_exit(database):
     worker = database.start()
     database.settled(1)
-    (job_id,) = database.queue(1, {"sleep": 5})
+    (job_id,) = database.queue(1, {"sleep": 2})
     database.wait_for("the job running", lambda: database.job(job_id).status == "running")
     (waiting,) = database.queue(1)  # due, but queued after the stop: not the job in hand
 
