@@ -38,11 +38,16 @@ serve:
 		PATH="$(abspath $(VENV))/bin:$$PATH" PYTHONUNBUFFERED=1 \
 		$(VENV)/bin/honcho start --port $(PORT) --env $(ENV_FILE)
 
+# The suite runs in a process per core (pytest-xdist, each process its own database); the browser
+# tests, which start a server of their own, run after it in one process. PARALLEL= runs in one.
+PARALLEL ?= -n auto --maxprocesses 4
+
 test: install  ## the whole suite on SQLite (browser tests included when Chromium is installed)
-	$(PYTEST) -q
+	$(PYTEST) -q $(PARALLEL) --ignore=tests/e2e
+	$(PYTEST) -q tests/e2e
 
 test-pg: install  ## the suite against PostgreSQL
-	CRM_TEST_DATABASE_URL=$${CRM_TEST_DATABASE_URL:-$(PG_TEST_URL)} $(PYTEST) -q --ignore=tests/e2e
+	CRM_TEST_DATABASE_URL=$${CRM_TEST_DATABASE_URL:-$(PG_TEST_URL)} $(PYTEST) -q $(PARALLEL) --ignore=tests/e2e
 
 test-e2e: install  ## browser tests in headless Chromium; fails if Chromium is missing
 	CRM_REQUIRE_BROWSER=1 $(PYTEST) -q tests/e2e

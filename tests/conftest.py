@@ -20,6 +20,31 @@ from flask_sqlalchemy.session import _app_ctx_id
 TEST_DB_ENV = "CRM_TEST_DATABASE_URL"
 
 
+def _own_database_per_worker() -> None:
+    """Under pytest-xdist (`make test` runs the suite in a process per core), each worker gets a
+    PostgreSQL database of its own beside the given one (`test` -> `test_gw0`), made if missing;
+    the databases the process tests make are named after it, so they are the worker's own too.
+    On SQLite every worker already has its own file in its own temporary folder."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER")
+    base = os.environ.get(TEST_DB_ENV, "")
+    if not worker or not base.startswith("postgres"):
+        return
+    url = sa.engine.make_url(base.replace("postgresql://", "postgresql+psycopg://", 1))
+    mine = url.set(database=f"{url.database}_{worker}")
+    admin = sa.create_engine(url.set(database="postgres"), isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        exists = conn.execute(
+            sa.text("SELECT 1 FROM pg_database WHERE datname = :name"), {"name": mine.database}
+        ).scalar()
+        if not exists:
+            conn.exec_driver_sql(f'CREATE DATABASE "{mine.database}"')
+    admin.dispose()
+    os.environ[TEST_DB_ENV] = mine.render_as_string(hide_password=False)
+
+
+_own_database_per_worker()
+
+
 def _database_url(tmp_root: Path) -> str:
     url = os.environ.get(TEST_DB_ENV)
     if url:
