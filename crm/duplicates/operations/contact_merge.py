@@ -30,12 +30,12 @@ from crm.duplicates.operations.merging import (
     MergeTrail,
     Moved,
     check_pair,
-    chosen,
     counted,
     drop_shared,
     repoint,
     retarget_tasks,
     union,
+    values_after_merge,
 )
 from crm.events.models import SEATED, Participation, ParticipationStatus
 from crm.events.operations import places as place_ops
@@ -259,17 +259,7 @@ def merge_contacts(
                 "Nothing was merged."
             )
     conflicts = contact_conflicts(survivor, other)
-    if conflicts.refusals:
-        raise OperationError(" ".join(conflicts.refusals) + " Nothing was merged.")
-    choices = choices or {}
-    for name in choices:
-        if name not in CONTACT_FIELDS:
-            raise OperationError(f"“{name}” is not a field that can be merged.")
-
-    values = {
-        name: chosen(choices, name, getattr(survivor, name), getattr(other, name))
-        for name in CONTACT_FIELDS
-    }
+    values = values_after_merge(survivor, other, CONTACT_FIELDS, choices, conflicts.refusals)
     consent = merged_consent(survivor, other)
     other_id, survivor_id = other.id, survivor.id
     other_label = f"{other.full_name} <{other.email}>" if other.email else other.full_name

@@ -11,6 +11,7 @@ a new one appears that is not).
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -175,6 +176,29 @@ def chosen(choices: dict[str, Choice], name: str, survivor_value: Any, other_val
     if choice is None and survivor_value in (None, "") and other_value not in (None, ""):
         return other_value
     return survivor_value
+
+
+def values_after_merge(
+    survivor: Any,
+    other: Any,
+    fields: Iterable[str],
+    choices: dict[str, Choice] | None,
+    refusals: list[str],
+) -> dict[str, Any]:
+    """The survivor's values after the merge, field by field as the lead chose (`chosen`);
+    first refused, with nothing merged, when the pair's conflicts refuse it or a choice names a
+    field that cannot be merged."""
+    if refusals:
+        raise OperationError(" ".join(refusals) + " Nothing was merged.")
+    fields = tuple(fields)
+    choices = choices or {}
+    for name in choices:
+        if name not in fields:
+            raise OperationError(f"“{name}” is not a field that can be merged.")
+    return {
+        name: chosen(choices, name, getattr(survivor, name), getattr(other, name))
+        for name in fields
+    }
 
 
 def check_pair(

@@ -11,7 +11,6 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from crm.core.errors import OperationError
 from crm.duplicates.models import DuplicateKind
 from crm.duplicates.operations.merging import (
     ORGANIZATION_FIELDS,
@@ -20,10 +19,10 @@ from crm.duplicates.operations.merging import (
     MergeTrail,
     Moved,
     check_pair,
-    chosen,
     repoint,
     retarget_tasks,
     union,
+    values_after_merge,
 )
 from crm.extensions import db
 from crm.organizations.models import Organization, OrganizationKind
@@ -64,17 +63,7 @@ def merge_organizations(
     """Merge `other` into `survivor`; `other` is deleted."""
     check_pair(survivor, other, "organization", expected_versions)
     conflicts = organization_conflicts(survivor, other)
-    if conflicts.refusals:
-        raise OperationError(" ".join(conflicts.refusals) + " Nothing was merged.")
-    choices = choices or {}
-    for name in choices:
-        if name not in ORGANIZATION_FIELDS:
-            raise OperationError(f"“{name}” is not a field that can be merged.")
-
-    values = {
-        name: chosen(choices, name, getattr(survivor, name), getattr(other, name))
-        for name in ORGANIZATION_FIELDS
-    }
+    values = values_after_merge(survivor, other, ORGANIZATION_FIELDS, choices, conflicts.refusals)
     other_id, survivor_id, other_label = other.id, survivor.id, other.name
     trail = MergeTrail.start(DuplicateKind.ORGANIZATION, survivor, other, other_label)
     db.session.flush()
