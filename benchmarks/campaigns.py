@@ -50,21 +50,12 @@ import sqlalchemy as sa
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from benchmarks.jobs import cpu_reference_ms, git_revision  # noqa: E402
+from benchmarks.common import cpu_reference_ms, fresh_postgres, git_revision  # noqa: E402
 from crm.core.db import utcnow  # noqa: E402
 
 
 def rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-
-
-def fresh_postgres(url: str) -> None:
-    u = sa.engine.make_url(url)
-    admin = sa.create_engine(u.set(database="postgres"), isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{u.database}" WITH (FORCE)')
-        conn.exec_driver_sql(f'CREATE DATABASE "{u.database}"')
-    admin.dispose()
 
 
 def start_fake() -> tuple[subprocess.Popen, str]:

@@ -55,44 +55,10 @@ import sqlalchemy as sa
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from benchmarks.common import cpu_reference_ms, fresh_postgres, git_revision  # noqa: E402
+
 NOOP = "jobs.noop"
 SETTLE_TIMEOUT = 120.0  # seconds for workers to start and run their periodic jobs
-
-
-def cpu_reference_ms() -> float:
-    """A fixed pure-Python loop: shows how fast this (shared, virtual) CPU was during the run."""
-    best = float("inf")
-    for _ in range(3):
-        started = time.perf_counter()
-        total = 0
-        for i in range(2_000_000):
-            total += i
-        best = min(best, time.perf_counter() - started)
-    return best * 1000
-
-
-def git_revision() -> str:
-    try:
-        head = subprocess.run(
-            ["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"],
-            capture_output=True, text=True, check=True,
-        ).stdout.strip()  # fmt: skip
-        dirty = subprocess.run(
-            ["git", "-C", str(ROOT), "status", "--porcelain", "--untracked-files=no"],
-            capture_output=True, text=True, check=True,
-        ).stdout.strip()  # fmt: skip
-    except (OSError, subprocess.CalledProcessError):
-        return "unknown"
-    return head + (" (with uncommitted changes)" if dirty else "")
-
-
-def fresh_postgres(url: str) -> None:
-    u = sa.engine.make_url(url)
-    admin = sa.create_engine(u.set(database="postgres"), isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{u.database}" WITH (FORCE)')
-        conn.exec_driver_sql(f'CREATE DATABASE "{u.database}"')
-    admin.dispose()
 
 
 def sqlite_stamp(at: datetime) -> str:

@@ -34,7 +34,6 @@ import io
 import os
 import pstats
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -48,38 +47,12 @@ sys.path.insert(0, str(ROOT))
 import sqlalchemy as sa  # noqa: E402
 from flask import Flask  # noqa: E402
 
-PG_ADMIN_DATABASE = "postgres"
+from benchmarks.common import cpu_reference_ms, fresh_postgres, git_revision, sqlalchemy_url  # noqa: E402
+
 LEAD_EMAIL = "bench-lead@example.org"
 VIEWER_EMAIL = "bench-viewer@example.org"
 STAFF = 25  # the lead signed in and 24 volunteers
 TARGETS_S = {"report page (HTML)": 3.0, "XLSX download": 5.0}
-
-
-def cpu_reference_ms() -> float:
-    """A fixed pure-Python loop: how fast this (shared, virtual) CPU was during the run."""
-    best = float("inf")
-    for _ in range(3):
-        started = time.perf_counter()
-        total = 0
-        for i in range(2_000_000):
-            total += i
-        best = min(best, time.perf_counter() - started)
-    return best * 1000
-
-
-def sqlalchemy_url(url: str) -> str:
-    if url.startswith("postgresql://"):
-        return "postgresql+psycopg://" + url[len("postgresql://") :]
-    return url
-
-
-def fresh_postgres(url: str) -> None:
-    target = sa.engine.make_url(url)
-    admin = sa.create_engine(target.set(database=PG_ADMIN_DATABASE), isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{target.database}" WITH (FORCE)')
-        conn.exec_driver_sql(f'CREATE DATABASE "{target.database}"')
-    admin.dispose()
 
 
 def make_app(url: str) -> Flask:
@@ -331,22 +304,6 @@ def measure(
         pstats.Stats(profiler, stream=out).sort_stats("cumulative").print_stats(45)
         profiled = out.getvalue()
     return samples, len(statements), profiled
-
-
-def git_revision() -> str:
-    try:
-        head = subprocess.run(
-            ["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"],
-            capture_output=True, text=True, check=True,
-        ).stdout.strip()  # fmt: skip
-        dirty = subprocess.run(
-            ["git", "-C", str(ROOT), "status", "--porcelain", "--untracked-files=no", "--",
-             "crm/reports", "crm/demo/bulk_activity.py", "benchmarks/report.py"],
-            capture_output=True, text=True, check=True,
-        ).stdout.strip()  # fmt: skip
-    except (OSError, subprocess.CalledProcessError):
-        return "unknown"
-    return head + (" + uncommitted changes to the report" if dirty else "")
 
 
 def last_complete_quarter():
