@@ -25,19 +25,21 @@ def cpu_reference_ms() -> float:
     return best * 1000
 
 
-def git_revision() -> str:
+def git_revision(*paths: str) -> str:
+    """The commit measured; with `paths`, uncommitted changes are looked for only there."""
     try:
         head = subprocess.run(
             ["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"],
             capture_output=True, text=True, check=True,
         ).stdout.strip()  # fmt: skip
         dirty = subprocess.run(
-            ["git", "-C", str(ROOT), "status", "--porcelain", "--untracked-files=no"],
+            ["git", "-C", str(ROOT), "status", "--porcelain", "--untracked-files=no", "--", *paths],
             capture_output=True, text=True, check=True,
         ).stdout.strip()  # fmt: skip
     except (OSError, subprocess.CalledProcessError):
         return "unknown"
-    return head + (" + uncommitted changes" if dirty else "")
+    changes = " to " + ", ".join(paths) if paths else ""
+    return head + (f" + uncommitted changes{changes}" if dirty else "")
 
 
 def sqlalchemy_url(url: str) -> str:

@@ -31,12 +31,8 @@ sys.path.insert(0, str(ROOT))
 
 import sqlalchemy as sa  # noqa: E402
 
-from benchmarks.contact_list import (  # noqa: E402
-    cpu_reference_ms,
-    fresh_postgres,
-    make_app,
-    sqlalchemy_url,
-)
+from benchmarks.common import cpu_reference_ms, fresh_postgres, sqlalchemy_url  # noqa: E402
+from benchmarks.contact_list import make_app  # noqa: E402
 
 INJECTED = 1000  # of each kind
 

@@ -41,13 +41,8 @@ import sqlalchemy as sa
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from benchmarks.contact_list import (  # noqa: E402
-    cpu_reference_ms,
-    fresh_postgres,
-    make_app,
-    percentile,
-    sqlalchemy_url,
-)
+from benchmarks.common import cpu_reference_ms, fresh_postgres, sqlalchemy_url  # noqa: E402
+from benchmarks.contact_list import make_app, percentile  # noqa: E402
 
 BODY = (
     "Hello, your personal link to the consultation on the WEST Principles 2.0 is below. "

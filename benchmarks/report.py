@@ -312,6 +312,10 @@ def last_complete_quarter():
     return Quarter.of(date.today()).previous()
 
 
+# What the report's figures depend on: an uncommitted change elsewhere does not alter them.
+REPORT_PATHS = ("crm/reports", "crm/demo/bulk_activity.py", "benchmarks/report.py")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--engines", default="sqlite,postgresql")
@@ -337,7 +341,8 @@ def main() -> None:
     quarter = parse_quarter(args.quarter) if args.quarter else last_complete_quarter()
     started = datetime.now(UTC)
     header = [
-        f"Quarterly report benchmark, {started:%Y-%m-%d %H:%M} UTC, revision {git_revision()}; "
+        f"Quarterly report benchmark, {started:%Y-%m-%d %H:%M} UTC, "
+        f"revision {git_revision(*REPORT_PATHS)}; "
         f"{os.cpu_count()} CPUs; CPU reference loop {cpu_reference_ms():.0f} ms.",
         f"Report for {quarter.label}; {args.runs} timed runs per case after one warm-up; "
         "seconds, server-side through the Flask test client (no network). Targets: "
