@@ -45,9 +45,11 @@ def send_batch(payload: dict, job: JobContext) -> dict:
     # Batch after batch for up to SEND_FOR (each committed before the next is claimed, so a
     # worker killed meanwhile resends at most the batch in flight): a job and its successor per
     # batch cost more than a direct loop; other jobs wait at most that long for this worker.
+    # The sweep before sending and the finishing after it run once a job, not once a batch.
+    worker.sweep(now)
     until = time.monotonic() + SEND_FOR
     while True:
-        outcome = worker.drain_once(
+        outcome = worker.send_one_batch(
             provider, batch_size=batch_size(), now=now, campaign_id=campaign_id, job_id=job.id
         )
         for key in total:
@@ -58,6 +60,8 @@ def send_batch(payload: dict, job: JobContext) -> dict:
         if time.monotonic() >= until:
             break
         now = utcnow()
+    send_ops.finish_campaigns(utcnow())
+    db.session.commit()
     if outcome["claimed"] and _due(campaign_id):
         queue_sending(campaign_id, 1)  # this lane goes on
     elif total["retry"]:

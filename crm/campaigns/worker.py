@@ -355,6 +355,36 @@ def keep_claim(ids: list[int]) -> bool:
     return True
 
 
+def sweep(now: datetime) -> None:
+    """Before sending: start the campaigns due, take back claims their workers left, withdraw
+    what was cancelled (the minute's tick does the same between jobs)."""
+    send_ops.start_due_campaigns(now)
+    reclaim(now)
+    withdraw_cancelled()
+    db.session.commit()
+
+
+def send_one_batch(
+    provider,
+    *,
+    batch_size: int = 1000,
+    now: datetime,
+    campaign_id: int | None = None,
+    job_id: int | None = None,
+) -> dict[str, int]:
+    """Claim a batch (of one campaign, when given), send it and commit: a worker killed
+    afterwards resends nothing of it."""
+    messages = claim(batch_size, now, campaign_id=campaign_id, job_id=job_id)
+    outcome = (
+        deliver(provider, messages, now, heartbeat=keep_claim)
+        if messages
+        else {"sent": 0, "retry": 0, "failed": 0}
+    )
+    db.session.commit()
+    outcome["claimed"] = len(messages)
+    return outcome
+
+
 def drain_once(
     provider,
     *,
@@ -366,17 +396,10 @@ def drain_once(
     """One round: start due campaigns, claim a batch (of one campaign, when given), send it,
     finish the campaigns with nothing left to send."""
     now = now or utcnow()
-    send_ops.start_due_campaigns(now)
-    reclaim(now)
-    withdraw_cancelled()
-    db.session.commit()
-    messages = claim(batch_size, now, campaign_id=campaign_id, job_id=job_id)
-    outcome = (
-        deliver(provider, messages, now, heartbeat=keep_claim)
-        if messages
-        else {"sent": 0, "retry": 0, "failed": 0}
+    sweep(now)
+    outcome = send_one_batch(
+        provider, batch_size=batch_size, now=now, campaign_id=campaign_id, job_id=job_id
     )
     send_ops.finish_campaigns(now)
     db.session.commit()
-    outcome["claimed"] = len(messages)
     return outcome

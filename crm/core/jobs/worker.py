@@ -95,10 +95,12 @@ class JobContext:
         """Record `data` on the job and commit it, with everything the handler did so far,
         before a step that must not be repeated: a second run sees it in `checkpoint`. Refused
         when another worker has taken the job meanwhile (this one looked dead)."""
-        mine = _job.c.id == self.id
-        if self.worker:
-            mine = sa.and_(mine, _job.c.lease_holder == self.worker, _running)
-        recorded = db.session.execute(sa.update(_job).where(mine).values(checkpoint=data))
+        # Without a worker (a handler called directly, as tests do) the job is anyone's.
+        mine = _MINE if self.worker else _job.c.id == sa.bindparam("job_id")
+        recorded = db.session.execute(
+            sa.update(_job).where(mine).values(checkpoint=data),
+            {"job_id": self.id, "me": self.worker},
+        )
         if rows_touched(recorded) != 1:
             db.session.rollback()
             raise OperationError("Another worker took this job over; this run stopped.")
@@ -144,12 +146,7 @@ class Pulse(threading.Thread):
             if ctx is not None:
                 values: dict[str, Any] = {"lease_until": now + self.worker.lease}
                 if progress:
-                    values.update(
-                        progress_done=progress["done"],
-                        progress_total=progress["total"],
-                        progress_message=(progress["message"] or None)
-                        and progress["message"][:300],
-                    )
+                    values.update(progress_columns(progress))
                 conn.execute(
                     sa.update(_job)
                     .where(_job.c.id == ctx.id, _job.c.lease_holder == self.worker.name)
@@ -188,6 +185,18 @@ class Claimed:
 # than running it. SQLite's compiler leaves out FOR UPDATE (its worker holds the file lock).
 _at = UTCDateTime()
 _running = _job.c.status == JobStatus.RUNNING.value
+
+
+def progress_columns(progress: dict[str, Any]) -> dict[str, Any]:
+    """A job's reported progress as the job table's columns (the message cut to fit)."""
+    message = progress["message"] or None
+    return {
+        "progress_done": progress["done"],
+        "progress_total": progress["total"],
+        "progress_message": message and message[:300],
+    }
+
+
 _DUE = (
     sa.select(_job.c.id)
     .where(_job.c.status == JobStatus.QUEUED.value, _job.c.run_at <= sa.bindparam("now", type_=_at))
@@ -505,13 +514,6 @@ class Worker:
             if ctx._progress is not None and self.sqlite:
                 presence.forget_progress_file(db.engine, claimed.id)
 
-    def _mine(self, ctx: JobContext):
-        return sa.and_(
-            _job.c.id == ctx.id,
-            _job.c.lease_holder == self.name,
-            _job.c.status == JobStatus.RUNNING.value,
-        )
-
     def _done(
         self, ctx: JobContext, result: dict | None, *, claim_next: bool
     ) -> tuple[JobStatus, Claimed | None]:
@@ -521,11 +523,7 @@ class Worker:
         if ctx._progress:
             progress = ctx._progress
             statement = _DONE_WITH_PROGRESS
-            params.update(
-                progress_done=progress["done"],
-                progress_total=progress["total"],
-                progress_message=(progress["message"] or None) and progress["message"][:300],
-            )
+            params.update(progress_columns(progress))
         conn = db.session.connection()
         if conn.execute(statement, params).rowcount != 1:
             # Another worker took the job (this one looked dead): its work is not kept twice.
@@ -553,10 +551,11 @@ class Worker:
         """The job leaves this worker: queued again or failed, with the error shown."""
         db.session.execute(
             sa.update(_job)
-            .where(self._mine(ctx))
+            .where(_MINE)
             .values(
                 status=status.value, last_error=error, lease_holder=None, lease_until=None, **values
-            )
+            ),
+            {"job_id": ctx.id, "me": self.name},
         )
         db.session.commit()
         return status
