@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
-from flask import Flask
+from flask import Flask, g, has_app_context, has_request_context, request
 
 from config import BaseConfig, development_secret_key, load_config, read_settings
 from crm.core import errors, templating
@@ -88,7 +88,7 @@ def register_extensions(app: Flask) -> None:
             _configure_sqlite(db.engine, app.config["SQLITE_BUSY_TIMEOUT_MS"])
 
 
-def _configure_sqlite(engine: sa.Engine, busy_timeout_ms: int = 10_000) -> None:
+def _configure_sqlite(engine: sa.Engine, busy_timeout_ms: int) -> None:
     """Foreign keys on, WAL for concurrent readers, and transactions SQLAlchemy fully controls.
 
     pysqlite's own transaction handling defers BEGIN and breaks SAVEPOINTs; the documented fix
@@ -116,8 +116,6 @@ def _configure_sqlite(engine: sa.Engine, busy_timeout_ms: int = 10_000) -> None:
 
 
 def _writing_request() -> bool:
-    from flask import g, has_app_context, has_request_context, request
-
     if has_app_context() and g.get("write_transactions"):  # a worker running a job
         return True
     return (

@@ -12,6 +12,7 @@ from sqlalchemy.exc import IntegrityError
 from crm.audit import operations as audit
 from crm.audit.models import AuditAction, AuditEntry
 from crm.audit.operations import trail_for
+from crm.contacts import queries
 from crm.contacts.models import ConsentStatus, Contact
 from crm.core import deletion
 from crm.core.countries import normalize_language
@@ -139,9 +140,7 @@ def update_contact(
 
 @deletion.blocker("organization")
 def _organization_has_contacts(org) -> str | None:
-    count = db.session.scalar(
-        sa.select(sa.func.count()).select_from(Contact).where(Contact.organization_id == org.id)
-    )
+    count = queries.count_of_organization(org.id)
     if not count:
         return None
     return (

@@ -26,7 +26,7 @@ from crm.duplicates.models import DuplicateKind
 from crm.duplicates.operations.merging import (
     CONTACT_FIELDS,
     Choice,
-    ContactConflicts,
+    Conflicts,
     MergeTrail,
     Moved,
     check_pair,
@@ -91,7 +91,7 @@ def merged_consent(survivor: Contact, other: Contact) -> tuple[ConsentStatus, st
     return ConsentStatus(winner.consent_status), winner.consent_source, winner.consent_at
 
 
-def contact_conflicts(survivor: Contact, other: Contact) -> ContactConflicts:
+def contact_conflicts(survivor: Contact, other: Contact) -> Conflicts:
     """Rows of the two contacts that cannot both exist after a merge, and what happens to them."""
     refusals: list[str] = []
     resolutions: list[str] = []
@@ -129,7 +129,7 @@ def contact_conflicts(survivor: Contact, other: Contact) -> ContactConflicts:
             f"the {keep.stage.label.lower()} profile is kept and gets the other's "
             f"{len(drop.endorsements)} endorsement(s) and stage history."
         )
-    return ContactConflicts(refusals, resolutions)
+    return Conflicts(refusals, resolutions)
 
 
 def _participation_clashes(

@@ -323,7 +323,7 @@ class MergeTrail:
         merged record's values and what moved; and the merge itself."""
         survivor.touch(actor)
         changes = audit.changes_since(survivor, self.before)
-        for key in (*derived, "updated_at"):
+        for key in derived:  # (updated_at is never in a snapshot)
             changes.pop(key, None)
         if survivor.tag_names != self.old_tags:
             changes["tags"] = [self.old_tags, survivor.tag_names]
@@ -346,6 +346,6 @@ class MergeTrail:
 
 
 @dataclass
-class ContactConflicts:
+class Conflicts:
     refusals: list[str]  # the merge cannot go ahead while these stand
     resolutions: list[str]  # what the merge will decide, shown before it is confirmed

@@ -15,7 +15,7 @@ from crm.duplicates.models import DuplicateKind
 from crm.duplicates.operations.merging import (
     ORGANIZATION_FIELDS,
     Choice,
-    ContactConflicts,
+    Conflicts,
     MergeTrail,
     Moved,
     check_pair,
@@ -30,7 +30,7 @@ from crm.organizations.operations import name_key
 from crm.pledges.models import Pledge, PledgeStatus
 
 
-def organization_conflicts(survivor: Organization, other: Organization) -> ContactConflicts:
+def organization_conflicts(survivor: Organization, other: Organization) -> Conflicts:
     refusals: list[str] = []
     live = [s for s in PledgeStatus if s is not PledgeStatus.WITHDRAWN]
     clashes = db.session.scalars(
@@ -49,7 +49,7 @@ def organization_conflicts(survivor: Organization, other: Organization) -> Conta
             f"Both have a live pledge for standard {pledge.standard.version}; an organization "
             "holds one pledge per version. Withdraw one of the two pledges first."
         )
-    return ContactConflicts(refusals, [])
+    return Conflicts(refusals, [])
 
 
 def merge_organizations(

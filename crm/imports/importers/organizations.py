@@ -9,7 +9,7 @@ from urllib.parse import urlsplit
 import sqlalchemy as sa
 from rapidfuzz import fuzz, process
 
-from crm.core.bulk import among, insert_many, update_rows
+from crm.core.bulk import among, insert_many, lookup, update_rows
 from crm.core.db import utcnow
 from crm.core.search_ddl import search_index_in_bulk
 from crm.extensions import db
@@ -133,6 +133,8 @@ KIND_ALIASES = {
     "outro": "other",
     "andere": "other",
 }
+_ORGS = Organization.__table__  # lookups by name key, as one statement
+
 COLUMNS = ("name", "kind", "sector", "country", "website", "notes")
 
 
@@ -245,14 +247,7 @@ class OrganizationResolver:
     def resolve(self, names: list[str]) -> None:
         keys = {self._key(n): n for n in names}
         unknown = [k for k in keys if k not in self.ids and k not in self.pending]
-        for start in range(0, len(unknown), 5000):
-            self.ids.update(
-                db.session.execute(
-                    sa.select(Organization.name_key, Organization.id).where(
-                        Organization.name_key.in_(unknown[start : start + 5000])
-                    )
-                ).all()
-            )
+        self.ids.update(lookup(_ORGS.c.name_key, _ORGS.c.id, unknown))
         for key, name in keys.items():
             if key not in self.ids:
                 self.pending.setdefault(key, name)
@@ -309,15 +304,7 @@ class OrganizationImporter(BulkImporter):
             self._clean(row)
         live = [r for r in rows if r.action != FAIL]
         keys = list({r.cleaned["name_key"] for r in live})
-        by_key: dict[str, int] = {}
-        for start in range(0, len(keys), 5000):
-            by_key.update(
-                db.session.execute(
-                    sa.select(Organization.name_key, Organization.id).where(
-                        Organization.name_key.in_(keys[start : start + 5000])
-                    )
-                ).all()
-            )
+        by_key: dict[str, int] = lookup(_ORGS.c.name_key, _ORGS.c.id, keys)
         for row in live:
             c = row.cleaned
             key = c["name_key"]
