@@ -545,14 +545,6 @@ class BaseConfig:
         "page to list them as a pair.",
         "Duplicates",
     )
-    DUPLICATE_CACHE_SECONDS = Setting(
-        "CRM_DUPLICATE_CACHE_SECONDS",
-        whole(0),
-        300,
-        "Seconds a web process keeps a duplicates scan while the data is unchanged; "
-        "\u201cScan again\u201d forces a new one.",
-        "Duplicates",
-    )
 
     # Champions, pledges and public forms
     CHAMPION_LAPSING_MONTHS = Setting(

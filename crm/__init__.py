@@ -182,6 +182,7 @@ def register_jobs() -> None:
     import crm.campaigns.jobs  # noqa: F401
     import crm.core.housekeeping  # noqa: F401
     import crm.core.mail  # noqa: F401
+    import crm.duplicates.jobs  # noqa: F401
     import crm.imports.jobs  # noqa: F401
     import crm.pledges.jobs  # noqa: F401
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 
 from crm.core.personal_data import eraser
+from crm.duplicates import store
 from crm.duplicates.models import DuplicateKind, DuplicateMerge
 from crm.extensions import db
 
@@ -19,3 +20,5 @@ def erase_merges(contact, identifying: list[str]) -> None:
         )
         .values(merged_label="(erased)")
     )
+    # An erased person is nobody's duplicate: their pairs go with the erasure.
+    store.forget(DuplicateKind.CONTACT, [contact.id])

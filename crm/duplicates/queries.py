@@ -1,32 +1,36 @@
-"""The duplicates page: the latest scan, without dismissed or merged pairs, a page at a time.
+"""The duplicates page: the stored pairs (crm.duplicates.store), without dismissed ones, a page
+at a time by index; the scans that found them and a running scan's progress.
 
-A scan of a million contacts takes seconds, so its result is kept in this process for
-`CRM_DUPLICATE_CACHE_SECONDS` (default 300) as long as the data has not visibly changed (same
-number of records, same largest id, no new audit entry: every operation writes one). Pairs
-dismissed or merged since are filtered out when shown, so the page never offers a pair that is
-gone; "Scan again" forces a new scan.
+Nothing here scans: full scans and the comparison of changed records are jobs
+(crm.duplicates.jobs). Every process reads the same rows, so every process shows the same pairs.
 """
 
 from __future__ import annotations
 
-import math
-import threading
-import time
 from dataclasses import dataclass
 from typing import Any
 
-import pandas as pd
 import sqlalchemy as sa
 from flask import current_app
 
-from crm.audit.models import AuditEntry
 from crm.campaigns.models import OutboxMessage
 from crm.champions.models import Champion
 from crm.consultations.models import Response
 from crm.contacts.models import Contact
+from crm.core.jobs import Job
+from crm.core.jobs.presence import Progress, progress_of
 from crm.duplicates import scan as scanning
-from crm.duplicates.models import DuplicateDismissal, DuplicateKind, DuplicateMerge
+from crm.duplicates import store
+from crm.duplicates.models import (
+    DuplicateDismissal,
+    DuplicateKind,
+    DuplicateMerge,
+    DuplicatePair,
+    DuplicateScan,
+    ScanStatus,
+)
 from crm.duplicates.operations.merging import counted
+from crm.duplicates.operations.scans import job_failure
 from crm.engagements.models import Engagement, engagement_contact
 from crm.events.models import Participation
 from crm.extensions import db
@@ -34,17 +38,11 @@ from crm.organizations.models import Organization
 from crm.pledges.models import Pledge
 
 PAGE_SIZE = 50
-
-_cache: dict[tuple[str, DuplicateKind], tuple[float, tuple, scanning.ScanResult]] = {}
-_lock = threading.Lock()
+COUNT_CAP = 10_000  # pairs counted up to this many: more reads "more than 10,000"
 
 
 def threshold() -> int:
     return current_app.config["DUPLICATE_THRESHOLD"]
-
-
-def _cache_seconds() -> float:
-    return current_app.config["DUPLICATE_CACHE_SECONDS"]
 
 
 def model_for(kind: DuplicateKind) -> type[Any]:
@@ -52,44 +50,18 @@ def model_for(kind: DuplicateKind) -> type[Any]:
     return Contact if kind is DuplicateKind.CONTACT else Organization
 
 
-def _fingerprint(kind: DuplicateKind) -> tuple:
-    model = model_for(kind)
-    count, largest = db.session.execute(
-        sa.select(sa.func.count(), sa.func.max(model.id)).select_from(model)
-    ).one()
-    audit = db.session.scalar(sa.select(sa.func.max(AuditEntry.id)))
-    return (count, largest, audit, threshold())
-
-
-def latest_scan(kind: DuplicateKind, *, fresh: bool = False) -> scanning.ScanResult:
-    key = (str(db.engine.url), kind)
-    fingerprint = _fingerprint(kind)
-    with _lock:
-        cached = _cache.get(key)
-        if (
-            not fresh
-            and cached is not None
-            and cached[1] == fingerprint
-            and time.monotonic() - cached[0] < _cache_seconds()
-        ):
-            return cached[2]
-        result = scanning.scan(kind, threshold())
-        _cache[key] = (time.monotonic(), fingerprint, result)
-        return result
-
-
-def dismissed(kind: DuplicateKind) -> set[tuple[int, int]]:
-    rows = db.session.execute(
-        sa.select(DuplicateDismissal.low_id, DuplicateDismissal.high_id).where(
-            DuplicateDismissal.kind == kind
-        )
-    )
-    return {(row.low_id, row.high_id) for row in rows}
-
-
 def is_dismissed(kind: DuplicateKind, first_id: int, second_id: int) -> bool:
     low, high = sorted((first_id, second_id))
-    return (low, high) in dismissed(kind)
+    return (
+        db.session.scalar(
+            sa.select(DuplicateDismissal.id).where(
+                DuplicateDismissal.kind == kind,
+                DuplicateDismissal.low_id == low,
+                DuplicateDismissal.high_id == high,
+            )
+        )
+        is not None
+    )
 
 
 @dataclass
@@ -100,14 +72,48 @@ class PairRow:
     reasons: list[str]
 
 
+Cursor = tuple[int, int, int]  # (score, low id, high id) of the last pair on a page
+
+
 @dataclass
 class PairPage:
     rows: list[PairRow]
-    total: int
-    page: int
-    pages: int
-    result: scanning.ScanResult
+    total: int  # up to COUNT_CAP + 1
     min_score: int
+    after: Cursor | None  # where this page starts (None: the first page)
+    next_after: Cursor | None  # where the next one does (None: this is the last)
+
+    @property
+    def total_label(self) -> str:
+        if self.total > COUNT_CAP:
+            return f"More than {COUNT_CAP:,} pairs"
+        return f"{self.total:,} pair{'s' if self.total != 1 else ''}"
+
+
+def cursor_text(cursor: Cursor | None) -> str:
+    return "" if cursor is None else "-".join(str(n) for n in cursor)
+
+
+def parse_cursor(text: str | None) -> Cursor | None:
+    """A page's `after` argument; anything malformed means the first page."""
+    try:
+        score, low, high = (int(n) for n in (text or "").split("-"))
+    except ValueError:
+        return None
+    return score, low, high
+
+
+def _shown(kind: DuplicateKind, min_score: int) -> list[sa.ColumnElement[bool]]:
+    dismissal = DuplicateDismissal
+    return [
+        DuplicatePair.kind == kind,
+        DuplicatePair.score >= min_score,
+        ~sa.exists().where(
+            dismissal.kind == DuplicatePair.kind,
+            dismissal.low_id == DuplicatePair.low_id,
+            dismissal.high_id == DuplicatePair.high_id,
+        ),
+    ]
 
 
 def describe(kind: DuplicateKind, reason: scanning.Reason, org_names: dict[int, str]) -> str:
@@ -136,25 +142,31 @@ def names_alike(similarity: int) -> str:
 
 
 def page_of_pairs(
-    kind: DuplicateKind, *, page: int = 1, min_score: int = 0, fresh: bool = False
+    kind: DuplicateKind, *, after: Cursor | None = None, min_score: int = 0
 ) -> PairPage:
-    result = latest_scan(kind, fresh=fresh)
-    frame = result.frame
-    mask = frame["score"] >= min_score
-    skip = dismissed(kind)
-    if skip:
-        mask &= ~pd.MultiIndex.from_frame(frame[["low", "high"]]).isin(list(skip))
-    candidates = frame[mask]
-    pages = max(1, math.ceil(len(candidates) / PAGE_SIZE))
-    page = max(1, min(page, pages))
-    shown = result.pairs_of(candidates.iloc[(page - 1) * PAGE_SIZE : page * PAGE_SIZE])
+    """The stored pairs, best first, PAGE_SIZE from `after` on (an index range of
+    ix_duplicate_pair_rank however many pairs there are)."""
+    query = sa.select(DuplicatePair).where(*_shown(kind, min_score))
+    if after is not None:
+        query = query.where(
+            sa.tuple_(DuplicatePair.score, DuplicatePair.low_id, DuplicatePair.high_id)
+            < sa.tuple_(*after)
+        )
+    found = db.session.scalars(
+        query.order_by(
+            DuplicatePair.score.desc(), DuplicatePair.low_id.desc(), DuplicatePair.high_id.desc()
+        ).limit(PAGE_SIZE + 1)
+    ).all()
+    more = len(found) > PAGE_SIZE
+    found = found[:PAGE_SIZE]
+    shown = [store.pair_of(p) for p in found]
     model = model_for(kind)
     ids = {i for p in shown for i in (p.low_id, p.high_id)}
-    records = {r.id: r for r in db.session.scalars(sa.select(model).where(model.id.in_(ids)))}
-    gone = list(ids - records.keys())
-    if gone:
-        # Merged or deleted since the scan: drop them from the kept result too.
-        result.frame = frame[~(frame["low"].isin(gone) | frame["high"].isin(gone))]
+    records = (
+        {r.id: r for r in db.session.scalars(sa.select(model).where(model.id.in_(ids)))}
+        if ids
+        else {}
+    )
     org_ids = {r.organization_id for p in shown for r in p.reasons if r.organization_id is not None}
     org_names = (
         dict(
@@ -165,6 +177,7 @@ def page_of_pairs(
         if org_ids
         else {}
     )
+    # A pair whose record is gone (deleted since it was found) is left out.
     rows = [
         PairRow(p, records[p.low_id], records[p.high_id], [
             describe(kind, r, org_names) for r in p.reasons
@@ -172,7 +185,59 @@ def page_of_pairs(
         for p in shown
         if p.low_id in records and p.high_id in records
     ]  # fmt: skip
-    return PairPage(rows, len(candidates) - len(shown) + len(rows), page, pages, result, min_score)
+    last = found[-1] if found else None
+    total = db.session.execute(
+        sa.select(sa.func.count()).select_from(
+            sa.select(DuplicatePair.id).where(*_shown(kind, min_score)).limit(COUNT_CAP + 1)
+            .subquery()
+        )
+    ).scalar_one()  # fmt: skip
+    return PairPage(
+        rows,
+        total,
+        min_score,
+        after,
+        (last.score, last.low_id, last.high_id) if more and last is not None else None,
+    )
+
+
+@dataclass
+class ScanState:
+    """What the page says about scanning: the last finished scan, the one waiting or running
+    (with its job's progress, live from every process), the last failure if it came after."""
+
+    last: DuplicateScan | None
+    active: DuplicateScan | None
+    progress: Progress | None
+    failed: DuplicateScan | None
+    failure: str | None  # why `failed` (or an active scan whose job ended) failed
+
+
+def scan_state(kind: DuplicateKind) -> ScanState:
+    def latest(*statuses: ScanStatus) -> DuplicateScan | None:
+        return db.session.scalar(
+            sa.select(DuplicateScan)
+            .where(DuplicateScan.kind == kind, DuplicateScan.status.in_(statuses))
+            .order_by(DuplicateScan.id.desc())
+            .limit(1)
+        )
+
+    last = latest(ScanStatus.DONE)
+    active = latest(ScanStatus.QUEUED, ScanStatus.RUNNING)
+    failed = latest(ScanStatus.FAILED)
+    if failed is not None and last is not None and failed.id < last.id:
+        failed = None
+    failure = failed.error if failed is not None else None
+    progress = None
+    if active is not None:
+        job = db.session.get(Job, active.job_id) if active.job_id else None
+        reason = job_failure(active, job)
+        if reason is not None:
+            # Its job ended without it (shown now; the next request of a scan records it).
+            failed, failure, active = active, reason, None
+        elif job is not None:
+            progress = progress_of(job)
+    return ScanState(last, active, progress, failed, failure)
 
 
 def pair_reasons(kind: DuplicateKind, first: Any, second: Any) -> list[str]:

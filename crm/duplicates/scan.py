@@ -467,13 +467,34 @@ def phone_digits(phones: pd.Series) -> pd.Series:
     return pd.Series(result, dtype=object)
 
 
-def scan_contacts(threshold: int = DEFAULT_THRESHOLD) -> ScanResult:
+# Called after each step of a scan: (steps done, steps in all, what comes next).
+Progress = Callable[[int, int, str], None]
+
+
+def _no_progress(done: int, total: int, message: str) -> None:
+    pass
+
+
+CONTACT_STEPS = ("Reading contacts", "Same email and phone", "Grouping names", "Comparing names")
+ORGANIZATION_STEPS = ("Reading organizations", "Same name and website", "Comparing names")
+
+
+def scan_contacts(
+    threshold: int = DEFAULT_THRESHOLD,
+    rows: Sequence[tuple] | None = None,
+    progress: Progress = _no_progress,
+) -> ScanResult:
+    """Every pair among the contacts (`rows` as CONTACT_SQL reads them; by default all)."""
     started = time.perf_counter()
     timings: dict[str, float] = {}
-    rows = _read(CONTACT_SQL)
+    total = len(CONTACT_STEPS) + 1
+    progress(0, total, CONTACT_STEPS[0])
+    if rows is None:
+        rows = _read(CONTACT_SQL)
     ids, names, emails, phones, orgs = _columns(rows, 5)
     del rows
     timings["read"] = time.perf_counter() - started
+    progress(1, total, CONTACT_STEPS[1])
     ids = ids.astype(np.int64)
     collect = _Collector(DuplicateKind.CONTACT, ids)
 
@@ -488,6 +509,7 @@ def scan_contacts(threshold: int = DEFAULT_THRESHOLD) -> ScanResult:
     a, b, _scores = similar_pairs(names, a, b, PHONE_NAME_FLOOR, profile)
     collect.add(a, b, SAME_PHONE)
     timings["email and phone"] = time.perf_counter() - started - sum(timings.values())
+    progress(2, total, CONTACT_STEPS[2])
 
     org_block = np.where(pd.isna(orgs), -1, orgs).astype(np.int64)
 
@@ -503,9 +525,11 @@ def scan_contacts(threshold: int = DEFAULT_THRESHOLD) -> ScanResult:
         also=same_letters,
     )
     timings["name blocks"] = time.perf_counter() - started - sum(timings.values())
+    progress(3, total, CONTACT_STEPS[3])
     a, b, scores = similar_pairs(names, a, b, threshold, profile)
     collect.add(a, b, SIMILAR_NAME, scores, org_block[a])
     timings["name comparisons"] = time.perf_counter() - started - sum(timings.values())
+    progress(4, total, "Scoring")
     return collect.result(len(ids), started, timings)
 
 
@@ -571,13 +595,23 @@ def singular(words: pd.Series) -> pd.Series:
     )
 
 
-def scan_organizations(threshold: int = DEFAULT_THRESHOLD) -> ScanResult:
+def scan_organizations(
+    threshold: int = DEFAULT_THRESHOLD,
+    rows: Sequence[tuple] | None = None,
+    progress: Progress = _no_progress,
+) -> ScanResult:
+    """Every pair among the organizations (`rows` as ORGANIZATION_SQL reads them; by default
+    all)."""
     started = time.perf_counter()
     timings: dict[str, float] = {}
-    rows = _read(ORGANIZATION_SQL)
+    total = len(ORGANIZATION_STEPS) + 1
+    progress(0, total, ORGANIZATION_STEPS[0])
+    if rows is None:
+        rows = _read(ORGANIZATION_SQL)
     ids, name_keys, websites, countries = _columns(rows, 4)
     del rows
     timings["read"] = time.perf_counter() - started
+    progress(1, total, ORGANIZATION_STEPS[1])
     ids = ids.astype(np.int64)
     collect = _Collector(DuplicateKind.ORGANIZATION, ids)
 
@@ -586,6 +620,7 @@ def scan_organizations(threshold: int = DEFAULT_THRESHOLD) -> ScanResult:
     domains = pd.Series([website_domain(w) for w in websites], dtype=object)
     collect.add(*pairs_within(codes_of(domains), MAX_GROUP), SAME_DOMAIN)
     timings["name and domain"] = time.perf_counter() - started - sum(timings.values())
+    progress(2, total, ORGANIZATION_STEPS[2])
 
     first, last = _first_and_last_words(stripped)
     digits = pd.Series(["".join(_DIGITS.findall(s)) for s in stripped], dtype=object)
@@ -606,10 +641,16 @@ def scan_organizations(threshold: int = DEFAULT_THRESHOLD) -> ScanResult:
     a, b, scores = similar_pairs(stripped, a[keep], b[keep], threshold)
     collect.add(a, b, SIMILAR_NAME, scores)
     timings["similar names"] = time.perf_counter() - started - sum(timings.values())
+    progress(3, total, "Scoring")
     return collect.result(len(ids), started, timings, countries)
 
 
-def scan(kind: DuplicateKind, threshold: int = DEFAULT_THRESHOLD) -> ScanResult:
+def scan(
+    kind: DuplicateKind,
+    threshold: int = DEFAULT_THRESHOLD,
+    rows: Sequence[tuple] | None = None,
+    progress: Progress = _no_progress,
+) -> ScanResult:
     if kind is DuplicateKind.CONTACT:
-        return scan_contacts(threshold)
-    return scan_organizations(threshold)
+        return scan_contacts(threshold, rows, progress)
+    return scan_organizations(threshold, rows, progress)

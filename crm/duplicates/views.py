@@ -14,7 +14,13 @@ from crm.core.unit_of_work import attempt
 from crm.duplicates import queries
 from crm.duplicates.forms import CHOICE_VALUES, MergeForm
 from crm.duplicates.models import DuplicateKind
-from crm.duplicates.operations import contact_merge, dismissals, merging, organization_merge
+from crm.duplicates.operations import (
+    contact_merge,
+    dismissals,
+    merging,
+    organization_merge,
+    scans,
+)
 from crm.events.views import flash_promoted
 from crm.extensions import db
 
@@ -53,13 +59,17 @@ def index():
     slug = request.args.get("kind", "contacts")
     kind = _kind(slug)
     page = queries.page_of_pairs(
-        kind, page=_int_arg("page", 1), min_score=max(0, min(100, _int_arg("min_score", 0)))
+        kind,
+        after=queries.parse_cursor(request.args.get("after")),
+        min_score=max(0, min(100, _int_arg("min_score", 0))),
     )
     return render_template(
         "duplicates/index.html",
         kind=kind,
         slug=slug,
         page=page,
+        state=queries.scan_state(kind),
+        cursor_text=queries.cursor_text,
         threshold=queries.threshold(),
         detail_url=detail_url,
     )
@@ -69,12 +79,17 @@ def index():
 @requires(Permission.DUPLICATES_MERGE)
 def rescan():
     slug = request.form.get("kind", "contacts")
-    result = queries.latest_scan(_kind(slug), fresh=True)
-    flash(
-        f"Scanned {result.records:,} records in {result.seconds:.1f} s: "
-        f"{len(result):,} likely duplicate pairs.",
-        "success",
-    )
+    kind = _kind(slug)
+    done = attempt(lambda: scans.request_scan(current_user, kind))
+    if done.ok:
+        _scan, queued = done.value
+        flash(
+            f"A scan of all {kind.label.lower()} is queued; this page shows its progress."
+            if queued
+            else f"A scan of all {kind.label.lower()} is already waiting or running; "
+            "no second one was queued.",
+            "success" if queued else "info",
+        )
     return redirect(url_for("duplicates.index", kind=slug))
 
 

@@ -6,10 +6,20 @@ import pytest
 import sqlalchemy as sa
 
 
-@pytest.fixture(autouse=True)
-def no_scan_cache(app, monkeypatch):
-    """Every test sees its own data: the kept scan would outlive a rolled-back test."""
-    monkeypatch.setitem(app.config, "DUPLICATE_CACHE_SECONDS", 0)
+@pytest.fixture
+def scanned(run_jobs):
+    """Store the pairs of every record changed so far, as the worker's frequent comparison
+    does after a save (the duplicates page reads stored pairs only): runs the jobs now due."""
+    from crm.core.jobs import enqueue
+    from crm.duplicates.models import COMPARE_JOB
+    from crm.extensions import db
+
+    def run() -> int:
+        enqueue(COMPARE_JOB)
+        db.session.commit()
+        return run_jobs()
+
+    return run
 
 
 @pytest.fixture

@@ -8,6 +8,7 @@ import sqlalchemy as sa
 
 from crm.duplicates import queries, scan
 from crm.duplicates.models import DuplicateKind
+from crm.duplicates.operations import scans
 
 
 def pairs_by_ids(result):
@@ -76,15 +77,18 @@ def test_similar_name_in_the_same_organization(db, make_org, make_contact):
     )
 
 
-def test_the_threshold_is_configurable(app, db, make_org, make_contact, monkeypatch):
+def test_the_threshold_is_configurable(app, db, make_org, make_contact, monkeypatch, run_jobs):
     acme = make_org()
     make_contact("Farhana", "Rahman", organization_id=acme.id)
     make_contact("Farida", "Rahman", organization_id=acme.id)
     assert scan.scan_contacts(threshold=90).pairs == []
     assert len(scan.scan_contacts(threshold=75).pairs) == 1
     monkeypatch.setitem(app.config, "DUPLICATE_THRESHOLD", 75)  # CRM_DUPLICATE_THRESHOLD
+    scans.request_scan(None, DuplicateKind.CONTACT)  # the scan job reads the setting
+    db.session.commit()
+    run_jobs()
     with app.test_request_context():
-        assert len(queries.latest_scan(DuplicateKind.CONTACT).pairs) == 1
+        assert len(queries.page_of_pairs(DuplicateKind.CONTACT).rows) == 1
 
 
 def test_rules_that_agree_add_up(db, make_org, make_contact):

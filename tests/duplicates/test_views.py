@@ -28,24 +28,30 @@ def test_only_leads_and_admins_see_the_page(client, as_role, make_org, make_cont
         assert client.get("/duplicates/").status_code == 200
 
 
-def test_the_page_lists_pairs_with_score_and_reason(client, as_role, make_org, make_contact):
+def test_the_page_lists_pairs_with_score_and_reason(
+    client, as_role, make_org, make_contact, scanned
+):
     as_role("lead")
     a, b = _pair(make_org, make_contact)
+    scanned()
     text = client.get("/duplicates/").get_data(as_text=True)
     assert "Farhana Rahmen" in text and "in Golden Thread Garments" in text
     assert f"/duplicates/contacts/{a.id}/{b.id}" in text
     make_org("Acme Ltd")
     make_org("ACME Inc.")
+    scanned()
     text = client.get("/duplicates/?kind=organizations").get_data(as_text=True)
     assert "same name without the legal form" in text and "ACME Inc." in text
     assert client.get("/duplicates/?kind=people").status_code == 404
     assert client.post("/duplicates/scan", data={"kind": "contacts"}).status_code == 302
 
 
-def test_merge_page_and_merge(client, as_role, make_org, make_contact, db):
+def test_merge_page_and_merge(client, as_role, make_org, make_contact, db, scanned):
     as_role("lead")
     a, b = _pair(make_org, make_contact)
+    scanned()
     url = f"/duplicates/contacts/{a.id}/{b.id}"
+    assert url in client.get("/duplicates/").get_data(as_text=True)
     page = client.get(url)
     text = page.get_data(as_text=True)
     assert page.status_code == 200 and "% alike in" in text and "Keep this record" in text
@@ -123,9 +129,13 @@ def test_refused_merge_says_why(client, as_role, make_org, db, current):
     assert db.session.get(Organization, b.id) is not None
 
 
-def test_dismiss_hides_the_pair(client, as_role, make_org, make_contact, db):
+def test_dismiss_hides_the_pair(client, as_role, make_org, make_contact, db, scanned):
     as_role("lead")
     a, b = _pair(make_org, make_contact)
+    scanned()
+    assert f"/duplicates/contacts/{a.id}/{b.id}" in client.get("/duplicates/").get_data(
+        as_text=True
+    )
     response = client.post(
         f"/duplicates/contacts/{a.id}/{b.id}/dismiss", data={"next": "https://evil.example/"}
     )
@@ -197,12 +207,13 @@ def test_a_place_freed_by_a_merge_goes_to_the_first_on_the_waitlist(
     assert any("bo@example.org" in str(message["To"]) for message in outbox())
 
 
-def test_the_list_stacks_on_a_phone(client, as_role, make_org):
+def test_the_list_stacks_on_a_phone(client, as_role, make_org, scanned):
     """Each cell carries its label, and the table a class that stacks it below 768 px (the
     stylesheet's rule): names, reasons and buttons get the whole width on a phone."""
     as_role("lead")
     make_org("ACME Ltd")
     make_org("ACME Inc.")
+    scanned()
     page = client.get("/duplicates/?kind=organizations").get_data(as_text=True)
     assert 'class="table table-hover align-middle mb-0 stack-table" id="duplicate-pairs"' in page
     for label in ("Score", "First", "Second", "Why"):

@@ -23,7 +23,7 @@ import random
 import socket
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -90,6 +90,20 @@ class JobContext:
     def progress(self, done: int, total: int | None = None, message: str | None = None) -> None:
         """How far the job has got; the pulse thread passes it on within a second."""
         self._progress = {"done": int(done), "total": total, "message": message}
+
+    @contextlib.contextmanager
+    def reading(self) -> Iterator[None]:
+        """A long read in a transaction of its own, ended when the block ends: on SQLite it
+        begins without the write lock (a job's transactions otherwise take it up front), so
+        saves go on while a job reads for seconds. What the job did before is committed first."""
+        db.session.commit()
+        writing = g.get("write_transactions", False)
+        g.write_transactions = False
+        try:
+            yield
+        finally:
+            db.session.rollback()
+            g.write_transactions = writing
 
     def save_checkpoint(self, data: dict | None) -> None:
         """Record `data` on the job and commit it, with everything the handler did so far,

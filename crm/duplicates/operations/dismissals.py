@@ -11,6 +11,7 @@ from crm.audit.models import AuditAction
 from crm.contacts.models import Contact
 from crm.core.errors import OperationError
 from crm.core.validation import clean_choice
+from crm.duplicates import store
 from crm.duplicates.models import DuplicateDismissal, DuplicateKind
 from crm.extensions import db
 from crm.organizations.models import Organization
@@ -44,6 +45,7 @@ def dismiss_pair(actor: Any, kind: DuplicateKind | str, first_id: int, second_id
             kind=kind, low_id=low, high_id=high, dismissed_by_id=getattr(actor, "id", None)
         )
     )
+    store.forget_pair(kind, low, high)
     audit.record(
         actor,
         AuditAction.UPDATE,

@@ -23,6 +23,7 @@ from crm.audit.operations import own_entries
 from crm.contacts.models import Contact
 from crm.core.db import rows_touched
 from crm.core.errors import OperationError, check_version
+from crm.duplicates import store
 from crm.duplicates.models import DuplicateDismissal, DuplicateKind, DuplicateMerge
 from crm.events.models import Participation
 from crm.extensions import db
@@ -264,6 +265,9 @@ def record_merge(actor: Any, kind: DuplicateKind, survivor_id: int, other_id: in
     # The other is gone: pairs dismissed with it mean nothing now. Pairs dismissed with the
     # survivor stay dismissed.
     _forget_dismissals(kind, other_id)
+    # Its stored pairs go now, in this transaction: the page never offers a merged pair. The
+    # survivor's own pairs are compared again once it is saved (crm.duplicates.compare).
+    store.forget(kind, [other_id])
 
 
 @dataclass

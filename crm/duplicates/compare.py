@@ -1,0 +1,161 @@
+"""Comparing the records created or changed since the last look, against their blocks only.
+
+Every `COMPARE_EVERY` the worker runs `duplicates.compare`: for each kind it takes the records
+whose `updated_at` is after its watermark (less `OVERLAP`, so a save that committed a little
+after its timestamp is still seen; comparing a record twice changes nothing), drops their
+stored pairs and stores the pairs the scan's own rules find for them now. The layers stay
+clean: contacts and organizations know nothing of duplicates; their `updated_at` is the signal.
+
+Contacts are compared with the contacts that share a block with them, read by index: the same
+email (lower-cased), the same phone (without separators; a number written with other
+characters is matched by the nightly scan), the same organization (the name block). Running the
+scan's code on that set finds the same pairs for the changed contacts as a full scan would.
+Organizations are far fewer, and their name blocks (first and last word less legal forms) have
+no index: the whole organization table is compared, and only the changed ones' pairs are kept.
+
+More than `MAX_CHANGED` records changed at once (a large import) queue a full scan instead.
+Merges and erasures remove their pairs at once; a record deleted otherwise keeps its pairs
+until the next full scan, but the page never shows a pair whose record is gone.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import sqlalchemy as sa
+
+from crm.contacts.models import Contact
+from crm.core.db import utcnow
+from crm.duplicates import scan as scanning
+from crm.duplicates import store
+from crm.duplicates.models import (
+    PHONE_SEPARATORS,
+    DuplicateKind,
+    DuplicateMerge,
+    DuplicateWatermark,
+    phone_digits_sql,
+)
+from crm.duplicates.operations.scans import request_scan
+from crm.extensions import db
+from crm.organizations.models import Organization
+
+COMPARE_EVERY = timedelta(seconds=30)
+OVERLAP = timedelta(seconds=60)
+MAX_CHANGED = 20_000
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+CHUNK = store.CHUNK
+
+
+def watermark(kind: DuplicateKind, *, lock: bool = False) -> DuplicateWatermark:
+    """The kind's watermark row (made on first use: everything counts as changed), locked on
+    PostgreSQL with `lock` so a full scan's write and a comparison take turns."""
+    query = sa.select(DuplicateWatermark).where(DuplicateWatermark.kind == kind)
+    if lock:
+        query = query.with_for_update()
+    mark = db.session.scalar(query)
+    if mark is None:
+        mark = DuplicateWatermark(kind=kind, changed_after=EPOCH)
+        db.session.add(mark)
+        db.session.flush()
+    return mark
+
+
+def _changed(model: Any, since: datetime) -> list[int]:
+    return list(
+        db.session.scalars(
+            sa.select(model.id)
+            .where(model.updated_at > since)
+            .order_by(model.updated_at, model.id)
+            .limit(MAX_CHANGED + 1)
+        )
+    )
+
+
+def _merged_since(kind: DuplicateKind, since: datetime) -> list[int]:
+    return list(
+        db.session.scalars(
+            sa.select(DuplicateMerge.merged_id).where(
+                DuplicateMerge.kind == kind, DuplicateMerge.merged_at > since
+            )
+        )
+    )
+
+
+def compare_changed(
+    kind: DuplicateKind, threshold: int, now: datetime | None = None
+) -> dict[str, int]:
+    """Compare the records of `kind` changed since the watermark; store their pairs."""
+    now = now or utcnow()
+    mark = watermark(kind, lock=True)
+    since = max(EPOCH, mark.changed_after - OVERLAP)
+    model = Contact if kind is DuplicateKind.CONTACT else Organization
+    changed = _changed(model, since)
+    gone = _merged_since(kind, since)
+    outcome = {"changed": len(changed), "pairs": 0, "full_scan": 0}
+    if gone:
+        store.forget(kind, gone)
+    if len(changed) > MAX_CHANGED:
+        _scan, queued = request_scan(None, kind)
+        outcome["full_scan"] = int(queued)
+    elif changed:
+        if kind is DuplicateKind.CONTACT:
+            rows = contact_rows_around(changed)
+        else:
+            rows = scanning._read(scanning.ORGANIZATION_SQL)
+        result = scanning.scan(kind, threshold, rows)
+        outcome["pairs"] = store.replace_for(kind, changed, result)
+    mark.changed_after = now
+    mark.compared_at = now
+    db.session.flush()
+    return outcome
+
+
+def contact_rows_around(ids: Sequence[int]) -> list[tuple]:
+    """The changed contacts and every contact sharing a block with them, as CONTACT_SQL reads
+    them (erased contacts are in no block)."""
+    contact = Contact.__table__
+    columns = (
+        contact.c.id,
+        contact.c.sort_name,
+        sa.func.lower(contact.c.email),
+        contact.c.phone,
+        contact.c.organization_id,
+    )
+    live = contact.c.erased_at.is_(None)
+    rows: dict[int, tuple] = {}
+
+    def take(condition: sa.ColumnElement[bool]) -> list[tuple]:
+        found = [tuple(r) for r in db.session.execute(sa.select(*columns).where(live, condition))]
+        for row in found:
+            rows[row[0]] = row
+        return found
+
+    mine: list[tuple] = []
+    for start in range(0, len(ids), CHUNK):
+        mine += take(contact.c.id.in_(ids[start : start + CHUNK]))
+    emails = sorted({r[2] for r in mine if r[2]})
+    phones = sorted({d for d in (_digits(r[3]) for r in mine) if d})
+    organizations = sorted({r[4] for r in mine if r[4] is not None})
+    for values, column in (
+        (emails, sa.func.lower(contact.c.email)),
+        (phones, phone_digits_sql(contact.c.phone)),
+        (organizations, contact.c.organization_id),
+    ):
+        for start in range(0, len(values), CHUNK):
+            take(column.in_(values[start : start + CHUNK]))
+    return list(rows.values())
+
+
+def _digits(phone: str | None) -> str | None:
+    """The phone as the index holds it, when it is long enough to count (the scan's rule)."""
+    if not phone:
+        return None
+    digits = "".join(ch for ch in phone if ch.isdigit())
+    if len(digits) < scanning.MIN_PHONE_DIGITS:
+        return None
+    stripped = phone
+    for separator in PHONE_SEPARATORS:
+        stripped = stripped.replace(separator, "")
+    return stripped
