@@ -169,6 +169,7 @@ def register_domain_hooks() -> None:
     import crm.champions.operations.endorsements  # noqa: F401
     import crm.consultations.queries  # noqa: F401
     import crm.contacts.operations  # noqa: F401
+    import crm.duplicates.store  # noqa: F401
     import crm.pledges.operations.lifecycle  # noqa: F401
     import crm.pledges.queries  # noqa: F401
     import crm.workgroups.operations  # noqa: F401

@@ -14,8 +14,9 @@ Organizations are far fewer, and their name blocks (first and last word less leg
 no index: the whole organization table is compared, and only the changed ones' pairs are kept.
 
 More than `MAX_CHANGED` records changed at once (a large import) queue a full scan instead.
-Merges and erasures remove their pairs at once; a record deleted otherwise keeps its pairs
-until the next full scan, but the page never shows a pair whose record is gone.
+Merges, dismissals, erasures and deletions remove their pairs at once, in their own transaction
+(crm.duplicates.store); a merge that commits while a comparison is reading is caught by the
+next one (the merges since the watermark), and the page never shows a pair whose record is gone.
 """
 
 from __future__ import annotations

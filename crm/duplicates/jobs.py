@@ -93,7 +93,7 @@ def _store(scan_id: int, kind: DuplicateKind, result: scanning.ScanResult, began
             sa.select(DuplicateDismissal.low_id, DuplicateDismissal.high_id).where(
                 DuplicateDismissal.kind == kind
             )
-        ).tuples()
+        ).all()
     )
     if dismissed:
         keys = list(zip(result.frame["low"].tolist(), result.frame["high"].tolist(), strict=True))

@@ -9,6 +9,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from crm.core import deletion
 from crm.core.db import utcnow
 from crm.duplicates.models import DuplicateKind, DuplicatePair
 from crm.duplicates.scan import Pair, Reason, ScanResult
@@ -105,3 +106,10 @@ def replace_for(kind: DuplicateKind, ids: Collection[int], result: ScanResult) -
     pairs = result.pairs_of(mine)
     _insert(pairs)
     return len(pairs)
+
+
+@deletion.detacher
+def _forget_deleted(actor: Any, record_type: str, record_id: int) -> None:
+    """A deleted contact or organization takes its stored pairs with it."""
+    if record_type in (DuplicateKind.CONTACT.value, DuplicateKind.ORGANIZATION.value):
+        forget(DuplicateKind(record_type), [record_id])
