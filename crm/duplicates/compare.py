@@ -101,10 +101,11 @@ def compare_changed(
         _scan, queued = request_scan(None, kind)
         outcome["full_scan"] = int(queued)
     elif changed:
-        if kind is DuplicateKind.CONTACT:
-            rows = contact_rows_around(changed)
-        else:
-            rows = scanning._read(scanning.ORGANIZATION_SQL)
+        rows: Sequence[tuple] = (
+            contact_rows_around(changed)
+            if kind is DuplicateKind.CONTACT
+            else scanning._read(scanning.ORGANIZATION_SQL)
+        )
         result = scanning.scan(kind, threshold, rows)
         outcome["pairs"] = store.replace_for(kind, changed, result)
     mark.changed_after = now

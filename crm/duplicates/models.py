@@ -14,7 +14,6 @@ from crm.core.db import enum_type, utcnow
 from crm.extensions import Model
 from crm.organizations.models import Organization
 
-
 # The jobs (crm.duplicates.jobs): a full scan of one kind, the nightly scans, and the frequent
 # comparison of the records changed since it last ran.
 SCAN_JOB = "duplicates.scan"
@@ -162,7 +161,11 @@ def phone_digits_sql(column: sa.ColumnElement) -> sa.ColumnElement:
     # Constants written into the SQL, not bound: PostgreSQL matches an expression index only
     # against the same expression.
     for separator in PHONE_SEPARATORS:
-        column = sa.func.replace(column, sa.literal_column(f"'{separator}'"), sa.literal_column("''"))
+        column = sa.func.replace(
+            column,
+            sa.literal(separator, literal_execute=True),
+            sa.literal("", literal_execute=True),
+        )
     return column
 
 

@@ -10,7 +10,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from crm.core import deletion
-from crm.core.db import utcnow
+from crm.core.db import rows_touched, utcnow
 from crm.duplicates.models import DuplicateKind, DuplicatePair
 from crm.duplicates.scan import Pair, Reason, ScanResult
 from crm.extensions import db
@@ -71,18 +71,17 @@ def replace_all(kind: DuplicateKind, result: ScanResult) -> int:
 
 def forget(kind: DuplicateKind, ids: Collection[int]) -> int:
     """Remove every stored pair that names one of `ids` (merged, erased, changed)."""
-    ids = sorted(set(ids))
+    ordered = sorted(set(ids))
     removed = 0
-    for start in range(0, len(ids), CHUNK):
-        chunk = ids[start : start + CHUNK]
-        removed += (
+    for start in range(0, len(ordered), CHUNK):
+        chunk = ordered[start : start + CHUNK]
+        removed += rows_touched(
             db.session.execute(
                 sa.delete(_pair).where(
                     _pair.c.kind == kind.value,
                     sa.or_(_pair.c.low_id.in_(chunk), _pair.c.high_id.in_(chunk)),
                 )
-            ).rowcount
-            or 0
+            )
         )
     return removed
 

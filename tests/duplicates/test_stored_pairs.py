@@ -356,18 +356,28 @@ def test_pages_follow_each_other_by_key(client, as_role, db, monkeypatch):
 # --- two app instances on one database -------------------------------------------------------
 
 
+def _drop(url: str) -> None:
+    if not url.startswith("postgres"):
+        return
+    mine = sa.engine.make_url(url)
+    admin = sa.create_engine(mine.set(database="postgres"), isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{mine.database}" WITH (FORCE)')
+    admin.dispose()
+
+
 def _own_database(tmp_path: Path) -> str:
     base = os.environ.get("CRM_TEST_DATABASE_URL", "")
     if not base.startswith("postgres"):
         return f"sqlite:///{tmp_path / 'two-apps.sqlite3'}"
     url = sa.engine.make_url(base.replace("postgresql://", "postgresql+psycopg://", 1))
-    mine = url.set(database=f"{url.database}_two_apps")
+    mine = url.set(database=f"{url.database}_two_apps").render_as_string(hide_password=False)
+    _drop(mine)
     admin = sa.create_engine(url.set(database="postgres"), isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
-        conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{mine.database}" WITH (FORCE)')
-        conn.exec_driver_sql(f'CREATE DATABASE "{mine.database}"')
+        conn.exec_driver_sql(f'CREATE DATABASE "{url.database}_two_apps"')
     admin.dispose()
-    return mine.render_as_string(hide_password=False)
+    return mine
 
 
 @pytest.mark.no_db
@@ -437,3 +447,4 @@ def test_two_app_instances_see_the_same_pairs(tmp_path):
             with app.app_context():
                 db.session.remove()
                 db.engine.dispose()
+        _drop(url)
