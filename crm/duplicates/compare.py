@@ -21,7 +21,8 @@ next one (the merges since the watermark), and the page never shows a pair whose
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager, nullcontext
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -33,6 +34,7 @@ from crm.duplicates import scan as scanning
 from crm.duplicates import store
 from crm.duplicates.models import (
     PHONE_SEPARATORS,
+    DuplicateDismissal,
     DuplicateKind,
     DuplicateMerge,
     DuplicateWatermark,
@@ -85,33 +87,74 @@ def _merged_since(kind: DuplicateKind, since: datetime) -> list[int]:
 
 
 def compare_changed(
-    kind: DuplicateKind, threshold: int, now: datetime | None = None
+    kind: DuplicateKind,
+    threshold: int,
+    now: datetime | None = None,
+    reading: Callable[[], AbstractContextManager[Any]] = nullcontext,
 ) -> dict[str, int]:
-    """Compare the records of `kind` changed since the watermark; store their pairs."""
+    """Compare the records of `kind` changed since the watermark; store their pairs.
+
+    The reading and comparing happen inside `reading()` (a job's: on SQLite without the write
+    lock), the writing after it, in the caller's transaction."""
     now = now or utcnow()
-    mark = watermark(kind, lock=True)
-    since = max(EPOCH, mark.changed_after - OVERLAP)
     model = Contact if kind is DuplicateKind.CONTACT else Organization
-    changed = _changed(model, since)
-    gone = _merged_since(kind, since)
+    result: scanning.ScanResult | None = None
+    with reading():
+        after = db.session.scalar(
+            sa.select(DuplicateWatermark.changed_after).where(DuplicateWatermark.kind == kind)
+        )
+        since = max(EPOCH, (after or EPOCH) - OVERLAP)
+        changed = _changed(model, since)
+        gone = _merged_since(kind, since)
+        if changed and len(changed) <= MAX_CHANGED:
+            rows: Sequence[tuple] = (
+                contact_rows_around(changed)
+                if kind is DuplicateKind.CONTACT
+                else scanning._read(scanning.ORGANIZATION_SQL)
+            )
+            result = scanning.scan(kind, threshold, rows)
+    mark = watermark(kind, lock=True)  # a full scan storing its pairs now goes first
     outcome = {"changed": len(changed), "pairs": 0, "full_scan": 0}
     if gone:
         store.forget(kind, gone)
     if len(changed) > MAX_CHANGED:
         _scan, queued = request_scan(None, kind)
         outcome["full_scan"] = int(queued)
-    elif changed:
-        rows: Sequence[tuple] = (
-            contact_rows_around(changed)
-            if kind is DuplicateKind.CONTACT
-            else scanning._read(scanning.ORGANIZATION_SQL)
+    elif result is not None:
+        outcome["pairs"] = store.replace_for(
+            kind, changed, _without_dismissed(kind, result, changed)
         )
-        result = scanning.scan(kind, threshold, rows)
-        outcome["pairs"] = store.replace_for(kind, changed, result)
     mark.changed_after = now
-    mark.compared_at = now
+    mark.compared_at = utcnow()
     db.session.flush()
     return outcome
+
+
+def _without_dismissed(
+    kind: DuplicateKind, result: scanning.ScanResult, changed: Sequence[int]
+) -> scanning.ScanResult:
+    """The result less the pairs of the changed records a lead dismissed (the page hides them
+    anyway; not storing them keeps its pages full)."""
+    if result.frame.empty:
+        return result
+    dismissed: set[tuple[int, int]] = set()
+    for start in range(0, len(changed), CHUNK):
+        chunk = changed[start : start + CHUNK]
+        dismissed.update(
+            (row.low_id, row.high_id)
+            for row in db.session.execute(
+                sa.select(DuplicateDismissal.low_id, DuplicateDismissal.high_id).where(
+                    DuplicateDismissal.kind == kind,
+                    sa.or_(
+                        DuplicateDismissal.low_id.in_(chunk), DuplicateDismissal.high_id.in_(chunk)
+                    ),
+                )
+            )
+        )
+    if dismissed:
+        keys = zip(result.frame["low"].tolist(), result.frame["high"].tolist(), strict=True)
+        result.frame = result.frame[[key not in dismissed for key in keys]]
+    return result
 
 
 def contact_rows_around(ids: Sequence[int]) -> list[tuple]:

@@ -141,7 +141,10 @@ def queue_nightly(payload: dict, job: JobContext) -> dict:
 @handler(COMPARE_JOB, label="Duplicates of changed records", max_attempts=1)
 def compare_changed(payload: dict, job: JobContext) -> dict:
     started = time.perf_counter()
-    outcome = {kind.value: compare.compare_changed(kind, threshold()) for kind in DuplicateKind}
+    outcome = {
+        kind.value: compare.compare_changed(kind, threshold(), reading=job.reading)
+        for kind in DuplicateKind
+    }
     return {**outcome, "seconds": round(time.perf_counter() - started, 3)}
 
 

@@ -193,6 +193,10 @@ def test_dismissals_erasures_and_deletions_remove_pairs_at_once(
     assert stored(db) >= {(a.id, b.id), (e.id, f.id)}
     client.post(f"/duplicates/contacts/{a.id}/{b.id}/dismiss")
     assert (a.id, b.id) not in stored(db)
+    a.title = "Director"  # changed again: compared again, the dismissed pair stays out
+    db.session.commit()
+    scanned()
+    assert (a.id, b.id) not in stored(db)
     erase_contact(None, db.session.get(type(e), e.id))
     db.session.commit()
     assert (e.id, f.id) not in stored(db)
