@@ -9,11 +9,23 @@ appended, a one-letter typo), then times, several runs each:
   * the bare SELECT of the columns the scan reads, fetched into Python (the engine's floor);
   * the whole scan (read, group, compare, score), phase by phase;
 
-and checks that every injected pair was found. Prints a markdown table.
+and checks that every injected pair was found. Then, as the app runs it (`--jobs`, on by
+default), beside the floors in the same run:
+
+  * the full scan as a job (`duplicates.scan` through the worker's drain: scan, store the pairs,
+    mark it done), beside the scan alone;
+  * the small job (`duplicates.compare`) after one contact, and after one organization, was
+    edited to match another, beside an empty job (`jobs.noop`) through the same drain: the
+    queue's own floor;
+  * the duplicates page (first page, a page further on by cursor, score 100 only) through the
+    test client, beside `/healthz` through the same client.
+
+Prints markdown tables.
 
     .venv/bin/python benchmarks/duplicates.py [--contacts 1000000] [--organizations 100000]
         [--engines sqlite,postgresql] [--runs 3]
         [--pg-url postgresql://postgres@127.0.0.1/crm_bench_duplicates] [--keep DIR] [--reuse]
+        [--no-jobs] [--requests 50]
 """
 
 from __future__ import annotations
@@ -24,6 +36,7 @@ import statistics
 import sys
 import tempfile
 import time
+from datetime import timedelta
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -172,8 +185,15 @@ def _found(result, expected: set[tuple[int, int]]) -> float:
 
 
 def measure(
-    engine: str, url: str, contacts: int, organizations: int, runs: int, *, reuse: bool = False
-) -> list[str]:
+    engine: str,
+    url: str,
+    contacts: int,
+    organizations: int,
+    runs: int,
+    *,
+    reuse: bool = False,
+    requests: int = 0,
+) -> tuple[list[str], list[str]]:
     from flask_migrate import upgrade
 
     from crm.demo import bulk
@@ -217,7 +237,178 @@ def measure(
             )
             print(lines[-1], file=sys.stderr)
         db.session.rollback()
+    jobs = measure_jobs(engine, app, requests) if requests else []
+    with app.app_context():
         db.engine.dispose()
+    return lines, jobs
+
+
+BENCH_EMAIL = "dupes-bench@example.org"
+
+
+def _ms(samples: list[float]) -> str:
+    ordered = sorted(samples)
+    p95 = ordered[min(len(ordered) - 1, round(0.95 * (len(ordered) - 1)))]
+    return f"{statistics.median(ordered):.1f} / {p95:.1f}"
+
+
+def _drain(app) -> float:
+    """Run every due job through the worker's own loop; seconds taken."""
+    from crm.core.jobs.worker import Worker
+
+    started = time.perf_counter()
+    Worker(app, name="bench-worker").drain()
+    return time.perf_counter() - started
+
+
+def _queue(kind: str) -> None:
+    from crm.core.jobs import enqueue
+    from crm.extensions import db
+
+    enqueue(kind)
+    db.session.commit()
+
+
+def _edit_to_match(kind) -> tuple[int, int]:
+    """Edit one record so it matches another (a one-letter typo of its name, in the same
+    organization for contacts), as a save does (updated_at moves); returns the pair."""
+    from crm.contacts.models import Contact
+    from crm.duplicates.models import DuplicateKind
+    from crm.extensions import db
+    from crm.organizations.models import Organization
+    from crm.organizations.operations import name_key
+
+    rng = random.Random(3)
+    if kind is DuplicateKind.CONTACT:
+        model = Contact
+        top = db.session.scalar(sa.select(sa.func.max(Contact.id)))
+        while True:
+            source = db.session.get(Contact, rng.randint(1, top // 2))
+            if source is not None and source.organization_id and len(source.last_name) > 5:
+                break
+        target = db.session.get(Contact, top // 2 + rng.randint(1, top // 2 - 1))
+        target.first_name = source.first_name
+        target.last_name = _typo(source.last_name, rng)
+        target.organization_id = source.organization_id
+        target.email = None
+        target.set_search_fields()
+    else:
+        model = Organization
+        top = db.session.scalar(sa.select(sa.func.max(Organization.id)))
+        source = db.session.get(Organization, rng.randint(1, top // 2))
+        target = db.session.get(Organization, top // 2 + rng.randint(1, top // 2 - 1))
+        target.name = source.name + " Holdings"
+        target.name_key = name_key(target.name)
+    db.session.commit()
+    del model
+    return tuple(sorted((source.id, target.id)))  # type: ignore[return-value]
+
+
+def measure_jobs(engine: str, app, requests: int) -> list[str]:
+    """The scan and the small job as the worker runs them, and the page, beside their floors."""
+    from crm.auth.models import Role, User
+    from crm.core.db import utcnow
+    from crm.duplicates import queries
+    from crm.duplicates.models import (
+        COMPARE_JOB,
+        DuplicateKind,
+        DuplicatePair,
+        DuplicateScan,
+    )
+    from crm.duplicates.operations import scans
+    from crm.extensions import db
+
+    lines = []
+    with app.app_context():
+        db.session.rollback()
+        lead = db.session.scalar(sa.select(User).where(User.email == BENCH_EMAIL))
+        if lead is None:
+            lead = User(email=BENCH_EMAIL, name="Dupes Bench", role=Role.LEAD)
+            lead.set_password("bench kettle tune 42")
+            db.session.add(lead)
+            db.session.commit()
+        token = lead.get_id()
+        # The generated and injected records were all saved within the last minutes: date them
+        # back, so the small job sees only the edits below (as on a database in use, where the
+        # comparison keeps up with the saves).
+        back = utcnow() - timedelta(minutes=10)
+        for table in ("contact", "organization"):
+            db.session.execute(
+                sa.text(f"UPDATE {table} SET updated_at = :back WHERE updated_at > :back"),  # noqa: S608
+                {"back": back},
+            )
+        db.session.commit()
+        noop = []
+        for _ in range(5):
+            _queue("jobs.noop")
+            noop.append(_drain(app))
+        floor = f"{statistics.median(noop) * 1000:.0f} ms"
+        for kind in DuplicateKind:
+            scan, _ = scans.request_scan(None, kind)
+            db.session.commit()
+            scan_id = scan.id
+            seconds = _drain(app)
+            db.session.expire_all()
+            done = db.session.get(DuplicateScan, scan_id)
+            lines.append(
+                f"| {engine} | full scan job, {kind.label.lower()} | {done.records:,} records "
+                f"| {seconds:.2f} s | scan alone {done.seconds:.2f} s; {done.pairs_found:,} pairs "
+                f"stored ({done.status.value}) |"
+            )
+            print(lines[-1], file=sys.stderr)
+        _queue(COMPARE_JOB)
+        seconds = _drain(app)
+        lines.append(
+            f"| {engine} | small job, nothing changed | | {seconds * 1000:.0f} ms "
+            f"| empty job {floor} |"
+        )
+        for kind in DuplicateKind:
+            pair = _edit_to_match(kind)
+            _queue(COMPARE_JOB)
+            seconds = _drain(app)
+            found = db.session.scalar(
+                sa.select(DuplicatePair.score).where(
+                    DuplicatePair.kind == kind,
+                    DuplicatePair.low_id == pair[0],
+                    DuplicatePair.high_id == pair[1],
+                )
+            )
+            lines.append(
+                f"| {engine} | small job, one {kind.value} edited to match another | "
+                f"| {seconds * 1000:.0f} ms | empty job {floor}; pair stored: "
+                f"{'yes, score ' + str(found) if found else 'NO'} |"
+            )
+            print(lines[-1], file=sys.stderr)
+        db.session.rollback()
+        deep = queries.page_of_pairs(DuplicateKind.CONTACT)
+        for _ in range(20):  # twenty pages on
+            if deep.next_after is None:
+                break
+            deep = queries.page_of_pairs(DuplicateKind.CONTACT, after=deep.next_after)
+        cursor = queries.cursor_text(deep.after)
+        db.session.rollback()
+    client = app.test_client()
+    with client.session_transaction() as session:
+        session["_user_id"] = token
+        session["_fresh"] = True
+    cases = {
+        "/healthz (floor)": "/healthz",
+        "page: contacts, first page": "/duplicates/",
+        "page: contacts, 21st page (cursor)": f"/duplicates/?after={cursor}",
+        "page: contacts, score 100 only": "/duplicates/?min_score=100",
+        "page: organizations, first page": "/duplicates/?kind=organizations",
+    }
+    for label, url in cases.items():
+        samples = []
+        client.get(url)  # warm
+        for _ in range(requests):
+            started = time.perf_counter()
+            response = client.get(url)
+            samples.append((time.perf_counter() - started) * 1000)
+            if response.status_code != 200:
+                raise RuntimeError(f"GET {url} answered {response.status_code}")
+        lines.append(f"| {engine} | {label} | {requests} requests | {_ms(samples)} ms | |")
+        print(lines[-1], file=sys.stderr)
     return lines
 
 
@@ -234,9 +425,11 @@ def main() -> None:
         help="measure the databases kept by an earlier run (--keep DIR; PostgreSQL: --pg-url) "
         "instead of building them",
     )  # fmt: skip
+    parser.add_argument("--no-jobs", action="store_true", help="time the scan only")
+    parser.add_argument("--requests", type=int, default=50, help="page requests per case")
     args = parser.parse_args()
 
-    lines = []
+    lines, jobs = [], []
     with tempfile.TemporaryDirectory(prefix="crm-dups-") as tmp:
         workdir = Path(args.keep or tmp)
         workdir.mkdir(parents=True, exist_ok=True)
@@ -251,9 +444,12 @@ def main() -> None:
                 url = sqlalchemy_url(args.pg_url)
                 if not args.reuse:
                     fresh_postgres(url)
-            lines += measure(
-                engine, url, args.contacts, args.organizations, args.runs, reuse=args.reuse
-            )
+            scanned, timed = measure(
+                engine, url, args.contacts, args.organizations, args.runs, reuse=args.reuse,
+                requests=0 if args.no_jobs else args.requests,
+            )  # fmt: skip
+            lines += scanned
+            jobs += timed
     print(f"CPU reference loop: {cpu_reference_ms():.0f} ms (lower is faster)\n")
     print(
         "| engine | records | rows | bare SELECT s (best / median) | scan s (best / median) "
@@ -262,6 +458,11 @@ def main() -> None:
     print("|---|---|---|---|---|---|---|---|")
     for line in lines:
         print(line)
+    if jobs:
+        print("\n| engine | case | size | ours: time (page: median / p95) | beside |")
+        print("|---|---|---|---|---|")
+        for line in jobs:
+            print(line)
 
 
 if __name__ == "__main__":

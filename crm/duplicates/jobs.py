@@ -85,9 +85,10 @@ def _store(scan_id: int, kind: DuplicateKind, result: scanning.ScanResult, began
     """Replace the kind's pairs and finish the scan, in the transaction the job's "done"
     commits with."""
     # The watermark row first: on PostgreSQL a comparison running now finishes before this
-    # replaces its pairs; records changed since the scan read are compared again next time.
+    # replaces its pairs. The scan covers every change before it read; those since (even ones
+    # a comparison already stored, which this replaces) are compared again next time.
     mark = compare.watermark(kind, lock=True)
-    mark.changed_after = min(mark.changed_after, began)
+    mark.changed_after = began
     dismissed = set(
         db.session.execute(
             sa.select(DuplicateDismissal.low_id, DuplicateDismissal.high_id).where(

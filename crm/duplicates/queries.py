@@ -162,11 +162,10 @@ def page_of_pairs(
     shown = [store.pair_of(p) for p in found]
     model = model_for(kind)
     ids = {i for p in shown for i in (p.low_id, p.high_id)}
-    records = (
-        {r.id: r for r in db.session.scalars(sa.select(model).where(model.id.in_(ids)))}
-        if ids
-        else {}
-    )
+    query = sa.select(model).where(model.id.in_(ids))
+    if kind is DuplicateKind.CONTACT:  # the page names each one's organization
+        query = query.options(sa.orm.selectinload(Contact.organization))
+    records = {r.id: r for r in db.session.scalars(query)} if ids else {}
     org_ids = {r.organization_id for p in shown for r in p.reasons if r.organization_id is not None}
     org_names = (
         dict(
