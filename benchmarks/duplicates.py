@@ -220,7 +220,7 @@ def measure(
             for _ in range(runs):
                 db.session.rollback()
                 t = time.perf_counter()
-                rows = scan._read(sql)
+                rows = scan.read_rows(sql)
                 bare.append(time.perf_counter() - t)
                 count = len(rows)
                 del rows

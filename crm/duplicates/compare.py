@@ -76,7 +76,7 @@ def _changed(model: Any, since: datetime) -> list[int]:
     )
 
 
-def _merged_since(kind: DuplicateKind, since: datetime) -> list[int]:
+def merged_since(kind: DuplicateKind, since: datetime) -> list[int]:
     return list(
         db.session.scalars(
             sa.select(DuplicateMerge.merged_id).where(
@@ -105,12 +105,12 @@ def compare_changed(
         )
         since = max(EPOCH, (after or EPOCH) - OVERLAP)
         changed = _changed(model, since)
-        gone = _merged_since(kind, since)
+        gone = merged_since(kind, since)
         if changed and len(changed) <= MAX_CHANGED:
             rows: Sequence[tuple] = (
                 contact_rows_around(changed)
                 if kind is DuplicateKind.CONTACT
-                else scanning._read(scanning.ORGANIZATION_SQL)
+                else scanning.read_rows(scanning.ORGANIZATION_SQL)
             )
             result = scanning.scan(kind, threshold, rows)
     mark = watermark(kind, lock=True)  # a full scan storing its pairs now goes first

@@ -101,7 +101,7 @@ def _store(scan_id: int, kind: DuplicateKind, result: scanning.ScanResult, began
         result.frame = result.frame[[key not in dismissed for key in keys]]
     found = store.replace_all(kind, result)
     # Merged while the scan was reading: their pairs go (the merge removed the old ones).
-    merged = compare._merged_since(kind, began)
+    merged = compare.merged_since(kind, began)
     if merged:
         found -= store.forget(kind, merged)
     scan = db.session.get(DuplicateScan, scan_id, populate_existing=True)

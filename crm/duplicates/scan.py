@@ -326,7 +326,7 @@ def name_similarity(first: str, second: str) -> int:
     return round(max(fuzz.ratio(first, second), fuzz.token_sort_ratio(first, second)))
 
 
-def _read(sql: str) -> Sequence[tuple]:
+def read_rows(sql: str) -> Sequence[tuple]:
     """Rows of a plain SELECT on the session's connection (so it sees this transaction)."""
     cursor = db.session.connection().connection.cursor()
     try:
@@ -490,7 +490,7 @@ def scan_contacts(
     total = len(CONTACT_STEPS) + 1
     progress(0, total, CONTACT_STEPS[0])
     if rows is None:
-        rows = _read(CONTACT_SQL)
+        rows = read_rows(CONTACT_SQL)
     ids, names, emails, phones, orgs = _columns(rows, 5)
     del rows
     timings["read"] = time.perf_counter() - started
@@ -607,7 +607,7 @@ def scan_organizations(
     total = len(ORGANIZATION_STEPS) + 1
     progress(0, total, ORGANIZATION_STEPS[0])
     if rows is None:
-        rows = _read(ORGANIZATION_SQL)
+        rows = read_rows(ORGANIZATION_SQL)
     ids, name_keys, websites, countries = _columns(rows, 4)
     del rows
     timings["read"] = time.perf_counter() - started

@@ -53,7 +53,7 @@ def upgrade():
     sa.Column('progress_total', sa.Integer(), nullable=True),
     sa.Column('records', sa.Integer(), nullable=True),
     sa.Column('pairs_found', sa.Integer(), nullable=True),
-    sa.Column('seconds', sa.Float(), nullable=True),
+    sa.Column('seconds', sa.Double(), nullable=True),
     sa.Column('error', sa.Text(), nullable=True),
     sa.ForeignKeyConstraint(['requested_by_id'], ['user.id'], name=op.f('fk_duplicate_scan_requested_by_id_user'), ondelete='SET NULL'),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_duplicate_scan')),

@@ -52,7 +52,7 @@ def refuse(*args, **kwargs):
 @pytest.fixture
 def no_contact_scan(monkeypatch):
     """Reading or scanning the whole contact table fails the test (a subset may be scanned)."""
-    read, scan_contacts = scanning._read, scanning.scan_contacts
+    read, scan_contacts = scanning.read_rows, scanning.scan_contacts
 
     def partial_read(sql):
         return refuse() if sql == scanning.CONTACT_SQL else read(sql)
@@ -62,7 +62,7 @@ def no_contact_scan(monkeypatch):
             refuse()
         return scan_contacts(threshold, rows)
 
-    monkeypatch.setattr(scanning, "_read", partial_read)
+    monkeypatch.setattr(scanning, "read_rows", partial_read)
     monkeypatch.setattr(scanning, "scan_contacts", partial_scan)
 
 
@@ -72,7 +72,7 @@ def test_the_page_runs_no_scan(app, client, as_role, make_org, make_contact, sca
     a, b = _pair(make_org, make_contact)
     scanned()
     assert stored(db) == {(a.id, b.id)}
-    for name in ("scan", "scan_contacts", "scan_organizations", "_read"):
+    for name in ("scan", "scan_contacts", "scan_organizations", "read_rows"):
         monkeypatch.setattr(scanning, name, refuse)
     statements: list[str] = []
 
