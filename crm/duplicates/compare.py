@@ -11,7 +11,8 @@ email (lower-cased), the same phone (without separators; a number written with o
 characters is matched by the nightly scan), the same organization (the name block). Running the
 scan's code on that set finds the same pairs for the changed contacts as a full scan would.
 Organizations are far fewer, and their name blocks (first and last word less legal forms) have
-no index: the whole organization table is compared, and only the changed ones' pairs are kept.
+no index: the organization table is read whole, and the changed organizations are compared with
+the organizations that share one of their block keys.
 
 More than `MAX_CHANGED` records changed at once (a large import) queue a full scan instead.
 Merges, dismissals, erasures and deletions remove their pairs at once, in their own transaction
@@ -26,6 +27,8 @@ from contextlib import AbstractContextManager, nullcontext
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import numpy as np
+import pandas as pd
 import sqlalchemy as sa
 
 from crm.contacts.models import Contact
@@ -110,7 +113,9 @@ def compare_changed(
             rows: Sequence[tuple] = (
                 contact_rows_around(changed)
                 if kind is DuplicateKind.CONTACT
-                else scanning.read_rows(scanning.ORGANIZATION_SQL)
+                else organization_rows_around(
+                    scanning.read_rows(scanning.ORGANIZATION_SQL), changed
+                )
             )
             result = scanning.scan(kind, threshold, rows)
     mark = watermark(kind, lock=True)  # a full scan storing its pairs now goes first
@@ -204,3 +209,29 @@ def _digits(phone: str | None) -> str | None:
     for separator in PHONE_SEPARATORS:
         stripped = stripped.replace(separator, "")
     return stripped
+
+
+def organization_rows_around(rows: Sequence[tuple], ids: Sequence[int]) -> list[tuple]:
+    """Of all organizations (as ORGANIZATION_SQL reads them), the changed ones and those that
+    share a block key with one of them: the same name less legal forms, website domain, first
+    word or last word (with the same numbers), or letters. Every block a changed organization
+    is in comes whole, so the scan finds the same pairs for it as a full scan would."""
+    if not rows:
+        return []
+    stripped = pd.Series([scanning.strip_legal_form(row[1] or "") for row in rows], dtype=object)
+    digits = stripped.str.replace(r"\D", "", regex=True)
+    first, last = scanning.first_and_last_words(stripped.to_numpy(dtype=object))
+    keys = {
+        "name": stripped,
+        "domain": pd.Series([scanning.website_domain(row[2]) for row in rows], dtype=object),
+        "first": first + "\x00" + digits,
+        "last": last + "\x00" + digits,
+        "letters": stripped.str.replace(" ", "", regex=False),
+    }
+    changed = set(ids)
+    mine = np.fromiter((row[0] in changed for row in rows), dtype=bool, count=len(rows))
+    keep = mine.copy()
+    for values in keys.values():
+        wanted = set(values[mine].dropna()) - {""}
+        keep |= values.isin(wanted).to_numpy()
+    return [row for row, kept in zip(rows, keep.tolist(), strict=True) if kept]

@@ -575,7 +575,7 @@ def website_domain(website: str | None) -> str | None:
     return domain
 
 
-def _first_and_last_words(stripped: Sequence[str] | np.ndarray) -> tuple[pd.Series, pd.Series]:
+def first_and_last_words(stripped: Sequence[str] | np.ndarray) -> tuple[pd.Series, pd.Series]:
     """Each name's first word and its last word without a plural ending, the two block keys
     (so "Goldn Thread Garment" meets "Golden Thread Garments": a typo in the first word and
     a plural in the last)."""
@@ -622,7 +622,7 @@ def scan_organizations(
     timings["name and domain"] = time.perf_counter() - started - sum(timings.values())
     progress(2, total, ORGANIZATION_STEPS[2])
 
-    first, last = _first_and_last_words(stripped)
+    first, last = first_and_last_words(stripped)
     digits = pd.Series(["".join(_DIGITS.findall(s)) for s in stripped], dtype=object)
     # Only names with the same numbers can match ("Unit 2" is not "Unit 3"), so the numbers
     # are part of every block: (first word, numbers) and (last word, numbers).

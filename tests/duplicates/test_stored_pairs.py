@@ -452,3 +452,36 @@ def test_two_app_instances_see_the_same_pairs(tmp_path):
                 db.session.remove()
                 db.engine.dispose()
         _drop(url)
+
+
+def test_an_edited_organization_is_compared_with_its_blocks_only(
+    make_org, scanned, db, monkeypatch
+):
+    from crm.core.db import utcnow
+    from crm.duplicates import compare
+    from crm.organizations.models import Organization
+    from crm.organizations.operations import name_key
+
+    acme = make_org("Acme Garments Ltd", website="https://acme.example")
+    other = make_org("Blue River Textiles")
+    unrelated = make_org("Zenith Foods")
+    scanned()
+    assert stored(db, DuplicateKind.ORGANIZATION) == set()
+    compared: list[list[tuple]] = []
+    real = compare.organization_rows_around
+
+    def spy(rows, ids):
+        compared.append(real(rows, ids))
+        return compared[-1]
+
+    monkeypatch.setattr(compare, "organization_rows_around", spy)
+    # Saved long ago (beyond the comparison's overlap): only the edit below is new.
+    db.session.execute(sa.update(Organization).values(updated_at=utcnow() - timedelta(minutes=10)))
+    other.name = "ACME Garments Inc."
+    other.name_key = name_key(other.name)
+    db.session.commit()
+    scanned()
+    assert stored(db, DuplicateKind.ORGANIZATION) == {(acme.id, other.id)}
+    (rows,) = compared
+    assert {row[0] for row in rows} == {acme.id, other.id}  # not Zenith Foods
+    assert unrelated.id not in {row[0] for row in rows}
