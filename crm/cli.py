@@ -34,11 +34,9 @@ class CommandGroup(AppGroup):
         except sa.exc.OperationalError as error:
             if not is_locked(error):
                 raise
-            db.session.rollback()
-            seconds = current_app.config["SQLITE_BUSY_TIMEOUT_MS"] / 1000
             raise click.ClickException(
-                f"The database is busy: another change held its write lock for more than "
-                f"{seconds:g} seconds. Nothing was changed; run the command again in a minute."
+                "The database is busy: another change held its write lock for longer than a "
+                "command waits for it. Nothing was changed; run the command again in a minute."
             ) from None
 
 

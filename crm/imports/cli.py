@@ -17,7 +17,7 @@ from crm.core.write_lock import is_locked
 from crm.extensions import db
 from crm.imports import operations, staged, uploads
 from crm.imports.column_mapping import check_mapping, not_kept
-from crm.imports.jobs import CRASHED
+from crm.imports.jobs import CRASHED, FAIL_TRIES
 from crm.imports.models import ExistingPolicy, ImportRun, RecordType, RunStatus, SavedMapping
 from crm.imports.phrases import counted, listed, singular
 from crm.imports.running import Outcome, Progress, error_file
@@ -209,12 +209,21 @@ STOPPED = "The import was stopped before it finished; nothing was imported."
 
 
 def _failed(run_id: int, message: str) -> None:
-    """The run marked failed with `message`, in a transaction of its own."""
-    db.session.rollback()
-    run = db.session.get(ImportRun, run_id)
-    if run is not None:
-        operations.fail(run, message)
-        db.session.commit()
+    """The run marked failed with `message`, in a transaction of its own, tried a few times
+    (each waits for SQLite's lock). Should even that fail, the run, which has no job, is
+    failed by the housekeeping once it has run for longer than any import takes."""
+    for attempt in range(1, FAIL_TRIES + 1):
+        db.session.rollback()
+        try:
+            run = db.session.get(ImportRun, run_id)
+            if run is not None:
+                operations.fail(run, message)
+                db.session.commit()
+            return
+        except sa.exc.OperationalError:
+            db.session.rollback()
+            if attempt == FAIL_TRIES:
+                raise
 
 
 def _forget(run_id: int) -> None:

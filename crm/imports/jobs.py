@@ -31,7 +31,7 @@ from crm.core.write_lock import is_locked
 from crm.extensions import db
 from crm.imports import operations, staged, uploads
 from crm.imports.models import RUN_JOB, ImportRun, RunStatus
-from crm.imports.queries import OPEN, job_failure, jobs_for
+from crm.imports.queries import OPEN, from_a_terminal, job_failure, jobs_for
 
 log = logging.getLogger(__name__)
 
@@ -160,7 +160,10 @@ def _fail_orphaned_runs(now: datetime) -> int:
     jobs = jobs_for(open_runs)
     failed = 0
     for run in open_runs:
-        reason = job_failure(jobs.get(run.id))
+        job = jobs.get(run.id)
+        if job is None and from_a_terminal(run, now):
+            continue
+        reason = job_failure(job)
         if reason:
             operations.fail(run, reason)
             failed += 1
