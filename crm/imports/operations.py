@@ -73,8 +73,6 @@ def start_run(
         )
     if not size:
         raise OperationError(f"“{file_name}” is empty.")
-    forget_stale_drafts()
-    sweep_cache()
     stored_name = f"{uuid.uuid4().hex}.upload"
     path = upload_dir() / stored_name
     if isinstance(data, Path):
@@ -89,6 +87,10 @@ def start_run(
     except BaseException:
         path.unlink(missing_ok=True)
         raise
+    # Only now the database: from the command line this takes SQLite's write lock, which
+    # copying and counting a large file would hold for a second or two.
+    forget_stale_drafts()
+    sweep_cache()
     info = reader.info
     if not isinstance(data, Path):
         db.session.add(ImportUpload(stored_name=stored_name, data=data))
