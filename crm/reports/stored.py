@@ -144,13 +144,15 @@ def _frame(frame: pd.DataFrame) -> dict:
 def _unframe(value: dict) -> pd.DataFrame:
     columns, dtypes = value["columns"], value["dtypes"]
     rows = [[_plain(v) for v in row] for row in value["rows"]]
-    frame = pd.DataFrame(rows, columns=columns) if rows else pd.DataFrame(columns=columns)
-    for column, dtype in zip(columns, dtypes, strict=True):
-        if dtype != "object" and str(frame[column].dtype) != dtype:
-            frame[column] = frame[column].astype(dtype)
-        elif dtype == "object" and str(frame[column].dtype) != "object":
-            frame[column] = frame[column].astype(object)
-    return frame
+    # Column by column, each in its own dtype: an object column of counts and gaps stays
+    # counts and None (not floats and NaN, which the page would show differently).
+    return pd.DataFrame(
+        {
+            name: pd.Series([row[i] for row in rows], dtype=dtype)
+            for i, (name, dtype) in enumerate(zip(columns, dtypes, strict=True))
+        },
+        columns=columns,
+    )
 
 
 def _value(value: Any) -> Any:
