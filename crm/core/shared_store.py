@@ -134,7 +134,7 @@ class RedisBackend:
 
     def get(self, key: str) -> Entry | None:
         text = self.client.get(self.prefix + _checked(key))
-        return None if text is None else _decode(text)  # type: ignore[arg-type]
+        return None if text is None else _decode(text)
 
     def put(self, key: str, value: Any, expires_in: timedelta | None) -> None:
         text = _encode(value, utcnow())
