@@ -19,7 +19,7 @@ from crm.events.models import Event
 from crm.events.queries import status_counts
 from crm.extensions import db
 from crm.pledges.schedule import Quarter
-from crm.reports.stored import report_for
+from crm.reports.stored import figures_for
 
 bp = Blueprint("dashboard", __name__)
 
@@ -52,7 +52,7 @@ def _dashboard() -> dict:
         .limit(8)
     ).all()
     figures, counted_at = figures_for_page(today)
-    report, built_at = report_for(Quarter.of(today))
+    report, built_at = figures_for(Quarter.of(today))
     events = db.session.scalars(
         sa.select(Event).where(Event.ends_at >= utcnow()).order_by(Event.starts_at).limit(4)
     ).all()

@@ -16,6 +16,7 @@ The report is kept as JSON (never pickle): each section's columns, dtypes and ro
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
@@ -51,6 +52,19 @@ def key(quarter: Quarter) -> str:
     return f"report:{quarter.year}Q{quarter.number}"
 
 
+def figures_key(quarter: Quarter) -> str:
+    return f"report-figures:{quarter.year}Q{quarter.number}"
+
+
+@dataclass(frozen=True)
+class QuarterFigures:
+    """The report's key figures alone, as the dashboard shows them: a few numbers, stored
+    beside the report so the dashboard reads them without decoding every section."""
+
+    quarter: Quarter
+    figures: dict[str, tuple[Any, Any]]
+
+
 def stored_report(quarter: Quarter) -> tuple[Report, datetime] | None:
     """The stored report of `quarter` and when it was built, or None."""
     entry = shared_store.get(key(quarter))
@@ -64,9 +78,10 @@ def stored_report(quarter: Quarter) -> tuple[Report, datetime] | None:
 
 def store(report: Report) -> None:
     current = report.quarter == Quarter.of(date.today())
-    shared_store.put(
-        key(report.quarter), encode(report), expires_in=KEEP_CURRENT if current else KEEP_PAST
-    )
+    keep = KEEP_CURRENT if current else KEEP_PAST
+    shared_store.put(key(report.quarter), encode(report), expires_in=keep)
+    figures = {k: [_value(a), _value(b)] for k, (a, b) in report.figures.items()}
+    shared_store.put(figures_key(report.quarter), figures, expires_in=keep)
 
 
 def rebuild(quarter: Quarter) -> Report:
@@ -95,6 +110,19 @@ def report_for(quarter: Quarter) -> tuple[Report | None, datetime | None]:
         return found
     if small_enough_to_build():
         return build_report(quarter), None
+    queue_build(quarter)
+    return None, None
+
+
+def figures_for(quarter: Quarter) -> tuple[QuarterFigures | None, datetime | None]:
+    """The report's key figures for the dashboard, as `report_for` decides: stored, built now
+    (a small database), or (None, None) with the job queued."""
+    entry = shared_store.get(figures_key(quarter))
+    if entry is not None and isinstance(entry.value, dict):
+        figures = {k: (_plain(a), _plain(b)) for k, (a, b) in entry.value.items()}
+        return QuarterFigures(quarter, figures), entry.stored_at
+    if small_enough_to_build():
+        return QuarterFigures(quarter, build_report(quarter).figures), None
     queue_build(quarter)
     return None, None
 
