@@ -23,7 +23,7 @@ from flask import current_app
 from crm.champions.models import Champion, Endorsement, Stage, Verification
 from crm.champions.queries import lapsing_condition
 from crm.contacts.models import ConsentStatus, Contact
-from crm.core import shared_store
+from crm.core import shared_store, table_counts
 from crm.engagements.models import Engagement
 from crm.extensions import db
 from crm.organizations.models import Organization, OrganizationKind
@@ -84,6 +84,13 @@ def _value(member: Any) -> Any:
 def store_figures(today: date) -> dict[str, Any]:
     figures = count_figures(today)
     shared_store.put(KEY, figures, expires_in=KEEP)
+    # The lists' totals: every contact (erased ones stay listed), every organization.
+    table_counts.store(
+        {
+            "contact": db.session.scalar(sa.select(sa.func.count()).select_from(Contact)) or 0,
+            "organization": figures["organizations"],
+        }
+    )
     return figures
 
 

@@ -124,3 +124,22 @@ def test_a_small_database_with_nothing_stored_is_counted_in_the_request(client, 
     stats = page.split('id="dashboard-stats"', 1)[1]
     assert re.findall(r'<div class="stat-value">([^<]*)</div>', stats) == ["4", "3", "3", "2"]
     assert "Counted" not in stats  # counted for this page: current
+
+
+def test_an_unfiltered_big_list_shows_the_stored_total_without_counting(
+    app, client, as_role, db, some_data, run_jobs, monkeypatch
+):
+    as_role("lead")
+    with app.test_request_context():
+        enqueue(COUNT)
+        db.session.commit()
+    run_jobs()
+    monkeypatch.setitem(app.config, "COUNT_CAP", 2)  # 4 contacts, 3 organizations: "big"
+    with statements(app) as seen:
+        contacts = client.get("/contacts/").get_data(as_text=True)
+        organizations = client.get("/organizations/").get_data(as_text=True)
+    assert re.search(r">\s*4 contacts", contacts), "the stored total, exact"
+    assert re.search(r">\s*3 organizations", organizations)
+    assert not [sql for sql in seen if "count(" in sql]  # not counted on the request
+    filtered = client.get("/contacts/?country=KE").get_data(as_text=True)
+    assert "more than" not in filtered  # a filtered list counts (capped) as before
