@@ -33,6 +33,9 @@ COUNT = "dashboard.figures"
 COUNT_EVERY = timedelta(minutes=1)
 KEEP = timedelta(hours=1)  # a stopped worker's last count is not shown for ever
 COUNTED_TABLES = (Contact, Organization, Engagement, Champion, Endorsement)
+# What a stored count must hold to be shown (one stored by an older version is counted again).
+FIGURES = {"contacts", "organizations", "consented", "engagements_30d", "by_kind", "pipeline",
+           "lapsing", "to_review"}  # fmt: skip
 
 
 def count_figures(today: date) -> dict[str, Any]:
@@ -98,7 +101,7 @@ def figures_for_page(today: date) -> tuple[dict[str, Any] | None, datetime | Non
     """What the dashboard shows, and when it was counted: the stored figures; or, with none
     stored, counted now on a small database (no time: they are current); or (None, None)."""
     entry = shared_store.get(KEY)
-    if entry is not None and isinstance(entry.value, dict):
+    if entry is not None and isinstance(entry.value, dict) and FIGURES <= entry.value.keys():
         return _shown(entry.value), entry.stored_at
     if all(_capped_count(model) <= _cap() for model in COUNTED_TABLES):
         return _shown(count_figures(today)), None
