@@ -101,7 +101,7 @@ def figures_for_page(today: date) -> tuple[dict[str, Any] | None, datetime | Non
     """What the dashboard shows, and when it was counted: the stored figures; or, with none
     stored, counted now on a small database (no time: they are current); or (None, None)."""
     entry = shared_store.get(KEY)
-    if entry is not None and isinstance(entry.value, dict) and FIGURES <= entry.value.keys():
+    if entry is not None and isinstance(entry.value, dict) and entry.value.keys() >= FIGURES:
         return _shown(entry.value), entry.stored_at
     if all(_capped_count(model) <= _cap() for model in COUNTED_TABLES):
         return _shown(count_figures(today)), None
