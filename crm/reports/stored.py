@@ -85,7 +85,7 @@ def store(report: Report) -> None:
 
 
 def rebuild(quarter: Quarter) -> Report:
-    """Build `quarter`'s report and store it (the job, and the `flask crm report` command)."""
+    """Build `quarter`'s report and store it for every process (the `reports.build` job)."""
     report = build_report(quarter)
     store(report)
     return report
@@ -119,8 +119,11 @@ def figures_for(quarter: Quarter) -> tuple[QuarterFigures | None, datetime | Non
     (a small database), or (None, None) with the job queued."""
     entry = shared_store.get(figures_key(quarter))
     if entry is not None and isinstance(entry.value, dict):
-        figures = {k: (_plain(a), _plain(b)) for k, (a, b) in entry.value.items()}
-        return QuarterFigures(quarter, figures), entry.stored_at
+        try:
+            figures = {k: (_plain(a), _plain(b)) for k, (a, b) in entry.value.items()}
+            return QuarterFigures(quarter, figures), entry.stored_at
+        except (TypeError, ValueError):
+            pass  # stored by an older version: built or queued below, as if absent
     if small_enough_to_build():
         return QuarterFigures(quarter, build_report(quarter).figures), None
     queue_build(quarter)
