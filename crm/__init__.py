@@ -128,6 +128,7 @@ def register_models() -> None:
     import crm.contacts.models  # noqa: F401
     import crm.core.flood  # noqa: F401
     import crm.core.jobs.models  # noqa: F401
+    import crm.core.shared_store  # noqa: F401
     import crm.duplicates.models  # noqa: F401
     import crm.engagements.models  # noqa: F401
     import crm.events.models  # noqa: F401
@@ -174,8 +175,10 @@ def register_jobs() -> None:
     import crm.campaigns.jobs  # noqa: F401
     import crm.core.housekeeping  # noqa: F401
     import crm.core.mail  # noqa: F401
+    import crm.dashboard.jobs  # noqa: F401
     import crm.imports.jobs  # noqa: F401
     import crm.pledges.jobs  # noqa: F401
+    import crm.reports.jobs  # noqa: F401
 
 
 def register_blueprints(app: Flask) -> None:
