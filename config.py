@@ -146,6 +146,14 @@ def _email_address(text: str) -> str:
     return value
 
 
+def _redis_url(text: str) -> str:
+    value = text.strip()
+    parts = urlsplit(value)
+    if parts.scheme not in ("redis", "rediss", "unix") or any(c.isspace() for c in value):
+        raise ValueError(text)
+    return value
+
+
 def _text(text: str) -> str:
     return text.strip()
 
@@ -167,6 +175,11 @@ EMAIL_ADDRESS = Kind(
     _email_address,
 )
 FOLDER = Kind("a folder (its path)", _folder)
+REDIS_ADDRESS = Kind(
+    "a Redis URL such as redis://:password@host:6379/0 (rediss:// for TLS)",
+    lambda text: _redis_url(text),
+    secret=True,
+)
 TEXT = Kind("text", _text)
 SECRET = Kind("text (kept secret)", lambda text: text, secret=True)
 
@@ -275,6 +288,22 @@ class BaseConfig:
         "Signs sessions, forms and the links in emails (invitations, unsubscribe): a long "
         "random string, the same on every machine. Unset (not in production), a random key is "
         "made once and kept in `CRM_INSTANCE_DIR/secret_key`.",
+        "Configuration and storage",
+    )
+    REDIS_URL = Setting[str](
+        "CRM_REDIS_URL",
+        REDIS_ADDRESS,
+        None,
+        "Where the figures every process shares (the dashboard's counts, the quarterly "
+        "report) are kept: unset, in the database (table `stored_value`); set, in this Redis. "
+        "Worth it with several machines or heavy traffic (see the README).",
+        "Configuration and storage",
+    )
+    REDIS_PREFIX = Setting(
+        "CRM_REDIS_PREFIX",
+        TEXT,
+        "crm:",
+        "What this CRM's keys in Redis begin with, so several CRMs can share one Redis.",
         "Configuration and storage",
     )
     SQLALCHEMY_ENGINE_OPTIONS: dict = {"pool_pre_ping": True}
@@ -611,6 +640,7 @@ class TestConfig(BaseConfig):
         "Tests",
         default_text="SQLite in memory",
     )
+    REDIS_URL = BaseConfig.REDIS_URL.pin(None)  # the Redis tests name their own server
     WTF_CSRF_ENABLED = False  # tests that exercise CSRF switch it back on
     MAIL_PROVIDER = BaseConfig.MAIL_PROVIDER.pin("file")
     PASSWORD_MIN_LENGTH = BaseConfig.PASSWORD_MIN_LENGTH.pin(8)

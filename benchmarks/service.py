@@ -142,6 +142,31 @@ class Service:
                 time.sleep(0.3)
         raise SystemExit(f"The server did not answer /healthz within 60 s; see {self.log}")
 
+    def cpu_seconds(self) -> float:
+        """CPU time used so far by gunicorn's processes (the master and its workers)."""
+        master = self.children[0].pid
+        total = 0.0
+        for stat in Path("/proc").glob("[0-9]*/stat"):
+            try:
+                fields = stat.read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue  # a process that ended meanwhile
+            if int(fields[1]) == master or stat.parent.name == str(master):
+                total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        return total
+
+    def settle(self, timeout: float = 120) -> None:
+        """Wait until the server is idle: requests a case left queued (wrk stops waiting for
+        answers when its time is up, the server does not) must not be billed to the next."""
+        deadline = time.monotonic() + timeout
+        before = self.cpu_seconds()
+        while time.monotonic() < deadline:
+            time.sleep(0.5)
+            now = self.cpu_seconds()
+            if now - before < 0.05:
+                return
+            before = now
+
     def stop(self) -> None:
         for child in self.children:
             child.send_signal(signal.SIGTERM)
@@ -351,15 +376,16 @@ def _ms(text: str) -> float:
 
 
 def wrk(
-    base: str, cookie: str, case: str, paths: list[str], connections: int, seconds: int
+    service: Service, cookie: str, case: str, paths: list[str], connections: int, seconds: int
 ) -> Result:
+    service.settle()
     script = Path(tempfile.mkstemp(suffix=".lua")[1])
     script.write_text(LUA % ", ".join(f'"{p}"' for p in paths))
     try:
         out = subprocess.run(
             [
                 "wrk", "-t2", f"-c{connections}", f"-d{seconds}s", "--timeout", "30s", "--latency",
-                "-H", f"Cookie: {cookie}", "-s", str(script), base,
+                "-H", f"Cookie: {cookie}", "-s", str(script), service.base,
             ],  # fmt: skip
             capture_output=True, text=True, check=True,
         ).stdout  # fmt: skip
@@ -464,7 +490,7 @@ def measure_engine(engine: str, args: argparse.Namespace, workdir: Path, lines: 
             for path in case_paths[:20]:
                 browser.open(service.base + path).read()  # warm each process a little
         results = [
-            wrk(service.base, cookie, case, case_paths, c, args.duration)
+            wrk(service, cookie, case, case_paths, c, args.duration)
             for c in args.connections
             for case, case_paths in cases.items()
         ]
@@ -497,9 +523,7 @@ def busy(url: str, service: Service, cookie: str, paths: dict[str, list[str]], a
     editing = threading.Thread(target=edit_contacts, args=(service.base, ids, 4, edits, lock))
     editing.start()
     busy_cases = ["/healthz", "dashboard", "contact list", "contact page"]
-    results = [
-        wrk(service.base, cookie, case, paths[case], 8, args.duration) for case in busy_cases
-    ]
+    results = [wrk(service, cookie, case, paths[case], 8, args.duration) for case in busy_cases]
     editing.join()
     output, _ = importer.communicate()
     import_seconds = time.perf_counter() - started

@@ -12,12 +12,13 @@ from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
-from flask import Flask, g, has_app_context, has_request_context, request
+from flask import Flask
 
 from config import BaseConfig, development_secret_key, load_config, read_settings
 from crm.core import errors, templating
 from crm.core.clean_request import CleanRequest
 from crm.core.unit_of_work import CRMFlask
+from crm.core.write_lock import begins_writing
 from crm.extensions import csrf, db, login_manager, migrate
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -109,20 +110,11 @@ def _configure_sqlite(engine: sa.Engine, busy_timeout_ms: int) -> None:
 
     @sa.event.listens_for(engine, "begin")
     def on_begin(connection):
-        # A request that writes takes the write lock up front: a transaction that has read
-        # cannot later upgrade to writing once another has written ("database is locked").
-        # With the lock first, concurrent writers queue for busy_timeout instead of failing.
-        connection.exec_driver_sql("BEGIN IMMEDIATE" if _writing_request() else "BEGIN")
-
-
-def _writing_request() -> bool:
-    if has_app_context() and g.get("write_transactions"):  # a worker running a job
-        return True
-    return (
-        has_request_context()
-        and request.method not in ("GET", "HEAD", "OPTIONS")
-        and not g.get("reading_only")  # set by the "database is busy" page, which only reads
-    )
+        # A transaction that writes takes the write lock up front: one that has read cannot
+        # later upgrade to writing once another has written ("database is locked"). With the
+        # lock first, concurrent writers queue for busy_timeout instead of failing.
+        # Which transactions write is decided in one place (crm.core.write_lock).
+        connection.exec_driver_sql("BEGIN IMMEDIATE" if begins_writing() else "BEGIN")
 
 
 def register_models() -> None:
@@ -136,6 +128,7 @@ def register_models() -> None:
     import crm.contacts.models  # noqa: F401
     import crm.core.flood  # noqa: F401
     import crm.core.jobs.models  # noqa: F401
+    import crm.core.shared_store  # noqa: F401
     import crm.duplicates.models  # noqa: F401
     import crm.engagements.models  # noqa: F401
     import crm.events.models  # noqa: F401
@@ -183,9 +176,11 @@ def register_jobs() -> None:
     import crm.campaigns.jobs  # noqa: F401
     import crm.core.housekeeping  # noqa: F401
     import crm.core.mail  # noqa: F401
+    import crm.dashboard.jobs  # noqa: F401
     import crm.duplicates.jobs  # noqa: F401
     import crm.imports.jobs  # noqa: F401
     import crm.pledges.jobs  # noqa: F401
+    import crm.reports.jobs  # noqa: F401
 
 
 def register_blueprints(app: Flask) -> None:

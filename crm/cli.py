@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import secrets
 import sys
+from typing import Any
 
 import click
 import sqlalchemy as sa
@@ -15,13 +16,31 @@ from crm.auth.models import User
 from crm.core.access import Role
 from crm.core.errors import OperationError
 from crm.core.jobs.cli import worker_command
+from crm.core.write_lock import is_locked
 from crm.demo import bulk, sample
 from crm.extensions import db
 from crm.imports.cli import import_command
 from crm.pledges.cli import pledges_cli
 from crm.reports.cli import report_command
 
-crm_cli = AppGroup("crm", help="WEST Advocacy CRM commands.")
+
+class CommandGroup(AppGroup):
+    """`flask crm`: a wait for SQLite's write lock that runs out is told as such, never as a
+    traceback (a command's transactions wait `busy_timeout` for the lock, as a save does)."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except sa.exc.OperationalError as error:
+            if not is_locked(error):
+                raise
+            raise click.ClickException(
+                "The database is busy: another change held its write lock for longer than a "
+                "command waits for it. Nothing was changed; run the command again in a minute."
+            ) from None
+
+
+crm_cli = CommandGroup("crm", help="WEST Advocacy CRM commands.")
 
 
 @crm_cli.command("create-user")

@@ -233,10 +233,13 @@ def member_ids(c: Criteria) -> sa.Select:
     return sa.select(Contact.id).where(*conditions(c))
 
 
-def count(c: Criteria) -> int:
-    return db.session.execute(
-        sa.select(sa.func.count()).select_from(member_ids(c).subquery())
-    ).scalar_one()
+def count(c: Criteria, cap: int | None = None) -> int:
+    """How many people match; with `cap`, counted up to cap + 1 at most (a preview of a big
+    segment reads no more than that)."""
+    ids = member_ids(c)
+    if cap is not None:
+        ids = ids.limit(cap + 1)
+    return db.session.execute(sa.select(sa.func.count()).select_from(ids.subquery())).scalar_one()
 
 
 def sample(c: Criteria, limit: int = 10) -> list[Contact]:
@@ -249,9 +252,12 @@ def sample(c: Criteria, limit: int = 10) -> list[Contact]:
     return list(db.session.scalars(stmt))
 
 
-def mailable_count(c: Criteria) -> int:
-    """Members with an address and consent (a send also drops suppressed and invalid ones)."""
-    stmt = sa.select(sa.func.count()).where(
+def mailable_count(c: Criteria, cap: int | None = None) -> int:
+    """Members with an address and consent (a send also drops suppressed and invalid ones);
+    with `cap`, counted up to cap + 1 at most."""
+    ids = sa.select(Contact.id).where(
         *conditions(c), Contact.email.is_not(None), Contact.consent_status == ConsentStatus.GRANTED
     )
-    return db.session.execute(stmt).scalar_one()
+    if cap is not None:
+        ids = ids.limit(cap + 1)
+    return db.session.execute(sa.select(sa.func.count()).select_from(ids.subquery())).scalar_one()

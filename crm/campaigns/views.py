@@ -3,7 +3,7 @@ send or schedule, cancel) and what the outbox did."""
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
 from crm.audit.operations import trail_for
@@ -116,9 +116,15 @@ def _builder(form: SegmentForm, segment: Segment | None):
 
 
 def _preview(criteria: segments.Criteria) -> dict:
+    # Counted up to the lists' cap: a segment of a million people is "more than 10,000" here
+    # (the send counts its recipients exactly, in the worker).
+    cap = current_app.config["COUNT_CAP"]
+    count = segments.count(criteria, cap)
+    mailable = segments.mailable_count(criteria, cap)
     return {
-        "count": segments.count(criteria),
-        "mailable": segments.mailable_count(criteria),
+        "count": count,
+        "count_label": f"more than {cap:,}" if count > cap else f"{count:,}",
+        "mailable_label": f"more than {cap:,}" if mailable > cap else f"{mailable:,}",
         "sample": segments.sample(criteria, SAMPLE_SIZE),
     }
 

@@ -24,6 +24,7 @@ from crm.auth.operations import staff_choices
 from crm.contacts import operations, queries
 from crm.contacts.forms import ContactForm
 from crm.contacts.models import ConsentStatus, Contact
+from crm.core import table_counts
 from crm.core.access import Permission, requires
 from crm.core.countries import country_choices, language_name
 from crm.core.form_pages import submit_form
@@ -110,12 +111,16 @@ def index():
         # order, reading the index alone where it can, then load those rows.
         plan = plan.for_sort(sort)
         stmt, rows = queries.filtered_ids(filters, plan), queries.list_rows()
+    known = plan.known_total if plan and search_only else None
+    if not filters.q and not other_filters:
+        # Every contact: the count the worker stored, when past the cap (not counted here).
+        known = table_counts.known_total("contact")
     page = page_of(
         stmt,
         sort,
         # A search already knows how many it found (or that it is a great many): counting
         # again through a dense match would read most of the table.
-        known_total=plan.known_total if plan and search_only else None,
+        known_total=known,
         count=not (plan and plan.known_total is None),
         rows=rows,
     )

@@ -49,6 +49,13 @@ class CountryField(SelectField):
 class TagsField(StringField):
     """Comma-separated tags."""
 
+    def process_data(self, value: object) -> None:
+        # Filled from a record, it is given the record's Tag rows (or names): keep them as the
+        # text a person would type, so a post that leaves the field out still reads text.
+        if isinstance(value, list | tuple):
+            value = ", ".join(getattr(tag, "name", tag) for tag in value)
+        super().process_data(value)
+
     def _value(self) -> str:
         if isinstance(self.data, list):
             return ", ".join(self.data)

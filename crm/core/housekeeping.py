@@ -16,7 +16,7 @@ from datetime import datetime, timedelta
 
 from flask import current_app
 
-from crm.core import flood
+from crm.core import flood, shared_store
 from crm.core.db import utcnow
 from crm.core.errors import OperationError
 from crm.core.jobs import JobContext, handler, periodic, retention
@@ -87,3 +87,9 @@ def _finished_jobs(now: datetime) -> int:
 @task("workers gone")
 def _gone_workers(now: datetime) -> int:
     return retention.forget_gone_workers(now)
+
+
+@task("expired shared values")
+def _expired_shared_values(now: datetime) -> int:
+    # Only the database keeps them past their time; Redis forgets them itself.
+    return shared_store.DatabaseBackend().forget_expired(now)

@@ -11,13 +11,16 @@ from flask import current_app
 from flask.cli import with_appcontext
 
 from crm.auth.models import User
+from crm.core.db import utcnow
 from crm.core.errors import OperationError
+from crm.core.write_lock import is_locked
 from crm.extensions import db
-from crm.imports import operations, uploads
+from crm.imports import operations, staged, uploads
 from crm.imports.column_mapping import check_mapping, not_kept
-from crm.imports.models import ExistingPolicy, RecordType, SavedMapping
+from crm.imports.jobs import CRASHED, FAIL_TRIES
+from crm.imports.models import ExistingPolicy, ImportRun, RecordType, RunStatus, SavedMapping
 from crm.imports.phrases import counted, listed, singular
-from crm.imports.running import error_file
+from crm.imports.running import Outcome, Progress, error_file
 
 DEFAULT_FOLDER = Path(__file__).resolve().parents[2] / "imports"
 
@@ -93,13 +96,18 @@ def import_command(
     file: str, record_type: str, existing: str, mapping_name: str | None,
     user_email: str | None, dry_run: bool,
 ) -> None:  # fmt: skip
-    """Import a CSV or XLSX file (looked for in imports/ when not found where you are)."""
+    """Import a CSV or XLSX file (looked for in imports/ when not found where you are).
+
+    Three transactions: the run is recorded (running); the file is checked without SQLite's
+    write lock; the rows are written in one short transaction holding it (`crm.imports.staged`).
+    Whatever stops the import after the first marks the run failed, with the reason."""
     path = _find(file)
     actor = None
     if user_email:
         actor = db.session.scalar(sa.select(User).where(User.email == user_email.lower()))
         if actor is None:
             raise click.ClickException(f"No user {user_email}.")
+    actor_id = actor.id if actor else None
     stored_name = None
     try:
         run = operations.start_run(actor, record_type, path.name, path)
@@ -117,37 +125,37 @@ def import_command(
         spec = operations.spec_for(record_type)
         _say_columns(path.name, run.total_rows, run.headers, run.mapping, spec, record_type)
         check_mapping(run.mapping, run.headers, spec)
+        operations.ready(run)
         run.dry_run = dry_run
-        label = "Checking" if dry_run else "Importing"
-        with click.progressbar(length=run.total_rows, label=label, file=sys.stderr) as bar:
-            state = {"done": 0}
-
-            def advance(done: int, total: int) -> None:
-                bar.update(done - state["done"])
-                state["done"] = done
-
-            outcome = operations.import_now(actor, run, progress=advance)
+        run.status = RunStatus.RUNNING  # from here on it ends done or failed, never waits
+        run.started_at = utcnow()
+        db.session.commit()
     except OperationError as error:
         db.session.rollback()
         if stored_name:
             uploads.drop_cache(stored_name)  # no run is kept, so neither is its copy
         raise click.ClickException(error.message) from None
-    headers = list(run.headers)
-    extra = listed([counted(n, singular(what), what) for what, n in run.extra_created.items() if n])
+    run_id, total, headers = run.id, run.total_rows, list(run.headers)
+    label = "Checking" if dry_run else "Importing"
+    with click.progressbar(length=total, label=label, file=sys.stderr) as bar:
+        state = {"done": 0}
+
+        def advance(done: int, total: int) -> None:
+            bar.update(done - state["done"])
+            state["done"] = done
+
+        outcome, extra_created = _check_then_write(run_id, actor_id, dry_run, advance)
+    extra = listed([counted(n, singular(what), what) for what, n in extra_created.items() if n])
     if dry_run:
-        db.session.rollback()
-        uploads.drop_cache(stored_name)  # no run is kept, so neither is its copy of the file
         summary = (
             f"would create {outcome.created:,}, update {outcome.updated:,}, "
             f"skip {outcome.skipped:,} and leave out {outcome.failed:,}"
         )
         if extra:
             summary += f"; it would also create {extra}"
-        click.echo(f"Dry run, nothing changed. Of {counted(run.total_rows, 'row')}, the import "
+        click.echo(f"Dry run, nothing changed. Of {counted(total, 'row')}, the import "
                    f"{summary}.")  # fmt: skip
     else:
-        run_id = run.id
-        db.session.commit()  # the copy of the file is deleted once this has committed
         summary = (
             f"{outcome.created:,} created, {outcome.updated:,} updated, "
             f"{outcome.skipped:,} skipped, {outcome.failed:,} failed"
@@ -160,3 +168,68 @@ def import_command(
         errors.write_text(error_file(headers, outcome.failed_rows), encoding="utf-8")
         rows = "The row left out" if outcome.failed == 1 else "The rows left out"
         click.echo(f"{rows}, with the reason for each: {errors}")
+
+
+def _check_then_write(
+    run_id: int, actor_id: int | None, dry_run: bool, progress: Progress
+) -> tuple[Outcome, dict[str, int]]:
+    """Check without the lock, write holding it, commit (a dry run: roll back and forget the
+    run). Any failure marks the run failed with the reason and is told as a ClickException."""
+    try:
+        checked = staged.check_without_lock(actor_id, run_id, progress=progress)
+        outcome = staged.write_with_lock(checked, progress=progress)
+        extra_created = dict(checked.planned.importer.ctx.extra_created)
+        if dry_run:
+            db.session.rollback()
+            _forget(run_id)
+        else:
+            db.session.commit()  # the copy of the file is deleted once this has committed
+        return outcome, extra_created
+    except OperationError as error:
+        _failed(run_id, error.message)
+        raise click.ClickException(error.message) from None
+    except sa.exc.OperationalError as error:
+        if not is_locked(error):
+            _failed(run_id, CRASHED)
+            raise
+        seconds = current_app.config["SQLITE_BUSY_TIMEOUT_MS"] / 1000
+        message = (
+            f"The database stayed busy: another change held its write lock for more than "
+            f"{seconds:g} seconds, so nothing was imported. Run the import again."
+        )
+        _failed(run_id, message)
+        raise click.ClickException(message) from None
+    except BaseException as error:
+        interrupted = isinstance(error, KeyboardInterrupt | SystemExit)
+        _failed(run_id, STOPPED if interrupted else CRASHED)
+        raise
+
+
+STOPPED = "The import was stopped before it finished; nothing was imported."
+
+
+def _failed(run_id: int, message: str) -> None:
+    """The run marked failed with `message`, in a transaction of its own, tried a few times
+    (each waits for SQLite's lock). Should even that fail, the run, which has no job, is
+    failed by the housekeeping once it has run for longer than any import takes."""
+    for attempt in range(1, FAIL_TRIES + 1):
+        db.session.rollback()
+        try:
+            run = db.session.get(ImportRun, run_id)
+            if run is not None:
+                operations.fail(run, message)
+                db.session.commit()
+            return
+        except sa.exc.OperationalError:
+            db.session.rollback()
+            if attempt == FAIL_TRIES:
+                raise
+
+
+def _forget(run_id: int) -> None:
+    """A dry run's run and its copy of the file, gone (as if never started)."""
+    run = db.session.get(ImportRun, run_id)
+    if run is not None:
+        uploads.drop_cache(run.stored_name)
+        db.session.delete(run)
+        db.session.commit()

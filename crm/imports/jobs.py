@@ -22,19 +22,20 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from crm.auth.models import User
 from crm.core.db import rows_touched, utcnow
 from crm.core.errors import OperationError
 from crm.core.housekeeping import task
 from crm.core.jobs import Job, JobContext, Retry, enqueue, handler
 from crm.core.jobs.worker import TRANSIENT
+from crm.core.write_lock import is_locked
 from crm.extensions import db
-from crm.imports import operations, uploads
+from crm.imports import operations, staged, uploads
 from crm.imports.models import RUN_JOB, ImportRun, RunStatus
-from crm.imports.queries import job_failure, jobs_for
+from crm.imports.queries import OPEN, from_a_terminal, job_failure, jobs_for
 
 log = logging.getLogger(__name__)
 
+FAIL_TRIES = 3  # attempts at marking a run failed, each in a transaction of its own
 CRASHED = "The import stopped on an unexpected error and was rolled back."
 
 
@@ -57,29 +58,31 @@ def _describe(payload: dict) -> str:
 
 @handler(RUN_JOB, label="Import", max_attempts=3, describe=_describe)
 def run_import(payload: dict, job: JobContext) -> dict:
+    """Check the whole file without the write lock, then write it in the job's transaction,
+    which takes the lock as it begins and commits with the job (`crm.imports.staged`)."""
     run_id = int(payload["run_id"])
-    waiting = _write_first(run_id, ImportRun.status == RunStatus.QUEUED.value, started_at=utcnow())
-    run = db.session.get(ImportRun, run_id)
-    if run is None:
-        raise OperationError(f"Import #{run_id} no longer exists; there is nothing to import.")
-    if not waiting:
-        raise OperationError(
-            f"This import is no longer waiting to run ({run.status.label.lower()}); each "
-            "upload is imported once."
-        )
-    actor = db.session.get(User, job.created_by_id) if job.created_by_id else None
-    job.progress(0, run.total_rows)
+    job.progress(0, 0)
     try:
-        outcome = operations.import_now(actor, run, progress=job.progress)
+        checked = staged.check_without_lock(
+            job.created_by_id, run_id, ready=_still_waiting, progress=job.progress
+        )
+        # The write begins with a write to the run: on SQLite, the lock is taken first.
+        if not _write_first(run_id, ImportRun.status == RunStatus.QUEUED.value,
+                            started_at=utcnow()):  # fmt: skip
+            _still_waiting(_reread(run_id))  # says why it no longer waits
+        outcome = staged.write_with_lock(checked, progress=job.progress)
     except OperationError as error:
         db.session.rollback()
+        run = db.session.get(ImportRun, run_id)
+        if run is None or run.status not in OPEN:
+            raise  # no run waits on this job: the job fails with the reason
         _write_first(run_id, finished_at=utcnow())
         operations.fail(_reread(run_id), error.message)
         return {"refused": error.message}  # committed with the job: the run failed, nothing in
-    except (Retry, *TRANSIENT):
+    except (Retry, *TRANSIENT) as error:
         if job.attempts < job.max_attempts:
             raise  # the worker tries again later; the run stays queued
-        _fail_now(run_id, "The database was unavailable on each try.")
+        _fail_now(run_id, _unavailable(error))
         raise
     except Exception:
         log.exception("Import %s stopped on an unexpected error", run_id)
@@ -91,6 +94,23 @@ def run_import(payload: dict, job: JobContext) -> dict:
         "skipped": outcome.skipped,
         "failed": outcome.failed,
     }
+
+
+def _still_waiting(run: ImportRun) -> None:
+    if run.status is not RunStatus.QUEUED:
+        raise OperationError(
+            f"This import is no longer waiting to run ({run.status.label.lower()}); each "
+            "upload is imported once."
+        )
+
+
+def _unavailable(error: BaseException) -> str:
+    if is_locked(error):
+        return (
+            "The database stayed busy (another change held its write lock) on each try; "
+            "nothing was imported."
+        )
+    return "The database was unavailable on each try."
 
 
 def _write_first(run_id: int, *only: sa.ColumnElement[bool], **values: Any) -> int:
@@ -113,15 +133,18 @@ def _reread(run_id: int) -> ImportRun:
 
 def _fail_now(run_id: int, message: str) -> None:
     """Mark the run failed in a transaction of its own, before the worker records the job's
-    failure. Best effort: if even this cannot be written, the hourly housekeeping does it later."""
-    db.session.rollback()
-    try:
-        _write_first(run_id, finished_at=utcnow())
-        operations.fail(_reread(run_id), message)
-        db.session.commit()
-    except Exception:  # noqa: BLE001 - the job's own failure is still recorded by the worker
+    failure. Tried a few times (each waits `busy_timeout` for SQLite's lock); if even that
+    cannot be written, the hourly housekeeping does it from the failed job."""
+    for _ in range(FAIL_TRIES):
         db.session.rollback()
-        log.warning("Import %s: could not mark the run failed", run_id, exc_info=True)
+        try:
+            _write_first(run_id, finished_at=utcnow())
+            operations.fail(_reread(run_id), message)
+            db.session.commit()
+            return
+        except Exception:  # noqa: BLE001 - the job's own failure is still recorded by the worker
+            db.session.rollback()
+            log.warning("Import %s: could not mark the run failed", run_id, exc_info=True)
 
 
 # --- housekeeping (run by the hourly `housekeeping` job) -------------------------------------
@@ -137,7 +160,10 @@ def _fail_orphaned_runs(now: datetime) -> int:
     jobs = jobs_for(open_runs)
     failed = 0
     for run in open_runs:
-        reason = job_failure(jobs.get(run.id))
+        job = jobs.get(run.id)
+        if job is None and from_a_terminal(run, now):
+            continue
+        reason = job_failure(job)
         if reason:
             operations.fail(run, reason)
             failed += 1

@@ -73,8 +73,6 @@ def start_run(
         )
     if not size:
         raise OperationError(f"“{file_name}” is empty.")
-    forget_stale_drafts()
-    sweep_cache()
     stored_name = f"{uuid.uuid4().hex}.upload"
     path = upload_dir() / stored_name
     if isinstance(data, Path):
@@ -89,6 +87,10 @@ def start_run(
     except BaseException:
         path.unlink(missing_ok=True)
         raise
+    # Only now the database: from the command line this takes SQLite's write lock, which
+    # copying and counting a large file would hold for a second or two.
+    forget_stale_drafts()
+    sweep_cache()
     info = reader.info
     if not isinstance(data, Path):
         db.session.add(ImportUpload(stored_name=stored_name, data=data))
@@ -242,6 +244,27 @@ def perform(
     run.status = RunStatus.RUNNING
     run.started_at = run.started_at or utcnow()
     return running.execute(run, reader_for(run), context(actor, run), progress=progress)
+
+
+def plan(actor: Any, run: ImportRun, *, progress: running.Progress | None = None) -> running.Plan:
+    """Read, validate and match the whole file; nothing is written (a transaction that only
+    reads will do: `crm.imports.staged`)."""
+    if run.status is not RunStatus.RUNNING:
+        ready(run)
+    check_mapping(run.mapping, run.headers, spec_for(run.record_type))
+    return running.plan(run, reader_for(run), context(actor, run), progress=progress)
+
+
+def write_planned(
+    run: ImportRun, planned: running.Plan, *, progress: running.Progress | None = None
+) -> running.Outcome:
+    """Write what `plan` found and let the upload go with the same commit. The caller commits,
+    or rolls back for a dry run."""
+    run.status = RunStatus.RUNNING
+    run.started_at = run.started_at or utcnow()
+    outcome = running.write(run, planned, progress=progress)
+    forget_upload(run.stored_name)
+    return outcome
 
 
 def import_now(

@@ -8,9 +8,11 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass
+from datetime import datetime, timedelta
 
 import sqlalchemy as sa
 
+from crm.core.db import utcnow
 from crm.core.jobs import Job, JobStatus
 from crm.core.jobs.presence import progress_of, workers_seen
 from crm.extensions import db
@@ -18,6 +20,7 @@ from crm.imports.models import ImportRun, RunStatus
 
 WORKER_COMMAND = "flask --app wsgi crm worker"
 OPEN = (RunStatus.QUEUED, RunStatus.RUNNING)  # committed statuses that wait on a job
+CLI_LONGEST = timedelta(hours=2)  # far longer than a million-row import from the command line
 
 
 def latest_runs(limit: int = 100) -> list[ImportRun]:
@@ -59,10 +62,23 @@ def job_failure(job: Job | None) -> str | None:
     return None
 
 
+def from_a_terminal(run: ImportRun, now: datetime | None = None) -> bool:
+    """A run `flask crm import` is running: it has no job, and ends itself, done or failed.
+    Only one running for longer than any import takes has lost its process (killed)."""
+    started = run.started_at
+    return (
+        run.status is RunStatus.RUNNING
+        and started is not None
+        and (now or utcnow()) - started < CLI_LONGEST
+    )
+
+
 def shown_status(run: ImportRun, job: Job | None) -> RunStatus:
     """The run's status, or while it is open, its job's."""
     if run.status not in OPEN:
         return run.status
+    if job is None and from_a_terminal(run):
+        return RunStatus.RUNNING
     if job is None or job_failure(job):  # no job: it failed (see job_failure)
         return RunStatus.FAILED
     if job.status is JobStatus.DONE:  # the run is committed with its job; read it again
@@ -107,8 +123,7 @@ def state_of(run: ImportRun) -> RunState:
     message = run.message if run.status is RunStatus.FAILED else None
     if run.status in OPEN and status is RunStatus.FAILED:
         message = job_failure(job)
-    if status is RunStatus.RUNNING:
-        assert job is not None, "a run is shown running only while its job runs"
+    if status is RunStatus.RUNNING and job is not None:  # without: a terminal's, not followed
         progress = progress_of(job)
         done = progress.done or 0
         total = max(progress.total or total, done, 1)

@@ -19,6 +19,7 @@ from flask_login import current_user
 
 from crm.audit import display as audit_display
 from crm.audit.operations import trail_for
+from crm.core import table_counts
 from crm.core.access import Permission, has_permission, requires
 from crm.core.countries import country_choices
 from crm.core.form_pages import submit_form
@@ -75,9 +76,13 @@ def index():
     args = request.args
     sort_key, sort = chosen_sort(queries.SORTS, "name")
     q = args.get("q", "").strip()
+    kind, country, tag = args.get("kind", ""), args.get("country", ""), args.get("tag", "")
+    every = not (q or kind or country or tag)
     page = page_of(
-        queries.filtered(q, args.get("kind", ""), args.get("country", ""), args.get("tag", "")),
+        queries.filtered(q, kind, country, tag),
         sort,
+        # Every organization: the count the worker stored, when past the cap (not counted here).
+        known_total=table_counts.known_total("organization") if every else None,
     )
     return render_template(
         "organizations/index.html",

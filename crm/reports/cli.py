@@ -8,6 +8,7 @@ import click
 from flask import render_template
 from flask.cli import with_appcontext
 
+from crm.core.write_lock import only_reads
 from crm.reports import render
 from crm.reports.build import build_report, not_begun, parse_quarter
 
@@ -27,6 +28,7 @@ OUTPUT_HELP = (
 @click.option("--section", help="With --format csv and -o FILE.csv: the section, e.g. pledges.")
 def report_command(quarter_text: str, fmt: str, output: Path, section: str | None):
     """Write the quarterly adoption report."""
+    only_reads()  # it reads the database and writes a file: no need of the write lock
     try:
         quarter = parse_quarter(quarter_text)
     except ValueError as exc:

@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import time
 from datetime import date
 
 from flask import (
     Blueprint,
     Response,
     abort,
-    current_app,
     flash,
     redirect,
     render_template,
@@ -21,7 +19,8 @@ from crm.core.access import Permission, requires
 from crm.pledges.models import Maturity
 from crm.pledges.schedule import Quarter
 from crm.reports import formats, render
-from crm.reports.build import Report, build_report, not_begun, parse_quarter
+from crm.reports.build import Report, not_begun, parse_quarter
+from crm.reports.stored import report_for
 
 bp = Blueprint("reports", __name__, url_prefix="/reports")
 
@@ -44,20 +43,6 @@ def report_change(now: object, before: object) -> str:
 def report_rows(frame) -> list[list[str]]:
     """A section's cells as the page shows them (see `crm.reports.formats`)."""
     return formats.display_rows(frame)
-
-
-_cache: dict[Quarter, tuple[float, Report]] = {}
-CACHE_SECONDS = 300
-
-
-def cached_report(quarter: Quarter) -> Report:
-    """Built at most every few minutes per process: the dashboard shows it on every visit."""
-    hit = _cache.get(quarter)
-    if hit and not current_app.testing and time.monotonic() - hit[0] < CACHE_SECONDS:
-        return hit[1]
-    report = build_report(quarter)
-    _cache[quarter] = (time.monotonic(), report)
-    return report
 
 
 def recent_quarters(count: int = 8) -> list[Quarter]:
@@ -109,19 +94,36 @@ def index():
     if refusal:
         flash(f"{refusal} Here is the current quarter.", "warning")
         return redirect(url_for("reports.index"))
-    report = build_report(quarter)
+    report, built_at = report_for(quarter)
     quarters = recent_quarters()
     if quarter not in quarters:  # an older (or later) quarter asked for by its address
         quarters = sorted([*quarters, quarter], reverse=True)
+    if report is None:
+        return render_template(
+            "reports/preparing.html", quarter=quarter, quarters=quarters, slug=render.slug
+        )
     return render_template(
         "reports/index.html",
         report=report,
+        built_at=built_at,
         quarter=quarter,
         code=f"{quarter.year}Q{quarter.number}",
         quarters=quarters,
         chart=_chart(report),
         slug=render.slug,
     )
+
+
+def _stored_or_preparing(code: str) -> Report:
+    """The report a download is made from; while it is being prepared, back to its page (which
+    says so) instead of building it in this request."""
+    quarter = _quarter(code)
+    report, _built_at = report_for(quarter)
+    if report is None:
+        flash(f"The report for {quarter.label} is being prepared; download it in a few minutes.",
+              "info")  # fmt: skip
+        abort(redirect(url_for("reports.index", quarter=code)))
+    return report
 
 
 def _download(body: bytes, mimetype: str, filename: str) -> Response:
@@ -133,7 +135,7 @@ def _download(body: bytes, mimetype: str, filename: str) -> Response:
 @bp.route("/<code>.xlsx")
 @requires(Permission.REPORTS_VIEW)
 def xlsx(code: str):
-    report = build_report(_quarter(code))
+    report = _stored_or_preparing(code)
     return _download(
         render.xlsx_bytes(report),
         "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
@@ -144,7 +146,7 @@ def xlsx(code: str):
 @bp.route("/<code>.pdf")
 @requires(Permission.REPORTS_VIEW)
 def pdf(code: str):
-    report = build_report(_quarter(code))
+    report = _stored_or_preparing(code)
     return _download(
         render.pdf_bytes(report), "application/pdf", f"west-adoption-report-{code}.pdf"
     )
@@ -153,7 +155,7 @@ def pdf(code: str):
 @bp.route("/<code>/<section>.csv")
 @requires(Permission.REPORTS_VIEW)
 def csv(code: str, section: str):
-    report = build_report(_quarter(code))
+    report = _stored_or_preparing(code)
     found = render.section_by_slug(report, section)
     if found is None:
         abort(404)

@@ -3,7 +3,7 @@ comparison of changed records has read; the lookups that comparison uses (record
 since, a contact by lower-cased email and by phone without separators)
 
 Revision ID: 0022_duplicate_pairs
-Revises: 0020_job_kind_finished_at
+Revises: 0021_figures_and_cache
 Create Date: 2026-12-07 17:00:00.000000
 
 """
@@ -13,7 +13,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = '0022_duplicate_pairs'
-down_revision = '0020_job_kind_finished_at'
+down_revision = '0021_figures_and_cache'
 branch_labels = None
 depends_on = None
 

@@ -207,3 +207,14 @@ def test_segments_by_region_and_by_computed_pledge_standing(ctx, db, make_org, m
     )
     with pytest.raises(OperationError, match="is not a region"):
         segments.clean_criteria({"regions": ["atlantis"]})
+
+
+def test_a_big_segments_preview_counts_no_further_than_the_cap(
+    app, client, as_role, people, monkeypatch
+):
+    """The preview of a segment bigger than the lists' cap says "more than" and reads at most
+    cap + 1 rows (the whole table counted on a request is what the cap is there to stop)."""
+    as_role("lead")
+    monkeypatch.setitem(app.config, "COUNT_CAP", 1)
+    text = client.get("/campaigns/segments/new").get_data(as_text=True)
+    assert 'data-testid="segment-count">more than 1<' in text

@@ -215,6 +215,23 @@ def test_edit_without_the_organization_field_keeps_the_organization(
     assert db.session.get(Contact, contact.id).organization_id == org.id
 
 
+def test_edit_with_only_the_required_fields_keeps_the_rest(client, as_role, make_contact, db):
+    # Fields left out of a post keep what the contact has; none of them is a 500.
+    as_role("lead")
+    contact = make_contact("Ana", "Silva", title="Organizer")
+    tagged = client.post(
+        f"/contacts/{contact.id}/edit",
+        data=contact_form(first_name="Ana", last_name="Silva", tags="pilot, asia", version=1),
+    )
+    assert tagged.status_code == 302
+    db.session.expire_all()
+    version = db.session.get(Contact, contact.id).version
+    data = {"first_name": "Ana", "last_name": "Silva", "version": str(version)}
+    assert client.post(f"/contacts/{contact.id}/edit", data=data).status_code == 302
+    db.session.expire_all()
+    assert sorted(t.name for t in db.session.get(Contact, contact.id).tags) == ["asia", "pilot"]
+
+
 def test_edit_records_audit_trail_visible_on_record(client, as_role, make_contact, db):
     as_role("lead")
     contact = make_contact("Chen", "Wei", title="Researcher")

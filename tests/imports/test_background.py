@@ -413,3 +413,51 @@ def test_the_command_line_keeps_no_copy(app, db, runner, tmp_path):
     assert result.exit_code == 0, result.output
     assert count(db, Contact) == 3 and count(db, ImportUpload) == 0
     assert set(folder.glob("*.upload")) == before  # its copy went once it had committed
+
+
+def test_a_crash_while_the_file_is_checked_fails_the_run_and_the_job(
+    app, client, db, lead, run_jobs, monkeypatch
+):
+    """The file is checked before the write lock is taken, in a transaction of its own: a
+    crash there fails the run too, never leaves it queued."""
+    from crm.imports.importers.contacts import ContactImporter
+
+    run = upload(client, db, people(3))
+    job = queue(client, db, run)
+
+    def broken(self, rows):
+        raise ZeroDivisionError("division by zero")
+
+    monkeypatch.setattr(ContactImporter, "check", broken)
+    run_jobs()
+    run = fresh(db, ImportRun, run.id)
+    assert run.status is RunStatus.FAILED and "unexpected error" in run.message
+    assert fresh(db, Job, job.id).status is JobStatus.FAILED
+    assert count(db, Contact) == 0
+
+
+def test_a_write_lock_never_got_on_the_last_attempt_fails_the_run_with_the_reason(
+    app, client, db, lead, run_jobs, monkeypatch
+):
+    import sqlite3
+
+    from crm.imports import running
+
+    run = upload(client, db, people(3))
+    job = queue(client, db, run)
+    job.max_attempts = 1  # this attempt is the last
+    db.session.commit()
+
+    def locked(*args, **kwargs):
+        raise sa.exc.OperationalError("BEGIN IMMEDIATE", {}, sqlite3.OperationalError(
+            "database is locked"))  # fmt: skip
+
+    monkeypatch.setattr(running, "write", locked)
+    run_jobs()
+    run = fresh(db, ImportRun, run.id)
+    assert run.status is RunStatus.FAILED
+    assert run.message.startswith("The database stayed busy") and "nothing was imported" in (
+        run.message
+    )
+    assert fresh(db, Job, job.id).status is JobStatus.FAILED
+    assert count(db, Contact) == 0

@@ -10,6 +10,7 @@ from flask.cli import with_appcontext
 
 from crm.core.http import link_base
 from crm.core.jobs.worker import Worker
+from crm.core.write_lock import only_reads
 
 
 def _unless_set() -> str:
@@ -32,6 +33,8 @@ def worker_command(once: bool, idle: float | None) -> None:
     # The app itself, not the proxy, goes to the worker's threads (Flask types current_app as the
     # Flask it stands for, so not the proxy's own method).
     app = current_app._get_current_object()  # type: ignore[attr-defined]
+    # Looking for work only reads; each job's own transactions take the lock (Worker._run).
+    only_reads()
     worker = Worker(app, idle_seconds=idle, echo=click.echo)
 
     def stop(_signum, _frame):

@@ -98,6 +98,10 @@ class Importer:
     def check(self, rows: list[Row]) -> None:
         raise NotImplementedError
 
+    def recheck(self, rows: list[Row]) -> None:
+        """Just before `write`, in the transaction that writes: what others may have changed
+        since `check` (the rows that passed it, the whole file at once), checked again."""
+
     def write(self, rows: list[Row]) -> None:
         raise NotImplementedError
 
@@ -140,6 +144,14 @@ class RowByRowImporter(Importer):
         for row in rows:
             if row.action != FAIL:
                 self.check_row(row)
+
+    def recheck(self, rows: list[Row]) -> None:
+        """The rows checked again from the start: they are few, and their checks look up
+        records (an event, a participation) others may have changed since."""
+        self.__init__(self.ctx)  # type: ignore[misc]  # the importer's memory of the file, afresh
+        for row in rows:
+            row.action, row.note, row.record_id, row.cleaned = CREATE, "", None, {}
+        self.check(rows)
 
     def write(self, rows: list[Row]) -> None:
         for row in rows:

@@ -249,8 +249,53 @@ class ContactImporter(BulkImporter):
             if existing is None:
                 row.action = CREATE
                 continue
+            c["matched_by_email"] = how == "email"
             row.record_id = existing
             row.note = f"matches contact #{existing} by {how}"
+            row.action = SKIP if self.ctx.policy is ExistingPolicy.SKIP else UPDATE
+
+    def recheck(self, rows: list[Row]) -> None:
+        """What others may have created since the check: an organization the file names, a
+        contact with an email (or a name in an organization) the file took for new. Such a
+        row is matched as it would be now, rather than written twice or refused by the
+        unique email. Two index lookups, whatever the size of the database."""
+        self.orgs.recheck_pending()
+        emails = [
+            r.cleaned["email"]
+            for r in rows
+            if r.cleaned["email"] and not r.cleaned.get("matched_by_email")
+        ]
+        by_email = lookup(Contact.__table__.c.email, Contact.__table__.c.id, emails)
+        new = [r for r in rows if r.action == CREATE and r.cleaned["email"] not in by_email]
+        for row in new:
+            if name := row.cleaned["organization_name"]:
+                row.cleaned["organization_id"] = self.orgs.id_for(name)
+        keys = {
+            (r.cleaned["sort_name"], r.cleaned["organization_id"])
+            for r in new
+            if r.cleaned["organization_id"]
+        }
+        by_name: dict[tuple[str, int], int] = {}
+        for sort_name, org_id, contact_id in _by_name_and_organization(list(keys)):
+            by_name.setdefault((sort_name, org_id), contact_id)
+        if not by_email and not by_name:
+            return
+        taken = {r.record_id: r.line for r in rows if r.record_id is not None}
+        for row in rows:
+            c = row.cleaned
+            found, how = by_email.get(c["email"]) if c["email"] else None, "email"
+            if found is None and row.action == CREATE and c["organization_id"]:
+                found, how = by_name.get((c["sort_name"], c["organization_id"])), "name"
+            if found is None or found == row.record_id:
+                continue
+            if found in taken:
+                row.fail("row", f"matches contact #{found}, made while this ran, as line "
+                                f"{taken[found]} does")  # fmt: skip
+                continue
+            taken[found] = row.line
+            c["matched_by_email"] = how == "email"
+            row.record_id = found
+            row.note = f"matches contact #{found} by {how} (made while this ran)"
             row.action = SKIP if self.ctx.policy is ExistingPolicy.SKIP else UPDATE
 
     # Writing -----------------------------------------------------------------------------------
@@ -322,7 +367,11 @@ class ContactImporter(BulkImporter):
         now = utcnow()
         updated: list[tuple[int, dict[str, Any]]] = []
         for row in rows:
-            old = current[row.record_id]
+            old = current.get(row.target_id)
+            if old is None:
+                row.fail("row", f"contact #{row.record_id} was deleted while this ran")
+                row.record_id = None
+                continue
             c = row.cleaned
             changes: dict[str, Any] = {}
             for column in COLUMNS:

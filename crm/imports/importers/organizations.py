@@ -255,6 +255,14 @@ class OrganizationResolver:
     def id_for(self, name: str) -> int | None:
         return self.ids.get(self._key(name))
 
+    def recheck_pending(self) -> None:
+        """Organizations to create that someone has created since they were looked up: used,
+        not made twice."""
+        found = lookup(_ORGS.c.name_key, _ORGS.c.id, list(self.pending))
+        self.ids.update(found)
+        for key in found:
+            del self.pending[key]
+
     def create_pending(self) -> None:
         if not self.pending:
             return
@@ -351,6 +359,19 @@ class OrganizationImporter(BulkImporter):
                     "score": round(score),
                 }
 
+    def recheck(self, rows: list[Row]) -> None:
+        """Organizations to create that someone has created since: matched, as they would be
+        now, rather than made twice."""
+        new = [r for r in rows if r.action == CREATE]
+        by_key = lookup(_ORGS.c.name_key, _ORGS.c.id, [r.cleaned["name_key"] for r in new])
+        for row in new:
+            existing = by_key.get(row.cleaned["name_key"])
+            if existing is not None:
+                row.record_id = existing
+                row.note = f"matches organization #{existing} by name (made while this ran)"
+                row.cleaned.pop("similar", None)
+                row.action = SKIP if self.ctx.policy is ExistingPolicy.SKIP else UPDATE
+
     def _insert(self, rows: list[Row]) -> None:
         values = [
             {
@@ -394,7 +415,11 @@ class OrganizationImporter(BulkImporter):
         now = utcnow()
         updated: list[tuple[int, dict[str, Any]]] = []
         for row in rows:
-            old = current[row.record_id]
+            old = current.get(row.target_id)
+            if old is None:
+                row.fail("row", f"organization #{row.record_id} was deleted while this ran")
+                row.record_id = None
+                continue
             changes: dict[str, Any] = {}
             for column in COLUMNS:
                 new = row.cleaned.get(column)
