@@ -275,6 +275,7 @@ def single_message(
 
 
 class FileBatchProvider:
+    concurrent = False  # one file after another, in the job's thread
     def __init__(self, directory: str, sender: str):
         self.files = FileMailProvider(directory, sender)
 
@@ -300,7 +301,10 @@ class FileBatchProvider:
 
 
 class SendGridBatchProvider:
-    """POST /v3/mail/send through the official library, one request per batch."""
+    """POST /v3/mail/send through the official library, one request per batch. Several
+    threads may post at once: each request builds its own urllib opener."""
+
+    concurrent = True
 
     def __init__(self, api_key: str, host: str, timeout: float = 30):
         from sendgrid import SendGridAPIClient

@@ -280,66 +280,90 @@ def _record_failure(messages: list[delivery.Pending], error: delivery.DeliveryEr
     return "retry" if again and not given_up else "failed"
 
 
-def deliver(
-    provider,
-    messages: list[delivery.Pending],
-    now: datetime,
-    heartbeat: Callable[[list[int]], bool] | None = None,
-) -> dict[str, int]:
-    """Send claimed messages, campaign by campaign, and record what happened to each.
-
-    `heartbeat` runs after each request with the ids still in hand; False (the lease was lost
-    to another worker) stops the round at once, so nothing is sent twice."""
-    outcome = {"sent": 0, "retry": 0, "failed": 0}
+def prepare(
+    messages: list[delivery.Pending], now: datetime
+) -> tuple[list[tuple[delivery.Batch, list[delivery.Pending]]], int]:
+    """The requests for claimed messages, campaign by campaign: [(batch, what it carries)],
+    and how many could not be rendered (failed with the reason, committed)."""
+    failed = 0
+    requests: list[tuple[delivery.Batch, list[delivery.Pending]]] = []
     by_campaign: dict[int, list[delivery.Pending]] = defaultdict(list)
     for m in messages:
         by_campaign[m.campaign_id].append(m)
-    in_hand = {m.id for m in messages}
     for campaign_id, group in by_campaign.items():
         campaign = db.session.get(Campaign, campaign_id)
         unrenderable: list = []
         try:
             # Messages go with their campaign (ON DELETE CASCADE): it is there.
             assert campaign is not None, f"campaign #{campaign_id} is gone"
-            batches = delivery.batches_for(campaign, group, unrenderable)
+            requests += delivery.batches_for(campaign, group, unrenderable)
         except Exception as exc:  # a template that no longer renders: fail, never loop
             _record_failure(
                 group, delivery.DeliveryError(f"Could not render the message: {exc}", status=0), now
             )
-            outcome["failed"] += len(group)
-            db.session.commit()
-            in_hand -= {m.id for m in group}
+            failed += len(group)
             continue
         for message, reason in unrenderable:
             _record_failure([message], delivery.DeliveryError(reason, status=0), now)
-            outcome["failed"] += 1
-            in_hand.discard(message.id)
-        db.session.commit()
-        for batch, carried in batches:
-            try:
-                accepted = provider.send_batch(batch)
-            except delivery.DeliveryError as exc:
-                outcome[_record_failure(carried, exc, now)] += len(carried)
-                db.session.commit()
-                continue
-            db.session.execute(
-                sa.update(OutboxMessage)
-                .where(OutboxMessage.id.in_([m.id for m in carried]))
-                .values(
-                    status=MessageStatus.SENT,
-                    sent_at=utcnow(),
-                    provider_id=accepted.provider_id[:100] or None,
-                    claimed_at=None,
-                    claimed_job_id=None,
-                    error=None,
-                )
-                .execution_options(synchronize_session=False)
+            failed += 1
+    db.session.commit()
+    return requests, failed
+
+
+def record(
+    carried: list[delivery.Pending],
+    result: delivery.Accepted | delivery.DeliveryError,
+    now: datetime,
+) -> str:
+    """What became of one request's messages, committed at once (what was accepted stays
+    recorded even if a later request dies): "sent", "retry" or "failed"."""
+    if isinstance(result, delivery.DeliveryError):
+        outcome = _record_failure(carried, result, now)
+    else:
+        db.session.execute(
+            sa.update(OutboxMessage)
+            .where(OutboxMessage.id.in_([m.id for m in carried]))
+            .values(
+                status=MessageStatus.SENT,
+                sent_at=utcnow(),
+                provider_id=result.provider_id[:100] or None,
+                claimed_at=None,
+                claimed_job_id=None,
+                error=None,
             )
-            outcome["sent"] += len(carried)
-            db.session.commit()  # what was accepted stays recorded even if a later batch dies
-            in_hand -= {m.id for m in carried}
-            if heartbeat is not None and in_hand and not heartbeat(sorted(in_hand)):
-                return outcome
+            .execution_options(synchronize_session=False)
+        )
+        outcome = "sent"
+    db.session.commit()
+    return outcome
+
+
+def post(provider, batch: delivery.Batch) -> delivery.Accepted | delivery.DeliveryError:
+    """One request to the provider; its refusal as a value (this may run in another thread)."""
+    try:
+        return provider.send_batch(batch)
+    except delivery.DeliveryError as exc:
+        return exc
+
+
+def deliver(
+    provider,
+    messages: list[delivery.Pending],
+    now: datetime,
+    heartbeat: Callable[[list[int]], bool] | None = None,
+) -> dict[str, int]:
+    """Send claimed messages, one request after another, and record what happened to each.
+
+    `heartbeat` runs after each request with the ids still in hand; False (the lease was lost
+    to another worker) stops the round at once, so nothing is sent twice."""
+    outcome = {"sent": 0, "retry": 0, "failed": 0}
+    requests, outcome["failed"] = prepare(messages, now)
+    in_hand = {m.id for _batch, carried in requests for m in carried}
+    for batch, carried in requests:
+        outcome[record(carried, post(provider, batch), now)] += len(carried)
+        in_hand -= {m.id for m in carried}
+        if heartbeat is not None and in_hand and not heartbeat(sorted(in_hand)):
+            return outcome
     return outcome
 
 
