@@ -276,6 +276,7 @@ def single_message(
 
 class FileBatchProvider:
     concurrent = False  # one file after another, in the job's thread
+
     def __init__(self, directory: str, sender: str):
         self.files = FileMailProvider(directory, sender)
 

@@ -33,9 +33,9 @@ def send(
     go_on: Callable[[dict[str, int]], bool],
 ) -> dict[str, int]:
     """Claim, post and record batches of one campaign until nothing is due, a request is put
-    back for later (a rate limit, the provider down), or `go_on(counts so far)` says stop; the requests
-    already in flight are always waited for and recorded. Returns the counts, with `claimed`
-    and `exhausted` (the last claim found nothing due)."""
+    back for later (a rate limit, the provider down), or `go_on(counts so far)` says stop;
+    the requests already in flight are always waited for and recorded. Returns the counts,
+    with `claimed` and `exhausted` (the last claim found nothing due)."""
     total = {"sent": 0, "retry": 0, "failed": 0, "claimed": 0, "exhausted": 0}
     concurrent = getattr(provider, "concurrent", False)
     if not concurrent:

@@ -15,7 +15,6 @@ import time
 from datetime import datetime, timedelta
 
 import sqlalchemy as sa
-
 from flask import current_app
 
 from crm.campaigns import delivery, in_flight, worker
