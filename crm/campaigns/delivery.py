@@ -133,11 +133,20 @@ def person_values(
 
 
 def unsubscribe_url_maker():
-    """unsubscribe_url for many messages at once: the link is built once, the token per message."""
+    """unsubscribe_url for many messages at once: the link is built once, the token per message,
+    with the signing key derived once (what `Signer.sign` does, less the key each time)."""
+    from itsdangerous.encoding import base64_encode
+
     base = external_url("campaign_public.unsubscribe", token="TOKEN")
     head, tail = base.rsplit("TOKEN", 1)
     signer = _signer()
-    return lambda key: f"{head}{unsubscribe_token(key, signer)}{tail}"
+    key, algorithm, sep = signer.derive_key(), signer.algorithm, signer.sep.decode()
+
+    def url(message_key: str) -> str:
+        signature = base64_encode(algorithm.get_signature(key, message_key.encode())).decode()
+        return f"{head}{message_key}{sep}{signature}{tail}"
+
+    return url
 
 
 def _consultation_link_maker(campaign: Campaign) -> Callable[[int | None], str | None]:
@@ -181,6 +190,8 @@ def batches_for(
     shared = rendering.is_shared(campaign.body)
     common = campaign_values(campaign)
     shared_body = rendering.shared_content(campaign.body, common) if shared else None
+    used = rendering.used_fields(shared_body) if shared_body is not None else None
+    subject_for = rendering.renderer(campaign.subject)
     url_for_key = unsubscribe_url_maker()
     link_for = _consultation_link_maker(campaign)
     groups: dict[tuple[str, str], list[tuple[Batch, list]]] = {}
@@ -193,11 +204,11 @@ def batches_for(
             }
             if shared_body is not None:
                 content = shared_body
-                subs = rendering.substitutions(values)
+                subs = rendering.substitutions(values, used)
             else:
                 content = rendering.personal_content(campaign.body, values)
                 subs = rendering.substitutions({"unsubscribe_url": url})
-            subject = rendering.render(campaign.subject, values)
+            subject = subject_for(values)
         except Exception as exc:  # noqa: BLE001 -- one person's data must not stop the rest
             if unrenderable is None:
                 raise

@@ -1,7 +1,8 @@
 """A small stand-in for SendGrid's v3 mail send API on 127.0.0.1, for the real library to talk
 to: 202 with an X-Message-Id by default; scripted answers (400, 401, 413, 429 with rate-limit
 headers, 500, a dropped connection) on demand; slow answers (`delay`, as a provider across a
-network); and how many requests it held at once (`most_in_flight`)."""
+network); answers held until so many requests came (`gather`); and how many requests it held
+at once (`most_in_flight`)."""
 
 from __future__ import annotations
 
@@ -32,6 +33,11 @@ class FakeSendGrid:
         self.delay = 0.0  # seconds before each answer ("slow answers")
         self.in_flight = 0  # requests being answered now
         self.most_in_flight = 0  # the most at any one time
+        # Hold every answer until this many requests have come (or 10 s): requests in flight
+        # together however slowly the client goes.
+        self.gather = 0
+        self.arrived = threading.Condition()
+        self.count = 0  # requests come so far
         fake = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -58,6 +64,10 @@ class FakeSendGrid:
                         fake.requests.append(
                             {"path": self.path, "headers": dict(self.headers), "json": body}
                         )
+                with fake.arrived:
+                    fake.count += 1
+                    fake.arrived.notify_all()
+                    fake.arrived.wait_for(lambda: fake.count >= fake.gather, timeout=10)
                 if fake.delay:
                     time.sleep(fake.delay)
                 if answer.drop:
