@@ -30,6 +30,7 @@ from crm.campaigns.models import (
 from crm.campaigns.operations import sending as send_ops
 from crm.consultations.models import Response
 from crm.contacts.models import ConsentStatus, Contact
+from crm.core import bulk
 from crm.core.db import rows_touched, utcnow
 from crm.extensions import db
 from crm.organizations.models import Organization
@@ -89,7 +90,7 @@ def withdraw_no_longer_wanted(ids: list[int]) -> int:
     )
     result = db.session.execute(
         sa.update(OutboxMessage)
-        .where(OutboxMessage.id.in_(ids), sa.or_(~consenting, suppressed, opted_out))
+        .where(bulk.among(OutboxMessage.id, ids), sa.or_(~consenting, suppressed, opted_out))
         .values(
             status=MessageStatus.CANCELLED,
             claimed_at=None,
@@ -117,7 +118,11 @@ def withdraw_answered(ids: list[int]) -> int:
     )
     result = db.session.execute(
         sa.update(OutboxMessage)
-        .where(OutboxMessage.id.in_(ids), OutboxMessage.status == MessageStatus.QUEUED, answered)
+        .where(
+            bulk.among(OutboxMessage.id, ids),
+            OutboxMessage.status == MessageStatus.QUEUED,
+            answered,
+        )
         .values(
             status=MessageStatus.CANCELLED,
             claimed_at=None,
@@ -169,7 +174,7 @@ def claim(
         ids = list(
             db.session.scalars(
                 sa.select(OutboxMessage.id).where(
-                    OutboxMessage.id.in_(ids), OutboxMessage.status == MessageStatus.QUEUED
+                    bulk.among(OutboxMessage.id, ids), OutboxMessage.status == MessageStatus.QUEUED
                 )
             )
         )
@@ -178,7 +183,7 @@ def claim(
         return []
     db.session.execute(
         sa.update(OutboxMessage)
-        .where(OutboxMessage.id.in_(ids))
+        .where(bulk.among(OutboxMessage.id, ids))
         .values(
             status=MessageStatus.SENDING,
             claimed_at=now,
@@ -204,7 +209,7 @@ def claim(
         )
         .outerjoin(Contact, Contact.id == OutboxMessage.contact_id)
         .outerjoin(Organization, Organization.id == Contact.organization_id)
-        .where(OutboxMessage.id.in_(ids))
+        .where(bulk.among(OutboxMessage.id, ids))
         .order_by(OutboxMessage.id)
     )
     return [
@@ -231,7 +236,7 @@ def _record_failure(messages: list[delivery.Pending], error: delivery.DeliveryEr
         # Not the messages' fault: they wait (attempts not counted) until the key is fixed.
         db.session.execute(
             sa.update(OutboxMessage)
-            .where(OutboxMessage.id.in_([m.id for m in messages]))
+            .where(bulk.among(OutboxMessage.id, [m.id for m in messages]))
             .values(
                 status=MessageStatus.QUEUED,
                 claimed_at=None,
@@ -268,7 +273,7 @@ def _record_failure(messages: list[delivery.Pending], error: delivery.DeliveryEr
         )
         db.session.execute(
             sa.update(OutboxMessage)
-            .where(OutboxMessage.id.in_([m.id for m in given_up]))
+            .where(bulk.among(OutboxMessage.id, [m.id for m in given_up]))
             .values(
                 status=MessageStatus.FAILED,
                 claimed_at=None,
@@ -322,7 +327,7 @@ def record(
     else:
         db.session.execute(
             sa.update(OutboxMessage)
-            .where(OutboxMessage.id.in_([m.id for m in carried]))
+            .where(bulk.among(OutboxMessage.id, [m.id for m in carried]))
             .values(
                 status=MessageStatus.SENT,
                 sent_at=utcnow(),
@@ -371,7 +376,7 @@ def keep_claim(ids: list[int]) -> bool:
     """Between requests: the claim stays fresh, so the periodic tick does not take it back."""
     db.session.execute(
         sa.update(OutboxMessage)
-        .where(OutboxMessage.id.in_(ids), OutboxMessage.status == MessageStatus.SENDING)
+        .where(bulk.among(OutboxMessage.id, ids), OutboxMessage.status == MessageStatus.SENDING)
         .values(claimed_at=utcnow())
         .execution_options(synchronize_session=False)
     )
