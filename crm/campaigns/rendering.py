@@ -225,12 +225,16 @@ def substitutions(values: dict[str, str], only: frozenset[str] | None = None) ->
     for name, value in values.items():
         if name in CAMPAIGN_FIELDS or (only is not None and name not in only):
             continue
-        subs[tag(name)] = value
+        text_tag, html_tag = _TAGS[name]
+        subs[text_tag] = value
         escaped = html.escape(value)
         # Links are links in the HTML part, as the text's own web addresses are.
         is_link = name.endswith("_url") and value.startswith(("https://", "http://"))
-        subs[tag(name, as_html=True)] = f'<a href="{escaped}">{escaped}</a>' if is_link else escaped
+        subs[html_tag] = f'<a href="{escaped}">{escaped}</a>' if is_link else escaped
     return subs
+
+
+_TAGS = {name: (tag(name), tag(name, as_html=True)) for name in FIELDS}
 
 
 def fill(content: Content, subs: dict[str, str]) -> Content:

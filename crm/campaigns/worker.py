@@ -116,6 +116,13 @@ def withdraw_answered(ids: list[int]) -> int:
         )
         .exists()
     )
+    reminding = sa.select(Campaign.id).where(
+        Campaign.status == CampaignStatus.SENDING,
+        Campaign.segment_id.is_(None),
+        Campaign.consultation_id.is_not(None),
+    )
+    if db.session.scalar(reminding.limit(1)) is None:
+        return 0  # no reminder is being sent: a row lookup, not an update of the whole batch
     result = db.session.execute(
         sa.update(OutboxMessage)
         .where(
