@@ -29,6 +29,7 @@ def write(rows: list[tuple[int, int | None, str, str]], now: datetime) -> None:
         return
     # The session's own connection: the rows commit or roll back with the campaign's status.
     connection = db.session.connection().connection.driver_connection
+    assert connection is not None  # (a live connection: the session's transaction holds it)
     names = ", ".join(COLUMNS)
     with (
         connection.cursor() as cursor,

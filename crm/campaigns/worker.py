@@ -35,6 +35,7 @@ from crm.core.db import rows_touched, utcnow
 from crm.extensions import db
 from crm.organizations.models import Organization
 
+_ID = OutboxMessage.__table__.c.id  # a batch's ids go as one parameter (`bulk.among`)
 CLAIM_LEASE = timedelta(minutes=10)  # a claim older than this belongs to a dead worker
 MAX_ATTEMPTS = 8
 
@@ -90,7 +91,7 @@ def withdraw_no_longer_wanted(ids: list[int]) -> int:
     )
     result = db.session.execute(
         sa.update(OutboxMessage)
-        .where(bulk.among(OutboxMessage.id, ids), sa.or_(~consenting, suppressed, opted_out))
+        .where(bulk.among(_ID, ids), sa.or_(~consenting, suppressed, opted_out))
         .values(
             status=MessageStatus.CANCELLED,
             claimed_at=None,
@@ -126,7 +127,7 @@ def withdraw_answered(ids: list[int]) -> int:
     result = db.session.execute(
         sa.update(OutboxMessage)
         .where(
-            bulk.among(OutboxMessage.id, ids),
+            bulk.among(_ID, ids),
             OutboxMessage.status == MessageStatus.QUEUED,
             answered,
         )
@@ -181,7 +182,7 @@ def claim(
         ids = list(
             db.session.scalars(
                 sa.select(OutboxMessage.id).where(
-                    bulk.among(OutboxMessage.id, ids), OutboxMessage.status == MessageStatus.QUEUED
+                    bulk.among(_ID, ids), OutboxMessage.status == MessageStatus.QUEUED
                 )
             )
         )
@@ -190,7 +191,7 @@ def claim(
         return []
     db.session.execute(
         sa.update(OutboxMessage)
-        .where(bulk.among(OutboxMessage.id, ids))
+        .where(bulk.among(_ID, ids))
         .values(
             status=MessageStatus.SENDING,
             claimed_at=now,
@@ -216,7 +217,7 @@ def claim(
         )
         .outerjoin(Contact, Contact.id == OutboxMessage.contact_id)
         .outerjoin(Organization, Organization.id == Contact.organization_id)
-        .where(bulk.among(OutboxMessage.id, ids))
+        .where(bulk.among(_ID, ids))
         .order_by(OutboxMessage.id)
     )
     return [
@@ -243,7 +244,7 @@ def _record_failure(messages: list[delivery.Pending], error: delivery.DeliveryEr
         # Not the messages' fault: they wait (attempts not counted) until the key is fixed.
         db.session.execute(
             sa.update(OutboxMessage)
-            .where(bulk.among(OutboxMessage.id, [m.id for m in messages]))
+            .where(bulk.among(_ID, [m.id for m in messages]))
             .values(
                 status=MessageStatus.QUEUED,
                 claimed_at=None,
@@ -280,7 +281,7 @@ def _record_failure(messages: list[delivery.Pending], error: delivery.DeliveryEr
         )
         db.session.execute(
             sa.update(OutboxMessage)
-            .where(bulk.among(OutboxMessage.id, [m.id for m in given_up]))
+            .where(bulk.among(_ID, [m.id for m in given_up]))
             .values(
                 status=MessageStatus.FAILED,
                 claimed_at=None,
@@ -334,7 +335,7 @@ def record(
     else:
         db.session.execute(
             sa.update(OutboxMessage)
-            .where(bulk.among(OutboxMessage.id, [m.id for m in carried]))
+            .where(bulk.among(_ID, [m.id for m in carried]))
             .values(
                 status=MessageStatus.SENT,
                 sent_at=utcnow(),
@@ -383,7 +384,7 @@ def keep_claim(ids: list[int]) -> bool:
     """Between requests: the claim stays fresh, so the periodic tick does not take it back."""
     db.session.execute(
         sa.update(OutboxMessage)
-        .where(bulk.among(OutboxMessage.id, ids), OutboxMessage.status == MessageStatus.SENDING)
+        .where(bulk.among(_ID, ids), OutboxMessage.status == MessageStatus.SENDING)
         .values(claimed_at=utcnow())
         .execution_options(synchronize_session=False)
     )
