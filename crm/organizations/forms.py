@@ -63,3 +63,8 @@ class OrganizationNameField(StringField):
             },
         )
         super().__init__(label, **kwargs)
+
+    def process_data(self, value: object) -> None:
+        # A form filled from a record (`obj=contact`) is given the Organization itself; keep its
+        # name, so a post that leaves the field out (a forged or truncated one) still reads text.
+        super().process_data(getattr(value, "name", value))

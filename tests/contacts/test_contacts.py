@@ -200,6 +200,21 @@ def test_edit_conflict_is_refused_and_keeps_the_typed_values(client, as_role, ma
     assert db.session.get(Contact, contact.id).title == "Compliance Officer"
 
 
+def test_edit_without_the_organization_field_keeps_the_organization(
+    client, as_role, make_contact, make_org, db
+):
+    # A post that leaves the field out (forged, or cut short) is not a 500: the form was filled
+    # from the contact, whose organization stays.
+    as_role("lead")
+    org = make_org("Haddad Garments")
+    contact = make_contact("Lina", "Haddad", organization_id=org.id)
+    data = contact_form(first_name="Lina", last_name="Haddad", version=contact.version)
+    del data["organization"]
+    assert client.post(f"/contacts/{contact.id}/edit", data=data).status_code == 302
+    db.session.expire_all()
+    assert db.session.get(Contact, contact.id).organization_id == org.id
+
+
 def test_edit_records_audit_trail_visible_on_record(client, as_role, make_contact, db):
     as_role("lead")
     contact = make_contact("Chen", "Wei", title="Researcher")
