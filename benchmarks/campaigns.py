@@ -107,15 +107,19 @@ def start_workers(count: int, env: dict, tmp: Path, execute) -> list[subprocess.
         log = open(tmp / f"worker-{time.monotonic_ns()}-{i}.log", "w")  # noqa: SIM115
         workers.append(subprocess.Popen(flask, env=env, cwd=ROOT, stdout=log, stderr=log))
     deadline = time.monotonic() + 120
+    problem = f"The workers did not settle within 2 minutes; see {tmp}"
     while time.monotonic() < deadline:
         if any(w.poll() is not None for w in workers):
-            raise SystemExit(f"A worker stopped on start-up; see {tmp}")
+            problem = f"A worker stopped on start-up; see {tmp}"
+            break
         registered = execute("SELECT count(*) FROM job_worker")
         waiting = execute("SELECT count(*) FROM job WHERE status IN ('queued', 'running')")
         if registered >= count and waiting == 0:
             return workers
         time.sleep(0.2)
-    raise SystemExit(f"The workers did not settle within 2 minutes; see {tmp}")
+    for w in workers:  # none left running behind the benchmark
+        w.kill()
+    raise SystemExit(problem)
 
 
 def stop_workers(workers: list[subprocess.Popen], execute) -> None:
