@@ -512,6 +512,14 @@ class BaseConfig:
         "How many sending jobs of one campaign may run at once (on PostgreSQL, across workers).",
         "Background jobs",
     )
+    CAMPAIGN_REQUESTS_IN_FLIGHT = Setting(
+        "CRM_CAMPAIGN_REQUESTS_IN_FLIGHT",
+        whole(1, 32),
+        4,
+        "Requests to SendGrid one sending job keeps in flight at once (each a batch), so a "
+        "slow answer does not hold the worker; a worker killed mid-send resends at most these.",
+        "Background jobs",
+    )
 
     # Lists
     PAGE_SIZE = Setting(

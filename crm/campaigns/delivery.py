@@ -133,11 +133,26 @@ def person_values(
 
 
 def unsubscribe_url_maker():
-    """unsubscribe_url for many messages at once: the link is built once, the token per message."""
+    """unsubscribe_url for many messages at once: the link is built once, the token per message,
+    with the signing key derived once (what `Signer.sign` does, less the key each time)."""
+    import hmac
+
+    from itsdangerous.encoding import base64_encode
+    from itsdangerous.signer import HMACAlgorithm
+
     base = external_url("campaign_public.unsubscribe", token="TOKEN")
     head, tail = base.rsplit("TOKEN", 1)
     signer = _signer()
-    return lambda key: f"{head}{unsubscribe_token(key, signer)}{tail}"
+    key, algorithm, sep = signer.derive_key(), signer.algorithm, signer.sep.decode()
+    assert isinstance(algorithm, HMACAlgorithm)
+    # hmac.digest by the hash's name: OpenSSL's one-shot HMAC, not an HMAC object each time.
+    digest = algorithm.digest_method().name
+
+    def url(message_key: str) -> str:
+        signature = base64_encode(hmac.digest(key, message_key.encode(), digest)).decode()
+        return f"{head}{message_key}{sep}{signature}{tail}"
+
+    return url
 
 
 def _consultation_link_maker(campaign: Campaign) -> Callable[[int | None], str | None]:
@@ -181,6 +196,8 @@ def batches_for(
     shared = rendering.is_shared(campaign.body)
     common = campaign_values(campaign)
     shared_body = rendering.shared_content(campaign.body, common) if shared else None
+    used = rendering.used_fields(shared_body) if shared_body is not None else None
+    subject_for = rendering.renderer(campaign.subject)
     url_for_key = unsubscribe_url_maker()
     link_for = _consultation_link_maker(campaign)
     groups: dict[tuple[str, str], list[tuple[Batch, list]]] = {}
@@ -193,11 +210,11 @@ def batches_for(
             }
             if shared_body is not None:
                 content = shared_body
-                subs = rendering.substitutions(values)
+                subs = rendering.substitutions(values, used)
             else:
                 content = rendering.personal_content(campaign.body, values)
                 subs = rendering.substitutions({"unsubscribe_url": url})
-            subject = rendering.render(campaign.subject, values)
+            subject = subject_for(values)
         except Exception as exc:  # noqa: BLE001 -- one person's data must not stop the rest
             if unrenderable is None:
                 raise
@@ -275,6 +292,8 @@ def single_message(
 
 
 class FileBatchProvider:
+    concurrent = False  # one file after another, in the job's thread
+
     def __init__(self, directory: str, sender: str):
         self.files = FileMailProvider(directory, sender)
 
@@ -300,7 +319,10 @@ class FileBatchProvider:
 
 
 class SendGridBatchProvider:
-    """POST /v3/mail/send through the official library, one request per batch."""
+    """POST /v3/mail/send through the official library, one request per batch. Several
+    threads may post at once: each request builds its own urllib opener."""
+
+    concurrent = True
 
     def __init__(self, api_key: str, host: str, timeout: float = 30):
         from sendgrid import SendGridAPIClient

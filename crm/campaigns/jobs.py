@@ -15,8 +15,9 @@ import time
 from datetime import datetime, timedelta
 
 import sqlalchemy as sa
+from flask import current_app
 
-from crm.campaigns import delivery, worker
+from crm.campaigns import delivery, in_flight, worker
 from crm.campaigns.models import Campaign, CampaignStatus, MessageStatus, OutboxMessage
 from crm.campaigns.operations import sending as send_ops
 from crm.campaigns.queueing import SEND, START, TICK, batch_size, queue_sending
@@ -41,28 +42,31 @@ def send_batch(payload: dict, job: JobContext) -> dict:
         taken_back = worker.reclaim(now, job_id=job.id)
         db.session.commit()
     provider = delivery.get_batch_provider()
-    total = {"sent": 0, "retry": 0, "failed": 0, "claimed": 0}
-    # Batch after batch for up to SEND_FOR (each committed before the next is claimed, so a
-    # worker killed meanwhile resends at most the batch in flight): a job and its successor per
-    # batch cost more than a direct loop; other jobs wait at most that long for this worker.
-    # The sweep before sending and the finishing after it run once a job, not once a batch.
+    # Batch after batch for up to SEND_FOR, several requests in flight (each request's result
+    # committed on its own, so a worker killed meanwhile resends at most those in flight): a
+    # job and its successor per batch cost more than a direct loop; other jobs wait at most
+    # that long for this worker. The sweep before sending and the finishing after it run once
+    # a job, not once a batch.
     worker.sweep(now)
     until = time.monotonic() + SEND_FOR
-    while True:
-        outcome = worker.send_one_batch(
-            provider, batch_size=batch_size(), now=now, campaign_id=campaign_id, job_id=job.id
-        )
-        for key in total:
-            total[key] += outcome[key]
-        job.progress(total["sent"] + total["failed"], total["claimed"])
-        if not outcome["claimed"] or outcome["retry"] or job.should_stop():
-            break
-        if time.monotonic() >= until:
-            break
-        now = utcnow()
+
+    def go_on(so_far: dict[str, int]) -> bool:
+        job.progress(so_far["sent"] + so_far["failed"], so_far["claimed"])
+        return not job.should_stop() and time.monotonic() < until
+
+    total = in_flight.send(
+        provider,
+        campaign_id=campaign_id,
+        job_id=job.id,
+        batch_size=batch_size(),
+        in_flight=current_app.config["CAMPAIGN_REQUESTS_IN_FLIGHT"],
+        go_on=go_on,
+    )
+    job.progress(total["sent"] + total["failed"], total["claimed"])
+    exhausted = total.pop("exhausted")
     send_ops.finish_campaigns(utcnow())
     db.session.commit()
-    if outcome["claimed"] and _due(campaign_id):
+    if not exhausted and _due(campaign_id):
         queue_sending(campaign_id, 1)  # this lane goes on
     elif total["retry"]:
         _follow_up(campaign_id)

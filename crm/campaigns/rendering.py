@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import html
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -141,6 +142,17 @@ def render(source: str, values: dict[str, str]) -> str:
     return _compile(source).render(**values)
 
 
+def renderer(source: str) -> Callable[[dict[str, str]], str]:
+    """`render` for many people: a template of bare fields (a subject, usually) renders once
+    with a mark in place of each field, then each person's values go in by one replacement
+    pass (a value is never read again for marks); a template with logic renders each time."""
+    if not is_shared(source):
+        return lambda values: render(source, values)
+    marked = render(source, {name: f"{_MARK}{name}{_MARK}" for name in FIELDS})
+    marks = re.compile(f"{_MARK}(\\w+){_MARK}")
+    return lambda values: marks.sub(lambda m: values[m.group(1)], marked)
+
+
 def text_to_html(text: str) -> str:
     """Paragraphs and links from plain text, everything escaped."""
     parts = []
@@ -198,17 +210,31 @@ def personal_content(source: str, values: dict[str, str]) -> Content:
     )
 
 
-def substitutions(values: dict[str, str]) -> dict[str, str]:
+def used_fields(content: Content) -> frozenset[str]:
+    """The fields whose tags `content` holds: a person's other values need not be sent."""
+    return frozenset(
+        name
+        for name in FIELDS
+        if tag(name) in content.text or tag(name, as_html=True) in content.html
+    )
+
+
+def substitutions(values: dict[str, str], only: frozenset[str] | None = None) -> dict[str, str]:
+    """Each field's tag (text and HTML) and the person's value; `only` those fields."""
     subs = {}
     for name, value in values.items():
-        if name in CAMPAIGN_FIELDS:
+        if name in CAMPAIGN_FIELDS or (only is not None and name not in only):
             continue
-        subs[tag(name)] = value
+        text_tag, html_tag = _TAGS[name]
+        subs[text_tag] = value
         escaped = html.escape(value)
         # Links are links in the HTML part, as the text's own web addresses are.
         is_link = name.endswith("_url") and value.startswith(("https://", "http://"))
-        subs[tag(name, as_html=True)] = f'<a href="{escaped}">{escaped}</a>' if is_link else escaped
+        subs[html_tag] = f'<a href="{escaped}">{escaped}</a>' if is_link else escaped
     return subs
+
+
+_TAGS = {name: (tag(name), tag(name, as_html=True)) for name in FIELDS}
 
 
 def fill(content: Content, subs: dict[str, str]) -> Content:

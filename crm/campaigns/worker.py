@@ -30,10 +30,12 @@ from crm.campaigns.models import (
 from crm.campaigns.operations import sending as send_ops
 from crm.consultations.models import Response
 from crm.contacts.models import ConsentStatus, Contact
+from crm.core import bulk
 from crm.core.db import rows_touched, utcnow
 from crm.extensions import db
 from crm.organizations.models import Organization
 
+_ID = OutboxMessage.__table__.c.id  # a batch's ids go as one parameter (`bulk.among`)
 CLAIM_LEASE = timedelta(minutes=10)  # a claim older than this belongs to a dead worker
 MAX_ATTEMPTS = 8
 
@@ -89,7 +91,7 @@ def withdraw_no_longer_wanted(ids: list[int]) -> int:
     )
     result = db.session.execute(
         sa.update(OutboxMessage)
-        .where(OutboxMessage.id.in_(ids), sa.or_(~consenting, suppressed, opted_out))
+        .where(bulk.among(_ID, ids), sa.or_(~consenting, suppressed, opted_out))
         .values(
             status=MessageStatus.CANCELLED,
             claimed_at=None,
@@ -115,9 +117,20 @@ def withdraw_answered(ids: list[int]) -> int:
         )
         .exists()
     )
+    reminding = sa.select(Campaign.id).where(
+        Campaign.status == CampaignStatus.SENDING,
+        Campaign.segment_id.is_(None),
+        Campaign.consultation_id.is_not(None),
+    )
+    if db.session.scalar(reminding.limit(1)) is None:
+        return 0  # no reminder is being sent: a row lookup, not an update of the whole batch
     result = db.session.execute(
         sa.update(OutboxMessage)
-        .where(OutboxMessage.id.in_(ids), OutboxMessage.status == MessageStatus.QUEUED, answered)
+        .where(
+            bulk.among(_ID, ids),
+            OutboxMessage.status == MessageStatus.QUEUED,
+            answered,
+        )
         .values(
             status=MessageStatus.CANCELLED,
             claimed_at=None,
@@ -169,7 +182,7 @@ def claim(
         ids = list(
             db.session.scalars(
                 sa.select(OutboxMessage.id).where(
-                    OutboxMessage.id.in_(ids), OutboxMessage.status == MessageStatus.QUEUED
+                    bulk.among(_ID, ids), OutboxMessage.status == MessageStatus.QUEUED
                 )
             )
         )
@@ -178,7 +191,7 @@ def claim(
         return []
     db.session.execute(
         sa.update(OutboxMessage)
-        .where(OutboxMessage.id.in_(ids))
+        .where(bulk.among(_ID, ids))
         .values(
             status=MessageStatus.SENDING,
             claimed_at=now,
@@ -204,7 +217,7 @@ def claim(
         )
         .outerjoin(Contact, Contact.id == OutboxMessage.contact_id)
         .outerjoin(Organization, Organization.id == Contact.organization_id)
-        .where(OutboxMessage.id.in_(ids))
+        .where(bulk.among(_ID, ids))
         .order_by(OutboxMessage.id)
     )
     return [
@@ -231,7 +244,7 @@ def _record_failure(messages: list[delivery.Pending], error: delivery.DeliveryEr
         # Not the messages' fault: they wait (attempts not counted) until the key is fixed.
         db.session.execute(
             sa.update(OutboxMessage)
-            .where(OutboxMessage.id.in_([m.id for m in messages]))
+            .where(bulk.among(_ID, [m.id for m in messages]))
             .values(
                 status=MessageStatus.QUEUED,
                 claimed_at=None,
@@ -268,7 +281,7 @@ def _record_failure(messages: list[delivery.Pending], error: delivery.DeliveryEr
         )
         db.session.execute(
             sa.update(OutboxMessage)
-            .where(OutboxMessage.id.in_([m.id for m in given_up]))
+            .where(bulk.among(_ID, [m.id for m in given_up]))
             .values(
                 status=MessageStatus.FAILED,
                 claimed_at=None,
@@ -280,66 +293,90 @@ def _record_failure(messages: list[delivery.Pending], error: delivery.DeliveryEr
     return "retry" if again and not given_up else "failed"
 
 
-def deliver(
-    provider,
-    messages: list[delivery.Pending],
-    now: datetime,
-    heartbeat: Callable[[list[int]], bool] | None = None,
-) -> dict[str, int]:
-    """Send claimed messages, campaign by campaign, and record what happened to each.
-
-    `heartbeat` runs after each request with the ids still in hand; False (the lease was lost
-    to another worker) stops the round at once, so nothing is sent twice."""
-    outcome = {"sent": 0, "retry": 0, "failed": 0}
+def prepare(
+    messages: list[delivery.Pending], now: datetime
+) -> tuple[list[tuple[delivery.Batch, list[delivery.Pending]]], int]:
+    """The requests for claimed messages, campaign by campaign: [(batch, what it carries)],
+    and how many could not be rendered (failed with the reason, committed)."""
+    failed = 0
+    requests: list[tuple[delivery.Batch, list[delivery.Pending]]] = []
     by_campaign: dict[int, list[delivery.Pending]] = defaultdict(list)
     for m in messages:
         by_campaign[m.campaign_id].append(m)
-    in_hand = {m.id for m in messages}
     for campaign_id, group in by_campaign.items():
         campaign = db.session.get(Campaign, campaign_id)
         unrenderable: list = []
         try:
             # Messages go with their campaign (ON DELETE CASCADE): it is there.
             assert campaign is not None, f"campaign #{campaign_id} is gone"
-            batches = delivery.batches_for(campaign, group, unrenderable)
+            requests += delivery.batches_for(campaign, group, unrenderable)
         except Exception as exc:  # a template that no longer renders: fail, never loop
             _record_failure(
                 group, delivery.DeliveryError(f"Could not render the message: {exc}", status=0), now
             )
-            outcome["failed"] += len(group)
-            db.session.commit()
-            in_hand -= {m.id for m in group}
+            failed += len(group)
             continue
         for message, reason in unrenderable:
             _record_failure([message], delivery.DeliveryError(reason, status=0), now)
-            outcome["failed"] += 1
-            in_hand.discard(message.id)
-        db.session.commit()
-        for batch, carried in batches:
-            try:
-                accepted = provider.send_batch(batch)
-            except delivery.DeliveryError as exc:
-                outcome[_record_failure(carried, exc, now)] += len(carried)
-                db.session.commit()
-                continue
-            db.session.execute(
-                sa.update(OutboxMessage)
-                .where(OutboxMessage.id.in_([m.id for m in carried]))
-                .values(
-                    status=MessageStatus.SENT,
-                    sent_at=utcnow(),
-                    provider_id=accepted.provider_id[:100] or None,
-                    claimed_at=None,
-                    claimed_job_id=None,
-                    error=None,
-                )
-                .execution_options(synchronize_session=False)
+            failed += 1
+    db.session.commit()
+    return requests, failed
+
+
+def record(
+    carried: list[delivery.Pending],
+    result: delivery.Accepted | delivery.DeliveryError,
+    now: datetime,
+) -> str:
+    """What became of one request's messages, committed at once (what was accepted stays
+    recorded even if a later request dies): "sent", "retry" or "failed"."""
+    if isinstance(result, delivery.DeliveryError):
+        outcome = _record_failure(carried, result, now)
+    else:
+        db.session.execute(
+            sa.update(OutboxMessage)
+            .where(bulk.among(_ID, [m.id for m in carried]))
+            .values(
+                status=MessageStatus.SENT,
+                sent_at=utcnow(),
+                provider_id=result.provider_id[:100] or None,
+                claimed_at=None,
+                claimed_job_id=None,
+                error=None,
             )
-            outcome["sent"] += len(carried)
-            db.session.commit()  # what was accepted stays recorded even if a later batch dies
-            in_hand -= {m.id for m in carried}
-            if heartbeat is not None and in_hand and not heartbeat(sorted(in_hand)):
-                return outcome
+            .execution_options(synchronize_session=False)
+        )
+        outcome = "sent"
+    db.session.commit()
+    return outcome
+
+
+def post(provider, batch: delivery.Batch) -> delivery.Accepted | delivery.DeliveryError:
+    """One request to the provider; its refusal as a value (this may run in another thread)."""
+    try:
+        return provider.send_batch(batch)
+    except delivery.DeliveryError as exc:
+        return exc
+
+
+def deliver(
+    provider,
+    messages: list[delivery.Pending],
+    now: datetime,
+    heartbeat: Callable[[list[int]], bool] | None = None,
+) -> dict[str, int]:
+    """Send claimed messages, one request after another, and record what happened to each.
+
+    `heartbeat` runs after each request with the ids still in hand; False (the lease was lost
+    to another worker) stops the round at once, so nothing is sent twice."""
+    outcome = {"sent": 0, "retry": 0, "failed": 0}
+    requests, outcome["failed"] = prepare(messages, now)
+    in_hand = {m.id for _batch, carried in requests for m in carried}
+    for batch, carried in requests:
+        outcome[record(carried, post(provider, batch), now)] += len(carried)
+        in_hand -= {m.id for m in carried}
+        if heartbeat is not None and in_hand and not heartbeat(sorted(in_hand)):
+            return outcome
     return outcome
 
 
@@ -347,7 +384,7 @@ def keep_claim(ids: list[int]) -> bool:
     """Between requests: the claim stays fresh, so the periodic tick does not take it back."""
     db.session.execute(
         sa.update(OutboxMessage)
-        .where(OutboxMessage.id.in_(ids), OutboxMessage.status == MessageStatus.SENDING)
+        .where(bulk.among(_ID, ids), OutboxMessage.status == MessageStatus.SENDING)
         .values(claimed_at=utcnow())
         .execution_options(synchronize_session=False)
     )

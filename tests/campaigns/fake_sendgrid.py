@@ -1,6 +1,8 @@
 """A small stand-in for SendGrid's v3 mail send API on 127.0.0.1, for the real library to talk
 to: 202 with an X-Message-Id by default; scripted answers (400, 401, 413, 429 with rate-limit
-headers, 500, a dropped connection) on demand."""
+headers, 500, a dropped connection) on demand; slow answers (`delay`, as a provider across a
+network); answers held until so many requests came (`gather`); and how many requests it held
+at once (`most_in_flight`)."""
 
 from __future__ import annotations
 
@@ -22,11 +24,20 @@ class Answer:
 
 
 class FakeSendGrid:
-    def __init__(self):
+    def __init__(self, *, keep: bool = True):
+        self.keep = keep  # False: count what came (a benchmark's hundreds of thousands), no more
+        self.received = 0  # personalizations, kept or not
         self.requests: list[dict] = []  # {"path", "headers", "json"}
         self.script: list[Answer] = []
         self.lock = threading.Lock()
         self.delay = 0.0  # seconds before each answer ("slow answers")
+        self.in_flight = 0  # requests being answered now
+        self.most_in_flight = 0  # the most at any one time
+        # Hold every answer until this many requests have come (or 10 s): requests in flight
+        # together however slowly the client goes.
+        self.gather = 0
+        self.arrived = threading.Condition()
+        self.count = 0  # requests come so far
         fake = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -34,17 +45,29 @@ class FakeSendGrid:
                 pass
 
             def do_POST(self):  # noqa: N802
+                with fake.lock:
+                    fake.in_flight += 1
+                    fake.most_in_flight = max(fake.most_in_flight, fake.in_flight)
+                try:
+                    self.post()
+                finally:
+                    with fake.lock:
+                        fake.in_flight -= 1
+
+            def post(self) -> None:
                 length = int(self.headers.get("Content-Length") or 0)
-                raw = self.rfile.read(length)
+                body = json.loads(self.rfile.read(length) or b"{}")
                 with fake.lock:
                     answer = fake.script.pop(0) if fake.script else Answer(202)
-                    fake.requests.append(
-                        {
-                            "path": self.path,
-                            "headers": dict(self.headers),
-                            "json": json.loads(raw or b"{}"),
-                        }
-                    )
+                    fake.received += len(body.get("personalizations", []))
+                    if fake.keep:
+                        fake.requests.append(
+                            {"path": self.path, "headers": dict(self.headers), "json": body}
+                        )
+                with fake.arrived:
+                    fake.count += 1
+                    fake.arrived.notify_all()
+                    fake.arrived.wait_for(lambda: fake.count >= fake.gather, timeout=10)
                 if fake.delay:
                     time.sleep(fake.delay)
                 if answer.drop:

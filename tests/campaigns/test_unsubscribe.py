@@ -144,3 +144,16 @@ def test_the_preference_page_refuses_bad_input_and_needs_csrf(client, db, app, r
         app.config["WTF_CSRF_ENABLED"] = False
     assert db.session.scalars(sa.select(TopicOptOut)).all() == []
     assert client.get("/u/garbage/topics").status_code == 404
+
+
+def test_a_batchs_links_are_the_ones_a_single_message_gets(app):
+    """The batch's link maker signs with the key derived once; the link is the same, and it
+    leads back to its message, a changed one to none."""
+    with app.test_request_context():
+        make = delivery.unsubscribe_url_maker()
+        for key in ("0" * 32, "a1b2c3d4e5f60718293a4b5c6d7e8f90"):
+            url = make(key)
+            assert url == delivery.unsubscribe_url(key)
+            token = url.rsplit("/", 1)[-1].split("?")[0]
+            assert delivery.message_key_from(token) == key
+            assert delivery.message_key_from(token[:-2] + "xx") is None

@@ -12,7 +12,7 @@ from datetime import datetime
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 
-from crm.campaigns import queueing, segments
+from crm.campaigns import outbox_rows, queueing, segments
 from crm.campaigns.models import (
     Campaign,
     CampaignStatus,
@@ -130,22 +130,12 @@ def queue_campaign(actor, campaign: Campaign, *, now: datetime | None = None) ->
     if not claimed:
         raise OperationError("This campaign is already being sent.")
     ready(campaign)
-    rows: list[dict] = []
+    rows: list[tuple] = []
     counts = dict.fromkeys(LEFT_OUT_REASONS, 0)
     people: list[dict] = []
     for (contact_id, first, last, *_rest), address, reason in _classify(campaign):
         if reason is None:
-            rows.append(
-                {
-                    "campaign_id": campaign.id,
-                    "contact_id": contact_id,
-                    "email": address,
-                    "message_key": secrets.token_hex(16),
-                    "status": MessageStatus.QUEUED,
-                    "attempts": 0,
-                    "next_attempt_at": now,
-                }
-            )
+            rows.append((campaign.id, contact_id, address, secrets.token_hex(16)))
             continue
         counts[reason] += 1
         if len(people) < LEFT_OUT_LISTED:
@@ -159,9 +149,7 @@ def queue_campaign(actor, campaign: Campaign, *, now: datetime | None = None) ->
             )
             + " (see who is left out and why), so nothing was sent."
         )
-    for start in range(0, len(rows), 10_000):
-        # Core, not the ORM's bulk insert: a hundred thousand rows in a few executemany calls.
-        db.session.execute(OutboxMessage.__table__.insert(), rows[start : start + 10_000])
+    outbox_rows.write(rows, now)
     campaign.queued_at = now
     campaign.left_out = {"counts": {k: v for k, v in counts.items() if v}, "people": people}
     set_status(

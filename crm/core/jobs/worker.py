@@ -401,7 +401,13 @@ class Worker:
     def _housekeep(self) -> None:
         now = time.monotonic()
         if now >= self._next_schedule:
-            self.schedule_periodic()
+            # SQLite: the write lock first, as a job's transactions take it (one that has read
+            # cannot start writing once another process wrote, say a campaign's enqueue).
+            g.write_transactions = self.sqlite
+            try:
+                self.schedule_periodic()
+            finally:
+                g.write_transactions = False
             self._next_schedule = now + SCHEDULE_EVERY
         if now >= self._next_reclaim and not self.sqlite:
             taken = self.take_back()
