@@ -53,7 +53,7 @@ class TagsField(StringField):
         # Filled from a record, it is given the record's Tag rows (or names): keep them as the
         # text a person would type, so a post that leaves the field out still reads text.
         if isinstance(value, list | tuple):
-            value = ", ".join(getattr(tag, "name", tag) for tag in value)
+            value = ", ".join(str(getattr(tag, "name", tag)) for tag in value)
         super().process_data(value)
 
     def _value(self) -> str:
