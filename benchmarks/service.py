@@ -483,8 +483,8 @@ def measure_engine(engine: str, args: argparse.Namespace, workdir: Path, lines: 
     service = Service(url, args.processes)
     service.start()
     try:
-        browser, cookie = sign_in(service.base)
         settled = wait_for_worker(url)
+        browser, cookie = sign_in(service.base)
         for case_paths in cases.values():
             check_signed_in(browser, service.base, case_paths)
             for path in case_paths[:20]:

@@ -29,6 +29,7 @@ from crm.campaigns.models import OutboxMessage
 from crm.champions.models import Endorsement, StageChange
 from crm.core import shared_store
 from crm.core.jobs import enqueue
+from crm.core.write_lock import is_locked
 from crm.events.models import Participation
 from crm.extensions import db
 from crm.organizations.models import Organization
@@ -135,7 +136,14 @@ def queue_build(quarter: Quarter) -> None:
     period = int(REBUILD_EVERY.total_seconds())
     bucket = int(datetime.now().timestamp()) // period
     code = f"{quarter.year}Q{quarter.number}"
-    enqueue(BUILD, {"quarter": code}, unique_key=f"{BUILD}:{code}@{bucket}")
+    try:
+        enqueue(BUILD, {"quarter": code}, unique_key=f"{BUILD}:{code}@{bucket}")
+    except sa.exc.OperationalError as error:
+        # SQLite: a page that reads (a GET) begins deferred, and cannot start writing while
+        # another process holds the write lock. The page still says "being prepared": the
+        # worker builds the current quarter on its own schedule, a later visit queues another.
+        if not is_locked(error):
+            raise
 
 
 # --- JSON ------------------------------------------------------------------------------------
