@@ -49,7 +49,7 @@ import urllib.error
 import urllib.parse
 import urllib.request
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -288,22 +288,23 @@ def sample_paths(url: str, rng: random.Random) -> dict[str, list[str]]:
     }
 
 
-def wait_for_worker(url: str, timeout: float = 900) -> float:
-    """Seconds until the worker has no queued or running job that is due (the figures, the
-    report and the duplicate scan a fresh start queues)."""
+def wait_for_worker(url: str, since: datetime, timeout: float = 900) -> float:
+    """Seconds until the worker has queued its periodic work (the figures, the report, the
+    duplicate scan a fresh start runs) and finished what is due of it."""
     engine = sa.create_engine(sqlalchemy_url(url))
     started = time.monotonic()
     try:
         while time.monotonic() - started < timeout:
             with engine.connect() as conn:
-                waiting = conn.scalar(
+                queued, waiting = conn.execute(
                     sa.text(
-                        "SELECT count(*) FROM job WHERE status IN ('queued', 'running') "
-                        "AND run_at <= :now"
+                        "SELECT count(*), coalesce(sum(CASE WHEN status IN ('queued', 'running')"
+                        " AND run_at <= :now THEN 1 ELSE 0 END), 0) FROM job "
+                        "WHERE created_at >= :since"
                     ),
-                    {"now": datetime.now(UTC).replace(tzinfo=None)},
-                )
-            if not waiting:
+                    {"now": datetime.now(UTC).replace(tzinfo=None), "since": since},
+                ).one()
+            if queued and not waiting:
                 break
             time.sleep(2)
     finally:
@@ -481,9 +482,10 @@ def measure_engine(engine: str, args: argparse.Namespace, workdir: Path, lines: 
     paths = sample_paths(url, rng)
     cases = {k: v for k, v in paths.items() if k == "/healthz" or args.only in k}
     service = Service(url, args.processes)
+    since = datetime.now(UTC).replace(tzinfo=None) - timedelta(seconds=1)  # its worker's jobs
     service.start()
     try:
-        settled = wait_for_worker(url)
+        settled = wait_for_worker(url, since)
         browser, cookie = sign_in(service.base)
         for case_paths in cases.values():
             check_signed_in(browser, service.base, case_paths)
