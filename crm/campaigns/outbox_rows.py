@@ -10,7 +10,6 @@ from datetime import UTC, datetime
 
 from crm.campaigns.models import MessageStatus, OutboxMessage
 from crm.core import bulk
-from crm.extensions import db
 
 # What each row gives; the rest is the same for every row of a campaign.
 GIVEN = ("campaign_id", "contact_id", "email", "message_key")
@@ -24,16 +23,6 @@ def write(rows: list[tuple[int, int | None, str, str]], now: datetime) -> None:
         return
     now = now.astimezone(UTC) if now.tzinfo else now.replace(tzinfo=UTC)
     tail = (MessageStatus.QUEUED.value, 0, now)
-    if db.session.get_bind().dialect.name != "postgresql":
-        bulk.insert_rows(OutboxMessage.__table__, [(*row, *tail) for row in rows], COLUMNS)
-        return
-    # The session's own connection: the rows commit or roll back with the campaign's status.
-    connection = db.session.connection().connection.driver_connection
-    assert connection is not None  # (a live connection: the session's transaction holds it)
-    names = ", ".join(COLUMNS)
-    with (
-        connection.cursor() as cursor,
-        cursor.copy(f"COPY {OutboxMessage.__tablename__} ({names}) FROM STDIN") as copy,
-    ):
-        for row in rows:
-            copy.write_row((*row, *tail))
+    # One COPY (PostgreSQL) or executemany (SQLite) in the session's transaction: the rows
+    # commit or roll back with the campaign's status.
+    bulk.insert_rows(OutboxMessage.__table__, [(*row, *tail) for row in rows], COLUMNS)

@@ -9,10 +9,13 @@ that old.
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any
 
+import sqlalchemy as sa
 from flask import current_app
 
 from crm.core import shared_store
+from crm.extensions import db
 
 KEY = "table-counts"
 KEEP = timedelta(hours=1)  # a stopped worker's last count is not shown for ever
@@ -38,3 +41,14 @@ def known_total(table: str) -> int | None:
     current)."""
     found = stored(table)
     return found if found is not None and found > current_app.config["COUNT_CAP"] else None
+
+
+def all_small(models: tuple[Any, ...]) -> bool:
+    """Every one of these tables holds at most `CRM_COUNT_CAP` rows: small enough to count or
+    build from in a request. Each capped count reads at most COUNT_CAP + 1 rows."""
+    cap = current_app.config["COUNT_CAP"]
+    for model in models:
+        first = sa.select(sa.literal(1)).select_from(model).limit(cap + 1).subquery()
+        if (db.session.scalar(sa.select(sa.func.count()).select_from(first)) or 0) > cap:
+            return False
+    return True

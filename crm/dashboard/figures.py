@@ -103,7 +103,7 @@ def figures_for_page(today: date) -> tuple[dict[str, Any] | None, datetime | Non
     entry = shared_store.get(KEY)
     if entry is not None and isinstance(entry.value, dict) and entry.value.keys() >= FIGURES:
         return _shown(entry.value), entry.stored_at
-    if all(_capped_count(model) <= _cap() for model in COUNTED_TABLES):
+    if table_counts.all_small(COUNTED_TABLES):
         return _shown(count_figures(today)), None
     return None, None
 
@@ -118,12 +118,3 @@ def _shown(figures: dict[str, Any]) -> dict[str, Any]:
         "by_kind": [(kinds[k], n) for k, n in figures.get("by_kind") or [] if k in kinds],
         "pipeline": [(stage, int(pipeline.get(stage.value, 0))) for stage in Stage],
     }
-
-
-def _capped_count(model: Any) -> int:
-    first = sa.select(sa.literal(1)).select_from(model).limit(_cap() + 1).subquery()
-    return db.session.scalar(sa.select(sa.func.count()).select_from(first)) or 0
-
-
-def _cap() -> int:
-    return current_app.config["COUNT_CAP"]

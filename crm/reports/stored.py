@@ -23,15 +23,13 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import sqlalchemy as sa
-from flask import current_app
 
 from crm.campaigns.models import OutboxMessage
 from crm.champions.models import Endorsement, StageChange
-from crm.core import shared_store
+from crm.core import shared_store, table_counts
 from crm.core.jobs import enqueue
 from crm.core.write_lock import is_locked
 from crm.events.models import Participation
-from crm.extensions import db
 from crm.organizations.models import Organization
 from crm.pledges.models import Assessment, Pledge, ProgressReport
 from crm.pledges.schedule import Quarter
@@ -95,12 +93,7 @@ def rebuild(quarter: Quarter) -> Report:
 def small_enough_to_build() -> bool:
     """No input table holds more than COUNT_CAP rows: each capped count reads at most
     COUNT_CAP + 1 rows."""
-    return all(_capped_count(model) <= _cap() for model in BIG_INPUTS)
-
-
-def _capped_count(model: Any) -> int:
-    first = sa.select(sa.literal(1)).select_from(model).limit(_cap() + 1).subquery()
-    return db.session.scalar(sa.select(sa.func.count()).select_from(first)) or 0
+    return table_counts.all_small(BIG_INPUTS)
 
 
 def report_for(quarter: Quarter) -> tuple[Report | None, datetime | None]:
@@ -220,7 +213,3 @@ def _plain(value: Any) -> Any:
         if "date" in value:
             return date.fromisoformat(value["date"])
     return value
-
-
-def _cap() -> int:
-    return current_app.config["COUNT_CAP"]

@@ -37,6 +37,7 @@ from crm.core.jobs import presence
 from crm.core.jobs.models import Job, JobStatus, JobWorker
 from crm.core.jobs.queue import CHANNEL, enqueue
 from crm.core.jobs.registry import KINDS, PERIODIC
+from crm.core.write_lock import transactions
 from crm.extensions import db
 
 if TYPE_CHECKING:
@@ -97,13 +98,11 @@ class JobContext:
         begins without the write lock (a job's transactions otherwise take it up front), so
         saves go on while a job reads for seconds. What the job did before is committed first."""
         db.session.commit()
-        writing = g.get("write_transactions", False)
-        g.write_transactions = False
-        try:
-            yield
-        finally:
-            db.session.rollback()
-            g.write_transactions = writing
+        with transactions(writing=False):
+            try:
+                yield
+            finally:
+                db.session.rollback()
 
     def save_checkpoint(self, data: dict | None) -> None:
         """Record `data` on the job and commit it, with everything the handler did so far,
@@ -403,11 +402,8 @@ class Worker:
         if now >= self._next_schedule:
             # SQLite: the write lock first, as a job's transactions take it (one that has read
             # cannot start writing once another process wrote, say a campaign's enqueue).
-            g.write_transactions = self.sqlite
-            try:
+            with transactions(writing=self.sqlite):
                 self.schedule_periodic()
-            finally:
-                g.write_transactions = False
             self._next_schedule = now + SCHEDULE_EVERY
         if now >= self._next_reclaim and not self.sqlite:
             taken = self.take_back()
