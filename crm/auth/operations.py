@@ -52,7 +52,7 @@ def create_user(
         organization_id=organization_id,
     )
     if password is not None:
-        check_password_strength(password, min_password_length)
+        check_password_strength(password, min_password_length, email=email, name=name)
         user.set_password(password)
     db.session.add(user)
     db.session.flush()
@@ -84,24 +84,40 @@ def update_user(
     return user
 
 
-COMMON_PASSWORD_WORDS = ("password", "123456", "qwerty", "letmein", "welcome", "admin", "west")
+ZXCVBN_MAX_LENGTH = 72  # the library refuses longer; the start of a long password is enough
+STRONG_ENOUGH = 3  # zxcvbn's score: 3 is "safely unguessable" (about 10^8 guesses or more)
 
 
-def check_password_strength(password: str, min_length: int) -> None:
+def check_password_strength(
+    password: str, min_length: int, *, email: str = "", name: str = ""
+) -> None:
+    """Refuse a short password, one that is the person's own email or name, and one that is
+    common or guessable: zxcvbn ships the passwords most seen in breaches, common words, names
+    and keyboard patterns, and estimates how many guesses a password would take."""
+    from zxcvbn import zxcvbn
+
     if len(password) < min_length:
         raise OperationError(
             f"Choose a password of at least {min_length} characters.", field="password"
         )
-    lowered = password.lower()
-    if (
-        password.isdigit()
-        or len(set(password)) < 5
-        or any(word in lowered for word in COMMON_PASSWORD_WORDS)
-    ):
+    if _is_about_the_person(password, email, name):
+        raise OperationError(
+            "Your password must not contain your email address or your name.", field="password"
+        )
+    inputs = [email, email.partition("@")[0], *name.split()]
+    found = zxcvbn(password[:ZXCVBN_MAX_LENGTH], user_inputs=[i for i in inputs if i])
+    if found["score"] < STRONG_ENOUGH:
         raise OperationError(
             "That password is too easy to guess; a few unrelated words make a strong one.",
             field="password",
         )
+
+
+def _is_about_the_person(password: str, email: str, name: str) -> bool:
+    letters = "".join(ch for ch in password.lower() if ch.isalnum())
+    local = "".join(ch for ch in email.partition("@")[0].lower() if ch.isalnum())
+    parts = ["".join(ch for ch in p.lower() if ch.isalnum()) for p in name.split()]
+    return any(len(part) >= 4 and part in letters for part in [local, *parts])
 
 
 def change_password(
@@ -111,7 +127,7 @@ def change_password(
         raise OperationError("Your current password is not right.", field="current_password")
     if current is not None and current == new:
         raise OperationError("The new password is the same as the current one.", field="password")
-    check_password_strength(new, min_length)
+    check_password_strength(new, min_length, email=user.email, name=user.name)
     user.set_password(new)
     sessions.end_all(user)  # every browser signs in again with the new one
     audit.record(actor or user, AuditAction.PASSWORD, "user", user.id, summary="Password changed")

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import pytest
 import sqlalchemy as sa
 
 from crm.auth.models import LoginAttempt, User
@@ -260,3 +261,44 @@ def test_forms_carry_a_working_csrf_token(app, client, as_role, db):
         assert forged.status_code == 400
     finally:
         app.config["WTF_CSRF_ENABLED"] = False
+
+
+@pytest.mark.parametrize(
+    ("password", "refused_because"),
+    [
+        ("lena.okafor@example.org", "must not contain your email address or your name"),
+        ("LenaOkafor2024!", "must not contain your email address or your name"),
+        ("Okafor-is-my-name", "must not contain your email address or your name"),
+        ("iloveyou1234", "too easy to guess"),  # among the passwords most seen in breaches
+        ("qazwsxedcrfv", "too easy to guess"),  # a keyboard pattern
+        ("password123456", "too easy to guess"),
+        ("1234567890", "too easy to guess"),
+        ("short1!", "at least"),
+    ],
+)
+def test_a_password_about_the_person_or_common_is_refused(
+    client, make_user, login, password, refused_because
+):
+    user = make_user(email="lena.okafor@example.org", name="Lena Okafor")
+    login(user)
+    response = client.post(
+        "/account/password",
+        data={"current_password": PASSWORD, "password": password, "confirm": password},
+    )
+    assert refused_because in response.get_data(as_text=True)
+    assert user.check_password(PASSWORD)  # unchanged
+
+
+def test_a_few_unrelated_words_make_a_password(client, make_user, login):
+    user = make_user(email="lena.okafor@example.org", name="Lena Okafor")
+    login(user)
+    response = client.post(
+        "/account/password",
+        data={
+            "current_password": PASSWORD,
+            "password": "violet harbour kettle",
+            "confirm": "violet harbour kettle",
+        },
+    )
+    assert response.status_code == 302
+    assert user.check_password("violet harbour kettle")
