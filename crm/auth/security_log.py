@@ -11,6 +11,7 @@ from flask import has_request_context, request
 
 from crm.auth.models import SecurityEvent, SecurityEventKind, User
 from crm.auth.sessions import describe_browser
+from crm.core.db import rows_touched
 from crm.core.http import client_address
 from crm.extensions import db
 
@@ -54,6 +55,6 @@ def events(*, user_id: int | None = None, email: str = "") -> list[SecurityEvent
 def forget_old(now: datetime, *, keep_days: int) -> int:
     """Housekeeping: events older than `keep_days`."""
     cutoff = now - timedelta(days=keep_days)
-    return (
-        db.session.execute(sa.delete(SecurityEvent).where(SecurityEvent.at < cutoff)).rowcount or 0
+    return rows_touched(
+        db.session.execute(sa.delete(SecurityEvent).where(SecurityEvent.at < cutoff))
     )
