@@ -17,6 +17,7 @@ from crm.campaigns.models import OutboxMessage
 from crm.champions.models import Champion
 from crm.consultations.models import Response
 from crm.contacts.models import Contact
+from crm.core import table_counts
 from crm.core.countries import country_name
 from crm.core.jobs import Job
 from crm.core.jobs.presence import Progress, progress_of
@@ -29,6 +30,7 @@ from crm.duplicates.models import (
     DuplicatePair,
     DuplicateScan,
     ScanStatus,
+    pairs_table,
 )
 from crm.duplicates.operations.merging import counted
 from crm.duplicates.operations.scans import job_failure
@@ -228,7 +230,7 @@ def page_of_pairs(
                 sa.select(Organization.id, Organization.name).where(
                     Organization.id.in_(org_ids - org_names.keys())
                 )
-            ).tuples()
+            ).all()
         )
     # A pair whose record is gone (deleted since it was found) is left out.
     rows = [
@@ -239,19 +241,29 @@ def page_of_pairs(
         if p.low_id in records and p.high_id in records
     ]  # fmt: skip
     last = found[-1] if found else None
-    total = db.session.execute(
+    return PairPage(
+        rows,
+        _total(kind, min_score),
+        min_score,
+        after,
+        (last.score, last.low_id, last.high_id) if more and last is not None else None,
+    )
+
+
+def _total(kind: DuplicateKind, min_score: int) -> int:
+    """How many pairs the page has in all, up to COUNT_CAP + 1: past the cap, the count the
+    worker stored a minute ago says so (as the contact list's total does) instead of counting
+    COUNT_CAP + 1 pairs on each view; under it, counted now (exact and current)."""
+    if min_score == 0:
+        stored = table_counts.stored(pairs_table(kind))
+        if stored is not None and stored > COUNT_CAP:
+            return COUNT_CAP + 1
+    return db.session.execute(
         sa.select(sa.func.count()).select_from(
             sa.select(DuplicatePair.id).where(*_shown(kind, min_score)).limit(COUNT_CAP + 1)
             .subquery()
         )
     ).scalar_one()  # fmt: skip
-    return PairPage(
-        rows,
-        total,
-        min_score,
-        after,
-        (last.score, last.low_id, last.high_id) if more and last is not None else None,
-    )
 
 
 @dataclass
@@ -267,17 +279,22 @@ class ScanState:
 
 
 def scan_state(kind: DuplicateKind) -> ScanState:
-    def latest(*statuses: ScanStatus) -> DuplicateScan | None:
-        return db.session.scalar(
-            sa.select(DuplicateScan)
-            .where(DuplicateScan.kind == kind, DuplicateScan.status.in_(statuses))
-            .order_by(DuplicateScan.id.desc())
-            .limit(1)
-        )
-
-    last = latest(ScanStatus.DONE)
-    active = latest(ScanStatus.QUEUED, ScanStatus.RUNNING)
-    failed = latest(ScanStatus.FAILED)
+    groups = {"last": (ScanStatus.DONE,), "active": (ScanStatus.QUEUED, ScanStatus.RUNNING),
+              "failed": (ScanStatus.FAILED,)}  # fmt: skip
+    # The latest scan of each group, in one statement (ix_duplicate_scan_kind for each).
+    latest_ids = [
+        sa.select(DuplicateScan.id)
+        .where(DuplicateScan.kind == kind, DuplicateScan.status.in_(statuses))
+        .order_by(DuplicateScan.id.desc())
+        .limit(1)
+        .scalar_subquery()
+        for statuses in groups.values()
+    ]
+    scans = db.session.scalars(sa.select(DuplicateScan).where(DuplicateScan.id.in_(latest_ids)))
+    found = {
+        name: scan for scan in scans for name, statuses in groups.items() if scan.status in statuses
+    }
+    last, active, failed = found.get("last"), found.get("active"), found.get("failed")
     if failed is not None and last is not None and failed.id < last.id:
         failed = None
     failure = failed.error if failed is not None else None
