@@ -194,6 +194,11 @@ def list_rows() -> sa.Select:
     )
 
 
+def detail_options() -> list:
+    """A contact's page: its organization and tags joined to it, not loaded one by one."""
+    return [joinedload(Contact.organization), joinedload(Contact.tags)]
+
+
 def filtered(filters: ContactFilters, plan: SearchPlan | None = None) -> sa.Select:
     return list_rows().where(*_conditions(filters, plan))
 
