@@ -9,7 +9,7 @@ from datetime import timedelta
 
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import ARRAY
-from sqlalchemy.orm import aliased, joinedload, selectinload
+from sqlalchemy.orm import joinedload, load_only, selectinload
 
 from crm.auth.models import User
 from crm.contacts.models import Contact
@@ -219,23 +219,24 @@ def plan_for_ids(ids: list[int], *, total: int | None) -> SearchPlan:
 
 
 def list_rows() -> sa.Select:
-    """The list's rows as plain rows, not ORM objects (building fifty contacts with their
-    organization and owner was a good part of the page's time): the columns it shows and sorts
-    by, each row's organization's and owner's names by LEFT JOINs on primary keys (aliased, so
-    a filter's own subquery on organizations is not taken for them)."""
-    organization, owner = aliased(Organization), aliased(User)
-    return (
-        sa.select(Contact.id, *LIST_COLUMNS, organization.name.label("organization_name"),
-                  owner.name.label("owner_name"))
-        .outerjoin(organization, organization.id == Contact.organization_id)
-        .outerjoin(owner, owner.id == Contact.owner_id)
-    )  # fmt: skip
+    """The list's rows: the columns it shows and sorts by, each row's organization and owner
+    with it (LEFT JOINs on primary keys, after the page's rows are found), not in further
+    queries."""
+    return sa.select(Contact).options(
+        load_only(*LIST_COLUMNS),
+        joinedload(Contact.organization).load_only(Organization.name),
+        joinedload(Contact.owner).load_only(User.name),
+    )
 
 
 def detail_options() -> list:
     """A contact's page: its organization joined to it, not loaded on its own. (Its tags stay
     a statement of their own: SQLite plans a join of them by scanning the tag links.)"""
     return [joinedload(Contact.organization)]
+
+
+def filtered(filters: ContactFilters, plan: SearchPlan | None = None) -> sa.Select:
+    return list_rows().where(*_conditions(filters, plan))
 
 
 def filtered_ids(filters: ContactFilters, plan: SearchPlan | None = None) -> sa.Select:

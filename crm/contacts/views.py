@@ -105,12 +105,12 @@ def index():
             ids_of_page(plan.ids, sort, **cursor(), page_size=page_size()),
             total=plan.known_total,
         )
+    stmt, rows = queries.filtered(filters, plan), None
     if plan and plan.known_total is None and len(sort.columns) > 1:
         # A great many matches listed by name (or date): find the page's ids walking that
-        # order, reading the index alone where it can.
+        # order, reading the index alone where it can, then load those rows.
         plan = plan.for_sort(sort)
-    # The page's ids first (the conditions and the sort alone), then those rows.
-    stmt, rows = queries.filtered_ids(filters, plan), queries.list_rows()
+        stmt, rows = queries.filtered_ids(filters, plan), queries.list_rows()
     known = plan.known_total if plan and search_only else None
     if not filters.q and not other_filters:
         # Every contact: the count the worker stored, when past the cap (not counted here).

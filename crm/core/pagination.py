@@ -136,9 +136,7 @@ def paginate(
     if rows is not None:
         page_ids = page_stmt.order_by(*order).limit(page_size + 1)
         page_stmt = rows.where(columns[-1].in_(page_ids))
-    result = db.session.execute(page_stmt.order_by(*order).limit(page_size + 1))
-    # A SELECT of one entity (or column) pages through it; of several columns, through rows.
-    found = list(result.scalars() if len(page_stmt.column_descriptions) == 1 else result)
+    found = list(db.session.scalars(page_stmt.order_by(*order).limit(page_size + 1)))
 
     has_more = len(found) > page_size
     items = found[:page_size]
