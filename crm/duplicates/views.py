@@ -51,7 +51,7 @@ def detail_url(kind: DuplicateKind, record_id: int) -> str:
 def _ids_into(endpoint: str, *names: str, **values: Any) -> Callable[..., str]:
     """url_for(endpoint, **values) with the ids `names` put in later: the route is built once
     for a page of pairs, not for each of its 200 links."""
-    markers = {name: 2_147_483_600 + n for n, name in enumerate(names)}
+    markers: dict[str, Any] = {name: 2_147_483_600 + n for n, name in enumerate(names)}
     pattern = url_for(endpoint, **values, **markers)
     for name, marker in markers.items():
         pattern = pattern.replace(str(marker), "{%s}" % name)  # noqa: UP031
