@@ -340,6 +340,14 @@ class BaseConfig:
         "Web server",
         default_text="20971520 (20 MiB)",
     )
+    HSTS_SECONDS = Setting(
+        "CRM_HSTS_SECONDS",
+        whole(0),
+        0,
+        "Strict-Transport-Security: how long browsers must reach the app over HTTPS only. "
+        "Production sends a year; 0 sends no header.",
+        "Web server",
+    )
     WTF_CSRF_ENABLED = True
     WTF_CSRF_TIME_LIMIT = None  # token lives as long as the session; forms left open all day work
     SESSION_COOKIE_HTTPONLY = True
@@ -708,6 +716,7 @@ class ProductionConfig(BaseConfig):
     REMEMBER_COOKIE_SECURE = SESSION_COOKIE_SECURE
     SESSION_COOKIE_SAMESITE = "Lax"
     PREFERRED_URL_SCHEME = "https"
+    HSTS_SECONDS = BaseConfig.HSTS_SECONDS.with_default(365 * 24 * 3600)
 
     # Settings production refuses to start without, and the shortest secret key it takes
     # (lower case: not settings themselves).
