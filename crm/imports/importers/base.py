@@ -59,13 +59,17 @@ class Context:
             self.actor, table, changes, audit_trail.UPDATED, self.run_id, self.file_name
         )
 
-    def items(self, run_id: int) -> Iterator[dict]:
+    def take_items(self, run_id: int) -> Iterator[dict]:
+        """The undo items of what was created and updated since the last call, which are
+        forgotten here: a file written in parts writes each part's items with it."""
+        created_ids, updates = self.created_ids, self.updates
+        self.created_ids, self.updates = {}, []
         created = ItemAction.CREATED.value
-        for table, ids in self.created_ids.items():
+        for table, ids in created_ids.items():
             for first, last in _id_ranges(ids):
                 yield {"run_id": run_id, "table_name": table, "record_id": first,
                        "record_id_last": last, "action": created, "before": None}  # fmt: skip
-        for table, record_id, before in self.updates:
+        for table, record_id, before in updates:
             yield {"run_id": run_id, "table_name": table, "record_id": record_id,
                    "record_id_last": None, "action": ItemAction.UPDATED.value,
                    "before": before}  # fmt: skip
