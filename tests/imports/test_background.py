@@ -452,7 +452,8 @@ def test_a_write_lock_never_got_on_the_last_attempt_fails_the_run_with_the_reaso
         raise sa.exc.OperationalError("BEGIN IMMEDIATE", {}, sqlite3.OperationalError(
             "database is locked"))  # fmt: skip
 
-    monkeypatch.setattr(running, "write", locked)
+    monkeypatch.setattr(running, "write", locked)  # PostgreSQL: one transaction
+    monkeypatch.setattr(running, "write_part", locked)  # SQLite: part after part
     run_jobs()
     run = fresh(db, ImportRun, run.id)
     assert run.status is RunStatus.FAILED
