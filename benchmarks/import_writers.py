@@ -262,6 +262,7 @@ def child_import(url: str, instance: Path, csv_path: Path) -> dict:
         "check_s": checks[0] if checks else None,
         "write_transactions_s": sorted(held, reverse=True)[:3],
         "write_transactions": len(held),
+        "write_transactions_in_order_s": [round(h, 3) for h in held],
         "held_total_s": sum(held),
         "peak_mb": base.peak_mb(),
     }

@@ -220,7 +220,7 @@ def _failed(run_id: int, message: str) -> None:
         db.session.rollback()
         try:
             run = db.session.get(ImportRun, run_id)
-            if run is not None:
+            if run is not None and run.status is RunStatus.RUNNING:  # not ended by another
                 operations.fail(run, message)
                 db.session.commit()
             return

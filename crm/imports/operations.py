@@ -31,7 +31,7 @@ from crm.imports.models import (
     RunStatus,
     SavedMapping,
 )
-from crm.imports.phrases import counted, megabytes
+from crm.imports.phrases import counted, listed, megabytes, records
 from crm.imports.rows import Row
 from crm.imports.table_reader import TableReader
 from crm.imports.undo import Undone, half_written, take_back, undo_run
@@ -299,11 +299,11 @@ def fail(run: ImportRun, message: str, actor: Any = None) -> None:
         except OperationError as refused:
             message = f"{message} What it had written so far was kept: {refused.message}"
         else:
-            if taken["removed"] or taken["restored"]:
-                message = (
-                    f"{message} What it had written so far ({counted(taken['removed'], 'record')}"
-                    f" created, {counted(taken['restored'], 'record')} updated) was taken back."
-                )
+            done = [f"{records(n, table)} removed" for table, n in taken["by_table"].items()]
+            if taken["restored"]:
+                done.append(f"{counted(taken['restored'], 'record')} put back")
+            if done:
+                message = f"{message} What it had written so far was taken back: {listed(done)}."
     run.status = RunStatus.FAILED
     run.finished_at = utcnow()
     run.message = message

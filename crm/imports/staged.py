@@ -43,7 +43,12 @@ from crm.extensions import db
 from crm.imports import operations, running
 from crm.imports.models import ImportRun, RunStatus
 
-STEP_SECONDS = 0.5  # how long one part of a file written in steps holds SQLite's write lock
+STEP_SECONDS = 0.3  # how long one part of a file written in steps holds SQLite's write lock
+# How long the import lets go of the lock between two parts: longer than the longest sleep of
+# SQLite's busy handler (100 ms), so that every save waiting for the lock tries again, and one
+# gets it, before the next part takes it back (the lock is not a queue: without this pause an
+# import that begins its next part at once wins it again and again, and a save can wait 10 s).
+STEP_PAUSE = 0.15
 FIRST_STEP_ROWS = 1000  # rows of the first part; the next follow how long it took
 STEP_ROWS = (200, 50_000)  # the fewest and the most rows of one part
 
@@ -126,6 +131,8 @@ def write_in_steps(
         size = _next_size(size, spent)
         if progress:
             progress(total // 2 + (total - total // 2) * start // total, total)
+        if start < total:
+            time.sleep(STEP_PAUSE)
     db.session.rollback()
     with transactions(writing=True):
         _mark_running(run_id)
@@ -134,10 +141,10 @@ def write_in_steps(
 
 def _next_size(size: int, spent: float) -> int:
     """Rows for the next part, so that it holds the lock about `STEP_SECONDS`: the last
-    part's pace, growing or shrinking at most fourfold at a time."""
+    part's pace, growing at most twofold at a time (a busy machine's pace varies)."""
     wanted = size * STEP_SECONDS / max(spent, 1e-3)
     low, high = STEP_ROWS
-    return int(max(low, min(high, size * 4, max(size / 4, wanted))))
+    return int(max(low, min(high, size * 2, max(size / 4, wanted))))
 
 
 def _mark_running(run_id: int) -> None:
