@@ -393,9 +393,12 @@ def main() -> None:
     # SQLite
     if not args.skip_sqlite:
         floor_db = work / "floor.sqlite3"
+        for leftover in work.glob("floor.sqlite3*"):  # an old -wal would replay onto the copy
+            leftover.unlink()
         shutil.copyfile(source, floor_db)
         floor = base.phase_raw(floor_db, csv_path, bulk_fts=True)
-        floor_db.unlink()
+        for leftover in work.glob("floor.sqlite3*"):
+            leftover.unlink()
         target = work / "import.sqlite3"
         for leftover in work.glob("import.sqlite3*"):
             leftover.unlink()
