@@ -38,6 +38,7 @@ import sqlalchemy as sa
 from crm.auth.models import User
 from crm.core.db import rows_touched, utcnow
 from crm.core.errors import OperationError
+from crm.core.gc_pause import paused_gc
 from crm.core.write_lock import transactions
 from crm.extensions import db
 from crm.imports import operations, running
@@ -111,7 +112,16 @@ def write_in_steps(
     caller's also records something, as a job's checkpoint does); the run is marked done in
     the last, flushed, not committed: the caller commits it. `held` is told how long each
     part's transaction held the lock (for benchmarks/import_writers.py)."""
-    commit = commit or db.session.commit
+    with paused_gc():  # a collection walks the whole plan: seconds, with the lock held
+        return _write_in_steps(checked, progress, commit or db.session.commit, held)
+
+
+def _write_in_steps(
+    checked: Checked,
+    progress: running.Progress | None,
+    commit: Callable[[], None],
+    held: Callable[[float], None] | None,
+) -> running.Outcome:
     planned, run_id = checked.planned, checked.run_id
     rows = planned.rows
     total = len(rows)
