@@ -207,6 +207,7 @@ def child_import(url: str, instance: Path, csv_path: Path) -> dict:
 
     app = make_app(url, instance)
     held: list[float] = []
+    commits: list[float] = []
     began: dict[int, float] = {}
     checks: list[float] = []
 
@@ -218,9 +219,19 @@ def child_import(url: str, instance: Path, csv_path: Path) -> dict:
         if begins_writing():
             began[id(connection.connection.dbapi_connection)] = time.perf_counter()
 
+    committing: list[float] = []  # each write transaction's COMMIT: how long it took
+
+    @sa.event.listens_for(engine, "commit")
+    def on_commit(connection):  # as the COMMIT is sent
+        if id(connection.connection.dbapi_connection) in began:
+            committing.append(time.perf_counter())
+
     def on_end(session):
         for key in list(began):
-            held.append(time.perf_counter() - began.pop(key))
+            now = time.perf_counter()
+            held.append(now - began.pop(key))
+            if committing:
+                commits.append(now - committing.pop())
 
     sa.event.listen(sa.orm.Session, "after_commit", on_end)
     sa.event.listen(sa.orm.Session, "after_rollback", on_end)
@@ -263,6 +274,7 @@ def child_import(url: str, instance: Path, csv_path: Path) -> dict:
         "write_transactions_s": sorted(held, reverse=True)[:3],
         "write_transactions": len(held),
         "write_transactions_in_order_s": [round(h, 3) for h in held],
+        "commits_in_order_s": [round(c, 3) for c in commits],
         "held_total_s": sum(held),
         "peak_mb": base.peak_mb(),
     }
