@@ -178,6 +178,7 @@ def plan(
 ) -> Plan:
     """Read, validate and match every row of the file: reads only, nothing is written."""
     importer = _importer_for(run.record_type, ctx)
+    ctx.checked_at = utcnow()
     rows: list[Row] = []
     with paused_gc():
         for chunk in _chunks(_rows(reader, run.mapping), CHUNK_ROWS):
