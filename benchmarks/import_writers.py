@@ -219,6 +219,18 @@ def child_import(url: str, instance: Path, csv_path: Path) -> dict:
         if begins_writing():
             began[id(connection.connection.dbapi_connection)] = time.perf_counter()
 
+    slow: list[tuple[float, str]] = []  # statements that took over half a second
+
+    @sa.event.listens_for(engine, "before_cursor_execute")
+    def before_statement(connection, cursor, statement, parameters, context, executemany):
+        connection.info["statement_began"] = time.perf_counter()
+
+    @sa.event.listens_for(engine, "after_cursor_execute")
+    def after_statement(connection, cursor, statement, parameters, context, executemany):
+        took = time.perf_counter() - connection.info.pop("statement_began", time.perf_counter())
+        if took > 0.5:
+            slow.append((round(took, 2), " ".join(statement.split())[:160]))
+
     committing: list[float] = []  # each write transaction's COMMIT: how long it took
 
     @sa.event.listens_for(engine, "commit")
@@ -275,6 +287,7 @@ def child_import(url: str, instance: Path, csv_path: Path) -> dict:
         "write_transactions": len(held),
         "write_transactions_in_order_s": [round(h, 3) for h in held],
         "commits_in_order_s": [round(c, 3) for c in commits],
+        "slow_statements": slow,
         "held_total_s": sum(held),
         "peak_mb": base.peak_mb(),
     }
