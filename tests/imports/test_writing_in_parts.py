@@ -207,3 +207,10 @@ def test_a_file_smaller_than_a_part_is_one_part(parts, tmp_path):
     job.start()
     assert job.finished().exit_code == 0
     assert look(app, "SELECT status, created_count FROM import_run") == [("done", 3)]
+
+
+def test_the_search_index_merges_bit_by_bit_not_a_whole_level_in_one_write(parts):
+    """A part of an import (or any save) never pays for merging a whole level of a large
+    search index at once: set by the migrations on SQLite."""
+    for table in ("contact_fts_config", "organization_fts_config"):
+        assert look(parts, f"SELECT v FROM {table} WHERE k = 'crisismerge'") == [(64,)]
