@@ -3,7 +3,7 @@ its speed on SQLite and PostgreSQL beside each engine's floor.
 
     .venv/bin/python benchmarks/import_writers.py [--contacts 100000] [--rows 100000]
         [--savers 40] [--pg-url postgresql://postgres@127.0.0.1:5432/NAME] [--keep DIR]
-        [--reuse] [--skip-sqlite]
+        [--reuse] [--skip-sqlite] [--saves-alone SECONDS]
 
 Builds a database of `--contacts` contacts (the bulk demo loader) on SQLite, and on PostgreSQL
 when `--pg-url` is given (that database is dropped and made again), and a contacts CSV of
@@ -19,6 +19,9 @@ Then, on each engine:
   ends. The import process times each transaction that took SQLite's write lock, from its
   `BEGIN IMMEDIATE` returning to its commit (on PostgreSQL: each writing transaction), and
   the check of the file (read, validate, match: no lock).
+
+`--saves-alone 30` then runs the same saves on SQLite for 30 s with no import: how long they
+wait for each other, the baseline for the waits beside the import.
 
 With `--keep DIR --reuse` the databases built by an earlier run with the same `--keep` are
 used again (copied afresh on SQLite; on PostgreSQL the import's contacts deleted again first).
@@ -293,8 +296,12 @@ def child_import(url: str, instance: Path, csv_path: Path) -> dict:
     }
 
 
-def run_import_with_saves(url: str, instance: Path, csv_path: Path, targets: list[int]) -> dict:
-    """The import in a child process; each of `targets` saved again and again meanwhile."""
+def run_import_with_saves(
+    url: str, instance: Path, csv_path: Path, targets: list[int], alone: float | None = None
+) -> dict:
+    """The import in a child process; each of `targets` saved again and again meanwhile.
+    With `alone`, no import: the same saves for that many seconds (what they wait for each
+    other, the baseline)."""
     import sqlalchemy as sa
 
     from crm.auth.models import User
@@ -307,10 +314,10 @@ def run_import_with_saves(url: str, instance: Path, csv_path: Path, targets: lis
         token = user.get_id()
         db.session.remove()
     out = instance / "child.json"
-    child = subprocess.Popen(
-        [sys.executable, __file__, "--child", url, str(instance), str(csv_path), str(out)],
-        cwd=ROOT,
-    )
+    command = [sys.executable, __file__, "--child", url, str(instance), str(csv_path), str(out)]
+    if alone:
+        command = [sys.executable, "-c", f"import time; time.sleep({alone})"]
+    child = subprocess.Popen(command, cwd=ROOT)
     waits: list[float] = []
     statuses: dict[int, int] = {}
     lock = threading.Lock()
@@ -342,7 +349,7 @@ def run_import_with_saves(url: str, instance: Path, csv_path: Path, targets: lis
     child.wait()
     for thread in threads:
         thread.join()
-    result = json.loads(out.read_text())
+    result = {} if alone else json.loads(out.read_text())
     ordered = sorted(waits)
     result["saves"] = {
         "count": len(waits),
@@ -393,6 +400,7 @@ def main() -> None:
     parser.add_argument("--keep", type=Path)
     parser.add_argument("--reuse", action="store_true")
     parser.add_argument("--skip-sqlite", action="store_true")
+    parser.add_argument("--saves-alone", type=float, help="seconds of the saves with no import")
     parser.add_argument("--child", nargs=4, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
@@ -437,6 +445,14 @@ def main() -> None:
         imported["targets"] = targets
         report("SQLite", floor, imported, args.rows)
         results["sqlite"] = {"floor": floor, "import": imported}
+        if args.saves_alone:
+            saves = run_import_with_saves(url, instance, csv_path, targets, args.saves_alone)
+            alone = saves["saves"]
+            print(f"  the same saves for {args.saves_alone:g} s with no import: {alone['count']}, "
+                  f"{alone['failed']} failed {alone['statuses']}; wait: median "
+                  f"{alone['median_s']:.3f} s, p99 {alone['p99_s']:.2f} s, "
+                  f"max {alone['max_s']:.2f} s")  # fmt: skip
+            results["sqlite"]["saves_alone"] = alone
 
     if args.pg_url:
         url = sqlalchemy_url(args.pg_url)
