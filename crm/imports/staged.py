@@ -39,7 +39,7 @@ from crm.auth.models import User
 from crm.core.db import rows_touched, utcnow
 from crm.core.errors import OperationError
 from crm.core.gc_pause import paused_gc
-from crm.core.write_lock import transactions
+from crm.core.write_lock import is_locked, transactions
 from crm.extensions import db
 from crm.imports import operations, running
 from crm.imports.models import ImportRun, RunStatus
@@ -52,6 +52,10 @@ STEP_SECONDS = 0.3  # how long one part of a file written in steps holds SQLite'
 STEP_PAUSE = 0.15
 FIRST_STEP_ROWS = 1000  # rows of the first part; the next follow how long it took
 STEP_ROWS = (200, 50_000)  # the fewest and the most rows of one part
+# How many times a part waits `busy_timeout` for the lock before the import gives up: the lock
+# is no queue, and on a busy server (40 people saving at once, load 16) a part once waited
+# 12 s; the import then failed and took back 42,000 rows. Waiting holds nothing: try again.
+PART_LOCK_TRIES = 6
 
 
 @dataclass
@@ -127,9 +131,8 @@ def _write_in_steps(
     total = len(rows)
     size, start = FIRST_STEP_ROWS, 0
     while start < total:
-        db.session.rollback()  # nothing in hand: the part's first statement takes the lock
         with transactions(writing=True):
-            _mark_running(run_id)
+            _take_the_lock(run_id)
             began = time.perf_counter()
             part = rows[start : start + size]
             running.write_part(planned.importer, part, run_id)
@@ -143,10 +146,23 @@ def _write_in_steps(
             progress(total // 2 + (total - total // 2) * start // total, total)
         if start < total:
             time.sleep(STEP_PAUSE)
-    db.session.rollback()
     with transactions(writing=True):
-        _mark_running(run_id)
+        _take_the_lock(run_id)
         return operations.finish_planned(_run(run_id), planned, progress=progress)
+
+
+def _take_the_lock(run_id: int) -> None:
+    """Begin a part's transaction with its first statement, which takes SQLite's write lock,
+    waiting for it up to `PART_LOCK_TRIES` times `busy_timeout`: nothing is written before it,
+    so a wait that ran out is only tried again."""
+    for attempt in range(1, PART_LOCK_TRIES + 1):
+        db.session.rollback()  # nothing in hand: the part's first statement takes the lock
+        try:
+            _mark_running(run_id)
+            return
+        except sa.exc.OperationalError as error:
+            if not is_locked(error) or attempt == PART_LOCK_TRIES:
+                raise
 
 
 def _next_size(size: int, spent: float) -> int:

@@ -214,3 +214,70 @@ def test_the_search_index_merges_bit_by_bit_not_a_whole_level_in_one_write(parts
     search index at once: set by the migrations on SQLite."""
     for table in ("contact_fts_config", "organization_fts_config"):
         assert look(parts, f"SELECT v FROM {table} WHERE k = 'crisismerge'") == [(64,)]
+
+
+def test_a_part_that_waits_out_the_busy_timeout_tries_again_and_the_import_completes(
+    parts, tmp_path, monkeypatch
+):
+    """The second part's wait for the lock runs out twice (as SQLite says it, "database is
+    locked"): nothing was written yet, so the part tries again instead of failing the import,
+    which then completes."""
+    import sqlite3
+
+    import sqlalchemy as sa
+
+    from crm.imports import staged
+
+    app = parts
+    original = staged._mark_running
+    calls: list[int] = []
+
+    def mark_running(run_id):
+        calls.append(run_id)
+        if len(calls) in (2, 3):
+            raise sa.exc.OperationalError(
+                "BEGIN IMMEDIATE", {}, sqlite3.OperationalError("database is locked")
+            )
+        original(run_id)
+
+    monkeypatch.setattr(staged, "_mark_running", mark_running)
+    job = Background(app, write_people(tmp_path / "people.csv"))
+    job.start()
+    result = job.finished()
+    assert result.exit_code == 0, result.output
+    assert len(calls) == 6 + 1 + 2  # six parts, the last transaction, two waits run out
+    assert look(app, "SELECT status, created_count FROM import_run") == [("done", ROWS)]
+    assert look(app, "SELECT count(*) FROM contact WHERE email LIKE 'person%'") == [(ROWS,)]
+
+
+def test_a_part_that_never_gets_the_lock_fails_the_import_and_takes_back_the_parts_before(
+    parts, tmp_path, monkeypatch
+):
+    import sqlite3
+
+    import sqlalchemy as sa
+
+    from crm.imports import staged
+
+    app = parts
+    original = staged._mark_running
+    calls: list[int] = []
+
+    def mark_running(run_id):
+        calls.append(run_id)
+        if len(calls) > 1:
+            raise sa.exc.OperationalError(
+                "BEGIN IMMEDIATE", {}, sqlite3.OperationalError("database is locked")
+            )
+        original(run_id)
+
+    monkeypatch.setattr(staged, "_mark_running", mark_running)
+    job = Background(app, write_people(tmp_path / "people.csv"))
+    job.start()
+    result = job.finished()
+    assert result.exit_code == 1
+    assert len(calls) == 1 + staged.PART_LOCK_TRIES
+    [(status, message)] = look(app, "SELECT status, message FROM import_run")
+    assert status == "failed" and message.startswith("The database stayed busy")
+    assert "was taken back" in message
+    nothing_left(app)
