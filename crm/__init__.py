@@ -19,6 +19,7 @@ from flask_login import user_loaded_from_cookie
 from config import BaseConfig, development_secret_key, load_config, read_settings
 from crm.core import errors, templating
 from crm.core.clean_request import CleanRequest
+from crm.core.converters import DatabaseIdConverter
 from crm.core.unit_of_work import CRMFlask
 from crm.core.write_lock import begins_writing
 from crm.extensions import csrf, db, login_manager, migrate
@@ -39,6 +40,7 @@ def create_app(config: type[BaseConfig] | str | None = None, **overrides: Any) -
         instance_path=settings["INSTANCE_DIR"],
     )
     app.request_class = CleanRequest
+    app.url_map.converters["int"] = DatabaseIdConverter  # before any route is added
     app.config.update(settings)
     if not app.config.get("SECRET_KEY"):
         app.config["SECRET_KEY"] = development_secret_key(Path(app.instance_path))

@@ -52,6 +52,22 @@ def _database_url(tmp_root: Path) -> str:
     return f"sqlite:///{tmp_root / 'test.sqlite3'}"
 
 
+def own_database(folder: Path, name: str) -> str:
+    """A database of its own, committed to for real: a SQLite file in `folder`, or (under
+    CRM_TEST_DATABASE_URL) a PostgreSQL database beside the test one, made afresh."""
+    base = os.environ.get(TEST_DB_ENV, "")
+    if not base.startswith("postgres"):
+        return f"sqlite:///{folder / f'{name}.sqlite3'}"
+    url = sa.engine.make_url(base.replace("postgresql://", "postgresql+psycopg://", 1))
+    url = url.set(database=f"{url.database}_{name}")
+    admin = sa.create_engine(url.set(database="postgres"), isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{url.database}" WITH (FORCE)')
+        conn.exec_driver_sql(f'CREATE DATABASE "{url.database}"')
+    admin.dispose()
+    return url.render_as_string(hide_password=False)
+
+
 def _reset_postgres(url: str) -> None:
     engine = sa.create_engine(url.replace("postgresql://", "postgresql+psycopg://", 1))
     with engine.begin() as conn:

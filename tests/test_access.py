@@ -4,6 +4,7 @@ exactly where its permissions say so. New views are covered automatically."""
 from __future__ import annotations
 
 import pytest
+from werkzeug.routing import IntegerConverter
 
 from crm.auth.models import Role
 from crm.core.access import ROLE_PERMISSIONS, is_public, permission_of
@@ -48,8 +49,8 @@ def _endpoints(app):
         method = "GET" if "GET" in rule.methods else "POST"
         values = {}
         for arg in rule.arguments:
-            converter = rule._converters[arg].__class__.__name__
-            values[arg] = 987654 if converter == "IntegerConverter" else "no-such-thing"
+            numeric = isinstance(rule._converters[arg], IntegerConverter)
+            values[arg] = 987654 if numeric else "no-such-thing"
         with app.test_request_context():
             from flask import url_for
 

@@ -26,6 +26,7 @@ from crm.contacts.models import Contact
 from crm.contacts.queries import plan_search
 from crm.core.pagination import SortOption
 from crm.core.timeline import TimelineItem, timeline_source
+from crm.core.validation import database_int
 from crm.extensions import db
 
 SORTS = {
@@ -97,7 +98,7 @@ def filtered(filters: ChampionFilters, today: date, lapsing_months: int) -> sa.S
         stmt = stmt.where(Champion.owner_id.is_(None))
     elif filters.owner:
         with contextlib.suppress(ValueError):
-            stmt = stmt.where(Champion.owner_id == int(filters.owner))
+            stmt = stmt.where(Champion.owner_id == database_int(filters.owner))
     if filters.region in {r.value for r in Region}:
         stmt = stmt.where(Champion.region == filters.region)
     if filters.overdue:

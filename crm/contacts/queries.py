@@ -13,6 +13,7 @@ from crm.auth.models import User
 from crm.contacts.models import Contact
 from crm.core.pagination import SortOption
 from crm.core.search import normalize_query, substring_condition, substring_ids
+from crm.core.validation import database_int
 from crm.extensions import db
 from crm.organizations.models import Organization
 from crm.tags.models import Tag, contact_tag
@@ -228,7 +229,7 @@ def _conditions(filters: ContactFilters, plan: SearchPlan | None) -> list[sa.Col
         conditions.append(Contact.owner_id.is_(None))
     elif filters.owner:
         with contextlib.suppress(ValueError):
-            conditions.append(Contact.owner_id == int(filters.owner))
+            conditions.append(Contact.owner_id == database_int(filters.owner))
     if filters.organization_id:
         conditions.append(Contact.organization_id == filters.organization_id)
     return conditions

@@ -32,6 +32,7 @@ from crm.core.list_page import chosen_sort, cursor, page_of, page_size
 from crm.core.pagination import ids_of_page
 from crm.core.timeline import timeline_for
 from crm.core.unit_of_work import attempt
+from crm.core.validation import known_choice
 from crm.extensions import db
 from crm.organizations import queries as org_queries
 from crm.organizations import views as organization_views
@@ -90,7 +91,7 @@ def index():
     owner = args.get("owner", "")
     filters = queries.ContactFilters(
         q=args.get("q", "").strip(),
-        kind=args.get("kind", ""),
+        kind=known_choice(OrganizationKind, args.get("kind", "")),
         country=args.get("country", ""),
         tag=args.get("tag", ""),
         owner=str(current_user.id) if owner == "me" else owner,

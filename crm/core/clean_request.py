@@ -16,6 +16,7 @@ from werkzeug.datastructures import ImmutableMultiDict
 from werkzeug.exceptions import BadRequest
 
 from crm.core import safe_json
+from crm.core.validation import database_int
 
 CONTROL_CHARACTERS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
@@ -25,7 +26,11 @@ def without_control_characters(text: str) -> str:
 
 
 class CleanMultiDict(ImmutableMultiDict):
-    """Form fields or query arguments, their text values cleaned (uploaded files untouched)."""
+    """Form fields or query arguments, their text values cleaned (uploaded files untouched);
+    `get(key, type=int)` ignores numbers too large for the database."""
+
+    def get(self, key, default=None, type=None):  # noqa: A002 - werkzeug's signature
+        return super().get(key, default, database_int if type is int else type)
 
     def __init__(self, mapping=None):
         super().__init__(mapping)

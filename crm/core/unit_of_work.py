@@ -20,8 +20,9 @@ from typing import Any, Generic, Literal, TypeAlias, TypeVar
 
 from flask import Flask, flash, g
 from flask.typing import ResponseReturnValue
+from sqlalchemy.orm.exc import StaleDataError
 
-from crm.core.errors import ConflictError, OperationError
+from crm.core.errors import CONFLICT_MESSAGE, ConflictError, OperationError
 from crm.core.forms import show_operation_error
 from crm.extensions import db
 
@@ -101,8 +102,15 @@ def attempt(operation: Callable[[], T], form: Any = None, *, show: bool = True) 
     conflict (someone saved first) is left for the caller, which answers 409 with the form."""
     savepoint = db.session.begin_nested()
     try:
-        value = operation()
-        savepoint.commit()
+        try:
+            value = operation()
+            savepoint.commit()
+        except StaleDataError:
+            savepoint.rollback()  # the failed flush left it to be rolled back
+            # Another save landed between our version check and our write (PostgreSQL lets
+            # both read, then the second's UPDATE finds the version moved): the same refusal
+            # as a stale form, so the form comes back with what was typed.
+            raise ConflictError(CONFLICT_MESSAGE) from None
     except OperationError as error:
         if savepoint.is_active:
             savepoint.rollback()

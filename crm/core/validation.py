@@ -36,6 +36,25 @@ def clean_text(value: str | None, field: str, label: str, max_length: int, *, re
     return value or None
 
 
+# The largest whole number an id column holds: PostgreSQL's `integer` is 32-bit and signed.
+LARGEST_ID = 2**31 - 1
+
+
+def database_int(text: str | int) -> int:
+    """`int`, refusing (ValueError) what no database column could hold: `?owner=` with 23
+    digits is then ignored like any other value that is not a number, instead of a 500."""
+    value = int(text)
+    if not -LARGEST_ID <= value <= LARGEST_ID:
+        raise ValueError("out of range")
+    return value
+
+
+def known_choice(enum_cls: type[Enum], value: str) -> str:
+    """A filter's value if it is one of `enum_cls`'s, else "" (no filter): a link with an
+    unknown choice shows the whole list instead of failing."""
+    return value if value in {member.value for member in enum_cls} else ""
+
+
 def clean_choice(enum_cls: type[E], value: object, what: str, field: str | None = None) -> E:
     """`value` as one of `enum_cls`, or an OperationError: “value” is not `what` ("a task
     status")."""

@@ -19,6 +19,7 @@ from crm.core.http import safe_next
 from crm.core.list_page import page_of
 from crm.core.pagination import SortOption
 from crm.core.unit_of_work import attempt_flashed
+from crm.core.validation import known_choice
 from crm.engagements import operations, queries
 from crm.engagements.forms import EngagementForm
 from crm.engagements.models import Engagement, EngagementKind
@@ -79,7 +80,7 @@ def _render_form(
 @bp.route("/")
 @requires(Permission.ENGAGEMENTS_VIEW)
 def index():
-    kind = request.args.get("kind", "")
+    kind = known_choice(EngagementKind, request.args.get("kind", ""))
     q = request.args.get("q", "").strip()
     open_only = request.args.get("open") == "1"
     stmt = sa.select(Engagement).options(

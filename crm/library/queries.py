@@ -8,6 +8,7 @@ from dataclasses import dataclass
 import sqlalchemy as sa
 from sqlalchemy.orm import selectinload
 
+from crm.core.validation import LARGEST_ID
 from crm.extensions import db
 from crm.library.models import (
     CaseStudy,
@@ -117,6 +118,8 @@ def principle_code(value: str) -> str:
     """The principle filter's value as a code: links made before it took codes gave an id."""
     value = value.strip()[:20]
     if value.isdigit():
+        if int(value) > LARGEST_ID:
+            return ""
         return db.session.scalar(sa.select(Principle.code).where(Principle.id == int(value))) or ""
     return value.upper()
 

@@ -26,6 +26,7 @@ from crm.core.form_pages import submit_form
 from crm.core.list_page import chosen_sort, page_of
 from crm.core.timeline import timeline_for
 from crm.core.unit_of_work import attempt
+from crm.core.validation import known_choice
 from crm.extensions import db
 from crm.organizations import operations, queries
 from crm.organizations.forms import OrganizationForm
@@ -76,7 +77,8 @@ def index():
     args = request.args
     sort_key, sort = chosen_sort(queries.SORTS, "name")
     q = args.get("q", "").strip()
-    kind, country, tag = args.get("kind", ""), args.get("country", ""), args.get("tag", "")
+    kind = known_choice(OrganizationKind, args.get("kind", ""))
+    country, tag = args.get("country", ""), args.get("tag", "")
     every = not (q or kind or country or tag)
     page = page_of(
         queries.filtered(q, kind, country, tag),

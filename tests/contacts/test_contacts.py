@@ -200,6 +200,37 @@ def test_edit_conflict_is_refused_and_keeps_the_typed_values(client, as_role, ma
     assert db.session.get(Contact, contact.id).title == "Compliance Officer"
 
 
+def test_a_save_that_lands_between_our_check_and_our_write_keeps_the_typed_values(
+    client, as_role, make_contact, db, monkeypatch
+):
+    # On PostgreSQL two saves of one record at the same instant both pass the version check;
+    # the second's UPDATE then finds the version moved. It must come back as the form with what
+    # was typed (409), like a stale form, not a redirect that drops it.
+    import crm.audit.operations
+
+    as_role("lead")
+    contact = make_contact("Priya", "Sharma")
+    checked = crm.audit.operations.check_version
+
+    def and_someone_else_saves(record, expected):
+        checked(record, expected)
+        db.session.execute(
+            sa.text("UPDATE contact SET version = version + 1, title = 'Theirs' WHERE id = :id"),
+            {"id": record.id},
+        )
+
+    monkeypatch.setattr(crm.audit.operations, "check_version", and_someone_else_saves)
+    late = client.post(
+        f"/contacts/{contact.id}/edit",
+        data=contact_form(title="Mine, typed", version=contact.version),
+    )
+    text = late.get_data(as_text=True)
+    assert late.status_code == 409 and "Someone else saved this record" in text
+    assert 'value="Mine, typed"' in text
+    db.session.expire_all()
+    assert db.session.get(Contact, contact.id).title != "Mine, typed"
+
+
 def test_edit_without_the_organization_field_keeps_the_organization(
     client, as_role, make_contact, make_org, db
 ):
