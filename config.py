@@ -488,6 +488,14 @@ class BaseConfig:
         "Hours without a request after which a sign-in not kept ends.",
         "Accounts and signing in",
     )
+    SECURITY_LOG_KEEP_DAYS = Setting(
+        "CRM_SECURITY_LOG_KEEP_DAYS",
+        whole(1),
+        365,
+        "Days the account-security log (sign-ins, failures, sign-outs, password changes) is "
+        "kept; the hourly housekeeping deletes older entries.",
+        "Accounts and signing in",
+    )
     LOGIN_ATTEMPT_KEEP_DAYS = Setting(
         "CRM_LOGIN_ATTEMPT_KEEP_DAYS",
         whole(1),

@@ -136,14 +136,15 @@ def reuse_app(url: str, size: int) -> tuple[Flask, str] | None:
         if contacts != size or lead is None:
             db.engine.dispose()
             return None
-        token = start_session(lead)
-        db.session.commit()  # the signed-in session
         db.session.rollback()
         try:
             upgrade()
         except SystemExit:  # Flask-Migrate's answer to a revision this checkout does not have
             db.engine.dispose()
             return None
+        # After the upgrade: a kept database may predate the table sessions are kept in.
+        token = start_session(db.session.get(User, lead.id))
+        db.session.commit()  # the signed-in session
     return app, token
 
 

@@ -11,7 +11,7 @@ from flask import Blueprint, abort, flash, redirect, render_template, request, u
 from flask_login import current_user
 from sqlalchemy.orm import selectinload
 
-from crm.auth import operations, sessions
+from crm.auth import operations, security_log, sessions
 from crm.auth.forms import UserForm
 from crm.auth.models import User
 from crm.contacts.models import Contact
@@ -119,6 +119,24 @@ def edit(user_id: int):
             return redirect(url_for("users.index"))
     return render_template(
         "auth/users/form.html", form=form, user=user, open_sessions=sessions.open_sessions(user)
+    )
+
+
+@bp.route("/security")
+@requires(Permission.USERS_MANAGE)
+def security():
+    email = request.args.get("email", "").strip()[:254]
+    return render_template(
+        "auth/security_log.html", events=security_log.events(email=email), who="all", email=email
+    )
+
+
+@bp.route("/<int:user_id>/security")
+@requires(Permission.USERS_MANAGE)
+def user_security(user_id: int):
+    user = db.session.get(User, user_id) or abort(404)
+    return render_template(
+        "auth/security_log.html", events=security_log.events(user_id=user.id), who=user
     )
 
 

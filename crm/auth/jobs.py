@@ -6,7 +6,7 @@ from datetime import datetime
 
 from flask import current_app
 
-from crm.auth import sessions
+from crm.auth import security_log, sessions
 from crm.auth.operations import (
     FORGOT_JOB,
     forget_old_login_attempts,
@@ -21,6 +21,7 @@ def _forgotten_password(payload: dict, job: JobContext) -> dict:
     sent = send_forgotten_password_link(
         str(payload.get("email") or ""),
         per_address_hour=current_app.config["FORGOT_PER_ADDRESS_HOUR"],
+        address=str(payload.get("address") or ""),
     )
     return {"sent": sent}  # the job page says no more: who asked is nobody's business
 
@@ -33,6 +34,11 @@ def _login_attempts(now: datetime) -> int:
         keep_days=config["LOGIN_ATTEMPT_KEEP_DAYS"],
         window_seconds=config["LOGIN_THROTTLE_WINDOW_SECONDS"],
     )
+
+
+@task("old security log entries")
+def _old_security_events(now: datetime) -> int:
+    return security_log.forget_old(now, keep_days=current_app.config["SECURITY_LOG_KEEP_DAYS"])
 
 
 @task("ended sign-ins")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import secrets
 from datetime import datetime
+from enum import StrEnum
 from typing import TYPE_CHECKING
 
 import sqlalchemy as sa
@@ -128,3 +129,49 @@ class UserSession(Model):
     user: Mapped[User] = relationship()
 
     __table_args__ = (sa.Index("ix_user_session_expires_at", "expires_at"),)
+
+
+class SecurityEventKind(StrEnum):
+    SIGNED_IN = "signed_in"
+    SIGN_IN_FAILED = "sign_in_failed"
+    SIGN_IN_REFUSED = "sign_in_refused"  # too many failures: throttled
+    SIGNED_OUT = "signed_out"
+    SESSIONS_ENDED = "sessions_ended"
+    PASSWORD_CHANGED = "password_changed"
+    PASSWORD_LINK_SENT = "password_link_sent"  # by an admin
+    PASSWORD_LINK_ASKED = "password_link_asked"  # "Forgot your password?"
+
+    @property
+    def label(self) -> str:
+        return SECURITY_EVENT_LABELS[self]
+
+
+SECURITY_EVENT_LABELS = {
+    SecurityEventKind.SIGNED_IN: "Signed in",
+    SecurityEventKind.SIGN_IN_FAILED: "Wrong password",
+    SecurityEventKind.SIGN_IN_REFUSED: "Sign-in refused (too many failures)",
+    SecurityEventKind.SIGNED_OUT: "Signed out",
+    SecurityEventKind.SESSIONS_ENDED: "Sessions ended",
+    SecurityEventKind.PASSWORD_CHANGED: "Password changed",
+    SecurityEventKind.PASSWORD_LINK_SENT: "Password link sent by an admin",
+    SecurityEventKind.PASSWORD_LINK_ASKED: "Password link asked for",
+}
+
+
+class SecurityEvent(Model):
+    """The account-security log: what happened to an account, from where. Admins read all of
+    it, each person their own. Kept `CRM_SECURITY_LOG_KEEP_DAYS`, then housekeeping deletes it."""
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[datetime] = mapped_column(default=utcnow)
+    user_id: Mapped[int | None] = mapped_column(sa.ForeignKey("user.id", ondelete="SET NULL"))
+    email: Mapped[str] = mapped_column(sa.String(254), default="")
+    kind: Mapped[SecurityEventKind] = mapped_column(enum_type(SecurityEventKind, 30))
+    address: Mapped[str] = mapped_column(sa.String(64), default="")
+    browser: Mapped[str] = mapped_column(sa.String(120), default="")
+    detail: Mapped[str] = mapped_column(sa.String(300), default="")
+
+    __table_args__ = (
+        sa.Index("ix_security_event_user_at", "user_id", "at"),
+        sa.Index("ix_security_event_at", "at"),
+    )

@@ -10,13 +10,13 @@ import sqlalchemy as sa
 
 from crm.audit import operations as audit
 from crm.audit.models import AuditAction
-from crm.auth import sessions
+from crm.auth import security_log, sessions
 from crm.auth.invitations import (
     queue_forgotten_password,
     queue_invitation,
     queue_password_reset,
 )
-from crm.auth.models import LoginAttempt, User, new_session_token
+from crm.auth.models import LoginAttempt, SecurityEventKind, User, new_session_token
 from crm.core import flood
 from crm.core.access import Role
 from crm.core.db import rows_touched, utcnow
@@ -24,6 +24,8 @@ from crm.core.errors import OperationError
 from crm.core.jobs import enqueue
 from crm.core.validation import normalize_email
 from crm.extensions import db
+
+K = SecurityEventKind  # short, for the log's records below
 
 
 def find_user_by_email(email: str) -> User | None:
@@ -81,6 +83,8 @@ def update_user(
         user.organization_id = organization_id
         if (was_active and not active) or role != had_role:
             sessions.end_all(user)  # signed out everywhere: they sign in again as they are now
+            why = "deactivated" if not active else f"role changed to {role.label}"
+            security_log.record(K.SESSIONS_ENDED, user=user, detail=f"{why} by {actor.name}")
     return user
 
 
@@ -130,17 +134,23 @@ def change_password(
     check_password_strength(new, min_length, email=user.email, name=user.name)
     user.set_password(new)
     sessions.end_all(user)  # every browser signs in again with the new one
+    by = f" by {actor.name}" if actor is not None and actor.id != user.id else ""
+    security_log.record(K.PASSWORD_CHANGED, user=user, detail=f"Every session ended{by}")
     audit.record(actor or user, AuditAction.PASSWORD, "user", user.id, summary="Password changed")
     db.session.flush()
+
+
+def sign_out(user: User) -> None:
+    """Logging out: this browser's session ends on the server."""
+    sessions.end_current(user)
+    security_log.record(K.SIGNED_OUT, user=user)
 
 
 def sign_out_elsewhere(user: User) -> int:
     """ "Sign out everywhere else": every session of `user` but this browser's ends."""
     ended = sessions.end_all(user, keep_current=True)
     if ended:
-        audit.record(
-            user, AuditAction.LOGIN, "user", user.id, summary=f"Signed out {ended} other session(s)"
-        )
+        security_log.record(K.SESSIONS_ENDED, user=user, detail=f"{ended} other session(s)")
     return ended
 
 
@@ -151,7 +161,7 @@ def sign_out_one(user: User, session_id: int) -> None:
         raise OperationError("That is this browser: use Log out.")
     if not sessions.end_one(user, session_id):
         raise OperationError("That session has already ended.")
-    audit.record(user, AuditAction.LOGIN, "user", user.id, summary="Signed out another session")
+    security_log.record(K.SESSIONS_ENDED, user=user, detail="One other session")
 
 
 def end_sessions(actor: User, user: User) -> int:
@@ -159,6 +169,7 @@ def end_sessions(actor: User, user: User) -> int:
     if user.id == actor.id:
         raise OperationError("To sign yourself out elsewhere, use your account's sessions page.")
     ended = sessions.end_all(user)
+    security_log.record(K.SESSIONS_ENDED, user=user, detail=f"{ended} session(s), by {actor.name}")
     summary = f"Ended {ended} session(s) of {user.email}"
     audit.record(actor, AuditAction.LOGIN, "user", user.id, summary=summary)
     return ended
@@ -173,10 +184,10 @@ def ask_for_password_link(email: str, address: str) -> None:
     has an account (the job finds out, so the request takes as long either way). Refused
     with a clear message past a few asks an hour from one network address."""
     flood.check_and_record("forgot-password", address, FORGOT_PER_NETWORK_HOUR)
-    enqueue(FORGOT_JOB, {"email": (email or "").strip().lower()[:254]})
+    enqueue(FORGOT_JOB, {"email": (email or "").strip().lower()[:254], "address": address[:64]})
 
 
-def send_forgotten_password_link(email: str, *, per_address_hour: int) -> bool:
+def send_forgotten_password_link(email: str, *, per_address_hour: int, address: str = "") -> bool:
     """The job behind "Forgot your password?": an active account with that address gets a link
     (earlier links stop working); an invited one without a password, its invitation again.
     At most `per_address_hour` emails an hour to one address. True if an email was queued."""
@@ -193,7 +204,7 @@ def send_forgotten_password_link(email: str, *, per_address_hour: int) -> bool:
         queue_forgotten_password(user)
     else:
         queue_invitation(user, None)
-    audit.record(None, AuditAction.PASSWORD, "user", user.id, summary="Password link asked for")
+    security_log.record(K.PASSWORD_LINK_ASKED, user=user, address=address)
     return True
 
 
@@ -236,11 +247,13 @@ def authenticate(
         _recent_failures(since, LoginAttempt.email == email, LoginAttempt.address == address)
         >= max_per_account
     ):
+        _refused(email, "too many failures for this account from this address")
         raise LoginThrottled(
             f"Too many failed logins for this account from your network address. Wait {minutes} "
             "minutes and try again, or ask an administrator to send you a password reset link."
         )
     if _recent_failures(since, LoginAttempt.address == address) >= max_per_address:
+        _refused(email, "too many failures from this address")
         raise LoginThrottled(
             "Too many failed logins from your network address. "
             f"Wait {minutes} minutes and try again."
@@ -253,10 +266,17 @@ def authenticate(
         ok = user.check_password(password) and user.active
     db.session.add(LoginAttempt(email=email, address=address, succeeded=ok, at=now))
     if not ok or user is None:  # (no user is never ok)
+        security_log.record(K.SIGN_IN_FAILED, user=user, email=email)
         return None
+    security_log.record(K.SIGNED_IN, user=user)
     user.last_login_at = now
     audit.record(user, AuditAction.LOGIN, "user", user.id, summary="Logged in")
     return user
+
+
+def _refused(email: str, why: str) -> None:
+    """A refused sign-in, logged against the account the address names (if any)."""
+    security_log.record(K.SIGN_IN_REFUSED, user=find_user_by_email(email), email=email, detail=why)
 
 
 _DUMMY_HASHES: dict[str, str] = {}
@@ -294,6 +314,9 @@ def send_password_reset(actor: User, user: User) -> None:
         raise OperationError(f"{user.email} is deactivated; activate the account first.")
     user.session_token = new_session_token()
     sessions.end_all(user)
+    security_log.record(
+        K.PASSWORD_LINK_SENT, user=user, detail=f"by {actor.name}; every session ended"
+    )
     audit.record(actor, AuditAction.PASSWORD, "user", user.id, summary="Password reset link sent")
     queue_password_reset(user, actor)
 

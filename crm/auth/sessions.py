@@ -25,7 +25,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 
 from config import BaseConfig
 from crm.auth.models import User, UserSession
-from crm.core.db import utcnow
+from crm.core.db import rows_touched, utcnow
 from crm.core.http import client_address
 from crm.extensions import db
 
@@ -124,7 +124,7 @@ def end_all(user: User, *, keep_current: bool = False) -> int:
         where.append(_table.c.id != user.signed_in_session.id)
     else:
         user.session_secret = user.signed_in_session = None
-    return db.session.execute(sa.delete(_table).where(*where)).rowcount or 0
+    return rows_touched(db.session.execute(sa.delete(_table).where(*where)))
 
 
 def end_one(user: User, session_id: int) -> bool:
@@ -132,7 +132,7 @@ def end_one(user: User, session_id: int) -> bool:
     done = db.session.execute(
         sa.delete(_table).where(_table.c.id == session_id, _table.c.user_id == user.id)
     )
-    return bool(done.rowcount)
+    return bool(rows_touched(done))
 
 
 def open_sessions(user: User) -> list[UserSession]:
@@ -148,7 +148,7 @@ def open_sessions(user: User) -> list[UserSession]:
 
 def forget_expired(now: datetime) -> int:
     """Housekeeping: sessions past their end. Returns how many went."""
-    return db.session.execute(sa.delete(_table).where(_table.c.expires_at <= now)).rowcount or 0
+    return rows_touched(db.session.execute(sa.delete(_table).where(_table.c.expires_at <= now)))
 
 
 def remembered_from_cookie(user: User) -> None:

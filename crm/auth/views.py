@@ -7,7 +7,7 @@ from flask import Blueprint, current_app, flash, redirect, render_template, requ
 from flask_login import current_user, login_user, logout_user
 
 from crm.audit import display as audit_display
-from crm.auth import operations, sessions
+from crm.auth import operations, security_log, sessions
 from crm.auth.forms import (
     AcceptInvitationForm,
     ChangePasswordForm,
@@ -19,7 +19,7 @@ from crm.auth.models import User
 from crm.core.access import Permission, public, requires
 from crm.core.http import client_address, safe_next
 from crm.core.tokens import TokenError
-from crm.core.unit_of_work import attempt, attempt_flashed
+from crm.core.unit_of_work import attempt, attempt_flashed, keep_changes
 from crm.extensions import db
 
 bp = Blueprint("auth", __name__)
@@ -49,6 +49,7 @@ def login():
                 max_per_address=config["LOGIN_MAX_FAILURES_PER_ADDRESS"],
             )
         except operations.LoginThrottled as exc:
+            keep_changes()  # the refusal is in the security log
             flash(exc.message, "danger")
             return render_template("auth/login.html", form=form), 429
         if user is None:
@@ -85,7 +86,7 @@ def forgot_password():
 @public
 def logout():
     if current_user.is_authenticated:
-        sessions.end_current(current_user)  # every copy of this browser's cookies is refused
+        operations.sign_out(current_user)  # every copy of this browser's cookies is refused
     logout_user()
     flash("You are logged out.", "info")
     return redirect(url_for("auth.login"))
@@ -122,6 +123,14 @@ def account_sessions():
         "auth/sessions.html",
         open_sessions=sessions.open_sessions(current_user),
         current_id=current_user.signed_in_session.id if current_user.signed_in_session else None,
+    )
+
+
+@bp.route("/account/security")
+@requires(Permission.ACCOUNT)
+def account_security():
+    return render_template(
+        "auth/security_log.html", events=security_log.events(user_id=current_user.id), who=None
     )
 
 

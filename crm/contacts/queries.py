@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import contextlib
+import hashlib
 from dataclasses import dataclass, replace
+from datetime import timedelta
 
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import ARRAY
@@ -11,6 +13,7 @@ from sqlalchemy.orm import joinedload, load_only, selectinload
 
 from crm.auth.models import User
 from crm.contacts.models import Contact
+from crm.core import shared_store
 from crm.core.pagination import SortOption
 from crm.core.search import normalize_query, substring_condition, substring_ids
 from crm.core.validation import database_int
@@ -107,11 +110,43 @@ def plan_search(text: str) -> SearchPlan | None:
     org_ids = substring_ids("organization", text)
     assert org_ids is not None  # the same text
     staff_ids = sa.select(Contact.id).where(Contact.organization_id.in_(org_ids))
-    return _plan(
+    dense = sa.or_(person_condition, Contact.organization_id.in_(org_ids))
+    if _known_dense(text):
+        return SearchPlan(dense, None)
+    plan = _plan(
         _ids_upto([person_ids, staff_ids], cap),
-        dense=sa.or_(person_condition, Contact.organization_id.in_(org_ids)),
+        dense=dense,
         members=sa.union_all(person_ids, staff_ids),
     )
+    if plan.known_total is None:
+        _remember_dense(text)
+    return plan
+
+
+# PostgreSQL: a text found to match more than SEARCH_COUNT_CAP contacts is remembered as such
+# for a few minutes, for every process (the shared store), so searching it again skips the
+# trigram index's bitmap of its every candidate (most of such a search's time: a name fragment
+# typed again, a search paged through or sorted). Only that verdict is kept, never a match: the
+# page's rows are read now, with the live condition. A text that common stays common unless
+# more than a thousand of its contacts go within the few minutes. SQLite's FTS5 stops at the
+# cap by itself, and a GET there does not write.
+DENSE_KEEP = timedelta(minutes=10)
+
+
+def _dense_key(text: str) -> str:
+    digest = hashlib.sha256(text.encode()).hexdigest()
+    return f"search-dense:{SEARCH_COUNT_CAP}:{digest}"  # "more than" this cap
+
+
+def _known_dense(text: str) -> bool:
+    if db.engine.dialect.name != "postgresql":
+        return False
+    return shared_store.get(_dense_key(text)) is not None
+
+
+def _remember_dense(text: str) -> None:
+    if db.engine.dialect.name == "postgresql":
+        shared_store.put(_dense_key(text), True, expires_in=DENSE_KEEP)
 
 
 def _ids_upto(selects: list[sa.Select], cap: int) -> tuple[int, list[int] | None]:
@@ -193,6 +228,12 @@ def list_rows() -> sa.Select:
         joinedload(Contact.organization).load_only(Organization.name),
         joinedload(Contact.owner).load_only(User.name),
     )
+
+
+def detail_options() -> list:
+    """A contact's page: its organization joined to it, not loaded on its own. (Its tags stay
+    a statement of their own: SQLite plans a join of them by scanning the tag links.)"""
+    return [joinedload(Contact.organization)]
 
 
 def filtered(filters: ContactFilters, plan: SearchPlan | None = None) -> sa.Select:

@@ -35,7 +35,8 @@ class CRMFlask(Flask):
     def dispatch_request(self) -> ResponseReturnValue:
         try:
             response = self.make_response(super().dispatch_request())
-            if response.status_code < 400 and not g.get("discard_changes"):
+            keep = response.status_code < 400 or g.get("keep_changes")
+            if keep and not g.get("discard_changes"):
                 db.session.commit()
             else:
                 db.session.rollback()
@@ -50,6 +51,12 @@ def discard_changes() -> None:
     run): rolled back now and again at the end."""
     db.session.rollback()
     g.discard_changes = True
+
+
+def keep_changes() -> None:
+    """What this request wrote is committed though it answers with an error status: a refusal
+    that must be recorded (a sign-in refused for too many failures, say)."""
+    g.keep_changes = True
 
 
 @dataclass(frozen=True)

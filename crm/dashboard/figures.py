@@ -24,6 +24,7 @@ from crm.champions.models import Champion, Endorsement, Stage, Verification
 from crm.champions.queries import lapsing_condition
 from crm.contacts.models import ConsentStatus, Contact
 from crm.core import shared_store, table_counts
+from crm.duplicates.models import DuplicateKind, DuplicatePair, pairs_table
 from crm.engagements.models import Engagement
 from crm.extensions import db
 from crm.organizations.models import Organization, OrganizationKind
@@ -87,11 +88,18 @@ def _value(member: Any) -> Any:
 def store_figures(today: date) -> dict[str, Any]:
     figures = count_figures(today)
     shared_store.put(KEY, figures, expires_in=KEEP)
-    # The lists' totals: every contact (erased ones stay listed), every organization.
+    # The lists' totals: every contact (erased ones stay listed), every organization, the
+    # duplicate pairs of each kind.
+    pairs = dict(
+        db.session.execute(
+            sa.select(DuplicatePair.kind, sa.func.count()).group_by(DuplicatePair.kind)
+        ).all()
+    )
     table_counts.store(
         {
             "contact": db.session.scalar(sa.select(sa.func.count()).select_from(Contact)) or 0,
             "organization": figures["organizations"],
+            **{pairs_table(kind): pairs.get(kind, 0) for kind in DuplicateKind},
         }
     )
     return figures

@@ -117,6 +117,11 @@ class DuplicatePair(Model):
     )
 
 
+def pairs_table(kind: DuplicateKind) -> str:
+    """The name the stored pairs of `kind` are counted under (`crm.core.table_counts`)."""
+    return f"duplicate_pair.{kind.value}"
+
+
 class DuplicateScan(Model):
     """One full scan of a kind: queued by the nightly schedule or "Scan again", run as a job."""
 

@@ -17,6 +17,8 @@ from crm.campaigns.models import OutboxMessage
 from crm.champions.models import Champion
 from crm.consultations.models import Response
 from crm.contacts.models import Contact
+from crm.core import table_counts
+from crm.core.countries import country_name
 from crm.core.jobs import Job
 from crm.core.jobs.presence import Progress, progress_of
 from crm.duplicates import scan as scanning
@@ -28,6 +30,7 @@ from crm.duplicates.models import (
     DuplicatePair,
     DuplicateScan,
     ScanStatus,
+    pairs_table,
 )
 from crm.duplicates.operations.merging import counted
 from crm.duplicates.operations.scans import job_failure
@@ -64,11 +67,23 @@ def is_dismissed(kind: DuplicateKind, first_id: int, second_id: int) -> bool:
     )
 
 
+@dataclass(frozen=True)
+class Shown:
+    """What the duplicates page shows of one record of a pair: read as plain columns (no ORM
+    objects), the organization's name joined in."""
+
+    id: int
+    name: str
+    details: str  # contacts: email · phone; organizations: kind · country · website
+    organization: str | None = None  # a contact's organization's name
+    organization_id: int | None = None
+
+
 @dataclass
 class PairRow:
     pair: scanning.Pair
-    first: Any
-    second: Any
+    first: Shown
+    second: Shown
     reasons: list[str]
 
 
@@ -116,6 +131,47 @@ def _shown(kind: DuplicateKind, min_score: int) -> list[sa.ColumnElement[bool]]:
     ]
 
 
+# What a page reads of each pair: not the ORM object (nor its found_at).
+PAIR_COLUMNS = (DuplicatePair.kind, DuplicatePair.low_id, DuplicatePair.high_id,
+                DuplicatePair.score, DuplicatePair.reasons)  # fmt: skip
+
+
+def shown_records(kind: DuplicateKind, ids: set[int]) -> dict[int, Shown]:
+    """The page's records by id, in one statement: only the columns it shows."""
+    if not ids:
+        return {}
+    if kind is DuplicateKind.CONTACT:
+        rows = db.session.execute(
+            sa.select(Contact.id, Contact.first_name, Contact.last_name, Contact.email,
+                      Contact.phone, Contact.organization_id,
+                      Organization.name.label("organization"))
+            .outerjoin(Organization, Organization.id == Contact.organization_id)
+            .where(Contact.id.in_(ids))
+        )  # fmt: skip
+        return {
+            r.id: Shown(
+                r.id,
+                f"{r.first_name} {r.last_name}".strip(),
+                " · ".join(v for v in (r.email, r.phone) if v),
+                r.organization,
+                r.organization_id,
+            )
+            for r in rows
+        }
+    rows = db.session.execute(
+        sa.select(Organization.id, Organization.name, Organization.kind, Organization.country,
+                  Organization.website).where(Organization.id.in_(ids))
+    )  # fmt: skip
+    return {
+        r.id: Shown(
+            r.id,
+            r.name,
+            " · ".join(v for v in (r.kind.label, country_name(r.country), r.website) if v),
+        )
+        for r in rows
+    }
+
+
 def describe(kind: DuplicateKind, reason: scanning.Reason, org_names: dict[int, str]) -> str:
     if reason.rule == scanning.SAME_EMAIL:
         return "same email"
@@ -146,13 +202,13 @@ def page_of_pairs(
 ) -> PairPage:
     """The stored pairs, best first, PAGE_SIZE from `after` on (an index range of
     ix_duplicate_pair_rank however many pairs there are)."""
-    query = sa.select(DuplicatePair).where(*_shown(kind, min_score))
+    query = sa.select(*PAIR_COLUMNS).where(*_shown(kind, min_score))
     if after is not None:
         query = query.where(
             sa.tuple_(DuplicatePair.score, DuplicatePair.low_id, DuplicatePair.high_id)
             < sa.tuple_(*after)
         )
-    found = db.session.scalars(
+    found = db.session.execute(
         query.order_by(
             DuplicatePair.score.desc(), DuplicatePair.low_id.desc(), DuplicatePair.high_id.desc()
         ).limit(PAGE_SIZE + 1)
@@ -160,22 +216,22 @@ def page_of_pairs(
     more = len(found) > PAGE_SIZE
     found = found[:PAGE_SIZE]
     shown = [store.pair_of(p) for p in found]
-    model = model_for(kind)
-    ids = {i for p in shown for i in (p.low_id, p.high_id)}
-    query = sa.select(model).where(model.id.in_(ids))
-    if kind is DuplicateKind.CONTACT:  # the page names each one's organization
-        query = query.options(sa.orm.selectinload(Contact.organization))
-    records = {r.id: r for r in db.session.scalars(query)} if ids else {}
+    records = shown_records(kind, {i for p in shown for i in (p.low_id, p.high_id)})
+    # The organizations the reasons name: mostly the pair's own, read with the records.
+    org_names = {
+        r.organization_id: r.organization
+        for r in records.values()
+        if r.organization_id is not None and r.organization is not None
+    }
     org_ids = {r.organization_id for p in shown for r in p.reasons if r.organization_id is not None}
-    org_names = (
-        dict(
+    if org_ids - org_names.keys():
+        org_names.update(
             db.session.execute(
-                sa.select(Organization.id, Organization.name).where(Organization.id.in_(org_ids))
+                sa.select(Organization.id, Organization.name).where(
+                    Organization.id.in_(org_ids - org_names.keys())
+                )
             ).all()
         )
-        if org_ids
-        else {}
-    )
     # A pair whose record is gone (deleted since it was found) is left out.
     rows = [
         PairRow(p, records[p.low_id], records[p.high_id], [
@@ -185,19 +241,29 @@ def page_of_pairs(
         if p.low_id in records and p.high_id in records
     ]  # fmt: skip
     last = found[-1] if found else None
-    total = db.session.execute(
+    return PairPage(
+        rows,
+        _total(kind, min_score),
+        min_score,
+        after,
+        (last.score, last.low_id, last.high_id) if more and last is not None else None,
+    )
+
+
+def _total(kind: DuplicateKind, min_score: int) -> int:
+    """How many pairs the page has in all, up to COUNT_CAP + 1: past the cap, the count the
+    worker stored a minute ago says so (as the contact list's total does) instead of counting
+    COUNT_CAP + 1 pairs on each view; under it, counted now (exact and current)."""
+    if min_score == 0:
+        stored = table_counts.stored(pairs_table(kind))
+        if stored is not None and stored > COUNT_CAP:
+            return COUNT_CAP + 1
+    return db.session.execute(
         sa.select(sa.func.count()).select_from(
             sa.select(DuplicatePair.id).where(*_shown(kind, min_score)).limit(COUNT_CAP + 1)
             .subquery()
         )
     ).scalar_one()  # fmt: skip
-    return PairPage(
-        rows,
-        total,
-        min_score,
-        after,
-        (last.score, last.low_id, last.high_id) if more and last is not None else None,
-    )
 
 
 @dataclass
@@ -213,17 +279,22 @@ class ScanState:
 
 
 def scan_state(kind: DuplicateKind) -> ScanState:
-    def latest(*statuses: ScanStatus) -> DuplicateScan | None:
-        return db.session.scalar(
-            sa.select(DuplicateScan)
-            .where(DuplicateScan.kind == kind, DuplicateScan.status.in_(statuses))
-            .order_by(DuplicateScan.id.desc())
-            .limit(1)
-        )
-
-    last = latest(ScanStatus.DONE)
-    active = latest(ScanStatus.QUEUED, ScanStatus.RUNNING)
-    failed = latest(ScanStatus.FAILED)
+    groups = {"last": (ScanStatus.DONE,), "active": (ScanStatus.QUEUED, ScanStatus.RUNNING),
+              "failed": (ScanStatus.FAILED,)}  # fmt: skip
+    # The latest scan of each group, in one statement (ix_duplicate_scan_kind for each).
+    latest_ids = [
+        sa.select(DuplicateScan.id)
+        .where(DuplicateScan.kind == kind, DuplicateScan.status.in_(statuses))
+        .order_by(DuplicateScan.id.desc())
+        .limit(1)
+        .scalar_subquery()
+        for statuses in groups.values()
+    ]
+    scans = db.session.scalars(sa.select(DuplicateScan).where(DuplicateScan.id.in_(latest_ids)))
+    found = {
+        name: scan for scan in scans for name, statuses in groups.items() if scan.status in statuses
+    }
+    last, active, failed = found.get("last"), found.get("active"), found.get("failed")
     if failed is not None and last is not None and failed.id < last.id:
         failed = None
     failure = failed.error if failed is not None else None

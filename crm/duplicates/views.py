@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
@@ -46,6 +48,38 @@ def detail_url(kind: DuplicateKind, record_id: int) -> str:
     return url_for("organizations.detail", organization_id=record_id)
 
 
+def _ids_into(endpoint: str, *names: str, **values: Any) -> Callable[..., str]:
+    """url_for(endpoint, **values) with the ids `names` put in later: the route is built once
+    for a page of pairs, not for each of its 200 links."""
+    markers: dict[str, Any] = {name: 2_147_483_600 + n for n, name in enumerate(names)}
+    pattern = url_for(endpoint, **values, **markers)
+    for name, marker in markers.items():
+        pattern = pattern.replace(str(marker), "{%s}" % name)  # noqa: UP031
+    return lambda *ids: pattern.format(**{n: int(i) for n, i in zip(names, ids, strict=True)})
+
+
+@dataclass(frozen=True)
+class PairLinks:
+    """The links of a page of pairs: a record's page, a pair's merge and dismiss."""
+
+    detail: Callable[[int], str]
+    merge: Callable[[int, int], str]
+    dismiss: Callable[[int, int], str]
+
+    @classmethod
+    def of(cls, kind: DuplicateKind, slug: str) -> PairLinks:
+        if kind is DuplicateKind.CONTACT:
+            detail = _ids_into("contacts.detail", "contact_id")
+        else:
+            detail = _ids_into("organizations.detail", "organization_id")
+        pair = ("first_id", "second_id")
+        return cls(
+            detail,
+            _ids_into("duplicates.merge", *pair, slug=slug),
+            _ids_into("duplicates.dismiss", *pair, slug=slug),
+        )
+
+
 def _int_arg(name: str, default: int) -> int:
     try:
         return int(request.args.get(name, default))
@@ -71,7 +105,7 @@ def index():
         state=queries.scan_state(kind),
         cursor_text=queries.cursor_text,
         threshold=queries.threshold(),
-        detail_url=detail_url,
+        urls=PairLinks.of(kind, slug),
     )
 
 

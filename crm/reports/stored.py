@@ -33,7 +33,9 @@ from crm.events.models import Participation
 from crm.organizations.models import Organization
 from crm.pledges.models import Assessment, Pledge, ProgressReport
 from crm.pledges.schedule import Quarter
+from crm.reports import formats
 from crm.reports.build import Report, build_report
+from crm.reports.page import ReportPage, page_of
 
 BUILD = "reports.build"
 # The current quarter's report is rebuilt this often; an older quarter's stored one is kept a
@@ -49,6 +51,10 @@ BIG_INPUTS = (Organization, Pledge, ProgressReport, Assessment, StageChange, End
 
 def key(quarter: Quarter) -> str:
     return f"report:{quarter.year}Q{quarter.number}"
+
+
+def page_key(quarter: Quarter) -> str:
+    return f"report-page:{quarter.year}Q{quarter.number}"
 
 
 def figures_key(quarter: Quarter) -> str:
@@ -79,6 +85,7 @@ def store(report: Report) -> None:
     current = report.quarter == Quarter.of(date.today())
     keep = KEEP_CURRENT if current else KEEP_PAST
     shared_store.put(key(report.quarter), encode(report), expires_in=keep)
+    shared_store.put(page_key(report.quarter), page_of(report).to_json(), expires_in=keep)
     figures = {k: [_value(a), _value(b)] for k, (a, b) in report.figures.items()}
     shared_store.put(figures_key(report.quarter), figures, expires_in=keep)
 
@@ -106,6 +113,20 @@ def report_for(quarter: Quarter) -> tuple[Report | None, datetime | None]:
         return build_report(quarter), None
     queue_build(quarter)
     return None, None
+
+
+def page_for(quarter: Quarter) -> tuple[ReportPage | None, datetime | None]:
+    """What the report page shows, as `report_for` decides, already shaped: the stored page;
+    or one made from a report built now (a small database; no time); or (None, None), the job
+    queued, when it is being prepared."""
+    entry = shared_store.get(page_key(quarter))
+    if entry is not None and isinstance(entry.value, dict):
+        try:
+            return ReportPage.from_json(entry.value), entry.stored_at
+        except (KeyError, TypeError, ValueError):
+            pass  # stored by an older version: made from the report below
+    report, built_at = report_for(quarter)
+    return (page_of(report) if report is not None else None), built_at
 
 
 def figures_for(quarter: Quarter) -> tuple[QuarterFigures | None, datetime | None]:
@@ -166,10 +187,17 @@ def decode(value: dict) -> Report:
 def _frame(frame: pd.DataFrame) -> dict:
     if not isinstance(frame.index, pd.RangeIndex) or frame.index.start != 0:
         frame = frame.reset_index(drop=True)  # the report's sections have plain row numbers
+    spec = formats.format_of(frame)
     return {
         "columns": [str(c) for c in frame.columns],
         "dtypes": [str(t) for t in frame.dtypes],
         "rows": [[_value(v) for v in row] for row in frame.itertuples(index=False, name=None)],
+        # What the figures are (rates, averages, changes): how every output shows them.
+        "format": {
+            "columns": {str(c): k.value for c, k in spec.columns.items()},
+            "rows": [[_value(r), k.value] for r, k in spec.rows.items()],
+            "changes": sorted(str(c) for c in spec.changes),
+        },
     }
 
 
@@ -178,12 +206,19 @@ def _unframe(value: dict) -> pd.DataFrame:
     rows = [[_plain(v) for v in row] for row in value["rows"]]
     # Column by column, each in its own dtype: an object column of counts and gaps stays
     # counts and None (not floats and NaN, which the page would show differently).
-    return pd.DataFrame(
+    frame = pd.DataFrame(
         {
             name: pd.Series([row[i] for row in rows], dtype=dtype)
             for i, (name, dtype) in enumerate(zip(columns, dtypes, strict=True))
         },
         columns=columns,
+    )
+    spec = value.get("format") or {}
+    return formats.describe(
+        frame,
+        columns={c: formats.Kind(k) for c, k in (spec.get("columns") or {}).items()},
+        rows={_plain(r): formats.Kind(k) for r, k in spec.get("rows") or []},
+        changes=spec.get("changes") or [],
     )
 
 

@@ -16,11 +16,10 @@ from flask import (
 )
 
 from crm.core.access import Permission, requires
-from crm.pledges.models import Maturity
 from crm.pledges.schedule import Quarter
 from crm.reports import formats, render
 from crm.reports.build import Report, not_begun, parse_quarter
-from crm.reports.stored import report_for
+from crm.reports.stored import page_for, report_for
 
 bp = Blueprint("reports", __name__, url_prefix="/reports")
 
@@ -66,21 +65,6 @@ def _quarter(text: str | None) -> Quarter:
     return quarter
 
 
-def _chart(report: Report) -> dict:
-    """Pledges per level and principle; no labels (so no chart) when nobody had reported."""
-    maturity = report.sections["Maturity by principle"]
-    levels = [level.label for level in Maturity if level.label in maturity]
-    reported = not maturity.empty and int(maturity[levels].to_numpy().sum()) > 0
-    return {
-        "labels": list(maturity["Principle"]) if reported else [],
-        "datasets": [
-            {"label": level.label, "data": [int(v) for v in maturity[level.label]]}
-            for level in Maturity
-            if level.label in maturity
-        ],
-    }
-
-
 @bp.route("/")
 @requires(Permission.REPORTS_VIEW)
 def index():
@@ -94,23 +78,19 @@ def index():
     if refusal:
         flash(f"{refusal} Here is the current quarter.", "warning")
         return redirect(url_for("reports.index"))
-    report, built_at = report_for(quarter)
+    page, built_at = page_for(quarter)
     quarters = recent_quarters()
     if quarter not in quarters:  # an older (or later) quarter asked for by its address
         quarters = sorted([*quarters, quarter], reverse=True)
-    if report is None:
-        return render_template(
-            "reports/preparing.html", quarter=quarter, quarters=quarters, slug=render.slug
-        )
+    if page is None:
+        return render_template("reports/preparing.html", quarter=quarter, quarters=quarters)
     return render_template(
         "reports/index.html",
-        report=report,
+        page=page,
         built_at=built_at,
         quarter=quarter,
         code=f"{quarter.year}Q{quarter.number}",
         quarters=quarters,
-        chart=_chart(report),
-        slug=render.slug,
     )
 
 

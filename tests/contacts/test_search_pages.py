@@ -115,3 +115,33 @@ def test_search_with_a_filter_pages_within_the_filter(client, as_role, people, a
         assert sorted(names) == sorted(f"{c.first_name} {c.last_name}" for c in people[:3])
     finally:
         app.config["PAGE_SIZE"] = 50
+
+
+def test_a_common_text_is_remembered_as_common_never_its_matches(
+    app, client, as_role, people, make_contact, monkeypatch
+):
+    """PostgreSQL: a search past the cap is remembered as such (the shared store), so the
+    next one skips finding its ids; its rows are still read live. SQLite: nothing kept."""
+    from crm.contacts import queries
+    from crm.core import shared_store
+    from tests.dashboard.test_figures import statements
+
+    as_role("lead")
+    monkeypatch.setattr(queries, "SEARCH_COUNT_CAP", 4)
+    postgres = app.config["SQLALCHEMY_DATABASE_URI"].startswith("postgres")
+    with statements(app) as first:
+        assert "more than 4 contacts" in _page(client, "/contacts/?q=tembo")[3]
+    with app.test_request_context():
+        remembered = shared_store.get(queries._dense_key("tembo")) is not None
+    assert remembered is postgres
+    newcomer = make_contact("Thandi", "Tembo")
+    with statements(app) as again:
+        names, _nxt, _prev, text = _page(client, "/contacts/?q=tembo")
+    assert "Thandi Tembo" in names and "more than 4 contacts" in text  # the rows: live
+    finding_ids = [s for s in again if "array_agg" in s or "group_concat" in s]
+    assert len(finding_ids) == (0 if postgres else 1)
+    assert any("array_agg" in s or "group_concat" in s for s in first)
+    # Another cap is another question.
+    monkeypatch.setattr(queries, "SEARCH_COUNT_CAP", 20)
+    assert f"{len(people) + 1} contacts" in _page(client, "/contacts/?q=tembo")[3]
+    assert newcomer.id

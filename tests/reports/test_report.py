@@ -543,3 +543,36 @@ def test_a_quarter_not_yet_begun_is_refused_and_the_current_one_says_it_is_under
     finished = current.previous()
     page = client.get(f"/reports/?quarter={finished.year}Q{finished.number}").get_data(as_text=True)
     assert "as they stood at the quarter's end" in page and "still under way" not in page
+
+
+def test_a_stored_report_reads_as_the_one_built_in_the_request(
+    app, client, as_role, campaign_q3, db, monkeypatch
+):
+    """The job's stored report: the page shows the same text (rates as percentages, signed
+    changes) from its pre-shaped page, without rebuilding frames; the downloads keep each
+    figure's number format."""
+    from crm.reports import stored
+
+    as_role("viewer")
+    built = client.get("/reports/?quarter=2026Q3").get_data(as_text=True)
+    with app.test_request_context():
+        stored.rebuild(Quarter(2026, 3))
+        db.session.commit()
+
+    def no_frames(value):
+        raise AssertionError("the page rebuilt the report's frames")
+
+    with monkeypatch.context() as patched:
+        patched.setattr(stored, "decode", no_frames)
+        page = client.get("/reports/?quarter=2026Q3").get_data(as_text=True)
+    assert 'id="report-built-at"' in page  # the stored one
+    for section in ("campaigns", "events", "maturity-by-principle", "pledges"):
+        assert section_rows(page, section) == section_rows(built, section)
+    assert section_rows(page, "campaigns")["Open rate"] == ["33%", "—", "—"]
+    figures = page.split('id="report-figures"', 1)[1].split('id="highlights"', 1)[0]
+    assert "+1 on last quarter" in figures and "Same as last quarter" in figures
+    book = openpyxl.load_workbook(io.BytesIO(client.get("/reports/2026Q3.xlsx").data))
+    opened = next(r for r in book["Campaigns"].iter_rows() if r[0].value == "Open rate")
+    assert opened[1].value == pytest.approx(0.333) and opened[1].number_format == "0%"
+    csv = client.get("/reports/2026Q3/campaigns.csv").data.decode("utf-8-sig")
+    assert "Open rate (%)" in csv
