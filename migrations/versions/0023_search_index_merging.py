@@ -2,7 +2,7 @@
 single write pays for merging a whole level of a million-row index at once
 
 Revision ID: 0023_search_index_merging
-Revises: 0026_user_sessions
+Revises: 0027_security_log
 Create Date: 2026-12-07 20:20:00.000000
 
 """
@@ -13,7 +13,7 @@ from crm.core.search_ddl import SQLITE_FTS_SETTINGS
 
 # revision identifiers, used by Alembic.
 revision = "0023_search_index_merging"
-down_revision = "0026_user_sessions"
+down_revision = "0027_security_log"
 branch_labels = None
 depends_on = None
 
