@@ -150,6 +150,22 @@ class OutboxMessage(Model):
     )
 
 
+class CampaignCounts(Model):
+    """A campaign's messages by status as last counted (`crm.campaigns.counting`): lists of
+    campaigns read these instead of counting the outbox, which holds a row per message ever
+    sent. Kept by the queueing, the sending jobs, cancelling, and the minute's tick."""
+
+    campaign_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("campaign.id", ondelete="CASCADE"), primary_key=True
+    )
+    queued: Mapped[int] = mapped_column(default=0)
+    sending: Mapped[int] = mapped_column(default=0)
+    sent: Mapped[int] = mapped_column(default=0)
+    failed: Mapped[int] = mapped_column(default=0)
+    cancelled: Mapped[int] = mapped_column(default=0)
+    counted_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
 class SuppressionReason(StrEnum):
     BOUNCE = "bounce"
     SPAM_REPORT = "spam_report"
