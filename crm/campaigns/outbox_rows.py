@@ -43,5 +43,10 @@ def write_from(campaign_id: int, people: sa.Subquery, now: datetime) -> int:
         .order_by(people.c.id)
     )
     columns = ["campaign_id", "contact_id", "email", "message_key", "status", "attempts"]
-    result = db.session.execute(sa.insert(outbox).from_select([*columns, "next_attempt_at"], rows))
+    # preserve_rowcount: without it SQLAlchemy does not pass on psycopg's count for an INSERT.
+    result = db.session.execute(
+        sa.insert(outbox)
+        .from_select([*columns, "next_attempt_at"], rows)
+        .execution_options(preserve_rowcount=True)
+    )
     return rows_touched(result)
