@@ -25,7 +25,7 @@ def message_key() -> sa.ColumnElement[str]:
     return sa.func.replace(sa.cast(sa.func.gen_random_uuid(), sa.String), "-", "")
 
 
-def write_from(campaign_id: int, people: sa.Subquery, now: datetime) -> int:
+def write_from(campaign_id: int, people: sa.FromClause, now: datetime) -> int:
     """Insert a queued message due `now` for each of `people` (id, address, reason…) with no
     reason to be left out, in id order (the order they are claimed in). Returns how many."""
     outbox = OutboxMessage.__table__

@@ -4,6 +4,8 @@ per recipient, and the worker's start of campaigns that are due and finish of th
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -113,7 +115,33 @@ def classified(campaign: Campaign) -> sa.Subquery:
     ).subquery("classified")
 
 
-def _left_out(people: sa.Subquery) -> tuple[dict[str, int], list[dict]]:
+# Where an enqueue keeps its classified audience while it writes the outbox and counts who was
+# left out: the classification (a regular expression and a window over everyone) runs once,
+# not once per statement. Temporary: each connection has its own, gone with it.
+_staged = sa.Table(
+    "campaign_audience",
+    sa.MetaData(),
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("first_name", sa.String),
+    sa.Column("last_name", sa.String),
+    sa.Column("address", sa.String),
+    sa.Column("reason", sa.String),
+    prefixes=["TEMPORARY"],
+)
+
+
+@contextmanager
+def _staged_audience(people: sa.Subquery) -> Iterator[sa.Table]:
+    """`people` written once into a temporary table, for the block; dropped after it (on an
+    error, the caller's rollback takes it away with everything else)."""
+    connection = db.session.connection()
+    _staged.create(connection)
+    connection.execute(sa.insert(_staged).from_select([c.name for c in _staged.c], people))
+    yield _staged
+    _staged.drop(connection)
+
+
+def _left_out(people: sa.FromClause) -> tuple[dict[str, int], list[dict]]:
     """How many were left out for each reason, and the first `LEFT_OUT_LISTED` of them."""
     left_out = people.c.reason.is_not(None)
     counts = dict.fromkeys(LEFT_OUT_REASONS, 0)
@@ -153,9 +181,10 @@ def queue_campaign(actor, campaign: Campaign, *, now: datetime | None = None) ->
     if not claimed:
         raise OperationError("This campaign is already being sent.")
     ready(campaign)
-    people = classified(campaign)
-    # The outbox straight from the classification: one INSERT ... SELECT, no row through Python.
-    queued = outbox_rows.write_from(campaign.id, people, now)
+    with _staged_audience(classified(campaign)) as people:
+        # The outbox straight from the classification: INSERT ... SELECT, no row in Python.
+        queued = outbox_rows.write_from(campaign.id, people, now)
+        counts, listed = _left_out(people)
     if not queued:
         raise OperationError(
             (
@@ -165,7 +194,6 @@ def queue_campaign(actor, campaign: Campaign, *, now: datetime | None = None) ->
             )
             + " (see who is left out and why), so nothing was sent."
         )
-    counts, listed = _left_out(people)
     campaign.queued_at = now
     campaign.left_out = {"counts": {k: v for k, v in counts.items() if v}, "people": listed}
     set_status(
