@@ -275,21 +275,11 @@ def claim(
             )
     db.session.commit()
     return [
-        delivery.Pending(
-            id=row.id,
-            campaign_id=row.campaign_id,
-            email=row.email,
-            message_key=row.message_key,
-            attempts=row.attempts,
-            first_name=row.first_name or "",
-            last_name=row.last_name or "",
-            organization=row.name or "",
-            country=row.country,
-            contact_id=row.contact_id,
-        )
-        for row in rows
-        if not (row.gone or row.answered)
-    ]
+        delivery.Pending(i, campaign, email, key, attempts, first or "", last or "", org or "",
+                         country, contact)
+        for i, campaign, email, key, attempts, contact, first, last, org, country, no, ans in rows
+        if not (no or ans)
+    ]  # fmt: skip
 
 
 def _record_failure(messages: list[delivery.Pending], error: delivery.DeliveryError, now) -> str:
@@ -349,22 +339,28 @@ def _record_failure(messages: list[delivery.Pending], error: delivery.DeliveryEr
 
 
 def prepare(
-    messages: list[delivery.Pending], now: datetime
+    messages: list[delivery.Pending],
+    now: datetime,
+    composers: dict[int, delivery.Composer] | None = None,
 ) -> tuple[list[tuple[delivery.Batch, list[delivery.Pending]]], int]:
     """The requests for claimed messages, campaign by campaign: [(batch, what it carries)],
-    and how many could not be rendered (failed with the reason, committed)."""
+    and how many could not be rendered (failed with the reason, committed). `composers`, kept
+    by the caller from batch to batch, saves reading and preparing each campaign again."""
+    composers = {} if composers is None else composers
     failed = 0
     requests: list[tuple[delivery.Batch, list[delivery.Pending]]] = []
     by_campaign: dict[int, list[delivery.Pending]] = defaultdict(list)
     for m in messages:
         by_campaign[m.campaign_id].append(m)
     for campaign_id, group in by_campaign.items():
-        campaign = db.session.get(Campaign, campaign_id)
         unrenderable: list = []
         try:
-            # Messages go with their campaign (ON DELETE CASCADE): it is there.
-            assert campaign is not None, f"campaign #{campaign_id} is gone"
-            requests += delivery.batches_for(campaign, group, unrenderable)
+            if campaign_id not in composers:
+                campaign = db.session.get(Campaign, campaign_id)
+                # Messages go with their campaign (ON DELETE CASCADE): it is there.
+                assert campaign is not None, f"campaign #{campaign_id} is gone"
+                composers[campaign_id] = delivery.Composer(campaign)
+            requests += composers[campaign_id].batches(group, unrenderable)
         except Exception as exc:  # a template that no longer renders: fail, never loop
             _record_failure(
                 group, delivery.DeliveryError(f"Could not render the message: {exc}", status=0), now
@@ -374,7 +370,8 @@ def prepare(
         for message, reason in unrenderable:
             _record_failure([message], delivery.DeliveryError(reason, status=0), now)
             failed += 1
-    db.session.commit()
+    if db.session().in_transaction():  # a campaign read, a failure recorded: not held open
+        db.session.commit()
     return requests, failed
 
 
