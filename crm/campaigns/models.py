@@ -146,7 +146,12 @@ class OutboxMessage(Model):
     __table_args__ = (
         sa.UniqueConstraint("campaign_id", "email", name="uq_outbox_message_campaign_email"),
         sa.Index("ix_outbox_message_due", "status", "next_attempt_at", "id"),
-        sa.Index("ix_outbox_message_campaign_status", "campaign_id", "status"),
+        # A campaign's messages by status (its counts), and its due ones in the order they are
+        # claimed: a claim reads its batch off this index whatever the planner's statistics
+        # say of a campaign queued a moment ago.
+        sa.Index(
+            "ix_outbox_message_campaign_due", "campaign_id", "status", "next_attempt_at", "id"
+        ),
     )
 
 

@@ -1,5 +1,6 @@
 """Each campaign's messages by status, stored: the campaigns list and a consultation's
-reminders read them instead of counting the outbox
+reminders read them instead of counting the outbox; a campaign's due messages indexed in the
+order they are claimed
 
 Revision ID: 0024_campaign_counts
 Revises: 0022_duplicate_pairs
@@ -33,6 +34,13 @@ def upgrade():
         ),
         sa.PrimaryKeyConstraint("campaign_id", name=op.f("pk_campaign_counts")),
     )
+    with op.batch_alter_table("outbox_message", schema=None) as batch_op:
+        batch_op.create_index(
+            "ix_outbox_message_campaign_due",
+            ["campaign_id", "status", "next_attempt_at", "id"],
+            unique=False,
+        )
+        batch_op.drop_index("ix_outbox_message_campaign_status")
     # The campaigns already queued, counted once (the tick keeps them from now on).
     op.execute(
         "INSERT INTO campaign_counts (campaign_id, "
@@ -49,3 +57,8 @@ def upgrade():
 
 def downgrade():
     op.drop_table("campaign_counts")
+    with op.batch_alter_table("outbox_message", schema=None) as batch_op:
+        batch_op.create_index(
+            "ix_outbox_message_campaign_status", ["campaign_id", "status"], unique=False
+        )
+        batch_op.drop_index("ix_outbox_message_campaign_due")
