@@ -340,6 +340,14 @@ class BaseConfig:
         "Web server",
         default_text="20971520 (20 MiB)",
     )
+    HSTS_SECONDS = Setting(
+        "CRM_HSTS_SECONDS",
+        whole(0),
+        0,
+        "Strict-Transport-Security: how long browsers must reach the app over HTTPS only. "
+        "Production sends a year; 0 sends no header.",
+        "Web server",
+    )
     WTF_CSRF_ENABLED = True
     WTF_CSRF_TIME_LIMIT = None  # token lives as long as the session; forms left open all day work
     SESSION_COOKIE_HTTPONLY = True
@@ -419,6 +427,28 @@ class BaseConfig:
         "Accounts and signing in",
         default_text="604800 (7 days)",
     )
+    RESET_LINK_HOURS = Setting(
+        "CRM_RESET_LINK_HOURS",
+        whole(1, 168),
+        24,
+        "Hours a password reset link sent by an admin works (once).",
+        "Accounts and signing in",
+    )
+    FORGOT_LINK_MINUTES = Setting(
+        "CRM_FORGOT_LINK_MINUTES",
+        whole(5, 24 * 60),
+        60,
+        'Minutes the link answering "Forgot your password?" works (once).',
+        "Accounts and signing in",
+    )
+    FORGOT_PER_ADDRESS_HOUR = Setting(
+        "CRM_FORGOT_PER_ADDRESS_HOUR",
+        whole(1),
+        3,
+        "Reset links one email address may be sent in an hour (more asks are answered the "
+        "same, and send nothing).",
+        "Accounts and signing in",
+    )
     LOGIN_THROTTLE_WINDOW_SECONDS = Setting(
         "CRM_LOGIN_THROTTLE_WINDOW",
         whole(1),
@@ -431,7 +461,8 @@ class BaseConfig:
         "CRM_LOGIN_MAX_FAILURES_ACCOUNT",
         whole(1),
         5,
-        "Failed logins to one account within the window before it is refused for a while.",
+        "Failed logins to one account from one network address within the window before that "
+        "address is refused for a while (the owner still signs in from elsewhere).",
         "Accounts and signing in",
     )
     LOGIN_MAX_FAILURES_PER_ADDRESS = Setting(
@@ -440,6 +471,21 @@ class BaseConfig:
         20,
         "Failed logins from one network address within the window before it is refused for a "
         "while.",
+        "Accounts and signing in",
+    )
+    REMEMBER_DAYS = Setting(
+        "CRM_REMEMBER_DAYS",
+        whole(1, 365),
+        30,
+        'Days "Keep me signed in" lasts from the sign-in with a password; the remember cookie '
+        "gets a new secret each time it is used.",
+        "Accounts and signing in",
+    )
+    SESSION_IDLE_HOURS = Setting(
+        "CRM_SESSION_IDLE_HOURS",
+        whole(1),
+        12,
+        "Hours without a request after which a sign-in not kept ends.",
         "Accounts and signing in",
     )
     LOGIN_ATTEMPT_KEEP_DAYS = Setting(
@@ -670,6 +716,7 @@ class ProductionConfig(BaseConfig):
     REMEMBER_COOKIE_SECURE = SESSION_COOKIE_SECURE
     SESSION_COOKIE_SAMESITE = "Lax"
     PREFERRED_URL_SCHEME = "https"
+    HSTS_SECONDS = BaseConfig.HSTS_SECONDS.with_default(365 * 24 * 3600)
 
     # Settings production refuses to start without, and the shortest secret key it takes
     # (lower case: not settings themselves).

@@ -43,6 +43,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from benchmarks.common import cpu_reference_ms, fresh_postgres, git_revision, sqlalchemy_url  # noqa: E402
+from crm.auth.sessions import start as start_session  # noqa: E402
 
 SECRET = "benchmark-secret-key-benchmark-secret"
 
@@ -241,7 +242,8 @@ def run_import_with_saves(url: str, instance: Path, csv_path: Path, targets: lis
     app = make_app(url, instance, "TestConfig")  # the form without its CSRF token
     with app.app_context():
         user = db.session.scalar(sa.select(User).where(User.email == "bench-lead@example.org"))
-        token = user.get_id()
+        token = start_session(user)
+        db.session.commit()  # the signed-in session
         db.session.remove()
     out = instance / "child.json"
     child = subprocess.Popen(

@@ -43,6 +43,7 @@ sys.path.insert(0, str(ROOT))
 
 from benchmarks.common import cpu_reference_ms, fresh_postgres, sqlalchemy_url  # noqa: E402
 from benchmarks.contact_list import make_app, percentile  # noqa: E402
+from crm.auth.sessions import start as start_session  # noqa: E402
 
 BODY = (
     "Hello, your personal link to the consultation on the WEST Principles 2.0 is below. "
@@ -159,7 +160,8 @@ def login(app, client) -> None:
 
     with app.app_context():
         user = db.session.scalar(sa.select(User).where(User.email == "admin@example.org"))
-        token = user.get_id()
+        token = start_session(user)
+        db.session.commit()  # the signed-in session
     with client.session_transaction() as session:
         session["_user_id"] = token
         session["_fresh"] = True

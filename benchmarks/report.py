@@ -48,6 +48,7 @@ import sqlalchemy as sa  # noqa: E402
 from flask import Flask  # noqa: E402
 
 from benchmarks.common import cpu_reference_ms, fresh_postgres, git_revision, sqlalchemy_url  # noqa: E402
+from crm.auth.sessions import start as start_session  # noqa: E402
 
 LEAD_EMAIL = "bench-lead@example.org"
 VIEWER_EMAIL = "bench-viewer@example.org"
@@ -73,11 +74,12 @@ def tokens(app: Flask) -> dict[str, str] | None:
 
     with app.app_context():
         users = {
-            u.email: u.get_id()
+            u.email: start_session(u)
             for u in db.session.scalars(
                 sa.select(User).where(User.email.in_([LEAD_EMAIL, VIEWER_EMAIL]))
             )
         }
+        db.session.commit()  # the signed-in sessions
         db.session.rollback()
     if len(users) != 2:
         return None

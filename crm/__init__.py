@@ -8,11 +8,13 @@ a migration's, the worker's) would load every domain.
 from __future__ import annotations
 
 import logging
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
 from flask import Flask
+from flask_login import user_loaded_from_cookie
 
 from config import BaseConfig, development_secret_key, load_config, read_settings
 from crm.core import errors, templating
@@ -79,10 +81,19 @@ def register_extensions(app: Flask) -> None:
     login_manager.session_protection = "basic"
 
     @login_manager.user_loader
-    def load_user(session_token: str):
-        from crm.auth.models import User  # a domain: imported here (see the module docstring)
+    def load_user(secret: str):
+        from crm.auth import sessions  # a domain: imported here (see the module docstring)
 
-        return db.session.scalar(sa.select(User).where(User.session_token == session_token))
+        return sessions.user_for(secret)
+
+    @user_loaded_from_cookie.connect_via(app)
+    def rotate_remembered(_app, user):
+        from crm.auth import sessions
+
+        sessions.remembered_from_cookie(user)
+
+    # The cookie lasts as long as the session it names (Flask-Login's default is a year).
+    app.config["REMEMBER_COOKIE_DURATION"] = timedelta(days=app.config["REMEMBER_DAYS"])
 
     with app.app_context():
         if db.engine.dialect.name == "sqlite":
@@ -256,8 +267,14 @@ def register_template_helpers(app: Flask) -> None:
 
 
 def register_security_headers(app: Flask) -> None:
+    hsts = int(app.config.get("HSTS_SECONDS") or 0)
+
     @app.after_request
     def set_headers(response):
+        if hsts:
+            response.headers.setdefault(
+                "Strict-Transport-Security", f"max-age={hsts}; includeSubDomains"
+            )
         response.headers.setdefault("X-Content-Type-Options", "nosniff")
         response.headers.setdefault("X-Frame-Options", "DENY")
         response.headers.setdefault("Referrer-Policy", "same-origin")

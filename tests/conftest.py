@@ -231,9 +231,12 @@ def login(client):
     """Sign a user in on the test client (through the session, as Flask-Login would)."""
 
     def do(user):
+        from crm.auth.sessions import start
+
+        secret = start(user)
         with client.session_transaction() as session:
             session.clear()
-            session["_user_id"] = user.get_id()
+            session["_user_id"] = secret
             session["_fresh"] = True
         return user
 

@@ -15,6 +15,7 @@ PUBLIC_ENDPOINTS = {
     "auth.login",
     "auth.logout",
     "auth.accept_invitation",
+    "auth.forgot_password",  # asks for a link by email; the same answer for every address
     # A public event's page: details, registration, its calendar file.
     "public_events.register",
     "public_events.done",

@@ -10,14 +10,14 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def run_wsgi(env_overrides: dict) -> subprocess.CompletedProcess:
+def run_wsgi(env_overrides: dict, code: str = "") -> subprocess.CompletedProcess:
     env = {k: v for k, v in os.environ.items() if k not in ("SECRET_KEY", "DATABASE_URL")}
     env.update(env_overrides)
     return subprocess.run(
         [
             sys.executable,
             "-c",
-            "import wsgi; print('started', wsgi.app.config['SESSION_COOKIE_SECURE'])",
+            code or "import wsgi; print('started', wsgi.app.config['SESSION_COOKIE_SECURE'])",
         ],
         cwd=ROOT,
         env=env,
@@ -63,6 +63,25 @@ def test_production_starts_with_secrets_and_secure_cookies(tmp_path):
     )
     assert result.returncode == 0, result.stderr
     assert "started True" in result.stdout
+
+
+@pytest.mark.no_db
+def test_production_tells_browsers_to_use_https_only_and_development_does_not(tmp_path):
+    show = (
+        "import wsgi; r = wsgi.app.test_client().get('/healthz'); "
+        "print('hsts', r.headers.get('Strict-Transport-Security'))"
+    )
+    production = {
+        "CRM_CONFIG": "production",
+        "SECRET_KEY": "k" * 40,
+        "DATABASE_URL": f"sqlite:///{tmp_path}/x.db",
+        "CRM_INSTANCE_DIR": str(tmp_path),
+        "CRM_BASE_URL": "https://crm.example.org",
+    }
+    result = run_wsgi(production, code=show)
+    assert "hsts max-age=31536000; includeSubDomains" in result.stdout, result.stderr[-2000:]
+    development = {"CRM_CONFIG": "development", "CRM_INSTANCE_DIR": str(tmp_path / "dev")}
+    assert "hsts None" in run_wsgi(development, code=show).stdout
 
 
 @pytest.mark.no_db

@@ -8,6 +8,8 @@ import sqlite3
 import pytest
 import sqlalchemy as sa
 
+from crm.auth.sessions import start as start_session
+
 
 @pytest.fixture
 def locked_app(tmp_path, app):
@@ -34,8 +36,9 @@ def locked_app(tmp_path, app):
         lead = User(email="lead@example.org", name="Lead", role=Role.LEAD)
         lead.set_password("correct horse battery")
         db.session.add(lead)
+        token = start_session(lead)  # a signed-in session, committed with the account
         db.session.commit()
-        yield busy, path, lead.session_token
+        yield busy, path, token
         db.session.remove()
         db.engine.dispose()
 

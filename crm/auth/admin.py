@@ -11,7 +11,7 @@ from flask import Blueprint, abort, flash, redirect, render_template, request, u
 from flask_login import current_user
 from sqlalchemy.orm import selectinload
 
-from crm.auth import operations
+from crm.auth import operations, sessions
 from crm.auth.forms import UserForm
 from crm.auth.models import User
 from crm.contacts.models import Contact
@@ -117,7 +117,19 @@ def edit(user_id: int):
         if done.ok:
             flash(f"{user.name} is saved.", "success")
             return redirect(url_for("users.index"))
-    return render_template("auth/users/form.html", form=form, user=user)
+    return render_template(
+        "auth/users/form.html", form=form, user=user, open_sessions=sessions.open_sessions(user)
+    )
+
+
+@bp.route("/<int:user_id>/sessions/end", methods=["POST"])
+@requires(Permission.USERS_MANAGE)
+def end_sessions(user_id: int):
+    user = db.session.get(User, user_id) or abort(404)
+    done = attempt_flashed(lambda: operations.end_sessions(current_user, user))
+    if done.ok:
+        flash(f"{user.name} is signed out everywhere ({done.value} session(s)).", "success")
+    return redirect(url_for("users.edit", user_id=user.id))
 
 
 @bp.route("/<int:user_id>/invite", methods=["POST"])

@@ -12,7 +12,11 @@ from crm.organizations.forms import OrganizationNameField
 class LoginForm(FlaskForm):
     email = StringField("Email", validators=[DataRequired(), Length(max=254)])
     password = PasswordField("Password", validators=[DataRequired(), Length(max=500)])
-    remember = BooleanField("Keep me logged in on this computer")
+    remember = BooleanField("Keep me signed in on this computer")
+
+
+class ForgotPasswordForm(FlaskForm):
+    email = StringField("Your email address", validators=[DataRequired(), Length(max=254)])
 
 
 class ChangePasswordForm(FlaskForm):

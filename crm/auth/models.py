@@ -20,7 +20,7 @@ if TYPE_CHECKING:
     from crm.organizations.models import Organization
 
 
-def _hash_method() -> str:
+def password_hash_method() -> str:
     """werkzeug's default (scrypt) unless the configuration names another: only the test
     configuration does, as scrypt's ~0.2 s a call would be most of the suite's time. Stored
     hashes name their method, so every one of them still checks."""
@@ -40,7 +40,7 @@ class User(UserMixin, Model):
     role: Mapped[Role] = mapped_column(enum_type(Role, 20))
     password_hash: Mapped[str | None] = mapped_column(sa.String(255))
     active: Mapped[bool] = mapped_column(default=True)
-    # Part of the login cookie; replacing it signs the user out everywhere (password change).
+    # Changes with the password (and each invitation or reset link): earlier links stop working.
     session_token: Mapped[str] = mapped_column(
         sa.String(64), default=new_session_token, unique=True
     )
@@ -58,8 +58,19 @@ class User(UserMixin, Model):
     contact: Mapped[Contact | None] = relationship(foreign_keys=[contact_id])
     organization: Mapped[Organization | None] = relationship(foreign_keys=[organization_id])
 
+    # The sign-in this object was loaded for (crm.auth.sessions), not columns.
+    if TYPE_CHECKING:
+        session_secret: str | None
+        signed_in_session: UserSession | None
+    session_secret = None
+    signed_in_session = None
+
     def get_id(self) -> str:
-        return self.session_token
+        """What Flask-Login keeps in the cookie: the secret of the session this object was
+        signed in or loaded by (`crm.auth.sessions.start`, `user_for`)."""
+        if self.session_secret is None:
+            raise RuntimeError("Not signed in: start a session (crm.auth.sessions.start) first.")
+        return self.session_secret
 
     @property
     def is_active(self) -> bool:  # Flask-Login refuses inactive users
@@ -70,7 +81,7 @@ class User(UserMixin, Model):
         return self.password_hash is not None
 
     def set_password(self, password: str) -> None:
-        self.password_hash = generate_password_hash(password, method=_hash_method())
+        self.password_hash = generate_password_hash(password, method=password_hash_method())
         self.password_changed_at = utcnow()
         self.session_token = new_session_token()
 
@@ -98,3 +109,22 @@ class LoginAttempt(Model):
         sa.Index("ix_login_attempt_address_at", "address", "at"),
         sa.Index("ix_login_attempt_at", "at"),
     )
+
+
+class UserSession(Model):
+    """One signed-in browser. The cookie holds a secret; only its hash is stored, so ending the
+    row (logout, a password change, a role taken away) refuses every copy of the cookie."""
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(sa.ForeignKey("user.id", ondelete="CASCADE"), index=True)
+    key_hash: Mapped[str] = mapped_column(sa.String(64), unique=True)
+    remember: Mapped[bool] = mapped_column(default=False)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_seen_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime]
+    address: Mapped[str] = mapped_column(sa.String(64), default="")
+    browser: Mapped[str] = mapped_column(sa.String(120), default="")
+
+    user: Mapped[User] = relationship()
+
+    __table_args__ = (sa.Index("ix_user_session_expires_at", "expires_at"),)

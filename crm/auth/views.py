@@ -7,14 +7,19 @@ from flask import Blueprint, current_app, flash, redirect, render_template, requ
 from flask_login import current_user, login_user, logout_user
 
 from crm.audit import display as audit_display
-from crm.auth import operations
-from crm.auth.forms import AcceptInvitationForm, ChangePasswordForm, LoginForm
+from crm.auth import operations, sessions
+from crm.auth.forms import (
+    AcceptInvitationForm,
+    ChangePasswordForm,
+    ForgotPasswordForm,
+    LoginForm,
+)
 from crm.auth.invitations import user_from_invitation
 from crm.auth.models import User
 from crm.core.access import Permission, public, requires
 from crm.core.http import client_address, safe_next
 from crm.core.tokens import TokenError
-from crm.core.unit_of_work import attempt
+from crm.core.unit_of_work import attempt, attempt_flashed
 from crm.extensions import db
 
 bp = Blueprint("auth", __name__)
@@ -50,14 +55,37 @@ def login():
             # Answered 200, so the failed attempt is committed with the request and counts.
             flash("That email and password do not match an active account.", "danger")
             return render_template("auth/login.html", form=form), 200
-        login_user(user, remember=form.remember.data)
+        sessions.start(user, remember=form.remember.data)
+        login_user(user, remember=form.remember.data, duration=sessions.remember_lifetime())
         return redirect(safe_next(request.args.get("next")) or url_for("dashboard.home"))
     return render_template("auth/login.html", form=form)
+
+
+@bp.route("/forgot-password", methods=["GET", "POST"])
+@public
+def forgot_password():
+    form = ForgotPasswordForm()
+    if form.validate_on_submit():
+        done = attempt(
+            lambda: operations.ask_for_password_link(form.email.data, client_address()),
+            show=False,
+        )
+        if not done.ok:
+            form.email.errors.append(done.error.message)
+            return render_template("auth/forgot_password.html", form=form), 429
+        # The same answer whether or not the address has an account.
+        minutes = current_app.config["FORGOT_LINK_MINUTES"]
+        return render_template(
+            "auth/forgot_password.html", form=None, asked=form.email.data.strip(), minutes=minutes
+        )
+    return render_template("auth/forgot_password.html", form=form)
 
 
 @bp.route("/logout", methods=["POST"])
 @public
 def logout():
+    if current_user.is_authenticated:
+        sessions.end_current(current_user)  # every copy of this browser's cookies is refused
     logout_user()
     flash("You are logged out.", "info")
     return redirect(url_for("auth.login"))
@@ -80,10 +108,42 @@ def change_password():
         if not done.ok:
             getattr(form, done.error.field or "password").errors.append(done.error.message)
         else:
-            login_user(current_user)  # the session token changed; keep this browser signed in
+            sessions.start(current_user)  # every session ended: this browser starts a new one
+            login_user(current_user)
             flash("Your password is changed. Other browsers have been signed out.", "success")
             return redirect(url_for("dashboard.home"))
     return render_template("auth/change_password.html", form=form)
+
+
+@bp.route("/account/sessions")
+@requires(Permission.ACCOUNT)
+def account_sessions():
+    return render_template(
+        "auth/sessions.html",
+        open_sessions=sessions.open_sessions(current_user),
+        current_id=current_user.signed_in_session.id if current_user.signed_in_session else None,
+    )
+
+
+@bp.route("/account/sessions/<int:session_id>/end", methods=["POST"])
+@requires(Permission.ACCOUNT)
+def end_session(session_id: int):
+    if attempt_flashed(lambda: operations.sign_out_one(current_user, session_id)).ok:
+        flash("That session is signed out.", "success")
+    return redirect(url_for("auth.account_sessions"))
+
+
+@bp.route("/account/sessions/end-others", methods=["POST"])
+@requires(Permission.ACCOUNT)
+def end_other_sessions():
+    ended = operations.sign_out_elsewhere(current_user)
+    flash(
+        f"Signed out everywhere else ({ended} session{'s' if ended != 1 else ''})."
+        if ended
+        else "You were signed in nowhere else.",
+        "success",
+    )
+    return redirect(url_for("auth.account_sessions"))
 
 
 @bp.route("/invitation/<token>", methods=["GET", "POST"])
@@ -104,6 +164,7 @@ def accept_invitation(token: str):
         if not done.ok:
             form.password.errors.append(done.error.message)
         else:
+            sessions.start(user)
             login_user(user)
             flash(f"Welcome, {user.name}. Your password is set.", "success")
             return redirect(url_for("dashboard.home"))

@@ -3,7 +3,6 @@ and unsubscribes. Events come in batches, in any order, and sometimes more than 
 
 from __future__ import annotations
 
-import json
 import time
 from datetime import UTC, datetime
 
@@ -18,6 +17,7 @@ from crm.campaigns.models import (
     SuppressionReason,
 )
 from crm.campaigns.operations import unsubscribing as unsubscribe_ops
+from crm.core import safe_json
 from crm.core.errors import OperationError
 from crm.extensions import db
 
@@ -59,9 +59,9 @@ def verify(
 
 def parse(body: str) -> list[dict]:
     try:
-        events = json.loads(body)
-    except ValueError:
-        raise OperationError("The body is not JSON.") from None
+        events = safe_json.loads(body)
+    except safe_json.JSONRefused as exc:
+        raise OperationError(str(exc)) from None
     if not isinstance(events, list) or not all(isinstance(e, dict) for e in events):
         raise OperationError("The body is not a list of events.")
     return events

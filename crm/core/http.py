@@ -40,14 +40,13 @@ def link_base() -> str:
 def external_url(endpoint: str, **values) -> str:
     """An absolute link for an email, from a request, the CLI or a worker alike.
 
-    CRM_BASE_URL (the public address) wins; inside a request the request's host is used; the
-    CLI and the worker fall back to the local development address.
+    It starts with CRM_BASE_URL, or the local development address, and never with the
+    request's `Host` header: a visitor chooses that, and a link mailed to someone else (a
+    personal consultation link, say) must not point wherever the visitor liked.
     """
     from flask import current_app, has_request_context, url_for
 
-    base = current_app.config.get("SERVER_NAME_FOR_LINKS")
     if has_request_context():
-        path = url_for(endpoint, **values)
-        return f"{base.rstrip('/')}{path}" if base else url_for(endpoint, _external=True, **values)
+        return f"{link_base()}{url_for(endpoint, **values)}"
     with current_app.test_request_context(base_url=link_base()):
         return url_for(endpoint, _external=True, **values)

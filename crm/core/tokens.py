@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from flask import current_app
@@ -27,3 +28,17 @@ def read_token(purpose: str, token: str, max_age: int | None) -> Any:
         raise TokenError("This link has expired. Ask for a new one.") from None
     except BadSignature:
         raise TokenError("This link is not valid. Check that you copied all of it.") from None
+
+
+def read_stamped_token(purpose: str, token: str, max_age: int | None) -> tuple[Any, datetime]:
+    """`read_token`, and when the token was signed (for links that live shorter than others
+    of their purpose)."""
+    try:
+        payload, signed_at = _serializer(purpose).loads(
+            token, max_age=max_age, return_timestamp=True
+        )
+    except SignatureExpired:
+        raise TokenError("This link has expired. Ask for a new one.") from None
+    except BadSignature:
+        raise TokenError("This link is not valid. Check that you copied all of it.") from None
+    return payload, signed_at

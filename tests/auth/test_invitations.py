@@ -5,6 +5,7 @@ from urllib.parse import urlsplit
 import sqlalchemy as sa
 
 from crm.auth.models import User
+from crm.auth.sessions import start as start_session
 from tests.conftest import first_link
 
 
@@ -104,7 +105,7 @@ def test_deactivating_a_user_signs_them_out(client, as_role, make_user, app):
     victim = make_user("volunteer")
     other = app.test_client()
     with other.session_transaction() as s:
-        s["_user_id"] = victim.get_id()
+        s["_user_id"] = start_session(victim)
     assert other.get("/").status_code == 200
     as_role("admin")
     response = client.post(

@@ -1,8 +1,10 @@
 from __future__ import annotations
 
+import pytest
 import sqlalchemy as sa
 
 from crm.auth.models import LoginAttempt, User
+from crm.auth.sessions import start as start_session
 
 PASSWORD = "correct horse battery"
 
@@ -45,10 +47,39 @@ def test_failed_logins_for_an_account_are_throttled(client, make_user, app):
     limit = app.config["LOGIN_MAX_FAILURES_PER_ACCOUNT"]
     for _ in range(limit):
         assert post_login(client, "target@example.org", "guess").status_code == 200
-    # Even the right password is refused now, with a clear message.
+    # Even the right password is refused now from that address, with a clear message...
     response = post_login(client, "target@example.org")
     assert response.status_code == 429
     assert "Too many failed logins for this account" in response.get_data(as_text=True)
+    # ...but the guesser has not locked the owner out: from their own address it works.
+    owner = app.test_client()
+    ok = post_login(owner, "target@example.org", environ_base={"REMOTE_ADDR": "10.1.2.3"})
+    assert ok.status_code == 302
+
+
+def test_an_unknown_address_costs_a_password_check_as_a_known_one_does(
+    client, make_user, monkeypatch
+):
+    # Answering at once for an address with no account would tell which addresses have one.
+    import werkzeug.security
+
+    import crm.auth.models
+
+    checks: list[str] = []
+    real = werkzeug.security.check_password_hash
+
+    def counted(hashed: str, password: str) -> bool:
+        checks.append(password)
+        return real(hashed, password)
+
+    monkeypatch.setattr(werkzeug.security, "check_password_hash", counted)
+    monkeypatch.setattr(crm.auth.models, "check_password_hash", counted)
+    make_user(email="known@example.org")
+    make_user(email="idle@example.org", password="")
+    post_login(client, "known@example.org", "wrong one")
+    post_login(client, "nobody@example.org", "wrong two")
+    post_login(client, "idle@example.org", "wrong three")  # invited, no password yet
+    assert checks == ["wrong one", "wrong two", "wrong three"]
 
 
 def test_failed_logins_from_an_address_are_throttled(client, make_user, app, db):
@@ -138,7 +169,7 @@ def test_change_password(client, make_user, login, app):
     login(user)
     other_browser = app.test_client()
     with other_browser.session_transaction() as s:
-        s["_user_id"] = user.get_id()
+        s["_user_id"] = start_session(user)
 
     bad = client.post(
         "/account/password",
@@ -230,3 +261,44 @@ def test_forms_carry_a_working_csrf_token(app, client, as_role, db):
         assert forged.status_code == 400
     finally:
         app.config["WTF_CSRF_ENABLED"] = False
+
+
+@pytest.mark.parametrize(
+    ("password", "refused_because"),
+    [
+        ("lena.okafor@example.org", "must not contain your email address or your name"),
+        ("LenaOkafor2024!", "must not contain your email address or your name"),
+        ("Okafor-is-my-name", "must not contain your email address or your name"),
+        ("iloveyou1234", "too easy to guess"),  # among the passwords most seen in breaches
+        ("qazwsxedcrfv", "too easy to guess"),  # a keyboard pattern
+        ("password123456", "too easy to guess"),
+        ("1234567890", "too easy to guess"),
+        ("short1!", "at least"),
+    ],
+)
+def test_a_password_about_the_person_or_common_is_refused(
+    client, make_user, login, password, refused_because
+):
+    user = make_user(email="lena.okafor@example.org", name="Lena Okafor")
+    login(user)
+    response = client.post(
+        "/account/password",
+        data={"current_password": PASSWORD, "password": password, "confirm": password},
+    )
+    assert refused_because in response.get_data(as_text=True)
+    assert user.check_password(PASSWORD)  # unchanged
+
+
+def test_a_few_unrelated_words_make_a_password(client, make_user, login):
+    user = make_user(email="lena.okafor@example.org", name="Lena Okafor")
+    login(user)
+    response = client.post(
+        "/account/password",
+        data={
+            "current_password": PASSWORD,
+            "password": "violet harbour kettle",
+            "confirm": "violet harbour kettle",
+        },
+    )
+    assert response.status_code == 302
+    assert user.check_password("violet harbour kettle")

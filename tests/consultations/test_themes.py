@@ -8,6 +8,7 @@ import re
 import sqlalchemy as sa
 
 from crm.audit.models import AuditEntry
+from crm.auth.sessions import start as start_session
 from crm.consultations.models import Answer
 from crm.consultations.operations import comments as comment_ops
 from crm.consultations.operations import responses as response_ops
@@ -38,7 +39,7 @@ def test_the_second_of_two_leads_tagging_at_once_is_refused(app, db, make_consul
     first, second = app.test_client(), app.test_client()  # two leads, two browsers
     for client in (first, second):
         with client.session_transaction() as session:
-            session["_user_id"] = make_user("lead").get_id()
+            session["_user_id"] = start_session(make_user("lead"))
             session["_fresh"] = True
     page_a = first.get(url).get_data(as_text=True)
     page_b = second.get(url).get_data(as_text=True)

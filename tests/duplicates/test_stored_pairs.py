@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
+from crm.auth.sessions import start as start_session
 from crm.core.jobs import Job, JobStatus
 from crm.duplicates import scan as scanning
 from crm.duplicates.models import (
@@ -433,7 +434,8 @@ def test_two_app_instances_see_the_same_pairs(tmp_path):
         user.set_password("correct horse battery")
         db.session.add(user)
         db.session.commit()
-        user_id = user.get_id()
+        user_id = start_session(user)  # a signed-in session
+        db.session.commit()
     try:
         a = add_contact("Kofi", "Boateng", "+233 20 555 0101")
         b = add_contact("Kofi", "Boateng", "+233 20 555 0101")

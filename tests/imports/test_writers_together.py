@@ -18,6 +18,7 @@ import pytest
 import sqlalchemy as sa
 from click.testing import Result
 
+from crm.auth.sessions import start as start_session
 from crm.imports.importers.contacts import ContactImporter
 from tests.imports.test_import_processes import database  # noqa: F401 - a fixture
 
@@ -91,8 +92,9 @@ def client_of(app):
 
         user = db.session.scalar(sa.select(User).where(User.email == "lead@example.org"))
         with client.session_transaction() as session:
-            session["_user_id"] = user.get_id()
+            session["_user_id"] = start_session(user)
             session["_fresh"] = True
+        db.session.commit()  # the signed-in session
         db.session.remove()
     return client
 

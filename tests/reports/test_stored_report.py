@@ -11,6 +11,7 @@ import pandas as pd
 import pytest
 import sqlalchemy as sa
 
+from crm.auth.sessions import start as start_session
 from crm.pledges.schedule import Quarter
 from crm.reports.build import build_report
 from crm.reports.stored import decode, encode
@@ -73,7 +74,8 @@ def test_the_report_page_reads_the_report_another_process_stored(tmp_path):
         enqueue("reports.build")
         db.session.commit()
         assert Worker(worker_app, name="test-worker").drain() == 1
-        lead_id = lead.get_id()
+        lead_id = start_session(lead)  # a signed-in session
+        db.session.commit()
         db.session.remove()
     seen: list[str] = []
     with web_app.app_context():
