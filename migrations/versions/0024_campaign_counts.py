@@ -3,7 +3,7 @@ reminders read them instead of counting the outbox; a campaign's due messages in
 order they are claimed
 
 Revision ID: 0024_campaign_counts
-Revises: 0022_duplicate_pairs
+Revises: 0026_user_sessions
 Create Date: 2026-12-07 20:00:00.000000
 
 """
@@ -13,7 +13,7 @@ from alembic import op
 
 # revision identifiers, used by Alembic.
 revision = "0024_campaign_counts"
-down_revision = "0022_duplicate_pairs"
+down_revision = "0026_user_sessions"
 branch_labels = None
 depends_on = None
 
