@@ -12,6 +12,7 @@ from __future__ import annotations
 from datetime import datetime
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
 
 from crm.campaigns.models import (
     Campaign,
@@ -31,17 +32,19 @@ def _upsert(rows: list[dict]) -> None:
     """Write whole rows, replacing what was counted before (both engines' ON CONFLICT)."""
     if not rows:
         return
-    if db.session.get_bind().dialect.name == "sqlite":
-        from sqlalchemy.dialects.sqlite import insert
-    else:
-        from sqlalchemy.dialects.postgresql import insert
-    stmt = insert(_table).values(rows)
     columns = (*STATUSES, "counted_at")
-    db.session.execute(
-        stmt.on_conflict_do_update(
-            index_elements=["campaign_id"], set_={c: stmt.excluded[c] for c in columns}
+    upsert: sa.Insert
+    if db.session.get_bind().dialect.name == "sqlite":
+        lite = sqlite.insert(_table).values(rows)
+        upsert = lite.on_conflict_do_update(
+            index_elements=["campaign_id"], set_={c: lite.excluded[c] for c in columns}
         )
-    )
+    else:
+        pg = postgresql.insert(_table).values(rows)
+        upsert = pg.on_conflict_do_update(
+            index_elements=["campaign_id"], set_={c: pg.excluded[c] for c in columns}
+        )
+    db.session.execute(upsert)
 
 
 def start(campaign_id: int, queued: int, now: datetime) -> None:

@@ -167,7 +167,7 @@ def _claimed_statement(dialect: str, reminding: bool):
         ~suppressed,
         ~opted_out,
     )
-    answered = sa.false()
+    answered: sa.ColumnElement[bool] = sa.false()
     if reminding:
         answered = (
             sa.select(Response.id)
