@@ -3,7 +3,7 @@ reminders read them instead of counting the outbox; a campaign's due messages in
 order they are claimed
 
 Revision ID: 0024_campaign_counts
-Revises: 0026_user_sessions
+Revises: 0023_search_index_merging
 Create Date: 2026-12-07 20:00:00.000000
 
 """
@@ -13,7 +13,7 @@ from alembic import op
 
 # revision identifiers, used by Alembic.
 revision = "0024_campaign_counts"
-down_revision = "0026_user_sessions"
+down_revision = "0023_search_index_merging"
 branch_labels = None
 depends_on = None
 
