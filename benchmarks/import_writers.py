@@ -3,6 +3,7 @@ its speed on SQLite and PostgreSQL beside each engine's floor.
 
     .venv/bin/python benchmarks/import_writers.py [--contacts 100000] [--rows 100000]
         [--savers 40] [--pg-url postgresql://postgres@127.0.0.1:5432/NAME] [--keep DIR]
+        [--reuse] [--skip-sqlite] [--saves-alone SECONDS]
 
 Builds a database of `--contacts` contacts (the bulk demo loader) on SQLite, and on PostgreSQL
 when `--pg-url` is given (that database is dropped and made again), and a contacts CSV of
@@ -18,6 +19,12 @@ Then, on each engine:
   ends. The import process times each transaction that took SQLite's write lock, from its
   `BEGIN IMMEDIATE` returning to its commit (on PostgreSQL: each writing transaction), and
   the check of the file (read, validate, match: no lock).
+
+`--saves-alone 30` then runs the same saves on SQLite for 30 s with no import: how long they
+wait for each other, the baseline for the waits beside the import.
+
+With `--keep DIR --reuse` the databases built by an earlier run with the same `--keep` are
+used again (copied afresh on SQLite; on PostgreSQL the import's contacts deleted again first).
 
 It prints the import's time beside the floor, the longest write transaction (the lock held),
 the check's time, the import's peak memory, and the saves: how many, how many failed, and the
@@ -90,6 +97,37 @@ def build_postgres(url: str, contacts: int, instance: Path) -> float:
         db.session.remove()
         db.engine.dispose()
     return time.perf_counter() - started
+
+
+def reset_postgres(url: str, instance: Path) -> None:
+    """A database built by an earlier run made as it was built again: what the last import
+    wrote (every record made since its run began) and the benchmark's lead are deleted."""
+    import sqlalchemy as sa
+
+    from crm.audit.models import AuditEntry
+    from crm.auth.models import User
+    from crm.contacts.models import Contact
+    from crm.core.jobs.models import Job
+    from crm.extensions import db
+    from crm.imports.models import ImportItem, ImportRun, ImportUpload
+    from crm.organizations.models import Organization
+    from crm.tags.models import contact_tag
+
+    app = make_app(url, instance)
+    with app.app_context():
+        first = db.session.scalar(sa.select(sa.func.min(ImportRun.created_at)))
+        if first is not None:
+            made = sa.select(Contact.id).where(Contact.created_at >= first)
+            db.session.execute(sa.delete(contact_tag).where(contact_tag.c.contact_id.in_(made)))
+            for model in (Contact, Organization):
+                db.session.execute(sa.delete(model).where(model.created_at >= first))
+            db.session.execute(sa.delete(AuditEntry).where(AuditEntry.at >= first))
+        for model in (ImportItem, ImportRun, ImportUpload, Job):
+            db.session.execute(sa.delete(model))
+        db.session.execute(sa.delete(User).where(User.email == "bench-lead@example.org"))
+        db.session.commit()
+        db.session.remove()
+        db.engine.dispose()
 
 
 def add_lead_and_targets(url: str, instance: Path, savers: int) -> list[int]:
@@ -173,6 +211,7 @@ def child_import(url: str, instance: Path, csv_path: Path) -> dict:
 
     app = make_app(url, instance)
     held: list[float] = []
+    commits: list[float] = []
     began: dict[int, float] = {}
     checks: list[float] = []
 
@@ -184,9 +223,31 @@ def child_import(url: str, instance: Path, csv_path: Path) -> dict:
         if begins_writing():
             began[id(connection.connection.dbapi_connection)] = time.perf_counter()
 
+    slow: list[tuple[float, str]] = []  # statements that took over half a second
+
+    @sa.event.listens_for(engine, "before_cursor_execute")
+    def before_statement(connection, cursor, statement, parameters, context, executemany):
+        connection.info["statement_began"] = time.perf_counter()
+
+    @sa.event.listens_for(engine, "after_cursor_execute")
+    def after_statement(connection, cursor, statement, parameters, context, executemany):
+        took = time.perf_counter() - connection.info.pop("statement_began", time.perf_counter())
+        if took > 0.5:
+            slow.append((round(took, 2), " ".join(statement.split())[:160]))
+
+    committing: list[float] = []  # each write transaction's COMMIT: how long it took
+
+    @sa.event.listens_for(engine, "commit")
+    def on_commit(connection):  # as the COMMIT is sent
+        if id(connection.connection.dbapi_connection) in began:
+            committing.append(time.perf_counter())
+
     def on_end(session):
         for key in list(began):
-            held.append(time.perf_counter() - began.pop(key))
+            now = time.perf_counter()
+            held.append(now - began.pop(key))
+            if committing:
+                commits.append(now - committing.pop())
 
     sa.event.listen(sa.orm.Session, "after_commit", on_end)
     sa.event.listen(sa.orm.Session, "after_rollback", on_end)
@@ -227,12 +288,21 @@ def child_import(url: str, instance: Path, csv_path: Path) -> dict:
         "cpu_s": time.process_time() - c0,
         "check_s": checks[0] if checks else None,
         "write_transactions_s": sorted(held, reverse=True)[:3],
+        "write_transactions": len(held),
+        "write_transactions_in_order_s": [round(h, 3) for h in held],
+        "commits_in_order_s": [round(c, 3) for c in commits],
+        "slow_statements": slow,
+        "held_total_s": sum(held),
         "peak_mb": base.peak_mb(),
     }
 
 
-def run_import_with_saves(url: str, instance: Path, csv_path: Path, targets: list[int]) -> dict:
-    """The import in a child process; each of `targets` saved again and again meanwhile."""
+def run_import_with_saves(
+    url: str, instance: Path, csv_path: Path, targets: list[int], alone: float | None = None
+) -> dict:
+    """The import in a child process; each of `targets` saved again and again meanwhile.
+    With `alone`, no import: the same saves for that many seconds (what they wait for each
+    other, the baseline)."""
     import sqlalchemy as sa
 
     from crm.auth.models import User
@@ -246,10 +316,10 @@ def run_import_with_saves(url: str, instance: Path, csv_path: Path, targets: lis
         db.session.commit()  # the signed-in session
         db.session.remove()
     out = instance / "child.json"
-    child = subprocess.Popen(
-        [sys.executable, __file__, "--child", url, str(instance), str(csv_path), str(out)],
-        cwd=ROOT,
-    )
+    command = [sys.executable, __file__, "--child", url, str(instance), str(csv_path), str(out)]
+    if alone:
+        command = [sys.executable, "-c", f"import time; time.sleep({alone})"]
+    child = subprocess.Popen(command, cwd=ROOT)
     waits: list[float] = []
     statuses: dict[int, int] = {}
     lock = threading.Lock()
@@ -281,7 +351,7 @@ def run_import_with_saves(url: str, instance: Path, csv_path: Path, targets: lis
     child.wait()
     for thread in threads:
         thread.join()
-    result = json.loads(out.read_text())
+    result = {} if alone else json.loads(out.read_text())
     ordered = sorted(waits)
     result["saves"] = {
         "count": len(waits),
@@ -311,8 +381,10 @@ def report(engine: str, floor: dict, imported: dict, rows: int) -> None:
         f"peak {imported['peak_mb']:.0f} MB",
         f"    checking (no lock): {imported['check_s']:.2f} s",
         f"    longest write transaction ({held}): {longest:.2f} s = "
-        f"{longest * 100_000 / rows:.2f} s per 100,000 rows = {longest / floor['total_s']:.1f}x "
-        "the floor",
+        f"{longest / floor['total_s']:.2f}x the floor's one transaction",
+        f"    all {imported.get('write_transactions', 0)} write transactions: "
+        f"{imported.get('held_total_s', 0):.2f} s = "
+        f"{imported.get('held_total_s', 0) * 100_000 / rows:.2f} s per 100,000 rows",
         f"  saves meanwhile: {saves['count']} by {len(imported.get('targets', []))} savers, "
         f"{saves['failed']} failed {saves['statuses']}",
         f"    wait: median {saves['median_s']:.3f} s, p99 {saves['p99_s']:.2f} s, "
@@ -328,6 +400,9 @@ def main() -> None:
     parser.add_argument("--savers", type=int, default=40)
     parser.add_argument("--pg-url")
     parser.add_argument("--keep", type=Path)
+    parser.add_argument("--reuse", action="store_true")
+    parser.add_argument("--skip-sqlite", action="store_true")
+    parser.add_argument("--saves-alone", type=float, help="seconds of the saves with no import")
     parser.add_argument("--child", nargs=4, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
@@ -342,41 +417,65 @@ def main() -> None:
         f"revision {git_revision('crm', 'benchmarks')}; CPU reference {cpu_reference_ms():.0f} ms"
     )
     source = work / "built.sqlite3"
-    print(
-        f"building {args.contacts:,} contacts on SQLite: {base.build(source, args.contacts):.0f} s"
-    )
     csv_path = work / "people.csv"
-    base.write_csv(source, csv_path, args.rows, seed=7)
+    if not (args.reuse and source.exists() and csv_path.exists()):
+        print(f"building {args.contacts:,} contacts on SQLite: "
+              f"{base.build(source, args.contacts):.0f} s")  # fmt: skip
+        base.write_csv(source, csv_path, args.rows, seed=7)
+    print(f"load before: {os.getloadavg()[0]:.2f}")
+    results = {}
 
     # SQLite
-    floor_db = work / "floor.sqlite3"
-    shutil.copyfile(source, floor_db)
-    floor = base.phase_raw(floor_db, csv_path, bulk_fts=True)
-    target = work / "import.sqlite3"
-    shutil.copyfile(source, target)
-    url = f"sqlite:///{target}"
-    instance = work / "instance-sqlite"
-    instance.mkdir(exist_ok=True)
-    targets = add_lead_and_targets(url, instance, args.savers)
-    imported = run_import_with_saves(url, instance, csv_path, targets)
-    imported["targets"] = targets
-    report("SQLite", floor, imported, args.rows)
-    results = {"sqlite": {"floor": floor, "import": imported}}
+    if not args.skip_sqlite:
+        floor_db = work / "floor.sqlite3"
+        for leftover in work.glob("floor.sqlite3*"):  # an old -wal would replay onto the copy
+            leftover.unlink()
+        shutil.copyfile(source, floor_db)
+        floor = base.phase_raw(floor_db, csv_path, bulk_fts=True)
+        for leftover in work.glob("floor.sqlite3*"):
+            leftover.unlink()
+        target = work / "import.sqlite3"
+        for leftover in work.glob("import.sqlite3*"):
+            leftover.unlink()
+        shutil.copyfile(source, target)
+        url = f"sqlite:///{target}"
+        instance = work / "instance-sqlite"
+        shutil.rmtree(instance, ignore_errors=True)
+        instance.mkdir(exist_ok=True)
+        targets = add_lead_and_targets(url, instance, args.savers)
+        imported = run_import_with_saves(url, instance, csv_path, targets)
+        imported["targets"] = targets
+        report("SQLite", floor, imported, args.rows)
+        results["sqlite"] = {"floor": floor, "import": imported}
+        if args.saves_alone:
+            saves = run_import_with_saves(url, instance, csv_path, targets, args.saves_alone)
+            alone = saves["saves"]
+            print(f"  the same saves for {args.saves_alone:g} s with no import: {alone['count']}, "
+                  f"{alone['failed']} failed {alone['statuses']}; wait: median "
+                  f"{alone['median_s']:.3f} s, p99 {alone['p99_s']:.2f} s, "
+                  f"max {alone['max_s']:.2f} s")  # fmt: skip
+            results["sqlite"]["saves_alone"] = alone
 
     if args.pg_url:
         url = sqlalchemy_url(args.pg_url)
         instance = work / "instance-pg"
         instance.mkdir(exist_ok=True)
-        print(f"\nbuilding {args.contacts:,} contacts on PostgreSQL: "
-              f"{build_postgres(url, args.contacts, instance):.0f} s")  # fmt: skip
+        if args.reuse and (work / "built-postgres").exists():
+            reset_postgres(url, instance)
+        else:
+            print(f"\nbuilding {args.contacts:,} contacts on PostgreSQL: "
+                  f"{build_postgres(url, args.contacts, instance):.0f} s")  # fmt: skip
+            (work / "built-postgres").touch()
         floor = floor_postgres(url, csv_path)
         targets = add_lead_and_targets(url, instance, args.savers)
         imported = run_import_with_saves(url, instance, csv_path, targets)
         imported["targets"] = targets
         report("PostgreSQL", floor, imported, args.rows)
         results["postgresql"] = {"floor": floor, "import": imported}
-        sqlite_s = results["sqlite"]["import"]["total_s"]
-        print(f"\nPostgreSQL import / SQLite import: {imported['total_s'] / sqlite_s:.2f}")
+        if "sqlite" in results:
+            sqlite_s = results["sqlite"]["import"]["total_s"]
+            print(f"\nPostgreSQL import time / SQLite import time: "
+                  f"{imported['total_s'] / sqlite_s:.2f}")  # fmt: skip
     out = ROOT / "benchmarks" / "results"
     out.mkdir(exist_ok=True)
     (out / "import_writers.json").write_text(json.dumps(results, indent=2, default=str))

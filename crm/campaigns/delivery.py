@@ -186,66 +186,89 @@ class Pending:
     contact_id: int | None = None
 
 
+class Composer:
+    """What every message of one campaign shares, worked out once: the body (rendered once
+    when it uses bare fields only), the subject's renderer, the unsubscribe signer, the
+    sender. A sending job keeps one per campaign for all its batches, so a batch costs only
+    its people's own values (a campaign being sent can no longer be edited)."""
+
+    def __init__(self, campaign: Campaign):
+        self.campaign_id = campaign.id
+        self.sender_name = campaign.sender_name
+        self.sender_email = campaign.sender_email
+        self.reply_to = campaign.reply_to
+        self.body = campaign.body
+        self.common = campaign_values(campaign)
+        shared = rendering.is_shared(campaign.body)
+        self.shared_body = rendering.shared_content(campaign.body, self.common) if shared else None
+        self.used = (
+            rendering.used_fields(self.shared_body) if self.shared_body is not None else None
+        )
+        self.subject_for = rendering.renderer(campaign.subject)
+        self.url_for_key = unsubscribe_url_maker()
+        self.link_for = _consultation_link_maker(campaign)
+
+    def batches(
+        self, messages: list[Pending], unrenderable: list | None = None
+    ) -> list[tuple[Batch, list]]:
+        """Requests for these messages: [(batch, the messages it carries)].
+
+        A message that cannot be rendered for its person goes to `unrenderable` as
+        (message, reason); the others are not held back by it."""
+        shared_body, used, common = self.shared_body, self.used, self.common
+        groups: dict[tuple[str, str], list[tuple[Batch, list]]] = {}
+        for message in messages:
+            url = self.url_for_key(message.message_key)
+            try:
+                values = {
+                    **common,
+                    **person_values(message, message.email, url, self.link_for(message.contact_id)),
+                }
+                if shared_body is not None:
+                    content = shared_body
+                    subs = rendering.substitutions(values, used)
+                else:
+                    content = rendering.personal_content(self.body, values)
+                    subs = rendering.substitutions({"unsubscribe_url": url})
+                subject = self.subject_for(values)
+            except Exception as exc:  # noqa: BLE001 -- one person's data must not stop the rest
+                if unrenderable is None:
+                    raise
+                unrenderable.append((message, f"Could not render the message: {exc}"))
+                continue
+            chunks = groups.setdefault((content.text, content.html), [])
+            if not chunks or len(chunks[-1][0].recipients) >= MAX_PERSONALIZATIONS:
+                chunks.append(
+                    (
+                        Batch(
+                            campaign_id=self.campaign_id,
+                            sender_name=self.sender_name,
+                            sender_email=self.sender_email,
+                            reply_to=self.reply_to,
+                            content=content,
+                        ),
+                        [],
+                    )
+                )
+            batch, carried = chunks[-1]
+            batch.recipients.append(
+                Recipient(
+                    key=message.message_key,
+                    email=message.email,
+                    subject=subject,
+                    substitutions=subs,
+                    headers=unsubscribe_headers(url),
+                )
+            )
+            carried.append(message)
+        return [chunk for chunks in groups.values() for chunk in chunks]
+
+
 def batches_for(
     campaign: Campaign, messages: list[Pending], unrenderable: list | None = None
 ) -> list[tuple[Batch, list]]:
-    """Requests for these messages of one campaign: [(batch, the messages it carries)].
-
-    A message that cannot be rendered for its person goes to `unrenderable` as
-    (message, reason); the others are not held back by it."""
-    shared = rendering.is_shared(campaign.body)
-    common = campaign_values(campaign)
-    shared_body = rendering.shared_content(campaign.body, common) if shared else None
-    used = rendering.used_fields(shared_body) if shared_body is not None else None
-    subject_for = rendering.renderer(campaign.subject)
-    url_for_key = unsubscribe_url_maker()
-    link_for = _consultation_link_maker(campaign)
-    groups: dict[tuple[str, str], list[tuple[Batch, list]]] = {}
-    for message in messages:
-        url = url_for_key(message.message_key)
-        try:
-            values = {
-                **common,
-                **person_values(message, message.email, url, link_for(message.contact_id)),
-            }
-            if shared_body is not None:
-                content = shared_body
-                subs = rendering.substitutions(values, used)
-            else:
-                content = rendering.personal_content(campaign.body, values)
-                subs = rendering.substitutions({"unsubscribe_url": url})
-            subject = subject_for(values)
-        except Exception as exc:  # noqa: BLE001 -- one person's data must not stop the rest
-            if unrenderable is None:
-                raise
-            unrenderable.append((message, f"Could not render the message: {exc}"))
-            continue
-        chunks = groups.setdefault((content.text, content.html), [])
-        if not chunks or len(chunks[-1][0].recipients) >= MAX_PERSONALIZATIONS:
-            chunks.append(
-                (
-                    Batch(
-                        campaign_id=campaign.id,
-                        sender_name=campaign.sender_name,
-                        sender_email=campaign.sender_email,
-                        reply_to=campaign.reply_to,
-                        content=content,
-                    ),
-                    [],
-                )
-            )
-        batch, carried = chunks[-1]
-        batch.recipients.append(
-            Recipient(
-                key=message.message_key,
-                email=message.email,
-                subject=subject,
-                substitutions=subs,
-                headers=unsubscribe_headers(url),
-            )
-        )
-        carried.append(message)
-    return [chunk for chunks in groups.values() for chunk in chunks]
+    """Requests for these messages of one campaign (see `Composer.batches`)."""
+    return Composer(campaign).batches(messages, unrenderable)
 
 
 def _sample_consultation_link(campaign: Campaign) -> str | None:

@@ -41,6 +41,7 @@ def send(
     if not concurrent:
         in_flight = 1  # a provider that writes files posts in the job's thread, one by one
     outstanding: dict[Future, list[delivery.Pending]] = {}
+    composers: dict[int, delivery.Composer] = {}  # each campaign prepared once a job
     claiming = True
     renewed = time.monotonic()
     pool = ThreadPoolExecutor(in_flight, thread_name_prefix="campaign-post")  # idle: no threads
@@ -54,7 +55,7 @@ def send(
                     total["exhausted"] = 1
                     claiming = False
                     break
-                requests, failed = worker.prepare(messages, now)
+                requests, failed = worker.prepare(messages, now, composers)
                 total["failed"] += failed
                 for batch, carried in requests:
                     outstanding[_start(pool if concurrent else None, provider, batch)] = carried

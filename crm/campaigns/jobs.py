@@ -17,7 +17,7 @@ from datetime import datetime, timedelta
 import sqlalchemy as sa
 from flask import current_app
 
-from crm.campaigns import delivery, in_flight, worker
+from crm.campaigns import counting, delivery, in_flight, worker
 from crm.campaigns.models import Campaign, CampaignStatus, MessageStatus, OutboxMessage
 from crm.campaigns.operations import sending as send_ops
 from crm.campaigns.queueing import SEND, START, TICK, batch_size, queue_sending
@@ -65,6 +65,7 @@ def send_batch(payload: dict, job: JobContext) -> dict:
     job.progress(total["sent"] + total["failed"], total["claimed"])
     exhausted = total.pop("exhausted")
     send_ops.finish_campaigns(utcnow())
+    counting.refresh([campaign_id])  # the campaigns list reads these
     db.session.commit()
     if not exhausted and _due(campaign_id):
         queue_sending(campaign_id, 1)  # this lane goes on
@@ -122,6 +123,7 @@ def tick(payload: dict, job: JobContext) -> dict:
     for campaign_id, due in _sending_without_a_job(now):
         healed += queue_sending(campaign_id, due)
     finished = send_ops.finish_campaigns(now)
+    counting.refresh(counting.behind(), now)
     return {
         "started": len(started),
         "taken_back": taken_back,

@@ -146,8 +146,29 @@ class OutboxMessage(Model):
     __table_args__ = (
         sa.UniqueConstraint("campaign_id", "email", name="uq_outbox_message_campaign_email"),
         sa.Index("ix_outbox_message_due", "status", "next_attempt_at", "id"),
-        sa.Index("ix_outbox_message_campaign_status", "campaign_id", "status"),
+        # A campaign's messages by status (its counts), and its due ones in the order they are
+        # claimed: a claim reads its batch off this index whatever the planner's statistics
+        # say of a campaign queued a moment ago.
+        sa.Index(
+            "ix_outbox_message_campaign_due", "campaign_id", "status", "next_attempt_at", "id"
+        ),
     )
+
+
+class CampaignCounts(Model):
+    """A campaign's messages by status as last counted (`crm.campaigns.counting`): lists of
+    campaigns read these instead of counting the outbox, which holds a row per message ever
+    sent. Kept by the queueing, the sending jobs, cancelling, and the minute's tick."""
+
+    campaign_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("campaign.id", ondelete="CASCADE"), primary_key=True
+    )
+    queued: Mapped[int] = mapped_column(default=0)
+    sending: Mapped[int] = mapped_column(default=0)
+    sent: Mapped[int] = mapped_column(default=0)
+    failed: Mapped[int] = mapped_column(default=0)
+    cancelled: Mapped[int] = mapped_column(default=0)
+    counted_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
 class SuppressionReason(StrEnum):

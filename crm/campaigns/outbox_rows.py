@@ -1,28 +1,54 @@
-"""Writing a campaign's outbox, a row per recipient, at the engine's own speed and in the
-caller's transaction: PostgreSQL's COPY (psycopg's `cursor.copy`), SQLite's executemany.
+"""Writing a campaign's outbox, a row per recipient, in the caller's transaction and without a
+row passing through Python: one INSERT … SELECT from the classified audience, each row's
+message key drawn by the database.
 
-A hundred thousand rows as SQLAlchemy inserts cost more in building statements and parameters
-than the database spends storing them; COPY streams them to the server in one command."""
+A hundred thousand rows read into Python, classified, given a key and written back cost seconds
+of interpreter time (and, as SQLAlchemy inserts, more in building statements than the database
+spends storing them); the database does the same in one statement."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
+
+import sqlalchemy as sa
 
 from crm.campaigns.models import MessageStatus, OutboxMessage
-from crm.core import bulk
-
-# What each row gives; the rest is the same for every row of a campaign.
-GIVEN = ("campaign_id", "contact_id", "email", "message_key")
-COLUMNS = (*GIVEN, "status", "attempts", "next_attempt_at")
+from crm.core.db import UTCDateTime, rows_touched
+from crm.extensions import db
 
 
-def write(rows: list[tuple[int, int | None, str, str]], now: datetime) -> None:
-    """Insert (campaign id, contact id, address, message key) rows as queued messages due
-    `now`, in the session's transaction."""
-    if not rows:
-        return
-    now = now.astimezone(UTC) if now.tzinfo else now.replace(tzinfo=UTC)
-    tail = (MessageStatus.QUEUED.value, 0, now)
-    # One COPY (PostgreSQL) or executemany (SQLite) in the session's transaction: the rows
-    # commit or roll back with the campaign's status.
-    bulk.insert_rows(OutboxMessage.__table__, [(*row, *tail) for row in rows], COLUMNS)
+def message_key() -> sa.ColumnElement[str]:
+    """32 random hex digits per row, as `secrets.token_hex(16)` gives: SQLite's randomblob,
+    PostgreSQL's gen_random_uuid (122 random bits) without its dashes."""
+    if db.session.get_bind().dialect.name == "sqlite":
+        return sa.func.lower(sa.func.hex(sa.func.randomblob(16)))
+    return sa.func.replace(sa.cast(sa.func.gen_random_uuid(), sa.String), "-", "")
+
+
+def write_from(campaign_id: int, people: sa.FromClause, now: datetime) -> int:
+    """Insert a queued message due `now` for each of `people` (id, address, reason…) with no
+    reason to be left out, in id order (the order they are claimed in). Returns how many."""
+    outbox = OutboxMessage.__table__
+    rows = (
+        sa.select(
+            sa.literal(campaign_id, sa.Integer),
+            people.c.id,
+            people.c.address,
+            message_key(),
+            sa.literal(MessageStatus.QUEUED.value, sa.String),
+            sa.literal(0, sa.Integer),
+            sa.literal(now, UTCDateTime()),
+        )
+        .where(people.c.reason.is_(None))
+        .order_by(people.c.id)
+    )
+    columns = ["campaign_id", "contact_id", "email", "message_key", "status", "attempts"]
+    # preserve_rowcount: without it SQLAlchemy does not pass on psycopg's count for an INSERT.
+    result = db.session.execute(
+        sa.insert(outbox)
+        .from_select([*columns, "next_attempt_at"], rows)
+        .execution_options(preserve_rowcount=True)
+    )
+    # No ANALYZE afterwards: a claim reads its batch in order off ix_outbox_message_campaign_due
+    # whatever the statistics say (an ANALYZE cost a second of a 100,000-message enqueue).
+    return rows_touched(result)

@@ -124,6 +124,7 @@ def _explain(exc: TemplateError) -> str:
     return f"{text}{f' (line {line})' if line else ''}."
 
 
+@lru_cache(maxsize=64)
 def is_shared(source: str) -> bool:
     """True when fields appear only as bare `{{ name }}` outputs (no logic, no filters)."""
     tree = _ENV.parse(source)
@@ -222,9 +223,10 @@ def used_fields(content: Content) -> frozenset[str]:
 def substitutions(values: dict[str, str], only: frozenset[str] | None = None) -> dict[str, str]:
     """Each field's tag (text and HTML) and the person's value; `only` those fields."""
     subs = {}
-    for name, value in values.items():
-        if name in CAMPAIGN_FIELDS or (only is not None and name not in only):
+    for name in values if only is None else only:  # `only`: a few fields, not every value
+        if name in CAMPAIGN_FIELDS or name not in values:
             continue
+        value = values[name]
         text_tag, html_tag = _TAGS[name]
         subs[text_tag] = value
         escaped = html.escape(value)

@@ -7,7 +7,7 @@ from flask import Blueprint, abort, current_app, flash, redirect, render_templat
 from flask_login import current_user
 
 from crm.audit.operations import trail_for
-from crm.campaigns import delivery, queries, rendering, segments
+from crm.campaigns import counting, delivery, queries, rendering, segments
 from crm.campaigns.forms import CampaignForm, ScheduleForm, SegmentForm
 from crm.campaigns.models import Campaign, MessageStatus, Segment
 from crm.campaigns.operations import editing as campaign_ops
@@ -229,7 +229,7 @@ def index():
     return render_template(
         "campaigns/index.html",
         campaigns=campaigns,
-        counts=queries.message_counts([c.id for c in campaigns]),
+        counts=counting.stored([c.id for c in campaigns]),
     )
 
 

@@ -12,11 +12,14 @@ FOR UPDATE SKIP LOCKED. SQLite runs one worker at a time.
 
 from __future__ import annotations
 
+import json
 from collections import defaultdict
 from collections.abc import Callable
 from datetime import datetime, timedelta
+from functools import cache
 
 import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import ARRAY
 
 from crm.campaigns import delivery
 from crm.campaigns.models import (
@@ -31,7 +34,7 @@ from crm.campaigns.operations import sending as send_ops
 from crm.consultations.models import Response
 from crm.contacts.models import ConsentStatus, Contact
 from crm.core import bulk
-from crm.core.db import rows_touched, utcnow
+from crm.core.db import UTCDateTime, rows_touched, utcnow
 from crm.extensions import db
 from crm.organizations.models import Organization
 
@@ -63,84 +66,6 @@ def withdraw_cancelled() -> int:
     return rows_touched(result)
 
 
-def withdraw_no_longer_wanted(ids: list[int]) -> int:
-    """Just before sending: people who since withdrew consent, were erased, were suppressed or
-    declined the campaign's topic are not mailed (they were fine when the campaign was queued)."""
-    suppressed = (
-        sa.select(Suppression.id)
-        .where(sa.func.lower(Suppression.email) == sa.func.lower(OutboxMessage.email))
-        .exists()
-    )
-    opted_out = (
-        sa.select(TopicOptOut.contact_id)
-        .join(Campaign, Campaign.id == OutboxMessage.campaign_id)
-        .where(
-            TopicOptOut.contact_id == OutboxMessage.contact_id,
-            TopicOptOut.topic == Campaign.purpose,
-        )
-        .exists()
-    )
-    consenting = (
-        sa.select(Contact.id)
-        .where(
-            Contact.id == OutboxMessage.contact_id,
-            Contact.consent_status == ConsentStatus.GRANTED,
-            Contact.erased_at.is_(None),
-        )
-        .exists()
-    )
-    result = db.session.execute(
-        sa.update(OutboxMessage)
-        .where(bulk.among(_ID, ids), sa.or_(~consenting, suppressed, opted_out))
-        .values(
-            status=MessageStatus.CANCELLED,
-            claimed_at=None,
-            error="Not sent: since queued, the person withdrew consent, declined this topic, "
-            "was erased or their address was suppressed.",
-        )
-        .execution_options(synchronize_session=False)
-    )
-    return rows_touched(result)
-
-
-def withdraw_answered(ids: list[int]) -> int:
-    """Just before sending a consultation reminder (no segment): people who have answered
-    since it was queued are not reminded."""
-    answered = (
-        sa.select(Response.id)
-        .join(Campaign, Campaign.consultation_id == Response.consultation_id)
-        .where(
-            Campaign.id == OutboxMessage.campaign_id,
-            Campaign.segment_id.is_(None),
-            Response.contact_id == OutboxMessage.contact_id,
-            Response.submitted_at.is_not(None),
-        )
-        .exists()
-    )
-    reminding = sa.select(Campaign.id).where(
-        Campaign.status == CampaignStatus.SENDING,
-        Campaign.segment_id.is_(None),
-        Campaign.consultation_id.is_not(None),
-    )
-    if db.session.scalar(reminding.limit(1)) is None:
-        return 0  # no reminder is being sent: a row lookup, not an update of the whole batch
-    result = db.session.execute(
-        sa.update(OutboxMessage)
-        .where(
-            bulk.among(_ID, ids),
-            OutboxMessage.status == MessageStatus.QUEUED,
-            answered,
-        )
-        .values(
-            status=MessageStatus.CANCELLED,
-            claimed_at=None,
-            error="Not sent: the person answered the consultation after the reminder was queued.",
-        )
-        .execution_options(synchronize_session=False)
-    )
-    return rows_touched(result)
-
-
 def reclaim(now: datetime, *, everything: bool = False, job_id: int | None = None) -> int:
     """Claims of dead workers go back to the queue: those older than the claim lease, those
     of one sending job (`job_id`, running again after its worker died), or all of them."""
@@ -157,84 +82,204 @@ def reclaim(now: datetime, *, everything: bool = False, job_id: int | None = Non
     return rows_touched(result)
 
 
+# The hot path's statements, built once per engine: building a statement (and the `IN` of a
+# thousand ids) cost more than running it. A batch's ids go as one parameter, :ids. No
+# parameter is named as a column: Core would take it for a value to set.
+_outbox = OutboxMessage.__table__
+_now = sa.bindparam("at", type_=UTCDateTime())
+_GONE = (
+    "Not sent: since queued, the person withdrew consent, declined this topic, was erased or "
+    "their address was suppressed."
+)
+_ANSWERED = "Not sent: the person answered the consultation after the reminder was queued."
+
+
+def _dialect() -> str:
+    return db.session.get_bind().dialect.name
+
+
+def _ids_value(ids: list[int]) -> str | list[int]:
+    return json.dumps(ids) if _dialect() == "sqlite" else ids
+
+
+@cache
+def _among_ids(dialect: str) -> sa.ColumnElement[bool]:
+    """`outbox_message.id` among :ids (SQLite: a JSON array; PostgreSQL: an array)."""
+    if dialect == "sqlite":
+        listed = sa.func.json_each(sa.bindparam("ids", type_=sa.String)).table_valued("value")
+        return _ID.in_(sa.select(listed.c.value).scalar_subquery())
+    return _outbox.c.id == sa.any_(sa.bindparam("ids", type_=ARRAY(sa.Integer)))
+
+
+@cache
+def _claim_statement(dialect: str, one_campaign: bool):
+    """Mark up to :max_rows due messages (of :only_campaign) as sent by :by_job, returning their
+    ids: one statement (PostgreSQL: rows another worker holds are skipped, not waited for)."""
+    sending = sa.select(Campaign.id).where(Campaign.status == CampaignStatus.SENDING)
+    due = (
+        sa.select(_ID)
+        .where(
+            _outbox.c.status == MessageStatus.QUEUED,
+            _outbox.c.next_attempt_at <= _now,
+            _outbox.c.campaign_id.in_(sending),  # never a cancelled campaign's
+        )
+        .order_by(_outbox.c.status, _outbox.c.next_attempt_at, _ID)
+        .limit(sa.bindparam("max_rows", type_=sa.Integer))
+    )
+    if one_campaign:
+        due = due.where(_outbox.c.campaign_id == sa.bindparam("only_campaign", type_=sa.Integer))
+    if dialect == "postgresql":
+        due = due.with_for_update(skip_locked=True)
+    return (
+        sa.update(_outbox)
+        .where(_ID.in_(due.scalar_subquery()))
+        .values(
+            status=MessageStatus.SENDING,
+            claimed_at=_now,
+            claimed_job_id=sa.bindparam("by_job", type_=sa.Integer),
+            attempts=_outbox.c.attempts + 1,
+        )
+        .returning(_ID)
+    )
+
+
+@cache
+def _claimed_statement(dialect: str, reminding: bool):
+    """What the messages :ids need (their person's merge fields), and whether each is still
+    wanted: people who since withdrew consent, were erased, were suppressed or declined the
+    campaign's topic (`gone`), or answered the consultation a reminder is about (`answered`),
+    are not mailed (they were fine when the campaign was queued)."""
+    m = _outbox.c
+    suppressed = (
+        sa.select(Suppression.id)
+        .where(sa.func.lower(Suppression.email) == sa.func.lower(m.email))
+        .exists()
+    )
+    its = Campaign.__table__.alias("its_campaign")  # an alias: `answered` has its own
+    opted_out = (
+        sa.select(TopicOptOut.contact_id)
+        .where(TopicOptOut.contact_id == m.contact_id, TopicOptOut.topic == its.c.purpose)
+        .exists()
+    )
+    fine = sa.and_(
+        Contact.consent_status == ConsentStatus.GRANTED,
+        Contact.erased_at.is_(None),
+        ~suppressed,
+        ~opted_out,
+    )
+    answered: sa.ColumnElement[bool] = sa.false()
+    if reminding:
+        answered = (
+            sa.select(Response.id)
+            .join(Campaign, Campaign.consultation_id == Response.consultation_id)
+            .where(
+                Campaign.id == m.campaign_id,
+                Campaign.segment_id.is_(None),
+                Response.contact_id == m.contact_id,
+                Response.submitted_at.is_not(None),
+            )
+            .exists()
+        )
+    return (
+        sa.select(
+            m.id, m.campaign_id, m.email, m.message_key, m.attempts, m.contact_id,
+            Contact.first_name, Contact.last_name, Organization.name, Contact.country,
+            sa.case((fine, False), else_=True).label("gone"),  # no contact: gone too
+            sa.case((answered, True), else_=False).label("answered"),
+        )
+        .select_from(
+            _outbox.join(its, its.c.id == m.campaign_id)
+            .outerjoin(Contact, Contact.id == m.contact_id)
+            .outerjoin(Organization, Organization.id == Contact.organization_id)
+        )
+        .where(_among_ids(dialect))
+        .order_by(m.id)
+    )  # fmt: skip
+
+
+@cache
+def _withdraw_statement(dialect: str):
+    """Claimed messages no longer wanted: cancelled with :reason, their attempt not counted."""
+    return (
+        sa.update(_outbox)
+        .where(_among_ids(dialect))
+        .values(
+            status=MessageStatus.CANCELLED,
+            claimed_at=None,
+            claimed_job_id=None,
+            attempts=_outbox.c.attempts - 1,
+            error=sa.bindparam("reason", type_=sa.String),
+        )
+    )
+
+
+@cache
+def _sent_statement(dialect: str):
+    return (
+        sa.update(_outbox)
+        .where(_among_ids(dialect))
+        .values(
+            status=MessageStatus.SENT,
+            sent_at=_now,
+            provider_id=sa.bindparam("provider_ref", type_=sa.String),
+            claimed_at=None,
+            claimed_job_id=None,
+            error=None,
+        )
+    )
+
+
+def _reminding() -> bool:
+    """Is a consultation reminder (no segment) being sent? A row lookup: only then is each
+    message checked against the consultation's answers."""
+    return (
+        db.session.scalar(
+            sa.select(Campaign.id)
+            .where(
+                Campaign.status == CampaignStatus.SENDING,
+                Campaign.segment_id.is_(None),
+                Campaign.consultation_id.is_not(None),
+            )
+            .limit(1)
+        )
+        is not None
+    )
+
+
 def claim(
     limit: int, now: datetime, *, campaign_id: int | None = None, job_id: int | None = None
 ) -> list[delivery.Pending]:
     """Up to `limit` due messages (of one campaign, when given), marked as being sent by
-    `job_id`; the claim is committed before anything is sent."""
-    sending = sa.select(Campaign.id).where(Campaign.status == CampaignStatus.SENDING)
-    ids_stmt = (
-        sa.select(OutboxMessage.id)
-        .where(
-            OutboxMessage.status == MessageStatus.QUEUED,
-            OutboxMessage.next_attempt_at <= now,
-            OutboxMessage.campaign_id.in_(sending),  # never a cancelled campaign's
+    `job_id`, with what rendering them needs; those no longer wanted are cancelled instead.
+    All in one transaction, committed before anything is sent: an update that returns the
+    ids, a read of their people, and (rarely) the cancelling."""
+    dialect = _dialect()
+    ids = list(
+        db.session.scalars(
+            _claim_statement(dialect, campaign_id is not None),
+            {"at": now, "max_rows": limit, "only_campaign": campaign_id, "by_job": job_id},
         )
-        .order_by(OutboxMessage.status, OutboxMessage.next_attempt_at, OutboxMessage.id)
-        .limit(limit)
     )
-    if campaign_id is not None:
-        ids_stmt = ids_stmt.where(OutboxMessage.campaign_id == campaign_id)
-    if _postgres():
-        ids_stmt = ids_stmt.with_for_update(skip_locked=True)
-    ids = list(db.session.scalars(ids_stmt))
-    if ids and withdraw_no_longer_wanted(ids) + withdraw_answered(ids):
-        ids = list(
-            db.session.scalars(
-                sa.select(OutboxMessage.id).where(
-                    bulk.among(_ID, ids), OutboxMessage.status == MessageStatus.QUEUED
-                )
-            )
-        )
     if not ids:
         db.session.commit()
         return []
-    db.session.execute(
-        sa.update(OutboxMessage)
-        .where(bulk.among(_ID, ids))
-        .values(
-            status=MessageStatus.SENDING,
-            claimed_at=now,
-            claimed_job_id=job_id,
-            attempts=OutboxMessage.attempts + 1,
-        )
-        .execution_options(synchronize_session=False)
-    )
-    db.session.commit()
-    # Plain rows, not ORM objects: a batch is a thousand of them, and nothing here edits them.
     rows = db.session.execute(
-        sa.select(
-            OutboxMessage.id,
-            OutboxMessage.campaign_id,
-            OutboxMessage.email,
-            OutboxMessage.message_key,
-            OutboxMessage.attempts,
-            OutboxMessage.contact_id,
-            Contact.first_name,
-            Contact.last_name,
-            Organization.name,
-            Contact.country,
-        )
-        .outerjoin(Contact, Contact.id == OutboxMessage.contact_id)
-        .outerjoin(Organization, Organization.id == Contact.organization_id)
-        .where(bulk.among(_ID, ids))
-        .order_by(OutboxMessage.id)
-    )
+        _claimed_statement(dialect, _reminding()), {"ids": _ids_value(ids)}
+    ).all()
+    gone = [row.id for row in rows if row.gone]
+    answered = [row.id for row in rows if row.answered and not row.gone]
+    for withdrawn, error in ((gone, _GONE), (answered, _ANSWERED)):
+        if withdrawn:
+            db.session.execute(
+                _withdraw_statement(dialect), {"ids": _ids_value(withdrawn), "reason": error}
+            )
+    db.session.commit()
     return [
-        delivery.Pending(
-            id=i,
-            campaign_id=campaign_id,
-            email=email,
-            message_key=key,
-            attempts=attempts,
-            first_name=first or "",
-            last_name=last or "",
-            organization=org or "",
-            country=country,
-            contact_id=contact_id,
-        )
-        for i, campaign_id, email, key, attempts, contact_id, first, last, org, country in rows
-    ]
+        delivery.Pending(i, campaign, email, key, attempts, first or "", last or "", org or "",
+                         country, contact)
+        for i, campaign, email, key, attempts, contact, first, last, org, country, no, ans in rows
+        if not (no or ans)
+    ]  # fmt: skip
 
 
 def _record_failure(messages: list[delivery.Pending], error: delivery.DeliveryError, now) -> str:
@@ -294,22 +339,28 @@ def _record_failure(messages: list[delivery.Pending], error: delivery.DeliveryEr
 
 
 def prepare(
-    messages: list[delivery.Pending], now: datetime
+    messages: list[delivery.Pending],
+    now: datetime,
+    composers: dict[int, delivery.Composer] | None = None,
 ) -> tuple[list[tuple[delivery.Batch, list[delivery.Pending]]], int]:
     """The requests for claimed messages, campaign by campaign: [(batch, what it carries)],
-    and how many could not be rendered (failed with the reason, committed)."""
+    and how many could not be rendered (failed with the reason, committed). `composers`, kept
+    by the caller from batch to batch, saves reading and preparing each campaign again."""
+    composers = {} if composers is None else composers
     failed = 0
     requests: list[tuple[delivery.Batch, list[delivery.Pending]]] = []
     by_campaign: dict[int, list[delivery.Pending]] = defaultdict(list)
     for m in messages:
         by_campaign[m.campaign_id].append(m)
     for campaign_id, group in by_campaign.items():
-        campaign = db.session.get(Campaign, campaign_id)
         unrenderable: list = []
         try:
-            # Messages go with their campaign (ON DELETE CASCADE): it is there.
-            assert campaign is not None, f"campaign #{campaign_id} is gone"
-            requests += delivery.batches_for(campaign, group, unrenderable)
+            if campaign_id not in composers:
+                campaign = db.session.get(Campaign, campaign_id)
+                # Messages go with their campaign (ON DELETE CASCADE): it is there.
+                assert campaign is not None, f"campaign #{campaign_id} is gone"
+                composers[campaign_id] = delivery.Composer(campaign)
+            requests += composers[campaign_id].batches(group, unrenderable)
         except Exception as exc:  # a template that no longer renders: fail, never loop
             _record_failure(
                 group, delivery.DeliveryError(f"Could not render the message: {exc}", status=0), now
@@ -319,7 +370,8 @@ def prepare(
         for message, reason in unrenderable:
             _record_failure([message], delivery.DeliveryError(reason, status=0), now)
             failed += 1
-    db.session.commit()
+    if db.session().in_transaction():  # a campaign read, a failure recorded: not held open
+        db.session.commit()
     return requests, failed
 
 
@@ -334,17 +386,12 @@ def record(
         outcome = _record_failure(carried, result, now)
     else:
         db.session.execute(
-            sa.update(OutboxMessage)
-            .where(bulk.among(_ID, [m.id for m in carried]))
-            .values(
-                status=MessageStatus.SENT,
-                sent_at=utcnow(),
-                provider_id=result.provider_id[:100] or None,
-                claimed_at=None,
-                claimed_job_id=None,
-                error=None,
-            )
-            .execution_options(synchronize_session=False)
+            _sent_statement(_dialect()),
+            {
+                "ids": _ids_value([m.id for m in carried]),
+                "at": utcnow(),
+                "provider_ref": result.provider_id[:100] or None,
+            },
         )
         outcome = "sent"
     db.session.commit()

@@ -15,8 +15,8 @@ from flask import (
 )
 from flask_login import current_user
 
+from crm.campaigns import counting
 from crm.campaigns.models import Segment
-from crm.campaigns.queries import message_counts
 from crm.consultations import queries
 from crm.consultations.forms import (
     AddressedForm,
@@ -170,7 +170,7 @@ def detail(consultation_id: int):
         rec_form=_recommendation_form(consultation),
         not_answered=queries.count_not_answered(consultation) if is_invitation else None,
         reminders=reminders,
-        reminder_counts=message_counts([c.id for c in reminders]),
+        reminder_counts=counting.stored([c.id for c in reminders]),
         next_version=queries.suggested_version(consultation),
         rec_answers=queries.answers_by_recommendation(consultation),
         drafts=queries.ordered_recommendations(consultation),
@@ -418,7 +418,7 @@ def not_answered(consultation_id: int):
         link=lambda contact: make_link(contact.id),
         reminded=queries.last_reminded(consultation, [c.id for c in people]),
         reminders=reminders,
-        reminder_counts=message_counts([c.id for c in reminders]),
+        reminder_counts=counting.stored([c.id for c in reminders]),
         can_remind=has_permission(current_user, Permission.CAMPAIGNS_EDIT),
     )
 

@@ -69,11 +69,16 @@ def each_id(ids: list[int]) -> sa.TableValuedAlias:
     )
 
 
-def lookup(key: sa.Column, value: sa.Column, keys: list) -> dict:
-    """{key: value} for the rows whose `key` is among `keys`."""
+def lookup(
+    key: sa.Column, value: sa.Column, keys: list, also: sa.ColumnElement[bool] | None = None
+) -> dict:
+    """{key: value} for the rows whose `key` is among `keys` (and that meet `also`)."""
     if not keys:
         return {}
-    return dict(db.session.execute(sa.select(key, value).where(among(key, keys))).all())
+    query = sa.select(key, value).where(among(key, keys))
+    if also is not None:
+        query = query.where(also)
+    return dict(db.session.execute(query).all())
 
 
 def insert_rows(

@@ -41,6 +41,19 @@ SQLITE_FTS_DDL = {
     ],
 }
 
+# How FTS5 merges the segments of its index, set once per table (FTS5 keeps it in the table).
+# Each transaction that writes to the index adds a segment; a few at a time are merged bit by
+# bit as later writes go on ('automerge'), but once 'crisismerge' segments pile up on one
+# level they are merged all at once, in the transaction that added the last. At a million
+# contacts that rewrote most of the index, 3-11 s holding SQLite's write lock, in the middle
+# of an import written in parts (benchmarks/README.md). At 64 the bit-by-bit merging keeps up
+# and no write pays for a whole level; searches read a few more segments (measured: the same
+# times, under a millisecond for a word).
+SQLITE_FTS_SETTINGS = {
+    table: [f"INSERT INTO {table}_fts({table}_fts, rank) VALUES ('crisismerge', 64)"]
+    for table in ("contact", "organization")
+}
+
 POSTGRES_TRGM_DDL = [
     "CREATE EXTENSION IF NOT EXISTS pg_trgm",
     "CREATE INDEX ix_contact_search_trgm ON contact USING gin (search_text gin_trgm_ops)",

@@ -98,9 +98,10 @@ def import_command(
 ) -> None:  # fmt: skip
     """Import a CSV or XLSX file (looked for in imports/ when not found where you are).
 
-    Three transactions: the run is recorded (running); the file is checked without SQLite's
-    write lock; the rows are written in one short transaction holding it (`crm.imports.staged`).
-    Whatever stops the import after the first marks the run failed, with the reason."""
+    The run is recorded (running); the file is checked without SQLite's write lock; the rows
+    are written in short transactions holding it (`crm.imports.staged`). Whatever stops the
+    import after the first marks the run failed, with the reason, and takes back what it
+    had written."""
     path = _find(file)
     actor = None
     if user_email:
@@ -177,7 +178,10 @@ def _check_then_write(
     run). Any failure marks the run failed with the reason and is told as a ClickException."""
     try:
         checked = staged.check_without_lock(actor_id, run_id, progress=progress)
-        outcome = staged.write_with_lock(checked, progress=progress)
+        if staged.writes_in_steps() and not dry_run:
+            outcome = staged.write_in_steps(checked, progress=progress)
+        else:
+            outcome = staged.write_with_lock(checked, progress=progress)
         extra_created = dict(checked.planned.importer.ctx.extra_created)
         if dry_run:
             db.session.rollback()
@@ -216,7 +220,7 @@ def _failed(run_id: int, message: str) -> None:
         db.session.rollback()
         try:
             run = db.session.get(ImportRun, run_id)
-            if run is not None:
+            if run is not None and run.status is RunStatus.RUNNING:  # not ended by another
                 operations.fail(run, message)
                 db.session.commit()
             return

@@ -32,6 +32,7 @@ from crm.extensions import db
 from crm.imports import operations, staged, uploads
 from crm.imports.models import RUN_JOB, ImportRun, RunStatus
 from crm.imports.queries import OPEN, from_a_terminal, job_failure, jobs_for
+from crm.imports.undo import half_written, take_back
 
 log = logging.getLogger(__name__)
 
@@ -56,21 +57,35 @@ def _describe(payload: dict) -> str:
     return f"{run.record_type.label} from {run.file_name} ({run.total_rows:,} rows)"
 
 
+class _TakenOver(OperationError):
+    """Another worker took the job over (this one looked dead): the run is its now."""
+
+
 @handler(RUN_JOB, label="Import", max_attempts=3, describe=_describe)
 def run_import(payload: dict, job: JobContext) -> dict:
-    """Check the whole file without the write lock, then write it in the job's transaction,
-    which takes the lock as it begins and commits with the job (`crm.imports.staged`)."""
+    """Check the whole file without the write lock, then write it (`crm.imports.staged`): on
+    SQLite part after part, each part committed with the job's checkpoint (refused if another
+    worker has taken the job over), the last with the job; on PostgreSQL in the job's
+    transaction, which commits with the job marked done."""
     run_id = int(payload["run_id"])
     job.progress(0, 0)
     try:
+        _start_again_if_stopped(run_id)
         checked = staged.check_without_lock(
             job.created_by_id, run_id, ready=_still_waiting, progress=job.progress
         )
-        # The write begins with a write to the run: on SQLite, the lock is taken first.
-        if not _write_first(run_id, ImportRun.status == RunStatus.QUEUED.value,
-                            started_at=utcnow()):  # fmt: skip
-            _still_waiting(_reread(run_id))  # says why it no longer waits
-        outcome = staged.write_with_lock(checked, progress=job.progress)
+        if staged.writes_in_steps():
+            outcome = staged.write_in_steps(
+                checked, progress=job.progress, commit=lambda: _commit_part(job, run_id)
+            )
+        else:
+            # The write begins with a write to the run: the row is locked first.
+            if not _write_first(run_id, ImportRun.status == RunStatus.QUEUED.value,
+                                started_at=utcnow()):  # fmt: skip
+                _still_waiting(_reread(run_id))  # says why it no longer waits
+            outcome = staged.write_with_lock(checked, progress=job.progress)
+    except _TakenOver:
+        raise  # the job and its run are another worker's now: neither is touched
     except OperationError as error:
         db.session.rollback()
         run = db.session.get(ImportRun, run_id)
@@ -94,6 +109,30 @@ def run_import(payload: dict, job: JobContext) -> dict:
         "skipped": outcome.skipped,
         "failed": outcome.failed,
     }
+
+
+def _commit_part(job: JobContext, run_id: int) -> None:
+    """A part of the file committed with the job's checkpoint, only while this worker still
+    holds the job: one that looked dead and was replaced writes no more."""
+    try:
+        job.save_checkpoint({"run_id": run_id, "writing": True})
+    except OperationError as error:
+        raise _TakenOver(error.message) from None
+
+
+def _start_again_if_stopped(run_id: int) -> None:
+    """A run left running by an earlier attempt whose worker died (SQLite: it had written some
+    parts of the file) is taken back and queued again, in a transaction of its own: this
+    attempt imports the file from the start, once."""
+    db.session.rollback()
+    run = db.session.get(ImportRun, run_id)  # a job's transaction takes the lock first (SQLite)
+    if run is not None and run.status is RunStatus.RUNNING:
+        if half_written(run):
+            take_back(None, run)
+        run.status = RunStatus.QUEUED
+        db.session.commit()
+        log.warning("Import %s: what an attempt that stopped had written was taken back", run_id)
+    db.session.rollback()
 
 
 def _still_waiting(run: ImportRun) -> None:

@@ -31,10 +31,10 @@ from crm.imports.models import (
     RunStatus,
     SavedMapping,
 )
-from crm.imports.phrases import megabytes
+from crm.imports.phrases import counted, listed, megabytes, records
 from crm.imports.rows import Row
 from crm.imports.table_reader import TableReader
-from crm.imports.undo import Undone, undo_run
+from crm.imports.undo import Undone, half_written, take_back, undo_run
 from crm.imports.uploads import (
     cached_upload,
     forget_stale_drafts,
@@ -267,6 +267,16 @@ def write_planned(
     return outcome
 
 
+def finish_planned(
+    run: ImportRun, planned: running.Plan, *, progress: running.Progress | None = None
+) -> running.Outcome:
+    """Mark done a run whose rows are all written (`crm.imports.staged.write_in_steps`) and let
+    the upload go with the same commit. The caller commits."""
+    outcome = running.finish(run, planned, progress=progress)
+    forget_upload(run.stored_name)
+    return outcome
+
+
 def import_now(
     actor: Any, run: ImportRun, *, progress: running.Progress | None = None
 ) -> running.Outcome:
@@ -277,8 +287,23 @@ def import_now(
     return outcome
 
 
-def fail(run: ImportRun, message: str) -> None:
-    """The run ends without importing anything, saying why; its upload goes."""
+def fail(run: ImportRun, message: str, actor: Any = None) -> None:
+    """The run ends without importing anything, saying why; its upload goes. What it had
+    written already (a large file is written on SQLite part after part) is taken back first,
+    in the same transaction; should others have used those records since, they are kept and
+    the run's message says so."""
+    if half_written(run):
+        try:
+            with db.session.begin_nested():
+                taken = take_back(actor, run)
+        except OperationError as refused:
+            message = f"{message} What it had written so far was kept: {refused.message}"
+        else:
+            done = [f"{records(n, table)} removed" for table, n in taken["by_table"].items()]
+            if taken["restored"]:
+                done.append(f"{counted(taken['restored'], 'record')} put back")
+            if done:
+                message = f"{message} What it had written so far was taken back: {listed(done)}."
     run.status = RunStatus.FAILED
     run.finished_at = utcnow()
     run.message = message

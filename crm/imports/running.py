@@ -178,6 +178,7 @@ def plan(
 ) -> Plan:
     """Read, validate and match every row of the file: reads only, nothing is written."""
     importer = _importer_for(run.record_type, ctx)
+    ctx.checked_at = utcnow()
     rows: list[Row] = []
     with paused_gc():
         for chunk in _chunks(_rows(reader, run.mapping), CHUNK_ROWS):
@@ -206,6 +207,26 @@ def _write(run: ImportRun, planned: Plan, progress: Progress | None) -> Outcome:
         if progress:
             done = min(start + CHUNK_ROWS, len(writing))
             progress(len(rows) // 2 + (len(rows) - len(rows) // 2) * done // len(writing), total)
+    return finish(run, planned, progress=progress)
+
+
+def write_part(importer: Importer, rows: list[Row], run_id: int) -> None:
+    """One part of a checked file written in a transaction of its own (`crm.imports.staged`
+    writes a large file on SQLite part after part): checked again against what others changed
+    since the check or the part before, written, and its undo items written with it, so that
+    whatever stops the import later can take back what the parts before it wrote."""
+    importer.recheck([r for r in rows if r.action != FAIL])
+    writing = [r for r in rows if r.action in (CREATE, UPDATE)]
+    if writing:
+        importer.write(writing)
+    _write_items(importer.ctx, run_id)
+
+
+def finish(run: ImportRun, planned: Plan, *, progress: Progress | None = None) -> Outcome:
+    """The run filled in once every row is written: counts, error file, the undo items not
+    written yet, its audit entry, status done (flushed, not committed)."""
+    importer, rows = planned.importer, planned.rows
+    total = max(run.total_rows, len(rows))
     outcome = Outcome()
     for row in rows:
         if row.action == CREATE:
@@ -220,9 +241,7 @@ def _write(run: ImportRun, planned: Plan, progress: Progress | None) -> Outcome:
     if progress:
         progress(len(rows), total)
     ctx = importer.ctx
-    items = ctx.items(run.id)
-    while batch := list(islice(items, 20_000)):
-        insert_rows(ImportItem.__table__, batch)
+    _write_items(ctx, run.id)
     run.created_count = outcome.created
     run.updated_count = outcome.updated
     run.skipped_count = outcome.skipped
@@ -246,6 +265,13 @@ def _write(run: ImportRun, planned: Plan, progress: Progress | None) -> Outcome:
     )
     db.session.flush()
     return outcome
+
+
+def _write_items(ctx: Context, run_id: int) -> None:
+    """The undo items of what was written since the last call (each is written once)."""
+    items = ctx.take_items(run_id)
+    while batch := list(islice(items, 20_000)):
+        insert_rows(ImportItem.__table__, batch)
 
 
 def error_file(headers: list[str], rows: list[Row]) -> str:

@@ -111,6 +111,46 @@ def _undo(actor: Any, run: ImportRun) -> Undone:
         raise OperationError(
             f"Only a finished import can be undone; this one is {run.status.label.lower()}."
         )
+    undone = _take_back(actor, run)
+    run.status = RunStatus.UNDONE
+    run.undone_at = utcnow()
+    run.undone_by_id = getattr(actor, "id", None)
+    removed = undone["by_table"]
+    summary = ", ".join(f"{records(n, t)} removed" for t, n in removed.items()) or "nothing created"
+    audit.record(
+        actor,
+        AuditAction.UPDATE,
+        "import_run",
+        run.id,
+        summary=f"Undid the import of {run.file_name}: {summary}; "
+        f"{counted(undone['restored'], 'record')} restored"
+        + (f" ({counted(undone['kept'], 'later edit')} kept)" if undone["kept"] else ""),
+    )
+    db.session.flush()
+    return undone
+
+
+def half_written(run: ImportRun) -> bool:
+    """Whether a run that has not finished wrote some of its rows: a large file is written on
+    SQLite part after part, each part with its undo items (`crm.imports.staged`)."""
+    return run.status in (RunStatus.QUEUED, RunStatus.RUNNING) and (
+        db.session.scalar(sa.select(ImportItem.id).where(ImportItem.run_id == run.id).limit(1))
+        is not None
+    )
+
+
+def take_back(actor: Any, run: ImportRun) -> Undone:
+    """What a run that did not finish wrote, removed and put back as an undo would, and its
+    undo items deleted (there is nothing left to undo): a failed import leaves nothing of its
+    own behind. The records' trails say they were made and removed (others could see them
+    meanwhile). Refused, changing nothing, when others have used those records since."""
+    with paused_gc():
+        undone = _take_back(actor, run)
+    db.session.execute(sa.delete(ImportItem.__table__).where(ImportItem.run_id == run.id))
+    return undone
+
+
+def _take_back(actor: Any, run: ImportRun) -> Undone:
     items = db.session.execute(
         sa.select(
             ImportItem.table_name,
@@ -160,19 +200,6 @@ def _undo(actor: Any, run: ImportRun) -> Undone:
                 actor, table_name, ids[start : start + 20_000], run.id, run.file_name
             )
         removed[table_name] = len(ids)
-    run.status = RunStatus.UNDONE
-    run.undone_at = utcnow()
-    run.undone_by_id = getattr(actor, "id", None)
-    summary = ", ".join(f"{records(n, t)} removed" for t, n in removed.items()) or "nothing created"
-    audit.record(
-        actor,
-        AuditAction.UPDATE,
-        "import_run",
-        run.id,
-        summary=f"Undid the import of {run.file_name}: {summary}; "
-        f"{counted(len(updated), 'record')} restored"
-        + (f" ({counted(kept, 'later edit')} kept)" if kept else ""),
-    )
     db.session.flush()
     db.session.expire_all()
     db.session.flush()

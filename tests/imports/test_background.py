@@ -452,7 +452,8 @@ def test_a_write_lock_never_got_on_the_last_attempt_fails_the_run_with_the_reaso
         raise sa.exc.OperationalError("BEGIN IMMEDIATE", {}, sqlite3.OperationalError(
             "database is locked"))  # fmt: skip
 
-    monkeypatch.setattr(running, "write", locked)
+    monkeypatch.setattr(running, "write", locked)  # PostgreSQL: one transaction
+    monkeypatch.setattr(running, "write_part", locked)  # SQLite: part after part
     run_jobs()
     run = fresh(db, ImportRun, run.id)
     assert run.status is RunStatus.FAILED
@@ -461,3 +462,54 @@ def test_a_write_lock_never_got_on_the_last_attempt_fails_the_run_with_the_reaso
     )
     assert fresh(db, Job, job.id).status is JobStatus.FAILED
     assert count(db, Contact) == 0
+
+
+class _Died(BaseException):
+    """The worker's process ends here (SIGKILL): nothing after it runs, not even a handler."""
+
+
+def test_a_worker_that_died_between_two_parts_is_taken_back_and_the_next_imports_it_once(
+    app, client, db, lead, monkeypatch
+):
+    """SQLite writes a large file part after part: a worker that dies after two parts leaves
+    them committed and the run running; the next attempt takes them back first, then imports
+    the whole file once."""
+    from crm.imports import staged
+
+    if not on_sqlite(app):
+        pytest.skip("PostgreSQL writes an import in one transaction")
+    monkeypatch.setattr(staged, "FIRST_STEP_ROWS", 2)
+    monkeypatch.setattr(staged, "STEP_PAUSE", 0)
+    parts: list[int] = []
+
+    def dies_after_the_second(size, spent):
+        parts.append(1)
+        if len(parts) == 2:
+            raise _Died
+        return 2
+
+    monkeypatch.setattr(staged, "_next_size", dies_after_the_second)
+    run = upload(client, db, people(7))
+    job = queue(client, db, run)
+    with app.app_context(), pytest.raises(_Died):
+        Worker(app, name="killed:1").drain()
+    assert fresh(db, ImportRun, run.id).status is RunStatus.RUNNING
+    assert count(db, Contact) == 4  # two parts of two rows
+    row = fresh(db, Job, job.id)
+    row.lease_until = utcnow() - timedelta(seconds=1)  # the lease lapses
+    db.session.commit()
+    monkeypatch.setattr(staged, "_next_size", lambda size, spent: 2)
+    with app.app_context():
+        alive = Worker(app, name="alive:2")
+        assert alive.take_back() == 1
+        assert alive.drain() == 1
+    job = fresh(db, Job, job.id)
+    assert job.status is JobStatus.DONE and job.attempts == 2
+    run = fresh(db, ImportRun, run.id)
+    assert (run.status, run.created_count) == (RunStatus.DONE, 7)
+    emails = db.session.scalars(sa.select(Contact.email)).all()
+    assert sorted(emails) == sorted(f"p{i}@example.org" for i in range(7))  # each once
+    # The first attempt's trails say its four were made and removed; the run's items are
+    # the second attempt's only, so an undo removes exactly what is there.
+    items = db.session.scalars(sa.select(ImportItem).where(ImportItem.run_id == run.id)).all()
+    assert sum((i.record_id_last or i.record_id) - i.record_id + 1 for i in items) == 7

@@ -6,7 +6,7 @@ from datetime import datetime
 
 import sqlalchemy as sa
 
-from crm.campaigns import queueing
+from crm.campaigns import counting, queueing
 from crm.campaigns.models import Campaign, CampaignStatus, MessageStatus, OutboxMessage
 from crm.campaigns.operations.lifecycle import ready, set_status
 from crm.core.db import rows_touched, utcnow
@@ -70,6 +70,7 @@ def cancel_campaign(actor, campaign: Campaign) -> int:
         .execution_options(synchronize_session=False)
     )
     withdrawn = rows_touched(result)
+    counting.move(campaign.id, MessageStatus.QUEUED, MessageStatus.CANCELLED, withdrawn)
     campaign.cancelled_at = utcnow()
     set_status(
         actor,

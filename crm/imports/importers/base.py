@@ -7,6 +7,7 @@ from __future__ import annotations
 from array import array
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from itertools import islice
 from typing import Any
 
@@ -20,6 +21,9 @@ from crm.imports.importers.tag_links import link_tags
 from crm.imports.models import ExistingPolicy, ItemAction
 from crm.imports.rows import CREATE, FAIL, UPDATE, Row
 
+# Clocks of two machines may differ a little: a recheck looks this much further back.
+CLOCK_MARGIN = timedelta(minutes=5)
+
 
 @dataclass
 class Context:
@@ -29,6 +33,9 @@ class Context:
     policy: ExistingPolicy
     file_name: str
     fuzzy_threshold: int = 90
+    # When the check of the file began (`running.plan`): what others change after it is what
+    # `Importer.recheck` looks for, among the records changed since (not the whole table).
+    checked_at: datetime | None = None
     run_id: int | None = None  # named on the audit trail of every record the run writes
     # Ids of created records as compact arrays (a million-row file makes a million of them),
     # updated records with the values they had.
@@ -36,6 +43,11 @@ class Context:
     updates: list[tuple[str, int, dict]] = field(default_factory=list)
     extra_created: dict[str, int] = field(default_factory=dict)
     review: list[dict] = field(default_factory=list)
+
+    @property
+    def changed_since(self) -> datetime | None:
+        """Records changed at or after this time may have changed since the check."""
+        return self.checked_at - CLOCK_MARGIN if self.checked_at else None
 
     @property
     def actor_id(self) -> int | None:
@@ -59,13 +71,17 @@ class Context:
             self.actor, table, changes, audit_trail.UPDATED, self.run_id, self.file_name
         )
 
-    def items(self, run_id: int) -> Iterator[dict]:
+    def take_items(self, run_id: int) -> Iterator[dict]:
+        """The undo items of what was created and updated since the last call, which are
+        forgotten here: a file written in parts writes each part's items with it."""
+        created_ids, updates = self.created_ids, self.updates
+        self.created_ids, self.updates = {}, []
         created = ItemAction.CREATED.value
-        for table, ids in self.created_ids.items():
+        for table, ids in created_ids.items():
             for first, last in _id_ranges(ids):
                 yield {"run_id": run_id, "table_name": table, "record_id": first,
                        "record_id_last": last, "action": created, "before": None}  # fmt: skip
-        for table, record_id, before in self.updates:
+        for table, record_id, before in updates:
             yield {"run_id": run_id, "table_name": table, "record_id": record_id,
                    "record_id_last": None, "action": ItemAction.UPDATED.value,
                    "before": before}  # fmt: skip

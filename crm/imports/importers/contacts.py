@@ -4,6 +4,7 @@ organization, written in bulk (a row at a time through the ORM would be 50 times
 from __future__ import annotations
 
 import json
+from datetime import datetime
 from functools import lru_cache
 from typing import Any
 
@@ -258,14 +259,22 @@ class ContactImporter(BulkImporter):
         """What others may have created since the check: an organization the file names, a
         contact with an email (or a name in an organization) the file took for new. Such a
         row is matched as it would be now, rather than written twice or refused by the
-        unique email. Two index lookups, whatever the size of the database."""
+        unique email. Only contacts created or changed since the check began can be such a
+        match: two lookups among those (an index on the time of the last change), however
+        large the file and the database."""
         self.orgs.recheck_pending()
+        # On SQLite the file is rechecked a part at a time (`crm.imports.staged`), by the
+        # part's own keys; the parts written before it have changed since the check as well.
+        sqlite = db.session.get_bind().dialect.name == "sqlite"
+        since = None if sqlite else self.ctx.changed_since
         emails = [
             r.cleaned["email"]
             for r in rows
             if r.cleaned["email"] and not r.cleaned.get("matched_by_email")
         ]
-        by_email = lookup(Contact.__table__.c.email, Contact.__table__.c.id, emails)
+        table = Contact.__table__
+        recent = table.c.updated_at >= since if since is not None else None
+        by_email = lookup(table.c.email, table.c.id, emails, recent)
         new = [r for r in rows if r.action == CREATE and r.cleaned["email"] not in by_email]
         for row in new:
             if name := row.cleaned["organization_name"]:
@@ -276,7 +285,7 @@ class ContactImporter(BulkImporter):
             if r.cleaned["organization_id"]
         }
         by_name: dict[tuple[str, int], int] = {}
-        for sort_name, org_id, contact_id in _by_name_and_organization(list(keys)):
+        for sort_name, org_id, contact_id in _by_name_and_organization(list(keys), since):
             by_name.setdefault((sort_name, org_id), contact_id)
         if not by_email and not by_name:
             return
@@ -425,8 +434,11 @@ class ContactImporter(BulkImporter):
         db.session.expire_all()
 
 
-def _by_name_and_organization(keys: list[tuple[str, int]]) -> list[tuple[str, int, int]]:
-    """Contacts with any of these (sort name, organization) pairs, in one statement.
+def _by_name_and_organization(
+    keys: list[tuple[str, int]], since: datetime | None = None
+) -> list[tuple[str, int, int]]:
+    """Contacts with any of these (sort name, organization) pairs, in one statement; with
+    `since`, only those changed at or after it.
 
     The pairs travel as one parameter (a JSON array on SQLite, two arrays on PostgreSQL) and
     are joined to the (organization, name) index, the pairs first: SQLite would answer
@@ -451,7 +463,13 @@ def _by_name_and_organization(keys: list[tuple[str, int]]) -> list[tuple[str, in
             "AND c.sort_name = k.sort_name WHERE c.erased_at IS NULL"
         )
         params = {"names": [name for name, _ in keys], "orgs": [org for _, org in keys]}
-    return [tuple(row) for row in db.session.execute(sa.text(sql), params)]
+    statement = sa.text(sql)
+    if since is not None:
+        statement = sa.text(sql + " AND c.updated_at >= :since").bindparams(
+            sa.bindparam("since", type_=Contact.__table__.c.updated_at.type)
+        )
+        params["since"] = since
+    return [tuple(row) for row in db.session.execute(statement, params)]
 
 
 def _plain(value: Any) -> Any:
