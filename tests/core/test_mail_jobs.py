@@ -22,6 +22,7 @@ from crm.core.jobs import Job, JobStatus
 from crm.core.jobs.registry import KINDS
 from crm.core.jobs.worker import JobContext, Worker
 from crm.core.mail import KEY_HEADER, MailMessage, queue_mail
+from tests.conftest import own_database
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -164,21 +165,10 @@ def _seed(url: str, instance: Path) -> int:
 
 
 def _database(tmp_path: Path) -> tuple[str, sa.Engine, bool]:
-    """A database of its own: a SQLite file, or (under CRM_TEST_DATABASE_URL) a PostgreSQL
-    database beside the test one."""
-    base = os.environ.get("CRM_TEST_DATABASE_URL", "")
-    if not base.startswith("postgres"):
-        url = f"sqlite:///{tmp_path / 'mail.sqlite3'}"
-        return url, sa.create_engine(url), False
-    url = sa.engine.make_url(base.replace("postgresql://", "postgresql+psycopg://", 1))
-    url = url.set(database=f"{url.database}_mailkill")
-    admin = sa.create_engine(url.set(database="postgres"), isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{url.database}" WITH (FORCE)')
-        conn.exec_driver_sql(f'CREATE DATABASE "{url.database}"')
-    admin.dispose()
-    text = url.render_as_string(hide_password=False)
-    return text, sa.create_engine(text), True
+    """A database of its own (tests.conftest.own_database), an engine on it, and whether it
+    is PostgreSQL."""
+    url = own_database(tmp_path, "mailkill")
+    return url, sa.create_engine(url), url.startswith("postgresql")
 
 
 def _status(engine: sa.Engine, job_id: int) -> tuple[str, str | None]:

@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import json
-import os
 from datetime import date
-from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -15,6 +13,7 @@ from crm.auth.sessions import start as start_session
 from crm.pledges.schedule import Quarter
 from crm.reports.build import build_report
 from crm.reports.stored import decode, encode
+from tests.conftest import own_database
 from tests.test_dashboard import two_quarters  # noqa: F401  (a fixture)
 
 
@@ -32,22 +31,6 @@ def test_a_stored_report_reads_back_as_built(app, db, two_quarters):  # noqa: F8
         pd.testing.assert_frame_equal(again.sections[name], frame, check_index_type=False)
 
 
-def _database(tmp_path: Path) -> str:
-    """A database of its own, committed to for real: a SQLite file, or (under
-    CRM_TEST_DATABASE_URL) a PostgreSQL database beside the test one."""
-    base = os.environ.get("CRM_TEST_DATABASE_URL", "")
-    if not base.startswith("postgres"):
-        return f"sqlite:///{tmp_path / 'shared.sqlite3'}"
-    url = sa.engine.make_url(base.replace("postgresql://", "postgresql+psycopg://", 1))
-    url = url.set(database=f"{url.database}_shared")
-    admin = sa.create_engine(url.set(database="postgres"), isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{url.database}" WITH (FORCE)')
-        conn.exec_driver_sql(f'CREATE DATABASE "{url.database}"')
-    admin.dispose()
-    return url.render_as_string(hide_password=False)
-
-
 @pytest.mark.no_db
 def test_the_report_page_reads_the_report_another_process_stored(tmp_path):
     from flask_migrate import upgrade
@@ -59,7 +42,7 @@ def test_the_report_page_reads_the_report_another_process_stored(tmp_path):
     from crm.core.jobs.worker import Worker
     from crm.extensions import db
 
-    url = _database(tmp_path)
+    url = own_database(tmp_path, "shared")
 
     def instance(name: str):
         return create_app(TestConfig, SQLALCHEMY_DATABASE_URI=url,
