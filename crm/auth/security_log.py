@@ -7,12 +7,10 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 import sqlalchemy as sa
-from flask import has_request_context, request
 
 from crm.auth.models import SecurityEvent, SecurityEventKind, User
-from crm.auth.sessions import describe_browser
+from crm.auth.sessions import where_from
 from crm.core.db import rows_touched
-from crm.core.http import client_address
 from crm.extensions import db
 
 SHOWN = 200  # the newest events a page lists
@@ -26,16 +24,14 @@ def record(
     detail: str = "",
     address: str | None = None,
 ) -> None:
-    in_request = has_request_context()
+    here, browser = where_from()
     db.session.add(
         SecurityEvent(
             user_id=user.id if user is not None else None,
             email=(user.email if user is not None else email)[:254],
             kind=kind,
-            address=(address if address is not None else client_address() if in_request else "")[
-                :64
-            ],
-            browser=describe_browser(request.user_agent.string) if in_request else "",
+            address=(address if address is not None else here)[:64],
+            browser=browser,
             detail=detail[:300],
         )
     )

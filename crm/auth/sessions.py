@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 import sqlalchemy as sa
 from flask import current_app, has_app_context, has_request_context, request, session
@@ -57,6 +57,7 @@ def start(user: User, *, remember: bool = False) -> str:
     also kept on `user` for Flask-Login's `get_id`."""
     secret = secrets.token_urlsafe(32)
     now = utcnow()
+    address, browser = where_from()
     row = UserSession(
         user=user,
         key_hash=_hash(secret),
@@ -64,8 +65,8 @@ def start(user: User, *, remember: bool = False) -> str:
         created_at=now,
         last_seen_at=now,
         expires_at=now + (remember_lifetime() if remember else idle_lifetime()),
-        address=client_address()[:64] if has_request_context() else "",
-        browser=describe_browser(request.user_agent.string) if has_request_context() else "",
+        address=address,
+        browser=browser,
     )
     db.session.add(row)
     db.session.flush()
@@ -87,7 +88,7 @@ def user_for(secret: str) -> User | None:
         return None
     user = row.user
     user.session_secret, user.signed_in_session = secret, row
-    if now - _aware(row.last_seen_at) >= TOUCH_EVERY:
+    if now - row.last_seen_at >= TOUCH_EVERY:
         _touch(row, now)
     return user
 
@@ -160,7 +161,7 @@ def remembered_from_cookie(user: User) -> None:
         return
     session["_user_id"] = secret
     session["_remember"] = "set"
-    left = _aware(row.expires_at) - utcnow()
+    left = row.expires_at - utcnow()
     session["_remember_seconds"] = max(int(left.total_seconds()), 0)
 
 
@@ -196,10 +197,6 @@ def _write_apart(where: sa.ColumnElement[bool], values: dict) -> bool:
     return bool(written)
 
 
-def _aware(moment: datetime) -> datetime:
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
-
-
 _BROWSERS = (("Edg/", "Edge"), ("OPR/", "Opera"), ("Firefox/", "Firefox"), ("Chrome/", "Chrome"))
 _SYSTEMS = (
     ("Android", "Android"),
@@ -210,6 +207,14 @@ _SYSTEMS = (
     ("CrOS", "ChromeOS"),
     ("Linux", "Linux"),
 )
+
+
+def where_from() -> tuple[str, str]:
+    """The network address and the browser ("Firefox on Windows") of the request in hand, or
+    two empty texts outside a request (the worker, a command)."""
+    if not has_request_context():
+        return "", ""
+    return client_address()[:64], describe_browser(request.user_agent.string)
 
 
 def describe_browser(user_agent: str) -> str:
