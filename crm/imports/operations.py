@@ -48,10 +48,18 @@ def spec_for(record_type: RecordType | str) -> Spec:
     return running.IMPORTERS[RecordType(record_type).value].spec
 
 
-def reader_for(run: ImportRun) -> TableReader:
+def _reader(path: Path, file_name: str) -> TableReader:
+    config = current_app.config
     return TableReader(
-        cached_upload(run), run.file_name, max_rows=current_app.config["IMPORT_MAX_ROWS"]
+        path,
+        file_name,
+        max_rows=config["IMPORT_MAX_ROWS"],
+        max_unpacked=config["IMPORT_MAX_UNPACKED_BYTES"],
     )
+
+
+def reader_for(run: ImportRun) -> TableReader:
+    return _reader(cached_upload(run), run.file_name)
 
 
 def start_run(
@@ -80,7 +88,7 @@ def start_run(
     else:
         path.write_bytes(data)
     try:
-        reader = TableReader(path, file_name, max_rows=current_app.config["IMPORT_MAX_ROWS"])
+        reader = _reader(path, file_name)
         total = reader.count_rows()
         if total == 0:
             raise OperationError(f"“{file_name}” has a header row but no rows to import.")

@@ -11,15 +11,21 @@ import codecs
 import csv
 import io
 import zipfile
+import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from xml.etree.ElementTree import ParseError
 
 from crm.core.errors import OperationError
+from crm.imports.workbook_limits import DEFAULT_MAX_UNPACKED, check_workbook
 
 DELIMITERS = ",;\t|"
 SNIFF_BYTES = 64 * 1024
 csv.field_size_limit(1024 * 1024)  # one cell may hold a long note, not a whole file
+# A line may hold several long notes; a whole file on one line (millions of cells) is no table.
+MAX_LINE_CHARS = 4 * 1024 * 1024
+MAX_COLUMNS = 1_000  # a header row of more names no importer's record has
 
 # Signatures of files people upload by mistake; told apart from text before decoding.
 _NOT_TABLES = {
@@ -32,6 +38,20 @@ _NOT_TABLES = {
     b"Rar!": "a RAR archive",
     b"7z\xbc\xaf": "a 7-Zip archive",
 }
+
+
+# What openpyxl raises for a workbook it cannot read: a damaged ZIP (a part that fails its
+# checksum, or unpacks past its declared size), broken XML, or XML that defusedxml refuses
+# (entities that expand without end).
+_UNREADABLE = (
+    zipfile.BadZipFile,
+    zlib.error,
+    ParseError,
+    KeyError,
+    OSError,
+    EOFError,
+    ValueError,  # defusedxml's refusals are ValueErrors too
+)
 
 
 @dataclass
@@ -185,6 +205,11 @@ def _clean_headers(raw: list[str], file_name: str) -> list[str]:
         raise OperationError(
             f"“{file_name}” has no header row: the first row should name the columns."
         )
+    if len(headers) > MAX_COLUMNS:
+        raise OperationError(
+            f"“{file_name}” has {len(headers):,} columns; an import reads at most "
+            f"{MAX_COLUMNS:,}. Keep the columns you mean to import and upload it again."
+        )
     seen: dict[str, int] = {}
     for index, header in enumerate(headers):
         if not header:
@@ -202,7 +227,14 @@ def _clean_headers(raw: list[str], file_name: str) -> list[str]:
 class TableReader:
     """Opens a stored upload; `info` describes it and `rows()` streams its data rows."""
 
-    def __init__(self, path: Path, file_name: str, *, max_rows: int | None = None) -> None:
+    def __init__(
+        self,
+        path: Path,
+        file_name: str,
+        *,
+        max_rows: int | None = None,
+        max_unpacked: int = DEFAULT_MAX_UNPACKED,
+    ) -> None:
         self.path = path
         self.file_name = file_name
         self.max_rows = max_rows
@@ -220,6 +252,7 @@ class TableReader:
                     f"“{file_name}” is {what}, not a spreadsheet: save it as CSV or XLSX and "
                     "upload that."
                 )
+            check_workbook(path, file_name, max_unpacked)  # before openpyxl unpacks anything
             self.info = self._xlsx_info()
         else:
             self.info = self._csv_info(head)
@@ -261,7 +294,7 @@ class TableReader:
         """(record number counting blank rows, as a spreadsheet numbers them; cells)."""
         handle = self.path.open("r", encoding=self.encoding, newline="", errors="strict")
         try:
-            reader = csv.reader(handle, delimiter=self.delimiter)
+            reader = csv.reader(self._capped_lines(handle), delimiter=self.delimiter)
             line = 0
             try:
                 for row in reader:
@@ -280,6 +313,20 @@ class TableReader:
         finally:
             handle.close()
 
+    def _capped_lines(self, handle) -> Iterator[str]:
+        """The file's lines, refused at the first one past MAX_LINE_CHARS: without a cap one
+        line of a huge file would be read whole, and split into millions of cells."""
+        number = 0
+        while line := handle.readline(MAX_LINE_CHARS + 1):
+            number += 1
+            if len(line) > MAX_LINE_CHARS:
+                raise OperationError(
+                    f"“{self.file_name}” has a line longer than {MAX_LINE_CHARS:,} characters "
+                    f"(line {number:,}), so it is not a table we can read. Save it as CSV with "
+                    "one row per line and upload that."
+                )
+            yield line
+
     # XLSX ------------------------------------------------------------------------------------
     def _xlsx_book(self):
         import openpyxl
@@ -291,12 +338,15 @@ class TableReader:
             return openpyxl.load_workbook(
                 io.BytesIO(self.path.read_bytes()), read_only=True, data_only=True
             )
-        except (zipfile.BadZipFile, InvalidFileException, KeyError, OSError, ValueError):
-            raise OperationError(
-                f"“{self.file_name}” cannot be opened as an Excel (.xlsx) file: it may be "
-                "damaged or password-protected. Open it in Excel, save it again as .xlsx or "
-                "CSV, and upload that."
-            ) from None
+        except (*_UNREADABLE, InvalidFileException):
+            raise self._unreadable() from None
+
+    def _unreadable(self) -> OperationError:
+        return OperationError(
+            f"“{self.file_name}” cannot be opened as an Excel (.xlsx) file: it may be "
+            "damaged or password-protected. Open it in Excel, save it again as .xlsx or "
+            "CSV, and upload that."
+        )
 
     def _xlsx_info(self) -> TableInfo:
         book = self._xlsx_book()
@@ -337,10 +387,14 @@ class TableReader:
         return str(value)
 
     def _xlsx_rows_of(self, sheet) -> Iterator[tuple[int, list[str]]]:
-        for number, values in enumerate(sheet.iter_rows(values_only=True), start=1):
-            row = [self._cell(v) for v in values]
-            if any(cell.strip() for cell in row):
-                yield number, row
+        # A read-only sheet is parsed as it is read: a damaged part shows only here.
+        try:
+            for number, values in enumerate(sheet.iter_rows(values_only=True), start=1):
+                row = [self._cell(v) for v in values]
+                if any(cell.strip() for cell in row):
+                    yield number, row
+        except _UNREADABLE:
+            raise self._unreadable() from None
 
     def _xlsx_rows(self) -> Iterator[tuple[int, list[str]]]:
         book = self._xlsx_book()
