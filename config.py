@@ -593,6 +593,18 @@ class BaseConfig:
         "Lists",
     )
 
+    # Roles
+    VOLUNTEERS_SEE_RECIPIENTS = Setting(
+        "CRM_VOLUNTEERS_SEE_RECIPIENTS",
+        FLAG,
+        False,
+        "Whether working-group volunteers see who a campaign went to (its recipients and their "
+        "addresses, a preview as one of them, a segment's members). Off, they see a campaign's "
+        "figures (sent, delivered, opened, bounced) and its text only; leads and admins always "
+        "see the recipients.",
+        "Accounts and signing in",
+    )
+
     # Imports
     IMPORT_MAX_BYTES = Setting(
         "CRM_IMPORT_MAX_BYTES",

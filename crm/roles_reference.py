@@ -7,7 +7,14 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from crm.core.access import PERMISSION_LABELS, ROLE_PERMISSIONS, Permission, Role
+from config import BaseConfig
+from crm.core.access import (
+    GRANTED_BY_SETTING,
+    PERMISSION_LABELS,
+    ROLE_PERMISSIONS,
+    Permission,
+    Role,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 README = ROOT / "README.md"
@@ -22,6 +29,12 @@ PUBLIC = (
 )
 
 
+def _setting(role: Role, permission: Permission) -> str | None:
+    """The environment variable that grants `permission` to `role`, if one does."""
+    key = GRANTED_BY_SETTING.get(role, {}).get(permission)
+    return getattr(BaseConfig, key).env if key else None
+
+
 def _can(role: Role) -> str:
     granted = ROLE_PERMISSIONS[role]
     staff = [
@@ -31,7 +44,20 @@ def _can(role: Role) -> str:
     if len(missing) < len(staff) / 3:
         left_out = "; ".join(PERMISSION_LABELS[p] for p in missing)
         return "everything" + (f" except: {left_out}" if missing else "")
-    return "; ".join(PERMISSION_LABELS[p] for p in Permission if p in granted)
+    can = [PERMISSION_LABELS[p] for p in Permission if p in granted]
+    can += [
+        f"{PERMISSION_LABELS[p]} only with `{_setting(role, p)}`"
+        for p in Permission
+        if p not in granted and _setting(role, p)
+    ]
+    return "; ".join(can)
+
+
+def _cell(role: Role, permission: Permission) -> str:
+    if permission in ROLE_PERMISSIONS[role]:
+        return "✓"
+    setting = _setting(role, permission)
+    return f"with `{setting}`" if setting else ""
 
 
 def readme_table() -> str:
@@ -55,9 +81,7 @@ def reference() -> str:
     head = "| permission | " + " | ".join(f"`{r.value}`" for r in roles) + " |"
     rule = "| --- | " + " | ".join("---" for _ in roles) + " |"
     rows = [
-        f"| {PERMISSION_LABELS[p]} (`{p.value}`) | "
-        + " | ".join("✓" if p in ROLE_PERMISSIONS[r] else "" for r in roles)
-        + " |"
+        f"| {PERMISSION_LABELS[p]} (`{p.value}`) | " + " | ".join(_cell(r, p) for r in roles) + " |"
         for p in Permission
     ]
     return "\n".join(

@@ -16,7 +16,7 @@ from crm.campaigns.operations import scheduling as schedule_ops
 from crm.campaigns.operations import sending as send_ops
 from crm.consultations.queries import not_answered
 from crm.contacts.models import Contact
-from crm.core.access import Permission, requires
+from crm.core.access import Permission, has_permission, requires
 from crm.core.form_pages import submit_form
 from crm.core.mail import queue_mail
 from crm.core.unit_of_work import attempt
@@ -26,6 +26,13 @@ from crm.extensions import db
 bp = Blueprint("campaigns", __name__, url_prefix="/campaigns")
 
 SAMPLE_SIZE = 10
+RECIPIENTS_LISTED = 500
+
+
+def _sees_recipients() -> bool:
+    """Who a campaign went to is for leads (volunteers too with CRM_VOLUNTEERS_SEE_RECIPIENTS):
+    the others see its figures."""
+    return has_permission(current_user, Permission.CAMPAIGN_RECIPIENTS)
 
 
 def _campaign(campaign_id: int) -> Campaign:
@@ -125,7 +132,7 @@ def _preview(criteria: segments.Criteria) -> dict:
         "count": count,
         "count_label": f"more than {cap:,}" if count > cap else f"{count:,}",
         "mailable_label": f"more than {cap:,}" if mailable > cap else f"{mailable:,}",
-        "sample": segments.sample(criteria, SAMPLE_SIZE),
+        "sample": segments.sample(criteria, SAMPLE_SIZE) if _sees_recipients() else None,
     }
 
 
@@ -255,24 +262,36 @@ def detail(campaign_id: int):
         campaign.segment or campaign.consultation
     ):
         would_leave_out = send_ops.left_out_preview(campaign)
-    status = request.args.get("status", "")
-    recipients = queries.recipients(campaign, status) if campaign.queued_at else []
     return render_template(
         "campaigns/detail.html",
         campaign=campaign,
         counts=queries.message_counts([campaign.id])[campaign.id],
         would_leave_out=would_leave_out,
         reasons=send_ops.LEFT_OUT_REASONS,
-        recipients=recipients,
-        recipient_events=queries.events_of(recipients),
-        status_filter=status,
-        statuses=list(MessageStatus),
+        sees_recipients=_sees_recipients(),
         schedule_form=ScheduleForm(),
         stats=queries.stats(campaign) if campaign.queued_at else None,
         rate=queries.rate,
         links=queries.link_clicks(campaign) if campaign.queued_at else [],
         timeline=queries.timeline(campaign) if campaign.queued_at else [],
         trail=trail_for("campaign", campaign.id),
+    )
+
+
+@bp.route("/<int:campaign_id>/recipients")
+@requires(Permission.CAMPAIGN_RECIPIENTS)
+def recipients(campaign_id: int):
+    campaign = _campaign(campaign_id)
+    status = request.args.get("status", "")
+    listed = queries.recipients(campaign, status, RECIPIENTS_LISTED) if campaign.queued_at else []
+    return render_template(
+        "campaigns/recipients.html",
+        campaign=campaign,
+        recipients=listed,
+        recipient_events=queries.events_of(listed),
+        status_filter=status,
+        statuses=list(MessageStatus),
+        limit=RECIPIENTS_LISTED,
     )
 
 
@@ -323,10 +342,12 @@ def _candidates(campaign: Campaign, limit: int) -> list[Contact]:
 @requires(Permission.CAMPAIGNS_VIEW)
 def preview(campaign_id: int):
     campaign = _campaign(campaign_id)
-    contact = _preview_contact(campaign)
-    candidates = _candidates(campaign, 50)
-    if contact is not None and contact not in candidates:
-        candidates.insert(0, contact)
+    contact, candidates = None, []
+    if _sees_recipients():  # else shown with blank fields: the people are not theirs to see
+        contact = _preview_contact(campaign)
+        candidates = _candidates(campaign, 50)
+        if contact is not None and contact not in candidates:
+            candidates.insert(0, contact)
     message = delivery.single_message(
         campaign, contact.email if contact and contact.email else "someone@example.org", contact
     )
@@ -336,6 +357,7 @@ def preview(campaign_id: int):
         contact=contact,
         candidates=candidates,
         message=message,
+        sees_recipients=_sees_recipients(),
     )
 
 

@@ -13,7 +13,7 @@ from enum import StrEnum
 from functools import wraps
 from typing import TypeVar
 
-from flask import abort
+from flask import abort, current_app, has_app_context
 from flask_login import current_user
 
 from crm.extensions import login_manager
@@ -68,6 +68,7 @@ class Permission(StrEnum):
     OWN_PLEDGE = "pledges.own"  # a representative's own organization's pledge and reports
     CAMPAIGNS_VIEW = "campaigns.view"
     CAMPAIGNS_EDIT = "campaigns.edit"  # segments, compose, send, schedule, cancel
+    CAMPAIGN_RECIPIENTS = "campaigns.recipients"  # who a campaign went to; a segment's people
     TASKS = "tasks"  # my tasks, working-group boards, adding and moving tasks
     WORKING_GROUPS_MANAGE = "working_groups.manage"  # groups and their members
     LIBRARY_VIEW = "library.view"  # the whole learning library
@@ -110,8 +111,12 @@ PERMISSION_LABELS: dict[Permission, str] = {
     Permission.PLEDGES_VIEW: "read pledges",
     Permission.PLEDGES_EDIT: "pledges (confirm, withdraw, move version, accept reports)",
     Permission.OWN_PLEDGE: "their own organization's pledge and progress reports only",
-    Permission.CAMPAIGNS_VIEW: "read campaigns",
+    Permission.CAMPAIGNS_VIEW: "read campaigns (their text and figures)",
     Permission.CAMPAIGNS_EDIT: "segments and campaigns (compose, send, schedule, cancel)",
+    Permission.CAMPAIGN_RECIPIENTS: (
+        "see who a campaign went to (recipients and their addresses, a preview as one of "
+        "them, a segment's members)"
+    ),
     Permission.TASKS: "working-group tasks",
     Permission.WORKING_GROUPS_MANAGE: "working groups and their members",
     Permission.LIBRARY_VIEW: "read the learning library",
@@ -181,10 +186,26 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
 }
 
 
+# Permissions a role has only when a setting says so: the setting's app.config key, by role.
+# A volunteer needs a campaign's figures, not the list of people it went to (least privilege).
+GRANTED_BY_SETTING: dict[Role, dict[Permission, str]] = {
+    Role.VOLUNTEER: {Permission.CAMPAIGN_RECIPIENTS: "VOLUNTEERS_SEE_RECIPIENTS"},
+}
+
+
+def role_permissions(role: Role) -> frozenset[Permission]:
+    """The role's permissions in this app: the table's, and any its settings grant."""
+    granted = ROLE_PERMISSIONS.get(role, frozenset())
+    by_setting = GRANTED_BY_SETTING.get(role)
+    if not by_setting or not has_app_context():
+        return granted
+    return granted | {p for p, key in by_setting.items() if current_app.config.get(key)}
+
+
 def has_permission(user, permission: Permission) -> bool:
     if user is None or not getattr(user, "is_authenticated", False):
         return False
-    return permission in ROLE_PERMISSIONS.get(user.role, frozenset())
+    return permission in role_permissions(user.role)
 
 
 def requires(permission: Permission) -> Callable[[F], F]:
