@@ -1,6 +1,7 @@
 """A campaign end to end: build a segment (its count updates as criteria change), compose,
-preview, send; the worker started with the server sends it; the stats show it sent; a recipient
-unsubscribes from the email they received, without logging in."""
+preview, send; the worker started with the server sends it; the stats show it sent, and who it
+went to (to the admin; a volunteer sees the figures only); a recipient unsubscribes from the
+email they received, without logging in."""
 
 from __future__ import annotations
 
@@ -25,7 +26,7 @@ def add_contact(page, first: str, last: str, email: str, tag: str) -> None:
 
 
 def test_segment_compose_send_stats_and_unsubscribe(
-    page, crm, mail, unique, screenshot, guide_screen
+    page, crm, mail, unique, screenshot, guide_screen, accounts
 ):
     tag = unique("camp")
     first_email = f"ayesha.{tag}@example.org"
@@ -75,6 +76,27 @@ def test_segment_compose_send_stats_and_unsubscribe(
     expect(page.locator("h1 .badge")).to_have_text("Sent")
     screenshot("sent")
     guide_screen("lead-campaign-sent")
+    campaign_url = page.url
+
+    # Who it went to is a page of its own, for leads and admins.
+    page.get_by_test_id("recipients-link").click()
+    expect(page.get_by_test_id("recipients")).to_contain_text(first_email)
+    screenshot("recipients")
+
+    # A volunteer sees how it went, not who it went to.
+    page.context.clear_cookies()
+    page.goto("/login")
+    crm.log_in("volunteer@example.org", accounts.demo_password)
+    page.goto(campaign_url)
+    expect(page.get_by_test_id("stat-sent")).to_have_text("2")
+    expect(page.get_by_test_id("recipients-hidden")).to_be_visible()
+    expect(page.get_by_text(first_email)).to_have_count(0)
+    screenshot("volunteer-campaign")
+    page.get_by_role("link", name="Preview").click()
+    expect(page.get_by_test_id("preview-blank")).to_be_visible()
+    expect(page.get_by_text(f"Rahman{tag}")).to_have_count(0)
+    screenshot("volunteer-preview")
+    page.context.clear_cookies()
 
     # Ayesha unsubscribes from the email she received, without an account.
     message = mail(first_email)
