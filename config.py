@@ -616,14 +616,16 @@ class BaseConfig:
         default_text="209715200 (200 MiB)",
     )
     # A few times the upload limit: a real workbook's sheets unpack to 10-20 times the file,
-    # a decompression bomb to hundreds; openpyxl holds the shared strings part in memory whole.
+    # a decompression bomb to hundreds. Sheets are streamed; the parts openpyxl holds whole
+    # are capped at a fifth of this (crm/imports/workbook_limits.py).
     IMPORT_MAX_UNPACKED_BYTES = Setting(
         "CRM_IMPORT_MAX_UNPACKED_BYTES",
         whole(1),
         lambda values: 5 * values["MAX_CONTENT_LENGTH"],
-        "The most an Excel (.xlsx) file may unpack to, in bytes, all its parts together. "
-        "Checked from the sizes the file declares before any of it is read, so a "
-        "decompression bomb is refused at once; a larger table imports as CSV.",
+        "The most an Excel (.xlsx) file may unpack to, in bytes, all its parts together; a "
+        "part held in memory whole (the shared strings) may take a fifth of it. Checked from "
+        "the sizes the file declares before any of it is read, so a decompression bomb is "
+        "refused at once; a larger table imports as CSV.",
         "Imports",
         default_text="5 \u00d7 `CRM_MAX_UPLOAD_BYTES` (104857600, 100 MiB)",
     )

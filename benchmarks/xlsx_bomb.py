@@ -1,6 +1,7 @@
 """Refusing an XLSX decompression bomb beside reading a real workbook of the same size.
 
-    .venv/bin/python benchmarks/xlsx_bomb.py [--unpacked-mb 290] [--rows 35000] [--unchecked]
+    .venv/bin/python benchmarks/xlsx_bomb.py [--unpacked-mb 290] [--rows 35000] [--shared-mb 19.5]
+        [--unchecked]
 
 Writes, in a temporary folder, a bomb (a sheet of `--unpacked-mb` megabytes of one repeated row,
 deflated to about a megabyte, as the outside test's was) and a real contact list of `--rows`
@@ -9,6 +10,9 @@ rows (about a megabyte too), then, each in a process of its own so that peak mem
 - bomb: `TableReader` on the bomb, as an upload is read (refused from the ZIP's directory);
 - workbook: `TableReader` on the real list, its rows counted and every row read, as an import
   reads it;
+- shared-strings: a workbook whose shared strings (every distinct text, which openpyxl holds
+  in memory whole) unpack to `--shared-mb` megabytes, just under what is taken by default:
+  the most memory a workbook that passes the check costs;
 - with `--unchecked`, the bomb again with the ZIP check turned off: what refusing it cost
   before (minutes; the outside test measured 241 s for 290 MB).
 
@@ -78,6 +82,47 @@ def write_bomb(path: Path, unpacked_mb: int, template: Path) -> None:
             sheet.write(b"</sheetData></worksheet>")
 
 
+def write_shared_strings(path: Path, template: Path, megabytes: float) -> None:
+    """A workbook whose shared strings (distinct texts, which openpyxl holds in memory whole)
+    unpack to `megabytes`, its sheet using the first thousand."""
+    source = zipfile.ZipFile(template)
+    rows = "".join(
+        f'<row r="{r}"><c r="A{r}" t="s"><v>{r - 1}</v></c><c r="B{r}" t="s"><v>{r}</v></c></row>'
+        for r in range(1, 1001)
+    )
+    sheet = (
+        '<?xml version="1.0"?><worksheet xmlns="http://schemas.openxmlformats.org/'
+        f'spreadsheetml/2006/main"><sheetData>{rows}</sheetData></worksheet>'
+    )
+    relationship = (
+        '<Relationship Id="rIdStrings" Type="http://schemas.openxmlformats.org/officeDocument/'
+        '2006/relationships/sharedStrings" Target="sharedStrings.xml"/></Relationships>'
+    )
+    override = (
+        '<Override PartName="/xl/sharedStrings.xml" ContentType="application/vnd.openxmlformats-'
+        'officedocument.spreadsheetml.sharedStrings+xml"/></Types>'
+    )
+    rng = random.Random(1)
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive:
+        for info in source.infolist():
+            data = source.read(info.filename)
+            if info.filename == SHEET:
+                data = sheet.encode()
+            elif info.filename == "xl/_rels/workbook.xml.rels" and b"sharedStrings" not in data:
+                data = data.replace(b"</Relationships>", relationship.encode())
+            elif info.filename == "[Content_Types].xml" and b"sharedStrings" not in data:
+                data = data.replace(b"</Types>", override.encode())
+            elif info.filename == "xl/sharedStrings.xml":
+                continue
+            archive.writestr(info.filename, data)
+        with archive.open("xl/sharedStrings.xml", "w") as part:
+            part.write(b'<?xml version="1.0"?><sst xmlns="http://schemas.openxmlformats.org/'
+                       b'spreadsheetml/2006/main">')  # fmt: skip
+            for _ in range(int(megabytes * 1024 * 1024 / 26)):  # 26 bytes a string
+                part.write(f"<si><t>{rng.getrandbits(40):010x}</t></si>".encode())
+            part.write(b"</sst>")
+
+
 def measure(case: str, path: str, unchecked: bool) -> dict:
     """Run in a child process: read `path` as an upload is read."""
     from crm.core.errors import OperationError
@@ -127,6 +172,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--unpacked-mb", type=int, default=290)
     parser.add_argument("--rows", type=int, default=35_000)
+    parser.add_argument("--shared-mb", type=float, default=19.5)
     parser.add_argument("--unchecked", action="store_true")
     parser.add_argument("--child", nargs=2, metavar=("CASE", "PATH"))
     args = parser.parse_args()
@@ -137,11 +183,17 @@ def main() -> None:
         workbook, bomb = Path(folder) / "list.xlsx", Path(folder) / "bomb.xlsx"
         write_workbook(workbook, args.rows)
         write_bomb(bomb, args.unpacked_mb, workbook)
+        shared = Path(folder) / "strings.xlsx"
+        write_shared_strings(shared, workbook, args.shared_mb)
         sizes = {
             p.name: (p.stat().st_size, sum(i.file_size for i in zipfile.ZipFile(p).infolist()))
-            for p in (bomb, workbook)
+            for p in (bomb, workbook, shared)
         }
-        results = [run_child("bomb", bomb), run_child("workbook", workbook)]
+        results = [
+            run_child("bomb", bomb),
+            run_child("workbook", workbook),
+            run_child("shared-strings", shared),
+        ]
         if args.unchecked:
             results.append(run_child("bomb-unchecked", bomb, unchecked=True))
     lines = [

@@ -28,13 +28,19 @@ MAX_RATIO = 100
 # Below this, a high ratio costs nothing (a few kilobytes of blank styles pack very well).
 RATIO_FLOOR = 1024 * 1024
 
+# openpyxl streams a worksheet, but parses every other XML part (the shared strings above all:
+# each distinct text of the workbook) into memory whole, at about 7 times its size: each such
+# part may unpack to a fifth of the limit (20 MB by default, some 140 MB in memory).
+HELD_WHOLE_SHARE = 5
+
 # The default of CRM_IMPORT_MAX_UNPACKED_BYTES, for a reader made without the app's settings.
 DEFAULT_MAX_UNPACKED = 100 * 1024 * 1024
 
 
 def check_workbook(path: Path, file_name: str, max_unpacked: int) -> None:
-    """Refuse a ZIP that is too large unpacked, holds too many files, or packs one of them
-    more tightly than any spreadsheet does; reads only the ZIP's directory."""
+    """Refuse a ZIP that is too large unpacked, holds too many files, has a part read whole
+    that is too large, or packs one of them more tightly than any spreadsheet does; reads only
+    the ZIP's directory."""
     try:
         with zipfile.ZipFile(path) as archive:
             members = archive.infolist()
@@ -58,6 +64,14 @@ def check_workbook(path: Path, file_name: str, max_unpacked: int) -> None:
                 f"{megabytes(max_unpacked)} we read from one workbook. Save it as CSV (which "
                 "has no such limit) or split it into smaller workbooks, and upload that."
             )
+        held_whole = max_unpacked // HELD_WHOLE_SHARE
+        if _held_whole(member.filename) and member.file_size > held_whole:
+            raise OperationError(
+                f"“{file_name}” has a part ({member.filename}) that unpacks to "
+                f"{megabytes(member.file_size)}; we read at most {megabytes(held_whole)} of "
+                "such a part, which is held in memory whole. Save it as CSV (which has no such "
+                "limit) or split it into smaller workbooks, and upload that."
+            )
         packed = max(member.compress_size, 1)
         if member.file_size > RATIO_FLOOR and member.file_size / packed > MAX_RATIO:
             raise OperationError(
@@ -66,3 +80,9 @@ def check_workbook(path: Path, file_name: str, max_unpacked: int) -> None:
                 f"size, where a spreadsheet's parts unpack to less than {MAX_RATIO}. Open it "
                 "in Excel, save it again as .xlsx or CSV, and upload that."
             )
+
+
+def _held_whole(name: str) -> bool:
+    """An XML part openpyxl parses whole: any but a worksheet, which it reads as it goes."""
+    lowered = name.lower()
+    return lowered.endswith((".xml", ".rels")) and not lowered.startswith("xl/worksheets/")

@@ -44,8 +44,8 @@ def workbook(rows: int = 1) -> bytes:
     return buffer.getvalue()
 
 
-def with_sheet(sheet_xml: bytes, *, extra_parts: int = 0) -> bytes:
-    """A real workbook with its sheet replaced, deflated as Excel does."""
+def with_sheet(sheet_xml: bytes, *, extra_parts: int = 0, parts: dict | None = None) -> bytes:
+    """A real workbook with its sheet replaced (and `parts` added), deflated as Excel does."""
     source = zipfile.ZipFile(io.BytesIO(workbook()))
     out = io.BytesIO()
     with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED, compresslevel=9) as archive:
@@ -54,6 +54,8 @@ def with_sheet(sheet_xml: bytes, *, extra_parts: int = 0) -> bytes:
             archive.writestr(info.filename, data)
         for n in range(extra_parts):
             archive.writestr(f"xl/media/part{n}.bin", b"")
+        for name, data in (parts or {}).items():
+            archive.writestr(name, data)
     return out.getvalue()
 
 
@@ -120,6 +122,29 @@ def test_a_workbook_that_unpacks_past_the_limit_is_refused(tmp_path, a_long_list
     path = tmp_path / "fits"
     path.write_bytes(data)
     assert TableReader(path, "people.xlsx").count_rows() == 20_000
+
+
+@pytest.mark.no_db
+def test_a_part_read_into_memory_whole_is_held_to_a_fifth_of_the_limit(tmp_path):
+    """openpyxl streams a sheet but holds the shared strings (every distinct text) whole, at
+    about 7 times their size: that part may unpack to a fifth of the limit."""
+    texts = "".join(f"<si><t>{n:x}-{n * 7919 % 100003}</t></si>" for n in range(60_000))
+    shared = f'<?xml version="1.0"?><sst>{texts}</sst>'.encode()  # 1.5 MB
+    data = with_sheet(HEADER_ROW.encode(), parts={"xl/sharedStrings.xml": shared})
+    message = refusal(tmp_path, data, max_unpacked=5 * 1024 * 1024)
+    assert message.startswith(
+        "“people.xlsx” has a part (xl/sharedStrings.xml) that unpacks to 1.5 MB; we read at "
+        "most 1 MB of such a part, which is held in memory whole."
+    )
+    # A sheet of the same size is streamed: only the total counts for it.
+    rows = "".join(
+        f'<row><c t="inlineStr"><is><t>{n:x}-{n * 7919 % 100003}</t></is></c></row>'
+        for n in range(30_000)
+    )
+    sheet = f"{SHEET_OPEN}<sheetData>{HEADER_ROW}{rows}</sheetData></worksheet>".encode()
+    path = tmp_path / "streamed"
+    path.write_bytes(with_sheet(sheet))
+    assert TableReader(path, "people.xlsx", max_unpacked=5 * 1024 * 1024).count_rows() == 30_000
 
 
 @pytest.mark.no_db
