@@ -519,7 +519,7 @@ class BaseConfig:
         "Roles that must sign in with a second factor (an authenticator app): after the "
         "password, someone of such a role without one can do nothing but set it up.",
         "Accounts and signing in",
-        default_text="admin,lead",
+        default_text="`admin,lead`",
     )
     TWO_FACTOR_TRUST_DAYS = Setting(
         "CRM_TWO_FACTOR_TRUST_DAYS",

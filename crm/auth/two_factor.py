@@ -151,7 +151,7 @@ def check_code(user: User, code: str) -> str | None:
     if app is None:
         return None
     cleaned = _clean(code)
-    if len(cleaned) == 6 and cleaned.isdigit():
+    if _six_digits(cleaned):
         return "app" if _accept_totp(app, cleaned) else None
     if _use_recovery_code(user, cleaned):
         left = recovery_codes_left(user)
@@ -255,11 +255,15 @@ def _clean(code: str) -> str:
     return "".join(ch for ch in text.lower() if ch not in " -\t")
 
 
+def _six_digits(code: str) -> bool:
+    return len(code) == 6 and code.isascii() and code.isdigit()
+
+
 def _accept_totp(row: TwoFactor, code: str) -> bool:
     """Whether `code` is the app's code for a step within the window that is later than the
     last one used; if so, that step is taken, atomically (two requests with one code: one wins)."""
     code = _clean(code)
-    if len(code) != 6 or not code.isdigit():
+    if not _six_digits(code):
         return False
     totp = pyotp.TOTP(row.secret)
     now_step = totp.timecode(utcnow())

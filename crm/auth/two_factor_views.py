@@ -260,7 +260,8 @@ def _qr_code(uri: str) -> Markup:
     """The QR code as an inline SVG, made here: the secret never leaves the server. segno's
     SVG uses presentation attributes only (no style), which the CSP allows."""
     svg = segno.make(uri, error="m").svg_inline(
-        scale=5, dark="#000", light="#fff", title="QR code for your authenticator app"
+        scale=5, dark="#000", light="#fff", title="QR code for your authenticator app",
+        svgclass="qr-code",
     )
     return Markup(svg)  # noqa: S704 -- segno's own markup, nothing of the visitor's in it
 
@@ -281,8 +282,8 @@ def _account_page(confirm_form=None, off_form=None, regen_form=None, status: int
         codes_left=two_factor.recovery_codes_left(user) if app else 0,
         required=bool(roles) and two_factor.required_for(user, roles),
         confirm_form=confirm_form or ConfirmForm(),
-        off_form=off_form or TurnOffForm(),
-        regen_form=regen_form or ConfirmForm(),
+        off_form=off_form or TurnOffForm(prefix="off"),
+        regen_form=regen_form or ConfirmForm(prefix="regen"),
     ), status
 
 
@@ -313,7 +314,7 @@ def confirm():
 @bp.route("/account/two-factor/recovery-codes", methods=["POST"])
 @requires(Permission.ACCOUNT)
 def regenerate():
-    form = ConfirmForm()
+    form = ConfirmForm(prefix="regen")  # beside the turn-off form: fields of its own
     if form.validate_on_submit():
         done = attempt(
             lambda: two_factor.regenerate_recovery_codes(current_user, form.code.data), form
@@ -326,7 +327,7 @@ def regenerate():
 @bp.route("/account/two-factor/off", methods=["POST"])
 @requires(Permission.ACCOUNT)
 def turn_off():
-    form = TurnOffForm()
+    form = TurnOffForm(prefix="off")
     if form.validate_on_submit():
         done = attempt(
             lambda: two_factor.turn_off(
