@@ -195,9 +195,7 @@ REDIS_ADDRESS = Kind(
 )
 TEXT = Kind("text", _text)
 SECRET = Kind("text (kept secret)", lambda text: text, secret=True)
-ROLES = Kind(
-    "role names separated by commas (" + ", ".join(ROLE_NAMES) + "), or none", _roles
-)
+ROLES = Kind("role names separated by commas (" + ", ".join(ROLE_NAMES) + "), or none", _roles)
 
 
 # --- settings -------------------------------------------------------------------------------

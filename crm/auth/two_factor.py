@@ -45,7 +45,9 @@ def has_second_factor(user: User) -> bool:
 
 def active_app(user: User) -> TwoFactor | None:
     return db.session.scalar(
-        sa.select(TwoFactor).where(TwoFactor.user_id == user.id, TwoFactor.confirmed_at.is_not(None))
+        sa.select(TwoFactor).where(
+            TwoFactor.user_id == user.id, TwoFactor.confirmed_at.is_not(None)
+        )
     )
 
 
@@ -92,14 +94,19 @@ def secret_for_reading(secret: str) -> str:
     return " ".join(secret[i : i + 4] for i in range(0, len(secret), 4))
 
 
+def password_stamp(user: User) -> str:
+    """Changes when the password does (and not when someone merely asks for a reset link)."""
+    return hashlib.sha256(f"crm.password:{user.password_hash}".encode()).hexdigest()[:16]
+
+
 def trust_stamp(user: User) -> str | None:
-    """What a "trusted browser" is bound to: the password's stamp and the app's secret, so a
-    password change, a turning off or a reset revokes every trusted browser. None without a
-    second factor."""
+    """What a "trusted browser" is bound to: the password and the app's secret, so a password
+    change, a turning off or a reset revokes every trusted browser. None without a second
+    factor."""
     app = active_app(user)
     if app is None:
         return None
-    return hashlib.sha256(f"{user.session_token}:{app.secret}".encode()).hexdigest()[:32]
+    return hashlib.sha256(f"{user.password_hash}:{app.secret}".encode()).hexdigest()[:32]
 
 
 # --- enrolling ------------------------------------------------------------------------------
@@ -241,7 +248,11 @@ def reset(actor: User, user: User) -> None:
     _remove(user)
     security_log.record(K.TWO_FACTOR_RESET, user=user, detail=f"by {actor.name}")
     audit.record(
-        actor, AuditAction.UPDATE, "user", user.id, summary=f"Two-factor sign-in of {user.email} reset"
+        actor,
+        AuditAction.UPDATE,
+        "user",
+        user.id,
+        summary=f"Two-factor sign-in of {user.email} reset",
     )
     db.session.flush()
 

@@ -16,9 +16,7 @@ class TwoFactor(Model):
     right code does; until then it is an enrolment under way, replaced by the next one."""
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    user_id: Mapped[int] = mapped_column(
-        sa.ForeignKey("user.id", ondelete="CASCADE"), unique=True
-    )
+    user_id: Mapped[int] = mapped_column(sa.ForeignKey("user.id", ondelete="CASCADE"), unique=True)
     secret: Mapped[str] = mapped_column(sa.String(64))  # base32, as the app is given it
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     confirmed_at: Mapped[datetime | None]

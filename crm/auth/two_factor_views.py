@@ -28,6 +28,7 @@ from flask import (
 from flask_login import current_user, login_user
 from flask_wtf import FlaskForm
 from markupsafe import Markup
+from werkzeug.wrappers import Response as BaseResponse
 from wtforms import BooleanField, PasswordField, StringField
 from wtforms.validators import DataRequired, Length
 
@@ -88,7 +89,7 @@ class TurnOffForm(FlaskForm):
 # --- signing in -----------------------------------------------------------------------------
 
 
-def after_password(user: User, *, remember: bool, next_url: str | None) -> Response:
+def after_password(user: User, *, remember: bool, next_url: str | None) -> BaseResponse:
     """The password was right: sign in, or first ask for the second factor (unless this browser
     is trusted for `user`)."""
     if two_factor.has_second_factor(user):
@@ -96,7 +97,7 @@ def after_password(user: User, *, remember: bool, next_url: str | None) -> Respo
             return _finish(user, remember=remember, next_url=next_url, how="in a trusted browser")
         session[PENDING] = {
             "user": user.id,
-            "stamp": user.session_token,  # a password change meanwhile ends the wait
+            "stamp": two_factor.password_stamp(user),  # a new password meanwhile ends it
             "remember": bool(remember),
             "next": safe_next(next_url) or "",
             "since": int(time.time()),
@@ -175,12 +176,16 @@ def _pending() -> tuple[dict[str, Any] | None, User | None]:
     if not 0 <= time.time() - since <= PENDING_SECONDS:
         return None, None
     user = db.session.get(User, user_id)
-    if user is None or not user.active or user.session_token != pending.get("stamp"):
+    if (
+        user is None
+        or not user.active
+        or not hmac.compare_digest(two_factor.password_stamp(user), str(pending.get("stamp")))
+    ):
         return None, None
     return pending, user
 
 
-def _finish(user: User, *, remember: bool, next_url: str | None, how: str = "") -> Response:
+def _finish(user: User, *, remember: bool, next_url: str | None, how: str = "") -> BaseResponse:
     operations.signed_in(user, detail=how)
     sessions.start(user, remember=remember)
     login_user(user, remember=remember, duration=sessions.remember_lifetime())
@@ -194,7 +199,7 @@ def _trust_days() -> int:
     return int(current_app.config["TWO_FACTOR_TRUST_DAYS"])
 
 
-def _trust(response: Response, user: User) -> None:
+def _trust(response: BaseResponse, user: User) -> None:
     """Have this browser skip the code for `user` for the next days: a signed cookie naming the
     user and their trust stamp (a new password or second factor revokes it)."""
     stamp = two_factor.trust_stamp(user)
@@ -235,7 +240,9 @@ def _trusted(user: User) -> bool:
 def _must_enrol(user: User) -> bool:
     roles = current_app.config["REQUIRE_2FA_ROLES"]
     return (
-        bool(roles) and two_factor.required_for(user, roles) and not two_factor.has_second_factor(user)
+        bool(roles)
+        and two_factor.required_for(user, roles)
+        and not two_factor.has_second_factor(user)
     )
 
 
@@ -260,7 +267,10 @@ def _qr_code(uri: str) -> Markup:
     """The QR code as an inline SVG, made here: the secret never leaves the server. segno's
     SVG uses presentation attributes only (no style), which the CSP allows."""
     svg = segno.make(uri, error="m").svg_inline(
-        scale=5, dark="#000", light="#fff", title="QR code for your authenticator app",
+        scale=5,
+        dark="#000",
+        light="#fff",
+        title="QR code for your authenticator app",
         svgclass="qr-code",
     )
     return Markup(svg)  # noqa: S704 -- segno's own markup, nothing of the visitor's in it

@@ -17,7 +17,7 @@ from crm.auth.forms import (
 from crm.auth.invitations import user_from_invitation
 from crm.auth.models import User
 from crm.core.access import Permission, public, requires
-from crm.core.http import client_address, safe_next
+from crm.core.http import client_address
 from crm.core.tokens import TokenError
 from crm.core.unit_of_work import attempt, attempt_flashed, keep_changes
 from crm.extensions import db

@@ -316,9 +316,7 @@ def test_the_code_step_needs_its_csrf_token(app, client, db, make_user):
 # --- trusted browsers -----------------------------------------------------------------------
 
 
-def test_a_trusted_browser_skips_the_code_until_the_password_changes(
-    app, client, db, make_user
-):
+def test_a_trusted_browser_skips_the_code_until_the_password_changes(app, client, db, make_user):
     user = make_user("volunteer", email="trust@example.org")
     secret, _ = enrol(db, user)
     password_step(client, "trust@example.org")
@@ -446,7 +444,10 @@ def test_a_person_sets_up_and_turns_off_two_factor_on_their_page(app, client, db
     secret = app_row(db, user).secret
     wrong = client.post("/account/two-factor/confirm", data={"code": "12345"})
     assert wrong.status_code == 422 and "not right" in wrong.get_data(as_text=True)
-    assert client.post("/account/two-factor/confirm", data={"code": code_at(secret, -1)}).status_code == 200
+    assert (
+        client.post("/account/two-factor/confirm", data={"code": code_at(secret, -1)}).status_code
+        == 200
+    )
     page = client.get("/account/two-factor").get_data(as_text=True)
     assert 'id="codes-left">10<' in page
     regen = client.post("/account/two-factor/recovery-codes", data={"regen-code": code_at(secret)})
@@ -456,7 +457,9 @@ def test_a_person_sets_up_and_turns_off_two_factor_on_their_page(app, client, db
     no = client.post("/account/two-factor/off", data={"off-password": "nope", "off-code": codes[0]})
     assert no.status_code == 422 and "password is not right" in no.get_data(as_text=True)
     assert codes[0] in no.get_data(as_text=True)
-    off = client.post("/account/two-factor/off", data={"off-password": PASSWORD, "off-code": codes[0]})
+    off = client.post(
+        "/account/two-factor/off", data={"off-password": PASSWORD, "off-code": codes[0]}
+    )
     assert off.status_code == 302
     assert "Two-factor sign-in is off" in client.get("/account/two-factor").get_data(as_text=True)
 
@@ -486,7 +489,9 @@ def test_an_admin_resets_a_users_two_factor_audited_and_logged(app, client, db, 
     db.session.expire_all()
     assert not two_factor.has_second_factor(db.session.get(User, user.id))
     entry = db.session.scalars(
-        sa.select(AuditEntry).where(AuditEntry.object_type == "user", AuditEntry.object_id == user.id)
+        sa.select(AuditEntry).where(
+            AuditEntry.object_type == "user", AuditEntry.object_id == user.id
+        )
     ).all()[-1]
     assert entry.actor_id == admin.id and "Two-factor" in entry.summary
     event = db.session.scalars(
