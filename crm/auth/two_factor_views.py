@@ -37,7 +37,7 @@ from crm.auth.models import User
 from crm.core.access import Permission, public, requires
 from crm.core.http import client_address, safe_next
 from crm.core.tokens import TokenError, make_token, read_token
-from crm.core.unit_of_work import attempt, attempt_flashed, keep_changes
+from crm.core.unit_of_work import attempt, attempt_flashed
 from crm.extensions import db
 
 bp = Blueprint("two_factor", __name__)
@@ -129,7 +129,7 @@ def code():
                 max_per_address=config["LOGIN_MAX_FAILURES_PER_ADDRESS"],
             )
         except operations.LoginThrottled as exc:
-            keep_changes()  # the refusal is in the security log
+            # Back to the password (a redirect: the refusal in the security log is kept).
             session.pop(PENDING, None)
             flash(exc.message, "danger")
             return redirect(url_for("auth.login"))

@@ -450,6 +450,8 @@ def test_a_person_sets_up_and_turns_off_two_factor_on_their_page(app, client, db
     )
     page = client.get("/account/two-factor").get_data(as_text=True)
     assert 'id="codes-left">10<' in page
+    log = client.get("/account/security").get_data(as_text=True)
+    assert "Two-factor sign-in turned on" in log
     regen = client.post("/account/two-factor/recovery-codes", data={"regen-code": code_at(secret)})
     assert regen.status_code == 200
     codes = shown_codes(regen)

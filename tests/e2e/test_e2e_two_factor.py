@@ -80,6 +80,7 @@ def test_setting_up_two_factor_and_signing_in_with_a_code_and_a_recovery_code(
     assert codes[0] in download.value.path().read_text()
     me.get_by_role("link", name="I have kept them").click()
     expect(me.locator("#two-factor-status")).to_contain_text("On")
+    me.screenshot(path=ARTIFACTS / "two-factor-on.png", full_page=True)
 
     # Signing in now takes a code after the password. (The code used to turn it on works
     # only once: his app's next one, as it would show half a minute later.)
@@ -102,4 +103,7 @@ def test_setting_up_two_factor_and_signing_in_with_a_code_and_a_recovery_code(
     page.goto("/admin/users/")
     expect(page.locator("tr", has_text=email)).to_contain_text("On")
     page.screenshot(path=ARTIFACTS / "two-factor-users.png", full_page=True)
+    page.locator("tr", has_text=email).get_by_role("link", name="Edit").click()
+    expect(page.get_by_role("button", name="Reset two-factor")).to_be_visible()
+    page.screenshot(path=ARTIFACTS / "two-factor-admin-user.png", full_page=True)
     me.context.close()
