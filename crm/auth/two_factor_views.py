@@ -112,8 +112,8 @@ def after_password(user: User, *, remember: bool, next_url: str | None) -> BaseR
 def code():
     pending, user = _pending()
     if pending is None or user is None:
-        session.pop(PENDING, None)
-        flash("Your sign-in has timed out. Log in again with your password.", "info")
+        if session.pop(PENDING, None) is not None:
+            flash("Your sign-in has timed out. Log in again with your password.", "info")
         return redirect(url_for("auth.login"))
     form = CodeForm()
     form.trust.label.text = f"Trust this browser for {_trust_days()} days"
@@ -179,7 +179,7 @@ def _pending() -> tuple[dict[str, Any] | None, User | None]:
     if (
         user is None
         or not user.active
-        or not hmac.compare_digest(two_factor.password_stamp(user), str(pending.get("stamp")))
+        or not _same(two_factor.password_stamp(user), pending.get("stamp"))
     ):
         return None, None
     return pending, user
@@ -230,8 +230,12 @@ def _trusted(user: User) -> bool:
         isinstance(payload, dict)
         and payload.get("u") == user.id
         and stamp is not None
-        and hmac.compare_digest(str(payload.get("s", "")), stamp)
+        and _same(stamp, payload.get("s"))
     )
+
+
+def _same(expected: str, given: object) -> bool:
+    return isinstance(given, str) and hmac.compare_digest(expected.encode(), given.encode())
 
 
 # --- required for some roles ----------------------------------------------------------------
