@@ -238,15 +238,17 @@ def turn_off(
     db.session.flush()
 
 
-def reset(actor: User, user: User) -> None:
-    """An admin removes `user`'s second factor (a lost phone and no recovery codes): they sign
-    in with the password and, if their role requires it, set up a new one."""
-    if actor.id == user.id:
+def reset(actor: User | None, user: User) -> None:
+    """An admin (or, with no actor, `flask crm reset-two-factor` for a sole admin locked out)
+    removes `user`'s second factor (a lost phone and no recovery codes): they sign in with the
+    password and, if their role requires it, set up a new one."""
+    if actor is not None and actor.id == user.id:
         raise OperationError("To change your own two-factor sign-in, use your account's page.")
     if active_app(user) is None and enrolment(user) is None:
         raise OperationError(f"{user.name} has no two-factor sign-in to reset.")
     _remove(user)
-    security_log.record(K.TWO_FACTOR_RESET, user=user, detail=f"by {actor.name}")
+    by = f"by {actor.name}" if actor is not None else "from the command line"
+    security_log.record(K.TWO_FACTOR_RESET, user=user, detail=by)
     audit.record(
         actor,
         AuditAction.UPDATE,

@@ -528,3 +528,21 @@ def test_only_admins_reset_two_factor(client, db, as_role, make_user):
     as_role("lead")
     assert client.post(f"/admin/users/{user.id}/two-factor/reset").status_code == 403
     assert client.post("/admin/users/99999999/two-factor/reset").status_code in (403, 404)
+
+
+def test_a_sole_admin_locked_out_is_reset_from_the_command_line(runner, db, make_user):
+    admin = make_user("admin", email="only@example.org")
+    enrol(db, admin)
+    result = runner.invoke(args=["crm", "reset-two-factor", "--email", "only@example.org"])
+    assert result.exit_code == 0, result.output
+    assert "is reset" in result.output
+    db.session.expire_all()
+    assert not two_factor.has_second_factor(db.session.get(User, admin.id))
+    event = db.session.scalars(
+        sa.select(SecurityEvent).where(SecurityEvent.kind == "two_factor_reset")
+    ).one()
+    assert event.detail == "from the command line"
+    again = runner.invoke(args=["crm", "reset-two-factor", "--email", "only@example.org"])
+    assert again.exit_code != 0 and "no two-factor sign-in" in again.output
+    nobody = runner.invoke(args=["crm", "reset-two-factor", "--email", "nobody@example.org"])
+    assert nobody.exit_code != 0 and "no account" in nobody.output
