@@ -158,6 +158,19 @@ def _text(text: str) -> str:
     return text.strip()
 
 
+ROLE_NAMES = ("admin", "lead", "volunteer", "champion", "org_rep", "viewer")  # crm.core.access
+
+
+def _roles(text: str) -> tuple[str, ...]:
+    value = text.strip().lower()
+    if value == "none":
+        return ()
+    names = tuple(dict.fromkeys(name.strip() for name in value.split(",") if name.strip()))
+    if not names or any(name not in ROLE_NAMES for name in names):
+        raise ValueError(text)
+    return names
+
+
 def _folder(text: str) -> str:
     # Absolute, as Flask wants its instance path, and the same whatever directory a job runs in.
     return os.path.abspath(os.path.expanduser(text.strip()))
@@ -182,6 +195,7 @@ REDIS_ADDRESS = Kind(
 )
 TEXT = Kind("text", _text)
 SECRET = Kind("text (kept secret)", lambda text: text, secret=True)
+ROLES = Kind("role names separated by commas (" + ", ".join(ROLE_NAMES) + "), or none", _roles)
 
 
 # --- settings -------------------------------------------------------------------------------
@@ -496,6 +510,23 @@ class BaseConfig:
         "kept; the hourly housekeeping deletes older entries.",
         "Accounts and signing in",
     )
+    REQUIRE_2FA_ROLES = Setting(
+        "CRM_REQUIRE_2FA_ROLES",
+        ROLES,
+        ("admin", "lead"),
+        "Roles that must sign in with a second factor (an authenticator app): after the "
+        "password, someone of such a role without one can do nothing but set it up.",
+        "Accounts and signing in",
+        default_text="`admin,lead`",
+    )
+    TWO_FACTOR_TRUST_DAYS = Setting(
+        "CRM_TWO_FACTOR_TRUST_DAYS",
+        whole(1, 365),
+        30,
+        'Days "Trust this browser" skips the two-factor code on that browser (until the '
+        "password changes or the second factor is reset).",
+        "Accounts and signing in",
+    )
     LOGIN_ATTEMPT_KEEP_DAYS = Setting(
         "CRM_LOGIN_ATTEMPT_KEEP_DAYS",
         whole(1),
@@ -732,6 +763,9 @@ class TestConfig(BaseConfig):
     WTF_CSRF_ENABLED = False  # tests that exercise CSRF switch it back on
     MAIL_PROVIDER = BaseConfig.MAIL_PROVIDER.pin("file")
     PASSWORD_MIN_LENGTH = BaseConfig.PASSWORD_MIN_LENGTH.pin(8)
+    # Existing tests sign admins and leads in with a password alone; the two-factor tests
+    # turn the requirement on.
+    REQUIRE_2FA_ROLES = BaseConfig.REQUIRE_2FA_ROLES.pin(())
     PASSWORD_HASH_METHOD = "pbkdf2:sha256:1"  # scrypt's cost would dominate the suite
     SERVER_NAME_FOR_LINKS = BaseConfig.SERVER_NAME_FOR_LINKS.pin("http://localhost")
 

@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from flask import current_app
 from flask.cli import AppGroup
 
-from crm.auth import operations
+from crm.auth import operations, two_factor
 from crm.auth.models import User
 from crm.core.access import Role
 from crm.core.errors import OperationError
@@ -80,6 +80,22 @@ def create_user_command(email: str, name: str, role: str, password: str | None, 
         )
     else:
         click.echo(f"Created {user.email} ({role}).")
+
+
+@crm_cli.command("reset-two-factor")
+@click.option("--email", required=True)
+def reset_two_factor_command(email: str):
+    """Remove an account's second factor (an admin who lost their phone and recovery codes)."""
+    user = operations.find_user_by_email(email)
+    if user is None:
+        raise click.ClickException(f"There is no account for {email}.")
+    try:
+        two_factor.reset(None, user)
+    except OperationError as exc:
+        db.session.rollback()
+        raise click.ClickException(exc.message) from None
+    db.session.commit()
+    click.echo(f"Two-factor sign-in of {user.email} is reset: they sign in with the password.")
 
 
 @crm_cli.command("demo")

@@ -17,6 +17,7 @@ PUBLIC_ENDPOINTS = {
     "auth.logout",
     "auth.accept_invitation",
     "auth.forgot_password",  # asks for a link by email; the same answer for every address
+    "two_factor.code",  # a sign-in's second step, after a right password (kept in the session)
     # A public event's page: details, registration, its calendar file.
     "public_events.register",
     "public_events.done",

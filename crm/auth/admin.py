@@ -11,7 +11,7 @@ from flask import Blueprint, abort, flash, redirect, render_template, request, u
 from flask_login import current_user
 from sqlalchemy.orm import selectinload
 
-from crm.auth import operations, security_log, sessions
+from crm.auth import operations, security_log, sessions, two_factor
 from crm.auth.forms import UserForm
 from crm.auth.models import User
 from crm.contacts.models import Contact
@@ -59,7 +59,10 @@ def index():
         .options(selectinload(User.contact), selectinload(User.organization))
         .order_by(User.role, User.name)
     ).all()
-    return render_template("auth/users/index.html", users=users)
+    with_second_factor = two_factor.users_with_second_factor([u.id for u in users])
+    return render_template(
+        "auth/users/index.html", users=users, with_second_factor=with_second_factor
+    )
 
 
 @bp.route("/new", methods=["GET", "POST"])
@@ -118,7 +121,11 @@ def edit(user_id: int):
             flash(f"{user.name} is saved.", "success")
             return redirect(url_for("users.index"))
     return render_template(
-        "auth/users/form.html", form=form, user=user, open_sessions=sessions.open_sessions(user)
+        "auth/users/form.html",
+        form=form,
+        user=user,
+        open_sessions=sessions.open_sessions(user),
+        has_second_factor=two_factor.has_second_factor(user),
     )
 
 

@@ -140,6 +140,13 @@ class SecurityEventKind(StrEnum):
     PASSWORD_CHANGED = "password_changed"
     PASSWORD_LINK_SENT = "password_link_sent"  # by an admin
     PASSWORD_LINK_ASKED = "password_link_asked"  # "Forgot your password?"
+    TWO_FACTOR_ON = "two_factor_on"
+    TWO_FACTOR_OFF = "two_factor_off"
+    TWO_FACTOR_RESET = "two_factor_reset"  # by an admin
+    TWO_FACTOR_WRONG_CODE = "two_factor_wrong_code"
+    RECOVERY_CODE_USED = "recovery_code_used"
+    RECOVERY_CODES_REGENERATED = "recovery_codes_new"
+    TRUSTED_BROWSER_ADDED = "trusted_browser_added"
 
     @property
     def label(self) -> str:
@@ -155,6 +162,13 @@ SECURITY_EVENT_LABELS = {
     SecurityEventKind.PASSWORD_CHANGED: "Password changed",
     SecurityEventKind.PASSWORD_LINK_SENT: "Password link sent by an admin",
     SecurityEventKind.PASSWORD_LINK_ASKED: "Password link asked for",
+    SecurityEventKind.TWO_FACTOR_ON: "Two-factor sign-in turned on",
+    SecurityEventKind.TWO_FACTOR_OFF: "Two-factor sign-in turned off",
+    SecurityEventKind.TWO_FACTOR_RESET: "Two-factor sign-in reset by an admin",
+    SecurityEventKind.TWO_FACTOR_WRONG_CODE: "Wrong two-factor code",
+    SecurityEventKind.RECOVERY_CODE_USED: "Recovery code used",
+    SecurityEventKind.RECOVERY_CODES_REGENERATED: "New recovery codes made",
+    SecurityEventKind.TRUSTED_BROWSER_ADDED: "Browser trusted for two-factor sign-in",
 }
 
 

@@ -237,11 +237,39 @@ def authenticate(
     the address has an account (a password hash is checked either way), so timing tells
     nothing. Every attempt is recorded; the caller commits whatever the outcome. Old attempts
     are deleted by the hourly housekeeping job (`forget_old_login_attempts`).
+
+    A right password is not yet a sign-in: the caller finishes it with `signed_in`, at once or
+    after the second factor (`crm.auth.two_factor`).
     """
     email = (email or "").strip().lower()[:254]
     address = address[:64]
     now = utcnow()
-    since = now - timedelta(seconds=window_seconds)
+    check_throttle(
+        email,
+        address,
+        window_seconds=window_seconds,
+        max_per_account=max_per_account,
+        max_per_address=max_per_address,
+    )
+    user = find_user_by_email(email)
+    if user is None or user.password_hash is None:
+        _check_dummy(password)  # as long as a real check: an unknown address answers no sooner
+        ok = False
+    else:
+        ok = user.check_password(password) and user.active
+    db.session.add(LoginAttempt(email=email, address=address, succeeded=ok, at=now))
+    if not ok or user is None:  # (no user is never ok)
+        security_log.record(K.SIGN_IN_FAILED, user=user, email=email)
+        return None
+    return user
+
+
+def check_throttle(
+    email: str, address: str, *, window_seconds: int, max_per_account: int, max_per_address: int
+) -> None:
+    """LoginThrottled (and a refusal in the security log) when too many sign-ins failed lately
+    for `email` from `address`, or from `address` at all; wrong second-factor codes count too."""
+    since = utcnow() - timedelta(seconds=window_seconds)
     minutes = max(1, window_seconds // 60)
     if (
         _recent_failures(since, LoginAttempt.email == email, LoginAttempt.address == address)
@@ -258,20 +286,19 @@ def authenticate(
             "Too many failed logins from your network address. "
             f"Wait {minutes} minutes and try again."
         )
-    user = find_user_by_email(email)
-    if user is None or user.password_hash is None:
-        _check_dummy(password)  # as long as a real check: an unknown address answers no sooner
-        ok = False
-    else:
-        ok = user.check_password(password) and user.active
-    db.session.add(LoginAttempt(email=email, address=address, succeeded=ok, at=now))
-    if not ok or user is None:  # (no user is never ok)
-        security_log.record(K.SIGN_IN_FAILED, user=user, email=email)
-        return None
-    security_log.record(K.SIGNED_IN, user=user)
-    user.last_login_at = now
+
+
+def record_failed_attempt(email: str, address: str) -> None:
+    """A failed sign-in step other than the password (a wrong second-factor code): it counts
+    towards the throttle like a wrong password."""
+    db.session.add(LoginAttempt(email=email[:254], address=address[:64], succeeded=False))
+
+
+def signed_in(user: User, *, detail: str = "") -> None:
+    """A sign-in is complete (the password, and the second factor if any): logged, audited."""
+    security_log.record(K.SIGNED_IN, user=user, detail=detail)
+    user.last_login_at = utcnow()
     audit.record(user, AuditAction.LOGIN, "user", user.id, summary="Logged in")
-    return user
 
 
 def _refused(email: str, why: str) -> None:

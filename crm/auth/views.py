@@ -7,7 +7,7 @@ from flask import Blueprint, current_app, flash, redirect, render_template, requ
 from flask_login import current_user, login_user, logout_user
 
 from crm.audit import display as audit_display
-from crm.auth import operations, security_log, sessions
+from crm.auth import operations, security_log, sessions, two_factor_views
 from crm.auth.forms import (
     AcceptInvitationForm,
     ChangePasswordForm,
@@ -17,7 +17,7 @@ from crm.auth.forms import (
 from crm.auth.invitations import user_from_invitation
 from crm.auth.models import User
 from crm.core.access import Permission, public, requires
-from crm.core.http import client_address, safe_next
+from crm.core.http import client_address
 from crm.core.tokens import TokenError
 from crm.core.unit_of_work import attempt, attempt_flashed, keep_changes
 from crm.extensions import db
@@ -56,9 +56,10 @@ def login():
             # Answered 200, so the failed attempt is committed with the request and counts.
             flash("That email and password do not match an active account.", "danger")
             return render_template("auth/login.html", form=form), 200
-        sessions.start(user, remember=form.remember.data)
-        login_user(user, remember=form.remember.data, duration=sessions.remember_lifetime())
-        return redirect(safe_next(request.args.get("next")) or url_for("dashboard.home"))
+        # The second factor, if the account has one, before the sign-in is done.
+        return two_factor_views.after_password(
+            user, remember=form.remember.data, next_url=request.args.get("next")
+        )
     return render_template("auth/login.html", form=form)
 
 
