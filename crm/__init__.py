@@ -135,6 +135,7 @@ def register_models() -> None:
     # Imported here, when an app is made, to keep `import crm.<module>` light (see above).
     import crm.audit.models  # noqa: F401
     import crm.auth.models  # noqa: F401
+    import crm.auth.passkey_models  # noqa: F401
     import crm.campaigns.models  # noqa: F401
     import crm.champions.models  # noqa: F401
     import crm.consultations.models  # noqa: F401
@@ -200,6 +201,7 @@ def register_blueprints(app: Flask) -> None:
     # Imported here, when an app is made, to keep `import crm.<module>` light (see above).
     from crm.audit.views import bp as audit_bp
     from crm.auth.admin import bp as users_bp
+    from crm.auth.passkey_views import bp as passkeys_bp
     from crm.auth.views import bp as auth_bp
     from crm.campaigns.public import bp as campaign_public_bp
     from crm.campaigns.public import webhook_bp as campaign_webhooks_bp
@@ -231,6 +233,7 @@ def register_blueprints(app: Flask) -> None:
         health_bp,
         dashboard_bp,
         auth_bp,
+        passkeys_bp,
         users_bp,
         organizations_bp,
         contacts_bp,

@@ -17,6 +17,9 @@ PUBLIC_ENDPOINTS = {
     "auth.logout",
     "auth.accept_invitation",
     "auth.forgot_password",  # asks for a link by email; the same answer for every address
+    # Signing in with a passkey instead of a password (from the login page).
+    "passkeys.sign_in_options",
+    "passkeys.sign_in",
     # A public event's page: details, registration, its calendar file.
     "public_events.register",
     "public_events.done",

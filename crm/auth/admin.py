@@ -11,7 +11,7 @@ from flask import Blueprint, abort, flash, redirect, render_template, request, u
 from flask_login import current_user
 from sqlalchemy.orm import selectinload
 
-from crm.auth import operations, security_log, sessions
+from crm.auth import operations, passkeys, security_log, sessions
 from crm.auth.forms import UserForm
 from crm.auth.models import User
 from crm.contacts.models import Contact
@@ -118,7 +118,11 @@ def edit(user_id: int):
             flash(f"{user.name} is saved.", "success")
             return redirect(url_for("users.index"))
     return render_template(
-        "auth/users/form.html", form=form, user=user, open_sessions=sessions.open_sessions(user)
+        "auth/users/form.html",
+        form=form,
+        user=user,
+        open_sessions=sessions.open_sessions(user),
+        passkey_count=passkeys.count_for(user),
     )
 
 

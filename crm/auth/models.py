@@ -140,6 +140,10 @@ class SecurityEventKind(StrEnum):
     PASSWORD_CHANGED = "password_changed"
     PASSWORD_LINK_SENT = "password_link_sent"  # by an admin
     PASSWORD_LINK_ASKED = "password_link_asked"  # "Forgot your password?"
+    PASSKEY_ADDED = "passkey_added"
+    PASSKEY_REMOVED = "passkey_removed"
+    SIGNED_IN_WITH_PASSKEY = "signed_in_with_passkey"
+    PASSKEY_SIGN_IN_FAILED = "passkey_sign_in_failed"
 
     @property
     def label(self) -> str:
@@ -155,6 +159,10 @@ SECURITY_EVENT_LABELS = {
     SecurityEventKind.PASSWORD_CHANGED: "Password changed",
     SecurityEventKind.PASSWORD_LINK_SENT: "Password link sent by an admin",
     SecurityEventKind.PASSWORD_LINK_ASKED: "Password link asked for",
+    SecurityEventKind.PASSKEY_ADDED: "Passkey added",
+    SecurityEventKind.PASSKEY_REMOVED: "Passkey removed",
+    SecurityEventKind.SIGNED_IN_WITH_PASSKEY: "Signed in with a passkey",
+    SecurityEventKind.PASSKEY_SIGN_IN_FAILED: "Passkey sign-in failed",
 }
 
 
