@@ -175,9 +175,9 @@ def passkeys_of(user: User) -> list[Passkey]:
 
 
 def count_for(user: User) -> int:
-    return db.session.scalar(
+    return db.session.execute(
         sa.select(sa.func.count()).select_from(Passkey).where(Passkey.user_id == user.id)
-    )
+    ).scalar_one()
 
 
 def has_passkey(user: User) -> bool:
@@ -376,7 +376,7 @@ def sign_in(
     sign-ins, and are recorded; the caller commits whatever the outcome."""
     address = address[:64]
     now = utcnow()
-    failures = db.session.scalar(
+    failures = db.session.execute(
         sa.select(sa.func.count())
         .select_from(LoginAttempt)
         .where(
@@ -384,7 +384,7 @@ def sign_in(
             LoginAttempt.at >= now - timedelta(seconds=window_seconds),
             LoginAttempt.succeeded.is_(False),
         )
-    )
+    ).scalar_one()
     if failures >= max_per_address:
         security_log.record(
             K.SIGN_IN_REFUSED, detail="passkey: too many failures from this address"
