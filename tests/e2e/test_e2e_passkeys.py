@@ -41,8 +41,10 @@ def test_adding_a_passkey_and_signing_in_with_it_without_a_password(
     local = live_server.url.replace("127.0.0.1", "localhost")
     cdp, authenticator = virtual_authenticator(page)
 
-    # At the address passkeys do not belong to, the account page says where they work.
+    # At the address passkeys do not belong to, the login and account pages say where they work.
     page.goto(f"{live_server.url}/login")
+    expect(page.get_by_role("button", name="Sign in with a passkey")).to_be_hidden()
+    expect(page.get_by_role("link", name=local)).to_be_visible()
     crm.log_in(accounts.viewer_email, accounts.demo_password)
     page.goto(f"{live_server.url}/account/passkeys")
     expect(page.locator(".passkey-elsewhere")).to_be_visible()
