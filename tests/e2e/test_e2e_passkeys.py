@@ -63,7 +63,7 @@ def test_adding_a_passkey_and_signing_in_with_it_without_a_password(
     credentials = cdp.send("WebAuthn.getCredentials", {"authenticatorId": authenticator})
     assert len(credentials["credentials"]) == 1
     assert credentials["credentials"][0]["isResidentCredential"]
-    screenshot("account")
+    shots = screenshot("account").parent
 
     # She renames it from the row's menu.
     row.get_by_text("Rename or remove").click()
@@ -90,3 +90,15 @@ def test_adding_a_passkey_and_signing_in_with_it_without_a_password(
     page.goto(f"{local}/account/security")
     expect(page.locator("body")).to_contain_text("Signed in with a passkey")
     expect(page.locator("body")).to_contain_text("Passkey added")
+
+    # An admin sees her passkey on her account's page, and removes it (a lost laptop).
+    admin = page.context.browser.new_context(base_url=live_server.url).new_page()
+    type(crm)(admin).log_in()  # the same steps, in the admin's browser
+    admin.goto("/admin/users/")
+    admin.locator("tr", has_text=accounts.viewer_email).get_by_role("link", name="Edit").click()
+    expect(admin.locator("#passkey-count")).to_contain_text("1 passkey")
+    admin.screenshot(path=shots / "passkeys-admin-user.png", full_page=True)
+    admin.get_by_role("button", name=re.compile("passkeys$")).click()
+    expect(admin.get_by_role("alert").first).to_contain_text("passkeys are removed (1)")
+    expect(admin.locator("#passkey-count")).to_have_text("No passkeys.")
+    admin.context.close()
