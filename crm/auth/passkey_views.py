@@ -88,8 +88,12 @@ def add_options():
     rp = passkeys.relying_party()
     if rp is None:
         return _no_relying_party()
+    body = _body()
+    password = body.get("password") if body is not None else None
     try:
-        text, state = passkeys.registration_options(current_user, rp)
+        text, state = passkeys.registration_options(
+            current_user, rp, password if isinstance(password, str) else None
+        )
     except OperationError as refused:
         return _json_error(refused.message)
     return _options(text, state)

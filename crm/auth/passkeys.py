@@ -208,10 +208,16 @@ def _descriptors(passkeys: list[Passkey]) -> list[PublicKeyCredentialDescriptor]
 # --------------------------------------------------------------------------- adding
 
 
-def registration_options(user: User, rp: RelyingParty) -> tuple[str, ChallengeState]:
+def registration_options(
+    user: User, rp: RelyingParty, password: str | None
+) -> tuple[str, ChallengeState]:
     """What the browser needs to make a passkey for `user` (JSON), and the ceremony to keep.
     The passkey must be discoverable (it signs in without an email typed) and verify the
-    person (a PIN, a fingerprint), so that it is both factors at once."""
+    person (a PIN, a fingerprint), so that it is both factors at once. The password is asked
+    first: a passkey outlives a password change, so a borrowed or stolen signed-in browser
+    must not be enough to add one."""
+    if not password or not user.check_password(password):
+        raise OperationError("Your password is not right.", field="password")
     existing = passkeys_of(user)
     if len(existing) >= MAX_PER_USER:
         raise OperationError(f"You have {MAX_PER_USER} passkeys: remove one to add another.")

@@ -72,6 +72,7 @@
   function addPasskey(form) {
     var csrf = form.dataset.csrf;
     var name = form.querySelector("input[name='name']");
+    var password = form.querySelector("input[name='password']");
     var button = form.querySelector("button[type='submit']");
     form.addEventListener("submit", function (event) {
       event.preventDefault();
@@ -82,7 +83,7 @@
       }
       button.disabled = true;
       showError(form, "");
-      post(form.dataset.optionsUrl, csrf)
+      post(form.dataset.optionsUrl, csrf, { password: password.value })
         .then(function (options) {
           options.challenge = toBuffer(options.challenge);
           options.user.id = toBuffer(options.user.id);
@@ -110,6 +111,7 @@
         .then(function (done) { window.location.assign(done.redirect); })
         .catch(function (error) {
           showError(form, explain(error));
+          password.value = "";
           button.disabled = false;
         });
     });

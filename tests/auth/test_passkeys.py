@@ -115,7 +115,7 @@ class Authenticator:
 
 
 def add_passkey(client, device: Authenticator, name: str = "Work laptop", **answer):
-    options = client.post("/account/passkeys/options", json={}).get_json()
+    options = client.post("/account/passkeys/options", json={"password": PASSWORD}).get_json()
     return client.post(
         "/account/passkeys/add",
         json={"name": name, "credential": device.create(options, **answer)},
@@ -166,7 +166,7 @@ def test_a_passkey_is_added_from_the_account_page_and_listed(client, with_passke
 
 def test_the_registration_options_ask_for_a_discoverable_verified_passkey(client, as_role):
     user = as_role("volunteer", email="opt@example.org", name="Opt Person")
-    options = client.post("/account/passkeys/options", json={}).get_json()
+    options = client.post("/account/passkeys/options", json={"password": PASSWORD}).get_json()
     assert options["rp"] == {"id": "localhost", "name": "WEST Advocacy CRM"}
     assert options["user"]["name"] == user.email and options["user"]["displayName"] == "Opt Person"
     assert options["authenticatorSelection"]["residentKey"] == "required"
@@ -175,9 +175,24 @@ def test_the_registration_options_ask_for_a_discoverable_verified_passkey(client
     assert len(handle) == 32 and str(user.id).encode() != handle  # random, naming no one
 
 
+def test_adding_a_passkey_needs_the_password(client, as_role):
+    # A passkey outlives a password change: a signed-in browser alone must not add one.
+    user = as_role()
+    for body in ({}, {"password": "not it"}, {"password": ["x"]}):
+        refused = client.post("/account/passkeys/options", json=body)
+        assert refused.status_code == 400
+        assert refused.get_json() == {"error": "Your password is not right."}
+    # Without the options (and so the password), an answer has no ceremony to belong to.
+    answer = Authenticator().create(
+        {"user": {"id": b64(os.urandom(32))}, "challenge": b64(os.urandom(32))}
+    )
+    refused = client.post("/account/passkeys/add", json={"name": "Mine", "credential": answer})
+    assert refused.status_code == 400 and passkeys.count_for(user) == 0
+
+
 def test_a_second_passkey_shares_the_user_handle_and_excludes_the_first(client, with_passkey, db):
     user, device = with_passkey()
-    options = client.post("/account/passkeys/options", json={}).get_json()
+    options = client.post("/account/passkeys/options", json={"password": PASSWORD}).get_json()
     assert options["user"]["id"] == device.user_handle
     assert [c["id"] for c in options["excludeCredentials"]] == [b64(device.credential_id)]
     again = client.post(
@@ -207,7 +222,7 @@ def test_a_registration_with_a_wrong_origin_or_challenge_or_unverified_is_refuse
 def test_a_registration_answer_is_used_once(client, as_role):
     as_role()
     device = Authenticator()
-    options = client.post("/account/passkeys/options", json={}).get_json()
+    options = client.post("/account/passkeys/options", json={"password": PASSWORD}).get_json()
     answer = device.create(options)
     assert (
         client.post("/account/passkeys/add", json={"name": "A", "credential": answer}).status_code
@@ -221,7 +236,7 @@ def test_a_passkey_needs_a_name_and_the_typed_name_is_kept_on_a_refused_rename(
     client, with_passkey, db
 ):
     user, _ = with_passkey()
-    options = client.post("/account/passkeys/options", json={}).get_json()
+    options = client.post("/account/passkeys/options", json={"password": PASSWORD}).get_json()
     nameless = client.post(
         "/account/passkeys/add", json={"name": "  ", "credential": Authenticator().create(options)}
     )
@@ -394,7 +409,7 @@ def test_verify_assertion_for_a_given_user_refuses_anothers_passkey(app, ctx, ma
     owner, other = make_user(), make_user()
     rp = passkeys.relying_party()
     device = Authenticator()
-    text, state = passkeys.registration_options(owner, rp)
+    text, state = passkeys.registration_options(owner, rp, PASSWORD)
     passkeys.add_passkey(owner, device.create(json.loads(text)), state=state, name="Key", rp=rp)
     text, state = passkeys.authentication_options(rp, other)
     assert json.loads(text)["allowCredentials"] == []  # other has none
@@ -506,7 +521,7 @@ def test_odd_bodies_are_answered_400_not_500(app, client, with_passkey, body):
     browser = app.test_client()
     browser.post("/login/passkey/options", json={})
     assert browser.post("/login/passkey", **body).status_code == 400
-    client.post("/account/passkeys/options", json={})
+    client.post("/account/passkeys/options", json={"password": PASSWORD})
     assert client.post("/account/passkeys/add", **body).status_code == 400
 
 
@@ -524,16 +539,19 @@ def test_csrf_is_enforced_on_the_passkey_endpoints(app, client, with_passkey):
     row = passkeys.passkeys_of(user)[0]
     app.config["WTF_CSRF_ENABLED"] = True
     try:
-        for url in ("/account/passkeys/options", "/account/passkeys/add"):
-            assert client.post(url, json={}).status_code == 400
-        assert (
-            client.post(
-                f"/account/passkeys/{row.id}/remove", data={"password": PASSWORD}
-            ).status_code
-            == 400
-        )
         browser = app.test_client()
-        assert browser.post("/login/passkey/options", json={}).status_code == 400
+        forged = [
+            client.post("/account/passkeys/options", json={"password": PASSWORD}),
+            client.post("/account/passkeys/add", json={"name": "X", "credential": {}}),
+            client.post(f"/account/passkeys/{row.id}/remove", data={"password": PASSWORD}),
+            client.post(f"/account/passkeys/{row.id}/rename", data={"name": "Forged"}),
+            browser.post("/login/passkey/options", json={}),
+            browser.post("/login/passkey", json={"credential": {}}),
+        ]
+        for response in forged:
+            assert response.status_code == 400
+            assert "The form has expired" in response.get_data(as_text=True)
+        assert passkeys.count_for(user) == 1 and row.name == "Work laptop"
         # The page's token, sent in the header as static/js/passkeys.js sends it, works.
         page = browser.get("/login").get_data(as_text=True)
         token = re.search(r'data-csrf="([^"]+)"', page).group(1)

@@ -56,6 +56,7 @@ def test_adding_a_passkey_and_signing_in_with_it_without_a_password(
     page.goto(f"{local}/account/passkeys")
     name = unique("Laptop ")
     page.get_by_label("Name", exact=True).fill(name)
+    page.get_by_label("Your password").fill(accounts.demo_password)
     page.get_by_role("button", name="Add a passkey").click()
     expect(page.get_by_role("alert").first).to_contain_text(f"Your passkey “{name}” is added.")
     row = page.locator("#passkeys tbody tr", has_text=name)
