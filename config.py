@@ -502,6 +502,15 @@ class BaseConfig:
         "Hours without a request after which a sign-in not kept ends.",
         "Accounts and signing in",
     )
+    PASSKEY_RP_NAME = Setting(
+        "CRM_PASSKEY_RP_NAME",
+        TEXT,
+        "WEST Advocacy CRM",
+        "The name a person's device shows when it saves or offers one of their passkeys. "
+        "Passkeys belong to the host name of `CRM_BASE_URL` (or `localhost` when that is "
+        "127.0.0.1), and work only where the app is reached at that address.",
+        "Accounts and signing in",
+    )
     SECURITY_LOG_KEEP_DAYS = Setting(
         "CRM_SECURITY_LOG_KEEP_DAYS",
         whole(1),

@@ -136,6 +136,7 @@ def register_models() -> None:
     import crm.audit.models  # noqa: F401
     import crm.auth.models  # noqa: F401
     import crm.auth.two_factor_models  # noqa: F401
+    import crm.auth.passkey_models  # noqa: F401
     import crm.campaigns.models  # noqa: F401
     import crm.champions.models  # noqa: F401
     import crm.consultations.models  # noqa: F401
@@ -202,6 +203,7 @@ def register_blueprints(app: Flask) -> None:
     from crm.audit.views import bp as audit_bp
     from crm.auth.admin import bp as users_bp
     from crm.auth.two_factor_views import bp as two_factor_bp
+    from crm.auth.passkey_views import bp as passkeys_bp
     from crm.auth.views import bp as auth_bp
     from crm.campaigns.public import bp as campaign_public_bp
     from crm.campaigns.public import webhook_bp as campaign_webhooks_bp
@@ -234,6 +236,7 @@ def register_blueprints(app: Flask) -> None:
         dashboard_bp,
         auth_bp,
         two_factor_bp,
+        passkeys_bp,
         users_bp,
         organizations_bp,
         contacts_bp,

@@ -18,6 +18,9 @@ PUBLIC_ENDPOINTS = {
     "auth.accept_invitation",
     "auth.forgot_password",  # asks for a link by email; the same answer for every address
     "two_factor.code",  # a sign-in's second step, after a right password (kept in the session)
+    # Signing in with a passkey instead of a password (from the login page).
+    "passkeys.sign_in_options",
+    "passkeys.sign_in",
     # A public event's page: details, registration, its calendar file.
     "public_events.register",
     "public_events.done",

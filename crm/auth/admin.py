@@ -11,7 +11,7 @@ from flask import Blueprint, abort, flash, redirect, render_template, request, u
 from flask_login import current_user
 from sqlalchemy.orm import selectinload
 
-from crm.auth import operations, security_log, sessions, two_factor
+from crm.auth import operations, passkeys, security_log, sessions, two_factor
 from crm.auth.forms import UserForm
 from crm.auth.models import User
 from crm.contacts.models import Contact
@@ -126,6 +126,7 @@ def edit(user_id: int):
         user=user,
         open_sessions=sessions.open_sessions(user),
         has_second_factor=two_factor.has_second_factor(user),
+        passkey_count=passkeys.count_for(user),
     )
 
 

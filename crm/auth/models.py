@@ -147,6 +147,10 @@ class SecurityEventKind(StrEnum):
     RECOVERY_CODE_USED = "recovery_code_used"
     RECOVERY_CODES_REGENERATED = "recovery_codes_new"
     TRUSTED_BROWSER_ADDED = "trusted_browser_added"
+    PASSKEY_ADDED = "passkey_added"
+    PASSKEY_REMOVED = "passkey_removed"
+    SIGNED_IN_WITH_PASSKEY = "signed_in_with_passkey"
+    PASSKEY_SIGN_IN_FAILED = "passkey_sign_in_failed"
 
     @property
     def label(self) -> str:
@@ -169,6 +173,10 @@ SECURITY_EVENT_LABELS = {
     SecurityEventKind.RECOVERY_CODE_USED: "Recovery code used",
     SecurityEventKind.RECOVERY_CODES_REGENERATED: "New recovery codes made",
     SecurityEventKind.TRUSTED_BROWSER_ADDED: "Browser trusted for two-factor sign-in",
+    SecurityEventKind.PASSKEY_ADDED: "Passkey added",
+    SecurityEventKind.PASSKEY_REMOVED: "Passkey removed",
+    SecurityEventKind.SIGNED_IN_WITH_PASSKEY: "Signed in with a passkey",
+    SecurityEventKind.PASSKEY_SIGN_IN_FAILED: "Passkey sign-in failed",
 }
 
 
