@@ -140,6 +140,8 @@ class SecurityEventKind(StrEnum):
     PASSWORD_CHANGED = "password_changed"
     PASSWORD_LINK_SENT = "password_link_sent"  # by an admin
     PASSWORD_LINK_ASKED = "password_link_asked"  # "Forgot your password?"
+    API_TOKEN_CREATED = "api_token_created"
+    API_TOKEN_REVOKED = "api_token_revoked"
 
     @property
     def label(self) -> str:
@@ -155,6 +157,8 @@ SECURITY_EVENT_LABELS = {
     SecurityEventKind.PASSWORD_CHANGED: "Password changed",
     SecurityEventKind.PASSWORD_LINK_SENT: "Password link sent by an admin",
     SecurityEventKind.PASSWORD_LINK_ASKED: "Password link asked for",
+    SecurityEventKind.API_TOKEN_CREATED: "API token created",
+    SecurityEventKind.API_TOKEN_REVOKED: "API token revoked",
 }
 
 
