@@ -142,6 +142,8 @@ _API = "crm.api.v1"
 
 def init_app(app: Flask) -> None:
     """The API on `app`: a document of its own per app (each test's app builds one)."""
+    from crm.api import contacts  # noqa: F401  (its routes join the blueprint)
+
     app.config.setdefault("API_TITLE", "WEST Advocacy CRM")
     app.config.setdefault("API_VERSION", "v1")
     app.config.setdefault("OPENAPI_VERSION", "3.1.0")
