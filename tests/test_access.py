@@ -43,6 +43,7 @@ PUBLIC_ENDPOINTS = {
     "campaign_webhooks.sendgrid_events",
     # The API's OpenAPI document (the API itself takes a token: below).
     "api_docs.openapi_json",
+    "api_docs.reference",
 }
 
 

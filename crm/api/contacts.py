@@ -156,6 +156,7 @@ def _answer(contact: Contact, status: int = 200):
 
 
 @bp.route("/contacts")
+@bp.doc(tags=["Contacts"])
 @bp.arguments(ContactListArgs, location="query")
 @bp.response(200, ContactPageSchema)
 @api_requires(Permission.CONTACTS_VIEW)
@@ -185,6 +186,7 @@ def list_contacts(args: dict[str, Any]):
 
 
 @bp.route("/contacts/<int:contact_id>")
+@bp.doc(tags=["Contacts"])
 @bp.response(200, ContactSchema)
 @api_requires(Permission.CONTACTS_VIEW)
 def get_contact(contact_id: int):
@@ -193,6 +195,7 @@ def get_contact(contact_id: int):
 
 
 @bp.route("/contacts", methods=["POST"])
+@bp.doc(tags=["Contacts"])
 @bp.arguments(ContactSchema)
 @bp.response(201, ContactSchema)
 @api_requires(Permission.CONTACTS_EDIT)
@@ -205,6 +208,7 @@ def create_contact(data: dict[str, Any]):
 
 
 @bp.route("/contacts/<int:contact_id>", methods=["PATCH"])
+@bp.doc(tags=["Contacts"])
 @bp.arguments(ContactChangesSchema(partial=True))
 @bp.response(200, ContactSchema)
 @api_requires(Permission.CONTACTS_EDIT)
@@ -231,6 +235,7 @@ def update_contact(data: dict[str, Any], contact_id: int):
 
 
 @bp.route("/contacts/<int:contact_id>", methods=["DELETE"])
+@bp.doc(tags=["Contacts"])
 @bp.response(204)
 @api_requires(Permission.CONTACTS_DELETE)
 def delete_contact(contact_id: int):

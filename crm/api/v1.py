@@ -14,7 +14,7 @@ from functools import wraps
 from typing import Any, TypeVar
 
 from flask import Blueprint as FlaskBlueprint
-from flask import Flask, current_app, g, request
+from flask import Flask, current_app, g, render_template, request
 from flask_login import current_user
 from flask_smorest import Api, Blueprint
 from marshmallow import Schema, fields
@@ -49,7 +49,7 @@ class _Api(Api):
         pass
 
 
-bp = Blueprint("api_v1", __name__, url_prefix=PREFIX, description="The API")
+bp = Blueprint("api_v1", __name__, url_prefix=PREFIX)
 # The document itself: a plain blueprint, so it is not one of the operations it describes.
 docs_bp = FlaskBlueprint("api_docs", __name__, url_prefix=PREFIX)
 
@@ -96,6 +96,7 @@ def _sign_in_by_token():
         )
     user, token = found
     g._login_user, g.api_token = user, token
+    g.acting_via = f"via API, token {token.name}"  # the audit trail says so
     if token.read_only and request.method not in READING:
         return problem(
             403, "The token is read-only", "Make a read and write token to change records."
@@ -114,6 +115,7 @@ class MeSchema(Schema):
 
 
 @bp.route("/me")
+@bp.doc(tags=["Your account"])
 @bp.response(200, MeSchema)
 @api_requires(Permission.ACCOUNT)
 def me():
@@ -134,7 +136,17 @@ def me():
 @public
 def openapi_json():
     """This API's OpenAPI 3.1 document (no token needed)."""
-    return current_app.extensions[_API].spec.to_dict()
+    document = current_app.extensions[_API].spec.to_dict()
+    # flask-smorest lists the blueprint as a tag; the operations are tagged by resource.
+    document["tags"] = [t for t in document.get("tags", []) if t["name"] != bp.name]
+    return document
+
+
+@docs_bp.route("/docs")
+@public
+def reference():
+    """The API's reference, read from the document (Swagger UI, from static/vendor)."""
+    return render_template("api/reference.html")
 
 
 _API = "crm.api.v1"

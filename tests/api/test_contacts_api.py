@@ -101,6 +101,7 @@ def test_a_contact_is_created_with_the_forms_checks_and_audited_as_its_user(api,
     assert made.headers["ETag"] == f'"contact-{body["id"]}-v1"'
     entry = db.session.scalar(sa.select(AuditEntry).where(AuditEntry.object_type == "contact"))
     assert entry.actor_id == lead.user.id and entry.summary == "Created Nasrin Sultana"
+    assert entry.actor_label == f"{lead.user.email} (via API, token test)"
     again = lead.post(
         "/api/v1/contacts", json={"first_name": "Other", "email": "nasrin@example.org"}
     )
