@@ -200,7 +200,7 @@ def register_jobs() -> None:
 
 def register_blueprints(app: Flask) -> None:
     # Imported here, when an app is made, to keep `import crm.<module>` light (see above).
-    from crm.api import v1 as api_v1
+    from crm.api import setup as api_setup
     from crm.api.token_pages import bp as api_tokens_bp
     from crm.audit.views import bp as audit_bp
     from crm.auth.admin import bp as users_bp
@@ -231,7 +231,7 @@ def register_blueprints(app: Flask) -> None:
     from crm.standards.views import bp as standards_bp
     from crm.workgroups.views import bp as workgroups_bp
 
-    api_v1.init_app(app)
+    api_setup.init_app(app)
     for bp in (
         health_bp,
         api_tokens_bp,

@@ -53,7 +53,7 @@ def _is_api(endpoint: str) -> bool:
 
 def _endpoints(app):
     for rule in app.url_map.iter_rules():
-        method = "GET" if "GET" in rule.methods else "POST"
+        method = next(m for m in ("GET", "POST", "PATCH", "PUT", "DELETE") if m in rule.methods)
         values = {}
         for arg in rule.arguments:
             numeric = isinstance(rule._converters[arg], IntegerConverter)
@@ -68,7 +68,9 @@ def _endpoints(app):
 def _call(client, method, url, headers=None):
     if method == "GET":
         return client.get(url, headers=headers)
-    return client.post(url, data={}, headers=headers)
+    if method == "POST":
+        return client.post(url, data={}, headers=headers)
+    return client.open(url, method=method, json={}, headers=headers)
 
 
 def test_every_view_declares_its_access(app):

@@ -9,6 +9,7 @@ from flask import abort
 from flask_login import current_user
 from marshmallow import Schema, fields, validate
 
+from crm.api.blueprint import api_requires, bp
 from crm.api.conventions import (
     PageArgs,
     Precondition,
@@ -19,7 +20,6 @@ from crm.api.conventions import (
     refused,
     with_next_link,
 )
-from crm.api.v1 import api_requires, bp
 from crm.contacts import operations, queries
 from crm.contacts.models import ConsentStatus, Contact
 from crm.core.access import Permission
@@ -157,9 +157,9 @@ def _answer(contact: Contact, status: int = 200):
 
 @bp.route("/contacts")
 @bp.doc(tags=["Contacts"])
+@api_requires(Permission.CONTACTS_VIEW)
 @bp.arguments(ContactListArgs, location="query")
 @bp.response(200, ContactPageSchema)
-@api_requires(Permission.CONTACTS_VIEW)
 def list_contacts(args: dict[str, Any]):
     """Contacts, a page at a time, with the contact list's filters and sorts."""
     filters = queries.ContactFilters(
@@ -187,8 +187,8 @@ def list_contacts(args: dict[str, Any]):
 
 @bp.route("/contacts/<int:contact_id>")
 @bp.doc(tags=["Contacts"])
-@bp.response(200, ContactSchema)
 @api_requires(Permission.CONTACTS_VIEW)
+@bp.response(200, ContactSchema)
 def get_contact(contact_id: int):
     """One contact, with its ETag (send it back as `If-Match` to change it safely)."""
     return _answer(_load(contact_id))
@@ -196,9 +196,9 @@ def get_contact(contact_id: int):
 
 @bp.route("/contacts", methods=["POST"])
 @bp.doc(tags=["Contacts"])
+@api_requires(Permission.CONTACTS_EDIT)
 @bp.arguments(ContactSchema)
 @bp.response(201, ContactSchema)
-@api_requires(Permission.CONTACTS_EDIT)
 def create_contact(data: dict[str, Any]):
     """A new contact, checked as the contact form checks one."""
     done = attempt(lambda: operations.create_contact(current_user, _fields(data)), show=False)
@@ -209,9 +209,9 @@ def create_contact(data: dict[str, Any]):
 
 @bp.route("/contacts/<int:contact_id>", methods=["PATCH"])
 @bp.doc(tags=["Contacts"])
+@api_requires(Permission.CONTACTS_EDIT)
 @bp.arguments(ContactChangesSchema(partial=True))
 @bp.response(200, ContactSchema)
-@api_requires(Permission.CONTACTS_EDIT)
 def update_contact(data: dict[str, Any], contact_id: int):
     """Change the fields sent; the others keep their values."""
     contact = _load(contact_id)
@@ -236,8 +236,8 @@ def update_contact(data: dict[str, Any], contact_id: int):
 
 @bp.route("/contacts/<int:contact_id>", methods=["DELETE"])
 @bp.doc(tags=["Contacts"])
-@bp.response(204)
 @api_requires(Permission.CONTACTS_DELETE)
+@bp.response(204)
 def delete_contact(contact_id: int):
     """Delete a contact with no history (otherwise refused: erase their personal data)."""
     contact = _load(contact_id)
