@@ -133,6 +133,7 @@ def _configure_sqlite(engine: sa.Engine, busy_timeout_ms: int) -> None:
 def register_models() -> None:
     """Import every model module so the metadata (and Alembic) sees all tables."""
     # Imported here, when an app is made, to keep `import crm.<module>` light (see above).
+    import crm.api.models  # noqa: F401
     import crm.audit.models  # noqa: F401
     import crm.auth.models  # noqa: F401
     import crm.auth.two_factor_models  # noqa: F401
@@ -187,6 +188,7 @@ def register_jobs() -> None:
     """Import every module that registers job handlers or periodic work, so any process (a
     worker, or a page that queues a job) knows every kind."""
     # Imported here, when an app is made, to keep `import crm.<module>` light (see above).
+    import crm.api.jobs  # noqa: F401
     import crm.auth.jobs  # noqa: F401
     import crm.campaigns.jobs  # noqa: F401
     import crm.core.housekeeping  # noqa: F401
@@ -200,6 +202,8 @@ def register_jobs() -> None:
 
 def register_blueprints(app: Flask) -> None:
     # Imported here, when an app is made, to keep `import crm.<module>` light (see above).
+    from crm.api import setup as api_setup
+    from crm.api.token_pages import bp as api_tokens_bp
     from crm.audit.views import bp as audit_bp
     from crm.auth.admin import bp as users_bp
     from crm.auth.two_factor_views import bp as two_factor_bp
@@ -231,8 +235,10 @@ def register_blueprints(app: Flask) -> None:
     from crm.standards.views import bp as standards_bp
     from crm.workgroups.views import bp as workgroups_bp
 
+    api_setup.init_app(app)
     for bp in (
         health_bp,
+        api_tokens_bp,
         dashboard_bp,
         auth_bp,
         two_factor_bp,

@@ -11,6 +11,7 @@ import sqlalchemy as sa
 from flask import current_app
 from flask.cli import AppGroup
 
+from crm.api.cli import api_token_cli
 from crm.auth import operations, two_factor
 from crm.auth.models import User
 from crm.core.access import Role
@@ -160,6 +161,7 @@ def _register_domain_commands() -> None:
     crm_cli.add_command(worker_command)
     crm_cli.add_command(report_command)
     crm_cli.add_command(import_command)
+    crm_cli.add_command(api_token_cli)
 
 
 _register_domain_commands()

@@ -45,12 +45,19 @@ PUBLIC_ENDPOINTS = {
     "campaign_public.topics",  # the preference page the unsubscribe page links to
     # SendGrid's Event Webhook: no login, a signature over the body instead.
     "campaign_webhooks.sendgrid_events",
+    # The API's OpenAPI document (the API itself takes a token: below).
+    "api_docs.openapi_json",
+    "api_docs.reference",
 }
+
+
+def _is_api(endpoint: str) -> bool:
+    return endpoint.startswith("api_v1.")
 
 
 def _endpoints(app):
     for rule in app.url_map.iter_rules():
-        method = "GET" if "GET" in rule.methods else "POST"
+        method = next(m for m in ("GET", "POST", "PATCH", "PUT", "DELETE") if m in rule.methods)
         values = {}
         for arg in rule.arguments:
             numeric = isinstance(rule._converters[arg], IntegerConverter)
@@ -62,8 +69,12 @@ def _endpoints(app):
         yield rule.endpoint, method, url
 
 
-def _call(client, method, url):
-    return client.get(url) if method == "GET" else client.post(url, data={})
+def _call(client, method, url, headers=None):
+    if method == "GET":
+        return client.get(url, headers=headers)
+    if method == "POST":
+        return client.post(url, data={}, headers=headers)
+    return client.open(url, method=method, json={}, headers=headers)
 
 
 def test_every_view_declares_its_access(app):
@@ -86,6 +97,10 @@ def test_anonymous_users_are_sent_to_login(app, client):
         if endpoint in PUBLIC_ENDPOINTS:
             continue
         response = _call(client, method, url)
+        if _is_api(endpoint):  # a token is asked for, as a problem document
+            assert response.status_code == 401, (endpoint, response.status_code)
+            assert response.content_type == "application/problem+json", endpoint
+            continue
         assert response.status_code == 302, (endpoint, response.status_code)
         assert "/login" in response.headers["Location"], endpoint
         checked += 1
@@ -94,20 +109,27 @@ def test_anonymous_users_are_sent_to_login(app, client):
 
 @pytest.mark.parametrize("role", list(Role))
 def test_each_role_gets_403_exactly_where_it_lacks_permission(app, client, make_user, login, role):
+    from crm.api.tokens import create
+
     user = make_user(role)
+    _token, raw = create(None, user, name="access walk", read_only=False, days=1)
+    bearer = {"Authorization": f"Bearer {raw}"}
     allowed = ROLE_PERMISSIONS[role]
     for endpoint, method, url in _endpoints(app):
         if endpoint in PUBLIC_ENDPOINTS:
             continue
         login(user)  # again each time: a POST may have logged out or changed the session
-        response = _call(client, method, url)
+        api = _is_api(endpoint)
+        response = _call(client, method, url, headers=bearer if api else None)
         needed = permission_of(app.view_functions[endpoint])
         if needed in allowed:
             assert response.status_code != 403, (role, endpoint)
             assert response.status_code < 500, (role, endpoint, response.status_code)
         else:
             assert response.status_code == 403, (role, endpoint, response.status_code)
-            assert b"Not allowed" in response.data
+            assert b"Not allowed" in response.data or (
+                api and response.content_type == "application/problem+json"
+            )
 
 
 def test_the_jobs_pages_are_for_admins_only(app):

@@ -9,6 +9,7 @@ from enum import Enum
 from typing import Any, Protocol
 
 import sqlalchemy as sa
+from flask import g, has_app_context
 from sqlalchemy.orm import selectinload
 
 from crm.audit.models import AuditAction, AuditEntry
@@ -61,6 +62,14 @@ def changes_since(obj: Any, before: dict[str, Any]) -> dict[str, list]:
     }
 
 
+def actor_label(actor: Any) -> str:
+    """Who, as the trail keeps it in words: the actor's email, and how they acted when it was
+    not through the pages (the API says "via API, token NAME" in `g.acting_via`)."""
+    label = getattr(actor, "email", None) or "system"
+    via = g.get("acting_via") if has_app_context() else None
+    return f"{label} ({via})"[:254] if via and actor is not None else label
+
+
 def record(
     actor: Any,
     action: AuditAction,
@@ -72,7 +81,7 @@ def record(
 ) -> AuditEntry:
     entry = AuditEntry(
         actor_id=getattr(actor, "id", None),
-        actor_label=getattr(actor, "email", None) or "system",
+        actor_label=actor_label(actor),
         action=action,
         object_type=object_type,
         object_id=object_id,
@@ -171,7 +180,7 @@ def record_many(
     Returns how many."""
     now = utcnow()
     actor_id = getattr(actor, "id", None)
-    label = getattr(actor, "email", None) or "system"
+    label = actor_label(actor)
     summary = summary[:300]
     rows = [
         (now, actor_id, label, action.value, object_type, object_id, summary, changes or None)
@@ -204,7 +213,7 @@ def record_each(
             sa.select(
                 value("at", utcnow()),
                 value("actor_id", getattr(actor, "id", None)),
-                value("actor_label", getattr(actor, "email", None) or "system"),
+                value("actor_label", actor_label(actor)),
                 value("action", action.value),
                 value("object_type", object_type),
                 source.c.value,

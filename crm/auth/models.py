@@ -151,6 +151,8 @@ class SecurityEventKind(StrEnum):
     PASSKEY_REMOVED = "passkey_removed"
     SIGNED_IN_WITH_PASSKEY = "signed_in_with_passkey"
     PASSKEY_SIGN_IN_FAILED = "passkey_sign_in_failed"
+    API_TOKEN_CREATED = "api_token_created"
+    API_TOKEN_REVOKED = "api_token_revoked"
 
     @property
     def label(self) -> str:
@@ -177,6 +179,8 @@ SECURITY_EVENT_LABELS = {
     SecurityEventKind.PASSKEY_REMOVED: "Passkey removed",
     SecurityEventKind.SIGNED_IN_WITH_PASSKEY: "Signed in with a passkey",
     SecurityEventKind.PASSKEY_SIGN_IN_FAILED: "Passkey sign-in failed",
+    SecurityEventKind.API_TOKEN_CREATED: "API token created",
+    SecurityEventKind.API_TOKEN_REVOKED: "API token revoked",
 }
 
 

@@ -103,7 +103,7 @@ def rotate(user: User) -> str | None:
     if row is None:
         return None
     secret = secrets.token_urlsafe(32)
-    if not _write_apart(_table.c.id == row.id, {"key_hash": _hash(secret)}):
+    if not write_apart(_table, _table.c.id == row.id, {"key_hash": _hash(secret)}):
         return None
     set_committed_value(row, "key_hash", _hash(secret))
     user.session_secret = secret
@@ -171,22 +171,22 @@ def _touch(row: UserSession, now: datetime) -> None:
     values: dict = {"last_seen_at": now}
     if not row.remember:
         values["expires_at"] = now + idle_lifetime()
-    if _write_apart(_table.c.id == row.id, values):
+    if write_apart(_table, _table.c.id == row.id, values):
         for name, value in values.items():
             set_committed_value(row, name, value)
 
 
-def _write_apart(where: sa.ColumnElement[bool], values: dict) -> bool:
-    """Update `user_session` rows in a connection and transaction of their own, committed at
-    once, giving up at once if SQLite's write lock is taken: a page never waits on an import
-    for this. True if a row was written."""
+def write_apart(table: sa.Table, where: sa.ColumnElement[bool], values: dict) -> bool:
+    """Update rows of `table` (a session's or a token's "last used") in a connection and
+    transaction of their own, committed at once, giving up at once if SQLite's write lock is
+    taken: a page never waits on an import for this. True if a row was written."""
     try:
         with db.engine.connect() as conn:
             sqlite = conn.dialect.name == "sqlite"
             if sqlite:
                 conn.exec_driver_sql("PRAGMA busy_timeout=0")
             try:
-                written = conn.execute(sa.update(_table).where(where).values(**values)).rowcount
+                written = conn.execute(sa.update(table).where(where).values(**values)).rowcount
                 conn.commit()
             finally:
                 if sqlite:

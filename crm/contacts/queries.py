@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 from dataclasses import dataclass, replace
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import ARRAY
@@ -13,8 +13,8 @@ from sqlalchemy.orm import joinedload, load_only, selectinload
 
 from crm.auth.models import User
 from crm.contacts.models import Contact
-from crm.core import shared_store
-from crm.core.pagination import SortOption
+from crm.core import shared_store, table_counts
+from crm.core.pagination import Page, SortOption, ids_of_page, paginate
 from crm.core.search import normalize_query, substring_condition, substring_ids
 from crm.core.validation import database_int
 from crm.extensions import db
@@ -46,10 +46,25 @@ class ContactFilters:
     tag: str = ""
     owner: str = ""  # a user id, or "me" resolved by the view, or "none"
     organization_id: int | None = None
+    updated_since: datetime | None = None  # the API's incremental sync
 
     @property
     def active(self) -> bool:
-        return any((self.q, self.kind, self.country, self.tag, self.owner, self.organization_id))
+        return self.besides_search or bool(self.q)
+
+    @property
+    def besides_search(self) -> bool:
+        """Any filter but the search text."""
+        return any(
+            (
+                self.kind,
+                self.country,
+                self.tag,
+                self.owner,
+                self.organization_id,
+                self.updated_since,
+            )
+        )
 
 
 # A search counts its matches up to this many, the same on every engine; past it the list says
@@ -236,8 +251,15 @@ def detail_options() -> list:
     return [joinedload(Contact.organization)]
 
 
-def filtered(filters: ContactFilters, plan: SearchPlan | None = None) -> sa.Select:
-    return list_rows().where(*_conditions(filters, plan))
+def full_rows() -> sa.Select:
+    """Whole records with their tags (the API's list): a page's tags in one more statement."""
+    return sa.select(Contact).options(selectinload(Contact.tags))
+
+
+def filtered(
+    filters: ContactFilters, plan: SearchPlan | None = None, rows: sa.Select | None = None
+) -> sa.Select:
+    return (list_rows() if rows is None else rows).where(*_conditions(filters, plan))
 
 
 def filtered_ids(filters: ContactFilters, plan: SearchPlan | None = None) -> sa.Select:
@@ -273,7 +295,62 @@ def _conditions(filters: ContactFilters, plan: SearchPlan | None) -> list[sa.Col
             conditions.append(Contact.owner_id == database_int(filters.owner))
     if filters.organization_id:
         conditions.append(Contact.organization_id == filters.organization_id)
+    if filters.updated_since is not None:
+        conditions.append(Contact.updated_at >= filters.updated_since)
     return conditions
+
+
+def contact_page(
+    filters: ContactFilters,
+    sort: SortOption,
+    *,
+    after: str | None = None,
+    before: str | None = None,
+    page_size: int = 50,
+    count_cap: int = 10_000,
+    count: bool = True,
+    whole: bool = False,
+) -> Page:
+    """One page of the contacts `filters` select, in `sort` order, as the list page and the
+    API show it: a search's matches found through its plan (a few ids, or a walk of the sort
+    order when they are a great many), the total counted only where that is cheap, unless
+    `count` is False (then never). `whole`: whole records with their tags (the API's), not
+    the list page's columns."""
+    shown = full_rows() if whole else list_rows()
+    plan = plan_search(filters.q)
+    search_only = bool(filters.q) and not filters.besides_search
+    if plan and plan.ids is not None and search_only and len(sort.columns) == 1:
+        # Every match is known by id and the list is in id order: fetch just the page's rows.
+        page_ids = ids_of_page(plan.ids, sort, after=after, before=before, page_size=page_size)
+        plan = plan_for_ids(page_ids, total=plan.known_total)
+    stmt, rows = filtered(filters, plan, shown), None
+    if plan and plan.known_total is None and len(sort.columns) > 1:
+        # A great many matches listed by name (or date): find the page's ids walking that
+        # order, reading the index alone where it can, then load those rows.
+        plan = plan.for_sort(sort)
+        stmt, rows = filtered_ids(filters, plan), shown
+    known = plan.known_total if plan and search_only else None
+    if not filters.active:
+        # Every contact: the count the worker stored, when past the cap (not counted here).
+        known = table_counts.known_total("contact")
+    page = paginate(
+        stmt,
+        sort,
+        after=after,
+        before=before,
+        page_size=page_size,
+        count_cap=count_cap,
+        # A search already knows how many it found (or that it is a great many): counting
+        # again through a dense match would read most of the table.
+        known_total=known if count else None,
+        count=count and not (plan and plan.known_total is None),
+        rows=rows,
+    )
+    if not count:
+        page.total, page.total_is_capped = None, False
+    elif plan and plan.known_total is None and search_only:
+        page.total, page.total_is_capped = dense_floor() + 1, True
+    return page
 
 
 def lookup(text: str, limit: int = 10) -> list[Contact]:

@@ -9,6 +9,7 @@ from flask import (
     Blueprint,
     Response,
     abort,
+    current_app,
     flash,
     jsonify,
     redirect,
@@ -24,12 +25,10 @@ from crm.auth.operations import staff_choices
 from crm.contacts import operations, queries
 from crm.contacts.forms import ContactForm
 from crm.contacts.models import ConsentStatus, Contact
-from crm.core import table_counts
 from crm.core.access import Permission, requires
 from crm.core.countries import country_choices, language_name
 from crm.core.form_pages import submit_form
-from crm.core.list_page import chosen_sort, cursor, page_of, page_size
-from crm.core.pagination import ids_of_page
+from crm.core.list_page import chosen_sort, cursor, page_size
 from crm.core.timeline import timeline_for
 from crm.core.unit_of_work import attempt
 from crm.core.validation import known_choice
@@ -97,36 +96,13 @@ def index():
         owner=str(current_user.id) if owner == "me" else owner,
     )
     sort_key, sort = chosen_sort(queries.SORTS, queries.SEARCH_SORT if filters.q else "name")
-    plan = queries.plan_search(filters.q)
-    other_filters = filters.kind or filters.country or filters.tag or filters.owner
-    search_only = bool(filters.q) and not other_filters
-    if plan and plan.ids is not None and search_only and len(sort.columns) == 1:
-        # Every match is known by id and the list is in id order: fetch just the page's rows.
-        plan = queries.plan_for_ids(
-            ids_of_page(plan.ids, sort, **cursor(), page_size=page_size()),
-            total=plan.known_total,
-        )
-    stmt, rows = queries.filtered(filters, plan), None
-    if plan and plan.known_total is None and len(sort.columns) > 1:
-        # A great many matches listed by name (or date): find the page's ids walking that
-        # order, reading the index alone where it can, then load those rows.
-        plan = plan.for_sort(sort)
-        stmt, rows = queries.filtered_ids(filters, plan), queries.list_rows()
-    known = plan.known_total if plan and search_only else None
-    if not filters.q and not other_filters:
-        # Every contact: the count the worker stored, when past the cap (not counted here).
-        known = table_counts.known_total("contact")
-    page = page_of(
-        stmt,
+    page = queries.contact_page(
+        filters,
         sort,
-        # A search already knows how many it found (or that it is a great many): counting
-        # again through a dense match would read most of the table.
-        known_total=known,
-        count=not (plan and plan.known_total is None),
-        rows=rows,
+        **cursor(),
+        page_size=page_size(),
+        count_cap=current_app.config["COUNT_CAP"],
     )
-    if plan and plan.known_total is None and search_only:
-        page.total, page.total_is_capped = queries.dense_floor() + 1, True
     return render_template(
         "contacts/index.html",
         page=page,

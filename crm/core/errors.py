@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import logging
 
-from flask import Flask, flash, redirect, render_template, request
+from flask import Flask, Response, flash, jsonify, redirect, render_template, request
 from flask_wtf.csrf import CSRFError
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm.exc import StaleDataError
+from werkzeug.exceptions import HTTPException
 
 from crm.extensions import db
 
@@ -32,9 +33,59 @@ CONFLICT_MESSAGE = (
 )
 
 
+# Paths whose errors are answered as RFC 9457 problem documents instead of pages (the API's),
+# registered by the domain that serves them.
+_PROBLEM_PATHS: list[str] = []
+
+
+def answer_problems_under(prefix: str) -> None:
+    if prefix not in _PROBLEM_PATHS:
+        _PROBLEM_PATHS.append(prefix)
+
+
+def wants_problem() -> bool:
+    return any(request.path.startswith(prefix) for prefix in _PROBLEM_PATHS)
+
+
+def problem(
+    status: int, title: str, detail: str = "", *, headers: dict | None = None, **extra
+) -> Response:
+    """An `application/problem+json` answer (RFC 9457): `title` says what kind of problem,
+    `detail` this occurrence; `extra` members (such as each field's `errors`) go beside them."""
+    body = {"type": "about:blank", "title": title, "status": status}
+    if detail:
+        body["detail"] = detail
+    body.update(extra)
+    response = jsonify(body)
+    response.status_code = status
+    response.content_type = "application/problem+json"
+    response.headers.update(headers or {})
+    return response
+
+
 def register(app: Flask) -> None:
     def page(code: int, title: str, message: str):
+        if wants_problem():
+            return problem(code, title, message)
         return render_template("errors/error.html", code=code, title=title, message=message), code
+
+    @app.errorhandler(HTTPException)
+    def any_other(error: HTTPException):
+        """What no handler below names (401, 409, 412, 422, 429 …): a problem document on the
+        API's paths (with the fields' `errors` a validation gave), Werkzeug's page elsewhere."""
+        if not wants_problem():
+            return error
+        data = getattr(error, "data", None) or {}
+        extra = {"errors": data.get("errors") or data.get("messages")} if data else {}
+        headers = dict(data.get("headers") or {}) if data else {}
+        code = error.code or 500
+        return problem(
+            code,
+            error.name,
+            error.description or "",
+            headers=headers,
+            **{k: v for k, v in extra.items() if v},
+        )
 
     @app.errorhandler(400)
     def bad_request(error):
@@ -84,12 +135,14 @@ def register(app: Flask) -> None:
         db.session.rollback()
         if "database is locked" in str(error.orig):
             g.reading_only = True  # the page reads the user; it must not queue for the lock
-            body, status = page(
-                503,
-                "The database is busy",
+            title = "The database is busy"
+            message = (
                 "Another large change, such as an import, is being written. Nothing was saved; "
-                "go back and try again in a minute.",
+                "go back and try again in a minute."
             )
+            if wants_problem():
+                return problem(503, title, message, headers={"Retry-After": "60"})
+            body, status = page(503, title, message)
             return body, status, {"Retry-After": "60"}
         log.exception("Database error", exc_info=error)
         return server_error(error)

@@ -11,7 +11,7 @@ from alembic import op
 
 # revision identifiers, used by Alembic.
 revision = "0029_passkeys"
-down_revision = "0024_campaign_counts"
+down_revision = "0028_two_factor"
 branch_labels = None
 depends_on = None
 
