@@ -136,8 +136,8 @@ def register_models() -> None:
     import crm.api.models  # noqa: F401
     import crm.audit.models  # noqa: F401
     import crm.auth.models  # noqa: F401
-    import crm.auth.two_factor_models  # noqa: F401
     import crm.auth.passkey_models  # noqa: F401
+    import crm.auth.two_factor_models  # noqa: F401
     import crm.campaigns.models  # noqa: F401
     import crm.champions.models  # noqa: F401
     import crm.consultations.models  # noqa: F401
@@ -206,8 +206,8 @@ def register_blueprints(app: Flask) -> None:
     from crm.api.token_pages import bp as api_tokens_bp
     from crm.audit.views import bp as audit_bp
     from crm.auth.admin import bp as users_bp
-    from crm.auth.two_factor_views import bp as two_factor_bp
     from crm.auth.passkey_views import bp as passkeys_bp
+    from crm.auth.two_factor_views import bp as two_factor_bp
     from crm.auth.views import bp as auth_bp
     from crm.campaigns.public import bp as campaign_public_bp
     from crm.campaigns.public import webhook_bp as campaign_webhooks_bp

@@ -18,6 +18,8 @@ PUBLIC_ENDPOINTS = {
     "auth.accept_invitation",
     "auth.forgot_password",  # asks for a link by email; the same answer for every address
     "two_factor.code",  # a sign-in's second step, after a right password (kept in the session)
+    "two_factor.passkey_options",  # the same step with a passkey
+    "two_factor.passkey",
     # Signing in with a passkey instead of a password (from the login page).
     "passkeys.sign_in_options",
     "passkeys.sign_in",

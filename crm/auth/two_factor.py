@@ -20,8 +20,9 @@ import sqlalchemy as sa
 
 from crm.audit import operations as audit
 from crm.audit.models import AuditAction
-from crm.auth import operations, security_log
+from crm.auth import operations, passkeys, security_log
 from crm.auth.models import SecurityEventKind, User
+from crm.auth.passkey_models import Passkey
 from crm.auth.two_factor_models import RecoveryCode, TwoFactor
 from crm.core.access import Role
 from crm.core.db import rows_touched, utcnow
@@ -39,8 +40,9 @@ _ALPHABET = "abcdefghjkmnpqrstuvwxyz23456789"  # no 0/o, 1/l/i: read from paper 
 
 
 def has_second_factor(user: User) -> bool:
-    """Whether signing in as `user` takes a second factor."""
-    return active_app(user) is not None
+    """Whether signing in as `user` takes a second factor: an authenticator app, or a passkey
+    (which also signs in on its own, from the login page)."""
+    return active_app(user) is not None or passkeys.has_passkey(user)
 
 
 def active_app(user: User) -> TwoFactor | None:
@@ -62,13 +64,11 @@ def users_with_second_factor(user_ids: list[int]) -> set[int]:
     """Which of `user_ids` have a second factor (for a list of accounts)."""
     if not user_ids:
         return set()
-    return set(
-        db.session.scalars(
-            sa.select(TwoFactor.user_id).where(
-                TwoFactor.user_id.in_(user_ids), TwoFactor.confirmed_at.is_not(None)
-            )
-        )
+    with_app = sa.select(TwoFactor.user_id).where(
+        TwoFactor.user_id.in_(user_ids), TwoFactor.confirmed_at.is_not(None)
     )
+    with_passkey = sa.select(Passkey.user_id).where(Passkey.user_id.in_(user_ids))
+    return set(db.session.scalars(sa.union(with_app, with_passkey)))
 
 
 def recovery_codes_left(user: User) -> int:
@@ -221,8 +221,9 @@ def turn_off(
     user: User, password: str, code: str, *, required_roles: tuple[str, ...] | list[str]
 ) -> None:
     """`user` turns two-factor sign-in off, with their password and a code (from the app, or
-    a recovery code). Refused when their role requires it."""
-    if required_for(user, required_roles):
+    a recovery code). Refused when their role requires a second factor and a passkey does not
+    stand in for the app."""
+    if required_for(user, required_roles) and not passkeys.has_passkey(user):
         raise OperationError(
             f"Two-factor sign-in is required for the role {Role(user.role).label}: it stays on."
         )

@@ -19,6 +19,7 @@ from flask import (
     abort,
     current_app,
     flash,
+    jsonify,
     redirect,
     render_template,
     request,
@@ -32,12 +33,12 @@ from werkzeug.wrappers import Response as BaseResponse
 from wtforms import BooleanField, PasswordField, StringField
 from wtforms.validators import DataRequired, Length
 
-from crm.auth import operations, sessions, two_factor
+from crm.auth import operations, passkeys, sessions, two_factor
 from crm.auth.models import User
 from crm.core.access import Permission, public, requires
 from crm.core.http import client_address, safe_next
 from crm.core.tokens import TokenError, make_token, read_token
-from crm.core.unit_of_work import attempt, attempt_flashed
+from crm.core.unit_of_work import attempt, attempt_flashed, keep_changes
 from crm.extensions import db
 
 bp = Blueprint("two_factor", __name__)
@@ -55,9 +56,14 @@ OPEN_BEFORE_ENROLMENT = frozenset(
         "two_factor.account",
         "two_factor.begin",
         "two_factor.confirm",
+        # A passkey is a second factor too.
+        "passkeys.account_passkeys",
+        "passkeys.add_options",
+        "passkeys.add",
         "auth.logout",
     }
 )
+PASSKEY_STEP = "two_factor_passkey"  # the session key of a passkey asked for as the second step
 
 
 class CodeForm(FlaskForm):
@@ -117,6 +123,8 @@ def code():
         return redirect(url_for("auth.login"))
     form = CodeForm()
     form.trust.label.text = f"Trust this browser for {_trust_days()} days"
+    if request.method == "POST" and two_factor.active_app(user) is None:
+        abort(400)  # no app to take a code from: the page offers the passkey only
     if form.validate_on_submit():
         config = current_app.config
         try:
@@ -142,7 +150,7 @@ def code():
             session[PENDING] = pending
             # Answered 200, so the wrong code is committed with the request and counts.
             form.code.errors.append("That code is not right. Type the newest code from your app.")
-            return render_template("auth/two_factor_code.html", form=form)
+            return _code_page(form, user)
         session.pop(PENDING, None)
         response = _finish(
             user,
@@ -160,7 +168,76 @@ def code():
         if form.trust.data:
             _trust(response, user)
         return response
-    return render_template("auth/two_factor_code.html", form=form)
+    return _code_page(form, user)
+
+
+def _code_page(form: CodeForm, user: User) -> str:
+    return render_template(
+        "auth/two_factor_code.html",
+        form=form,
+        has_app=two_factor.active_app(user) is not None,
+        passkey_rp=passkeys.relying_party() if passkeys.has_passkey(user) else None,
+    )
+
+
+@bp.route("/login/code/passkey/options", methods=["POST"])
+@public
+def passkey_options():
+    """The second step with a passkey: the challenge, for the pending user's passkeys only."""
+    pending, user = _pending()
+    rp = passkeys.relying_party()
+    if pending is None or user is None or rp is None:
+        return jsonify(error="Your sign-in has timed out. Log in again with your password."), 400
+    text, state = passkeys.authentication_options(rp, user)
+    session[PASSKEY_STEP] = state.to_dict()
+    return Response(text, mimetype="application/json")
+
+
+@bp.route("/login/code/passkey", methods=["POST"])
+@public
+def passkey():
+    """The pending user's passkey answered: the sign-in is complete. A wrong answer counts as
+    a wrong code (the throttle, the security log, five and back to the password)."""
+    kept = session.pop(PASSKEY_STEP, None)  # one answer per challenge, right or wrong
+    pending, user = _pending()
+    rp = passkeys.relying_party()
+    body = request.get_json(silent=True) if (request.content_length or 0) <= 64 * 1024 else None
+    if pending is None or user is None or rp is None:
+        return jsonify(error="Your sign-in has timed out. Log in again with your password."), 400
+    if not isinstance(body, dict):
+        return jsonify(error="Send the passkey as a JSON object."), 400
+    config = current_app.config
+    try:
+        operations.check_throttle(
+            user.email,
+            client_address(),
+            window_seconds=config["LOGIN_THROTTLE_WINDOW_SECONDS"],
+            max_per_account=config["LOGIN_MAX_FAILURES_PER_ACCOUNT"],
+            max_per_address=config["LOGIN_MAX_FAILURES_PER_ADDRESS"],
+        )
+        state = passkeys.challenge_from(kept, "sign-in", user)
+        passkeys.verify_assertion(body.get("credential"), state=state, rp=rp, user=user)
+    except operations.LoginThrottled as exc:
+        session.pop(PENDING, None)
+        keep_changes()  # the refusal is in the security log
+        return jsonify(error=exc.message, redirect=url_for("auth.login")), 429
+    except passkeys.PasskeyRefused as refused:
+        two_factor.wrong_code(user, client_address())
+        keep_changes()  # the failure counts, and is in the security log
+        pending["wrong"] = int(pending.get("wrong", 0)) + 1
+        if pending["wrong"] >= MAX_WRONG_CODES:
+            session.pop(PENDING, None)
+            return jsonify(error=refused.message, redirect=url_for("auth.login")), 400
+        session[PENDING] = pending
+        return jsonify(error=refused.message), 400
+    session.pop(PENDING, None)
+    done = _finish(
+        user,
+        remember=bool(pending.get("remember")),
+        next_url=pending.get("next") or None,
+        how="with a passkey",
+    )
+    return jsonify(redirect=done.location)
 
 
 def _pending() -> tuple[dict[str, Any] | None, User | None]:
@@ -294,7 +371,10 @@ def _account_page(confirm_form=None, off_form=None, regen_form=None, status: int
         secret=two_factor.secret_for_reading(pending.secret) if pending else None,
         uri=uri,
         codes_left=two_factor.recovery_codes_left(user) if app else 0,
-        required=bool(roles) and two_factor.required_for(user, roles),
+        # Required, and no passkey stands in for the app: it stays on.
+        required=bool(roles)
+        and two_factor.required_for(user, roles)
+        and not passkeys.has_passkey(user),
         confirm_form=confirm_form or ConfirmForm(),
         off_form=off_form or TurnOffForm(prefix="off"),
         regen_form=regen_form or ConfirmForm(prefix="regen"),
