@@ -132,7 +132,9 @@ PERMISSION_LABELS: dict[Permission, str] = {
     Permission.USERS_MANAGE: "users and invitations",
     Permission.JOBS: "the Jobs page (retry, cancel)",
     Permission.WORKER_STATUS: "told when no worker runs",
-    Permission.ACCOUNT: "their own account (password, two-factor sign-in, passkeys, sessions, API tokens)",
+    Permission.ACCOUNT: (
+        "their own account (password, two-factor sign-in, passkeys, sessions, API tokens)"
+    ),
 }
 
 _STAFF_READ = {
