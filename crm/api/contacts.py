@@ -12,18 +12,19 @@ from marshmallow import Schema, fields, validate
 from crm.api.blueprint import api_requires, bp
 from crm.api.conventions import (
     PageArgs,
-    Precondition,
+    answer,
+    changed,
     count_cap,
-    etag_of,
-    expected_version,
+    created,
+    deleted,
+    merged,
     page_body,
-    refused,
     with_next_link,
+    writable,
 )
 from crm.contacts import operations, queries
 from crm.contacts.models import ConsentStatus, Contact
 from crm.core.access import Permission
-from crm.core.unit_of_work import attempt
 from crm.extensions import db
 from crm.organizations.models import OrganizationKind
 
@@ -102,7 +103,7 @@ class ContactPageSchema(Schema):
     total_is_capped = fields.Boolean()
 
 
-_WRITABLE = frozenset(name for name, f in ContactSchema().fields.items() if not f.dump_only)
+_WRITABLE = writable(ContactSchema)
 
 
 def _dump(contact: Contact) -> dict[str, Any]:
@@ -151,10 +152,6 @@ def _load(contact_id: int) -> Contact:
     return db.session.get(Contact, contact_id) or abort(404)
 
 
-def _answer(contact: Contact, status: int = 200):
-    return _dump(contact), status, {"ETag": etag_of(KIND, contact)}
-
-
 @bp.route("/contacts")
 @bp.doc(tags=["Contacts"])
 @api_requires(Permission.CONTACTS_VIEW)
@@ -191,7 +188,7 @@ def list_contacts(args: dict[str, Any]):
 @bp.response(200, ContactSchema)
 def get_contact(contact_id: int):
     """One contact, with its ETag (send it back as `If-Match` to change it safely)."""
-    return _answer(_load(contact_id))
+    return answer(KIND, _load(contact_id), _dump)
 
 
 @bp.route("/contacts", methods=["POST"])
@@ -201,10 +198,7 @@ def get_contact(contact_id: int):
 @bp.response(201, ContactSchema)
 def create_contact(data: dict[str, Any]):
     """A new contact, checked as the contact form checks one."""
-    done = attempt(lambda: operations.create_contact(current_user, _fields(data)), show=False)
-    if not done.ok:
-        return refused(done.error)
-    return _answer(done.value, 201)
+    return created(KIND, lambda: operations.create_contact(current_user, _fields(data)), _dump)
 
 
 @bp.route("/contacts/<int:contact_id>", methods=["PATCH"])
@@ -215,23 +209,15 @@ def create_contact(data: dict[str, Any]):
 def update_contact(data: dict[str, Any], contact_id: int):
     """Change the fields sent; the others keep their values."""
     contact = _load(contact_id)
-    try:
-        version = expected_version(KIND, contact)
-    except Precondition as exc:
-        return refused(exc)
-    merged = {
-        **_dump(contact),
-        **{k: v for k, v in data.items() if k in _WRITABLE},
-    }
-    done = attempt(
-        lambda: operations.update_contact(
-            current_user, contact, _fields(merged), expected_version=version
+    values = _fields(merged(_dump(contact), data, _WRITABLE))
+    return changed(
+        KIND,
+        contact,
+        lambda version: operations.update_contact(
+            current_user, contact, values, expected_version=version
         ),
-        show=False,
+        _dump,
     )
-    if not done.ok:
-        return refused(done.error)
-    return _answer(done.value)
 
 
 @bp.route("/contacts/<int:contact_id>", methods=["DELETE"])
@@ -241,11 +227,4 @@ def update_contact(data: dict[str, Any], contact_id: int):
 def delete_contact(contact_id: int):
     """Delete a contact with no history (otherwise refused: erase their personal data)."""
     contact = _load(contact_id)
-    try:
-        expected_version(KIND, contact)
-    except Precondition as exc:
-        return refused(exc)
-    done = attempt(lambda: operations.delete_contact(current_user, contact), show=False)
-    if not done.ok:
-        return refused(done.error)
-    return "", 204
+    return deleted(KIND, contact, lambda: operations.delete_contact(current_user, contact))

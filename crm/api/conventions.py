@@ -11,6 +11,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from flask import current_app, request, url_for
@@ -18,6 +19,7 @@ from marshmallow import Schema, fields, validate
 
 from crm.core.errors import ConflictError, OperationError, problem
 from crm.core.pagination import Page
+from crm.core.unit_of_work import attempt
 
 MAX_LIMIT = 500
 DEFAULT_LIMIT = 50
@@ -99,3 +101,54 @@ def refused(error: Exception):
 
 def count_cap() -> int:
     return int(current_app.config["COUNT_CAP"])
+
+
+# --- the writes every resource makes the same way --------------------------------------------
+
+
+def answer(kind: str, record: Any, dump: Callable[[Any], dict], status: int = 200):
+    """A record as the API answers it: its fields and its ETag."""
+    return dump(record), status, {"ETag": etag_of(kind, record)}
+
+
+def created(kind: str, make: Callable[[], Any], dump: Callable[[Any], dict]):
+    """`make()` (an operation) in a savepoint: 201 with the record, or its refusal."""
+    done = attempt(make, show=False)
+    if not done.ok:
+        return refused(done.error)
+    return answer(kind, done.value, dump, 201)
+
+
+def changed(kind: str, record: Any, change: Callable[[int | None], Any], dump):
+    """`change(expected_version)` (an operation) in a savepoint, after the `If-Match` check:
+    200 with the record, or the refusal (412 when it changed since the client read it)."""
+    try:
+        version = expected_version(kind, record)
+    except Precondition as exc:
+        return refused(exc)
+    done = attempt(lambda: change(version), show=False)
+    if not done.ok:
+        return refused(done.error)
+    return answer(kind, done.value, dump)
+
+
+def deleted(kind: str, record: Any, delete: Callable[[], None]):
+    """`delete()` (an operation) in a savepoint, after the `If-Match` check: 204, or why not."""
+    try:
+        expected_version(kind, record)
+    except Precondition as exc:
+        return refused(exc)
+    done = attempt(delete, show=False)
+    if not done.ok:
+        return refused(done.error)
+    return "", 204
+
+
+def merged(current: dict[str, Any], sent: dict[str, Any], writable: frozenset[str]) -> dict:
+    """A PATCH: the record's values, with those sent in their place."""
+    return {**current, **{k: v for k, v in sent.items() if k in writable}}
+
+
+def writable(schema: Any) -> frozenset[str]:
+    """The fields of a schema a client may send."""
+    return frozenset(name for name, f in schema().fields.items() if not f.dump_only)

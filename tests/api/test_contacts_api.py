@@ -8,29 +8,9 @@ from datetime import timedelta
 import pytest
 import sqlalchemy as sa
 
-from crm.api import tokens
 from crm.audit.models import AuditEntry
 from crm.contacts.models import Contact
 from crm.core.db import utcnow
-
-
-@pytest.fixture
-def api(client, make_user):
-    """Calls to the API as a user of a role, by token: api("lead").get("/api/v1/...")."""
-
-    class As:
-        def __init__(self, role: str, read_only: bool = False):
-            self.user = make_user(role)
-            _token, raw = tokens.create(None, self.user, name="test", read_only=read_only, days=1)
-            self.headers = {"Authorization": f"Bearer {raw}"}
-
-        def __getattr__(self, method):
-            call = getattr(client, method)
-            return lambda url, headers=None, **kw: call(
-                url, headers={**self.headers, **(headers or {})}, **kw
-            )
-
-    return As
 
 
 def test_the_list_pages_through_every_contact_in_name_order(api, make_contact):
