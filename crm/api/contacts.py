@@ -22,6 +22,7 @@ from crm.api.conventions import (
     with_next_link,
     writable,
 )
+from crm.api.idempotency import idempotent
 from crm.contacts import operations, queries
 from crm.contacts.models import ConsentStatus, Contact
 from crm.core.access import Permission
@@ -194,6 +195,7 @@ def get_contact(contact_id: int):
 @bp.route("/contacts", methods=["POST"])
 @bp.doc(tags=["Contacts"])
 @api_requires(Permission.CONTACTS_EDIT)
+@idempotent
 @bp.arguments(ContactSchema)
 @bp.response(201, ContactSchema)
 def create_contact(data: dict[str, Any]):

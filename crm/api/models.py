@@ -39,3 +39,26 @@ class ApiToken(Model):
 
     def expired(self, now: datetime) -> bool:
         return self.expires_at <= now
+
+
+class IdempotentRequest(Model):
+    """A POST sent with an `Idempotency-Key`, and what it was answered: the same key again
+    (a client retrying after a lost answer) gets that answer back and creates nothing more.
+    Written in the transaction of what the request created, so both are kept or neither."""
+
+    __tablename__ = "api_idempotent_request"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    token_id: Mapped[int] = mapped_column(sa.ForeignKey("api_token.id", ondelete="CASCADE"))
+    key: Mapped[str] = mapped_column(sa.String(255))
+    # SHA-256 of the method, path, query and body: the same key for another request is refused.
+    fingerprint: Mapped[str] = mapped_column(sa.String(64))
+    status: Mapped[int] = mapped_column(default=0)  # 0 while the first request is under way
+    body: Mapped[str] = mapped_column(sa.Text, default="")
+    headers: Mapped[dict] = mapped_column(sa.JSON, default=dict)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    __table_args__ = (
+        sa.UniqueConstraint("token_id", "key", name="uq_api_idempotent_request_token_key"),
+        sa.Index("ix_api_idempotent_request_created_at", "created_at"),
+    )

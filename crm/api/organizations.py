@@ -22,6 +22,7 @@ from crm.api.conventions import (
     with_next_link,
     writable,
 )
+from crm.api.idempotency import idempotent
 from crm.core import table_counts
 from crm.core.access import Permission
 from crm.core.pagination import paginate
@@ -144,6 +145,7 @@ def get_organization(organization_id: int):
 @bp.route("/organizations", methods=["POST"])
 @bp.doc(tags=["Organizations"])
 @api_requires(Permission.ORGANIZATIONS_EDIT)
+@idempotent
 @bp.arguments(OrganizationSchema)
 @bp.response(201, OrganizationSchema)
 def create_organization(data: dict[str, Any]):

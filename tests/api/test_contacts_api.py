@@ -143,3 +143,35 @@ def test_a_contact_with_history_is_not_deleted(api, make_contact, db):
     answer = api("lead").delete(f"/api/v1/contacts/{contact.id}")
     assert answer.status_code == 422 and "cannot be deleted" in answer.json["detail"]
     assert db.session.get(Contact, contact.id) is not None
+
+
+def test_a_post_repeated_with_its_idempotency_key_creates_once(api, db):
+    lead = api("lead")
+    key = {"Idempotency-Key": "create-nasrin-1"}
+    body = {"first_name": "Nasrin", "email": "nasrin@example.org"}
+    first = lead.post("/api/v1/contacts", json=body, headers=key)
+    again = lead.post("/api/v1/contacts", json=body, headers=key)
+    assert first.status_code == again.status_code == 201
+    assert again.json == first.json and again.headers["ETag"] == first.headers["ETag"]
+    assert again.headers["Idempotent-Replayed"] == "true"
+    assert db.session.scalar(sa.select(sa.func.count(Contact.id))) == 1
+    other = lead.post("/api/v1/contacts", json={"first_name": "Someone else"}, headers=key)
+    assert other.status_code == 422 and "another request" in other.json["title"]
+    # Keys are each token's own: another token's same key is another request.
+    assert (
+        api("lead").post("/api/v1/contacts", json={"first_name": "X"}, headers=key).status_code
+        == 201
+    )
+    bad = lead.post("/api/v1/contacts", json=body, headers={"Idempotency-Key": "x" * 300})
+    assert bad.status_code == 400
+
+
+def test_a_refused_post_is_not_kept_under_its_key(api, db):
+    lead = api("lead")
+    key = {"Idempotency-Key": "retry-me"}
+    refused = lead.post(
+        "/api/v1/contacts", json={"first_name": "A", "country": "Atlantis"}, headers=key
+    )
+    assert refused.status_code == 422
+    fixed = lead.post("/api/v1/contacts", json={"first_name": "A", "country": "Ghana"}, headers=key)
+    assert fixed.status_code == 201 and fixed.json["country"] == "GH"
