@@ -212,6 +212,7 @@ TOPICS = (
     "Imports",
     "Duplicates",
     "Champions, pledges and public forms",
+    "The API",
     "Tests",
 )
 
@@ -542,6 +543,14 @@ class BaseConfig:
         30,
         "Days login attempts are kept; the hourly housekeeping deletes older ones.",
         "Accounts and signing in",
+    )
+    API_REQUESTS_PER_MINUTE = Setting(
+        "CRM_API_REQUESTS_PER_MINUTE",
+        whole(1),
+        600,
+        "Requests one API token may make in a minute; past it the API answers 429 with "
+        "`Retry-After` until the next minute.",
+        "The API",
     )
 
     # First start

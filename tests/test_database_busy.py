@@ -98,3 +98,43 @@ def test_pages_that_would_queue_a_build_still_answer_while_another_writes(locked
     finally:
         other.execute("ROLLBACK")
         other.close()
+
+
+@pytest.mark.no_db
+def test_bookkeeping_apart_gives_up_at_once_while_another_writes(locked_app):
+    """ "Last used" and the API's request counts are written apart from the request and never
+    wait for the lock, in a request that writes too (its transactions begin IMMEDIATE)."""
+    import time
+
+    from crm.auth.models import UserSession
+    from crm.core.apart import update_apart
+
+    from config import TestConfig
+    from crm import create_app
+
+    _busy, path, _token = locked_app
+    # The same database, with a busy timeout long enough to tell a wait from none.
+    busy = create_app(
+        TestConfig,
+        SQLALCHEMY_DATABASE_URI=f"sqlite:///{path}",
+        INSTANCE_DIR=str(path.parent / "instance"),
+        SQLITE_BUSY_TIMEOUT_MS=3_000,
+    )
+    table = UserSession.__table__
+    other = sqlite3.connect(path, isolation_level=None)
+    other.execute("BEGIN IMMEDIATE")
+    try:
+        with busy.test_request_context("/contacts/new", method="POST"):
+            started = time.monotonic()
+            written = update_apart(table, table.c.id > 0, {"address": "10.9.9.9"})
+            waited = time.monotonic() - started
+        assert written is False and waited < 1.0
+    finally:
+        other.execute("ROLLBACK")
+        other.close()
+    with busy.test_request_context("/contacts/new", method="POST"):
+        assert update_apart(table, table.c.id > 0, {"address": "10.9.9.9"}) is True
+    with busy.app_context():
+        from crm.extensions import db
+
+        db.engine.dispose()

@@ -17,8 +17,9 @@ from flask import current_app, g, request
 from flask_login import current_user
 from flask_smorest import Blueprint
 
-from crm.api import tokens
+from crm.api import rate_limit, tokens
 from crm.core.access import Permission, has_permission, is_public
+from crm.core.db import utcnow
 from crm.core.errors import problem
 from crm.core.http import client_address
 from crm.extensions import login_manager
@@ -50,6 +51,15 @@ def api_requires(permission: Permission) -> Callable[[F], F]:
     return decorator
 
 
+@bp.after_request
+def _rate_headers(response):
+    """Where the token stands against its rate limit, on every answer (a 429's included)."""
+    standing = g.get("api_rate")
+    if standing is not None:
+        response.headers.update(standing.headers())
+    return response
+
+
 @bp.before_request
 def _sign_in_by_token():
     g._login_user = login_manager.anonymous_user()  # never the session cookie (see above)
@@ -74,6 +84,18 @@ def _sign_in_by_token():
             headers={"WWW-Authenticate": 'Bearer realm="west-crm", error="invalid_token"'},
         )
     user, token = found
+    standing = rate_limit.count(
+        token.id, utcnow(), limit=current_app.config["API_REQUESTS_PER_MINUTE"]
+    )
+    g.api_rate = standing
+    if standing is not None and standing.over:
+        return problem(
+            429,
+            "Too many requests",
+            f"This token may make {standing.limit} requests a minute; wait "
+            f"{standing.reset} seconds.",
+            headers={"Retry-After": str(standing.reset)},
+        )
     g._login_user, g.api_token = user, token
     g.acting_via = f"via API, token {token.name}"  # the audit trail says so
     if token.read_only and request.method not in READING:

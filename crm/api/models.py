@@ -62,3 +62,15 @@ class IdempotentRequest(Model):
         sa.UniqueConstraint("token_id", "key", name="uq_api_idempotent_request_token_key"),
         sa.Index("ix_api_idempotent_request_created_at", "created_at"),
     )
+
+
+class RateWindow(Model):
+    """How many requests a token made in the current minute (one row a token, reused)."""
+
+    __tablename__ = "api_rate_window"
+
+    token_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("api_token.id", ondelete="CASCADE"), primary_key=True
+    )
+    window_start: Mapped[datetime]
+    requests: Mapped[int] = mapped_column(default=0)

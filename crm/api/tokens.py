@@ -21,7 +21,7 @@ from crm.audit.models import AuditAction
 from crm.audit.operations import record as audit_record
 from crm.auth import security_log
 from crm.auth.models import SecurityEventKind, User
-from crm.auth.sessions import write_apart
+from crm.core.apart import update_apart
 from crm.core.db import rows_touched, utcnow
 from crm.core.errors import OperationError
 from crm.extensions import db
@@ -133,7 +133,7 @@ def user_for(raw: str, address: str = "") -> tuple[User, ApiToken] | None:
         return None
     if token.last_used_at is None or now - token.last_used_at >= TOUCH_EVERY:
         values = {"last_used_at": now, "last_used_address": address[:64]}
-        if write_apart(_table, _table.c.id == token.id, values):
+        if update_apart(_table, _table.c.id == token.id, values):
             for field, value in values.items():
                 set_committed_value(token, field, value)
     return token.user, token

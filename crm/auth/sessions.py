@@ -25,6 +25,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 
 from config import BaseConfig
 from crm.auth.models import User, UserSession
+from crm.core.apart import update_apart
 from crm.core.db import rows_touched, utcnow
 from crm.core.http import client_address
 from crm.extensions import db
@@ -103,7 +104,7 @@ def rotate(user: User) -> str | None:
     if row is None:
         return None
     secret = secrets.token_urlsafe(32)
-    if not write_apart(_table, _table.c.id == row.id, {"key_hash": _hash(secret)}):
+    if not update_apart(_table, _table.c.id == row.id, {"key_hash": _hash(secret)}):
         return None
     set_committed_value(row, "key_hash", _hash(secret))
     user.session_secret = secret
@@ -171,30 +172,9 @@ def _touch(row: UserSession, now: datetime) -> None:
     values: dict = {"last_seen_at": now}
     if not row.remember:
         values["expires_at"] = now + idle_lifetime()
-    if write_apart(_table, _table.c.id == row.id, values):
+    if update_apart(_table, _table.c.id == row.id, values):
         for name, value in values.items():
             set_committed_value(row, name, value)
-
-
-def write_apart(table: sa.Table, where: sa.ColumnElement[bool], values: dict) -> bool:
-    """Update rows of `table` (a session's or a token's "last used") in a connection and
-    transaction of their own, committed at once, giving up at once if SQLite's write lock is
-    taken: a page never waits on an import for this. True if a row was written."""
-    try:
-        with db.engine.connect() as conn:
-            sqlite = conn.dialect.name == "sqlite"
-            if sqlite:
-                conn.exec_driver_sql("PRAGMA busy_timeout=0")
-            try:
-                written = conn.execute(sa.update(table).where(where).values(**values)).rowcount
-                conn.commit()
-            finally:
-                if sqlite:
-                    timeout = int(current_app.config["SQLITE_BUSY_TIMEOUT_MS"])
-                    conn.exec_driver_sql(f"PRAGMA busy_timeout={timeout}")
-    except sa.exc.OperationalError:
-        return False
-    return bool(written)
 
 
 _BROWSERS = (("Edg/", "Edge"), ("OPR/", "Opera"), ("Firefox/", "Firefox"), ("Chrome/", "Chrome"))
