@@ -106,11 +106,10 @@ def test_bookkeeping_apart_gives_up_at_once_while_another_writes(locked_app):
     wait for the lock, in a request that writes too (its transactions begin IMMEDIATE)."""
     import time
 
-    from crm.auth.models import UserSession
-    from crm.core.apart import update_apart
-
     from config import TestConfig
     from crm import create_app
+    from crm.auth.models import UserSession
+    from crm.core.apart import update_apart
 
     _busy, path, _token = locked_app
     # The same database, with a busy timeout long enough to tell a wait from none.
