@@ -102,8 +102,8 @@ def test_pages_that_would_queue_a_build_still_answer_while_another_writes(locked
 
 @pytest.mark.no_db
 def test_bookkeeping_apart_gives_up_at_once_while_another_writes(locked_app):
-    """ "Last used" and the API's request counts are written apart from the request and never
-    wait for the lock, in a request that writes too (its transactions begin IMMEDIATE)."""
+    """Bookkeeping written apart from the request ("last used", the API's request counts)
+    never waits for the lock, even in a request that writes (its transactions begin IMMEDIATE)."""
     import time
 
     from config import TestConfig
