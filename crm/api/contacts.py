@@ -28,6 +28,7 @@ from crm.contacts.models import ConsentStatus, Contact
 from crm.core.access import Permission
 from crm.extensions import db
 from crm.organizations.models import OrganizationKind
+from crm.tags.operations import parse_tags
 
 KIND = "contact"
 
@@ -141,7 +142,8 @@ def _fields(data: dict[str, Any]) -> operations.ContactFields:
         organization_id=data.get("organization_id"),
         country=data.get("country"),
         languages=list(data.get("languages") or []),
-        tags=list(data.get("tags") or []),
+        # As the forms take them: trimmed, lower-case, each once.
+        tags=parse_tags(",".join(data.get("tags") or [])),
         owner_id=data.get("owner_id"),
         notes=data.get("notes"),
         consent_status=data.get("consent_status") or ConsentStatus.UNKNOWN,

@@ -29,6 +29,7 @@ from crm.core.pagination import paginate
 from crm.extensions import db
 from crm.organizations import operations, queries
 from crm.organizations.models import Organization, OrganizationKind
+from crm.tags.operations import parse_tags
 
 KIND = "organization"
 KINDS = [k.value for k in OrganizationKind]
@@ -102,7 +103,8 @@ def _fields(data: dict[str, Any]) -> operations.OrganizationFields:
         country=data.get("country"),
         website=data.get("website"),
         notes=data.get("notes"),
-        tags=list(data.get("tags") or []),
+        # As the forms take them: trimmed, lower-case, each once.
+        tags=parse_tags(",".join(data.get("tags") or [])),
     )
 
 

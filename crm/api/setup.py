@@ -8,7 +8,7 @@ from flask_smorest import Api
 from marshmallow import Schema, fields
 
 # Each resource's routes join the blueprints as its module is imported.
-from crm.api import account, contacts, docs, organizations  # noqa: F401
+from crm.api import account, contacts, docs, engagements, organizations, tags  # noqa: F401
 from crm.api.blueprint import EXTENSION, PREFIX, bp, docs_bp
 from crm.core.errors import answer_problems_under
 from crm.extensions import csrf

@@ -9,6 +9,7 @@ import sqlalchemy as sa
 from flask import url_for
 from sqlalchemy.orm import selectinload
 
+from crm.core.pagination import SortOption
 from crm.core.timeline import TimelineItem, timeline_source
 from crm.engagements.models import Engagement, engagement_contact
 from crm.extensions import db
@@ -74,3 +75,27 @@ def organization_engagements(organization_id: int, limit: int) -> list[TimelineI
         .limit(limit)
     )
     return [_item(e) for e in db.session.scalars(stmt)]
+
+
+NEWEST = SortOption("Newest first", (Engagement.occurred_on, Engagement.id), descending=True)
+
+
+def engagement_list(kind: str = "", q: str = "", open_only: bool = False) -> sa.Select:
+    """The engagement log as its page and the API filter it: by kind, by words in the summary
+    or in what was heard, or only those with a follow-up still open."""
+    stmt = sa.select(Engagement).options(
+        selectinload(Engagement.contacts), selectinload(Engagement.organization)
+    )
+    if kind:
+        stmt = stmt.where(Engagement.kind == kind)
+    if q:
+        # The log is thousands of rows, not millions: a plain contains-match is enough here.
+        pattern = "%" + q.replace("\\", "").replace("%", "").replace("_", "") + "%"
+        stmt = stmt.where(
+            sa.or_(Engagement.summary.ilike(pattern), Engagement.heard.ilike(pattern))
+        )
+    if open_only:
+        stmt = stmt.where(
+            Engagement.follow_up_on.is_not(None), Engagement.follow_up_done_at.is_(None)
+        )
+    return stmt

@@ -7,7 +7,6 @@ from datetime import date
 import sqlalchemy as sa
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
-from sqlalchemy.orm import selectinload
 
 from crm.audit import display as audit_display
 from crm.audit.operations import trail_for
@@ -17,7 +16,6 @@ from crm.core.access import Permission, requires
 from crm.core.form_pages import submit_form
 from crm.core.http import safe_next
 from crm.core.list_page import page_of
-from crm.core.pagination import SortOption
 from crm.core.unit_of_work import attempt_flashed
 from crm.core.validation import known_choice
 from crm.engagements import operations, queries
@@ -31,8 +29,6 @@ bp = Blueprint("engagements", __name__, url_prefix="/engagements")
 
 # Engagements as the audit trail reads them (the trail sits below this domain).
 audit_display.kind_labels("engagement", EngagementKind)
-
-NEWEST = SortOption("Newest first", (Engagement.occurred_on, Engagement.id), descending=True)
 
 
 def _load(engagement_id: int) -> Engagement:
@@ -83,22 +79,8 @@ def index():
     kind = known_choice(EngagementKind, request.args.get("kind", ""))
     q = request.args.get("q", "").strip()
     open_only = request.args.get("open") == "1"
-    stmt = sa.select(Engagement).options(
-        selectinload(Engagement.contacts), selectinload(Engagement.organization)
-    )
-    if kind:
-        stmt = stmt.where(Engagement.kind == kind)
-    if q:
-        # The log is thousands of rows, not millions: a plain contains-match is enough here.
-        pattern = "%" + q.replace("\\", "").replace("%", "").replace("_", "") + "%"
-        stmt = stmt.where(
-            sa.or_(Engagement.summary.ilike(pattern), Engagement.heard.ilike(pattern))
-        )
-    if open_only:
-        stmt = stmt.where(
-            Engagement.follow_up_on.is_not(None), Engagement.follow_up_done_at.is_(None)
-        )
-    page = page_of(stmt, NEWEST)
+    stmt = queries.engagement_list(kind, q, open_only)
+    page = page_of(stmt, queries.NEWEST)
     return render_template(
         "engagements/index.html",
         page=page,

@@ -41,7 +41,7 @@ def test_an_organization_is_created_changed_and_deleted_as_the_pages_do(api, db)
         f"/api/v1/organizations/{org_id}", json={"sector": "Textiles"}, headers={"If-Match": etag}
     )
     assert changed.status_code == 200
-    assert changed.json["sector"] == "Textiles" and changed.json["tags"] == ["Tier 1"]
+    assert changed.json["sector"] == "Textiles" and changed.json["tags"] == ["tier 1"]
     stale = lead.patch(
         f"/api/v1/organizations/{org_id}", json={"sector": "Other"}, headers={"If-Match": etag}
     )
