@@ -12,6 +12,7 @@ from sqlalchemy.exc import IntegrityError
 from crm.audit import operations as audit
 from crm.audit.models import AuditAction, AuditEntry
 from crm.audit.operations import trail_for
+from crm.auth.models import User
 from crm.contacts import queries
 from crm.contacts.models import ConsentStatus, Contact
 from crm.core import deletion
@@ -79,6 +80,8 @@ def _apply(contact: Contact, fields: ContactFields) -> None:
     ):
         raise OperationError("That organization does not exist.", field="organization")
     contact.organization_id = fields.organization_id
+    if fields.owner_id is not None and db.session.get(User, fields.owner_id) is None:
+        raise OperationError("That owner is not one of the CRM's users.", field="owner_id")
     contact.owner_id = fields.owner_id
     contact.set_search_fields()
     if contact.email:

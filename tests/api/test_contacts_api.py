@@ -175,3 +175,10 @@ def test_a_refused_post_is_not_kept_under_its_key(api, db):
     assert refused.status_code == 422
     fixed = lead.post("/api/v1/contacts", json={"first_name": "A", "country": "Ghana"}, headers=key)
     assert fixed.status_code == 201 and fixed.json["country"] == "GH"
+
+
+def test_an_owner_who_is_not_a_user_is_refused_not_a_500(api, db):
+    """Found by the schema test: the form offers only users, the API takes any number."""
+    answer = api("lead").post("/api/v1/contacts", json={"first_name": "A", "owner_id": 987654})
+    assert answer.status_code == 422 and "owner_id" in answer.json["errors"]
+    assert db.session.scalar(sa.select(sa.func.count(Contact.id))) == 0
