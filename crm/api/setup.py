@@ -8,7 +8,15 @@ from flask_smorest import Api
 from marshmallow import Schema, fields
 
 # Each resource's routes join the blueprints as its module is imported.
-from crm.api import account, contacts, docs, engagements, organizations, tags  # noqa: F401
+from crm.api import (  # noqa: F401
+    account,
+    contacts,
+    docs,
+    engagements,
+    events,
+    organizations,
+    tags,
+)
 from crm.api.blueprint import EXTENSION, PREFIX, bp, docs_bp
 from crm.core.errors import answer_problems_under
 from crm.extensions import csrf
