@@ -333,9 +333,7 @@ def cancel(event_id: int, participation_id: int):
     return _participant_action(event_id, participation_id, places.cancel)
 
 
-@bp.route(
-    "/events/<int:event_id>/participants/<int:participation_id>/check-in", methods=["POST"]
-)
+@bp.route("/events/<int:event_id>/participants/<int:participation_id>/check-in", methods=["POST"])
 @bp.doc(tags=["Events"])
 @api_requires(Permission.EVENTS_CHECK_IN)
 @bp.response(200, ParticipationSchema)
