@@ -42,16 +42,28 @@ class CleanMultiDict(ImmutableMultiDict):
                 dict.__setitem__(self, key, cleaned)
 
 
+def cleaned_json(value: Any) -> Any:
+    """A parsed JSON document with its texts (keys too) cleaned as form fields are."""
+    if isinstance(value, str):
+        return without_control_characters(value)
+    if isinstance(value, list):
+        return [cleaned_json(item) for item in value]
+    if isinstance(value, dict):
+        return {without_control_characters(k): cleaned_json(v) for k, v in value.items()}
+    return value
+
+
 class CleanRequest(Request):
     parameter_storage_class = CleanMultiDict
 
     def get_json(self, force: bool = False, silent: bool = False, cache: bool = True) -> Any:
-        """Flask's, with `crm.core.safe_json`'s limits: a body nested too deeply is a 400
-        (Flask's parser would raise RecursionError, a 500)."""
+        """Flask's, with `crm.core.safe_json`'s limits (a body nested too deeply is a 400;
+        Flask's parser would raise RecursionError, a 500) and texts cleaned as forms' are.
+        (The nesting limit also keeps the cleaning's recursion shallow.)"""
         if not (force or self.is_json):
             return super().get_json(force=force, silent=silent, cache=cache)
         try:
-            return safe_json.loads(self.get_data(cache=cache))
+            return cleaned_json(safe_json.loads(self.get_data(cache=cache)))
         except safe_json.JSONRefused as exc:
             if silent:
                 return None

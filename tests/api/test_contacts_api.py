@@ -182,3 +182,19 @@ def test_an_owner_who_is_not_a_user_is_refused_not_a_500(api, db):
     answer = api("lead").post("/api/v1/contacts", json={"first_name": "A", "owner_id": 987654})
     assert answer.status_code == 422 and "owner_id" in answer.json["errors"]
     assert db.session.scalar(sa.select(sa.func.count(Contact.id))) == 0
+
+
+def test_json_bodies_are_read_as_the_app_reads_them(api, db):
+    """Control characters are removed as from forms (PostgreSQL refuses NUL in text), and a
+    body nested too deeply is a 400, not a RecursionError."""
+    lead = api("lead")
+    made = lead.post("/api/v1/contacts", json={"first_name": "\u0000Ama\u000b", "title": "a\x00b"})
+    assert made.status_code == 201 and made.json["first_name"] == "Ama"
+    assert made.json["title"] == "ab"
+    only_nul = lead.post("/api/v1/contacts", json={"first_name": "\u0000"})
+    assert only_nul.status_code == 422 and "first_name" in only_nul.json["errors"]["json"]
+    deep = "[" * 50_000 + "]" * 50_000
+    nested = lead.post("/api/v1/contacts", data=deep, content_type="application/json")
+    assert nested.status_code == 400 and nested.content_type == "application/problem+json"
+    broken = lead.post("/api/v1/contacts", data="{not json", content_type="application/json")
+    assert broken.status_code == 400 and broken.content_type == "application/problem+json"
