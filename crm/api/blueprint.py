@@ -31,6 +31,7 @@ EXTENSION = "crm.api"  # app.extensions[EXTENSION]: the app's flask-smorest Api 
 READING = frozenset({"GET", "HEAD", "OPTIONS"})
 F = TypeVar("F", bound=Callable[..., Any])
 
+
 class _Parser(FlaskParser):
     """webargs reads JSON bodies with its own parser; this one reads them as every request of
     the app does (`CleanRequest.get_json`): nesting and size limited (400, not a 500 from
