@@ -552,6 +552,13 @@ class BaseConfig:
         "`Retry-After` until the next minute.",
         "The API",
     )
+    API_MAX_BODY_BYTES = Setting(
+        "CRM_API_MAX_BODY_BYTES",
+        whole(1024),
+        1024 * 1024,
+        "The largest body an API request may send; a larger one is answered 413 before it is read.",
+        "The API",
+    )
 
     # First start
     ADMIN_EMAIL = Setting(

@@ -81,6 +81,8 @@ def _rate_headers(response):
 @bp.before_request
 def _sign_in_by_token():
     g._login_user = login_manager.anonymous_user()  # never the session cookie (see above)
+    # A body past the API's limit is refused (413) before a byte of it is read.
+    request.max_content_length = current_app.config["API_MAX_BODY_BYTES"]
     view = current_app.view_functions.get(request.endpoint or "")
     if view is None or is_public(view):
         return None

@@ -114,6 +114,11 @@ def register(app: Flask) -> None:
 
     @app.errorhandler(413)
     def too_large(error):
+        if wants_problem():
+            limit = request.max_content_length or 0
+            return problem(
+                413, "Request too large", f"A request's body may be at most {limit:,} bytes."
+            )
         limit_mb = app.config["MAX_CONTENT_LENGTH"] / (1024 * 1024)
         return page(
             413,

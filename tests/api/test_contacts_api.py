@@ -198,3 +198,13 @@ def test_json_bodies_are_read_as_the_app_reads_them(api, db):
     assert nested.status_code == 400 and nested.content_type == "application/problem+json"
     broken = lead.post("/api/v1/contacts", data="{not json", content_type="application/json")
     assert broken.status_code == 400 and broken.content_type == "application/problem+json"
+
+
+def test_a_body_past_the_apis_limit_is_refused_before_it_is_read(app, api, db, monkeypatch):
+    monkeypatch.setitem(app.config, "API_MAX_BODY_BYTES", 2048)
+    lead = api("lead")
+    big = lead.post("/api/v1/contacts", json={"first_name": "A", "notes": "x" * 5000})
+    assert big.status_code == 413 and big.content_type == "application/problem+json"
+    assert "2,048 bytes" in big.json["detail"]
+    assert db.session.scalar(sa.select(sa.func.count(Contact.id))) == 0
+    assert lead.post("/api/v1/contacts", json={"first_name": "A"}).status_code == 201
