@@ -18,8 +18,8 @@ from crm.api.conventions import (
     created,
     deleted,
     merged,
-    page_body,
-    with_next_link,
+    page_answer,
+    page_schema,
     writable,
 )
 from crm.api.idempotency import idempotent
@@ -98,11 +98,7 @@ class ContactListArgs(PageArgs):
     )  # default: by name, or newest first for a search
 
 
-class ContactPageSchema(Schema):
-    items = fields.List(fields.Nested(ContactSchema))
-    next = fields.String(allow_none=True, metadata={"description": "The next page, or null"})
-    total = fields.Integer(allow_none=True)
-    total_is_capped = fields.Boolean()
+ContactPageSchema = page_schema(ContactSchema, "ContactPage")
 
 
 _WRITABLE = writable(ContactSchema)
@@ -182,7 +178,7 @@ def list_contacts(args: dict[str, Any]):
         whole=True,
     )
     items = [_dump(c) for c in page.items]
-    return with_next_link(page_body(page, items, "api_v1.list_contacts", args))
+    return page_answer(page, items, "api_v1.list_contacts", args)
 
 
 @bp.route("/contacts/<int:contact_id>")

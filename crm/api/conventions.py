@@ -42,24 +42,36 @@ class PageArgs(Schema):
     )
 
 
-def page_body(page: Page, items: list[dict], endpoint: str, args: dict[str, Any]) -> dict:
-    """A page as the API answers it: the records, the link to the next page, the total when
-    asked for (`total_is_capped`: there are more than that)."""
+def page_schema(item: type[Schema], name: str) -> type[Schema]:
+    """The schema of a list's page of `item`s (named `name` in the document)."""
+    return Schema.from_dict(
+        {
+            "items": fields.List(fields.Nested(item)),
+            "next": fields.String(
+                allow_none=True, metadata={"description": "The next page, or null"}
+            ),
+            "total": fields.Integer(allow_none=True),
+            "total_is_capped": fields.Boolean(),
+        },
+        name=name,
+    )
+
+
+def page_answer(page: Page, items: list[dict], endpoint: str, args: dict[str, Any]):
+    """A page as the API answers it: the records, the link to the next page (also as a
+    `Link` header), the total when asked for (`total_is_capped`: there are more than that)."""
     next_url = None
     if page.next_cursor:
         query = {k: v for k, v in request.args.items() if k != "after"}
         next_url = url_for(endpoint, **{**query, "after": page.next_cursor}, _external=True)
-    return {
+    body = {
         "items": items,
         "next": next_url,
         "total": page.total if args.get("total") else None,
         "total_is_capped": bool(args.get("total") and page.total_is_capped),
     }
-
-
-def with_next_link(body: dict, status: int = 200) -> tuple[dict, int, dict]:
-    headers = {"Link": f'<{body["next"]}>; rel="next"'} if body.get("next") else {}
-    return body, status, headers
+    headers = {"Link": f'<{next_url}>; rel="next"'} if next_url else {}
+    return body, 200, headers
 
 
 def etag_of(kind: str, record: Any) -> str:

@@ -18,8 +18,8 @@ from crm.api.conventions import (
     created,
     deleted,
     merged,
-    page_body,
-    with_next_link,
+    page_answer,
+    page_schema,
     writable,
 )
 from crm.api.idempotency import idempotent
@@ -65,11 +65,7 @@ class EngagementListArgs(PageArgs):
     )
 
 
-class EngagementPageSchema(Schema):
-    items = fields.List(fields.Nested(EngagementSchema))
-    next = fields.String(allow_none=True, metadata={"description": "The next page, or null"})
-    total = fields.Integer(allow_none=True)
-    total_is_capped = fields.Boolean()
+EngagementPageSchema = page_schema(EngagementSchema, "EngagementPage")
 
 
 _WRITABLE = writable(EngagementSchema)
@@ -128,7 +124,7 @@ def list_engagements(args: dict[str, Any]):
         count=args["total"],
     )
     items = [_dump(e) for e in page.items]
-    return with_next_link(page_body(page, items, "api_v1.list_engagements", args))
+    return page_answer(page, items, "api_v1.list_engagements", args)
 
 
 @bp.route("/engagements/<int:engagement_id>")

@@ -22,8 +22,8 @@ from crm.api.conventions import (
     created,
     deleted,
     merged,
-    page_body,
-    with_next_link,
+    page_answer,
+    page_schema,
     writable,
 )
 from crm.api.idempotency import idempotent
@@ -96,11 +96,7 @@ class EventListArgs(PageArgs):
     )
 
 
-class EventPageSchema(Schema):
-    items = fields.List(fields.Nested(EventSchema))
-    next = fields.String(allow_none=True, metadata={"description": "The next page, or null"})
-    total = fields.Integer(allow_none=True)
-    total_is_capped = fields.Boolean()
+EventPageSchema = page_schema(EventSchema, "EventPage")
 
 
 class ParticipationSchema(Schema):
@@ -229,7 +225,7 @@ def list_events(args: dict[str, Any]):
         count=args["total"],
     )
     items = [_dump(e) for e in page.items]
-    return with_next_link(page_body(page, items, "api_v1.list_events", args))
+    return page_answer(page, items, "api_v1.list_events", args)
 
 
 @bp.route("/events/<int:event_id>")

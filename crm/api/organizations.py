@@ -18,8 +18,8 @@ from crm.api.conventions import (
     created,
     deleted,
     merged,
-    page_body,
-    with_next_link,
+    page_answer,
+    page_schema,
     writable,
 )
 from crm.api.idempotency import idempotent
@@ -69,11 +69,7 @@ class OrganizationListArgs(PageArgs):
     sort = fields.String(load_default="name", validate=validate.OneOf(list(queries.SORTS)))
 
 
-class OrganizationPageSchema(Schema):
-    items = fields.List(fields.Nested(OrganizationSchema))
-    next = fields.String(allow_none=True, metadata={"description": "The next page, or null"})
-    total = fields.Integer(allow_none=True)
-    total_is_capped = fields.Boolean()
+OrganizationPageSchema = page_schema(OrganizationSchema, "OrganizationPage")
 
 
 _WRITABLE = writable(OrganizationSchema)
@@ -132,7 +128,7 @@ def list_organizations(args: dict[str, Any]):
         known_total=table_counts.known_total(KIND) if every and args["total"] else None,
     )
     items = [_dump(o) for o in page.items]
-    return with_next_link(page_body(page, items, "api_v1.list_organizations", args))
+    return page_answer(page, items, "api_v1.list_organizations", args)
 
 
 @bp.route("/organizations/<int:organization_id>")

@@ -44,7 +44,7 @@ def _json_error(message: str, status: int = 400) -> tuple[Response, int]:
     return jsonify(error=message), status
 
 
-def _body() -> dict[str, Any] | None:
+def json_body() -> dict[str, Any] | None:
     """The request's JSON object, or None for anything else (too large, not JSON, a list)."""
     if (request.content_length or 0) > MAX_BODY:
         return None
@@ -88,7 +88,7 @@ def add_options():
     rp = passkeys.relying_party()
     if rp is None:
         return _no_relying_party()
-    body = _body()
+    body = json_body()
     password = body.get("password") if body is not None else None
     try:
         text, state = passkeys.registration_options(
@@ -103,7 +103,7 @@ def add_options():
 @requires(Permission.ACCOUNT)
 def add():
     kept = session.pop(CEREMONY, None)  # one answer per challenge, right or wrong
-    body = _body()
+    body = json_body()
     rp = passkeys.relying_party()
     if body is None:
         return _json_error("Send the passkey as a JSON object.")
@@ -173,7 +173,7 @@ def sign_in_options():
 @public
 def sign_in():
     kept = session.pop(CEREMONY, None)
-    body = _body()
+    body = json_body()
     if body is None:
         return _json_error("Send the passkey as a JSON object.")
     home = safe_next(body.get("next") if isinstance(body.get("next"), str) else None)

@@ -35,6 +35,7 @@ from wtforms.validators import DataRequired, Length
 
 from crm.auth import operations, passkeys, sessions, two_factor
 from crm.auth.models import User
+from crm.auth.passkey_views import json_body
 from crm.core.access import Permission, public, requires
 from crm.core.http import client_address, safe_next
 from crm.core.tokens import TokenError, make_token, read_token
@@ -201,10 +202,10 @@ def passkey():
     kept = session.pop(PASSKEY_STEP, None)  # one answer per challenge, right or wrong
     pending, user = _pending()
     rp = passkeys.relying_party()
-    body = request.get_json(silent=True) if (request.content_length or 0) <= 64 * 1024 else None
+    body = json_body()
     if pending is None or user is None or rp is None:
         return jsonify(error="Your sign-in has timed out. Log in again with your password."), 400
-    if not isinstance(body, dict):
+    if body is None:
         return jsonify(error="Send the passkey as a JSON object."), 400
     config = current_app.config
     try:
